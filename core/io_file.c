@@ -1,0 +1,245 @@
+/*
+ * io_file.c -- the real-file implementation of struct io (see io.h).
+ *
+ * What: a container file reached only through positional system calls:
+ * pread/pwrite (looped until the whole length moved, EINTR retried),
+ * fdatasync, ftruncate, fallocate(2) and fstat for the size.  Every function
+ * returns 0 or -errno.
+ *
+ * Why a separate file: io.h is the seam that lets tests interpose on every
+ * write and sync; this is the one place core issues those system calls on a
+ * container, so the rules below hold for all of core.
+ *
+ * Invariants:
+ *   1. pread returns 0 only with all `len` bytes filled: bytes past end of
+ *      file read as zeros (io.h explains why).
+ *   2. pwrite returns 0 only after all `len` bytes were accepted; a write
+ *      that makes no progress (returns 0) is -EIO rather than a spin.
+ *   3. Offsets are checked against off_t before any call: an offset or
+ *      offset + len beyond INT64_MAX is -EINVAL (-EFBIG for sizes), never a
+ *      wrapped negative off_t.
+ *   4. A failed fdatasync latches: every later fdatasync on this io returns
+ *      the first error.  Linux may drop dirty pages and clear the error
+ *      after reporting it once, so a later "successful" sync would lie
+ *      (STYLE.md practice 9).  The only way out is to close and reopen.
+ *
+ * THREAD MODEL: the descriptor never changes after io_file_open; every call
+ * is positional, so any number of threads may use one io at once.  The only
+ * mutable field, sync_error, is atomic.
+ */
+#include "io.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct io_file {
+	struct io io;		/* first: a struct io * is a struct io_file * */
+	int fd;			/* owned; immutable after open */
+	_Atomic int sync_error; /* 0 or the first fdatasync -errno (inv. 4) */
+};
+
+static const struct io_ops io_file_ops;
+
+static struct io_file *io_file_from_io(struct io *io)
+{
+	return (struct io_file *)io;
+}
+
+/* True if [offset, offset + len) is representable as off_t. */
+static bool io_file_range_valid(size_t len, uint64_t offset)
+{
+	return offset <= (uint64_t)INT64_MAX &&
+	       (uint64_t)len <= (uint64_t)INT64_MAX - offset;
+}
+
+static int io_file_pread(struct io *io, void *buf, size_t len, uint64_t offset)
+{
+	const struct io_file *f = io_file_from_io(io);
+	unsigned char *p = buf;
+
+	if (!io_file_range_valid(len, offset))
+		return -EINVAL;
+	while (len > 0) {
+		const ssize_t n = pread(f->fd, p, len, (off_t)offset);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) { /* end of file: the rest reads as zeros */
+			memset(p, 0, len);
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int io_file_pwrite(struct io *io, const void *buf, size_t len,
+			  uint64_t offset)
+{
+	const struct io_file *f = io_file_from_io(io);
+	const unsigned char *p = buf;
+
+	if (!io_file_range_valid(len, offset))
+		return -EINVAL;
+	while (len > 0) {
+		const ssize_t n = pwrite(f->fd, p, len, (off_t)offset);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int io_file_fdatasync(struct io *io)
+{
+	struct io_file *f = io_file_from_io(io);
+	int expected = 0;
+	int err;
+
+	err = atomic_load(&f->sync_error);
+	if (err != 0)
+		return err;
+	for (;;) {
+		if (fdatasync(f->fd) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		err = -errno;
+		/* Keep the first error if two threads fail at once. */
+		if (!atomic_compare_exchange_strong(&f->sync_error, &expected,
+						    err))
+			err = expected;
+		return err;
+	}
+	/* A concurrent failure may have latched while we synced. */
+	return atomic_load(&f->sync_error);
+}
+
+static int io_file_ftruncate(struct io *io, uint64_t size)
+{
+	const struct io_file *f = io_file_from_io(io);
+
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	while (ftruncate(f->fd, (off_t)size) != 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static int io_file_fallocate(struct io *io, int mode, uint64_t offset,
+			     uint64_t len)
+{
+	const struct io_file *f = io_file_from_io(io);
+
+	if (offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset)
+		return -EFBIG;
+	while (fallocate(f->fd, mode, (off_t)offset, (off_t)len) != 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static int io_file_size(struct io *io, uint64_t *out_size)
+{
+	const struct io_file *f = io_file_from_io(io);
+	struct stat st;
+
+	*out_size = 0;
+	if (fstat(f->fd, &st) != 0)
+		return -errno;
+	assert(st.st_size >= 0);
+	*out_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static void io_file_close(struct io *io)
+{
+	struct io_file *f = io_file_from_io(io);
+
+	/* close(2) errors are not actionable here: durability comes from
+	 * fdatasync, and Linux releases the descriptor even on error. */
+	close(f->fd);
+	free(f);
+}
+
+static const struct io_ops io_file_ops = {
+	.pread = io_file_pread,
+	.pwrite = io_file_pwrite,
+	.fdatasync = io_file_fdatasync,
+	.ftruncate = io_file_ftruncate,
+	.fallocate = io_file_fallocate,
+	.size = io_file_size,
+	.close = io_file_close,
+};
+
+void io_close(struct io *io)
+{
+	if (io == NULL)
+		return;
+	io->ops->close(io);
+}
+
+int io_file_open(const char *path, int flags, struct io **out_io)
+{
+	const int accmode = flags & O_ACCMODE;
+	struct io_file *f;
+	int fd;
+	int err;
+
+	*out_io = NULL;
+	if (accmode != O_RDONLY && accmode != O_RDWR)
+		return -EINVAL;
+	if ((flags & ~(O_ACCMODE | O_CREAT | O_EXCL | O_CLOEXEC)) != 0)
+		return -EINVAL;
+
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	do {
+		fd = open(path, flags | O_CLOEXEC, 0600);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	f->io.ops = &io_file_ops;
+	f->fd = fd;
+	atomic_init(&f->sync_error, 0);
+	*out_io = &f->io;
+	return 0;
+
+out_free:
+	free(f);
+	return err;
+}
+
+int io_file_fd(const struct io *io)
+{
+	if (io == NULL || io->ops != &io_file_ops)
+		return -1;
+	return ((const struct io_file *)io)->fd;
+}
