@@ -1,0 +1,51 @@
+/*
+ * check.h -- verify a container completely, trusting nothing.
+ *
+ * check_container() reads a container through an io and verifies: both
+ * superblocks (which are valid, which is chosen), the object table chain,
+ * every map node of every object (checksums, parent/child crc links, kinds,
+ * bounds: nothing points into the header area, past the end of the file, or
+ * into a cluster that something else references), every compressed cluster's
+ * checksum and frame, and the allocation accounting (clusters referenced
+ * twice are errors; the referenced count must equal the superblock's
+ * used_clusters; a difference is reported as leaked clusters).
+ *
+ * It never writes and never repairs.  Hostile input is bounded: tree height,
+ * table length and record sizes are capped, cycles are caught by the
+ * referenced-twice test.  The report is structured; core never prints.
+ */
+#ifndef HANGAR_CHECK_H
+#define HANGAR_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct io;
+
+#define CHECK_MAX_MESSAGES 32
+
+struct check_report {
+	uint64_t errors;            /* problems found (0 = clean) */
+	uint64_t leaked_clusters;   /* recorded used minus referenced, if > 0 */
+	uint64_t generation;        /* generation of the chosen superblock */
+	bool superblock_valid[2];   /* slot A, slot B */
+	uint32_t cluster_size;
+	uint64_t file_clusters;     /* clusters in the file */
+	uint64_t referenced_clusters;
+	uint64_t objects;
+	uint64_t map_nodes;
+	uint64_t data_clusters;     /* raw clusters */
+	uint64_t compressed_extents;
+	size_t message_count;       /* messages kept (at most CHECK_MAX_MESSAGES) */
+	char messages[CHECK_MAX_MESSAGES][160];
+};
+
+/*
+ * check_container - verify the container behind `io` (borrowed, read only).
+ * Returns 0 when the check ran (look at report->errors), or a negative errno
+ * when it could not run at all (-ENOMEM, a read error).
+ */
+int check_container(struct io *io, struct check_report *out_report);
+
+#endif /* HANGAR_CHECK_H */

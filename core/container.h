@@ -1,0 +1,261 @@
+/*
+ * container.h -- one guest container: its named objects and their data.
+ *
+ * A container is one file (STORE/<guest>.hangar) holding every object of a
+ * guest: disks (*.raw), the memory image (memory.save), the config and any
+ * other file.  Each object is a sparse byte array mapped cluster by cluster
+ * through a copy-on-write radix tree; every metadata change belongs to the
+ * open transaction and reaches the file only through container_commit(),
+ * which is atomic (core/FORMAT.md, "Commit protocol").
+ *
+ * What a caller can rely on:
+ *   - After container_commit() returns 0, every write that completed before
+ *     the call is durable and every metadata change is committed.
+ *   - After a crash at any point, container_open() finds the last committed
+ *     state (or the one before it, if the crash came during the commit that
+ *     would have replaced it), with no repair and no leaked cluster.
+ *   - Data written but not committed may be lost or torn at 512-byte sector
+ *     granularity, never mixed with another cluster's bytes.
+ *   - A failed backing fdatasync poisons the container: every later write
+ *     and commit returns -EIO until it is closed and reopened.
+ *
+ * Objects are named by a uint64_t id that never changes and is never reused
+ * within a container (the FUSE layer uses it for st_ino).
+ *
+ * Errors: 0 or a negative errno.  -EUCLEAN corrupt metadata, -EBADMSG a
+ * checksum mismatch, -ENOSPC the backing filesystem is full, -EIO a device
+ * error or a poisoned container, -EBUSY refused by the save lock, -EROFS a
+ * write on a read-only container, -ENOENT/-EEXIST/-EINVAL as usual.
+ *
+ * THREAD MODEL: every function here may be called from any thread.  Reads and
+ * in-place writes of exclusively owned raw clusters run in parallel under the
+ * container's read lock; anything that allocates, frees or changes the
+ * namespace takes its write lock; commits are serialised and grouped
+ * (concurrent callers of container_commit share one commit).  Event callbacks
+ * run with the container lock held and must not call back into the container.
+ */
+#ifndef HANGAR_CONTAINER_H
+#define HANGAR_CONTAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct io;
+struct container;
+
+/* What an object is follows from its current name (object_role_of_name). */
+enum object_role {
+	OBJECT_ROLE_FILE = 0,  /* config, nvram.fd, temporary names, ... */
+	OBJECT_ROLE_DISK = 1,  /* *.raw */
+	OBJECT_ROLE_IMAGE = 2, /* memory.save */
+};
+
+/* Things a person must hear about, reported through the event callback. */
+enum container_event_type {
+	CONTAINER_EVENT_IMAGE_RETIRED = 1,     /* resumed guest wrote its disk */
+	CONTAINER_EVENT_IMAGE_INVALIDATED = 2, /* saved guest's disk was written */
+	CONTAINER_EVENT_IMAGE_INCOMPLETE = 3,  /* unsealed image set aside at open */
+	CONTAINER_EVENT_IO_ERROR = 4,          /* backing I/O failed */
+};
+
+struct container_event {
+	enum container_event_type type;
+	const char *object_name; /* borrowed for the call; may be NULL */
+	const char *detail;      /* borrowed for the call; may be NULL */
+	int error;               /* negative errno for IO_ERROR, else 0 */
+};
+
+typedef void (*container_event_fn)(void *arg, const struct container_event *ev);
+
+struct container_options {
+	bool read_only;           /* open without ever writing */
+	bool compress_disks;      /* create: *.raw clusters are zstd-compressed */
+	unsigned cluster_shift;   /* create: 12..21, 0 = default (16) */
+	int compress_level;       /* zstd level, 0 = default (1) */
+	container_event_fn event; /* may be NULL */
+	void *event_arg;
+};
+
+struct container_info {
+	uint64_t generation;      /* last committed generation */
+	uint32_t cluster_size;
+	uint64_t used_clusters;   /* referenced by the committed state */
+	uint64_t file_size;       /* bytes of the container file */
+	uint64_t object_count;
+	bool compress_disks;
+	bool read_only;
+	int poisoned;             /* 0, or the error that poisoned it */
+	uint8_t uuid[16];
+};
+
+/*
+ * container_create - create a new, empty container on `io` (which must be an
+ * empty file) and commit its first generation.
+ * On success the container owns `io` (container_close frees it); on failure
+ * the caller still owns it.  Returns 0, -EINVAL (bad options), or I/O errors.
+ */
+int container_create(struct io *io, const struct container_options *opts,
+		     struct container **out_container);
+
+/*
+ * container_open - open an existing container: pick the newest superblock
+ * whose checksum holds, verify and load the object table and every map, and
+ * derive the free space.  A read-write open also sets aside an image that was
+ * never sealed (renamed to memory.save.incomplete) in its first commit.
+ * Ownership of `io` moves to the container only on success.
+ * Returns 0, -EUCLEAN/-EBADMSG (corrupt), -EPROTONOSUPPORT (unknown
+ * incompatible feature or version), -ENOMEM, or an I/O error.
+ */
+int container_open(struct io *io, const struct container_options *opts,
+		   struct container **out_container);
+
+/*
+ * container_close - commit (unless read-only or poisoned), free everything
+ * and close the io.  Accepts NULL.  Returns the commit's result; the
+ * container is freed either way.
+ */
+int container_close(struct container *c);
+
+/*
+ * container_commit - make every completed write and metadata change durable
+ * as one atomic transaction.  Concurrent callers share one commit (group
+ * commit).  Cheap when nothing changed (one fdatasync at most).
+ */
+int container_commit(struct container *c);
+
+/* container_info - a snapshot of the container's counters. */
+void container_info(struct container *c, struct container_info *out_info);
+
+/* ---- objects ------------------------------------------------------------ */
+
+struct object_attr {
+	uint64_t id;
+	uint64_t size;          /* virtual size in bytes */
+	uint64_t stored_bytes;  /* space really used (for st_blocks) */
+	uint64_t generation;    /* commit that last changed the contents */
+	uint32_t mode;          /* permission bits and S_IFREG */
+	uint32_t uid;
+	uint32_t gid;
+	struct timespec mtime;
+	struct timespec ctime;
+	enum object_role role;
+	bool compressed;        /* new clusters are compressed */
+};
+
+/* Bits for object_setattr's mask. */
+#define OBJECT_SET_MODE (1u << 0)
+#define OBJECT_SET_UID (1u << 1)
+#define OBJECT_SET_GID (1u << 2)
+#define OBJECT_SET_MTIME (1u << 3)
+
+struct object_name {
+	uint64_t id;
+	char name[256];
+};
+
+/* object_role_of_name - the role an object has under `name`. */
+enum object_role object_role_of_name(const char *name);
+
+/* object_lookup - id of the object named `name`; -ENOENT if none. */
+int object_lookup(struct container *c, const char *name, uint64_t *out_id);
+
+/*
+ * object_create - create an empty object.  `name` must pass
+ * name_object_valid().  Returns -EEXIST, -EINVAL, -EROFS.
+ * Creating memory.save starts an unsealed image (see savelock.h).
+ */
+int object_create(struct container *c, const char *name, uint32_t mode,
+		  uint32_t uid, uint32_t gid, uint64_t *out_id);
+
+/*
+ * object_unlink - remove a name.  A disk pinned by a saved image is refused
+ * with -EBUSY.  Unlinking memory.save discards the saved state in the same
+ * transaction.  An object that is still open (object_open) stays readable
+ * and writable through its id until its last object_release.
+ */
+int object_unlink(struct container *c, const char *name);
+
+/*
+ * object_rename - rename `from` to `to`, atomically replacing `to` if it
+ * exists (unless `noreplace`, then -EEXIST).  -EBUSY if either name is a
+ * pinned disk.  Renaming onto memory.save seals it as the save image (pins
+ * taken in the same transaction); renaming memory.save away discards the
+ * saved state.
+ */
+int object_rename(struct container *c, const char *from, const char *to,
+		  bool noreplace);
+
+/* object_getattr - attributes of object `id`; -ENOENT if gone. */
+int object_getattr(struct container *c, uint64_t id,
+		   struct object_attr *out_attr);
+
+/* object_name_of - copy the current name of `id` (empty if unlinked). */
+int object_name_of(struct container *c, uint64_t id, char *out_name,
+		   size_t name_len);
+
+/* object_setattr - change the fields named in `mask`; ctime moves. */
+int object_setattr(struct container *c, uint64_t id,
+		   const struct object_attr *attr, unsigned mask);
+
+/*
+ * object_list - every linked object, sorted by name.  *out_names is an array
+ * of *out_num entries that the caller frees with free().
+ */
+int object_list(struct container *c, struct object_name **out_names,
+		size_t *out_num);
+
+/* object_open / object_release - pin `id` for an open handle, so that an
+ * unlink keeps it alive until the last release.  `for_write` is recorded so
+ * the save lock can tell writers apart (savelock.h). */
+int object_open(struct container *c, uint64_t id, bool for_write);
+void object_release(struct container *c, uint64_t id, bool for_write);
+
+/*
+ * object_read - read up to `len` bytes at `offset`.  Holes read as zeros.
+ * *out_len is short only at end of object.  Returns -EBADMSG if a
+ * compressed cluster's checksum fails, -EIO on device error.
+ */
+int object_read(struct container *c, uint64_t id, void *buf, size_t len,
+		uint64_t offset, size_t *out_len);
+
+/*
+ * object_write - write `len` bytes at `offset`, extending the object if
+ * needed.  Whole bytes only reach the disk durably at the next commit.
+ * Returns -ENOSPC (nothing of the failed cluster is mapped), -EFBIG past the
+ * format's limit, -EIO, -EROFS.  A write to a disk pinned by a saved image
+ * (through a handle opened before the save) first commits the image's
+ * invalidation; in the resuming state the first disk write first commits the
+ * image's retirement (savelock.h).
+ */
+int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
+		 uint64_t offset);
+
+/* object_truncate - set the size; clusters past it are freed. */
+int object_truncate(struct container *c, uint64_t id, uint64_t size);
+
+/*
+ * object_punch - make [offset, offset+len) read as zeros without changing
+ * the size.  Whole clusters are unmapped and their space freed (after the
+ * commit); partial clusters are zero-filled.  Works on a full backing
+ * filesystem (the container keeps a small metadata reserve).
+ */
+int object_punch(struct container *c, uint64_t id, uint64_t offset,
+		 uint64_t len);
+
+/*
+ * object_zero - like object_punch, but whole clusters become explicit ZERO
+ * entries and, unless keep_size, the object grows to offset + len.
+ */
+int object_zero(struct container *c, uint64_t id, uint64_t offset,
+		uint64_t len, bool keep_size);
+
+/*
+ * object_seek - SEEK_DATA / SEEK_HOLE answered from the map (cluster
+ * granularity; ZERO clusters count as holes).  -ENXIO past the end.
+ */
+int object_seek(struct container *c, uint64_t id, uint64_t offset, int whence,
+		uint64_t *out_offset);
+
+#endif /* HANGAR_CONTAINER_H */

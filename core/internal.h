@@ -1,0 +1,298 @@
+/*
+ * internal.h -- the in-memory state of an open container, shared by the
+ * files that implement container.h (container.c, object.c, savelock.c,
+ * commit.c, map.c, alloc.c, table.c, check.c).  Not a public header: fs/ and
+ * cli/ never include it.
+ *
+ * Who owns what:
+ *   struct container owns its io, its objects, their map trees, the
+ *   allocator and the compressor pool.  A struct object owns its name, its
+ *   map tree and its pending-compression buffer.  A map node owns its entry
+ *   array and its children.
+ *
+ * Locking (THREAD MODEL of every core file that touches these structs):
+ *   c->lock (rwlock)      protects the object array, every object's name,
+ *                         size, flags, map tree and pending buffer, the save
+ *                         state, the allocator and every "dirty" flag except
+ *                         the two atomics below.  Read lock: lookups, reads,
+ *                         in-place writes of RAW clusters inside the size.
+ *                         Write lock: everything else, and the whole commit.
+ *   obj->attr_lock        protects obj->mtime/ctime and obj->content_dirty
+ *                         against concurrent in-place writers (which hold only
+ *                         the read lock).
+ *   c->data_dirty         atomic: some in-place write happened since the
+ *                         last commit.
+ *   c->commit_mutex       protects the group-commit counters and the
+ *                         `committing` flag; c->commit_cond signals progress.
+ *   c->cz_lock            protects the compressor pool.
+ * Lock order: commit_mutex is never held while waiting for c->lock's write
+ * side by anyone but the commit leader; c->lock before obj->attr_lock before
+ * cz_lock.
+ */
+#ifndef HANGAR_INTERNAL_H
+#define HANGAR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "container.h"
+#include "format.h"
+#include "savelock.h"
+
+struct compressor;
+struct io;
+
+/* ---- allocator (alloc.c) ------------------------------------------------ */
+
+/* Per-cluster state bits. */
+#define CLUSTER_COMMITTED 0x01 /* referenced by the last committed state */
+#define CLUSTER_PACKED 0x02    /* holds compressed extents (shared) */
+#define CLUSTER_BACKED 0x04    /* free, but known to own host blocks */
+#define CLUSTER_TOUCHED 0x08   /* refs changed in the open transaction */
+#define CLUSTER_DATA 0x10      /* last use was data: punch when freed */
+
+struct alloc {
+	uint64_t first;        /* first allocatable cluster */
+	uint64_t count;        /* clusters tracked (file end, in clusters) */
+	uint64_t capacity;     /* array capacity */
+	uint32_t *refs;        /* references in the current (open) state */
+	uint8_t *bits;         /* CLUSTER_* */
+	uint64_t *touched;     /* clusters with CLUSTER_TOUCHED */
+	size_t touched_num, touched_cap;
+	uint64_t used;         /* clusters with refs > 0 */
+	uint64_t cursor;       /* next-fit search start */
+	uint64_t backed_free;  /* clusters with CLUSTER_BACKED */
+};
+
+enum alloc_kind { ALLOC_DATA, ALLOC_META };
+
+/* Metadata reserve: free, host-backed clusters that data never takes, so a
+ * punch can still commit on a full backing filesystem. */
+#define ALLOC_META_RESERVE 16u
+
+int alloc_init(struct alloc *a, uint64_t first, uint64_t count);
+void alloc_cleanup(struct alloc *a);
+/* alloc_ref - one more reference to cluster `n` (grows the arrays). */
+int alloc_ref(struct alloc *a, uint64_t n);
+/* alloc_unref - drop a reference; the cluster becomes allocatable at once if
+ * it was never committed, else only after alloc_commit. */
+void alloc_unref(struct alloc *a, uint64_t n);
+/* alloc_get - a cluster free in the committed state and in the open
+ * transaction, with refs = 1.  Never fails except -ENOMEM / -EFBIG. */
+int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
+/* alloc_commit - the commit is durable: committed := refs > 0 for every
+ * touched cluster.  Calls punch(arg, n) for every freed data cluster. */
+void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
+		  void *arg);
+/* alloc_mark_backed - a free cluster now owns host blocks (or not). */
+void alloc_set_backed(struct alloc *a, uint64_t n, bool backed);
+/* alloc_extend_backed - add `num` free clusters at the end, already backed
+ * by host blocks (the caller fallocated them). */
+int alloc_extend_backed(struct alloc *a, uint64_t num);
+bool alloc_invariants(const struct alloc *a);
+
+/* ---- map (map.c) -------------------------------------------------------- */
+
+struct map_entry {
+	uint64_t offset;
+	uint32_t length;
+	uint32_t crc;
+	uint16_t kind;
+};
+
+struct map_node {
+	uint64_t phys;          /* committed location, 0 = never written */
+	uint32_t crc;           /* crc32c of the committed block */
+	uint64_t new_phys;      /* during commit: where it is being written */
+	uint32_t new_crc;
+	uint16_t level;         /* 0 = leaf */
+	bool dirty;             /* differs from the block at `phys` */
+	uint64_t index;         /* first vcluster covered */
+	struct map_entry *entries;  /* leaf: fanout entries */
+	struct map_node **children; /* interior: fanout children (NULL = hole) */
+};
+
+/* ---- objects ------------------------------------------------------------ */
+
+struct object {
+	uint64_t id;
+	char *name;             /* NULL for an orphan */
+	uint64_t size;
+	uint64_t generation;
+	uint64_t stored_bytes;
+	uint32_t mode, uid, gid, flags;
+	struct timespec mtime, ctime; /* attr_lock */
+	bool content_dirty;     /* attr_lock: contents changed since commit */
+	bool dirty;             /* record changed since commit */
+	unsigned height;
+	struct map_node *root;
+	unsigned open_count, write_count;
+	/* pending compressed cluster (compressed objects only) */
+	bool pend_valid;
+	uint64_t pend_vc;
+	uint8_t *pend_buf;
+	pthread_mutex_t attr_lock;
+};
+
+struct save_pin {
+	uint64_t id;
+	uint64_t generation;
+};
+
+struct save_info {
+	enum save_state state;
+	uint64_t image_id;
+	struct timespec saved_time;
+	uint64_t config_generation;
+	struct timespec event_time;
+	uint64_t event_object;
+	size_t pin_count;
+	struct save_pin pins[FORMAT_MAX_PINS];
+	bool seal_pending;      /* pins to be taken by the next commit */
+};
+
+#define COMPRESSOR_POOL 4
+
+struct container {
+	struct io *io;
+	pthread_rwlock_t lock;
+	bool read_only;
+	int poisoned;             /* 0 or negative errno */
+	container_event_fn event;
+	void *event_arg;
+	int compress_level;
+
+	/* geometry */
+	unsigned cluster_shift;
+	uint32_t cluster_size;
+	uint32_t fanout;
+	uint64_t first_cluster;
+
+	/* committed state */
+	uint64_t generation;
+	int active_slot;          /* 0 = A, 1 = B: holds `generation` */
+	uint8_t uuid[16];
+	uint32_t flags;           /* CONTAINER_FLAG_* */
+	uint64_t next_object_id;
+	uint64_t *table_blocks;   /* committed table block offsets */
+	size_t table_block_num;
+	uint64_t table_offset;
+	uint32_t table_crc;
+
+	/* the open transaction */
+	struct object **objects;  /* sorted by id */
+	size_t object_num, object_cap;
+	struct save_info save;
+	bool txn_dirty;           /* some metadata changed */
+	atomic_bool data_dirty;   /* in-place writes need an fdatasync */
+	uint64_t pack_cluster;    /* current compressed-extent cluster, 0 none */
+	uint32_t pack_used;       /* bytes used in it */
+	struct alloc alloc;
+
+	/* group commit */
+	pthread_mutex_t commit_mutex;
+	pthread_cond_t commit_cond;
+	bool committing;
+	uint64_t commits_started, commits_done;
+	int last_commit_result;
+
+	/* compressors */
+	pthread_mutex_t cz_lock;
+	struct compressor *cz_pool[COMPRESSOR_POOL];
+	size_t cz_free;
+};
+
+/* Diagnostics filled by the loader, used by check to explain an error. */
+struct load_diag {
+	char message[160];
+	bool superblock_valid[2];
+};
+
+/* container.c */
+int container_load(struct io *io, const struct container_options *opts,
+		   struct load_diag *diag, struct container **out_container);
+int container_commit_locked(struct container *c);
+void container_emit(struct container *c, enum container_event_type type,
+		    const char *object_name, const char *detail, int error);
+int container_poison(struct container *c, int err);
+int compressor_take(struct container *c, struct compressor **out_cz);
+void compressor_give(struct container *c, struct compressor *cz);
+void container_touch(struct object *o, bool content);
+
+/* object.c */
+struct object *object_find(struct container *c, uint64_t id);
+struct object *object_find_name(struct container *c, const char *name);
+int object_insert(struct container *c, struct object *o);
+void object_destroy(struct container *c, struct object *o);
+int object_new(struct container *c, uint64_t id, const char *name,
+	       struct object **out_obj);
+int object_unlink_locked(struct container *c, struct object *o);
+int object_rename_locked(struct container *c, struct object *o,
+			 const char *to);
+int object_flush_pending(struct container *c, struct object *o);
+int object_write_zeros_locked(struct container *c, struct object *o,
+			      uint64_t offset, uint64_t len);
+bool object_is_compressed(const struct container *c, const struct object *o);
+
+/* savelock.c */
+int save_before_modify(struct container *c, struct object *o);
+void save_take_pins(struct container *c);
+bool save_is_pinned(const struct container *c, uint64_t id);
+
+/* map.c */
+int map_lookup(struct container *c, struct object *o, uint64_t vc,
+	       struct map_entry *out_entry);
+int map_set(struct container *c, struct object *o, uint64_t vc,
+	    const struct map_entry *entry, struct map_entry *out_old);
+int map_truncate(struct container *c, struct object *o, uint64_t vclusters);
+int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
+	     uint64_t *out_vc);
+void map_free_tree(struct container *c, struct object *o, bool unref);
+int map_load(struct container *c, struct object *o, uint64_t root,
+	     uint32_t root_crc, unsigned height, struct load_diag *diag);
+int map_write_dirty(struct container *c, struct object *o,
+		    uint64_t **meta_new, size_t *meta_new_num,
+		    size_t *meta_new_cap);
+void map_commit_done(struct container *c, struct object *o);
+void map_entry_release(struct container *c, struct object *o,
+		       const struct map_entry *e);
+int map_entry_retain(struct container *c, const struct map_entry *e);
+uint64_t map_capacity(const struct container *c, unsigned height);
+int map_entry_decode(const struct container *c, const uint8_t *p,
+		     uint64_t file_size, struct map_entry *out);
+void map_entry_encode(uint8_t *p, const struct map_entry *e);
+int map_block_verify(const struct container *c, const uint8_t *block,
+		     uint32_t expect_crc, uint64_t owner, uint16_t level,
+		     uint64_t index);
+int u64_push(uint64_t **arr, size_t *num, size_t *cap, uint64_t v);
+
+/* table.c */
+void superblock_encode(const struct container *c, uint8_t *sb,
+		       uint64_t generation, uint64_t used, uint64_t now_ns);
+int superblock_decode(const uint8_t *sb, struct container *c,
+		      uint64_t *out_used, char *why, size_t why_len);
+int table_write(struct container *c, uint64_t generation,
+		uint64_t **meta_new, size_t *meta_new_num,
+		size_t *meta_new_cap, uint64_t **out_blocks,
+		size_t *out_block_num, uint64_t *out_first, uint32_t *out_crc);
+int table_read(struct container *c, struct load_diag *diag,
+	       uint64_t file_size);
+void block_header_finish(uint8_t *block, uint32_t size);
+
+static inline uint64_t cluster_of(const struct container *c, uint64_t off)
+{
+	return off >> c->cluster_shift;
+}
+
+static inline uint64_t ts_to_ns(struct timespec t)
+{
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+struct timespec clock_now(void);
+
+#endif /* HANGAR_INTERNAL_H */

@@ -1,0 +1,94 @@
+/*
+ * io.h -- the one narrow seam through which core touches a container file.
+ *
+ * Every byte the store library reads from or writes to a container goes
+ * through a `struct io`: pread, pwrite, fdatasync, ftruncate, fallocate and
+ * size.  Nothing in core calls the corresponding system calls on a container
+ * directly.  That is what lets tests record every write and sync, fail the
+ * Nth call, shorten a write, or stop the world before a sync and replay the
+ * crash states (tests/crash/).
+ *
+ * Contract of every operation: returns 0 on success or a negative errno.
+ * pread/pwrite transfer the whole length or fail: a short transfer is retried
+ * inside the file implementation and reported as -EIO only if no progress is
+ * possible; a read past end of file fills the remainder with zeros (the
+ * container never relies on reading beyond what it wrote, but a crash may
+ * leave a file shorter than a committed offset only if the disk lied, and that
+ * must read as zeros rather than crash).
+ *
+ * Ownership: the io belongs to whoever opened it; a container borrows it for
+ * its lifetime and never closes it.  THREAD MODEL: the file implementation is
+ * safe to call from any number of threads at once (positional I/O only);
+ * wrappers used by tests must be too, or be used single-threaded.
+ */
+#ifndef HANGAR_IO_H
+#define HANGAR_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct io;
+
+struct io_ops {
+	int (*pread)(struct io *io, void *buf, size_t len, uint64_t offset);
+	int (*pwrite)(struct io *io, const void *buf, size_t len, uint64_t offset);
+	int (*fdatasync)(struct io *io);
+	int (*ftruncate)(struct io *io, uint64_t size);
+	/* mode is a Linux fallocate mode (0, FALLOC_FL_PUNCH_HOLE |
+	 * FALLOC_FL_KEEP_SIZE); -EOPNOTSUPP is a legal answer for punch. */
+	int (*fallocate)(struct io *io, int mode, uint64_t offset, uint64_t len);
+	int (*size)(struct io *io, uint64_t *out_size);
+	void (*close)(struct io *io); /* frees the io; NULL-safe callers */
+};
+
+struct io {
+	const struct io_ops *ops;
+};
+
+static inline int io_pread(struct io *io, void *buf, size_t len, uint64_t off)
+{
+	return io->ops->pread(io, buf, len, off);
+}
+
+static inline int io_pwrite(struct io *io, const void *buf, size_t len,
+			    uint64_t off)
+{
+	return io->ops->pwrite(io, buf, len, off);
+}
+
+static inline int io_fdatasync(struct io *io)
+{
+	return io->ops->fdatasync(io);
+}
+
+static inline int io_ftruncate(struct io *io, uint64_t size)
+{
+	return io->ops->ftruncate(io, size);
+}
+
+static inline int io_fallocate(struct io *io, int mode, uint64_t off,
+			       uint64_t len)
+{
+	return io->ops->fallocate(io, mode, off, len);
+}
+
+static inline int io_size(struct io *io, uint64_t *out_size)
+{
+	return io->ops->size(io, out_size);
+}
+
+/* io_close - free an io (and close its file).  Accepts NULL. */
+void io_close(struct io *io);
+
+/*
+ * io_file_open - open `path` as a container io.
+ * flags: O_RDONLY or O_RDWR, optionally | O_CREAT | O_EXCL (mode 0600).
+ * Returns 0 and sets *out_io, or -errno (the open(2) error).
+ */
+int io_file_open(const char *path, int flags, struct io **out_io);
+
+/* io_file_fd - the descriptor behind a file io (for the store's own flock);
+ * -1 if `io` is not a file io. */
+int io_file_fd(const struct io *io);
+
+#endif /* HANGAR_IO_H */

@@ -1,0 +1,22 @@
+/*
+ * names.h -- what names the store accepts (DESIGN.md invariant 7).
+ *
+ * Guest names: 1..64 bytes of [A-Za-z0-9._-], no leading dot.  They become
+ * file names in the store directory (<guest>.hangar), so these rules are what
+ * keeps every path the mount is asked about inside the store.
+ * Object names: 1..255 bytes, any byte but '/' and NUL, not "." or "..".
+ * (Object names never touch the host filesystem; they live inside the
+ * container.)  Pure functions, no state.
+ */
+#ifndef HANGAR_NAMES_H
+#define HANGAR_NAMES_H
+
+#include <stdbool.h>
+
+/* name_guest_valid - true if `name` is an acceptable guest name. */
+bool name_guest_valid(const char *name);
+
+/* name_object_valid - true if `name` is an acceptable object name. */
+bool name_object_valid(const char *name);
+
+#endif /* HANGAR_NAMES_H */

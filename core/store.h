@@ -1,0 +1,121 @@
+/*
+ * store.h -- a store: a host directory of guest containers.
+ *
+ * A store is a directory holding `.hangar-store` (its settings, written at
+ * init), `.hangar-lock` (the writer's lock, with its PID) and one container
+ * file `<guest>.hangar` per guest.  Guest names are validated
+ * (name_guest_valid) before any path is built, so no name can reach outside
+ * the directory.  Guest files are created under a temporary name, synced and
+ * renamed into place, then the directory is synced, so a crash leaves either
+ * no guest or a complete empty one.
+ *
+ * One writer per store: store_open() for writing takes an exclusive flock on
+ * `.hangar-lock` and fails with -EWOULDBLOCK if another process holds it
+ * (store_lock_holder() says which PID).  A read-only open takes no lock and
+ * never writes.
+ *
+ * Ownership: containers returned by store_guest_get() are borrowed from the
+ * store's cache and stay valid until the matching store_guest_put().  The
+ * store commits every open container every `commit_interval_ms` in a
+ * background thread (0 disables it) and on store_close().
+ *
+ * THREAD MODEL: all functions are thread-safe.  `store.lock` (a mutex)
+ * protects the guest cache and the namespace operations; container calls are
+ * made outside it, under the container's own locks.
+ */
+#ifndef HANGAR_STORE_H
+#define HANGAR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "container.h"
+
+struct store;
+
+#define STORE_CONFIG_NAME ".hangar-store"
+#define STORE_LOCK_NAME ".hangar-lock"
+#define STORE_GUEST_SUFFIX ".hangar"
+
+struct store_init_options {
+	unsigned cluster_shift; /* 12..21, 0 = default 16 (64 KiB) */
+};
+
+struct store_options {
+	bool read_only;
+	unsigned commit_interval_ms; /* background commit period, 0 = none */
+	container_event_fn event;    /* passed to every container; may be NULL */
+	void *event_arg;
+};
+
+struct guest_create_options {
+	bool compress_disks;
+};
+
+/*
+ * store_init - create a store at `dir` (created if missing; must be empty
+ * of guests).  -EEXIST if it already is a store, -ENOTDIR, -EINVAL.
+ */
+int store_init(const char *dir, const struct store_init_options *opts);
+
+/*
+ * store_open - open the store at `dir`.  -ENOENT/-EINVAL if it is not a
+ * store, -EWOULDBLOCK if another process holds its write lock.
+ */
+int store_open(const char *dir, const struct store_options *opts,
+	       struct store **out_store);
+
+/* store_close - commit and close every container, stop the background
+ * committer, release the lock.  Accepts NULL.  Returns the first error. */
+int store_close(struct store *s);
+
+/* store_lock_holder - PID recorded in `dir`'s lock file while it is held;
+ * -ENOENT if nobody holds it. */
+int store_lock_holder(const char *dir, pid_t *out_pid);
+
+/* store_cluster_shift - the store's cluster size, as a shift. */
+unsigned store_cluster_shift(const struct store *s);
+
+/* store_dir - the store's directory path (borrowed). */
+const char *store_dir(const struct store *s);
+
+/*
+ * store_guest_list - every guest, sorted.  *out_names is an array of
+ * *out_num malloc'd strings; free with store_names_free().
+ */
+int store_guest_list(struct store *s, char ***out_names, size_t *out_num);
+void store_names_free(char **names, size_t num);
+
+/* store_guest_create - new empty guest.  -EEXIST, -EINVAL (bad name). */
+int store_guest_create(struct store *s, const char *name,
+		       const struct guest_create_options *opts);
+
+/*
+ * store_guest_get - the open container of guest `name`, opening it on first
+ * use.  -ENOENT if no such guest, -EINVAL (bad name), or the container's
+ * open error (-EUCLEAN, -EBADMSG, ...) for a corrupt guest; other guests are
+ * unaffected.
+ */
+int store_guest_get(struct store *s, const char *name,
+		    struct container **out_container);
+
+/* store_guest_put - drop a reference taken by store_guest_get. */
+void store_guest_put(struct store *s, struct container *c);
+
+/*
+ * store_guest_delete - remove guest `name`.  Without `force`: -ENOTEMPTY if
+ * it still has objects, -EBUSY if a save image pins its disks or it is in
+ * use (references held).
+ */
+int store_guest_delete(struct store *s, const char *name, bool force);
+
+/* store_guest_rename - rename a guest; -EEXIST if `to` exists, -EBUSY if
+ * either is in use. */
+int store_guest_rename(struct store *s, const char *from, const char *to);
+
+/* store_commit_all - commit every open container now. */
+int store_commit_all(struct store *s);
+
+#endif /* HANGAR_STORE_H */
