@@ -1,0 +1,293 @@
+/*
+ * cli.h -- shared declarations of the `hangar` command (cli/ only).
+ *
+ * Layout of cli/ (one job per file):
+ *   main.c       command table, `hangar --help`, dispatch
+ *   report.c     messages on stderr ("hangar: ..."), errno -> sentence
+ *   format.c     human sizes and times, size parsing, JSON strings
+ *   progress.c   a progress bar, drawn only when stderr is a terminal
+ *   open.c       opening a store; who holds it; where it is mounted
+ *   copy.c       sparse copies between host files and container objects
+ *   guestinfo.c  everything `ls` and `status` show about one guest
+ *   guestjson.c  the same as JSON
+ *   cmd_*.c      one command each
+ *
+ * cli/ uses only core's public headers (store.h, container.h, savelock.h,
+ * names.h, check.h, io.h) and never fs/ (STYLE.md practice 1).
+ *
+ * Exit status of every command: CLI_EXIT_OK, CLI_EXIT_FAIL, CLI_EXIT_USAGE.
+ * `hangar check` additionally uses CLI_EXIT_USAGE (2) for "could not run",
+ * as its man page says.
+ */
+#ifndef HANGAR_CLI_H
+#define HANGAR_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "container.h"
+#include "savelock.h"
+#include "store.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+#define CLI_PROGRAM "hangar"
+
+/* ---- main.c ------------------------------------------------------------- */
+
+/*
+ * A command: `run` gets argv with argv[0] being the command name, so
+ * getopt_long works as usual.  `usage` prints the synopsis and options to
+ * `f` (stdout for --help, stderr after a usage error).
+ */
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+	void (*usage)(FILE *f);
+};
+
+/* cli_usage_error - print "hangar: MSG" and the command's usage on stderr;
+ * returns CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
+int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * cli_getopt_common - handle what every command's getopt loop shares:
+ * 'h' (--help) prints usage on stdout and sets *out_exit to CLI_EXIT_OK;
+ * '?' (unknown option, already reported by getopt) prints usage on stderr
+ * and sets CLI_EXIT_USAGE.  Returns true when the command must return
+ * *out_exit now.
+ */
+bool cli_getopt_common(int opt, void (*usage)(FILE *f), int *out_exit);
+
+int cmd_init(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_discard(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+
+void usage_init(FILE *f);
+void usage_create(FILE *f);
+void usage_import(FILE *f);
+void usage_export(FILE *f);
+void usage_ls(FILE *f);
+void usage_status(FILE *f);
+void usage_resume(FILE *f);
+void usage_discard(FILE *f);
+void usage_check(FILE *f);
+void usage_rm(FILE *f);
+void usage_mount(FILE *f);
+void usage_umount(FILE *f);
+
+/* ---- report.c ----------------------------------------------------------- */
+
+/* cli_error - "hangar: MESSAGE\n" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_note - "hangar: MESSAGE\n" on stderr, for advice that follows an
+ * error or a warning (same prefix, so scripts can grep one pattern). */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * cli_strerror - a sentence for a core error code (negative errno), in the
+ * store's vocabulary: -EUCLEAN "container metadata is corrupt", -EBADMSG
+ * "checksum mismatch", -EBUSY "held by a saved memory image", ...
+ * Returns a static string.
+ */
+const char *cli_strerror(int err);
+
+/* cli_event - container_event_fn that prints events on stderr; `arg` is the
+ * guest name (const char *) or NULL. */
+void cli_event(void *arg, const struct container_event *ev);
+
+/* ---- format.c ----------------------------------------------------------- */
+
+#define FORMAT_SIZE_LEN 32
+#define FORMAT_TIME_LEN 64
+
+/*
+ * format_size - `bytes` as `ls -h` would print it (binary units, one
+ * decimal below 10: "0", "512", "4.0K", "20G"), or the exact decimal number
+ * when `exact`.  Writes into `buf` (FORMAT_SIZE_LEN bytes) and returns it.
+ */
+char *format_size(char *buf, uint64_t bytes, bool exact);
+
+/*
+ * parse_size - parse "20G", "512M", "4K", "1T", "4096" (binary units; an
+ * optional trailing "B" or "iB" is accepted).  Returns 0, or -EINVAL for
+ * anything else and -ERANGE on overflow.
+ */
+int parse_size(const char *text, uint64_t *out_bytes);
+
+/* format_time - local "YYYY-MM-DD HH:MM:SS", or "-" for a zero time. */
+char *format_time(char *buf, struct timespec ts);
+
+/* format_age - "5 minutes ago", "3 days ago", relative to now. */
+char *format_age(char *buf, struct timespec ts);
+
+/* json_string - write `s` as a JSON string literal (quotes included). */
+void json_string(FILE *f, const char *s);
+
+/* json_time - write a timespec as an RFC 3339 UTC string, or null. */
+void json_time(FILE *f, struct timespec ts);
+
+/* ---- progress.c --------------------------------------------------------- */
+
+/*
+ * A progress bar on stderr.  Disabled (every call a no-op) unless stderr is
+ * a terminal and HANGAR_NO_PROGRESS is unset.  Redraws at most 10 times a
+ * second; progress_finish() erases the line.
+ */
+struct progress {
+	bool enabled;
+	const char *label; /* borrowed until progress_finish */
+	uint64_t total;
+	uint64_t done;
+	struct timespec last_draw;
+};
+
+void progress_start(struct progress *p, const char *label, uint64_t total);
+void progress_update(struct progress *p, uint64_t done);
+void progress_finish(struct progress *p);
+
+/* ---- open.c ------------------------------------------------------------- */
+
+enum cli_access {
+	CLI_ACCESS_WRITE, /* the command changes the store: needs the lock */
+	CLI_ACCESS_READ,  /* read-only: take the lock when free, else read
+			     the last committed state without it */
+};
+
+/* What a command knows about the store it opened. */
+struct cli_store {
+	struct store *store;
+	const char *dir;       /* as the user typed it (borrowed from argv) */
+	bool read_only;        /* opened without the lock */
+	pid_t holder;          /* who holds the lock, 0 if we do / nobody */
+	char holder_comm[32];  /* holder's /proc/PID/comm, "" if unknown */
+	char mountpoint[4096]; /* where hangarfs mounts this store, "" unknown */
+};
+
+/*
+ * cli_store_open - open the store at `dir` for `access`, printing the error
+ * (so callers just return CLI_EXIT_FAIL on failure).  For CLI_ACCESS_WRITE,
+ * a store held by another process fails with -EWOULDBLOCK after filling in
+ * holder and mountpoint (the caller then prints its mount-side advice with
+ * cli_store_refuse_mounted); nothing else is printed in that case.
+ */
+int cli_store_open(const char *dir, enum cli_access access,
+		   struct cli_store *out);
+
+/* cli_store_close - close (commit) the store; prints and returns an error. */
+int cli_store_close(struct cli_store *cs);
+
+/*
+ * cli_store_refuse_mounted - explain that `what` (e.g. "resume") cannot be
+ * done while another process holds the store.  Returns CLI_EXIT_FAIL.
+ */
+int cli_store_refuse_mounted(const struct cli_store *cs, const char *what);
+
+/* cli_store_mount_path - "MNT/GUEST" (or "MNT" when guest is NULL), with
+ * "MOUNTPOINT" standing in for an unknown mount point. */
+void cli_store_mount_path(const struct cli_store *cs, const char *guest,
+			  char *buf, size_t len);
+
+/* cli_store_mount_hint - print "on the mount instead: ADVICE" (and a note
+ * when the mount point is unknown).  Build paths with cli_store_mount_path. */
+void cli_store_mount_hint(const struct cli_store *cs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* cli_store_holder_text - "hangarfs PID 1234 at /var/lib/vms" etc. */
+void cli_store_holder_text(const struct cli_store *cs, char *buf, size_t len);
+
+/*
+ * cli_find_mountpoint - the mount point of a hangarfs mount whose source is
+ * the store `dir`, from /proc/self/mountinfo.  Returns 0 and fills `out`, or
+ * -ENOENT.
+ */
+int cli_find_mountpoint(const char *dir, char *out, size_t out_len);
+
+/* cli_guest_check_name - print an error for a bad guest name; true if ok. */
+bool cli_guest_check_name(const char *name);
+
+/* ---- copy.c ------------------------------------------------------------- */
+
+/*
+ * copy_fd_to_object - copy host file `fd` (`size` bytes) into the new, empty
+ * object `id`: only the data ranges the source reports (SEEK_DATA/SEEK_HOLE)
+ * are read, and all-zero chunks are not written, so holes stay holes.  The
+ * object's size becomes `size`.  Commits every 1 GiB to bound memory.
+ * `progress` may be NULL; it is advanced by `size` in total.
+ */
+int copy_fd_to_object(struct container *c, uint64_t id, int fd,
+		      uint64_t size, struct progress *progress,
+		      uint64_t progress_base);
+
+/*
+ * copy_object_to_fd - copy object `id` (`size` bytes) into host file `fd`
+ * (which must be empty): only the object's data ranges are read (from the
+ * map, via object_seek), all-zero chunks are skipped, and the file is
+ * ftruncate'd to `size` so the rest stays a hole.  fsyncs `fd`.
+ */
+int copy_object_to_fd(struct container *c, uint64_t id, int fd,
+		      uint64_t size, struct progress *progress,
+		      uint64_t progress_base);
+
+/* ---- guestinfo.c -------------------------------------------------------- */
+
+struct guest_object {
+	char name[256];
+	struct object_attr attr;
+};
+
+/* Everything `ls` and `status` show about one guest. */
+struct guest_summary {
+	char name[72];
+	int open_error;            /* store_guest_get's error; then nothing
+				      below is filled except file_* */
+	struct container_info info;
+	int save_error;            /* save_lock_status's error */
+	struct save_status save;
+	struct guest_object *objects; /* sorted by name; owned */
+	size_t num_objects;
+	struct timespec last_change;  /* newest object mtime/ctime */
+	uint64_t file_size;        /* of STORE/<guest>.hangar */
+	uint64_t file_allocated;   /* st_blocks * 512 */
+	struct timespec file_mtime;
+};
+
+/* guest_summary_load - fill `out` (open errors are recorded in `out`, not
+ * returned).  Returns 0 or -ENOMEM. */
+int guest_summary_load(struct store *s, const char *name,
+		       struct guest_summary *out);
+void guest_summary_cleanup(struct guest_summary *g);
+
+/* guest_summary_find - the object named `name`, or NULL. */
+const struct guest_object *guest_summary_find(const struct guest_summary *g,
+					      const char *name);
+
+/* guest_state_text - "stopped", "saved", ..., or "unreadable". */
+const char *guest_state_text(const struct guest_summary *g);
+
+/* guest_json - `g` as one JSON object (no newline); `full` adds the
+ * other files and the save lock (status --json). */
+void guest_json(FILE *f, const struct guest_summary *g, bool full);
+
+/* guest_disk_name - "disk.raw" for index 0, "disk1.raw", "disk2.raw", ... */
+void guest_disk_name(char *buf, size_t len, unsigned index);
+
+#endif /* HANGAR_CLI_H */

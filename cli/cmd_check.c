@@ -1,0 +1,272 @@
+/*
+ * cmd_check.c -- `hangar check STORE [GUEST] [--json]`.
+ *
+ * Runs check_container (core/check.h) on each guest's container file,
+ * opened read-only through io_file_open: it trusts nothing, never writes and
+ * never repairs.  Exit status: 0 every container is clean (no errors, no
+ * leaked clusters); 1 errors were found in at least one; 2 the check could
+ * not run (not a store, a file that cannot be read, out of memory) and no
+ * errors were found elsewhere.
+ *
+ * The store's write lock is taken when it is free, so nothing changes
+ * under the check.  On a mounted store the files are checked as they are;
+ * the daemon may commit meanwhile, so a finding there is worth repeating on
+ * the unmounted store before acting on it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "cli.h"
+#include "io.h"
+
+#define CHECK_EXIT_FAILED 2
+
+struct check_result {
+	const char *name;
+	int error;             /* could not run: negative errno */
+	struct check_report report;
+};
+
+void usage_check(FILE *f)
+{
+	fprintf(f, "usage: hangar check STORE [GUEST] [--json]\n"
+		   "Verify every container of STORE (or just GUEST) "
+		   "completely: superblocks,\n"
+		   "object table, every map node, compressed clusters and the "
+		   "allocation\n"
+		   "accounting.  Never writes, never repairs.\n"
+		   "Exit status: 0 clean, 1 errors or leaked clusters found, "
+		   "2 could not run.\n\n"
+		   "  -j, --json    machine-readable report\n"
+		   "  -q, --quiet   print only problems\n"
+		   "  -h, --help    show this help\n");
+}
+
+static void check_one(const char *dir, struct check_result *r)
+{
+	char path[4400];
+	struct io *io = NULL;
+	int rc;
+
+	memset(&r->report, 0, sizeof(r->report));
+	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, dir, r->name);
+	rc = io_file_open(path, O_RDONLY, &io);
+	if (rc) {
+		r->error = rc;
+		return;
+	}
+	r->error = check_container(io, &r->report);
+	io_close(io);
+}
+
+static bool check_clean(const struct check_result *r)
+{
+	return r->error == 0 && r->report.errors == 0 &&
+	       r->report.leaked_clusters == 0;
+}
+
+static void check_print_text(const struct check_result *r, bool quiet)
+{
+	const struct check_report *rep = &r->report;
+
+	if (r->error) {
+		printf("%s: could not check: %s\n", r->name,
+		       cli_strerror(r->error));
+		return;
+	}
+	if (check_clean(r)) {
+		if (!quiet)
+			printf("%s: clean (generation %" PRIu64 ", %" PRIu64
+			       " objects, %" PRIu64 " of %" PRIu64
+			       " clusters referenced)\n",
+			       r->name, rep->generation, rep->objects,
+			       rep->referenced_clusters, rep->file_clusters);
+		return;
+	}
+	printf("%s: %" PRIu64 " error%s, %" PRIu64 " leaked cluster%s "
+	       "(superblock A %s, B %s)\n",
+	       r->name, rep->errors, rep->errors == 1 ? "" : "s",
+	       rep->leaked_clusters, rep->leaked_clusters == 1 ? "" : "s",
+	       rep->superblock_valid[0] ? "valid" : "INVALID",
+	       rep->superblock_valid[1] ? "valid" : "INVALID");
+	for (size_t i = 0; i < rep->message_count && i < CHECK_MAX_MESSAGES;
+	     i++)
+		printf("  %.*s\n", (int)sizeof(rep->messages[i]),
+		       rep->messages[i]);
+	if (rep->errors > rep->message_count)
+		printf("  (%" PRIu64 " more not shown)\n",
+		       rep->errors - rep->message_count);
+}
+
+static void check_print_json(const struct check_result *r)
+{
+	const struct check_report *rep = &r->report;
+	char msg[sizeof(rep->messages[0]) + 1];
+
+	printf("{\"name\": ");
+	json_string(stdout, r->name);
+	printf(", \"status\": \"%s\", \"error\": ",
+	       r->error ? "failed" : check_clean(r) ? "clean" : "errors");
+	if (r->error) {
+		json_string(stdout, cli_strerror(r->error));
+		printf("}");
+		return;
+	}
+	printf("null, \"errors\": %" PRIu64 ", \"leaked_clusters\": %" PRIu64
+	       ", \"generation\": %" PRIu64 ", \"superblocks\": {\"a\": %s, "
+	       "\"b\": %s}, \"cluster_size\": %u, \"file_clusters\": %" PRIu64
+	       ", \"referenced_clusters\": %" PRIu64 ", \"objects\": %" PRIu64
+	       ", \"map_nodes\": %" PRIu64 ", \"data_clusters\": %" PRIu64
+	       ", \"compressed_extents\": %" PRIu64 ", \"messages\": [",
+	       rep->errors, rep->leaked_clusters, rep->generation,
+	       rep->superblock_valid[0] ? "true" : "false",
+	       rep->superblock_valid[1] ? "true" : "false",
+	       (unsigned)rep->cluster_size, rep->file_clusters,
+	       rep->referenced_clusters, rep->objects, rep->map_nodes,
+	       rep->data_clusters, rep->compressed_extents);
+	for (size_t i = 0; i < rep->message_count && i < CHECK_MAX_MESSAGES;
+	     i++) {
+		/* Messages are NUL-terminated by contract; be safe anyway. */
+		memcpy(msg, rep->messages[i], sizeof(rep->messages[i]));
+		msg[sizeof(msg) - 1] = '\0';
+		printf("%s", i ? ", " : "");
+		json_string(stdout, msg);
+	}
+	printf("]}");
+}
+
+static uint64_t guest_file_size(const char *dir, const char *name)
+{
+	char path[4400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, dir, name);
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static bool guest_file_exists(const char *dir, const char *name)
+{
+	char path[4400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, dir, name);
+	return stat(path, &st) == 0 || errno != ENOENT;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct check_result *results = NULL;
+	struct cli_store cs;
+	struct progress progress;
+	char **names = NULL;
+	size_t num = 0, with_errors = 0, failed = 0;
+	uint64_t total = 0, done = 0;
+	bool json = false, quiet = false;
+	int opt, rc, exit_code;
+
+	while ((opt = getopt_long(argc, argv, "jqh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, usage_check, &exit_code))
+			return exit_code;
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'q')
+			quiet = true;
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return cli_usage_error(usage_check, argc - optind < 1 ?
+				       "missing STORE" : "too many arguments");
+	if (argc - optind == 2 && !cli_guest_check_name(argv[optind + 1]))
+		return CLI_EXIT_USAGE;
+	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
+		return CHECK_EXIT_FAILED;
+	exit_code = CHECK_EXIT_FAILED;
+	if (cs.read_only && cs.holder) {
+		char holder[4400];
+
+		cli_store_holder_text(&cs, holder, sizeof(holder));
+		cli_note("store is %s: checking the files as they are; the "
+			 "daemon may commit meanwhile", holder);
+	}
+	if (argc - optind == 2) {
+		names = calloc(1, sizeof(*names));
+		if (!names || !(names[0] = strdup(argv[optind + 1]))) {
+			free(names);
+			names = NULL;
+			cli_error("out of memory");
+			goto out_close;
+		}
+		num = 1;
+		if (!guest_file_exists(cs.dir, names[0])) {
+			cli_error("%s: no guest named %s", cs.dir, names[0]);
+			goto out_names;
+		}
+	} else {
+		rc = store_guest_list(cs.store, &names, &num);
+		if (rc) {
+			cli_error("%s: cannot list guests: %s", cs.dir,
+				  cli_strerror(rc));
+			goto out_close;
+		}
+	}
+	results = calloc(num ? num : 1, sizeof(*results));
+	if (!results) {
+		cli_error("out of memory");
+		goto out_names;
+	}
+	for (size_t i = 0; i < num; i++)
+		total += guest_file_size(cs.dir, names[i]);
+	progress_start(&progress, "check", total);
+	for (size_t i = 0; i < num; i++) {
+		results[i].name = names[i];
+		check_one(cs.dir, &results[i]);
+		done += guest_file_size(cs.dir, names[i]);
+		progress_update(&progress, done);
+		if (results[i].error)
+			failed++;
+		else if (!check_clean(&results[i]))
+			with_errors++;
+	}
+	progress_finish(&progress);
+	if (json) {
+		printf("{\"store\": ");
+		json_string(stdout, cs.dir);
+		printf(", \"checked\": %zu, \"with_errors\": %zu, \"failed\": "
+		       "%zu, \"guests\": [", num, with_errors, failed);
+		for (size_t i = 0; i < num; i++) {
+			printf("%s\n  ", i ? "," : "");
+			check_print_json(&results[i]);
+		}
+		printf("%s]}\n", num ? "\n" : "");
+	} else {
+		for (size_t i = 0; i < num; i++)
+			check_print_text(&results[i], quiet);
+		if (!quiet || with_errors || failed)
+			printf("%zu guest%s checked: %zu clean, %zu with "
+			       "errors, %zu could not be checked\n", num,
+			       num == 1 ? "" : "s",
+			       num - with_errors - failed, with_errors,
+			       failed);
+	}
+	exit_code = with_errors ? CLI_EXIT_FAIL :
+		    failed ? CHECK_EXIT_FAILED : CLI_EXIT_OK;
+	free(results);
+out_names:
+	store_names_free(names, num);
+out_close:
+	if (cli_store_close(&cs) != 0 && exit_code == CLI_EXIT_OK)
+		exit_code = CHECK_EXIT_FAILED;
+	return exit_code;
+}

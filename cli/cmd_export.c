@@ -1,0 +1,176 @@
+/*
+ * cmd_export.c -- `hangar export STORE GUEST DIR [--force]`.
+ *
+ * Every file of the guest comes out as a plain file in DIR (created if
+ * missing): disks, config, memory.save, anything else.  Sparse: only the
+ * data ranges of each object are read and written (copy.c), so `du DIR` is
+ * proportional to the data.  Existing files are not overwritten unless
+ * --force.  Exporting only reads, so it works on a mounted store too, from
+ * the last committed state; copying from the mount (`cp -a --sparse=always`)
+ * is the way to include writes the daemon has not committed yet.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void usage_export(FILE *f)
+{
+	fprintf(f, "usage: hangar export STORE GUEST DIR [--force]\n"
+		   "Copy every file of GUEST (disks, config, memory.save, ...) "
+		   "into DIR as plain\n"
+		   "sparse files.  DIR is created if it does not exist.\n\n"
+		   "  -f, --force   overwrite files that already exist in DIR\n"
+		   "  -b, --bytes   print exact sizes\n"
+		   "  -h, --help    show this help\n");
+}
+
+static int export_one(struct container *c, const struct guest_object *o,
+		      int dir_fd, const char *dir, bool force,
+		      struct progress *progress, uint64_t base)
+{
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	int fd, rc;
+
+	flags |= force ? O_TRUNC : O_EXCL;
+	fd = openat(dir_fd, o->name, flags, (mode_t)(o->attr.mode & 07777));
+	if (fd < 0) {
+		rc = -errno;
+		progress_finish(progress);
+		if (rc == -EEXIST)
+			cli_error("%s/%s: already exists (use --force to "
+				  "overwrite)", dir, o->name);
+		else
+			cli_error("%s/%s: %s", dir, o->name, strerror(-rc));
+		return rc;
+	}
+	rc = object_open(c, o->attr.id, false);
+	if (rc == 0) {
+		rc = copy_object_to_fd(c, o->attr.id, fd, o->attr.size,
+				       progress, base);
+		object_release(c, o->attr.id, false);
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc) {
+		progress_finish(progress);
+		cli_error("%s/%s: export failed: %s", dir, o->name,
+			  cli_strerror(rc));
+	}
+	return rc;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *store_path, *guest, *out_dir;
+	struct guest_summary g;
+	struct cli_store cs;
+	struct container *c = NULL;
+	struct progress progress;
+	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	uint64_t total = 0, base = 0;
+	bool force = false, exact = false;
+	int dir_fd = -1, opt, rc, exit_code = CLI_EXIT_FAIL;
+
+	while ((opt = getopt_long(argc, argv, "fbh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, usage_export, &exit_code))
+			return exit_code;
+		if (opt == 'f')
+			force = true;
+		else if (opt == 'b')
+			exact = true;
+	}
+	if (argc - optind != 3)
+		return cli_usage_error(usage_export, argc - optind < 3 ?
+				       "missing STORE, GUEST or DIR" :
+				       "too many arguments");
+	store_path = argv[optind];
+	guest = argv[optind + 1];
+	out_dir = argv[optind + 2];
+	if (!cli_guest_check_name(guest))
+		return CLI_EXIT_USAGE;
+
+	if (cli_store_open(store_path, CLI_ACCESS_READ, &cs) != 0)
+		return CLI_EXIT_FAIL;
+	if (cs.read_only && cs.holder) {
+		char holder[4400], mnt_path[4400];
+
+		cli_store_holder_text(&cs, holder, sizeof(holder));
+		cli_store_mount_path(&cs, guest, mnt_path, sizeof(mnt_path));
+		cli_note("store is %s: exporting its last committed state "
+			 "(for uncommitted writes too: cp -a --sparse=always "
+			 "%s/. %s)", holder, mnt_path, out_dir);
+	}
+	rc = guest_summary_load(cs.store, guest, &g);
+	if (rc == 0 && g.open_error)
+		rc = g.open_error;
+	if (rc) {
+		if (rc == -ENOENT)
+			cli_error("%s: no guest named %s", store_path, guest);
+		else
+			cli_error("%s: cannot read guest %s: %s", store_path,
+				  guest, cli_strerror(rc));
+		goto out_summary;
+	}
+	rc = store_guest_get(cs.store, guest, &c);
+	if (rc) {
+		cli_error("%s: cannot read guest %s: %s", store_path, guest,
+			  cli_strerror(rc));
+		goto out_summary;
+	}
+	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
+		cli_error("%s: %s", out_dir, strerror(errno));
+		goto out_put;
+	}
+	dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		cli_error("%s: %s", out_dir, strerror(errno));
+		goto out_put;
+	}
+	for (size_t i = 0; i < g.num_objects; i++)
+		total += g.objects[i].attr.size;
+	progress_start(&progress, "export", total);
+	for (size_t i = 0; i < g.num_objects; i++) {
+		rc = export_one(c, &g.objects[i], dir_fd, out_dir, force,
+				&progress, base);
+		if (rc)
+			goto out_close_dir;
+		base += g.objects[i].attr.size;
+	}
+	progress_finish(&progress);
+	if (fsync(dir_fd) < 0) {
+		cli_error("%s: %s", out_dir, strerror(errno));
+		goto out_close_dir;
+	}
+	printf("exported guest %s to %s\n", guest, out_dir);
+	for (size_t i = 0; i < g.num_objects; i++)
+		printf("  %-12s %s virtual, %s data\n", g.objects[i].name,
+		       format_size(size_text, g.objects[i].attr.size, exact),
+		       format_size(data_text, g.objects[i].attr.stored_bytes,
+				   exact));
+	if (g.save.state == SAVE_STATE_SAVED)
+		printf("note: %s is saved; the exported memory.save matches "
+		       "the exported disks\n", guest);
+	exit_code = CLI_EXIT_OK;
+out_close_dir:
+	close(dir_fd);
+out_put:
+	store_guest_put(cs.store, c);
+out_summary:
+	guest_summary_cleanup(&g);
+	if (cli_store_close(&cs) != 0)
+		exit_code = CLI_EXIT_FAIL;
+	return exit_code;
+}

@@ -1,0 +1,317 @@
+/*
+ * cmd_import.c -- `hangar import STORE GUEST --disk FILE... [--config FILE]
+ * [--memory FILE] [--compress-disks]`.
+ *
+ * Brings an existing guest in: raw disks (sparse-aware, see copy.c), its
+ * config and optionally a save image.  The save image is written last and
+ * then sealed (save_lock_seal), which pins the disks just imported, exactly
+ * as if the hypervisor had saved into the mount.  qcow2 sources are refused
+ * with the `qemu-img convert` line to use instead.  As with create, the
+ * guest appears complete or not at all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "names.h"
+
+#define IMPORT_MAX_DISKS 64
+
+struct import_source {
+	const char *path;  /* host file (borrowed from argv) */
+	char name[256];    /* object name in the guest */
+	int fd;
+	uint64_t size;
+};
+
+void usage_import(FILE *f)
+{
+	fprintf(f, "usage: hangar import STORE GUEST --disk [NAME.raw=]FILE... "
+		   "[--config FILE]\n"
+		   "                    [--memory FILE] [--compress-disks]\n"
+		   "Create GUEST from existing files.  Raw disks become "
+		   "disk.raw, disk1.raw, ...\n"
+		   "(or NAME.raw); holes in the source stay holes.  A "
+		   "--memory image becomes\n"
+		   "memory.save and is sealed: the imported disks are pinned "
+		   "until `hangar resume`\n"
+		   "or `hangar discard`.  qcow2 disks: `qemu-img convert -O "
+		   "raw` them first.\n\n"
+		   "  -d, --disk [NAME.raw=]FILE  import a raw disk image "
+		   "(repeatable)\n"
+		   "  -c, --config FILE           the guest's config\n"
+		   "  -m, --memory FILE           a saved memory image\n"
+		   "  -z, --compress-disks        store disk clusters "
+		   "zstd-compressed\n"
+		   "  -b, --bytes                 print exact sizes\n"
+		   "  -h, --help                  show this help\n");
+}
+
+/* "NAME.raw=FILE" names the disk; anything else is just a path. */
+static void import_parse_disk(struct import_source *src, const char *arg,
+			      unsigned index)
+{
+	const char *eq = strchr(arg, '=');
+	size_t name_len = eq ? (size_t)(eq - arg) : 0;
+
+	if (eq && name_len > 4 && name_len < sizeof(src->name) &&
+	    memcmp(eq - 4, ".raw", 4) == 0 && !memchr(arg, '/', name_len)) {
+		memcpy(src->name, arg, name_len);
+		src->name[name_len] = '\0';
+		src->path = eq + 1;
+	} else {
+		guest_disk_name(src->name, sizeof(src->name), index);
+		src->path = arg;
+	}
+	src->fd = -1;
+}
+
+static int import_open_source(struct import_source *src, bool is_disk)
+{
+	unsigned char magic[4];
+	struct stat st;
+	off_t end;
+
+	src->fd = open(src->path, O_RDONLY | O_CLOEXEC);
+	if (src->fd < 0 || fstat(src->fd, &st) < 0) {
+		cli_error("%s: %s", src->path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		cli_error("%s: not a regular file or block device", src->path);
+		return -1;
+	}
+	end = lseek(src->fd, 0, SEEK_END); /* block devices: st_size is 0 */
+	if (end < 0) {
+		cli_error("%s: %s", src->path, strerror(errno));
+		return -1;
+	}
+	src->size = (uint64_t)end;
+	if (is_disk && pread(src->fd, magic, 4, 0) == 4 &&
+	    memcmp(magic, "QFI\xfb", 4) == 0) {
+		cli_error("%s: is a qcow2 image, hangar disks are raw", src->path);
+		cli_note("convert it first: qemu-img convert -O raw %s "
+			 "DISK.raw (or straight into a mounted store: "
+			 "MOUNTPOINT/GUEST/disk.raw)", src->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int import_object(struct container *c, struct import_source *src,
+			 uint32_t mode, struct progress *progress,
+			 uint64_t *progress_base)
+{
+	uint64_t id;
+	int rc;
+
+	rc = object_create(c, src->name, S_IFREG | mode, (uint32_t)getuid(),
+			   (uint32_t)getgid(), &id);
+	if (rc)
+		return rc;
+	rc = copy_fd_to_object(c, id, src->fd, src->size, progress,
+			       *progress_base);
+	*progress_base += src->size;
+	return rc;
+}
+
+static int import_all(struct container *c, struct import_source *disks,
+		      unsigned num_disks, struct import_source *config,
+		      struct import_source *memory, struct progress *progress)
+{
+	uint64_t base = 0;
+	int rc;
+
+	for (unsigned i = 0; i < num_disks; i++) {
+		rc = import_object(c, &disks[i], 0600, progress, &base);
+		if (rc)
+			return rc;
+	}
+	if (config->path) {
+		rc = import_object(c, config, 0644, progress, &base);
+		if (rc)
+			return rc;
+	}
+	rc = container_commit(c);
+	if (rc || !memory->path)
+		return rc;
+	rc = import_object(c, memory, 0600, progress, &base);
+	if (rc)
+		return rc;
+	return save_lock_seal(c);
+}
+
+static void import_print(struct container *c, const struct import_source *src,
+			 bool exact)
+{
+	char virt[FORMAT_SIZE_LEN], used[FORMAT_SIZE_LEN];
+	struct object_attr attr = { 0 };
+	uint64_t id;
+
+	if (object_lookup(c, src->name, &id) != 0 ||
+	    object_getattr(c, id, &attr) != 0)
+		return;
+	printf("  %-12s %s virtual, %s stored  <- %s\n", src->name,
+	       format_size(virt, attr.size, exact),
+	       format_size(used, attr.stored_bytes, exact), src->path);
+}
+
+int cmd_import(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "disk", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "compress-disks", no_argument, NULL, 'z' },
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct import_source disks[IMPORT_MAX_DISKS];
+	struct import_source config = { .name = "config", .fd = -1 };
+	struct import_source memory = { .name = SAVE_IMAGE_NAME, .fd = -1 };
+	struct guest_create_options gopts = { .compress_disks = false };
+	unsigned num_disks = 0;
+	uint64_t total = 0;
+	const char *dir, *guest;
+	struct cli_store cs;
+	struct container *c = NULL;
+	struct progress progress;
+	char path[4400];
+	bool exact = false;
+	int opt, rc, exit_code = CLI_EXIT_FAIL;
+
+	while ((opt = getopt_long(argc, argv, "d:c:m:zbh", longopts, NULL)) !=
+	       -1) {
+		if (cli_getopt_common(opt, usage_import, &exit_code))
+			return exit_code;
+		switch (opt) {
+		case 'd':
+			if (num_disks == IMPORT_MAX_DISKS)
+				return cli_usage_error(usage_import,
+						       "at most %d disks",
+						       IMPORT_MAX_DISKS);
+			import_parse_disk(&disks[num_disks], optarg,
+					  num_disks);
+			num_disks++;
+			break;
+		case 'c':
+			config.path = optarg;
+			break;
+		case 'm':
+			memory.path = optarg;
+			break;
+		case 'z':
+			gopts.compress_disks = true;
+			break;
+		case 'b':
+			exact = true;
+			break;
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error(usage_import, argc - optind < 2 ?
+				       "missing STORE or GUEST" :
+				       "too many arguments");
+	dir = argv[optind];
+	guest = argv[optind + 1];
+	if (!cli_guest_check_name(guest))
+		return CLI_EXIT_USAGE;
+	if (!num_disks && !config.path && !memory.path)
+		return cli_usage_error(usage_import,
+				       "nothing to import: give --disk, "
+				       "--config or --memory");
+	for (unsigned i = 0; i < num_disks; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(disks[i].name, disks[j].name) == 0)
+				return cli_usage_error(usage_import,
+						       "disk name %s given twice",
+						       disks[i].name);
+
+	for (unsigned i = 0; i < num_disks; i++) {
+		if (import_open_source(&disks[i], true) != 0)
+			goto out_close_sources;
+		total += disks[i].size;
+	}
+	if (config.path) {
+		if (import_open_source(&config, false) != 0)
+			goto out_close_sources;
+		total += config.size;
+	}
+	if (memory.path) {
+		if (import_open_source(&memory, false) != 0)
+			goto out_close_sources;
+		total += memory.size;
+	}
+
+	rc = cli_store_open(dir, CLI_ACCESS_WRITE, &cs);
+	if (rc == -EWOULDBLOCK) {
+		cli_store_refuse_mounted(&cs, "import");
+		cli_store_mount_path(&cs, guest, path, sizeof(path));
+		cli_store_mount_hint(&cs, "mkdir %s && cp --sparse=always "
+				     "%s %s/disk.raw",
+				     path, num_disks ? disks[0].path : "FILE",
+				     path);
+		goto out_close_sources;
+	}
+	if (rc)
+		goto out_close_sources;
+	rc = store_guest_create(cs.store, guest, &gopts);
+	if (rc) {
+		if (rc == -EEXIST)
+			cli_error("%s: guest %s already exists (import creates "
+				  "a new guest)", dir, guest);
+		else
+			cli_error("%s: cannot create guest %s: %s", dir, guest,
+				  cli_strerror(rc));
+		goto out_close_store;
+	}
+	rc = store_guest_get(cs.store, guest, &c);
+	if (rc == 0) {
+		progress_start(&progress, "import", total);
+		rc = import_all(c, disks, num_disks, &config, &memory,
+				&progress);
+		progress_finish(&progress);
+		if (rc == 0) {
+			printf("imported guest %s\n", guest);
+			for (unsigned i = 0; i < num_disks; i++)
+				import_print(c, &disks[i], exact);
+			if (config.path)
+				import_print(c, &config, exact);
+			if (memory.path)
+				import_print(c, &memory, exact);
+		}
+		store_guest_put(cs.store, c);
+	}
+	if (rc) {
+		cli_error("%s: importing guest %s failed: %s", dir, guest,
+			  cli_strerror(rc));
+		if (store_guest_delete(cs.store, guest, true) != 0)
+			cli_note("the partly imported guest %s is left in the "
+				 "store; remove it with `hangar rm --force`",
+				 guest);
+		goto out_close_store;
+	}
+	if (memory.path)
+		printf("%s is saved: its disks are pinned to the imported "
+		       "state.\nBefore restoring it run: hangar resume %s %s\n",
+		       guest, dir, guest);
+	exit_code = CLI_EXIT_OK;
+out_close_store:
+	if (cli_store_close(&cs) != 0)
+		exit_code = CLI_EXIT_FAIL;
+out_close_sources:
+	for (unsigned i = 0; i < num_disks; i++)
+		if (disks[i].fd >= 0)
+			close(disks[i].fd);
+	if (config.fd >= 0)
+		close(config.fd);
+	if (memory.fd >= 0)
+		close(memory.fd);
+	return exit_code;
+}

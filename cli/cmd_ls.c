@@ -1,0 +1,152 @@
+/*
+ * cmd_ls.c -- `hangar ls STORE [--json] [--bytes]`: one line per guest.
+ *
+ *   GUEST  STATE    MEMORY  LAST CHANGE          DISKS
+ *   web01  saved    812M    2024-05-01 12:00:03  disk.raw 20G (1.3G used)
+ *
+ * The variable-width column (disks) comes last so the others line up.  A
+ * guest whose container cannot be opened is listed as "unreadable" with the
+ * reason, and the listing goes on (DESIGN.md invariant 6); the exit status
+ * is then 1.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+void usage_ls(FILE *f)
+{
+	fprintf(f, "usage: hangar ls STORE [--json] [--bytes]\n"
+		   "List the guests of STORE: state (stopped, saved, resuming, "
+		   "invalidated,\n"
+		   "unreadable), memory image size, last change, and each disk "
+		   "with its virtual\n"
+		   "size and the space it really uses.\n\n"
+		   "  -j, --json    machine-readable output (exact byte counts)\n"
+		   "  -b, --bytes   print exact sizes\n"
+		   "  -h, --help    show this help\n");
+}
+
+static void ls_line(const struct guest_summary *g, int name_width, bool exact)
+{
+	char mem[FORMAT_SIZE_LEN], when[FORMAT_TIME_LEN];
+	char virt[FORMAT_SIZE_LEN], used[FORMAT_SIZE_LEN];
+	const struct guest_object *memory;
+	bool first = true;
+
+	if (g->open_error) {
+		printf("%-*s  %-11s %-7s %-19s  %s\n", name_width, g->name,
+		       "unreadable", "-", format_time(when, g->file_mtime),
+		       cli_strerror(g->open_error));
+		return;
+	}
+	memory = guest_summary_find(g, SAVE_IMAGE_NAME);
+	printf("%-*s  %-11s %-7s %-19s  ", name_width, g->name,
+	       guest_state_text(g),
+	       memory ? format_size(mem, memory->attr.size, exact) : "-",
+	       format_time(when, g->last_change));
+	for (size_t i = 0; i < g->num_objects; i++) {
+		const struct guest_object *o = &g->objects[i];
+
+		if (o->attr.role != OBJECT_ROLE_DISK)
+			continue;
+		printf("%s%s %s (%s used)", first ? "" : ", ", o->name,
+		       format_size(virt, o->attr.size, exact),
+		       format_size(used, o->attr.stored_bytes, exact));
+		first = false;
+	}
+	printf("%s\n", first ? "-" : "");
+}
+
+int cmd_ls(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_store cs;
+	char **names = NULL;
+	size_t num = 0;
+	bool json = false, exact = false, any_error = false;
+	int name_width = 5;
+	int opt, rc, exit_code = CLI_EXIT_FAIL;
+
+	while ((opt = getopt_long(argc, argv, "jbh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, usage_ls, &exit_code))
+			return exit_code;
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'b')
+			exact = true;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(usage_ls, argc - optind < 1 ?
+				       "missing STORE" : "too many arguments");
+	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
+		return CLI_EXIT_FAIL;
+	if (cs.read_only && cs.holder && !json) {
+		char holder[4400];
+
+		cli_store_holder_text(&cs, holder, sizeof(holder));
+		cli_note("store is %s: showing its last committed state",
+			 holder);
+	}
+	rc = store_guest_list(cs.store, &names, &num);
+	if (rc) {
+		cli_error("%s: cannot list guests: %s", cs.dir,
+			  cli_strerror(rc));
+		goto out_close;
+	}
+	for (size_t i = 0; i < num; i++)
+		if ((int)strlen(names[i]) > name_width)
+			name_width = (int)strlen(names[i]);
+	if (json) {
+		printf("{\"store\": ");
+		json_string(stdout, cs.dir);
+		printf(", \"mounted\": %s, \"holder_pid\": ",
+		       cs.holder ? "true" : "false");
+		if (cs.holder)
+			printf("%ld", (long)cs.holder);
+		else
+			printf("null");
+		printf(", \"mountpoint\": ");
+		if (cs.mountpoint[0])
+			json_string(stdout, cs.mountpoint);
+		else
+			printf("null");
+		printf(", \"guests\": [");
+	} else if (num) {
+		printf("%-*s  %-11s %-7s %-19s  %s\n", name_width, "GUEST",
+		       "STATE", "MEMORY", "LAST CHANGE", "DISKS");
+	}
+	for (size_t i = 0; i < num; i++) {
+		struct guest_summary g;
+
+		rc = guest_summary_load(cs.store, names[i], &g);
+		if (rc) {
+			cli_error("%s: %s", names[i], cli_strerror(rc));
+			any_error = true;
+			continue;
+		}
+		if (g.open_error)
+			any_error = true;
+		if (json) {
+			printf("%s\n  ", i ? "," : "");
+			guest_json(stdout, &g, false);
+		} else {
+			ls_line(&g, name_width, exact);
+		}
+		guest_summary_cleanup(&g);
+	}
+	if (json)
+		printf("%s]}\n", num ? "\n" : "");
+	exit_code = any_error ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	store_names_free(names, num);
+out_close:
+	if (cli_store_close(&cs) != 0)
+		exit_code = CLI_EXIT_FAIL;
+	return exit_code;
+}

@@ -1,0 +1,193 @@
+/*
+ * cmd_mount.c -- `hangar mount STORE MOUNTPOINT [-o OPTIONS] [-f]` and
+ * `hangar umount MOUNTPOINT`.
+ *
+ * mount execs the FUSE daemon: `hangarfs STORE MOUNTPOINT [-o OPTIONS]
+ * [-f]`.  hangarfs is looked for next to the running `hangar` first (an
+ * installed pair, or ../fs/hangarfs in a build tree), then in PATH, so a
+ * build tree works without installing.  umount execs `fusermount3 -u`
+ * (falling back to umount(8), e.g. for a mount made by root via fstab).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define MOUNT_MAX_OPTIONS 4096
+
+void usage_mount(FILE *f)
+{
+	fprintf(f, "usage: hangar mount STORE MOUNTPOINT [-o OPTIONS] [-f]\n"
+		   "Mount STORE with hangarfs: each guest becomes a directory "
+		   "of plain files.\n"
+		   "MOUNTPOINT is created if missing.  Runs `hangarfs STORE "
+		   "MOUNTPOINT -o OPTIONS`\n"
+		   "(found next to hangar, then in PATH); see hangarfs(8) for "
+		   "the options.\n\n"
+		   "  -o OPTIONS        mount options, comma-separated "
+		   "(repeatable)\n"
+		   "  -f, --foreground  keep hangarfs in the foreground\n"
+		   "  -h, --help        show this help\n");
+}
+
+void usage_umount(FILE *f)
+{
+	fprintf(f, "usage: hangar umount MOUNTPOINT [--lazy]\n"
+		   "Unmount a hangarfs mount (fusermount3 -u).  The daemon "
+		   "commits every\n"
+		   "container before it exits.\n\n"
+		   "  -z, --lazy   detach now, finish when no longer busy\n"
+		   "  -h, --help   show this help\n");
+}
+
+/* Path of an executable `name` in the directory of /proc/self/exe, or in
+ * `subdir` beside that directory (build tree: cli/ and fs/). */
+static bool find_beside_self(const char *name, const char *subdir,
+			     char *out, size_t out_len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *dir;
+
+	if (n <= 0)
+		return false;
+	self[n] = '\0';
+	dir = dirname(self);
+	if (subdir)
+		snprintf(out, out_len, "%s/../%s/%s", dir, subdir, name);
+	else
+		snprintf(out, out_len, "%s/%s", dir, name);
+	return access(out, X_OK) == 0;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "options", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char options[MOUNT_MAX_OPTIONS] = "";
+	char hangarfs[PATH_MAX + 16], mounted_at[PATH_MAX];
+	const char *store, *mnt;
+	char *args[8];
+	bool foreground = false;
+	struct stat st;
+	pid_t holder = 0;
+	int opt, n = 0, exit_code;
+
+	while ((opt = getopt_long(argc, argv, "fo:h", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, usage_mount, &exit_code))
+			return exit_code;
+		if (opt == 'f') {
+			foreground = true;
+		} else if (opt == 'o') {
+			size_t used = strlen(options);
+
+			if (used + strlen(optarg) + 2 > sizeof(options))
+				return cli_usage_error(usage_mount,
+						       "options too long");
+			snprintf(options + used, sizeof(options) - used, "%s%s",
+				 used ? "," : "", optarg);
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error(usage_mount, argc - optind < 2 ?
+				       "missing STORE or MOUNTPOINT" :
+				       "too many arguments");
+	store = argv[optind];
+	mnt = argv[optind + 1];
+	if (stat(store, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		cli_error("%s: no such store directory", store);
+		return CLI_EXIT_FAIL;
+	}
+	if (cli_find_mountpoint(store, mounted_at, sizeof(mounted_at)) == 0) {
+		cli_error("%s: already mounted at %s", store, mounted_at);
+		return CLI_EXIT_FAIL;
+	}
+	if (store_lock_holder(store, &holder) == 0 && holder > 0) {
+		cli_error("%s: store is in use by PID %ld; unmount it or let "
+			  "that command finish first", store, (long)holder);
+		return CLI_EXIT_FAIL;
+	}
+	if (stat(mnt, &st) < 0) {
+		if (errno != ENOENT || mkdir(mnt, 0755) < 0) {
+			cli_error("%s: %s", mnt, strerror(errno));
+			return CLI_EXIT_FAIL;
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		cli_error("%s: not a directory", mnt);
+		return CLI_EXIT_FAIL;
+	}
+
+	if (!find_beside_self("hangarfs", NULL, hangarfs, sizeof(hangarfs)) &&
+	    !find_beside_self("hangarfs", "fs", hangarfs, sizeof(hangarfs)))
+		snprintf(hangarfs, sizeof(hangarfs), "hangarfs");
+	args[n++] = hangarfs;
+	args[n++] = (char *)store;
+	args[n++] = (char *)mnt;
+	if (options[0]) {
+		args[n++] = "-o";
+		args[n++] = options;
+	}
+	if (foreground)
+		args[n++] = "-f";
+	args[n] = NULL;
+	fflush(NULL);
+	execvp(hangarfs, args);
+	cli_error("cannot run %s: %s", hangarfs, strerror(errno));
+	if (errno == ENOENT)
+		cli_note("hangarfs is built with hangar (build/fs/hangarfs) "
+			 "and installed beside it; is it in PATH?");
+	return CLI_EXIT_FAIL;
+}
+
+int cmd_umount(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "lazy", no_argument, NULL, 'z' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *args[6];
+	bool lazy = false;
+	int opt, n = 0, exit_code, saved_errno;
+
+	while ((opt = getopt_long(argc, argv, "zh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, usage_umount, &exit_code))
+			return exit_code;
+		if (opt == 'z')
+			lazy = true;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(usage_umount, argc - optind < 1 ?
+				       "missing MOUNTPOINT" :
+				       "too many arguments");
+	args[n++] = "fusermount3";
+	args[n++] = "-u";
+	if (lazy)
+		args[n++] = "-z";
+	args[n++] = argv[optind];
+	args[n] = NULL;
+	fflush(NULL);
+	execvp(args[0], args);
+	saved_errno = errno;
+	n = 0;
+	args[n++] = "umount";
+	if (lazy)
+		args[n++] = "-l";
+	args[n++] = argv[optind];
+	args[n] = NULL;
+	execvp(args[0], args);
+	cli_error("cannot run fusermount3 (%s) or umount (%s)",
+		  strerror(saved_errno), strerror(errno));
+	return CLI_EXIT_FAIL;
+}

@@ -1,0 +1,117 @@
+/*
+ * cmd_rm.c -- `hangar rm STORE GUEST [--force]`.
+ *
+ * Deletes the guest's container file: disks, config, memory image, all of
+ * it.  Refused while the save lock holds (SAVED or RESUMING: a memory image
+ * someone means to restore) and for a guest whose state cannot be read,
+ * unless --force.  The CLI reads the save state itself and then asks core
+ * to delete with force, because store_guest_delete without force also
+ * refuses any guest that still has files (see cli/CORE-REQUESTS.md); that
+ * is race-free since we hold the store's write lock.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+void usage_rm(FILE *f)
+{
+	fprintf(f, "usage: hangar rm STORE GUEST [--force]\n"
+		   "Delete GUEST and everything in it.  Refused while a saved "
+		   "memory image pins\n"
+		   "its disks, or when its container cannot be read, unless "
+		   "--force.\n\n"
+		   "  -f, --force   delete even a saved or unreadable guest\n"
+		   "  -h, --help    show this help\n");
+}
+
+/* 0 if the guest may go, else the reason was printed. */
+static int rm_check_save_lock(struct cli_store *cs, const char *guest)
+{
+	struct container *c = NULL;
+	struct save_status st;
+	int rc;
+
+	rc = store_guest_get(cs->store, guest, &c);
+	if (rc == -ENOENT) {
+		cli_error("%s: no guest named %s", cs->dir, guest);
+		return rc;
+	}
+	if (rc) {
+		cli_error("%s: cannot read guest %s (%s); use --force to delete "
+			  "it anyway", cs->dir, guest, cli_strerror(rc));
+		return rc;
+	}
+	rc = save_lock_status(c, &st);
+	store_guest_put(cs->store, c);
+	if (rc) {
+		cli_error("%s: cannot read the save state of %s (%s); use "
+			  "--force to delete it anyway", cs->dir, guest,
+			  cli_strerror(rc));
+		return rc;
+	}
+	if (st.state == SAVE_STATE_SAVED || st.state == SAVE_STATE_RESUMING) {
+		cli_error("%s: guest %s is %s: its memory.save pins its disks; "
+			  "refusing to delete it", cs->dir, guest,
+			  save_state_name(st.state));
+		cli_note("run `hangar discard %s %s` first, or `hangar rm "
+			 "--force %s %s`", cs->dir, guest, cs->dir, guest);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int cmd_rm(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_store cs;
+	const char *guest;
+	char path[4400];
+	bool force = false;
+	int opt, rc, exit_code = CLI_EXIT_FAIL;
+
+	while ((opt = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, usage_rm, &exit_code))
+			return exit_code;
+		if (opt == 'f')
+			force = true;
+	}
+	if (argc - optind != 2)
+		return cli_usage_error(usage_rm, argc - optind < 2 ?
+				       "missing STORE or GUEST" :
+				       "too many arguments");
+	guest = argv[optind + 1];
+	if (!cli_guest_check_name(guest))
+		return CLI_EXIT_USAGE;
+	rc = cli_store_open(argv[optind], CLI_ACCESS_WRITE, &cs);
+	if (rc == -EWOULDBLOCK) {
+		cli_store_refuse_mounted(&cs, "rm");
+		cli_store_mount_path(&cs, guest, path, sizeof(path));
+		cli_store_mount_hint(&cs, "rm -r %s", path);
+		return CLI_EXIT_FAIL;
+	}
+	if (rc)
+		return CLI_EXIT_FAIL;
+	if (!force && rm_check_save_lock(&cs, guest) != 0)
+		goto out_close;
+	rc = store_guest_delete(cs.store, guest, true);
+	if (rc) {
+		if (rc == -ENOENT)
+			cli_error("%s: no guest named %s", cs.dir, guest);
+		else
+			cli_error("%s: cannot delete guest %s: %s", cs.dir,
+				  guest, cli_strerror(rc));
+		goto out_close;
+	}
+	printf("deleted guest %s\n", guest);
+	exit_code = CLI_EXIT_OK;
+out_close:
+	if (cli_store_close(&cs) != 0)
+		exit_code = CLI_EXIT_FAIL;
+	return exit_code;
+}

@@ -1,0 +1,210 @@
+/*
+ * copy.c -- sparse copies between host files and container objects.
+ *
+ * Both directions are proportional to the data, not to the virtual size:
+ *   - in:  the source's own SEEK_DATA/SEEK_HOLE map says which ranges to
+ *          read (a filesystem without it reports all data, which is still
+ *          correct), and chunks that are all zeros are not written, so the
+ *          object stays a hole there (the object is new, so its holes
+ *          already read as zeros);
+ *   - out: the object's map (object_seek) says which ranges to read, zero
+ *          chunks are skipped again, and ftruncate gives the file its size,
+ *          so `du` of an export matches the data.
+ * Imports commit every COPY_COMMIT_BYTES so a huge import neither keeps an
+ * unbounded transaction in memory nor loses everything to a crash.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define COPY_CHUNK (1u << 20)
+#define COPY_COMMIT_BYTES (1ull << 30)
+
+static bool chunk_is_zero(const unsigned char *buf, size_t len)
+{
+	/* memcmp against itself shifted: zero iff first byte is zero and
+	 * every byte equals its neighbour. */
+	return len == 0 || (buf[0] == 0 && memcmp(buf, buf + 1, len - 1) == 0);
+}
+
+static int read_full(int fd, void *buf, size_t len, uint64_t offset,
+		     size_t *out_len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done,
+				  (off_t)(offset + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	*out_len = done;
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len, uint64_t offset)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+				   (off_t)(offset + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Next data range of host file `fd` at or after `pos`: [*start, *end).
+ * Returns 0, or 1 when there is no more data. */
+static int host_next_data(int fd, uint64_t pos, uint64_t size,
+			  uint64_t *start, uint64_t *end)
+{
+	off_t data, hole;
+
+	if (pos >= size)
+		return 1;
+	data = lseek(fd, (off_t)pos, SEEK_DATA);
+	if (data < 0) {
+		if (errno == ENXIO)
+			return 1;
+		/* No SEEK_DATA support: everything is data. */
+		*start = pos;
+		*end = size;
+		return 0;
+	}
+	if ((uint64_t)data >= size)
+		return 1;
+	hole = lseek(fd, data, SEEK_HOLE);
+	if (hole < 0 || (uint64_t)hole > size)
+		hole = (off_t)size;
+	*start = (uint64_t)data;
+	*end = (uint64_t)hole;
+	return 0;
+}
+
+int copy_fd_to_object(struct container *c, uint64_t id, int fd,
+		      uint64_t size, struct progress *progress,
+		      uint64_t progress_base)
+{
+	unsigned char *buf;
+	uint64_t pos = 0, start, end, since_commit = 0;
+	int rc;
+
+	buf = malloc(COPY_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	rc = object_truncate(c, id, size);
+	if (rc)
+		goto out_free;
+	while ((rc = host_next_data(fd, pos, size, &start, &end)) == 0) {
+		for (pos = start; pos < end;) {
+			size_t want = end - pos < COPY_CHUNK ?
+					      (size_t)(end - pos) : COPY_CHUNK;
+			size_t got;
+
+			rc = read_full(fd, buf, want, pos, &got);
+			if (rc)
+				goto out_free;
+			if (got == 0) { /* file shrank under us */
+				rc = -EIO;
+				goto out_free;
+			}
+			if (!chunk_is_zero(buf, got)) {
+				rc = object_write(c, id, buf, got, pos);
+				if (rc)
+					goto out_free;
+				since_commit += got;
+			}
+			pos += got;
+			progress_update(progress, progress_base + pos);
+			if (since_commit >= COPY_COMMIT_BYTES) {
+				rc = container_commit(c);
+				if (rc)
+					goto out_free;
+				since_commit = 0;
+			}
+		}
+	}
+	rc = rc < 0 ? rc : 0;
+	progress_update(progress, progress_base + size);
+out_free:
+	free(buf);
+	return rc;
+}
+
+int copy_object_to_fd(struct container *c, uint64_t id, int fd,
+		      uint64_t size, struct progress *progress,
+		      uint64_t progress_base)
+{
+	unsigned char *buf;
+	uint64_t pos = 0, start, end;
+	int rc = 0;
+
+	buf = malloc(COPY_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	while (pos < size) {
+		rc = object_seek(c, id, pos, SEEK_DATA, &start);
+		if (rc == -ENXIO) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			goto out_free;
+		if (start >= size)
+			break;
+		rc = object_seek(c, id, start, SEEK_HOLE, &end);
+		if (rc)
+			goto out_free;
+		if (end > size)
+			end = size;
+		if (end <= start) { /* a map that contradicts itself */
+			rc = -EUCLEAN;
+			goto out_free;
+		}
+		for (pos = start; pos < end;) {
+			size_t want = end - pos < COPY_CHUNK ?
+					      (size_t)(end - pos) : COPY_CHUNK;
+			size_t got = 0;
+
+			rc = object_read(c, id, buf, want, pos, &got);
+			if (rc)
+				goto out_free;
+			if (got == 0) {
+				rc = -EIO;
+				goto out_free;
+			}
+			if (!chunk_is_zero(buf, got)) {
+				rc = write_full(fd, buf, got, pos);
+				if (rc)
+					goto out_free;
+			}
+			pos += got;
+			progress_update(progress, progress_base + pos);
+		}
+	}
+	if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	progress_update(progress, progress_base + size);
+out_free:
+	free(buf);
+	return rc;
+}

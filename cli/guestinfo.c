@@ -1,0 +1,132 @@
+/*
+ * guestinfo.c -- gather what `hangar ls` and `hangar status` show.
+ *
+ * One pass over a guest: its container's counters, its save state and every
+ * object's attributes.  A guest whose container cannot be opened (corrupt,
+ * hostile, unreadable) still gets a summary with open_error set, so a list
+ * of guests never stops at a broken one (DESIGN.md invariant 6).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static bool timespec_after(struct timespec a, struct timespec b)
+{
+	return a.tv_sec > b.tv_sec ||
+	       (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+static void guest_file_stat(struct store *s, struct guest_summary *g)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, store_dir(s),
+		 g->name);
+	if (stat(path, &st) < 0)
+		return;
+	g->file_size = (uint64_t)st.st_size;
+	g->file_allocated = (uint64_t)st.st_blocks * 512u;
+	g->file_mtime = st.st_mtim;
+}
+
+static int guest_load_objects(struct container *c, struct guest_summary *g)
+{
+	struct object_name *names = NULL;
+	size_t num = 0;
+	int rc;
+
+	rc = object_list(c, &names, &num);
+	if (rc)
+		return rc;
+	if (num) {
+		g->objects = calloc(num, sizeof(*g->objects));
+		if (!g->objects) {
+			free(names);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < num; i++) {
+		struct guest_object *o = &g->objects[g->num_objects];
+
+		if (object_getattr(c, names[i].id, &o->attr) != 0)
+			continue; /* unlinked since the listing */
+		snprintf(o->name, sizeof(o->name), "%s", names[i].name);
+		if (timespec_after(o->attr.mtime, g->last_change))
+			g->last_change = o->attr.mtime;
+		if (timespec_after(o->attr.ctime, g->last_change))
+			g->last_change = o->attr.ctime;
+		g->num_objects++;
+	}
+	free(names);
+	return 0;
+}
+
+int guest_summary_load(struct store *s, const char *name,
+		       struct guest_summary *out)
+{
+	struct container *c = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	guest_file_stat(s, out);
+	rc = store_guest_get(s, name, &c);
+	if (rc) {
+		out->open_error = rc;
+		return 0;
+	}
+	container_info(c, &out->info);
+	out->save_error = save_lock_status(c, &out->save);
+	rc = guest_load_objects(c, out);
+	if (rc == -ENOMEM) {
+		store_guest_put(s, c);
+		guest_summary_cleanup(out);
+		return rc;
+	}
+	if (rc)
+		out->open_error = rc;
+	if (out->last_change.tv_sec == 0)
+		out->last_change = out->file_mtime;
+	store_guest_put(s, c);
+	return 0;
+}
+
+void guest_summary_cleanup(struct guest_summary *g)
+{
+	free(g->objects);
+	g->objects = NULL;
+	g->num_objects = 0;
+}
+
+const struct guest_object *guest_summary_find(const struct guest_summary *g,
+					      const char *name)
+{
+	for (size_t i = 0; i < g->num_objects; i++)
+		if (strcmp(g->objects[i].name, name) == 0)
+			return &g->objects[i];
+	return NULL;
+}
+
+const char *guest_state_text(const struct guest_summary *g)
+{
+	if (g->open_error)
+		return "unreadable";
+	if (g->save_error)
+		return "unknown";
+	if (g->save.state == SAVE_STATE_NONE && g->save.image_unsealed)
+		return "saving";
+	return save_state_name(g->save.state);
+}
+
+void guest_disk_name(char *buf, size_t len, unsigned index)
+{
+	if (index == 0)
+		snprintf(buf, len, "disk.raw");
+	else
+		snprintf(buf, len, "disk%u.raw", index);
+}

@@ -1,0 +1,138 @@
+/*
+ * main.c -- `hangar`: the command table and dispatch.
+ *
+ * `hangar COMMAND [OPTIONS] ARGS...`.  Each command parses its own options
+ * with getopt_long (argv[0] is the command name) and returns its exit
+ * status; this file only finds the command, and answers `hangar --help`,
+ * `hangar help [COMMAND]` and `hangar --version`.  The usage texts mirror
+ * contrib/man/hangar.1; keep them in step.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef HANGAR_VERSION
+#define HANGAR_VERSION "0.1.0"
+#endif
+
+static const struct cli_command commands[] = {
+	{ "init", "create a store directory", cmd_init, usage_init },
+	{ "create", "create a guest with empty disks", cmd_create,
+	  usage_create },
+	{ "import", "bring existing disks, config and save image in",
+	  cmd_import, usage_import },
+	{ "export", "copy a guest's files out (sparse)", cmd_export,
+	  usage_export },
+	{ "ls", "list guests", cmd_ls, usage_ls },
+	{ "status", "everything about one guest, with its save lock",
+	  cmd_status, usage_status },
+	{ "resume", "release the save lock to restore a saved guest",
+	  cmd_resume, usage_resume },
+	{ "discard", "delete a saved memory image, unpin the disks",
+	  cmd_discard, usage_discard },
+	{ "check", "verify containers (exit 0 clean, 1 errors, 2 failed)",
+	  cmd_check, usage_check },
+	{ "rm", "delete a guest", cmd_rm, usage_rm },
+	{ "mount", "mount a store with hangarfs", cmd_mount, usage_mount },
+	{ "umount", "unmount a hangarfs mount", cmd_umount, usage_umount },
+};
+#define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage_main(FILE *f)
+{
+	fprintf(f, "usage: hangar COMMAND [OPTIONS] ARGS...\n"
+		   "       hangar COMMAND --help\n"
+		   "       hangar --version\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < NUM_COMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(f, "\nA store is a directory of guest containers "
+		   "(GUEST.hangar).  Commands that change\n"
+		   "a store need it unmounted; mount it with `hangar mount "
+		   "STORE MOUNTPOINT`.\n"
+		   "See hangar(1).\n");
+}
+
+static const struct cli_command *command_find(const char *name)
+{
+	for (size_t i = 0; i < NUM_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(CLI_PROGRAM ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (usage)
+		usage(stderr);
+	return CLI_EXIT_USAGE;
+}
+
+bool cli_getopt_common(int opt, void (*usage)(FILE *f), int *out_exit)
+{
+	if (opt == 'h') {
+		usage(stdout);
+		*out_exit = CLI_EXIT_OK;
+		return true;
+	}
+	if (opt == '?' || opt == ':') {
+		usage(stderr);
+		*out_exit = CLI_EXIT_USAGE;
+		return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_command *cmd;
+	int rc;
+
+	if (argc < 2)
+		return cli_usage_error(usage_main, "missing command");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage_main(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("hangar %s\n", HANGAR_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc < 3) {
+			usage_main(stdout);
+			return CLI_EXIT_OK;
+		}
+		cmd = command_find(argv[2]);
+		if (!cmd)
+			return cli_usage_error(usage_main,
+					       "unknown command '%s'", argv[2]);
+		cmd->usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (argv[1][0] == '-')
+		return cli_usage_error(usage_main, "unknown option '%s'",
+				       argv[1]);
+	cmd = command_find(argv[1]);
+	if (!cmd)
+		return cli_usage_error(usage_main, "unknown command '%s'",
+				       argv[1]);
+	rc = cmd->run(argc - 1, argv + 1);
+	/* A full disk or closed pipe on stdout is a failure too. */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_EXIT_OK) {
+		cli_error("writing output: %s", strerror(errno));
+		rc = CLI_EXIT_FAIL;
+	}
+	return rc;
+}

@@ -1,0 +1,234 @@
+/*
+ * open.c -- opening a store from the command line, and who else holds it.
+ *
+ * Notes on the design:
+ *   - One writer per store (store.h).  A command that changes the store
+ *     takes the lock (store_open for writing); when hangarfs (or another
+ *     hangar) holds it, the command does NOT touch containers behind the
+ *     daemon's back: it says who holds the store and what to do on the
+ *     mount instead.  (The proper follow-up, a control socket through which
+ *     the CLI asks the daemon, is requested in cli/CORE-REQUESTS.md.)
+ *   - A read-only command takes the lock when it is free, so it sees a
+ *     store nobody is changing; otherwise (mounted, or the user may not
+ *     write the store) it opens read-only, without the lock, and reads the
+ *     last committed state.
+ *   - The mount point is found in /proc/self/mountinfo: a FUSE mount whose
+ *     source is the store's directory.  It is only used in advice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "names.h"
+
+/* Undo mountinfo's octal escapes (\040 for space, ...) in place. */
+static void mountinfo_unescape(char *s)
+{
+	char *out = s;
+
+	for (char *in = s; *in; in++) {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' &&
+		    in[2] >= '0' && in[2] <= '7' && in[3] >= '0' &&
+		    in[3] <= '7') {
+			*out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 +
+					(in[3] - '0'));
+			in += 3;
+		} else {
+			*out++ = *in;
+		}
+	}
+	*out = '\0';
+}
+
+int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
+{
+	char real[PATH_MAX];
+	char *line = NULL;
+	size_t line_cap = 0;
+	FILE *f;
+	int rc = -ENOENT;
+
+	if (!realpath(dir, real))
+		return -errno;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &line_cap, f) > 0) {
+		/* id parent major:minor root MOUNTPOINT opts [tags] - TYPE
+		 * SOURCE superopts */
+		char *fields[5] = { 0 };
+		char *save = NULL, *tok, *sep;
+		char *fstype, *source;
+		int n = 0;
+
+		sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok && n < 5;
+		     tok = strtok_r(NULL, " ", &save))
+			fields[n++] = tok;
+		if (n < 5)
+			continue;
+		fstype = strtok_r(sep + 3, " ", &save);
+		source = strtok_r(NULL, " ", &save);
+		if (!fstype || !source || strncmp(fstype, "fuse", 4) != 0)
+			continue;
+		mountinfo_unescape(source);
+		mountinfo_unescape(fields[4]);
+		if (strcmp(source, real) != 0 && strcmp(source, dir) != 0)
+			continue;
+		snprintf(out, out_len, "%s", fields[4]);
+		rc = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+static void holder_comm(pid_t pid, char *out, size_t out_len)
+{
+	char path[64];
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(out, (int)out_len, f))
+		out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+static void store_fill_holder(const char *dir, struct cli_store *cs)
+{
+	pid_t pid = 0;
+
+	cs->holder = 0;
+	cs->holder_comm[0] = '\0';
+	cs->mountpoint[0] = '\0';
+	if (store_lock_holder(dir, &pid) == 0 && pid > 0) {
+		cs->holder = pid;
+		holder_comm(pid, cs->holder_comm, sizeof(cs->holder_comm));
+	}
+	cli_find_mountpoint(dir, cs->mountpoint, sizeof(cs->mountpoint));
+}
+
+void cli_store_holder_text(const struct cli_store *cs, char *buf, size_t len)
+{
+	const char *who = cs->holder_comm[0] ? cs->holder_comm : "a process";
+	char pid[32] = "";
+	char at[4200] = "";
+
+	if (cs->holder)
+		snprintf(pid, sizeof(pid), " PID %ld", (long)cs->holder);
+	if (cs->mountpoint[0])
+		snprintf(at, sizeof(at), " at %s", cs->mountpoint);
+	if (strcmp(who, "hangarfs") == 0 || cs->mountpoint[0])
+		snprintf(buf, len, "mounted by %s%s%s",
+			 cs->holder_comm[0] ? cs->holder_comm : "hangarfs",
+			 pid, at);
+	else
+		snprintf(buf, len, "in use by %s%s", who, pid);
+}
+
+static int store_open_once(const char *dir, bool read_only,
+			   struct store **out)
+{
+	struct store_options opts = {
+		.read_only = read_only,
+		.commit_interval_ms = 0,
+		.event = cli_event,
+		.event_arg = NULL,
+	};
+
+	return store_open(dir, &opts, out);
+}
+
+int cli_store_open(const char *dir, enum cli_access access,
+		   struct cli_store *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->dir = dir;
+	rc = store_open_once(dir, false, &out->store);
+	if (rc == 0)
+		return 0;
+	if (rc == -EWOULDBLOCK) {
+		store_fill_holder(dir, out);
+		if (access == CLI_ACCESS_WRITE)
+			return rc;
+	} else if (access == CLI_ACCESS_WRITE ||
+		   (rc != -EACCES && rc != -EPERM && rc != -EROFS)) {
+		if (rc == -ENOENT || rc == -EINVAL)
+			cli_error("%s: not a hangar store (create one with "
+				  "`hangar init %s`)", dir, dir);
+		else
+			cli_error("%s: cannot open store: %s", dir,
+				  cli_strerror(rc));
+		return rc;
+	}
+	rc = store_open_once(dir, true, &out->store);
+	if (rc) {
+		cli_error("%s: cannot open store read-only: %s", dir,
+			  cli_strerror(rc));
+		return rc;
+	}
+	out->read_only = true;
+	return 0;
+}
+
+int cli_store_close(struct cli_store *cs)
+{
+	int rc = store_close(cs->store);
+
+	cs->store = NULL;
+	if (rc)
+		cli_error("%s: closing the store failed: %s", cs->dir,
+			  cli_strerror(rc));
+	return rc;
+}
+
+int cli_store_refuse_mounted(const struct cli_store *cs, const char *what)
+{
+	char holder[4400];
+
+	cli_store_holder_text(cs, holder, sizeof(holder));
+	cli_error("%s: store is %s; %s would change containers behind its "
+		  "back, so it is refused", cs->dir, holder, what);
+	return CLI_EXIT_FAIL;
+}
+
+void cli_store_mount_hint(const struct cli_store *cs, const char *fmt, ...)
+{
+	char advice[9000];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(advice, sizeof(advice), fmt, ap);
+	va_end(ap);
+	cli_note("on the mount instead: %s", advice);
+	if (!cs->mountpoint[0])
+		cli_note("(MOUNTPOINT: where this store is mounted; or unmount "
+			 "it and run the command again)");
+}
+
+void cli_store_mount_path(const struct cli_store *cs, const char *guest,
+			  char *buf, size_t len)
+{
+	const char *mnt = cs->mountpoint[0] ? cs->mountpoint : "MOUNTPOINT";
+
+	if (guest)
+		snprintf(buf, len, "%s/%s", mnt, guest);
+	else
+		snprintf(buf, len, "%s", mnt);
+}
