@@ -1,0 +1,326 @@
+/*
+ * attr.c -- attributes: what stat(2) shows, and what chmod, chown, utimensat
+ * and truncate change.
+ *
+ * Inode numbers
+ * -------------
+ * st_ino must be stable across remounts (rsync, tar and backup tools key on
+ * it) and unique within the mount.  It is derived from two numbers that do
+ * not change while a guest exists: the host inode number of the guest's
+ * container file (kept by rename, so a renamed guest keeps its numbers) and
+ * the object id (never reused within a container, container.h):
+ *
+ *     root                 1
+ *     guest directory      G << 24
+ *     object               (G << 24) | (1 + id mod (2^24 - 1))
+ *
+ * where G is the host inode if it fits in 40 bits, else a 40-bit hash of
+ * it.  Objects are unique per guest until a container has used 2^24 - 1
+ * object ids; past that, numbers may repeat (never for the directory).  The
+ * FUSE node id is unrelated (nodes.c).
+ *
+ * Guest directories have no attributes of their own in the container
+ * format, so they show their container file's: owner, group and times as
+ * on the host, permission bits with x implied by r (0644 shows as 0755).
+ * chmod/chown/utimensat on a guest directory change the container file.
+ *
+ * THREAD MODEL: no state of its own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hangarfs.h"
+#include "savelock.h"
+
+#define INO_OBJECT_BITS 24
+#define INO_OBJECT_MASK ((UINT64_C(1) << INO_OBJECT_BITS) - 1)
+#define INO_HOST_LIMIT (UINT64_C(1) << (64 - INO_OBJECT_BITS))
+
+static uint64_t ino_host_part(uint64_t host_ino)
+{
+	if (host_ino < INO_HOST_LIMIT)
+		return host_ino;
+	host_ino ^= host_ino >> 33;
+	host_ino *= UINT64_C(0xff51afd7ed558ccd);
+	host_ino ^= host_ino >> 33;
+	return host_ino % INO_HOST_LIMIT;
+}
+
+uint64_t attr_ino_guest(uint64_t host_ino)
+{
+	return ino_host_part(host_ino) << INO_OBJECT_BITS;
+}
+
+uint64_t attr_ino_object(uint64_t host_ino, uint64_t object_id)
+{
+	return attr_ino_guest(host_ino) | (1 + object_id % INO_OBJECT_MASK);
+}
+
+int attr_fill_root(struct hfs *fs, struct stat *out_st)
+{
+	struct stat host;
+
+	if (fstat(fs->store_fd, &host) != 0)
+		return -errno;
+	memset(out_st, 0, sizeof(*out_st));
+	out_st->st_ino = FUSE_ROOT_ID;
+	out_st->st_mode = S_IFDIR | (host.st_mode & 07777);
+	out_st->st_nlink = 2;
+	out_st->st_uid = host.st_uid;
+	out_st->st_gid = host.st_gid;
+	out_st->st_blksize = fs->cluster_size;
+	out_st->st_atim = host.st_atim;
+	out_st->st_mtim = host.st_mtim;
+	out_st->st_ctim = host.st_ctim;
+	return 0;
+}
+
+void attr_fill_guest(const struct stat *host, struct stat *out_st)
+{
+	mode_t perm = host->st_mode & 0777;
+
+	memset(out_st, 0, sizeof(*out_st));
+	out_st->st_ino = attr_ino_guest(host->st_ino);
+	out_st->st_mode = S_IFDIR | perm | ((perm & 0444) >> 2);
+	out_st->st_nlink = 2;
+	out_st->st_uid = host->st_uid;
+	out_st->st_gid = host->st_gid;
+	out_st->st_blksize = host->st_blksize;
+	out_st->st_atim = host->st_atim;
+	out_st->st_mtim = host->st_mtim;
+	out_st->st_ctim = host->st_ctim;
+}
+
+void attr_fill_object(struct hfs *fs, uint64_t host_ino,
+		      const struct object_attr *oa, unsigned nlink,
+		      struct stat *out_st)
+{
+	memset(out_st, 0, sizeof(*out_st));
+	out_st->st_ino = attr_ino_object(host_ino, oa->id);
+	out_st->st_mode = S_IFREG | (oa->mode & 07777);
+	out_st->st_nlink = nlink;
+	out_st->st_uid = oa->uid;
+	out_st->st_gid = oa->gid;
+	out_st->st_size = (off_t)oa->size;
+	out_st->st_blocks = (blkcnt_t)((oa->stored_bytes + 511) / 512);
+	out_st->st_blksize = fs->cluster_size;
+	/* No atime is kept: reading a disk must not cost a metadata write. */
+	out_st->st_atim = oa->mtime;
+	out_st->st_mtim = oa->mtime;
+	out_st->st_ctim = oa->ctime;
+}
+
+double attr_entry_timeout(struct hfs *fs, const char *name)
+{
+	/* The save image can vanish without a request naming it (retired at
+	 * the guest's first disk write), so its name is never cached. */
+	if (strncmp(name, SAVE_IMAGE_NAME, strlen(SAVE_IMAGE_NAME)) == 0)
+		return 0.0;
+	return fs->entry_timeout;
+}
+
+/* Attributes of object node `n`, through its guest's container `c`. */
+static int object_stat(struct hfs *fs, struct container *c, struct node *n,
+		       struct stat *out_st)
+{
+	struct object_attr oa;
+	char name[HFS_OBJECT_NAME_MAX];
+	int err;
+
+	err = object_getattr(c, n->object_id, &oa);
+	if (err)
+		return err;
+	if (object_name_of(c, n->object_id, name, sizeof(name)) != 0)
+		name[0] = '\0';
+	attr_fill_object(fs, n->guest->host_ino, &oa, name[0] ? 1 : 0,
+			 out_st);
+	return 0;
+}
+
+/* Attributes of any node; 0 or a negative errno. */
+static int node_stat(struct hfs *fs, struct node *n, struct stat *out_st)
+{
+	char guest[HFS_GUEST_NAME_MAX];
+	struct container *c;
+	struct stat host;
+	int err;
+
+	switch (n->kind) {
+	case NODE_ROOT:
+		return attr_fill_root(fs, out_st);
+	case NODE_GUEST:
+		nodes_guest_name(n, guest);
+		err = guest_host_stat(fs, guest, &host);
+		if (err)
+			return err;
+		attr_fill_guest(&host, out_st);
+		return 0;
+	case NODE_OBJECT:
+		err = guest_acquire(fs, n->guest, guest, &c);
+		if (err)
+			return err;
+		err = object_stat(fs, c, n, out_st);
+		guest_release(fs, c);
+		return err;
+	}
+	return -EIO;
+}
+
+void hfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *n = nodes_get(ino);
+	struct stat st;
+	int err;
+
+	(void)fi;
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	err = node_stat(fs, n, &st);
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+static struct timespec now_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+/* chmod/chown/utimensat on a guest directory: its container file. */
+static int guest_setattr(struct hfs *fs, struct node *n,
+			 const struct stat *attr, int to_set)
+{
+	char guest[HFS_GUEST_NAME_MAX];
+	char file[HFS_GUEST_NAME_MAX + sizeof(STORE_GUEST_SUFFIX)];
+	struct timespec times[2] = { { .tv_nsec = UTIME_OMIT },
+				     { .tv_nsec = UTIME_OMIT } };
+
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		return -EISDIR;
+	nodes_guest_name(n, guest);
+	snprintf(file, sizeof(file), "%s%s", guest, STORE_GUEST_SUFFIX);
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid
+							 : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid
+							 : (gid_t)-1;
+
+		if (fchownat(fs->store_fd, file, uid, gid,
+			     AT_SYMLINK_NOFOLLOW) != 0)
+			return -errno;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		/* x is implied by r on display, so it is not stored. */
+		if (fchmodat(fs->store_fd, file, attr->st_mode & 0666, 0) != 0)
+			return -errno;
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME)
+		times[0] = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		times[0].tv_nsec = UTIME_NOW;
+	if (to_set & FUSE_SET_ATTR_MTIME)
+		times[1] = attr->st_mtim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		times[1].tv_nsec = UTIME_NOW;
+	if ((times[0].tv_nsec != UTIME_OMIT || times[1].tv_nsec != UTIME_OMIT) &&
+	    utimensat(fs->store_fd, file, times, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return 0;
+}
+
+/* truncate, chmod, chown, utimensat on an object. */
+static int object_setattr_all(struct container *c,
+			      const char *guest, struct node *n,
+			      const struct stat *attr, int to_set)
+{
+	struct object_attr oa = { 0 };
+	unsigned mask = 0;
+	int err;
+
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		err = savelog_check_write(c, guest, n->object_id, "truncate");
+		if (err)
+			return err;
+		err = object_truncate(c, n->object_id, (uint64_t)attr->st_size);
+		if (err)
+			return err;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		oa.mode = S_IFREG | (attr->st_mode & 07777);
+		mask |= OBJECT_SET_MODE;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		oa.uid = attr->st_uid;
+		mask |= OBJECT_SET_UID;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		oa.gid = attr->st_gid;
+		mask |= OBJECT_SET_GID;
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		oa.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now_realtime()
+							      : attr->st_mtim;
+		mask |= OBJECT_SET_MTIME;
+	}
+	/* atime alone (touch -a) is accepted and not stored (attr.c top). */
+	if (mask)
+		return object_setattr(c, n->object_id, &oa, mask);
+	return 0;
+}
+
+void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		 int to_set, struct fuse_file_info *fi)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *n = nodes_get(ino);
+	char guest[HFS_GUEST_NAME_MAX];
+	struct container *c;
+	struct stat st;
+	int err;
+
+	(void)fi;
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (fs->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	switch (n->kind) {
+	case NODE_ROOT:
+		err = -EPERM;
+		break;
+	case NODE_GUEST:
+		err = guest_setattr(fs, n, attr, to_set);
+		break;
+	case NODE_OBJECT:
+		err = guest_acquire(fs, n->guest, guest, &c);
+		if (err)
+			break;
+		err = object_setattr_all(c, guest, n, attr, to_set);
+		guest_release(fs, c);
+		break;
+	default:
+		err = -EIO;
+		break;
+	}
+	if (!err)
+		err = node_stat(fs, n, &st);
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		fuse_reply_attr(req, &st, fs->attr_timeout);
+}

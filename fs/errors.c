@@ -1,0 +1,39 @@
+/*
+ * errors.c -- the one place where core's results become FUSE errors.
+ *
+ * Core returns 0 or a negative errno with one vocabulary (STYLE.md practice
+ * 5).  Most codes mean to a caller exactly what they mean to core and pass
+ * through unchanged (ENOSPC, EBUSY, EROFS, ENOENT, EEXIST, ENOTEMPTY, ...).
+ * The corrupt-metadata codes do not: an application reading a disk image
+ * knows what to do with EIO, not with EUCLEAN or EBADMSG, so those become
+ * EIO (the daemon logs the real cause).  Lesson from squashfuse: never
+ * collapse everything else to EIO.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "hangarfs.h"
+
+int hfs_errno(int err)
+{
+	int e = err < 0 ? -err : err;
+
+	switch (e) {
+	case 0:
+		return EIO; /* a caller bug: never reply "error 0" */
+	case EUCLEAN:
+	case EBADMSG:
+	case EPROTONOSUPPORT:
+		return EIO;
+	default:
+		return e;
+	}
+}
+
+const char *hfs_strerror(int err)
+{
+	/* strerrordesc_np is glibc >= 2.32 and thread-safe (no buffer). */
+	const char *s = strerrordesc_np(err < 0 ? -err : err);
+
+	return s ? s : "unknown error";
+}

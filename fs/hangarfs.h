@@ -1,0 +1,317 @@
+/*
+ * hangarfs.h -- what the files of fs/ share: the mount's global state, the
+ * node table, open-file handles, logging and the one errno mapping.
+ *
+ * Notes on the design
+ * -------------------
+ * hangarfs is a low-level libfuse3 file system over core/.  The mount root
+ * lists the store's guests; each guest is a directory whose entries are the
+ * objects of that guest's container (regular files only).
+ *
+ *  - FUSE node ids are handles into our own runtime table (nodes.c); they
+ *    are never reused while the daemon runs, so the generation is always 0.
+ *    st_ino is a different, stable number (attr.c, "Inode numbers").
+ *  - A guest node does NOT keep its container open.  Every operation takes
+ *    a reference with guest_acquire() and drops it before it replies, so the
+ *    kernel's cached dentries never make a guest "in use" for rmdir/rename.
+ *    An open file handle keeps its reference until release.
+ *  - Every low-level op replies exactly once.  Errors from core are negative
+ *    errnos; hfs_errno() is the only place they become FUSE errors.
+ *
+ * THREAD MODEL: ops run on libfuse's worker threads (fuse_session_loop_mt).
+ * `struct hfs` is written only before the session loop starts and is read-only
+ * afterwards.  Node fields are protected as noted in struct node (the node
+ * table mutex); handles are owned by one open file and libfuse never runs
+ * release concurrently with another op on the same handle.
+ */
+#ifndef HANGAR_FS_HANGARFS_H
+#define HANGAR_FS_HANGARFS_H
+
+#define FUSE_USE_VERSION 314
+
+#include <fuse_lowlevel.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "container.h"
+#include "store.h"
+
+/* Longest guest name (names.h: 1..64 bytes) plus NUL. */
+#define HFS_GUEST_NAME_MAX 65
+/* Longest object name plus NUL. */
+#define HFS_OBJECT_NAME_MAX 256
+
+/* The mount.  Set up by main.c before the session loop, then read-only. */
+struct hfs {
+	struct store *store;
+	const char *store_path;   /* absolute path of the store directory */
+	int store_fd;             /* O_DIRECTORY descriptor of the store */
+	bool read_only;           /* -o ro: the whole store is read-only */
+	unsigned cluster_size;    /* reported as st_blksize */
+	double attr_timeout;      /* seconds the kernel may cache attributes */
+	double entry_timeout;     /* seconds the kernel may cache a name */
+	struct fuse_session *se;
+};
+
+/* ---- log.c --------------------------------------------------------------- */
+
+/*
+ * log_open - choose where log lines go: stderr (foreground) or syslog
+ * (daemon).  Until it is called, lines go to stderr.
+ */
+void log_open(bool use_syslog);
+
+/* log_msg - one line, printf-style, at syslog priority `prio`. */
+void log_msg(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * log_set_guest - name the guest the calling thread is working on, so that
+ * container events (which do not carry the guest) can be logged with it.
+ * `guest` must stay valid until the next call or log_set_guest(NULL).
+ */
+void log_set_guest(const char *guest);
+
+/* log_container_event - the container_event_fn given to store_open. */
+void log_container_event(void *arg, const struct container_event *ev);
+
+/* ---- errors.c ------------------------------------------------------------ */
+
+/*
+ * hfs_errno - the positive errno to send to the kernel for core's negative
+ * result `err` (< 0).  Corrupt-metadata codes become EIO; everything else
+ * keeps its meaning.
+ */
+int hfs_errno(int err);
+
+/* hfs_strerror - strerror for a negative or positive errno (thread-safe). */
+const char *hfs_strerror(int err);
+
+/* ---- nodes.c ------------------------------------------------------------- */
+
+enum node_kind {
+	NODE_ROOT = 1,
+	NODE_GUEST = 2,
+	NODE_OBJECT = 3,
+};
+
+struct node {
+	fuse_ino_t nodeid;          /* const */
+	enum node_kind kind;        /* const */
+	struct node *guest;         /* OBJECT: its guest (a ref is held); const */
+	uint64_t object_id;         /* OBJECT: the object's id; const */
+	uint64_t host_ino;          /* GUEST: container file's host inode; const */
+
+	/* Protected by the node table mutex: */
+	char name[HFS_GUEST_NAME_MAX]; /* GUEST: current guest name */
+	uint64_t nlookup;           /* kernel lookups not yet forgotten */
+	unsigned refs;              /* internal: handles, child object nodes */
+	unsigned writers;           /* OBJECT: open write handles */
+	unsigned disk_writers;      /* GUEST: write handles open on its disks */
+	bool hashed;                /* findable by key (not removed/replaced) */
+	bool corrupt_logged;        /* GUEST: the open error was logged */
+	struct node *next_by_id;
+	struct node *next_by_key;
+};
+
+/* nodes_init - set up the table and its root node.  0 or -ENOMEM. */
+int nodes_init(void);
+
+/* nodes_destroy - free every node (after the session loop ended). */
+void nodes_destroy(void);
+
+/* nodes_get - node of `nodeid`, or NULL.  The kernel holds a lookup on it
+ * while it sends requests for it, so no reference is taken. */
+struct node *nodes_get(fuse_ino_t nodeid);
+
+/* nodes_root - the root node. */
+struct node *nodes_root(void);
+
+/*
+ * nodes_lookup_guest / nodes_lookup_object - the node for a guest (by name
+ * and host inode) or an object (by guest node and id), created if needed,
+ * with one more kernel lookup counted.  NULL on ENOMEM.
+ */
+struct node *nodes_lookup_guest(const char *name, uint64_t host_ino);
+struct node *nodes_lookup_object(struct node *guest, uint64_t object_id);
+
+/* nodes_forget - the kernel dropped `nlookup` lookups. */
+void nodes_forget(struct node *n, uint64_t nlookup);
+
+/* nodes_ref / nodes_unref - internal references (open handles). */
+void nodes_ref(struct node *n);
+void nodes_unref(struct node *n);
+
+/* nodes_guest_name - copy the guest's current name (GUEST node). */
+void nodes_guest_name(struct node *guest, char out_name[HFS_GUEST_NAME_MAX]);
+
+/* nodes_guest_renamed - the guest `from` is now called `to`. */
+void nodes_guest_renamed(const char *from, const char *to);
+
+/* nodes_guest_removed - guest `name` is gone: later lookups get new nodes. */
+void nodes_guest_removed(const char *name);
+
+/*
+ * nodes_writer_add / nodes_writer_drop - count a write handle on object
+ * node `n` (and on its guest if `disk`).  drop returns the object's
+ * remaining write handles.
+ */
+void nodes_writer_add(struct node *n, bool disk);
+unsigned nodes_writer_drop(struct node *n, bool disk);
+
+/* nodes_writers / nodes_disk_writers - current counts (racy snapshots). */
+unsigned nodes_writers(struct node *n);
+unsigned nodes_disk_writers(struct node *guest);
+
+/* nodes_guest_corrupt_once - true the first time it is called for `guest`. */
+bool nodes_guest_corrupt_once(struct node *guest);
+
+/* ---- guest.c ------------------------------------------------------------- */
+
+/*
+ * guest_acquire - open guest node `guest` for one operation: copy its name
+ * into `out_name` and take a container reference (store_guest_get).  Logs a
+ * corrupt container once.  Returns 0 or a negative errno (already mapped
+ * for the kernel by hfs_errno when replied).  Release with guest_release.
+ */
+int guest_acquire(struct hfs *fs, struct node *guest,
+		  char out_name[HFS_GUEST_NAME_MAX], struct container **out_c);
+void guest_release(struct hfs *fs, struct container *c);
+
+/*
+ * guest_host_stat - stat the container file of guest `name` on the host.
+ * -ENOENT if there is no such guest (or the name is not a guest name).
+ */
+int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st);
+
+/* ---- attr.c -------------------------------------------------------------- */
+
+/* attr_ino_guest / attr_ino_object - the stable st_ino (see attr.c). */
+uint64_t attr_ino_guest(uint64_t host_ino);
+uint64_t attr_ino_object(uint64_t host_ino, uint64_t object_id);
+
+/* attr_fill_root / attr_fill_guest / attr_fill_object - a struct stat. */
+int attr_fill_root(struct hfs *fs, struct stat *out_st);
+void attr_fill_guest(const struct stat *host, struct stat *out_st);
+void attr_fill_object(struct hfs *fs, uint64_t host_ino,
+		      const struct object_attr *oa, unsigned nlink,
+		      struct stat *out_st);
+
+/* attr_entry_timeout - how long the kernel may cache the name `name`. */
+double attr_entry_timeout(struct hfs *fs, const char *name);
+
+void hfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		 int to_set, struct fuse_file_info *fi);
+
+/* ---- savelog.c ----------------------------------------------------------- */
+
+/*
+ * savelog_check_write - save_lock_check_write for object `id` of guest
+ * `guest`; on -EBUSY logs "GUEST/OBJECT: ACTION refused: REASON".
+ */
+int savelog_check_write(struct container *c, const char *guest, uint64_t id,
+			const char *action);
+
+/* savelog_sealed - log that guest's image is now sealed, with its pins. */
+void savelog_sealed(struct container *c, const char *guest, const char *how);
+
+/* ---- ops_dir.c ----------------------------------------------------------- */
+
+void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void hfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void hfs_forget_multi(fuse_req_t req, size_t count,
+		      struct fuse_forget_data *forgets);
+void hfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void hfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void hfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void hfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		  struct fuse_file_info *fi);
+void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode);
+void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void hfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		fuse_ino_t newparent, const char *newname, unsigned int flags);
+void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, dev_t rdev);
+void hfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		 const char *name);
+void hfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	      const char *newname);
+void hfs_statfs(fuse_req_t req, fuse_ino_t ino);
+
+/*
+ * dir_make_entry - fill `out_e` for object `id` (named `name`) of guest node
+ * `guest` and count one kernel lookup on its node, returned in *out_node.
+ * Does not reply.  0 or a negative errno (then no lookup is counted).
+ */
+int dir_make_entry(struct hfs *fs, struct node *guest, struct container *c,
+		   const char *name, uint64_t id, struct fuse_entry_param *out_e,
+		   struct node **out_node);
+
+/* ---- ops_file.c ---------------------------------------------------------- */
+
+void hfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, struct fuse_file_info *fi);
+void hfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void hfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	      struct fuse_file_info *fi);
+void hfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
+		   off_t off, struct fuse_file_info *fi);
+void hfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void hfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void hfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	       struct fuse_file_info *fi);
+void hfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		   off_t length, struct fuse_file_info *fi);
+void hfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	       struct fuse_file_info *fi);
+void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			 struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			 off_t off_out, struct fuse_file_info *fi_out,
+			 size_t len, int flags);
+
+/*
+ * file_open_object - open object `id` of guest node `guest` for a handle
+ * (used by open and create).  Takes its own container reference.  On
+ * success stores the handle in fi->fh and returns 0; else a negative errno
+ * and nothing is held.  Does not reply.
+ */
+int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
+		     struct fuse_file_info *fi);
+
+/* ---- xattr.c ------------------------------------------------------------- */
+
+void hfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  const char *value, size_t size, int flags);
+void hfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  size_t size);
+void hfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void hfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* ---- ops.c --------------------------------------------------------------- */
+
+/* hfs_ops - the lowlevel operations table. */
+extern const struct fuse_lowlevel_ops hfs_ops;
+
+/* ---- daemon.c ------------------------------------------------------------ */
+
+/*
+ * daemon_start - fork; the parent waits until the child calls daemon_ready
+ * (or exits) and exits with the child's status.  Must be called before any
+ * thread exists.  Returns 0 in the child, -errno on failure.
+ */
+int daemon_start(void);
+
+/*
+ * daemon_ready - tell the waiting parent how startup went (0 = mounted) and,
+ * on success, detach from the terminal (stdio to /dev/null, chdir /).
+ */
+void daemon_ready(int status);
+
+#endif /* HANGAR_FS_HANGARFS_H */

@@ -1,0 +1,301 @@
+/*
+ * main.c -- hangarfs: option parsing, startup and shutdown of the daemon.
+ *
+ *   hangarfs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]
+ *
+ * The argument order is the mount.fuse3 helper's (`mount -t fuse.hangarfs
+ * STORE MNT` runs `hangarfs STORE MNT -o opts`), so fstab lines work.
+ * Our options:
+ *   allow_other           other users may use the mount; default_permissions
+ *                         is always on, so the mode bits are enforced
+ *   commit_interval=SEC   background commit period (default 5, 0 = only on
+ *                         fsync/close of the store)
+ *   ro                    the whole store read-only (no lock is taken)
+ * and every libfuse option passes through (fsname, max_threads, clone_fd..).
+ *
+ * Startup order matters (daemon.c): fork first (before any thread), then
+ * open the store (lock + committer thread in the daemon's own process),
+ * create and mount the session, then tell the waiting parent.  A second
+ * mount of a store fails at store_open with the holder's PID.
+ *
+ * THREAD MODEL: main() runs alone until fuse_session_loop_mt starts the
+ * workers; `struct hfs` is read-only from then on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "hangarfs.h"
+
+#define HFS_VERSION "0.1.0"
+#define DEFAULT_COMMIT_INTERVAL_S 5
+
+struct config {
+	char *store;             /* first non-option argument */
+	unsigned commit_interval; /* seconds */
+	int read_only;
+	int allow_other;
+	int show_help;
+	int show_version;
+};
+
+enum {
+	KEY_RO,
+	KEY_ALLOW_OTHER,
+	KEY_HELP,
+	KEY_VERSION,
+};
+
+static const struct fuse_opt config_opts[] = {
+	{ "commit_interval=%u", offsetof(struct config, commit_interval), 0 },
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	/* fstab words that mean nothing to a FUSE mount */
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_END
+};
+
+static int config_proc(void *data, const char *arg, int key,
+		       struct fuse_args *outargs)
+{
+	struct config *cfg = data;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!cfg->store) {
+			cfg->store = strdup(arg);
+			return cfg->store ? 0 : -1;
+		}
+		return 1; /* the mount point, for fuse_parse_cmdline */
+	case KEY_RO:
+		cfg->read_only = 1;
+		return 1; /* also a kernel mount flag */
+	case KEY_ALLOW_OTHER:
+		cfg->allow_other = 1;
+		return 1;
+	case KEY_HELP:
+		cfg->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		cfg->show_version = 1;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s STORE MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n\n"
+	       "Mount a hangar store: one directory per guest, disks as raw files.\n\n"
+	       "hangarfs options:\n"
+	       "    -o allow_other           let other users in (always with default_permissions)\n"
+	       "    -o commit_interval=SEC   background commit period (default %d, 0 = off)\n"
+	       "    -o ro                    mount the whole store read-only\n\n",
+	       prog, DEFAULT_COMMIT_INTERVAL_S);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* Add "-o fsname=STORE,subtype=hangarfs" (escaped) to `args`. */
+static int add_identity(struct fuse_args *args, const char *store)
+{
+	char *opts = NULL;
+	char *fsname;
+	int err = -1;
+
+	if (asprintf(&fsname, "fsname=%s", store) < 0)
+		return -1;
+	if (fuse_opt_add_opt_escaped(&opts, fsname) == 0 &&
+	    fuse_opt_add_opt(&opts, "subtype=hangarfs") == 0 &&
+	    fuse_opt_add_opt(&opts, "default_permissions") == 0 &&
+	    fuse_opt_add_arg(args, "-o") == 0 &&
+	    fuse_opt_add_arg(args, opts) == 0)
+		err = 0;
+	free(opts);
+	free(fsname);
+	return err;
+}
+
+static int open_store(struct hfs *fs, const struct config *cfg)
+{
+	struct store_options so = {
+		.read_only = cfg->read_only,
+		.commit_interval_ms = cfg->commit_interval * 1000u,
+		.event = log_container_event,
+		.event_arg = fs,
+	};
+	pid_t holder = 0;
+	int err;
+
+	err = store_open(fs->store_path, &so, &fs->store);
+	if (err == -EWOULDBLOCK) {
+		if (store_lock_holder(fs->store_path, &holder) == 0)
+			fprintf(stderr,
+				"hangarfs: %s is already in use by PID %ld (mounted, or opened by 'hangar'); unmount it or use -o ro\n",
+				fs->store_path, (long)holder);
+		else
+			fprintf(stderr,
+				"hangarfs: %s is already in use by another process; unmount it or use -o ro\n",
+				fs->store_path);
+		return err;
+	}
+	if (err) {
+		fprintf(stderr, "hangarfs: cannot open store %s: %s%s\n",
+			fs->store_path, hfs_strerror(err),
+			err == -ENOENT || err == -EINVAL
+				? " (create one with 'hangar init')"
+				: "");
+		return err;
+	}
+	fs->store_fd = open(fs->store_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->store_fd < 0) {
+		err = -errno;
+		fprintf(stderr, "hangarfs: %s: %s\n", fs->store_path,
+			hfs_strerror(err));
+		store_close(fs->store);
+		fs->store = NULL;
+		return err;
+	}
+	fs->cluster_size = 1u << store_cluster_shift(fs->store);
+	return 0;
+}
+
+static int run_session(struct fuse_session *se,
+		       const struct fuse_cmdline_opts *opts)
+{
+	struct fuse_loop_config *config;
+	int ret;
+
+	if (opts->singlethread)
+		return fuse_session_loop(se);
+	config = fuse_loop_cfg_create();
+	if (!config)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(config, (unsigned)opts->clone_fd);
+	fuse_loop_cfg_set_max_threads(config, opts->max_threads);
+	ret = fuse_session_loop_mt(se, config);
+	fuse_loop_cfg_destroy(config);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct config cfg = { .commit_interval = DEFAULT_COMMIT_INTERVAL_S };
+	struct fuse_cmdline_opts opts = { 0 };
+	struct hfs fs = { .store_fd = -1, .attr_timeout = 1.0,
+			  .entry_timeout = 1.0 };
+	char store_path[PATH_MAX];
+	bool daemon = false;
+	int ret = 1;
+	int err;
+
+	if (fuse_opt_parse(&args, &cfg, config_opts, config_proc) != 0)
+		goto out_free_args;
+	if (cfg.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_free_args;
+	}
+	if (cfg.show_version) {
+		printf("hangarfs %s (libfuse %s)\n", HFS_VERSION,
+		       fuse_pkgversion());
+		ret = 0;
+		goto out_free_args;
+	}
+	if (!cfg.store) {
+		fprintf(stderr, "usage: %s STORE MOUNTPOINT [-f] [-d] [-o OPTIONS]\n",
+			argv[0]);
+		goto out_free_args;
+	}
+	if (!realpath(cfg.store, store_path)) {
+		fprintf(stderr, "hangarfs: %s: %s\n", cfg.store,
+			hfs_strerror(errno));
+		goto out_free_args;
+	}
+	fs.store_path = store_path;
+	fs.read_only = cfg.read_only;
+	if (add_identity(&args, store_path) != 0)
+		goto out_free_args;
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out_free_args;
+	if (!opts.mountpoint) {
+		fprintf(stderr, "hangarfs: no mount point given\n");
+		goto out_free_opts;
+	}
+
+	if (!opts.foreground) {
+		err = daemon_start();
+		if (err) {
+			fprintf(stderr, "hangarfs: cannot daemonize: %s\n",
+				hfs_strerror(err));
+			goto out_free_opts;
+		}
+		daemon = true;
+	}
+	if (open_store(&fs, &cfg) != 0)
+		goto out_ready;
+	if (nodes_init() != 0)
+		goto out_close_store;
+	fs.se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), &fs);
+	if (!fs.se)
+		goto out_nodes;
+	if (fuse_set_signal_handlers(fs.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
+		goto out_signals;
+
+	daemon_ready(0);
+	log_open(daemon);
+	log_msg(LOG_INFO, "mounted %s%s on %s (commit every %us)", store_path,
+		cfg.read_only ? " read-only" : "", opts.mountpoint,
+		cfg.commit_interval);
+	ret = run_session(fs.se, &opts) == 0 ? 0 : 1;
+	fuse_session_unmount(fs.se);
+
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out_nodes:
+	nodes_destroy();
+out_close_store:
+	err = store_close(fs.store);
+	if (err) {
+		log_msg(LOG_ERR, "closing %s failed: %s", store_path,
+			hfs_strerror(err));
+		ret = 1;
+	} else if (ret == 0) {
+		log_msg(LOG_INFO, "unmounted %s; every guest committed",
+			store_path);
+	}
+	if (fs.store_fd >= 0)
+		close(fs.store_fd);
+out_ready:
+	daemon_ready(1); /* no-op once ready was sent */
+out_free_opts:
+	free(opts.mountpoint);
+out_free_args:
+	fuse_opt_free_args(&args);
+	free(cfg.store);
+	return ret;
+}

@@ -1,0 +1,631 @@
+/*
+ * ops_dir.c -- the namespace: the root's guest directories and the objects
+ * inside them.
+ *
+ *   root        mkdir = new guest, rmdir = remove an empty guest, rename =
+ *               rename a guest; no files, links or devices (EPERM).
+ *   guest dir   regular files only: each is an object of the container.
+ *               mknod(S_IFREG)/create make one; unlink and rename (also
+ *               RENAME_NOREPLACE) change names atomically; subdirectories,
+ *               symlinks, hard links, devices and fifos are EPERM with no
+ *               side effect.
+ *
+ * Each op replies exactly once: the reply is the last statement on every
+ * path, after the container reference is dropped.  Errors from core go
+ * through hfs_errno().
+ *
+ * THREAD MODEL: no state of its own.  Directory handles (struct dir_handle)
+ * belong to one open directory; libfuse does not run readdir and releasedir
+ * on the same handle concurrently.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "hangarfs.h"
+#include "names.h"
+#include "savelock.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+/* ---- lookup and forget --------------------------------------------------- */
+
+int dir_make_entry(struct hfs *fs, struct node *guest, struct container *c,
+		   const char *name, uint64_t id, struct fuse_entry_param *out_e,
+		   struct node **out_node)
+{
+	struct object_attr oa;
+	struct node *n;
+	int err;
+
+	err = object_getattr(c, id, &oa);
+	if (err)
+		return err;
+	n = nodes_lookup_object(guest, id);
+	if (!n)
+		return -ENOMEM;
+	memset(out_e, 0, sizeof(*out_e));
+	out_e->ino = n->nodeid;
+	out_e->attr_timeout = fs->attr_timeout;
+	out_e->entry_timeout = attr_entry_timeout(fs, name);
+	attr_fill_object(fs, guest->host_ino, &oa, 1, &out_e->attr);
+	*out_node = n;
+	return 0;
+}
+
+/* Entry for guest `name` in the root; counts one lookup on success. */
+static int root_make_entry(struct hfs *fs, const char *name,
+			   struct fuse_entry_param *out_e,
+			   struct node **out_node)
+{
+	struct stat host;
+	struct node *n;
+	int err;
+
+	err = guest_host_stat(fs, name, &host);
+	if (err)
+		return err;
+	n = nodes_lookup_guest(name, host.st_ino);
+	if (!n)
+		return -ENOMEM;
+	memset(out_e, 0, sizeof(*out_e));
+	out_e->ino = n->nodeid;
+	out_e->attr_timeout = fs->attr_timeout;
+	out_e->entry_timeout = fs->entry_timeout;
+	attr_fill_guest(&host, &out_e->attr);
+	*out_node = n;
+	return 0;
+}
+
+/* Reply with `e`; if the kernel did not take it, undo the lookup. */
+static void reply_entry(fuse_req_t req, const struct fuse_entry_param *e,
+			struct node *n)
+{
+	if (fuse_reply_entry(req, e) != 0)
+		nodes_forget(n, 1);
+}
+
+void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *dir = nodes_get(parent);
+	char guest[HFS_GUEST_NAME_MAX];
+	struct fuse_entry_param e;
+	struct container *c;
+	struct node *n = NULL;
+	uint64_t id;
+	int err;
+
+	if (!dir) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	switch (dir->kind) {
+	case NODE_ROOT:
+		err = root_make_entry(fs, name, &e, &n);
+		break;
+	case NODE_GUEST:
+		err = guest_acquire(fs, dir, guest, &c);
+		if (err)
+			break;
+		err = object_lookup(c, name, &id);
+		if (!err)
+			err = dir_make_entry(fs, dir, c, name, id, &e, &n);
+		guest_release(fs, c);
+		break;
+	default:
+		err = -ENOTDIR;
+		break;
+	}
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		reply_entry(req, &e, n);
+}
+
+void hfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n = nodes_get(ino);
+
+	if (n)
+		nodes_forget(n, nlookup);
+	fuse_reply_none(req);
+}
+
+void hfs_forget_multi(fuse_req_t req, size_t count,
+		      struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct node *n = nodes_get(forgets[i].ino);
+
+		if (n)
+			nodes_forget(n, forgets[i].nlookup);
+	}
+	fuse_reply_none(req);
+}
+
+/* ---- readdir ------------------------------------------------------------- */
+
+/* A directory listing, snapshotted at opendir so offsets are stable. */
+struct dir_entry {
+	uint64_t ino;
+	mode_t type;
+	char *name;
+};
+
+struct dir_handle {
+	size_t num;
+	struct dir_entry *entries;
+};
+
+static void dir_handle_free(struct dir_handle *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->num; i++)
+		free(d->entries[i].name);
+	free(d->entries);
+	free(d);
+}
+
+static int dir_handle_add(struct dir_handle *d, size_t cap, uint64_t ino,
+			  mode_t type, const char *name)
+{
+	char *copy;
+
+	if (d->num >= cap)
+		return -EOVERFLOW;
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	d->entries[d->num].ino = ino;
+	d->entries[d->num].type = type;
+	d->entries[d->num].name = copy;
+	d->num++;
+	return 0;
+}
+
+static int list_root(struct hfs *fs, struct dir_handle **out_d)
+{
+	struct dir_handle *d;
+	struct stat host;
+	char **names = NULL;
+	size_t num = 0;
+	int err;
+
+	err = store_guest_list(fs->store, &names, &num);
+	if (err)
+		return err;
+	err = -ENOMEM;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		goto out_free_names;
+	d->entries = calloc(num + 2, sizeof(*d->entries));
+	if (!d->entries)
+		goto out_free_dir;
+	err = dir_handle_add(d, num + 2, FUSE_ROOT_ID, S_IFDIR, ".");
+	if (!err)
+		err = dir_handle_add(d, num + 2, FUSE_ROOT_ID, S_IFDIR, "..");
+	for (size_t i = 0; !err && i < num; i++) {
+		if (guest_host_stat(fs, names[i], &host) != 0)
+			continue; /* removed since the listing */
+		err = dir_handle_add(d, num + 2, attr_ino_guest(host.st_ino),
+				     S_IFDIR, names[i]);
+	}
+	if (err)
+		goto out_free_dir;
+	store_names_free(names, num);
+	*out_d = d;
+	return 0;
+
+out_free_dir:
+	dir_handle_free(d);
+out_free_names:
+	store_names_free(names, num);
+	return err;
+}
+
+static int list_guest(struct hfs *fs, struct node *guest,
+		      struct dir_handle **out_d)
+{
+	char name[HFS_GUEST_NAME_MAX];
+	struct object_name *objs = NULL;
+	struct dir_handle *d = NULL;
+	struct container *c;
+	size_t num = 0;
+	int err;
+
+	err = guest_acquire(fs, guest, name, &c);
+	if (err)
+		return err;
+	err = object_list(c, &objs, &num);
+	guest_release(fs, c);
+	if (err)
+		return err;
+	err = -ENOMEM;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		goto out_free_objs;
+	d->entries = calloc(num + 2, sizeof(*d->entries));
+	if (!d->entries)
+		goto out_free_dir;
+	err = dir_handle_add(d, num + 2, attr_ino_guest(guest->host_ino),
+			     S_IFDIR, ".");
+	if (!err)
+		err = dir_handle_add(d, num + 2, FUSE_ROOT_ID, S_IFDIR, "..");
+	for (size_t i = 0; !err && i < num; i++)
+		err = dir_handle_add(d, num + 2,
+				     attr_ino_object(guest->host_ino, objs[i].id),
+				     S_IFREG, objs[i].name);
+	if (err)
+		goto out_free_dir;
+	free(objs);
+	*out_d = d;
+	return 0;
+
+out_free_dir:
+	dir_handle_free(d);
+out_free_objs:
+	free(objs);
+	return err;
+}
+
+void hfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *n = nodes_get(ino);
+	struct dir_handle *d = NULL;
+	int err;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (n->kind == NODE_ROOT)
+		err = list_root(fs, &d);
+	else if (n->kind == NODE_GUEST)
+		err = list_guest(fs, n, &d);
+	else
+		err = -ENOTDIR;
+	if (err) {
+		fuse_reply_err(req, hfs_errno(err));
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0)
+		dir_handle_free(d);
+}
+
+void hfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	size_t used = 0;
+	char *buf;
+
+	(void)ino;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = off < 0 ? 0 : (size_t)off; i < d->num; i++) {
+		struct stat st = { .st_ino = d->entries[i].ino,
+				   .st_mode = d->entries[i].type };
+		size_t len = fuse_add_direntry(req, buf + used, size - used,
+					       d->entries[i].name, &st,
+					       (off_t)(i + 1));
+
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+void hfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	dir_handle_free((struct dir_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+void hfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		  struct fuse_file_info *fi)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *n = nodes_get(ino);
+	char guest[HFS_GUEST_NAME_MAX];
+	struct container *c;
+	int err = 0;
+
+	(void)datasync;
+	(void)fi;
+	if (fs->read_only || !n) {
+		err = n ? 0 : -ESTALE;
+	} else if (n->kind == NODE_ROOT) {
+		err = store_commit_all(fs->store);
+	} else if (n->kind == NODE_GUEST) {
+		err = guest_acquire(fs, n, guest, &c);
+		if (!err) {
+			err = container_commit(c);
+			guest_release(fs, c);
+		}
+	}
+	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+}
+
+/* ---- creating and removing names ---------------------------------------- */
+
+/* After mkdir: give the new guest's container file the directory's mode
+ * and the caller's ownership (see attr.c on guest directory attributes). */
+static void guest_apply_creator(struct hfs *fs, fuse_req_t req,
+				const char *name, mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char file[HFS_GUEST_NAME_MAX + sizeof(STORE_GUEST_SUFFIX)];
+
+	snprintf(file, sizeof(file), "%s%s", name, STORE_GUEST_SUFFIX);
+	if (fchmodat(fs->store_fd, file, (mode & 0666) | 0600, 0) != 0)
+		log_msg(LOG_WARNING, "%s: cannot set mode of %s: %s", name,
+			file, hfs_strerror(errno));
+	if (geteuid() == 0 && (ctx->uid != 0 || ctx->gid != 0) &&
+	    fchownat(fs->store_fd, file, ctx->uid, ctx->gid,
+		     AT_SYMLINK_NOFOLLOW) != 0)
+		log_msg(LOG_WARNING, "%s: cannot set owner of %s: %s", name,
+			file, hfs_strerror(errno));
+}
+
+void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *dir = nodes_get(parent);
+	struct guest_create_options opts = { .compress_disks = false };
+	struct fuse_entry_param e;
+	struct node *n = NULL;
+	int err;
+
+	if (!dir)
+		err = -ESTALE;
+	else if (dir->kind != NODE_ROOT)
+		err = -EPERM; /* no subdirectories inside a guest */
+	else if (fs->read_only)
+		err = -EROFS;
+	else if (!name_guest_valid(name))
+		err = -EINVAL;
+	else
+		err = store_guest_create(fs->store, name, &opts);
+	if (!err) {
+		guest_apply_creator(fs, req, name, mode);
+		err = root_make_entry(fs, name, &e, &n);
+	}
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		reply_entry(req, &e, n);
+}
+
+void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *dir = nodes_get(parent);
+	int err;
+
+	if (!dir)
+		err = -ESTALE;
+	else if (dir->kind != NODE_ROOT)
+		err = -ENOTDIR; /* everything inside a guest is a file */
+	else if (fs->read_only)
+		err = -EROFS;
+	else if (!name_guest_valid(name))
+		err = -ENOENT;
+	else
+		err = store_guest_delete(fs->store, name, false);
+	if (!err) {
+		nodes_guest_removed(name);
+		log_msg(LOG_INFO, "%s: guest removed", name);
+	}
+	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+}
+
+/* If object `name` of `c` is refused by the save lock, log why. */
+static void log_pinned(struct container *c, const char *guest,
+		       const char *name, const char *action)
+{
+	uint64_t id;
+
+	if (object_lookup(c, name, &id) == 0)
+		savelog_check_write(c, guest, id, action);
+}
+
+void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *dir = nodes_get(parent);
+	char guest[HFS_GUEST_NAME_MAX];
+	struct container *c;
+	int err;
+
+	if (!dir) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (dir->kind != NODE_GUEST) {
+		fuse_reply_err(req, dir->kind == NODE_ROOT ? EISDIR : ENOTDIR);
+		return;
+	}
+	if (fs->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = guest_acquire(fs, dir, guest, &c);
+	if (err) {
+		fuse_reply_err(req, hfs_errno(err));
+		return;
+	}
+	err = object_unlink(c, name);
+	if (err == -EBUSY)
+		log_pinned(c, guest, name, "unlink");
+	else if (!err && strcmp(name, SAVE_IMAGE_NAME) == 0)
+		log_msg(LOG_NOTICE,
+			"%s/%s: removed; saved state discarded, disks writable",
+			guest, name);
+	guest_release(fs, c);
+	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+}
+
+static int rename_guest(struct hfs *fs, const char *from, const char *to)
+{
+	int err;
+
+	if (!name_guest_valid(from))
+		return -ENOENT;
+	if (!name_guest_valid(to))
+		return -EINVAL;
+	if (strcmp(from, to) == 0)
+		return 0;
+	err = store_guest_rename(fs->store, from, to);
+	if (!err) {
+		nodes_guest_renamed(from, to);
+		log_msg(LOG_INFO, "%s: guest renamed to %s", from, to);
+	}
+	return err;
+}
+
+static int rename_object(struct hfs *fs, struct node *dir, const char *from,
+			 const char *to, bool noreplace)
+{
+	char guest[HFS_GUEST_NAME_MAX];
+	char how[HFS_OBJECT_NAME_MAX + 32];
+	struct container *c;
+	int err;
+
+	err = guest_acquire(fs, dir, guest, &c);
+	if (err)
+		return err;
+	err = object_rename(c, from, to, noreplace);
+	if (err == -EBUSY) {
+		log_pinned(c, guest, from, "rename");
+		log_pinned(c, guest, to, "rename over");
+	} else if (!err && strcmp(to, SAVE_IMAGE_NAME) == 0 &&
+		   strcmp(from, SAVE_IMAGE_NAME) != 0) {
+		snprintf(how, sizeof(how), "renamed from %s", from);
+		savelog_sealed(c, guest, how);
+	} else if (!err && strcmp(from, SAVE_IMAGE_NAME) == 0 &&
+		   strcmp(to, SAVE_IMAGE_NAME) != 0) {
+		log_msg(LOG_NOTICE,
+			"%s/%s: renamed to %s; saved state discarded, disks writable",
+			guest, from, to);
+	}
+	guest_release(fs, c);
+	return err;
+}
+
+void hfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *from = nodes_get(parent);
+	struct node *to = nodes_get(newparent);
+	int err;
+
+	if (!from || !to)
+		err = -ESTALE;
+	else if (flags & ~(unsigned)RENAME_NOREPLACE)
+		err = -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+	else if (fs->read_only)
+		err = -EROFS;
+	else if (from->kind == NODE_ROOT && to->kind == NODE_ROOT)
+		err = rename_guest(fs, name, newname);
+	else if (from->kind == NODE_GUEST && from == to)
+		err = rename_object(fs, from, name, newname,
+				    flags & RENAME_NOREPLACE);
+	else if (from->kind == NODE_GUEST && to->kind == NODE_GUEST)
+		err = -EXDEV; /* objects live in one container each */
+	else
+		err = -EPERM; /* a guest into a guest, a file into the root */
+	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+}
+
+void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, dev_t rdev)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct node *dir = nodes_get(parent);
+	char guest[HFS_GUEST_NAME_MAX];
+	struct fuse_entry_param e;
+	struct container *c;
+	struct node *n = NULL;
+	uint64_t id;
+	int err;
+
+	(void)rdev;
+	if (!dir) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (dir->kind != NODE_GUEST || !S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM); /* regular files in guests only */
+		return;
+	}
+	if (fs->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = guest_acquire(fs, dir, guest, &c);
+	if (err) {
+		fuse_reply_err(req, hfs_errno(err));
+		return;
+	}
+	err = object_create(c, name, S_IFREG | (mode & 07777), ctx->uid,
+			    ctx->gid, &id);
+	if (!err)
+		err = dir_make_entry(fs, dir, c, name, id, &e, &n);
+	guest_release(fs, c);
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		reply_entry(req, &e, n);
+}
+
+void hfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		 const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+void hfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	      const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
+void hfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct statvfs sv;
+
+	(void)ino;
+	if (fstatvfs(fs->store_fd, &sv) != 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}

@@ -1,0 +1,509 @@
+/*
+ * ops_file.c -- the data path: open, read, write, flush, fsync, release,
+ * fallocate, lseek and copy_file_range on objects.
+ *
+ * Notes on the design
+ * -------------------
+ *  - A handle (struct handle) is one open file.  It holds a container
+ *    reference (store_guest_get) and an object pin (object_open) from open
+ *    to release, so an unlinked object stays readable and writable through
+ *    it, and core can tell writers apart for the save lock.
+ *  - The save lock: a read-write open, an O_TRUNC open, truncate and
+ *    fallocate ask save_lock_check_write first and are refused with EBUSY
+ *    (logged with core's reason) while a sealed image pins the disk.
+ *    Writes through handles opened before the save are core's business
+ *    (object_write invalidates the image first).
+ *  - Sealing: when the last write handle of the object named memory.save
+ *    is closed, the image is sealed (save_lock_seal).  The kernel sends
+ *    RELEASE asynchronously after close(2) returns, but FLUSH synchronously,
+ *    so the seal is done at the last writer's FLUSH (and again, as a no-op,
+ *    at its RELEASE): a program that closes memory.save and then opens a
+ *    disk sees the lock, with no window.
+ *  - Durability: fsync and fdatasync commit the container (never ENOSYS:
+ *    the kernel would then fake success for every later fsync).  Handles
+ *    opened with O_SYNC or O_DSYNC commit before replying to each write.
+ *    Everything else is committed by core's background committer or at
+ *    unmount.
+ *  - No writeback cache: every write reaches us before write(2) returns,
+ *    so no dirty page can reach a pinned disk after its image was sealed.
+ *
+ * THREAD MODEL: a handle's fields are set at open and read-only until
+ * release; libfuse never runs release concurrently with another request on
+ * the same handle.  Concurrent reads and writes on one handle are allowed
+ * (core serialises what must be).  Node counters are under the node table
+ * mutex (nodes.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "hangarfs.h"
+#include "savelock.h"
+
+#define COPY_CHUNK (1u << 20)
+
+struct handle {
+	struct node *node;              /* object node; a ref is held */
+	struct container *c;            /* guest reference held */
+	uint64_t id;
+	char guest[HFS_GUEST_NAME_MAX]; /* guest name at open, for logs */
+	bool for_write;
+	bool sync;                      /* O_SYNC/O_DSYNC: commit each write */
+	bool disk;                      /* counted in the guest's disk writers */
+};
+
+static struct handle *handle_of(struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	log_set_guest(h->guest);
+	return h;
+}
+
+/* Log a failed data operation (I/O errors only; ENOSPC etc. are the
+ * caller's to report). */
+static void handle_log_error(struct handle *h, const char *what,
+			     uint64_t offset, int err)
+{
+	char name[HFS_OBJECT_NAME_MAX];
+
+	if (hfs_errno(err) != EIO)
+		return;
+	if (object_name_of(h->c, h->id, name, sizeof(name)) != 0 || !name[0])
+		snprintf(name, sizeof(name), "(object %llu)",
+			 (unsigned long long)h->id);
+	log_msg(LOG_ERR, "%s/%s: %s at offset %llu failed: %s", h->guest,
+		name, what, (unsigned long long)offset, hfs_strerror(err));
+}
+
+/*
+ * Seal the image if `h` writes the object currently named memory.save and
+ * is its last writer.  Logs the seal once (not again on the no-op repeat).
+ */
+static void handle_seal_if_image(struct handle *h)
+{
+	char name[HFS_OBJECT_NAME_MAX];
+	struct save_status *before;
+	bool was_sealed;
+	int err;
+
+	if (object_name_of(h->c, h->id, name, sizeof(name)) != 0 ||
+	    strcmp(name, SAVE_IMAGE_NAME) != 0)
+		return;
+	before = malloc(sizeof(*before));
+	if (!before)
+		return;
+	was_sealed = save_lock_status(h->c, before) == 0 &&
+		     before->state == SAVE_STATE_SAVED &&
+		     before->image_id == h->id && !before->image_unsealed;
+	free(before);
+	err = save_lock_seal(h->c);
+	if (err)
+		log_msg(LOG_ERR, "%s/%s: cannot seal the save image: %s",
+			h->guest, name, hfs_strerror(err));
+	else if (!was_sealed)
+		savelog_sealed(h->c, h->guest, "closed after writing");
+}
+
+/* Undo file_open_object. */
+static void handle_close(struct hfs *fs, struct handle *h, bool seal)
+{
+	log_set_guest(h->guest);
+	if (h->for_write && nodes_writer_drop(h->node, h->disk) == 0 && seal)
+		handle_seal_if_image(h);
+	object_release(h->c, h->id, h->for_write);
+	guest_release(fs, h->c);
+	nodes_unref(h->node);
+	free(h);
+}
+
+int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
+		     struct fuse_file_info *fi)
+{
+	struct object_attr oa;
+	struct handle *h;
+	int acc = fi->flags & O_ACCMODE;
+	int err;
+
+	if (obj->kind != NODE_OBJECT)
+		return -EISDIR;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->node = obj;
+	h->id = obj->object_id;
+	h->for_write = acc == O_WRONLY || acc == O_RDWR;
+	h->sync = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
+	if (h->for_write && fs->read_only) {
+		err = -EROFS;
+		goto out_free;
+	}
+	err = guest_acquire(fs, guest, h->guest, &h->c);
+	if (err)
+		goto out_free;
+	err = object_getattr(h->c, h->id, &oa);
+	if (err)
+		goto out_put;
+	h->disk = oa.role == OBJECT_ROLE_DISK;
+	if (h->for_write) {
+		err = savelog_check_write(h->c, h->guest, h->id,
+					  (fi->flags & O_TRUNC)
+						  ? "truncating open"
+						  : "read-write open");
+		if (err)
+			goto out_put;
+	}
+	err = object_open(h->c, h->id, h->for_write);
+	if (err)
+		goto out_put;
+	if (h->for_write && (fi->flags & O_TRUNC) && oa.size != 0) {
+		err = object_truncate(h->c, h->id, 0);
+		if (err)
+			goto out_release;
+	}
+	nodes_ref(obj);
+	if (h->for_write)
+		nodes_writer_add(obj, h->disk);
+	/* The page cache is dropped at each open (keep_cache = 0): cheap for
+	 * disks opened O_DIRECT, and always coherent with other handles. */
+	fi->keep_cache = 0;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	log_set_guest(NULL);
+	return 0;
+
+out_release:
+	object_release(h->c, h->id, h->for_write);
+out_put:
+	guest_release(fs, h->c);
+out_free:
+	free(h);
+	return err;
+}
+
+void hfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *n = nodes_get(ino);
+	int err;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (n->kind != NODE_OBJECT) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	err = file_open_object(fs, n->guest, n, fi);
+	if (err) {
+		fuse_reply_err(req, hfs_errno(err));
+		return;
+	}
+	if (fuse_reply_open(req, fi) != 0)
+		handle_close(fs, (struct handle *)(uintptr_t)fi->fh, false);
+}
+
+void hfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, struct fuse_file_info *fi)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct node *dir = nodes_get(parent);
+	char guest[HFS_GUEST_NAME_MAX];
+	struct fuse_entry_param e;
+	struct container *c;
+	struct node *n = NULL;
+	uint64_t id;
+	int err;
+
+	if (!dir) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (dir->kind != NODE_GUEST) {
+		fuse_reply_err(req, EPERM); /* no files in the root */
+		return;
+	}
+	if (fs->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = guest_acquire(fs, dir, guest, &c);
+	if (err) {
+		fuse_reply_err(req, hfs_errno(err));
+		return;
+	}
+	err = object_create(c, name, S_IFREG | (mode & 07777), ctx->uid,
+			    ctx->gid, &id);
+	if (err == -EEXIST && !(fi->flags & O_EXCL))
+		err = object_lookup(c, name, &id);
+	if (!err)
+		err = dir_make_entry(fs, dir, c, name, id, &e, &n);
+	guest_release(fs, c);
+	if (err) {
+		fuse_reply_err(req, hfs_errno(err));
+		return;
+	}
+	err = file_open_object(fs, dir, n, fi);
+	if (err) {
+		nodes_forget(n, 1);
+		fuse_reply_err(req, hfs_errno(err));
+		return;
+	}
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		handle_close(fs, (struct handle *)(uintptr_t)fi->fh, false);
+		nodes_forget(n, 1);
+	}
+}
+
+void hfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	      struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	size_t got = 0;
+	char *buf;
+	int err;
+
+	(void)ino;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		log_set_guest(NULL);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	err = object_read(h->c, h->id, buf, size, (uint64_t)off, &got);
+	if (err)
+		handle_log_error(h, "read", (uint64_t)off, err);
+	log_set_guest(NULL);
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		fuse_reply_buf(req, buf, got);
+	free(buf);
+}
+
+/* Write `len` bytes at `off` through `h`, committing for O_SYNC handles. */
+static int handle_write(struct handle *h, const void *data, size_t len,
+			uint64_t off)
+{
+	int err;
+
+	err = object_write(h->c, h->id, data, len, off);
+	if (!err && h->sync)
+		err = container_commit(h->c);
+	if (err)
+		handle_log_error(h, "write", off, err);
+	return err;
+}
+
+void hfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
+		   off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	size_t len = fuse_buf_size(bufv);
+	const struct fuse_buf *b = &bufv->buf[bufv->idx];
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+	void *copy = NULL;
+	const void *data;
+	ssize_t copied;
+	int err;
+
+	(void)ino;
+	if (bufv->count - bufv->idx == 1 && !(b->flags & FUSE_BUF_IS_FD)) {
+		/* The usual case: one buffer in memory, written in place. */
+		data = (const char *)b->mem + bufv->off;
+		len = b->size - bufv->off;
+	} else {
+		/* Spliced or scattered: gather into one buffer. */
+		copy = malloc(len ? len : 1);
+		if (!copy) {
+			err = -ENOMEM;
+			goto out_reply;
+		}
+		mem.buf[0].mem = copy;
+		copied = fuse_buf_copy(&mem, bufv, 0);
+		if (copied < 0) {
+			err = (int)copied;
+			goto out_reply;
+		}
+		len = (size_t)copied;
+		data = copy;
+	}
+	err = handle_write(h, data, len, (uint64_t)off);
+out_reply:
+	log_set_guest(NULL);
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		fuse_reply_write(req, len);
+	free(copy);
+}
+
+void hfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+
+	(void)ino;
+	if (h->for_write && nodes_writers(h->node) == 1)
+		handle_seal_if_image(h);
+	log_set_guest(NULL);
+	fuse_reply_err(req, 0);
+}
+
+void hfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+
+	(void)ino;
+	handle_close(fs, (struct handle *)(uintptr_t)fi->fh, true);
+	fuse_reply_err(req, 0);
+}
+
+void hfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	       struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	int err;
+
+	(void)ino;
+	(void)datasync; /* a commit makes data and metadata durable at once */
+	err = container_commit(h->c);
+	if (err)
+		handle_log_error(h, "fsync", 0, err);
+	log_set_guest(NULL);
+	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+}
+
+static int handle_fallocate(struct handle *h, int mode, uint64_t offset,
+			    uint64_t length)
+{
+	const int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+			  FALLOC_FL_ZERO_RANGE;
+	bool keep_size = mode & FALLOC_FL_KEEP_SIZE;
+	struct object_attr oa;
+	int err;
+
+	if (mode & ~known)
+		return -EOPNOTSUPP; /* collapse, insert, unshare */
+	if (!h->for_write)
+		return -EBADF;
+	err = savelog_check_write(h->c, h->guest, h->id, "fallocate");
+	if (err)
+		return err;
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		if (!keep_size)
+			return -EOPNOTSUPP; /* fallocate(2) requires it */
+		err = object_punch(h->c, h->id, offset, length);
+	} else if (mode & FALLOC_FL_ZERO_RANGE) {
+		err = object_zero(h->c, h->id, offset, length, keep_size);
+	} else if (!keep_size) {
+		/* Plain allocation: space is taken at write time (clusters
+		 * are copy-on-write), so only the size can change here. */
+		err = object_getattr(h->c, h->id, &oa);
+		if (!err && offset + length > oa.size)
+			err = object_truncate(h->c, h->id, offset + length);
+	}
+	if (!err && h->sync)
+		err = container_commit(h->c);
+	if (err)
+		handle_log_error(h, "fallocate", offset, err);
+	return err;
+}
+
+void hfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		   off_t length, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	int err;
+
+	(void)ino;
+	if (offset < 0 || length <= 0)
+		err = -EINVAL;
+	else
+		err = handle_fallocate(h, mode, (uint64_t)offset,
+				       (uint64_t)length);
+	log_set_guest(NULL);
+	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+}
+
+void hfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	       struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	uint64_t out = 0;
+	int err;
+
+	(void)ino;
+	if (off < 0)
+		err = -ENXIO;
+	else if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		err = -EINVAL; /* the kernel answers the others itself */
+	else
+		err = object_seek(h->c, h->id, (uint64_t)off, whence, &out);
+	log_set_guest(NULL);
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		fuse_reply_lseek(req, (off_t)out);
+}
+
+void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			 struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			 off_t off_out, struct fuse_file_info *fi_out,
+			 size_t len, int flags)
+{
+	struct handle *in = (struct handle *)(uintptr_t)fi_in->fh;
+	struct handle *out = handle_of(fi_out);
+	size_t done = 0;
+	char *buf = NULL;
+	int err = 0;
+
+	(void)ino_in;
+	(void)ino_out;
+	if (flags != 0 || off_in < 0 || off_out < 0) {
+		err = -EINVAL;
+		goto out_reply;
+	}
+	if (!out->for_write) {
+		err = -EBADF;
+		goto out_reply;
+	}
+	buf = malloc(len < COPY_CHUNK ? (len ? len : 1) : COPY_CHUNK);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out_reply;
+	}
+	while (done < len) {
+		size_t want = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
+		size_t got = 0;
+
+		err = object_read(in->c, in->id, buf, want,
+				  (uint64_t)off_in + done, &got);
+		if (err || got == 0)
+			break;
+		err = object_write(out->c, out->id, buf, got,
+				   (uint64_t)off_out + done);
+		if (err)
+			break;
+		done += got;
+	}
+	if (err)
+		handle_log_error(out, "copy_file_range", (uint64_t)off_out + done,
+				 err);
+	/* A partial copy is a short count, as for write(2)... */
+	if (done)
+		err = 0;
+	/* ...but what was copied must be durable for an O_SYNC target. */
+	if (done && out->sync)
+		err = container_commit(out->c);
+out_reply:
+	log_set_guest(NULL);
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		fuse_reply_write(req, done);
+	free(buf);
+}

@@ -1,0 +1,224 @@
+/*
+ * xattr.c -- the save state of a guest as extended attributes of its
+ * directory, so it can be seen and changed without the CLI:
+ *
+ *   user.hangar.state    stopped | open-rw | saved | resuming | invalidated
+ *                        (open-rw: no save state and a disk is open for
+ *                        writing through this mount)
+ *   user.hangar.saved    present while a save state exists:
+ *                        "time=2026-11-22 01:00:03 UTC; disks=disk.raw,...;
+ *                        config=unchanged|changed[; invalidated=TIME by DISK]"
+ *   user.hangar.resume   write-only: `setfattr -n user.hangar.resume -v 1 DIR`
+ *                        runs save_lock_resume; a refusal is ESTALE (logged
+ *                        with core's reason), nothing saved is ENODATA.
+ *
+ * No other extended attributes are stored: setxattr elsewhere is ENOTSUP
+ * (cp -a then copies without them, silently), getxattr is ENODATA.
+ *
+ * THREAD MODEL: no state of its own.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "hangarfs.h"
+#include "savelock.h"
+
+#define XATTR_STATE "user.hangar.state"
+#define XATTR_SAVED "user.hangar.saved"
+#define XATTR_RESUME "user.hangar.resume"
+#define XATTR_PREFIX "user.hangar."
+
+static void format_utc(const struct timespec *ts, char *out, size_t out_len)
+{
+	struct tm tm;
+	time_t t = ts->tv_sec;
+
+	if (!gmtime_r(&t, &tm) ||
+	    strftime(out, out_len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(out, out_len, "@%lld", (long long)ts->tv_sec);
+}
+
+/* The value of the user.hangar.saved attribute; -ENODATA if none. */
+static int format_saved(const struct save_status *st, char *out,
+			size_t out_len)
+{
+	char when[64];
+	size_t used;
+	int n;
+
+	if (st->state == SAVE_STATE_NONE)
+		return -ENODATA;
+	format_utc(&st->saved_time, when, sizeof(when));
+	n = snprintf(out, out_len, "time=%s; disks=", when);
+	used = n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < st->pin_count && used < out_len; i++) {
+		n = snprintf(out + used, out_len - used, "%s%s%s",
+			     i ? "," : "",
+			     st->pins[i].name[0] ? st->pins[i].name : "(removed)",
+			     st->pins[i].changed ? "(changed)" : "");
+		used += n > 0 ? (size_t)n : 0;
+	}
+	if (used < out_len) {
+		n = snprintf(out + used, out_len - used, "; config=%s",
+			     st->config_changed ? "changed" : "unchanged");
+		used += n > 0 ? (size_t)n : 0;
+	}
+	if (st->state == SAVE_STATE_INVALIDATED && used < out_len) {
+		format_utc(&st->event_time, when, sizeof(when));
+		snprintf(out + used, out_len - used, "; invalidated=%s by %s",
+			 when, st->event_object);
+	}
+	return 0;
+}
+
+/* Compute the value of `name` on guest node `n` into out (NUL-ended). */
+static int guest_xattr(struct hfs *fs, struct node *n, const char *name,
+		       char *out, size_t out_len)
+{
+	char guest[HFS_GUEST_NAME_MAX];
+	struct save_status *st;
+	struct container *c;
+	int err;
+
+	if (strcmp(name, XATTR_STATE) != 0 && strcmp(name, XATTR_SAVED) != 0)
+		return -ENODATA;
+	st = malloc(sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	err = guest_acquire(fs, n, guest, &c);
+	if (err)
+		goto out_free;
+	err = save_lock_status(c, st);
+	guest_release(fs, c);
+	if (err)
+		goto out_free;
+	if (strcmp(name, XATTR_SAVED) == 0) {
+		err = format_saved(st, out, out_len);
+	} else if (st->state == SAVE_STATE_NONE) {
+		snprintf(out, out_len, "%s",
+			 nodes_disk_writers(n) ? "open-rw" : "stopped");
+	} else {
+		snprintf(out, out_len, "%s", save_state_name(st->state));
+	}
+out_free:
+	free(st);
+	return err;
+}
+
+/* Reply with `value` per the getxattr/listxattr size protocol. */
+static void reply_value(fuse_req_t req, const char *value, size_t len,
+			size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+}
+
+void hfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  size_t size)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *n = nodes_get(ino);
+	char value[4096];
+	int err;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (n->kind != NODE_GUEST) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	err = guest_xattr(fs, n, name, value, sizeof(value));
+	if (err)
+		fuse_reply_err(req, hfs_errno(err));
+	else
+		reply_value(req, value, strlen(value), size);
+}
+
+void hfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *n = nodes_get(ino);
+	static const char with_saved[] = XATTR_STATE "\0" XATTR_SAVED;
+	char value[4096];
+	size_t len = 0;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (n->kind == NODE_GUEST) {
+		/* Both names, NUL-terminated; "saved" only when it exists. */
+		len = sizeof(with_saved);
+		if (guest_xattr(fs, n, XATTR_SAVED, value, sizeof(value)) != 0)
+			len = sizeof(XATTR_STATE);
+	}
+	reply_value(req, with_saved, len, size);
+}
+
+static int guest_resume(struct hfs *fs, struct node *n, const char *value,
+			size_t size)
+{
+	char guest[HFS_GUEST_NAME_MAX];
+	char reason[512] = "";
+	struct container *c;
+	int err;
+
+	if (!(size >= 1 && value[0] == '1' &&
+	      (size == 1 || (size == 2 && (value[1] == '\n' || !value[1])))))
+		return -EINVAL;
+	if (fs->read_only)
+		return -EROFS;
+	err = guest_acquire(fs, n, guest, &c);
+	if (err)
+		return err;
+	err = save_lock_resume(c, reason, sizeof(reason));
+	if (err == 0)
+		log_msg(LOG_NOTICE,
+			"%s: resume: save lock released for the restore; memory.save is retired at the guest's first disk write",
+			guest);
+	else
+		log_msg(LOG_WARNING, "%s: resume refused: %s", guest,
+			reason[0] ? reason : hfs_strerror(err));
+	guest_release(fs, c);
+	if (err == -ENOENT)
+		err = -ENODATA; /* nothing saved: not "no such file" */
+	return err;
+}
+
+void hfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  const char *value, size_t size, int flags)
+{
+	struct hfs *fs = fuse_req_userdata(req);
+	struct node *n = nodes_get(ino);
+	int err;
+
+	(void)flags;
+	if (!n)
+		err = -ESTALE;
+	else if (n->kind == NODE_GUEST && strcmp(name, XATTR_RESUME) == 0)
+		err = guest_resume(fs, n, value, size);
+	else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0)
+		err = -EPERM; /* the state attributes are read-only */
+	else
+		err = -ENOTSUP;
+	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+}
+
+void hfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino;
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0)
+		fuse_reply_err(req, EPERM);
+	else
+		fuse_reply_err(req, ENODATA);
+}
