@@ -62,6 +62,7 @@ enum container_event_type {
 
 struct container_event {
 	enum container_event_type type;
+	const char *guest;       /* filled in by the store; may be NULL */
 	const char *object_name; /* borrowed for the call; may be NULL */
 	const char *detail;      /* borrowed for the call; may be NULL */
 	int error;               /* negative errno for IO_ERROR, else 0 */

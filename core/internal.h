@@ -216,6 +216,8 @@ struct load_diag {
 int container_load(struct io *io, const struct container_options *opts,
 		   struct load_diag *diag, struct container **out_container);
 int container_commit_locked(struct container *c);
+/* container_close_detached - free without committing or closing the io. */
+void container_close_detached(struct container *c);
 void container_emit(struct container *c, enum container_event_type type,
 		    const char *object_name, const char *detail, int error);
 int container_poison(struct container *c, int err);

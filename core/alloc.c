@@ -1,0 +1,257 @@
+/*
+ * alloc.c -- the transactional cluster allocator.
+ *
+ * Design notes.  Nothing on disk records free space: a cluster is in use
+ * exactly when the committed tree references it, so the allocator is rebuilt
+ * at open by walking the tree (container_load) and is never persisted.  That
+ * makes a leaked cluster impossible by construction: there is no refcount on
+ * disk that a crash could leave too high.
+ *
+ * In memory each cluster has a reference count for the open transaction's
+ * state (`refs`) and a CLUSTER_COMMITTED bit for the last committed state.
+ *
+ * Invariants (checked by alloc_invariants in debug builds):
+ *   1. alloc_get only returns a cluster with refs == 0 and !COMMITTED:
+ *      free in the committed state AND not allocated in the open
+ *      transaction.  So the committed tree is never overwritten by new
+ *      allocations (DESIGN.md invariant 3).
+ *   2. A cluster freed in the open transaction (refs drops to 0) keeps
+ *      COMMITTED until alloc_commit: it becomes reusable only after the
+ *      transaction that freed it committed.
+ *   3. `used` == number of clusters with refs > 0.
+ *   4. Every cluster whose refs changed since the last alloc_commit is in
+ *      `touched` exactly once (CLUSTER_TOUCHED marks membership).
+ *
+ * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
+ * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
+ * clusters handed to the punch callback so discard returns host space).
+ *
+ * THREAD MODEL: none of its own; every call is made under the container's
+ * write lock (internal.h).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
+{
+	memset(a, 0, sizeof(*a));
+	a->first = first;
+	a->count = count < first ? first : count;
+	a->cursor = first;
+	a->capacity = a->count + 64;
+	a->refs = calloc(a->capacity, sizeof(*a->refs));
+	a->bits = calloc(a->capacity, sizeof(*a->bits));
+	if (!a->refs || !a->bits) {
+		alloc_cleanup(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void alloc_cleanup(struct alloc *a)
+{
+	free(a->refs);
+	free(a->bits);
+	free(a->touched);
+	memset(a, 0, sizeof(*a));
+}
+
+static int alloc_grow(struct alloc *a, uint64_t need)
+{
+	if (need <= a->capacity)
+		return 0;
+	uint64_t cap = a->capacity * 2;
+	if (cap < need)
+		cap = need + 64;
+	uint32_t *refs = realloc(a->refs, cap * sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	a->refs = refs;
+	uint8_t *bits = realloc(a->bits, cap * sizeof(*bits));
+	if (!bits)
+		return -ENOMEM;
+	a->bits = bits;
+	memset(a->refs + a->capacity, 0,
+	       (cap - a->capacity) * sizeof(*a->refs));
+	memset(a->bits + a->capacity, 0,
+	       (cap - a->capacity) * sizeof(*a->bits));
+	a->capacity = cap;
+	return 0;
+}
+
+static int alloc_touch(struct alloc *a, uint64_t n)
+{
+	if (a->bits[n] & CLUSTER_TOUCHED)
+		return 0;
+	if (a->touched_num == a->touched_cap) {
+		size_t cap = a->touched_cap ? a->touched_cap * 2 : 256;
+		uint64_t *t = realloc(a->touched, cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		a->touched = t;
+		a->touched_cap = cap;
+	}
+	a->touched[a->touched_num++] = n;
+	a->bits[n] |= CLUSTER_TOUCHED;
+	return 0;
+}
+
+int alloc_ref(struct alloc *a, uint64_t n)
+{
+	int ret;
+
+	if (n < a->first)
+		return -EUCLEAN;
+	ret = alloc_grow(a, n + 1);
+	if (ret)
+		return ret;
+	ret = alloc_touch(a, n);
+	if (ret)
+		return ret;
+	if (n >= a->count)
+		a->count = n + 1;
+	if (a->refs[n] == UINT32_MAX)
+		return -EUCLEAN;
+	if (a->refs[n]++ == 0) {
+		a->used++;
+		if (a->bits[n] & CLUSTER_BACKED) {
+			a->bits[n] &= (uint8_t)~CLUSTER_BACKED;
+			a->backed_free--;
+		}
+	}
+	return 0;
+}
+
+void alloc_unref(struct alloc *a, uint64_t n)
+{
+	assert(n < a->count && a->refs[n] > 0);
+	/* Touch cannot fail here: a cluster with refs > 0 was either touched
+	 * in this transaction or loaded at open, and open touches nothing, so
+	 * make room defensively; on -ENOMEM the cluster simply stays
+	 * committed (a missed reuse, never a corruption) until reopen. */
+	(void)alloc_touch(a, n);
+	if (--a->refs[n] == 0) {
+		a->used--;
+		if (n < a->cursor)
+			a->cursor = n;
+	}
+}
+
+int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
+{
+	uint64_t n;
+	int ret;
+
+	/* Metadata prefers clusters that still own host blocks (freed
+	 * metadata), so a commit rarely needs new space on the backing
+	 * filesystem; data leaves ALLOC_META_RESERVE of them alone. */
+	if (kind == ALLOC_META && a->backed_free > 0) {
+		for (n = a->first; n < a->count; n++) {
+			if ((a->bits[n] & CLUSTER_BACKED) && a->refs[n] == 0 &&
+			    !(a->bits[n] & CLUSTER_COMMITTED))
+				goto found;
+		}
+	}
+	for (n = a->cursor; n < a->count; n++) {
+		if (a->refs[n] == 0 && !(a->bits[n] & CLUSTER_COMMITTED)) {
+			if (kind == ALLOC_DATA &&
+			    (a->bits[n] & CLUSTER_BACKED) &&
+			    a->backed_free <= ALLOC_META_RESERVE)
+				continue;
+			a->cursor = n + 1;
+			goto found;
+		}
+	}
+	n = a->count;
+	if (n >= FORMAT_MAX_VCLUSTERS)
+		return -EFBIG;
+found:
+	ret = alloc_ref(a, n);
+	if (ret)
+		return ret;
+	if (kind == ALLOC_DATA)
+		a->bits[n] |= CLUSTER_DATA;
+	else
+		a->bits[n] &= (uint8_t)~CLUSTER_DATA;
+	*out_n = n;
+	return 0;
+}
+
+void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
+		  void *arg)
+{
+	for (size_t i = 0; i < a->touched_num; i++) {
+		uint64_t n = a->touched[i];
+		bool was = a->bits[n] & CLUSTER_COMMITTED;
+		a->bits[n] &= (uint8_t)~CLUSTER_TOUCHED;
+		if (a->refs[n] > 0) {
+			a->bits[n] |= CLUSTER_COMMITTED;
+			continue;
+		}
+		a->bits[n] &= (uint8_t)~(CLUSTER_COMMITTED | CLUSTER_PACKED);
+		if (n < a->cursor)
+			a->cursor = n;
+		if (!was)
+			continue;
+		if (a->bits[n] & CLUSTER_DATA) {
+			if (punch)
+				punch(arg, n);
+		} else if (!(a->bits[n] & CLUSTER_BACKED)) {
+			a->bits[n] |= CLUSTER_BACKED;
+			a->backed_free++;
+		}
+	}
+	a->touched_num = 0;
+}
+
+void alloc_set_backed(struct alloc *a, uint64_t n, bool backed)
+{
+	if (n >= a->count || a->refs[n] != 0)
+		return;
+	bool is = a->bits[n] & CLUSTER_BACKED;
+	if (backed && !is) {
+		a->bits[n] |= CLUSTER_BACKED;
+		a->backed_free++;
+	} else if (!backed && is) {
+		a->bits[n] &= (uint8_t)~CLUSTER_BACKED;
+		a->backed_free--;
+	}
+}
+
+int alloc_extend_backed(struct alloc *a, uint64_t num)
+{
+	int ret = alloc_grow(a, a->count + num);
+	if (ret)
+		return ret;
+	for (uint64_t i = 0; i < num; i++) {
+		a->bits[a->count + i] = CLUSTER_BACKED;
+		a->backed_free++;
+	}
+	a->count += num;
+	return 0;
+}
+
+bool alloc_invariants(const struct alloc *a)
+{
+	uint64_t used = 0, backed = 0, touched = 0;
+
+	for (uint64_t n = 0; n < a->count; n++) {
+		if (a->refs[n])
+			used++;
+		if (a->bits[n] & CLUSTER_BACKED) {
+			backed++;
+			if (a->refs[n])
+				return false;
+		}
+		if (a->bits[n] & CLUSTER_TOUCHED)
+			touched++;
+		if (n < a->first && (a->refs[n] || a->bits[n]))
+			return false;
+	}
+	return used == a->used && backed == a->backed_free &&
+	       touched == a->touched_num;
+}

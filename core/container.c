@@ -1,0 +1,577 @@
+/*
+ * container.c -- open, create, commit and close a guest container.
+ *
+ * Design notes: the commit protocol (core/FORMAT.md has the crash argument).
+ *
+ *   1. Pending compressed clusters are stored; every object whose contents
+ *      changed gets generation G+1; a pending seal takes its pins now, so the
+ *      image and the disk generations it records are in the same commit.
+ *   2. Every dirty map node is written, children first, to a cluster that is
+ *      free in the committed state G and not yet used by this transaction.
+ *   3. The object table is written whole to fresh clusters.
+ *   4. fdatasync: the new tree and all data written since G are durable.
+ *   5. The superblock for G+1 goes to the slot that does NOT hold G, then
+ *      fdatasync.  G+1 is committed when this sync returns.
+ *   6. Only now: the old table and the clusters freed during the transaction
+ *      become reusable (alloc_commit), freed data clusters are punched.
+ *
+ * A crash before step 5's write reaches the disk leaves slot(G) as the
+ * newest valid superblock, and nothing G references was overwritten (step 2
+ * and 3 only used clusters free in G; in-place data rewrites are the one
+ * documented exception).  A crash during step 5 tears at most one 512-byte
+ * sector: the new slot is either old, new, or fails its crc, and open picks
+ * the newest valid one.  A failure in steps 2-3 releases the new clusters and
+ * leaves the transaction open for a retry; a failed fdatasync or superblock
+ * write poisons the container (STYLE.md 9: no later "successful" flush).
+ *
+ * Group commit: container_commit() callers queue on commit_mutex; one leader
+ * runs container_commit_locked() for everyone whose writes completed before
+ * that commit started.
+ *
+ * THREAD MODEL: see internal.h.  The commit runs under the container write
+ * lock; the group-commit counters under commit_mutex.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "compress.h"
+#include "internal.h"
+#include "io.h"
+#include "savelock.h"
+
+struct timespec clock_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t;
+}
+
+void container_emit(struct container *c, enum container_event_type type,
+		    const char *object_name, const char *detail, int error)
+{
+	if (!c->event)
+		return;
+	struct container_event ev = {.type = type,
+				     .object_name = object_name,
+				     .detail = detail,
+				     .error = error};
+	c->event(c->event_arg, &ev);
+}
+
+int container_poison(struct container *c, int err)
+{
+	if (!c->poisoned) {
+		c->poisoned = err == -ENOSPC ? -EIO : err;
+		container_emit(c, CONTAINER_EVENT_IO_ERROR, NULL,
+			       "backing sync failed; container poisoned until "
+			       "reopened",
+			       err);
+	}
+	return c->poisoned;
+}
+
+int compressor_take(struct container *c, struct compressor **out_cz)
+{
+	int ret = 0;
+	pthread_mutex_lock(&c->cz_lock);
+	if (c->cz_free > 0)
+		*out_cz = c->cz_pool[--c->cz_free];
+	else
+		ret = compressor_new(c->compress_level, out_cz);
+	pthread_mutex_unlock(&c->cz_lock);
+	return ret;
+}
+
+void compressor_give(struct container *c, struct compressor *cz)
+{
+	pthread_mutex_lock(&c->cz_lock);
+	if (c->cz_free < COMPRESSOR_POOL) {
+		c->cz_pool[c->cz_free++] = cz;
+		cz = NULL;
+	}
+	pthread_mutex_unlock(&c->cz_lock);
+	compressor_free(cz);
+}
+
+static struct container *container_alloc(const struct container_options *opts)
+{
+	struct container *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	pthread_rwlock_init(&c->lock, NULL);
+	pthread_mutex_init(&c->commit_mutex, NULL);
+	pthread_cond_init(&c->commit_cond, NULL);
+	pthread_mutex_init(&c->cz_lock, NULL);
+	atomic_init(&c->data_dirty, false);
+	c->read_only = opts && opts->read_only;
+	c->event = opts ? opts->event : NULL;
+	c->event_arg = opts ? opts->event_arg : NULL;
+	c->compress_level = opts && opts->compress_level ? opts->compress_level
+							  : 1;
+	return c;
+}
+
+static void container_free(struct container *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->object_num; i++) {
+		map_free_tree(c, c->objects[i], false);
+		object_destroy(c, c->objects[i]);
+	}
+	free(c->objects);
+	free(c->table_blocks);
+	alloc_cleanup(&c->alloc);
+	for (size_t i = 0; i < c->cz_free; i++)
+		compressor_free(c->cz_pool[i]);
+	pthread_rwlock_destroy(&c->lock);
+	pthread_mutex_destroy(&c->commit_mutex);
+	pthread_cond_destroy(&c->commit_cond);
+	pthread_mutex_destroy(&c->cz_lock);
+	free(c);
+}
+
+static void punch_freed(void *arg, uint64_t n)
+{
+	struct container *c = arg;
+	/* Returning the space is best effort: a filesystem without punch
+	 * support keeps the blocks, and the cluster is reused later anyway. */
+	(void)io_fallocate(c->io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			   n << c->cluster_shift, c->cluster_size);
+}
+
+int container_commit_locked(struct container *c)
+{
+	uint64_t *meta_new = NULL, *blocks = NULL;
+	size_t meta_num = 0, meta_cap = 0, block_num = 0;
+	uint64_t first = 0;
+	uint32_t crc = 0;
+	uint8_t sb[FORMAT_SECTOR_SIZE];
+	int ret;
+
+	if (c->read_only)
+		return 0;
+	if (c->poisoned)
+		return c->poisoned;
+
+	/* 1. pending compressed clusters, generations, pins */
+	for (size_t i = 0; i < c->object_num; i++) {
+		ret = object_flush_pending(c, c->objects[i]);
+		if (ret)
+			return ret;
+	}
+	if (c->pack_cluster) {
+		alloc_unref(&c->alloc, c->pack_cluster);
+		c->pack_cluster = 0;
+		c->pack_used = 0;
+	}
+	const uint64_t gen = c->generation + 1;
+	for (size_t i = 0; i < c->object_num; i++) {
+		struct object *o = c->objects[i];
+		pthread_mutex_lock(&o->attr_lock);
+		if (o->content_dirty) {
+			o->generation = gen;
+			o->dirty = true;
+			o->content_dirty = false;
+			c->txn_dirty = true;
+		}
+		if (o->dirty)
+			c->txn_dirty = true;
+		pthread_mutex_unlock(&o->attr_lock);
+	}
+	if (!c->txn_dirty && !c->save.seal_pending) {
+		if (!atomic_exchange(&c->data_dirty, false))
+			return 0;
+		ret = io_fdatasync(c->io);
+		return ret ? container_poison(c, ret) : 0;
+	}
+	if (c->save.seal_pending)
+		save_take_pins(c);
+
+	/* 2. map nodes, 3. table */
+	for (size_t i = 0; i < c->object_num; i++) {
+		ret = map_write_dirty(c, c->objects[i], &meta_new, &meta_num,
+				      &meta_cap);
+		if (ret)
+			goto out_release;
+	}
+	ret = table_write(c, gen, &meta_new, &meta_num, &meta_cap, &blocks,
+			  &block_num, &first, &crc);
+	if (ret)
+		goto out_release;
+
+	/* 4. the tree and all data are durable before the superblock */
+	atomic_store(&c->data_dirty, false);
+	ret = io_fdatasync(c->io);
+	if (ret) {
+		container_poison(c, ret);
+		goto out_release;
+	}
+
+	/* 5. superblock into the other slot */
+	uint64_t old_offset = c->table_offset;
+	uint32_t old_crc = c->table_crc;
+	size_t old_num = c->table_block_num;
+	c->table_offset = first;
+	c->table_crc = crc;
+	c->table_block_num = block_num;
+	uint64_t used = c->alloc.used - old_num;
+	superblock_encode(c, sb, gen, used, ts_to_ns(clock_now()));
+	int slot = 1 - c->active_slot;
+	ret = io_pwrite(c->io, sb, sizeof(sb),
+			slot ? FORMAT_SUPERBLOCK_B_OFFSET
+			     : FORMAT_SUPERBLOCK_A_OFFSET);
+	if (!ret)
+		ret = io_fdatasync(c->io);
+	if (ret) {
+		/* The slot may or may not hold G+1 now: we can no longer
+		 * tell which tree is on disk, so stop here. */
+		c->table_offset = old_offset;
+		c->table_crc = old_crc;
+		c->table_block_num = old_num;
+		container_poison(c, ret);
+		free(meta_new);
+		free(blocks);
+		return c->poisoned;
+	}
+
+	/* 6. G+1 is committed */
+	for (size_t i = 0; i < c->object_num; i++) {
+		map_commit_done(c, c->objects[i]);
+		c->objects[i]->dirty = false;
+	}
+	for (size_t i = 0; i < old_num; i++)
+		alloc_unref(&c->alloc, cluster_of(c, c->table_blocks[i]));
+	free(c->table_blocks);
+	c->table_blocks = blocks;
+	c->generation = gen;
+	c->active_slot = slot;
+	c->txn_dirty = false;
+	c->save.seal_pending = false;
+	alloc_commit(&c->alloc, punch_freed, c);
+	assert(c->alloc.used == used);
+	free(meta_new);
+	return 0;
+
+out_release:
+	for (size_t i = 0; i < meta_num; i++)
+		alloc_unref(&c->alloc, meta_new[i]);
+	free(meta_new);
+	free(blocks);
+	return ret;
+}
+
+int container_commit(struct container *c)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&c->commit_mutex);
+	const uint64_t target = c->commits_started + 1;
+	while (c->commits_done < target) {
+		if (c->committing) {
+			pthread_cond_wait(&c->commit_cond, &c->commit_mutex);
+			continue;
+		}
+		c->committing = true;
+		const uint64_t mine = ++c->commits_started;
+		pthread_mutex_unlock(&c->commit_mutex);
+		pthread_rwlock_wrlock(&c->lock);
+		int r = container_commit_locked(c);
+		pthread_rwlock_unlock(&c->lock);
+		pthread_mutex_lock(&c->commit_mutex);
+		c->last_commit_result = r;
+		c->commits_done = mine;
+		c->committing = false;
+		pthread_cond_broadcast(&c->commit_cond);
+	}
+	ret = c->last_commit_result;
+	pthread_mutex_unlock(&c->commit_mutex);
+	return ret;
+}
+
+int container_create(struct io *io, const struct container_options *opts,
+		     struct container **out_container)
+{
+	struct container *c;
+	uint64_t size;
+	int ret;
+
+	unsigned shift = opts && opts->cluster_shift
+				 ? opts->cluster_shift
+				 : FORMAT_CLUSTER_SHIFT_DEFAULT;
+	if (shift < FORMAT_CLUSTER_SHIFT_MIN ||
+	    shift > FORMAT_CLUSTER_SHIFT_MAX || (opts && opts->read_only))
+		return -EINVAL;
+	ret = io_size(io, &size);
+	if (ret)
+		return ret;
+	if (size != 0)
+		return -EEXIST;
+	c = container_alloc(opts);
+	if (!c)
+		return -ENOMEM;
+	c->io = io;
+	c->cluster_shift = shift;
+	c->cluster_size = 1u << shift;
+	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / MAP_ENTRY_SIZE;
+	c->first_cluster =
+		(FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
+	c->next_object_id = 1;
+	c->active_slot = 1; /* so generation 1 lands in slot A */
+	if (opts && opts->compress_disks)
+		c->flags |= CONTAINER_FLAG_COMPRESS_DISKS;
+	if (getrandom(c->uuid, sizeof(c->uuid), 0) != sizeof(c->uuid)) {
+		ret = -EIO;
+		goto out_free;
+	}
+	ret = alloc_init(&c->alloc, c->first_cluster, c->first_cluster);
+	if (ret)
+		goto out_free;
+	/* Write the header area whole, so both slots exist (B zeroed). */
+	uint8_t zero[FORMAT_HEADER_AREA];
+	memset(zero, 0, sizeof(zero));
+	ret = io_pwrite(io, zero, sizeof(zero), 0);
+	if (ret)
+		goto out_free;
+	c->txn_dirty = true;
+	ret = container_commit_locked(c);
+	if (ret)
+		goto out_free;
+	*out_container = c;
+	return 0;
+out_free:
+	c->io = NULL;
+	container_free(c);
+	return ret;
+}
+
+/* Read both superblock slots and choose the newest valid one. */
+static int superblock_choose(struct container *c, struct load_diag *diag)
+{
+	uint8_t hdr[FORMAT_SUPERBLOCK_B_OFFSET + FORMAT_SECTOR_SIZE];
+	uint64_t used[2] = {0, 0};
+	int res[2];
+	char why[2][64] = {"", ""};
+	int ret;
+
+	ret = io_pread(c->io, hdr, sizeof(hdr), 0);
+	if (ret)
+		return ret;
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *sb = hdr + (i ? FORMAT_SUPERBLOCK_B_OFFSET
+					     : FORMAT_SUPERBLOCK_A_OFFSET);
+		struct container tmp = {.read_only = c->read_only};
+		res[i] = superblock_decode(sb, &tmp, &used[i], why[i],
+					   sizeof(why[i]));
+		if (diag)
+			diag->superblock_valid[i] = res[i] == 0;
+	}
+	/* Among slots whose checksum holds, the newest generation wins; a
+	 * slot with features we do not know is still "newest" and refuses. */
+	int best = -1;
+	uint64_t best_gen = 0;
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *sb = hdr + (i ? FORMAT_SUPERBLOCK_B_OFFSET
+					     : FORMAT_SUPERBLOCK_A_OFFSET);
+		if (res[i] == -EUCLEAN || res[i] == -EBADMSG)
+			continue;
+		uint64_t g = le64_get(sb + SB_OFF_GENERATION);
+		if (best < 0 || g > best_gen) {
+			best = i;
+			best_gen = g;
+		}
+	}
+	if (best < 0) {
+		if (diag)
+			snprintf(diag->message, sizeof(diag->message),
+				 "no valid superblock (A: %s; B: %s)", why[0],
+				 why[1]);
+		return res[0] == -EBADMSG || res[1] == -EBADMSG ? -EBADMSG
+								  : -EUCLEAN;
+	}
+	if (res[best]) {
+		if (diag)
+			snprintf(diag->message, sizeof(diag->message), "%s",
+				 why[best]);
+		return res[best];
+	}
+	const uint8_t *sb = hdr + (best ? FORMAT_SUPERBLOCK_B_OFFSET
+				       : FORMAT_SUPERBLOCK_A_OFFSET);
+	ret = superblock_decode(sb, c, &used[best], why[best],
+				sizeof(why[best]));
+	if (ret)
+		return ret;
+	c->active_slot = best;
+	c->alloc.used = used[best]; /* stashed; replaced after the walk */
+	return 0;
+}
+
+/* A read-write open finishes what a crash or a previous run left open:
+ * orphans are deleted and an image that was never sealed is set aside. */
+static int container_recover(struct container *c)
+{
+	bool changed = false;
+	int ret;
+
+	for (size_t i = 0; i < c->object_num;) {
+		struct object *o = c->objects[i];
+		if (o->name) {
+			i++;
+			continue;
+		}
+		map_free_tree(c, o, true);
+		memmove(&c->objects[i], &c->objects[i + 1],
+			(c->object_num - i - 1) * sizeof(*c->objects));
+		c->object_num--;
+		object_destroy(c, o);
+		changed = true;
+	}
+	struct object *img = object_find_name(c, SAVE_IMAGE_NAME);
+	if (img && (img->flags & OBJECT_FLAG_IMAGE_UNSEALED)) {
+		ret = object_rename_locked(c, img, SAVE_IMAGE_INCOMPLETE_NAME);
+		if (ret)
+			return ret;
+		container_emit(c, CONTAINER_EVENT_IMAGE_INCOMPLETE,
+			       SAVE_IMAGE_INCOMPLETE_NAME,
+			       "memory.save was never completed (its writer "
+			       "did not close it); kept as "
+			       "memory.save.incomplete, not resumable",
+			       0);
+		changed = true;
+	}
+	if (changed) {
+		c->txn_dirty = true;
+		ret = container_commit_locked(c);
+		if (ret)
+			return ret;
+	}
+	/* The metadata reserve: host-backed free clusters for commits that
+	 * must succeed on a full filesystem (punch, discard). */
+	if (c->alloc.backed_free < ALLOC_META_RESERVE) {
+		uint64_t num = ALLOC_META_RESERVE - c->alloc.backed_free;
+		uint64_t start = c->alloc.count << c->cluster_shift;
+		if (io_fallocate(c->io, 0, start, num << c->cluster_shift) == 0)
+			return alloc_extend_backed(&c->alloc, num);
+	}
+	return 0;
+}
+
+int container_load(struct io *io, const struct container_options *opts,
+		   struct load_diag *diag, struct container **out_container)
+{
+	struct container *c;
+	uint64_t size, recorded_used;
+	int ret;
+
+	c = container_alloc(opts);
+	if (!c)
+		return -ENOMEM;
+	c->io = io;
+	ret = io_size(io, &size);
+	if (ret)
+		goto out_free;
+	if (size < FORMAT_HEADER_AREA) {
+		if (diag)
+			snprintf(diag->message, sizeof(diag->message),
+				 "file too short (%llu bytes) to be a "
+				 "container",
+				 (unsigned long long)size);
+		ret = -EUCLEAN;
+		goto out_free;
+	}
+	ret = superblock_choose(c, diag);
+	if (ret)
+		goto out_free;
+	recorded_used = c->alloc.used;
+	ret = alloc_init(&c->alloc, c->first_cluster, size >> c->cluster_shift);
+	if (ret)
+		goto out_free;
+	ret = table_read(c, diag, size);
+	if (ret)
+		goto out_free;
+	alloc_commit(&c->alloc, NULL, NULL);
+	if (c->alloc.used != recorded_used) {
+		if (diag && !diag->message[0])
+			snprintf(diag->message, sizeof(diag->message),
+				 "tree references %llu clusters, superblock "
+				 "records %llu",
+				 (unsigned long long)c->alloc.used,
+				 (unsigned long long)recorded_used);
+		ret = -EUCLEAN;
+		goto out_free;
+	}
+	if (c->save.state == SAVE_STATE_SAVED ||
+	    c->save.state == SAVE_STATE_RESUMING) {
+		struct object *img = object_find(c, c->save.image_id);
+		if (!img || !img->name) {
+			if (diag && !diag->message[0])
+				snprintf(diag->message, sizeof(diag->message),
+					 "save record names a missing image");
+			ret = -EUCLEAN;
+			goto out_free;
+		}
+	}
+	if (!c->read_only) {
+		ret = container_recover(c);
+		if (ret)
+			goto out_free;
+	}
+	*out_container = c;
+	return 0;
+out_free:
+	c->io = NULL;
+	container_free(c);
+	return ret;
+}
+
+int container_open(struct io *io, const struct container_options *opts,
+		   struct container **out_container)
+{
+	return container_load(io, opts, NULL, out_container);
+}
+
+int container_close(struct container *c)
+{
+	int ret = 0;
+	if (!c)
+		return 0;
+	if (!c->read_only && !c->poisoned) {
+		pthread_rwlock_wrlock(&c->lock);
+		ret = container_commit_locked(c);
+		pthread_rwlock_unlock(&c->lock);
+	}
+	io_close(c->io);
+	container_free(c);
+	return ret;
+}
+
+void container_close_detached(struct container *c)
+{
+	if (c)
+		c->io = NULL;
+	container_free(c);
+}
+
+void container_info(struct container *c, struct container_info *out_info)
+{
+	memset(out_info, 0, sizeof(*out_info));
+	pthread_rwlock_rdlock(&c->lock);
+	out_info->generation = c->generation;
+	out_info->cluster_size = c->cluster_size;
+	out_info->used_clusters = c->alloc.used;
+	(void)io_size(c->io, &out_info->file_size);
+	for (size_t i = 0; i < c->object_num; i++)
+		if (c->objects[i]->name)
+			out_info->object_count++;
+	out_info->compress_disks = c->flags & CONTAINER_FLAG_COMPRESS_DISKS;
+	out_info->read_only = c->read_only;
+	out_info->poisoned = c->poisoned;
+	memcpy(out_info->uuid, c->uuid, 16);
+	pthread_rwlock_unlock(&c->lock);
+}

@@ -1,0 +1,690 @@
+/*
+ * data.c -- the data path of objects: read, write, truncate, punch, zero,
+ * seek, and the storage of compressed clusters.
+ *
+ * Design notes.
+ *   - Fast path: a write that lies inside the object's size, onto RAW
+ *     clusters, of an uncompressed object that no save-lock transition
+ *     concerns, is a pwrite in place under the container READ lock (RAW
+ *     clusters are exclusively owned: DESIGN.md invariant 3's one exception).
+ *     Contiguous clusters are coalesced into one pread/pwrite.
+ *   - Everything else takes the write lock.  A write into a HOLE or ZERO
+ *     cluster allocates a cluster that is free in the committed state and
+ *     writes it WHOLE (the data plus zeros around it), so a newly allocated
+ *     cluster never shows another cluster's stale bytes (invariant 4).  An
+ *     all-zero write into a hole allocates nothing.
+ *   - Compressed objects (memory.save always; disks when the container says
+ *     so) gather writes in one pending cluster per object; the cluster is
+ *     compressed and stored when the writer moves on, reaches the cluster's
+ *     end, or at commit.  Compressed extents are packed, 512-byte aligned,
+ *     into a "pack cluster" allocated by the transaction; a cluster that
+ *     would not shrink by at least one sector is stored RAW.  All-zero
+ *     clusters are stored as holes.  A compressed cluster is never rewritten
+ *     in place: its new version goes to a new extent (copy-on-write).
+ *   - Before a modification that the save lock cares about, save_before_modify
+ *     commits the transition (invalidate, retire, unseal) so the disk can
+ *     never change on disk while a committed state still calls the image
+ *     resumable.
+ *
+ * THREAD MODEL: see internal.h.  Reads and fast-path writes hold the
+ * container read lock (pend_buf is only changed under the write lock);
+ * everything else holds the write lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compress.h"
+#include "crc32c.h"
+#include "internal.h"
+#include "io.h"
+
+static bool buf_is_zero(const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (p[0] != 0)
+		return false;
+	return memcmp(p, p + 1, n - 1) == 0;
+}
+
+static int read_compressed(struct container *c, const struct map_entry *e,
+			   uint8_t *out)
+{
+	struct compressor *cz;
+	uint8_t *tmp = malloc(e->length);
+	int ret;
+
+	if (!tmp)
+		return -ENOMEM;
+	ret = io_pread(c->io, tmp, e->length, e->offset);
+	if (ret)
+		goto out_free;
+	if (crc32c(0, tmp, e->length) != e->crc) {
+		ret = -EBADMSG;
+		goto out_free;
+	}
+	ret = compressor_take(c, &cz);
+	if (ret)
+		goto out_free;
+	ret = decompress_cluster(cz, out, c->cluster_size, tmp, e->length);
+	compressor_give(c, cz);
+out_free:
+	free(tmp);
+	return ret;
+}
+
+/* Current contents of virtual cluster `vc` (C bytes), ignoring pend_buf. */
+static int read_cluster(struct container *c, struct object *o, uint64_t vc,
+			uint8_t *out)
+{
+	struct map_entry e;
+	map_lookup(c, o, vc, &e);
+	switch (e.kind) {
+	case MAP_KIND_RAW:
+		return io_pread(c->io, out, c->cluster_size, e.offset);
+	case MAP_KIND_COMPRESSED:
+		return read_compressed(c, &e, out);
+	default:
+		memset(out, 0, c->cluster_size);
+		return 0;
+	}
+}
+
+int object_read(struct container *c, uint64_t id, void *buf, size_t len,
+		uint64_t offset, size_t *out_len)
+{
+	uint8_t *dst = buf;
+	uint8_t *tmp = NULL;
+	int ret = 0;
+
+	*out_len = 0;
+	pthread_rwlock_rdlock(&c->lock);
+	struct object *o = object_find(c, id);
+	if (!o) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	if (offset >= o->size)
+		goto out_unlock;
+	if (len > o->size - offset)
+		len = (size_t)(o->size - offset);
+	size_t done = 0;
+	while (done < len) {
+		uint64_t pos = offset + done;
+		uint64_t vc = pos >> c->cluster_shift;
+		uint32_t in = (uint32_t)(pos & (c->cluster_size - 1));
+		size_t chunk = c->cluster_size - in;
+		if (chunk > len - done)
+			chunk = len - done;
+		if (o->pend_valid && o->pend_vc == vc) {
+			memcpy(dst + done, o->pend_buf + in, chunk);
+			done += chunk;
+			continue;
+		}
+		struct map_entry e;
+		map_lookup(c, o, vc, &e);
+		if (e.kind == MAP_KIND_RAW) {
+			/* coalesce physically contiguous RAW clusters */
+			size_t run = chunk;
+			uint64_t next_off = e.offset + c->cluster_size;
+			while (done + run < len) {
+				struct map_entry n;
+				uint64_t nvc = vc + (in + run) / c->cluster_size;
+				if (o->pend_valid && o->pend_vc == nvc)
+					break;
+				map_lookup(c, o, nvc, &n);
+				if (n.kind != MAP_KIND_RAW ||
+				    n.offset != next_off)
+					break;
+				size_t more = c->cluster_size;
+				if (more > len - done - run)
+					more = len - done - run;
+				run += more;
+				next_off += c->cluster_size;
+			}
+			ret = io_pread(c->io, dst + done, run, e.offset + in);
+			if (ret)
+				goto out_unlock;
+			done += run;
+			continue;
+		}
+		if (e.kind == MAP_KIND_COMPRESSED) {
+			if (!tmp) {
+				tmp = malloc(c->cluster_size);
+				if (!tmp) {
+					ret = -ENOMEM;
+					goto out_unlock;
+				}
+			}
+			ret = read_compressed(c, &e, tmp);
+			if (ret)
+				goto out_unlock;
+			memcpy(dst + done, tmp + in, chunk);
+		} else {
+			memset(dst + done, 0, chunk);
+		}
+		done += chunk;
+	}
+	*out_len = len;
+out_unlock:
+	pthread_rwlock_unlock(&c->lock);
+	free(tmp);
+	return ret;
+}
+
+/* Allocate a data cluster, write `data` (C bytes) into it and map it. */
+static int store_raw_new(struct container *c, struct object *o, uint64_t vc,
+			 const uint8_t *data)
+{
+	uint64_t n;
+	struct map_entry old, e = {.kind = MAP_KIND_RAW,
+				   .length = c->cluster_size};
+	int ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
+	if (ret)
+		return ret;
+	e.offset = n << c->cluster_shift;
+	ret = io_pwrite(c->io, data, c->cluster_size, e.offset);
+	if (!ret)
+		ret = map_set(c, o, vc, &e, &old);
+	if (ret) {
+		alloc_unref(&c->alloc, n);
+		return ret;
+	}
+	map_entry_release(c, o, &old);
+	return 0;
+}
+
+/* Store one whole cluster of a compressed object. */
+static int store_compressed(struct container *c, struct object *o,
+			    uint64_t vc, const uint8_t *data)
+{
+	struct map_entry old, e = {0};
+	struct compressor *cz;
+	uint8_t *tmp = NULL;
+	size_t len = 0;
+	int ret;
+
+	map_lookup(c, o, vc, &old);
+	if (buf_is_zero(data, c->cluster_size)) {
+		ret = map_set(c, o, vc, &e, &old);
+		if (!ret)
+			map_entry_release(c, o, &old);
+		return ret;
+	}
+	tmp = malloc(c->cluster_size);
+	if (!tmp)
+		return -ENOMEM;
+	ret = compressor_take(c, &cz);
+	if (ret)
+		goto out_free;
+	ret = compress_cluster(cz, tmp, c->cluster_size - FORMAT_SECTOR_SIZE,
+			       data, c->cluster_size, &len);
+	compressor_give(c, cz);
+	if (ret == -ENOSPC) {
+		/* incompressible: raw, in place if it already is raw */
+		if (old.kind == MAP_KIND_RAW)
+			ret = io_pwrite(c->io, data, c->cluster_size,
+					old.offset);
+		else
+			ret = store_raw_new(c, o, vc, data);
+		goto out_free;
+	}
+	if (ret)
+		goto out_free;
+	uint32_t aligned = (uint32_t)((len + FORMAT_SECTOR_SIZE - 1) &
+				      ~(size_t)(FORMAT_SECTOR_SIZE - 1));
+	if (!c->pack_cluster || c->pack_used + aligned > c->cluster_size) {
+		uint64_t n;
+		ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
+		if (ret)
+			goto out_free;
+		if (c->pack_cluster)
+			alloc_unref(&c->alloc, c->pack_cluster);
+		c->pack_cluster = n;
+		c->pack_used = 0;
+		c->alloc.bits[n] |= CLUSTER_PACKED;
+	}
+	e.kind = MAP_KIND_COMPRESSED;
+	e.offset = (c->pack_cluster << c->cluster_shift) + c->pack_used;
+	e.length = (uint32_t)len;
+	e.crc = crc32c(0, tmp, len);
+	ret = io_pwrite(c->io, tmp, len, e.offset);
+	if (ret)
+		goto out_free;
+	ret = alloc_ref(&c->alloc, c->pack_cluster);
+	if (ret)
+		goto out_free;
+	ret = map_set(c, o, vc, &e, &old);
+	if (ret) {
+		alloc_unref(&c->alloc, c->pack_cluster);
+		goto out_free;
+	}
+	c->pack_used += aligned;
+	map_entry_release(c, o, &old);
+out_free:
+	free(tmp);
+	return ret;
+}
+
+int object_flush_pending(struct container *c, struct object *o)
+{
+	if (!o->pend_valid)
+		return 0;
+	int ret = store_compressed(c, o, o->pend_vc, o->pend_buf);
+	if (ret)
+		return ret;
+	o->pend_valid = false;
+	return 0;
+}
+
+/* Write part of one virtual cluster (write lock held). */
+static int write_chunk(struct container *c, struct object *o, uint64_t vc,
+		       uint32_t in, const uint8_t *data, size_t chunk)
+{
+	struct map_entry e;
+	uint8_t *buf = NULL;
+	int ret;
+
+	if (object_is_compressed(c, o)) {
+		if (!o->pend_buf) {
+			o->pend_buf = malloc(c->cluster_size);
+			if (!o->pend_buf)
+				return -ENOMEM;
+		}
+		if (!o->pend_valid || o->pend_vc != vc) {
+			ret = object_flush_pending(c, o);
+			if (ret)
+				return ret;
+			if (chunk != c->cluster_size) {
+				ret = read_cluster(c, o, vc, o->pend_buf);
+				if (ret)
+					return ret;
+			}
+			o->pend_vc = vc;
+			o->pend_valid = true;
+		}
+		memcpy(o->pend_buf + in, data, chunk);
+		if (in + chunk == c->cluster_size)
+			return object_flush_pending(c, o);
+		return 0;
+	}
+
+	map_lookup(c, o, vc, &e);
+	if (e.kind == MAP_KIND_RAW) {
+		atomic_store(&c->data_dirty, true);
+		return io_pwrite(c->io, data, chunk, e.offset + in);
+	}
+	if ((e.kind == MAP_KIND_HOLE || e.kind == MAP_KIND_ZERO) &&
+	    buf_is_zero(data, chunk))
+		return 0;
+	if (chunk == c->cluster_size)
+		return store_raw_new(c, o, vc, data);
+	buf = malloc(c->cluster_size);
+	if (!buf)
+		return -ENOMEM;
+	ret = read_cluster(c, o, vc, buf);
+	if (!ret) {
+		memcpy(buf + in, data, chunk);
+		ret = store_raw_new(c, o, vc, buf);
+	}
+	free(buf);
+	return ret;
+}
+
+static bool needs_save_transition(struct container *c, const struct object *o)
+{
+	enum save_state s = c->save.state;
+	if (s == SAVE_STATE_NONE)
+		return false;
+	if (o->id == c->save.image_id &&
+	    (s == SAVE_STATE_SAVED || s == SAVE_STATE_RESUMING))
+		return true;
+	return (s == SAVE_STATE_SAVED || s == SAVE_STATE_RESUMING) &&
+	       save_is_pinned(c, o->id);
+}
+
+static int write_locked(struct container *c, struct object *o,
+			const uint8_t *src, size_t len, uint64_t offset)
+{
+	int ret;
+
+	if (needs_save_transition(c, o)) {
+		ret = save_before_modify(c, o);
+		if (ret)
+			return ret;
+	}
+	size_t done = 0;
+	while (done < len) {
+		uint64_t pos = offset + done;
+		uint64_t vc = pos >> c->cluster_shift;
+		uint32_t in = (uint32_t)(pos & (c->cluster_size - 1));
+		size_t chunk = c->cluster_size - in;
+		if (chunk > len - done)
+			chunk = len - done;
+		ret = write_chunk(c, o, vc, in, src + done, chunk);
+		if (ret)
+			break;
+		done += chunk;
+	}
+	if (done > 0) {
+		if (offset + done > o->size) {
+			o->size = offset + done;
+			o->dirty = true;
+		}
+		c->txn_dirty = true;
+		container_touch(o, true);
+	}
+	return ret;
+}
+
+static int check_range(uint64_t offset, uint64_t len, unsigned shift)
+{
+	uint64_t max = FORMAT_MAX_VCLUSTERS << shift;
+	if (offset > max || len > max - offset)
+		return -EFBIG;
+	return 0;
+}
+
+int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
+		 uint64_t offset)
+{
+	const uint8_t *src = buf;
+	size_t done = 0;
+	int ret;
+
+	ret = check_range(offset, len, c->cluster_shift);
+	if (ret || len == 0)
+		return ret;
+
+	/* Fast path under the read lock. */
+	pthread_rwlock_rdlock(&c->lock);
+	struct object *o = object_find(c, id);
+	if (!o) {
+		pthread_rwlock_unlock(&c->lock);
+		return -ENOENT;
+	}
+	ret = c->read_only ? -EROFS : c->poisoned;
+	if (ret) {
+		pthread_rwlock_unlock(&c->lock);
+		return ret;
+	}
+	if (!object_is_compressed(c, o) && !needs_save_transition(c, o) &&
+	    offset + len <= o->size) {
+		while (done < len) {
+			uint64_t pos = offset + done;
+			uint64_t vc = pos >> c->cluster_shift;
+			uint32_t in = (uint32_t)(pos & (c->cluster_size - 1));
+			struct map_entry e;
+			map_lookup(c, o, vc, &e);
+			if (e.kind != MAP_KIND_RAW)
+				break;
+			size_t run = c->cluster_size - in;
+			if (run > len - done)
+				run = len - done;
+			uint64_t next_off = e.offset + c->cluster_size;
+			while (done + run < len) {
+				struct map_entry n;
+				map_lookup(c, o, vc + (in + run) / c->cluster_size,
+					   &n);
+				if (n.kind != MAP_KIND_RAW ||
+				    n.offset != next_off)
+					break;
+				size_t more = c->cluster_size;
+				if (more > len - done - run)
+					more = len - done - run;
+				run += more;
+				next_off += c->cluster_size;
+			}
+			ret = io_pwrite(c->io, src + done, run, e.offset + in);
+			if (ret)
+				break;
+			done += run;
+		}
+		if (done > 0) {
+			atomic_store(&c->data_dirty, true);
+			container_touch(o, true);
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+	if (ret || done == len)
+		return ret;
+
+	/* Slow path under the write lock. */
+	pthread_rwlock_wrlock(&c->lock);
+	o = object_find(c, id);
+	if (!o)
+		ret = -ENOENT;
+	else
+		ret = c->read_only ? -EROFS : c->poisoned;
+	if (!ret)
+		ret = write_locked(c, o, src + done, len - done, offset + done);
+	pthread_rwlock_unlock(&c->lock);
+	return ret;
+}
+
+int object_write_zeros_locked(struct container *c, struct object *o,
+			      uint64_t offset, uint64_t len)
+{
+	uint8_t *zero = calloc(1, c->cluster_size);
+	int ret = 0;
+	if (!zero)
+		return -ENOMEM;
+	while (len > 0 && !ret) {
+		uint32_t in = (uint32_t)(offset & (c->cluster_size - 1));
+		size_t chunk = c->cluster_size - in;
+		if (chunk > len)
+			chunk = (size_t)len;
+		ret = write_chunk(c, o, offset >> c->cluster_shift, in, zero,
+				  chunk);
+		offset += chunk;
+		len -= chunk;
+	}
+	free(zero);
+	if (!ret)
+		ret = object_flush_pending(c, o);
+	return ret;
+}
+
+/* Common prologue of the write-locked modifications below. */
+static int modify_begin(struct container *c, uint64_t id,
+			struct object **out_obj)
+{
+	struct object *o = object_find(c, id);
+	int ret;
+	if (!o)
+		return -ENOENT;
+	ret = c->read_only ? -EROFS : c->poisoned;
+	if (ret)
+		return ret;
+	if (needs_save_transition(c, o)) {
+		ret = save_before_modify(c, o);
+		if (ret)
+			return ret;
+	}
+	ret = object_flush_pending(c, o);
+	if (ret)
+		return ret;
+	*out_obj = o;
+	return 0;
+}
+
+int object_truncate(struct container *c, uint64_t id, uint64_t size)
+{
+	struct object *o;
+	int ret;
+
+	ret = check_range(size, 0, c->cluster_shift);
+	if (ret)
+		return ret;
+	pthread_rwlock_wrlock(&c->lock);
+	ret = modify_begin(c, id, &o);
+	if (ret)
+		goto out_unlock;
+	if (size < o->size) {
+		uint64_t cs = c->cluster_size;
+		uint64_t tail_end = (size + cs - 1) & ~(cs - 1);
+		if (tail_end > o->size)
+			tail_end = o->size;
+		if (size & (cs - 1)) {
+			ret = object_write_zeros_locked(c, o, size,
+							tail_end - size);
+			if (ret)
+				goto out_unlock;
+		}
+		ret = map_truncate(c, o, (size + cs - 1) >> c->cluster_shift);
+		if (ret)
+			goto out_unlock;
+	}
+	if (size != o->size) {
+		o->size = size;
+		o->dirty = true;
+		c->txn_dirty = true;
+	}
+	container_touch(o, true);
+out_unlock:
+	pthread_rwlock_unlock(&c->lock);
+	return ret;
+}
+
+static int unmap_range(struct container *c, struct object *o, uint64_t offset,
+		       uint64_t len, uint16_t kind)
+{
+	uint64_t cs = c->cluster_size;
+	uint64_t end = offset + len;
+	int ret = 0;
+
+	while (offset < end && !ret) {
+		uint64_t vc = offset >> c->cluster_shift;
+		uint64_t cend = (vc + 1) << c->cluster_shift;
+		uint64_t stop = end < cend ? end : cend;
+		if ((offset & (cs - 1)) == 0 && stop == cend) {
+			struct map_entry old, e = {.kind = kind};
+			map_lookup(c, o, vc, &old);
+			if (old.kind != kind) {
+				ret = map_set(c, o, vc, &e, &old);
+				if (!ret)
+					map_entry_release(c, o, &old);
+			}
+		} else {
+			struct map_entry cur;
+			map_lookup(c, o, vc, &cur);
+			if (cur.kind != MAP_KIND_HOLE &&
+			    cur.kind != MAP_KIND_ZERO)
+				ret = object_write_zeros_locked(c, o, offset,
+								stop - offset);
+		}
+		offset = stop;
+	}
+	return ret;
+}
+
+int object_punch(struct container *c, uint64_t id, uint64_t offset,
+		 uint64_t len)
+{
+	struct object *o;
+	int ret;
+
+	ret = check_range(offset, len, c->cluster_shift);
+	if (ret || len == 0)
+		return ret;
+	pthread_rwlock_wrlock(&c->lock);
+	ret = modify_begin(c, id, &o);
+	if (ret)
+		goto out_unlock;
+	if (offset < o->size) {
+		if (len > o->size - offset)
+			len = o->size - offset;
+		ret = unmap_range(c, o, offset, len, MAP_KIND_HOLE);
+		c->txn_dirty = true;
+		container_touch(o, true);
+	}
+out_unlock:
+	pthread_rwlock_unlock(&c->lock);
+	return ret;
+}
+
+int object_zero(struct container *c, uint64_t id, uint64_t offset,
+		uint64_t len, bool keep_size)
+{
+	struct object *o;
+	int ret;
+
+	ret = check_range(offset, len, c->cluster_shift);
+	if (ret || len == 0)
+		return ret;
+	pthread_rwlock_wrlock(&c->lock);
+	ret = modify_begin(c, id, &o);
+	if (ret)
+		goto out_unlock;
+	uint64_t end = offset + len;
+	if (keep_size && end > o->size)
+		end = o->size;
+	if (offset < end) {
+		/* Clusters at or past the old size need no ZERO entry only
+		 * if they are already holes; unmap_range handles both. */
+		ret = unmap_range(c, o, offset, end - offset, MAP_KIND_ZERO);
+	}
+	if (!ret && !keep_size && offset + len > o->size) {
+		o->size = offset + len;
+		o->dirty = true;
+	}
+	c->txn_dirty = true;
+	container_touch(o, true);
+out_unlock:
+	pthread_rwlock_unlock(&c->lock);
+	return ret;
+}
+
+int object_seek(struct container *c, uint64_t id, uint64_t offset, int whence,
+		uint64_t *out_offset)
+{
+	int ret = 0;
+	pthread_rwlock_rdlock(&c->lock);
+	struct object *o = object_find(c, id);
+	if (!o) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	if (offset >= o->size) {
+		ret = -ENXIO;
+		goto out_unlock;
+	}
+	uint64_t vc = offset >> c->cluster_shift, found;
+	if (whence == SEEK_DATA) {
+		ret = map_find(c, o, vc, true, &found);
+		if (o->pend_valid && o->pend_vc >= vc &&
+		    (ret == -ENXIO || o->pend_vc < found)) {
+			found = o->pend_vc;
+			ret = 0;
+		}
+		if (ret)
+			goto out_unlock;
+		uint64_t pos = found << c->cluster_shift;
+		if (pos < offset)
+			pos = offset;
+		if (pos >= o->size)
+			ret = -ENXIO;
+		else
+			*out_offset = pos;
+	} else if (whence == SEEK_HOLE) {
+		for (;;) {
+			ret = map_find(c, o, vc, false, &found);
+			if (ret)
+				goto out_unlock;
+			if (!(o->pend_valid && o->pend_vc == found))
+				break;
+			vc = found + 1;
+		}
+		uint64_t pos = found << c->cluster_shift;
+		if (pos < offset)
+			pos = offset;
+		*out_offset = pos < o->size ? pos : o->size;
+	} else {
+		ret = -EINVAL;
+	}
+out_unlock:
+	pthread_rwlock_unlock(&c->lock);
+	return ret;
+}

@@ -1,0 +1,651 @@
+/*
+ * map.c -- an object's copy-on-write radix tree from virtual clusters to
+ * stored clusters.
+ *
+ * Design notes.  Every node is one cluster: a 64-byte block header and
+ * `fanout` = (C - 64) / 32 entries.  Height h covers fanout^h virtual
+ * clusters; the tree grows at the top when an object does.  A leaf entry maps
+ * one virtual cluster (HOLE, RAW, COMPRESSED or ZERO); an interior entry is a
+ * NODE pointer carrying the child's offset and crc32c, so a stale or
+ * misdirected child block is caught by its parent, not only by its own crc.
+ *
+ * Invariants:
+ *   1. A node is `dirty` iff its in-memory contents differ from the block at
+ *      `phys`; every ancestor of a dirty node is dirty (node_make_dirty is
+ *      always applied along the whole path).
+ *   2. A clean node holds one allocator reference on `phys`; the reference is
+ *      dropped when the node first turns dirty (the cluster stays
+ *      COMMITTED, so it is not reused before the commit that replaces it).
+ *      A dirty node holds no reference until map_write_dirty gives it a new
+ *      cluster.  Hence, after map_write_dirty, the allocator's `used` count is
+ *      exactly the clusters the new tree references (plus the old table).
+ *   3. Each RAW or COMPRESSED leaf entry holds one reference on its cluster,
+ *      and its bytes are counted in the object's stored_bytes.
+ *
+ * Transitions: map_set / map_truncate (dirty the path, move references),
+ * map_write_dirty (dirty -> written at new_phys), map_commit_done (new_phys
+ * becomes phys, dirty cleared, on success only), map_load (clean tree from
+ * disk, verified), map_free_tree.
+ *
+ * THREAD MODEL: no locks of its own.  Lookups need the container lock in
+ * either mode; everything that changes a tree needs it in write mode.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "internal.h"
+#include "io.h"
+
+int u64_push(uint64_t **arr, size_t *num, size_t *cap, uint64_t v)
+{
+	if (*num == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+		uint64_t *n = realloc(*arr, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		*arr = n;
+		*cap = ncap;
+	}
+	(*arr)[(*num)++] = v;
+	return 0;
+}
+
+uint64_t map_capacity(const struct container *c, unsigned height)
+{
+	uint64_t cap = 1;
+	for (unsigned i = 0; i < height; i++) {
+		if (cap > FORMAT_MAX_VCLUSTERS / c->fanout)
+			return FORMAT_MAX_VCLUSTERS;
+		cap *= c->fanout;
+	}
+	return cap;
+}
+
+static struct map_node *node_new(const struct container *c, uint16_t level,
+				 uint64_t index)
+{
+	struct map_node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->level = level;
+	n->index = index;
+	n->dirty = true;
+	if (level == 0)
+		n->entries = calloc(c->fanout, sizeof(*n->entries));
+	else
+		n->children = calloc(c->fanout, sizeof(*n->children));
+	if (!n->entries && !n->children) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void node_make_dirty(struct container *c, struct map_node *n)
+{
+	if (n->dirty)
+		return;
+	if (n->phys)
+		alloc_unref(&c->alloc, cluster_of(c, n->phys));
+	n->dirty = true;
+	c->txn_dirty = true;
+}
+
+void map_entry_release(struct container *c, struct object *o,
+		       const struct map_entry *e)
+{
+	if (e->kind == MAP_KIND_RAW || e->kind == MAP_KIND_COMPRESSED) {
+		alloc_unref(&c->alloc, cluster_of(c, e->offset));
+		o->stored_bytes -= e->length;
+	}
+}
+
+int map_entry_retain(struct container *c, const struct map_entry *e)
+{
+	if (e->kind == MAP_KIND_RAW || e->kind == MAP_KIND_COMPRESSED)
+		return alloc_ref(&c->alloc, cluster_of(c, e->offset));
+	return 0;
+}
+
+int map_lookup(struct container *c, struct object *o, uint64_t vc,
+	       struct map_entry *out_entry)
+{
+	memset(out_entry, 0, sizeof(*out_entry));
+	struct map_node *n = o->root;
+	if (!n || vc >= map_capacity(c, o->height))
+		return 0;
+	while (n) {
+		uint64_t span = map_capacity(c, n->level);
+		uint64_t i = (vc - n->index) / span;
+		assert(i < c->fanout);
+		if (n->level == 0) {
+			*out_entry = n->entries[i];
+			return 0;
+		}
+		n = n->children[i];
+	}
+	return 0;
+}
+
+static int map_grow(struct container *c, struct object *o, uint64_t vc)
+{
+	if (!o->root) {
+		o->height = 1;
+		while (vc >= map_capacity(c, o->height))
+			o->height++;
+		o->root = node_new(c, (uint16_t)(o->height - 1), 0);
+		if (!o->root)
+			return -ENOMEM;
+		o->dirty = true;
+		c->txn_dirty = true;
+		return 0;
+	}
+	while (vc >= map_capacity(c, o->height)) {
+		if (o->height >= FORMAT_MAX_HEIGHT)
+			return -EFBIG;
+		struct map_node *r = node_new(c, (uint16_t)o->height, 0);
+		if (!r)
+			return -ENOMEM;
+		r->children[0] = o->root;
+		o->root = r;
+		o->height++;
+		o->dirty = true;
+		c->txn_dirty = true;
+	}
+	return 0;
+}
+
+int map_set(struct container *c, struct object *o, uint64_t vc,
+	    const struct map_entry *entry, struct map_entry *out_old)
+{
+	int ret;
+
+	if (vc >= FORMAT_MAX_VCLUSTERS)
+		return -EFBIG;
+	if (entry->kind == MAP_KIND_HOLE) {
+		/* Setting a hole where the tree has nothing is a no-op. */
+		struct map_entry cur;
+		map_lookup(c, o, vc, &cur);
+		if (cur.kind == MAP_KIND_HOLE) {
+			if (out_old)
+				*out_old = cur;
+			return 0;
+		}
+	}
+	ret = map_grow(c, o, vc);
+	if (ret)
+		return ret;
+	struct map_node *n = o->root;
+	for (;;) {
+		node_make_dirty(c, n);
+		uint64_t span = map_capacity(c, n->level);
+		uint64_t i = (vc - n->index) / span;
+		if (n->level == 0) {
+			if (out_old)
+				*out_old = n->entries[i];
+			n->entries[i] = *entry;
+			o->dirty = true;
+			if (entry->kind == MAP_KIND_RAW ||
+			    entry->kind == MAP_KIND_COMPRESSED)
+				o->stored_bytes += entry->length;
+			return 0;
+		}
+		if (!n->children[i]) {
+			n->children[i] = node_new(c, (uint16_t)(n->level - 1),
+						  n->index + i * span);
+			if (!n->children[i])
+				return -ENOMEM;
+		}
+		n = n->children[i];
+	}
+}
+
+/* Release a whole subtree: every entry's storage and every node. */
+static void subtree_free(struct container *c, struct object *o,
+			 struct map_node *n, bool unref)
+{
+	if (!n)
+		return;
+	if (n->level == 0) {
+		if (unref)
+			for (uint32_t i = 0; i < c->fanout; i++)
+				map_entry_release(c, o, &n->entries[i]);
+		free(n->entries);
+	} else {
+		for (uint32_t i = 0; i < c->fanout; i++)
+			subtree_free(c, o, n->children[i], unref);
+		free(n->children);
+	}
+	if (unref && !n->dirty && n->phys)
+		alloc_unref(&c->alloc, cluster_of(c, n->phys));
+	free(n);
+}
+
+void map_free_tree(struct container *c, struct object *o, bool unref)
+{
+	subtree_free(c, o, o->root, unref);
+	o->root = NULL;
+	o->height = 0;
+	if (unref) {
+		o->dirty = true;
+		c->txn_dirty = true;
+	}
+}
+
+/* Unmap everything at or past `limit` under `n`; true if `n` is now gone. */
+static bool node_truncate(struct container *c, struct object *o,
+			  struct map_node *n, uint64_t limit)
+{
+	if (n->index >= limit) {
+		subtree_free(c, o, n, true);
+		return true;
+	}
+	uint64_t span = map_capacity(c, n->level);
+	if (n->index + span * c->fanout <= limit)
+		return false;
+	node_make_dirty(c, n);
+	for (uint32_t i = 0; i < c->fanout; i++) {
+		uint64_t start = n->index + i * span;
+		if (n->level == 0) {
+			if (start >= limit &&
+			    n->entries[i].kind != MAP_KIND_HOLE) {
+				map_entry_release(c, o, &n->entries[i]);
+				memset(&n->entries[i], 0,
+				       sizeof(n->entries[i]));
+			}
+		} else if (n->children[i] && start + span > limit) {
+			if (node_truncate(c, o, n->children[i], limit))
+				n->children[i] = NULL;
+		}
+	}
+	return false;
+}
+
+int map_truncate(struct container *c, struct object *o, uint64_t vclusters)
+{
+	if (!o->root)
+		return 0;
+	if (vclusters == 0) {
+		map_free_tree(c, o, true);
+		return 0;
+	}
+	if (vclusters >= map_capacity(c, o->height))
+		return 0;
+	node_truncate(c, o, o->root, vclusters);
+	o->dirty = true;
+	return 0;
+}
+
+static bool entry_is_data(const struct map_entry *e)
+{
+	return e->kind == MAP_KIND_RAW || e->kind == MAP_KIND_COMPRESSED;
+}
+
+static bool node_find(const struct container *c, const struct map_node *n,
+		      uint64_t vc, bool data, uint64_t *out_vc)
+{
+	uint64_t span = map_capacity(c, n->level);
+	uint64_t i = vc > n->index ? (vc - n->index) / span : 0;
+	for (; i < c->fanout; i++) {
+		uint64_t start = n->index + i * span;
+		uint64_t from = vc > start ? vc : start;
+		if (n->level == 0) {
+			if (entry_is_data(&n->entries[i]) == data) {
+				*out_vc = from;
+				return true;
+			}
+		} else if (!n->children[i]) {
+			if (!data) {
+				*out_vc = from;
+				return true;
+			}
+		} else if (node_find(c, n->children[i], from, data, out_vc)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
+	     uint64_t *out_vc)
+{
+	uint64_t cap = map_capacity(c, o->height);
+	if (!o->root || vc >= cap) {
+		if (data)
+			return -ENXIO;
+		*out_vc = vc;
+		return 0;
+	}
+	if (node_find(c, o->root, vc, data, out_vc))
+		return 0;
+	if (data)
+		return -ENXIO;
+	*out_vc = cap;
+	return 0;
+}
+
+void map_entry_encode(uint8_t *p, const struct map_entry *e)
+{
+	memset(p, 0, MAP_ENTRY_SIZE);
+	le64_put(p + ME_OFF_OFFSET, e->offset);
+	le32_put(p + ME_OFF_LENGTH, e->length);
+	le32_put(p + ME_OFF_CRC, e->crc);
+	le16_put(p + ME_OFF_KIND, e->kind);
+}
+
+int map_entry_decode(const struct container *c, const uint8_t *p,
+		     uint64_t file_size, struct map_entry *out)
+{
+	out->offset = le64_get(p + ME_OFF_OFFSET);
+	out->length = le32_get(p + ME_OFF_LENGTH);
+	out->crc = le32_get(p + ME_OFF_CRC);
+	out->kind = le16_get(p + ME_OFF_KIND);
+	for (unsigned i = 18; i < MAP_ENTRY_SIZE; i++)
+		if (p[i])
+			return -EUCLEAN;
+	switch (out->kind) {
+	case MAP_KIND_HOLE:
+	case MAP_KIND_ZERO:
+		if (out->offset || out->length || out->crc)
+			return -EUCLEAN;
+		return 0;
+	case MAP_KIND_RAW:
+	case MAP_KIND_NODE:
+		if (out->length != c->cluster_size ||
+		    (out->offset & (c->cluster_size - 1)))
+			return -EUCLEAN;
+		if (out->kind == MAP_KIND_RAW && out->crc)
+			return -EUCLEAN;
+		break;
+	case MAP_KIND_COMPRESSED:
+		if (out->length == 0 || out->length >= c->cluster_size ||
+		    (out->offset & (FORMAT_SECTOR_SIZE - 1)))
+			return -EUCLEAN;
+		/* an extent never crosses a cluster boundary */
+		if (cluster_of(c, out->offset) !=
+		    cluster_of(c, out->offset + out->length - 1))
+			return -EUCLEAN;
+		break;
+	default:
+		return -EUCLEAN;
+	}
+	if (cluster_of(c, out->offset) < c->first_cluster ||
+	    out->offset + out->length > file_size ||
+	    out->offset + out->length < out->offset)
+		return -EUCLEAN;
+	return 0;
+}
+
+int map_block_verify(const struct container *c, const uint8_t *block,
+		     uint32_t expect_crc, uint64_t owner, uint16_t level,
+		     uint64_t index)
+{
+	uint32_t stored = le32_get(block + BH_OFF_CRC);
+	if (stored != expect_crc)
+		return -EBADMSG;
+	uint8_t zero[4] = {0};
+	uint32_t crc = crc32c(0, block, BH_OFF_CRC);
+	crc = crc32c(crc, zero, 4);
+	crc = crc32c(crc, block + BH_OFF_CRC + 4,
+		     c->cluster_size - BH_OFF_CRC - 4);
+	if (crc != stored)
+		return -EBADMSG;
+	if (le32_get(block + BH_OFF_MAGIC) != BLOCK_MAGIC_MAP_NODE ||
+	    le64_get(block + BH_OFF_OWNER) != owner ||
+	    le16_get(block + BH_OFF_LEVEL) != level ||
+	    le64_get(block + BH_OFF_INDEX) != index)
+		return -EUCLEAN;
+	return 0;
+}
+
+void block_header_finish(uint8_t *block, uint32_t size)
+{
+	le32_put(block + BH_OFF_CRC, 0);
+	le32_put(block + BH_OFF_CRC, crc32c(0, block, size));
+}
+
+struct load_ctx {
+	struct container *c;
+	struct object *o;
+	uint64_t file_size;
+	struct load_diag *diag;
+	uint8_t *buf;
+	uint64_t stored;
+};
+
+static int load_fail(struct load_ctx *l, int err, const char *what,
+		     uint64_t where)
+{
+	if (l->diag && !l->diag->message[0])
+		snprintf(l->diag->message, sizeof(l->diag->message),
+			 "object %s (id %llu): %s at offset %llu",
+			 l->o->name ? l->o->name : "(orphan)",
+			 (unsigned long long)l->o->id, what,
+			 (unsigned long long)where);
+	return err;
+}
+
+/* Reference a cluster found in the tree; shared use only between
+ * compressed extents, anything else referenced twice is corruption. */
+static int load_ref(struct load_ctx *l, uint64_t n, bool packed)
+{
+	struct alloc *a = &l->c->alloc;
+	if (n < a->capacity && a->refs[n] > 0) {
+		bool is_packed = a->bits[n] & CLUSTER_PACKED;
+		if (!packed || !is_packed)
+			return -EUCLEAN;
+	}
+	int ret = alloc_ref(a, n);
+	if (ret)
+		return ret;
+	a->bits[n] |= CLUSTER_COMMITTED | CLUSTER_DATA |
+		      (packed ? CLUSTER_PACKED : 0);
+	return 0;
+}
+
+static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
+		     uint16_t level, uint64_t index, struct map_node **out)
+{
+	struct container *c = l->c;
+	int ret;
+
+	if ((phys & (c->cluster_size - 1)) ||
+	    cluster_of(c, phys) < c->first_cluster ||
+	    phys + c->cluster_size > l->file_size)
+		return load_fail(l, -EUCLEAN, "map node out of bounds", phys);
+	ret = load_ref(l, cluster_of(c, phys), false);
+	if (ret)
+		return load_fail(l, ret, "map node referenced twice", phys);
+	c->alloc.bits[cluster_of(c, phys)] &= (uint8_t)~CLUSTER_DATA;
+	ret = io_pread(c->io, l->buf, c->cluster_size, phys);
+	if (ret)
+		return load_fail(l, ret, "cannot read map node", phys);
+	ret = map_block_verify(c, l->buf, crc, l->o->id, level, index);
+	if (ret)
+		return load_fail(l, ret,
+				 ret == -EBADMSG ? "map node checksum mismatch"
+						 : "map node header invalid",
+				 phys);
+	struct map_node *n = node_new(c, level, index);
+	if (!n)
+		return -ENOMEM;
+	n->dirty = false;
+	n->phys = phys;
+	n->crc = crc;
+	*out = n;
+	/* Decode all entries first: the buffer is reused by the children. */
+	struct map_entry *tmp = malloc(c->fanout * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c->fanout; i++) {
+		ret = map_entry_decode(c,
+				       l->buf + BLOCK_HEADER_SIZE +
+					       (size_t)i * MAP_ENTRY_SIZE,
+				       l->file_size, &tmp[i]);
+		if (ret) {
+			ret = load_fail(l, ret, "invalid map entry", phys);
+			goto out_free;
+		}
+		bool leaf_kind = tmp[i].kind != MAP_KIND_NODE;
+		if (tmp[i].kind != MAP_KIND_HOLE && leaf_kind != (level == 0)) {
+			ret = load_fail(l, -EUCLEAN, "entry kind vs level",
+					phys);
+			goto out_free;
+		}
+	}
+	uint64_t span = map_capacity(c, level);
+	for (uint32_t i = 0; i < c->fanout; i++) {
+		const struct map_entry *e = &tmp[i];
+		if (level == 0) {
+			n->entries[i] = *e;
+			if (e->kind == MAP_KIND_RAW ||
+			    e->kind == MAP_KIND_COMPRESSED) {
+				ret = load_ref(l, cluster_of(c, e->offset),
+					       e->kind == MAP_KIND_COMPRESSED);
+				if (ret) {
+					ret = load_fail(l, ret,
+							"cluster referenced "
+							"twice",
+							e->offset);
+					goto out_free;
+				}
+				l->stored += e->length;
+			}
+		} else if (e->kind == MAP_KIND_NODE) {
+			ret = load_node(l, e->offset, e->crc,
+					(uint16_t)(level - 1),
+					index + i * span, &n->children[i]);
+			if (ret)
+				goto out_free;
+		}
+	}
+	ret = 0;
+out_free:
+	free(tmp);
+	return ret;
+}
+
+int map_load(struct container *c, struct object *o, uint64_t root,
+	     uint32_t root_crc, unsigned height, struct load_diag *diag)
+{
+	struct load_ctx l = {.c = c, .o = o, .diag = diag};
+	int ret;
+
+	o->root = NULL;
+	o->height = 0;
+	if (!root) {
+		if (height != 0 || o->stored_bytes != 0)
+			return -EUCLEAN;
+		return 0;
+	}
+	if (height == 0 || height > FORMAT_MAX_HEIGHT)
+		return load_fail(&l, -EUCLEAN, "bad map height", root);
+	ret = io_size(c->io, &l.file_size);
+	if (ret)
+		return ret;
+	l.buf = malloc(c->cluster_size);
+	if (!l.buf)
+		return -ENOMEM;
+	o->height = height;
+	ret = load_node(&l, root, root_crc, (uint16_t)(height - 1), 0,
+			&o->root);
+	free(l.buf);
+	if (ret)
+		return ret;
+	if (l.stored != o->stored_bytes)
+		return load_fail(&l, -EUCLEAN, "stored bytes mismatch", root);
+	return 0;
+}
+
+/* Write every dirty node of the subtree (children first). */
+static int node_write(struct container *c, struct object *o,
+		      struct map_node *n, uint8_t *buf, uint64_t generation,
+		      uint64_t **meta_new, size_t *num, size_t *cap)
+{
+	int ret;
+	uint32_t used = 0;
+
+	if (!n->dirty)
+		return 0;
+	if (n->level > 0)
+		for (uint32_t i = 0; i < c->fanout; i++)
+			if (n->children[i]) {
+				ret = node_write(c, o, n->children[i], buf,
+						 generation, meta_new, num,
+						 cap);
+				if (ret)
+					return ret;
+			}
+	uint64_t cl;
+	ret = alloc_get(&c->alloc, ALLOC_META, &cl);
+	if (ret)
+		return ret;
+	ret = u64_push(meta_new, num, cap, cl);
+	if (ret) {
+		alloc_unref(&c->alloc, cl);
+		return ret;
+	}
+	memset(buf, 0, c->cluster_size);
+	le32_put(buf + BH_OFF_MAGIC, BLOCK_MAGIC_MAP_NODE);
+	le64_put(buf + BH_OFF_GENERATION, generation);
+	le64_put(buf + BH_OFF_OWNER, o->id);
+	le64_put(buf + BH_OFF_INDEX, n->index);
+	le16_put(buf + BH_OFF_LEVEL, n->level);
+	for (uint32_t i = 0; i < c->fanout; i++) {
+		uint8_t *p = buf + BLOCK_HEADER_SIZE + (size_t)i * MAP_ENTRY_SIZE;
+		struct map_entry e = {0};
+		if (n->level == 0) {
+			e = n->entries[i];
+		} else if (n->children[i]) {
+			struct map_node *ch = n->children[i];
+			e.kind = MAP_KIND_NODE;
+			e.length = c->cluster_size;
+			e.offset = ch->dirty ? ch->new_phys : ch->phys;
+			e.crc = ch->dirty ? ch->new_crc : ch->crc;
+		}
+		if (e.kind != MAP_KIND_HOLE)
+			used++;
+		map_entry_encode(p, &e);
+	}
+	le32_put(buf + BH_OFF_USED, used);
+	block_header_finish(buf, c->cluster_size);
+	n->new_phys = cl << c->cluster_shift;
+	n->new_crc = le32_get(buf + BH_OFF_CRC);
+	return io_pwrite(c->io, buf, c->cluster_size, n->new_phys);
+}
+
+int map_write_dirty(struct container *c, struct object *o,
+		    uint64_t **meta_new, size_t *meta_new_num,
+		    size_t *meta_new_cap)
+{
+	if (!o->root || !o->root->dirty)
+		return 0;
+	uint8_t *buf = malloc(c->cluster_size);
+	if (!buf)
+		return -ENOMEM;
+	int ret = node_write(c, o, o->root, buf, c->generation + 1, meta_new,
+			     meta_new_num, meta_new_cap);
+	free(buf);
+	return ret;
+}
+
+static void node_commit_done(struct map_node *n, uint32_t fanout)
+{
+	if (!n || !n->dirty)
+		return;
+	if (n->level > 0)
+		for (uint32_t i = 0; i < fanout; i++)
+			node_commit_done(n->children[i], fanout);
+	n->phys = n->new_phys;
+	n->crc = n->new_crc;
+	n->dirty = false;
+}
+
+void map_commit_done(struct container *c, struct object *o)
+{
+	node_commit_done(o->root, c->fanout);
+}

@@ -1,0 +1,630 @@
+/*
+ * store.c -- a store directory of guest containers.
+ *
+ * Design notes.
+ *   - Paths: a guest name is validated (name_guest_valid) before any path is
+ *     built, and every file is opened relative to the store's directory fd
+ *     (openat/renameat2/unlinkat), so nothing can reach outside the store.
+ *   - Creating a guest: the container is created under a temporary name that
+ *     no guest can have (leading dot), committed (which syncs it), renamed
+ *     into place with RENAME_NOREPLACE, and the directory is synced.  A crash
+ *     leaves either no guest or a complete empty one (plus, at worst, a
+ *     temporary file that the next create of that name removes).
+ *   - Deleting and renaming guests sync the directory before returning.
+ *   - One writer: an exclusive flock on .hangar-lock, whose content is the
+ *     holder's PID for the error message of a second mount.
+ *   - A background thread commits every open container every
+ *     commit_interval_ms, so unflushed data never piles up for long.
+ *
+ * THREAD MODEL: `s->lock` protects the guest cache (`guests`, each entry's
+ * name, container and refs) and `stopping`.  Container calls that may block
+ * (commits) are made outside it, holding a cache reference so the container
+ * cannot be closed underneath.  `s->cond` wakes the committer for shutdown.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "io.h"
+#include "names.h"
+#include "savelock.h"
+#include "store.h"
+
+struct guest_entry {
+	struct store *store;
+	char name[FORMAT_GUEST_NAME_MAX + 1];
+	struct container *c; /* NULL if not open */
+	unsigned refs;
+};
+
+struct store {
+	char *dir;
+	int dir_fd;
+	int lock_fd;
+	bool read_only;
+	unsigned cluster_shift;
+	unsigned commit_interval_ms;
+	container_event_fn event;
+	void *event_arg;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	bool committer_running;
+	pthread_t committer;
+	struct guest_entry **guests;
+	size_t guest_num, guest_cap;
+};
+
+static int errno_neg(void)
+{
+	return errno ? -errno : -EIO;
+}
+
+static int dir_sync(int dir_fd)
+{
+	return fsync(dir_fd) ? errno_neg() : 0;
+}
+
+static void guest_file(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s", name, STORE_GUEST_SUFFIX);
+}
+
+static int config_read(int dir_fd, unsigned *out_shift)
+{
+	char buf[256];
+	int fd = openat(dir_fd, STORE_CONFIG_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : errno_neg();
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return errno_neg();
+	buf[n] = '\0';
+	unsigned version = 0, shift = 0;
+	if (sscanf(buf, "hangar-store %u\ncluster_shift %u", &version,
+		   &shift) != 2 ||
+	    version != 1 || shift < FORMAT_CLUSTER_SHIFT_MIN ||
+	    shift > FORMAT_CLUSTER_SHIFT_MAX)
+		return -EINVAL;
+	*out_shift = shift;
+	return 0;
+}
+
+int store_init(const char *dir, const struct store_init_options *opts)
+{
+	unsigned shift = opts && opts->cluster_shift
+				 ? opts->cluster_shift
+				 : FORMAT_CLUSTER_SHIFT_DEFAULT;
+	char buf[128];
+	int dir_fd, fd, ret = 0;
+
+	if (shift < FORMAT_CLUSTER_SHIFT_MIN || shift > FORMAT_CLUSTER_SHIFT_MAX)
+		return -EINVAL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return errno_neg();
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return errno_neg();
+	if (faccessat(dir_fd, STORE_CONFIG_NAME, F_OK, 0) == 0) {
+		ret = -EEXIST;
+		goto out_close;
+	}
+	int len = snprintf(buf, sizeof(buf), "hangar-store 1\ncluster_shift %u\n",
+			   shift);
+	fd = openat(dir_fd, ".hangar-store.tmp",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = errno_neg();
+		goto out_close;
+	}
+	if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0)
+		ret = errno_neg();
+	close(fd);
+	if (!ret && renameat(dir_fd, ".hangar-store.tmp", dir_fd,
+			     STORE_CONFIG_NAME) != 0)
+		ret = errno_neg();
+	if (!ret)
+		ret = dir_sync(dir_fd);
+out_close:
+	close(dir_fd);
+	return ret;
+}
+
+static void *committer_main(void *arg);
+
+int store_open(const char *dir, const struct store_options *opts,
+	       struct store **out_store)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->lock_fd = -1;
+	s->read_only = opts && opts->read_only;
+	s->commit_interval_ms = opts ? opts->commit_interval_ms : 0;
+	s->event = opts ? opts->event : NULL;
+	s->event_arg = opts ? opts->event_arg : NULL;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->dir = strdup(dir);
+	if (!s->dir) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dir_fd < 0) {
+		ret = errno_neg();
+		goto out_free;
+	}
+	ret = config_read(s->dir_fd, &s->cluster_shift);
+	if (ret)
+		goto out_close_dir;
+	if (!s->read_only) {
+		s->lock_fd = openat(s->dir_fd, STORE_LOCK_NAME,
+				    O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (s->lock_fd < 0) {
+			ret = errno_neg();
+			goto out_close_dir;
+		}
+		if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+			ret = errno == EWOULDBLOCK ? -EWOULDBLOCK : errno_neg();
+			goto out_close_lock;
+		}
+		char pid[32];
+		int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (ftruncate(s->lock_fd, 0) != 0 ||
+		    pwrite(s->lock_fd, pid, (size_t)len, 0) != len) {
+			ret = errno_neg();
+			goto out_close_lock;
+		}
+		if (s->commit_interval_ms) {
+			ret = -pthread_create(&s->committer, NULL,
+					      committer_main, s);
+			if (ret)
+				goto out_close_lock;
+			s->committer_running = true;
+		}
+	}
+	*out_store = s;
+	return 0;
+out_close_lock:
+	close(s->lock_fd);
+out_close_dir:
+	close(s->dir_fd);
+out_free:
+	free(s->dir);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+	return ret;
+}
+
+int store_close(struct store *s)
+{
+	int first = 0;
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (s->committer_running)
+		pthread_join(s->committer, NULL);
+	for (size_t i = 0; i < s->guest_num; i++) {
+		int ret = container_close(s->guests[i]->c);
+		if (ret && !first)
+			first = ret;
+		free(s->guests[i]);
+	}
+	free(s->guests);
+	if (s->lock_fd >= 0) {
+		if (ftruncate(s->lock_fd, 0) != 0 && !first)
+			first = errno_neg();
+		close(s->lock_fd);
+	}
+	close(s->dir_fd);
+	free(s->dir);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+	return first;
+}
+
+int store_lock_holder(const char *dir, pid_t *out_pid)
+{
+	char path[4096], buf[32];
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ENOENT;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);
+		return -ENOENT;
+	}
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	buf[n] = '\0';
+	*out_pid = (pid_t)atol(buf);
+	return 0;
+}
+
+unsigned store_cluster_shift(const struct store *s)
+{
+	return s->cluster_shift;
+}
+
+const char *store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void store_names_free(char **names, size_t num)
+{
+	for (size_t i = 0; names && i < num; i++)
+		free(names[i]);
+	free(names);
+}
+
+int store_guest_list(struct store *s, char ***out_names, size_t *out_num)
+{
+	char **names = NULL;
+	size_t num = 0, cap = 0;
+	int ret = 0;
+	int fd = dup(s->dir_fd);
+	if (fd < 0)
+		return errno_neg();
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return errno_neg();
+	}
+	rewinddir(d);
+	struct dirent *de;
+	const size_t suffix = strlen(STORE_GUEST_SUFFIX);
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len <= suffix ||
+		    strcmp(de->d_name + len - suffix, STORE_GUEST_SUFFIX) != 0)
+			continue;
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)(len - suffix),
+			 de->d_name);
+		if (!name_guest_valid(name))
+			continue;
+		if (num == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **n = realloc(names, cap * sizeof(*n));
+			if (!n) {
+				ret = -ENOMEM;
+				break;
+			}
+			names = n;
+		}
+		names[num] = strdup(name);
+		if (!names[num]) {
+			ret = -ENOMEM;
+			break;
+		}
+		num++;
+	}
+	closedir(d);
+	if (ret) {
+		store_names_free(names, num);
+		return ret;
+	}
+	if (num)
+		qsort(names, num, sizeof(*names), str_cmp);
+	*out_names = names;
+	*out_num = num;
+	return 0;
+}
+
+static void guest_event(void *arg, const struct container_event *ev)
+{
+	struct guest_entry *g = arg;
+	struct container_event copy = *ev;
+	copy.guest = g->name;
+	if (g->store->event)
+		g->store->event(g->store->event_arg, &copy);
+}
+
+/* Open guest `name`'s container file as an io (store lock held or not). */
+static int guest_io_open(struct store *s, const char *name, int flags,
+			 struct io **out_io)
+{
+	char file[FORMAT_GUEST_NAME_MAX + 16], path[4096];
+	guest_file(name, file, sizeof(file));
+	snprintf(path, sizeof(path), "%s/%s", s->dir, file);
+	return io_file_open(path, flags, out_io);
+}
+
+int store_guest_create(struct store *s, const char *name,
+		       const struct guest_create_options *opts)
+{
+	char tmp[FORMAT_GUEST_NAME_MAX + 32], file[FORMAT_GUEST_NAME_MAX + 16];
+	char path[4096];
+	struct io *io = NULL;
+	struct container *c = NULL;
+	int ret;
+
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	if (s->read_only)
+		return -EROFS;
+	guest_file(name, file, sizeof(file));
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", file);
+	pthread_mutex_lock(&s->lock);
+	if (faccessat(s->dir_fd, file, F_OK, 0) == 0) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	(void)unlinkat(s->dir_fd, tmp, 0);
+	snprintf(path, sizeof(path), "%s/%s", s->dir, tmp);
+	ret = io_file_open(path, O_RDWR | O_CREAT | O_EXCL, &io);
+	if (ret)
+		goto out_unlock;
+	struct container_options copts = {
+		.cluster_shift = s->cluster_shift,
+		.compress_disks = opts && opts->compress_disks,
+	};
+	ret = container_create(io, &copts, &c);
+	if (ret) {
+		io_close(io);
+		goto out_unlink;
+	}
+	ret = container_close(c); /* committed and synced */
+	if (ret)
+		goto out_unlink;
+	if (renameat2(s->dir_fd, tmp, s->dir_fd, file, RENAME_NOREPLACE) != 0) {
+		ret = errno_neg();
+		goto out_unlink;
+	}
+	ret = dir_sync(s->dir_fd);
+	goto out_unlock;
+out_unlink:
+	(void)unlinkat(s->dir_fd, tmp, 0);
+out_unlock:
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+static struct guest_entry *guest_find(struct store *s, const char *name)
+{
+	for (size_t i = 0; i < s->guest_num; i++)
+		if (strcmp(s->guests[i]->name, name) == 0)
+			return s->guests[i];
+	return NULL;
+}
+
+static struct guest_entry *guest_find_container(struct store *s,
+						const struct container *c)
+{
+	for (size_t i = 0; i < s->guest_num; i++)
+		if (s->guests[i]->c == c)
+			return s->guests[i];
+	return NULL;
+}
+
+static void guest_forget(struct store *s, struct guest_entry *g)
+{
+	for (size_t i = 0; i < s->guest_num; i++) {
+		if (s->guests[i] != g)
+			continue;
+		s->guests[i] = s->guests[--s->guest_num];
+		break;
+	}
+	free(g);
+}
+
+int store_guest_get(struct store *s, const char *name,
+		    struct container **out_container)
+{
+	struct guest_entry *g;
+	struct io *io = NULL;
+	int ret = 0;
+
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	g = guest_find(s, name);
+	if (g) {
+		g->refs++;
+		*out_container = g->c;
+		goto out_unlock;
+	}
+	if (s->guest_num == s->guest_cap) {
+		size_t cap = s->guest_cap ? s->guest_cap * 2 : 16;
+		struct guest_entry **n = realloc(s->guests, cap * sizeof(*n));
+		if (!n) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		s->guests = n;
+		s->guest_cap = cap;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	g->store = s;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	ret = guest_io_open(s, name, s->read_only ? O_RDONLY : O_RDWR, &io);
+	if (ret) {
+		free(g);
+		goto out_unlock;
+	}
+	struct container_options copts = {.read_only = s->read_only,
+					  .event = guest_event,
+					  .event_arg = g};
+	ret = container_open(io, &copts, &g->c);
+	if (ret) {
+		io_close(io);
+		free(g);
+		goto out_unlock;
+	}
+	g->refs = 1;
+	s->guests[s->guest_num++] = g;
+	*out_container = g->c;
+out_unlock:
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+void store_guest_put(struct store *s, struct container *c)
+{
+	pthread_mutex_lock(&s->lock);
+	struct guest_entry *g = guest_find_container(s, c);
+	if (g && g->refs > 0)
+		g->refs--;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int store_guest_delete(struct store *s, const char *name, bool force)
+{
+	char file[FORMAT_GUEST_NAME_MAX + 16];
+	struct container *c = NULL;
+	int ret;
+
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	if (s->read_only)
+		return -EROFS;
+	ret = store_guest_get(s, name, &c);
+	if (ret && !(force && ret != -ENOENT))
+		return ret;
+	pthread_mutex_lock(&s->lock);
+	struct guest_entry *g = c ? guest_find_container(s, c) : NULL;
+	if (g) {
+		if (g->refs > 1) {
+			g->refs--;
+			ret = -EBUSY;
+			goto out_unlock;
+		}
+		if (!force) {
+			struct container_info info;
+			struct save_status st;
+			container_info(c, &info);
+			save_lock_status(c, &st);
+			if (st.state == SAVE_STATE_SAVED ||
+			    st.state == SAVE_STATE_RESUMING) {
+				g->refs--;
+				ret = -EBUSY;
+				goto out_unlock;
+			}
+			if (info.object_count > 0) {
+				g->refs--;
+				ret = -ENOTEMPTY;
+				goto out_unlock;
+			}
+		}
+		(void)container_close(g->c);
+		guest_forget(s, g);
+	}
+	guest_file(name, file, sizeof(file));
+	if (unlinkat(s->dir_fd, file, 0) != 0) {
+		ret = errno_neg();
+		goto out_unlock;
+	}
+	ret = dir_sync(s->dir_fd);
+out_unlock:
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+int store_guest_rename(struct store *s, const char *from, const char *to)
+{
+	char ffile[FORMAT_GUEST_NAME_MAX + 16], tfile[FORMAT_GUEST_NAME_MAX + 16];
+	int ret = 0;
+
+	if (!name_guest_valid(from) || !name_guest_valid(to))
+		return -EINVAL;
+	if (s->read_only)
+		return -EROFS;
+	if (strcmp(from, to) == 0)
+		return 0;
+	guest_file(from, ffile, sizeof(ffile));
+	guest_file(to, tfile, sizeof(tfile));
+	pthread_mutex_lock(&s->lock);
+	if (renameat2(s->dir_fd, ffile, s->dir_fd, tfile, RENAME_NOREPLACE) !=
+	    0) {
+		ret = errno_neg();
+		goto out_unlock;
+	}
+	struct guest_entry *g = guest_find(s, from);
+	if (g)
+		snprintf(g->name, sizeof(g->name), "%s", to);
+	ret = dir_sync(s->dir_fd);
+out_unlock:
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+int store_commit_all(struct store *s)
+{
+	struct container **list = NULL;
+	size_t num = 0;
+	int first = 0;
+
+	pthread_mutex_lock(&s->lock);
+	list = calloc(s->guest_num ? s->guest_num : 1, sizeof(*list));
+	if (!list) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->guest_num; i++) {
+		s->guests[i]->refs++;
+		list[num++] = s->guests[i]->c;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < num; i++) {
+		int ret = container_commit(list[i]);
+		if (ret && !first)
+			first = ret;
+		store_guest_put(s, list[i]);
+	}
+	free(list);
+	return first;
+}
+
+static void *committer_main(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += s->commit_interval_ms / 1000;
+		until.tv_nsec += (long)(s->commit_interval_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->cond, &s->lock, &until);
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->lock);
+		(void)store_commit_all(s);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}

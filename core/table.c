@@ -1,0 +1,475 @@
+/*
+ * table.c -- the superblock and the object table: encoding, decoding and
+ * verification.
+ *
+ * Design notes.  The object table is small (one record per object plus the
+ * save record), so every commit rewrites it whole into freshly allocated
+ * clusters: a chain of table blocks, each naming the next one and its crc32c,
+ * the first one named (with its crc32c) by the superblock.  Because a block's
+ * crc covers its `next` pointer and `next_crc`, writing the chain last block
+ * first lets every block carry its successor's checksum; a reader therefore
+ * verifies the whole chain from the superblock down.
+ *
+ * Decoding trusts nothing: every length is bounded before use, every record
+ * must lie inside its block, names are validated, the chain length is bounded
+ * by the superblock's count and by the file size.
+ *
+ * THREAD MODEL: called only from container_load (single-threaded) and from
+ * the commit (container write lock held).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crc32c.h"
+#include "internal.h"
+#include "io.h"
+#include "names.h"
+
+void superblock_encode(const struct container *c, uint8_t *sb,
+		       uint64_t generation, uint64_t used, uint64_t now_ns)
+{
+	memset(sb, 0, FORMAT_SECTOR_SIZE);
+	memcpy(sb + SB_OFF_MAGIC, SUPERBLOCK_MAGIC, 8);
+	le32_put(sb + SB_OFF_VERSION, FORMAT_VERSION);
+	le32_put(sb + SB_OFF_HEADER_SIZE, FORMAT_SECTOR_SIZE);
+	le64_put(sb + SB_OFF_INCOMPAT, 0);
+	le64_put(sb + SB_OFF_RO_COMPAT, 0);
+	le64_put(sb + SB_OFF_COMPAT, 0);
+	le32_put(sb + SB_OFF_CLUSTER_SHIFT, c->cluster_shift);
+	le32_put(sb + SB_OFF_MAP_ENTRY_SIZE, MAP_ENTRY_SIZE);
+	le64_put(sb + SB_OFF_GENERATION, generation);
+	le64_put(sb + SB_OFF_TABLE_OFFSET, c->table_offset);
+	le32_put(sb + SB_OFF_TABLE_CRC, c->table_crc);
+	le32_put(sb + SB_OFF_TABLE_BLOCKS, (uint32_t)c->table_block_num);
+	le64_put(sb + SB_OFF_USED_CLUSTERS, used);
+	le64_put(sb + SB_OFF_NEXT_OBJECT_ID, c->next_object_id);
+	le64_put(sb + SB_OFF_COMMIT_TIME, now_ns);
+	memcpy(sb + SB_OFF_UUID, c->uuid, 16);
+	le32_put(sb + SB_OFF_FLAGS, c->flags);
+	le32_put(sb + SB_OFF_CRC, crc32c(0, sb, SB_OFF_CRC));
+}
+
+int superblock_decode(const uint8_t *sb, struct container *c,
+		      uint64_t *out_used, char *why, size_t why_len)
+{
+	if (memcmp(sb + SB_OFF_MAGIC, SUPERBLOCK_MAGIC, 8) != 0) {
+		snprintf(why, why_len, "bad magic");
+		return -EUCLEAN;
+	}
+	if (le32_get(sb + SB_OFF_CRC) != crc32c(0, sb, SB_OFF_CRC)) {
+		snprintf(why, why_len, "superblock checksum mismatch");
+		return -EBADMSG;
+	}
+	uint32_t version = le32_get(sb + SB_OFF_VERSION);
+	if (version != FORMAT_VERSION) {
+		snprintf(why, why_len, "format version %u not supported",
+			 version);
+		return -EPROTONOSUPPORT;
+	}
+	uint64_t incompat = le64_get(sb + SB_OFF_INCOMPAT);
+	if (incompat & ~FEATURE_INCOMPAT_KNOWN) {
+		snprintf(why, why_len,
+			 "unknown incompatible features 0x%llx (written by a "
+			 "newer hangar)",
+			 (unsigned long long)(incompat &
+					      ~FEATURE_INCOMPAT_KNOWN));
+		return -EPROTONOSUPPORT;
+	}
+	uint64_t ro = le64_get(sb + SB_OFF_RO_COMPAT);
+	if ((ro & ~FEATURE_RO_COMPAT_KNOWN) && !c->read_only) {
+		snprintf(why, why_len,
+			 "unknown read-only-compatible features 0x%llx: open "
+			 "read-only",
+			 (unsigned long long)ro);
+		return -EROFS;
+	}
+	uint32_t shift = le32_get(sb + SB_OFF_CLUSTER_SHIFT);
+	if (le32_get(sb + SB_OFF_HEADER_SIZE) != FORMAT_SECTOR_SIZE ||
+	    shift < FORMAT_CLUSTER_SHIFT_MIN ||
+	    shift > FORMAT_CLUSTER_SHIFT_MAX ||
+	    le32_get(sb + SB_OFF_MAP_ENTRY_SIZE) != MAP_ENTRY_SIZE ||
+	    le64_get(sb + SB_OFF_GENERATION) == 0) {
+		snprintf(why, why_len, "superblock geometry invalid");
+		return -EUCLEAN;
+	}
+	c->cluster_shift = shift;
+	c->cluster_size = 1u << shift;
+	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / MAP_ENTRY_SIZE;
+	c->first_cluster =
+		(FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
+	c->generation = le64_get(sb + SB_OFF_GENERATION);
+	c->table_offset = le64_get(sb + SB_OFF_TABLE_OFFSET);
+	c->table_crc = le32_get(sb + SB_OFF_TABLE_CRC);
+	c->table_block_num = le32_get(sb + SB_OFF_TABLE_BLOCKS);
+	c->next_object_id = le64_get(sb + SB_OFF_NEXT_OBJECT_ID);
+	memcpy(c->uuid, sb + SB_OFF_UUID, 16);
+	c->flags = le32_get(sb + SB_OFF_FLAGS);
+	*out_used = le64_get(sb + SB_OFF_USED_CLUSTERS);
+	return 0;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct table_builder {
+	uint8_t **blocks;
+	size_t num, cap;
+	uint32_t used; /* payload bytes in the last block */
+	uint32_t payload;
+	uint32_t cluster_size;
+};
+
+static uint8_t *builder_room(struct table_builder *b, uint32_t len)
+{
+	if (b->num == 0 || b->used + len > b->payload) {
+		if (b->num == b->cap) {
+			size_t cap = b->cap ? b->cap * 2 : 4;
+			uint8_t **n = realloc(b->blocks, cap * sizeof(*n));
+			if (!n)
+				return NULL;
+			b->blocks = n;
+			b->cap = cap;
+		}
+		uint8_t *blk = calloc(1, b->cluster_size);
+		if (!blk)
+			return NULL;
+		b->blocks[b->num++] = blk;
+		b->used = 0;
+	}
+	uint8_t *p = b->blocks[b->num - 1] + BLOCK_HEADER_SIZE + b->used;
+	b->used += len;
+	le32_put(b->blocks[b->num - 1] + BH_OFF_USED, b->used);
+	return p;
+}
+
+static int encode_save(struct container *c, struct table_builder *b)
+{
+	const struct save_info *s = &c->save;
+	if (s->state == SAVE_STATE_NONE)
+		return 0;
+	uint32_t len = SAVE_RECORD_FIXED + SAVE_PIN_SIZE * (uint32_t)s->pin_count;
+	uint8_t *p = builder_room(b, len);
+	if (!p)
+		return -ENOMEM;
+	le16_put(p, RECORD_SAVE);
+	le16_put(p + 2, (uint16_t)len);
+	le32_put(p + SR_OFF_STATE, s->state);
+	le64_put(p + SR_OFF_IMAGE_ID, s->image_id);
+	le64_put(p + SR_OFF_SAVED_SEC, (uint64_t)s->saved_time.tv_sec);
+	le32_put(p + SR_OFF_SAVED_NSEC, (uint32_t)s->saved_time.tv_nsec);
+	le32_put(p + SR_OFF_PIN_COUNT, (uint32_t)s->pin_count);
+	le64_put(p + SR_OFF_CONFIG_GEN, s->config_generation);
+	le64_put(p + SR_OFF_EVENT_SEC, (uint64_t)s->event_time.tv_sec);
+	le64_put(p + SR_OFF_EVENT_OBJECT, s->event_object);
+	for (size_t i = 0; i < s->pin_count; i++) {
+		uint8_t *q = p + SAVE_RECORD_FIXED + i * SAVE_PIN_SIZE;
+		le64_put(q, s->pins[i].id);
+		le64_put(q + 8, s->pins[i].generation);
+	}
+	return 0;
+}
+
+static int encode_object(struct table_builder *b,
+			 const struct object *o)
+{
+	size_t name_len = o->name ? strlen(o->name) : 0;
+	uint32_t len = OBJECT_RECORD_FIXED + (uint32_t)name_len;
+	uint8_t *p = builder_room(b, len);
+	if (!p)
+		return -ENOMEM;
+	struct map_node *r = o->root;
+	uint32_t flags = o->flags & ~OBJECT_FLAG_ORPHAN;
+	if (!o->name)
+		flags |= OBJECT_FLAG_ORPHAN;
+	le16_put(p, RECORD_OBJECT);
+	le16_put(p + 2, (uint16_t)len);
+	le64_put(p + OR_OFF_ID, o->id);
+	le64_put(p + OR_OFF_SIZE, o->size);
+	le64_put(p + OR_OFF_GENERATION, o->generation);
+	le32_put(p + OR_OFF_MODE, o->mode);
+	le32_put(p + OR_OFF_UID, o->uid);
+	le32_put(p + OR_OFF_GID, o->gid);
+	le32_put(p + OR_OFF_FLAGS, flags);
+	le64_put(p + OR_OFF_MTIME_SEC, (uint64_t)o->mtime.tv_sec);
+	le64_put(p + OR_OFF_CTIME_SEC, (uint64_t)o->ctime.tv_sec);
+	le32_put(p + OR_OFF_MTIME_NSEC, (uint32_t)o->mtime.tv_nsec);
+	le32_put(p + OR_OFF_CTIME_NSEC, (uint32_t)o->ctime.tv_nsec);
+	le64_put(p + OR_OFF_MAP_ROOT, r ? (r->dirty ? r->new_phys : r->phys) : 0);
+	le32_put(p + OR_OFF_MAP_ROOT_CRC, r ? (r->dirty ? r->new_crc : r->crc) : 0);
+	le16_put(p + OR_OFF_MAP_HEIGHT, (uint16_t)(r ? o->height : 0));
+	le16_put(p + OR_OFF_NAME_LEN, (uint16_t)name_len);
+	le64_put(p + OR_OFF_STORED_BYTES, o->stored_bytes);
+	memcpy(p + OBJECT_RECORD_FIXED, o->name ? o->name : "", name_len);
+	return 0;
+}
+
+int table_write(struct container *c, uint64_t generation,
+		uint64_t **meta_new, size_t *meta_new_num,
+		size_t *meta_new_cap, uint64_t **out_blocks,
+		size_t *out_block_num, uint64_t *out_first, uint32_t *out_crc)
+{
+	struct table_builder b = {.payload = c->cluster_size - BLOCK_HEADER_SIZE,
+				  .cluster_size = c->cluster_size};
+	uint64_t *offs = NULL;
+	int ret;
+
+	ret = encode_save(c, &b);
+	for (size_t i = 0; !ret && i < c->object_num; i++)
+		ret = encode_object(&b, c->objects[i]);
+	if (!ret && b.num == 0 && !builder_room(&b, 0))
+		ret = -ENOMEM;
+	if (ret)
+		goto out_free;
+	offs = calloc(b.num, sizeof(*offs));
+	if (!offs) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < b.num; i++) {
+		uint64_t cl;
+		ret = alloc_get(&c->alloc, ALLOC_META, &cl);
+		if (ret)
+			goto out_free;
+		ret = u64_push(meta_new, meta_new_num, meta_new_cap, cl);
+		if (ret) {
+			alloc_unref(&c->alloc, cl);
+			goto out_free;
+		}
+		offs[i] = cl << c->cluster_shift;
+	}
+	uint32_t next_crc = 0;
+	for (size_t i = b.num; i-- > 0;) {
+		uint8_t *blk = b.blocks[i];
+		le32_put(blk + BH_OFF_MAGIC, BLOCK_MAGIC_TABLE);
+		le64_put(blk + BH_OFF_GENERATION, generation);
+		le64_put(blk + BH_OFF_INDEX, i);
+		le64_put(blk + BH_OFF_NEXT, i + 1 < b.num ? offs[i + 1] : 0);
+		le32_put(blk + BH_OFF_NEXT_CRC, i + 1 < b.num ? next_crc : 0);
+		block_header_finish(blk, c->cluster_size);
+		next_crc = le32_get(blk + BH_OFF_CRC);
+		ret = io_pwrite(c->io, blk, c->cluster_size, offs[i]);
+		if (ret)
+			goto out_free;
+	}
+	*out_first = offs[0];
+	*out_crc = next_crc;
+	*out_blocks = offs;
+	*out_block_num = b.num;
+	offs = NULL;
+out_free:
+	free(offs);
+	for (size_t i = 0; i < b.num; i++)
+		free(b.blocks[i]);
+	free(b.blocks);
+	return ret;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int table_fail(struct load_diag *diag, int err, const char *what,
+		      uint64_t where)
+{
+	if (diag && !diag->message[0])
+		snprintf(diag->message, sizeof(diag->message),
+			 "object table: %s at offset %llu", what,
+			 (unsigned long long)where);
+	return err;
+}
+
+static int decode_save(struct container *c, const uint8_t *p, uint32_t len)
+{
+	struct save_info *s = &c->save;
+	if (len < SAVE_RECORD_FIXED)
+		return -EUCLEAN;
+	uint32_t pins = le32_get(p + SR_OFF_PIN_COUNT);
+	uint32_t state = le32_get(p + SR_OFF_STATE);
+	if (pins > FORMAT_MAX_PINS ||
+	    len != SAVE_RECORD_FIXED + pins * SAVE_PIN_SIZE ||
+	    state == SAVE_STATE_NONE || state > SAVE_STATE_INVALIDATED ||
+	    le32_get(p + SR_OFF_SAVED_NSEC) >= 1000000000u)
+		return -EUCLEAN;
+	s->state = (enum save_state)state;
+	s->image_id = le64_get(p + SR_OFF_IMAGE_ID);
+	s->saved_time.tv_sec = (time_t)le64_get(p + SR_OFF_SAVED_SEC);
+	s->saved_time.tv_nsec = (long)le32_get(p + SR_OFF_SAVED_NSEC);
+	s->config_generation = le64_get(p + SR_OFF_CONFIG_GEN);
+	s->event_time.tv_sec = (time_t)le64_get(p + SR_OFF_EVENT_SEC);
+	s->event_object = le64_get(p + SR_OFF_EVENT_OBJECT);
+	s->pin_count = pins;
+	for (uint32_t i = 0; i < pins; i++) {
+		const uint8_t *q = p + SAVE_RECORD_FIXED + i * SAVE_PIN_SIZE;
+		s->pins[i].id = le64_get(q);
+		s->pins[i].generation = le64_get(q + 8);
+	}
+	return 0;
+}
+
+static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
+			 struct load_diag *diag)
+{
+	struct object *o = NULL;
+	char name[FORMAT_NAME_MAX + 1];
+	int ret;
+
+	if (len < OBJECT_RECORD_FIXED)
+		return -EUCLEAN;
+	uint16_t name_len = le16_get(p + OR_OFF_NAME_LEN);
+	uint32_t flags = le32_get(p + OR_OFF_FLAGS);
+	uint64_t id = le64_get(p + OR_OFF_ID);
+	if (len != OBJECT_RECORD_FIXED + name_len ||
+	    name_len > FORMAT_NAME_MAX || (flags & ~OBJECT_FLAGS_KNOWN) ||
+	    le32_get(p + OR_OFF_MTIME_NSEC) >= 1000000000u ||
+	    le32_get(p + OR_OFF_CTIME_NSEC) >= 1000000000u || id == 0 ||
+	    id >= c->next_object_id ||
+	    le64_get(p + OR_OFF_SIZE) >
+		    (FORMAT_MAX_VCLUSTERS << c->cluster_shift) ||
+	    !S_ISREG(le32_get(p + OR_OFF_MODE)))
+		return -EUCLEAN;
+	memcpy(name, p + OBJECT_RECORD_FIXED, name_len);
+	name[name_len] = '\0';
+	bool orphan = flags & OBJECT_FLAG_ORPHAN;
+	if (orphan != (name_len == 0))
+		return -EUCLEAN;
+	if (!orphan && (!name_object_valid(name) || object_find_name(c, name)))
+		return -EUCLEAN;
+	if (object_find(c, id))
+		return -EUCLEAN;
+	ret = object_new(c, id, orphan ? NULL : name, &o);
+	if (ret)
+		return ret;
+	o->size = le64_get(p + OR_OFF_SIZE);
+	o->generation = le64_get(p + OR_OFF_GENERATION);
+	o->mode = le32_get(p + OR_OFF_MODE);
+	o->uid = le32_get(p + OR_OFF_UID);
+	o->gid = le32_get(p + OR_OFF_GID);
+	o->flags = flags;
+	o->mtime.tv_sec = (time_t)le64_get(p + OR_OFF_MTIME_SEC);
+	o->mtime.tv_nsec = (long)le32_get(p + OR_OFF_MTIME_NSEC);
+	o->ctime.tv_sec = (time_t)le64_get(p + OR_OFF_CTIME_SEC);
+	o->ctime.tv_nsec = (long)le32_get(p + OR_OFF_CTIME_NSEC);
+	o->stored_bytes = le64_get(p + OR_OFF_STORED_BYTES);
+	ret = object_insert(c, o);
+	if (ret) {
+		object_destroy(c, o);
+		return ret;
+	}
+	ret = map_load(c, o, le64_get(p + OR_OFF_MAP_ROOT),
+		       le32_get(p + OR_OFF_MAP_ROOT_CRC),
+		       le16_get(p + OR_OFF_MAP_HEIGHT), diag);
+	if (ret)
+		return ret;
+	if (o->size > (map_capacity(c, o->height) << c->cluster_shift) &&
+	    o->root)
+		return -EUCLEAN;
+	o->dirty = false;
+	return 0;
+}
+
+int table_read(struct container *c, struct load_diag *diag,
+	       uint64_t file_size)
+{
+	uint8_t *blk = malloc(c->cluster_size);
+	uint64_t off = c->table_offset;
+	uint32_t crc = c->table_crc;
+	size_t n = 0;
+	bool saw_save = false;
+	int ret = 0;
+
+	if (!blk)
+		return -ENOMEM;
+	free(c->table_blocks);
+	c->table_blocks = calloc(c->table_block_num ? c->table_block_num : 1,
+				 sizeof(uint64_t));
+	if (!c->table_blocks) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (c->table_block_num == 0 ||
+	    c->table_block_num > (file_size >> c->cluster_shift)) {
+		ret = table_fail(diag, -EUCLEAN, "bad table length", off);
+		goto out;
+	}
+	while (off) {
+		if (n >= c->table_block_num) {
+			ret = table_fail(diag, -EUCLEAN, "chain too long", off);
+			goto out;
+		}
+		if ((off & (c->cluster_size - 1)) ||
+		    cluster_of(c, off) < c->first_cluster ||
+		    off + c->cluster_size > file_size) {
+			ret = table_fail(diag, -EUCLEAN, "block out of bounds",
+					 off);
+			goto out;
+		}
+		uint64_t cl = cluster_of(c, off);
+		if (cl < c->alloc.capacity && c->alloc.refs[cl]) {
+			ret = table_fail(diag, -EUCLEAN,
+					 "block referenced twice", off);
+			goto out;
+		}
+		ret = alloc_ref(&c->alloc, cl);
+		if (ret)
+			goto out;
+		c->table_blocks[n] = off;
+		ret = io_pread(c->io, blk, c->cluster_size, off);
+		if (ret) {
+			table_fail(diag, ret, "cannot read block", off);
+			goto out;
+		}
+		uint32_t stored = le32_get(blk + BH_OFF_CRC);
+		le32_put(blk + BH_OFF_CRC, 0);
+		if (stored != crc || crc32c(0, blk, c->cluster_size) != stored) {
+			ret = table_fail(diag, -EBADMSG, "checksum mismatch",
+					 off);
+			goto out;
+		}
+		uint32_t used = le32_get(blk + BH_OFF_USED);
+		if (le32_get(blk + BH_OFF_MAGIC) != BLOCK_MAGIC_TABLE ||
+		    le64_get(blk + BH_OFF_INDEX) != n ||
+		    le64_get(blk + BH_OFF_GENERATION) > c->generation ||
+		    used > c->cluster_size - BLOCK_HEADER_SIZE) {
+			ret = table_fail(diag, -EUCLEAN, "bad block header",
+					 off);
+			goto out;
+		}
+		const uint8_t *p = blk + BLOCK_HEADER_SIZE;
+		uint32_t pos = 0;
+		while (pos < used) {
+			if (used - pos < RECORD_HEADER_SIZE) {
+				ret = -EUCLEAN;
+				break;
+			}
+			uint16_t type = le16_get(p + pos);
+			uint16_t len = le16_get(p + pos + 2);
+			if (len < RECORD_HEADER_SIZE || len > used - pos) {
+				ret = -EUCLEAN;
+				break;
+			}
+			if (type == RECORD_SAVE && !saw_save) {
+				saw_save = true;
+				ret = decode_save(c, p + pos, len);
+			} else if (type == RECORD_OBJECT) {
+				ret = decode_object(c, p + pos, len, diag);
+			} else {
+				ret = -EUCLEAN;
+			}
+			if (ret)
+				break;
+			pos += len;
+		}
+		if (ret) {
+			table_fail(diag, ret, "invalid record", off);
+			goto out;
+		}
+		off = le64_get(blk + BH_OFF_NEXT);
+		crc = le32_get(blk + BH_OFF_NEXT_CRC);
+		n++;
+	}
+	if (n != c->table_block_num)
+		ret = table_fail(diag, -EUCLEAN, "chain too short", off);
+out:
+	free(blk);
+	return ret;
+}
