@@ -6,11 +6,10 @@
  * the foreground lines go to stderr prefixed "hangarfs: "; a daemon sends
  * them to syslog (facility daemon, tagged with the PID).
  *
- * Container events do not say which guest they belong to (the callback's
- * argument is per store), so each worker thread records the guest it is
- * working on in a thread-local (log_set_guest) and the callback reads it.
- * Events raised by core's own background committer have no guest; they are
- * logged as "(store)".
+ * Container events name their guest when the store fills it in; as a
+ * fallback each worker thread records the guest it is working on in a
+ * thread-local (log_set_guest) and the callback reads it.  An event with
+ * neither is logged as "(store)".
  *
  * THREAD MODEL: `log_to_syslog` is written once by log_open before any
  * worker thread starts, then only read.  `log_guest` is thread-local.
@@ -53,7 +52,9 @@ void log_set_guest(const char *guest)
 
 void log_container_event(void *arg, const struct container_event *ev)
 {
-	const char *guest = log_guest ? log_guest : "(store)";
+	const char *guest = ev->guest	 ? ev->guest
+			    : log_guest ? log_guest
+					: "(store)";
 	const char *object = ev->object_name ? ev->object_name : "";
 	const char *slash = ev->object_name ? "/" : "";
 	const char *detail = ev->detail ? ev->detail : "";
@@ -63,12 +64,12 @@ void log_container_event(void *arg, const struct container_event *ev)
 	switch (ev->type) {
 	case CONTAINER_EVENT_IMAGE_RETIRED:
 		log_msg(LOG_NOTICE,
-			"%s%s%s: save image retired: the resumed guest wrote its disk%s%s",
+			"%s%s%s: save image retired%s%s",
 			guest, slash, object, sep, detail);
 		break;
 	case CONTAINER_EVENT_IMAGE_INVALIDATED:
 		log_msg(LOG_WARNING,
-			"%s%s%s: save image invalidated (kept as memory.save.stale, not resumable): a saved disk was written through a descriptor opened before the save%s%s",
+			"%s%s%s: save image invalidated, not resumable%s%s",
 			guest, slash, object, sep, detail);
 		break;
 	case CONTAINER_EVENT_IMAGE_INCOMPLETE:

@@ -26,6 +26,7 @@ int savelog_check_write(struct container *c, const char *guest, uint64_t id,
 {
 	char reason[512] = "";
 	char name[HFS_OBJECT_NAME_MAX];
+	const char *why;
 	int err;
 
 	err = save_lock_check_write(c, id, reason, sizeof(reason));
@@ -34,8 +35,12 @@ int savelog_check_write(struct container *c, const char *guest, uint64_t id,
 	if (object_name_of(c, id, name, sizeof(name)) != 0 || !name[0])
 		snprintf(name, sizeof(name), "(object %llu)",
 			 (unsigned long long)id);
+	/* Core's reason reads "NAME: read-write open refused: WHY"; keep WHY
+	 * and say which guest and which action. */
+	why = strstr(reason, "refused: ");
+	why = why ? why + strlen("refused: ") : reason;
 	log_msg(LOG_WARNING, "%s/%s: %s refused: %s", guest, name, action,
-		reason[0] ? reason : "a saved memory image depends on it");
+		why[0] ? why : "a saved memory image depends on it");
 	return err;
 }
 

@@ -1,0 +1,136 @@
+# tests/fs/functions.bash -- shared by the tests/fs/*.sh mount tests.
+#
+# Each test sources this file, calls `fs_setup TOOL...` and then drives a
+# store mounted with `fs_mount` through plain tools.  Conventions (STYLE.md
+# practice 13): exit 77 with "SKIPPED: reason" when a prerequisite is
+# missing; every command that could hang runs under `timeout`; the EXIT trap
+# always unmounts what we mounted and kills only the hangarfs PID this test
+# started.  (Not named *.sh, so ctest does not run it as a test.)
+
+set -uo pipefail
+
+T=${HANGAR_TEST_TIMEOUT:-120}   # seconds for any one command
+
+skip() { echo "SKIPPED: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; fs_show_log >&2; exit 1; }
+log() { echo "--- $*"; }
+
+# fs_setup TOOL... : check prerequisites, make WORK, STORE, MNT, the trap.
+fs_setup() {
+	local tool
+	[ -c /dev/fuse ] || skip "/dev/fuse is missing"
+	command -v fusermount3 >/dev/null || skip "fusermount3 is missing"
+	command -v mountpoint >/dev/null || skip "mountpoint is missing"
+	[ -n "${HANGARFS:-}" ] && [ -x "$HANGARFS" ] ||
+		skip "HANGARFS is not set to the built hangarfs"
+	[ -n "${HANGAR:-}" ] && [ -x "$HANGAR" ] ||
+		skip "HANGAR is not set to the built hangar CLI (needed for 'hangar init')"
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || skip "$tool is missing"
+	done
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/hangarfs-test.XXXXXX") ||
+		fail "mktemp"
+	STORE=$WORK/store
+	MNT=$WORK/mnt
+	HFS_LOG=$WORK/hangarfs.log
+	HFS_PID=
+	EXTRA_MOUNTS=()
+	mkdir -p "$MNT"
+	trap fs_cleanup EXIT
+	timeout "$T" "$HANGAR" init "$STORE" >/dev/null ||
+		fail "hangar init $STORE"
+}
+
+fs_cleanup() {
+	local m
+	set +e
+	for m in "${EXTRA_MOUNTS[@]}"; do
+		mountpoint -q "$m" && timeout 30 umount "$m"
+	done
+	if mountpoint -q "$MNT"; then
+		timeout 30 fusermount3 -u "$MNT" ||
+			timeout 30 fusermount3 -u -z "$MNT"
+	fi
+	if [ -n "$HFS_PID" ] && kill -0 "$HFS_PID" 2>/dev/null; then
+		kill "$HFS_PID"
+		fs_wait_exit 10 || kill -KILL "$HFS_PID"
+	fi
+	rm -rf "$WORK"
+}
+
+fs_show_log() {
+	[ -n "${HFS_LOG:-}" ] && [ -s "$HFS_LOG" ] || return 0
+	echo "--- hangarfs log (last 30 lines):"
+	tail -n 30 "$HFS_LOG"
+}
+
+# fs_wait_exit SECONDS : wait for our hangarfs to exit; 1 on timeout.
+fs_wait_exit() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		kill -0 "$HFS_PID" 2>/dev/null || { wait "$HFS_PID" 2>/dev/null; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# fs_mount [OPTION...] : mount STORE on MNT in the foreground (so we know
+# the PID), options passed through, log appended to HFS_LOG.
+fs_mount() {
+	local i
+	"$HANGARFS" "$STORE" "$MNT" -f -o commit_interval=1 "$@" \
+		>>"$HFS_LOG" 2>&1 &
+	HFS_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$MNT" && return 0
+		kill -0 "$HFS_PID" 2>/dev/null || fail "hangarfs exited at mount"
+		sleep 0.1
+	done
+	fail "mount did not appear within 10 s"
+}
+
+# fs_umount : unmount and wait until the daemon closed the store.
+fs_umount() {
+	timeout 30 fusermount3 -u "$MNT" || fail "fusermount3 -u $MNT"
+	fs_wait_exit 30 || fail "hangarfs did not exit after unmount"
+	HFS_PID=
+}
+
+fs_remount() {
+	fs_umount
+	fs_mount "$@"
+}
+
+# t CMD... : run with the per-command timeout.
+t() { timeout "$T" "$@"; }
+
+# expect_fail MESSAGE CMD... : CMD must fail and print MESSAGE.
+expect_fail() {
+	local msg=$1 out
+	shift
+	if out=$(timeout "$T" "$@" 2>&1); then
+		fail "expected failure ($msg) from: $* ; got success: $out"
+	fi
+	case "$out" in
+	*"$msg"*) ;;
+	*) fail "expected '$msg' from: $* ; got: $out" ;;
+	esac
+}
+
+# expect_log TEXT : the daemon logged a line containing TEXT.
+expect_log() {
+	grep -qF -- "$1" "$HFS_LOG" || fail "log has no line with: $1"
+}
+
+# errno_of PYTHON-EXPR : run one os.* call in python, print the errno name
+# (or OK).  For calls whose errno the shell tools hide.
+errno_of() {
+	timeout "$T" python3 - "$@" <<'PY'
+import errno, os, sys
+try:
+    exec(sys.argv[1])
+    print("OK")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+PY
+}
