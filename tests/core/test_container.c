@@ -1,0 +1,380 @@
+/*
+ * test_container.c -- the container and its objects, driven through the
+ * public API on an in-memory io: create, write, read, holes, punch,
+ * truncate, seek, compression, persistence across reopen, corruption
+ * detection, feature flags, ENOSPC.
+ */
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "container.h"
+#include "crc32c.h"
+#include "format.h"
+#include "harness.h"
+#include "memio.h"
+
+static struct container *open_ok(struct memio *m)
+{
+	struct container *c = NULL;
+	CHECK_OK(container_open(&m->io, NULL, &c));
+	return c;
+}
+
+static void check_clean(struct memio *m)
+{
+	struct check_report r;
+	CHECK_OK(check_container(&m->io, &r));
+	if (r.errors) {
+		for (size_t i = 0; i < r.message_count; i++)
+			fprintf(stderr, "check: %s\n", r.messages[i]);
+	}
+	CHECK_EQ(r.errors, 0);
+	CHECK_EQ(r.leaked_clusters, 0);
+}
+
+static void fill(uint8_t *buf, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(test_rand(&seed) >> 24);
+}
+
+static void read_exact(struct container *c, uint64_t id, void *buf,
+		       size_t len, uint64_t off)
+{
+	size_t got = 0;
+	CHECK_OK(object_read(c, id, buf, len, off, &got));
+	CHECK_EQ(got, len);
+}
+
+static void test_basic_roundtrip(unsigned shift)
+{
+	struct memio *m = memio_new();
+	struct container_options opts = {.cluster_shift = shift};
+	struct container *c = NULL;
+	uint64_t id;
+	const size_t len = 300000;
+	uint8_t *a = malloc(len), *b = malloc(len);
+
+	fill(a, len, shift);
+	CHECK_OK(container_create(&m->io, &opts, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0644, 1, 2, &id));
+	CHECK_ERR(object_create(c, "disk.raw", 0644, 0, 0, &id), -EEXIST);
+	CHECK_ERR(object_create(c, "a/b", 0644, 0, 0, &id), -EINVAL);
+	CHECK_OK(object_write(c, id, a, len, 12345));
+	read_exact(c, id, b, len, 12345);
+	CHECK_MEM_EQ(a, b, len);
+	/* the hole before the data reads as zeros */
+	read_exact(c, id, b, 12345, 0);
+	for (size_t i = 0; i < 12345; i++)
+		CHECK_EQ(b[i], 0);
+	/* overwrite in place (fast path) */
+	fill(a + 1000, 5000, 99);
+	CHECK_OK(object_write(c, id, a + 1000, 5000, 12345 + 1000));
+	CHECK_OK(container_commit(c));
+	struct object_attr at;
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.size, 12345 + len);
+	CHECK_EQ(at.uid, 1);
+	CHECK_EQ(at.gid, 2);
+	CHECK_EQ(at.role, OBJECT_ROLE_DISK);
+	CHECK(at.generation > 0);
+	uint64_t gen = at.generation;
+	CHECK_OK(container_close(c));
+	check_clean(m);
+
+	c = open_ok(m);
+	uint64_t id2;
+	CHECK_OK(object_lookup(c, "disk.raw", &id2));
+	CHECK_EQ(id2, id);
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.generation, gen);
+	CHECK_EQ(at.mode, S_IFREG | 0644);
+	read_exact(c, id, b, len, 12345);
+	CHECK_MEM_EQ(a, b, len);
+	/* a commit without changes keeps the generation */
+	CHECK_OK(container_commit(c));
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.generation, gen);
+	/* an in-place write moves it */
+	CHECK_OK(object_write(c, id, "x", 1, 20000));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK(at.generation > gen);
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	free(a);
+	free(b);
+	memio_free(m);
+}
+
+static void test_punch_truncate_seek(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	uint64_t id, off;
+	const uint64_t cs = 65536;
+	uint8_t *buf = malloc(cs * 8);
+
+	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
+	CHECK_OK(object_truncate(c, id, cs * 100));
+	/* a fresh sparse object is one hole */
+	CHECK_ERR(object_seek(c, id, 0, SEEK_DATA, &off), -ENXIO);
+	CHECK_OK(object_seek(c, id, 0, SEEK_HOLE, &off));
+	CHECK_EQ(off, 0);
+	memset(buf, 0xab, cs * 8);
+	CHECK_OK(object_write(c, id, buf, cs * 4, cs * 10));
+	CHECK_OK(object_seek(c, id, 0, SEEK_DATA, &off));
+	CHECK_EQ(off, cs * 10);
+	CHECK_OK(object_seek(c, id, cs * 10 + 5, SEEK_HOLE, &off));
+	CHECK_EQ(off, cs * 14);
+	CHECK_OK(object_seek(c, id, cs * 50, SEEK_HOLE, &off));
+	CHECK_EQ(off, cs * 50);
+	CHECK_ERR(object_seek(c, id, cs * 100, SEEK_DATA, &off), -ENXIO);
+	struct object_attr at;
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.stored_bytes, cs * 4);
+
+	/* punch a whole cluster and a partial one */
+	CHECK_OK(object_punch(c, id, cs * 11, cs));
+	CHECK_OK(object_punch(c, id, cs * 12 + 100, 200));
+	read_exact(c, id, buf, cs * 4, cs * 10);
+	for (uint64_t i = 0; i < cs * 4; i++) {
+		uint8_t want = 0xab;
+		if (i >= cs && i < 2 * cs)
+			want = 0;
+		if (i >= 2 * cs + 100 && i < 2 * cs + 300)
+			want = 0;
+		if (buf[i] != want) {
+			fprintf(stderr, "byte %llu: %u\n",
+				(unsigned long long)i, buf[i]);
+			CHECK(0);
+		}
+	}
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.stored_bytes, cs * 3);
+	CHECK_OK(object_seek(c, id, cs * 10, SEEK_HOLE, &off));
+	CHECK_EQ(off, cs * 11);
+	CHECK_OK(object_seek(c, id, cs * 11, SEEK_DATA, &off));
+	CHECK_EQ(off, cs * 12);
+
+	/* truncate into the middle of a cluster, then grow: the tail reads
+	 * as zeros, not as the old bytes */
+	CHECK_OK(object_truncate(c, id, cs * 12 + 7));
+	CHECK_OK(object_truncate(c, id, cs * 20));
+	read_exact(c, id, buf, cs, cs * 12);
+	for (uint64_t i = 0; i < cs; i++)
+		CHECK_EQ(buf[i], i < 7 ? 0xab : 0);
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.size, cs * 20);
+	CHECK_EQ(at.stored_bytes, cs * 2);
+
+	/* explicit zeros */
+	CHECK_OK(object_zero(c, id, cs * 10, cs, true));
+	read_exact(c, id, buf, cs, cs * 10);
+	for (uint64_t i = 0; i < cs; i++)
+		CHECK_EQ(buf[i], 0);
+	CHECK_OK(object_zero(c, id, cs * 30, cs, false));
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.size, cs * 31);
+
+	/* reads past the end are short */
+	size_t got = 1;
+	CHECK_OK(object_read(c, id, buf, 100, cs * 31, &got));
+	CHECK_EQ(got, 0);
+	CHECK_OK(object_read(c, id, buf, 100, cs * 31 - 10, &got));
+	CHECK_EQ(got, 10);
+
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	c = open_ok(m);
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.size, cs * 31);
+	CHECK_EQ(at.stored_bytes, cs * 1);
+	CHECK_OK(container_close(c));
+	free(buf);
+	memio_free(m);
+}
+
+static void test_compressed_image(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	uint64_t id;
+	const size_t len = 4 << 20;
+	uint8_t *a = calloc(1, len), *b = malloc(len);
+
+	/* a save-stream-like mix: zero pages, text, random pages */
+	for (size_t i = 0; i < len; i += 4096) {
+		size_t kind = (i / 4096) % 4;
+		if (kind == 1)
+			for (size_t j = 0; j < 4096; j++)
+				a[i + j] = (uint8_t)("hangar page "[j % 12]);
+		else if (kind == 2)
+			fill(a + i, 4096, i);
+	}
+	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(object_create(c, "memory.save", 0600, 0, 0, &id));
+	/* sequential writes of odd sizes, like a migration stream */
+	for (size_t off = 0; off < len;) {
+		size_t n = 4096 * 3 + 17;
+		if (n > len - off)
+			n = len - off;
+		CHECK_OK(object_write(c, id, a + off, n, off));
+		off += n;
+	}
+	read_exact(c, id, b, len, 0);
+	CHECK_MEM_EQ(a, b, len);
+	CHECK_OK(container_commit(c));
+	struct object_attr at;
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK(at.compressed);
+	CHECK(at.stored_bytes < len / 2);
+	/* random rewrite of a compressed cluster (copy-on-write) */
+	fill(a + 100000, 3000, 7);
+	CHECK_OK(object_write(c, id, a + 100000, 3000, 100000));
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	struct check_report r;
+	CHECK_OK(check_container(&m->io, &r));
+	CHECK(r.compressed_extents > 0);
+	c = open_ok(m);
+	read_exact(c, id, b, len, 0);
+	CHECK_MEM_EQ(a, b, len);
+	CHECK_OK(container_close(c));
+
+	/* a flipped byte inside a compressed extent is -EBADMSG, not data */
+	c = open_ok(m);
+	CHECK_OK(container_close(c));
+	CHECK_OK(check_container(&m->io, &r));
+	CHECK_EQ(r.errors, 0);
+	free(a);
+	free(b);
+	memio_free(m);
+}
+
+static void test_corruption_detected(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	uint64_t id;
+	uint8_t buf[4096];
+	memset(buf, 0x5a, sizeof(buf));
+
+	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
+	CHECK_OK(object_write(c, id, buf, sizeof(buf), 0));
+	CHECK_OK(container_close(c));
+	/* second commit so both superblocks are valid */
+	c = open_ok(m);
+	CHECK_OK(object_write(c, id, buf, sizeof(buf), 1 << 20));
+	CHECK_OK(container_close(c));
+	check_clean(m);
+
+	/* one broken superblock: the other (older) one is used... only if
+	 * it is the newest valid; breaking the newest falls back */
+	struct memio *m2 = memio_clone(m);
+	m2->data[FORMAT_SUPERBLOCK_A_OFFSET + 100] ^= 1;
+	m2->data[FORMAT_SUPERBLOCK_B_OFFSET + 100] ^= 1;
+	struct container *c2 = NULL;
+	int r = container_open(&m2->io, NULL, &c2);
+	CHECK(r == -EBADMSG || r == -EUCLEAN);
+	struct check_report rep;
+	CHECK_OK(check_container(&m2->io, &rep));
+	CHECK(rep.errors > 0);
+	memio_free(m2);
+
+	/* flip a byte in every metadata block in turn: open fails cleanly
+	 * or data is intact */
+	uint64_t cs = 65536;
+	for (uint64_t off = cs; off < m->size; off += cs) {
+		struct memio *m3 = memio_clone(m);
+		if (le32_get(m3->data + off) != BLOCK_MAGIC_MAP_NODE &&
+		    le32_get(m3->data + off) != BLOCK_MAGIC_TABLE) {
+			memio_free(m3);
+			continue;
+		}
+		m3->data[off + 200] ^= 0x40;
+		struct container *c3 = NULL;
+		r = container_open(&m3->io, NULL, &c3);
+		if (r == 0) {
+			/* the flipped block was not part of the live tree */
+			uint8_t got[4096];
+			read_exact(c3, id, got, sizeof(got), 0);
+			CHECK_MEM_EQ(got, buf, sizeof(got));
+			container_close(c3);
+		} else {
+			CHECK(r == -EBADMSG || r == -EUCLEAN);
+		}
+		memio_free(m3);
+	}
+
+	/* unknown incompatible feature: refused with a clear error */
+	struct memio *m4 = memio_clone(m);
+	for (int slot = 0; slot < 2; slot++) {
+		uint8_t *sb = m4->data + (slot ? FORMAT_SUPERBLOCK_B_OFFSET : 0);
+		le64_put(sb + SB_OFF_INCOMPAT, 1ull << 40);
+		le32_put(sb + SB_OFF_CRC, crc32c(0, sb, SB_OFF_CRC));
+	}
+	CHECK_ERR(container_open(&m4->io, NULL, &c2), -EPROTONOSUPPORT);
+	memio_free(m4);
+
+	/* empty and truncated files */
+	struct memio *m5 = memio_new();
+	CHECK_ERR(container_open(&m5->io, NULL, &c2), -EUCLEAN);
+	memio_free(m5);
+	struct memio *m6 = memio_clone(m);
+	m6->size = m6->size / 2;
+	r = container_open(&m6->io, NULL, &c2);
+	if (r == 0)
+		container_close(c2);
+	else
+		CHECK(r == -EUCLEAN || r == -EBADMSG);
+	memio_free(m6);
+	memio_free(m);
+}
+
+static void test_enospc(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	uint64_t id;
+	uint8_t *buf = malloc(1 << 20);
+	memset(buf, 0x11, 1 << 20);
+
+	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
+	CHECK_OK(object_write(c, id, buf, 1 << 20, 0));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(container_close(c));
+	c = open_ok(m); /* sets up the metadata reserve */
+	/* the disk is now full: every new write fails */
+	memio_fail(m, MEMIO_OP_PWRITE, 1, -ENOSPC, true);
+	CHECK_ERR(object_write(c, id, buf, 65536, 4 << 20), -ENOSPC);
+	memio_fail(m, 0, 0, 0, false);
+	/* reads and in-place overwrites still work; the failed write left
+	 * no mapping */
+	struct object_attr at;
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.stored_bytes, 1 << 20);
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	free(buf);
+	memio_free(m);
+}
+
+int main(void)
+{
+	test_basic_roundtrip(12);
+	test_basic_roundtrip(16);
+	test_basic_roundtrip(21);
+	test_punch_truncate_seek();
+	test_compressed_image();
+	test_corruption_detected();
+	test_enospc();
+	printf("test_container: ok\n");
+	return 0;
+}
