@@ -61,11 +61,13 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
 /*
  * cli_getopt_common - handle what every command's getopt loop shares:
  * 'h' (--help) prints usage on stdout and sets *out_exit to CLI_EXIT_OK;
- * '?' (unknown option, already reported by getopt) prints usage on stderr
- * and sets CLI_EXIT_USAGE.  Returns true when the command must return
+ * '?' (unknown option) and ':' (missing argument) print "hangar: CMD:
+ * ..." and the usage on stderr and set CLI_EXIT_USAGE.  Optstrings must
+ * start with ':' (main sets opterr = 0).  Returns true when the command must return
  * *out_exit now.
  */
-bool cli_getopt_common(int opt, void (*usage)(FILE *f), int *out_exit);
+bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
+		       int *out_exit);
 
 int cmd_init(int argc, char **argv);
 int cmd_create(int argc, char **argv);

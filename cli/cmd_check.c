@@ -177,8 +177,8 @@ int cmd_check(int argc, char **argv)
 	bool json = false, quiet = false;
 	int opt, rc, exit_code;
 
-	while ((opt = getopt_long(argc, argv, "jqh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, usage_check, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":jqh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage_check, &exit_code))
 			return exit_code;
 		if (opt == 'j')
 			json = true;

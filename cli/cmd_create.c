@@ -89,9 +89,9 @@ int cmd_create(int argc, char **argv)
 	bool exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "d:c:zbh", longopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, ":d:c:zbh", longopts, NULL)) !=
 	       -1) {
-		if (cli_getopt_common(opt, usage_create, &exit_code))
+		if (cli_getopt_common(opt, argv, usage_create, &exit_code))
 			return exit_code;
 		switch (opt) {
 		case 'd':

@@ -84,8 +84,8 @@ int cmd_export(int argc, char **argv)
 	bool force = false, exact = false;
 	int dir_fd = -1, opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "fbh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, usage_export, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":fbh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage_export, &exit_code))
 			return exit_code;
 		if (opt == 'f')
 			force = true;

@@ -186,9 +186,9 @@ int cmd_import(int argc, char **argv)
 	bool exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "d:c:m:zbh", longopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, ":d:c:m:zbh", longopts, NULL)) !=
 	       -1) {
-		if (cli_getopt_common(opt, usage_import, &exit_code))
+		if (cli_getopt_common(opt, argv, usage_import, &exit_code))
 			return exit_code;
 		switch (opt) {
 		case 'd':

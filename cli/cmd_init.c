@@ -31,8 +31,8 @@ int cmd_init(int argc, char **argv)
 	uint64_t cluster = 0;
 	int opt, rc, exit_code;
 
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, usage_init, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage_init, &exit_code))
 			return exit_code;
 		if (opt == 'c') {
 			if (parse_size(optarg, &cluster) != 0)

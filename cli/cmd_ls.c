@@ -74,8 +74,8 @@ int cmd_ls(int argc, char **argv)
 	int name_width = 5;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "jbh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, usage_ls, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage_ls, &exit_code))
 			return exit_code;
 		if (opt == 'j')
 			json = true;

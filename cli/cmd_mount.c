@@ -84,8 +84,8 @@ int cmd_mount(int argc, char **argv)
 	pid_t holder = 0;
 	int opt, n = 0, exit_code;
 
-	while ((opt = getopt_long(argc, argv, "fo:h", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, usage_mount, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":fo:h", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage_mount, &exit_code))
 			return exit_code;
 		if (opt == 'f') {
 			foreground = true;
@@ -161,8 +161,8 @@ int cmd_umount(int argc, char **argv)
 	bool lazy = false;
 	int opt, n = 0, exit_code, saved_errno;
 
-	while ((opt = getopt_long(argc, argv, "zh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, usage_umount, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":zh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage_umount, &exit_code))
 			return exit_code;
 		if (opt == 'z')
 			lazy = true;

@@ -53,8 +53,8 @@ static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
 	const char *guest;
 	int opt, rc, exit_code;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
-		if (cli_getopt_common(opt, usage, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
+		if (cli_getopt_common(opt, argv, usage, &exit_code))
 			return exit_code;
 	if (argc - optind != 2)
 		return cli_usage_error(usage, argc - optind < 2 ?

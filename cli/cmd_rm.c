@@ -75,8 +75,8 @@ int cmd_rm(int argc, char **argv)
 	bool force = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, usage_rm, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":fh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage_rm, &exit_code))
 			return exit_code;
 		if (opt == 'f')
 			force = true;

@@ -204,8 +204,8 @@ int cmd_status(int argc, char **argv)
 	bool json = false, exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "jbh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, usage_status, &exit_code))
+	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage_status, &exit_code))
 			return exit_code;
 		if (opt == 'j')
 			json = true;

@@ -8,8 +8,10 @@
  * contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -67,6 +69,9 @@ static const struct cli_command *command_find(const char *name)
 
 int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
 {
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *mem;
 	va_list ap;
 
 	fputs(CLI_PROGRAM ": ", stderr);
@@ -74,20 +79,55 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	if (usage)
-		usage(stderr);
+	if (!usage)
+		return CLI_EXIT_USAGE;
+	/* The synopsis lines ("usage: ..." and their indented continuations)
+	 * are enough after a mistake; --help has the rest. */
+	mem = open_memstream(&text, &text_len);
+	if (mem) {
+		usage(mem);
+		if (fclose(mem) == 0 && text) {
+			char *save = NULL;
+
+			for (char *line = strtok_r(text, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save)) {
+				if (strncmp(line, "usage:", 6) != 0 &&
+				    line[0] != ' ')
+					break;
+				fprintf(stderr, "%s\n", line);
+			}
+			fputs("(--help for more)\n", stderr);
+		}
+		free(text);
+	}
 	return CLI_EXIT_USAGE;
 }
 
-bool cli_getopt_common(int opt, void (*usage)(FILE *f), int *out_exit)
+bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
+		       int *out_exit)
 {
+	/* Optstrings start with ':' and opterr is 0, so getopt stays quiet and
+	 * every message carries our prefix. */
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
 	if (opt == 'h') {
 		usage(stdout);
 		*out_exit = CLI_EXIT_OK;
 		return true;
 	}
-	if (opt == '?' || opt == ':') {
-		usage(stderr);
+	if (opt == ':') {
+		cli_usage_error(usage, "%s: option '%s' needs an argument",
+				argv[0], arg);
+		*out_exit = CLI_EXIT_USAGE;
+		return true;
+	}
+	if (opt == '?') {
+		if (optopt && optopt != '?')
+			cli_usage_error(usage, "%s: unknown option '-%c'",
+					argv[0], optopt);
+		else
+			cli_usage_error(usage, "%s: unknown option '%s'",
+					argv[0], arg);
 		*out_exit = CLI_EXIT_USAGE;
 		return true;
 	}
@@ -128,6 +168,7 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return cli_usage_error(usage_main, "unknown command '%s'",
 				       argv[1]);
+	opterr = 0;
 	rc = cmd->run(argc - 1, argv + 1);
 	/* A full disk or closed pipe on stdout is a failure too. */
 	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_EXIT_OK) {
