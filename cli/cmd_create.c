@@ -140,8 +140,12 @@ int cmd_create(int argc, char **argv)
 	if (rc == -EWOULDBLOCK) {
 		cli_store_refuse_mounted(&cs, "create");
 		cli_store_mount_path(&cs, guest, path, sizeof(path));
-		cli_store_mount_hint(&cs, "mkdir %s && truncate -s SIZE "
-				     "%s/disk.raw", path, path);
+		cli_store_mount_hint(&cs, "mkdir %s && truncate -s %s "
+				     "%s/disk.raw", path,
+				     num_disks ? format_size(size_text,
+							     sizes[0], true) :
+						 "SIZE",
+				     path);
 		goto out_close_config;
 	}
 	if (rc)
