@@ -71,7 +71,7 @@ fd = os.open('$G/f.raw', os.O_RDWR)
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.fallocate(fd, 0x08, ctypes.c_long(0), ctypes.c_long(65536)) != 0:
     raise OSError(ctypes.get_errno(), 'collapse')")
-[ "$r" = EOPNOTSUPP ] || fail "collapse range: $r"
+[ "$r" = EOPNOTSUPP ] || [ "$r" = ENOTSUP ] || fail "collapse range: $r"
 
 log "SEEK_DATA / SEEK_HOLE"
 python3 - "$G/seek.raw" <<'PY' || fail "seek cases"
@@ -147,8 +147,13 @@ done
 kb=$(du -k "$MNT/web02/big.raw" | cut -f1)
 [ "$kb" -lt 65536 ] || fail "copy into the mount not sparse: $kb KiB"
 log "rsync quick check sees no false change; a second rsync transfers nothing"
-n=$(t rsync -a --sparse --itemize-changes "$WORK/out-rsync/web01/" "$MNT/web03/" | wc -l)
-[ "$n" = 0 ] || fail "second rsync transferred $n items"
+# The guest directory's own mtime is its container file's, which moves at
+# every commit (fs/CORE-REQUESTS.md), so rsync may re-set it: ignore that
+# one line, never a file.
+items=$(t rsync -a --sparse --itemize-changes "$WORK/out-rsync/web01/" "$MNT/web03/" |
+	grep -v '^\.d\.\.t\.\.\.\.\.\. \./$')
+n=$(printf "%s" "$items" | grep -c .)
+[ "$n" = 0 ] || fail "second rsync transferred $n items: $items"
 
 log "data survives remount"
 sum1=$(md5sum <"$G/big.raw")
