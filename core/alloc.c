@@ -146,10 +146,12 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 	uint64_t n;
 	int ret;
 
-	/* Metadata prefers clusters that still own host blocks (freed
-	 * metadata), so a commit rarely needs new space on the backing
-	 * filesystem; data leaves ALLOC_META_RESERVE of them alone. */
-	if (kind == ALLOC_META && a->backed_free > 0) {
+	/* A commit retried after -ENOSPC takes its metadata only from
+	 * clusters that still own host blocks (the reserve and freed
+	 * metadata), so a punch can commit on a full filesystem.  Otherwise
+	 * everything is first-fit from the lowest free cluster, which keeps
+	 * the file compact. */
+	if (kind == ALLOC_META && a->meta_from_reserve && a->backed_free > 0) {
 		for (n = a->first; n < a->count; n++) {
 			if ((a->bits[n] & CLUSTER_BACKED) && a->refs[n] == 0 &&
 			    !(a->bits[n] & CLUSTER_COMMITTED))
@@ -160,7 +162,7 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 		if (a->refs[n] == 0 && !(a->bits[n] & CLUSTER_COMMITTED)) {
 			if (kind == ALLOC_DATA &&
 			    (a->bits[n] & CLUSTER_BACKED) &&
-			    a->backed_free <= ALLOC_META_RESERVE)
+			    a->backed_free <= a->reserve)
 				continue;
 			a->cursor = n + 1;
 			goto found;
@@ -222,16 +224,35 @@ void alloc_set_backed(struct alloc *a, uint64_t n, bool backed)
 	}
 }
 
-int alloc_extend_backed(struct alloc *a, uint64_t num)
+uint64_t alloc_last_used(const struct alloc *a)
 {
-	int ret = alloc_grow(a, a->count + num);
+	uint64_t n = a->count;
+	while (n > a->first && a->refs[n - 1] == 0 &&
+	       !(a->bits[n - 1] & CLUSTER_COMMITTED))
+		n--;
+	return n;
+}
+
+int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed)
+{
+	int ret = alloc_grow(a, end);
 	if (ret)
 		return ret;
-	for (uint64_t i = 0; i < num; i++) {
-		a->bits[a->count + i] = CLUSTER_BACKED;
-		a->backed_free++;
+	for (uint64_t n = end; n < a->count; n++) {
+		assert(a->refs[n] == 0 && !(a->bits[n] & CLUSTER_COMMITTED));
+		if (a->bits[n] & CLUSTER_BACKED)
+			a->backed_free--;
+		a->bits[n] = 0;
 	}
-	a->count += num;
+	a->count = end;
+	for (uint64_t n = end - backed; n < end; n++) {
+		if (a->refs[n] == 0 && !(a->bits[n] & CLUSTER_BACKED)) {
+			a->bits[n] |= CLUSTER_BACKED;
+			a->backed_free++;
+		}
+	}
+	if (a->cursor > end)
+		a->cursor = end;
 	return 0;
 }
 

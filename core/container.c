@@ -194,15 +194,25 @@ int container_commit_locked(struct container *c)
 	if (c->save.seal_pending)
 		save_take_pins(c);
 
-	/* 2. map nodes, 3. table */
-	for (size_t i = 0; i < c->object_num; i++) {
-		ret = map_write_dirty(c, c->objects[i], &meta_new, &meta_num,
-				      &meta_cap);
-		if (ret)
-			goto out_release;
+	/* 2. map nodes, 3. table; on a full filesystem, once more with
+	 * metadata taken from the host-backed reserve only */
+	for (int attempt = 0;; attempt++) {
+		c->alloc.meta_from_reserve = attempt > 0;
+		ret = 0;
+		for (size_t i = 0; !ret && i < c->object_num; i++)
+			ret = map_write_dirty(c, c->objects[i], &meta_new,
+					      &meta_num, &meta_cap);
+		if (!ret)
+			ret = table_write(c, gen, &meta_new, &meta_num,
+					  &meta_cap, &blocks, &block_num,
+					  &first, &crc);
+		c->alloc.meta_from_reserve = false;
+		if (ret != -ENOSPC || attempt > 0)
+			break;
+		for (size_t i = 0; i < meta_num; i++)
+			alloc_unref(&c->alloc, meta_new[i]);
+		meta_num = 0;
 	}
-	ret = table_write(c, gen, &meta_new, &meta_num, &meta_cap, &blocks,
-			  &block_num, &first, &crc);
 	if (ret)
 		goto out_release;
 
@@ -452,14 +462,24 @@ static int container_recover(struct container *c)
 			return ret;
 	}
 	/* The metadata reserve: host-backed free clusters for commits that
-	 * must succeed on a full filesystem (punch, discard). */
-	if (c->alloc.backed_free < ALLOC_META_RESERVE) {
-		uint64_t num = ALLOC_META_RESERVE - c->alloc.backed_free;
-		uint64_t start = c->alloc.count << c->cluster_shift;
-		if (io_fallocate(c->io, 0, start, num << c->cluster_shift) == 0)
-			return alloc_extend_backed(&c->alloc, num);
-	}
-	return 0;
+	 * must succeed on a full filesystem (punch, discard).  The file is cut
+	 * back to the last referenced cluster plus the reserve (everything past
+	 * the last referenced cluster is free in the committed state), and the
+	 * reserve is fallocated so it owns host blocks. */
+	uint64_t reserve = ALLOC_META_RESERVE_BYTES >> c->cluster_shift;
+	if (reserve > ALLOC_META_RESERVE)
+		reserve = ALLOC_META_RESERVE;
+	if (reserve < 4)
+		reserve = 4;
+	c->alloc.reserve = reserve;
+	uint64_t end = alloc_last_used(&c->alloc) + reserve;
+	ret = io_ftruncate(c->io, end << c->cluster_shift);
+	if (ret)
+		return ret;
+	if (io_fallocate(c->io, 0, (end - reserve) << c->cluster_shift,
+			 reserve << c->cluster_shift) != 0)
+		reserve = 0; /* full or unsupported: no reserve this time */
+	return alloc_set_end(&c->alloc, end, reserve);
 }
 
 int container_load(struct io *io, const struct container_options *opts,

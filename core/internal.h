@@ -66,13 +66,17 @@ struct alloc {
 	uint64_t used;         /* clusters with refs > 0 */
 	uint64_t cursor;       /* next-fit search start */
 	uint64_t backed_free;  /* clusters with CLUSTER_BACKED */
+	uint64_t reserve;      /* backed clusters data allocation leaves alone */
+	bool meta_from_reserve; /* metadata only from backed clusters */
 };
 
 enum alloc_kind { ALLOC_DATA, ALLOC_META };
 
 /* Metadata reserve: free, host-backed clusters that data never takes, so a
- * punch can still commit on a full backing filesystem. */
+ * punch can still commit on a full backing filesystem.  16 clusters, but no
+ * more than 8 MiB (and at least 4 clusters). */
 #define ALLOC_META_RESERVE 16u
+#define ALLOC_META_RESERVE_BYTES (8u << 20)
 
 int alloc_init(struct alloc *a, uint64_t first, uint64_t count);
 void alloc_cleanup(struct alloc *a);
@@ -90,9 +94,11 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		  void *arg);
 /* alloc_mark_backed - a free cluster now owns host blocks (or not). */
 void alloc_set_backed(struct alloc *a, uint64_t n, bool backed);
-/* alloc_extend_backed - add `num` free clusters at the end, already backed
- * by host blocks (the caller fallocated them). */
-int alloc_extend_backed(struct alloc *a, uint64_t num);
+/* alloc_set_end - the file now ends at cluster `end` (>= every referenced
+ * cluster + 1), and clusters [end - backed, end) own host blocks. */
+int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed);
+/* alloc_last_used - one past the highest referenced cluster (>= first). */
+uint64_t alloc_last_used(const struct alloc *a);
 bool alloc_invariants(const struct alloc *a);
 
 /* ---- map (map.c) -------------------------------------------------------- */
