@@ -57,11 +57,11 @@ expect_err "not a hangar store" "not-a-store message"
 # ---- empty store --------------------------------------------------------
 h ls store
 expect_rc 0 "ls of an empty store"
-[ ! -s "$TEST_TMP/out" ] || fail "ls of an empty store printed: $(cat "$TEST_TMP/out")"
+[ ! -s "$OUT" ] || fail "ls of an empty store printed: $(cat "$OUT")"
 h ls store --json
 expect_rc 0 "ls --json of an empty store"
-expect_json "$TEST_TMP/out" "ls --json of an empty store"
-[ "$(json_get out 'len(j["guests"])')" = 0 ] || fail "empty store lists guests"
+expect_json "$OUT" "ls --json of an empty store"
+[ "$(json_get "$OUT" 'len(j["guests"])')" = 0 ] || fail "empty store lists guests"
 
 # ---- create ---------------------------------------------------------------
 printf 'name = "web01"\nmemory = 1024\n' >web01.cfg
@@ -97,31 +97,31 @@ expect_out '^GUEST +STATE +MEMORY +LAST CHANGE +DISKS' "ls header"
 expect_out '^web01 +stopped +- +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} +disk.raw 20G \(0 used\), disk1.raw 512M \(0 used\)$' "ls line of web01"
 expect_out '^db01 +stopped .* disk.raw 1.0G \(0 used\)$' "ls line of db01"
 expect_out '^empty +stopped .* -$' "ls line of a guest without disks"
-[ "$(grep -c . out)" = 4 ] || fail "ls prints a header and one line per guest"
+[ "$(grep -c . "$OUT")" = 4 ] || fail "ls prints a header and one line per guest"
 # Sorted by name.
-[ "$(sed -n '2s/ .*//p;3s/ .*//p;4s/ .*//p' out | tr '\n' ' ')" = "db01 empty web01 " ] ||
-	fail "ls is not sorted: $(cat out)"
+[ "$(sed -n '2s/ .*//p;3s/ .*//p;4s/ .*//p' "$OUT" | tr '\n' ' ')" = "db01 empty web01 " ] ||
+	fail "ls is not sorted: $(cat "$OUT")"
 h ls store --bytes
 expect_rc 0 "ls --bytes"
 expect_out 'disk.raw 21474836480 \(0 used\), disk1.raw 536870912 \(0 used\)' "ls --bytes sizes"
 
 h ls store --json
 expect_rc 0 "ls --json"
-expect_json out "ls --json"
-[ "$(json_get out 'len(j["guests"])')" = 3 ] || fail "ls --json guest count"
-[ "$(json_get out '[g["name"] for g in j["guests"]]')" = "['db01', 'empty', 'web01']" ] ||
+expect_json "$OUT" "ls --json"
+[ "$(json_get "$OUT" 'len(j["guests"])')" = 3 ] || fail "ls --json guest count"
+[ "$(json_get "$OUT" '[g["name"] for g in j["guests"]]')" = "['db01', 'empty', 'web01']" ] ||
 	fail "ls --json names"
-[ "$(json_get out '[d["size"] for d in j["guests"][2]["disks"]]')" = "[21474836480, 536870912]" ] ||
+[ "$(json_get "$OUT" '[d["size"] for d in j["guests"][2]["disks"]]')" = "[21474836480, 536870912]" ] ||
 	fail "ls --json disk sizes"
-[ "$(json_get out 'j["guests"][2]["state"]')" = stopped ] || fail "ls --json state"
-[ "$(json_get out 'j["guests"][2]["memory"]')" = None ] || fail "ls --json memory"
-[ "$(json_get out 'j["guests"][2]["config"]["size"]')" = "$(stat -c %s web01.cfg)" ] ||
+[ "$(json_get "$OUT" 'j["guests"][2]["state"]')" = stopped ] || fail "ls --json state"
+[ "$(json_get "$OUT" 'j["guests"][2]["memory"]')" = None ] || fail "ls --json memory"
+[ "$(json_get "$OUT" 'j["guests"][2]["config"]["size"]')" = "$(stat -c %s web01.cfg)" ] ||
 	fail "ls --json config size"
-[ "$(json_get out 'j["guests"][0]["container"]["compress_disks"]')" = True ] ||
+[ "$(json_get "$OUT" 'j["guests"][0]["container"]["compress_disks"]')" = True ] ||
 	fail "ls --json compress_disks"
-[ "$(json_get out 'j["guests"][2]["container"]["cluster_size"]')" = 131072 ] ||
+[ "$(json_get "$OUT" 'j["guests"][2]["container"]["cluster_size"]')" = 131072 ] ||
 	fail "guests get the store's cluster size"
-[ "$(json_get out 'j["mounted"]')" = False ] || fail "ls --json mounted"
+[ "$(json_get "$OUT" 'j["mounted"]')" = False ] || fail "ls --json mounted"
 
 # ---- status ---------------------------------------------------------------
 h status store web01
@@ -136,11 +136,11 @@ expect_out '^config +config ' "status config"
 expect_out '^save lock +none: the disks are writable$' "status save lock"
 h status store web01 --json
 expect_rc 0 "status --json"
-expect_json out "status --json"
-[ "$(json_get out 'j["name"]')" = web01 ] || fail "status --json name"
-[ "$(json_get out 'j["save_lock"]["state"]')" = stopped ] || fail "status --json save state"
-[ "$(json_get out 'j["save_lock"]["pins"]')" = "[]" ] || fail "status --json pins"
-[ "$(json_get out 'len(j["disks"])')" = 2 ] || fail "status --json disks"
+expect_json "$OUT" "status --json"
+[ "$(json_get "$OUT" 'j["name"]')" = web01 ] || fail "status --json name"
+[ "$(json_get "$OUT" 'j["save_lock"]["state"]')" = stopped ] || fail "status --json save state"
+[ "$(json_get "$OUT" 'j["save_lock"]["pins"]')" = "[]" ] || fail "status --json pins"
+[ "$(json_get "$OUT" 'len(j["disks"])')" = 2 ] || fail "status --json disks"
 h status store nosuch
 expect_rc 1 "status of a missing guest"
 expect_err 'no guest named nosuch' "missing guest message"

@@ -42,12 +42,15 @@ cleanup() {
 trap cleanup EXIT
 cd "$TEST_TMP"
 
-# h ARGS... -- run hangar with a timeout; stdout in $TEST_TMP/out, stderr in
-# $TEST_TMP/err, exit status in $rc.  Never fails by itself.
+OUT=$TEST_TMP/.stdout
+ERR=$TEST_TMP/.stderr
+
+# h ARGS... -- run hangar with a timeout; stdout in $OUT, stderr in
+# $ERR, exit status in $rc.  Never fails by itself.
 rc=0
 h() {
 	rc=0
-	timeout 120 "$HANGAR" "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || rc=$?
+	timeout 120 "$HANGAR" "$@" >"$OUT" 2>"$ERR" || rc=$?
 	return 0
 }
 
@@ -55,23 +58,23 @@ h() {
 expect_rc() {
 	if [ "$rc" != "$1" ]; then
 		echo "--- stdout:" >&2
-		cat "$TEST_TMP/out" >&2
+		cat "$OUT" >&2
 		echo "--- stderr:" >&2
-		cat "$TEST_TMP/err" >&2
+		cat "$ERR" >&2
 		fail "$2: exit status $rc, expected $1"
 	fi
 }
 
 # expect_out REGEX DESCRIPTION / expect_err REGEX DESCRIPTION
 expect_out() {
-	grep -qE -- "$1" "$TEST_TMP/out" || {
-		cat "$TEST_TMP/out" >&2
+	grep -qE -- "$1" "$OUT" || {
+		cat "$OUT" >&2
 		fail "$2: stdout does not match /$1/"
 	}
 }
 expect_err() {
-	grep -qE -- "$1" "$TEST_TMP/err" || {
-		cat "$TEST_TMP/err" >&2
+	grep -qE -- "$1" "$ERR" || {
+		cat "$ERR" >&2
 		fail "$2: stderr does not match /$1/"
 	}
 }
