@@ -16,9 +16,12 @@
  *  - Sealing: when the last write handle of the object named memory.save
  *    is closed, the image is sealed (save_lock_seal).  The kernel sends
  *    RELEASE asynchronously after close(2) returns, but FLUSH synchronously,
- *    so the seal is done at the last writer's FLUSH (and again, as a no-op,
- *    at its RELEASE): a program that closes memory.save and then opens a
- *    disk sees the lock, with no window.
+ *    so the seal is done at the last writer's FLUSH if the handle wrote
+ *    since the last seal, and always at its RELEASE (a no-op if nothing
+ *    changed): a program that closes memory.save and then opens a disk sees
+ *    the lock, with no window.  FLUSH also comes from closing a dup'd
+ *    descriptor (dd opens, dup2s and closes before writing), hence the
+ *    "wrote" test: an image is not sealed before its first byte.
  *  - Durability: fsync and fdatasync commit the container (never ENOSYS:
  *    the kernel would then fake success for every later fsync).  Handles
  *    opened with O_SYNC or O_DSYNC commit before replying to each write.
@@ -35,6 +38,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +57,7 @@ struct handle {
 	bool for_write;
 	bool sync;                      /* O_SYNC/O_DSYNC: commit each write */
 	bool disk;                      /* counted in the guest's disk writers */
+	atomic_bool wrote;              /* data changed since the last seal */
 };
 
 static struct handle *handle_of(struct fuse_file_info *fi)
@@ -137,6 +142,7 @@ int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
 	h->id = obj->object_id;
 	h->for_write = acc == O_WRONLY || acc == O_RDWR;
 	h->sync = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
+	atomic_init(&h->wrote, false);
 	if (h->for_write && fs->read_only) {
 		err = -EROFS;
 		goto out_free;
@@ -291,6 +297,7 @@ static int handle_write(struct handle *h, const void *data, size_t len,
 {
 	int err;
 
+	atomic_store(&h->wrote, true);
 	err = object_write(h->c, h->id, data, len, off);
 	if (!err && h->sync)
 		err = container_commit(h->c);
@@ -347,7 +354,8 @@ void hfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h = handle_of(fi);
 
 	(void)ino;
-	if (h->for_write && nodes_writers(h->node) == 1)
+	if (h->for_write && nodes_writers(h->node) == 1 &&
+	    atomic_exchange(&h->wrote, false))
 		handle_seal_if_image(h);
 	log_set_guest(NULL);
 	fuse_reply_err(req, 0);
@@ -393,6 +401,7 @@ static int handle_fallocate(struct handle *h, int mode, uint64_t offset,
 	err = savelog_check_write(h->c, h->guest, h->id, "fallocate");
 	if (err)
 		return err;
+	atomic_store(&h->wrote, true);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		if (!keep_size)
 			return -EOPNOTSUPP; /* fallocate(2) requires it */
@@ -484,6 +493,7 @@ void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 				  (uint64_t)off_in + done, &got);
 		if (err || got == 0)
 			break;
+		atomic_store(&out->wrote, true);
 		err = object_write(out->c, out->id, buf, got,
 				   (uint64_t)off_out + done);
 		if (err)
