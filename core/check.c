@@ -32,9 +32,14 @@
 static void report(struct check_report *r, const char *msg)
 {
 	r->errors++;
-	if (r->message_count < CHECK_MAX_MESSAGES)
-		snprintf(r->messages[r->message_count++],
-			 sizeof(r->messages[0]), "%s", msg);
+	if (r->message_count < CHECK_MAX_MESSAGES) {
+		char *dst = r->messages[r->message_count++];
+		size_t n = strlen(msg);
+		if (n >= sizeof(r->messages[0]))
+			n = sizeof(r->messages[0]) - 1;
+		memcpy(dst, msg, n);
+		dst[n] = '\0';
+	}
 }
 
 struct walk {
