@@ -116,7 +116,7 @@ int copy_fd_to_object(struct container *c, uint64_t id, int fd,
 		for (pos = start; pos < end;) {
 			size_t want = end - pos < COPY_CHUNK ?
 					      (size_t)(end - pos) : COPY_CHUNK;
-			size_t got;
+			size_t got = 0;
 
 			rc = read_full(fd, buf, want, pos, &got);
 			if (rc)
