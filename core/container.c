@@ -232,7 +232,8 @@ int container_commit_locked(struct container *c)
 	c->table_crc = crc;
 	c->table_block_num = block_num;
 	uint64_t used = c->alloc.used - old_num;
-	superblock_encode(c, sb, gen, used, ts_to_ns(clock_now()));
+	const uint64_t now_ns = ts_to_ns(clock_now());
+	superblock_encode(c, sb, gen, used, now_ns);
 	int slot = 1 - c->active_slot;
 	ret = io_pwrite(c->io, sb, sizeof(sb),
 			slot ? FORMAT_SUPERBLOCK_B_OFFSET
@@ -261,6 +262,7 @@ int container_commit_locked(struct container *c)
 	free(c->table_blocks);
 	c->table_blocks = blocks;
 	c->generation = gen;
+	c->commit_time_ns = now_ns;
 	c->active_slot = slot;
 	c->txn_dirty = false;
 	c->save.seal_pending = false;
@@ -592,6 +594,8 @@ void container_info(struct container *c, struct container_info *out_info)
 	out_info->compress_disks = c->flags & CONTAINER_FLAG_COMPRESS_DISKS;
 	out_info->read_only = c->read_only;
 	out_info->poisoned = c->poisoned;
+	out_info->commit_time.tv_sec = (time_t)(c->commit_time_ns / 1000000000u);
+	out_info->commit_time.tv_nsec = (long)(c->commit_time_ns % 1000000000u);
 	memcpy(out_info->uuid, c->uuid, 16);
 	pthread_rwlock_unlock(&c->lock);
 }

@@ -88,6 +88,7 @@ struct container_info {
 	bool compress_disks;
 	bool read_only;
 	int poisoned;             /* 0, or the error that poisoned it */
+	struct timespec commit_time; /* when `generation` was committed */
 	uint8_t uuid[16];
 };
 

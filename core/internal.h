@@ -184,6 +184,7 @@ struct container {
 	uint8_t uuid[16];
 	uint32_t flags;           /* CONTAINER_FLAG_* */
 	uint64_t next_object_id;
+	uint64_t commit_time_ns;  /* of `generation` */
 	uint64_t *table_blocks;   /* committed table block offsets */
 	size_t table_block_num;
 	uint64_t table_offset;

@@ -19,6 +19,12 @@
  * store commits every open container every `commit_interval_ms` in a
  * background thread (0 disables it) and on store_close().
  *
+ * store_open() records the caller's PID in the lock file and, when
+ * commit_interval_ms > 0 (never for a read-only store), starts the committer
+ * thread: open the store in the process that will use it, after any fork(),
+ * and never use one store across fork().  With commit_interval_ms = 0 no
+ * thread is started.
+ *
  * THREAD MODEL: all functions are thread-safe.  `store.lock` (a mutex)
  * protects the guest cache and the namespace operations; container calls are
  * made outside it, under the container's own locks.
@@ -106,8 +112,10 @@ void store_guest_put(struct store *s, struct container *c);
 
 /*
  * store_guest_delete - remove guest `name`.  Without `force`: -ENOTEMPTY if
- * it still has objects, -EBUSY if a save image pins its disks or it is in
- * use (references held).
+ * it still has objects, -EBUSY if a save image pins its disks.  Always
+ * -EBUSY while another caller holds a reference from store_guest_get
+ * (even a transient one: callers racing a delete may see -EBUSY and may
+ * retry).
  */
 int store_guest_delete(struct store *s, const char *name, bool force);
 

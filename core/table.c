@@ -105,6 +105,7 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 	c->table_crc = le32_get(sb + SB_OFF_TABLE_CRC);
 	c->table_block_num = le32_get(sb + SB_OFF_TABLE_BLOCKS);
 	c->next_object_id = le64_get(sb + SB_OFF_NEXT_OBJECT_ID);
+	c->commit_time_ns = le64_get(sb + SB_OFF_COMMIT_TIME);
 	memcpy(c->uuid, sb + SB_OFF_UUID, 16);
 	c->flags = le32_get(sb + SB_OFF_FLAGS);
 	*out_used = le64_get(sb + SB_OFF_USED_CLUSTERS);
@@ -360,9 +361,7 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 		       le16_get(p + OR_OFF_MAP_HEIGHT), diag);
 	if (ret)
 		return ret;
-	if (o->size > (map_capacity(c, o->height) << c->cluster_shift) &&
-	    o->root)
-		return -EUCLEAN;
+	/* The size may exceed what the map covers: the tail is a hole. */
 	o->dirty = false;
 	return 0;
 }
