@@ -68,7 +68,7 @@ fs_show_log() {
 fs_wait_exit() {
 	local i
 	for ((i = 0; i < $1 * 10; i++)); do
-		kill -0 "$HFS_PID" 2>/dev/null || { wait "$HFS_PID" 2>/dev/null; return 0; }
+		kill -0 "$HFS_PID" 2>/dev/null || { { wait "$HFS_PID"; } 2>/dev/null; return 0; }
 		sleep 0.1
 	done
 	return 1
