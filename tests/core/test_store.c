@@ -1,0 +1,235 @@
+/*
+ * test_store.c -- a store directory: init, the one-writer lock, guest
+ * create/list/get/rename/delete with their refusals, name validation at the
+ * path boundary, the background committer, and ENOSPC on a real, tiny
+ * filesystem (a tmpfs, when this process may mount one): the failed write
+ * reports -ENOSPC, the committed state stays intact, and a punch still
+ * commits on the full filesystem.
+ */
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "harness.h"
+#include "io.h"
+#include "savelock.h"
+#include "store.h"
+
+static void check_guest_clean(const char *dir, const char *guest)
+{
+	char path[4096];
+	struct io *io = NULL;
+	struct check_report r;
+	snprintf(path, sizeof(path), "%s/%s.hangar", dir, guest);
+	CHECK_OK(io_file_open(path, O_RDONLY, &io));
+	CHECK_OK(check_container(io, &r));
+	for (size_t i = 0; i < r.message_count; i++)
+		fprintf(stderr, "check %s: %s\n", guest, r.messages[i]);
+	CHECK_EQ(r.errors, 0);
+	io_close(io);
+}
+
+static void test_namespace(void)
+{
+	char *dir = test_tmpdir_new();
+	char *sdir = test_path(dir, "store");
+	struct store *s = NULL, *s2 = NULL;
+	struct store_options so = {0};
+	char **names;
+	size_t num;
+	struct container *c;
+
+	CHECK_ERR(store_open(sdir, &so, &s), -ENOENT);
+	CHECK_OK(store_init(sdir, NULL));
+	CHECK_ERR(store_init(sdir, NULL), -EEXIST);
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_EQ(store_cluster_shift(s), 16);
+
+	/* one writer: a second open for writing is refused, naming us */
+	CHECK_ERR(store_open(sdir, &so, &s2), -EWOULDBLOCK);
+	pid_t pid = 0;
+	CHECK_OK(store_lock_holder(sdir, &pid));
+	CHECK_EQ(pid, getpid());
+	struct store_options ro = {.read_only = true};
+	CHECK_OK(store_open(sdir, &ro, &s2));
+
+	/* names: nothing reaches outside the directory */
+	const char *bad[] = {"", ".", "..", ".hidden", "a/b", "../x",
+			     "x\ny", "with space", "a\\b",
+			     "0123456789012345678901234567890123456789"
+			     "0123456789012345678901234"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_ERR(store_guest_create(s, bad[i], NULL), -EINVAL);
+		CHECK_ERR(store_guest_get(s, bad[i], &c), -EINVAL);
+	}
+	CHECK_OK(store_guest_create(s, "web01", NULL));
+	CHECK_OK(store_guest_create(s, "db-2.test_x", NULL));
+	CHECK_ERR(store_guest_create(s, "web01", NULL), -EEXIST);
+	CHECK_ERR(store_guest_create(s2, "ro", NULL), -EROFS);
+	CHECK_OK(store_guest_list(s, &names, &num));
+	CHECK_EQ(num, 2);
+	CHECK(strcmp(names[0], "db-2.test_x") == 0);
+	CHECK(strcmp(names[1], "web01") == 0);
+	store_names_free(names, num);
+
+	/* rmdir semantics: not empty, then empty */
+	uint64_t id;
+	CHECK_OK(store_guest_get(s, "web01", &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
+	CHECK_OK(object_write(c, id, "hello", 5, 0));
+	CHECK_ERR(store_guest_delete(s, "web01", false), -EBUSY); /* in use */
+	store_guest_put(s, c);
+	CHECK_ERR(store_guest_delete(s, "web01", false), -ENOTEMPTY);
+	CHECK_ERR(store_guest_delete(s, "nosuch", false), -ENOENT);
+
+	/* rename keeps the open container */
+	CHECK_OK(store_guest_rename(s, "web01", "web02"));
+	CHECK_ERR(store_guest_rename(s, "web02", "db-2.test_x"), -EEXIST);
+	CHECK_OK(store_guest_get(s, "web02", &c));
+	char buf[8] = {0};
+	size_t got = 0;
+	CHECK_OK(object_lookup(c, "disk.raw", &id));
+	CHECK_OK(object_read(c, id, buf, 5, 0, &got));
+	CHECK(memcmp(buf, "hello", 5) == 0);
+	store_guest_put(s, c);
+	CHECK_OK(store_guest_delete(s, "db-2.test_x", false));
+	CHECK_OK(store_close(s));
+	CHECK_OK(store_close(s2));
+	check_guest_clean(sdir, "web02");
+
+	/* after close the lock is free again, data persisted */
+	CHECK_ERR(store_lock_holder(sdir, &pid), -ENOENT);
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_OK(store_guest_get(s, "web02", &c));
+	CHECK_OK(object_read(c, id, buf, 5, 0, &got));
+	CHECK(memcmp(buf, "hello", 5) == 0);
+	store_guest_put(s, c);
+	CHECK_OK(store_guest_delete(s, "web02", true));
+	CHECK_OK(store_guest_list(s, &names, &num));
+	CHECK_EQ(num, 0);
+	store_names_free(names, num);
+	CHECK_OK(store_close(s));
+	free(sdir);
+	test_tmpdir_remove(dir);
+}
+
+/* The background committer makes a write durable without a flush: a child
+ * writes and is killed with SIGKILL after the interval. */
+static void test_background_commit(void)
+{
+	char *dir = test_tmpdir_new();
+	char *sdir = test_path(dir, "store");
+	CHECK_OK(store_init(sdir, NULL));
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		struct store *s = NULL;
+		struct container *c = NULL;
+		struct store_options so = {.commit_interval_ms = 100};
+		uint64_t id;
+		if (store_open(sdir, &so, &s) || store_guest_create(s, "g", NULL) ||
+		    store_guest_get(s, "g", &c) ||
+		    object_create(c, "disk.raw", 0600, 0, 0, &id) ||
+		    object_write(c, id, "durable", 7, 0))
+			_exit(3);
+		store_guest_put(s, c);
+		for (;;)
+			pause();
+	}
+	usleep(1500 * 1000);
+	kill(child, SIGKILL);
+	int status;
+	waitpid(child, &status, 0);
+	CHECK(WIFSIGNALED(status));
+	check_guest_clean(sdir, "g");
+	struct store *s = NULL;
+	struct container *c = NULL;
+	struct store_options so = {0};
+	uint64_t id;
+	char buf[8] = {0};
+	size_t got = 0;
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_OK(store_guest_get(s, "g", &c));
+	CHECK_OK(object_lookup(c, "disk.raw", &id));
+	CHECK_OK(object_read(c, id, buf, 7, 0, &got));
+	CHECK_EQ(got, 7);
+	CHECK(memcmp(buf, "durable", 7) == 0);
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+	free(sdir);
+	test_tmpdir_remove(dir);
+}
+
+static void test_enospc_tmpfs(void)
+{
+	char *dir = test_tmpdir_new();
+	if (mount("hangar-test", dir, "tmpfs", 0, "size=6m") != 0) {
+		printf("test_store: ENOSPC part SKIPPED: cannot mount a tmpfs "
+		       "(%s)\n",
+		       strerror(errno));
+		test_tmpdir_remove(dir);
+		return;
+	}
+	char *sdir = test_path(dir, "store");
+	struct store *s = NULL;
+	struct container *c = NULL;
+	struct store_options so = {0};
+	uint64_t id;
+	uint8_t *buf = malloc(1 << 20);
+	memset(buf, 0x77, 1 << 20);
+
+	CHECK_OK(store_init(sdir, NULL));
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_OK(store_guest_create(s, "full", NULL));
+	CHECK_OK(store_guest_get(s, "full", &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
+	CHECK_OK(object_write(c, id, buf, 1 << 20, 0));
+	CHECK_OK(container_commit(c));
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s)); /* reopen: the metadata reserve is set up */
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_OK(store_guest_get(s, "full", &c));
+	CHECK_OK(object_lookup(c, "disk.raw", &id));
+	/* fill the filesystem through the container until it says ENOSPC */
+	int ret = 0;
+	uint64_t off = 1 << 20;
+	while (!ret && off < (64u << 20)) {
+		ret = object_write(c, id, buf, 1 << 20, off);
+		if (!ret)
+			ret = container_commit(c);
+		off += 1 << 20;
+	}
+	CHECK_ERR(ret, -ENOSPC);
+	/* the committed data is intact and readable */
+	uint8_t *back = malloc(1 << 20);
+	size_t got = 0;
+	CHECK_OK(object_read(c, id, back, 1 << 20, 0, &got));
+	CHECK_MEM_EQ(back, buf, 1 << 20);
+	/* discard still works on the full filesystem, and frees space */
+	CHECK_OK(object_punch(c, id, 0, off));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(object_write(c, id, buf, 1 << 20, 0));
+	CHECK_OK(container_commit(c));
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+	check_guest_clean(sdir, "full");
+	free(buf);
+	free(back);
+	free(sdir);
+	CHECK_EQ(umount(dir), 0);
+	test_tmpdir_remove(dir);
+	printf("test_store: ENOSPC on a full tmpfs: clean error, punch "
+	       "committed\n");
+}
+
+int main(void)
+{
+	test_namespace();
+	test_background_commit();
+	test_enospc_tmpfs();
+	printf("test_store: ok\n");
+	return 0;
+}
