@@ -1,0 +1,1523 @@
+/*
+ * test_crash.c -- crash-state replay harness for the container (issue 3).
+ *
+ * A workload drives a container through the public API (container.h,
+ * savelock.h) on a RECORDING memio while an oracle keeps a byte-exact model
+ * of every object and of the save state.  Every commit the core performs is
+ * found in the operation log (the 512-byte superblock pwrite and the
+ * fdatasync after it) and paired with the model state it must have made
+ * durable.  Then, for every crash point, crash images are built from the log
+ * -- everything up to the last completed fdatasync applied, the unsynced
+ * operations after it dropped, applied, torn at 512-byte sectors or (garbage
+ * mode) replaced by random bytes -- and each image is checked
+ * (check_container), reopened read-write through container_open, compared
+ * with the oracle, closed and checked again.  The crash model is described in
+ * tests/crash/README.md.
+ *
+ * Environment:
+ *   HANGAR_TEST_SEED=N      replay a run (printed at start)
+ *   HANGAR_CRASH_ONLY=W     run only workload W (verbose)
+ *   HANGAR_CRASH_LONG=1     long mode: >= 1,000,000 crash states
+ *   HANGAR_CRASH_BUDGET=S   wall-clock budget in seconds (default 240)
+ *   HANGAR_SANITIZED=1      smaller default budget under ASan/UBSan
+ *
+ * Teeth: the same workloads are replayed on a disk that does not honour the
+ * fdatasync that precedes each superblock write (the commit's tree and the
+ * superblock become one unordered window).  That is exactly a commit with
+ * the wrong order; the harness must report failures for it, or this test
+ * fails.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "container.h"
+#include "format.h"
+#include "harness.h"
+#include "memio.h"
+#include "savelock.h"
+
+#define MAX_OBJ 256
+#define MAX_PINS 64
+#define SECTOR 512u
+#define ENUM_MAX 10 /* enumerate every subset up to this many unsynced ops */
+#define SAMPLE_STATES 64
+#define GARBAGE_STATES 6
+#define MAX_REPORTS 12
+
+/* ---- the oracle ---------------------------------------------------------- */
+
+struct mobj {
+	bool live;
+	bool unsealed; /* memory.save that was never sealed */
+	char name[64];
+	uint64_t cid; /* core object id */
+	uint8_t *data;
+	size_t size, cap;
+};
+
+struct model {
+	struct mobj o[MAX_OBJ];
+	int n; /* identities ever created (never reused) */
+	enum save_state state;
+	int image; /* SAVED/RESUMING: the image identity, else -1 */
+	int npins;
+	int pin[MAX_PINS];
+	uint8_t *pin_data[MAX_PINS]; /* the disk's contents when sealed */
+	size_t pin_size[MAX_PINS];
+};
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+	uint8_t *d = xmalloc(n);
+	if (n)
+		memcpy(d, p, n);
+	return d;
+}
+
+static void model_init(struct model *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->image = -1;
+}
+
+static void model_clear_save(struct model *m)
+{
+	for (int i = 0; i < m->npins; i++)
+		free(m->pin_data[i]);
+	m->npins = 0;
+	m->state = SAVE_STATE_NONE;
+	m->image = -1;
+}
+
+static void model_free(struct model *m)
+{
+	for (int i = 0; i < m->n; i++)
+		free(m->o[i].data);
+	model_clear_save(m);
+	memset(m, 0, sizeof(*m));
+}
+
+static void model_copy(struct model *dst, const struct model *src)
+{
+	*dst = *src;
+	for (int i = 0; i < src->n; i++) {
+		dst->o[i].data = NULL;
+		dst->o[i].cap = 0;
+		if (src->o[i].live) {
+			dst->o[i].data =
+				dup_bytes(src->o[i].data, src->o[i].size);
+			dst->o[i].cap = src->o[i].size;
+		}
+	}
+	for (int i = 0; i < src->npins; i++)
+		dst->pin_data[i] = dup_bytes(src->pin_data[i], src->pin_size[i]);
+}
+
+static int model_find(const struct model *m, const char *name)
+{
+	for (int i = 0; i < m->n; i++)
+		if (m->o[i].live && strcmp(m->o[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static int model_new(struct model *m, const char *name, uint64_t cid)
+{
+	if (m->n >= MAX_OBJ)
+		abort();
+	struct mobj *o = &m->o[m->n];
+	memset(o, 0, sizeof(*o));
+	o->live = true;
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	o->cid = cid;
+	o->unsealed = strcmp(name, SAVE_IMAGE_NAME) == 0;
+	return m->n++;
+}
+
+static void model_remove(struct model *m, int i)
+{
+	m->o[i].live = false;
+	free(m->o[i].data);
+	m->o[i].data = NULL;
+	m->o[i].size = m->o[i].cap = 0;
+}
+
+static void model_resize(struct mobj *o, size_t size)
+{
+	if (size > o->cap) {
+		size_t cap = o->cap ? o->cap : 4096;
+		while (cap < size)
+			cap *= 2;
+		o->data = xrealloc(o->data, cap);
+		o->cap = cap;
+	}
+	if (size > o->size)
+		memset(o->data + o->size, 0, size - o->size);
+	o->size = size;
+}
+
+/* data NULL writes zeros. */
+static void model_write(struct mobj *o, uint64_t off, uint64_t len,
+			const uint8_t *data)
+{
+	if (off + len > o->size)
+		model_resize(o, (size_t)(off + len));
+	if (data)
+		memcpy(o->data + off, data, len);
+	else
+		memset(o->data + off, 0, len);
+}
+
+static bool is_disk_name(const char *name)
+{
+	return object_role_of_name(name) == OBJECT_ROLE_DISK;
+}
+
+static bool model_pinned(const struct model *m, int i)
+{
+	if (m->state != SAVE_STATE_SAVED && m->state != SAVE_STATE_RESUMING)
+		return false;
+	for (int p = 0; p < m->npins; p++)
+		if (m->pin[p] == i)
+			return true;
+	return false;
+}
+
+/* The pins a seal takes: every disk, at the contents it commits. */
+static void model_take_pins(struct model *m)
+{
+	for (int i = 0; i < m->n; i++) {
+		if (!m->o[i].live || !is_disk_name(m->o[i].name) ||
+		    m->npins >= MAX_PINS)
+			continue;
+		m->pin[m->npins] = i;
+		m->pin_data[m->npins] = dup_bytes(m->o[i].data, m->o[i].size);
+		m->pin_size[m->npins] = m->o[i].size;
+		m->npins++;
+	}
+}
+
+static void model_rename(struct model *m, int i, const char *to)
+{
+	snprintf(m->o[i].name, sizeof(m->o[i].name), "%s", to);
+}
+
+/* save_before_modify: the transition a data change of `i` commits first. */
+static bool model_transition(struct model *m, int i)
+{
+	if (m->state != SAVE_STATE_SAVED && m->state != SAVE_STATE_RESUMING)
+		return false;
+	if (i == m->image) {
+		model_clear_save(m);
+		m->o[i].unsealed = true;
+		return true;
+	}
+	if (!model_pinned(m, i))
+		return false;
+	int img = m->image;
+	if (m->state == SAVE_STATE_RESUMING) {
+		model_clear_save(m);
+		if (img >= 0 && m->o[img].live)
+			model_remove(m, img);
+		return true;
+	}
+	int old = model_find(m, SAVE_IMAGE_STALE_NAME);
+	if (old >= 0 && old != img)
+		model_remove(m, old);
+	if (img >= 0 && m->o[img].live)
+		model_rename(m, img, SAVE_IMAGE_STALE_NAME);
+	model_clear_save(m);
+	m->state = SAVE_STATE_INVALIDATED;
+	return true;
+}
+
+static bool model_drop_if_image(struct model *m, int i)
+{
+	if (i != m->image || (m->state != SAVE_STATE_SAVED &&
+			      m->state != SAVE_STATE_RESUMING))
+		return false;
+	model_clear_save(m);
+	return true;
+}
+
+/* What a read-write open does to a committed state (container_recover). */
+static bool model_recover(struct model *m)
+{
+	int img = model_find(m, SAVE_IMAGE_NAME);
+	if (img < 0 || !m->o[img].unsealed)
+		return false;
+	int t = model_find(m, SAVE_IMAGE_INCOMPLETE_NAME);
+	if (t >= 0)
+		model_remove(m, t);
+	model_rename(m, img, SAVE_IMAGE_INCOMPLETE_NAME);
+	m->o[img].unsealed = false;
+	return true;
+}
+
+static bool model_equal(const struct model *a, const struct model *b)
+{
+	if (a->state != b->state || a->n != b->n)
+		return false;
+	for (int i = 0; i < a->n; i++) {
+		const struct mobj *x = &a->o[i], *y = &b->o[i];
+		if (x->live != y->live)
+			return false;
+		if (!x->live)
+			continue;
+		if (strcmp(x->name, y->name) || x->size != y->size ||
+		    (x->size && memcmp(x->data, y->data, x->size)))
+			return false;
+	}
+	return true;
+}
+
+/* ---- a workload run -------------------------------------------------------
+ */
+
+struct mut { /* a change to object contents since some snapshot */
+	int obj;
+	uint64_t off, len;
+	uint8_t *data; /* NULL: zeros */
+	size_t log_start;
+};
+
+struct snap { /* a committed state and where its commit became durable */
+	struct model m;
+	long sync_idx; /* log index of the fdatasync that completed it */
+	long sb_idx;   /* log index of its superblock pwrite, -1 if none */
+	size_t mut_seq;
+};
+
+struct run {
+	unsigned widx;
+	uint64_t rng;
+	struct container_options opts;
+	unsigned shift;
+	uint64_t max_size;
+	struct memio *mio;
+	struct container *c;
+	struct model m;
+	struct snap *snaps;
+	size_t nsnaps;
+	struct mut *muts;
+	size_t nmuts, capmuts;
+	uint8_t *base;
+	uint64_t base_size;
+	bool diverged; /* the model disagrees with core: crash states skipped */
+	bool verbose;
+	int nops;
+};
+
+struct stats {
+	uint64_t states, workloads, failures, reports, windows;
+	bool quiet;
+};
+
+static uint64_t rnd(struct run *r, uint64_t n)
+{
+	return n ? test_rand(&r->rng) % n : 0;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
+static void fail_msg(struct stats *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fail_msg(struct stats *st, const char *fmt, ...)
+{
+	st->failures++;
+	if (st->quiet || st->reports >= MAX_REPORTS)
+		return;
+	st->reports++;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "crash FAIL: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+static bool is_sb_write(const struct memio_op *op)
+{
+	return op->kind == MEMIO_OP_PWRITE && op->len == FORMAT_SECTOR_SIZE &&
+	       (op->offset == FORMAT_SUPERBLOCK_A_OFFSET ||
+		op->offset == FORMAT_SUPERBLOCK_B_OFFSET);
+}
+
+static void push_snap(struct run *r, const struct model *m, long sync_idx,
+		      long sb_idx)
+{
+	r->snaps = xrealloc(r->snaps, (r->nsnaps + 1) * sizeof(*r->snaps));
+	struct snap *s = &r->snaps[r->nsnaps++];
+	model_copy(&s->m, m);
+	s->sync_idx = sync_idx;
+	s->sb_idx = sb_idx;
+	s->mut_seq = r->nmuts;
+}
+
+static void push_mut(struct run *r, int obj, uint64_t off, uint64_t len,
+		     const uint8_t *data, size_t log_start)
+{
+	if (r->nmuts == r->capmuts) {
+		r->capmuts = r->capmuts ? r->capmuts * 2 : 64;
+		r->muts = xrealloc(r->muts, r->capmuts * sizeof(*r->muts));
+	}
+	struct mut *u = &r->muts[r->nmuts++];
+	u->obj = obj;
+	u->off = off;
+	u->len = len;
+	u->data = data ? dup_bytes(data, len) : NULL;
+	u->log_start = log_start;
+}
+
+/* ---- verification of a live container against a model --------------------
+ */
+
+struct allow { /* what unsynced writes may have left in committed bytes */
+	const struct run *r;
+	size_t from;    /* mutations from this index ... */
+	size_t win_end; /* ... that started before this log index */
+	bool garbage;
+};
+
+static bool byte_allowed(const struct allow *a, int obj, uint64_t b,
+			 uint8_t v)
+{
+	if (!a)
+		return false;
+	const struct run *r = a->r;
+	for (size_t i = a->from; i < r->nmuts; i++) {
+		const struct mut *u = &r->muts[i];
+		if (u->obj != obj || u->log_start >= a->win_end)
+			continue;
+		if (a->garbage) {
+			/* whole virtual clusters touched are unchecked */
+			uint64_t cs = 1ull << r->shift;
+			uint64_t lo = u->off & ~(cs - 1);
+			uint64_t hi = (u->off + u->len + cs - 1) & ~(cs - 1);
+			if (b >= lo && b < hi)
+				return true;
+			continue;
+		}
+		if (b >= u->off && b < u->off + u->len &&
+		    (u->data ? u->data[b - u->off] : 0) == v)
+			return true;
+	}
+	return false;
+}
+
+static bool read_all(struct container *c, uint64_t id, uint8_t *buf,
+		     size_t size)
+{
+	size_t got = 0;
+	if (object_read(c, id, buf, size, 0, &got) != 0 || got != size)
+		return false;
+	return true;
+}
+
+/* Compare container `c` with model `e`.  `a` NULL: byte-exact. */
+static bool verify_live(struct container *c, const struct model *e,
+			const struct allow *a, char *why, size_t wl)
+{
+	struct object_name *names = NULL;
+	size_t num = 0;
+	int live = 0;
+	bool ok = false;
+	uint8_t *buf = NULL;
+
+	if (object_list(c, &names, &num) != 0) {
+		snprintf(why, wl, "object_list failed");
+		return false;
+	}
+	for (int i = 0; i < e->n; i++)
+		live += e->o[i].live;
+	if ((int)num != live) {
+		snprintf(why, wl, "%zu objects, oracle has %d", num, live);
+		goto out;
+	}
+	for (size_t k = 0; k < num; k++) {
+		int i = model_find(e, names[k].name);
+		if (i < 0) {
+			snprintf(why, wl, "object %s not in oracle",
+				 names[k].name);
+			goto out;
+		}
+		const struct mobj *o = &e->o[i];
+		struct object_attr at;
+		if (object_getattr(c, names[k].id, &at) != 0) {
+			snprintf(why, wl, "getattr %s failed", o->name);
+			goto out;
+		}
+		if (at.size != o->size) {
+			snprintf(why, wl, "%s: size %llu, oracle %zu", o->name,
+				 (unsigned long long)at.size, o->size);
+			goto out;
+		}
+		buf = xrealloc(buf, o->size);
+		if (!read_all(c, names[k].id, buf, o->size)) {
+			snprintf(why, wl, "%s: read failed", o->name);
+			goto out;
+		}
+		if (o->size && memcmp(buf, o->data, o->size) != 0) {
+			for (size_t b = 0; b < o->size; b++) {
+				if (buf[b] == o->data[b] ||
+				    byte_allowed(a, i, b, buf[b]))
+					continue;
+				snprintf(why, wl,
+					 "%s: byte %zu is 0x%02x, oracle 0x%02x "
+					 "(and no unsynced write explains it)",
+					 o->name, b, buf[b], o->data[b]);
+				goto out;
+			}
+		}
+	}
+	struct save_status ss;
+	if (save_lock_status(c, &ss) != 0) {
+		snprintf(why, wl, "save_lock_status failed");
+		goto out;
+	}
+	if (ss.state != e->state) {
+		snprintf(why, wl, "save state %s, oracle %s",
+			 save_state_name(ss.state), save_state_name(e->state));
+		goto out;
+	}
+	if (e->state == SAVE_STATE_SAVED || e->state == SAVE_STATE_RESUMING) {
+		/* invariant 5: the image and every disk it pins, at the
+		 * pinned contents, strictly (no unsynced leniency). */
+		uint64_t img;
+		if (object_lookup(c, SAVE_IMAGE_NAME, &img) != 0 ||
+		    img != ss.image_id) {
+			snprintf(why, wl, "saved state without its image");
+			goto out;
+		}
+		if ((int)ss.pin_count != e->npins) {
+			snprintf(why, wl, "%zu pins, oracle %d", ss.pin_count,
+				 e->npins);
+			goto out;
+		}
+		for (int p = 0; p < e->npins; p++) {
+			const struct mobj *d = &e->o[e->pin[p]];
+			size_t q;
+			for (q = 0; q < ss.pin_count; q++)
+				if (strcmp(ss.pins[q].name, d->name) == 0)
+					break;
+			if (q == ss.pin_count || ss.pins[q].changed) {
+				snprintf(why, wl,
+					 "pinned disk %s missing or changed",
+					 d->name);
+				goto out;
+			}
+			buf = xrealloc(buf, e->pin_size[p]);
+			struct object_attr at;
+			if (object_getattr(c, ss.pins[q].object_id, &at) ||
+			    at.size != e->pin_size[p] ||
+			    !read_all(c, ss.pins[q].object_id, buf,
+				      e->pin_size[p]) ||
+			    (e->pin_size[p] &&
+			     memcmp(buf, e->pin_data[p], e->pin_size[p]))) {
+				snprintf(why, wl,
+					 "saved image coexists with %s whose "
+					 "contents moved on since the seal",
+					 d->name);
+				goto out;
+			}
+		}
+	}
+	ok = true;
+out:
+	free(names);
+	free(buf);
+	return ok;
+}
+
+/* ---- the workload runner --------------------------------------------------
+ */
+
+enum commit_kind {
+	CK_NONE,   /* the op must not commit */
+	CK_TRANS,  /* commits `trans` first (save transition), then data */
+	CK_FINAL,  /* commits the final model iff `expect` */
+	CK_COMMIT, /* container_commit / close: 0 or 1 commit, or a data sync */
+};
+
+/* Find the commits op `what` performed in log[l0..] and pair them with the
+ * model.  Returns false (and marks divergence) on disagreement. */
+static bool note_commits(struct run *r, struct stats *st, const char *what,
+			 size_t l0, enum commit_kind kind,
+			 const struct model *trans, bool expect)
+{
+	const struct memio *mio = r->mio;
+	long sbs[8], syncs[8];
+	int nsb = 0, nsync_after_sb = 0;
+	long last_sync = -1;
+
+	for (size_t i = l0; i < mio->log_num; i++) {
+		const struct memio_op *op = &mio->log[i];
+		if (op->kind == MEMIO_OP_SYNC) {
+			last_sync = (long)i;
+			if (nsb > nsync_after_sb)
+				syncs[nsync_after_sb++] = (long)i;
+		} else if (is_sb_write(op)) {
+			if (nsb == 8 || nsb > nsync_after_sb) {
+				fail_msg(st, "w%u %s: superblock writes without "
+					     "a sync between them",
+					 r->widx, what);
+				r->diverged = true;
+				return false;
+			}
+			sbs[nsb++] = (long)i;
+		}
+	}
+	if (nsb != nsync_after_sb) {
+		fail_msg(st, "w%u %s: superblock write not followed by a sync",
+			 r->widx, what);
+		r->diverged = true;
+		return false;
+	}
+	int want;
+	switch (kind) {
+	case CK_NONE:
+		want = 0;
+		break;
+	case CK_TRANS:
+		want = trans ? 1 : 0;
+		break;
+	case CK_FINAL:
+		want = expect ? 1 : 0;
+		break;
+	default:
+		want = nsb <= 1 ? nsb : 1;
+		break;
+	}
+	if (nsb != want) {
+		fail_msg(st, "w%u %s: %d commits, oracle expects %d", r->widx,
+			 what, nsb, want);
+		r->diverged = true;
+		return false;
+	}
+	if (nsb == 1)
+		push_snap(r, kind == CK_TRANS ? trans : &r->m, syncs[0],
+			  sbs[0]);
+	else if (kind == CK_COMMIT && last_sync >= 0)
+		push_snap(r, &r->m, last_sync, -1); /* data-only flush */
+	else if (kind == CK_COMMIT &&
+		 !model_equal(&r->snaps[r->nsnaps - 1].m, &r->m)) {
+		fail_msg(st, "w%u %s returned 0 without syncing changes",
+			 r->widx, what);
+		r->diverged = true;
+		return false;
+	}
+	if (nsb == 1 && kind != CK_TRANS && r->c) {
+		char why[300];
+		if (!verify_live(r->c, &r->m, NULL, why, sizeof(why))) {
+			fail_msg(st, "w%u after %s: live container differs "
+				     "from oracle: %s",
+				 r->widx, what, why);
+			r->diverged = true;
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool check_ret(struct run *r, struct stats *st, const char *what,
+		      int got, int want)
+{
+	if (got == want)
+		return true;
+	fail_msg(st, "w%u %s returned %d, oracle expects %d", r->widx, what,
+		 got, want);
+	r->diverged = true;
+	return false;
+}
+
+static const char *const POOL[] = {
+	"disk.raw", "data.raw", "config", "nvram.fd", SAVE_IMAGE_NAME, "scratch",
+};
+#define POOL_NUM (sizeof(POOL) / sizeof(POOL[0]))
+
+static void gen_data(struct run *r, uint8_t *buf, size_t len)
+{
+	unsigned mode = (unsigned)rnd(r, 8);
+	if (mode == 0) {
+		memset(buf, 0, len);
+	} else if (mode <= 3) { /* compressible */
+		uint8_t v = (uint8_t)rnd(r, 256);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)(v + (i / 64) % 4);
+	} else {
+		for (size_t i = 0; i < len; i += 8) {
+			uint64_t x = test_rand(&r->rng);
+			size_t n = len - i < 8 ? len - i : 8;
+			memcpy(buf + i, &x, n);
+		}
+	}
+}
+
+static int pick_live(struct run *r, bool need_data)
+{
+	int cand[MAX_OBJ], n = 0;
+	for (int i = 0; i < r->m.n; i++)
+		if (r->m.o[i].live && (!need_data || r->m.o[i].size > 0))
+			cand[n++] = i;
+	return n ? cand[rnd(r, (uint64_t)n)] : -1;
+}
+
+static const char *pick_name(struct run *r)
+{
+	if (rnd(r, 10) == 0)
+		return rnd(r, 2) ? SAVE_IMAGE_STALE_NAME
+				 : SAVE_IMAGE_INCOMPLETE_NAME;
+	return POOL[rnd(r, POOL_NUM)];
+}
+
+static void op_data_write(struct run *r, struct stats *st, int i,
+			  uint64_t off, uint64_t len, const char *what)
+{
+	struct model trans;
+	bool has_trans;
+	uint8_t *buf = xmalloc(len);
+	gen_data(r, buf, len);
+
+	model_copy(&trans, &r->m);
+	has_trans = model_transition(&trans, i);
+	size_t l0 = r->mio->log_num;
+	int ret = object_write(r->c, r->m.o[i].cid, buf, len, off);
+	if (check_ret(r, st, what, ret, 0) &&
+	    note_commits(r, st, what, l0, CK_TRANS, has_trans ? &trans : NULL,
+			 false)) {
+		if (has_trans) {
+			model_free(&r->m);
+			model_copy(&r->m, &trans);
+		}
+		model_write(&r->m.o[i], off, len, buf);
+		push_mut(r, i, off, len, buf, l0);
+	}
+	model_free(&trans);
+	free(buf);
+}
+
+static int ensure_object(struct run *r, struct stats *st, const char *name)
+{
+	int i = model_find(&r->m, name);
+	if (i >= 0)
+		return i;
+	uint64_t id;
+	size_t l0 = r->mio->log_num;
+	int ret = object_create(r->c, name, 0644, 0, 0, &id);
+	if (!check_ret(r, st, "create", ret, 0))
+		return -1;
+	i = model_new(&r->m, name, id);
+	if (!note_commits(r, st, "create", l0, CK_NONE, NULL, false))
+		return -1;
+	return i;
+}
+
+static void op_one(struct run *r, struct stats *st)
+{
+	struct model *m = &r->m;
+	const uint64_t cs = 1ull << r->shift;
+	unsigned w = (unsigned)rnd(r, 100);
+	char what[96] = "";
+	size_t l0;
+	int ret;
+
+	/* A saved guest: bias towards the interesting transitions. */
+	if ((m->state == SAVE_STATE_SAVED || m->state == SAVE_STATE_RESUMING) &&
+	    m->npins > 0 && rnd(r, 4) == 0) {
+		int d = m->pin[rnd(r, (uint64_t)m->npins)];
+		uint64_t size = m->o[d].size;
+		uint64_t off = size ? rnd(r, size) : rnd(r, r->max_size / 2);
+		uint64_t len = 1 + rnd(r, cs + cs / 2);
+		snprintf(what, sizeof(what), "pinned write %s@%llu+%llu (%s)",
+			 m->o[d].name, (unsigned long long)off,
+			 (unsigned long long)len, save_state_name(m->state));
+		op_data_write(r, st, d, off, len, what);
+		return;
+	}
+
+	if (w < 18) { /* allocating write, anywhere */
+		int i = rnd(r, 3) ? pick_live(r, false) : -1;
+		if (i < 0)
+			i = ensure_object(r, st, POOL[rnd(r, 2)]);
+		if (i < 0)
+			return;
+		uint64_t off = rnd(r, r->max_size);
+		if (rnd(r, 3) == 0)
+			off &= ~(cs - 1);
+		uint64_t len = 1 + rnd(r, r->max_size / 3);
+		if (rnd(r, 3) == 0)
+			len = cs * (1 + rnd(r, 3));
+		if (off + len > r->max_size)
+			len = r->max_size - off;
+		if (len == 0)
+			len = 1;
+		snprintf(what, sizeof(what), "write %s@%llu+%llu",
+			 m->o[i].name, (unsigned long long)off,
+			 (unsigned long long)len);
+		op_data_write(r, st, i, off, len, what);
+	} else if (w < 34) { /* in-place overwrite inside the size */
+		int i = pick_live(r, true);
+		if (i < 0)
+			return;
+		uint64_t size = m->o[i].size;
+		uint64_t off = rnd(r, size);
+		uint64_t len = 1 + rnd(r, size - off < cs * 2 ? size - off
+							     : cs * 2);
+		snprintf(what, sizeof(what), "overwrite %s@%llu+%llu",
+			 m->o[i].name, (unsigned long long)off,
+			 (unsigned long long)len);
+		op_data_write(r, st, i, off, len, what);
+	} else if (w < 44) { /* memory.save: mostly sequential */
+		int i = ensure_object(r, st, SAVE_IMAGE_NAME);
+		if (i < 0)
+			return;
+		uint64_t off = rnd(r, 4) ? m->o[i].size : rnd(r, r->max_size);
+		uint64_t len = 1 + rnd(r, cs * 3);
+		if (off + len > r->max_size * 2)
+			off = 0;
+		snprintf(what, sizeof(what), "image write @%llu+%llu",
+			 (unsigned long long)off, (unsigned long long)len);
+		op_data_write(r, st, i, off, len, what);
+	} else if (w < 50) { /* punch */
+		int i = pick_live(r, true);
+		if (i < 0)
+			return;
+		uint64_t off = rnd(r, m->o[i].size + cs);
+		uint64_t len = 1 + rnd(r, cs * 3);
+		if (rnd(r, 2)) {
+			off &= ~(cs - 1);
+			len = cs * (1 + rnd(r, 2));
+		}
+		snprintf(what, sizeof(what), "punch %s@%llu+%llu",
+			 m->o[i].name, (unsigned long long)off,
+			 (unsigned long long)len);
+		struct model trans;
+		model_copy(&trans, m);
+		bool has = model_transition(&trans, i);
+		l0 = r->mio->log_num;
+		ret = object_punch(r->c, m->o[i].cid, off, len);
+		if (check_ret(r, st, what, ret, 0) &&
+		    note_commits(r, st, what, l0, CK_TRANS, has ? &trans : NULL,
+				 false)) {
+			if (has) {
+				model_free(m);
+				model_copy(m, &trans);
+			}
+			struct mobj *o = &m->o[i];
+			if (off < o->size) {
+				if (len > o->size - off)
+					len = o->size - off;
+				model_write(o, off, len, NULL);
+				push_mut(r, i, off, len, NULL, l0);
+			}
+		}
+		model_free(&trans);
+	} else if (w < 56) { /* truncate up or down */
+		int i = pick_live(r, false);
+		if (i < 0)
+			return;
+		uint64_t size = rnd(r, r->max_size);
+		if (rnd(r, 3) == 0)
+			size &= ~(cs - 1);
+		snprintf(what, sizeof(what), "truncate %s %zu->%llu",
+			 m->o[i].name, m->o[i].size, (unsigned long long)size);
+		struct model trans;
+		model_copy(&trans, m);
+		bool has = model_transition(&trans, i);
+		l0 = r->mio->log_num;
+		ret = object_truncate(r->c, m->o[i].cid, size);
+		if (check_ret(r, st, what, ret, 0) &&
+		    note_commits(r, st, what, l0, CK_TRANS, has ? &trans : NULL,
+				 false)) {
+			if (has) {
+				model_free(m);
+				model_copy(m, &trans);
+			}
+			struct mobj *o = &m->o[i];
+			if (size < o->size && (size & (cs - 1))) {
+				uint64_t tail = (size + cs - 1) & ~(cs - 1);
+				if (tail > o->size)
+					tail = o->size;
+				push_mut(r, i, size, tail - size, NULL, l0);
+			}
+			if (size < o->size)
+				o->size = (size_t)size;
+			else
+				model_resize(o, (size_t)size);
+		}
+		model_free(&trans);
+	} else if (w < 61) { /* create */
+		const char *name = pick_name(r);
+		uint64_t id = 0;
+		int want = model_find(m, name) >= 0 ? -EEXIST : 0;
+		snprintf(what, sizeof(what), "create %s", name);
+		l0 = r->mio->log_num;
+		ret = object_create(r->c, name, 0644, 0, 0, &id);
+		if (check_ret(r, st, what, ret, want) && ret == 0)
+			model_new(m, name, id);
+		if (!r->diverged)
+			note_commits(r, st, what, l0, CK_NONE, NULL, false);
+	} else if (w < 64) { /* unlink */
+		int i = pick_live(r, false);
+		if (i < 0)
+			return;
+		snprintf(what, sizeof(what), "unlink %s", m->o[i].name);
+		int want = model_pinned(m, i) ? -EBUSY : 0;
+		bool tr = false;
+		if (!want) {
+			tr = model_drop_if_image(m, i);
+			model_remove(m, i);
+		}
+		l0 = r->mio->log_num;
+		ret = object_unlink(r->c, m->o[i].name);
+		/* model_remove keeps the name for this call */
+		if (check_ret(r, st, what, ret, want))
+			note_commits(r, st, what, l0, CK_FINAL, NULL, tr);
+	} else if (w < 69) { /* rename, sometimes onto memory.save */
+		int i = pick_live(r, false);
+		if (i < 0)
+			return;
+		const char *to = rnd(r, 4) == 0 ? SAVE_IMAGE_NAME : pick_name(r);
+		char from[64];
+		snprintf(from, sizeof(from), "%s", m->o[i].name);
+		snprintf(what, sizeof(what), "rename %s -> %s", from, to);
+		int t = model_find(m, to);
+		int want = 0;
+		bool tr = false;
+		if (t == i) {
+			want = 0;
+		} else if (model_pinned(m, i) || (t >= 0 && model_pinned(m, t))) {
+			want = -EBUSY;
+		} else {
+			if (t >= 0) {
+				tr |= model_drop_if_image(m, t);
+				model_remove(m, t);
+			}
+			tr |= model_drop_if_image(m, i);
+			model_rename(m, i, to);
+			m->o[i].unsealed = false;
+			if (strcmp(to, SAVE_IMAGE_NAME) == 0) {
+				model_clear_save(m);
+				m->state = SAVE_STATE_SAVED;
+				m->image = i;
+				model_take_pins(m);
+				tr = true;
+			}
+		}
+		l0 = r->mio->log_num;
+		ret = object_rename(r->c, from, to, false);
+		if (check_ret(r, st, what, ret, want))
+			note_commits(r, st, what, l0, CK_FINAL, NULL, tr);
+	} else if (w < 80) { /* flush */
+		snprintf(what, sizeof(what), "commit");
+		l0 = r->mio->log_num;
+		ret = container_commit(r->c);
+		if (check_ret(r, st, "commit", ret, 0))
+			note_commits(r, st, "commit", l0, CK_COMMIT, NULL,
+				     false);
+	} else if (w < 87) { /* seal */
+		snprintf(what, sizeof(what), "seal");
+		int img = model_find(m, SAVE_IMAGE_NAME);
+		int want = img < 0 ? -ENOENT : 0;
+		bool tr = false;
+		if (img >= 0 && !(!m->o[img].unsealed &&
+				  m->state != SAVE_STATE_NONE &&
+				  m->image == img)) {
+			model_clear_save(m);
+			m->o[img].unsealed = false;
+			m->state = SAVE_STATE_SAVED;
+			m->image = img;
+			model_take_pins(m);
+			tr = true;
+		}
+		l0 = r->mio->log_num;
+		ret = save_lock_seal(r->c);
+		if (check_ret(r, st, "seal", ret, want))
+			note_commits(r, st, "seal", l0, CK_FINAL, NULL, tr);
+	} else if (w < 92) { /* resume */
+		snprintf(what, sizeof(what), "resume");
+		int want = 0;
+		bool tr = false;
+		switch (m->state) {
+		case SAVE_STATE_NONE:
+			want = -ENOENT;
+			break;
+		case SAVE_STATE_INVALIDATED:
+			want = -ESTALE;
+			break;
+		case SAVE_STATE_RESUMING:
+			break;
+		case SAVE_STATE_SAVED:
+			m->state = SAVE_STATE_RESUMING;
+			tr = true;
+			break;
+		}
+		char reason[256];
+		l0 = r->mio->log_num;
+		ret = save_lock_resume(r->c, reason, sizeof(reason));
+		if (check_ret(r, st, "resume", ret, want))
+			note_commits(r, st, "resume", l0, CK_FINAL, NULL, tr);
+	} else if (w < 96) { /* discard */
+		snprintf(what, sizeof(what), "discard");
+		int img = model_find(m, SAVE_IMAGE_NAME);
+		int stale = model_find(m, SAVE_IMAGE_STALE_NAME);
+		int want = 0;
+		bool tr = false;
+		if (m->state == SAVE_STATE_NONE && img < 0) {
+			want = -ENOENT;
+		} else {
+			model_clear_save(m);
+			if (img >= 0)
+				model_remove(m, img);
+			if (stale >= 0)
+				model_remove(m, stale);
+			tr = true;
+		}
+		l0 = r->mio->log_num;
+		ret = save_lock_discard(r->c);
+		if (check_ret(r, st, "discard", ret, want))
+			note_commits(r, st, "discard", l0, CK_FINAL, NULL, tr);
+	} else { /* close and reopen (recovery at open is recorded too) */
+		snprintf(what, sizeof(what), "close+reopen");
+		l0 = r->mio->log_num;
+		ret = container_close(r->c);
+		r->c = NULL;
+		if (!check_ret(r, st, "close", ret, 0) ||
+		    !note_commits(r, st, "close", l0, CK_COMMIT, NULL, false))
+			return;
+		bool tr = model_recover(m);
+		l0 = r->mio->log_num;
+		ret = container_open(&r->mio->io, &r->opts, &r->c);
+		if (ret)
+			r->c = NULL;
+		if (check_ret(r, st, "reopen", ret, 0))
+			note_commits(r, st, "reopen", l0, CK_FINAL, NULL, tr);
+	}
+	if (!r->diverged && r->c) {
+		struct save_status ss;
+		save_lock_status(r->c, &ss);
+		if (ss.state != m->state) {
+			fail_msg(st, "w%u after %s: core save state %s, oracle "
+				     "%s",
+				 r->widx, what, save_state_name(ss.state),
+				 save_state_name(m->state));
+			r->diverged = true;
+		}
+	}
+	if (r->verbose)
+		fprintf(stderr, "  op %d: %s -> log %zu\n", r->nops, what,
+			r->mio->log_num);
+}
+
+static void run_workload(struct run *r, struct stats *st, int nops)
+{
+	r->mio = memio_new();
+	CHECK_OK(container_create(&r->mio->io, &r->opts, &r->c));
+	CHECK_OK(container_commit(r->c));
+	r->base = dup_bytes(r->mio->data, r->mio->size);
+	r->base_size = r->mio->size;
+	model_init(&r->m);
+	push_snap(r, &r->m, -1, -1);
+	r->mio->recording = true;
+	for (r->nops = 0; r->nops < nops && !r->diverged && r->c; r->nops++)
+		op_one(r, st);
+	r->mio->recording = false;
+}
+
+static void run_free(struct run *r)
+{
+	if (r->c)
+		container_close(r->c);
+	memio_free(r->mio);
+	model_free(&r->m);
+	for (size_t i = 0; i < r->nsnaps; i++)
+		model_free(&r->snaps[i].m);
+	free(r->snaps);
+	for (size_t i = 0; i < r->nmuts; i++)
+		free(r->muts[i].data);
+	free(r->muts);
+	free(r->base);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- crash images -------------------------------------------------------- */
+
+struct img {
+	uint8_t *d;
+	uint64_t size, cap;
+};
+
+static void img_reserve(struct img *im, uint64_t size)
+{
+	if (size <= im->cap)
+		return;
+	uint64_t cap = im->cap ? im->cap : 65536;
+	while (cap < size)
+		cap *= 2;
+	im->d = xrealloc(im->d, cap);
+	memset(im->d + im->cap, 0, cap - im->cap);
+	im->cap = cap;
+}
+
+static void img_set_size(struct img *im, uint64_t size)
+{
+	img_reserve(im, size);
+	if (size < im->size)
+		memset(im->d + size, 0, im->size - size);
+	im->size = size;
+}
+
+enum action { A_DROP, A_APPLY, A_TORN, A_GARBAGE };
+
+static bool sector_pick(uint64_t seed, uint64_t s)
+{
+	return mix64(seed ^ (s * 0x9E37u)) & 1;
+}
+
+static void img_apply(struct img *im, const struct memio_op *op,
+		      enum action a, uint64_t seed)
+{
+	if (a == A_DROP)
+		return;
+	switch (op->kind) {
+	case MEMIO_OP_PWRITE: {
+		uint64_t end = op->offset + op->len;
+		if (a == A_APPLY) {
+			img_reserve(im, end);
+			memcpy(im->d + op->offset, op->data, op->len);
+			if (end > im->size)
+				im->size = end;
+			break;
+		}
+		uint64_t s0 = op->offset / SECTOR, s1 = (end - 1) / SECTOR;
+		for (uint64_t s = s0; s <= s1; s++) {
+			bool pick = sector_pick(seed, s);
+			uint64_t lo = s * SECTOR, hi = lo + SECTOR;
+			if (a == A_TORN && !pick)
+				continue;
+			if (a == A_GARBAGE && pick) {
+				/* the whole sector, inside the file */
+				uint64_t fend = end > im->size ? end : im->size;
+				if (hi > fend)
+					hi = fend;
+				img_reserve(im, hi);
+				for (uint64_t b = lo; b < hi; b++)
+					im->d[b] = (uint8_t)mix64(seed + b);
+				if (hi > im->size)
+					im->size = hi;
+				continue;
+			}
+			if (lo < op->offset)
+				lo = op->offset;
+			if (hi > end)
+				hi = end;
+			img_reserve(im, hi);
+			memcpy(im->d + lo, op->data + (lo - op->offset),
+			       hi - lo);
+			if (hi > im->size)
+				im->size = hi;
+		}
+		break;
+	}
+	case MEMIO_OP_TRUNCATE:
+		if (a == A_APPLY || sector_pick(seed, 1))
+			img_set_size(im, op->offset);
+		break;
+	case MEMIO_OP_FALLOCATE:
+		if (a != A_APPLY && !sector_pick(seed, 1))
+			break;
+		if (op->mode & FALLOC_FL_PUNCH_HOLE) {
+			uint64_t e = op->offset + op->len;
+			if (e > im->size)
+				e = im->size;
+			if (op->offset < e)
+				memset(im->d + op->offset, 0, e - op->offset);
+		} else if (!(op->mode & FALLOC_FL_KEEP_SIZE) &&
+			   op->offset + op->len > im->size) {
+			img_set_size(im, op->offset + op->len);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+struct window {
+	const struct run *r;
+	const struct img *pre;
+	long s_prev, s_next;
+	size_t *ops; /* log indices of the window's unsynced ops */
+	size_t n;
+	const struct snap *committed, *next;
+	bool broken;
+};
+
+static bool check_clean(struct memio *m, const char *when, char *why,
+			size_t wl)
+{
+	struct check_report rep;
+	int ret = check_container(&m->io, &rep);
+	if (ret) {
+		snprintf(why, wl, "check %s could not run: %d", when, ret);
+		return false;
+	}
+	if (rep.errors || rep.leaked_clusters) {
+		snprintf(why, wl, "check %s: %llu errors, %llu leaked: %s", when,
+			 (unsigned long long)rep.errors,
+			 (unsigned long long)rep.leaked_clusters,
+			 rep.message_count ? rep.messages[0] : "");
+		return false;
+	}
+	return true;
+}
+
+static void describe(const struct window *w, const enum action *act,
+		     char *out, size_t len)
+{
+	static const char tag[] = {'-', 'A', 'T', 'G'};
+	size_t k = 0;
+	for (size_t j = 0; j < w->n && k + 2 < len; j++)
+		out[k++] = tag[act[j]];
+	out[k] = 0;
+}
+
+static void verify_state(struct window *w, struct stats *st,
+			 const enum action *act, const uint64_t *seeds,
+			 bool garbage)
+{
+	const struct run *r = w->r;
+	struct img im = {0};
+	char why[400] = "";
+	struct container *c = NULL;
+	struct model e;
+	bool ok = false;
+
+	img_reserve(&im, w->pre->size ? w->pre->size : 1);
+	memcpy(im.d, w->pre->d, w->pre->size);
+	im.size = w->pre->size;
+	for (size_t j = 0; j < w->n; j++)
+		img_apply(&im, &r->mio->log[w->ops[j]], act[j], seeds[j]);
+
+	/* Which committed state must this image show?  The superblock
+	 * write is one sector: it landed whole or not at all. */
+	const struct snap *exp = w->committed;
+	if (w->next && w->next->sb_idx >= 0) {
+		const struct memio_op *sb = &r->mio->log[w->next->sb_idx];
+		if (im.size >= sb->offset + sb->len &&
+		    memcmp(im.d + sb->offset, sb->data, sb->len) == 0)
+			exp = w->next;
+	}
+
+	struct memio *m = memio_new();
+	m->data = im.d;
+	m->size = im.size;
+	m->cap = im.cap;
+	st->states++;
+
+	if (!check_clean(m, "of the crash image", why, sizeof(why)))
+		goto out;
+	if (container_open(&m->io, NULL, &c) != 0) {
+		c = NULL;
+		snprintf(why, sizeof(why), "container_open failed");
+		goto out;
+	}
+	model_copy(&e, &exp->m);
+	model_recover(&e);
+	struct allow a = {.r = r,
+			  .from = exp->mut_seq,
+			  .win_end = (size_t)w->s_next,
+			  .garbage = garbage};
+	bool live_ok = verify_live(c, &e, &a, why, sizeof(why));
+	model_free(&e);
+	if (!live_ok)
+		goto out;
+	int ret = container_close(c);
+	c = NULL;
+	if (ret) {
+		snprintf(why, sizeof(why), "close after recovery: %d", ret);
+		goto out;
+	}
+	if (!check_clean(m, "after recovery", why, sizeof(why)))
+		goto out;
+	ok = true;
+out:
+	if (c)
+		container_close(c);
+	memio_free(m);
+	if (!ok) {
+		char acts[128];
+		describe(w, act, acts, sizeof(acts));
+		fail_msg(st,
+			 "w%u%s: crash in log window (%ld,%ld) [%s]%s, expected "
+			 "commit #%td: %s",
+			 r->widx, w->broken ? " (broken ordering)" : "",
+			 w->s_prev, w->s_next, acts, garbage ? " garbage" : "",
+			 exp - r->snaps, why);
+	}
+}
+
+static bool op_multi_sector(const struct memio_op *op)
+{
+	return op->kind == MEMIO_OP_PWRITE &&
+	       op->offset / SECTOR != (op->offset + op->len - 1) / SECTOR;
+}
+
+static void enumerate_window(struct window *w, struct run *rr,
+			     struct stats *st)
+{
+	enum action act[4096];
+	uint64_t seeds[4096];
+	const size_t n = w->n;
+
+	if (n > 4096)
+		abort();
+	for (size_t j = 0; j < n; j++)
+		seeds[j] = test_rand(&rr->rng);
+	if (n <= ENUM_MAX) {
+		/* every subset, in order; then each subset once more with
+		 * its multi-sector writes torn at random sectors */
+		for (uint64_t mask = 0; mask < (1ull << n); mask++) {
+			for (size_t j = 0; j < n; j++)
+				act[j] = (mask >> j) & 1 ? A_APPLY : A_DROP;
+			verify_state(w, st, act, seeds, false);
+		}
+		for (uint64_t mask = 0; mask < (1ull << n); mask++) {
+			bool any = false;
+			for (size_t j = 0; j < n; j++) {
+				act[j] = (mask >> j) & 1 ? A_APPLY : A_DROP;
+				if (act[j] == A_APPLY &&
+				    op_multi_sector(&rr->mio->log[w->ops[j]]) &&
+				    rnd(rr, 2)) {
+					act[j] = A_TORN;
+					seeds[j] = test_rand(&rr->rng);
+					any = true;
+				}
+			}
+			if (any)
+				verify_state(w, st, act, seeds, false);
+		}
+	} else {
+		/* every prefix (none ... all), then random samples */
+		for (size_t k = 0; k <= n; k++) {
+			for (size_t j = 0; j < n; j++)
+				act[j] = j < k ? A_APPLY : A_DROP;
+			verify_state(w, st, act, seeds, false);
+		}
+		for (int s = 0; s < SAMPLE_STATES; s++) {
+			for (size_t j = 0; j < n; j++) {
+				act[j] = (enum action)rnd(rr, 3);
+				seeds[j] = test_rand(&rr->rng);
+			}
+			verify_state(w, st, act, seeds, false);
+		}
+	}
+	/* garbage mode */
+	for (int s = 0; s < GARBAGE_STATES; s++) {
+		for (size_t j = 0; j < n; j++) {
+			unsigned x = (unsigned)rnd(rr, 3);
+			act[j] = x == 0 ? A_DROP : x == 1 ? A_APPLY : A_GARBAGE;
+			seeds[j] = test_rand(&rr->rng);
+		}
+		verify_state(w, st, act, seeds, true);
+	}
+}
+
+/* Replay every crash point of a recorded workload.  `broken`: the disk
+ * ignores the fdatasync issued just before a superblock write. */
+static void crash_workload(struct run *r, struct stats *st, bool broken)
+{
+	const struct memio *mio = r->mio;
+	const size_t nlog = mio->log_num;
+	struct img pre = {0};
+	size_t *ops = xmalloc((nlog + 1) * sizeof(*ops));
+	long s_prev = -1;
+
+	img_reserve(&pre, r->base_size);
+	memcpy(pre.d, r->base, r->base_size);
+	pre.size = r->base_size;
+	for (;;) {
+		long s_next = (long)nlog;
+		size_t n = 0;
+		for (size_t i = (size_t)(s_prev + 1); i < nlog; i++) {
+			const struct memio_op *op = &mio->log[i];
+			if (op->kind == MEMIO_OP_SYNC) {
+				bool barrier = !(broken && i + 1 < nlog &&
+						 is_sb_write(&mio->log[i + 1]));
+				if (barrier) {
+					s_next = (long)i;
+					break;
+				}
+				continue;
+			}
+			ops[n++] = i;
+		}
+		if (n > 0) {
+			struct window w = {.r = r,
+					   .pre = &pre,
+					   .s_prev = s_prev,
+					   .s_next = s_next,
+					   .ops = ops,
+					   .n = n,
+					   .broken = broken};
+			for (size_t k = 0; k < r->nsnaps; k++) {
+				if (r->snaps[k].sync_idx <= s_prev)
+					w.committed = &r->snaps[k];
+				if (r->snaps[k].sb_idx > s_prev &&
+				    r->snaps[k].sb_idx < s_next)
+					w.next = &r->snaps[k];
+			}
+			st->windows++;
+			enumerate_window(&w, r, st);
+			for (size_t j = 0; j < n; j++)
+				img_apply(&pre, &mio->log[ops[j]], A_APPLY, 0);
+		}
+		if (s_next >= (long)nlog)
+			break;
+		s_prev = s_next;
+	}
+	free(pre.d);
+	free(ops);
+}
+
+/* ---- driver -------------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void setup_run(struct run *r, uint64_t seed, unsigned widx)
+{
+	memset(r, 0, sizeof(*r));
+	r->widx = widx;
+	r->rng = mix64(seed ^ mix64(widx + 1));
+	/* 4 KiB clusters mostly; every 8th workload 64 KiB; two in eight
+	 * with compressed disks. */
+	r->shift = widx % 8 == 3 ? 16 : 12;
+	r->opts.cluster_shift = r->shift;
+	r->opts.compress_disks = widx % 8 == 5 || widx % 8 == 6;
+	r->max_size = r->shift == 12 ? 12 * 4096 : 3 * 65536;
+}
+
+static bool env_on(const char *name)
+{
+	const char *v = getenv(name);
+	return v && v[0] && strcmp(v, "0") != 0;
+}
+
+/* One workload: record, replay its crash states. */
+static void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
+			 bool verbose, struct stats *st)
+{
+	struct run r;
+	setup_run(&r, seed, widx);
+	r.verbose = verbose;
+	run_workload(&r, st, nops);
+	if (!r.diverged) {
+		crash_workload(&r, st, broken);
+		st->workloads++;
+	}
+	if (verbose || env_on("HANGAR_CRASH_TRACE"))
+		fprintf(stderr, "w%u: %d ops, %zu log ops, %zu commits, %llu "
+			"states so far\n", widx, r.nops, r.mio->log_num,
+			r.nsnaps - 1, (unsigned long long)st->states);
+	run_free(&r);
+}
+
+int main(void)
+{
+	const uint64_t seed = test_seed();
+	const bool long_mode = env_on("HANGAR_CRASH_LONG");
+	const bool sanitized = env_on("HANGAR_SANITIZED");
+	double budget = sanitized ? 200 : 240;
+	const char *b = getenv("HANGAR_CRASH_BUDGET");
+	if (b && b[0])
+		budget = strtod(b, NULL);
+	const uint64_t want_states = long_mode ? 1000000 : 20000;
+	const uint64_t want_workloads = 300;
+	const char *only = getenv("HANGAR_CRASH_ONLY");
+	struct stats st = {0};
+	const double t0 = now_s();
+
+	if (only && only[0]) {
+		unsigned w = (unsigned)strtoul(only, NULL, 0);
+		struct run probe;
+		setup_run(&probe, seed, w);
+		int nops = long_mode ? 200 : 8 + (int)rnd(&probe, 24);
+		one_workload(seed, w, nops, false, true, &st);
+		printf("crash: %llu states from %llu workloads, %llu failures, "
+		       "%.1f s\n",
+		       (unsigned long long)st.states,
+		       (unsigned long long)st.workloads,
+		       (unsigned long long)st.failures, now_s() - t0);
+		return st.failures ? 1 : 0;
+	}
+
+	/* Teeth first (it is quick): the broken disk must be caught. */
+	struct stats teeth = {.quiet = true};
+	for (unsigned w = 0; w < 40 && teeth.failures == 0; w++)
+		one_workload(seed, 1000000 + w, 12, true, false, &teeth);
+	fprintf(stderr,
+		"crash teeth: a disk ignoring the pre-superblock sync gave "
+		"%llu failures in %llu states (must be > 0)\n",
+		(unsigned long long)teeth.failures,
+		(unsigned long long)teeth.states);
+
+	unsigned w = 0;
+	bool out_of_time = false;
+	while (st.states < want_states || st.workloads < want_workloads) {
+		if (now_s() - t0 > budget) {
+			out_of_time = true;
+			break;
+		}
+		struct run probe;
+		setup_run(&probe, seed, w);
+		int nops = long_mode ? 200 : 6 + (int)rnd(&probe, 22);
+		one_workload(seed, w, nops, false, false, &st);
+		w++;
+	}
+	const double dt = now_s() - t0;
+	if (out_of_time)
+		fprintf(stderr,
+			"crash: time budget of %.0f s reached before the "
+			"targets (%llu states, %llu workloads)\n",
+			budget, (unsigned long long)want_states,
+			(unsigned long long)want_workloads);
+	printf("crash: %llu states from %llu workloads, %llu failures, %.1f "
+	       "s\n",
+	       (unsigned long long)st.states, (unsigned long long)st.workloads,
+	       (unsigned long long)st.failures, dt);
+	fflush(stdout);
+	CHECK(teeth.failures > 0);
+	CHECK_EQ(st.failures, 0);
+	return 0;
+}
