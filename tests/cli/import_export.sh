@@ -7,9 +7,9 @@ source "$(dirname "$0")/common.bash"
 h init store
 expect_rc 0 "init"
 
-# A 4 GiB sparse disk with 1 MiB of random data at five places (one at the
+# A 2 GiB sparse disk with 1 MiB of random data at five places (one at the
 # very end), and a shorter second disk that is data from start to end.
-make_sparse big.raw 4G 0 1 700 2048 4095
+make_sparse big.raw 2G 0 1 700 1500 2047
 dd if=/dev/urandom of=small.raw bs=64K count=20 status=none
 printf 'disk = [ "target=/var/lib/vms/db01/disk.raw" ]\n' >db01.cfg
 src_kb=$(du -k big.raw | cut -f1)
@@ -18,10 +18,10 @@ src_kb=$(du -k big.raw | cut -f1)
 h import store db01 --disk big.raw --disk data.raw=small.raw --config db01.cfg
 expect_rc 0 "import"
 expect_out '^imported guest db01$' "import summary"
-expect_out '^  disk.raw +4.0G virtual, 5.0M stored +<- big.raw$' "import disk line"
+expect_out '^  disk.raw +2.0G virtual, 5.0M stored +<- big.raw$' "import disk line"
 expect_out '^  data.raw +1.3M virtual, 1.3M stored +<- small.raw$' "import named disk line"
 
-# The store used space proportional to the data: 5 MiB of data in a 4 GiB
+# The store used space proportional to the data: 5 MiB of data in a 2 GiB
 # disk must not cost more than a few MiB of container.
 container_kb=$(du -k store/db01.hangar | cut -f1)
 [ "$container_kb" -lt 16384 ] || fail "container uses ${container_kb}K for 5M of data"
@@ -30,7 +30,7 @@ h status store db01 --json
 expect_rc 0 "status --json after import"
 expect_json "$OUT" "status --json after import"
 [ "$(json_get "$OUT" '[(d["name"], d["size"]) for d in j["disks"]]')" = \
-	"[('data.raw', 1310720), ('disk.raw', 4294967296)]" ] || fail "imported disk sizes: $(cat "$OUT")"
+	"[('data.raw', 1310720), ('disk.raw', 2147483648)]" ] || fail "imported disk sizes: $(cat "$OUT")"
 [ "$(json_get "$OUT" '[d["used"] for d in j["disks"] if d["name"] == "disk.raw"][0]')" = 5242880 ] ||
 	fail "imported disk.raw does not use exactly its 5 MiB of data"
 
@@ -40,7 +40,7 @@ expect_out '^exported guest db01 to out$' "export summary"
 cmp big.raw out/disk.raw || fail "exported disk.raw differs from the source"
 cmp small.raw out/data.raw || fail "exported data.raw differs from the source"
 cmp db01.cfg out/config || fail "exported config differs from the source"
-[ "$(stat -c %s out/disk.raw)" = 4294967296 ] || fail "exported disk.raw has the wrong size"
+[ "$(stat -c %s out/disk.raw)" = 2147483648 ] || fail "exported disk.raw has the wrong size"
 out_kb=$(du -k out/disk.raw | cut -f1)
 [ "$out_kb" -le $((src_kb + 1024)) ] || fail "export is not sparse: du ${out_kb}K for ${src_kb}K of source"
 [ "$(stat -c %a out/disk.raw)" = 600 ] || fail "exported disk mode $(stat -c %a out/disk.raw)"
