@@ -266,7 +266,8 @@ struct guest_summary {
 	struct save_status save;
 	struct guest_object *objects; /* sorted by name; owned */
 	size_t num_objects;
-	struct timespec last_change;  /* newest object mtime/ctime */
+	struct timespec last_change;  /* last commit (else newest object
+					 mtime/ctime) */
 	uint64_t file_size;        /* of STORE/<guest>.hangar */
 	uint64_t file_allocated;   /* st_blocks * 512 */
 	struct timespec file_mtime;

@@ -90,6 +90,10 @@ int guest_summary_load(struct store *s, const char *name,
 	}
 	if (rc)
 		out->open_error = rc;
+	/* The last commit is the last change; object times are the fallback
+	 * for a container that does not record it. */
+	if (out->info.commit_time.tv_sec != 0)
+		out->last_change = out->info.commit_time;
 	if (out->last_change.tv_sec == 0)
 		out->last_change = out->file_mtime;
 	store_guest_put(s, c);
