@@ -74,31 +74,34 @@ const char *cli_strerror(int err)
 
 void cli_event(void *arg, const struct container_event *ev)
 {
-	const char *guest = arg ? arg : "?";
+	/* The store passes one event_arg to every container, so the guest
+	 * is named only when a caller set it. */
+	const char *guest = arg ? (const char *)arg : "";
+	const char *sep = arg ? ": " : "";
 	const char *obj = ev->object_name ? ev->object_name : "";
 	const char *detail = ev->detail ? ev->detail : "";
 
 	switch (ev->type) {
 	case CONTAINER_EVENT_IMAGE_RETIRED:
-		cli_note("%s: saved memory image retired (the resumed guest "
-			 "wrote its disk) %s", guest, detail);
+		cli_note("%s%ssaved memory image retired (the resumed guest "
+			 "wrote its disk) %s", guest, sep, detail);
 		break;
 	case CONTAINER_EVENT_IMAGE_INVALIDATED:
-		cli_note("%s: saved memory image invalidated: %s was written "
-			 "after the save %s", guest, obj, detail);
+		cli_note("%s%ssaved memory image invalidated: %s was written "
+			 "after the save %s", guest, sep, obj, detail);
 		break;
 	case CONTAINER_EVENT_IMAGE_INCOMPLETE:
-		cli_note("%s: a memory image that was never completed was set "
+		cli_note("%s%sa memory image that was never completed was set "
 			 "aside as " SAVE_IMAGE_INCOMPLETE_NAME " %s", guest,
-			 detail);
+			 sep, detail);
 		break;
 	case CONTAINER_EVENT_IO_ERROR:
-		cli_note("%s: I/O error on the container%s%s: %s %s", guest,
-			 *obj ? " at " : "", obj, cli_strerror(ev->error),
+		cli_note("%s%sI/O error on the container%s%s: %s %s", guest,
+			 sep, *obj ? " at " : "", obj, cli_strerror(ev->error),
 			 detail);
 		break;
 	default:
-		cli_note("%s: event %d %s %s", guest, (int)ev->type, obj,
+		cli_note("%s%sevent %d %s %s", guest, sep, (int)ev->type, obj,
 			 detail);
 		break;
 	}

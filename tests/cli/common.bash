@@ -26,6 +26,7 @@ if [ -z "${HANGAR:-}" ]; then
 fi
 [ -n "${HANGAR:-}" ] && [ -x "$HANGAR" ] || skip "hangar not built (set HANGAR)"
 HANGAR=$(realpath "$HANGAR")
+[ -z "${HANGARFS:-}" ] || HANGARFS=$(realpath "$HANGARFS")
 export HANGAR_NO_PROGRESS=1
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hangar-cli-test.XXXXXX")

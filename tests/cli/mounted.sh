@@ -78,6 +78,14 @@ h status store web01
 expect_rc 0 "status of a guest saved on the mount"
 expect_out '^state +saved since' "CLI sees the save made on the mount"
 expect_out '^ +disk.raw +generation [0-9]+ \(unchanged\)$' "CLI sees the pin"
+# A config edited after the save is reported (the image may not match it).
+echo '# edited after the save' >>"$mnt/web01/config"
+sync "$mnt/web01/config" # fsync commits; the CLI reads committed state
+sleep 0.2
+h status store web01
+expect_out '^config +CHANGED since the save$' "status reports the config changed since the save"
+h status store web01 --json
+[ "$(json_get "$OUT" 'j["save_lock"]["config_changed"]')" = True ] || fail "json config_changed"
 # The advice the refusal printed works.
 setfattr -n user.hangar.resume -v 1 "$mnt/web01"
 [ "$(getfattr --absolute-names --only-values -n user.hangar.state "$mnt/web01")" = resuming ] ||
