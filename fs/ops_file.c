@@ -174,8 +174,13 @@ int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
 	if (h->for_write)
 		nodes_writer_add(obj, h->disk);
 	/* The page cache is dropped at each open (keep_cache = 0): cheap for
-	 * disks opened O_DIRECT, and always coherent with other handles. */
+	 * disks opened O_DIRECT, and always coherent with other handles.
+	 * O_DIRECT opens (QEMU cache=none) get FOPEN_DIRECT_IO: the kernel
+	 * then skips its per-write security.capability GETXATTR round trip
+	 * (file_remove_privs), which otherwise doubles the requests per
+	 * write; the caller asked to bypass the page cache anyway. */
 	fi->keep_cache = 0;
+	fi->direct_io = (fi->flags & O_DIRECT) != 0;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	log_set_guest(NULL);
 	return 0;
