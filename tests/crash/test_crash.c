@@ -41,6 +41,17 @@
 #include "memio.h"
 #include "savelock.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CRASH_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CRASH_SANITIZED 1
+#endif
+#endif
+#ifndef CRASH_SANITIZED
+#define CRASH_SANITIZED 0
+#endif
+
 #define MAX_OBJ 256
 #define MAX_PINS 64
 #define SECTOR 512u
@@ -1487,7 +1498,7 @@ int main(void)
 {
 	const uint64_t seed = test_seed();
 	const bool long_mode = env_on("HANGAR_CRASH_LONG");
-	const bool sanitized = env_on("HANGAR_SANITIZED");
+	const bool sanitized = CRASH_SANITIZED || env_on("HANGAR_SANITIZED");
 	double budget = sanitized ? 200 : 240;
 	const char *b = getenv("HANGAR_CRASH_BUDGET");
 	if (b && b[0])
@@ -1542,7 +1553,9 @@ int main(void)
 		}
 		struct run probe;
 		setup_run(&probe, seed, w);
-		int nops = long_mode ? 200 : 6 + (int)rnd(&probe, 22);
+		int nops = long_mode    ? 200
+			   : sanitized ? 4 + (int)rnd(&probe, 12)
+				       : 6 + (int)rnd(&probe, 22);
 		one_workload(seed, w, nops, false, false, &st);
 		w++;
 	}
