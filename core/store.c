@@ -170,7 +170,18 @@ int store_open(const char *dir, const struct store_options *opts,
 	ret = config_read(s->dir_fd, &s->cluster_shift);
 	if (ret)
 		goto out_close_dir;
-	if (!s->read_only) {
+	if (s->read_only) {
+		/* A reader takes a shared lock when it can, so no writer
+		 * starts underneath a read-only mount; when a writer already
+		 * holds the store, the reader proceeds without (it reads the
+		 * last committed state). */
+		s->lock_fd = openat(s->dir_fd, STORE_LOCK_NAME,
+				    O_RDONLY | O_CLOEXEC);
+		if (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_SH | LOCK_NB)) {
+			close(s->lock_fd);
+			s->lock_fd = -1;
+		}
+	} else {
 		s->lock_fd = openat(s->dir_fd, STORE_LOCK_NAME,
 				    O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (s->lock_fd < 0) {
@@ -229,7 +240,7 @@ int store_close(struct store *s)
 	}
 	free(s->guests);
 	if (s->lock_fd >= 0) {
-		if (ftruncate(s->lock_fd, 0) != 0 && !first)
+		if (!s->read_only && ftruncate(s->lock_fd, 0) != 0 && !first)
 			first = errno_neg();
 		close(s->lock_fd);
 	}
@@ -248,14 +259,14 @@ int store_lock_holder(const char *dir, pid_t *out_pid)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -ENOENT;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		close(fd);
 		return -ENOENT;
 	}
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	close(fd);
-	if (n <= 0)
-		return -ENOENT;
+	if (n < 0)
+		n = 0; /* held, but by readers only: no PID */
 	buf[n] = '\0';
 	*out_pid = (pid_t)atol(buf);
 	return 0;

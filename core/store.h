@@ -11,8 +11,10 @@
  *
  * One writer per store: store_open() for writing takes an exclusive flock on
  * `.hangar-lock` and fails with -EWOULDBLOCK if another process holds it
- * (store_lock_holder() says which PID).  A read-only open takes no lock and
- * never writes.
+ * (store_lock_holder() says which PID).  A read-only open never writes; it
+ * holds a shared lock when it can get one (so no writer starts under a
+ * read-only mount) and proceeds without one when a writer holds the store
+ * (it then reads the last committed state).
  *
  * Ownership: containers returned by store_guest_get() are borrowed from the
  * store's cache and stay valid until the matching store_guest_put().  The
@@ -78,7 +80,7 @@ int store_open(const char *dir, const struct store_options *opts,
 int store_close(struct store *s);
 
 /* store_lock_holder - PID recorded in `dir`'s lock file while it is held;
- * -ENOENT if nobody holds it. */
+ * *out_pid is 0 when only readers hold it.  -ENOENT if nobody holds it. */
 int store_lock_holder(const char *dir, pid_t *out_pid);
 
 /* store_cluster_shift - the store's cluster size, as a shift. */

@@ -102,6 +102,12 @@ static void test_namespace(void)
 
 	/* after close the lock is free again, data persisted */
 	CHECK_ERR(store_lock_holder(sdir, &pid), -ENOENT);
+	/* a read-only user (a read-only mount) keeps writers out */
+	CHECK_OK(store_open(sdir, &ro, &s2));
+	CHECK_ERR(store_open(sdir, &so, &s), -EWOULDBLOCK);
+	CHECK_OK(store_lock_holder(sdir, &pid));
+	CHECK_EQ(pid, 0);
+	CHECK_OK(store_close(s2));
 	CHECK_OK(store_open(sdir, &so, &s));
 	CHECK_OK(store_guest_get(s, "web02", &c));
 	CHECK_OK(object_read(c, id, buf, 5, 0, &got));
