@@ -34,7 +34,8 @@ fs_setup() {
 	MNT=$WORK/mnt
 	HFS_LOG=$WORK/hangarfs.log
 	HFS_PID=
-	EXTRA_MOUNTS=()
+	EXTRA_MOUNTS=()  # mounted on top of MNT: unmounted before it
+	OUTER_MOUNTS=()  # under the store: unmounted after the daemon exits
 	mkdir -p "$MNT"
 	trap fs_cleanup EXIT
 	timeout "$T" "$HANGAR" init "$STORE" >/dev/null ||
@@ -55,6 +56,9 @@ fs_cleanup() {
 		kill "$HFS_PID"
 		fs_wait_exit 10 || kill -KILL "$HFS_PID"
 	fi
+	for m in "${OUTER_MOUNTS[@]}"; do
+		mountpoint -q "$m" && timeout 30 umount "$m"
+	done
 	rm -rf "$WORK"
 }
 

@@ -27,6 +27,17 @@ log "fusermount3 -u: the daemon commits, closes and exits"
 fs_umount
 t "$HANGAR" check "$STORE" >/dev/null || fail "check after unmount"
 
+log "SIGTERM: the daemon unmounts, commits and exits"
+fs_mount -o commit_interval=0
+echo "after term" >"$MNT/web01/term"
+kill -TERM "$HFS_PID"
+fs_wait_exit 30 || fail "daemon ignored SIGTERM"
+HFS_PID=
+mountpoint -q "$MNT" && fail "still mounted after SIGTERM"
+fs_mount
+[ "$(cat "$MNT/web01/term")" = "after term" ] || fail "write before SIGTERM lost"
+fs_umount
+
 # mount_check HOW : the mount made by HOW works, shows its type and
 # options, and goes away with umount(8).
 mount_check() {
