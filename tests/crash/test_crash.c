@@ -20,6 +20,7 @@
  *   HANGAR_CRASH_LONG=1     long mode: >= 1,000,000 crash states
  *   HANGAR_CRASH_BUDGET=S   wall-clock budget in seconds (default 240)
  *   HANGAR_SANITIZED=1      smaller default budget under ASan/UBSan
+ *   HANGAR_CRASH_TEETH_VERBOSE=1  print what the teeth runs catch
  *
  * Teeth: the same workloads are replayed on a disk that does not honour the
  * fdatasync that precedes each superblock write (the commit's tree and the
@@ -1524,7 +1525,7 @@ int main(void)
 	}
 
 	/* Teeth first (it is quick): the broken disk must be caught. */
-	struct stats teeth = {.quiet = true};
+	struct stats teeth = {.quiet = !env_on("HANGAR_CRASH_TEETH_VERBOSE")};
 	for (unsigned w = 0; w < 40 && teeth.failures == 0; w++)
 		one_workload(seed, 1000000 + w, 12, true, false, &teeth);
 	fprintf(stderr,
@@ -1535,7 +1536,7 @@ int main(void)
 
 	/* ... and so must an oracle that expects one byte the core never
 	 * wrote (proves the content comparison is live). */
-	struct stats oteeth = {.quiet = true, .perturb = true};
+	struct stats oteeth = {.quiet = teeth.quiet, .perturb = true};
 	for (unsigned w = 0; w < 10; w++)
 		one_workload(seed, 2000000 + w, 12, false, false, &oteeth);
 	fprintf(stderr,
