@@ -137,6 +137,66 @@ static void container_free(struct container *c)
 	free(c);
 }
 
+static void invariants_node(const struct container *c, const struct map_node *n,
+			    uint32_t *refs, uint64_t count, bool *ok)
+{
+	if (!n)
+		return;
+	if (!n->dirty && n->phys) {
+		uint64_t cl = cluster_of(c, n->phys);
+		if (cl < count)
+			refs[cl]++;
+		else
+			*ok = false;
+	}
+	for (uint32_t i = 0; i < c->fanout; i++) {
+		if (n->level > 0) {
+			invariants_node(c, n->children[i], refs, count, ok);
+			continue;
+		}
+		const struct map_entry *e = &n->entries[i];
+		if (e->kind != MAP_KIND_RAW && e->kind != MAP_KIND_COMPRESSED)
+			continue;
+		uint64_t cl = cluster_of(c, e->offset);
+		if (cl < count)
+			refs[cl]++;
+		else
+			*ok = false;
+	}
+}
+
+/*
+ * container_invariants - debug check: the allocator's reference counts are
+ * exactly what the in-memory state holds (map.c invariants 2 and 3, the
+ * committed table blocks, the pack cluster's own reference), and the
+ * allocator is self-consistent.  O(clusters): called at close and after
+ * load, in assert() only.
+ */
+static bool container_invariants(const struct container *c)
+{
+	const struct alloc *a = &c->alloc;
+	bool ok = alloc_invariants(a);
+	uint32_t *refs = calloc(a->count ? a->count : 1, sizeof(*refs));
+	if (!refs)
+		return true; /* cannot check without memory */
+	for (size_t i = 0; i < c->object_num; i++)
+		invariants_node(c, c->objects[i]->root, refs, a->count, &ok);
+	for (size_t i = 0; i < c->table_block_num && c->table_blocks; i++) {
+		uint64_t cl = cluster_of(c, c->table_blocks[i]);
+		if (cl < a->count)
+			refs[cl]++;
+		else
+			ok = false;
+	}
+	if (c->pack_cluster && c->pack_cluster < a->count)
+		refs[c->pack_cluster]++;
+	for (uint64_t n = 0; ok && n < a->count; n++)
+		if (refs[n] != a->refs[n])
+			ok = false;
+	free(refs);
+	return ok;
+}
+
 static void punch_freed(void *arg, uint64_t n)
 {
 	struct container *c = arg;
@@ -247,6 +307,10 @@ int container_commit_locked(struct container *c)
 		c->table_crc = old_crc;
 		c->table_block_num = old_num;
 		container_poison(c, ret);
+		/* Nothing is ever committed from this instance again; give
+		 * the clusters back so the accounting stays exact. */
+		for (size_t i = 0; i < meta_num; i++)
+			alloc_unref(&c->alloc, meta_new[i]);
 		free(meta_new);
 		free(blocks);
 		return c->poisoned;
@@ -544,6 +608,7 @@ int container_load(struct io *io, const struct container_options *opts,
 		if (ret)
 			goto out_free;
 	}
+	assert(container_invariants(c));
 	*out_container = c;
 	return 0;
 out_free:
@@ -568,6 +633,7 @@ int container_close(struct container *c)
 		ret = container_commit_locked(c);
 		pthread_rwlock_unlock(&c->lock);
 	}
+	assert(container_invariants(c));
 	io_close(c->io);
 	container_free(c);
 	return ret;

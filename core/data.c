@@ -306,8 +306,12 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 			o->pend_valid = true;
 		}
 		memcpy(o->pend_buf + in, data, chunk);
+		/* A complete cluster is stored now.  If that fails the bytes
+		 * stay pending (the write was accepted, like a page cache
+		 * accepts it): the error comes back from the next write that
+		 * needs the buffer, or from the commit, which retries. */
 		if (in + chunk == c->cluster_size)
-			return object_flush_pending(c, o);
+			(void)object_flush_pending(c, o);
 		return 0;
 	}
 

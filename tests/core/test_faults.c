@@ -1,0 +1,365 @@
+/*
+ * test_faults.c -- fault injection at the I/O seam.
+ *
+ * For each operation and each fault kind, fail the Nth I/O call for
+ * N = 1, 2, ... until the operation (and the commit after it) runs without
+ * reaching the fault.  After every run the container is reopened without
+ * faults and must be clean (check: 0 errors, 0 leaks) and hold either the
+ * state before the operation or the state after it — and the state after it
+ * whenever a commit reported success.  Errors must be the real errno.
+ *
+ * Fault kinds: EIO once, EIO persistent, ENOSPC persistent, a short write
+ * (half the bytes, then EIO), EIO from fdatasync.  Operations: allocating
+ * write, overwrite, punch, truncate down, compressed write (a disk of a
+ * guest created with compressed disks),
+ * seal (memory.save commit), resume, discard, create, unlink, rename, and
+ * recovery at open itself (an unsealed image set aside).
+ *
+ * Also: after a failed fdatasync no later commit succeeds until reopen.
+ */
+#include <unistd.h>
+
+#include "check.h"
+#include "container.h"
+#include "harness.h"
+#include "memio.h"
+#include "savelock.h"
+
+#define CS 4096u
+#define DISK_SIZE (64u * CS)
+
+enum op {
+	OP_ALLOC_WRITE,
+	OP_OVERWRITE,
+	OP_PUNCH,
+	OP_TRUNCATE,
+	OP_COMPRESSED_WRITE,
+	OP_SEAL,
+	OP_RESUME,
+	OP_DISCARD,
+	OP_CREATE,
+	OP_UNLINK,
+	OP_RENAME,
+	OP_RECOVERY,
+	OP_COUNT
+};
+
+static const char *const op_names[OP_COUNT] = {
+	"allocating write", "overwrite", "punch", "truncate",
+	"compressed write", "seal", "resume", "discard",
+	"create", "unlink", "rename", "recovery at open"};
+
+struct fault {
+	const char *name;
+	unsigned mask;
+	int err;
+	bool sticky, short_write;
+};
+
+static const struct fault faults[] = {
+	{"EIO once", MEMIO_OP_PWRITE | MEMIO_OP_SYNC | MEMIO_OP_TRUNCATE |
+			     MEMIO_OP_FALLOCATE | MEMIO_OP_PREAD,
+	 -EIO, false, false},
+	{"EIO persistent", MEMIO_OP_PWRITE | MEMIO_OP_SYNC | MEMIO_OP_TRUNCATE |
+				   MEMIO_OP_FALLOCATE | MEMIO_OP_PREAD,
+	 -EIO, true, false},
+	{"ENOSPC persistent", MEMIO_OP_PWRITE | MEMIO_OP_FALLOCATE, -ENOSPC,
+	 true, false},
+	{"short write", MEMIO_OP_PWRITE, -EIO, false, true},
+	{"EIO from fdatasync", MEMIO_OP_SYNC, -EIO, false, false},
+};
+
+/* A snapshot of what the guest holds, for comparing states. */
+struct state {
+	char names[8][256];
+	uint8_t *data[8];
+	uint64_t size[8];
+	int num;
+	enum save_state save;
+};
+
+static void state_free(struct state *s)
+{
+	for (int i = 0; i < s->num; i++)
+		free(s->data[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+static int state_read(struct container *c, struct state *s)
+{
+	struct object_name *names = NULL;
+	size_t num = 0;
+	int ret;
+	memset(s, 0, sizeof(*s));
+	ret = object_list(c, &names, &num);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < num && s->num < 8; i++) {
+		struct object_attr at;
+		/* an image set aside by recovery is not part of the state:
+		 * an interrupted save leaves one, a completed one does not */
+		if (strcmp(names[i].name, SAVE_IMAGE_INCOMPLETE_NAME) == 0)
+			continue;
+		ret = object_getattr(c, names[i].id, &at);
+		if (ret)
+			break;
+		int k = s->num;
+		snprintf(s->names[k], sizeof(s->names[k]), "%s", names[i].name);
+		s->size[k] = at.size;
+		s->data[k] = malloc(at.size ? at.size : 1);
+		size_t got = 0;
+		ret = object_read(c, names[i].id, s->data[k], at.size, 0, &got);
+		s->num++;
+		if (ret)
+			break;
+	}
+	free(names);
+	struct save_status st;
+	if (!ret)
+		ret = save_lock_status(c, &st);
+	s->save = ret ? SAVE_STATE_NONE : st.state;
+	return ret;
+}
+
+static bool state_equal(const struct state *a, const struct state *b)
+{
+	if (a->num != b->num || a->save != b->save)
+		return false;
+	for (int i = 0; i < a->num; i++)
+		if (strcmp(a->names[i], b->names[i]) != 0 ||
+		    a->size[i] != b->size[i] ||
+		    memcmp(a->data[i], b->data[i], a->size[i]) != 0)
+			return false;
+	return true;
+}
+
+/* A failed data operation may have reached part of its range, as a failed
+ * write on a disk may: every byte is its old or its new value. */
+static bool state_between(const struct state *now, const struct state *a,
+			  const struct state *b)
+{
+	if (now->num != a->num || a->num != b->num || now->save != a->save)
+		return false;
+	for (int i = 0; i < now->num; i++) {
+		if (strcmp(now->names[i], a->names[i]) != 0 ||
+		    (now->size[i] != a->size[i] && now->size[i] != b->size[i]))
+			return false;
+		for (uint64_t k = 0; k < now->size[i]; k++) {
+			uint8_t x = now->data[i][k];
+			uint8_t va = k < a->size[i] ? a->data[i][k] : 0;
+			uint8_t vb = k < b->size[i] ? b->data[i][k] : 0;
+			if (x != va && x != vb)
+				return false;
+		}
+	}
+	return true;
+}
+
+static bool is_data_op(enum op op)
+{
+	return op == OP_ALLOC_WRITE || op == OP_OVERWRITE || op == OP_PUNCH ||
+	       op == OP_TRUNCATE || op == OP_COMPRESSED_WRITE;
+}
+
+static uint64_t id_of(struct container *c, const char *name)
+{
+	uint64_t id = 0;
+	CHECK_OK(object_lookup(c, name, &id));
+	return id;
+}
+
+/* The base guest every run starts from, committed. */
+static struct memio *make_base(enum op op)
+{
+	struct memio *m = memio_new();
+	struct container_options o = {.cluster_shift = 12,
+				      .compress_disks =
+					      op == OP_COMPRESSED_WRITE};
+	struct container *c = NULL;
+	uint64_t disk, img, cfg;
+	uint8_t *buf = malloc(DISK_SIZE);
+	for (size_t i = 0; i < DISK_SIZE; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	CHECK_OK(container_create(&m->io, &o, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &disk));
+	CHECK_OK(object_write(c, disk, buf, DISK_SIZE / 2, 0));
+	CHECK_OK(object_truncate(c, disk, DISK_SIZE));
+	CHECK_OK(object_create(c, "config", 0600, 0, 0, &cfg));
+	CHECK_OK(object_write(c, cfg, "cpus=2\n", 7, 0));
+	if (op == OP_RESUME || op == OP_DISCARD || op == OP_RECOVERY) {
+		CHECK_OK(object_create(c, SAVE_IMAGE_NAME, 0600, 0, 0, &img));
+		CHECK_OK(object_write(c, img, buf, 10 * CS, 0));
+		if (op != OP_RECOVERY)
+			CHECK_OK(save_lock_seal(c));
+	}
+	CHECK_OK(container_close(c));
+	free(buf);
+	return m;
+}
+
+static int apply(struct container *c, enum op op)
+{
+	uint8_t buf[3 * CS];
+	memset(buf, 0xc3, sizeof(buf));
+	char reason[256];
+	uint64_t id;
+	switch (op) {
+	case OP_ALLOC_WRITE:
+		return object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
+				    DISK_SIZE - 5 * CS + 100);
+	case OP_OVERWRITE:
+		return object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
+				    CS + 11);
+	case OP_PUNCH:
+		return object_punch(c, id_of(c, "disk.raw"), CS / 2, 5 * CS);
+	case OP_TRUNCATE:
+		return object_truncate(c, id_of(c, "disk.raw"), 3 * CS + 5);
+	case OP_COMPRESSED_WRITE: /* disks are compressed in this base */
+		return object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
+				    CS * 2 + 7);
+	case OP_SEAL: { /* write an image, then seal it */
+		int ret = object_create(c, SAVE_IMAGE_NAME, 0600, 0, 0, &id);
+		if (!ret)
+			ret = object_write(c, id, buf, sizeof(buf), 0);
+		return ret ? ret : save_lock_seal(c);
+	}
+	case OP_RESUME:
+		return save_lock_resume(c, reason, sizeof(reason));
+	case OP_DISCARD:
+		return save_lock_discard(c);
+	case OP_CREATE:
+		return object_create(c, "nvram.fd", 0600, 0, 0, &id);
+	case OP_UNLINK:
+		return object_unlink(c, "config");
+	case OP_RENAME:
+		return object_rename(c, "config", "config.old", false);
+	default:
+		return 0;
+	}
+}
+
+static long runs, injected;
+
+static void run_one(enum op op, const struct fault *f)
+{
+	struct memio *base = make_base(op);
+	struct state before, after;
+	struct container *c = NULL;
+
+	/* the expected "after" state, without faults */
+	struct memio *ref = memio_clone(base);
+	CHECK_OK(container_open(&ref->io, NULL, &c));
+	CHECK_OK(state_read(c, &before));
+	CHECK_OK(apply(c, op));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(container_close(c));
+	/* "after" as a reopen sees it (recovery included) */
+	CHECK_OK(container_open(&ref->io, NULL, &c));
+	CHECK_OK(state_read(c, &after));
+	CHECK_OK(container_close(c));
+	memio_free(ref);
+	if (op == OP_RECOVERY) {
+		/* the "operation" is the open: before it, memory.save is an
+		 * unsealed image; after it, memory.save.incomplete */
+		state_free(&before);
+		struct memio *ro = memio_clone(base);
+		struct container_options rdo = {.read_only = true};
+		CHECK_OK(container_open(&ro->io, &rdo, &c));
+		CHECK_OK(state_read(c, &before));
+		container_close(c);
+		memio_free(ro);
+	}
+
+	for (long n = 1;; n++) {
+		struct memio *m = memio_clone(base);
+		memio_fail(m, f->mask, n, f->err, f->sticky);
+		m->fail_short = f->short_write;
+		bool committed = false;
+		int ret = container_open(&m->io, NULL, &c);
+		if (ret == 0) {
+			ret = apply(c, op);
+			if (ret == 0) {
+				ret = container_commit(c);
+				committed = ret == 0;
+			}
+			container_close(c);
+		}
+		bool reached = m->failed;
+		if (ret) {
+			/* a real errno, nothing invented */
+			CHECK(ret == -EIO || ret == -ENOSPC);
+		}
+		memio_fail(m, 0, 0, 0, false);
+		struct check_report r;
+		CHECK_OK(check_container(&m->io, &r));
+		for (size_t i = 0; i < r.message_count; i++)
+			fprintf(stderr, "%s / %s / N=%ld: %s\n", op_names[op],
+				f->name, n, r.messages[i]);
+		CHECK_EQ(r.errors, 0);
+		CHECK_EQ(r.leaked_clusters, 0);
+		CHECK_OK(container_open(&m->io, NULL, &c));
+		struct state now;
+		CHECK_OK(state_read(c, &now));
+		bool is_before = state_equal(&now, &before);
+		bool is_after = state_equal(&now, &after);
+		bool partial = ret && is_data_op(op) &&
+			       state_between(&now, &before, &after);
+		if (!(is_after || (is_before && !committed) || partial)) {
+			fprintf(stderr,
+				"%s / %s / N=%ld: unexpected state (ret %d, "
+				"committed %d, before %d)\n",
+				op_names[op], f->name, n, ret, committed,
+				is_before);
+			CHECK(0);
+		}
+		state_free(&now);
+		container_close(c);
+		memio_free(m);
+		runs++;
+		if (!reached)
+			break;
+		injected++;
+	}
+	state_free(&before);
+	state_free(&after);
+	memio_free(base);
+}
+
+/* fsyncgate: a failed fdatasync is never followed by a successful flush. */
+static void test_poison(void)
+{
+	struct memio *m = make_base(OP_OVERWRITE);
+	struct container *c = NULL;
+	CHECK_OK(container_open(&m->io, NULL, &c));
+	uint64_t disk = id_of(c, "disk.raw");
+	CHECK_OK(object_write(c, disk, "abc", 3, 0));
+	memio_fail(m, MEMIO_OP_SYNC, 1, -EIO, false);
+	CHECK_ERR(container_commit(c), -EIO);
+	memio_fail(m, 0, 0, 0, false); /* the device "recovered" */
+	CHECK_ERR(container_commit(c), -EIO);
+	CHECK_ERR(object_write(c, disk, "abc", 3, 0), -EIO);
+	struct container_info info;
+	container_info(c, &info);
+	CHECK_EQ(info.poisoned, -EIO);
+	container_close(c);
+	/* reopened and re-verified, the guest works again */
+	struct check_report r;
+	CHECK_OK(check_container(&m->io, &r));
+	CHECK_EQ(r.errors, 0);
+	CHECK_OK(container_open(&m->io, NULL, &c));
+	CHECK_OK(object_write(c, disk, "abc", 3, 0));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(container_close(c));
+	memio_free(m);
+}
+
+int main(void)
+{
+	test_poison();
+	for (int op = 0; op < OP_COUNT; op++)
+		for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++)
+			run_one((enum op)op, &faults[f]);
+	printf("faults: %ld runs, %ld faults injected, 0 failures\n", runs,
+	       injected);
+	return 0;
+}
