@@ -188,7 +188,6 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 {
 	for (size_t i = 0; i < a->touched_num; i++) {
 		uint64_t n = a->touched[i];
-		bool was = a->bits[n] & CLUSTER_COMMITTED;
 		a->bits[n] &= (uint8_t)~CLUSTER_TOUCHED;
 		if (a->refs[n] > 0) {
 			a->bits[n] |= CLUSTER_COMMITTED;
@@ -197,8 +196,8 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		a->bits[n] &= (uint8_t)~(CLUSTER_COMMITTED | CLUSTER_PACKED);
 		if (n < a->cursor)
 			a->cursor = n;
-		if (!was)
-			continue;
+		/* Data freed in this transaction goes back to the host, whether
+		 * or not a committed state ever referenced it. */
 		if (a->bits[n] & CLUSTER_DATA) {
 			if (punch)
 				punch(arg, n);
