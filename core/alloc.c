@@ -193,7 +193,7 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			a->bits[n] |= CLUSTER_COMMITTED;
 			continue;
 		}
-		a->bits[n] &= (uint8_t)~(CLUSTER_COMMITTED | CLUSTER_PACKED);
+		a->bits[n] &= (uint8_t) ~(CLUSTER_COMMITTED | CLUSTER_PACKED);
 		if (n < a->cursor)
 			a->cursor = n;
 		/* Data freed in this transaction goes back to the host, whether

@@ -26,18 +26,18 @@ struct io;
 #define CHECK_MAX_MESSAGES 32
 
 struct check_report {
-	uint64_t errors;            /* problems found (0 = clean) */
-	uint64_t leaked_clusters;   /* recorded used minus referenced, if > 0 */
-	uint64_t generation;        /* generation of the chosen superblock */
-	bool superblock_valid[2];   /* slot A, slot B */
+	uint64_t errors;	  /* problems found (0 = clean) */
+	uint64_t leaked_clusters; /* recorded used minus referenced, if > 0 */
+	uint64_t generation;	  /* generation of the chosen superblock */
+	bool superblock_valid[2]; /* slot A, slot B */
 	uint32_t cluster_size;
-	uint64_t file_clusters;     /* clusters in the file */
+	uint64_t file_clusters; /* clusters in the file */
 	uint64_t referenced_clusters;
 	uint64_t objects;
 	uint64_t map_nodes;
-	uint64_t data_clusters;     /* raw clusters */
+	uint64_t data_clusters; /* raw clusters */
 	uint64_t compressed_extents;
-	size_t message_count;       /* messages kept (at most CHECK_MAX_MESSAGES) */
+	size_t message_count; /* messages kept (at most CHECK_MAX_MESSAGES) */
 	char messages[CHECK_MAX_MESSAGES][160];
 };
 

@@ -112,8 +112,8 @@ static struct container *container_alloc(const struct container_options *opts)
 	c->read_only = opts && opts->read_only;
 	c->event = opts ? opts->event : NULL;
 	c->event_arg = opts ? opts->event_arg : NULL;
-	c->compress_level = opts && opts->compress_level ? opts->compress_level
-							  : 1;
+	c->compress_level =
+		opts && opts->compress_level ? opts->compress_level : 1;
 	return c;
 }
 
@@ -396,8 +396,7 @@ int container_create(struct io *io, const struct container_options *opts,
 	c->cluster_shift = shift;
 	c->cluster_size = 1u << shift;
 	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / MAP_ENTRY_SIZE;
-	c->first_cluster =
-		(FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
+	c->first_cluster = (FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
 	c->next_object_id = 1;
 	c->active_slot = 1; /* so generation 1 lands in slot A */
 	if (opts && opts->compress_disks)
@@ -469,7 +468,7 @@ static int superblock_choose(struct container *c, struct load_diag *diag)
 				 "no valid superblock (A: %s; B: %s)", why[0],
 				 why[1]);
 		return res[0] == -EBADMSG || res[1] == -EBADMSG ? -EBADMSG
-								  : -EUCLEAN;
+								: -EUCLEAN;
 	}
 	if (res[best]) {
 		if (diag)
@@ -478,7 +477,7 @@ static int superblock_choose(struct container *c, struct load_diag *diag)
 		return res[best];
 	}
 	const uint8_t *sb = hdr + (best ? FORMAT_SUPERBLOCK_B_OFFSET
-				       : FORMAT_SUPERBLOCK_A_OFFSET);
+					: FORMAT_SUPERBLOCK_A_OFFSET);
 	ret = superblock_decode(sb, c, &used[best], why[best],
 				sizeof(why[best]));
 	if (ret)
@@ -660,7 +659,8 @@ void container_info(struct container *c, struct container_info *out_info)
 	out_info->compress_disks = c->flags & CONTAINER_FLAG_COMPRESS_DISKS;
 	out_info->read_only = c->read_only;
 	out_info->poisoned = c->poisoned;
-	out_info->commit_time.tv_sec = (time_t)(c->commit_time_ns / 1000000000u);
+	out_info->commit_time.tv_sec =
+		(time_t)(c->commit_time_ns / 1000000000u);
 	out_info->commit_time.tv_nsec = (long)(c->commit_time_ns % 1000000000u);
 	memcpy(out_info->uuid, c->uuid, 16);
 	pthread_rwlock_unlock(&c->lock);

@@ -54,40 +54,42 @@ enum object_role {
 
 /* Things a person must hear about, reported through the event callback. */
 enum container_event_type {
-	CONTAINER_EVENT_IMAGE_RETIRED = 1,     /* resumed guest wrote its disk */
-	CONTAINER_EVENT_IMAGE_INVALIDATED = 2, /* saved guest's disk was written */
-	CONTAINER_EVENT_IMAGE_INCOMPLETE = 3,  /* unsealed image set aside at open */
-	CONTAINER_EVENT_IO_ERROR = 4,          /* backing I/O failed */
+	CONTAINER_EVENT_IMAGE_RETIRED = 1, /* resumed guest wrote its disk */
+	CONTAINER_EVENT_IMAGE_INVALIDATED =
+		2, /* saved guest's disk was written */
+	CONTAINER_EVENT_IMAGE_INCOMPLETE =
+		3,		      /* unsealed image set aside at open */
+	CONTAINER_EVENT_IO_ERROR = 4, /* backing I/O failed */
 };
 
 struct container_event {
 	enum container_event_type type;
-	const char *guest;       /* filled in by the store; may be NULL */
+	const char *guest;	 /* filled in by the store; may be NULL */
 	const char *object_name; /* borrowed for the call; may be NULL */
-	const char *detail;      /* borrowed for the call; may be NULL */
-	int error;               /* negative errno for IO_ERROR, else 0 */
+	const char *detail;	 /* borrowed for the call; may be NULL */
+	int error;		 /* negative errno for IO_ERROR, else 0 */
 };
 
 typedef void (*container_event_fn)(void *arg, const struct container_event *ev);
 
 struct container_options {
-	bool read_only;           /* open without ever writing */
-	bool compress_disks;      /* create: *.raw clusters are zstd-compressed */
-	unsigned cluster_shift;   /* create: 12..21, 0 = default (16) */
-	int compress_level;       /* zstd level, 0 = default (1) */
+	bool read_only;		/* open without ever writing */
+	bool compress_disks;	/* create: *.raw clusters are zstd-compressed */
+	unsigned cluster_shift; /* create: 12..21, 0 = default (16) */
+	int compress_level;	/* zstd level, 0 = default (1) */
 	container_event_fn event; /* may be NULL */
 	void *event_arg;
 };
 
 struct container_info {
-	uint64_t generation;      /* last committed generation */
+	uint64_t generation; /* last committed generation */
 	uint32_t cluster_size;
-	uint64_t used_clusters;   /* referenced by the committed state */
-	uint64_t file_size;       /* bytes of the container file */
+	uint64_t used_clusters; /* referenced by the committed state */
+	uint64_t file_size;	/* bytes of the container file */
 	uint64_t object_count;
 	bool compress_disks;
 	bool read_only;
-	int poisoned;             /* 0, or the error that poisoned it */
+	int poisoned;		     /* 0, or the error that poisoned it */
 	struct timespec commit_time; /* when `generation` was committed */
 	uint8_t uuid[16];
 };
@@ -134,22 +136,22 @@ void container_info(struct container *c, struct container_info *out_info);
 
 struct object_attr {
 	uint64_t id;
-	uint64_t size;          /* virtual size in bytes */
-	uint64_t stored_bytes;  /* space really used (for st_blocks) */
-	uint64_t generation;    /* commit that last changed the contents */
-	uint32_t mode;          /* permission bits and S_IFREG */
+	uint64_t size;	       /* virtual size in bytes */
+	uint64_t stored_bytes; /* space really used (for st_blocks) */
+	uint64_t generation;   /* commit that last changed the contents */
+	uint32_t mode;	       /* permission bits and S_IFREG */
 	uint32_t uid;
 	uint32_t gid;
 	struct timespec mtime;
 	struct timespec ctime;
 	enum object_role role;
-	bool compressed;        /* new clusters are compressed */
+	bool compressed; /* new clusters are compressed */
 };
 
 /* Bits for object_setattr's mask. */
-#define OBJECT_SET_MODE (1u << 0)
-#define OBJECT_SET_UID (1u << 1)
-#define OBJECT_SET_GID (1u << 2)
+#define OBJECT_SET_MODE	 (1u << 0)
+#define OBJECT_SET_UID	 (1u << 1)
+#define OBJECT_SET_GID	 (1u << 2)
 #define OBJECT_SET_MTIME (1u << 3)
 
 struct object_name {
@@ -250,8 +252,8 @@ int object_punch(struct container *c, uint64_t id, uint64_t offset,
  * object_zero - like object_punch, but whole clusters become explicit ZERO
  * entries and, unless keep_size, the object grows to offset + len.
  */
-int object_zero(struct container *c, uint64_t id, uint64_t offset,
-		uint64_t len, bool keep_size);
+int object_zero(struct container *c, uint64_t id, uint64_t offset, uint64_t len,
+		bool keep_size);
 
 /*
  * object_seek - SEEK_DATA / SEEK_HOLE answered from the map (cluster

@@ -178,9 +178,9 @@ static void *control_main(void *arg)
 {
 	struct control *ctl = arg;
 	for (;;) {
-		struct pollfd p[2] = {{.fd = ctl->listen_fd, .events = POLLIN},
-				      {.fd = ctl->stop_pipe[0],
-				       .events = POLLIN}};
+		struct pollfd p[2] = {
+			{.fd = ctl->listen_fd, .events = POLLIN},
+			{.fd = ctl->stop_pipe[0], .events = POLLIN}};
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -33,14 +33,14 @@ struct control;
 #define CONTROL_SOCKET_NAME ".hangar-control"
 
 enum control_op {
-	CONTROL_OP_RESUME = 1,  /* save_lock_resume */
+	CONTROL_OP_RESUME = 1,	/* save_lock_resume */
 	CONTROL_OP_DISCARD = 2, /* save_lock_discard */
-	CONTROL_OP_DELETE = 3,  /* store_guest_delete; flags: FORCE */
-	CONTROL_OP_CREATE = 4,  /* store_guest_create; flags: COMPRESS */
-	CONTROL_OP_COMMIT = 5,  /* store_commit_all (GUEST ignored, "-") */
+	CONTROL_OP_DELETE = 3,	/* store_guest_delete; flags: FORCE */
+	CONTROL_OP_CREATE = 4,	/* store_guest_create; flags: COMPRESS */
+	CONTROL_OP_COMMIT = 5,	/* store_commit_all (GUEST ignored, "-") */
 };
 
-#define CONTROL_FLAG_FORCE 1u
+#define CONTROL_FLAG_FORCE    1u
 #define CONTROL_FLAG_COMPRESS 2u
 
 /* control_op_name - "resume", "discard", "delete", "create", "commit". */

@@ -131,7 +131,8 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 			uint64_t next_off = e.offset + c->cluster_size;
 			while (done + run < len) {
 				struct map_entry n;
-				uint64_t nvc = vc + (in + run) / c->cluster_size;
+				uint64_t nvc =
+					vc + (in + run) / c->cluster_size;
 				if (o->pend_valid && o->pend_vc == nvc)
 					break;
 				map_lookup(c, o, nvc, &n);
@@ -179,8 +180,8 @@ static int store_raw_new(struct container *c, struct object *o, uint64_t vc,
 			 const uint8_t *data)
 {
 	uint64_t n;
-	struct map_entry old, e = {.kind = MAP_KIND_RAW,
-				   .length = c->cluster_size};
+	struct map_entry old,
+		e = {.kind = MAP_KIND_RAW, .length = c->cluster_size};
 	int ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
 	if (ret)
 		return ret;
@@ -197,8 +198,8 @@ static int store_raw_new(struct container *c, struct object *o, uint64_t vc,
 }
 
 /* Store one whole cluster of a compressed object. */
-static int store_compressed(struct container *c, struct object *o,
-			    uint64_t vc, const uint8_t *data)
+static int store_compressed(struct container *c, struct object *o, uint64_t vc,
+			    const uint8_t *data)
 {
 	struct map_entry old, e = {0};
 	struct compressor *cz;
@@ -430,7 +431,8 @@ int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 			uint64_t next_off = e.offset + c->cluster_size;
 			while (done + run < len) {
 				struct map_entry n;
-				map_lookup(c, o, vc + (in + run) / c->cluster_size,
+				map_lookup(c, o,
+					   vc + (in + run) / c->cluster_size,
 					   &n);
 				if (n.kind != MAP_KIND_RAW ||
 				    n.offset != next_off)
@@ -609,8 +611,8 @@ out_unlock:
 	return ret;
 }
 
-int object_zero(struct container *c, uint64_t id, uint64_t offset,
-		uint64_t len, bool keep_size)
+int object_zero(struct container *c, uint64_t id, uint64_t offset, uint64_t len,
+		bool keep_size)
 {
 	struct object *o;
 	int ret;

@@ -73,18 +73,18 @@ static inline void le64_put(uint8_t *p, uint64_t v)
 
 /* ---- geometry ----------------------------------------------------------- */
 
-#define FORMAT_VERSION 1u
-#define FORMAT_SECTOR_SIZE 512u
-#define FORMAT_SUPERBLOCK_A_OFFSET 0u
-#define FORMAT_SUPERBLOCK_B_OFFSET 4096u
-#define FORMAT_HEADER_AREA 8192u /* first allocatable byte is >= this */
-#define FORMAT_CLUSTER_SHIFT_MIN 12u /* 4 KiB */
-#define FORMAT_CLUSTER_SHIFT_MAX 21u /* 2 MiB */
-#define FORMAT_CLUSTER_SHIFT_DEFAULT 16u /* 64 KiB */
-#define FORMAT_NAME_MAX 255u /* object name bytes, no NUL on disk */
-#define FORMAT_GUEST_NAME_MAX 64u
-#define FORMAT_MAX_HEIGHT 8u /* map radix tree levels, bounded on read */
-#define FORMAT_MAX_PINS 64u /* disks one save image may pin */
+#define FORMAT_VERSION		     1u
+#define FORMAT_SECTOR_SIZE	     512u
+#define FORMAT_SUPERBLOCK_A_OFFSET   0u
+#define FORMAT_SUPERBLOCK_B_OFFSET   4096u
+#define FORMAT_HEADER_AREA	     8192u /* first allocatable byte is >= this */
+#define FORMAT_CLUSTER_SHIFT_MIN     12u   /* 4 KiB */
+#define FORMAT_CLUSTER_SHIFT_MAX     21u   /* 2 MiB */
+#define FORMAT_CLUSTER_SHIFT_DEFAULT 16u   /* 64 KiB */
+#define FORMAT_NAME_MAX		     255u /* object name bytes, no NUL on disk */
+#define FORMAT_GUEST_NAME_MAX	     64u
+#define FORMAT_MAX_HEIGHT	     8u /* map radix tree levels, bounded on read */
+#define FORMAT_MAX_PINS		     64u /* disks one save image may pin */
 /* Largest object size: the map addresses 2^40 clusters at most. */
 #define FORMAT_MAX_VCLUSTERS (1ull << 40)
 
@@ -94,56 +94,57 @@ static inline void le64_put(uint8_t *p, uint64_t v)
 
 /* Feature flags.  An unknown incompat bit refuses open; an unknown ro_compat
  * bit refuses a read-write open; unknown compat bits are ignored. */
-#define FEATURE_INCOMPAT_ENCRYPTED (1ull << 0) /* reserved: 64-byte map
+#define FEATURE_INCOMPAT_ENCRYPTED                                             \
+	(1ull << 0)			       /* reserved: 64-byte map
                                                   entries, see FORMAT.md */
 #define FEATURE_INCOMPAT_SNAPSHOTS (1ull << 1) /* reserved: shared clusters */
-#define FEATURE_INCOMPAT_KNOWN 0ull /* this build supports none of them yet */
-#define FEATURE_RO_COMPAT_KNOWN 0ull
-#define FEATURE_COMPAT_KNOWN 0ull
+#define FEATURE_INCOMPAT_KNOWN	   0ull /* this build supports none of them yet */
+#define FEATURE_RO_COMPAT_KNOWN	   0ull
+#define FEATURE_COMPAT_KNOWN	   0ull
 
 struct superblock_layout {
-	uint8_t magic[8];            /*   0 "HANGARC1" */
-	uint8_t version[4];          /*   8 FORMAT_VERSION */
-	uint8_t header_size[4];      /*  12 512 */
-	uint8_t incompat[8];         /*  16 feature flags */
-	uint8_t ro_compat[8];        /*  24 */
-	uint8_t compat[8];           /*  32 */
-	uint8_t cluster_shift[4];    /*  40 12..21 */
-	uint8_t map_entry_size[4];   /*  44 32 (64 when ENCRYPTED) */
-	uint8_t generation[8];       /*  48 commit number, >= 1 */
-	uint8_t table_offset[8];     /*  56 first object-table block */
-	uint8_t table_crc[4];        /*  64 crc32c of that block */
-	uint8_t table_blocks[4];     /*  68 blocks in the table chain */
-	uint8_t used_clusters[8];    /*  72 clusters the tree references */
-	uint8_t next_object_id[8];   /*  80 ids are never reused */
-	uint8_t commit_time_ns[8];   /*  88 CLOCK_REALTIME at commit */
-	uint8_t uuid[16];            /*  96 container identity */
-	uint8_t flags[4];            /* 112 CONTAINER_FLAG_* */
-	uint8_t encryption[128];     /* 116 reserved: cipher, key-slot ref */
-	uint8_t snapshot_root[8];    /* 244 reserved: snapshot table */
-	uint8_t reserved[256];       /* 252 zero */
-	uint8_t crc[4];              /* 508 crc32c of bytes 0..507 */
+	uint8_t magic[8];	   /*   0 "HANGARC1" */
+	uint8_t version[4];	   /*   8 FORMAT_VERSION */
+	uint8_t header_size[4];	   /*  12 512 */
+	uint8_t incompat[8];	   /*  16 feature flags */
+	uint8_t ro_compat[8];	   /*  24 */
+	uint8_t compat[8];	   /*  32 */
+	uint8_t cluster_shift[4];  /*  40 12..21 */
+	uint8_t map_entry_size[4]; /*  44 32 (64 when ENCRYPTED) */
+	uint8_t generation[8];	   /*  48 commit number, >= 1 */
+	uint8_t table_offset[8];   /*  56 first object-table block */
+	uint8_t table_crc[4];	   /*  64 crc32c of that block */
+	uint8_t table_blocks[4];   /*  68 blocks in the table chain */
+	uint8_t used_clusters[8];  /*  72 clusters the tree references */
+	uint8_t next_object_id[8]; /*  80 ids are never reused */
+	uint8_t commit_time_ns[8]; /*  88 CLOCK_REALTIME at commit */
+	uint8_t uuid[16];	   /*  96 container identity */
+	uint8_t flags[4];	   /* 112 CONTAINER_FLAG_* */
+	uint8_t encryption[128];   /* 116 reserved: cipher, key-slot ref */
+	uint8_t snapshot_root[8];  /* 244 reserved: snapshot table */
+	uint8_t reserved[256];	   /* 252 zero */
+	uint8_t crc[4];		   /* 508 crc32c of bytes 0..507 */
 };
 _Static_assert(sizeof(struct superblock_layout) == 512, "superblock size");
 
-#define SB_OFF_MAGIC 0
-#define SB_OFF_VERSION 8
-#define SB_OFF_HEADER_SIZE 12
-#define SB_OFF_INCOMPAT 16
-#define SB_OFF_RO_COMPAT 24
-#define SB_OFF_COMPAT 32
-#define SB_OFF_CLUSTER_SHIFT 40
+#define SB_OFF_MAGIC	      0
+#define SB_OFF_VERSION	      8
+#define SB_OFF_HEADER_SIZE    12
+#define SB_OFF_INCOMPAT	      16
+#define SB_OFF_RO_COMPAT      24
+#define SB_OFF_COMPAT	      32
+#define SB_OFF_CLUSTER_SHIFT  40
 #define SB_OFF_MAP_ENTRY_SIZE 44
-#define SB_OFF_GENERATION 48
-#define SB_OFF_TABLE_OFFSET 56
-#define SB_OFF_TABLE_CRC 64
-#define SB_OFF_TABLE_BLOCKS 68
-#define SB_OFF_USED_CLUSTERS 72
+#define SB_OFF_GENERATION     48
+#define SB_OFF_TABLE_OFFSET   56
+#define SB_OFF_TABLE_CRC      64
+#define SB_OFF_TABLE_BLOCKS   68
+#define SB_OFF_USED_CLUSTERS  72
 #define SB_OFF_NEXT_OBJECT_ID 80
-#define SB_OFF_COMMIT_TIME 88
-#define SB_OFF_UUID 96
-#define SB_OFF_FLAGS 112
-#define SB_OFF_CRC 508
+#define SB_OFF_COMMIT_TIME    88
+#define SB_OFF_UUID	      96
+#define SB_OFF_FLAGS	      112
+#define SB_OFF_CRC	      508
 
 /* Container flags (not features: they change policy, not format). */
 #define CONTAINER_FLAG_COMPRESS_DISKS (1u << 0)
@@ -151,59 +152,59 @@ _Static_assert(sizeof(struct superblock_layout) == 512, "superblock size");
 /* ---- metadata block header (first 64 bytes of every metadata block) ----- */
 
 #define BLOCK_MAGIC_MAP_NODE 0x4e4d4748u /* "HGMN" */
-#define BLOCK_MAGIC_TABLE 0x544f4748u    /* "HGOT" */
+#define BLOCK_MAGIC_TABLE    0x544f4748u /* "HGOT" */
 
 struct block_header_layout {
-	uint8_t magic[4];      /*  0 BLOCK_MAGIC_* */
-	uint8_t crc[4];        /*  4 crc32c of the whole block, this field zero */
+	uint8_t magic[4]; /*  0 BLOCK_MAGIC_* */
+	uint8_t crc[4];	  /*  4 crc32c of the whole block, this field zero */
 	uint8_t generation[8]; /*  8 commit that wrote the block */
 	uint8_t owner[8];      /* 16 object id (map node), 0 (table) */
 	uint8_t index[8];      /* 24 map: first vcluster covered; table: seq */
 	uint8_t level[2];      /* 32 map: 0 = leaf; table: 0 */
 	uint8_t reserved0[2];  /* 34 */
-	uint8_t used[4];       /* 36 map: entries in use; table: payload bytes */
-	uint8_t next[8];       /* 40 table: next block offset, 0 = last */
-	uint8_t next_crc[4];   /* 48 table: crc32c of the next block */
-	uint8_t reserved[12];  /* 52 zero */
+	uint8_t used[4];      /* 36 map: entries in use; table: payload bytes */
+	uint8_t next[8];      /* 40 table: next block offset, 0 = last */
+	uint8_t next_crc[4];  /* 48 table: crc32c of the next block */
+	uint8_t reserved[12]; /* 52 zero */
 };
 _Static_assert(sizeof(struct block_header_layout) == 64, "block header size");
 
-#define BH_OFF_MAGIC 0
-#define BH_OFF_CRC 4
+#define BH_OFF_MAGIC	  0
+#define BH_OFF_CRC	  4
 #define BH_OFF_GENERATION 8
-#define BH_OFF_OWNER 16
-#define BH_OFF_INDEX 24
-#define BH_OFF_LEVEL 32
-#define BH_OFF_USED 36
-#define BH_OFF_NEXT 40
-#define BH_OFF_NEXT_CRC 48
+#define BH_OFF_OWNER	  16
+#define BH_OFF_INDEX	  24
+#define BH_OFF_LEVEL	  32
+#define BH_OFF_USED	  36
+#define BH_OFF_NEXT	  40
+#define BH_OFF_NEXT_CRC	  48
 #define BLOCK_HEADER_SIZE 64u
 
 /* ---- map entry (32 bytes; 64 when FEATURE_INCOMPAT_ENCRYPTED) ----------- */
 
 enum map_kind {
-	MAP_KIND_HOLE = 0,       /* unmapped: reads as zeros, no storage */
-	MAP_KIND_RAW = 1,        /* one whole cluster, uncompressed */
+	MAP_KIND_HOLE = 0,	 /* unmapped: reads as zeros, no storage */
+	MAP_KIND_RAW = 1,	 /* one whole cluster, uncompressed */
 	MAP_KIND_COMPRESSED = 2, /* zstd frame of `length` bytes at `offset` */
-	MAP_KIND_ZERO = 3,       /* explicit zeros, no storage */
-	MAP_KIND_NODE = 4,       /* interior pointer to a child map node */
+	MAP_KIND_ZERO = 3,	 /* explicit zeros, no storage */
+	MAP_KIND_NODE = 4,	 /* interior pointer to a child map node */
 };
 #define MAP_KIND_MAX MAP_KIND_NODE
 
 struct map_entry_layout {
-	uint8_t offset[8];   /*  0 byte offset of the stored bytes, 0 if none */
-	uint8_t length[4];   /*  8 stored bytes (C for RAW and NODE) */
-	uint8_t crc[4];      /* 12 COMPRESSED: crc32c of stored bytes;
+	uint8_t offset[8]; /*  0 byte offset of the stored bytes, 0 if none */
+	uint8_t length[4]; /*  8 stored bytes (C for RAW and NODE) */
+	uint8_t crc[4];	   /* 12 COMPRESSED: crc32c of stored bytes;
 	                        NODE: crc32c of the child block; else 0 */
-	uint8_t kind[2];     /* 16 enum map_kind */
-	uint8_t reserved[14];/* 18 zero (encryption: nonce+tag follow at 32) */
+	uint8_t kind[2];   /* 16 enum map_kind */
+	uint8_t reserved[14]; /* 18 zero (encryption: nonce+tag follow at 32) */
 };
 _Static_assert(sizeof(struct map_entry_layout) == 32, "map entry size");
 
-#define ME_OFF_OFFSET 0
-#define ME_OFF_LENGTH 8
-#define ME_OFF_CRC 12
-#define ME_OFF_KIND 16
+#define ME_OFF_OFFSET  0
+#define ME_OFF_LENGTH  8
+#define ME_OFF_CRC     12
+#define ME_OFF_KIND    16
 #define MAP_ENTRY_SIZE 32u
 
 /* ---- object table records (payload of table blocks) -------------------- */
@@ -217,77 +218,78 @@ enum record_type {
 };
 
 struct object_record_layout {
-	uint8_t type[2];          /*   0 RECORD_OBJECT */
-	uint8_t length[2];        /*   2 96 + name_len */
-	uint8_t id[8];            /*   4 object id, unique, never reused */
-	uint8_t size[8];          /*  12 virtual size in bytes */
-	uint8_t generation[8];    /*  20 commit that last changed the contents */
-	uint8_t mode[4];          /*  28 st_mode permission and type bits */
-	uint8_t uid[4];           /*  32 */
-	uint8_t gid[4];           /*  36 */
-	uint8_t flags[4];         /*  40 OBJECT_FLAG_* */
-	uint8_t mtime_sec[8];     /*  44 */
-	uint8_t ctime_sec[8];     /*  52 */
-	uint8_t mtime_nsec[4];    /*  60 */
-	uint8_t ctime_nsec[4];    /*  64 */
-	uint8_t map_root[8];      /*  68 root map node offset, 0 = empty map */
-	uint8_t map_root_crc[4];  /*  76 crc32c of the root node block */
-	uint8_t map_height[2];    /*  80 levels, 0 when map_root is 0 */
-	uint8_t name_len[2];      /*  82 1..255 (0 for an orphan) */
-	uint8_t stored_bytes[8];  /*  84 bytes of storage referenced */
-	uint8_t reserved[4];      /*  92 zero */
-	/* 96: name bytes follow, no NUL */
+	uint8_t type[2];	 /*   0 RECORD_OBJECT */
+	uint8_t length[2];	 /*   2 96 + name_len */
+	uint8_t id[8];		 /*   4 object id, unique, never reused */
+	uint8_t size[8];	 /*  12 virtual size in bytes */
+	uint8_t generation[8];	 /*  20 commit that last changed the contents */
+	uint8_t mode[4];	 /*  28 st_mode permission and type bits */
+	uint8_t uid[4];		 /*  32 */
+	uint8_t gid[4];		 /*  36 */
+	uint8_t flags[4];	 /*  40 OBJECT_FLAG_* */
+	uint8_t mtime_sec[8];	 /*  44 */
+	uint8_t ctime_sec[8];	 /*  52 */
+	uint8_t mtime_nsec[4];	 /*  60 */
+	uint8_t ctime_nsec[4];	 /*  64 */
+	uint8_t map_root[8];	 /*  68 root map node offset, 0 = empty map */
+	uint8_t map_root_crc[4]; /*  76 crc32c of the root node block */
+	uint8_t map_height[2];	 /*  80 levels, 0 when map_root is 0 */
+	uint8_t name_len[2];	 /*  82 1..255 (0 for an orphan) */
+	uint8_t stored_bytes[8]; /*  84 bytes of storage referenced */
+	uint8_t reserved[4];	 /*  92 zero */
+				 /* 96: name bytes follow, no NUL */
 };
 _Static_assert(sizeof(struct object_record_layout) == 96, "object record");
 
-#define OR_OFF_ID 4
-#define OR_OFF_SIZE 12
-#define OR_OFF_GENERATION 20
-#define OR_OFF_MODE 28
-#define OR_OFF_UID 32
-#define OR_OFF_GID 36
-#define OR_OFF_FLAGS 40
-#define OR_OFF_MTIME_SEC 44
-#define OR_OFF_CTIME_SEC 52
-#define OR_OFF_MTIME_NSEC 60
-#define OR_OFF_CTIME_NSEC 64
-#define OR_OFF_MAP_ROOT 68
+#define OR_OFF_ID	    4
+#define OR_OFF_SIZE	    12
+#define OR_OFF_GENERATION   20
+#define OR_OFF_MODE	    28
+#define OR_OFF_UID	    32
+#define OR_OFF_GID	    36
+#define OR_OFF_FLAGS	    40
+#define OR_OFF_MTIME_SEC    44
+#define OR_OFF_CTIME_SEC    52
+#define OR_OFF_MTIME_NSEC   60
+#define OR_OFF_CTIME_NSEC   64
+#define OR_OFF_MAP_ROOT	    68
 #define OR_OFF_MAP_ROOT_CRC 76
-#define OR_OFF_MAP_HEIGHT 80
-#define OR_OFF_NAME_LEN 82
+#define OR_OFF_MAP_HEIGHT   80
+#define OR_OFF_NAME_LEN	    82
 #define OR_OFF_STORED_BYTES 84
 #define OBJECT_RECORD_FIXED 96u
 
 /* Object flags. */
 #define OBJECT_FLAG_IMAGE_UNSEALED (1u << 0) /* memory.save being written */
-#define OBJECT_FLAG_ORPHAN (1u << 1) /* unlinked, still open: name_len 0 */
-#define OBJECT_FLAGS_KNOWN (OBJECT_FLAG_IMAGE_UNSEALED | OBJECT_FLAG_ORPHAN)
+#define OBJECT_FLAG_ORPHAN	   (1u << 1) /* unlinked, still open: name_len 0 */
+#define OBJECT_FLAGS_KNOWN	   (OBJECT_FLAG_IMAGE_UNSEALED | OBJECT_FLAG_ORPHAN)
 
 struct save_record_layout {
-	uint8_t type[2];            /*  0 RECORD_SAVE */
-	uint8_t length[2];          /*  2 64 + 16 * pin_count */
-	uint8_t state[4];           /*  4 enum save_state (core/savelock.h) */
-	uint8_t image_id[8];        /*  8 object id of the image */
-	uint8_t saved_sec[8];       /* 16 when the image was sealed */
-	uint8_t saved_nsec[4];      /* 24 */
-	uint8_t pin_count[4];       /* 28 0..FORMAT_MAX_PINS */
-	uint8_t config_generation[8]; /* 32 generation of `config` at seal, 0 none */
-	uint8_t event_sec[8];       /* 40 INVALIDATED: when */
-	uint8_t event_object[8];    /* 48 INVALIDATED: the disk that was written */
-	uint8_t reserved[8];        /* 56 zero */
+	uint8_t type[2];       /*  0 RECORD_SAVE */
+	uint8_t length[2];     /*  2 64 + 16 * pin_count */
+	uint8_t state[4];      /*  4 enum save_state (core/savelock.h) */
+	uint8_t image_id[8];   /*  8 object id of the image */
+	uint8_t saved_sec[8];  /* 16 when the image was sealed */
+	uint8_t saved_nsec[4]; /* 24 */
+	uint8_t pin_count[4];  /* 28 0..FORMAT_MAX_PINS */
+	uint8_t config_generation
+		[8];		 /* 32 generation of `config` at seal, 0 none */
+	uint8_t event_sec[8];	 /* 40 INVALIDATED: when */
+	uint8_t event_object[8]; /* 48 INVALIDATED: the disk that was written */
+	uint8_t reserved[8];	 /* 56 zero */
 	/* 64: pin_count pins of { le64 object id, le64 generation } */
 };
 _Static_assert(sizeof(struct save_record_layout) == 64, "save record");
 
-#define SR_OFF_STATE 4
-#define SR_OFF_IMAGE_ID 8
-#define SR_OFF_SAVED_SEC 16
-#define SR_OFF_SAVED_NSEC 24
-#define SR_OFF_PIN_COUNT 28
-#define SR_OFF_CONFIG_GEN 32
-#define SR_OFF_EVENT_SEC 40
+#define SR_OFF_STATE	    4
+#define SR_OFF_IMAGE_ID	    8
+#define SR_OFF_SAVED_SEC    16
+#define SR_OFF_SAVED_NSEC   24
+#define SR_OFF_PIN_COUNT    28
+#define SR_OFF_CONFIG_GEN   32
+#define SR_OFF_EVENT_SEC    40
 #define SR_OFF_EVENT_OBJECT 48
-#define SAVE_RECORD_FIXED 64u
-#define SAVE_PIN_SIZE 16u
+#define SAVE_RECORD_FIXED   64u
+#define SAVE_PIN_SIZE	    16u
 
 #endif /* HANGAR_FORMAT_H */

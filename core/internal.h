@@ -50,23 +50,23 @@ struct io;
 
 /* Per-cluster state bits. */
 #define CLUSTER_COMMITTED 0x01 /* referenced by the last committed state */
-#define CLUSTER_PACKED 0x02    /* holds compressed extents (shared) */
-#define CLUSTER_BACKED 0x04    /* free, but known to own host blocks */
-#define CLUSTER_TOUCHED 0x08   /* refs changed in the open transaction */
-#define CLUSTER_DATA 0x10      /* last use was data: punch when freed */
+#define CLUSTER_PACKED	  0x02 /* holds compressed extents (shared) */
+#define CLUSTER_BACKED	  0x04 /* free, but known to own host blocks */
+#define CLUSTER_TOUCHED	  0x08 /* refs changed in the open transaction */
+#define CLUSTER_DATA	  0x10 /* last use was data: punch when freed */
 
 struct alloc {
-	uint64_t first;        /* first allocatable cluster */
-	uint64_t count;        /* clusters tracked (file end, in clusters) */
-	uint64_t capacity;     /* array capacity */
-	uint32_t *refs;        /* references in the current (open) state */
-	uint8_t *bits;         /* CLUSTER_* */
-	uint64_t *touched;     /* clusters with CLUSTER_TOUCHED */
+	uint64_t first;	   /* first allocatable cluster */
+	uint64_t count;	   /* clusters tracked (file end, in clusters) */
+	uint64_t capacity; /* array capacity */
+	uint32_t *refs;	   /* references in the current (open) state */
+	uint8_t *bits;	   /* CLUSTER_* */
+	uint64_t *touched; /* clusters with CLUSTER_TOUCHED */
 	size_t touched_num, touched_cap;
-	uint64_t used;         /* clusters with refs > 0 */
-	uint64_t cursor;       /* next-fit search start */
-	uint64_t backed_free;  /* clusters with CLUSTER_BACKED */
-	uint64_t reserve;      /* backed clusters data allocation leaves alone */
+	uint64_t used;	      /* clusters with refs > 0 */
+	uint64_t cursor;      /* next-fit search start */
+	uint64_t backed_free; /* clusters with CLUSTER_BACKED */
+	uint64_t reserve;     /* backed clusters data allocation leaves alone */
 	bool meta_from_reserve; /* metadata only from backed clusters */
 };
 
@@ -75,7 +75,7 @@ enum alloc_kind { ALLOC_DATA, ALLOC_META };
 /* Metadata reserve: free, host-backed clusters that data never takes, so a
  * punch can still commit on a full backing filesystem.  16 clusters, but no
  * more than 8 MiB (and at least 4 clusters). */
-#define ALLOC_META_RESERVE 16u
+#define ALLOC_META_RESERVE	 16u
 #define ALLOC_META_RESERVE_BYTES (8u << 20)
 
 int alloc_init(struct alloc *a, uint64_t first, uint64_t count);
@@ -111,29 +111,30 @@ struct map_entry {
 };
 
 struct map_node {
-	uint64_t phys;          /* committed location, 0 = never written */
-	uint32_t crc;           /* crc32c of the committed block */
-	uint64_t new_phys;      /* during commit: where it is being written */
+	uint64_t phys;	   /* committed location, 0 = never written */
+	uint32_t crc;	   /* crc32c of the committed block */
+	uint64_t new_phys; /* during commit: where it is being written */
 	uint32_t new_crc;
-	uint16_t level;         /* 0 = leaf */
-	bool dirty;             /* differs from the block at `phys` */
-	uint64_t index;         /* first vcluster covered */
-	struct map_entry *entries;  /* leaf: fanout entries */
-	struct map_node **children; /* interior: fanout children (NULL = hole) */
+	uint16_t level;		   /* 0 = leaf */
+	bool dirty;		   /* differs from the block at `phys` */
+	uint64_t index;		   /* first vcluster covered */
+	struct map_entry *entries; /* leaf: fanout entries */
+	struct map_node *
+		*children; /* interior: fanout children (NULL = hole) */
 };
 
 /* ---- objects ------------------------------------------------------------ */
 
 struct object {
 	uint64_t id;
-	char *name;             /* NULL for an orphan */
+	char *name; /* NULL for an orphan */
 	uint64_t size;
 	uint64_t generation;
 	uint64_t stored_bytes;
 	uint32_t mode, uid, gid, flags;
 	struct timespec mtime, ctime; /* attr_lock */
-	bool content_dirty;     /* attr_lock: contents changed since commit */
-	bool dirty;             /* record changed since commit */
+	bool content_dirty; /* attr_lock: contents changed since commit */
+	bool dirty;	    /* record changed since commit */
 	unsigned height;
 	struct map_node *root;
 	unsigned open_count, write_count;
@@ -158,7 +159,7 @@ struct save_info {
 	uint64_t event_object;
 	size_t pin_count;
 	struct save_pin pins[FORMAT_MAX_PINS];
-	bool seal_pending;      /* pins to be taken by the next commit */
+	bool seal_pending; /* pins to be taken by the next commit */
 };
 
 #define COMPRESSOR_POOL 4
@@ -167,7 +168,7 @@ struct container {
 	struct io *io;
 	pthread_rwlock_t lock;
 	bool read_only;
-	int poisoned;             /* 0 or negative errno */
+	int poisoned; /* 0 or negative errno */
 	container_event_fn event;
 	void *event_arg;
 	int compress_level;
@@ -180,24 +181,24 @@ struct container {
 
 	/* committed state */
 	uint64_t generation;
-	int active_slot;          /* 0 = A, 1 = B: holds `generation` */
+	int active_slot; /* 0 = A, 1 = B: holds `generation` */
 	uint8_t uuid[16];
-	uint32_t flags;           /* CONTAINER_FLAG_* */
+	uint32_t flags; /* CONTAINER_FLAG_* */
 	uint64_t next_object_id;
-	uint64_t commit_time_ns;  /* of `generation` */
-	uint64_t *table_blocks;   /* committed table block offsets */
+	uint64_t commit_time_ns; /* of `generation` */
+	uint64_t *table_blocks;	 /* committed table block offsets */
 	size_t table_block_num;
 	uint64_t table_offset;
 	uint32_t table_crc;
 
 	/* the open transaction */
-	struct object **objects;  /* sorted by id */
+	struct object **objects; /* sorted by id */
 	size_t object_num, object_cap;
 	struct save_info save;
-	bool txn_dirty;           /* some metadata changed */
-	atomic_bool data_dirty;   /* in-place writes need an fdatasync */
-	uint64_t pack_cluster;    /* current compressed-extent cluster, 0 none */
-	uint32_t pack_used;       /* bytes used in it */
+	bool txn_dirty;		/* some metadata changed */
+	atomic_bool data_dirty; /* in-place writes need an fdatasync */
+	uint64_t pack_cluster;	/* current compressed-extent cluster, 0 none */
+	uint32_t pack_used;	/* bytes used in it */
 	struct alloc alloc;
 
 	/* group commit */
@@ -240,8 +241,7 @@ void object_destroy(struct container *c, struct object *o);
 int object_new(struct container *c, uint64_t id, const char *name,
 	       struct object **out_obj);
 int object_unlink_locked(struct container *c, struct object *o);
-int object_rename_locked(struct container *c, struct object *o,
-			 const char *to);
+int object_rename_locked(struct container *c, struct object *o, const char *to);
 int object_flush_pending(struct container *c, struct object *o);
 int object_write_zeros_locked(struct container *c, struct object *o,
 			      uint64_t offset, uint64_t len);
@@ -263,9 +263,8 @@ int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
 void map_free_tree(struct container *c, struct object *o, bool unref);
 int map_load(struct container *c, struct object *o, uint64_t root,
 	     uint32_t root_crc, unsigned height, struct load_diag *diag);
-int map_write_dirty(struct container *c, struct object *o,
-		    uint64_t **meta_new, size_t *meta_new_num,
-		    size_t *meta_new_cap);
+int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
+		    size_t *meta_new_num, size_t *meta_new_cap);
 void map_commit_done(struct container *c, struct object *o);
 void map_entry_release(struct container *c, struct object *o,
 		       const struct map_entry *e);
@@ -284,12 +283,11 @@ void superblock_encode(const struct container *c, uint8_t *sb,
 		       uint64_t generation, uint64_t used, uint64_t now_ns);
 int superblock_decode(const uint8_t *sb, struct container *c,
 		      uint64_t *out_used, char *why, size_t why_len);
-int table_write(struct container *c, uint64_t generation,
-		uint64_t **meta_new, size_t *meta_new_num,
-		size_t *meta_new_cap, uint64_t **out_blocks,
-		size_t *out_block_num, uint64_t *out_first, uint32_t *out_crc);
-int table_read(struct container *c, struct load_diag *diag,
-	       uint64_t file_size);
+int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
+		size_t *meta_new_num, size_t *meta_new_cap,
+		uint64_t **out_blocks, size_t *out_block_num,
+		uint64_t *out_first, uint32_t *out_crc);
+int table_read(struct container *c, struct load_diag *diag, uint64_t file_size);
 void block_header_finish(uint8_t *block, uint32_t size);
 
 static inline uint64_t cluster_of(const struct container *c, uint64_t off)

@@ -31,12 +31,14 @@ struct io;
 
 struct io_ops {
 	int (*pread)(struct io *io, void *buf, size_t len, uint64_t offset);
-	int (*pwrite)(struct io *io, const void *buf, size_t len, uint64_t offset);
+	int (*pwrite)(struct io *io, const void *buf, size_t len,
+		      uint64_t offset);
 	int (*fdatasync)(struct io *io);
 	int (*ftruncate)(struct io *io, uint64_t size);
 	/* mode is a Linux fallocate mode (0, FALLOC_FL_PUNCH_HOLE |
 	 * FALLOC_FL_KEEP_SIZE); -EOPNOTSUPP is a legal answer for punch. */
-	int (*fallocate)(struct io *io, int mode, uint64_t offset, uint64_t len);
+	int (*fallocate)(struct io *io, int mode, uint64_t offset,
+			 uint64_t len);
 	int (*size)(struct io *io, uint64_t *out_size);
 	void (*close)(struct io *io); /* frees the io; NULL-safe callers */
 };

@@ -517,8 +517,8 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 			}
 		} else if (e->kind == MAP_KIND_NODE) {
 			ret = load_node(l, e->offset, e->crc,
-					(uint16_t)(level - 1),
-					index + i * span, &n->children[i]);
+					(uint16_t)(level - 1), index + i * span,
+					&n->children[i]);
 			if (ret)
 				goto out_free;
 		}
@@ -562,9 +562,9 @@ int map_load(struct container *c, struct object *o, uint64_t root,
 }
 
 /* Write every dirty node of the subtree (children first). */
-static int node_write(struct container *c, struct object *o,
-		      struct map_node *n, uint8_t *buf, uint64_t generation,
-		      uint64_t **meta_new, size_t *num, size_t *cap)
+static int node_write(struct container *c, struct object *o, struct map_node *n,
+		      uint8_t *buf, uint64_t generation, uint64_t **meta_new,
+		      size_t *num, size_t *cap)
 {
 	int ret;
 	uint32_t used = 0;
@@ -596,7 +596,8 @@ static int node_write(struct container *c, struct object *o,
 	le64_put(buf + BH_OFF_INDEX, n->index);
 	le16_put(buf + BH_OFF_LEVEL, n->level);
 	for (uint32_t i = 0; i < c->fanout; i++) {
-		uint8_t *p = buf + BLOCK_HEADER_SIZE + (size_t)i * MAP_ENTRY_SIZE;
+		uint8_t *p =
+			buf + BLOCK_HEADER_SIZE + (size_t)i * MAP_ENTRY_SIZE;
 		struct map_entry e = {0};
 		if (n->level == 0) {
 			e = n->entries[i];
@@ -618,9 +619,8 @@ static int node_write(struct container *c, struct object *o,
 	return io_pwrite(c->io, buf, c->cluster_size, n->new_phys);
 }
 
-int map_write_dirty(struct container *c, struct object *o,
-		    uint64_t **meta_new, size_t *meta_new_num,
-		    size_t *meta_new_cap)
+int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
+		    size_t *meta_new_num, size_t *meta_new_cap)
 {
 	if (!o->root || !o->root->dirty)
 		return 0;

@@ -73,7 +73,8 @@ struct object *object_find(struct container *c, uint64_t id)
 struct object *object_find_name(struct container *c, const char *name)
 {
 	for (size_t i = 0; i < c->object_num; i++)
-		if (c->objects[i]->name && strcmp(c->objects[i]->name, name) == 0)
+		if (c->objects[i]->name &&
+		    strcmp(c->objects[i]->name, name) == 0)
 			return c->objects[i];
 	return NULL;
 }
@@ -371,8 +372,8 @@ int object_getattr(struct container *c, uint64_t id,
 	out_attr->mode = o->mode;
 	out_attr->uid = o->uid;
 	out_attr->gid = o->gid;
-	out_attr->role = o->name ? object_role_of_name(o->name)
-				 : OBJECT_ROLE_FILE;
+	out_attr->role =
+		o->name ? object_role_of_name(o->name) : OBJECT_ROLE_FILE;
 	out_attr->compressed = object_is_compressed(c, o);
 	pthread_mutex_lock(&o->attr_lock);
 	out_attr->generation = o->generation;

@@ -108,8 +108,8 @@ int save_before_modify(struct container *c, struct object *o)
 			if (ret)
 				return ret;
 		}
-		container_emit(c, CONTAINER_EVENT_IMAGE_RETIRED, SAVE_IMAGE_NAME,
-			       detail, 0);
+		container_emit(c, CONTAINER_EVENT_IMAGE_RETIRED,
+			       SAVE_IMAGE_NAME, detail, 0);
 		c->txn_dirty = true;
 		return container_commit_locked(c);
 	}
@@ -122,8 +122,8 @@ int save_before_modify(struct container *c, struct object *o)
 			 o->name ? o->name : "a disk", when,
 			 SAVE_IMAGE_STALE_NAME);
 		if (img && img->name) {
-			struct object *old = object_find_name(
-				c, SAVE_IMAGE_STALE_NAME);
+			struct object *old =
+				object_find_name(c, SAVE_IMAGE_STALE_NAME);
 			if (old && old != img) {
 				ret = object_unlink_locked(c, old);
 				if (ret)
@@ -139,8 +139,8 @@ int save_before_modify(struct container *c, struct object *o)
 		s->event_time = clock_now();
 		s->event_object = o->id;
 		s->pin_count = 0;
-		container_emit(c, CONTAINER_EVENT_IMAGE_INVALIDATED,
-			       o->name, detail, 0);
+		container_emit(c, CONTAINER_EVENT_IMAGE_INVALIDATED, o->name,
+			       detail, 0);
 		c->txn_dirty = true;
 		return container_commit_locked(c);
 	}
@@ -180,8 +180,8 @@ out_unlock:
 	return ret;
 }
 
-__attribute__((format(printf, 3, 4))) static void
-say(char *reason, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(char *reason, size_t len,
+						      const char *fmt, ...)
 {
 	va_list ap;
 	if (!reason || !len)
@@ -328,7 +328,7 @@ int save_lock_status(struct container *c, struct save_status *out_status)
 	if (s->state == SAVE_STATE_SAVED || s->state == SAVE_STATE_RESUMING)
 		out_status->config_changed =
 			cfg ? cfg->generation != s->config_generation ||
-				      cfg->content_dirty
+					cfg->content_dirty
 			    : s->config_generation != 0;
 	out_status->pin_count = s->pin_count;
 	for (size_t i = 0; i < s->pin_count; i++) {

@@ -43,8 +43,8 @@
 
 struct container;
 
-#define SAVE_IMAGE_NAME "memory.save"
-#define SAVE_IMAGE_STALE_NAME "memory.save.stale"
+#define SAVE_IMAGE_NAME		   "memory.save"
+#define SAVE_IMAGE_STALE_NAME	   "memory.save.stale"
 #define SAVE_IMAGE_INCOMPLETE_NAME "memory.save.incomplete"
 
 enum save_state {
@@ -56,20 +56,20 @@ enum save_state {
 
 struct save_pin_status {
 	uint64_t object_id;
-	char name[256];              /* current name, "" if the disk is gone */
+	char name[256]; /* current name, "" if the disk is gone */
 	uint64_t pinned_generation;
 	uint64_t current_generation; /* 0 if gone */
-	bool changed;                /* current differs, or uncommitted writes */
+	bool changed; /* current differs, or uncommitted writes */
 };
 
 struct save_status {
 	enum save_state state;
-	uint64_t image_id;             /* SAVED/RESUMING: the image */
-	bool image_unsealed;           /* memory.save exists, still being written */
-	struct timespec saved_time;    /* when sealed */
-	bool config_changed;           /* `config` generation moved since seal */
-	struct timespec event_time;    /* INVALIDATED: when */
-	char event_object[256];        /* INVALIDATED: which disk was written */
+	uint64_t image_id;   /* SAVED/RESUMING: the image */
+	bool image_unsealed; /* memory.save exists, still being written */
+	struct timespec saved_time; /* when sealed */
+	bool config_changed;	    /* `config` generation moved since seal */
+	struct timespec event_time; /* INVALIDATED: when */
+	char event_object[256];	    /* INVALIDATED: which disk was written */
 	size_t pin_count;
 	struct save_pin_status pins[64];
 };

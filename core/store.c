@@ -108,7 +108,8 @@ int store_init(const char *dir, const struct store_init_options *opts)
 	char buf[128];
 	int dir_fd, fd, ret = 0;
 
-	if (shift < FORMAT_CLUSTER_SHIFT_MIN || shift > FORMAT_CLUSTER_SHIFT_MAX)
+	if (shift < FORMAT_CLUSTER_SHIFT_MIN ||
+	    shift > FORMAT_CLUSTER_SHIFT_MAX)
 		return -EINVAL;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return errno_neg();
@@ -119,8 +120,8 @@ int store_init(const char *dir, const struct store_init_options *opts)
 		ret = -EEXIST;
 		goto out_close;
 	}
-	int len = snprintf(buf, sizeof(buf), "hangar-store 1\ncluster_shift %u\n",
-			   shift);
+	int len = snprintf(buf, sizeof(buf),
+			   "hangar-store 1\ncluster_shift %u\n", shift);
 	fd = openat(dir_fd, ".hangar-store.tmp",
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -563,7 +564,8 @@ out_unlock:
 
 int store_guest_rename(struct store *s, const char *from, const char *to)
 {
-	char ffile[FORMAT_GUEST_NAME_MAX + 16], tfile[FORMAT_GUEST_NAME_MAX + 16];
+	char ffile[FORMAT_GUEST_NAME_MAX + 16],
+		tfile[FORMAT_GUEST_NAME_MAX + 16];
 	int ret = 0;
 
 	if (!name_guest_valid(from) || !name_guest_valid(to))

@@ -43,8 +43,8 @@
 
 struct store;
 
-#define STORE_CONFIG_NAME ".hangar-store"
-#define STORE_LOCK_NAME ".hangar-lock"
+#define STORE_CONFIG_NAME  ".hangar-store"
+#define STORE_LOCK_NAME	   ".hangar-lock"
 #define STORE_GUEST_SUFFIX ".hangar"
 
 struct store_init_options {
@@ -54,7 +54,7 @@ struct store_init_options {
 struct store_options {
 	bool read_only;
 	unsigned commit_interval_ms; /* background commit period, 0 = none */
-	container_event_fn event;    /* passed to every container; may be NULL */
+	container_event_fn event; /* passed to every container; may be NULL */
 	void *event_arg;
 };
 

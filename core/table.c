@@ -98,8 +98,7 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 	c->cluster_shift = shift;
 	c->cluster_size = 1u << shift;
 	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / MAP_ENTRY_SIZE;
-	c->first_cluster =
-		(FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
+	c->first_cluster = (FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
 	c->generation = le64_get(sb + SB_OFF_GENERATION);
 	c->table_offset = le64_get(sb + SB_OFF_TABLE_OFFSET);
 	c->table_crc = le32_get(sb + SB_OFF_TABLE_CRC);
@@ -150,7 +149,8 @@ static int encode_save(struct container *c, struct table_builder *b)
 	const struct save_info *s = &c->save;
 	if (s->state == SAVE_STATE_NONE)
 		return 0;
-	uint32_t len = SAVE_RECORD_FIXED + SAVE_PIN_SIZE * (uint32_t)s->pin_count;
+	uint32_t len =
+		SAVE_RECORD_FIXED + SAVE_PIN_SIZE * (uint32_t)s->pin_count;
 	uint8_t *p = builder_room(b, len);
 	if (!p)
 		return -ENOMEM;
@@ -172,8 +172,7 @@ static int encode_save(struct container *c, struct table_builder *b)
 	return 0;
 }
 
-static int encode_object(struct table_builder *b,
-			 const struct object *o)
+static int encode_object(struct table_builder *b, const struct object *o)
 {
 	size_t name_len = o->name ? strlen(o->name) : 0;
 	uint32_t len = OBJECT_RECORD_FIXED + (uint32_t)name_len;
@@ -197,8 +196,10 @@ static int encode_object(struct table_builder *b,
 	le64_put(p + OR_OFF_CTIME_SEC, (uint64_t)o->ctime.tv_sec);
 	le32_put(p + OR_OFF_MTIME_NSEC, (uint32_t)o->mtime.tv_nsec);
 	le32_put(p + OR_OFF_CTIME_NSEC, (uint32_t)o->ctime.tv_nsec);
-	le64_put(p + OR_OFF_MAP_ROOT, r ? (r->dirty ? r->new_phys : r->phys) : 0);
-	le32_put(p + OR_OFF_MAP_ROOT_CRC, r ? (r->dirty ? r->new_crc : r->crc) : 0);
+	le64_put(p + OR_OFF_MAP_ROOT,
+		 r ? (r->dirty ? r->new_phys : r->phys) : 0);
+	le32_put(p + OR_OFF_MAP_ROOT_CRC,
+		 r ? (r->dirty ? r->new_crc : r->crc) : 0);
 	le16_put(p + OR_OFF_MAP_HEIGHT, (uint16_t)(r ? o->height : 0));
 	le16_put(p + OR_OFF_NAME_LEN, (uint16_t)name_len);
 	le64_put(p + OR_OFF_STORED_BYTES, o->stored_bytes);
@@ -206,12 +207,13 @@ static int encode_object(struct table_builder *b,
 	return 0;
 }
 
-int table_write(struct container *c, uint64_t generation,
-		uint64_t **meta_new, size_t *meta_new_num,
-		size_t *meta_new_cap, uint64_t **out_blocks,
-		size_t *out_block_num, uint64_t *out_first, uint32_t *out_crc)
+int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
+		size_t *meta_new_num, size_t *meta_new_cap,
+		uint64_t **out_blocks, size_t *out_block_num,
+		uint64_t *out_first, uint32_t *out_crc)
 {
-	struct table_builder b = {.payload = c->cluster_size - BLOCK_HEADER_SIZE,
+	struct table_builder b = {.payload =
+					  c->cluster_size - BLOCK_HEADER_SIZE,
 				  .cluster_size = c->cluster_size};
 	uint64_t *offs = NULL;
 	int ret;
@@ -366,8 +368,7 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 	return 0;
 }
 
-int table_read(struct container *c, struct load_diag *diag,
-	       uint64_t file_size)
+int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 {
 	uint8_t *blk = malloc(c->cluster_size);
 	uint64_t off = c->table_offset;
@@ -419,7 +420,8 @@ int table_read(struct container *c, struct load_diag *diag,
 		}
 		uint32_t stored = le32_get(blk + BH_OFF_CRC);
 		le32_put(blk + BH_OFF_CRC, 0);
-		if (stored != crc || crc32c(0, blk, c->cluster_size) != stored) {
+		if (stored != crc ||
+		    crc32c(0, blk, c->cluster_size) != stored) {
 			ret = table_fail(diag, -EBADMSG, "checksum mismatch",
 					 off);
 			goto out;

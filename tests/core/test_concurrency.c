@@ -17,12 +17,12 @@
 #include "harness.h"
 #include "io.h"
 
-#define OWNERS 4
-#define REGION (1u << 20)
-#define BLOCK 4096u
+#define OWNERS	   4
+#define REGION	   (1u << 20)
+#define BLOCK	   4096u
 #define SHARED_OFF ((uint64_t)OWNERS * REGION)
 #define SHARED_LEN (256u << 10)
-#define ITER 1500
+#define ITER	   1500
 
 struct shared {
 	struct container *c;
@@ -85,10 +85,11 @@ static void *shared_main(void *arg)
 	struct shared *s = w->s;
 	uint8_t block[BLOCK];
 	for (int i = 0; i < ITER; i++) {
-		uint64_t off = (test_rand(&w->seed) % (SHARED_LEN / BLOCK)) *
-			       BLOCK;
-		pattern(block, (uint32_t)(0xA0000000u | (uint32_t)w->index << 16 |
-					  (uint32_t)i));
+		uint64_t off =
+			(test_rand(&w->seed) % (SHARED_LEN / BLOCK)) * BLOCK;
+		pattern(block,
+			(uint32_t)(0xA0000000u | (uint32_t)w->index << 16 |
+				   (uint32_t)i));
 		CHECK_OK(object_write(s->c, s->disk, block, BLOCK,
 				      SHARED_OFF + off));
 		if (i % 100 == 0)

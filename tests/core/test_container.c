@@ -41,8 +41,8 @@ static void fill(uint8_t *buf, size_t len, uint64_t seed)
 		buf[i] = (uint8_t)(test_rand(&seed) >> 24);
 }
 
-static void read_exact(struct container *c, uint64_t id, void *buf,
-		       size_t len, uint64_t off)
+static void read_exact(struct container *c, uint64_t id, void *buf, size_t len,
+		       uint64_t off)
 {
 	size_t got = 0;
 	CHECK_OK(object_read(c, id, buf, len, off, &got));
@@ -315,7 +315,8 @@ static void test_corruption_detected(void)
 	/* unknown incompatible feature: refused with a clear error */
 	struct memio *m4 = memio_clone(m);
 	for (int slot = 0; slot < 2; slot++) {
-		uint8_t *sb = m4->data + (slot ? FORMAT_SUPERBLOCK_B_OFFSET : 0);
+		uint8_t *sb =
+			m4->data + (slot ? FORMAT_SUPERBLOCK_B_OFFSET : 0);
 		le64_put(sb + SB_OFF_INCOMPAT, 1ull << 40);
 		le32_put(sb + SB_OFF_CRC, crc32c(0, sb, SB_OFF_CRC));
 	}

@@ -25,7 +25,7 @@
 #include "memio.h"
 #include "savelock.h"
 
-#define CS 4096u
+#define CS	  4096u
 #define DISK_SIZE (64u * CS)
 
 enum op {
@@ -45,9 +45,9 @@ enum op {
 };
 
 static const char *const op_names[OP_COUNT] = {
-	"allocating write", "overwrite", "punch", "truncate",
-	"compressed write", "seal", "resume", "discard",
-	"create", "unlink", "rename", "recovery at open"};
+	"allocating write", "overwrite", "punch",  "truncate",
+	"compressed write", "seal",	 "resume", "discard",
+	"create",	    "unlink",	 "rename", "recovery at open"};
 
 struct fault {
 	const char *name;
@@ -57,11 +57,13 @@ struct fault {
 };
 
 static const struct fault faults[] = {
-	{"EIO once", MEMIO_OP_PWRITE | MEMIO_OP_SYNC | MEMIO_OP_TRUNCATE |
-			     MEMIO_OP_FALLOCATE | MEMIO_OP_PREAD,
+	{"EIO once",
+	 MEMIO_OP_PWRITE | MEMIO_OP_SYNC | MEMIO_OP_TRUNCATE |
+		 MEMIO_OP_FALLOCATE | MEMIO_OP_PREAD,
 	 -EIO, false, false},
-	{"EIO persistent", MEMIO_OP_PWRITE | MEMIO_OP_SYNC | MEMIO_OP_TRUNCATE |
-				   MEMIO_OP_FALLOCATE | MEMIO_OP_PREAD,
+	{"EIO persistent",
+	 MEMIO_OP_PWRITE | MEMIO_OP_SYNC | MEMIO_OP_TRUNCATE |
+		 MEMIO_OP_FALLOCATE | MEMIO_OP_PREAD,
 	 -EIO, true, false},
 	{"ENOSPC persistent", MEMIO_OP_PWRITE | MEMIO_OP_FALLOCATE, -ENOSPC,
 	 true, false},

@@ -18,7 +18,7 @@
 #include "harness.h"
 #include "memio.h"
 
-#define NOBJ 4
+#define NOBJ	 4
 #define MAX_SIZE (3u << 20)
 
 static const char *const names[NOBJ] = {"disk.raw", "data.raw", "config",
@@ -97,7 +97,7 @@ static void run(uint64_t seed, unsigned shift, bool compress, long ops)
 		uint64_t op = rnd(&seed, 100);
 		uint64_t off = rnd(&seed, MAX_SIZE - 1);
 		uint64_t len = rnd(&seed, 4) == 0 ? rnd(&seed, 300000)
-						   : rnd(&seed, 9000) + 1;
+						  : rnd(&seed, 9000) + 1;
 		if (off + len > MAX_SIZE)
 			len = MAX_SIZE - off;
 		if (op < 45) { /* write */
@@ -137,8 +137,11 @@ static void run(uint64_t seed, unsigned shift, bool compress, long ops)
 		} else if (op < 78) { /* read-compare a range */
 			size_t got = 0;
 			CHECK_OK(object_read(c, md.id[o], buf, len, off, &got));
-			uint64_t want = off >= md.size[o] ? 0
-				: (md.size[o] - off < len ? md.size[o] - off : len);
+			uint64_t want = off >= md.size[o]
+						? 0
+						: (md.size[o] - off < len
+							   ? md.size[o] - off
+							   : len);
 			CHECK_EQ(got, want);
 			CHECK_MEM_EQ(buf, md.bytes[o] + off, got);
 		} else if (op < 88) {

@@ -76,8 +76,9 @@ static void test_save_resume_retire(void)
 
 	for (int round = 0; round < 2; round++) {
 		/* refusals */
-		CHECK_ERR(save_lock_check_write(c, disk, reason, sizeof(reason)),
-			  -EBUSY);
+		CHECK_ERR(
+			save_lock_check_write(c, disk, reason, sizeof(reason)),
+			-EBUSY);
 		CHECK(strstr(reason, "disk.raw: read-write open refused") !=
 		      NULL);
 		CHECK(strstr(reason, "hangar resume") != NULL);

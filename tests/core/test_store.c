@@ -57,8 +57,15 @@ static void test_namespace(void)
 	CHECK_OK(store_open(sdir, &ro, &s2));
 
 	/* names: nothing reaches outside the directory */
-	const char *bad[] = {"", ".", "..", ".hidden", "a/b", "../x",
-			     "x\ny", "with space", "a\\b",
+	const char *bad[] = {"",
+			     ".",
+			     "..",
+			     ".hidden",
+			     "a/b",
+			     "../x",
+			     "x\ny",
+			     "with space",
+			     "a\\b",
 			     "0123456789012345678901234567890123456789"
 			     "0123456789012345678901234"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -136,7 +143,8 @@ static void test_background_commit(void)
 		struct container *c = NULL;
 		struct store_options so = {.commit_interval_ms = 100};
 		uint64_t id;
-		if (store_open(sdir, &so, &s) || store_guest_create(s, "g", NULL) ||
+		if (store_open(sdir, &so, &s) ||
+		    store_guest_create(s, "g", NULL) ||
 		    store_guest_get(s, "g", &c) ||
 		    object_create(c, "disk.raw", 0600, 0, 0, &id) ||
 		    object_write(c, id, "durable", 7, 0))
