@@ -770,8 +770,11 @@ static void op_one(struct run *r, struct stats *st)
 	int ret;
 
 	/* A saved guest: bias towards the interesting transitions. */
-	if ((m->state == SAVE_STATE_SAVED || m->state == SAVE_STATE_RESUMING) &&
-	    m->npins > 0 && rnd(r, 4) == 0) {
+	if (m->state == SAVE_STATE_SAVED && rnd(r, 3) == 0)
+		w = 88; /* resume */
+	else if ((m->state == SAVE_STATE_SAVED ||
+		  m->state == SAVE_STATE_RESUMING) &&
+		 m->npins > 0 && rnd(r, 2) == 0) {
 		int d = m->pin[rnd(r, (uint64_t)m->npins)];
 		uint64_t size = m->o[d].size;
 		uint64_t off = size ? rnd(r, size) : rnd(r, r->max_size / 2);
@@ -780,9 +783,8 @@ static void op_one(struct run *r, struct stats *st)
 			 m->o[d].name, (unsigned long long)off,
 			 (unsigned long long)len, save_state_name(m->state));
 		op_data_write(r, st, d, off, len, what);
-		return;
+		goto done;
 	}
-
 	if (w < 18) { /* allocating write, anywhere */
 		int i = rnd(r, 3) ? pick_live(r, false) : -1;
 		if (i < 0)
@@ -1041,6 +1043,7 @@ static void op_one(struct run *r, struct stats *st)
 		if (check_ret(r, st, "reopen", ret, 0))
 			note_commits(r, st, "reopen", l0, CK_FINAL, NULL, tr);
 	}
+done:
 	if (!r->diverged && r->c) {
 		struct save_status ss;
 		save_lock_status(r->c, &ss);
@@ -1053,8 +1056,9 @@ static void op_one(struct run *r, struct stats *st)
 		}
 	}
 	if (r->verbose)
-		fprintf(stderr, "  op %d: %s -> log %zu\n", r->nops, what,
-			r->mio->log_num);
+		fprintf(stderr, "  op %d: %s -> log %zu, %s, %d pins\n",
+			r->nops, what, r->mio->log_num,
+			save_state_name(m->state), m->npins);
 }
 
 static void run_workload(struct run *r, struct stats *st, int nops)
