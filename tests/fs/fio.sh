@@ -7,6 +7,7 @@
 fs_setup fio
 
 SIZE=${HANGAR_FIO_SIZE:-256M}
+cd "$WORK" || fail "cd"  # fio leaves its files in the current directory
 fs_mount
 mkdir "$MNT/web01" || fail "mkdir"
 D=$MNT/web01/disk.raw
@@ -17,7 +18,7 @@ run_fio() { # NAME ENGINE DIRECT
 	t fio --name="$1" --filename="$D" --ioengine="$2" \
 		--direct="$3" --iodepth=8 --numjobs=4 --offset_increment=25% \
 		--size=25% --rw=randwrite --bsrange=4k-64k --verify=crc32c \
-		--verify_fatal=1 --do_verify=1 --fsync_on_close=1 \
+		--verify_fatal=1 --do_verify=1 --fsync_on_close=1 --verify_state_save=0 \
 		--group_reporting --output="$WORK/$1.out" ||
 		{ cat "$WORK/$1.out"; fail "fio $1"; }
 }
@@ -30,7 +31,7 @@ log "the last job's data verifies after a remount"
 fs_remount
 t fio --name=verify --filename="$D" --size=25% --offset_increment=25% \
 	--numjobs=4 --ioengine=psync --direct=1 --rw=randwrite \
-	--bsrange=4k-64k --verify=crc32c --verify_only=1 --verify_fatal=1 \
+	--bsrange=4k-64k --verify=crc32c --verify_only=1 --verify_fatal=1 --verify_state_save=0 \
 	--group_reporting --output="$WORK/verify.out" ||
 	{ cat "$WORK/verify.out"; fail "verify after remount"; }
 fs_umount
