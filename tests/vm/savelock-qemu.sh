@@ -1,0 +1,549 @@
+#!/bin/bash
+# tests/vm/savelock-qemu.sh -- the save lock with a real hypervisor (issue 6).
+#
+# QEMU (TCG) boots a tiny Linux guest (tests/vm/build-guest.sh) whose disk is
+# disk.raw in a hangar mount.  The guest writes numbered 4 KiB blocks with
+# O_DIRECT + fsync and prints "WROTE N" on the serial console.  Then:
+#   1. boot the writer on MNT/web01/disk.raw (cache=none);
+#   2. stop + migrate into MNT/web01/memory.save + quit: the guest is saved,
+#      hangar status and the xattr say so and pin disk.raw;
+#   3. the disaster, three ways, each refused with EBUSY and the disk left
+#      byte-identical: a fresh QEMU boot of the disk read-write, losetup
+#      read-write + mount, qemu-img resize; read-only inspection works
+#      (qemu-img compare, losetup -r + mount -o ro,noload);
+#   4. the lock holds across a remount and across SIGKILL of hangarfs;
+#   5. resume (setfattr on the mount; the CLI refuses on a mounted store and
+#      says so) and restore with -incoming: the guest counts on from where it
+#      stopped, memory.save is retired at its next write;
+#   6. power off, a verifier guest boots the disk read-only: every block
+#      written before and after the save reads back intact;
+#   7. discard: save again, rm memory.save, a fresh boot works;
+#   8. checkpoint: migrate without stop and cont (like `xl save -c`): the
+#      running guest's next write invalidates the image (memory.save.stale),
+#      resume refuses with ESTALE and a reason, on the mount and in the CLI.
+# Prints the time of each step and of the whole scenario, and memory.save's
+# logical size against the space it takes in the store.
+#
+# Environment: HANGARFS, HANGAR (default: $HANGAR_BUILD_DIR or ./build);
+# HANGAR_VM_CACHE (guest cache, see build-guest.sh); HANGAR_NO_INSTALL=1.
+# Exit 77 ("SKIPPED: reason") only without /dev/fuse or when the packages
+# cannot be had.
+
+VMDIR=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$VMDIR/../.." && pwd)
+BUILD=${HANGAR_BUILD_DIR:-$SRC/build}
+: "${HANGARFS:=$BUILD/fs/hangarfs}"
+: "${HANGAR:=$BUILD/cli/hangar}"
+export HANGARFS HANGAR
+
+# shellcheck source=../fs/functions.bash
+. "$SRC/tests/fs/functions.bash"
+
+[ -c /dev/fuse ] || skip "/dev/fuse is missing"
+
+T0=$(date +%s.%N)
+CACHE=$(bash "$VMDIR/build-guest.sh" | tail -n 1)
+rc=${PIPESTATUS[0]}
+[ "$rc" = 77 ] && skip "guest: $CACHE"
+[ "$rc" = 0 ] && [ -f "$CACHE/vmlinuz" ] && [ -f "$CACHE/initrd.img" ] ||
+	{ echo "FAIL: build-guest.sh exited $rc" >&2; exit 1; }
+
+fs_setup qemu-system-x86_64 qemu-img socat losetup mount umount mkfs.ext4 \
+	getfattr setfattr python3 cmp
+[ -e /dev/loop-control ] || skip "no /dev/loop-control (loop devices)"
+
+BUSY="Device or resource busy"
+GUEST=web01
+G=$MNT/$GUEST
+DISK=$G/disk.raw
+BASE=4096 # the writer's block 0 is at 16 MiB; an ext4 fills the first 16 MiB
+QEMU_LIFETIME=${HANGAR_VM_QEMU_TIMEOUT:-300}
+QPID= QPIDFILE= QLOG= QSOCK= QERR= QNAME=
+LOOPS=()
+
+elapsed() { echo "$(date +%s.%N) $1" | awk '{ printf "%.1f", $1 - $2 }'; }
+STEP_T=
+step() {
+	[ -n "$STEP_T" ] && echo "    ($(elapsed "$STEP_T") s)"
+	STEP_T=$(date +%s.%N)
+	echo "=== $*"
+}
+
+# fail: also show the QEMU we were talking to.
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -n "$QLOG" ] && [ -f "$QLOG" ]; then
+		echo "--- serial console of $QNAME (last 15 lines):" >&2
+		tr -d '\r' <"$QLOG" | tail -n 15 >&2
+	fi
+	if [ -n "$QERR" ] && [ -s "$QERR" ]; then
+		echo "--- qemu stderr of $QNAME:" >&2
+		cat "$QERR" >&2
+	fi
+	fs_show_log >&2
+	exit 1
+}
+
+# --- QEMU ------------------------------------------------------------------
+qemu_alive() { [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; }
+
+# qemu_kill: stop the QEMU this test started (if any), hard.
+qemu_kill() {
+	local i qp
+	[ -n "$QPID" ] || return 0
+	if kill -0 "$QPID" 2>/dev/null; then
+		kill "$QPID" 2>/dev/null # timeout(1) passes SIGTERM to qemu
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$QPID" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	qp=$(cat "$QPIDFILE" 2>/dev/null)
+	if [ -n "$qp" ] && [ "$(cat /proc/"$qp"/comm 2>/dev/null)" = qemu-system-x86 ]; then
+		kill -KILL "$qp" 2>/dev/null
+	fi
+	kill -KILL "$QPID" 2>/dev/null
+	wait "$QPID" 2>/dev/null
+	QPID=
+}
+
+# qemu_cmd NAME APPEND DRIVE-OPTIONS [QEMU-ARG...]: print the command line.
+QEMU_ARGS=()
+qemu_args() {
+	local name=$1 append=$2 dopts=$3
+	shift 3
+	QNAME=$name
+	QLOG=$WORK/$name.serial
+	QSOCK=$WORK/$name.mon
+	QERR=$WORK/$name.err
+	QPIDFILE=$WORK/$name.pid
+	rm -f "$QLOG" "$QSOCK" "$QERR" "$QPIDFILE"
+	QEMU_ARGS=(qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nographic
+		-nodefaults -no-reboot
+		-kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img"
+		-append "console=ttyS0 panic=-1 quiet hangar.base=$BASE $append"
+		-drive "file=$DISK,format=raw,if=virtio,cache=none$dopts"
+		-serial "file:$QLOG" -monitor "unix:$QSOCK,server,nowait"
+		-pidfile "$QPIDFILE" "$@")
+}
+
+# qemu_start NAME APPEND DRIVE-OPTIONS [QEMU-ARG...]: in the background.
+qemu_start() {
+	local i
+	qemu_args "$@"
+	timeout "$QEMU_LIFETIME" "${QEMU_ARGS[@]}" </dev/null >"$QERR" 2>&1 &
+	QPID=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$QSOCK" ] && return 0
+		qemu_alive || fail "qemu ($QNAME) exited at start"
+		sleep 0.1
+	done
+	fail "qemu ($QNAME): no monitor socket within 10 s"
+}
+
+# mon COMMAND: one HMP command; prints the reply with \r and escapes removed.
+mon() {
+	printf '%s\n' "$1" | timeout 20 socat -t 0.5 - "UNIX-CONNECT:$QSOCK" 2>&1 |
+		tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\x1b[^[]//g'
+}
+
+# serial_lines FILE: the complete lines of a serial log, without \r (a line
+# cut short when the guest was stopped is left out).
+serial_lines() {
+	if [ -s "$1" ] && [ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' ')" != 0a ]; then
+		tr -d '\r' <"$1" | sed '$d'
+	else
+		tr -d '\r' <"$1"
+	fi
+}
+wrote_numbers() { serial_lines "$1" | sed -n 's/^WROTE \([0-9][0-9]*\)$/\1/p'; }
+last_wrote() { wrote_numbers "$1" | tail -n 1; }
+
+# wait_serial REGEX SECONDS: until the serial log has a line matching.
+wait_serial() {
+	local i
+	for ((i = 0; i < $2 * 5; i++)); do
+		tr -d '\r' <"$QLOG" 2>/dev/null | grep -aqE -- "$1" && return 0
+		qemu_alive || fail "qemu ($QNAME) exited while waiting for /$1/"
+		sleep 0.2
+	done
+	fail "qemu ($QNAME): no /$1/ on the serial console within $2 s"
+}
+
+# wait_wrote N SECONDS: until the guest printed WROTE >= N.
+wait_wrote() {
+	local i last
+	for ((i = 0; i < $2 * 5; i++)); do
+		last=$(last_wrote "$QLOG")
+		[ -n "$last" ] && [ "$last" -ge "$1" ] && return 0
+		qemu_alive || fail "qemu ($QNAME) exited while waiting for WROTE $1"
+		sleep 0.2
+	done
+	fail "qemu ($QNAME): no WROTE $1 within $2 s (last: ${last:-none})"
+}
+
+# wait_qemu_exit SECONDS: QEMU exits by itself (poweroff, quit).
+wait_qemu_exit() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		if ! qemu_alive; then
+			wait "$QPID" 2>/dev/null
+			QPID=
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "qemu ($QNAME) did not exit within $1 s"
+}
+
+# migrate_to_save: HMP migrate into memory.save, wait for completed.
+migrate_to_save() {
+	local out
+	out=$(mon "migrate -d \"exec:cat > $G/memory.save\"")
+	case "$out" in *rror*) fail "migrate: $out" ;; esac
+	wait_migration outgoing
+}
+
+# wait_migration WHAT: until info migrate says completed (120 s).
+wait_migration() {
+	local i out
+	for ((i = 0; i < 600; i++)); do
+		out=$(mon "info migrate")
+		case "$out" in
+		*"Migration status: completed"*) return 0 ;;
+		*"Migration status: failed"* | *"Migration status: cancelled"*)
+			fail "$1 migration failed: $out" ;;
+		esac
+		qemu_alive || fail "qemu ($QNAME) died during the $1 migration"
+		sleep 0.2
+	done
+	fail "$1 migration did not complete within 120 s: $out"
+}
+
+# save_guest: stop, migrate into memory.save, quit (xl save / virsh save).
+save_guest() {
+	mon stop >/dev/null
+	mon "info status" | grep -q "VM status: paused" ||
+		fail "the guest is not paused after stop"
+	migrate_to_save
+	mon quit >/dev/null
+	wait_qemu_exit 30
+}
+
+# --- helpers -------------------------------------------------------------
+state() { getfattr --absolute-names --only-values -n user.hangar.state "$G" 2>&1; }
+expect_state() {
+	local s
+	s=$(state)
+	[ "$s" = "$1" ] || fail "$2: user.hangar.state is '$s', expected '$1'"
+}
+refusals() { grep -c "$GUEST/disk.raw: read-write open refused" "$HFS_LOG"; }
+same_as_saved() {
+	t cmp "$WORK/disk-at-save.raw" "$DISK" ||
+		fail "disk.raw changed after a refused attempt ($1)"
+}
+
+# hostcheck FIRST LAST [SLACK]: blocks FIRST..LAST of disk.raw hold their
+# pattern; the SLACK blocks after LAST hold theirs or zeros (a write in
+# flight at a power-off).  Read on the host, through the mount, read-only.
+hostcheck() {
+	timeout "$T" python3 - "$DISK" "$BASE" "$1" "$2" "${3:-0}" <<'PY'
+import sys
+path, base, first, last, slack = sys.argv[1], *map(int, sys.argv[2:6])
+pat = lambda n: (b"blk %010d \n" % n) * 256
+bad = []
+with open(path, "rb") as f:
+    for n in range(first, last + 1 + slack):
+        f.seek((base + n) * 4096)
+        b = f.read(4096)
+        if b != pat(n) and not (n > last and b == bytes(4096)):
+            bad.append(n)
+if bad:
+    print("host check: bad blocks %s" % bad[:20])
+    sys.exit(1)
+print("host check: blocks %d..%d intact" % (first, last))
+PY
+}
+
+# loop_attach [losetup options]: attach disk.raw; the device in dev, or
+# losetup's error message in dev and status 1.
+loop_attach() {
+	dev=$(t losetup -f --show "$@" "$DISK" 2>"$WORK/losetup.err") || {
+		dev=$(cat "$WORK/losetup.err")
+		return 1
+	}
+	LOOPS+=("$dev")
+}
+loop_detach() {
+	local dev=$1 i
+	t losetup -d "$dev" || fail "losetup -d $dev"
+	# The kernel lets go of the backing file asynchronously.
+	for ((i = 0; i < 50; i++)); do
+		losetup -j "$DISK" 2>/dev/null | grep -q "^$dev:" || break
+		sleep 0.1
+	done
+	LOOPS=("${LOOPS[@]/$dev/}")
+}
+
+vm_cleanup() {
+	local m d
+	set +e
+	qemu_kill
+	for m in "${EXTRA_MOUNTS[@]}"; do
+		mountpoint -q "$m" && timeout 30 umount "$m"
+	done
+	for d in "${LOOPS[@]}"; do
+		[ -n "$d" ] && timeout 30 losetup -d "$d" 2>/dev/null
+	done
+	[ ${#LOOPS[@]} -gt 0 ] && sleep 0.5
+	fs_cleanup
+}
+trap vm_cleanup EXIT
+
+LM=$WORK/lm
+mkdir -p "$LM" "$WORK/fsroot"
+EXTRA_MOUNTS=("$LM")
+echo "the file system the host must not mount read-write" >"$WORK/fsroot/hello.txt"
+
+fs_mount
+SCENARIO_T=$(date +%s.%N)
+echo "guest build/cache check: $(elapsed "$T0") s"
+
+step "1. a guest in the mounted store; QEMU boots it; it writes numbered blocks"
+mkdir "$G" || fail "mkdir $G"
+t truncate -s 64M "$DISK" || fail "truncate disk.raw"
+t mkfs.ext4 -q -F -b 4096 -E nodiscard -d "$WORK/fsroot" "$DISK" 4096 ||
+	fail "mkfs.ext4 on disk.raw"
+# Control: before any save, the host can attach and mount it read-write.
+loop_attach || fail "losetup read-write before the save: $dev"
+t mount "$dev" "$LM" || fail "mount $dev before the save"
+echo "written by the host before the guest ran" >"$LM/host.txt" || fail "write into the loop mount"
+t umount "$LM" || fail "umount $LM"
+loop_detach "$dev"
+expect_state stopped "before boot"
+qemu_start boot1 "hangar.mode=writer hangar.start=0" ""
+wait_serial "HANGAR-GUEST BOOTED mode=writer" 90
+wait_wrote 20 60
+expect_state open-rw "while QEMU runs"
+echo "    the guest is writing: $(tr -d '\r' <"$QLOG" | grep -ac '^WROTE ') blocks so far"
+
+step "2. stop, migrate into memory.save, quit: saved, disk.raw pinned"
+save_guest
+N1=$(last_wrote "$WORK/boot1.serial")
+wrote_numbers "$WORK/boot1.serial" | awk '$1 != NR - 1 { print "gap at " NR - 1; exit 1 }' ||
+	fail "the writer's numbers are not consecutive"
+echo "    saved after block $N1"
+expect_state saved "after the save"
+SAVED_XATTR=$(getfattr --absolute-names --only-values -n user.hangar.saved "$G")
+case "$SAVED_XATTR" in
+*"disks=disk.raw;"*) ;;
+*) fail "user.hangar.saved does not pin disk.raw: $SAVED_XATTR" ;;
+esac
+getfattr --absolute-names -d -m user.hangar "$G" | sed 's/^/    /'
+STATUS=$(t "$HANGAR" status "$STORE" "$GUEST" 2>&1) || fail "hangar status on the mounted store: $STATUS"
+echo "$STATUS" | sed 's/^/    | /'
+echo "$STATUS" | grep -qi "saved" || fail "hangar status does not say saved"
+echo "$STATUS" | grep -q "disk.raw" || fail "hangar status does not name disk.raw"
+expect_log "$GUEST/memory.save: save image sealed"
+SAVE_LOGICAL=$(stat -c %s "$G/memory.save")
+SAVE_ONMOUNT=$(($(stat -c '%b * %B' "$G/memory.save")))
+CONTAINER=$(du -B1 "$STORE/$GUEST.hangar" | cut -f1)
+DISK_ONMOUNT=$(($(stat -c '%b * %B' "$DISK")))
+[ "$SAVE_LOGICAL" -gt 1000000 ] || fail "memory.save is only $SAVE_LOGICAL bytes"
+t cp --sparse=always "$DISK" "$WORK/disk-at-save.raw" || fail "read-only copy of the disk"
+hostcheck 0 "$N1" 2 || fail "blocks written before the save"
+
+step "3. the disaster, three ways: each refused with EBUSY, the disk unchanged"
+echo "--- 3a. a fresh boot of the same disk, read-write"
+r0=$(refusals)
+qemu_args disaster "hangar.mode=writer hangar.start=0" ""
+if timeout 60 "${QEMU_ARGS[@]}" </dev/null >"$QERR" 2>&1; then
+	fail "QEMU booted the saved guest's disk read-write"
+fi
+grep -q "$BUSY" "$QERR" || fail "QEMU failed, but not with EBUSY: $(cat "$QERR")"
+! grep -aq BOOTED "$QLOG" 2>/dev/null || fail "the disaster guest booted"
+sed 's/^/    qemu: /' "$QERR"
+[ "$(refusals)" -gt "$r0" ] || fail "hangarfs logged no refusal for QEMU's open"
+same_as_saved "fresh boot"
+
+echo "--- 3b. losetup read-write, then mount"
+r0=$(refusals)
+if loop_attach; then
+	# losetup may fall back to a read-only device; it must not be writable.
+	ro=$(cat "/sys/block/${dev#/dev/}/ro" 2>/dev/null)
+	[ "$ro" = 1 ] || fail "losetup attached $dev read-write (ro=$ro)"
+	echo "    losetup fell back to a read-only $dev"
+	if t mount -o rw "$dev" "$LM" 2>"$WORK/mount.err"; then
+		grep -q '[[:space:]]ro[,[:space:]]' <(findmnt -n -o OPTIONS "$LM" | tr , ' ' | sed 's/^/ /; s/$/ /') ||
+			fail "mounted the saved disk read-write"
+		t umount "$LM"
+	fi
+	loop_detach "$dev"
+else
+	echo "    losetup: $dev"
+	case "$dev" in *"$BUSY"*) ;; *) fail "losetup failed, but not with EBUSY: $dev" ;; esac
+	[ "$(refusals)" -gt "$r0" ] || fail "hangarfs logged no refusal for losetup's open"
+	# That it was the backing file's open(O_RDWR) that failed with EBUSY (a
+	# busy loop device gives the same message), when strace is here:
+	if command -v strace >/dev/null; then
+		t strace -f -e trace=openat -o "$WORK/losetup.strace" losetup -f "$DISK" 2>/dev/null &&
+			fail "losetup attached under strace"
+		grep -E "openat\(.*disk\.raw\", O_RDWR.* = -1 EBUSY" "$WORK/losetup.strace" >/dev/null ||
+			fail "no open(disk.raw, O_RDWR) = -1 EBUSY in: $(grep disk.raw "$WORK/losetup.strace")"
+		echo "    strace: $(grep -E 'disk\.raw", O_RDWR' "$WORK/losetup.strace" | head -n 1 | sed 's/^[0-9]* *//')"
+	fi
+	# mount's own loop setup (mount -o loop) must not get it either.
+	# libmount takes EBUSY from its loop setup for a loop device another
+	# process grabbed and retries, forever (util-linux 2.38): give it 3 s.
+	r0=$(refusals)
+	timeout 3 mount -o loop,rw "$DISK" "$LM" 2>"$WORK/mount.err"
+	rc=$?
+	if mountpoint -q "$LM"; then
+		opts=$(findmnt -n -o OPTIONS "$LM")
+		t umount "$LM"
+		case ",$opts," in
+		*,ro,*) echo "    mount -o loop fell back to read-only ($opts)" ;;
+		*) fail "mount -o loop,rw mounted the saved disk read-write ($opts)" ;;
+		esac
+	elif [ "$rc" = 124 ]; then
+		echo "    mount -o loop,rw: not mounted; libmount retried the EBUSY open $(($(refusals) - r0)) times in 3 s and was stopped"
+	else
+		[ "$rc" != 0 ] || fail "mount -o loop,rw succeeded but nothing is mounted"
+		echo "    mount -o loop,rw (exit $rc): $(tr '\n' ' ' <"$WORK/mount.err")"
+	fi
+	losetup -j "$DISK" | grep -q . && fail "a loop device is left on disk.raw: $(losetup -j "$DISK")"
+fi
+same_as_saved "losetup"
+
+echo "--- 3c. qemu-img resize"
+expect_fail "$BUSY" qemu-img resize -f raw "$DISK" +16M
+echo "    qemu-img resize: $(timeout "$T" qemu-img resize -f raw "$DISK" +16M 2>&1)"
+[ "$(stat -c %s "$DISK")" = $((64 << 20)) ] || fail "disk.raw size changed"
+same_as_saved "qemu-img resize"
+
+echo "--- 3d. read-only inspection works"
+out=$(t qemu-img compare -f raw -F raw "$WORK/disk-at-save.raw" "$DISK" 2>&1) ||
+	fail "qemu-img compare: $out"
+echo "    qemu-img compare: $out"
+t qemu-img info -f raw "$DISK" >/dev/null || fail "qemu-img info"
+loop_attach -r || fail "losetup -r: $dev"
+t mount -o ro,noload "$dev" "$LM" || fail "mount -o ro,noload $dev"
+grep -q "before the guest ran" "$LM/host.txt" || fail "read through the ro loop mount"
+grep -q "must not mount" "$LM/hello.txt" || fail "read hello.txt through the ro loop mount"
+echo "    losetup -r $dev + mount -o ro,noload: $(ls "$LM" | tr '\n' ' ')"
+t umount "$LM" || fail "umount ro"
+loop_detach "$dev"
+expect_state saved "after the attempts"
+same_as_saved "read-only inspection"
+
+step "4. the lock holds across a remount and across SIGKILL of hangarfs"
+fs_remount
+expect_state saved "after remount"
+[ "$(errno_of "os.open('$DISK', os.O_RDWR)")" = EBUSY ] || fail "rw open after remount"
+kill -KILL "$HFS_PID"
+fs_wait_exit 10 || fail "hangarfs survived SIGKILL"
+timeout 30 fusermount3 -u "$MNT" || timeout 30 fusermount3 -u -z "$MNT"
+HFS_PID=
+out=$(t "$HANGAR" check "$STORE" 2>&1) || fail "hangar check after SIGKILL: $out"
+t "$HANGAR" status "$STORE" "$GUEST" | grep -qi saved || fail "offline status after SIGKILL"
+fs_mount
+expect_state saved "after SIGKILL + remount"
+qemu_args disaster2 "hangar.mode=writer" ""
+timeout 60 "${QEMU_ARGS[@]}" </dev/null >"$QERR" 2>&1 && fail "QEMU booted the disk after SIGKILL + remount"
+grep -q "$BUSY" "$QERR" || fail "QEMU after SIGKILL: not EBUSY: $(cat "$QERR")"
+same_as_saved "after SIGKILL"
+echo "    still refused: $(cat "$QERR")"
+
+step "5. resume and restore: the guest counts on; memory.save retires"
+out=$(t "$HANGAR" resume "$STORE" "$GUEST" 2>&1) && fail "hangar resume on a mounted store succeeded"
+case "$out" in *"setfattr -n user.hangar.resume -v 1"*) ;; *) fail "hangar resume on a mount: $out" ;; esac
+echo "    hangar resume (mounted): $(echo "$out" | head -n 2 | tr '\n' ' ')"
+t setfattr -n user.hangar.resume -v 1 "$G" || fail "setfattr user.hangar.resume"
+expect_state resuming "after resume"
+qemu_start restore "hangar.mode=writer" "" -incoming "exec:cat $G/memory.save"
+wait_migration "incoming"
+# The image was taken from a stopped VM, so the restored one starts paused.
+out=$(mon "info status")
+case "$out" in *"VM status: paused"*) mon cont >/dev/null ;; esac
+wait_wrote $((N1 + 10)) 120
+grep -aq BOOTED "$QLOG" && fail "the restored guest booted afresh instead of resuming"
+FIRST=$(wrote_numbers "$QLOG" | head -n 1)
+[ "$FIRST" -gt "$N1" ] && [ "$FIRST" -le $((N1 + 2)) ] ||
+	fail "the restored guest went on at block $FIRST; it stopped at $N1"
+wrote_numbers "$QLOG" | awk -v f="$FIRST" '$1 != f + NR - 1 { exit 1 }' ||
+	fail "the restored guest's numbers are not consecutive"
+mon "info status" | grep -q "VM status: running" || fail "restored VM not running"
+for ((i = 0; i < 50; i++)); do [ -e "$G/memory.save" ] || break; sleep 0.1; done
+[ ! -e "$G/memory.save" ] || fail "memory.save not retired after the guest wrote"
+expect_state open-rw "after retirement, QEMU running"
+expect_log "save image retired"
+echo "    stopped at $N1, resumed at $FIRST, memory.save retired"
+
+step "6. power off; a verifier guest boots the disk read-only"
+mon quit >/dev/null
+wait_qemu_exit 30
+N2=$(last_wrote "$WORK/restore.serial")
+expect_state stopped "after power-off"
+qemu_start verify1 "hangar.mode=verifier hangar.start=0 hangar.count=$((N2 + 1))" ",readonly=on"
+wait_serial "VERIFY DONE" 180
+wait_qemu_exit 30
+v=$(serial_lines "$QLOG")
+grep -q "ro=1" <<<"$v" || fail "the verifier's disk is not read-only"
+grep -q "^VERIFY DONE bad=0$" <<<"$v" || fail "verifier: $(grep -E '^BAD|VERIFY' <<<"$v" | head)"
+[ "$(grep -c '^OK ' <<<"$v")" = $((N2 + 1)) ] || fail "verifier checked $(grep -c '^OK ' <<<"$v") blocks, not $((N2 + 1))"
+hostcheck 0 "$N2" 2 || fail "host check after power-off"
+t cmp -n $((16 << 20)) "$WORK/disk-at-save.raw" "$DISK" || fail "the ext4 region changed"
+echo "    blocks 0..$N2 verified in the guest (read-only) and on the host"
+
+step "7. discard: save again, rm memory.save, a fresh boot works"
+qemu_start boot2 "hangar.mode=writer hangar.start=$((N2 + 1))" ""
+wait_wrote $((N2 + 6)) 90
+save_guest
+N3=$(last_wrote "$WORK/boot2.serial")
+expect_state saved "second save"
+t rm "$G/memory.save" || fail "rm memory.save"
+expect_state stopped "after rm memory.save"
+expect_log "$GUEST/memory.save: removed; saved state discarded"
+qemu_start boot3 "hangar.mode=writer hangar.start=$((N3 + 1))" ""
+wait_serial "HANGAR-GUEST BOOTED mode=writer" 90
+wait_wrote $((N3 + 5)) 60
+echo "    fresh boot after discard writes: up to $(last_wrote "$QLOG")"
+
+step "8. checkpoint: migrate without stop, the guest keeps writing"
+migrate_to_save
+C1=$(last_wrote "$QLOG")
+out=$(mon "info status")
+case "$out" in *"postmigrate"* | *"paused"*) mon cont >/dev/null ;; esac
+mon "info status" | grep -q "VM status: running" || fail "not running after the checkpoint"
+wait_wrote $((C1 + 3)) 60
+for ((i = 0; i < 50; i++)); do [ "$(state)" = invalidated ] && break; sleep 0.1; done
+expect_state invalidated "after the running guest wrote past the checkpoint"
+[ ! -e "$G/memory.save" ] && [ -e "$G/memory.save.stale" ] ||
+	fail "the checkpoint image is not set aside: $(ls -a "$G" | tr '\n' ' ')"
+expect_log "save image invalidated"
+getfattr --absolute-names -d -m user.hangar "$G" | sed 's/^/    /'
+[ "$(errno_of "os.setxattr('$G', 'user.hangar.resume', b'1')")" = ESTALE ] ||
+	fail "resume of the stale checkpoint did not fail with ESTALE"
+out=$(setfattr -n user.hangar.resume -v 1 "$G" 2>&1) && fail "setfattr resume succeeded"
+echo "    setfattr resume: $out"
+expect_log "$GUEST: resume refused: "
+echo "    hangarfs: $(grep "$GUEST: resume refused: " "$HFS_LOG" | tail -n 1)"
+mon quit >/dev/null
+wait_qemu_exit 30
+N4=$(last_wrote "$WORK/boot3.serial")
+hostcheck 0 "$N4" 2 || fail "host check at the end"
+fs_umount
+out=$(t "$HANGAR" resume "$STORE" "$GUEST" 2>&1) && fail "hangar resume of the stale image succeeded: $out"
+echo "    hangar resume (unmounted): $(echo "$out" | tr '\n' ' ')"
+out=$(t "$HANGAR" check "$STORE" 2>&1) || fail "hangar check at the end: $out"
+echo "    ($(elapsed "$STEP_T") s)"
+
+SCENARIO=$(elapsed "$SCENARIO_T")
+echo "=== figures"
+echo "scenario time (steps 1-8): $SCENARIO s; with guest build/cache check: $(elapsed "$T0") s"
+echo "blocks written: $((N4 + 1)) (save at $N1, restored at $FIRST, discard save at $N3, checkpoint at $C1)"
+awk -v l="$SAVE_LOGICAL" -v s="$SAVE_ONMOUNT" -v c="$CONTAINER" -v d="$DISK_ONMOUNT" 'BEGIN {
+	printf "memory.save: logical %d bytes (%.1f MiB), stored %d bytes (%.1f MiB, st_blocks on the mount): ratio %.2f\n", l, l / 1048576, s, s / 1048576, s ? l / s : 0
+	printf "container web01.hangar at the save: %d bytes on the host (du), disk.raw used %d bytes\n", c, d
+}'
+echo PASS
