@@ -39,7 +39,7 @@
 
 #define INO_OBJECT_BITS 24
 #define INO_OBJECT_MASK ((UINT64_C(1) << INO_OBJECT_BITS) - 1)
-#define INO_HOST_LIMIT (UINT64_C(1) << (64 - INO_OBJECT_BITS))
+#define INO_HOST_LIMIT	(UINT64_C(1) << (64 - INO_OBJECT_BITS))
 
 static uint64_t ino_host_part(uint64_t host_ino)
 {
@@ -137,8 +137,7 @@ static int object_stat(struct hfs *fs, struct container *c, struct node *n,
 		return err;
 	if (object_name_of(c, n->object_id, name, sizeof(name)) != 0)
 		name[0] = '\0';
-	attr_fill_object(fs, n->guest->host_ino, &oa, name[0] ? 1 : 0,
-			 out_st);
+	attr_fill_object(fs, n->guest->host_ino, &oa, name[0] ? 1 : 0, out_st);
 	return 0;
 }
 
@@ -204,18 +203,18 @@ static int guest_setattr(struct hfs *fs, struct node *n,
 {
 	char guest[HFS_GUEST_NAME_MAX];
 	char file[HFS_GUEST_NAME_MAX + sizeof(STORE_GUEST_SUFFIX)];
-	struct timespec times[2] = { { .tv_nsec = UTIME_OMIT },
-				     { .tv_nsec = UTIME_OMIT } };
+	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT},
+				    {.tv_nsec = UTIME_OMIT}};
 
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		return -EISDIR;
 	nodes_guest_name(n, guest);
 	snprintf(file, sizeof(file), "%s%s", guest, STORE_GUEST_SUFFIX);
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid
-							 : (uid_t)-1;
-		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid
-							 : (gid_t)-1;
+		uid_t uid =
+			(to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid =
+			(to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 
 		if (fchownat(fs->store_fd, file, uid, gid,
 			     AT_SYMLINK_NOFOLLOW) != 0)
@@ -234,18 +233,19 @@ static int guest_setattr(struct hfs *fs, struct node *n,
 		times[1] = attr->st_mtim;
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
 		times[1].tv_nsec = UTIME_NOW;
-	if ((times[0].tv_nsec != UTIME_OMIT || times[1].tv_nsec != UTIME_OMIT) &&
+	if ((times[0].tv_nsec != UTIME_OMIT ||
+	     times[1].tv_nsec != UTIME_OMIT) &&
 	    utimensat(fs->store_fd, file, times, AT_SYMLINK_NOFOLLOW) != 0)
 		return -errno;
 	return 0;
 }
 
 /* truncate, chmod, chown, utimensat on an object. */
-static int object_setattr_all(struct container *c,
-			      const char *guest, struct node *n,
-			      const struct stat *attr, int to_set)
+static int object_setattr_all(struct container *c, const char *guest,
+			      struct node *n, const struct stat *attr,
+			      int to_set)
 {
-	struct object_attr oa = { 0 };
+	struct object_attr oa = {0};
 	unsigned mask = 0;
 	int err;
 
@@ -280,8 +280,8 @@ static int object_setattr_all(struct container *c,
 	return 0;
 }
 
-void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		 int to_set, struct fuse_file_info *fi)
+void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		 struct fuse_file_info *fi)
 {
 	struct hfs *fs = fuse_req_userdata(req);
 	struct node *n = nodes_get(ino);

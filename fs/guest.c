@@ -33,7 +33,9 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 	if (err == -EUCLEAN || err == -EBADMSG || err == -EPROTONOSUPPORT) {
 		if (nodes_guest_corrupt_once(guest))
 			log_msg(LOG_ERR,
-				"%s: container %s/%s%s cannot be opened: %s; this guest answers EIO, the rest of the store keeps working",
+				"%s: container %s/%s%s cannot be opened: %s; "
+				"this guest answers EIO, the rest of the store "
+				"keeps working",
 				out_name, fs->store_path, out_name,
 				STORE_GUEST_SUFFIX, hfs_strerror(err));
 		return -EIO;

@@ -47,12 +47,12 @@
 /* The mount.  Set up by main.c before the session loop, then read-only. */
 struct hfs {
 	struct store *store;
-	const char *store_path;   /* absolute path of the store directory */
-	int store_fd;             /* O_DIRECTORY descriptor of the store */
-	bool read_only;           /* -o ro: the whole store is read-only */
-	unsigned cluster_size;    /* reported as st_blksize */
-	double attr_timeout;      /* seconds the kernel may cache attributes */
-	double entry_timeout;     /* seconds the kernel may cache a name */
+	const char *store_path; /* absolute path of the store directory */
+	int store_fd;		/* O_DIRECTORY descriptor of the store */
+	bool read_only;		/* -o ro: the whole store is read-only */
+	unsigned cluster_size;	/* reported as st_blksize */
+	double attr_timeout;	/* seconds the kernel may cache attributes */
+	double entry_timeout;	/* seconds the kernel may cache a name */
 	struct fuse_session *se;
 };
 
@@ -99,20 +99,20 @@ enum node_kind {
 };
 
 struct node {
-	fuse_ino_t nodeid;          /* const */
-	enum node_kind kind;        /* const */
-	struct node *guest;         /* OBJECT: its guest (a ref is held); const */
-	uint64_t object_id;         /* OBJECT: the object's id; const */
-	uint64_t host_ino;          /* GUEST: container file's host inode; const */
+	fuse_ino_t nodeid;   /* const */
+	enum node_kind kind; /* const */
+	struct node *guest;  /* OBJECT: its guest (a ref is held); const */
+	uint64_t object_id;  /* OBJECT: the object's id; const */
+	uint64_t host_ino;   /* GUEST: container file's host inode; const */
 
 	/* Protected by the node table mutex: */
 	char name[HFS_GUEST_NAME_MAX]; /* GUEST: current guest name */
-	uint64_t nlookup;           /* kernel lookups not yet forgotten */
-	unsigned refs;              /* internal: handles, child object nodes */
-	unsigned writers;           /* OBJECT: open write handles */
-	unsigned disk_writers;      /* GUEST: write handles open on its disks */
-	bool hashed;                /* findable by key (not removed/replaced) */
-	bool corrupt_logged;        /* GUEST: the open error was logged */
+	uint64_t nlookup;	       /* kernel lookups not yet forgotten */
+	unsigned refs;	       /* internal: handles, child object nodes */
+	unsigned writers;      /* OBJECT: open write handles */
+	unsigned disk_writers; /* GUEST: write handles open on its disks */
+	bool hashed;	       /* findable by key (not removed/replaced) */
+	bool corrupt_logged;   /* GUEST: the open error was logged */
 	struct node *next_by_id;
 	struct node *next_by_key;
 };
@@ -204,8 +204,8 @@ void attr_fill_object(struct hfs *fs, uint64_t host_ino,
 double attr_entry_timeout(struct hfs *fs, const char *name);
 
 void hfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		 int to_set, struct fuse_file_info *fi);
+void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		 struct fuse_file_info *fi);
 
 /* ---- savelog.c ----------------------------------------------------------- */
 
@@ -237,8 +237,8 @@ void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
 void hfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_ino_t newparent, const char *newname, unsigned int flags);
-void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode, dev_t rdev);
+void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       dev_t rdev);
 void hfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		 const char *name);
 void hfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -251,8 +251,8 @@ void hfs_statfs(fuse_req_t req, fuse_ino_t ino);
  * Does not reply.  0 or a negative errno (then no lookup is counted).
  */
 int dir_make_entry(struct hfs *fs, struct node *guest, struct container *c,
-		   const char *name, uint64_t id, struct fuse_entry_param *out_e,
-		   struct node **out_node);
+		   const char *name, uint64_t id,
+		   struct fuse_entry_param *out_e, struct node **out_node);
 
 /* ---- ops_file.c ---------------------------------------------------------- */
 

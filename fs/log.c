@@ -52,7 +52,7 @@ void log_set_guest(const char *guest)
 
 void log_container_event(void *arg, const struct container_event *ev)
 {
-	const char *guest = ev->guest	 ? ev->guest
+	const char *guest = ev->guest	? ev->guest
 			    : log_guest ? log_guest
 					: "(store)";
 	const char *object = ev->object_name ? ev->object_name : "";
@@ -63,9 +63,8 @@ void log_container_event(void *arg, const struct container_event *ev)
 	(void)arg;
 	switch (ev->type) {
 	case CONTAINER_EVENT_IMAGE_RETIRED:
-		log_msg(LOG_NOTICE,
-			"%s%s%s: save image retired%s%s",
-			guest, slash, object, sep, detail);
+		log_msg(LOG_NOTICE, "%s%s%s: save image retired%s%s", guest,
+			slash, object, sep, detail);
 		break;
 	case CONTAINER_EVENT_IMAGE_INVALIDATED:
 		log_msg(LOG_WARNING,
@@ -74,7 +73,8 @@ void log_container_event(void *arg, const struct container_event *ev)
 		break;
 	case CONTAINER_EVENT_IMAGE_INCOMPLETE:
 		log_msg(LOG_WARNING,
-			"%s%s%s: unsealed save image set aside as memory.save.incomplete%s%s",
+			"%s%s%s: unsealed save image set aside as "
+			"memory.save.incomplete%s%s",
 			guest, slash, object, sep, detail);
 		break;
 	case CONTAINER_EVENT_IO_ERROR:

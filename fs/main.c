@@ -33,11 +33,11 @@
 
 #include "hangarfs.h"
 
-#define HFS_VERSION "0.1.0"
+#define HFS_VERSION		  "0.1.0"
 #define DEFAULT_COMMIT_INTERVAL_S 5
 
 struct config {
-	char *store;             /* first non-option argument */
+	char *store;		  /* first non-option argument */
 	unsigned commit_interval; /* seconds */
 	int read_only;
 	int allow_other;
@@ -53,7 +53,7 @@ enum {
 };
 
 static const struct fuse_opt config_opts[] = {
-	{ "commit_interval=%u", offsetof(struct config, commit_interval), 0 },
+	{"commit_interval=%u", offsetof(struct config, commit_interval), 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -69,8 +69,7 @@ static const struct fuse_opt config_opts[] = {
 	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_END
-};
+	FUSE_OPT_END};
 
 static int config_proc(void *data, const char *arg, int key,
 		       struct fuse_args *outargs)
@@ -105,11 +104,15 @@ static int config_proc(void *data, const char *arg, int key,
 static void usage(const char *prog)
 {
 	printf("usage: %s STORE MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n\n"
-	       "Mount a hangar store: one directory per guest, disks as raw files.\n\n"
+	       "Mount a hangar store: one directory per guest, disks as raw "
+	       "files.\n\n"
 	       "hangarfs options:\n"
-	       "    -o allow_other           let other users in (always with default_permissions)\n"
-	       "    -o commit_interval=SEC   background commit period (default %d, 0 = off)\n"
-	       "    -o ro                    mount the whole store read-only\n\n",
+	       "    -o allow_other           let other users in (always with "
+	       "default_permissions)\n"
+	       "    -o commit_interval=SEC   background commit period (default "
+	       "%d, 0 = off)\n"
+	       "    -o ro                    mount the whole store "
+	       "read-only\n\n",
 	       prog, DEFAULT_COMMIT_INTERVAL_S);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -150,11 +153,14 @@ static int open_store(struct hfs *fs, const struct config *cfg)
 	if (err == -EWOULDBLOCK) {
 		if (store_lock_holder(fs->store_path, &holder) == 0)
 			fprintf(stderr,
-				"hangarfs: %s is already in use by PID %ld (mounted, or opened by 'hangar'); unmount it or use -o ro\n",
+				"hangarfs: %s is already in use by PID %ld "
+				"(mounted, or opened by 'hangar'); unmount it "
+				"or use -o ro\n",
 				fs->store_path, (long)holder);
 		else
 			fprintf(stderr,
-				"hangarfs: %s is already in use by another process; unmount it or use -o ro\n",
+				"hangarfs: %s is already in use by another "
+				"process; unmount it or use -o ro\n",
 				fs->store_path);
 		return err;
 	}
@@ -200,10 +206,10 @@ static int run_session(struct fuse_session *se,
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct config cfg = { .commit_interval = DEFAULT_COMMIT_INTERVAL_S };
-	struct fuse_cmdline_opts opts = { 0 };
-	struct hfs fs = { .store_fd = -1, .attr_timeout = 1.0,
-			  .entry_timeout = 1.0 };
+	struct config cfg = {.commit_interval = DEFAULT_COMMIT_INTERVAL_S};
+	struct fuse_cmdline_opts opts = {0};
+	struct hfs fs = {
+		.store_fd = -1, .attr_timeout = 1.0, .entry_timeout = 1.0};
 	char store_path[PATH_MAX];
 	bool daemon = false;
 	int ret = 1;
@@ -223,7 +229,8 @@ int main(int argc, char *argv[])
 		goto out_free_args;
 	}
 	if (!cfg.store) {
-		fprintf(stderr, "usage: %s STORE MOUNTPOINT [-f] [-d] [-o OPTIONS]\n",
+		fprintf(stderr,
+			"usage: %s STORE MOUNTPOINT [-f] [-d] [-o OPTIONS]\n",
 			argv[0]);
 		goto out_free_args;
 	}

@@ -42,11 +42,11 @@
 
 static struct {
 	pthread_mutex_t lock;
-	fuse_ino_t next_id;                      /* protected by lock */
-	struct node *by_id[NODES_BUCKETS];       /* protected by lock */
-	struct node *by_key[NODES_BUCKETS];      /* protected by lock */
+	fuse_ino_t next_id;		    /* protected by lock */
+	struct node *by_id[NODES_BUCKETS];  /* protected by lock */
+	struct node *by_key[NODES_BUCKETS]; /* protected by lock */
 	struct node root;
-} table = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} table = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static unsigned bucket_of_id(fuse_ino_t id)
 {

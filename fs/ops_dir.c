@@ -38,8 +38,8 @@
 /* ---- lookup and forget --------------------------------------------------- */
 
 int dir_make_entry(struct hfs *fs, struct node *guest, struct container *c,
-		   const char *name, uint64_t id, struct fuse_entry_param *out_e,
-		   struct node **out_node)
+		   const char *name, uint64_t id,
+		   struct fuse_entry_param *out_e, struct node **out_node)
 {
 	struct object_attr oa;
 	struct node *n;
@@ -261,9 +261,10 @@ static int list_guest(struct hfs *fs, struct node *guest,
 	if (!err)
 		err = dir_handle_add(d, num + 2, FUSE_ROOT_ID, S_IFDIR, "..");
 	for (size_t i = 0; !err && i < num; i++)
-		err = dir_handle_add(d, num + 2,
-				     attr_ino_object(guest->host_ino, objs[i].id),
-				     S_IFREG, objs[i].name);
+		err = dir_handle_add(
+			d, num + 2,
+			attr_ino_object(guest->host_ino, objs[i].id), S_IFREG,
+			objs[i].name);
 	if (err)
 		goto out_free_dir;
 	free(objs);
@@ -317,8 +318,8 @@ void hfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	for (size_t i = off < 0 ? 0 : (size_t)off; i < d->num; i++) {
-		struct stat st = { .st_ino = d->entries[i].ino,
-				   .st_mode = d->entries[i].type };
+		struct stat st = {.st_ino = d->entries[i].ino,
+				  .st_mode = d->entries[i].type};
 		size_t len = fuse_add_direntry(req, buf + used, size - used,
 					       d->entries[i].name, &st,
 					       (off_t)(i + 1));
@@ -384,12 +385,11 @@ static void guest_apply_creator(struct hfs *fs, fuse_req_t req,
 			file, hfs_strerror(errno));
 }
 
-void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode)
+void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct hfs *fs = fuse_req_userdata(req);
 	struct node *dir = nodes_get(parent);
-	struct guest_create_options opts = { .compress_disks = false };
+	struct guest_create_options opts = {.compress_disks = false};
 	struct fuse_entry_param e;
 	struct node *n = NULL;
 	int err;
@@ -448,9 +448,9 @@ void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (!name_guest_valid(name))
 		err = -ENOENT;
 	else
-		err = guest_retry_busy(fs, store_guest_delete(fs->store, name,
-							      false),
-				       name, NULL);
+		err = guest_retry_busy(
+			fs, store_guest_delete(fs->store, name, false), name,
+			NULL);
 	if (!err) {
 		nodes_guest_removed(name);
 		log_msg(LOG_INFO, "%s: guest removed", name);
@@ -459,8 +459,8 @@ void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 /* If object `name` of `c` is refused by the save lock, log why. */
-static void log_pinned(struct container *c, const char *guest,
-		       const char *name, const char *action)
+static void log_pinned(struct container *c, const char *guest, const char *name,
+		       const char *action)
 {
 	uint64_t id;
 
@@ -545,7 +545,8 @@ static int rename_object(struct hfs *fs, struct node *dir, const char *from,
 	} else if (!err && strcmp(from, SAVE_IMAGE_NAME) == 0 &&
 		   strcmp(to, SAVE_IMAGE_NAME) != 0) {
 		log_msg(LOG_NOTICE,
-			"%s/%s: renamed to %s; saved state discarded, disks writable",
+			"%s/%s: renamed to %s; saved state discarded, disks "
+			"writable",
 			guest, from, to);
 	}
 	guest_release(fs, c);
@@ -578,8 +579,8 @@ void hfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, err ? hfs_errno(err) : 0);
 }
 
-void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode, dev_t rdev)
+void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       dev_t rdev)
 {
 	struct hfs *fs = fuse_req_userdata(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);

@@ -50,14 +50,14 @@
 #define COPY_CHUNK (1u << 20)
 
 struct handle {
-	struct node *node;              /* object node; a ref is held */
-	struct container *c;            /* guest reference held */
+	struct node *node;   /* object node; a ref is held */
+	struct container *c; /* guest reference held */
 	uint64_t id;
 	char guest[HFS_GUEST_NAME_MAX]; /* guest name at open, for logs */
 	bool for_write;
-	bool sync;                      /* O_SYNC/O_DSYNC: commit each write */
-	bool disk;                      /* counted in the guest's disk writers */
-	atomic_bool wrote;              /* data changed since the last seal */
+	bool sync;	   /* O_SYNC/O_DSYNC: commit each write */
+	bool disk;	   /* counted in the guest's disk writers */
+	atomic_bool wrote; /* data changed since the last seal */
 };
 
 static struct handle *handle_of(struct fuse_file_info *fi)
@@ -80,8 +80,8 @@ static void handle_log_error(struct handle *h, const char *what,
 	if (object_name_of(h->c, h->id, name, sizeof(name)) != 0 || !name[0])
 		snprintf(name, sizeof(name), "(object %llu)",
 			 (unsigned long long)h->id);
-	log_msg(LOG_ERR, "%s/%s: %s at offset %llu failed: %s", h->guest,
-		name, what, (unsigned long long)offset, hfs_strerror(err));
+	log_msg(LOG_ERR, "%s/%s: %s at offset %llu failed: %s", h->guest, name,
+		what, (unsigned long long)offset, hfs_strerror(err));
 }
 
 /*
@@ -506,8 +506,8 @@ void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		done += got;
 	}
 	if (err)
-		handle_log_error(out, "copy_file_range", (uint64_t)off_out + done,
-				 err);
+		handle_log_error(out, "copy_file_range",
+				 (uint64_t)off_out + done, err);
 	/* A partial copy is a short count, as for write(2)... */
 	if (done)
 		err = 0;

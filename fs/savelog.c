@@ -65,7 +65,9 @@ void savelog_sealed(struct container *c, const char *guest, const char *how)
 		used += (size_t)n;
 	}
 	log_msg(LOG_NOTICE,
-		"%s/%s: save image sealed (%s); writes to its disks are refused until resume or discard; pinned: %s",
-		guest, SAVE_IMAGE_NAME, how, st->pin_count ? disks : "no disks");
+		"%s/%s: save image sealed (%s); writes to its disks are "
+		"refused until resume or discard; pinned: %s",
+		guest, SAVE_IMAGE_NAME, how,
+		st->pin_count ? disks : "no disks");
 	free(st);
 }

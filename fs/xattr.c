@@ -27,8 +27,8 @@
 #include "hangarfs.h"
 #include "savelock.h"
 
-#define XATTR_STATE "user.hangar.state"
-#define XATTR_SAVED "user.hangar.saved"
+#define XATTR_STATE  "user.hangar.state"
+#define XATTR_SAVED  "user.hangar.saved"
 #define XATTR_RESUME "user.hangar.resume"
 #define XATTR_PREFIX "user.hangar."
 
@@ -43,8 +43,7 @@ static void format_utc(const struct timespec *ts, char *out, size_t out_len)
 }
 
 /* The value of the user.hangar.saved attribute; -ENODATA if none. */
-static int format_saved(const struct save_status *st, char *out,
-			size_t out_len)
+static int format_saved(const struct save_status *st, char *out, size_t out_len)
 {
 	char when[64];
 	size_t used;
@@ -56,9 +55,9 @@ static int format_saved(const struct save_status *st, char *out,
 	n = snprintf(out, out_len, "time=%s; disks=", when);
 	used = n > 0 ? (size_t)n : 0;
 	for (size_t i = 0; i < st->pin_count && used < out_len; i++) {
-		n = snprintf(out + used, out_len - used, "%s%s%s",
-			     i ? "," : "",
-			     st->pins[i].name[0] ? st->pins[i].name : "(removed)",
+		n = snprintf(out + used, out_len - used, "%s%s%s", i ? "," : "",
+			     st->pins[i].name[0] ? st->pins[i].name
+						 : "(removed)",
 			     st->pins[i].changed ? "(changed)" : "");
 		used += n > 0 ? (size_t)n : 0;
 	}
@@ -121,8 +120,7 @@ static void reply_value(fuse_req_t req, const char *value, size_t len,
 		fuse_reply_buf(req, value, len);
 }
 
-void hfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		  size_t size)
+void hfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct hfs *fs = fuse_req_userdata(req);
 	struct node *n = nodes_get(ino);
@@ -184,7 +182,9 @@ static int guest_resume(struct hfs *fs, struct node *n, const char *value,
 	err = save_lock_resume(c, reason, sizeof(reason));
 	if (err == 0)
 		log_msg(LOG_NOTICE,
-			"%s: resume: save lock released for the restore; memory.save is retired at the guest's first disk write",
+			"%s: resume: save lock released for the restore; "
+			"memory.save is retired at the guest's first disk "
+			"write",
 			guest);
 	else
 		log_msg(LOG_WARNING, "%s: resume refused: %s", guest,
