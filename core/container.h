@@ -132,6 +132,24 @@ int container_commit(struct container *c);
 /* container_info - a snapshot of the container's counters. */
 void container_info(struct container *c, struct container_info *out_info);
 
+/* ---- the guest as a directory --------------------------------------------- */
+
+struct object_attr;
+
+/*
+ * container_dir_getattr - the guest directory's mode (S_IFDIR | bits), uid,
+ * gid, mtime and ctime, as last set by container_dir_setattr (then moved by
+ * every create, unlink and rename inside the guest).  -ENODATA if never set:
+ * the caller chooses defaults.
+ */
+int container_dir_getattr(struct container *c, struct object_attr *out_attr);
+
+/* container_dir_setattr - set the fields named in `mask` (OBJECT_SET_*);
+ * unset fields start from `defaults` the first time.  Committed with the
+ * container. */
+int container_dir_setattr(struct container *c, const struct object_attr *attr,
+			  unsigned mask, const struct object_attr *defaults);
+
 /* ---- objects ------------------------------------------------------------ */
 
 struct object_attr {

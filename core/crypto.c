@@ -319,7 +319,8 @@ int crypto_scrypt(uint8_t *out, size_t out_len,
 	if (out == NULL || out_len == 0 || out_len > CRYPTO_SCRYPT_OUT_MAX ||
 	    (secret == NULL && secret_len != 0) ||
 	    secret_len > CRYPTO_SCRYPT_SECRET_MAX ||
-	    (salt == NULL && salt_len != 0) || salt_len > CRYPTO_SCRYPT_SALT_MAX)
+	    (salt == NULL && salt_len != 0) ||
+	    salt_len > CRYPTO_SCRYPT_SALT_MAX)
 		return -EINVAL;
 	ret = crypto_scrypt_params_check(params, NULL);
 	if (ret < 0)
@@ -652,7 +653,8 @@ out_free_key:
 
 /* ---- AAD, nonces ---------------------------------------------------------------- */
 
-void crypto_aad_encode(uint8_t out[CRYPTO_AAD_LEN], const struct crypto_aad *aad)
+void crypto_aad_encode(uint8_t out[CRYPTO_AAD_LEN],
+		       const struct crypto_aad *aad)
 {
 	memset(out, 0, CRYPTO_AAD_LEN);
 	memcpy(out + 0, "HGE1", 4);
@@ -681,8 +683,7 @@ int crypto_nonce_start(struct crypto_nonce *ns, uint64_t committed_limit)
 	return 0;
 }
 
-int crypto_nonce_reservation(const struct crypto_nonce *ns,
-			     uint64_t *out_limit)
+int crypto_nonce_reservation(const struct crypto_nonce *ns, uint64_t *out_limit)
 {
 	uint64_t limit;
 

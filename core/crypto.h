@@ -96,10 +96,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CRYPTO_KEY_LEN	 32u /* AES-256, HMAC-SHA256 and sub-key size */
-#define CRYPTO_NONCE_LEN 12u
-#define CRYPTO_TAG_LEN	 16u
-#define CRYPTO_MAC_LEN	 32u /* HMAC-SHA256 */
+#define CRYPTO_KEY_LEN	  32u /* AES-256, HMAC-SHA256 and sub-key size */
+#define CRYPTO_NONCE_LEN  12u
+#define CRYPTO_TAG_LEN	  16u
+#define CRYPTO_MAC_LEN	  32u /* HMAC-SHA256 */
 #define CRYPTO_KEY_ID_LEN 16u
 /* Largest buffer or AAD one seal/open call accepts (OpenSSL counts in int);
  * clusters are at most 2 MiB. */
@@ -186,7 +186,7 @@ struct crypto_scrypt_params {
 #define CRYPTO_SCRYPT_DEFAULT_LOG2_N 17u
 #define CRYPTO_SCRYPT_DEFAULT_R	     8u
 #define CRYPTO_SCRYPT_DEFAULT_P	     1u
-#define CRYPTO_SCRYPT_SALT_LEN	     32u /* what key slots use */
+#define CRYPTO_SCRYPT_SALT_LEN	     32u	/* what key slots use */
 #define CRYPTO_SCRYPT_SECRET_MAX     (1u << 20) /* passphrase or keyfile */
 
 /* crypto_scrypt_params_default - fill *out with the defaults above. */
@@ -245,7 +245,8 @@ struct crypto_aead;
 
 /* crypto_aead_new - AES-256-GCM contexts keyed with `key` (expanded once;
  * `key` may be freed afterwards). */
-int crypto_aead_new(const struct crypto_key *key, struct crypto_aead **out_aead);
+int crypto_aead_new(const struct crypto_key *key,
+		    struct crypto_aead **out_aead);
 
 /* crypto_aead_free - cleanse and free; NULL ok. */
 void crypto_aead_free(struct crypto_aead *aead);
@@ -313,7 +314,7 @@ int crypto_key_unwrap(struct crypto_aead *kek, struct crypto_key **out_key,
  * idea of "which commit wrote this" disagrees with the writer's fails
  * closed (-EBADMSG) rather than trusting the tag alone.
  */
-#define CRYPTO_AAD_LEN 64u
+#define CRYPTO_AAD_LEN	64u
 #define CRYPTO_UUID_LEN 16u
 
 enum crypto_aad_kind {
@@ -335,7 +336,8 @@ struct crypto_aad {
 };
 
 /* crypto_aad_encode - the 64-byte encoding above; reserved bytes zero. */
-void crypto_aad_encode(uint8_t out[CRYPTO_AAD_LEN], const struct crypto_aad *aad);
+void crypto_aad_encode(uint8_t out[CRYPTO_AAD_LEN],
+		       const struct crypto_aad *aad);
 
 /* ---- nonces (see NONCE SCHEME above) -------------------------------------------- */
 

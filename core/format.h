@@ -215,6 +215,7 @@ _Static_assert(sizeof(struct map_entry_layout) == 32, "map entry size");
 enum record_type {
 	RECORD_OBJECT = 1,
 	RECORD_SAVE = 2,
+	RECORD_GUEST = 3,
 };
 
 struct object_record_layout {
@@ -291,5 +292,30 @@ _Static_assert(sizeof(struct save_record_layout) == 64, "save record");
 #define SR_OFF_EVENT_OBJECT 48
 #define SAVE_RECORD_FIXED   64u
 #define SAVE_PIN_SIZE	    16u
+
+/* The guest as a directory: attributes set by chmod/chown/utimens on it
+ * (rsync -a, cp -a).  Absent until first set. */
+struct guest_record_layout {
+	uint8_t type[2];       /*  0 RECORD_GUEST */
+	uint8_t length[2];     /*  2 48 */
+	uint8_t mode[4];       /*  4 permission bits (S_IFDIR implied) */
+	uint8_t uid[4];	       /*  8 */
+	uint8_t gid[4];	       /* 12 */
+	uint8_t mtime_sec[8];  /* 16 */
+	uint8_t ctime_sec[8];  /* 24 */
+	uint8_t mtime_nsec[4]; /* 32 */
+	uint8_t ctime_nsec[4]; /* 36 */
+	uint8_t reserved[8];   /* 40 zero */
+};
+_Static_assert(sizeof(struct guest_record_layout) == 48, "guest record");
+
+#define GR_OFF_MODE	  4
+#define GR_OFF_UID	  8
+#define GR_OFF_GID	  12
+#define GR_OFF_MTIME_SEC  16
+#define GR_OFF_CTIME_SEC  24
+#define GR_OFF_MTIME_NSEC 32
+#define GR_OFF_CTIME_NSEC 36
+#define GUEST_RECORD_SIZE 48u
 
 #endif /* HANGAR_FORMAT_H */

@@ -162,6 +162,12 @@ struct save_info {
 	bool seal_pending; /* pins to be taken by the next commit */
 };
 
+struct dir_info {
+	bool set;
+	uint32_t mode, uid, gid;
+	struct timespec mtime, ctime;
+};
+
 #define COMPRESSOR_POOL 4
 
 struct container {
@@ -195,6 +201,7 @@ struct container {
 	struct object **objects; /* sorted by id */
 	size_t object_num, object_cap;
 	struct save_info save;
+	struct dir_info dir;	/* the guest as a directory */
 	bool txn_dirty;		/* some metadata changed */
 	atomic_bool data_dirty; /* in-place writes need an fdatasync */
 	uint64_t pack_cluster;	/* current compressed-extent cluster, 0 none */
@@ -232,6 +239,7 @@ int container_poison(struct container *c, int err);
 int compressor_take(struct container *c, struct compressor **out_cz);
 void compressor_give(struct container *c, struct compressor *cz);
 void container_touch(struct object *o, bool content);
+void container_dir_touch(struct container *c);
 
 /* object.c */
 struct object *object_find(struct container *c, uint64_t id);

@@ -157,6 +157,63 @@ void container_touch(struct object *o, bool content)
 	pthread_mutex_unlock(&o->attr_lock);
 }
 
+void container_dir_touch(struct container *c)
+{
+	if (!c->dir.set)
+		return;
+	c->dir.mtime = c->dir.ctime = clock_now();
+	c->txn_dirty = true;
+}
+
+int container_dir_getattr(struct container *c, struct object_attr *out_attr)
+{
+	int ret = 0;
+	memset(out_attr, 0, sizeof(*out_attr));
+	pthread_rwlock_rdlock(&c->lock);
+	if (!c->dir.set) {
+		ret = -ENODATA;
+	} else {
+		out_attr->mode = S_IFDIR | c->dir.mode;
+		out_attr->uid = c->dir.uid;
+		out_attr->gid = c->dir.gid;
+		out_attr->mtime = c->dir.mtime;
+		out_attr->ctime = c->dir.ctime;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return ret;
+}
+
+int container_dir_setattr(struct container *c, const struct object_attr *attr,
+			  unsigned mask, const struct object_attr *defaults)
+{
+	int ret;
+	pthread_rwlock_wrlock(&c->lock);
+	ret = c->read_only ? -EROFS : c->poisoned;
+	if (ret)
+		goto out_unlock;
+	struct dir_info *d = &c->dir;
+	if (!d->set) {
+		d->mode = defaults ? defaults->mode & 07777 : 0755;
+		d->uid = defaults ? defaults->uid : 0;
+		d->gid = defaults ? defaults->gid : 0;
+		d->mtime = defaults ? defaults->mtime : clock_now();
+		d->set = true;
+	}
+	if (mask & OBJECT_SET_MODE)
+		d->mode = attr->mode & 07777;
+	if (mask & OBJECT_SET_UID)
+		d->uid = attr->uid;
+	if (mask & OBJECT_SET_GID)
+		d->gid = attr->gid;
+	if (mask & OBJECT_SET_MTIME)
+		d->mtime = attr->mtime;
+	d->ctime = clock_now();
+	c->txn_dirty = true;
+out_unlock:
+	pthread_rwlock_unlock(&c->lock);
+	return ret;
+}
+
 static int writable(struct container *c)
 {
 	if (c->read_only)
@@ -219,6 +276,7 @@ int object_create(struct container *c, const char *name, uint32_t mode,
 	}
 	c->next_object_id++;
 	c->txn_dirty = true;
+	container_dir_touch(c);
 	*out_id = o->id;
 out_unlock:
 	pthread_rwlock_unlock(&c->lock);
@@ -267,6 +325,7 @@ int object_unlink(struct container *c, const char *name)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
+	container_dir_touch(c);
 	ret = object_unlink_locked(c, o);
 out_unlock:
 	pthread_rwlock_unlock(&c->lock);
@@ -349,6 +408,7 @@ int object_rename(struct container *c, const char *from, const char *to,
 		ret = -EBUSY;
 		goto out_unlock;
 	}
+	container_dir_touch(c);
 	ret = object_rename_locked(c, o, to);
 out_unlock:
 	pthread_rwlock_unlock(&c->lock);

@@ -172,6 +172,26 @@ static int encode_save(struct container *c, struct table_builder *b)
 	return 0;
 }
 
+static int encode_dir(struct container *c, struct table_builder *b)
+{
+	const struct dir_info *d = &c->dir;
+	if (!d->set)
+		return 0;
+	uint8_t *p = builder_room(b, GUEST_RECORD_SIZE);
+	if (!p)
+		return -ENOMEM;
+	le16_put(p, RECORD_GUEST);
+	le16_put(p + 2, GUEST_RECORD_SIZE);
+	le32_put(p + GR_OFF_MODE, d->mode & 07777);
+	le32_put(p + GR_OFF_UID, d->uid);
+	le32_put(p + GR_OFF_GID, d->gid);
+	le64_put(p + GR_OFF_MTIME_SEC, (uint64_t)d->mtime.tv_sec);
+	le64_put(p + GR_OFF_CTIME_SEC, (uint64_t)d->ctime.tv_sec);
+	le32_put(p + GR_OFF_MTIME_NSEC, (uint32_t)d->mtime.tv_nsec);
+	le32_put(p + GR_OFF_CTIME_NSEC, (uint32_t)d->ctime.tv_nsec);
+	return 0;
+}
+
 static int encode_object(struct table_builder *b, const struct object *o)
 {
 	size_t name_len = o->name ? strlen(o->name) : 0;
@@ -219,6 +239,8 @@ int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 	int ret;
 
 	ret = encode_save(c, &b);
+	if (!ret)
+		ret = encode_dir(c, &b);
 	for (size_t i = 0; !ret && i < c->object_num; i++)
 		ret = encode_object(&b, c->objects[i]);
 	if (!ret && b.num == 0 && !builder_room(&b, 0))
@@ -306,6 +328,27 @@ static int decode_save(struct container *c, const uint8_t *p, uint32_t len)
 		s->pins[i].id = le64_get(q);
 		s->pins[i].generation = le64_get(q + 8);
 	}
+	return 0;
+}
+
+static int decode_dir(struct container *c, const uint8_t *p, uint32_t len)
+{
+	struct dir_info *d = &c->dir;
+	if (len != GUEST_RECORD_SIZE || le32_get(p + GR_OFF_MODE) > 07777 ||
+	    le32_get(p + GR_OFF_MTIME_NSEC) >= 1000000000u ||
+	    le32_get(p + GR_OFF_CTIME_NSEC) >= 1000000000u)
+		return -EUCLEAN;
+	for (unsigned i = 40; i < GUEST_RECORD_SIZE; i++)
+		if (p[i])
+			return -EUCLEAN;
+	d->set = true;
+	d->mode = le32_get(p + GR_OFF_MODE);
+	d->uid = le32_get(p + GR_OFF_UID);
+	d->gid = le32_get(p + GR_OFF_GID);
+	d->mtime.tv_sec = (time_t)le64_get(p + GR_OFF_MTIME_SEC);
+	d->mtime.tv_nsec = (long)le32_get(p + GR_OFF_MTIME_NSEC);
+	d->ctime.tv_sec = (time_t)le64_get(p + GR_OFF_CTIME_SEC);
+	d->ctime.tv_nsec = (long)le32_get(p + GR_OFF_CTIME_NSEC);
 	return 0;
 }
 
@@ -451,6 +494,8 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 			if (type == RECORD_SAVE && !saw_save) {
 				saw_save = true;
 				ret = decode_save(c, p + pos, len);
+			} else if (type == RECORD_GUEST && !c->dir.set) {
+				ret = decode_dir(c, p + pos, len);
 			} else if (type == RECORD_OBJECT) {
 				ret = decode_object(c, p + pos, len, diag);
 			} else {

@@ -399,8 +399,39 @@ static void test_sparse_beyond_map(void)
 	}
 }
 
+static void test_dir_attrs(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	struct object_attr a, def = {.mode = 0750, .uid = 5, .gid = 6};
+	uint64_t id;
+
+	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_ERR(container_dir_getattr(c, &a), -ENODATA);
+	a.mode = 0711;
+	a.mtime = (struct timespec){.tv_sec = 1234567890, .tv_nsec = 987654321};
+	CHECK_OK(container_dir_setattr(
+		c, &a, OBJECT_SET_MODE | OBJECT_SET_MTIME, &def));
+	CHECK_OK(container_close(c));
+	c = open_ok(m);
+	CHECK_OK(container_dir_getattr(c, &a));
+	CHECK_EQ(a.mode, S_IFDIR | 0711);
+	CHECK_EQ(a.uid, 5);
+	CHECK_EQ(a.gid, 6);
+	CHECK_EQ(a.mtime.tv_sec, 1234567890);
+	CHECK_EQ(a.mtime.tv_nsec, 987654321);
+	/* a file created inside moves the directory's mtime */
+	CHECK_OK(object_create(c, "config", 0600, 0, 0, &id));
+	CHECK_OK(container_dir_getattr(c, &a));
+	CHECK(a.mtime.tv_sec > 1234567890);
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	memio_free(m);
+}
+
 int main(void)
 {
+	test_dir_attrs();
 	test_sparse_beyond_map();
 	test_basic_roundtrip(12);
 	test_basic_roundtrip(16);
