@@ -1559,7 +1559,7 @@ int main(void)
 		struct run probe;
 		setup_run(&probe, seed, w);
 		int nops = long_mode    ? 200
-			   : sanitized ? 4 + (int)rnd(&probe, 12)
+			   : sanitized ? 3 + (int)rnd(&probe, 10)
 				       : 6 + (int)rnd(&probe, 22);
 		one_workload(seed, w, nops, false, false, &st);
 		w++;
