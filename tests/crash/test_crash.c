@@ -424,16 +424,29 @@ struct allow { /* what unsynced writes may have left in committed bytes */
 	uint64_t *lenient;
 };
 
-static bool byte_allowed(const struct allow *a, int obj, uint64_t b,
-			 uint8_t v)
+/* The mutations of object `obj` that may show in a crash image. */
+static size_t allow_candidates(const struct allow *a, int obj, size_t **out)
+{
+	size_t n = 0;
+	*out = NULL;
+	if (!a)
+		return 0;
+	const struct run *r = a->r;
+	*out = xmalloc((r->nmuts - a->from + 1) * sizeof(**out));
+	for (size_t i = a->from; i < r->nmuts; i++)
+		if (r->muts[i].obj == obj && r->muts[i].log_start < a->win_end)
+			(*out)[n++] = i;
+	return n;
+}
+
+static bool byte_allowed(const struct allow *a, const size_t *cand,
+			 size_t ncand, uint64_t b, uint8_t v)
 {
 	if (!a)
 		return false;
 	const struct run *r = a->r;
-	for (size_t i = a->from; i < r->nmuts; i++) {
-		const struct mut *u = &r->muts[i];
-		if (u->obj != obj || u->log_start >= a->win_end)
-			continue;
+	for (size_t k = ncand; k-- > 0;) {
+		const struct mut *u = &r->muts[cand[k]];
 		if (a->garbage) {
 			/* whole virtual clusters touched are unchecked */
 			uint64_t cs = 1ull << r->shift;
@@ -506,16 +519,20 @@ static bool verify_live(struct container *c, const struct model *e,
 			goto out;
 		}
 		if (o->size && memcmp(buf, o->data, o->size) != 0) {
+			size_t *cand;
+			size_t ncand = allow_candidates(a, i, &cand);
 			for (size_t b = 0; b < o->size; b++) {
 				if (buf[b] == o->data[b] ||
-				    byte_allowed(a, i, b, buf[b]))
+				    byte_allowed(a, cand, ncand, b, buf[b]))
 					continue;
 				snprintf(why, wl,
 					 "%s: byte %zu is 0x%02x, oracle 0x%02x "
 					 "(and no unsynced write explains it)",
 					 o->name, b, buf[b], o->data[b]);
+				free(cand);
 				goto out;
 			}
+			free(cand);
 		}
 	}
 	struct save_status ss;
