@@ -18,9 +18,13 @@
 #   6. power off, a verifier guest boots the disk read-only: every block
 #      written before and after the save reads back intact;
 #   7. discard: save again, rm memory.save, a fresh boot works;
-#   8. checkpoint: migrate without stop and cont (like `xl save -c`): the
-#      running guest's next write invalidates the image (memory.save.stale),
-#      resume refuses with ESTALE and a reason, on the mount and in the CLI.
+#   8. checkpoint: migrate without stop and cont (like `xl save -c`).
+#      a. plain -drive: QEMU reopens the disk O_RDWR at cont; the open is
+#         refused (EBUSY), the guest stays paused, the image stays valid;
+#      b. file.auto-read-only=off (QEMU keeps the descriptor it opened
+#         before the save): the running guest's next write invalidates the
+#         image (memory.save.stale), resume refuses with ESTALE and a
+#         reason, on the mount and in the CLI.
 # Prints the time of each step and of the whole scenario, and memory.save's
 # logical size against the space it takes in the store.
 #
@@ -150,6 +154,7 @@ mon() {
 # serial_lines FILE: the complete lines of a serial log, without \r (a line
 # cut short when the guest was stopped is left out).
 serial_lines() {
+	[ -e "$1" ] || return 0
 	if [ -s "$1" ] && [ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' ')" != 0a ]; then
 		tr -d '\r' <"$1" | sed '$d'
 	else
@@ -220,6 +225,20 @@ wait_migration() {
 	fail "$1 migration did not complete within 120 s: $out"
 }
 
+# ensure_running WHEN: `cont` a paused VM until it runs (10 s).
+ensure_running() {
+	local i out
+	for ((i = 0; i < 50; i++)); do
+		out=$(mon "info status")
+		case "$out" in
+		*"VM status: running"*) return 0 ;;
+		*"VM status: paused"*) mon cont >/dev/null ;;
+		esac
+		sleep 0.2
+	done
+	fail "the VM is not running $1: $out"
+}
+
 # save_guest: stop, migrate into memory.save, quit (xl save / virsh save).
 save_guest() {
 	mon stop >/dev/null
@@ -265,10 +284,13 @@ print("host check: blocks %d..%d intact" % (first, last))
 PY
 }
 
-# loop_attach [losetup options]: attach disk.raw; the device in dev, or
+# loop_attach [DEVICE] [losetup options]: attach disk.raw (to DEVICE, else
+# the first free one); the device in dev, or
 # losetup's error message in dev and status 1.
 loop_attach() {
-	dev=$(t losetup -f --show "$@" "$DISK" 2>"$WORK/losetup.err") || {
+	local where=-f
+	case "${1:-}" in /dev/*) where=$1; shift ;; esac
+	dev=$(t losetup --show "$@" "$where" "$DISK" 2>"$WORK/losetup.err") || {
 		dev=$(cat "$WORK/losetup.err")
 		return 1
 	}
@@ -368,7 +390,10 @@ same_as_saved "fresh boot"
 
 echo "--- 3b. losetup read-write, then mount"
 r0=$(refusals)
-if loop_attach; then
+# On a named device: with -f, losetup takes EBUSY for a device another
+# process grabbed and retries for ~13 s before giving up.
+free=$(t losetup -f) || fail "losetup -f (find a free loop device)"
+if loop_attach "$free"; then
 	# losetup may fall back to a read-only device; it must not be writable.
 	ro=$(cat "/sys/block/${dev#/dev/}/ro" 2>/dev/null)
 	[ "$ro" = 1 ] || fail "losetup attached $dev read-write (ro=$ro)"
@@ -386,7 +411,8 @@ else
 	# That it was the backing file's open(O_RDWR) that failed with EBUSY (a
 	# busy loop device gives the same message), when strace is here:
 	if command -v strace >/dev/null; then
-		t strace -f -e trace=openat -o "$WORK/losetup.strace" losetup -f "$DISK" 2>/dev/null &&
+		free=$(t losetup -f) || fail "losetup -f"
+		t strace -f -e trace=openat -o "$WORK/losetup.strace" losetup "$free" "$DISK" 2>/dev/null &&
 			fail "losetup attached under strace"
 		grep -E "openat\(.*disk\.raw\", O_RDWR.* = -1 EBUSY" "$WORK/losetup.strace" >/dev/null ||
 			fail "no open(disk.raw, O_RDWR) = -1 EBUSY in: $(grep disk.raw "$WORK/losetup.strace")"
@@ -463,8 +489,7 @@ expect_state resuming "after resume"
 qemu_start restore "hangar.mode=writer" "" -incoming "exec:cat $G/memory.save"
 wait_migration "incoming"
 # The image was taken from a stopped VM, so the restored one starts paused.
-out=$(mon "info status")
-case "$out" in *"VM status: paused"*) mon cont >/dev/null ;; esac
+ensure_running "after the restore"
 wait_wrote $((N1 + 10)) 120
 grep -aq BOOTED "$QLOG" && fail "the restored guest booted afresh instead of resuming"
 FIRST=$(wrote_numbers "$QLOG" | head -n 1)
@@ -509,18 +534,47 @@ wait_serial "HANGAR-GUEST BOOTED mode=writer" 90
 wait_wrote $((N3 + 5)) 60
 echo "    fresh boot after discard writes: up to $(last_wrote "$QLOG")"
 
-step "8. checkpoint: migrate without stop, the guest keeps writing"
+step "8. checkpoint: migrate without stop (like xl save -c), then cont"
+echo "--- 8a. QEMU's default -drive: cont reopens the disk read-write, refused"
+# With -drive, QEMU's file node is auto-read-only: when the migration
+# completes, the source's disks are inactivated (the fd becomes read-only)
+# and `cont` reopens them O_RDWR; the save lock refuses that open, so the
+# guest cannot run on past a checkpoint image and the image stays valid.
+migrate_to_save
+expect_state saved "after the checkpoint"
+C0=$(last_wrote "$QLOG")
+out=$(mon cont)
+case "$out" in
+*"$BUSY"*) echo "    cont: $(grep -a "$BUSY" <<<"$out" | head -n 1)" ;;
+*) fail "cont after a checkpoint was not refused with EBUSY: $out" ;;
+esac
+mon "info status" | grep -q "VM status: paused" || fail "the VM runs after a refused cont"
+sleep 2
+[ "$(last_wrote "$QLOG")" = "$C0" ] || fail "the guest wrote after the refused cont"
+expect_state saved "after the refused cont"
+hostcheck 0 "$C0" 2 || fail "host check after the refused cont"
+mon quit >/dev/null
+wait_qemu_exit 30
+t rm "$G/memory.save" || fail "rm memory.save after 8a"
+
+echo "--- 8b. QEMU keeps its read-write descriptor: the running guest invalidates the image"
+# file.auto-read-only=off: the disk's O_RDWR descriptor, opened before the
+# save, stays in use across the migration and the cont, as with xl save -c.
+qemu_start boot4 "hangar.mode=writer hangar.start=$((C0 + 1))" ",file.auto-read-only=off"
+wait_serial "HANGAR-GUEST BOOTED mode=writer" 90
+wait_wrote $((C0 + 5)) 60
 migrate_to_save
 C1=$(last_wrote "$QLOG")
-out=$(mon "info status")
-case "$out" in *"postmigrate"* | *"paused"*) mon cont >/dev/null ;; esac
-mon "info status" | grep -q "VM status: running" || fail "not running after the checkpoint"
+# QEMU pauses the source when the migration completes (postmigrate);
+# `cont` lets the guest go on.
+ensure_running "after the checkpoint"
 wait_wrote $((C1 + 3)) 60
 for ((i = 0; i < 50; i++)); do [ "$(state)" = invalidated ] && break; sleep 0.1; done
 expect_state invalidated "after the running guest wrote past the checkpoint"
 [ ! -e "$G/memory.save" ] && [ -e "$G/memory.save.stale" ] ||
 	fail "the checkpoint image is not set aside: $(ls -a "$G" | tr '\n' ' ')"
 expect_log "save image invalidated"
+echo "    hangarfs: $(grep "save image invalidated" "$HFS_LOG" | tail -n 1)"
 getfattr --absolute-names -d -m user.hangar "$G" | sed 's/^/    /'
 [ "$(errno_of "os.setxattr('$G', 'user.hangar.resume', b'1')")" = ESTALE ] ||
 	fail "resume of the stale checkpoint did not fail with ESTALE"
@@ -528,9 +582,12 @@ out=$(setfattr -n user.hangar.resume -v 1 "$G" 2>&1) && fail "setfattr resume su
 echo "    setfattr resume: $out"
 expect_log "$GUEST: resume refused: "
 echo "    hangarfs: $(grep "$GUEST: resume refused: " "$HFS_LOG" | tail -n 1)"
+STATUS=$(t "$HANGAR" status "$STORE" "$GUEST" 2>&1) || fail "hangar status: $STATUS"
+echo "$STATUS" | grep -q invalidated || fail "hangar status does not say invalidated: $STATUS"
+echo "$STATUS" | sed 's/^/    | /'
 mon quit >/dev/null
 wait_qemu_exit 30
-N4=$(last_wrote "$WORK/boot3.serial")
+N4=$(last_wrote "$WORK/boot4.serial")
 hostcheck 0 "$N4" 2 || fail "host check at the end"
 fs_umount
 out=$(t "$HANGAR" resume "$STORE" "$GUEST" 2>&1) && fail "hangar resume of the stale image succeeded: $out"
@@ -541,7 +598,7 @@ echo "    ($(elapsed "$STEP_T") s)"
 SCENARIO=$(elapsed "$SCENARIO_T")
 echo "=== figures"
 echo "scenario time (steps 1-8): $SCENARIO s; with guest build/cache check: $(elapsed "$T0") s"
-echo "blocks written: $((N4 + 1)) (save at $N1, restored at $FIRST, discard save at $N3, checkpoint at $C1)"
+echo "blocks written: $((N4 + 1)) (save at $N1, restored at $FIRST, discard save at $N3, refused checkpoint at $C0, stale checkpoint at $C1)"
 awk -v l="$SAVE_LOGICAL" -v s="$SAVE_ONMOUNT" -v c="$CONTAINER" -v d="$DISK_ONMOUNT" 'BEGIN {
 	printf "memory.save: logical %d bytes (%.1f MiB), stored %d bytes (%.1f MiB, st_blocks on the mount): ratio %.2f\n", l, l / 1048576, s, s / 1048576, s ? l / s : 0
 	printf "container web01.hangar at the save: %d bytes on the host (du), disk.raw used %d bytes\n", c, d
