@@ -43,34 +43,34 @@
 #include "format.h"
 
 struct keyslot_header_layout {
-	uint8_t magic[8];	/*  0 "HANGARK1" */
-	uint8_t version[4];	/*  8 KEYSLOT_AREA_VERSION */
-	uint8_t cipher[4];	/* 12 KEYSLOT_CIPHER_AES_256_GCM */
-	uint8_t slot_count[2];	/* 16 KEYSLOT_COUNT */
-	uint8_t slot_size[2];	/* 18 KEYSLOT_SLOT_SIZE */
-	uint8_t reserved0[4];	/* 20 zero */
-	uint8_t area_uuid[16];	/* 24 random at init */
-	uint8_t key_id[16];	/* 40 fingerprint of the master key */
-	uint8_t reserved1[4];	/* 56 zero */
-	uint8_t crc[4];		/* 60 crc32c of bytes 0..59 */
+	uint8_t magic[8];      /*  0 "HANGARK1" */
+	uint8_t version[4];    /*  8 KEYSLOT_AREA_VERSION */
+	uint8_t cipher[4];     /* 12 KEYSLOT_CIPHER_AES_256_GCM */
+	uint8_t slot_count[2]; /* 16 KEYSLOT_COUNT */
+	uint8_t slot_size[2];  /* 18 KEYSLOT_SLOT_SIZE */
+	uint8_t reserved0[4];  /* 20 zero */
+	uint8_t area_uuid[16]; /* 24 random at init */
+	uint8_t key_id[16];    /* 40 fingerprint of the master key */
+	uint8_t reserved1[4];  /* 56 zero */
+	uint8_t crc[4];	       /* 60 crc32c of bytes 0..59 */
 };
 _Static_assert(sizeof(struct keyslot_header_layout) == KEYSLOT_HEADER_SIZE,
 	       "key-slot header size");
 
 struct keyslot_slot_layout {
-	uint8_t kind[2];	    /*   0 enum keyslot_kind */
-	uint8_t kdf[2];		    /*   2 KEYSLOT_KDF_SCRYPT */
-	uint8_t index[4];	    /*   4 own position */
-	uint8_t log2_n[4];	    /*   8 */
-	uint8_t r[4];		    /*  12 */
-	uint8_t p[4];		    /*  16 */
-	uint8_t reserved[4];	    /*  20 zero */
-	uint8_t created[8];	    /*  24 seconds */
-	uint8_t salt[32];	    /*  32 scrypt salt */
-	uint8_t nonce[12];	    /*  64 GCM nonce of the wrap */
-	uint8_t wrapped[32];	    /*  76 wrapped master key */
-	uint8_t tag[16];	    /* 108 GCM tag */
-	uint8_t crc[4];		    /* 124 crc32c of bytes 0..123 */
+	uint8_t kind[2];     /*   0 enum keyslot_kind */
+	uint8_t kdf[2];	     /*   2 KEYSLOT_KDF_SCRYPT */
+	uint8_t index[4];    /*   4 own position */
+	uint8_t log2_n[4];   /*   8 */
+	uint8_t r[4];	     /*  12 */
+	uint8_t p[4];	     /*  16 */
+	uint8_t reserved[4]; /*  20 zero */
+	uint8_t created[8];  /*  24 seconds */
+	uint8_t salt[32];    /*  32 scrypt salt */
+	uint8_t nonce[12];   /*  64 GCM nonce of the wrap */
+	uint8_t wrapped[32]; /*  76 wrapped master key */
+	uint8_t tag[16];     /* 108 GCM tag */
+	uint8_t crc[4];	     /* 124 crc32c of bytes 0..123 */
 };
 _Static_assert(sizeof(struct keyslot_slot_layout) == KEYSLOT_SLOT_SIZE,
 	       "key-slot size");
@@ -102,9 +102,9 @@ _Static_assert(CRYPTO_SCRYPT_SALT_LEN == 32, "slot salt field");
 #define KS_OFF_TAG	108
 #define KS_OFF_CRC	124
 /* Authenticated by the slot's tag: everything before the nonce. */
-#define KS_AUTH_LEN	64
+#define KS_AUTH_LEN 64
 
-#define KEYSLOT_MAGIC "HANGARK1"
+#define KEYSLOT_MAGIC	"HANGARK1"
 #define KEYSLOT_AAD_LEN (CRYPTO_AAD_LEN + KH_OFF_CRC + KS_AUTH_LEN)
 
 /* The result of checking a whole area: per-slot facts, no KDF run. */
@@ -190,7 +190,7 @@ static int keyslot_parse_slot(const uint8_t *area, unsigned index,
 		goto out;
 	}
 	ret = crypto_scrypt_params_check(&info->kdf, out_work) < 0 ? -EUCLEAN
-								    : 0;
+								   : 0;
 out:
 	info->error = ret;
 	return ret;
@@ -236,8 +236,8 @@ static unsigned keyslot_used_count(const struct keyslot_scan *scan)
 	return n;
 }
 
-static void keyslot_aad_build(uint8_t out[KEYSLOT_AAD_LEN],
-			      const uint8_t *area, unsigned index)
+static void keyslot_aad_build(uint8_t out[KEYSLOT_AAD_LEN], const uint8_t *area,
+			      unsigned index)
 {
 	struct crypto_aad aad = {
 		.kind = CRYPTO_AAD_KEYSLOT,
@@ -471,8 +471,8 @@ int keyslot_unlock(struct crypto_key **out_master, unsigned *out_slot,
 		}
 		if (info->kind != kind)
 			continue;
-		ret = keyslot_slot_open(area, i, &info->kdf, secret,
-					secret_len, &master);
+		ret = keyslot_slot_open(area, i, &info->kdf, secret, secret_len,
+					&master);
 		if (ret == -EBADMSG)
 			continue; /* not this slot's secret */
 		if (ret < 0)

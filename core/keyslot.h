@@ -90,13 +90,14 @@
 
 #include "crypto.h"
 
-#define KEYSLOT_COUNT	     8u
-#define KEYSLOT_HEADER_SIZE  64u
-#define KEYSLOT_SLOT_SIZE    128u
-#define KEYSLOT_AREA_SIZE    (KEYSLOT_HEADER_SIZE + KEYSLOT_COUNT * KEYSLOT_SLOT_SIZE)
-#define KEYSLOT_AREA_VERSION 1u
+#define KEYSLOT_COUNT	    8u
+#define KEYSLOT_HEADER_SIZE 64u
+#define KEYSLOT_SLOT_SIZE   128u
+#define KEYSLOT_AREA_SIZE                                                      \
+	(KEYSLOT_HEADER_SIZE + KEYSLOT_COUNT * KEYSLOT_SLOT_SIZE)
+#define KEYSLOT_AREA_VERSION	   1u
 #define KEYSLOT_CIPHER_AES_256_GCM 1u
-#define KEYSLOT_KDF_SCRYPT   1u
+#define KEYSLOT_KDF_SCRYPT	   1u
 /* Total scrypt work (sum of N * r * p) of all intact slots: eight slots at
  * the default strength. */
 #define KEYSLOT_AREA_WORK_MAX (8ull << 20)

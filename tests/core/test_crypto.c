@@ -289,7 +289,8 @@ static void test_scrypt_bounds(void)
 	elapsed = now_seconds() - t0;
 	/* Refused before any work: a handful of comparisons each. */
 	CHECK(elapsed < 0.05);
-	fprintf(stderr, "scrypt: %zu hostile parameter sets refused in %.6f s\n",
+	fprintf(stderr,
+		"scrypt: %zu hostile parameter sets refused in %.6f s\n",
 		sizeof(hostile) / sizeof(hostile[0]), elapsed);
 
 	/* The corners that are allowed. */
@@ -333,9 +334,9 @@ static void test_scrypt_default_timing(void)
 
 	crypto_scrypt_params_default(&def);
 	t0 = now_seconds();
-	CHECK_OK(crypto_key_new_scrypt(&key, &def, "correct horse", 13,
-				       (const uint8_t *)"0123456789abcdef0123456789abcdef",
-				       32));
+	CHECK_OK(crypto_key_new_scrypt(
+		&key, &def, "correct horse", 13,
+		(const uint8_t *)"0123456789abcdef0123456789abcdef", 32));
 	fprintf(stderr, "scrypt: default (N=2^17 r=8 p=1) took %.3f s\n",
 		now_seconds() - t0);
 	crypto_key_free(key);
@@ -366,12 +367,12 @@ static void test_hkdf(void)
 	CHECK_OK(crypto_hkdf_sha256(okm, sizeof(okm), ikm, sizeof(ikm), NULL, 0,
 				    NULL, 0));
 	CHECK_MEM_EQ(okm, want, 42);
-	CHECK_ERR(crypto_hkdf_sha256(okm, 0, ikm, sizeof(ikm), NULL, 0, NULL,
-				     0),
-		  -EINVAL);
-	CHECK_ERR(crypto_hkdf_sha256(okm, sizeof(okm), ikm, 0, NULL, 0, NULL,
-				     0),
-		  -EINVAL);
+	CHECK_ERR(
+		crypto_hkdf_sha256(okm, 0, ikm, sizeof(ikm), NULL, 0, NULL, 0),
+		-EINVAL);
+	CHECK_ERR(
+		crypto_hkdf_sha256(okm, sizeof(okm), ikm, 0, NULL, 0, NULL, 0),
+		-EINVAL);
 	fprintf(stderr, "hkdf: RFC 5869 A.1 and A.3 ok\n");
 }
 
@@ -406,7 +407,8 @@ static void test_subkeys(void)
 
 	for (unsigned i = 0; i < 3; i++) {
 		/* Derived key == HKDF(master, uuid, label), as documented. */
-		CHECK_OK(crypto_key_derive(&k, master, purposes[i], uuid_a, 16));
+		CHECK_OK(
+			crypto_key_derive(&k, master, purposes[i], uuid_a, 16));
 		key_probe(k, tags[i]);
 		crypto_key_free(k);
 		CHECK_OK(crypto_hkdf_sha256(raw, 32, master_bytes, 32, uuid_a,
@@ -417,7 +419,8 @@ static void test_subkeys(void)
 		CHECK_MEM_EQ(tag, tags[i], 16);
 		crypto_key_free(expect);
 		/* Another container's uuid gives another key. */
-		CHECK_OK(crypto_key_derive(&k, master, purposes[i], uuid_b, 16));
+		CHECK_OK(
+			crypto_key_derive(&k, master, purposes[i], uuid_b, 16));
 		key_probe(k, tags[3 + i]);
 		crypto_key_free(k);
 	}

@@ -19,7 +19,7 @@
 
 static const struct crypto_scrypt_params small = {10, 8, 1};
 
-#define SLOT(area, i) ((area) + KEYSLOT_HEADER_SIZE + (i) * KEYSLOT_SLOT_SIZE)
+#define SLOT(area, i) ((area) + KEYSLOT_HEADER_SIZE + (i)*KEYSLOT_SLOT_SIZE)
 
 static double now_seconds(void)
 {
@@ -109,9 +109,9 @@ static void test_lifecycle(void)
 	CHECK_ERR(try_unlock(area, sizeof(area), KEYSLOT_KIND_PASSPHRASE,
 			     "hunter"),
 		  -EKEYREJECTED);
-	CHECK_ERR(try_unlock(area, sizeof(area), KEYSLOT_KIND_KEYFILE,
-			     "hunter2"),
-		  -EKEYREJECTED);
+	CHECK_ERR(
+		try_unlock(area, sizeof(area), KEYSLOT_KIND_KEYFILE, "hunter2"),
+		-EKEYREJECTED);
 	elapsed = now_seconds() - t0;
 	CHECK(elapsed < 2.0);
 	fprintf(stderr, "keyslot: 3 wrong secrets rejected in %.3f s\n",
@@ -202,9 +202,9 @@ static void test_lifecycle(void)
 	expect_unlock(area, KEYSLOT_KIND_PASSPHRASE, "pass 7", 6, id, 7);
 	/* A wrong passphrase against 7 passphrase slots is still quick. */
 	t0 = now_seconds();
-	CHECK_ERR(try_unlock(area, sizeof(area), KEYSLOT_KIND_PASSPHRASE,
-			     "nope"),
-		  -EKEYREJECTED);
+	CHECK_ERR(
+		try_unlock(area, sizeof(area), KEYSLOT_KIND_PASSPHRASE, "nope"),
+		-EKEYREJECTED);
 	fprintf(stderr, "keyslot: full area, wrong passphrase in %.3f s\n",
 		now_seconds() - t0);
 
@@ -229,8 +229,7 @@ static void test_lifecycle(void)
 	CHECK_EQ(count, 1);
 	CHECK_EQ(info[0].index, KEYSLOT_COUNT - 1);
 	memcpy(before, area, sizeof(area));
-	CHECK_ERR(keyslot_remove(area, sizeof(area), master,
-				 KEYSLOT_COUNT - 1),
+	CHECK_ERR(keyslot_remove(area, sizeof(area), master, KEYSLOT_COUNT - 1),
 		  -EBUSY);
 	CHECK_MEM_EQ(area, before, sizeof(area));
 	expect_unlock(area, KEYSLOT_KIND_PASSPHRASE, "pass 7", 6, id,
@@ -251,8 +250,8 @@ static void test_defaults(void)
 	unsigned count;
 	double t0 = now_seconds(), t1;
 
-	CHECK_OK(keyslot_area_init(area, &master, KEYSLOT_KIND_PASSPHRASE,
-				   NULL, "correct horse battery staple", 28));
+	CHECK_OK(keyslot_area_init(area, &master, KEYSLOT_KIND_PASSPHRASE, NULL,
+				   "correct horse battery staple", 28));
 	t1 = now_seconds();
 	CHECK_OK(keyslot_list(area, sizeof(area), info, &count));
 	CHECK_EQ(count, 1);
@@ -340,8 +339,9 @@ static void test_truncated_and_header(void)
 	CHECK_ERR(keyslot_list(copy, sizeof(copy), info, &count), -EUCLEAN);
 	memset(copy, 0xff, sizeof(copy));
 	CHECK_ERR(keyslot_list(copy, sizeof(copy), info, &count), -EUCLEAN);
-	fprintf(stderr, "keyslot: truncations and header damage refused in "
-			"%.3f s\n",
+	fprintf(stderr,
+		"keyslot: truncations and header damage refused in "
+		"%.3f s\n",
 		now_seconds() - t0);
 	crypto_key_free(master);
 }
@@ -421,7 +421,7 @@ static void test_damaged_slots(void)
 static void test_hostile_params(void)
 {
 	static const uint32_t hostile[][3] = {
-		{40, 8, 1}, {21, 8, 1},	  {20, 16, 16},	   {0, 8, 1},
+		{40, 8, 1}, {21, 8, 1},	  {20, 16, 16},	      {0, 8, 1},
 		{10, 0, 1}, {10, 8, 0},	  {UINT32_MAX, 1, 1}, {18, 8, 4},
 		{20, 4, 1}, {10, 100, 1}, {10, 8, 1000},
 	};
@@ -523,8 +523,9 @@ static void test_random_damage(void)
 			opened++;
 		}
 	}
-	fprintf(stderr, "keyslot: 3000 random damages, %u still opened (slot 0 "
-			"untouched)\n",
+	fprintf(stderr,
+		"keyslot: 3000 random damages, %u still opened (slot 0 "
+		"untouched)\n",
 		opened);
 	crypto_key_free(master);
 }

@@ -93,9 +93,8 @@ static uint64_t fuzz_list(const uint8_t *area, size_t len)
 	return work;
 }
 
-static int fuzz_unlock(const uint8_t *area, size_t len,
-		       enum keyslot_kind kind, const char *secret,
-		       struct crypto_key **out_master)
+static int fuzz_unlock(const uint8_t *area, size_t len, enum keyslot_kind kind,
+		       const char *secret, struct crypto_key **out_master)
 {
 	unsigned slot = 99;
 	int ret;
