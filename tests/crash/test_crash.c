@@ -1521,12 +1521,12 @@ int main(void)
 	const uint64_t seed = test_seed();
 	const bool long_mode = env_on("HANGAR_CRASH_LONG");
 	const bool sanitized = CRASH_SANITIZED || env_on("HANGAR_SANITIZED");
-	double budget = sanitized ? 200 : 240;
+	double budget = long_mode ? 3600 : sanitized ? 200 : 240;
 	const char *b = getenv("HANGAR_CRASH_BUDGET");
 	if (b && b[0])
 		budget = strtod(b, NULL);
 	const uint64_t want_states = long_mode ? 1000000 : 20000;
-	const uint64_t want_workloads = 300;
+	const uint64_t want_workloads = long_mode ? 100 : 300;
 	const char *only = getenv("HANGAR_CRASH_ONLY");
 	struct stats st = {0};
 	const double t0 = now_s();
