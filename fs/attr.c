@@ -19,10 +19,17 @@
  * object ids; past that, numbers may repeat (never for the directory).  The
  * FUSE node id is unrelated (nodes.c).
  *
- * Guest directories have no attributes of their own in the container
- * format, so they show their container file's: owner, group and times as
- * on the host, permission bits with x implied by r (0644 shows as 0755).
- * chmod/chown/utimensat on a guest directory change the container file.
+ * Guest directories
+ * -----------------
+ * A guest directory's mode, owner, group, mtime and ctime live in its
+ * container (container_dir_getattr/setattr), so chmod, chown and utimensat
+ * persist and move with the guest; core moves the mtime at every create,
+ * unlink and rename inside.  mkdir sets them from birth (the mode asked for,
+ * the caller's uid/gid).  A guest that never had them set (made by `hangar
+ * create`, or by an older hangarfs) shows defaults until the first chmod,
+ * chown or utimensat: mode 0755, owner, group and times of its container
+ * file.  So does a guest whose container cannot be opened, so that it can
+ * still be looked up and removed.  No atime is kept (it shows the mtime).
  *
  * THREAD MODEL: no state of its own.
  */
@@ -80,20 +87,53 @@ int attr_fill_root(struct hfs *fs, struct stat *out_st)
 	return 0;
 }
 
-void attr_fill_guest(const struct stat *host, struct stat *out_st)
+/* What a guest directory shows while its container has no attributes. */
+static void guest_defaults(const struct stat *host, struct object_attr *out)
 {
-	mode_t perm = host->st_mode & 0777;
+	memset(out, 0, sizeof(*out));
+	out->mode = S_IFDIR | 0755;
+	out->uid = host->st_uid;
+	out->gid = host->st_gid;
+	out->mtime = host->st_mtim;
+	out->ctime = host->st_ctim;
+}
 
+void attr_fill_guest(const struct stat *host, const struct object_attr *dir,
+		     struct stat *out_st)
+{
 	memset(out_st, 0, sizeof(*out_st));
 	out_st->st_ino = attr_ino_guest(host->st_ino);
-	out_st->st_mode = S_IFDIR | perm | ((perm & 0444) >> 2);
+	out_st->st_mode = S_IFDIR | (dir->mode & 07777);
 	out_st->st_nlink = 2;
-	out_st->st_uid = host->st_uid;
-	out_st->st_gid = host->st_gid;
+	out_st->st_uid = dir->uid;
+	out_st->st_gid = dir->gid;
 	out_st->st_blksize = host->st_blksize;
-	out_st->st_atim = host->st_atim;
-	out_st->st_mtim = host->st_mtim;
-	out_st->st_ctim = host->st_ctim;
+	out_st->st_atim = dir->mtime;
+	out_st->st_mtim = dir->mtime;
+	out_st->st_ctim = dir->ctime;
+}
+
+int attr_guest_stat(struct hfs *fs, const char *name, struct stat *out_st)
+{
+	struct object_attr dir;
+	struct container *c;
+	struct stat host;
+	int err;
+
+	err = guest_host_stat(fs, name, &host);
+	if (err)
+		return err;
+	err = store_guest_get(fs->store, name, &c);
+	if (!err) {
+		err = container_dir_getattr(c, &dir);
+		store_guest_put(fs->store, c);
+	}
+	/* -ENODATA: never set.  Any other error (a corrupt container) is
+	 * reported by the operations inside the guest, not by stat. */
+	if (err)
+		guest_defaults(&host, &dir);
+	attr_fill_guest(&host, &dir, out_st);
+	return 0;
 }
 
 void attr_fill_object(struct hfs *fs, uint64_t host_ino,
@@ -146,7 +186,6 @@ static int node_stat(struct hfs *fs, struct node *n, struct stat *out_st)
 {
 	char guest[HFS_GUEST_NAME_MAX];
 	struct container *c;
-	struct stat host;
 	int err;
 
 	switch (n->kind) {
@@ -154,11 +193,7 @@ static int node_stat(struct hfs *fs, struct node *n, struct stat *out_st)
 		return attr_fill_root(fs, out_st);
 	case NODE_GUEST:
 		nodes_guest_name(n, guest);
-		err = guest_host_stat(fs, guest, &host);
-		if (err)
-			return err;
-		attr_fill_guest(&host, out_st);
-		return 0;
+		return attr_guest_stat(fs, guest, out_st);
 	case NODE_OBJECT:
 		err = guest_acquire(fs, n->guest, guest, &c);
 		if (err)
@@ -197,47 +232,49 @@ static struct timespec now_realtime(void)
 	return ts;
 }
 
-/* chmod/chown/utimensat on a guest directory: its container file. */
+/* chmod/chown/utimensat on a guest directory: stored in its container. */
 static int guest_setattr(struct hfs *fs, struct node *n,
 			 const struct stat *attr, int to_set)
 {
 	char guest[HFS_GUEST_NAME_MAX];
-	char file[HFS_GUEST_NAME_MAX + sizeof(STORE_GUEST_SUFFIX)];
-	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT},
-				    {.tv_nsec = UTIME_OMIT}};
+	struct object_attr dir = {0}, defaults;
+	struct container *c;
+	struct stat host;
+	unsigned mask = 0;
+	int err;
 
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		return -EISDIR;
-	nodes_guest_name(n, guest);
-	snprintf(file, sizeof(file), "%s%s", guest, STORE_GUEST_SUFFIX);
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid =
-			(to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
-		gid_t gid =
-			(to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-
-		if (fchownat(fs->store_fd, file, uid, gid,
-			     AT_SYMLINK_NOFOLLOW) != 0)
-			return -errno;
-	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
-		/* x is implied by r on display, so it is not stored. */
-		if (fchmodat(fs->store_fd, file, attr->st_mode & 0666, 0) != 0)
-			return -errno;
+		dir.mode = S_IFDIR | (attr->st_mode & 07777);
+		mask |= OBJECT_SET_MODE;
 	}
-	if (to_set & FUSE_SET_ATTR_ATIME)
-		times[0] = attr->st_atim;
-	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-		times[0].tv_nsec = UTIME_NOW;
-	if (to_set & FUSE_SET_ATTR_MTIME)
-		times[1] = attr->st_mtim;
-	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-		times[1].tv_nsec = UTIME_NOW;
-	if ((times[0].tv_nsec != UTIME_OMIT ||
-	     times[1].tv_nsec != UTIME_OMIT) &&
-	    utimensat(fs->store_fd, file, times, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	return 0;
+	if (to_set & FUSE_SET_ATTR_UID) {
+		dir.uid = attr->st_uid;
+		mask |= OBJECT_SET_UID;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		dir.gid = attr->st_gid;
+		mask |= OBJECT_SET_GID;
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		dir.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now_realtime()
+							       : attr->st_mtim;
+		mask |= OBJECT_SET_MTIME;
+	}
+	if (!mask)
+		return 0; /* atime alone: not stored (top of file) */
+	err = guest_acquire(fs, n, guest, &c);
+	if (err)
+		return err;
+	/* The first set starts from what stat showed until now. */
+	err = guest_host_stat(fs, guest, &host);
+	if (!err) {
+		guest_defaults(&host, &defaults);
+		err = container_dir_setattr(c, &dir, mask, &defaults);
+	}
+	guest_release(fs, c);
+	return err;
 }
 
 /* truncate, chmod, chown, utimensat on an object. */

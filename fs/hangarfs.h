@@ -193,12 +193,22 @@ int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st);
 uint64_t attr_ino_guest(uint64_t host_ino);
 uint64_t attr_ino_object(uint64_t host_ino, uint64_t object_id);
 
-/* attr_fill_root / attr_fill_guest / attr_fill_object - a struct stat. */
+/* attr_fill_root / attr_fill_guest / attr_fill_object - a struct stat.
+ * attr_fill_guest: `host` is the container file's stat, `dir` the guest
+ * directory's attributes (container_dir_getattr or the defaults). */
 int attr_fill_root(struct hfs *fs, struct stat *out_st);
-void attr_fill_guest(const struct stat *host, struct stat *out_st);
+void attr_fill_guest(const struct stat *host, const struct object_attr *dir,
+		     struct stat *out_st);
 void attr_fill_object(struct hfs *fs, uint64_t host_ino,
 		      const struct object_attr *oa, unsigned nlink,
 		      struct stat *out_st);
+
+/*
+ * attr_guest_stat - what stat(2) shows for the directory of guest `name`:
+ * its attributes in the container, or the defaults (attr.c).  -ENOENT if
+ * there is no such guest.
+ */
+int attr_guest_stat(struct hfs *fs, const char *name, struct stat *out_st);
 
 /* attr_entry_timeout - how long the kernel may cache the name `name`. */
 double attr_entry_timeout(struct hfs *fs, const char *name);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hangarfs.h"
@@ -76,10 +77,14 @@ static int root_make_entry(struct hfs *fs, const char *name,
 	if (!n)
 		return -ENOMEM;
 	memset(out_e, 0, sizeof(*out_e));
+	err = attr_guest_stat(fs, name, &out_e->attr);
+	if (err) {
+		nodes_forget(n, 1);
+		return err;
+	}
 	out_e->ino = n->nodeid;
 	out_e->attr_timeout = fs->attr_timeout;
 	out_e->entry_timeout = fs->entry_timeout;
-	attr_fill_guest(&host, &out_e->attr);
 	*out_node = n;
 	return 0;
 }
@@ -366,23 +371,34 @@ void hfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 /* ---- creating and removing names ---------------------------------------- */
 
-/* After mkdir: give the new guest's container file the directory's mode
- * and the caller's ownership (see attr.c on guest directory attributes). */
+/* After mkdir: the guest directory's attributes from birth (attr.c): the
+ * mode asked for (umask applied by the kernel) and the caller's ids. */
 static void guest_apply_creator(struct hfs *fs, fuse_req_t req,
 				const char *name, mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char file[HFS_GUEST_NAME_MAX + sizeof(STORE_GUEST_SUFFIX)];
+	struct object_attr dir = {0};
+	struct container *c;
+	int err;
 
-	snprintf(file, sizeof(file), "%s%s", name, STORE_GUEST_SUFFIX);
-	if (fchmodat(fs->store_fd, file, (mode & 0666) | 0600, 0) != 0)
-		log_msg(LOG_WARNING, "%s: cannot set mode of %s: %s", name,
-			file, hfs_strerror(errno));
-	if (geteuid() == 0 && (ctx->uid != 0 || ctx->gid != 0) &&
-	    fchownat(fs->store_fd, file, ctx->uid, ctx->gid,
-		     AT_SYMLINK_NOFOLLOW) != 0)
-		log_msg(LOG_WARNING, "%s: cannot set owner of %s: %s", name,
-			file, hfs_strerror(errno));
+	dir.mode = S_IFDIR | (mode & 07777);
+	dir.uid = ctx->uid;
+	dir.gid = ctx->gid;
+	clock_gettime(CLOCK_REALTIME, &dir.mtime);
+	dir.ctime = dir.mtime;
+	err = store_guest_get(fs->store, name, &c);
+	if (!err) {
+		err = container_dir_setattr(c, &dir,
+					    OBJECT_SET_MODE | OBJECT_SET_UID |
+						    OBJECT_SET_GID |
+						    OBJECT_SET_MTIME,
+					    &dir);
+		store_guest_put(fs->store, c);
+	}
+	if (err)
+		log_msg(LOG_WARNING,
+			"%s: cannot set the directory's mode and owner: %s",
+			name, hfs_strerror(err));
 }
 
 void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
