@@ -110,7 +110,7 @@ for r in rows:
             cpbad.append(f"{tool} from {b} rep {rep}: {ok}")
 if cp:
     cb = [b for b in BACK if any(k[1] == b for k in cp)]
-    print("\n## Sparse copy of a 2 GiB half-sparse disk out of the mount (seconds, median [min–max]; lower is better)\n")
+    print("\n## Sparse copy of a half-sparse disk (size in the header) out of the mount (seconds, median [min–max]; lower is better)\n")
     print("| tool | " + " | ".join(cb) + " | steal % med | qsd-raw/hangar (speed) | qsd-raw/hangar-z |")
     print("|---" * (len(cb) + 4) + "|")
     for tool, name in (("cp", "cp --sparse=always"), ("rsync", "rsync -a --sparse")):
