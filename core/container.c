@@ -447,14 +447,17 @@ static int superblock_choose(struct container *c, struct load_diag *diag)
 		if (diag)
 			diag->superblock_valid[i] = res[i] == 0;
 	}
-	/* Among slots whose checksum holds, the newest generation wins; a
-	 * slot with features we do not know is still "newest" and refuses. */
+	/* Among slots that are intact (magic and crc hold), the newest
+	 * generation wins, and its decode decides: an intact newest slot that
+	 * we cannot use (unknown features, impossible geometry) refuses the
+	 * open rather than falling back to an older tree that may have been
+	 * reused since. */
 	int best = -1;
 	uint64_t best_gen = 0;
 	for (int i = 0; i < 2; i++) {
 		const uint8_t *sb = hdr + (i ? FORMAT_SUPERBLOCK_B_OFFSET
 					     : FORMAT_SUPERBLOCK_A_OFFSET);
-		if (res[i] == -EUCLEAN || res[i] == -EBADMSG)
+		if (!superblock_intact(sb))
 			continue;
 		uint64_t g = le64_get(sb + SB_OFF_GENERATION);
 		if (best < 0 || g > best_gen) {

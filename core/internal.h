@@ -289,6 +289,8 @@ int u64_push(uint64_t **arr, size_t *num, size_t *cap, uint64_t v);
 /* table.c */
 void superblock_encode(const struct container *c, uint8_t *sb,
 		       uint64_t generation, uint64_t used, uint64_t now_ns);
+/* superblock_intact - magic and crc hold: the slot is a candidate. */
+bool superblock_intact(const uint8_t *sb);
 int superblock_decode(const uint8_t *sb, struct container *c,
 		      uint64_t *out_used, char *why, size_t why_len);
 int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,

@@ -52,6 +52,12 @@ void superblock_encode(const struct container *c, uint8_t *sb,
 	le32_put(sb + SB_OFF_CRC, crc32c(0, sb, SB_OFF_CRC));
 }
 
+bool superblock_intact(const uint8_t *sb)
+{
+	return memcmp(sb + SB_OFF_MAGIC, SUPERBLOCK_MAGIC, 8) == 0 &&
+	       le32_get(sb + SB_OFF_CRC) == crc32c(0, sb, SB_OFF_CRC);
+}
+
 int superblock_decode(const uint8_t *sb, struct container *c,
 		      uint64_t *out_used, char *why, size_t why_len)
 {
@@ -375,6 +381,8 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 		return -EUCLEAN;
 	memcpy(name, p + OBJECT_RECORD_FIXED, name_len);
 	name[name_len] = '\0';
+	if (strlen(name) != name_len)
+		return -EUCLEAN; /* a NUL inside the name */
 	bool orphan = flags & OBJECT_FLAG_ORPHAN;
 	if (orphan != (name_len == 0))
 		return -EUCLEAN;
@@ -423,15 +431,16 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 	if (!blk)
 		return -ENOMEM;
 	free(c->table_blocks);
-	c->table_blocks = calloc(c->table_block_num ? c->table_block_num : 1,
-				 sizeof(uint64_t));
-	if (!c->table_blocks) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	c->table_blocks = NULL;
+	/* bound the count by the file before allocating for it */
 	if (c->table_block_num == 0 ||
 	    c->table_block_num > (file_size >> c->cluster_shift)) {
 		ret = table_fail(diag, -EUCLEAN, "bad table length", off);
+		goto out;
+	}
+	c->table_blocks = calloc(c->table_block_num, sizeof(uint64_t));
+	if (!c->table_blocks) {
+		ret = -ENOMEM;
 		goto out;
 	}
 	while (off) {
