@@ -30,11 +30,12 @@
 #include <time.h>
 
 #include "container.h"
+#include "control.h"
 #include "savelock.h"
 #include "store.h"
 
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
 #define CLI_PROGRAM "hangar"
@@ -177,11 +178,12 @@ enum cli_access {
 /* What a command knows about the store it opened. */
 struct cli_store {
 	struct store *store;
-	const char *dir;       /* as the user typed it (borrowed from argv) */
-	bool read_only;        /* opened without the lock */
-	pid_t holder;          /* who holds the lock, 0 if we do / nobody */
-	char holder_comm[32];  /* holder's /proc/PID/comm, "" if unknown */
-	char mountpoint[4096]; /* where hangarfs mounts this store, "" unknown */
+	const char *dir;      /* as the user typed it (borrowed from argv) */
+	bool read_only;	      /* opened without the lock */
+	pid_t holder;	      /* who holds the lock, 0 if we do / nobody */
+	char holder_comm[32]; /* holder's /proc/PID/comm, "" if unknown */
+	char mountpoint
+		[4096]; /* where hangarfs mounts this store, "" unknown */
 };
 
 /*
@@ -223,6 +225,35 @@ void cli_store_holder_text(const struct cli_store *cs, char *buf, size_t len);
  */
 int cli_find_mountpoint(const char *dir, char *out, size_t out_len);
 
+/*
+ * cli_control - ask the hangarfs that holds cs's store (cli_store_open gave
+ * -EWOULDBLOCK) to do `op` (core/control.h) and, when it worked, to commit
+ * (as store_close would).  Returns 0 or -errno with the daemon's sentence
+ * in `reason`.  *out_answered is false when nobody answered: -ENOENT or
+ * -ECONNREFUSED (no socket: a hangarfs without one, or the holder is not
+ * hangarfs) or a connect error such as -EACCES.  Deletes refused with
+ * -EBUSY by a transient reference are retried for ~60 ms.
+ */
+int cli_control(const struct cli_store *cs, enum control_op op,
+		const char *guest, unsigned flags, char *reason,
+		size_t reason_len, bool *out_answered);
+
+/* cli_control_reason - the daemon's sentence for `rc`, or cli_strerror(rc)
+ * when it only said strerror's words (or nothing). */
+const char *cli_control_reason(int rc, const char *reason);
+
+/* cli_control_unreachable - print why the daemon could not be asked to do
+ * `what` (connect error `rc`, e.g. -EACCES).  Returns CLI_EXIT_FAIL. */
+int cli_control_unreachable(const struct cli_store *cs, int rc,
+			    const char *what);
+
+/* cli_store_via_text - " (through hangarfs PID 1234)". */
+void cli_store_via_text(const struct cli_store *cs, char *buf, size_t len);
+
+/* cli_guest_file_exists - whether STORE/GUEST.hangar exists (true when
+ * that cannot be told), to tell "no such guest" from other -ENOENTs. */
+bool cli_guest_file_exists(const char *dir, const char *guest);
+
 /* cli_guest_check_name - print an error for a bad guest name; true if ok. */
 bool cli_guest_check_name(const char *name);
 
@@ -235,9 +266,8 @@ bool cli_guest_check_name(const char *name);
  * object's size becomes `size`.  Commits every 1 GiB to bound memory.
  * `progress` may be NULL; it is advanced by `size` in total.
  */
-int copy_fd_to_object(struct container *c, uint64_t id, int fd,
-		      uint64_t size, struct progress *progress,
-		      uint64_t progress_base);
+int copy_fd_to_object(struct container *c, uint64_t id, int fd, uint64_t size,
+		      struct progress *progress, uint64_t progress_base);
 
 /*
  * copy_object_to_fd - copy object `id` (`size` bytes) into host file `fd`
@@ -245,9 +275,8 @@ int copy_fd_to_object(struct container *c, uint64_t id, int fd,
  * map, via object_seek), all-zero chunks are skipped, and the file is
  * ftruncate'd to `size` so the rest stays a hole.  fsyncs `fd`.
  */
-int copy_object_to_fd(struct container *c, uint64_t id, int fd,
-		      uint64_t size, struct progress *progress,
-		      uint64_t progress_base);
+int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
+		      struct progress *progress, uint64_t progress_base);
 
 /* ---- guestinfo.c -------------------------------------------------------- */
 
@@ -259,17 +288,17 @@ struct guest_object {
 /* Everything `ls` and `status` show about one guest. */
 struct guest_summary {
 	char name[72];
-	int open_error;            /* store_guest_get's error; then nothing
+	int open_error; /* store_guest_get's error; then nothing
 				      below is filled except file_* */
 	struct container_info info;
-	int save_error;            /* save_lock_status's error */
+	int save_error; /* save_lock_status's error */
 	struct save_status save;
 	struct guest_object *objects; /* sorted by name; owned */
 	size_t num_objects;
-	struct timespec last_change;  /* last commit (else newest object
+	struct timespec last_change; /* last commit (else newest object
 					 mtime/ctime) */
-	uint64_t file_size;        /* of STORE/<guest>.hangar */
-	uint64_t file_allocated;   /* st_blocks * 512 */
+	uint64_t file_size;	     /* of STORE/<guest>.hangar */
+	uint64_t file_allocated;     /* st_blocks * 512 */
 	struct timespec file_mtime;
 };
 

@@ -7,12 +7,15 @@
  * retires the image.  On refusal the reason from core is printed as is.
  * discard: the image and its pins go in one commit.
  *
- * Both change the store, so on a mounted store they are refused with the
- * mount-side equivalent (the daemon owns the containers).
+ * Both change the store, so on a mounted store the daemon does them (the
+ * control socket, core/control.h): same calls, same texts, plus "(through
+ * hangarfs PID N)".  A daemon without the socket gets the old refusal with
+ * the mount-side equivalent.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -25,8 +28,9 @@ void usage_resume(FILE *f)
 		   "longer in the state\n"
 		   "the image was saved against.  The image is retired at the "
 		   "guest's first disk\n"
-		   "write.  On a mounted store: setfattr -n user.hangar.resume "
-		   "-v 1 MOUNTPOINT/GUEST\n\n"
+		   "write.  On a mounted store hangarfs does it (or: setfattr "
+		   "-n user.hangar.resume\n"
+		   "-v 1 MOUNTPOINT/GUEST).\n\n"
 		   "  -h, --help    show this help\n");
 }
 
@@ -35,21 +39,64 @@ void usage_discard(FILE *f)
 	fprintf(f, "usage: hangar discard STORE GUEST\n"
 		   "Delete GUEST's saved memory image (saved, stale or "
 		   "resuming) and unpin its\n"
-		   "disks: the guest will boot fresh.  On a mounted store: rm "
-		   "MOUNTPOINT/GUEST/memory.save\n\n"
+		   "disks: the guest will boot fresh.  On a mounted store "
+		   "hangarfs does it\n"
+		   "(or: rm MOUNTPOINT/GUEST/memory.save).\n\n"
 		   "  -h, --help    show this help\n");
+}
+
+/* savelock_open's answer when the daemon holds the store. */
+#define SAVELOCK_MOUNTED (-2)
+
+/* The old refusal, for a holder without a control socket. */
+static int savelock_refuse(const struct cli_store *cs, const char *guest,
+			   bool resume)
+{
+	char path[4400];
+
+	cli_store_refuse_mounted(cs, resume ? "resume" : "discard");
+	cli_store_mount_path(cs, guest, path, sizeof(path));
+	if (resume)
+		cli_store_mount_hint(
+			cs, "setfattr -n user.hangar.resume -v 1 %s", path);
+	else
+		cli_store_mount_hint(cs, "rm %s/" SAVE_IMAGE_NAME, path);
+	return CLI_EXIT_FAIL;
+}
+
+/* The store is mounted: ask hangarfs.  0 done, else printed. */
+static int savelock_mounted(const struct cli_store *cs, const char *guest,
+			    bool resume, int *out_rc, char *reason,
+			    size_t reason_len)
+{
+	const char *what = resume ? "resume" : "discard";
+	bool answered;
+	int rc;
+
+	rc = cli_control(cs, resume ? CONTROL_OP_RESUME : CONTROL_OP_DISCARD,
+			 guest, 0, reason, reason_len, &answered);
+	*out_rc = rc;
+	if (!answered) {
+		if (rc == -ENOENT || rc == -ECONNREFUSED)
+			return savelock_refuse(cs, guest, resume);
+		return cli_control_unreachable(cs, rc, what);
+	}
+	if (rc == -ENOENT && !cli_guest_file_exists(cs->dir, guest)) {
+		cli_error("%s: no guest named %s", cs->dir, guest);
+		return CLI_EXIT_FAIL;
+	}
+	return rc ? -1 : 0; /* -1: the caller prints the refusal */
 }
 
 /* Shared front half: options, arguments, store and guest. */
 static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
-			 const char *what, struct cli_store *cs,
-			 struct container **out_c, const char **out_guest)
+			 struct cli_store *cs, struct container **out_c,
+			 const char **out_guest)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	char path[4400];
 	const char *guest;
 	int opt, rc, exit_code;
 
@@ -57,23 +104,16 @@ static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
 		if (cli_getopt_common(opt, argv, usage, &exit_code))
 			return exit_code;
 	if (argc - optind != 2)
-		return cli_usage_error(usage, argc - optind < 2 ?
-				       "missing STORE or GUEST" :
-				       "too many arguments");
+		return cli_usage_error(usage, argc - optind < 2
+						      ? "missing STORE or GUEST"
+						      : "too many arguments");
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
 	rc = cli_store_open(argv[optind], CLI_ACCESS_WRITE, cs);
 	if (rc == -EWOULDBLOCK) {
-		cli_store_refuse_mounted(cs, what);
-		cli_store_mount_path(cs, guest, path, sizeof(path));
-		if (usage == usage_resume)
-			cli_store_mount_hint(cs, "setfattr -n user.hangar.resume"
-					     " -v 1 %s", path);
-		else
-			cli_store_mount_hint(cs, "rm %s/" SAVE_IMAGE_NAME,
-					     path);
-		return CLI_EXIT_FAIL;
+		*out_guest = guest;
+		return SAVELOCK_MOUNTED;
 	}
 	if (rc)
 		return CLI_EXIT_FAIL;
@@ -105,31 +145,46 @@ int cmd_resume(int argc, char **argv)
 	struct cli_store cs;
 	struct container *c = NULL;
 	const char *guest = NULL;
-	char reason[512] = "";
-	int rc;
+	char reason[512] = "", via[128] = "";
+	const char *why;
+	bool mounted;
+	int rc, mrc;
 
-	rc = savelock_open(argc, argv, usage_resume, "resume", &cs, &c,
-			   &guest);
-	if (rc >= 0)
+	rc = savelock_open(argc, argv, usage_resume, &cs, &c, &guest);
+	mounted = rc == SAVELOCK_MOUNTED;
+	if (mounted) {
+		mrc = savelock_mounted(&cs, guest, true, &rc, reason,
+				       sizeof(reason));
+		if (mrc > 0)
+			return mrc;
+		cli_store_via_text(&cs, via, sizeof(via));
+	} else if (rc >= 0) {
 		return rc;
-	rc = save_lock_resume(c, reason, sizeof(reason));
+	} else {
+		rc = save_lock_resume(c, reason, sizeof(reason));
+	}
 	if (rc) {
+		why = mounted	  ? cli_control_reason(rc, reason)
+		      : reason[0] ? reason
+				  : cli_strerror(rc);
 		if (rc == -ENOENT)
 			cli_error("%s: nothing to resume: %s", guest,
-				  reason[0] ? reason : "no saved memory image");
+				  reason[0] ? why : "no saved memory image");
 		else
-			cli_error("%s: resume refused: %s", guest,
-				  reason[0] ? reason : cli_strerror(rc));
+			cli_error("%s: resume refused: %s", guest, why);
 		if (rc == -ESTALE)
 			cli_note("the saved image does not match the disks "
 				 "any more; boot the guest fresh after "
-				 "`hangar discard %s %s`", cs.dir, guest);
-		return savelock_close(&cs, c, CLI_EXIT_FAIL);
+				 "`hangar discard %s %s`",
+				 cs.dir, guest);
+		return mounted ? CLI_EXIT_FAIL
+			       : savelock_close(&cs, c, CLI_EXIT_FAIL);
 	}
 	printf("%s: resuming: restore it from %s now (e.g. virsh restore, "
 	       "xl restore);\nthe image is retired at the guest's first disk "
-	       "write\n", guest, SAVE_IMAGE_NAME);
-	return savelock_close(&cs, c, CLI_EXIT_OK);
+	       "write%s\n",
+	       guest, SAVE_IMAGE_NAME, via);
+	return mounted ? CLI_EXIT_OK : savelock_close(&cs, c, CLI_EXIT_OK);
 }
 
 int cmd_discard(int argc, char **argv)
@@ -139,21 +194,37 @@ int cmd_discard(int argc, char **argv)
 	const char *guest = NULL;
 	int rc;
 
-	rc = savelock_open(argc, argv, usage_discard, "discard", &cs, &c,
-			   &guest);
-	if (rc >= 0)
+	char reason[512] = "", via[128] = "";
+	bool mounted;
+	int mrc;
+
+	rc = savelock_open(argc, argv, usage_discard, &cs, &c, &guest);
+	mounted = rc == SAVELOCK_MOUNTED;
+	if (mounted) {
+		mrc = savelock_mounted(&cs, guest, false, &rc, reason,
+				       sizeof(reason));
+		if (mrc > 0)
+			return mrc;
+		cli_store_via_text(&cs, via, sizeof(via));
+	} else if (rc >= 0) {
 		return rc;
-	rc = save_lock_discard(c);
+	} else {
+		rc = save_lock_discard(c);
+	}
 	if (rc) {
 		if (rc == -ENOENT)
 			cli_error("%s: nothing to discard: no saved memory "
-				  "image", guest);
+				  "image",
+				  guest);
 		else
 			cli_error("%s: discard failed: %s", guest,
-				  cli_strerror(rc));
-		return savelock_close(&cs, c, CLI_EXIT_FAIL);
+				  mounted ? cli_control_reason(rc, reason)
+					  : cli_strerror(rc));
+		return mounted ? CLI_EXIT_FAIL
+			       : savelock_close(&cs, c, CLI_EXIT_FAIL);
 	}
 	printf("%s: saved memory image discarded; its disks are writable and "
-	       "the guest boots fresh\n", guest);
-	return savelock_close(&cs, c, CLI_EXIT_OK);
+	       "the guest boots fresh%s\n",
+	       guest, via);
+	return mounted ? CLI_EXIT_OK : savelock_close(&cs, c, CLI_EXIT_OK);
 }

@@ -8,10 +8,15 @@
  * to delete with force, because store_guest_delete without force also
  * refuses any guest that still has files (see cli/CORE-REQUESTS.md); that
  * is race-free since we hold the store's write lock.
+ *
+ * On a mounted store hangarfs deletes it (the control socket, which applies
+ * the same save-lock rule); a guest with files open on the mount is refused
+ * with EBUSY.  A daemon without the socket gets the old refusal.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -39,39 +44,92 @@ static int rm_check_save_lock(struct cli_store *cs, const char *guest)
 		return rc;
 	}
 	if (rc) {
-		cli_error("%s: cannot read guest %s (%s); use --force to delete "
-			  "it anyway", cs->dir, guest, cli_strerror(rc));
+		cli_error(
+			"%s: cannot read guest %s (%s); use --force to delete "
+			"it anyway",
+			cs->dir, guest, cli_strerror(rc));
 		return rc;
 	}
 	rc = save_lock_status(c, &st);
 	store_guest_put(cs->store, c);
 	if (rc) {
 		cli_error("%s: cannot read the save state of %s (%s); use "
-			  "--force to delete it anyway", cs->dir, guest,
-			  cli_strerror(rc));
+			  "--force to delete it anyway",
+			  cs->dir, guest, cli_strerror(rc));
 		return rc;
 	}
 	if (st.state == SAVE_STATE_SAVED || st.state == SAVE_STATE_RESUMING) {
 		cli_error("%s: guest %s is %s: its memory.save pins its disks; "
-			  "refusing to delete it", cs->dir, guest,
-			  save_state_name(st.state));
+			  "refusing to delete it",
+			  cs->dir, guest, save_state_name(st.state));
 		cli_note("run `hangar discard %s %s` first, or `hangar rm "
-			 "--force %s %s`", cs->dir, guest, cs->dir, guest);
+			 "--force %s %s`",
+			 cs->dir, guest, cs->dir, guest);
 		return -EBUSY;
 	}
 	return 0;
 }
 
+/* The store is mounted: ask hangarfs to delete. */
+static int rm_mounted(const struct cli_store *cs, const char *guest, bool force)
+{
+	char reason[512] = "", via[128], path[4400];
+	const char *why;
+	bool answered;
+	int rc;
+
+	rc = cli_control(cs, CONTROL_OP_DELETE, guest,
+			 force ? CONTROL_FLAG_FORCE : 0, reason, sizeof(reason),
+			 &answered);
+	if (!answered && (rc == -ENOENT || rc == -ECONNREFUSED)) {
+		cli_store_refuse_mounted(cs, "rm");
+		cli_store_mount_path(cs, guest, path, sizeof(path));
+		cli_store_mount_hint(cs, "rm -r %s", path);
+		return CLI_EXIT_FAIL;
+	}
+	if (!answered)
+		return cli_control_unreachable(cs, rc, "rm");
+	if (rc == 0) {
+		cli_store_via_text(cs, via, sizeof(via));
+		printf("deleted guest %s%s\n", guest, via);
+		return CLI_EXIT_OK;
+	}
+	why = cli_control_reason(rc, reason);
+	if (rc == -ENOENT && !cli_guest_file_exists(cs->dir, guest)) {
+		cli_error("%s: no guest named %s", cs->dir, guest);
+	} else if (rc == -EBUSY && strstr(reason, "saved memory image")) {
+		/* core/control.c's sentence for SAVED and RESUMING */
+		cli_error("%s: cannot delete guest %s: %s", cs->dir, guest,
+			  why);
+		cli_note("run `hangar discard %s %s` first, or `hangar rm "
+			 "--force %s %s`",
+			 cs->dir, guest, cs->dir, guest);
+	} else if (rc == -EBUSY) {
+		cli_error("%s: cannot delete guest %s: %s", cs->dir, guest,
+			  why);
+		cli_note("close its files (stop the guest) and try again");
+	} else if (!force && (rc == -EUCLEAN || rc == -EBADMSG || rc == -EIO ||
+			      rc == -EPROTONOSUPPORT)) {
+		cli_error(
+			"%s: cannot read guest %s (%s); use --force to delete "
+			"it anyway",
+			cs->dir, guest, why);
+	} else {
+		cli_error("%s: cannot delete guest %s: %s", cs->dir, guest,
+			  why);
+	}
+	return CLI_EXIT_FAIL;
+}
+
 int cmd_rm(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct cli_store cs;
 	const char *guest;
-	char path[4400];
 	bool force = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
@@ -82,19 +140,15 @@ int cmd_rm(int argc, char **argv)
 			force = true;
 	}
 	if (argc - optind != 2)
-		return cli_usage_error(usage_rm, argc - optind < 2 ?
-				       "missing STORE or GUEST" :
-				       "too many arguments");
+		return cli_usage_error(
+			usage_rm, argc - optind < 2 ? "missing STORE or GUEST"
+						    : "too many arguments");
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
 	rc = cli_store_open(argv[optind], CLI_ACCESS_WRITE, &cs);
-	if (rc == -EWOULDBLOCK) {
-		cli_store_refuse_mounted(&cs, "rm");
-		cli_store_mount_path(&cs, guest, path, sizeof(path));
-		cli_store_mount_hint(&cs, "rm -r %s", path);
-		return CLI_EXIT_FAIL;
-	}
+	if (rc == -EWOULDBLOCK)
+		return rm_mounted(&cs, guest, force);
 	if (rc)
 		return CLI_EXIT_FAIL;
 	if (!force && rm_check_save_lock(&cs, guest) != 0)

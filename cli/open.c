@@ -3,11 +3,12 @@
  *
  * Notes on the design:
  *   - One writer per store (store.h).  A command that changes the store
- *     takes the lock (store_open for writing); when hangarfs (or another
- *     hangar) holds it, the command does NOT touch containers behind the
- *     daemon's back: it says who holds the store and what to do on the
- *     mount instead.  (The proper follow-up, a control socket through which
- *     the CLI asks the daemon, is requested in cli/CORE-REQUESTS.md.)
+ *     takes the lock (store_open for writing); when hangarfs holds it, the
+ *     command never touches containers behind the daemon's back: it asks
+ *     the daemon through the control socket (core/control.h, cli_control
+ *     below), which makes the same store calls.  When nobody answers there
+ *     (a hangarfs without the socket, or another `hangar` holding the
+ *     lock), it says who holds the store and what to do on the mount.
  *   - A read-only command takes the lock when it is free, so it sees a
  *     store nobody is changing; otherwise (mounted, or the user may not
  *     write the store) it opens read-only, without the lock, and reads the
@@ -21,10 +22,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "control.h"
 #include "names.h"
 
 /* Undo mountinfo's octal escapes (\040 for space, ...) in place. */
@@ -62,7 +65,7 @@ int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
 	while (getline(&line, &line_cap, f) > 0) {
 		/* id parent major:minor root MOUNTPOINT opts [tags] - TYPE
 		 * SOURCE superopts */
-		char *fields[5] = { 0 };
+		char *fields[5] = {0};
 		char *save = NULL, *tok, *sep;
 		char *fstype, *source;
 		int n = 0;
@@ -134,14 +137,13 @@ void cli_store_holder_text(const struct cli_store *cs, char *buf, size_t len)
 		snprintf(at, sizeof(at), " at %s", cs->mountpoint);
 	if (strcmp(who, "hangarfs") == 0 || cs->mountpoint[0])
 		snprintf(buf, len, "mounted by %s%s%s",
-			 cs->holder_comm[0] ? cs->holder_comm : "hangarfs",
-			 pid, at);
+			 cs->holder_comm[0] ? cs->holder_comm : "hangarfs", pid,
+			 at);
 	else
 		snprintf(buf, len, "in use by %s%s", who, pid);
 }
 
-static int store_open_once(const char *dir, bool read_only,
-			   struct store **out)
+static int store_open_once(const char *dir, bool read_only, struct store **out)
 {
 	struct store_options opts = {
 		.read_only = read_only,
@@ -171,7 +173,8 @@ int cli_store_open(const char *dir, enum cli_access access,
 		   (rc != -EACCES && rc != -EPERM && rc != -EROFS)) {
 		if (rc == -ENOENT || rc == -EINVAL)
 			cli_error("%s: not a hangar store (create one with "
-				  "`hangar init %s`)", dir, dir);
+				  "`hangar init %s`)",
+				  dir, dir);
 		else
 			cli_error("%s: cannot open store: %s", dir,
 				  cli_strerror(rc));
@@ -204,7 +207,8 @@ int cli_store_refuse_mounted(const struct cli_store *cs, const char *what)
 
 	cli_store_holder_text(cs, holder, sizeof(holder));
 	cli_error("%s: store is %s; %s would change containers behind its "
-		  "back, so it is refused", cs->dir, holder, what);
+		  "back, so it is refused",
+		  cs->dir, holder, what);
 	return CLI_EXIT_FAIL;
 }
 
@@ -231,4 +235,82 @@ void cli_store_mount_path(const struct cli_store *cs, const char *guest,
 		snprintf(buf, len, "%s/%s", mnt, guest);
 	else
 		snprintf(buf, len, "%s", mnt);
+}
+
+bool cli_guest_file_exists(const char *dir, const char *guest)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s%s", dir, guest, STORE_GUEST_SUFFIX);
+	return stat(path, &st) == 0 || errno != ENOENT;
+}
+
+void cli_store_via_text(const struct cli_store *cs, char *buf, size_t len)
+{
+	if (cs->holder)
+		snprintf(buf, len, " (through %s PID %ld)",
+			 cs->holder_comm[0] ? cs->holder_comm : "hangarfs",
+			 (long)cs->holder);
+	else
+		snprintf(buf, len, " (through hangarfs)");
+}
+
+const char *cli_control_reason(int rc, const char *reason)
+{
+	if (!reason[0] || strcmp(reason, strerror(-rc)) == 0)
+		return cli_strerror(rc);
+	return reason;
+}
+
+int cli_control(const struct cli_store *cs, enum control_op op,
+		const char *guest, unsigned flags, char *reason,
+		size_t reason_len, bool *out_answered)
+{
+	int rc;
+
+	rc = control_request(cs->dir, op, guest, flags, reason, reason_len);
+	/* The daemon always sends a sentence with an error; an empty one
+	 * means nobody answered (control_request's -ENOENT is both "no
+	 * socket" and a daemon's "no such guest"). */
+	*out_answered = rc == 0 || reason[0] != '\0';
+	/* A delete is refused while any reference is held, even one of a
+	 * request the mount is serving right now, or the release of a file
+	 * closed a moment ago (store.h): retry a little, as hangarfs's own
+	 * rmdir does. */
+	for (int i = 0; op == CONTROL_OP_DELETE && rc == -EBUSY && i < 5 &&
+			!strstr(reason, "saved memory image");
+	     i++) {
+		usleep(2000u << i);
+		rc = control_request(cs->dir, op, guest, flags, reason,
+				     reason_len);
+	}
+	if (rc == 0 && op != CONTROL_OP_COMMIT && op != CONTROL_OP_DELETE) {
+		/* Durable before we say so, as store_close would make it. */
+		rc = control_request(cs->dir, CONTROL_OP_COMMIT, "-", 0, reason,
+				     reason_len);
+		if (rc && !reason[0])
+			snprintf(reason, reason_len, "commit failed: %s",
+				 cli_strerror(rc));
+	}
+	return rc;
+}
+
+int cli_control_unreachable(const struct cli_store *cs, int rc,
+			    const char *what)
+{
+	char holder[4400];
+
+	cli_store_holder_text(cs, holder, sizeof(holder));
+	if (rc == -EACCES || rc == -EPERM)
+		cli_error("%s: store is %s; its control socket %s/%s refused "
+			  "%s: only the user hangarfs runs as, or root, may "
+			  "change a mounted store",
+			  cs->dir, holder, cs->dir, CONTROL_SOCKET_NAME, what);
+	else
+		cli_error("%s: store is %s; cannot ask it to %s through %s/%s: "
+			  "%s",
+			  cs->dir, holder, what, cs->dir, CONTROL_SOCKET_NAME,
+			  cli_strerror(rc));
+	return CLI_EXIT_FAIL;
 }

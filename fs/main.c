@@ -15,8 +15,12 @@
  *
  * Startup order matters (daemon.c): fork first (before any thread), then
  * open the store (lock + committer thread in the daemon's own process),
- * create and mount the session, then tell the waiting parent.  A second
- * mount of a store fails at store_open with the holder's PID.
+ * create and mount the session, start the control socket (control.h: how
+ * `hangar resume/discard/rm/create` reach a mounted store; not for -o ro,
+ * which holds no lock), then tell the waiting parent.  A second mount of a
+ * store fails at store_open with the holder's PID.  At shutdown (unmount,
+ * SIGTERM, SIGINT: the session loop returns) the socket stops before the
+ * store closes, so no request runs on a closing store.
  *
  * THREAD MODEL: main() runs alone until fuse_session_loop_mt starts the
  * workers; `struct hfs` is read-only from then on.
@@ -31,6 +35,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "hangarfs.h"
 
 #define HFS_VERSION		  "0.1.0"
@@ -203,6 +208,26 @@ static int run_session(struct fuse_session *se,
 	return ret;
 }
 
+/* The control socket, unless read-only.  A failure is logged, not fatal:
+ * the mount works, only `hangar` cannot change this store while mounted. */
+static struct control *start_control(struct hfs *fs)
+{
+	struct control *ctl = NULL;
+	int err;
+
+	if (fs->read_only)
+		return NULL;
+	err = control_start(fs->store, &ctl);
+	if (err) {
+		log_msg(LOG_WARNING,
+			"control socket %s/%s not started: %s; 'hangar' "
+			"cannot change this store while it is mounted",
+			fs->store_path, CONTROL_SOCKET_NAME, hfs_strerror(err));
+		return NULL;
+	}
+	return ctl;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -211,6 +236,7 @@ int main(int argc, char *argv[])
 	struct hfs fs = {
 		.store_fd = -1, .attr_timeout = 1.0, .entry_timeout = 1.0};
 	char store_path[PATH_MAX];
+	struct control *ctl = NULL;
 	bool daemon = false;
 	int ret = 1;
 	int err;
@@ -271,12 +297,14 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
 		goto out_signals;
 
+	ctl = start_control(&fs);
 	daemon_ready(0);
 	log_open(daemon);
-	log_msg(LOG_INFO, "mounted %s%s on %s (commit every %us)", store_path,
+	log_msg(LOG_INFO, "mounted %s%s on %s (commit every %us)%s", store_path,
 		cfg.read_only ? " read-only" : "", opts.mountpoint,
-		cfg.commit_interval);
+		cfg.commit_interval, ctl ? "; control socket up" : "");
 	ret = run_session(fs.se, &opts) == 0 ? 0 : 1;
+	control_stop(ctl);
 	fuse_session_unmount(fs.se);
 
 out_signals:

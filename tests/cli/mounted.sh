@@ -2,9 +2,12 @@
 # tests/cli/mounted.sh -- hangar on a store that hangarfs has mounted:
 # `hangar mount`/`umount` work; read-only commands (ls, status, check,
 # export) read the last committed state and say so; commands that change the
-# store refuse with exit 1, naming the daemon's PID and the mount-side
-# equivalent; the save lock made on the mount is seen by the CLI after
-# unmounting, including an invalidated image that resume must refuse.
+# store (create, resume, discard, rm) go through the daemon's control socket
+# with the unmounted texts plus "(through hangarfs PID N)", and their effect
+# shows on the mount at once; `import` still refuses with the mount-side
+# equivalent, as does everything when the socket is missing; another user
+# cannot use the socket; the save lock made on the mount is seen by the CLI
+# after unmounting, including an invalidated image that resume must refuse.
 source "$(dirname "$0")/common.bash"
 need_fuse
 command -v setfattr >/dev/null || skip "setfattr not installed (apt-get install attr)"
@@ -48,24 +51,99 @@ h export store web01 exported
 expect_rc 0 "export while mounted"
 cmp exported/disk.raw "$mnt/web01/disk.raw" || fail "export while mounted differs from the mount"
 
-# ---- state-changing commands refuse, with the mount-side equivalent ---------------
-refused() { # CMD... ; expects exit 1 and the holder in the message
-	h "$@"
-	expect_rc 1 "hangar $* while mounted"
-	expect_err "^hangar: store: store is mounted by hangarfs PID $pid at $mnt; $1 would change containers behind its back, so it is refused$" "hangar $1 refusal"
+# ---- state-changing commands go through hangarfs -----------------------------------
+via="\(through hangarfs PID $pid\)"
+state() { getfattr --absolute-names --only-values -n user.hangar.state "$mnt/$1"; }
+h create store web02 --disk 1G --config web01.cfg
+expect_rc 0 "create while mounted"
+expect_out "^created guest web02: disk.raw 1.0G, config $via$" "create text while mounted"
+[ "$(stat -c '%s %a' "$mnt/web02/disk.raw")" = "1073741824 600" ] || fail "web02/disk.raw on the mount"
+cmp web01.cfg "$mnt/web02/config" || fail "web02/config on the mount"
+[ "$(stat -c %a "$mnt/web02")" = 755 ] || fail "web02 directory mode"
+[ "$(state web02)" = stopped ] || fail "web02 state"
+h create store web02
+expect_rc 1 "create of an existing guest while mounted"
+expect_err "^hangar: store: guest web02 already exists$" "create EEXIST text"
+h create store web04 --compress-disks
+expect_rc 0 "create without disks while mounted"
+expect_out "^created guest web04 $via$" "create text without disks"
+ls "$mnt" | grep -qx web04 || fail "web04 not listed on the mount"
+truncate -s 1M "$mnt/web04/disk.raw" || fail "a disk in a guest created through the socket"
+h resume store web01
+expect_rc 1 "resume of an unsaved guest while mounted"
+expect_err "^hangar: web01: nothing to resume: no saved memory image" "resume ENOENT text"
+h discard store web01
+expect_rc 1 "discard of an unsaved guest while mounted"
+expect_err "^hangar: web01: nothing to discard: no saved memory image$" "discard ENOENT text"
+h discard store nosuch
+expect_rc 1 "discard of a missing guest while mounted"
+expect_err "^hangar: store: no guest named nosuch$" "discard of a missing guest"
+h rm store nosuch
+expect_rc 1 "rm of a missing guest while mounted"
+expect_err "^hangar: store: no guest named nosuch$" "rm of a missing guest"
+
+# A file open in the guest: EBUSY, even with --force; closed: gone.
+exec 4<"$mnt/web04/disk.raw"
+h rm store web04 --force
+expect_rc 1 "rm of a guest with an open file"
+expect_err "^hangar: store: cannot delete guest web04: web04 has files open on the mount$" "rm EBUSY text"
+exec 4<&-
+sleep 0.2
+h rm store web04
+expect_rc 0 "rm while mounted"
+expect_out "^deleted guest web04 $via$" "rm text while mounted"
+! ls "$mnt" | grep -qx web04 || fail "web04 still listed after rm"
+[ ! -e store/web04.hangar ] || fail "web04.hangar left behind"
+
+# Saved: refused without --force, deleted with it.
+dd if=/dev/urandom of="$mnt/web02/memory.save" bs=64K count=2 status=none
+sleep 0.2
+[ "$(state web02)" = saved ] || fail "web02 not saved"
+h rm store web02
+expect_rc 1 "rm of a saved guest while mounted"
+expect_err "^hangar: store: cannot delete guest web02: web02 has a saved memory image" "rm of a saved guest text"
+expect_err "^hangar: run \`hangar discard store web02\` first, or \`hangar rm --force store web02\`$" "rm of a saved guest advice"
+[ "$(state web02)" = saved ] || fail "a refused rm changed web02"
+h rm --force store web02
+expect_rc 0 "rm --force of a saved guest while mounted"
+! ls "$mnt" | grep -qx web02 || fail "web02 still listed after rm --force"
+
+# Only the socket's owner (and root) may use it.
+command -v setpriv >/dev/null || skip "setpriv not installed"
+pyx=/usr/bin/python3
+[ -x "$pyx" ] || pyx=$(command -v python3)
+chmod 0711 "$TEST_TMP" store
+ask_as_nobody() { # REQUEST-LINE -> prints the reply or the connect error
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$pyx" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("connect: %s" % e.strerror); sys.exit(0)
+try:
+    s.sendall(sys.argv[2].encode() + b"\n")
+except OSError:
+    pass # the daemon may answer and hang up before reading
+print(s.recv(512).decode().strip())' "$TEST_TMP/store/.hangar-control" "$1"
 }
-refused resume store web01
-expect_err "^hangar: on the mount instead: setfattr -n user.hangar.resume -v 1 $mnt/web01$" "resume advice"
-refused discard store web01
-expect_err "^hangar: on the mount instead: rm $mnt/web01/memory.save$" "discard advice"
-refused rm store web01
-expect_err "^hangar: on the mount instead: rm -r $mnt/web01$" "rm advice"
-refused create store web02 --disk 1G
-expect_err "^hangar: on the mount instead: mkdir $mnt/web02 && truncate -s 1073741824 $mnt/web02/disk.raw$" "create advice"
-echo data >f.raw
-refused import store web03 --disk f.raw
-expect_err "cp --sparse=always f.raw $mnt/web03/disk.raw" "import advice"
-[ ! -e store/web02.hangar ] && [ ! -e store/web03.hangar ] || fail "a refused command created a guest"
+[ "$(stat -c %a store/.hangar-control)" = 700 ] || [ "$(stat -c %a store/.hangar-control)" = 600 ] ||
+	fail "control socket mode $(stat -c %a store/.hangar-control)"
+reply=$(ask_as_nobody "delete web01 1")
+[ "$reply" = "connect: Permission denied" ] || fail "another user reached the socket: $reply"
+chmod 0666 store/.hangar-control # even so, the daemon checks who asks
+reply=$(ask_as_nobody "delete web01 1")
+[[ "$reply" == "13 "* ]] || fail "the daemon served another user: $reply"
+chmod 0600 store/.hangar-control
+chmod 0700 "$TEST_TMP" store
+[ -d "$mnt/web01" ] || fail "web01 gone after another user's request"
+
+# import still refuses, with the mount-side equivalent.
+h import store web03 --disk web01.cfg
+expect_rc 1 "import while mounted"
+expect_err "^hangar: store: store is mounted by hangarfs PID $pid at $mnt; import would change containers behind its back, so it is refused$" "import refusal"
+expect_err "cp --sparse=always web01.cfg $mnt/web03/disk.raw" "import advice"
+[ ! -e store/web03.hangar ] || fail "a refused import created a guest"
 
 # ---- a save made on the mount, seen by the CLI ------------------------------------
 dd if=/dev/urandom of="$mnt/web01/disk.raw" bs=64K count=4 conv=notrunc status=none
@@ -86,10 +164,11 @@ h status store web01
 expect_out '^config +CHANGED since the save$' "status reports the config changed since the save"
 h status store web01 --json
 [ "$(json_get "$OUT" 'j["save_lock"]["config_changed"]')" = True ] || fail "json config_changed"
-# The advice the refusal printed works.
-setfattr -n user.hangar.resume -v 1 "$mnt/web01"
-[ "$(getfattr --absolute-names --only-values -n user.hangar.state "$mnt/web01")" = resuming ] ||
-	fail "setfattr user.hangar.resume did not resume"
+h resume store web01
+expect_rc 0 "resume while mounted"
+expect_out "^web01: resuming: restore it from memory.save now" "resume text while mounted"
+expect_out "^the image is retired at the guest's first disk write $via$" "resume text while mounted (2)"
+[ "$(state web01)" = resuming ] || fail "hangar resume did not resume on the mount"
 h umount "$mnt"
 expect_rc 0 "hangar umount"
 ! findmnt -rn --mountpoint "$mnt" >/dev/null || fail "still mounted after hangar umount"
@@ -111,6 +190,19 @@ sleep 0.2
 printf 'written after the save' >&3
 exec 3>&-
 sleep 0.2
+h resume store web01
+expect_rc 1 "resume of an invalidated image while mounted"
+expect_err '^hangar: web01: resume refused: ' "resume refusal with the daemon's reason"
+expect_err 'boot the guest fresh after `hangar discard store web01`' "resume refusal advice"
+[ "$(state web01)" = invalidated ] || fail "state after a refused resume"
+# A hangarfs without the socket (older, or -o ro): the old refusal.
+h ls store --json
+pid=$(json_get "$OUT" 'j["holder_pid"]')
+rm store/.hangar-control
+h discard store web01
+expect_rc 1 "discard without a control socket"
+expect_err "^hangar: store: store is mounted by hangarfs PID $pid at $mnt; discard would change containers behind its back, so it is refused$" "discard refusal without a socket"
+expect_err "^hangar: on the mount instead: rm $mnt/web01/memory.save$" "discard advice"
 h umount "$mnt"
 expect_rc 0 "umount after invalidation"
 h status store web01
