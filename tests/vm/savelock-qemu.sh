@@ -43,14 +43,12 @@ export HANGARFS HANGAR
 # shellcheck source=../fs/functions.bash
 . "$SRC/tests/fs/functions.bash"
 
-[ -c /dev/fuse ] || skip "/dev/fuse is missing"
+# shellcheck source=vm.bash
+. "$VMDIR/vm.bash"
 
-T0=$(date +%s.%N)
-CACHE=$(bash "$VMDIR/build-guest.sh" | tail -n 1)
-rc=${PIPESTATUS[0]}
-[ "$rc" = 77 ] && skip "guest: $CACHE"
-[ "$rc" = 0 ] && [ -f "$CACHE/vmlinuz" ] && [ -f "$CACHE/initrd.img" ] ||
-	{ echo "FAIL: build-guest.sh exited $rc" >&2; exit 1; }
+[ -c /dev/fuse ] || skip "/dev/fuse is missing"
+vm_build_guest
+
 
 fs_setup qemu-system-x86_64 qemu-img socat losetup mount umount mkfs.ext4 \
 	getfattr setfattr python3 cmp
@@ -65,7 +63,6 @@ QEMU_LIFETIME=${HANGAR_VM_QEMU_TIMEOUT:-300}
 QPID= QPIDFILE= QLOG= QSOCK= QERR= QNAME=
 LOOPS=()
 
-elapsed() { echo "$(date +%s.%N) $1" | awk '{ printf "%.1f", $1 - $2 }'; }
 STEP_T=
 step() {
 	[ -n "$STEP_T" ] && echo "    ($(elapsed "$STEP_T") s)"
@@ -151,18 +148,6 @@ mon() {
 		tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\x1b[^[]//g'
 }
 
-# serial_lines FILE: the complete lines of a serial log, without \r (a line
-# cut short when the guest was stopped is left out).
-serial_lines() {
-	[ -e "$1" ] || return 0
-	if [ -s "$1" ] && [ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' ')" != 0a ]; then
-		tr -d '\r' <"$1" | sed '$d'
-	else
-		tr -d '\r' <"$1"
-	fi
-}
-wrote_numbers() { serial_lines "$1" | sed -n 's/^WROTE \([0-9][0-9]*\)$/\1/p'; }
-last_wrote() { wrote_numbers "$1" | tail -n 1; }
 
 # wait_serial REGEX SECONDS: until the serial log has a line matching.
 wait_serial() {
@@ -262,27 +247,6 @@ same_as_saved() {
 		fail "disk.raw changed after a refused attempt ($1)"
 }
 
-# hostcheck FIRST LAST [SLACK]: blocks FIRST..LAST of disk.raw hold their
-# pattern; the SLACK blocks after LAST hold theirs or zeros (a write in
-# flight at a power-off).  Read on the host, through the mount, read-only.
-hostcheck() {
-	timeout "$T" python3 - "$DISK" "$BASE" "$1" "$2" "${3:-0}" <<'PY'
-import sys
-path, base, first, last, slack = sys.argv[1], *map(int, sys.argv[2:6])
-pat = lambda n: (b"blk %010d \n" % n) * 256
-bad = []
-with open(path, "rb") as f:
-    for n in range(first, last + 1 + slack):
-        f.seek((base + n) * 4096)
-        b = f.read(4096)
-        if b != pat(n) and not (n > last and b == bytes(4096)):
-            bad.append(n)
-if bad:
-    print("host check: bad blocks %s" % bad[:20])
-    sys.exit(1)
-print("host check: blocks %d..%d intact" % (first, last))
-PY
-}
 
 # loop_attach [DEVICE] [losetup options]: attach disk.raw (to DEVICE, else
 # the first free one); the device in dev, or
