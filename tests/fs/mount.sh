@@ -2,7 +2,9 @@
 # tests/fs/mount.sh -- invocation: daemon mode reports startup failures in
 # its exit status, one daemon per store (the second names the first's PID),
 # `mount -t fuse.hangarfs STORE MNT` through the mount.fuse3 helper, and an
-# unmount commits and closes everything.
+# unmount commits and closes everything.  The control socket exists while a
+# read-write daemon holds the store (daemon mode: before hangarfs returns),
+# is gone after unmount and SIGTERM, and is not made with -o ro.
 . "$(dirname "$0")/functions.bash"
 fs_setup mount umount
 
@@ -15,6 +17,10 @@ mountpoint -q "$MNT" || fail "not mounted after hangarfs returned"
 HFS_PID=$(holder_pid)
 [ -n "$HFS_PID" ] && kill -0 "$HFS_PID" || fail "no daemon PID in the lock file"
 mkdir "$MNT/web01" && echo hi >"$MNT/web01/config" || fail "use the mount"
+[ -S "$STORE/.hangar-control" ] || fail "no control socket once hangarfs returned"
+t "$HANGAR" create "$STORE" web02 >/dev/null || fail "hangar create through the socket"
+[ -d "$MNT/web02" ] || fail "guest created through the socket not on the mount"
+t "$HANGAR" rm "$STORE" web02 >/dev/null || fail "hangar rm through the socket"
 
 log "a second mount fails at once, naming the PID, with a non-zero status"
 mkdir "$WORK/mnt2"
@@ -26,14 +32,22 @@ mountpoint -q "$WORK/mnt2" && fail "mount of a non-store appeared"
 log "fusermount3 -u: the daemon commits, closes and exits"
 fs_umount
 t "$HANGAR" check "$STORE" >/dev/null || fail "check after unmount"
+[ ! -e "$STORE/.hangar-control" ] || fail "control socket left after unmount"
+
+log "-o ro: no control socket (nothing to serve: no lock is held)"
+fs_mount -o ro
+[ ! -e "$STORE/.hangar-control" ] || fail "control socket with -o ro"
+fs_umount
 
 log "SIGTERM: the daemon unmounts, commits and exits"
 fs_mount -o commit_interval=0
+[ -S "$STORE/.hangar-control" ] || fail "no control socket (foreground)"
 echo "after term" >"$MNT/web01/term"
 kill -TERM "$HFS_PID"
 fs_wait_exit 30 || fail "daemon ignored SIGTERM"
 HFS_PID=
 mountpoint -q "$MNT" && fail "still mounted after SIGTERM"
+[ ! -e "$STORE/.hangar-control" ] || fail "control socket left after SIGTERM"
 fs_mount
 [ "$(cat "$MNT/web01/term")" = "after term" ] || fail "write before SIGTERM lost"
 fs_umount
