@@ -30,7 +30,7 @@
 
 struct check_result {
 	const char *name;
-	int error;             /* could not run: negative errno */
+	int error; /* could not run: negative errno */
 	struct check_report report;
 };
 
@@ -112,8 +112,10 @@ static void check_print_json(const struct check_result *r)
 
 	printf("{\"name\": ");
 	json_string(stdout, r->name);
-	printf(", \"status\": \"%s\", \"error\": ",
-	       r->error ? "failed" : check_clean(r) ? "clean" : "errors");
+	printf(", \"status\": \"%s\", \"error\": ", r->error ? "failed"
+						    : check_clean(r)
+							    ? "clean"
+							    : "errors");
 	if (r->error) {
 		json_string(stdout, cli_strerror(r->error));
 		printf("}");
@@ -163,10 +165,10 @@ static bool guest_file_exists(const char *dir, const char *name)
 int cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct check_result *results = NULL;
 	struct cli_store cs;
@@ -186,8 +188,9 @@ int cmd_check(int argc, char **argv)
 			quiet = true;
 	}
 	if (argc - optind < 1 || argc - optind > 2)
-		return cli_usage_error(usage_check, argc - optind < 1 ?
-				       "missing STORE" : "too many arguments");
+		return cli_usage_error(
+			usage_check, argc - optind < 1 ? "missing STORE"
+						       : "too many arguments");
 	if (argc - optind == 2 && !cli_guest_check_name(argv[optind + 1]))
 		return CLI_EXIT_USAGE;
 	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
@@ -198,7 +201,8 @@ int cmd_check(int argc, char **argv)
 
 		cli_store_holder_text(&cs, holder, sizeof(holder));
 		cli_note("store is %s: checking the files as they are; the "
-			 "daemon may commit meanwhile", holder);
+			 "daemon may commit meanwhile",
+			 holder);
 	}
 	if (argc - optind == 2) {
 		names = calloc(1, sizeof(*names));
@@ -244,7 +248,8 @@ int cmd_check(int argc, char **argv)
 		printf("{\"store\": ");
 		json_string(stdout, cs.dir);
 		printf(", \"checked\": %zu, \"with_errors\": %zu, \"failed\": "
-		       "%zu, \"guests\": [", num, with_errors, failed);
+		       "%zu, \"guests\": [",
+		       num, with_errors, failed);
 		for (size_t i = 0; i < num; i++) {
 			printf("%s\n  ", i ? "," : "");
 			check_print_json(&results[i]);
@@ -255,13 +260,13 @@ int cmd_check(int argc, char **argv)
 			check_print_text(&results[i], quiet);
 		if (!quiet || with_errors || failed)
 			printf("%zu guest%s checked: %zu clean, %zu with "
-			       "errors, %zu could not be checked\n", num,
-			       num == 1 ? "" : "s",
-			       num - with_errors - failed, with_errors,
-			       failed);
+			       "errors, %zu could not be checked\n",
+			       num, num == 1 ? "" : "s",
+			       num - with_errors - failed, with_errors, failed);
 	}
-	exit_code = with_errors ? CLI_EXIT_FAIL :
-		    failed ? CHECK_EXIT_FAILED : CLI_EXIT_OK;
+	exit_code = with_errors ? CLI_EXIT_FAIL
+		    : failed	? CHECK_EXIT_FAILED
+				: CLI_EXIT_OK;
 	free(results);
 out_names:
 	store_names_free(names, num);

@@ -45,7 +45,8 @@ static int export_one(struct container *c, const struct guest_object *o,
 		progress_finish(progress);
 		if (rc == -EEXIST)
 			cli_error("%s/%s: already exists (use --force to "
-				  "overwrite)", dir, o->name);
+				  "overwrite)",
+				  dir, o->name);
 		else
 			cli_error("%s/%s: %s", dir, o->name, strerror(-rc));
 		return rc;
@@ -69,10 +70,10 @@ static int export_one(struct container *c, const struct guest_object *o,
 int cmd_export(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "bytes", no_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"force", no_argument, NULL, 'f'},
+		{"bytes", no_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *store_path, *guest, *out_dir;
 	struct guest_summary g;
@@ -93,9 +94,10 @@ int cmd_export(int argc, char **argv)
 			exact = true;
 	}
 	if (argc - optind != 3)
-		return cli_usage_error(usage_export, argc - optind < 3 ?
-				       "missing STORE, GUEST or DIR" :
-				       "too many arguments");
+		return cli_usage_error(usage_export,
+				       argc - optind < 3
+					       ? "missing STORE, GUEST or DIR"
+					       : "too many arguments");
 	store_path = argv[optind];
 	guest = argv[optind + 1];
 	out_dir = argv[optind + 2];
@@ -111,7 +113,8 @@ int cmd_export(int argc, char **argv)
 		cli_store_mount_path(&cs, guest, mnt_path, sizeof(mnt_path));
 		cli_note("store is %s: exporting its last committed state "
 			 "(for uncommitted writes too: cp -a --sparse=always "
-			 "%s/. %s)", holder, mnt_path, out_dir);
+			 "%s/. %s)",
+			 holder, mnt_path, out_dir);
 	}
 	rc = guest_summary_load(cs.store, guest, &g);
 	if (rc == 0 && g.open_error)
@@ -162,7 +165,8 @@ int cmd_export(int argc, char **argv)
 				   exact));
 	if (g.save.state == SAVE_STATE_SAVED)
 		printf("note: %s is saved; the exported memory.save matches "
-		       "the exported disks\n", guest);
+		       "the exported disks\n",
+		       guest);
 	exit_code = CLI_EXIT_OK;
 out_close_dir:
 	close(dir_fd);

@@ -23,8 +23,8 @@
 #define IMPORT_MAX_DISKS 64
 
 struct import_source {
-	const char *path;  /* host file (borrowed from argv) */
-	char name[256];    /* object name in the guest */
+	const char *path; /* host file (borrowed from argv) */
+	char name[256];	  /* object name in the guest */
 	int fd;
 	uint64_t size;
 };
@@ -94,10 +94,12 @@ static int import_open_source(struct import_source *src, bool is_disk)
 	src->size = (uint64_t)end;
 	if (is_disk && pread(src->fd, magic, 4, 0) == 4 &&
 	    memcmp(magic, "QFI\xfb", 4) == 0) {
-		cli_error("%s: is a qcow2 image, hangar disks are raw", src->path);
+		cli_error("%s: is a qcow2 image, hangar disks are raw",
+			  src->path);
 		cli_note("convert it first: qemu-img convert -O raw %s "
 			 "DISK.raw (or straight into a mounted store: "
-			 "MOUNTPOINT/GUEST/disk.raw)", src->path);
+			 "MOUNTPOINT/GUEST/disk.raw)",
+			 src->path);
 		return -1;
 	}
 	return 0;
@@ -150,7 +152,7 @@ static void import_print(struct container *c, const struct import_source *src,
 			 bool exact)
 {
 	char virt[FORMAT_SIZE_LEN], used[FORMAT_SIZE_LEN];
-	struct object_attr attr = { 0 };
+	struct object_attr attr = {0};
 	uint64_t id;
 
 	if (object_lookup(c, src->name, &id) != 0 ||
@@ -164,18 +166,18 @@ static void import_print(struct container *c, const struct import_source *src,
 int cmd_import(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "disk", required_argument, NULL, 'd' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "memory", required_argument, NULL, 'm' },
-		{ "compress-disks", no_argument, NULL, 'z' },
-		{ "bytes", no_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"disk", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"memory", required_argument, NULL, 'm'},
+		{"compress-disks", no_argument, NULL, 'z'},
+		{"bytes", no_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct import_source disks[IMPORT_MAX_DISKS];
-	struct import_source config = { .name = "config", .fd = -1 };
-	struct import_source memory = { .name = SAVE_IMAGE_NAME, .fd = -1 };
-	struct guest_create_options gopts = { .compress_disks = false };
+	struct import_source config = {.name = "config", .fd = -1};
+	struct import_source memory = {.name = SAVE_IMAGE_NAME, .fd = -1};
+	struct guest_create_options gopts = {.compress_disks = false};
 	unsigned num_disks = 0;
 	uint64_t total = 0;
 	const char *dir, *guest;
@@ -196,8 +198,7 @@ int cmd_import(int argc, char **argv)
 				return cli_usage_error(usage_import,
 						       "at most %d disks",
 						       IMPORT_MAX_DISKS);
-			import_parse_disk(&disks[num_disks], optarg,
-					  num_disks);
+			import_parse_disk(&disks[num_disks], optarg, num_disks);
 			num_disks++;
 			break;
 		case 'c':
@@ -215,9 +216,10 @@ int cmd_import(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return cli_usage_error(usage_import, argc - optind < 2 ?
-				       "missing STORE or GUEST" :
-				       "too many arguments");
+		return cli_usage_error(usage_import,
+				       argc - optind < 2
+					       ? "missing STORE or GUEST"
+					       : "too many arguments");
 	dir = argv[optind];
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
@@ -229,9 +231,10 @@ int cmd_import(int argc, char **argv)
 	for (unsigned i = 0; i < num_disks; i++)
 		for (unsigned j = 0; j < i; j++)
 			if (strcmp(disks[i].name, disks[j].name) == 0)
-				return cli_usage_error(usage_import,
-						       "disk name %s given twice",
-						       disks[i].name);
+				return cli_usage_error(
+					usage_import,
+					"disk name %s given twice",
+					disks[i].name);
 
 	for (unsigned i = 0; i < num_disks; i++) {
 		if (import_open_source(&disks[i], true) != 0)
@@ -253,7 +256,8 @@ int cmd_import(int argc, char **argv)
 	if (rc == -EWOULDBLOCK) {
 		cli_store_refuse_mounted(&cs, "import");
 		cli_store_mount_path(&cs, guest, path, sizeof(path));
-		cli_store_mount_hint(&cs, "mkdir %s && cp --sparse=always "
+		cli_store_mount_hint(&cs,
+				     "mkdir %s && cp --sparse=always "
 				     "%s %s/disk.raw",
 				     path, num_disks ? disks[0].path : "FILE",
 				     path);
@@ -265,7 +269,8 @@ int cmd_import(int argc, char **argv)
 	if (rc) {
 		if (rc == -EEXIST)
 			cli_error("%s: guest %s already exists (import creates "
-				  "a new guest)", dir, guest);
+				  "a new guest)",
+				  dir, guest);
 		else
 			cli_error("%s: cannot create guest %s: %s", dir, guest,
 				  cli_strerror(rc));

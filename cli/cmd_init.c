@@ -21,11 +21,11 @@ void usage_init(FILE *f)
 int cmd_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "cluster-size", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"cluster-size", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct store_init_options opts = { .cluster_shift = 0 };
+	struct store_init_options opts = {.cluster_shift = 0};
 	char size_text[FORMAT_SIZE_LEN];
 	const char *dir;
 	uint64_t cluster = 0;
@@ -42,8 +42,9 @@ int cmd_init(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(usage_init, argc - optind < 1 ?
-				       "missing STORE" : "too many arguments");
+		return cli_usage_error(
+			usage_init, argc - optind < 1 ? "missing STORE"
+						      : "too many arguments");
 	dir = argv[optind];
 	if (cluster) {
 		unsigned shift = 0;
@@ -51,11 +52,11 @@ int cmd_init(int argc, char **argv)
 		while (shift < 63 && (1ull << shift) < cluster)
 			shift++;
 		if ((1ull << shift) != cluster || shift < 12 || shift > 21)
-			return cli_usage_error(usage_init,
-					       "cluster size must be a power of "
-					       "two from 4K to 2M, not '%s'",
-					       format_size(size_text, cluster,
-							   false));
+			return cli_usage_error(
+				usage_init,
+				"cluster size must be a power of "
+				"two from 4K to 2M, not '%s'",
+				format_size(size_text, cluster, false));
 		opts.cluster_shift = shift;
 	}
 	rc = store_init(dir, &opts);
@@ -64,14 +65,13 @@ int cmd_init(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	if (rc) {
-		cli_error("%s: cannot create store: %s", dir,
-			  cli_strerror(rc));
+		cli_error("%s: cannot create store: %s", dir, cli_strerror(rc));
 		return CLI_EXIT_FAIL;
 	}
 	printf("initialized store %s (cluster size %s)\n", dir,
-	       format_size(size_text,
-			   1ull << (opts.cluster_shift ? opts.cluster_shift :
-							 16),
-			   false));
+	       format_size(
+		       size_text,
+		       1ull << (opts.cluster_shift ? opts.cluster_shift : 16),
+		       false));
 	return CLI_EXIT_OK;
 }

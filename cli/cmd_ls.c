@@ -17,15 +17,16 @@
 
 void usage_ls(FILE *f)
 {
-	fprintf(f, "usage: hangar ls STORE [--json] [--bytes]\n"
-		   "List the guests of STORE: state (stopped, saved, resuming, "
-		   "invalidated,\n"
-		   "unreadable), memory image size, last change, and each disk "
-		   "with its virtual\n"
-		   "size and the space it really uses.\n\n"
-		   "  -j, --json    machine-readable output (exact byte counts)\n"
-		   "  -b, --bytes   print exact sizes\n"
-		   "  -h, --help    show this help\n");
+	fprintf(f,
+		"usage: hangar ls STORE [--json] [--bytes]\n"
+		"List the guests of STORE: state (stopped, saved, resuming, "
+		"invalidated,\n"
+		"unreadable), memory image size, last change, and each disk "
+		"with its virtual\n"
+		"size and the space it really uses.\n\n"
+		"  -j, --json    machine-readable output (exact byte counts)\n"
+		"  -b, --bytes   print exact sizes\n"
+		"  -h, --help    show this help\n");
 }
 
 static void ls_line(const struct guest_summary *g, int name_width, bool exact)
@@ -62,10 +63,10 @@ static void ls_line(const struct guest_summary *g, int name_width, bool exact)
 int cmd_ls(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "bytes", no_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},
+		{"bytes", no_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct cli_store cs;
 	char **names = NULL;
@@ -83,8 +84,9 @@ int cmd_ls(int argc, char **argv)
 			exact = true;
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(usage_ls, argc - optind < 1 ?
-				       "missing STORE" : "too many arguments");
+		return cli_usage_error(
+			usage_ls, argc - optind < 1 ? "missing STORE"
+						    : "too many arguments");
 	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (cs.read_only && cs.holder && !json) {

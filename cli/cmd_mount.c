@@ -49,8 +49,8 @@ void usage_umount(FILE *f)
 
 /* Path of an executable `name` in the directory of /proc/self/exe, or in
  * `subdir` beside that directory (build tree: cli/ and fs/). */
-static bool find_beside_self(const char *name, const char *subdir,
-			     char *out, size_t out_len)
+static bool find_beside_self(const char *name, const char *subdir, char *out,
+			     size_t out_len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -70,10 +70,10 @@ static bool find_beside_self(const char *name, const char *subdir,
 int cmd_mount(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "options", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"foreground", no_argument, NULL, 'f'},
+		{"options", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	char options[MOUNT_MAX_OPTIONS] = "";
 	char hangarfs[PATH_MAX + 16], mounted_at[PATH_MAX];
@@ -100,9 +100,10 @@ int cmd_mount(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return cli_usage_error(usage_mount, argc - optind < 2 ?
-				       "missing STORE or MOUNTPOINT" :
-				       "too many arguments");
+		return cli_usage_error(usage_mount,
+				       argc - optind < 2
+					       ? "missing STORE or MOUNTPOINT"
+					       : "too many arguments");
 	store = argv[optind];
 	mnt = argv[optind + 1];
 	if (stat(store, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -115,7 +116,8 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (store_lock_holder(store, &holder) == 0 && holder > 0) {
 		cli_error("%s: store is in use by PID %ld; unmount it or let "
-			  "that command finish first", store, (long)holder);
+			  "that command finish first",
+			  store, (long)holder);
 		return CLI_EXIT_FAIL;
 	}
 	if (stat(mnt, &st) < 0) {
@@ -153,9 +155,9 @@ int cmd_mount(int argc, char **argv)
 int cmd_umount(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "lazy", no_argument, NULL, 'z' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"lazy", no_argument, NULL, 'z'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	char *args[6];
 	bool lazy = false;
@@ -168,9 +170,9 @@ int cmd_umount(int argc, char **argv)
 			lazy = true;
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(usage_umount, argc - optind < 1 ?
-				       "missing MOUNTPOINT" :
-				       "too many arguments");
+		return cli_usage_error(
+			usage_umount, argc - optind < 1 ? "missing MOUNTPOINT"
+							: "too many arguments");
 	args[n++] = "fusermount3";
 	args[n++] = "-u";
 	if (lazy)

@@ -18,15 +18,16 @@
 
 void usage_status(FILE *f)
 {
-	fprintf(f, "usage: hangar status STORE GUEST [--json] [--bytes]\n"
-		   "Show everything about GUEST: state, container, disks, "
-		   "memory image, config,\n"
-		   "and the save lock (which image pins which disks since "
-		   "when, whether the\n"
-		   "config changed since the save, and what releases it).\n\n"
-		   "  -j, --json    machine-readable output (exact byte counts)\n"
-		   "  -b, --bytes   print exact sizes\n"
-		   "  -h, --help    show this help\n");
+	fprintf(f,
+		"usage: hangar status STORE GUEST [--json] [--bytes]\n"
+		"Show everything about GUEST: state, container, disks, "
+		"memory image, config,\n"
+		"and the save lock (which image pins which disks since "
+		"when, whether the\n"
+		"config changed since the save, and what releases it).\n\n"
+		"  -j, --json    machine-readable output (exact byte counts)\n"
+		"  -b, --bytes   print exact sizes\n"
+		"  -h, --help    show this help\n");
 }
 
 static void status_objects(const struct guest_summary *g, const char *label,
@@ -43,7 +44,8 @@ static void status_objects(const struct guest_summary *g, const char *label,
 		if (role == OBJECT_ROLE_FILE && strcmp(o->name, "config") == 0)
 			continue;
 		printf("%-12s %-14s %s virtual, %s used, generation %" PRIu64
-		       "\n", first ? label : "", o->name,
+		       "\n",
+		       first ? label : "", o->name,
 		       format_size(virt, o->attr.size, exact),
 		       format_size(used, o->attr.stored_bytes, exact),
 		       o->attr.generation);
@@ -68,8 +70,10 @@ static void status_save_lock(const struct cli_store *cs,
 	switch (s->state) {
 	case SAVE_STATE_NONE:
 		if (s->image_unsealed)
-			printf("save lock    none yet: memory.save is still being "
-			       "written (it seals when its writer closes it)\n");
+			printf("save lock    none yet: memory.save is still "
+			       "being "
+			       "written (it seals when its writer closes "
+			       "it)\n");
 		else
 			printf("save lock    none: the disks are writable\n");
 		return;
@@ -104,13 +108,14 @@ static void status_save_lock(const struct cli_store *cs,
 			       "generation %" PRIu64 ", now gone\n",
 			       p->object_id, p->pinned_generation);
 		else if (p->changed)
-			printf("             %-14s pinned at generation %" PRIu64
-			       ", now %" PRIu64 " (CHANGED)\n", p->name,
-			       p->pinned_generation, p->current_generation);
+			printf("             %-14s pinned at generation "
+			       "%" PRIu64 ", now %" PRIu64 " (CHANGED)\n",
+			       p->name, p->pinned_generation,
+			       p->current_generation);
 		else
 			printf("             %-14s generation %" PRIu64
-			       " (unchanged)\n", p->name,
-			       p->pinned_generation);
+			       " (unchanged)\n",
+			       p->name, p->pinned_generation);
 	}
 	if (s->state == SAVE_STATE_SAVED || s->state == SAVE_STATE_RESUMING)
 		printf("config       %s since the save\n",
@@ -125,11 +130,13 @@ static void status_save_lock(const struct cli_store *cs,
 		break;
 	case SAVE_STATE_RESUMING:
 		printf("release      restore the guest now; or hangar discard "
-		       "%s %s\n", cs->dir, g->name);
+		       "%s %s\n",
+		       cs->dir, g->name);
 		break;
 	case SAVE_STATE_INVALIDATED:
 		printf("release      hangar discard %s %s  (the stale image is "
-		       "kept until then)\n", cs->dir, g->name);
+		       "kept until then)\n",
+		       cs->dir, g->name);
 		break;
 	default:
 		break;
@@ -193,10 +200,10 @@ static void status_text(const struct cli_store *cs,
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "bytes", no_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},
+		{"bytes", no_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct guest_summary g;
 	struct cli_store cs;
@@ -213,9 +220,10 @@ int cmd_status(int argc, char **argv)
 			exact = true;
 	}
 	if (argc - optind != 2)
-		return cli_usage_error(usage_status, argc - optind < 2 ?
-				       "missing STORE or GUEST" :
-				       "too many arguments");
+		return cli_usage_error(usage_status,
+				       argc - optind < 2
+					       ? "missing STORE or GUEST"
+					       : "too many arguments");
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;

@@ -20,7 +20,7 @@
 
 #include "cli.h"
 
-#define COPY_CHUNK (1u << 20)
+#define COPY_CHUNK	  (1u << 20)
 #define COPY_COMMIT_BYTES (1ull << 30)
 
 static bool chunk_is_zero(const unsigned char *buf, size_t len)
@@ -72,8 +72,8 @@ static int write_full(int fd, const void *buf, size_t len, uint64_t offset)
 
 /* Next data range of host file `fd` at or after `pos`: [*start, *end).
  * Returns 0, or 1 when there is no more data. */
-static int host_next_data(int fd, uint64_t pos, uint64_t size,
-			  uint64_t *start, uint64_t *end)
+static int host_next_data(int fd, uint64_t pos, uint64_t size, uint64_t *start,
+			  uint64_t *end)
 {
 	off_t data, hole;
 
@@ -98,9 +98,8 @@ static int host_next_data(int fd, uint64_t pos, uint64_t size,
 	return 0;
 }
 
-int copy_fd_to_object(struct container *c, uint64_t id, int fd,
-		      uint64_t size, struct progress *progress,
-		      uint64_t progress_base)
+int copy_fd_to_object(struct container *c, uint64_t id, int fd, uint64_t size,
+		      struct progress *progress, uint64_t progress_base)
 {
 	unsigned char *buf;
 	uint64_t pos = 0, start, end, since_commit = 0;
@@ -114,8 +113,9 @@ int copy_fd_to_object(struct container *c, uint64_t id, int fd,
 		goto out_free;
 	while ((rc = host_next_data(fd, pos, size, &start, &end)) == 0) {
 		for (pos = start; pos < end;) {
-			size_t want = end - pos < COPY_CHUNK ?
-					      (size_t)(end - pos) : COPY_CHUNK;
+			size_t want = end - pos < COPY_CHUNK
+					      ? (size_t)(end - pos)
+					      : COPY_CHUNK;
 			size_t got = 0;
 
 			rc = read_full(fd, buf, want, pos, &got);
@@ -148,9 +148,8 @@ out_free:
 	return rc;
 }
 
-int copy_object_to_fd(struct container *c, uint64_t id, int fd,
-		      uint64_t size, struct progress *progress,
-		      uint64_t progress_base)
+int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
+		      struct progress *progress, uint64_t progress_base)
 {
 	unsigned char *buf;
 	uint64_t pos = 0, start, end;
@@ -179,8 +178,9 @@ int copy_object_to_fd(struct container *c, uint64_t id, int fd,
 			goto out_free;
 		}
 		for (pos = start; pos < end;) {
-			size_t want = end - pos < COPY_CHUNK ?
-					      (size_t)(end - pos) : COPY_CHUNK;
+			size_t want = end - pos < COPY_CHUNK
+					      ? (size_t)(end - pos)
+					      : COPY_CHUNK;
 			size_t got = 0;
 
 			rc = object_read(c, id, buf, want, pos, &got);

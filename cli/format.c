@@ -75,12 +75,34 @@ int parse_size(const char *text, uint64_t *out_bytes)
 	switch (*p) {
 	case '\0':
 		break;
-	case 'k': case 'K': shift = 10; p++; break;
-	case 'm': case 'M': shift = 20; p++; break;
-	case 'g': case 'G': shift = 30; p++; break;
-	case 't': case 'T': shift = 40; p++; break;
-	case 'p': case 'P': shift = 50; p++; break;
-	case 'b': case 'B': break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		p++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		p++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		p++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		p++;
+		break;
+	case 'p':
+	case 'P':
+		shift = 50;
+		p++;
+		break;
+	case 'b':
+	case 'B':
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -117,9 +139,9 @@ char *format_age(char *buf, struct timespec ts)
 		long long seconds;
 		const char *name;
 	} steps[] = {
-		{ 86400LL * 365, "year" }, { 86400LL * 30, "month" },
-		{ 86400LL * 7, "week" },   { 86400LL, "day" },
-		{ 3600LL, "hour" },        { 60LL, "minute" },
+		{86400LL * 365, "year"}, {86400LL * 30, "month"},
+		{86400LL * 7, "week"},	 {86400LL, "day"},
+		{3600LL, "hour"},	 {60LL, "minute"},
 	};
 	long long age = (long long)time(NULL) - (long long)ts.tv_sec;
 
@@ -140,8 +162,8 @@ char *format_age(char *buf, struct timespec ts)
 			return buf;
 		}
 	}
-	snprintf(buf, FORMAT_TIME_LEN, "%s", age < 5 ? "just now" :
-		 "less than a minute ago");
+	snprintf(buf, FORMAT_TIME_LEN, "%s",
+		 age < 5 ? "just now" : "less than a minute ago");
 	return buf;
 }
 
@@ -150,13 +172,27 @@ void json_string(FILE *f, const char *s)
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\b': fputs("\\b", f); break;
-		case '\f': fputs("\\f", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\b':
+			fputs("\\b", f);
+			break;
+		case '\f':
+			fputs("\\f", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
 		default:
 			/* Control bytes escaped; bytes >= 0x80 are passed
 			 * through (object names are bytes; valid UTF-8 stays

@@ -15,9 +15,10 @@ static void json_object_attr(FILE *f, const struct guest_object *o)
 {
 	fputs("{\"name\": ", f);
 	json_string(f, o->name);
-	fprintf(f, ", \"size\": %" PRIu64 ", \"used\": %" PRIu64
-		   ", \"generation\": %" PRIu64 ", \"mode\": \"%04o\""
-		   ", \"mtime\": ",
+	fprintf(f,
+		", \"size\": %" PRIu64 ", \"used\": %" PRIu64
+		", \"generation\": %" PRIu64 ", \"mode\": \"%04o\""
+		", \"mtime\": ",
 		o->attr.size, o->attr.stored_bytes, o->attr.generation,
 		(unsigned)(o->attr.mode & 07777));
 	json_time(f, o->attr.mtime);
@@ -53,8 +54,8 @@ static void json_save(FILE *f, const struct guest_summary *g)
 	json_string(f, save_state_name(s->state));
 	fprintf(f, ", \"image_unsealed\": %s, \"saved_time\": ",
 		s->image_unsealed ? "true" : "false");
-	json_time(f, s->state == SAVE_STATE_NONE ? (struct timespec){ 0 } :
-						   s->saved_time);
+	json_time(f, s->state == SAVE_STATE_NONE ? (struct timespec){0}
+						 : s->saved_time);
 	fprintf(f, ", \"config_changed\": %s",
 		s->config_changed ? "true" : "false");
 	if (s->state == SAVE_STATE_INVALIDATED) {
@@ -64,16 +65,19 @@ static void json_save(FILE *f, const struct guest_summary *g)
 		json_string(f, s->event_object);
 	}
 	fputs(", \"pins\": [", f);
-	for (size_t i = 0; i < s->pin_count && i < sizeof(s->pins) / sizeof(s->pins[0]); i++) {
+	for (size_t i = 0;
+	     i < s->pin_count && i < sizeof(s->pins) / sizeof(s->pins[0]);
+	     i++) {
 		const struct save_pin_status *p = &s->pins[i];
 
 		if (i)
 			fputs(", ", f);
 		fputs("{\"name\": ", f);
 		json_string(f, p->name);
-		fprintf(f, ", \"pinned_generation\": %" PRIu64
-			   ", \"current_generation\": %" PRIu64
-			   ", \"changed\": %s}",
+		fprintf(f,
+			", \"pinned_generation\": %" PRIu64
+			", \"current_generation\": %" PRIu64
+			", \"changed\": %s}",
 			p->pinned_generation, p->current_generation,
 			p->changed ? "true" : "false");
 	}
@@ -107,13 +111,15 @@ void guest_json(FILE *f, const struct guest_summary *g, bool full)
 		fputs("null", f);
 	fputs(", \"last_change\": ", f);
 	json_time(f, g->last_change);
-	fprintf(f, ", \"container\": {\"file_size\": %" PRIu64
-		   ", \"file_allocated\": %" PRIu64,
+	fprintf(f,
+		", \"container\": {\"file_size\": %" PRIu64
+		", \"file_allocated\": %" PRIu64,
 		g->file_size, g->file_allocated);
 	if (!g->open_error)
-		fprintf(f, ", \"generation\": %" PRIu64
-			   ", \"cluster_size\": %u, \"used_clusters\": %" PRIu64
-			   ", \"objects\": %" PRIu64 ", \"compress_disks\": %s",
+		fprintf(f,
+			", \"generation\": %" PRIu64
+			", \"cluster_size\": %u, \"used_clusters\": %" PRIu64
+			", \"objects\": %" PRIu64 ", \"compress_disks\": %s",
 			g->info.generation, (unsigned)g->info.cluster_size,
 			g->info.used_clusters, g->info.object_count,
 			g->info.compress_disks ? "true" : "false");

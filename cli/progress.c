@@ -12,7 +12,7 @@
 
 #include "cli.h"
 
-#define PROGRESS_WIDTH 30
+#define PROGRESS_WIDTH	     30
 #define PROGRESS_INTERVAL_NS 100000000LL /* 10 redraws a second at most */
 
 static void progress_draw(struct progress *p)
@@ -23,8 +23,10 @@ static void progress_draw(struct progress *p)
 	unsigned filled;
 
 	if (p->total)
-		percent = (unsigned)(p->done >= p->total ? 100 :
-				     (p->done * 100.0) / (double)p->total);
+		percent = (unsigned)(p->done >= p->total
+					     ? 100
+					     : (p->done * 100.0) /
+						       (double)p->total);
 	filled = percent * PROGRESS_WIDTH / 100;
 	for (unsigned i = 0; i < PROGRESS_WIDTH; i++)
 		bar[i] = i < filled ? '#' : '-';

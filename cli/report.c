@@ -84,16 +84,18 @@ void cli_event(void *arg, const struct container_event *ev)
 	switch (ev->type) {
 	case CONTAINER_EVENT_IMAGE_RETIRED:
 		cli_note("%s%ssaved memory image retired (the resumed guest "
-			 "wrote its disk) %s", guest, sep, detail);
+			 "wrote its disk) %s",
+			 guest, sep, detail);
 		break;
 	case CONTAINER_EVENT_IMAGE_INVALIDATED:
 		cli_note("%s%ssaved memory image invalidated: %s was written "
-			 "after the save %s", guest, sep, obj, detail);
+			 "after the save %s",
+			 guest, sep, obj, detail);
 		break;
 	case CONTAINER_EVENT_IMAGE_INCOMPLETE:
 		cli_note("%s%sa memory image that was never completed was set "
-			 "aside as " SAVE_IMAGE_INCOMPLETE_NAME " %s", guest,
-			 sep, detail);
+			 "aside as " SAVE_IMAGE_INCOMPLETE_NAME " %s",
+			 guest, sep, detail);
 		break;
 	case CONTAINER_EVENT_IO_ERROR:
 		cli_note("%s%sI/O error on the container%s%s: %s %s", guest,
@@ -112,6 +114,7 @@ bool cli_guest_check_name(const char *name)
 	if (name_guest_valid(name))
 		return true;
 	cli_error("invalid guest name '%s': use 1 to 64 of A-Z a-z 0-9 . _ - "
-		  "and no leading dot", name);
+		  "and no leading dot",
+		  name);
 	return false;
 }
