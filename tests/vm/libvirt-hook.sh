@@ -67,7 +67,7 @@ DISK=$G/disk.raw
 BASE=4096
 DOM=hangar-vmtest-$$
 SERIAL=$WORK/serial.log
-LIBVIRTD_PID= VIRTLOGD_PID= HOOK_INSTALLED=
+LIBVIRTD_PID='' VIRTLOGD_PID='' HOOK_INSTALLED=''
 V() { timeout "$T" virsh -q -c qemu:///system "$@"; }
 
 fail() {

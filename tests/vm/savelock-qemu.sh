@@ -60,7 +60,7 @@ G=$MNT/$GUEST
 DISK=$G/disk.raw
 BASE=4096 # the writer's block 0 is at 16 MiB; an ext4 fills the first 16 MiB
 QEMU_LIFETIME=${HANGAR_VM_QEMU_TIMEOUT:-300}
-QPID= QPIDFILE= QLOG= QSOCK= QERR= QNAME=
+QPID='' QPIDFILE='' QLOG='' QSOCK='' QERR='' QNAME=''
 LOOPS=()
 
 STEP_T=
@@ -538,14 +538,14 @@ expect_state invalidated "after the running guest wrote past the checkpoint"
 [ ! -e "$G/memory.save" ] && [ -e "$G/memory.save.stale" ] ||
 	fail "the checkpoint image is not set aside: $(ls -a "$G" | tr '\n' ' ')"
 expect_log "save image invalidated"
-echo "    hangarfs: $(grep "save image invalidated" "$HFS_LOG" | tail -n 1)"
+echo "    log: $(grep "save image invalidated" "$HFS_LOG" | tail -n 1)"
 getfattr --absolute-names -d -m user.hangar "$G" | sed 's/^/    /'
 [ "$(errno_of "os.setxattr('$G', 'user.hangar.resume', b'1')")" = ESTALE ] ||
 	fail "resume of the stale checkpoint did not fail with ESTALE"
 out=$(setfattr -n user.hangar.resume -v 1 "$G" 2>&1) && fail "setfattr resume succeeded"
 echo "    setfattr resume: $out"
 expect_log "$GUEST: resume refused: "
-echo "    hangarfs: $(grep "$GUEST: resume refused: " "$HFS_LOG" | tail -n 1)"
+echo "    log: $(grep "$GUEST: resume refused: " "$HFS_LOG" | tail -n 1)"
 STATUS=$(t "$HANGAR" status "$STORE" "$GUEST" 2>&1) || fail "hangar status: $STATUS"
 echo "$STATUS" | grep -q invalidated || fail "hangar status does not say invalidated: $STATUS"
 echo "$STATUS" | sed 's/^/    | /'

@@ -5,6 +5,7 @@
 # vm_build_guest: build or reuse the cached guest; sets CACHE and T0.
 vm_build_guest() {
 	local rc
+	# shellcheck disable=SC2034 # T0 is read by the tests
 	T0=$(date +%s.%N)
 	CACHE=$(bash "$VMDIR/build-guest.sh" | tail -n 1)
 	rc=${PIPESTATUS[0]}
