@@ -15,8 +15,8 @@
 #   5. a stale image: a descriptor opened before the save writes after it;
 #      virsh restore memory.save.stale fails with the hook's reason.
 #
-# Needs root.  Installs libvirt-daemon-system when missing (root, unless
-# HANGAR_NO_INSTALL=1).  It starts libvirtd (and virtlogd, unless running)
+# Needs root.  Runs when libvirt is installed; HANGAR_VM_LIBVIRT=1 installs
+# libvirt-daemon-system when missing (unless HANGAR_NO_INSTALL=1).  It starts libvirtd (and virtlogd, unless running)
 # itself and stops them at the end; it installs the hook as
 # /etc/libvirt/hooks/qemu for the run and removes it after.  Exit 77 when
 # libvirt cannot be had, when a libvirtd it did not start is running (it
@@ -42,6 +42,8 @@ EXAMPLE=$SRC/contrib/libvirt/example-domain.xml
 [ "$(id -u)" = 0 ] || skip "needs root (runs libvirtd, installs $HOOK)"
 if ! command -v libvirtd >/dev/null || ! command -v virsh >/dev/null ||
 	! command -v virtlogd >/dev/null; then
+	[ "${HANGAR_VM_LIBVIRT:-0}" = 1 ] ||
+		skip "libvirt is not installed (HANGAR_VM_LIBVIRT=1 installs libvirt-daemon-system)"
 	[ "${HANGAR_NO_INSTALL:-0}" != 1 ] || skip "libvirt is not installed and HANGAR_NO_INSTALL=1"
 	command -v apt-get >/dev/null || skip "libvirt is not installed and there is no apt-get"
 	DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q \
@@ -123,10 +125,10 @@ V version >/dev/null 2>&1 || skip "libvirtd did not answer within 30 s: $(tail -
 
 # domain_xml START OUT: the example, adapted for this test.
 domain_xml() {
-	python3 - "$EXAMPLE" "$2" "$DOM" "$CACHE" "$DISK" "$SERIAL" "$BASE" "$1" <<'PY' ||
+	python3 - "$EXAMPLE" "$2" "$DOM" "$CACHE" "$DISK" "$SERIAL" "$BASE" "$1" "$VM_KERNEL_ARGS" <<'PY' ||
 import sys
 import xml.etree.ElementTree as ET
-src, out, name, cache, disk, serial, base, start = sys.argv[1:9]
+src, out, name, cache, disk, serial, base, start, kargs = sys.argv[1:10]
 t = ET.parse(src)
 d = t.getroot()
 d.set("type", "qemu")
@@ -137,8 +139,8 @@ os_ = d.find("os")
 for b in os_.findall("boot"):
     os_.remove(b)
 for tag, val in (("kernel", cache + "/vmlinuz"), ("initrd", cache + "/initrd.img"),
-                 ("cmdline", "console=ttyS0 panic=-1 quiet hangar.base=%s "
-                  "hangar.mode=writer hangar.start=%s" % (base, start))):
+                 ("cmdline", "%s hangar.base=%s hangar.mode=writer hangar.start=%s"
+                  % (kargs, base, start))):
     ET.SubElement(os_, tag).text = val
 dev = d.find("devices")
 disks = dev.findall("disk")

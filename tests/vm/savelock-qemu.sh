@@ -122,7 +122,7 @@ qemu_args() {
 	QEMU_ARGS=(qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nographic
 		-nodefaults -no-reboot
 		-kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img"
-		-append "console=ttyS0 panic=-1 quiet hangar.base=$BASE $append"
+		-append "$VM_KERNEL_ARGS hangar.base=$BASE $append"
 		-drive "file=$DISK,format=raw,if=virtio,cache=none$dopts"
 		-serial "file:$QLOG" -monitor "unix:$QSOCK,server,nowait"
 		-pidfile "$QPIDFILE" "$@")
@@ -142,6 +142,29 @@ qemu_start() {
 	fail "qemu ($QNAME): no monitor socket within 10 s"
 }
 
+# qemu_boot NAME APPEND DRIVE-OPTIONS [QEMU-ARG...]: start a guest and wait
+# until it booted.  A kernel that panics before it touches the disk (TCG
+# timing on a loaded host) is retried once, with a warning.
+qemu_boot() {
+	local try i
+	for try in 1 2; do
+		qemu_start "$@"
+		for ((i = 0; i < 450; i++)); do
+			tr -d '\r' 2>/dev/null <"$QLOG" | grep -aq "HANGAR-GUEST BOOTED" && return 0
+			qemu_alive || break
+			sleep 0.2
+		done
+		qemu_alive && fail "qemu ($QNAME): the guest did not boot within 90 s"
+		wait "$QPID" 2>/dev/null
+		QPID=''
+		if [ "$try" = 2 ] || ! grep -aq "Kernel panic" "$QLOG"; then
+			fail "qemu ($QNAME) exited before the guest booted"
+		fi
+		echo "    WARNING: $QNAME: kernel panic at boot, retrying: $(tr -d '\r' <"$QLOG" | grep -a 'Kernel panic' | head -n 1)"
+		mv -f "$QLOG" "$QLOG.panic"
+	done
+}
+
 # mon COMMAND: one HMP command; prints the reply with \r and escapes removed.
 mon() {
 	printf '%s\n' "$1" | timeout 20 socat -t 0.5 - "UNIX-CONNECT:$QSOCK" 2>&1 |
@@ -153,7 +176,7 @@ mon() {
 wait_serial() {
 	local i
 	for ((i = 0; i < $2 * 5; i++)); do
-		tr -d '\r' <"$QLOG" 2>/dev/null | grep -aqE -- "$1" && return 0
+		tr -d '\r' 2>/dev/null <"$QLOG" | grep -aqE -- "$1" && return 0
 		qemu_alive || fail "qemu ($QNAME) exited while waiting for /$1/"
 		sleep 0.2
 	done
@@ -307,8 +330,7 @@ echo "written by the host before the guest ran" >"$LM/host.txt" || fail "write i
 t umount "$LM" || fail "umount $LM"
 loop_detach "$dev"
 expect_state stopped "before boot"
-qemu_start boot1 "hangar.mode=writer hangar.start=0" ""
-wait_serial "HANGAR-GUEST BOOTED mode=writer" 90
+qemu_boot boot1 "hangar.mode=writer hangar.start=0" ""
 wait_wrote 20 60
 expect_state open-rw "while QEMU runs"
 echo "    the guest is writing: $(tr -d '\r' <"$QLOG" | grep -ac '^WROTE ') blocks so far"
@@ -473,7 +495,7 @@ mon quit >/dev/null
 wait_qemu_exit 30
 N2=$(last_wrote "$WORK/restore.serial")
 expect_state stopped "after power-off"
-qemu_start verify1 "hangar.mode=verifier hangar.start=0 hangar.count=$((N2 + 1))" ",readonly=on"
+qemu_boot verify1 "hangar.mode=verifier hangar.start=0 hangar.count=$((N2 + 1))" ",readonly=on"
 wait_serial "VERIFY DONE" 180
 wait_qemu_exit 30
 v=$(serial_lines "$QLOG")
@@ -485,7 +507,7 @@ t cmp -n $((16 << 20)) "$WORK/disk-at-save.raw" "$DISK" || fail "the ext4 region
 echo "    blocks 0..$N2 verified in the guest (read-only) and on the host"
 
 step "7. discard: save again, rm memory.save, a fresh boot works"
-qemu_start boot2 "hangar.mode=writer hangar.start=$((N2 + 1))" ""
+qemu_boot boot2 "hangar.mode=writer hangar.start=$((N2 + 1))" ""
 wait_wrote $((N2 + 6)) 90
 save_guest
 N3=$(last_wrote "$WORK/boot2.serial")
@@ -493,8 +515,7 @@ expect_state saved "second save"
 t rm "$G/memory.save" || fail "rm memory.save"
 expect_state stopped "after rm memory.save"
 expect_log "$GUEST/memory.save: removed; saved state discarded"
-qemu_start boot3 "hangar.mode=writer hangar.start=$((N3 + 1))" ""
-wait_serial "HANGAR-GUEST BOOTED mode=writer" 90
+qemu_boot boot3 "hangar.mode=writer hangar.start=$((N3 + 1))" ""
 wait_wrote $((N3 + 5)) 60
 echo "    fresh boot after discard writes: up to $(last_wrote "$QLOG")"
 
@@ -524,8 +545,7 @@ t rm "$G/memory.save" || fail "rm memory.save after 8a"
 echo "--- 8b. QEMU keeps its read-write descriptor: the running guest invalidates the image"
 # file.auto-read-only=off: the disk's O_RDWR descriptor, opened before the
 # save, stays in use across the migration and the cont, as with xl save -c.
-qemu_start boot4 "hangar.mode=writer hangar.start=$((C0 + 1))" ",file.auto-read-only=off"
-wait_serial "HANGAR-GUEST BOOTED mode=writer" 90
+qemu_boot boot4 "hangar.mode=writer hangar.start=$((C0 + 1))" ",file.auto-read-only=off"
 wait_wrote $((C0 + 5)) 60
 migrate_to_save
 C1=$(last_wrote "$QLOG")

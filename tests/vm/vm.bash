@@ -2,6 +2,12 @@
 # not named *.sh).  Source after tests/fs/functions.bash; uses its skip, fail
 # and T, and the caller's DISK (the guest's disk.raw) and BASE.
 
+# The guest kernel's command line (before the hangar.* words).  TCG on a
+# loaded host can fail the kernel's IO-APIC timer check ("IO-APIC + timer
+# doesn't work!", a panic): no_timer_check skips it.
+# shellcheck disable=SC2034 # used by the tests
+VM_KERNEL_ARGS="console=ttyS0 panic=-1 quiet no_timer_check"
+
 # vm_build_guest: build or reuse the cached guest; sets CACHE and T0.
 vm_build_guest() {
 	local rc
