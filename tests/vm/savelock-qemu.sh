@@ -12,8 +12,8 @@
 #      read-write + mount, qemu-img resize; read-only inspection works
 #      (qemu-img compare, losetup -r + mount -o ro,noload);
 #   4. the lock holds across a remount and across SIGKILL of hangarfs;
-#   5. resume (setfattr on the mount; the CLI refuses on a mounted store and
-#      says so) and restore with -incoming: the guest counts on from where it
+#   5. resume (hangar resume on the mounted store, or, with a hangar that
+#      refuses that, the setfattr it names) and restore with -incoming: the guest counts on from where it
 #      stopped, memory.save is retired at its next write;
 #   6. power off, a verifier guest boots the disk read-only: every block
 #      written before and after the save reads back intact;
@@ -467,10 +467,18 @@ same_as_saved "after SIGKILL"
 echo "    still refused: $(cat "$QERR")"
 
 step "5. resume and restore: the guest counts on; memory.save retires"
-out=$(t "$HANGAR" resume "$STORE" "$GUEST" 2>&1) && fail "hangar resume on a mounted store succeeded"
-case "$out" in *"setfattr -n user.hangar.resume -v 1"*) ;; *) fail "hangar resume on a mount: $out" ;; esac
-echo "    hangar resume (mounted): $(echo "$out" | head -n 2 | tr '\n' ' ')"
-t setfattr -n user.hangar.resume -v 1 "$G" || fail "setfattr user.hangar.resume"
+# On a mounted store `hangar resume` asks hangarfs (its control socket);
+# a hangar without that refuses and names the setfattr that does it.
+if out=$(t "$HANGAR" resume "$STORE" "$GUEST" 2>&1); then
+	echo "    hangar resume (mounted, through hangarfs): ${out:-ok}"
+else
+	case "$out" in
+	*"setfattr -n user.hangar.resume -v 1"*) ;;
+	*) fail "hangar resume on a mounted store: $out" ;;
+	esac
+	echo "    hangar resume (mounted) refused: $(echo "$out" | tr '\n' ' ')"
+	t setfattr -n user.hangar.resume -v 1 "$G" || fail "setfattr user.hangar.resume"
+fi
 expect_state resuming "after resume"
 qemu_start restore "hangar.mode=writer" "" -incoming "exec:cat $G/memory.save"
 wait_migration "incoming"
@@ -565,6 +573,8 @@ getfattr --absolute-names -d -m user.hangar "$G" | sed 's/^/    /'
 out=$(setfattr -n user.hangar.resume -v 1 "$G" 2>&1) && fail "setfattr resume succeeded"
 echo "    setfattr resume: $out"
 expect_log "$GUEST: resume refused: "
+out=$(t "$HANGAR" resume "$STORE" "$GUEST" 2>&1) && fail "hangar resume of the stale image on the mount succeeded: $out"
+echo "    hangar resume (mounted): $(echo "$out" | tr '\n' ' ')"
 echo "    log: $(grep "$GUEST: resume refused: " "$HFS_LOG" | tail -n 1)"
 STATUS=$(t "$HANGAR" status "$STORE" "$GUEST" 2>&1) || fail "hangar status: $STATUS"
 echo "$STATUS" | grep -q invalidated || fail "hangar status does not say invalidated: $STATUS"
