@@ -777,14 +777,267 @@ static int ensure_object(struct run *r, struct stats *st, const char *name)
 	return i;
 }
 
+/* ---- the operations (each keeps the oracle in step) -----------------------
+ *
+ * Each do_* performs one public-API call with the given arguments, predicts
+ * its return code and the commits it must make, and updates the model.  The
+ * random workloads (op_one) and the systematic ones (seq_op) both use them.
+ */
+
+static void do_punch(struct run *r, struct stats *st, int i, uint64_t off,
+		     uint64_t len, const char *what)
+{
+	struct model *m = &r->m;
+	struct model trans;
+	model_copy(&trans, m);
+	bool has = model_transition(&trans, i);
+	size_t l0 = r->mio->log_num;
+	int ret = object_punch(r->c, m->o[i].cid, off, len);
+	if (check_ret(r, st, what, ret, 0) &&
+	    note_commits(r, st, what, l0, CK_TRANS, has ? &trans : NULL,
+			 false)) {
+		if (has) {
+			model_free(m);
+			model_copy(m, &trans);
+		}
+		struct mobj *o = &m->o[i];
+		if (off < o->size) {
+			if (len > o->size - off)
+				len = o->size - off;
+			model_write(o, off, len, NULL);
+			push_mut(r, i, off, len, NULL, l0);
+		}
+	}
+	model_free(&trans);
+}
+
+static void do_truncate(struct run *r, struct stats *st, int i, uint64_t size,
+			const char *what)
+{
+	struct model *m = &r->m;
+	const uint64_t cs = 1ull << r->shift;
+	struct model trans;
+	model_copy(&trans, m);
+	bool has = model_transition(&trans, i);
+	size_t l0 = r->mio->log_num;
+	int ret = object_truncate(r->c, m->o[i].cid, size);
+	if (check_ret(r, st, what, ret, 0) &&
+	    note_commits(r, st, what, l0, CK_TRANS, has ? &trans : NULL,
+			 false)) {
+		if (has) {
+			model_free(m);
+			model_copy(m, &trans);
+		}
+		struct mobj *o = &m->o[i];
+		if (size < o->size && (size & (cs - 1))) {
+			uint64_t tail = (size + cs - 1) & ~(cs - 1);
+			if (tail > o->size)
+				tail = o->size;
+			push_mut(r, i, size, tail - size, NULL, l0);
+		}
+		if (size < o->size)
+			o->size = (size_t)size;
+		else
+			model_resize(o, (size_t)size);
+	}
+	model_free(&trans);
+}
+
+static void do_create(struct run *r, struct stats *st, const char *name,
+		      const char *what)
+{
+	uint64_t id = 0;
+	int want = model_find(&r->m, name) >= 0 ? -EEXIST : 0;
+	size_t l0 = r->mio->log_num;
+	int ret = object_create(r->c, name, 0644, 0, 0, &id);
+	if (check_ret(r, st, what, ret, want) && ret == 0)
+		model_new(&r->m, name, id);
+	if (!r->diverged)
+		note_commits(r, st, what, l0, CK_NONE, NULL, false);
+}
+
+static void do_unlink(struct run *r, struct stats *st, int i,
+		      const char *what)
+{
+	struct model *m = &r->m;
+	int want = model_pinned(m, i) ? -EBUSY : 0;
+	bool tr = false;
+	if (!want) {
+		tr = model_drop_if_image(m, i);
+		model_remove(m, i);
+	}
+	size_t l0 = r->mio->log_num;
+	int ret = object_unlink(r->c, m->o[i].name);
+	/* model_remove keeps the name for this call */
+	if (check_ret(r, st, what, ret, want))
+		note_commits(r, st, what, l0, CK_FINAL, NULL, tr);
+}
+
+static void do_rename(struct run *r, struct stats *st, int i, const char *to,
+		      const char *what)
+{
+	struct model *m = &r->m;
+	char from[64];
+	snprintf(from, sizeof(from), "%s", m->o[i].name);
+	int t = model_find(m, to);
+	int want = 0;
+	bool tr = false;
+	if (t == i) {
+		want = 0;
+	} else if (model_pinned(m, i) || (t >= 0 && model_pinned(m, t))) {
+		want = -EBUSY;
+	} else {
+		if (t >= 0) {
+			tr |= model_drop_if_image(m, t);
+			model_remove(m, t);
+		}
+		tr |= model_drop_if_image(m, i);
+		model_rename(m, i, to);
+		m->o[i].unsealed = false;
+		if (strcmp(to, SAVE_IMAGE_NAME) == 0) {
+			model_clear_save(m);
+			m->state = SAVE_STATE_SAVED;
+			m->image = i;
+			model_take_pins(m);
+			tr = true;
+		}
+	}
+	size_t l0 = r->mio->log_num;
+	int ret = object_rename(r->c, from, to, false);
+	if (check_ret(r, st, what, ret, want))
+		note_commits(r, st, what, l0, CK_FINAL, NULL, tr);
+}
+
+static void do_commit(struct run *r, struct stats *st)
+{
+	size_t l0 = r->mio->log_num;
+	int ret = container_commit(r->c);
+	if (check_ret(r, st, "commit", ret, 0))
+		note_commits(r, st, "commit", l0, CK_COMMIT, NULL, false);
+}
+
+/* Would save_lock_seal change anything (else it returns 0 or -ENOENT)? */
+static bool seal_changes(const struct model *m)
+{
+	int img = model_find(m, SAVE_IMAGE_NAME);
+	return img >= 0 && !(!m->o[img].unsealed &&
+			     m->state != SAVE_STATE_NONE && m->image == img);
+}
+
+static void do_seal(struct run *r, struct stats *st)
+{
+	struct model *m = &r->m;
+	int img = model_find(m, SAVE_IMAGE_NAME);
+	int want = img < 0 ? -ENOENT : 0;
+	bool tr = false;
+	if (seal_changes(m)) {
+		model_clear_save(m);
+		m->o[img].unsealed = false;
+		m->state = SAVE_STATE_SAVED;
+		m->image = img;
+		model_take_pins(m);
+		tr = true;
+	}
+	size_t l0 = r->mio->log_num;
+	int ret = save_lock_seal(r->c);
+	if (check_ret(r, st, "seal", ret, want))
+		note_commits(r, st, "seal", l0, CK_FINAL, NULL, tr);
+}
+
+static void do_resume(struct run *r, struct stats *st)
+{
+	struct model *m = &r->m;
+	int want = 0;
+	bool tr = false;
+	switch (m->state) {
+	case SAVE_STATE_NONE:
+		want = -ENOENT;
+		break;
+	case SAVE_STATE_INVALIDATED:
+		want = -ESTALE;
+		break;
+	case SAVE_STATE_RESUMING:
+		break;
+	case SAVE_STATE_SAVED:
+		m->state = SAVE_STATE_RESUMING;
+		tr = true;
+		break;
+	}
+	char reason[256];
+	size_t l0 = r->mio->log_num;
+	int ret = save_lock_resume(r->c, reason, sizeof(reason));
+	if (check_ret(r, st, "resume", ret, want))
+		note_commits(r, st, "resume", l0, CK_FINAL, NULL, tr);
+}
+
+static void do_discard(struct run *r, struct stats *st)
+{
+	struct model *m = &r->m;
+	int img = model_find(m, SAVE_IMAGE_NAME);
+	int stale = model_find(m, SAVE_IMAGE_STALE_NAME);
+	int want = 0;
+	bool tr = false;
+	if (m->state == SAVE_STATE_NONE && img < 0) {
+		want = -ENOENT;
+	} else {
+		model_clear_save(m);
+		if (img >= 0)
+			model_remove(m, img);
+		if (stale >= 0)
+			model_remove(m, stale);
+		tr = true;
+	}
+	size_t l0 = r->mio->log_num;
+	int ret = save_lock_discard(r->c);
+	if (check_ret(r, st, "discard", ret, want))
+		note_commits(r, st, "discard", l0, CK_FINAL, NULL, tr);
+}
+
+/* close and reopen (recovery at open is recorded too) */
+static void do_reopen(struct run *r, struct stats *st)
+{
+	size_t l0 = r->mio->log_num;
+	int ret = container_close(r->c);
+	r->c = NULL;
+	if (!check_ret(r, st, "close", ret, 0) ||
+	    !note_commits(r, st, "close", l0, CK_COMMIT, NULL, false))
+		return;
+	bool tr = model_recover(&r->m);
+	l0 = r->mio->log_num;
+	ret = container_open(&r->mio->io, &r->opts, &r->c);
+	if (ret)
+		r->c = NULL;
+	if (check_ret(r, st, "reopen", ret, 0))
+		note_commits(r, st, "reopen", l0, CK_FINAL, NULL, tr);
+}
+
+/* After every operation: the core's save state must be the oracle's. */
+static void op_after(struct run *r, struct stats *st, const char *what)
+{
+	struct model *m = &r->m;
+	if (!r->diverged && r->c) {
+		struct save_status ss;
+		save_lock_status(r->c, &ss);
+		if (ss.state != m->state) {
+			fail_msg(st, "w%u after %s: core save state %s, oracle "
+				     "%s",
+				 r->widx, what, save_state_name(ss.state),
+				 save_state_name(m->state));
+			r->diverged = true;
+		}
+	}
+	if (r->verbose)
+		fprintf(stderr, "  op %d: %s -> log %zu, %s, %d pins\n",
+			r->nops, what, r->mio->log_num,
+			save_state_name(m->state), m->npins);
+}
+
 static void op_one(struct run *r, struct stats *st)
 {
 	struct model *m = &r->m;
 	const uint64_t cs = 1ull << r->shift;
 	unsigned w = (unsigned)rnd(r, 100);
 	char what[96] = "";
-	size_t l0;
-	int ret;
 
 	/* A saved guest: bias towards the interesting transitions. */
 	if (m->state == SAVE_STATE_SAVED && rnd(r, 3) == 0)
@@ -858,27 +1111,7 @@ static void op_one(struct run *r, struct stats *st)
 		snprintf(what, sizeof(what), "punch %s@%llu+%llu",
 			 m->o[i].name, (unsigned long long)off,
 			 (unsigned long long)len);
-		struct model trans;
-		model_copy(&trans, m);
-		bool has = model_transition(&trans, i);
-		l0 = r->mio->log_num;
-		ret = object_punch(r->c, m->o[i].cid, off, len);
-		if (check_ret(r, st, what, ret, 0) &&
-		    note_commits(r, st, what, l0, CK_TRANS, has ? &trans : NULL,
-				 false)) {
-			if (has) {
-				model_free(m);
-				model_copy(m, &trans);
-			}
-			struct mobj *o = &m->o[i];
-			if (off < o->size) {
-				if (len > o->size - off)
-					len = o->size - off;
-				model_write(o, off, len, NULL);
-				push_mut(r, i, off, len, NULL, l0);
-			}
-		}
-		model_free(&trans);
+		do_punch(r, st, i, off, len, what);
 	} else if (w < 56) { /* truncate up or down */
 		int i = pick_live(r, false);
 		if (i < 0)
@@ -888,194 +1121,43 @@ static void op_one(struct run *r, struct stats *st)
 			size &= ~(cs - 1);
 		snprintf(what, sizeof(what), "truncate %s %zu->%llu",
 			 m->o[i].name, m->o[i].size, (unsigned long long)size);
-		struct model trans;
-		model_copy(&trans, m);
-		bool has = model_transition(&trans, i);
-		l0 = r->mio->log_num;
-		ret = object_truncate(r->c, m->o[i].cid, size);
-		if (check_ret(r, st, what, ret, 0) &&
-		    note_commits(r, st, what, l0, CK_TRANS, has ? &trans : NULL,
-				 false)) {
-			if (has) {
-				model_free(m);
-				model_copy(m, &trans);
-			}
-			struct mobj *o = &m->o[i];
-			if (size < o->size && (size & (cs - 1))) {
-				uint64_t tail = (size + cs - 1) & ~(cs - 1);
-				if (tail > o->size)
-					tail = o->size;
-				push_mut(r, i, size, tail - size, NULL, l0);
-			}
-			if (size < o->size)
-				o->size = (size_t)size;
-			else
-				model_resize(o, (size_t)size);
-		}
-		model_free(&trans);
+		do_truncate(r, st, i, size, what);
 	} else if (w < 61) { /* create */
 		const char *name = pick_name(r);
-		uint64_t id = 0;
-		int want = model_find(m, name) >= 0 ? -EEXIST : 0;
 		snprintf(what, sizeof(what), "create %s", name);
-		l0 = r->mio->log_num;
-		ret = object_create(r->c, name, 0644, 0, 0, &id);
-		if (check_ret(r, st, what, ret, want) && ret == 0)
-			model_new(m, name, id);
-		if (!r->diverged)
-			note_commits(r, st, what, l0, CK_NONE, NULL, false);
+		do_create(r, st, name, what);
 	} else if (w < 64) { /* unlink */
 		int i = pick_live(r, false);
 		if (i < 0)
 			return;
 		snprintf(what, sizeof(what), "unlink %s", m->o[i].name);
-		int want = model_pinned(m, i) ? -EBUSY : 0;
-		bool tr = false;
-		if (!want) {
-			tr = model_drop_if_image(m, i);
-			model_remove(m, i);
-		}
-		l0 = r->mio->log_num;
-		ret = object_unlink(r->c, m->o[i].name);
-		/* model_remove keeps the name for this call */
-		if (check_ret(r, st, what, ret, want))
-			note_commits(r, st, what, l0, CK_FINAL, NULL, tr);
+		do_unlink(r, st, i, what);
 	} else if (w < 69) { /* rename, sometimes onto memory.save */
 		int i = pick_live(r, false);
 		if (i < 0)
 			return;
 		const char *to = rnd(r, 4) == 0 ? SAVE_IMAGE_NAME : pick_name(r);
-		char from[64];
-		snprintf(from, sizeof(from), "%s", m->o[i].name);
-		snprintf(what, sizeof(what), "rename %s -> %s", from, to);
-		int t = model_find(m, to);
-		int want = 0;
-		bool tr = false;
-		if (t == i) {
-			want = 0;
-		} else if (model_pinned(m, i) || (t >= 0 && model_pinned(m, t))) {
-			want = -EBUSY;
-		} else {
-			if (t >= 0) {
-				tr |= model_drop_if_image(m, t);
-				model_remove(m, t);
-			}
-			tr |= model_drop_if_image(m, i);
-			model_rename(m, i, to);
-			m->o[i].unsealed = false;
-			if (strcmp(to, SAVE_IMAGE_NAME) == 0) {
-				model_clear_save(m);
-				m->state = SAVE_STATE_SAVED;
-				m->image = i;
-				model_take_pins(m);
-				tr = true;
-			}
-		}
-		l0 = r->mio->log_num;
-		ret = object_rename(r->c, from, to, false);
-		if (check_ret(r, st, what, ret, want))
-			note_commits(r, st, what, l0, CK_FINAL, NULL, tr);
+		snprintf(what, sizeof(what), "rename %s -> %s", m->o[i].name,
+			 to);
+		do_rename(r, st, i, to, what);
 	} else if (w < 80) { /* flush */
 		snprintf(what, sizeof(what), "commit");
-		l0 = r->mio->log_num;
-		ret = container_commit(r->c);
-		if (check_ret(r, st, "commit", ret, 0))
-			note_commits(r, st, "commit", l0, CK_COMMIT, NULL,
-				     false);
+		do_commit(r, st);
 	} else if (w < 87) { /* seal */
 		snprintf(what, sizeof(what), "seal");
-		int img = model_find(m, SAVE_IMAGE_NAME);
-		int want = img < 0 ? -ENOENT : 0;
-		bool tr = false;
-		if (img >= 0 && !(!m->o[img].unsealed &&
-				  m->state != SAVE_STATE_NONE &&
-				  m->image == img)) {
-			model_clear_save(m);
-			m->o[img].unsealed = false;
-			m->state = SAVE_STATE_SAVED;
-			m->image = img;
-			model_take_pins(m);
-			tr = true;
-		}
-		l0 = r->mio->log_num;
-		ret = save_lock_seal(r->c);
-		if (check_ret(r, st, "seal", ret, want))
-			note_commits(r, st, "seal", l0, CK_FINAL, NULL, tr);
+		do_seal(r, st);
 	} else if (w < 92) { /* resume */
 		snprintf(what, sizeof(what), "resume");
-		int want = 0;
-		bool tr = false;
-		switch (m->state) {
-		case SAVE_STATE_NONE:
-			want = -ENOENT;
-			break;
-		case SAVE_STATE_INVALIDATED:
-			want = -ESTALE;
-			break;
-		case SAVE_STATE_RESUMING:
-			break;
-		case SAVE_STATE_SAVED:
-			m->state = SAVE_STATE_RESUMING;
-			tr = true;
-			break;
-		}
-		char reason[256];
-		l0 = r->mio->log_num;
-		ret = save_lock_resume(r->c, reason, sizeof(reason));
-		if (check_ret(r, st, "resume", ret, want))
-			note_commits(r, st, "resume", l0, CK_FINAL, NULL, tr);
+		do_resume(r, st);
 	} else if (w < 96) { /* discard */
 		snprintf(what, sizeof(what), "discard");
-		int img = model_find(m, SAVE_IMAGE_NAME);
-		int stale = model_find(m, SAVE_IMAGE_STALE_NAME);
-		int want = 0;
-		bool tr = false;
-		if (m->state == SAVE_STATE_NONE && img < 0) {
-			want = -ENOENT;
-		} else {
-			model_clear_save(m);
-			if (img >= 0)
-				model_remove(m, img);
-			if (stale >= 0)
-				model_remove(m, stale);
-			tr = true;
-		}
-		l0 = r->mio->log_num;
-		ret = save_lock_discard(r->c);
-		if (check_ret(r, st, "discard", ret, want))
-			note_commits(r, st, "discard", l0, CK_FINAL, NULL, tr);
-	} else { /* close and reopen (recovery at open is recorded too) */
+		do_discard(r, st);
+	} else {
 		snprintf(what, sizeof(what), "close+reopen");
-		l0 = r->mio->log_num;
-		ret = container_close(r->c);
-		r->c = NULL;
-		if (!check_ret(r, st, "close", ret, 0) ||
-		    !note_commits(r, st, "close", l0, CK_COMMIT, NULL, false))
-			return;
-		bool tr = model_recover(m);
-		l0 = r->mio->log_num;
-		ret = container_open(&r->mio->io, &r->opts, &r->c);
-		if (ret)
-			r->c = NULL;
-		if (check_ret(r, st, "reopen", ret, 0))
-			note_commits(r, st, "reopen", l0, CK_FINAL, NULL, tr);
+		do_reopen(r, st);
 	}
 done:
-	if (!r->diverged && r->c) {
-		struct save_status ss;
-		save_lock_status(r->c, &ss);
-		if (ss.state != m->state) {
-			fail_msg(st, "w%u after %s: core save state %s, oracle "
-				     "%s",
-				 r->widx, what, save_state_name(ss.state),
-				 save_state_name(m->state));
-			r->diverged = true;
-		}
-	}
-	if (r->verbose)
-		fprintf(stderr, "  op %d: %s -> log %zu, %s, %d pins\n",
-			r->nops, what, r->mio->log_num,
-			save_state_name(m->state), m->npins);
+	op_after(r, st, what);
 }
 
 static void run_workload(struct run *r, struct stats *st, int nops)
