@@ -52,10 +52,10 @@ static void usage_main(FILE *f)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(f, "\nA store is a directory of guest containers "
-		   "(GUEST.hangar).  Commands that change\n"
-		   "a store need it unmounted; mount it with `hangar mount "
-		   "STORE MOUNTPOINT`.\n"
-		   "See hangar(1).\n");
+		   "(GUEST.hangar); mount it with `hangar mount\n"
+		   "STORE MOUNTPOINT`.  While it is mounted, create, resume, "
+		   "discard and rm are done\n"
+		   "by hangarfs; import needs it unmounted.  See hangar(1).\n");
 }
 
 static const struct cli_command *command_find(const char *name)
