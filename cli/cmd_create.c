@@ -145,7 +145,7 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 	rc = cli_control(cs, CONTROL_OP_CREATE, guest,
 			 gopts->compress_disks ? CONTROL_FLAG_COMPRESS : 0,
 			 reason, sizeof(reason), &answered);
-	if (!answered && (rc == -ENOENT || rc == -ECONNREFUSED)) {
+	if (!answered && (rc == -ENOTCONN)) {
 		cli_store_refuse_mounted(cs, "create");
 		cli_store_mount_path(cs, guest, path, sizeof(path));
 		cli_store_mount_hint(
@@ -302,7 +302,8 @@ int cmd_create(int argc, char **argv)
 	if (rc) {
 		cli_error("%s: creating guest %s failed: %s", dir, guest,
 			  cli_strerror(rc));
-		if (store_guest_delete(cs.store, guest, true) != 0)
+		if (store_guest_delete(cs.store, guest, STORE_DELETE_FORCE) !=
+		    0)
 			cli_note("the partly created guest %s is left in the "
 				 "store; remove it with `hangar rm --force`",
 				 guest);

@@ -77,7 +77,7 @@ static int savelock_mounted(const struct cli_store *cs, const char *guest,
 			 guest, 0, reason, reason_len, &answered);
 	*out_rc = rc;
 	if (!answered) {
-		if (rc == -ENOENT || rc == -ECONNREFUSED)
+		if (rc == -ENOTCONN)
 			return savelock_refuse(cs, guest, resume);
 		return cli_control_unreachable(cs, rc, what);
 	}

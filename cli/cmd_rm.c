@@ -81,7 +81,7 @@ static int rm_mounted(const struct cli_store *cs, const char *guest, bool force)
 	rc = cli_control(cs, CONTROL_OP_DELETE, guest,
 			 force ? CONTROL_FLAG_FORCE : 0, reason, sizeof(reason),
 			 &answered);
-	if (!answered && (rc == -ENOENT || rc == -ECONNREFUSED)) {
+	if (!answered && (rc == -ENOTCONN)) {
 		cli_store_refuse_mounted(cs, "rm");
 		cli_store_mount_path(cs, guest, path, sizeof(path));
 		cli_store_mount_hint(cs, "rm -r %s", path);
@@ -153,7 +153,10 @@ int cmd_rm(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	if (!force && rm_check_save_lock(&cs, guest) != 0)
 		goto out_close;
-	rc = store_guest_delete(cs.store, guest, true);
+	rc = store_guest_delete(
+		cs.store, guest,
+		STORE_DELETE_CONTENTS |
+			(force ? STORE_DELETE_IGNORE_SAVE_LOCK : 0));
 	if (rc) {
 		if (rc == -ENOENT)
 			cli_error("%s: no guest named %s", cs.dir, guest);

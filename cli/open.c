@@ -270,9 +270,8 @@ int cli_control(const struct cli_store *cs, enum control_op op,
 	int rc;
 
 	rc = control_request(cs->dir, op, guest, flags, reason, reason_len);
-	/* The daemon always sends a sentence with an error; an empty one
-	 * means nobody answered (control_request's -ENOENT is both "no
-	 * socket" and a daemon's "no such guest"). */
+	/* The daemon always sends a sentence with an error; nobody
+	 * answering is -ENOTCONN with none. */
 	*out_answered = rc == 0 || reason[0] != '\0';
 	/* A delete is refused while any reference is held, even one of a
 	 * request the mount is serving right now, or the release of a file

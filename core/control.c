@@ -79,6 +79,18 @@ static int socket_addr(const char *dir, int dir_fd, struct sockaddr_un *addr)
 	return 0;
 }
 
+static bool guest_is_saved(struct store *s, const char *guest)
+{
+	struct container *c = NULL;
+	struct save_status st;
+	if (store_guest_get(s, guest, &c) != 0)
+		return false;
+	int ret = save_lock_status(c, &st);
+	store_guest_put(s, c);
+	return ret == 0 && (st.state == SAVE_STATE_SAVED ||
+			    st.state == SAVE_STATE_RESUMING);
+}
+
 static void serve_one(struct control *ctl, int fd)
 {
 	char line[CONTROL_LINE_MAX], reason[400] = "";
@@ -132,25 +144,19 @@ static void serve_one(struct control *ctl, int fd)
 		ret = store_commit_all(s);
 		break;
 	case CONTROL_OP_DELETE:
-		if (!(flags & CONTROL_FLAG_FORCE)) {
-			struct save_status st;
-			ret = store_guest_get(s, guest, &c);
-			if (ret)
-				break;
-			ret = save_lock_status(c, &st);
-			store_guest_put(s, c);
-			if (!ret && (st.state == SAVE_STATE_SAVED ||
-				     st.state == SAVE_STATE_RESUMING)) {
-				ret = -EBUSY;
-				snprintf(reason, sizeof(reason),
-					 "%s has a saved memory image; resume "
-					 "or discard it first, or force",
-					 guest);
-				break;
-			}
-		}
-		ret = store_guest_delete(s, guest, true);
-		if (ret == -EBUSY && !reason[0])
+		ret = store_guest_delete(
+			s, guest,
+			STORE_DELETE_CONTENTS |
+				(flags & CONTROL_FLAG_FORCE
+					 ? STORE_DELETE_IGNORE_SAVE_LOCK
+					 : 0));
+		if (ret == -EBUSY && !(flags & CONTROL_FLAG_FORCE) &&
+		    guest_is_saved(s, guest))
+			snprintf(reason, sizeof(reason),
+				 "%s has a saved memory image; resume or "
+				 "discard it first, or force",
+				 guest);
+		else if (ret == -EBUSY)
 			snprintf(reason, sizeof(reason),
 				 "%s has files open on the mount", guest);
 		break;
@@ -168,6 +174,8 @@ static void serve_one(struct control *ctl, int fd)
 	default:
 		ret = -EINVAL;
 	}
+	if (ret == -ENOENT && !reason[0] && op != CONTROL_OP_DISCARD)
+		snprintf(reason, sizeof(reason), "no guest named %s", guest);
 	if (ret && !reason[0])
 		snprintf(reason, sizeof(reason), "%s", strerror(-ret));
 reply:
@@ -226,10 +234,12 @@ int control_start(struct store *s, struct control **out_control)
 	/* We hold the store's write lock: a socket left behind by a killed
 	 * daemon is stale and ours to replace. */
 	(void)unlinkat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0);
-	mode_t old = umask(0077);
-	ret = bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
-	umask(old);
-	if (ret != 0 || listen(ctl->listen_fd, 8) != 0 ||
+	/* Owner-only.  Until the chmod the socket has the umask's mode, but
+	 * nobody can connect before listen(), and the peer check stands
+	 * behind it anyway. */
+	if (bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    fchmodat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0600, 0) != 0 ||
+	    listen(ctl->listen_fd, 8) != 0 ||
 	    pipe2(ctl->stop_pipe, O_CLOEXEC) != 0) {
 		ret = -errno;
 		goto out_close;
@@ -294,7 +304,8 @@ int control_request(const char *store_dir, enum control_op op,
 		goto out_close;
 	}
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		ret = -errno;
+		ret = errno == ENOENT || errno == ECONNREFUSED ? -ENOTCONN
+							       : -errno;
 		goto out_close;
 	}
 	int n = snprintf(line, sizeof(line), "%s %s %u\n", control_op_name(op),

@@ -59,7 +59,10 @@ void control_stop(struct control *ctl);
 /*
  * control_request - send one request to the daemon serving `store_dir`.
  * Returns the daemon's answer (0 or -errno) with its sentence in `reason`
- * (may be NULL), or -ECONNREFUSED / -ENOENT when nobody serves the store.
+ * (may be NULL; the daemon always sends one with an error), or -ENOTCONN
+ * when nobody serves the store (no socket, or a stale one).
+ * Every change the daemon makes is durable before it answers (the save-lock
+ * transitions commit; guest create and delete sync the directory).
  */
 int control_request(const char *store_dir, enum control_op op,
 		    const char *guest, unsigned flags, char *reason,

@@ -510,10 +510,11 @@ void store_guest_put(struct store *s, struct container *c)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int store_guest_delete(struct store *s, const char *name, bool force)
+int store_guest_delete(struct store *s, const char *name, unsigned flags)
 {
 	char file[FORMAT_GUEST_NAME_MAX + 16];
 	struct container *c = NULL;
+	const bool ignore_lock = flags & STORE_DELETE_IGNORE_SAVE_LOCK;
 	int ret;
 
 	if (!name_guest_valid(name))
@@ -521,32 +522,28 @@ int store_guest_delete(struct store *s, const char *name, bool force)
 	if (s->read_only)
 		return -EROFS;
 	ret = store_guest_get(s, name, &c);
-	if (ret && !(force && ret != -ENOENT))
+	if (ret && !(ignore_lock && ret != -ENOENT))
 		return ret;
 	pthread_mutex_lock(&s->lock);
 	struct guest_entry *g = c ? guest_find_container(s, c) : NULL;
 	if (g) {
-		if (g->refs > 1) {
-			g->refs--;
+		g->refs--; /* ours */
+		if (g->refs > 0) {
 			ret = -EBUSY;
 			goto out_unlock;
 		}
-		if (!force) {
-			struct container_info info;
-			struct save_status st;
-			container_info(c, &info);
-			save_lock_status(c, &st);
-			if (st.state == SAVE_STATE_SAVED ||
-			    st.state == SAVE_STATE_RESUMING) {
-				g->refs--;
-				ret = -EBUSY;
-				goto out_unlock;
-			}
-			if (info.object_count > 0) {
-				g->refs--;
-				ret = -ENOTEMPTY;
-				goto out_unlock;
-			}
+		struct container_info info;
+		struct save_status st;
+		container_info(c, &info);
+		save_lock_status(c, &st);
+		if (!ignore_lock && (st.state == SAVE_STATE_SAVED ||
+				     st.state == SAVE_STATE_RESUMING)) {
+			ret = -EBUSY;
+			goto out_unlock;
+		}
+		if (!(flags & STORE_DELETE_CONTENTS) && info.object_count > 0) {
+			ret = -ENOTEMPTY;
+			goto out_unlock;
 		}
 		(void)container_close(g->c);
 		guest_forget(s, g);

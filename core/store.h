@@ -112,14 +112,26 @@ int store_guest_get(struct store *s, const char *name,
 /* store_guest_put - drop a reference taken by store_guest_get. */
 void store_guest_put(struct store *s, struct container *c);
 
+/* Flags for store_guest_delete. */
+#define STORE_DELETE_CONTENTS 1u /* a guest with objects too */
+#define STORE_DELETE_IGNORE_SAVE_LOCK                                          \
+	2u /* even while saved/resuming, and
+					     even a guest that cannot be
+					     opened (corrupt) */
+#define STORE_DELETE_FORCE                                                     \
+	(STORE_DELETE_CONTENTS | STORE_DELETE_IGNORE_SAVE_LOCK)
+
 /*
- * store_guest_delete - remove guest `name`.  Without `force`: -ENOTEMPTY if
- * it still has objects, -EBUSY if a save image pins its disks.  Always
- * -EBUSY while another caller holds a reference from store_guest_get
+ * store_guest_delete - remove guest `name`, checking and deleting in one
+ * step under the store lock.  Without STORE_DELETE_CONTENTS: -ENOTEMPTY if
+ * it still has objects (rmdir).  Without STORE_DELETE_IGNORE_SAVE_LOCK:
+ * -EBUSY if a save image pins its disks (SAVED or RESUMING), and a guest
+ * that cannot be opened is not deleted (its open error is returned).
+ * Always -EBUSY while another caller holds a reference from store_guest_get
  * (even a transient one: callers racing a delete may see -EBUSY and may
  * retry).
  */
-int store_guest_delete(struct store *s, const char *name, bool force);
+int store_guest_delete(struct store *s, const char *name, unsigned flags);
 
 /* store_guest_rename - rename a guest; -EEXIST if `to` exists, -EBUSY if
  * either is in use. */

@@ -444,7 +444,7 @@ static int guest_retry_busy(struct hfs *fs, int first, const char *name,
 	for (int i = 0; err == -EBUSY && i < 5; i++) {
 		usleep(2000u << i);
 		err = to ? store_guest_rename(fs->store, name, to)
-			 : store_guest_delete(fs->store, name, false);
+			 : store_guest_delete(fs->store, name, 0);
 	}
 	return err;
 }
@@ -465,8 +465,7 @@ void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = -ENOENT;
 	else
 		err = guest_retry_busy(
-			fs, store_guest_delete(fs->store, name, false), name,
-			NULL);
+			fs, store_guest_delete(fs->store, name, 0), name, NULL);
 	if (!err) {
 		nodes_guest_removed(name);
 		log_msg(LOG_INFO, "%s: guest removed", name);

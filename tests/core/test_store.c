@@ -87,10 +87,10 @@ static void test_namespace(void)
 	CHECK_OK(store_guest_get(s, "web01", &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
 	CHECK_OK(object_write(c, id, "hello", 5, 0));
-	CHECK_ERR(store_guest_delete(s, "web01", false), -EBUSY); /* in use */
+	CHECK_ERR(store_guest_delete(s, "web01", 0), -EBUSY); /* in use */
 	store_guest_put(s, c);
-	CHECK_ERR(store_guest_delete(s, "web01", false), -ENOTEMPTY);
-	CHECK_ERR(store_guest_delete(s, "nosuch", false), -ENOENT);
+	CHECK_ERR(store_guest_delete(s, "web01", 0), -ENOTEMPTY);
+	CHECK_ERR(store_guest_delete(s, "nosuch", 0), -ENOENT);
 
 	/* rename keeps the open container */
 	CHECK_OK(store_guest_rename(s, "web01", "web02"));
@@ -102,7 +102,7 @@ static void test_namespace(void)
 	CHECK_OK(object_read(c, id, buf, 5, 0, &got));
 	CHECK(memcmp(buf, "hello", 5) == 0);
 	store_guest_put(s, c);
-	CHECK_OK(store_guest_delete(s, "db-2.test_x", false));
+	CHECK_OK(store_guest_delete(s, "db-2.test_x", 0));
 	CHECK_OK(store_close(s));
 	CHECK_OK(store_close(s2));
 	check_guest_clean(sdir, "web02");
@@ -120,7 +120,7 @@ static void test_namespace(void)
 	CHECK_OK(object_read(c, id, buf, 5, 0, &got));
 	CHECK(memcmp(buf, "hello", 5) == 0);
 	store_guest_put(s, c);
-	CHECK_OK(store_guest_delete(s, "web02", true));
+	CHECK_OK(store_guest_delete(s, "web02", STORE_DELETE_FORCE));
 	CHECK_OK(store_guest_list(s, &names, &num));
 	CHECK_EQ(num, 0);
 	store_names_free(names, num);
