@@ -10,16 +10,71 @@
  *   01:00:03 UTC) depends on this disk; resume with 'hangar resume' or
  *   remove memory.save to discard it
  *
- * THREAD MODEL: no state.
+ * A program that retries a refused open in a loop (mount -o loop does,
+ * forever) must not flood the log: the same refusal (guest, object, action)
+ * is logged at most once per REFUSAL_QUIET_SECONDS, and the next line says
+ * how many were refused in between.
+ *
+ * THREAD MODEL: the refusal table is this file's only state, protected by
+ * `refusals_lock`.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "hangarfs.h"
 #include "savelock.h"
+
+#define REFUSAL_SLOTS	      32
+#define REFUSAL_QUIET_SECONDS 10
+
+struct refusal {
+	char key[HFS_GUEST_NAME_MAX + HFS_OBJECT_NAME_MAX + 32];
+	time_t last;
+	unsigned long suppressed;
+};
+
+static struct refusal refusals[REFUSAL_SLOTS]; /* refusals_lock */
+static pthread_mutex_t refusals_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether to log this refusal now; *out_suppressed says how many of the same
+ * were kept quiet since it was last logged. */
+static bool refusal_should_log(const char *key, unsigned long *out_suppressed)
+{
+	time_t now = time(NULL);
+	struct refusal *slot = NULL, *oldest = &refusals[0];
+	bool log_now;
+
+	pthread_mutex_lock(&refusals_lock);
+	for (size_t i = 0; i < REFUSAL_SLOTS; i++) {
+		if (strcmp(refusals[i].key, key) == 0) {
+			slot = &refusals[i];
+			break;
+		}
+		if (refusals[i].last < oldest->last)
+			oldest = &refusals[i];
+	}
+	if (!slot) {
+		slot = oldest;
+		snprintf(slot->key, sizeof(slot->key), "%s", key);
+		slot->last = 0;
+		slot->suppressed = 0;
+	}
+	log_now = now - slot->last >= REFUSAL_QUIET_SECONDS;
+	if (log_now) {
+		*out_suppressed = slot->suppressed;
+		slot->suppressed = 0;
+		slot->last = now;
+	} else {
+		slot->suppressed++;
+	}
+	pthread_mutex_unlock(&refusals_lock);
+	return log_now;
+}
 
 int savelog_check_write(struct container *c, const char *guest, uint64_t id,
 			const char *action)
@@ -39,8 +94,17 @@ int savelog_check_write(struct container *c, const char *guest, uint64_t id,
 	 * and say which guest and which action. */
 	why = strstr(reason, "refused: ");
 	why = why ? why + strlen("refused: ") : reason;
-	log_msg(LOG_WARNING, "%s/%s: %s refused: %s", guest, name, action,
-		why[0] ? why : "a saved memory image depends on it");
+	char key[sizeof(refusals[0].key)];
+	unsigned long quiet = 0;
+	snprintf(key, sizeof(key), "%s/%s/%s", guest, name, action);
+	if (!refusal_should_log(key, &quiet))
+		return err;
+	char more[64] = "";
+	if (quiet)
+		snprintf(more, sizeof(more), " (%lu more refused since)",
+			 quiet);
+	log_msg(LOG_WARNING, "%s/%s: %s refused: %s%s", guest, name, action,
+		why[0] ? why : "a saved memory image depends on it", more);
 	return err;
 }
 

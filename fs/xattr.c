@@ -12,8 +12,10 @@
  *                        runs save_lock_resume; a refusal is ESTALE (logged
  *                        with core's reason), nothing saved is ENODATA.
  *
- * No other extended attributes are stored: setxattr elsewhere is ENOTSUP
- * (cp -a then copies without them, silently), getxattr is ENODATA.
+ * No other extended attributes are stored: getxattr, setxattr and
+ * removexattr of any name outside user.hangar.* are ENOTSUP (cp -a then
+ * copies without them, silently, and libvirt's owner-remembering sees a
+ * filesystem without xattr support instead of failing the start).
  *
  * THREAD MODEL: no state of its own.
  */
@@ -131,6 +133,10 @@ void hfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
 	if (n->kind != NODE_GUEST) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -220,5 +226,5 @@ void hfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0)
 		fuse_reply_err(req, EPERM);
 	else
-		fuse_reply_err(req, ENODATA);
+		fuse_reply_err(req, ENOTSUP);
 }

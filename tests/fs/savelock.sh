@@ -39,6 +39,19 @@ expect_fail "$BUSY" mv "$G/disk.raw" "$G/renamed.raw"
 expect_log "web01/disk.raw: read-write open refused: memory.save (saved "
 expect_log "depends on this disk; resume with 'hangar resume' or remove memory.save to discard it"
 expect_log "web01/disk.raw: truncate refused: memory.save"
+log "a program retrying a refused open does not flood the log"
+before=$(grep -c "web01/data.raw: read-write open refused" "$HFS_LOG" || true)
+start=$(date +%s)
+python3 -c "
+import os
+for _ in range(2000):
+    try: os.open('$G/data.raw', os.O_RDWR)
+    except OSError: pass"
+took=$(($(date +%s) - start))
+after=$(grep -c "web01/data.raw: read-write open refused" "$HFS_LOG" || true)
+# at most one line per 10 s (plus the first)
+[ $((after - before)) -le $((took / 10 + 2)) ] ||
+	fail "2000 refused opens in ${took}s logged $((after - before)) lines"
 [ "$(errno_of "
 import ctypes
 fd = os.open('$G/data.raw', os.O_RDONLY)
