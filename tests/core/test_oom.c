@@ -362,8 +362,7 @@ static int apply(struct container *c, enum op op, uint64_t disk)
 }
 
 static long runs, injected, failures, max_n, enomem_returns, absorbed;
-static long long leak_first = -1;
-static bool leak_reported;
+static bool leak_first_seen, leak_reported;
 
 static void fail(enum op op, bool sticky, long n, const char *what, int ret)
 {
@@ -378,10 +377,10 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 		  const struct state *before, const struct state *after)
 {
 	struct container *c = NULL;
+	long long live0 = atomic_load(&oom_live);
 	struct memio *m = memio_clone(base);
 	/* the memio never reallocates while armed */
 	CHECK_OK(memio_reserve(m, 16u << 20));
-	long long live0 = atomic_load(&oom_live);
 	bool committed = false;
 	int ret = 0;
 
@@ -465,23 +464,18 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 		CHECK_OK(container_close(c));
 	}
 	memio_free(m);
-	/* a failed operation frees what it allocated */
+	/* a failed operation frees what it allocated (the very first run
+	 * may leave lazily allocated library state behind) */
 	long long leak = atomic_load(&oom_live) - live0;
-	if (leak != 0 && !leak_reported) {
-		if (leak_first < 0) {
-			leak_first = leak; /* first run: lazy library state */
-		} else {
-			leak_reported = true;
-			fprintf(stderr,
-				"oom FAIL: %s / %s / N=%ld: %lld heap bytes "
-				"not freed after the run\n",
-				op_names[op], sticky ? "persistent" : "once",
-				n, leak);
-			failures++;
-		}
-	} else if (leak_first < 0) {
-		leak_first = 0;
+	if (leak != 0 && leak_first_seen && !leak_reported) {
+		leak_reported = true;
+		fprintf(stderr,
+			"oom FAIL: %s / %s / N=%ld: %lld heap bytes not freed "
+			"after the run\n",
+			op_names[op], sticky ? "persistent" : "once", n, leak);
+		failures++;
 	}
+	leak_first_seen = true;
 	runs++;
 	return reached;
 }
