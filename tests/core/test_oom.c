@@ -153,7 +153,12 @@ static void oom_disarm(void)
 /* ---- guest states (as test_faults.c) ------------------------------------- */
 
 #define CS	  4096u
-#define DISK_SIZE (64u * CS)
+/* The small guest's disk fits one map leaf; the deep one's (4096 clusters,
+ * every 16th written) needs a two-level map, so a change dirties a leaf and
+ * the root and the commit writes both. */
+static uint64_t disk_size = 64u * CS;
+static bool deep;
+#define DISK_SIZE disk_size
 
 enum op {
 	OP_RECOVERY,
@@ -283,13 +288,20 @@ static struct memio *make_base(enum op op)
 					      op == OP_COMPRESSED_WRITE};
 	struct container *c = NULL;
 	uint64_t disk, img, cfg;
-	uint8_t *buf = malloc(DISK_SIZE);
+	uint8_t *buf = malloc(64 * CS);
 	CHECK(buf != NULL);
-	for (size_t i = 0; i < DISK_SIZE; i++)
+	for (size_t i = 0; i < 64 * CS; i++)
 		buf[i] = (uint8_t)(i * 7 + 3);
 	CHECK_OK(container_create(&m->io, &o, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &disk));
-	CHECK_OK(object_write(c, disk, buf, DISK_SIZE / 2, 0));
+	if (deep) {
+		for (uint64_t off = 0; off < DISK_SIZE; off += 16 * CS)
+			CHECK_OK(object_write(c, disk, buf + off % (64 * CS),
+					      CS, off));
+		CHECK_OK(object_write(c, disk, buf, 8 * CS, 0));
+	} else {
+		CHECK_OK(object_write(c, disk, buf, DISK_SIZE / 2, 0));
+	}
 	CHECK_OK(object_truncate(c, disk, DISK_SIZE));
 	CHECK_OK(object_create(c, "config", 0600, 0, 0, &cfg));
 	CHECK_OK(object_write(c, cfg, "cpus=2\n", 7, 0));
@@ -368,6 +380,8 @@ static void fail(enum op op, bool sticky, long n, const char *what, int ret)
 {
 	fprintf(stderr, "oom FAIL: %s / %s / N=%ld: %s (ret %d)\n",
 		op_names[op], sticky ? "persistent" : "once", n, what, ret);
+	if (deep)
+		fprintf(stderr, "  (the guest with the two-level map)\n");
 	failures++;
 }
 
@@ -380,7 +394,7 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 	long long live0 = atomic_load(&oom_live);
 	struct memio *m = memio_clone(base);
 	/* the memio never reallocates while armed */
-	CHECK_OK(memio_reserve(m, 16u << 20));
+	CHECK_OK(memio_reserve(m, m->size + (4u << 20)));
 	bool committed = false;
 	int ret = 0;
 
@@ -528,8 +542,9 @@ static void run_op(enum op op, bool sticky)
 	if (n > max_n)
 		max_n = n;
 	if (getenv("HANGAR_OOM_TRACE"))
-		fprintf(stderr, "%s / %s: %ld allocations\n", op_names[op],
-			sticky ? "persistent" : "once", n - 1);
+		fprintf(stderr, "%s / %s%s: %ld allocations\n", op_names[op],
+			sticky ? "persistent" : "once",
+			deep ? " / deep map" : "", n - 1);
 	state_free(&before_live);
 	state_free(&before);
 	state_free(&after);
@@ -544,9 +559,13 @@ int main(void)
 	oom_disarm();
 	CHECK(s == NULL);
 
-	for (int sticky = 0; sticky < 2; sticky++)
-		for (int op = 0; op < OP_COUNT; op++)
-			run_op((enum op)op, sticky);
+	for (int d = 0; d < 2; d++) {
+		deep = d;
+		disk_size = (deep ? 4096u : 64u) * CS;
+		for (int sticky = 0; sticky < 2; sticky++)
+			for (int op = 0; op < OP_COUNT; op++)
+				run_op((enum op)op, sticky);
+	}
 	fprintf(stderr,
 		"oom detail: %ld operations returned -ENOMEM, %ld completed "
 		"despite the failed allocation; at most %ld allocations in "
