@@ -20,7 +20,7 @@
  *   HANGAR_CRASH_LONG=1     long mode: >= 1,000,000 crash states
  *   HANGAR_CRASH_BUDGET=S   wall-clock budget in seconds (default 240)
  *   HANGAR_CRASH_SEQ3=N     run one in N of the length-3 systematic
- *                           sequences (default all; 16 under sanitizers)
+ *                           sequences (default all; 24 under sanitizers)
  *   HANGAR_CRASH_SEQ=a,b,c  run one systematic sequence, verbose (op names
  *                           as SOP_NAME; add "sealed", "compressed")
  *   HANGAR_CRASH_SEQ_ONLY=1 skip the random workloads
@@ -2196,7 +2196,7 @@ int main(void)
 	 * (HANGAR_CRASH_SEQ3=N: one in N). */
 	struct stats sq = {0};
 	struct seqstats ss = {0};
-	unsigned sample3 = long_mode ? 1 : sanitized ? 16 : 1;
+	unsigned sample3 = long_mode ? 1 : sanitized ? 24 : 1;
 	const char *s3 = getenv("HANGAR_CRASH_SEQ3");
 	if (s3 && s3[0])
 		sample3 = (unsigned)strtoul(s3, NULL, 0);
