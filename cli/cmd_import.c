@@ -296,7 +296,8 @@ int cmd_import(int argc, char **argv)
 	if (rc) {
 		cli_error("%s: importing guest %s failed: %s", dir, guest,
 			  cli_strerror(rc));
-		if (store_guest_delete(cs.store, guest, STORE_DELETE_FORCE) != 0)
+		if (store_guest_delete(cs.store, guest, STORE_DELETE_FORCE) !=
+		    0)
 			cli_note("the partly imported guest %s is left in the "
 				 "store; remove it with `hangar rm --force`",
 				 guest);

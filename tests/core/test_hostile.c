@@ -48,10 +48,10 @@
 #include "memio.h"
 #include "savelock.h"
 
-#define CS 4096u
-#define CSHIFT 12u
-#define MAX_OBJS 16
-#define MAX_SNAPS 16
+#define CS	   4096u
+#define CSHIFT	   12u
+#define MAX_OBJS   16
+#define MAX_SNAPS  16
 #define MAX_BLOCKS 256
 
 /* ---- the oracle ---------------------------------------------------------- */
@@ -208,31 +208,32 @@ enum blk_kind { BLK_TABLE, BLK_NODE };
 struct blk {
 	enum blk_kind kind;
 	uint64_t off;
-	int parent;          /* index of the parent block, -1: the superblock */
-	uint64_t crc_field;  /* absolute offset of the parent's copy of our crc */
+	int parent; /* index of the parent block, -1: the superblock */
+	uint64_t
+		crc_field; /* absolute offset of the parent's copy of our crc */
 	uint64_t owner;
 	unsigned level;
-	int object;          /* index in objs[] for nodes */
+	int object; /* index in objs[] for nodes */
 	bool root;
 };
 
 struct rec {
 	char name[256];
-	uint64_t off;        /* absolute offset of the record */
-	int table_block;     /* index in blks[] */
+	uint64_t off;	 /* absolute offset of the record */
+	int table_block; /* index in blks[] */
 	uint64_t id;
 	uint64_t root;
 	unsigned height;
 };
 
 struct layout {
-	uint64_t sb_off;     /* the newest slot */
+	uint64_t sb_off; /* the newest slot */
 	uint64_t old_sb_off;
 	struct blk blks[MAX_BLOCKS];
 	int blk_num;
 	struct rec recs[MAX_OBJS];
 	int rec_num;
-	uint64_t save_off;   /* absolute offset of the save record, 0 none */
+	uint64_t save_off; /* absolute offset of the save record, 0 none */
 	int save_block;
 };
 
@@ -268,10 +269,10 @@ static void parse_node(struct layout *l, const uint8_t *img, int idx)
 		const uint8_t *e = p + BLOCK_HEADER_SIZE + i * MAP_ENTRY_SIZE;
 		if (le16_get(e + ME_OFF_KIND) != MAP_KIND_NODE)
 			continue;
-		int child = add_blk(l, BLK_NODE, le64_get(e + ME_OFF_OFFSET),
-				    idx,
-				    l->blks[idx].off + BLOCK_HEADER_SIZE +
-					    i * MAP_ENTRY_SIZE + ME_OFF_CRC);
+		int child =
+			add_blk(l, BLK_NODE, le64_get(e + ME_OFF_OFFSET), idx,
+				l->blks[idx].off + BLOCK_HEADER_SIZE +
+					i * MAP_ENTRY_SIZE + ME_OFF_CRC);
 		l->blks[child].object = l->blks[idx].object;
 		parse_node(l, img, child);
 	}
@@ -314,10 +315,9 @@ static void parse(struct layout *l, const uint8_t *img)
 				rc->root = le64_get(r + OR_OFF_MAP_ROOT);
 				rc->height = le16_get(r + OR_OFF_MAP_HEIGHT);
 				if (rc->root) {
-					int n = add_blk(l, BLK_NODE, rc->root,
-							t,
-							abs +
-								OR_OFF_MAP_ROOT_CRC);
+					int n = add_blk(
+						l, BLK_NODE, rc->root, t,
+						abs + OR_OFF_MAP_ROOT_CRC);
 					l->blks[n].object = l->rec_num;
 					l->blks[n].root = true;
 					parse_node(l, img, n);
@@ -410,12 +410,12 @@ static int entry_find(const struct layout *l, const uint8_t *img, int blk,
 
 struct stats {
 	uint64_t cases;
-	uint64_t open_errors;      /* clean error at open */
-	uint64_t opens_verified;   /* opened, every object checked */
-	uint64_t read_errors;      /* clean error while reading */
-	uint64_t fallback_opens;   /* opened the older slot */
-	uint64_t newer_clusters;   /* fallback showed the newer bytes */
-	uint64_t rw_cycles;        /* opened read-write, written, checked */
+	uint64_t open_errors;	 /* clean error at open */
+	uint64_t opens_verified; /* opened, every object checked */
+	uint64_t read_errors;	 /* clean error while reading */
+	uint64_t fallback_opens; /* opened the older slot */
+	uint64_t newer_clusters; /* fallback showed the newer bytes */
+	uint64_t rw_cycles;	 /* opened read-write, written, checked */
 	uint64_t check_runs;
 };
 
@@ -440,7 +440,7 @@ static void set_case(const char *fmt, ...)
 
 #define FAIL(...)                                                              \
 	do {                                                                   \
-		fprintf(stderr, "test_hostile: case [%s]: ", case_name);      \
+		fprintf(stderr, "test_hostile: case [%s]: ", case_name);       \
 		fprintf(stderr, __VA_ARGS__);                                  \
 		fprintf(stderr, "\n");                                         \
 		exit(1);                                                       \
@@ -504,8 +504,8 @@ static uint64_t verify_contents(struct container *c, enum verify_mode mode)
 		if (mode == VERIFY_LIGHT && size > 64 * (uint64_t)CS)
 			size = 64 * (uint64_t)CS; /* absurd sizes: a sample */
 		for (uint64_t off = 0; off < size; off += 16 * CS) {
-			size_t want = size - off < 16 * CS ? size - off
-							   : 16 * CS;
+			size_t want =
+				size - off < 16 * CS ? size - off : 16 * CS;
 			size_t got = 0;
 			ret = object_read(c, names[i].id, buf, want, off, &got);
 			if (ret) {
@@ -531,9 +531,11 @@ static uint64_t verify_contents(struct container *c, enum verify_mode mode)
 				if (sn) {
 					ok = true;
 					for (size_t b = 0; b < len; b++) {
-						uint8_t v = at + b < sn->size
-								    ? sn->data[at + b]
-								    : 0;
+						uint8_t v =
+							at + b < sn->size
+								? sn->data[at +
+									   b]
+								: 0;
 						if (buf[k + b] != v) {
 							ok = false;
 							break;
@@ -541,8 +543,9 @@ static uint64_t verify_contents(struct container *c, enum verify_mode mode)
 					}
 				}
 				if (!ok)
-					FAIL("WRONG DATA: %s generation %" PRIu64
-					     " bytes %" PRIu64 "..%" PRIu64
+					FAIL("WRONG DATA: %s generation "
+					     "%" PRIu64 " bytes %" PRIu64
+					     "..%" PRIu64
 					     " differ from the oracle",
 					     names[i].name, info.generation, at,
 					     at + len);
@@ -556,9 +559,9 @@ static uint64_t verify_contents(struct container *c, enum verify_mode mode)
 }
 
 enum expect {
-	EXPECT_EITHER,   /* a clean error, or an open that verifies */
-	EXPECT_FAIL,     /* open must fail cleanly */
-	EXPECT_OPEN,     /* open must succeed */
+	EXPECT_EITHER, /* a clean error, or an open that verifies */
+	EXPECT_FAIL,   /* open must fail cleanly */
+	EXPECT_OPEN,   /* open must succeed */
 };
 
 static void check_must_be_clean(struct memio *m, const char *when)
@@ -569,8 +572,8 @@ static void check_must_be_clean(struct memio *m, const char *when)
 	if (ret)
 		FAIL("%s: check_container returned %d", when, ret);
 	if (r.errors)
-		FAIL("%s: check reports %" PRIu64 " errors: %s", when,
-		     r.errors, r.message_count ? r.messages[0] : "");
+		FAIL("%s: check reports %" PRIu64 " errors: %s", when, r.errors,
+		     r.message_count ? r.messages[0] : "");
 }
 
 /* Open a copy read-write, write, commit, close, check, reopen. */
@@ -605,9 +608,8 @@ static void rw_cycle(const struct memio *m, int ro_ret)
 		FAIL("close after write: %d", ret);
 	check_must_be_clean(w, "after a read-write cycle");
 	c = NULL;
-	ret = container_open(&w->io, &(struct container_options){
-					     .read_only = true},
-			     &c);
+	ret = container_open(
+		&w->io, &(struct container_options){.read_only = true}, &c);
 	if (ret)
 		FAIL("reopen after a read-write cycle: %d", ret);
 	if (wrote) {
@@ -737,9 +739,9 @@ static void sweep(struct memio *m, uint64_t *rng)
 	for (long i = 0; i < random_cases; i++) {
 		uint64_t r = test_rand(rng);
 		uint64_t off = meta[r % meta_num] + (r >> 20) % CS;
-		uint8_t v = (r >> 40) & 1
-				    ? (uint8_t)(m->data[off] ^ (1u << ((r >> 41) & 7)))
-				    : (uint8_t)(r >> 48);
+		uint8_t v = (r >> 40) & 1 ? (uint8_t)(m->data[off] ^
+						      (1u << ((r >> 41) & 7)))
+					  : (uint8_t)(r >> 48);
 		set_case("random %ld: offset %" PRIu64 " = 0x%02x", i, off, v);
 		damage_and_probe(m, off, v, i % 97 == 0);
 	}
@@ -905,8 +907,8 @@ static void crafted_map_entries(const struct memio *base)
 	/* malformed entries */
 	static const struct {
 		const char *what;
-		uint16_t kind;     /* of the entry we pick */
-		int field;         /* 0 kind, 1 length, 2 crc, 3 reserved,
+		uint16_t kind; /* of the entry we pick */
+		int field;     /* 0 kind, 1 length, 2 crc, 3 reserved,
 				      4 offset */
 		uint64_t value;
 	} bad[] = {
@@ -927,8 +929,8 @@ static void crafted_map_entries(const struct memio *base)
 		 0xffffffffu},
 		{"compressed crossing a cluster end", MAP_KIND_COMPRESSED, 4,
 		 CS - 512},
-		{"compressed offset not sector aligned", MAP_KIND_COMPRESSED,
-		 4, 1},
+		{"compressed offset not sector aligned", MAP_KIND_COMPRESSED, 4,
+		 1},
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		m = fresh(base, &l);
@@ -982,8 +984,8 @@ static void crafted_map_entries(const struct memio *base)
 	for (int variant = 0; variant < 4; variant++) {
 		m = fresh(base, &l);
 		root = root_of(&l, "disk.raw");
-		uint32_t root_crc = le32_get(m->data + l.blks[root].off +
-					     BH_OFF_CRC);
+		uint32_t root_crc =
+			le32_get(m->data + l.blks[root].off + BH_OFF_CRC);
 		/* 0: a child slot points at the root itself (its ancestor);
 		 * 1: the same, in a hole slot; 2: two slots, same child;
 		 * 3: a child points at another object's root */
@@ -1323,8 +1325,7 @@ static void crafted_table(const struct memio *base)
 		 EXPECT_FAIL},
 		{"name length 0", OR_OFF_NAME_LEN, 2, 0, EXPECT_FAIL},
 		{"name length + 1", OR_OFF_NAME_LEN, 2, 9, EXPECT_FAIL},
-		{"name length 0xffff", OR_OFF_NAME_LEN, 2, 0xffff,
-		 EXPECT_FAIL},
+		{"name length 0xffff", OR_OFF_NAME_LEN, 2, 0xffff, EXPECT_FAIL},
 		{"record length 95", 2, 2, 95, EXPECT_FAIL},
 		{"record length 0", 2, 2, 0, EXPECT_FAIL},
 		{"record length 3", 2, 2, 3, EXPECT_FAIL},
@@ -1410,8 +1411,7 @@ static void crafted_table(const struct memio *base)
 		 EXPECT_EITHER},
 		{"pin 0 generation 2^64-1", SAVE_RECORD_FIXED + 8, 8,
 		 UINT64_MAX, EXPECT_EITHER},
-		{"pin 1 = pin 0", SAVE_RECORD_FIXED + 16, 8, 2,
-		 EXPECT_EITHER},
+		{"pin 1 = pin 0", SAVE_RECORD_FIXED + 16, 8, 2, EXPECT_EITHER},
 		{"config generation 2^64-1", SR_OFF_CONFIG_GEN, 8, UINT64_MAX,
 		 EXPECT_EITHER},
 		{"record length + 16", 2, 2, 1, EXPECT_FAIL},
@@ -1586,9 +1586,9 @@ static void crafted_data(const struct memio *base)
 		uint64_t id;
 		uint8_t buf[CS];
 		size_t got;
-		CHECK_OK(container_open(&m->io, &(struct container_options){
-							.read_only = true},
-					&c));
+		CHECK_OK(container_open(
+			&m->io, &(struct container_options){.read_only = true},
+			&c));
 		CHECK_OK(object_lookup(c, SAVE_IMAGE_NAME, &id));
 		CHECK_ERR(object_read(c, id, buf, CS, (uint64_t)i * CS, &got),
 			  -EBADMSG);
@@ -1609,9 +1609,9 @@ static void crafted_data(const struct memio *base)
 		uint64_t id;
 		uint8_t buf[CS];
 		size_t got;
-		CHECK_OK(container_open(&m->io, &(struct container_options){
-							.read_only = true},
-					&c));
+		CHECK_OK(container_open(
+			&m->io, &(struct container_options){.read_only = true},
+			&c));
 		CHECK_OK(object_lookup(c, SAVE_IMAGE_NAME, &id));
 		int ret = object_read(c, id, buf, CS, (uint64_t)i * CS, &got);
 		if (ret == 0) {
@@ -1750,15 +1750,17 @@ int main(void)
 	sweep(base, &rng);
 
 	fprintf(stderr,
-		"test_hostile: %" PRIu64 " cases (%" PRIu64 " crafted), %" PRIu64
-		" clean open errors, %" PRIu64 " opens verified against the "
+		"test_hostile: %" PRIu64 " cases (%" PRIu64
+		" crafted), %" PRIu64 " clean open errors, %" PRIu64
+		" opens verified against the "
 		"oracle (%" PRIu64 " from the older slot, %" PRIu64
 		" clusters showing the newer generation), %" PRIu64
 		" clean read errors, %" PRIu64 " read-write cycles, %" PRIu64
 		" checks, %" PRIu64 " known-bug hits, %lld s\n",
 		st.cases, crafted, st.open_errors, st.opens_verified,
 		st.fallback_opens, st.newer_clusters, st.read_errors,
-		st.rw_cycles, st.check_runs, known_bug_hits, (long long)(time(NULL) - t0));
+		st.rw_cycles, st.check_runs, known_bug_hits,
+		(long long)(time(NULL) - t0));
 	memio_free(base);
 	for (size_t i = 0; i < snap_num; i++)
 		for (size_t k = 0; k < snaps[i].num; k++)
