@@ -175,6 +175,11 @@ int cli_store_open(const char *dir, enum cli_access access,
 			cli_error("%s: not a hangar store (create one with "
 				  "`hangar init %s`)",
 				  dir, dir);
+		else if (rc == -ENOKEY)
+			cli_error("%s: the store is encrypted and this hangar "
+				  "cannot take its key yet (only `init "
+				  "--encrypt` is wired in the command line)",
+				  dir);
 		else
 			cli_error("%s: cannot open store: %s", dir,
 				  cli_strerror(rc));

@@ -61,17 +61,43 @@ static void walk_node(struct walk *w, const struct map_node *n)
 			continue;
 		}
 		const struct map_entry *e = &n->entries[i];
+		const struct map_seal *seal = n->seals ? &n->seals[i] : NULL;
+		char msg[160];
+		int ret;
 		if (e->kind == MAP_KIND_RAW) {
 			w->r->data_clusters++;
+			if (!c->encrypted)
+				continue;
+			/* encrypted: every data cluster is authenticated */
+			ret = io_pread(c->io, w->in, c->cluster_size,
+				       e->offset);
+			if (!ret)
+				ret = crypt_open(c, CRYPTO_AAD_DATA_RAW, 0,
+						 w->o->id, n->index + i, seal,
+						 w->in, c->cluster_size);
+			if (ret) {
+				snprintf(msg, sizeof(msg),
+					 "%s: cluster %llu at offset %llu: %s",
+					 w->o->name ? w->o->name : "(orphan)",
+					 (unsigned long long)(n->index + i),
+					 (unsigned long long)e->offset,
+					 ret == -EBADMSG ? "authentication "
+							   "failed"
+							 : "unreadable");
+				report(w->r, msg);
+			}
 			continue;
 		}
 		if (e->kind != MAP_KIND_COMPRESSED)
 			continue;
 		w->r->compressed_extents++;
-		char msg[160];
-		int ret = io_pread(c->io, w->in, e->length, e->offset);
+		ret = io_pread(c->io, w->in, e->length, e->offset);
 		if (!ret && crc32c(0, w->in, e->length) != e->crc)
 			ret = -EBADMSG;
+		if (!ret && c->encrypted)
+			ret = crypt_open(c, CRYPTO_AAD_DATA_COMPRESSED, 0,
+					 w->o->id, n->index + i, seal, w->in,
+					 e->length);
 		if (!ret)
 			ret = decompress_cluster(w->cz, w->out, c->cluster_size,
 						 w->in, e->length);
@@ -91,7 +117,13 @@ static void walk_node(struct walk *w, const struct map_node *n)
 
 int check_container(struct io *io, struct check_report *out_report)
 {
-	struct container_options opts = {.read_only = true};
+	return check_container_key(io, NULL, out_report);
+}
+
+int check_container_key(struct io *io, const struct crypto_key *master,
+			struct check_report *out_report)
+{
+	struct container_options opts = {.read_only = true, .master = master};
 	struct load_diag diag;
 	struct container *c = NULL;
 	struct walk w = {0};
@@ -108,6 +140,8 @@ int check_container(struct io *io, struct check_report *out_report)
 	out_report->superblock_valid[1] = diag.superblock_valid[1];
 	if (ret == -ENOMEM)
 		return ret;
+	out_report->key_missing = ret == -ENOKEY;
+	out_report->key_rejected = ret == -EKEYREJECTED;
 	if (ret) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "cannot load: %s (%s)",
@@ -117,6 +151,7 @@ int check_container(struct io *io, struct check_report *out_report)
 		return 0;
 	}
 	out_report->generation = c->generation;
+	out_report->encrypted = c->encrypted;
 	out_report->cluster_size = c->cluster_size;
 	out_report->file_clusters = size >> c->cluster_shift;
 	out_report->referenced_clusters = c->alloc.used;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct io;
+struct crypto_key;
 
 #define CHECK_MAX_MESSAGES 32
 
@@ -37,6 +38,9 @@ struct check_report {
 	uint64_t map_nodes;
 	uint64_t data_clusters; /* raw clusters */
 	uint64_t compressed_extents;
+	bool encrypted;	      /* the container is encrypted (and was opened) */
+	bool key_missing;     /* encrypted, and no key was given: not checked */
+	bool key_rejected;    /* encrypted under another key: not checked */
 	size_t message_count; /* messages kept (at most CHECK_MAX_MESSAGES) */
 	char messages[CHECK_MAX_MESSAGES][160];
 };
@@ -47,5 +51,16 @@ struct check_report {
  * when it could not run at all (-ENOMEM, a read error).
  */
 int check_container(struct io *io, struct check_report *out_report);
+
+/*
+ * check_container_key - check_container for a container of an encrypted
+ * store: `master` (borrowed; NULL for a plain store) is the store's master
+ * key.  An encrypted container is then verified completely, every data
+ * cluster's GCM tag included.  Without the key it cannot be checked: the
+ * report has one error ("a key is needed") and key_missing set; with
+ * another store's key, key_rejected.
+ */
+int check_container_key(struct io *io, const struct crypto_key *master,
+			struct check_report *out_report);
 
 #endif /* HANGAR_CHECK_H */

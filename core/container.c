@@ -114,6 +114,7 @@ static struct container *container_alloc(const struct container_options *opts)
 	c->event_arg = opts ? opts->event_arg : NULL;
 	c->compress_level =
 		opts && opts->compress_level ? opts->compress_level : 1;
+	c->entry_size = MAP_ENTRY_SIZE;
 	return c;
 }
 
@@ -130,6 +131,7 @@ static void container_free(struct container *c)
 	alloc_cleanup(&c->alloc);
 	for (size_t i = 0; i < c->cz_free; i++)
 		compressor_free(c->cz_pool[i]);
+	crypt_free(c);
 	pthread_rwlock_destroy(&c->lock);
 	pthread_mutex_destroy(&c->commit_mutex);
 	pthread_cond_destroy(&c->commit_cond);
@@ -206,19 +208,69 @@ static void punch_freed(void *arg, uint64_t n)
 			   n << c->cluster_shift, c->cluster_size);
 }
 
-int container_commit_locked(struct container *c)
+/* Write the superblock of `gen` into the slot that does not hold the
+ * committed generation, then fdatasync.  Encrypted: it carries the next
+ * nonce reservation, which becomes usable only after the sync returned. */
+static int superblock_commit(struct container *c, uint64_t gen, uint64_t used,
+			     uint64_t now_ns, int slot)
+{
+	uint8_t sb[FORMAT_SECTOR_SIZE];
+	uint64_t limit = 0;
+	int ret;
+
+	if (c->encrypted) {
+		ret = crypto_nonce_reservation(&c->crypt->nonce, &limit);
+		if (ret)
+			return ret;
+	}
+	ret = superblock_encode(c, sb, gen, used, now_ns, limit);
+	if (ret)
+		return ret;
+	ret = io_pwrite(c->io, sb, sizeof(sb),
+			slot ? FORMAT_SUPERBLOCK_B_OFFSET
+			     : FORMAT_SUPERBLOCK_A_OFFSET);
+	if (!ret)
+		ret = io_fdatasync(c->io);
+	if (!ret && c->encrypted) {
+		crypto_nonce_reserved(&c->crypt->nonce, limit);
+		c->nonce_limit = limit;
+	}
+	return ret;
+}
+
+/*
+ * container_reserve_nonces - the reservation commit of the NONCE SCHEME
+ * (crypto.h): a generation with the same tree and a raised nonce_limit,
+ * superblock only.  Write lock held, not inside a commit.  Failure poisons
+ * (a superblock write or sync failed: we cannot know what reached the disk).
+ */
+int container_reserve_nonces(struct container *c)
+{
+	if (c->read_only)
+		return -EROFS;
+	if (c->poisoned)
+		return c->poisoned;
+	const uint64_t gen = c->generation + 1;
+	const uint64_t now_ns = ts_to_ns(clock_now());
+	const int slot = 1 - c->active_slot;
+	int ret = superblock_commit(c, gen, c->used_committed, now_ns, slot);
+	if (ret)
+		return container_poison(c, ret);
+	c->generation = gen;
+	c->commit_time_ns = now_ns;
+	c->active_slot = slot;
+	return 0;
+}
+
+/* The commit proper (steps 1-6 of the design note). */
+static int commit_run(struct container *c)
 {
 	uint64_t *meta_new = NULL, *blocks = NULL;
 	size_t meta_num = 0, meta_cap = 0, block_num = 0;
 	uint64_t first = 0;
 	uint32_t crc = 0;
-	uint8_t sb[FORMAT_SECTOR_SIZE];
+	struct map_seal table_seal = {0};
 	int ret;
-
-	if (c->read_only)
-		return 0;
-	if (c->poisoned)
-		return c->poisoned;
 
 	/* 1. pending compressed clusters, generations, pins */
 	for (size_t i = 0; i < c->object_num; i++) {
@@ -265,7 +317,7 @@ int container_commit_locked(struct container *c)
 		if (!ret)
 			ret = table_write(c, gen, &meta_new, &meta_num,
 					  &meta_cap, &blocks, &block_num,
-					  &first, &crc);
+					  &first, &crc, &table_seal);
 		c->alloc.meta_from_reserve = false;
 		if (ret != -ENOSPC || attempt > 0)
 			break;
@@ -288,24 +340,22 @@ int container_commit_locked(struct container *c)
 	uint64_t old_offset = c->table_offset;
 	uint32_t old_crc = c->table_crc;
 	size_t old_num = c->table_block_num;
+	struct map_seal old_seal = c->table_seal;
 	c->table_offset = first;
 	c->table_crc = crc;
 	c->table_block_num = block_num;
+	c->table_seal = table_seal;
 	uint64_t used = c->alloc.used - old_num;
 	const uint64_t now_ns = ts_to_ns(clock_now());
-	superblock_encode(c, sb, gen, used, now_ns);
 	int slot = 1 - c->active_slot;
-	ret = io_pwrite(c->io, sb, sizeof(sb),
-			slot ? FORMAT_SUPERBLOCK_B_OFFSET
-			     : FORMAT_SUPERBLOCK_A_OFFSET);
-	if (!ret)
-		ret = io_fdatasync(c->io);
+	ret = superblock_commit(c, gen, used, now_ns, slot);
 	if (ret) {
 		/* The slot may or may not hold G+1 now: we can no longer
 		 * tell which tree is on disk, so stop here. */
 		c->table_offset = old_offset;
 		c->table_crc = old_crc;
 		c->table_block_num = old_num;
+		c->table_seal = old_seal;
 		container_poison(c, ret);
 		/* Nothing is ever committed from this instance again; give
 		 * the clusters back so the accounting stays exact. */
@@ -328,6 +378,7 @@ int container_commit_locked(struct container *c)
 	c->generation = gen;
 	c->commit_time_ns = now_ns;
 	c->active_slot = slot;
+	c->used_committed = used;
 	c->txn_dirty = false;
 	c->save.seal_pending = false;
 	alloc_commit(&c->alloc, punch_freed, c);
@@ -340,6 +391,29 @@ out_release:
 		alloc_unref(&c->alloc, meta_new[i]);
 	free(meta_new);
 	free(blocks);
+	return ret;
+}
+
+int container_commit_locked(struct container *c)
+{
+	int ret;
+
+	if (c->read_only)
+		return 0;
+	if (c->poisoned)
+		return c->poisoned;
+	/* Encrypted: a commit seals at most a few nonces per dirty cluster
+	 * of metadata; make sure it cannot run out of the reservation in the
+	 * middle (2^31 left is far more than any commit takes). */
+	if (c->encrypted && c->crypt->nonce.durable - c->crypt->nonce.next <
+				    (CRYPTO_NONCE_RESERVE >> 1)) {
+		ret = container_reserve_nonces(c);
+		if (ret)
+			return ret;
+	}
+	c->in_commit = true;
+	ret = commit_run(c);
+	c->in_commit = false;
 	return ret;
 }
 
@@ -395,7 +469,6 @@ int container_create(struct io *io, const struct container_options *opts,
 	c->io = io;
 	c->cluster_shift = shift;
 	c->cluster_size = 1u << shift;
-	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / MAP_ENTRY_SIZE;
 	c->first_cluster = (FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
 	c->next_object_id = 1;
 	c->active_slot = 1; /* so generation 1 lands in slot A */
@@ -405,6 +478,22 @@ int container_create(struct io *io, const struct container_options *opts,
 		ret = -EIO;
 		goto out_free;
 	}
+	if (opts && opts->master) {
+		/* Fresh uuid, hence fresh sub-keys under which no nonce was
+		 * ever used: the counter may start at 0 with a reservation
+		 * that needs no durable superblock yet (FORMAT.md 9.4). */
+		c->encrypted = true;
+		c->entry_size = MAP_ENTRY_SIZE_CRYPT;
+		ret = crypto_key_fingerprint(opts->master, c->key_id);
+		if (!ret)
+			ret = crypt_setup(c, opts->master);
+		if (!ret)
+			ret = crypto_nonce_start(&c->crypt->nonce, 0);
+		if (ret)
+			goto out_free;
+		crypto_nonce_reserved(&c->crypt->nonce, CRYPTO_NONCE_RESERVE);
+	}
+	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / c->entry_size;
 	ret = alloc_init(&c->alloc, c->first_cluster, c->first_cluster);
 	if (ret)
 		goto out_free;
@@ -427,7 +516,56 @@ out_free:
 }
 
 /* Read both superblock slots and choose the newest valid one. */
-static int superblock_choose(struct container *c, struct load_diag *diag)
+/* Encrypted: the master key must be this container's (key_id), and the
+ * chosen slot's MAC must hold.  Plain: refused when a key was given. */
+static int superblock_authenticate(struct container *c,
+				   const struct crypto_key *master,
+				   const uint8_t *sb, struct load_diag *diag)
+{
+	uint8_t id[CRYPTO_KEY_ID_LEN];
+	const char *why = NULL;
+	int ret;
+
+	if (!c->encrypted) {
+		if (!master)
+			return 0;
+		why = "plain container in an encrypted store (refused: its "
+		      "contents are not authenticated)";
+		ret = -EUCLEAN;
+		goto out_diag;
+	}
+	if (!master) {
+		why = "container is encrypted (aes-256-gcm): a key is needed";
+		ret = -ENOKEY;
+		goto out_diag;
+	}
+	ret = crypto_key_fingerprint(master, id);
+	if (ret)
+		return ret;
+	if (memcmp(id, c->key_id, sizeof(id)) != 0) {
+		why = "encrypted under another key (another store's container)";
+		ret = -EKEYREJECTED;
+		goto out_diag;
+	}
+	ret = crypt_setup(c, master);
+	if (ret)
+		return ret;
+	ret = crypt_superblock_verify(c, sb);
+	if (ret == -EBADMSG)
+		why = "superblock authentication (MAC) failed";
+	else if (ret)
+		return ret;
+	else
+		return crypto_nonce_start(&c->crypt->nonce, c->nonce_limit);
+out_diag:
+	if (diag && !diag->message[0])
+		snprintf(diag->message, sizeof(diag->message), "%s", why);
+	return ret;
+}
+
+static int superblock_choose(struct container *c,
+			     const struct crypto_key *master,
+			     struct load_diag *diag)
 {
 	uint8_t hdr[FORMAT_SUPERBLOCK_B_OFFSET + FORMAT_SECTOR_SIZE];
 	uint64_t used[2] = {0, 0};
@@ -485,6 +623,9 @@ static int superblock_choose(struct container *c, struct load_diag *diag)
 				sizeof(why[best]));
 	if (ret)
 		return ret;
+	ret = superblock_authenticate(c, master, sb, diag);
+	if (ret)
+		return ret;
 	c->active_slot = best;
 	c->alloc.used = used[best]; /* stashed; replaced after the walk */
 	return 0;
@@ -496,6 +637,14 @@ static int container_recover(struct container *c)
 {
 	bool changed = false;
 	int ret;
+
+	/* Encrypted: no nonce may be used before a reservation above every
+	 * counter any earlier open may have used is durable (crypto.h). */
+	if (c->encrypted) {
+		ret = container_reserve_nonces(c);
+		if (ret)
+			return ret;
+	}
 
 	for (size_t i = 0; i < c->object_num;) {
 		struct object *o = c->objects[i];
@@ -573,10 +722,11 @@ int container_load(struct io *io, const struct container_options *opts,
 		ret = -EUCLEAN;
 		goto out_free;
 	}
-	ret = superblock_choose(c, diag);
+	ret = superblock_choose(c, opts ? opts->master : NULL, diag);
 	if (ret)
 		goto out_free;
 	recorded_used = c->alloc.used;
+	c->used_committed = recorded_used;
 	ret = alloc_init(&c->alloc, c->first_cluster, size >> c->cluster_shift);
 	if (ret)
 		goto out_free;
@@ -666,5 +816,6 @@ void container_info(struct container *c, struct container_info *out_info)
 		(time_t)(c->commit_time_ns / 1000000000u);
 	out_info->commit_time.tv_nsec = (long)(c->commit_time_ns % 1000000000u);
 	memcpy(out_info->uuid, c->uuid, 16);
+	out_info->encrypted = c->encrypted;
 	pthread_rwlock_unlock(&c->lock);
 }

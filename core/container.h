@@ -44,6 +44,7 @@
 
 struct io;
 struct container;
+struct crypto_key;
 
 /* What an object is follows from its current name (object_role_of_name). */
 enum object_role {
@@ -79,6 +80,13 @@ struct container_options {
 	int compress_level;	/* zstd level, 0 = default (1) */
 	container_event_fn event; /* may be NULL */
 	void *event_arg;
+	/* The store's master key (crypto.h), borrowed for the call only: the
+	 * container derives and keeps its own sub-keys.  create: non-NULL
+	 * makes an ENCRYPTED container (FORMAT.md section 9).  open: required
+	 * for an encrypted container (-ENOKEY without it, -EKEYREJECTED for
+	 * another store's key), and when given, a plain container is refused
+	 * (-EUCLEAN): an encrypted store never trusts unauthenticated bytes. */
+	const struct crypto_key *master;
 };
 
 struct container_info {
@@ -92,6 +100,7 @@ struct container_info {
 	int poisoned;		     /* 0, or the error that poisoned it */
 	struct timespec commit_time; /* when `generation` was committed */
 	uint8_t uuid[16];
+	bool encrypted; /* AES-256-GCM (FEATURE_INCOMPAT_ENCRYPTED) */
 };
 
 /*
@@ -109,8 +118,10 @@ int container_create(struct io *io, const struct container_options *opts,
  * derive the free space.  A read-write open also sets aside an image that was
  * never sealed (renamed to memory.save.incomplete) in its first commit.
  * Ownership of `io` moves to the container only on success.
- * Returns 0, -EUCLEAN/-EBADMSG (corrupt), -EPROTONOSUPPORT (unknown
- * incompatible feature or version), -ENOMEM, or an I/O error.
+ * Returns 0, -EUCLEAN/-EBADMSG (corrupt; for an encrypted container also any
+ * failed authentication), -EPROTONOSUPPORT (unknown incompatible feature or
+ * version), -ENOKEY (encrypted, opts->master not given), -EKEYREJECTED
+ * (encrypted under another master key), -ENOMEM, or an I/O error.
  */
 int container_open(struct io *io, const struct container_options *opts,
 		   struct container **out_container);

@@ -90,8 +90,12 @@
  * reservation of 2^64 (-EOVERFLOW) instead of wrapping.
  *
  * ======================================================================
- * INTEGRATION PROPOSAL (issue 8; not wired yet -- FORMAT.md section 9 is
- * to be updated with it by whoever wires container.c)
+ * INTEGRATION PROPOSAL (issue 8).  WIRED (core/encrypt.c, container.c,
+ * map.c, table.c, data.c, store.c); FORMAT.md section 9 is the reference.
+ * Deviations from the text below: the superblock keeps the table's birth
+ * generation at 176 (a reservation commit re-points to the same table, so
+ * the table's AAD generation is its own birth, not the superblock's) and
+ * the MAC moved to 188..219; parents keep the crc32c of ciphertext.
  * ======================================================================
  * Keys: store_open() reads STORE/.hangar-keys (keyslot.h), keyslot_unlock()
  * gives the master key, which the store keeps (locked page) until

@@ -49,8 +49,9 @@ static bool buf_is_zero(const uint8_t *p, size_t n)
 	return memcmp(p, p + 1, n - 1) == 0;
 }
 
-static int read_compressed(struct container *c, const struct map_entry *e,
-			   uint8_t *out)
+static int read_compressed(struct container *c, const struct object *o,
+			   uint64_t vc, const struct map_entry *e,
+			   const struct map_seal *seal, uint8_t *out)
 {
 	struct compressor *cz;
 	uint8_t *tmp = malloc(e->length);
@@ -65,6 +66,12 @@ static int read_compressed(struct container *c, const struct map_entry *e,
 		ret = -EBADMSG;
 		goto out_free;
 	}
+	if (c->encrypted) {
+		ret = crypt_open(c, CRYPTO_AAD_DATA_COMPRESSED, 0, o->id, vc,
+				 seal, tmp, e->length);
+		if (ret)
+			goto out_free;
+	}
 	ret = compressor_take(c, &cz);
 	if (ret)
 		goto out_free;
@@ -75,17 +82,32 @@ out_free:
 	return ret;
 }
 
+/* An encrypted RAW cluster: read, authenticate, decrypt (C bytes). */
+static int read_raw_sealed(struct container *c, const struct object *o,
+			   uint64_t vc, const struct map_entry *e,
+			   const struct map_seal *seal, uint8_t *out)
+{
+	int ret = io_pread(c->io, out, c->cluster_size, e->offset);
+	if (ret)
+		return ret;
+	return crypt_open(c, CRYPTO_AAD_DATA_RAW, 0, o->id, vc, seal, out,
+			  c->cluster_size);
+}
+
 /* Current contents of virtual cluster `vc` (C bytes), ignoring pend_buf. */
 static int read_cluster(struct container *c, struct object *o, uint64_t vc,
 			uint8_t *out)
 {
 	struct map_entry e;
-	map_lookup(c, o, vc, &e);
+	struct map_seal seal;
+	map_lookup_seal(c, o, vc, &e, &seal);
 	switch (e.kind) {
 	case MAP_KIND_RAW:
+		if (c->encrypted)
+			return read_raw_sealed(c, o, vc, &e, &seal, out);
 		return io_pread(c->io, out, c->cluster_size, e.offset);
 	case MAP_KIND_COMPRESSED:
-		return read_compressed(c, &e, out);
+		return read_compressed(c, o, vc, &e, &seal, out);
 	default:
 		memset(out, 0, c->cluster_size);
 		return 0;
@@ -124,8 +146,9 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 			continue;
 		}
 		struct map_entry e;
-		map_lookup(c, o, vc, &e);
-		if (e.kind == MAP_KIND_RAW) {
+		struct map_seal seal;
+		map_lookup_seal(c, o, vc, &e, &seal);
+		if (e.kind == MAP_KIND_RAW && !c->encrypted) {
 			/* coalesce physically contiguous RAW clusters */
 			size_t run = chunk;
 			uint64_t next_off = e.offset + c->cluster_size;
@@ -151,7 +174,7 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 			done += run;
 			continue;
 		}
-		if (e.kind == MAP_KIND_COMPRESSED) {
+		if (e.kind == MAP_KIND_COMPRESSED || e.kind == MAP_KIND_RAW) {
 			if (!tmp) {
 				tmp = malloc(c->cluster_size);
 				if (!tmp) {
@@ -159,7 +182,10 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 					goto out_unlock;
 				}
 			}
-			ret = read_compressed(c, &e, tmp);
+			if (e.kind == MAP_KIND_RAW)
+				ret = read_raw_sealed(c, o, vc, &e, &seal, tmp);
+			else
+				ret = read_compressed(c, o, vc, &e, &seal, tmp);
 			if (ret)
 				goto out_unlock;
 			memcpy(dst + done, tmp + in, chunk);
@@ -175,26 +201,45 @@ out_unlock:
 	return ret;
 }
 
-/* Allocate a data cluster, write `data` (C bytes) into it and map it. */
+/* Allocate a data cluster, write `data` (C bytes) into it and map it.
+ * Encrypted: the cluster is sealed under a fresh nonce first. */
 static int store_raw_new(struct container *c, struct object *o, uint64_t vc,
 			 const uint8_t *data)
 {
 	uint64_t n;
 	struct map_entry old,
 		e = {.kind = MAP_KIND_RAW, .length = c->cluster_size};
-	int ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
+	struct map_seal seal = {0};
+	uint8_t *sealed = NULL;
+	int ret;
+
+	if (c->encrypted) {
+		sealed = malloc(c->cluster_size);
+		if (!sealed)
+			return -ENOMEM;
+		memcpy(sealed, data, c->cluster_size);
+		ret = crypt_seal(c, CRYPTO_AAD_DATA_RAW, 0, o->id, vc,
+				 c->generation + 1, sealed, c->cluster_size,
+				 &seal);
+		if (ret)
+			goto out_free;
+		data = sealed;
+	}
+	ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
 	if (ret)
-		return ret;
+		goto out_free;
 	e.offset = n << c->cluster_shift;
 	ret = io_pwrite(c->io, data, c->cluster_size, e.offset);
 	if (!ret)
-		ret = map_set(c, o, vc, &e, &old);
+		ret = map_set_sealed(c, o, vc, &e, &seal, &old);
 	if (ret) {
 		alloc_unref(&c->alloc, n);
-		return ret;
+		goto out_free;
 	}
 	map_entry_release(c, o, &old);
-	return 0;
+out_free:
+	free(sealed);
+	return ret;
 }
 
 /* Store one whole cluster of a compressed object. */
@@ -202,6 +247,7 @@ static int store_compressed(struct container *c, struct object *o, uint64_t vc,
 			    const uint8_t *data)
 {
 	struct map_entry old, e = {0};
+	struct map_seal seal = {0};
 	struct compressor *cz;
 	uint8_t *tmp = NULL;
 	size_t len = 0;
@@ -224,8 +270,9 @@ static int store_compressed(struct container *c, struct object *o, uint64_t vc,
 			       data, c->cluster_size, &len);
 	compressor_give(c, cz);
 	if (ret == -ENOSPC) {
-		/* incompressible: raw, in place if it already is raw */
-		if (old.kind == MAP_KIND_RAW)
+		/* incompressible: raw, in place if it already is raw
+		 * (never when encrypted: every write takes a new nonce) */
+		if (old.kind == MAP_KIND_RAW && !c->encrypted)
 			ret = io_pwrite(c->io, data, c->cluster_size,
 					old.offset);
 		else
@@ -250,6 +297,14 @@ static int store_compressed(struct container *c, struct object *o, uint64_t vc,
 	e.kind = MAP_KIND_COMPRESSED;
 	e.offset = (c->pack_cluster << c->cluster_shift) + c->pack_used;
 	e.length = (uint32_t)len;
+	if (c->encrypted) {
+		/* compressed first, then sealed; the crc is the
+		 * ciphertext's */
+		ret = crypt_seal(c, CRYPTO_AAD_DATA_COMPRESSED, 0, o->id, vc,
+				 c->generation + 1, tmp, len, &seal);
+		if (ret)
+			goto out_free;
+	}
 	e.crc = crc32c(0, tmp, len);
 	ret = io_pwrite(c->io, tmp, len, e.offset);
 	if (ret)
@@ -257,7 +312,7 @@ static int store_compressed(struct container *c, struct object *o, uint64_t vc,
 	ret = alloc_ref(&c->alloc, c->pack_cluster);
 	if (ret)
 		goto out_free;
-	ret = map_set(c, o, vc, &e, &old);
+	ret = map_set_sealed(c, o, vc, &e, &seal, &old);
 	if (ret) {
 		alloc_unref(&c->alloc, c->pack_cluster);
 		goto out_free;
@@ -317,7 +372,7 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 	}
 
 	map_lookup(c, o, vc, &e);
-	if (e.kind == MAP_KIND_RAW) {
+	if (e.kind == MAP_KIND_RAW && !c->encrypted) {
 		atomic_store(&c->data_dirty, true);
 		return io_pwrite(c->io, data, chunk, e.offset + in);
 	}
@@ -415,8 +470,10 @@ int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 		pthread_rwlock_unlock(&c->lock);
 		return ret;
 	}
-	if (!object_is_compressed(c, o) && !needs_save_transition(c, o) &&
-	    offset + len <= o->size) {
+	/* Encrypted objects have no in-place path: every write takes a new
+	 * nonce and a new cluster (FORMAT.md section 9). */
+	if (!c->encrypted && !object_is_compressed(c, o) &&
+	    !needs_save_transition(c, o) && offset + len <= o->size) {
 		while (done < len) {
 			uint64_t pos = offset + done;
 			uint64_t vc = pos >> c->cluster_shift;

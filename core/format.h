@@ -95,10 +95,9 @@ static inline void le64_put(uint8_t *p, uint64_t v)
 /* Feature flags.  An unknown incompat bit refuses open; an unknown ro_compat
  * bit refuses a read-write open; unknown compat bits are ignored. */
 #define FEATURE_INCOMPAT_ENCRYPTED                                             \
-	(1ull << 0)			       /* reserved: 64-byte map
-                                                  entries, see FORMAT.md */
+	(1ull << 0) /* AES-256-GCM, 64-byte map entries: FORMAT.md section 9 */
 #define FEATURE_INCOMPAT_SNAPSHOTS (1ull << 1) /* reserved: shared clusters */
-#define FEATURE_INCOMPAT_KNOWN	   0ull /* this build supports none of them yet */
+#define FEATURE_INCOMPAT_KNOWN	   FEATURE_INCOMPAT_ENCRYPTED
 #define FEATURE_RO_COMPAT_KNOWN	   0ull
 #define FEATURE_COMPAT_KNOWN	   0ull
 
@@ -120,7 +119,7 @@ struct superblock_layout {
 	uint8_t commit_time_ns[8]; /*  88 CLOCK_REALTIME at commit */
 	uint8_t uuid[16];	   /*  96 container identity */
 	uint8_t flags[4];	   /* 112 CONTAINER_FLAG_* */
-	uint8_t encryption[128];   /* 116 reserved: cipher, key-slot ref */
+	uint8_t encryption[128];   /* 116 ENCRYPTED: see below; else zero */
 	uint8_t snapshot_root[8];  /* 244 reserved: snapshot table */
 	uint8_t reserved[256];	   /* 252 zero */
 	uint8_t crc[4];		   /* 508 crc32c of bytes 0..507 */
@@ -145,6 +144,23 @@ _Static_assert(sizeof(struct superblock_layout) == 512, "superblock size");
 #define SB_OFF_UUID	      96
 #define SB_OFF_FLAGS	      112
 #define SB_OFF_CRC	      508
+
+/* The `encryption` area (bytes 116..243) of an ENCRYPTED container.  The
+ * MAC covers bytes 0..507 with the MAC field zeroed; the crc (508) covers
+ * the MAC, so slot choice by crc is unchanged. */
+#define SB_OFF_ENC_CIPHER	  116 /* le32 1 = AES-256-GCM */
+#define SB_OFF_ENC_KEY_SOURCE	  120 /* le32 1 = the store's key-slot area */
+#define SB_OFF_ENC_KEY_ID	  124 /* 16 fingerprint of the master key */
+#define SB_OFF_ENC_NONCE_LIMIT	  140 /* le64 no nonce counter reached it */
+#define SB_OFF_ENC_TABLE_NONCE	  148 /* 12 nonce of table block 0 */
+#define SB_OFF_ENC_TABLE_TAG	  160 /* 16 its GCM tag */
+#define SB_OFF_ENC_TABLE_BIRTH	  176 /* le64 commit that wrote the table */
+#define SB_OFF_ENC_RESERVED0	  184 /* 4 zero */
+#define SB_OFF_ENC_MAC		  188 /* 32 HMAC-SHA256, SUPERBLOCK_MAC key */
+#define SB_OFF_ENC_RESERVED1	  220 /* 24 zero, up to 244 */
+#define SB_ENC_END		  244
+#define SB_ENC_CIPHER_AES_256_GCM 1u
+#define SB_ENC_KEY_SOURCE_STORE	  1u
 
 /* Container flags (not features: they change policy, not format). */
 #define CONTAINER_FLAG_COMPRESS_DISKS (1u << 0)
@@ -207,6 +223,13 @@ _Static_assert(sizeof(struct map_entry_layout) == 32, "map entry size");
 #define ME_OFF_KIND    16
 #define MAP_ENTRY_SIZE 32u
 
+/* ENCRYPTED: 64-byte entries.  Bytes 18..23 and 60..63 are zero; HOLE and
+ * ZERO entries are zero from byte 18 on. */
+#define ME_OFF_BIRTH	     24 /* le64 commit that wrote the stored bytes */
+#define ME_OFF_NONCE	     32 /* 12 GCM nonce */
+#define ME_OFF_TAG	     44 /* 16 GCM tag */
+#define MAP_ENTRY_SIZE_CRYPT 64u
+
 /* ---- object table records (payload of table blocks) -------------------- */
 
 /* Every record: le16 type, le16 length (whole record, bytes), then body.
@@ -259,6 +282,19 @@ _Static_assert(sizeof(struct object_record_layout) == 96, "object record");
 #define OR_OFF_NAME_LEN	    82
 #define OR_OFF_STORED_BYTES 84
 #define OBJECT_RECORD_FIXED 96u
+/* ENCRYPTED: the root node's seal follows the plain fixed part; the name
+ * starts at 136. */
+#define OR_OFF_ROOT_BIRTH	  96  /* le64 */
+#define OR_OFF_ROOT_NONCE	  104 /* 12 */
+#define OR_OFF_ROOT_TAG		  116 /* 16 */
+#define OR_OFF_ROOT_RESERVED	  132 /* 4 zero */
+#define OBJECT_RECORD_FIXED_CRYPT 136u
+
+/* ENCRYPTED table blocks: the next block's nonce in header bytes 52..63,
+ * its tag in payload bytes 64..79, records from 80. */
+#define BH_OFF_NEXT_NONCE	52
+#define TABLE_OFF_NEXT_TAG	64
+#define TABLE_PAYLOAD_OFF_CRYPT 80u
 
 /* Object flags. */
 #define OBJECT_FLAG_IMAGE_UNSEALED (1u << 0) /* memory.save being written */

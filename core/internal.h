@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "container.h"
+#include "crypto.h"
 #include "format.h"
 #include "savelock.h"
 
@@ -110,15 +111,27 @@ struct map_entry {
 	uint16_t kind;
 };
 
+/* ENCRYPTED: what a parent holds about a sealed child (map entry bytes
+ * 24..59, object record root fields, table chain, superblock).  All zero
+ * for HOLE and ZERO entries. */
+struct map_seal {
+	uint64_t birth; /* commit that wrote the stored bytes (AAD) */
+	uint8_t nonce[12];
+	uint8_t tag[16];
+};
+
 struct map_node {
 	uint64_t phys;	   /* committed location, 0 = never written */
-	uint32_t crc;	   /* crc32c of the committed block */
+	uint32_t crc;	   /* crc32c of the committed block (ENCRYPTED: of
+			      its ciphertext) */
 	uint64_t new_phys; /* during commit: where it is being written */
 	uint32_t new_crc;
-	uint16_t level;		   /* 0 = leaf */
-	bool dirty;		   /* differs from the block at `phys` */
-	uint64_t index;		   /* first vcluster covered */
-	struct map_entry *entries; /* leaf: fanout entries */
+	struct map_seal seal, new_seal; /* ENCRYPTED: as crc, new_crc */
+	uint16_t level;			/* 0 = leaf */
+	bool dirty;			/* differs from the block at `phys` */
+	uint64_t index;			/* first vcluster covered */
+	struct map_entry *entries;	/* leaf: fanout entries */
+	struct map_seal *seals; /* ENCRYPTED leaf: fanout seals, else NULL */
 	struct map_node *
 		*children; /* interior: fanout children (NULL = hole) */
 };
@@ -170,6 +183,23 @@ struct dir_info {
 
 #define COMPRESSOR_POOL 4
 
+/* ---- encryption (encrypt.c) ---------------------------------------------- */
+
+struct crypto_key;
+struct crypto_aead;
+
+#define CRYPT_POOL 4
+enum crypt_key_use { CRYPT_KEY_DATA = 0, CRYPT_KEY_META = 1 };
+
+/* The keys and nonce state of an ENCRYPTED container (c->crypt). */
+struct container_crypt {
+	struct crypto_key *data_key, *meta_key, *mac_key; /* immutable */
+	struct crypto_nonce nonce; /* c->lock, write side */
+	pthread_mutex_t pool_lock; /* protects pool and pool_num */
+	struct crypto_aead *pool[2][CRYPT_POOL];
+	size_t pool_num[2];
+};
+
 struct container {
 	struct io *io;
 	pthread_rwlock_t lock;
@@ -196,6 +226,16 @@ struct container {
 	size_t table_block_num;
 	uint64_t table_offset;
 	uint32_t table_crc;
+	uint64_t used_committed; /* used_clusters of `generation` */
+
+	/* encryption (all zero/NULL for a plain container) */
+	bool encrypted;		       /* FEATURE_INCOMPAT_ENCRYPTED */
+	uint32_t entry_size;	       /* map entry bytes: 32 or 64 */
+	uint8_t key_id[16];	       /* from the superblock */
+	uint64_t nonce_limit;	       /* committed nonce_limit */
+	struct map_seal table_seal;    /* of table block 0, committed */
+	struct container_crypt *crypt; /* keys: NULL until unlocked */
+	bool in_commit;		       /* container_commit_locked is running */
 
 	/* the open transaction */
 	struct object **objects; /* sorted by id */
@@ -227,7 +267,21 @@ struct load_diag {
 	bool superblock_valid[2];
 };
 
+/* encrypt.c */
+int crypt_setup(struct container *c, const struct crypto_key *master);
+void crypt_free(struct container *c);
+int crypt_seal(struct container *c, uint16_t kind, uint16_t level,
+	       uint64_t object_id, uint64_t index, uint64_t birth, uint8_t *buf,
+	       size_t len, struct map_seal *out_seal);
+int crypt_open(struct container *c, uint16_t kind, uint16_t level,
+	       uint64_t object_id, uint64_t index, const struct map_seal *seal,
+	       uint8_t *buf, size_t len);
+int crypt_superblock_mac(struct container *c, uint8_t *sb);
+int crypt_superblock_verify(struct container *c, const uint8_t *sb);
+bool map_seal_is_zero(const struct map_seal *s);
+
 /* container.c */
+int container_reserve_nonces(struct container *c);
 int container_load(struct io *io, const struct container_options *opts,
 		   struct load_diag *diag, struct container **out_container);
 int container_commit_locked(struct container *c);
@@ -263,14 +317,22 @@ bool save_is_pinned(const struct container *c, uint64_t id);
 /* map.c */
 int map_lookup(struct container *c, struct object *o, uint64_t vc,
 	       struct map_entry *out_entry);
+/* map_lookup_seal - map_lookup plus the entry's seal (zero when plain). */
+int map_lookup_seal(struct container *c, struct object *o, uint64_t vc,
+		    struct map_entry *out_entry, struct map_seal *out_seal);
 int map_set(struct container *c, struct object *o, uint64_t vc,
 	    const struct map_entry *entry, struct map_entry *out_old);
+/* map_set_sealed - map_set with the new entry's seal (NULL: zero). */
+int map_set_sealed(struct container *c, struct object *o, uint64_t vc,
+		   const struct map_entry *entry, const struct map_seal *seal,
+		   struct map_entry *out_old);
 int map_truncate(struct container *c, struct object *o, uint64_t vclusters);
 int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
 	     uint64_t *out_vc);
 void map_free_tree(struct container *c, struct object *o, bool unref);
 int map_load(struct container *c, struct object *o, uint64_t root,
-	     uint32_t root_crc, unsigned height, struct load_diag *diag);
+	     uint32_t root_crc, const struct map_seal *root_seal,
+	     unsigned height, struct load_diag *diag);
 int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
 		    size_t *meta_new_num, size_t *meta_new_cap);
 void map_commit_done(struct container *c, struct object *o);
@@ -279,16 +341,18 @@ void map_entry_release(struct container *c, struct object *o,
 int map_entry_retain(struct container *c, const struct map_entry *e);
 uint64_t map_capacity(const struct container *c, unsigned height);
 int map_entry_decode(const struct container *c, const uint8_t *p,
-		     uint64_t file_size, struct map_entry *out);
-void map_entry_encode(uint8_t *p, const struct map_entry *e);
+		     uint64_t file_size, struct map_entry *out,
+		     struct map_seal *out_seal);
+void map_entry_encode(const struct container *c, uint8_t *p,
+		      const struct map_entry *e, const struct map_seal *seal);
 int map_block_verify(const struct container *c, const uint8_t *block,
 		     uint32_t expect_crc, uint64_t owner, uint16_t level,
 		     uint64_t index);
 int u64_push(uint64_t **arr, size_t *num, size_t *cap, uint64_t v);
 
 /* table.c */
-void superblock_encode(const struct container *c, uint8_t *sb,
-		       uint64_t generation, uint64_t used, uint64_t now_ns);
+int superblock_encode(struct container *c, uint8_t *sb, uint64_t generation,
+		      uint64_t used, uint64_t now_ns, uint64_t nonce_limit);
 /* superblock_intact - magic and crc hold: the slot is a candidate. */
 bool superblock_intact(const uint8_t *sb);
 int superblock_decode(const uint8_t *sb, struct container *c,
@@ -296,7 +360,8 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 		size_t *meta_new_num, size_t *meta_new_cap,
 		uint64_t **out_blocks, size_t *out_block_num,
-		uint64_t *out_first, uint32_t *out_crc);
+		uint64_t *out_first, uint32_t *out_crc,
+		struct map_seal *out_seal);
 int table_read(struct container *c, struct load_diag *diag, uint64_t file_size);
 void block_header_finish(uint8_t *block, uint32_t size);
 

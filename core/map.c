@@ -78,7 +78,13 @@ static struct map_node *node_new(const struct container *c, uint16_t level,
 		n->entries = calloc(c->fanout, sizeof(*n->entries));
 	else
 		n->children = calloc(c->fanout, sizeof(*n->children));
-	if (!n->entries && !n->children) {
+	if (level == 0 && c->encrypted)
+		n->seals = calloc(c->fanout, sizeof(*n->seals));
+	if ((!n->entries && !n->children) ||
+	    (level == 0 && c->encrypted && !n->seals)) {
+		free(n->entries);
+		free(n->children);
+		free(n->seals);
 		free(n);
 		return NULL;
 	}
@@ -114,7 +120,15 @@ int map_entry_retain(struct container *c, const struct map_entry *e)
 int map_lookup(struct container *c, struct object *o, uint64_t vc,
 	       struct map_entry *out_entry)
 {
+	return map_lookup_seal(c, o, vc, out_entry, NULL);
+}
+
+int map_lookup_seal(struct container *c, struct object *o, uint64_t vc,
+		    struct map_entry *out_entry, struct map_seal *out_seal)
+{
 	memset(out_entry, 0, sizeof(*out_entry));
+	if (out_seal)
+		memset(out_seal, 0, sizeof(*out_seal));
 	struct map_node *n = o->root;
 	if (!n || vc >= map_capacity(c, o->height))
 		return 0;
@@ -124,6 +138,8 @@ int map_lookup(struct container *c, struct object *o, uint64_t vc,
 		assert(i < c->fanout);
 		if (n->level == 0) {
 			*out_entry = n->entries[i];
+			if (out_seal && n->seals)
+				*out_seal = n->seals[i];
 			return 0;
 		}
 		n = n->children[i];
@@ -162,6 +178,13 @@ static int map_grow(struct container *c, struct object *o, uint64_t vc)
 int map_set(struct container *c, struct object *o, uint64_t vc,
 	    const struct map_entry *entry, struct map_entry *out_old)
 {
+	return map_set_sealed(c, o, vc, entry, NULL, out_old);
+}
+
+int map_set_sealed(struct container *c, struct object *o, uint64_t vc,
+		   const struct map_entry *entry, const struct map_seal *seal,
+		   struct map_entry *out_old)
+{
 	int ret;
 
 	if (vc >= FORMAT_MAX_VCLUSTERS)
@@ -188,6 +211,13 @@ int map_set(struct container *c, struct object *o, uint64_t vc,
 			if (out_old)
 				*out_old = n->entries[i];
 			n->entries[i] = *entry;
+			if (n->seals) {
+				if (seal)
+					n->seals[i] = *seal;
+				else
+					memset(&n->seals[i], 0,
+					       sizeof(n->seals[i]));
+			}
 			o->dirty = true;
 			if (entry->kind == MAP_KIND_RAW ||
 			    entry->kind == MAP_KIND_COMPRESSED)
@@ -215,6 +245,7 @@ static void subtree_free(struct container *c, struct object *o,
 			for (uint32_t i = 0; i < c->fanout; i++)
 				map_entry_release(c, o, &n->entries[i]);
 		free(n->entries);
+		free(n->seals);
 	} else {
 		for (uint32_t i = 0; i < c->fanout; i++)
 			subtree_free(c, o, n->children[i], unref);
@@ -256,6 +287,9 @@ static bool node_truncate(struct container *c, struct object *o,
 				map_entry_release(c, o, &n->entries[i]);
 				memset(&n->entries[i], 0,
 				       sizeof(n->entries[i]));
+				if (n->seals)
+					memset(&n->seals[i], 0,
+					       sizeof(n->seals[i]));
 			}
 		} else if (n->children[i] && start + span > limit) {
 			if (node_truncate(c, o, n->children[i], limit))
@@ -328,29 +362,50 @@ int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
 	return 0;
 }
 
-void map_entry_encode(uint8_t *p, const struct map_entry *e)
+void map_entry_encode(const struct container *c, uint8_t *p,
+		      const struct map_entry *e, const struct map_seal *seal)
 {
-	memset(p, 0, MAP_ENTRY_SIZE);
+	memset(p, 0, c->entry_size);
 	le64_put(p + ME_OFF_OFFSET, e->offset);
 	le32_put(p + ME_OFF_LENGTH, e->length);
 	le32_put(p + ME_OFF_CRC, e->crc);
 	le16_put(p + ME_OFF_KIND, e->kind);
+	if (c->encrypted && seal) {
+		le64_put(p + ME_OFF_BIRTH, seal->birth);
+		memcpy(p + ME_OFF_NONCE, seal->nonce, 12);
+		memcpy(p + ME_OFF_TAG, seal->tag, 16);
+	}
 }
 
 int map_entry_decode(const struct container *c, const uint8_t *p,
-		     uint64_t file_size, struct map_entry *out)
+		     uint64_t file_size, struct map_entry *out,
+		     struct map_seal *out_seal)
 {
 	out->offset = le64_get(p + ME_OFF_OFFSET);
 	out->length = le32_get(p + ME_OFF_LENGTH);
 	out->crc = le32_get(p + ME_OFF_CRC);
 	out->kind = le16_get(p + ME_OFF_KIND);
-	for (unsigned i = 18; i < MAP_ENTRY_SIZE; i++)
-		if (p[i])
-			return -EUCLEAN;
+	memset(out_seal, 0, sizeof(*out_seal));
+	if (c->encrypted) {
+		out_seal->birth = le64_get(p + ME_OFF_BIRTH);
+		memcpy(out_seal->nonce, p + ME_OFF_NONCE, 12);
+		memcpy(out_seal->tag, p + ME_OFF_TAG, 16);
+		for (unsigned i = 18; i < ME_OFF_BIRTH; i++)
+			if (p[i])
+				return -EUCLEAN;
+		for (unsigned i = ME_OFF_TAG + 16; i < c->entry_size; i++)
+			if (p[i])
+				return -EUCLEAN;
+	} else {
+		for (unsigned i = 18; i < MAP_ENTRY_SIZE; i++)
+			if (p[i])
+				return -EUCLEAN;
+	}
 	switch (out->kind) {
 	case MAP_KIND_HOLE:
 	case MAP_KIND_ZERO:
-		if (out->offset || out->length || out->crc)
+		if (out->offset || out->length || out->crc ||
+		    !map_seal_is_zero(out_seal))
 			return -EUCLEAN;
 		return 0;
 	case MAP_KIND_RAW:
@@ -360,6 +415,8 @@ int map_entry_decode(const struct container *c, const uint8_t *p,
 			return -EUCLEAN;
 		if (out->kind == MAP_KIND_RAW && out->crc)
 			return -EUCLEAN;
+		if (c->encrypted && out_seal->birth == 0)
+			return -EUCLEAN;
 		break;
 	case MAP_KIND_COMPRESSED:
 		if (out->length == 0 || out->length >= c->cluster_size ||
@@ -368,6 +425,8 @@ int map_entry_decode(const struct container *c, const uint8_t *p,
 		/* an extent never crosses a cluster boundary */
 		if (cluster_of(c, out->offset) !=
 		    cluster_of(c, out->offset + out->length - 1))
+			return -EUCLEAN;
+		if (c->encrypted && out_seal->birth == 0)
 			return -EUCLEAN;
 		break;
 	default:
@@ -448,7 +507,8 @@ static int load_ref(struct load_ctx *l, uint64_t n, bool packed)
 }
 
 static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
-		     uint16_t level, uint64_t index, struct map_node **out)
+		     const struct map_seal *seal, uint16_t level,
+		     uint64_t index, struct map_node **out)
 {
 	struct container *c = l->c;
 	int ret;
@@ -464,7 +524,22 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 	ret = io_pread(c->io, l->buf, c->cluster_size, phys);
 	if (ret)
 		return load_fail(l, ret, "cannot read map node", phys);
-	ret = map_block_verify(c, l->buf, crc, l->o->id, level, index);
+	uint32_t expect = crc;
+	if (c->encrypted) {
+		/* The parent holds the ciphertext's crc and the seal; once
+		 * opened, the node checks its own crc and header. */
+		if (crc32c(0, l->buf, c->cluster_size) != crc ||
+		    crypt_open(c, CRYPTO_AAD_MAP_NODE, level, l->o->id, index,
+			       seal, l->buf, c->cluster_size) != 0)
+			return load_fail(l, -EBADMSG,
+					 "map node authentication failed",
+					 phys);
+		expect = le32_get(l->buf + BH_OFF_CRC);
+		if (le64_get(l->buf + BH_OFF_GENERATION) != seal->birth)
+			return load_fail(l, -EUCLEAN,
+					 "map node generation mismatch", phys);
+	}
+	ret = map_block_verify(c, l->buf, expect, l->o->id, level, index);
 	if (ret)
 		return load_fail(l, ret,
 				 ret == -EBADMSG ? "map node checksum mismatch"
@@ -476,16 +551,21 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 	n->dirty = false;
 	n->phys = phys;
 	n->crc = crc;
+	if (c->encrypted)
+		n->seal = *seal;
 	*out = n;
 	/* Decode all entries first: the buffer is reused by the children. */
 	struct map_entry *tmp = malloc(c->fanout * sizeof(*tmp));
-	if (!tmp)
-		return -ENOMEM;
+	struct map_seal *tseal = malloc(c->fanout * sizeof(*tseal));
+	if (!tmp || !tseal) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		ret = map_entry_decode(c,
 				       l->buf + BLOCK_HEADER_SIZE +
-					       (size_t)i * MAP_ENTRY_SIZE,
-				       l->file_size, &tmp[i]);
+					       (size_t)i * c->entry_size,
+				       l->file_size, &tmp[i], &tseal[i]);
 		if (ret) {
 			ret = load_fail(l, ret, "invalid map entry", phys);
 			goto out_free;
@@ -502,6 +582,8 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 		const struct map_entry *e = &tmp[i];
 		if (level == 0) {
 			n->entries[i] = *e;
+			if (n->seals)
+				n->seals[i] = tseal[i];
 			if (e->kind == MAP_KIND_RAW ||
 			    e->kind == MAP_KIND_COMPRESSED) {
 				ret = load_ref(l, cluster_of(c, e->offset),
@@ -516,7 +598,7 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 				l->stored += e->length;
 			}
 		} else if (e->kind == MAP_KIND_NODE) {
-			ret = load_node(l, e->offset, e->crc,
+			ret = load_node(l, e->offset, e->crc, &tseal[i],
 					(uint16_t)(level - 1), index + i * span,
 					&n->children[i]);
 			if (ret)
@@ -526,11 +608,13 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 	ret = 0;
 out_free:
 	free(tmp);
+	free(tseal);
 	return ret;
 }
 
 int map_load(struct container *c, struct object *o, uint64_t root,
-	     uint32_t root_crc, unsigned height, struct load_diag *diag)
+	     uint32_t root_crc, const struct map_seal *root_seal,
+	     unsigned height, struct load_diag *diag)
 {
 	struct load_ctx l = {.c = c, .o = o, .diag = diag};
 	int ret;
@@ -538,7 +622,8 @@ int map_load(struct container *c, struct object *o, uint64_t root,
 	o->root = NULL;
 	o->height = 0;
 	if (!root) {
-		if (height != 0 || o->stored_bytes != 0)
+		if (height != 0 || o->stored_bytes != 0 ||
+		    !map_seal_is_zero(root_seal))
 			return -EUCLEAN;
 		return 0;
 	}
@@ -551,8 +636,8 @@ int map_load(struct container *c, struct object *o, uint64_t root,
 	if (!l.buf)
 		return -ENOMEM;
 	o->height = height;
-	ret = load_node(&l, root, root_crc, (uint16_t)(height - 1), 0,
-			&o->root);
+	ret = load_node(&l, root, root_crc, root_seal, (uint16_t)(height - 1),
+			0, &o->root);
 	free(l.buf);
 	if (ret)
 		return ret;
@@ -597,25 +682,36 @@ static int node_write(struct container *c, struct object *o, struct map_node *n,
 	le16_put(buf + BH_OFF_LEVEL, n->level);
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		uint8_t *p =
-			buf + BLOCK_HEADER_SIZE + (size_t)i * MAP_ENTRY_SIZE;
+			buf + BLOCK_HEADER_SIZE + (size_t)i * c->entry_size;
 		struct map_entry e = {0};
+		const struct map_seal *seal = NULL;
 		if (n->level == 0) {
 			e = n->entries[i];
+			seal = n->seals ? &n->seals[i] : NULL;
 		} else if (n->children[i]) {
 			struct map_node *ch = n->children[i];
 			e.kind = MAP_KIND_NODE;
 			e.length = c->cluster_size;
 			e.offset = ch->dirty ? ch->new_phys : ch->phys;
 			e.crc = ch->dirty ? ch->new_crc : ch->crc;
+			seal = ch->dirty ? &ch->new_seal : &ch->seal;
 		}
 		if (e.kind != MAP_KIND_HOLE)
 			used++;
-		map_entry_encode(p, &e);
+		map_entry_encode(c, p, &e, seal);
 	}
 	le32_put(buf + BH_OFF_USED, used);
 	block_header_finish(buf, c->cluster_size);
 	n->new_phys = cl << c->cluster_shift;
 	n->new_crc = le32_get(buf + BH_OFF_CRC);
+	if (c->encrypted) {
+		ret = crypt_seal(c, CRYPTO_AAD_MAP_NODE, n->level, o->id,
+				 n->index, generation, buf, c->cluster_size,
+				 &n->new_seal);
+		if (ret)
+			return ret;
+		n->new_crc = crc32c(0, buf, c->cluster_size);
+	}
 	return io_pwrite(c->io, buf, c->cluster_size, n->new_phys);
 }
 
@@ -642,6 +738,7 @@ static void node_commit_done(struct map_node *n, uint32_t fanout)
 			node_commit_done(n->children[i], fanout);
 	n->phys = n->new_phys;
 	n->crc = n->new_crc;
+	n->seal = n->new_seal;
 	n->dirty = false;
 }
 

@@ -15,6 +15,12 @@
  *     holder's PID for the error message of a second mount.
  *   - A background thread commits every open container every
  *     commit_interval_ms, so unflushed data never piles up for long.
+ *   - Encrypted stores: `.hangar-store` says "encryption aes-256-gcm" and
+ *     `.hangar-keys` holds the key-slot area (keyslot.h), always replaced
+ *     whole: `.hangar-keys.tmp` written and fsynced, renamed over, the
+ *     directory fsynced.  A crash leaves the old area or the new one; both
+ *     wrap the same master key.  The master key is unlocked by store_open
+ *     before anything is written and wiped by store_close.
  *
  * THREAD MODEL: `s->lock` protects the guest cache (`guests`, each entry's
  * name, container and refs) and `stopping`.  Container calls that may block
@@ -54,6 +60,8 @@ struct store {
 	unsigned commit_interval_ms;
 	container_event_fn event;
 	void *event_arg;
+	bool encrypted;
+	struct crypto_key *master; /* immutable while open; NULL when plain */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -79,7 +87,7 @@ static void guest_file(const char *name, char *out, size_t len)
 	snprintf(out, len, "%s%s", name, STORE_GUEST_SUFFIX);
 }
 
-static int config_read(int dir_fd, unsigned *out_shift)
+static int config_read(int dir_fd, unsigned *out_shift, bool *out_encrypted)
 {
 	char buf[256];
 	int fd = openat(dir_fd, STORE_CONFIG_NAME, O_RDONLY | O_CLOEXEC);
@@ -97,7 +105,44 @@ static int config_read(int dir_fd, unsigned *out_shift)
 	    shift > FORMAT_CLUSTER_SHIFT_MAX)
 		return -EINVAL;
 	*out_shift = shift;
+	*out_encrypted = strstr(buf, "\nencryption aes-256-gcm\n") != NULL;
 	return 0;
+}
+
+/* Read the key-slot area (exactly KEYSLOT_AREA_SIZE bytes). */
+static int keys_read(int dir_fd, uint8_t *area)
+{
+	int fd = openat(dir_fd, STORE_KEYS_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -EUCLEAN : errno_neg();
+	ssize_t n = pread(fd, area, KEYSLOT_AREA_SIZE + 1, 0);
+	int ret = n < 0 ? errno_neg() : 0;
+	close(fd);
+	if (!ret && n != KEYSLOT_AREA_SIZE)
+		ret = -EUCLEAN;
+	return ret;
+}
+
+/* Replace the key-slot area atomically (see the design notes). */
+static int keys_write(int dir_fd, const uint8_t *area)
+{
+	static const char tmp[] = STORE_KEYS_NAME ".tmp";
+	int ret = 0;
+	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			0600);
+	if (fd < 0)
+		return errno_neg();
+	if (pwrite(fd, area, KEYSLOT_AREA_SIZE, 0) != KEYSLOT_AREA_SIZE ||
+	    fsync(fd) != 0)
+		ret = errno_neg();
+	close(fd);
+	if (!ret && renameat(dir_fd, tmp, dir_fd, STORE_KEYS_NAME) != 0)
+		ret = errno_neg();
+	if (ret)
+		(void)unlinkat(dir_fd, tmp, 0);
+	else
+		ret = dir_sync(dir_fd);
+	return ret;
 }
 
 int store_init(const char *dir, const struct store_init_options *opts)
@@ -106,10 +151,15 @@ int store_init(const char *dir, const struct store_init_options *opts)
 				 ? opts->cluster_shift
 				 : FORMAT_CLUSTER_SHIFT_DEFAULT;
 	char buf[128];
+	uint8_t area[KEYSLOT_AREA_SIZE];
+	struct crypto_key *master = NULL;
+	const bool encrypt = opts && opts->encrypt;
 	int dir_fd, fd, ret = 0;
 
 	if (shift < FORMAT_CLUSTER_SHIFT_MIN ||
 	    shift > FORMAT_CLUSTER_SHIFT_MAX)
+		return -EINVAL;
+	if (encrypt && (!opts->key_secret || opts->key_secret_len == 0))
 		return -EINVAL;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return errno_neg();
@@ -120,8 +170,21 @@ int store_init(const char *dir, const struct store_init_options *opts)
 		ret = -EEXIST;
 		goto out_close;
 	}
+	if (encrypt) {
+		/* The key area first: the settings file is what makes the
+		 * directory a store. */
+		ret = keyslot_area_init(area, &master, opts->key_kind,
+					opts->kdf, opts->key_secret,
+					opts->key_secret_len);
+		crypto_key_free(master); /* guests are created by store_open */
+		if (!ret)
+			ret = keys_write(dir_fd, area);
+		if (ret)
+			goto out_close;
+	}
 	int len = snprintf(buf, sizeof(buf),
-			   "hangar-store 1\ncluster_shift %u\n", shift);
+			   "hangar-store 1\ncluster_shift %u\n%s", shift,
+			   encrypt ? "encryption aes-256-gcm\n" : "");
 	fd = openat(dir_fd, ".hangar-store.tmp",
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -168,9 +231,26 @@ int store_open(const char *dir, const struct store_options *opts,
 		ret = errno_neg();
 		goto out_free;
 	}
-	ret = config_read(s->dir_fd, &s->cluster_shift);
+	ret = config_read(s->dir_fd, &s->cluster_shift, &s->encrypted);
 	if (ret)
 		goto out_close_dir;
+	if (s->encrypted) {
+		/* Unlock before anything is written: a wrong key touches
+		 * nothing. */
+		uint8_t area[KEYSLOT_AREA_SIZE];
+		if (!opts || !opts->key_secret) {
+			ret = -ENOKEY;
+			goto out_close_dir;
+		}
+		ret = keys_read(s->dir_fd, area);
+		if (!ret)
+			ret = keyslot_unlock(&s->master, NULL, area,
+					     sizeof(area), opts->key_kind,
+					     opts->key_secret,
+					     opts->key_secret_len);
+		if (ret)
+			goto out_close_dir;
+	}
 	if (s->read_only) {
 		/* A reader takes a shared lock when it can, so no writer
 		 * starts underneath a read-only mount; when a writer already
@@ -215,6 +295,7 @@ out_close_lock:
 out_close_dir:
 	close(s->dir_fd);
 out_free:
+	crypto_key_free(s->master);
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
@@ -246,6 +327,7 @@ int store_close(struct store *s)
 		close(s->lock_fd);
 	}
 	close(s->dir_fd);
+	crypto_key_free(s->master); /* wiped */
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
@@ -396,6 +478,7 @@ int store_guest_create(struct store *s, const char *name,
 	struct container_options copts = {
 		.cluster_shift = s->cluster_shift,
 		.compress_disks = opts && opts->compress_disks,
+		.master = s->master,
 	};
 	ret = container_create(io, &copts, &c);
 	if (ret) {
@@ -486,7 +569,8 @@ int store_guest_get(struct store *s, const char *name,
 	}
 	struct container_options copts = {.read_only = s->read_only,
 					  .event = guest_event,
-					  .event_arg = g};
+					  .event_arg = g,
+					  .master = s->master};
 	ret = container_open(io, &copts, &g->c);
 	if (ret) {
 		io_close(io);
@@ -637,4 +721,75 @@ static void *committer_main(void *arg)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
+}
+
+/* ---- encryption --------------------------------------------------------- */
+
+bool store_is_encrypted(const struct store *s)
+{
+	return s->encrypted;
+}
+
+const struct crypto_key *store_master_key(const struct store *s)
+{
+	return s->master;
+}
+
+/* Read-modify-write of the key area under an flock on the directory. */
+static int keys_edit_begin(struct store *s, uint8_t *area)
+{
+	if (!s->encrypted)
+		return -ENOTSUP;
+	if (flock(s->dir_fd, LOCK_EX) != 0)
+		return errno_neg();
+	int ret = keys_read(s->dir_fd, area);
+	if (ret)
+		(void)flock(s->dir_fd, LOCK_UN);
+	return ret;
+}
+
+int store_key_add(struct store *s, enum keyslot_kind kind, const void *secret,
+		  size_t secret_len, const struct crypto_scrypt_params *kdf,
+		  unsigned *out_slot)
+{
+	uint8_t area[KEYSLOT_AREA_SIZE];
+	unsigned slot = 0;
+	int ret = keys_edit_begin(s, area);
+	if (ret)
+		return ret;
+	ret = keyslot_add(area, sizeof(area), &slot, s->master, kind, kdf,
+			  secret, secret_len);
+	if (!ret)
+		ret = keys_write(s->dir_fd, area);
+	(void)flock(s->dir_fd, LOCK_UN);
+	if (!ret && out_slot)
+		*out_slot = slot;
+	return ret;
+}
+
+int store_key_remove(struct store *s, unsigned index)
+{
+	uint8_t area[KEYSLOT_AREA_SIZE];
+	int ret = keys_edit_begin(s, area);
+	if (ret)
+		return ret;
+	ret = keyslot_remove(area, sizeof(area), s->master, index);
+	if (!ret)
+		ret = keys_write(s->dir_fd, area);
+	(void)flock(s->dir_fd, LOCK_UN);
+	return ret;
+}
+
+int store_key_list(struct store *s, struct keyslot_info *out_info,
+		   unsigned *out_count)
+{
+	uint8_t area[KEYSLOT_AREA_SIZE];
+	int ret;
+
+	if (!s->encrypted)
+		return -ENOTSUP;
+	ret = keys_read(s->dir_fd, area);
+	if (ret)
+		return ret;
+	return keyslot_list(area, sizeof(area), out_info, out_count);
 }

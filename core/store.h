@@ -40,15 +40,30 @@
 #include <sys/types.h>
 
 #include "container.h"
+#include "keyslot.h"
 
 struct store;
 
 #define STORE_CONFIG_NAME  ".hangar-store"
 #define STORE_LOCK_NAME	   ".hangar-lock"
+#define STORE_KEYS_NAME	   ".hangar-keys"
 #define STORE_GUEST_SUFFIX ".hangar"
 
+/*
+ * Encryption at rest (issue 8; FORMAT.md section 9).  An encrypted store
+ * has a random master key, wrapped in the key slots of STORE/.hangar-keys
+ * (keyslot.h) under keys derived with scrypt from a passphrase or a
+ * keyfile's bytes.  store_open unlocks it once and keeps it (locked memory)
+ * until store_close wipes it; every guest of the store is an encrypted
+ * container under it.  The secret itself is only read, never kept.
+ */
 struct store_init_options {
-	unsigned cluster_shift; /* 12..21, 0 = default 16 (64 KiB) */
+	unsigned cluster_shift;	    /* 12..21, 0 = default 16 (64 KiB) */
+	bool encrypt;		    /* an encrypted store: the fields below */
+	enum keyslot_kind key_kind; /* PASSPHRASE or KEYFILE */
+	const void *key_secret;	    /* borrowed: 1..CRYPTO_SCRYPT_SECRET_MAX */
+	size_t key_secret_len;
+	const struct crypto_scrypt_params *kdf; /* NULL: the defaults */
 };
 
 struct store_options {
@@ -56,6 +71,11 @@ struct store_options {
 	unsigned commit_interval_ms; /* background commit period, 0 = none */
 	container_event_fn event; /* passed to every container; may be NULL */
 	void *event_arg;
+	/* Encrypted stores: the secret of one key slot (borrowed for the
+	 * call).  Ignored by a plain store. */
+	enum keyslot_kind key_kind;
+	const void *key_secret;
+	size_t key_secret_len;
 };
 
 struct guest_create_options {
@@ -64,13 +84,19 @@ struct guest_create_options {
 
 /*
  * store_init - create a store at `dir` (created if missing; must be empty
- * of guests).  -EEXIST if it already is a store, -ENOTDIR, -EINVAL.
+ * of guests).  -EEXIST if it already is a store, -ENOTDIR, -EINVAL.  With
+ * opts->encrypt, the key-slot area is written first (temp file, fsync,
+ * rename, directory fsync) and then the settings, so a crash leaves no
+ * store or a complete one.
  */
 int store_init(const char *dir, const struct store_init_options *opts);
 
 /*
  * store_open - open the store at `dir`.  -ENOENT/-EINVAL if it is not a
- * store, -EWOULDBLOCK if another process holds its write lock.
+ * store, -EWOULDBLOCK if another process holds its write lock.  Encrypted
+ * store: -ENOKEY without a secret, -EKEYREJECTED for a wrong one (both
+ * before the lock is taken or anything is written), -EUCLEAN/-EBADMSG for
+ * a damaged or missing key-slot area.
  */
 int store_open(const char *dir, const struct store_options *opts,
 	       struct store **out_store);
@@ -139,5 +165,37 @@ int store_guest_rename(struct store *s, const char *from, const char *to);
 
 /* store_commit_all - commit every open container now. */
 int store_commit_all(struct store *s);
+
+/* ---- encryption ------------------------------------------------------------ */
+
+/* store_is_encrypted - whether the store's guests are encrypted
+ * (AES-256-GCM, the only cipher). */
+bool store_is_encrypted(const struct store *s);
+
+/* store_master_key - the unlocked master key of an encrypted store
+ * (borrowed until store_close), NULL for a plain store.  For tools that
+ * open container files themselves (check_container_key). */
+const struct crypto_key *store_master_key(const struct store *s);
+
+/*
+ * store_key_add - add a key slot opened by `secret` of `kind` (`kdf` NULL:
+ * default scrypt strength); *out_slot (may be NULL) is its index.  The
+ * area is rewritten atomically.  -ENOTSUP for a plain store, -ENOSPC when
+ * all KEYSLOT_COUNT slots are used.  Allowed on a read-only store (the
+ * key area is not container data); concurrent key changes are serialised
+ * by an flock on the store directory.
+ */
+int store_key_add(struct store *s, enum keyslot_kind kind, const void *secret,
+		  size_t secret_len, const struct crypto_scrypt_params *kdf,
+		  unsigned *out_slot);
+
+/* store_key_remove - empty slot `index`; -EBUSY if it is the last intact
+ * one, -ENOENT if it is empty, -ENOTSUP for a plain store. */
+int store_key_remove(struct store *s, unsigned index);
+
+/* store_key_list - the non-empty slots (keyslot_list), into `out_info`
+ * (room for KEYSLOT_COUNT). */
+int store_key_list(struct store *s, struct keyslot_info *out_info,
+		   unsigned *out_count);
 
 #endif /* HANGAR_STORE_H */

@@ -28,18 +28,21 @@
 #include "io.h"
 #include "names.h"
 
-void superblock_encode(const struct container *c, uint8_t *sb,
-		       uint64_t generation, uint64_t used, uint64_t now_ns)
+int superblock_encode(struct container *c, uint8_t *sb, uint64_t generation,
+		      uint64_t used, uint64_t now_ns, uint64_t nonce_limit)
 {
+	int ret;
+
 	memset(sb, 0, FORMAT_SECTOR_SIZE);
 	memcpy(sb + SB_OFF_MAGIC, SUPERBLOCK_MAGIC, 8);
 	le32_put(sb + SB_OFF_VERSION, FORMAT_VERSION);
 	le32_put(sb + SB_OFF_HEADER_SIZE, FORMAT_SECTOR_SIZE);
-	le64_put(sb + SB_OFF_INCOMPAT, 0);
+	le64_put(sb + SB_OFF_INCOMPAT,
+		 c->encrypted ? FEATURE_INCOMPAT_ENCRYPTED : 0);
 	le64_put(sb + SB_OFF_RO_COMPAT, 0);
 	le64_put(sb + SB_OFF_COMPAT, 0);
 	le32_put(sb + SB_OFF_CLUSTER_SHIFT, c->cluster_shift);
-	le32_put(sb + SB_OFF_MAP_ENTRY_SIZE, MAP_ENTRY_SIZE);
+	le32_put(sb + SB_OFF_MAP_ENTRY_SIZE, c->entry_size);
 	le64_put(sb + SB_OFF_GENERATION, generation);
 	le64_put(sb + SB_OFF_TABLE_OFFSET, c->table_offset);
 	le32_put(sb + SB_OFF_TABLE_CRC, c->table_crc);
@@ -49,7 +52,20 @@ void superblock_encode(const struct container *c, uint8_t *sb,
 	le64_put(sb + SB_OFF_COMMIT_TIME, now_ns);
 	memcpy(sb + SB_OFF_UUID, c->uuid, 16);
 	le32_put(sb + SB_OFF_FLAGS, c->flags);
+	if (c->encrypted) {
+		le32_put(sb + SB_OFF_ENC_CIPHER, SB_ENC_CIPHER_AES_256_GCM);
+		le32_put(sb + SB_OFF_ENC_KEY_SOURCE, SB_ENC_KEY_SOURCE_STORE);
+		memcpy(sb + SB_OFF_ENC_KEY_ID, c->key_id, 16);
+		le64_put(sb + SB_OFF_ENC_NONCE_LIMIT, nonce_limit);
+		memcpy(sb + SB_OFF_ENC_TABLE_NONCE, c->table_seal.nonce, 12);
+		memcpy(sb + SB_OFF_ENC_TABLE_TAG, c->table_seal.tag, 16);
+		le64_put(sb + SB_OFF_ENC_TABLE_BIRTH, c->table_seal.birth);
+		ret = crypt_superblock_mac(c, sb);
+		if (ret)
+			return ret;
+	}
 	le32_put(sb + SB_OFF_CRC, crc32c(0, sb, SB_OFF_CRC));
+	return 0;
 }
 
 bool superblock_intact(const uint8_t *sb)
@@ -92,18 +108,47 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 			 (unsigned long long)ro);
 		return -EROFS;
 	}
+	const bool encrypted = incompat & FEATURE_INCOMPAT_ENCRYPTED;
+	if (encrypted) {
+		uint32_t cipher = le32_get(sb + SB_OFF_ENC_CIPHER);
+		uint32_t source = le32_get(sb + SB_OFF_ENC_KEY_SOURCE);
+		if (cipher != SB_ENC_CIPHER_AES_256_GCM ||
+		    source != SB_ENC_KEY_SOURCE_STORE) {
+			snprintf(why, why_len,
+				 "encrypted with cipher %u, key source %u: "
+				 "not supported",
+				 cipher, source);
+			return -EPROTONOSUPPORT;
+		}
+		for (unsigned i = SB_OFF_ENC_RESERVED0; i < SB_OFF_ENC_MAC; i++)
+			if (sb[i])
+				goto out_geometry;
+		for (unsigned i = SB_OFF_ENC_RESERVED1; i < SB_ENC_END; i++)
+			if (sb[i])
+				goto out_geometry;
+	}
+	const uint32_t entry_size =
+		encrypted ? MAP_ENTRY_SIZE_CRYPT : MAP_ENTRY_SIZE;
 	uint32_t shift = le32_get(sb + SB_OFF_CLUSTER_SHIFT);
 	if (le32_get(sb + SB_OFF_HEADER_SIZE) != FORMAT_SECTOR_SIZE ||
 	    shift < FORMAT_CLUSTER_SHIFT_MIN ||
 	    shift > FORMAT_CLUSTER_SHIFT_MAX ||
-	    le32_get(sb + SB_OFF_MAP_ENTRY_SIZE) != MAP_ENTRY_SIZE ||
+	    le32_get(sb + SB_OFF_MAP_ENTRY_SIZE) != entry_size ||
 	    le64_get(sb + SB_OFF_GENERATION) == 0) {
-		snprintf(why, why_len, "superblock geometry invalid");
-		return -EUCLEAN;
+		goto out_geometry;
+	}
+	c->encrypted = encrypted;
+	c->entry_size = entry_size;
+	if (encrypted) {
+		memcpy(c->key_id, sb + SB_OFF_ENC_KEY_ID, 16);
+		c->nonce_limit = le64_get(sb + SB_OFF_ENC_NONCE_LIMIT);
+		memcpy(c->table_seal.nonce, sb + SB_OFF_ENC_TABLE_NONCE, 12);
+		memcpy(c->table_seal.tag, sb + SB_OFF_ENC_TABLE_TAG, 16);
+		c->table_seal.birth = le64_get(sb + SB_OFF_ENC_TABLE_BIRTH);
 	}
 	c->cluster_shift = shift;
 	c->cluster_size = 1u << shift;
-	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / MAP_ENTRY_SIZE;
+	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / entry_size;
 	c->first_cluster = (FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
 	c->generation = le64_get(sb + SB_OFF_GENERATION);
 	c->table_offset = le64_get(sb + SB_OFF_TABLE_OFFSET);
@@ -115,6 +160,9 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 	c->flags = le32_get(sb + SB_OFF_FLAGS);
 	*out_used = le64_get(sb + SB_OFF_USED_CLUSTERS);
 	return 0;
+out_geometry:
+	snprintf(why, why_len, "superblock geometry invalid");
+	return -EUCLEAN;
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -124,6 +172,7 @@ struct table_builder {
 	size_t num, cap;
 	uint32_t used; /* payload bytes in the last block */
 	uint32_t payload;
+	uint32_t payload_off; /* BLOCK_HEADER_SIZE, or 80 when encrypted */
 	uint32_t cluster_size;
 };
 
@@ -144,7 +193,7 @@ static uint8_t *builder_room(struct table_builder *b, uint32_t len)
 		b->blocks[b->num++] = blk;
 		b->used = 0;
 	}
-	uint8_t *p = b->blocks[b->num - 1] + BLOCK_HEADER_SIZE + b->used;
+	uint8_t *p = b->blocks[b->num - 1] + b->payload_off + b->used;
 	b->used += len;
 	le32_put(b->blocks[b->num - 1] + BH_OFF_USED, b->used);
 	return p;
@@ -198,10 +247,13 @@ static int encode_dir(struct container *c, struct table_builder *b)
 	return 0;
 }
 
-static int encode_object(struct table_builder *b, const struct object *o)
+static int encode_object(const struct container *c, struct table_builder *b,
+			 const struct object *o)
 {
 	size_t name_len = o->name ? strlen(o->name) : 0;
-	uint32_t len = OBJECT_RECORD_FIXED + (uint32_t)name_len;
+	const uint32_t fixed =
+		c->encrypted ? OBJECT_RECORD_FIXED_CRYPT : OBJECT_RECORD_FIXED;
+	uint32_t len = fixed + (uint32_t)name_len;
 	uint8_t *p = builder_room(b, len);
 	if (!p)
 		return -ENOMEM;
@@ -229,18 +281,28 @@ static int encode_object(struct table_builder *b, const struct object *o)
 	le16_put(p + OR_OFF_MAP_HEIGHT, (uint16_t)(r ? o->height : 0));
 	le16_put(p + OR_OFF_NAME_LEN, (uint16_t)name_len);
 	le64_put(p + OR_OFF_STORED_BYTES, o->stored_bytes);
-	memcpy(p + OBJECT_RECORD_FIXED, o->name ? o->name : "", name_len);
+	if (c->encrypted && r) {
+		const struct map_seal *rs = r->dirty ? &r->new_seal : &r->seal;
+		le64_put(p + OR_OFF_ROOT_BIRTH, rs->birth);
+		memcpy(p + OR_OFF_ROOT_NONCE, rs->nonce, 12);
+		memcpy(p + OR_OFF_ROOT_TAG, rs->tag, 16);
+	}
+	memcpy(p + fixed, o->name ? o->name : "", name_len);
 	return 0;
 }
 
 int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 		size_t *meta_new_num, size_t *meta_new_cap,
 		uint64_t **out_blocks, size_t *out_block_num,
-		uint64_t *out_first, uint32_t *out_crc)
+		uint64_t *out_first, uint32_t *out_crc,
+		struct map_seal *out_seal)
 {
-	struct table_builder b = {.payload =
-					  c->cluster_size - BLOCK_HEADER_SIZE,
+	const uint32_t payload_off =
+		c->encrypted ? TABLE_PAYLOAD_OFF_CRYPT : BLOCK_HEADER_SIZE;
+	struct table_builder b = {.payload = c->cluster_size - payload_off,
+				  .payload_off = payload_off,
 				  .cluster_size = c->cluster_size};
+	struct map_seal next_seal = {0};
 	uint64_t *offs = NULL;
 	int ret;
 
@@ -248,7 +310,7 @@ int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 	if (!ret)
 		ret = encode_dir(c, &b);
 	for (size_t i = 0; !ret && i < c->object_num; i++)
-		ret = encode_object(&b, c->objects[i]);
+		ret = encode_object(c, &b, c->objects[i]);
 	if (!ret && b.num == 0 && !builder_room(&b, 0))
 		ret = -ENOMEM;
 	if (ret)
@@ -278,14 +340,29 @@ int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 		le64_put(blk + BH_OFF_INDEX, i);
 		le64_put(blk + BH_OFF_NEXT, i + 1 < b.num ? offs[i + 1] : 0);
 		le32_put(blk + BH_OFF_NEXT_CRC, i + 1 < b.num ? next_crc : 0);
+		if (c->encrypted && i + 1 < b.num) {
+			memcpy(blk + BH_OFF_NEXT_NONCE, next_seal.nonce, 12);
+			memcpy(blk + TABLE_OFF_NEXT_TAG, next_seal.tag, 16);
+		}
 		block_header_finish(blk, c->cluster_size);
 		next_crc = le32_get(blk + BH_OFF_CRC);
+		if (c->encrypted) {
+			/* Sealed whole; the parent keeps the ciphertext's
+			 * crc, the nonce and the tag. */
+			ret = crypt_seal(c, CRYPTO_AAD_TABLE_BLOCK, 0, 0, i,
+					 generation, blk, c->cluster_size,
+					 &next_seal);
+			if (ret)
+				goto out_free;
+			next_crc = crc32c(0, blk, c->cluster_size);
+		}
 		ret = io_pwrite(c->io, blk, c->cluster_size, offs[i]);
 		if (ret)
 			goto out_free;
 	}
 	*out_first = offs[0];
 	*out_crc = next_crc;
+	*out_seal = next_seal;
 	*out_blocks = offs;
 	*out_block_num = b.num;
 	offs = NULL;
@@ -365,13 +442,23 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 	char name[FORMAT_NAME_MAX + 1];
 	int ret;
 
-	if (len < OBJECT_RECORD_FIXED)
+	const uint32_t fixed =
+		c->encrypted ? OBJECT_RECORD_FIXED_CRYPT : OBJECT_RECORD_FIXED;
+	struct map_seal root_seal = {0};
+	if (len < fixed)
 		return -EUCLEAN;
 	uint16_t name_len = le16_get(p + OR_OFF_NAME_LEN);
 	uint32_t flags = le32_get(p + OR_OFF_FLAGS);
 	uint64_t id = le64_get(p + OR_OFF_ID);
-	if (len != OBJECT_RECORD_FIXED + name_len ||
-	    name_len > FORMAT_NAME_MAX || (flags & ~OBJECT_FLAGS_KNOWN) ||
+	if (c->encrypted) {
+		root_seal.birth = le64_get(p + OR_OFF_ROOT_BIRTH);
+		memcpy(root_seal.nonce, p + OR_OFF_ROOT_NONCE, 12);
+		memcpy(root_seal.tag, p + OR_OFF_ROOT_TAG, 16);
+		if (le32_get(p + OR_OFF_ROOT_RESERVED))
+			return -EUCLEAN;
+	}
+	if (len != fixed + name_len || name_len > FORMAT_NAME_MAX ||
+	    (flags & ~OBJECT_FLAGS_KNOWN) ||
 	    le32_get(p + OR_OFF_MTIME_NSEC) >= 1000000000u ||
 	    le32_get(p + OR_OFF_CTIME_NSEC) >= 1000000000u || id == 0 ||
 	    id >= c->next_object_id ||
@@ -379,7 +466,7 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 		    (FORMAT_MAX_VCLUSTERS << c->cluster_shift) ||
 	    !S_ISREG(le32_get(p + OR_OFF_MODE)))
 		return -EUCLEAN;
-	memcpy(name, p + OBJECT_RECORD_FIXED, name_len);
+	memcpy(name, p + fixed, name_len);
 	name[name_len] = '\0';
 	if (strlen(name) != name_len)
 		return -EUCLEAN; /* a NUL inside the name */
@@ -410,7 +497,7 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 		return ret;
 	}
 	ret = map_load(c, o, le64_get(p + OR_OFF_MAP_ROOT),
-		       le32_get(p + OR_OFF_MAP_ROOT_CRC),
+		       le32_get(p + OR_OFF_MAP_ROOT_CRC), &root_seal,
 		       le16_get(p + OR_OFF_MAP_HEIGHT), diag);
 	if (ret)
 		return ret;
@@ -424,6 +511,9 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 	uint8_t *blk = malloc(c->cluster_size);
 	uint64_t off = c->table_offset;
 	uint32_t crc = c->table_crc;
+	struct map_seal seal = c->table_seal;
+	const uint32_t payload_off =
+		c->encrypted ? TABLE_PAYLOAD_OFF_CRYPT : BLOCK_HEADER_SIZE;
 	size_t n = 0;
 	bool saw_save = false;
 	int ret = 0;
@@ -470,6 +560,18 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 			table_fail(diag, ret, "cannot read block", off);
 			goto out;
 		}
+		if (c->encrypted) {
+			/* The parent holds the ciphertext's crc and the
+			 * seal; once opened, the block checks its own crc. */
+			if (crc32c(0, blk, c->cluster_size) != crc ||
+			    crypt_open(c, CRYPTO_AAD_TABLE_BLOCK, 0, 0, n,
+				       &seal, blk, c->cluster_size) != 0) {
+				ret = table_fail(diag, -EBADMSG,
+						 "authentication failed", off);
+				goto out;
+			}
+			crc = le32_get(blk + BH_OFF_CRC);
+		}
 		uint32_t stored = le32_get(blk + BH_OFF_CRC);
 		le32_put(blk + BH_OFF_CRC, 0);
 		if (stored != crc ||
@@ -482,12 +584,14 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 		if (le32_get(blk + BH_OFF_MAGIC) != BLOCK_MAGIC_TABLE ||
 		    le64_get(blk + BH_OFF_INDEX) != n ||
 		    le64_get(blk + BH_OFF_GENERATION) > c->generation ||
-		    used > c->cluster_size - BLOCK_HEADER_SIZE) {
+		    used > c->cluster_size - payload_off ||
+		    (c->encrypted &&
+		     le64_get(blk + BH_OFF_GENERATION) != seal.birth)) {
 			ret = table_fail(diag, -EUCLEAN, "bad block header",
 					 off);
 			goto out;
 		}
-		const uint8_t *p = blk + BLOCK_HEADER_SIZE;
+		const uint8_t *p = blk + payload_off;
 		uint32_t pos = 0;
 		while (pos < used) {
 			if (used - pos < RECORD_HEADER_SIZE) {
@@ -520,6 +624,10 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 		}
 		off = le64_get(blk + BH_OFF_NEXT);
 		crc = le32_get(blk + BH_OFF_NEXT_CRC);
+		if (c->encrypted) {
+			memcpy(seal.nonce, blk + BH_OFF_NEXT_NONCE, 12);
+			memcpy(seal.tag, blk + TABLE_OFF_NEXT_TAG, 16);
+		}
 		n++;
 	}
 	if (n != c->table_block_num)
