@@ -258,6 +258,10 @@ int object_create(struct container *c, const char *name, uint32_t mode,
 		ret = -EEXIST;
 		goto out_unlock;
 	}
+	if (c->next_object_id == UINT64_MAX) {
+		ret = -EOVERFLOW; /* ids are never reused */
+		goto out_unlock;
+	}
 	ret = object_new(c, c->next_object_id, name, &o);
 	if (ret)
 		goto out_unlock;
