@@ -21,6 +21,14 @@
  *   3. `used` == number of clusters with refs > 0.
  *   4. Every cluster whose refs changed since the last alloc_commit is in
  *      `touched` exactly once (CLUSTER_TOUCHED marks membership).
+ *   5. A RAW data cluster freed by commit G stays HELD (not allocatable, not
+ *      punched) until commit G + 1 is durable, so the trees of BOTH valid
+ *      superblock slots always map intact data: if the newest slot were
+ *      damaged after its commit, the older tree still reads true bytes.
+ *      (Metadata and compressed extents need no hold: they are checksummed
+ *      by their parents, so a reused one is detected, never misread.)
+ *      The container makes the next commit at once when anything is held
+ *      (container_commit_locked), so discard still returns space promptly.
  *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
@@ -57,6 +65,7 @@ void alloc_cleanup(struct alloc *a)
 	free(a->refs);
 	free(a->bits);
 	free(a->touched);
+	free(a->held);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -154,12 +163,13 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 	if (kind == ALLOC_META && a->meta_from_reserve && a->backed_free > 0) {
 		for (n = a->first; n < a->count; n++) {
 			if ((a->bits[n] & CLUSTER_BACKED) && a->refs[n] == 0 &&
-			    !(a->bits[n] & CLUSTER_COMMITTED))
+			    !(a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD)))
 				goto found;
 		}
 	}
 	for (n = a->cursor; n < a->count; n++) {
-		if (a->refs[n] == 0 && !(a->bits[n] & CLUSTER_COMMITTED)) {
+		if (a->refs[n] == 0 &&
+		    !(a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD))) {
 			if (kind == ALLOC_DATA &&
 			    (a->bits[n] & CLUSTER_BACKED) &&
 			    a->backed_free <= a->reserve)
@@ -183,9 +193,33 @@ found:
 	return 0;
 }
 
+static void alloc_release(struct alloc *a, uint64_t n,
+			  void (*punch)(void *arg, uint64_t n), void *arg)
+{
+	if (n < a->cursor)
+		a->cursor = n;
+	if (a->bits[n] & CLUSTER_DATA) {
+		/* data goes back to the host */
+		if (punch)
+			punch(arg, n);
+	} else if (!(a->bits[n] & CLUSTER_BACKED)) {
+		a->bits[n] |= CLUSTER_BACKED;
+		a->backed_free++;
+	}
+}
+
 void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		  void *arg)
 {
+	/* 1. what the previous commit held is unmapped by both slots now */
+	for (size_t i = 0; i < a->held_num; i++) {
+		uint64_t n = a->held[i];
+		a->bits[n] &= (uint8_t)~CLUSTER_HELD;
+		if (a->refs[n] == 0 && !(a->bits[n] & CLUSTER_COMMITTED))
+			alloc_release(a, n, punch, arg);
+	}
+	a->held_num = 0;
+	/* 2. this commit's changes */
 	for (size_t i = 0; i < a->touched_num; i++) {
 		uint64_t n = a->touched[i];
 		a->bits[n] &= (uint8_t)~CLUSTER_TOUCHED;
@@ -193,18 +227,30 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			a->bits[n] |= CLUSTER_COMMITTED;
 			continue;
 		}
+		bool raw_data = (a->bits[n] & CLUSTER_DATA) &&
+				!(a->bits[n] & CLUSTER_PACKED);
+		bool was = a->bits[n] & CLUSTER_COMMITTED;
 		a->bits[n] &= (uint8_t) ~(CLUSTER_COMMITTED | CLUSTER_PACKED);
-		if (n < a->cursor)
-			a->cursor = n;
-		/* Data freed in this transaction goes back to the host, whether
-		 * or not a committed state ever referenced it. */
-		if (a->bits[n] & CLUSTER_DATA) {
-			if (punch)
-				punch(arg, n);
-		} else if (!(a->bits[n] & CLUSTER_BACKED)) {
-			a->bits[n] |= CLUSTER_BACKED;
-			a->backed_free++;
+		if (was && raw_data && punch) {
+			if (a->held_num == a->held_cap) {
+				size_t cap = a->held_cap ? a->held_cap * 2 : 64;
+				uint64_t *h =
+					realloc(a->held, cap * sizeof(*h));
+				if (h) {
+					a->held = h;
+					a->held_cap = cap;
+				}
+			}
+			if (a->held_num < a->held_cap) {
+				a->held[a->held_num++] = n;
+				a->bits[n] |= CLUSTER_HELD;
+				continue;
+			}
+			/* no memory to hold it: release now (weaker only
+			 * against a damaged newest slot, never unsafe for a
+			 * crash) */
 		}
+		alloc_release(a, n, punch, arg);
 	}
 	a->touched_num = 0;
 }
@@ -227,7 +273,7 @@ uint64_t alloc_last_used(const struct alloc *a)
 {
 	uint64_t n = a->count;
 	while (n > a->first && a->refs[n - 1] == 0 &&
-	       !(a->bits[n - 1] & CLUSTER_COMMITTED))
+	       !(a->bits[n - 1] & (CLUSTER_COMMITTED | CLUSTER_HELD)))
 		n--;
 	return n;
 }
@@ -257,7 +303,7 @@ int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed)
 
 bool alloc_invariants(const struct alloc *a)
 {
-	uint64_t used = 0, backed = 0, touched = 0;
+	uint64_t used = 0, backed = 0, touched = 0, held = 0;
 
 	for (uint64_t n = 0; n < a->count; n++) {
 		if (a->refs[n])
@@ -269,9 +315,14 @@ bool alloc_invariants(const struct alloc *a)
 		}
 		if (a->bits[n] & CLUSTER_TOUCHED)
 			touched++;
+		if (a->bits[n] & CLUSTER_HELD) {
+			held++;
+			if (a->bits[n] & CLUSTER_BACKED)
+				return false;
+		}
 		if (n < a->first && (a->refs[n] || a->bits[n]))
 			return false;
 	}
 	return used == a->used && backed == a->backed_free &&
-	       touched == a->touched_num;
+	       touched == a->touched_num && held == a->held_num;
 }

@@ -384,6 +384,15 @@ static int commit_run(struct container *c)
 	alloc_commit(&c->alloc, punch_freed, c);
 	assert(c->alloc.used == used);
 	free(meta_new);
+	if (c->alloc.held_num > 0) {
+		/* Raw data this commit freed is still mapped by the older
+		 * slot's tree; one more commit (the table and a superblock)
+		 * retires that tree and gives the space back now rather
+		 * than at the next flush.  That commit frees no raw data
+		 * itself, so this recursion ends there. */
+		c->txn_dirty = true;
+		return container_commit_locked(c);
+	}
 	return 0;
 
 out_release:

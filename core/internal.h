@@ -55,6 +55,9 @@ struct io;
 #define CLUSTER_BACKED	  0x04 /* free, but known to own host blocks */
 #define CLUSTER_TOUCHED	  0x08 /* refs changed in the open transaction */
 #define CLUSTER_DATA	  0x10 /* last use was data: punch when freed */
+#define CLUSTER_HELD                                                           \
+	0x20 /* raw data freed by the last commit: the
+				  older superblock's tree still maps it */
 
 struct alloc {
 	uint64_t first;	   /* first allocatable cluster */
@@ -64,6 +67,8 @@ struct alloc {
 	uint8_t *bits;	   /* CLUSTER_* */
 	uint64_t *touched; /* clusters with CLUSTER_TOUCHED */
 	size_t touched_num, touched_cap;
+	uint64_t *held; /* clusters with CLUSTER_HELD */
+	size_t held_num, held_cap;
 	uint64_t used;	      /* clusters with refs > 0 */
 	uint64_t cursor;      /* next-fit search start */
 	uint64_t backed_free; /* clusters with CLUSTER_BACKED */
@@ -89,8 +94,11 @@ void alloc_unref(struct alloc *a, uint64_t n);
 /* alloc_get - a cluster free in the committed state and in the open
  * transaction, with refs = 1.  Never fails except -ENOMEM / -EFBIG. */
 int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
-/* alloc_commit - the commit is durable: committed := refs > 0 for every
- * touched cluster.  Calls punch(arg, n) for every freed data cluster. */
+/* alloc_commit - the commit is durable: clusters held by the previous
+ * commit become free; committed := refs > 0 for every touched cluster; raw
+ * data clusters this commit freed are HELD until the next commit (the other
+ * superblock slot still maps them); everything else freed is free now.
+ * Calls punch(arg, n) for every data cluster that becomes free. */
 void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		  void *arg);
 /* alloc_mark_backed - a free cluster now owns host blocks (or not). */

@@ -100,10 +100,14 @@ static void snapshot(struct container *c)
 	free(names);
 }
 
+/* The contents at `generation`: a commit that only retires the older
+ * slot's tree (core makes one right after a commit that freed raw data)
+ * changes no contents, so a generation without a snapshot of its own holds
+ * what the next snapshot holds. */
 static const struct snap *snap_of(uint64_t generation)
 {
 	for (size_t i = 0; i < snap_num; i++)
-		if (snaps[i].generation == generation)
+		if (snaps[i].generation >= generation)
 			return &snaps[i];
 	return NULL;
 }
@@ -1714,8 +1718,9 @@ static void crafted_fallback_reuse(const struct memio *base)
 int main(void)
 {
 	uint64_t seed = test_seed();
+	/* every bug this test found is fixed: strict unless asked otherwise */
 	const char *env = getenv("HANGAR_HOSTILE_STRICT");
-	strict = env && env[0] == '1';
+	strict = !(env && env[0] == '0');
 	uint64_t rng = seed;
 	time_t t0 = time(NULL);
 
@@ -1725,8 +1730,9 @@ int main(void)
 		struct layout l;
 		parse(&l, base->data);
 		CHECK_EQ(sb_gen(base->data, l.sb_off), newest_generation);
-		CHECK_EQ(sb_gen(base->data, l.old_sb_off),
-			 snaps[snap_num - 2].generation);
+		CHECK(sb_gen(base->data, l.old_sb_off) < newest_generation);
+		CHECK(sb_gen(base->data, l.old_sb_off) >=
+		      snaps[snap_num - 2].generation);
 		CHECK(l.blks[root_of(&l, "disk.raw")].level >= 1);
 		CHECK(leaf_of(&l, SAVE_IMAGE_NAME) >= 0);
 		CHECK(l.save_off);
