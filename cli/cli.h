@@ -260,6 +260,14 @@ bool cli_guest_check_name(const char *name);
 /* ---- copy.c ------------------------------------------------------------- */
 
 /*
+ * copy_fd_to_fd - copy host file `src` (`size` bytes) into the new, empty
+ * host file `dst` (a file on a hangar mount), data ranges only: holes and
+ * all-zero chunks stay holes.  fsyncs `dst`.  0 or -errno.
+ */
+int copy_fd_to_fd(int src, int dst, uint64_t size, struct progress *progress,
+		  uint64_t progress_base);
+
+/*
  * copy_fd_to_object - copy host file `fd` (`size` bytes) into the new, empty
  * object `id`: only the data ranges the source reports (SEEK_DATA/SEEK_HOLE)
  * are read, and all-zero chunks are not written, so holes stay holes.  The

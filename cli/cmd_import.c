@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,89 @@ struct import_source {
 	int fd;
 	uint64_t size;
 };
+
+/* Copy one source into MNT/GUEST/NAME (a new file on the mount). */
+static int import_one_mounted(const char *dir_path, struct import_source *src,
+			      struct progress *progress, uint64_t base)
+{
+	char path[PATH_MAX + 300];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir_path, src->name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = copy_fd_to_fd(src->fd, fd, src->size, progress, base);
+	/* closing memory.save seals it: the mount pins the disks */
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
+/*
+ * The store is mounted: create the guest through the daemon (control
+ * socket), then copy every file into the guest's directory on the mount, as
+ * `cp --sparse=always` would.  Disks first, the memory image last, so its
+ * seal (when it is closed) pins the imported disks.
+ */
+static int import_mounted(struct cli_store *cs, const char *guest,
+			  const struct guest_create_options *gopts,
+			  struct import_source *disks, unsigned num_disks,
+			  struct import_source *config,
+			  struct import_source *memory, uint64_t total,
+			  bool exact)
+{
+	char reason[512], gdir[PATH_MAX + 100], via[128];
+	struct progress progress;
+	uint64_t base = 0;
+	bool answered;
+	int rc;
+
+	(void)exact;
+	rc = cli_control(cs, CONTROL_OP_CREATE, guest,
+			 gopts->compress_disks ? CONTROL_FLAG_COMPRESS : 0,
+			 reason, sizeof(reason), &answered);
+	if (!answered) {
+		cli_store_refuse_mounted(cs, "import");
+		return CLI_EXIT_FAIL;
+	}
+	if (rc) {
+		cli_error("%s: cannot create guest %s: %s", cs->dir, guest,
+			  cli_control_reason(rc, reason));
+		return CLI_EXIT_FAIL;
+	}
+	cli_store_mount_path(cs, guest, gdir, sizeof(gdir));
+	progress_start(&progress, "import", total);
+	for (unsigned i = 0; !rc && i < num_disks; i++) {
+		rc = import_one_mounted(gdir, &disks[i], &progress, base);
+		base += disks[i].size;
+	}
+	if (!rc && config->path) {
+		rc = import_one_mounted(gdir, config, &progress, base);
+		base += config->size;
+	}
+	if (!rc && memory->path)
+		rc = import_one_mounted(gdir, memory, &progress, base);
+	progress_finish(&progress);
+	if (rc) {
+		cli_error("%s: importing guest %s through %s failed: %s",
+			  cs->dir, guest, gdir, cli_strerror(rc));
+		if (cli_control(cs, CONTROL_OP_DELETE, guest,
+				CONTROL_FLAG_FORCE, reason, sizeof(reason),
+				&answered) != 0)
+			cli_note("the partly imported guest %s is left in the "
+				 "store; remove it with `hangar rm --force`",
+				 guest);
+		return CLI_EXIT_FAIL;
+	}
+	cli_store_via_text(cs, via, sizeof(via));
+	printf("imported guest %s%s\n", guest, via);
+	if (memory->path)
+		printf("%s is saved: its disks are pinned to the imported "
+		       "state.\nBefore restoring it run: hangar resume %s %s\n",
+		       guest, cs->dir, guest);
+	return CLI_EXIT_OK;
+}
 
 void usage_import(FILE *f)
 {
@@ -253,6 +337,11 @@ int cmd_import(int argc, char **argv)
 	}
 
 	rc = cli_store_open(dir, CLI_ACCESS_WRITE, &cs);
+	if (rc == -EWOULDBLOCK && cs.mountpoint[0]) {
+		exit_code = import_mounted(&cs, guest, &gopts, disks, num_disks,
+					   &config, &memory, total, exact);
+		goto out_close_sources;
+	}
 	if (rc == -EWOULDBLOCK) {
 		cli_store_refuse_mounted(&cs, "import");
 		cli_store_mount_path(&cs, guest, path, sizeof(path));

@@ -98,6 +98,53 @@ static int host_next_data(int fd, uint64_t pos, uint64_t size, uint64_t *start,
 	return 0;
 }
 
+int copy_fd_to_fd(int src, int dst, uint64_t size, struct progress *progress,
+		  uint64_t progress_base)
+{
+	unsigned char *buf;
+	uint64_t pos = 0, start, end;
+	int rc;
+
+	buf = malloc(COPY_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	if (ftruncate(dst, (off_t)size) != 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	while ((rc = host_next_data(src, pos, size, &start, &end)) == 0) {
+		for (pos = start; pos < end;) {
+			size_t want = end - pos < COPY_CHUNK
+					      ? (size_t)(end - pos)
+					      : COPY_CHUNK;
+			size_t got = 0;
+
+			rc = read_full(src, buf, want, pos, &got);
+			if (rc)
+				goto out_free;
+			if (got == 0) { /* file shrank under us */
+				rc = -EIO;
+				goto out_free;
+			}
+			/* zeros stay holes: the destination is fresh */
+			if (!chunk_is_zero(buf, got)) {
+				rc = write_full(dst, buf, got, pos);
+				if (rc)
+					goto out_free;
+			}
+			pos += got;
+			progress_update(progress, progress_base + pos);
+		}
+	}
+	rc = rc < 0 ? rc : 0;
+	if (!rc && fsync(dst) != 0)
+		rc = -errno;
+	progress_update(progress, progress_base + size);
+out_free:
+	free(buf);
+	return rc;
+}
+
 int copy_fd_to_object(struct container *c, uint64_t id, int fd, uint64_t size,
 		      struct progress *progress, uint64_t progress_base)
 {

@@ -4,8 +4,9 @@
 # export) read the last committed state and say so; commands that change the
 # store (create, resume, discard, rm) go through the daemon's control socket
 # with the unmounted texts plus "(through hangarfs PID N)", and their effect
-# shows on the mount at once; `import` still refuses with the mount-side
-# equivalent, as does everything when the socket is missing; another user
+# shows on the mount at once; `import` creates through the daemon and copies
+# through the mount; without the socket they refuse with the mount-side
+# equivalent; another user
 # cannot use the socket; the save lock made on the mount is seen by the CLI
 # after unmounting, including an invalidated image that resume must refuse.
 source "$(dirname "$0")/common.bash"
@@ -138,12 +139,23 @@ chmod 0600 store/.hangar-control
 chmod 0700 "$TEST_TMP" store
 [ -d "$mnt/web01" ] || fail "web01 gone after another user's request"
 
-# import still refuses, with the mount-side equivalent.
-h import store web03 --disk web01.cfg
-expect_rc 1 "import while mounted"
-expect_err "^hangar: store: store is mounted by hangarfs PID $pid at $mnt; import would change containers behind its back, so it is refused$" "import refusal"
-expect_err "cp --sparse=always web01.cfg $mnt/web03/disk.raw" "import advice"
-[ ! -e store/web03.hangar ] || fail "a refused import created a guest"
+# import goes through the daemon and the mount: a sparse disk stays sparse,
+# the memory image is sealed by its close and pins the disk.
+make_sparse imp.raw 64M 3 40
+printf 'saved state\n' >imp.mem
+h import store web03 --disk imp.raw --config web01.cfg --memory imp.mem
+expect_rc 0 "import while mounted"
+expect_out "^imported guest web03 \(through hangarfs PID $pid\)$" "import through the daemon"
+cmp imp.raw "$mnt/web03/disk.raw" || fail "imported disk differs"
+cmp web01.cfg "$mnt/web03/config" || fail "imported config differs"
+cmp imp.mem "$mnt/web03/memory.save" || fail "imported memory image differs"
+[ "$(state web03)" = saved ] || fail "an imported memory image does not pin the disk"
+[ "$(du -k "$mnt/web03/disk.raw" | cut -f1)" -lt 16384 ] ||
+	fail "the imported disk is not sparse on the mount"
+h import store web03 --disk imp.raw
+expect_rc 1 "import onto an existing guest while mounted"
+h rm store web03 --force
+expect_rc 0 "rm of the imported guest"
 
 # ---- a save made on the mount, seen by the CLI ------------------------------------
 dd if=/dev/urandom of="$mnt/web01/disk.raw" bs=64K count=4 conv=notrunc status=none
