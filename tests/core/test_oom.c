@@ -30,7 +30,7 @@
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define OOM_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||    \
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||     \
 	__has_feature(memory_sanitizer)
 #define OOM_SANITIZED 1
 #endif
@@ -73,8 +73,8 @@ void free(void *p);
 
 static _Atomic long oom_countdown; /* > 0: armed */
 static _Atomic bool oom_sticky, oom_failed;
-static _Atomic long oom_calls;       /* allocations while armed */
-static _Atomic long long oom_live;   /* live heap bytes (usable size) */
+static _Atomic long oom_calls;	   /* allocations while armed */
+static _Atomic long long oom_live; /* live heap bytes (usable size) */
 
 static bool oom_should_fail(void)
 {
@@ -177,12 +177,19 @@ enum op {
 	OP_COUNT
 };
 
-static const char *const op_names[OP_COUNT] = {
-	"open with recovery", "allocating write", "overwrite",
-	"punch",	      "truncate",	  "compressed write",
-	"seal",		      "resume",		  "discard",
-	"create",	      "unlink",		  "rename",
-	"commit"};
+static const char *const op_names[OP_COUNT] = {"open with recovery",
+					       "allocating write",
+					       "overwrite",
+					       "punch",
+					       "truncate",
+					       "compressed write",
+					       "seal",
+					       "resume",
+					       "discard",
+					       "create",
+					       "unlink",
+					       "rename",
+					       "commit"};
 
 struct state {
 	char names[8][256];
@@ -331,8 +338,8 @@ static void prepare(struct container *c, enum op op)
 		uint8_t buf[2 * CS];
 		memset(buf, 0x5e, sizeof(buf));
 		uint64_t id;
-		CHECK_OK(object_write(c, id_of(c, "disk.raw"), buf,
-				      sizeof(buf), DISK_SIZE - CS / 2));
+		CHECK_OK(object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
+				      DISK_SIZE - CS / 2));
 		CHECK_OK(object_create(c, "nvram.fd", 0600, 0, 0, &id));
 		CHECK_OK(object_rename(c, "config", "config.old", false));
 	}
@@ -387,8 +394,8 @@ static void fail(enum op op, bool sticky, long n, const char *what, int ret)
 
 /* One run: returns whether the armed part reached the Nth allocation. */
 static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
-		  const struct state *before_live,
-		  const struct state *before, const struct state *after)
+		  const struct state *before_live, const struct state *before,
+		  const struct state *after)
 {
 	struct container *c = NULL;
 	long long live0 = atomic_load(&oom_live);
