@@ -324,4 +324,22 @@ int daemon_start(void);
  */
 void daemon_ready(int status);
 
+/* ---- secret.c: the key of an encrypted store ------------------------------ */
+
+struct hfs_secret {
+	enum keyslot_kind kind;
+	uint8_t *buf; /* NULL: no secret given */
+	size_t len;
+};
+
+/*
+ * secret_load - read the secret from `keyfile`, or one line from `pass_fd`
+ * (>= 0), or, with neither, ask on the terminal without echo when
+ * `may_prompt` and STORE is encrypted (else sec->buf stays NULL).  0 or
+ * -errno (-EINVAL: empty or too long).  Wipe with secret_free.
+ */
+int secret_load(const char *store, const char *keyfile, int pass_fd,
+		bool may_prompt, struct hfs_secret *sec);
+void secret_free(struct hfs_secret *sec);
+
 #endif /* HANGAR_FS_HANGARFS_H */

@@ -11,6 +11,9 @@
  *   commit_interval=SEC   background commit period (default 5, 0 = only on
  *                         fsync/close of the store)
  *   ro                    the whole store read-only (no lock is taken)
+ *   keyfile=FILE          encrypted store: the key slot opened by FILE
+ *   passphrase_fd=N       ... or by a passphrase read from descriptor N
+ *                         (neither: asked on the terminal with -f)
  * and every libfuse option passes through (fsname, max_threads, clone_fd..).
  *
  * Startup order matters (daemon.c): fork first (before any thread), then
@@ -48,6 +51,8 @@ struct config {
 	int allow_other;
 	int show_help;
 	int show_version;
+	char *keyfile;
+	int passphrase_fd;
 };
 
 enum {
@@ -59,6 +64,8 @@ enum {
 
 static const struct fuse_opt config_opts[] = {
 	{"commit_interval=%u", offsetof(struct config, commit_interval), 0},
+	{"keyfile=%s", offsetof(struct config, keyfile), 0},
+	{"passphrase_fd=%d", offsetof(struct config, passphrase_fd), 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -117,7 +124,13 @@ static void usage(const char *prog)
 	       "    -o commit_interval=SEC   background commit period (default "
 	       "%d, 0 = off)\n"
 	       "    -o ro                    mount the whole store "
-	       "read-only\n\n",
+	       "read-only\n"
+	       "    -o keyfile=FILE          encrypted store: open it with "
+	       "FILE's bytes\n"
+	       "    -o passphrase_fd=N       ... or a passphrase read from "
+	       "descriptor N\n"
+	       "                             (neither, with -f on a terminal: "
+	       "asked)\n\n",
 	       prog, DEFAULT_COMMIT_INTERVAL_S);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -143,8 +156,9 @@ static int add_identity(struct fuse_args *args, const char *store)
 	return err;
 }
 
-static int open_store(struct hfs *fs, const struct config *cfg)
+static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 {
+	struct hfs_secret sec;
 	struct store_options so = {
 		.read_only = cfg->read_only,
 		.commit_interval_ms = cfg->commit_interval * 1000u,
@@ -154,7 +168,32 @@ static int open_store(struct hfs *fs, const struct config *cfg)
 	pid_t holder = 0;
 	int err;
 
+	err = secret_load(fs->store_path, cfg->keyfile, cfg->passphrase_fd,
+			  may_prompt, &sec);
+	if (err) {
+		fprintf(stderr, "hangarfs: %s: cannot read the key: %s\n",
+			cfg->keyfile ? cfg->keyfile : "passphrase",
+			err == -EINVAL ? "empty or too long"
+				       : hfs_strerror(err));
+		return err;
+	}
+	so.key_kind = sec.kind;
+	so.key_secret = sec.buf;
+	so.key_secret_len = sec.len;
 	err = store_open(fs->store_path, &so, &fs->store);
+	secret_free(&sec);
+	if (err == -EKEYREJECTED) {
+		fprintf(stderr, "hangarfs: %s: wrong passphrase or key file\n",
+			fs->store_path);
+		return err;
+	}
+	if (err == -ENOKEY) {
+		fprintf(stderr,
+			"hangarfs: %s is encrypted: give -o keyfile=FILE or "
+			"-o passphrase_fd=N\n",
+			fs->store_path);
+		return err;
+	}
 	if (err == -EWOULDBLOCK) {
 		if (store_lock_holder(fs->store_path, &holder) == 0)
 			fprintf(stderr,
@@ -231,7 +270,8 @@ static struct control *start_control(struct hfs *fs)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct config cfg = {.commit_interval = DEFAULT_COMMIT_INTERVAL_S};
+	struct config cfg = {.commit_interval = DEFAULT_COMMIT_INTERVAL_S,
+			     .passphrase_fd = -1};
 	struct fuse_cmdline_opts opts = {0};
 	struct hfs fs = {
 		.store_fd = -1, .attr_timeout = 1.0, .entry_timeout = 1.0};
@@ -285,7 +325,7 @@ int main(int argc, char *argv[])
 		}
 		daemon = true;
 	}
-	if (open_store(&fs, &cfg) != 0)
+	if (open_store(&fs, &cfg, opts.foreground && isatty(STDIN_FILENO)) != 0)
 		goto out_ready;
 	if (nodes_init() != 0)
 		goto out_close_store;
@@ -332,5 +372,6 @@ out_free_opts:
 out_free_args:
 	fuse_opt_free_args(&args);
 	free(cfg.store);
+	free(cfg.keyfile);
 	return ret;
 }
