@@ -70,6 +70,32 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
 bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		       int *out_exit);
 
+/*
+ * The key of an encrypted store, one parser for every command: a command
+ * that opens a store puts CLI_KEY_LONGOPTS in its longopts and
+ * CLI_KEY_USAGE in its help; cli_getopt_common stores the values in
+ * cli_key, which cli_store_open (and `mount`, `key`) use.
+ */
+#define CLI_OPT_KEYFILE	      0x101
+#define CLI_OPT_PASSPHRASE_FD 0x102
+#define CLI_KEY_LONGOPTS                                                       \
+	{"keyfile", required_argument, NULL, CLI_OPT_KEYFILE},                 \
+	{                                                                      \
+		"passphrase-fd", required_argument, NULL,                      \
+			CLI_OPT_PASSPHRASE_FD                                  \
+	}
+#define CLI_KEY_USAGE                                                          \
+	"      --keyfile FILE      encrypted store: open it with FILE's "      \
+	"bytes\n"                                                              \
+	"      --passphrase-fd N   ... or a passphrase read from "             \
+	"descriptor N\n"
+
+struct cli_key_source {
+	const char *keyfile; /* borrowed from argv; NULL if not given */
+	int passphrase_fd;   /* -1 if not given */
+};
+extern struct cli_key_source cli_key;
+
 int cmd_init(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_import(int argc, char **argv);
@@ -82,6 +108,7 @@ int cmd_check(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 
 void usage_init(FILE *f);
 void usage_create(FILE *f);
@@ -95,6 +122,7 @@ void usage_check(FILE *f);
 void usage_rm(FILE *f);
 void usage_mount(FILE *f);
 void usage_umount(FILE *f);
+void usage_key(FILE *f);
 
 /* ---- report.c ----------------------------------------------------------- */
 
@@ -195,6 +223,19 @@ struct cli_store {
  */
 int cli_store_open(const char *dir, enum cli_access access,
 		   struct cli_store *out);
+
+/*
+ * cli_secret_read - a secret: `keyfile`'s bytes whole, or one line from
+ * descriptor `fd` (the newline dropped).  *out is malloc'd (room for
+ * CRYPTO_SCRYPT_SECRET_MAX + 1 bytes); wipe and free it with
+ * cli_secret_free.  -EINVAL when empty or too long.
+ */
+int cli_secret_read(const char *keyfile, int fd, uint8_t **out,
+		    size_t *out_len);
+void cli_secret_free(uint8_t *secret);
+
+/* cli_store_encrypted_text - "encrypted (aes-256-gcm)" or "plain". */
+const char *cli_store_encrypted_text(const struct store *s);
 
 /* cli_store_close - close (commit) the store; prints and returns an error. */
 int cli_store_close(struct cli_store *cs);

@@ -45,11 +45,12 @@ void usage_check(FILE *f)
 		   "Exit status: 0 clean, 1 errors or leaked clusters found, "
 		   "2 could not run.\n\n"
 		   "  -j, --json    machine-readable report\n"
-		   "  -q, --quiet   print only problems\n"
+		   "  -q, --quiet   print only problems\n" CLI_KEY_USAGE
 		   "  -h, --help    show this help\n");
 }
 
-static void check_one(const char *dir, struct check_result *r)
+static void check_one(const char *dir, const struct crypto_key *master,
+		      struct check_result *r)
 {
 	char path[4400];
 	struct io *io = NULL;
@@ -62,7 +63,7 @@ static void check_one(const char *dir, struct check_result *r)
 		r->error = rc;
 		return;
 	}
-	r->error = check_container(io, &r->report);
+	r->error = check_container_key(io, master, &r->report);
 	io_close(io);
 }
 
@@ -167,6 +168,7 @@ int cmd_check(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"quiet", no_argument, NULL, 'q'},
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -235,7 +237,7 @@ int cmd_check(int argc, char **argv)
 	progress_start(&progress, "check", total);
 	for (size_t i = 0; i < num; i++) {
 		results[i].name = names[i];
-		check_one(cs.dir, &results[i]);
+		check_one(cs.dir, store_master_key(cs.store), &results[i]);
 		done += guest_file_size(cs.dir, names[i]);
 		progress_update(&progress, done);
 		if (results[i].error)

@@ -38,7 +38,7 @@ void usage_create(FILE *f)
 		   "`config`\n"
 		   "  -z, --compress-disks   store disk clusters "
 		   "zstd-compressed\n"
-		   "  -b, --bytes            print exact sizes\n"
+		   "  -b, --bytes            print exact sizes\n" CLI_KEY_USAGE
 		   "  -h, --help             show this help\n\n"
 		   "On a mounted store hangarfs creates the guest, and the "
 		   "disks and config are\n"
@@ -213,6 +213,7 @@ int cmd_create(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"compress-disks", no_argument, NULL, 'z'},
 		{"bytes", no_argument, NULL, 'b'},
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

@@ -27,7 +27,7 @@ void usage_export(FILE *f)
 		   "into DIR as plain\n"
 		   "sparse files.  DIR is created if it does not exist.\n\n"
 		   "  -f, --force   overwrite files that already exist in DIR\n"
-		   "  -b, --bytes   print exact sizes\n"
+		   "  -b, --bytes   print exact sizes\n" CLI_KEY_USAGE
 		   "  -h, --help    show this help\n");
 }
 
@@ -72,6 +72,7 @@ int cmd_export(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"force", no_argument, NULL, 'f'},
 		{"bytes", no_argument, NULL, 'b'},
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

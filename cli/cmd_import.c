@@ -132,7 +132,8 @@ void usage_import(FILE *f)
 		   "  -m, --memory FILE           a saved memory image\n"
 		   "  -z, --compress-disks        store disk clusters "
 		   "zstd-compressed\n"
-		   "  -b, --bytes                 print exact sizes\n"
+		   "  -b, --bytes                 print exact "
+		   "sizes\n" CLI_KEY_USAGE
 		   "  -h, --help                  show this help\n");
 }
 
@@ -255,6 +256,7 @@ int cmd_import(int argc, char **argv)
 		{"memory", required_argument, NULL, 'm'},
 		{"compress-disks", no_argument, NULL, 'z'},
 		{"bytes", no_argument, NULL, 'b'},
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

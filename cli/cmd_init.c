@@ -12,57 +12,6 @@
 
 #include "cli.h"
 
-/* Read a secret: a keyfile's bytes whole, or one line from a descriptor
- * (the newline dropped).  *out is malloc'd; the caller wipes and frees it. */
-static int secret_read(const char *keyfile, int fd, uint8_t **out,
-		       size_t *out_len)
-{
-	const size_t max = CRYPTO_SCRYPT_SECRET_MAX;
-	uint8_t *buf = malloc(max + 1);
-	size_t len = 0;
-	int ret = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	if (keyfile) {
-		fd = open(keyfile, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			ret = -errno;
-			goto out_free;
-		}
-	}
-	while (len <= max) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (!keyfile && memchr(buf, '\n', len))
-			break;
-	}
-	if (keyfile)
-		close(fd);
-	if (!ret && !keyfile) {
-		uint8_t *nl = memchr(buf, '\n', len);
-		if (nl)
-			len = (size_t)(nl - buf);
-	}
-	if (!ret && (len == 0 || len > max))
-		ret = -EINVAL;
-	if (ret)
-		goto out_free;
-	*out = buf;
-	*out_len = len;
-	return 0;
-out_free:
-	memset(buf, 0, max + 1);
-	free(buf);
-	return ret;
-}
-
 void usage_init(FILE *f)
 {
 	fprintf(f, "usage: hangar init STORE [--cluster-size SIZE]\n"
@@ -146,7 +95,7 @@ int cmd_init(int argc, char **argv)
 				usage_init,
 				"--encrypt needs one of --keyfile or "
 				"--passphrase-fd (no terminal prompt yet)");
-		rc = secret_read(keyfile, pass_fd, &secret, &secret_len);
+		rc = cli_secret_read(keyfile, pass_fd, &secret, &secret_len);
 		if (rc) {
 			cli_error("%s: cannot read the key: %s",
 				  keyfile ? keyfile : "passphrase",
@@ -159,10 +108,7 @@ int cmd_init(int argc, char **argv)
 		opts.key_secret_len = secret_len;
 	}
 	rc = store_init(dir, &opts);
-	if (secret) {
-		memset(secret, 0, CRYPTO_SCRYPT_SECRET_MAX + 1);
-		free(secret);
-	}
+	cli_secret_free(secret);
 	if (rc == -EEXIST) {
 		cli_error("%s: already a hangar store", dir);
 		return CLI_EXIT_FAIL;

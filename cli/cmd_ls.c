@@ -25,7 +25,7 @@ void usage_ls(FILE *f)
 		"with its virtual\n"
 		"size and the space it really uses.\n\n"
 		"  -j, --json    machine-readable output (exact byte counts)\n"
-		"  -b, --bytes   print exact sizes\n"
+		"  -b, --bytes   print exact sizes\n" CLI_KEY_USAGE
 		"  -h, --help    show this help\n");
 }
 
@@ -65,6 +65,7 @@ int cmd_ls(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"bytes", no_argument, NULL, 'b'},
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -108,6 +109,9 @@ int cmd_ls(int argc, char **argv)
 	if (json) {
 		printf("{\"store\": ");
 		json_string(stdout, cs.dir);
+		printf(", \"encryption\": %s", store_is_encrypted(cs.store)
+						       ? "\"aes-256-gcm\""
+						       : "null");
 		printf(", \"mounted\": %s, \"holder_pid\": ",
 		       cs.holder ? "true" : "false");
 		if (cs.holder)
@@ -120,7 +124,11 @@ int cmd_ls(int argc, char **argv)
 		else
 			printf("null");
 		printf(", \"guests\": [");
-	} else if (num) {
+	} else if (store_is_encrypted(cs.store)) {
+		printf("store %s: %s\n", cs.dir,
+		       cli_store_encrypted_text(cs.store));
+	}
+	if (!json && num) {
 		printf("%-*s  %-11s %-7s %-19s  %s\n", name_width, "GUEST",
 		       "STATE", "MEMORY", "LAST CHANGE", "DISKS");
 	}

@@ -33,7 +33,8 @@ void usage_mount(FILE *f)
 		   "the options.\n\n"
 		   "  -o OPTIONS        mount options, comma-separated "
 		   "(repeatable)\n"
-		   "  -f, --foreground  keep hangarfs in the foreground\n"
+		   "  -f, --foreground  keep hangarfs in the "
+		   "foreground\n" CLI_KEY_USAGE
 		   "  -h, --help        show this help\n");
 }
 
@@ -72,6 +73,7 @@ int cmd_mount(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"foreground", no_argument, NULL, 'f'},
 		{"options", required_argument, NULL, 'o'},
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -98,6 +100,30 @@ int cmd_mount(int argc, char **argv)
 			snprintf(options + used, sizeof(options) - used, "%s%s",
 				 used ? "," : "", optarg);
 		}
+	}
+	if (cli_key.keyfile || cli_key.passphrase_fd >= 0) {
+		/* hangarfs reads the key itself: an absolute path (it may
+		 * run elsewhere), or the descriptor, inherited by exec. */
+		char key_opt[PATH_MAX + 32], real[PATH_MAX];
+		size_t used = strlen(options);
+
+		if (cli_key.keyfile && !realpath(cli_key.keyfile, real)) {
+			cli_error("%s: cannot read the key: %s",
+				  cli_key.keyfile, strerror(errno));
+			return CLI_EXIT_FAIL;
+		}
+		if (cli_key.keyfile)
+			snprintf(key_opt, sizeof(key_opt), "keyfile=%s", real);
+		else
+			snprintf(key_opt, sizeof(key_opt), "passphrase_fd=%d",
+				 cli_key.passphrase_fd);
+		if (strchr(key_opt, ',') ||
+		    used + strlen(key_opt) + 2 > sizeof(options))
+			return cli_usage_error(usage_mount,
+					       "key file path too long or "
+					       "with a comma");
+		snprintf(options + used, sizeof(options) - used, "%s%s",
+			 used ? "," : "", key_opt);
 	}
 	if (argc - optind != 2)
 		return cli_usage_error(usage_mount,

@@ -30,7 +30,7 @@ void usage_resume(FILE *f)
 		   "guest's first disk\n"
 		   "write.  On a mounted store hangarfs does it (or: setfattr "
 		   "-n user.hangar.resume\n"
-		   "-v 1 MOUNTPOINT/GUEST).\n\n"
+		   "-v 1 MOUNTPOINT/GUEST).\n\n" CLI_KEY_USAGE
 		   "  -h, --help    show this help\n");
 }
 
@@ -41,7 +41,7 @@ void usage_discard(FILE *f)
 		   "resuming) and unpin its\n"
 		   "disks: the guest will boot fresh.  On a mounted store "
 		   "hangarfs does it\n"
-		   "(or: rm MOUNTPOINT/GUEST/memory.save).\n\n"
+		   "(or: rm MOUNTPOINT/GUEST/memory.save).\n\n" CLI_KEY_USAGE
 		   "  -h, --help    show this help\n");
 }
 
@@ -94,6 +94,7 @@ static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
 			 const char **out_guest)
 {
 	static const struct option longopts[] = {
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

@@ -27,8 +27,8 @@ void usage_rm(FILE *f)
 		   "memory image pins\n"
 		   "its disks, or when its container cannot be read, unless "
 		   "--force.\n\n"
-		   "  -f, --force   delete even a saved or unreadable guest\n"
-		   "  -h, --help    show this help\n");
+		   "  -f, --force   delete even a saved or unreadable "
+		   "guest\n" CLI_KEY_USAGE "  -h, --help    show this help\n");
 }
 
 /* 0 if the guest may go, else the reason was printed. */
@@ -125,6 +125,7 @@ int cmd_rm(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"force", no_argument, NULL, 'f'},
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

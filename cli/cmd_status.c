@@ -26,7 +26,7 @@ void usage_status(FILE *f)
 		"when, whether the\n"
 		"config changed since the save, and what releases it).\n\n"
 		"  -j, --json    machine-readable output (exact byte counts)\n"
-		"  -b, --bytes   print exact sizes\n"
+		"  -b, --bytes   print exact sizes\n" CLI_KEY_USAGE
 		"  -h, --help    show this help\n");
 }
 
@@ -172,10 +172,15 @@ static void status_text(const struct cli_store *cs,
 		printf("\nerror        %s\n", cli_strerror(g->open_error));
 		return;
 	}
-	printf(", generation %" PRIu64 ", cluster %s, disk compression %s%s\n",
+	printf(", generation %" PRIu64
+	       ", cluster %s, disk compression %s%s%s\n",
 	       g->info.generation, format_size(c, g->info.cluster_size, false),
 	       g->info.compress_disks ? "on" : "off",
+	       g->info.encrypted ? ", encrypted (aes-256-gcm)" : "",
 	       g->info.poisoned ? ", POISONED" : "");
+	if (store_is_encrypted(cs->store))
+		printf("store        %s: %s\n", cs->dir,
+		       cli_store_encrypted_text(cs->store));
 	printf("last change  %s (%s)\n", format_time(when, g->last_change),
 	       format_age(age, g->last_change));
 	status_objects(g, "disks", OBJECT_ROLE_DISK, exact);
@@ -202,6 +207,7 @@ int cmd_status(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"bytes", no_argument, NULL, 'b'},
+		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

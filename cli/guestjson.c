@@ -119,10 +119,12 @@ void guest_json(FILE *f, const struct guest_summary *g, bool full)
 		fprintf(f,
 			", \"generation\": %" PRIu64
 			", \"cluster_size\": %u, \"used_clusters\": %" PRIu64
-			", \"objects\": %" PRIu64 ", \"compress_disks\": %s",
+			", \"objects\": %" PRIu64 ", \"compress_disks\": %s"
+			", \"encryption\": %s",
 			g->info.generation, (unsigned)g->info.cluster_size,
 			g->info.used_clusters, g->info.object_count,
-			g->info.compress_disks ? "true" : "false");
+			g->info.compress_disks ? "true" : "false",
+			g->info.encrypted ? "\"aes-256-gcm\"" : "null");
 	fputc('}', f);
 	if (g->open_error) {
 		fputc('}', f);

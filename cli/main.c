@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ static const struct cli_command commands[] = {
 	{"rm", "delete a guest", cmd_rm, usage_rm},
 	{"mount", "mount a store with hangarfs", cmd_mount, usage_mount},
 	{"umount", "unmount a hangarfs mount", cmd_umount, usage_umount},
+	{"key", "add, remove or list the key slots of an encrypted store",
+	 cmd_key, usage_key},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -109,6 +112,23 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 	 * every message carries our prefix. */
 	const char *arg = optind > 0 ? argv[optind - 1] : "?";
 
+	if (opt == CLI_OPT_KEYFILE) {
+		cli_key.keyfile = optarg;
+		return false;
+	}
+	if (opt == CLI_OPT_PASSPHRASE_FD) {
+		char *end;
+		long fd = strtol(optarg, &end, 10);
+
+		if (!*optarg || *end || fd < 0 || fd > INT_MAX) {
+			cli_usage_error(usage, "%s: bad descriptor '%s'",
+					argv[0], optarg);
+			*out_exit = CLI_EXIT_USAGE;
+			return true;
+		}
+		cli_key.passphrase_fd = (int)fd;
+		return false;
+	}
 	if (opt == 'h') {
 		usage(stdout);
 		*out_exit = CLI_EXIT_OK;

@@ -13,6 +13,12 @@
  *     store nobody is changing; otherwise (mounted, or the user may not
  *     write the store) it opens read-only, without the lock, and reads the
  *     last committed state.
+ *   - The key of an encrypted store (--keyfile / --passphrase-fd, parsed
+ *     once for every command by cli_getopt_common into cli_key) is read
+ *     at the first open, kept for the other opens of this process (a
+ *     passphrase descriptor can be read only once) and wiped at exit.
+ *     A write command on an encrypted store held by hangarfs needs no
+ *     key: the daemon has it, and the request goes through its socket.
  *   - The mount point is found in /proc/self/mountinfo: a FUSE mount whose
  *     source is the store's directory.  It is only used in advice.
  */
@@ -29,6 +35,104 @@
 #include "cli.h"
 #include "control.h"
 #include "names.h"
+
+struct cli_key_source cli_key = {.keyfile = NULL, .passphrase_fd = -1};
+
+/* The secret of cli_key, read once. */
+static struct {
+	bool loaded;
+	int error;
+	uint8_t *buf;
+	size_t len;
+} key_cache;
+
+int cli_secret_read(const char *keyfile, int fd, uint8_t **out, size_t *out_len)
+{
+	const size_t max = CRYPTO_SCRYPT_SECRET_MAX;
+	uint8_t *buf = malloc(max + 1);
+	size_t len = 0;
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	if (keyfile) {
+		fd = open(keyfile, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			ret = -errno;
+			goto out_free;
+		}
+	}
+	while (len <= max) {
+		/* A line from a descriptor is read a byte at a time, so
+		 * what follows it (another secret) stays unread. */
+		ssize_t n = read(fd, buf + len, keyfile ? max + 1 - len : 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (!keyfile && memchr(buf, '\n', len))
+			break;
+	}
+	if (keyfile)
+		close(fd);
+	if (!ret && !keyfile) {
+		uint8_t *nl = memchr(buf, '\n', len);
+		if (nl)
+			len = (size_t)(nl - buf);
+	}
+	if (!ret && (len == 0 || len > max))
+		ret = -EINVAL;
+	if (ret)
+		goto out_free;
+	*out = buf;
+	*out_len = len;
+	return 0;
+out_free:
+	explicit_bzero(buf, max + 1);
+	free(buf);
+	return ret;
+}
+
+void cli_secret_free(uint8_t *secret)
+{
+	if (!secret)
+		return;
+	explicit_bzero(secret, CRYPTO_SCRYPT_SECRET_MAX + 1);
+	free(secret);
+}
+
+static void key_cache_wipe(void)
+{
+	cli_secret_free(key_cache.buf);
+	key_cache.buf = NULL;
+	key_cache.len = 0;
+}
+
+/* Read cli_key's secret (once); 0 with no buffer when none was given. */
+static int key_cache_load(void)
+{
+	if (key_cache.loaded)
+		return key_cache.error;
+	key_cache.loaded = true;
+	if (!cli_key.keyfile && cli_key.passphrase_fd < 0)
+		return 0;
+	key_cache.error =
+		cli_secret_read(cli_key.keyfile, cli_key.passphrase_fd,
+				&key_cache.buf, &key_cache.len);
+	if (key_cache.error == 0)
+		atexit(key_cache_wipe);
+	return key_cache.error;
+}
+
+const char *cli_store_encrypted_text(const struct store *s)
+{
+	return store_is_encrypted(s) ? "encrypted (aes-256-gcm)" : "plain";
+}
 
 /* Undo mountinfo's octal escapes (\040 for space, ...) in place. */
 static void mountinfo_unescape(char *s)
@@ -150,6 +254,10 @@ static int store_open_once(const char *dir, bool read_only, struct store **out)
 		.commit_interval_ms = 0,
 		.event = cli_event,
 		.event_arg = NULL,
+		.key_kind = cli_key.keyfile ? KEYSLOT_KIND_KEYFILE
+					    : KEYSLOT_KIND_PASSPHRASE,
+		.key_secret = key_cache.buf,
+		.key_secret_len = key_cache.len,
 	};
 
 	return store_open(dir, &opts, out);
@@ -162,7 +270,21 @@ int cli_store_open(const char *dir, enum cli_access access,
 
 	memset(out, 0, sizeof(*out));
 	out->dir = dir;
+	rc = key_cache_load();
+	if (rc) {
+		cli_error("%s: cannot read the key: %s",
+			  cli_key.keyfile ? cli_key.keyfile : "passphrase",
+			  rc == -EINVAL ? "empty or too long"
+					: cli_strerror(rc));
+		return rc;
+	}
 	rc = store_open_once(dir, false, &out->store);
+	if (rc == -ENOKEY && access == CLI_ACCESS_WRITE && !key_cache.buf) {
+		/* Held by hangarfs? Then it has the key: go through it. */
+		store_fill_holder(dir, out);
+		if (out->holder)
+			return -EWOULDBLOCK;
+	}
 	if (rc == 0)
 		return 0;
 	if (rc == -EWOULDBLOCK) {
@@ -176,10 +298,11 @@ int cli_store_open(const char *dir, enum cli_access access,
 				  "`hangar init %s`)",
 				  dir, dir);
 		else if (rc == -ENOKEY)
-			cli_error("%s: the store is encrypted and this hangar "
-				  "cannot take its key yet (only `init "
-				  "--encrypt` is wired in the command line)",
+			cli_error("%s: the store is encrypted: give --keyfile "
+				  "FILE or --passphrase-fd N",
 				  dir);
+		else if (rc == -EKEYREJECTED)
+			cli_error("%s: wrong passphrase or key file", dir);
 		else
 			cli_error("%s: cannot open store: %s", dir,
 				  cli_strerror(rc));

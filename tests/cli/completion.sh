@@ -58,5 +58,10 @@ expect_completion "db01" hangar export store d
 expect_completion "" hangar create store w
 expect_completion "4K" hangar init store --cluster-size 4
 expect_completion "status" hangar help st
+expect_completion "key" hangar k
+expect_completion "add" hangar key a
+expect_completion "--keyfile" hangar ls store --keyf
+expect_completion "--new-keyfile --new-passphrase-fd" hangar key add store --new
+expect_completion "db01 web01 web02" hangar status --keyfile k store ""
 
 echo "PASS"
