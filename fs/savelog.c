@@ -12,8 +12,9 @@
  *
  * A program that retries a refused open in a loop (mount -o loop does,
  * forever) must not flood the log: the same refusal (guest, object, action)
- * is logged at most once per REFUSAL_QUIET_SECONDS, and the next line says
- * how many were refused in between.
+ * is logged at most REFUSAL_BURST times per REFUSAL_QUIET_SECONDS (so
+ * several programs tried one after the other each get their line), and the
+ * next line after a quiet spell says how many were refused in between.
  *
  * THREAD MODEL: the refusal table is this file's only state, protected by
  * `refusals_lock`.
@@ -31,10 +32,12 @@
 
 #define REFUSAL_SLOTS	      32
 #define REFUSAL_QUIET_SECONDS 10
+#define REFUSAL_BURST	      8
 
 struct refusal {
 	char key[HFS_GUEST_NAME_MAX + HFS_OBJECT_NAME_MAX + 32];
-	time_t last;
+	time_t window;	 /* start of the current window */
+	unsigned logged; /* lines logged in it */
 	unsigned long suppressed;
 };
 
@@ -55,20 +58,25 @@ static bool refusal_should_log(const char *key, unsigned long *out_suppressed)
 			slot = &refusals[i];
 			break;
 		}
-		if (refusals[i].last < oldest->last)
+		if (refusals[i].window < oldest->window)
 			oldest = &refusals[i];
 	}
 	if (!slot) {
 		slot = oldest;
 		snprintf(slot->key, sizeof(slot->key), "%s", key);
-		slot->last = 0;
+		slot->window = 0;
+		slot->logged = 0;
 		slot->suppressed = 0;
 	}
-	log_now = now - slot->last >= REFUSAL_QUIET_SECONDS;
+	if (now - slot->window >= REFUSAL_QUIET_SECONDS) {
+		slot->window = now;
+		slot->logged = 0;
+	}
+	log_now = slot->logged < REFUSAL_BURST;
 	if (log_now) {
 		*out_suppressed = slot->suppressed;
 		slot->suppressed = 0;
-		slot->last = now;
+		slot->logged++;
 	} else {
 		slot->suppressed++;
 	}

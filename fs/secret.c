@@ -75,14 +75,15 @@ static int secret_prompt(const char *store, struct hfs_secret *sec)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	dprintf(fd, "Passphrase for %s: ", store);
-	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+	/* Echo off before the prompt, so nothing typed after it shows. */
+	if (tcsetattr(fd, TCSADRAIN, &quiet) != 0) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
+	dprintf(fd, "Passphrase for %s: ", store);
 	err = secret_read_fd(fd, true, sec);
-	tcsetattr(fd, TCSAFLUSH, &old);
+	tcsetattr(fd, TCSADRAIN, &old);
 	dprintf(fd, "\n");
 	close(fd);
 	return err;
