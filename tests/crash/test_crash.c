@@ -43,6 +43,7 @@
 
 #include "check.h"
 #include "container.h"
+#include "crypto.h"
 #include "format.h"
 #include "harness.h"
 #include "memio.h"
@@ -54,6 +55,10 @@
 #if __has_feature(address_sanitizer)
 #define CRASH_SANITIZED 1
 #endif
+#endif
+/* the plain CI run re-runs one workload in ENC_EVERY encrypted */
+#ifndef ENC_EVERY
+#define ENC_EVERY 20
 #endif
 #ifndef CRASH_SANITIZED
 #define CRASH_SANITIZED 0
@@ -371,6 +376,12 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* Encrypted containers (issue 8): while g_enc is set, the workloads are
+ * created, reopened, checked and recovered under g_master, the store's
+ * master key.  The same workloads (same seeds) run plain and encrypted. */
+static struct crypto_key *g_master;
+static bool g_enc;
+
 static void fail_msg(struct stats *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void fail_msg(struct stats *st, const char *fmt, ...)
@@ -381,7 +392,7 @@ static void fail_msg(struct stats *st, const char *fmt, ...)
 	st->reports++;
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "crash FAIL: ");
+	fprintf(stderr, "crash FAIL%s: ", g_enc ? " (encrypted)" : "");
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
 	va_end(ap);
@@ -1026,13 +1037,39 @@ static void do_reopen(struct run *r, struct stats *st)
 	if (!check_ret(r, st, "close", ret, 0) ||
 	    !note_commits(r, st, "close", l0, CK_COMMIT, NULL, false))
 		return;
+	struct model pre;
+	model_copy(&pre, &r->m);
 	bool tr = model_recover(&r->m);
 	l0 = r->mio->log_num;
 	ret = container_open(&r->mio->io, &r->opts, &r->c);
 	if (ret)
 		r->c = NULL;
-	if (check_ret(r, st, "reopen", ret, 0))
+	bool ok = check_ret(r, st, "reopen", ret, 0);
+	if (ok && r->opts.master) {
+		/* An encrypted read-write open first makes a nonce
+		 * reservation durable (FORMAT.md section 9): a commit of
+		 * the same tree, before recovery. */
+		long sb = -1, sy = -1;
+		for (size_t i = l0; i < r->mio->log_num && sy < 0; i++) {
+			const struct memio_op *op = &r->mio->log[i];
+			if (sb < 0 && is_sb_write(op))
+				sb = (long)i;
+			else if (sb >= 0 && op->kind == MEMIO_OP_SYNC)
+				sy = (long)i;
+		}
+		if (sy < 0) {
+			fail_msg(st, "w%u reopen: no nonce reservation commit",
+				 r->widx);
+			r->diverged = true;
+			ok = false;
+		} else {
+			push_snap(r, &pre, sy, sb);
+			l0 = (size_t)sy + 1;
+		}
+	}
+	if (ok)
 		note_commits(r, st, "reopen", l0, CK_FINAL, NULL, tr);
+	model_free(&pre);
 }
 
 /* After every operation: the core's save state must be the oracle's. */
@@ -1327,10 +1364,11 @@ struct window {
 	bool broken;
 };
 
-static bool check_clean(struct memio *m, const char *when, char *why, size_t wl)
+static bool check_clean(struct memio *m, const struct crypto_key *master,
+			const char *when, char *why, size_t wl)
 {
 	struct check_report rep;
-	int ret = check_container(&m->io, &rep);
+	int ret = check_container_key(&m->io, master, &rep);
 	if (ret) {
 		snprintf(why, wl, "check %s could not run: %d", when, ret);
 		return false;
@@ -1397,9 +1435,11 @@ static void verify_state(struct window *w, struct stats *st,
 	m->cap = im.cap;
 	st->states++;
 
-	if (!check_clean(m, "of the crash image", why, sizeof(why)))
+	struct container_options ropts = {.master = r->opts.master};
+	if (!check_clean(m, r->opts.master, "of the crash image", why,
+			 sizeof(why)))
 		goto out;
-	if (container_open(&m->io, NULL, &c) != 0) {
+	if (container_open(&m->io, &ropts, &c) != 0) {
 		c = NULL;
 		snprintf(why, sizeof(why), "container_open failed");
 		goto out;
@@ -1429,7 +1469,8 @@ static void verify_state(struct window *w, struct stats *st,
 		snprintf(why, sizeof(why), "close after recovery: %d", ret);
 		goto out;
 	}
-	if (!check_clean(m, "after recovery", why, sizeof(why)))
+	if (!check_clean(m, r->opts.master, "after recovery", why,
+			 sizeof(why)))
 		goto out;
 	ok = true;
 out:
@@ -1612,6 +1653,7 @@ static void setup_run(struct run *r, uint64_t seed, unsigned widx)
 	r->opts.cluster_shift = r->shift;
 	r->opts.compress_disks = widx % 8 == 5 || widx % 8 == 6;
 	r->max_size = r->shift == 12 ? 12 * 4096 : 3 * 65536;
+	r->opts.master = g_enc ? g_master : NULL;
 }
 
 static bool env_on(const char *name)
@@ -1698,6 +1740,7 @@ struct seqstats {
 	uint64_t not_sampled;
 	uint64_t sealed_base, compressed;
 	uint64_t states;
+	uint64_t enc_run, enc_states; /* the encrypted share */
 	bool out_of_time;
 };
 
@@ -1903,6 +1946,7 @@ static bool seq_workload(uint64_t seed, unsigned widx, const uint8_t *ops,
 	r.shift = 12;
 	r.opts.cluster_shift = r.shift;
 	r.opts.compress_disks = compress;
+	r.opts.master = g_enc ? g_master : NULL;
 	r.max_size = 12 * 4096;
 	r.verbose = verbose;
 	r.mio = memio_new();
@@ -1992,10 +2036,12 @@ static void seq_describe(const uint8_t *ops, int n, char *out, size_t len)
 
 /* Run the systematic workloads: every pair of length 1-2, and of length 3
  * one in `sample3` (seeded, so each run takes another share; 1 = all).
- * `both`: each with compression off and on. */
+ * `both`: each with compression off and on.  `enc_every` (0: none): one
+ * meaningful sequence in that many runs again, the same workload (same
+ * widx, seed, compression), on an encrypted container. */
 static void run_systematic(uint64_t seed, unsigned sample3, bool both,
-			   double deadline, struct stats *st,
-			   struct seqstats *ss)
+			   unsigned enc_every, double deadline,
+			   struct stats *st, struct seqstats *ss)
 {
 	static uint8_t
 		seen[(S_NUM + 1) * (S_NUM + 1) * (S_NUM + 1) * (S_NUM + 1)];
@@ -2056,6 +2102,23 @@ static void run_systematic(uint64_t seed, unsigned sample3, bool both,
 				*(len == 3 ? &ss->run3 : &ss->run12) += 1;
 				ss->sealed_base += sealed;
 				ss->compressed += compress;
+				if (!enc_every || (ss->run - 1) % enc_every)
+					continue;
+				s0 = st->states;
+				g_enc = true;
+				bool eok = seq_workload(seed, widx - 1, ops, n,
+							compress, sealed, false,
+							false, st);
+				g_enc = false;
+				if (!eok)
+					fail_msg(st,
+						 "w%u: systematic [%s]%s%s not "
+						 "meaningful when encrypted",
+						 widx - 1, desc,
+						 sealed ? " sealed" : "",
+						 compress ? " compressed" : "");
+				ss->enc_run++;
+				ss->enc_states += st->states - s0;
 			}
 		}
 	}
@@ -2079,6 +2142,10 @@ static int run_one_sequence(uint64_t seed, const char *spec, struct stats *st)
 		}
 		if (strcmp(t, "compressed") == 0) {
 			compress = true;
+			continue;
+		}
+		if (strcmp(t, "encrypted") == 0) {
+			g_enc = true;
 			continue;
 		}
 		int k;
@@ -2121,6 +2188,21 @@ int main(void)
 {
 	const uint64_t seed = test_seed();
 	const bool long_mode = env_on("HANGAR_CRASH_LONG");
+	/* The store's master key, made from the seed so a run reproduces. */
+	uint8_t keyb[CRYPTO_KEY_LEN];
+	for (size_t i = 0; i < sizeof(keyb); i++)
+		keyb[i] = (uint8_t)(mix64(seed ^ 0x6b6579ull ^ i) >> 24);
+	CHECK_OK(crypto_key_new_from_bytes(&g_master, keyb, sizeof(keyb)));
+	memset(keyb, 0, sizeof(keyb));
+	/* One random and one systematic workload in ENC_EVERY is run again on
+	 * an encrypted container (long mode: every one); HANGAR_CRASH_ENC=N
+	 * sets N, 0 turns it off.  HANGAR_CRASH_ENCRYPTED=1 makes
+	 * HANGAR_CRASH_ONLY run its workload encrypted. */
+	unsigned enc_every = long_mode ? 1 : ENC_EVERY;
+	const char *ee = getenv("HANGAR_CRASH_ENC");
+	if (ee && ee[0])
+		enc_every = (unsigned)strtoul(ee, NULL, 0);
+	g_enc = env_on("HANGAR_CRASH_ENCRYPTED");
 	const bool sanitized = CRASH_SANITIZED || env_on("HANGAR_SANITIZED");
 	double budget = long_mode ? 3600 : sanitized ? 200 : 240;
 	const char *b = getenv("HANGAR_CRASH_BUDGET");
@@ -2157,6 +2239,7 @@ int main(void)
 		return rc ? rc : st.failures ? 1 : 0;
 	}
 
+	g_enc = false;
 	/* Teeth first (it is quick): the broken disk must be caught. */
 	struct stats teeth = {.quiet = !env_on("HANGAR_CRASH_TEETH_VERBOSE")};
 	for (unsigned w = 0; w < 40 && teeth.failures == 0; w++)
@@ -2187,6 +2270,28 @@ int main(void)
 		(unsigned long long)oteeth.failures,
 		(unsigned long long)oteeth.states);
 
+	/* ... and both on encrypted containers */
+	struct stats eteeth = {.quiet = teeth.quiet};
+	struct stats eoteeth = {.quiet = teeth.quiet, .perturb = true};
+	if (enc_every) {
+		g_enc = true;
+		for (unsigned w = 0; w < 40 && eteeth.failures == 0; w++)
+			one_workload(seed, 1000000 + w, 12, true, false,
+				     &eteeth);
+		for (unsigned w = 0; w < 4; w++)
+			one_workload(seed, 2000000 + w, 12, false, false,
+				     &eoteeth);
+		g_enc = false;
+		fprintf(stderr,
+			"crash teeth: encrypted, the broken disk gave %llu "
+			"failures in %llu states, the off-by-one oracle %llu "
+			"in %llu (both must be > 0)\n",
+			(unsigned long long)eteeth.failures,
+			(unsigned long long)eteeth.states,
+			(unsigned long long)eoteeth.failures,
+			(unsigned long long)eoteeth.states);
+	}
+
 	unsigned w = 0;
 	bool out_of_time = false;
 	const bool seq_only = env_on("HANGAR_CRASH_SEQ_ONLY");
@@ -2204,6 +2309,25 @@ int main(void)
 		one_workload(seed, w, nops, false, false, &st);
 		w++;
 	}
+	/* the same random workloads, one in enc_every, encrypted */
+	uint64_t enc_rand = 0, enc_rand_states = 0;
+	for (unsigned v = 0; enc_every && !seq_only && v < w; v += enc_every) {
+		if (now_s() - t0 > budget) {
+			out_of_time = true;
+			break;
+		}
+		struct run probe;
+		setup_run(&probe, seed, v);
+		int nops = long_mode   ? 200
+			   : sanitized ? 3 + (int)rnd(&probe, 10)
+				       : 6 + (int)rnd(&probe, 22);
+		uint64_t s0 = st.states, w0 = st.workloads;
+		g_enc = true;
+		one_workload(seed, v, nops, false, false, &st);
+		g_enc = false;
+		enc_rand += st.workloads - w0;
+		enc_rand_states += st.states - s0;
+	}
 	const double t_random = now_s() - t0;
 
 	/* Systematic: all sequences of length 1-2; of length 3 all of them
@@ -2218,7 +2342,8 @@ int main(void)
 		sample3 = (unsigned)strtoul(s3, NULL, 0);
 	if (sample3 == 0)
 		sample3 = 1;
-	run_systematic(seed, sample3, long_mode, t0 + budget, &sq, &ss);
+	run_systematic(seed, sample3, long_mode, enc_every, t0 + budget, &sq,
+		       &ss);
 	if (ss.out_of_time)
 		out_of_time = true;
 	const double dt = now_s() - t0;
@@ -2275,16 +2400,25 @@ int main(void)
 			 long_mode ? ", compression off and on" : "");
 	printf("crash: %llu states from %llu workloads (%llu random, %llu "
 	       "systematic: sequences of 1-3 ops x flush positions, %llu of "
-	       "length 1-2 + %llu of length 3%s), %llu failures, %.1f s\n",
+	       "length 1-2 + %llu of length 3%s), %llu states on encrypted "
+	       "containers (%llu random + %llu systematic workloads, one in "
+	       "%u run again encrypted), %llu failures, %.1f s\n",
 	       (unsigned long long)st.states, (unsigned long long)st.workloads,
 	       (unsigned long long)(st.workloads - sq.workloads),
 	       (unsigned long long)sq.workloads, (unsigned long long)ss.run12,
 	       (unsigned long long)ss.run3, s3note,
-	       (unsigned long long)st.failures, dt);
+	       (unsigned long long)(enc_rand_states + ss.enc_states),
+	       (unsigned long long)enc_rand, (unsigned long long)ss.enc_run,
+	       enc_every, (unsigned long long)st.failures, dt);
 	fflush(stdout);
+	crypto_key_free(g_master);
 	CHECK(teeth.failures > 0);
 	CHECK(oteeth.failures > 0);
 	CHECK(steeth.failures > 0);
+	if (enc_every) {
+		CHECK(eteeth.failures > 0);
+		CHECK(eoteeth.failures > 0);
+	}
 	CHECK_EQ(st.failures, 0);
 	return 0;
 }
