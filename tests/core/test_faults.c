@@ -16,11 +16,16 @@
  * recovery at open itself (an unsealed image set aside).
  *
  * Also: after a failed fdatasync no later commit succeeds until reopen.
+ *
+ * Every (operation, fault) pair and the fdatasync poisoning run twice: on a
+ * plain container and on an encrypted one (issue 8: the store's master key
+ * given at create, open and check), with the same checks.
  */
 #include <unistd.h>
 
 #include "check.h"
 #include "container.h"
+#include "crypto.h"
 #include "harness.h"
 #include "memio.h"
 #include "savelock.h"
@@ -170,13 +175,21 @@ static uint64_t id_of(struct container *c, const char *name)
 	return id;
 }
 
+/* NULL: plain containers; else the master key of an encrypted store, given
+ * at every create, open and check. */
+static struct crypto_key *key;
+static long runs, injected;
+
+#define OPTS (&(struct container_options){.master = key})
+
 /* The base guest every run starts from, committed. */
 static struct memio *make_base(enum op op)
 {
 	struct memio *m = memio_new();
 	struct container_options o = {.cluster_shift = 12,
 				      .compress_disks =
-					      op == OP_COMPRESSED_WRITE};
+					      op == OP_COMPRESSED_WRITE,
+				      .master = key};
 	struct container *c = NULL;
 	uint64_t disk, img, cfg;
 	uint8_t *buf = malloc(DISK_SIZE);
@@ -240,7 +253,6 @@ static int apply(struct container *c, enum op op)
 	}
 }
 
-static long runs, injected;
 
 static void run_one(enum op op, const struct fault *f)
 {
@@ -250,13 +262,13 @@ static void run_one(enum op op, const struct fault *f)
 
 	/* the expected "after" state, without faults */
 	struct memio *ref = memio_clone(base);
-	CHECK_OK(container_open(&ref->io, NULL, &c));
+	CHECK_OK(container_open(&ref->io, OPTS, &c));
 	CHECK_OK(state_read(c, &before));
 	CHECK_OK(apply(c, op));
 	CHECK_OK(container_commit(c));
 	CHECK_OK(container_close(c));
 	/* "after" as a reopen sees it (recovery included) */
-	CHECK_OK(container_open(&ref->io, NULL, &c));
+	CHECK_OK(container_open(&ref->io, OPTS, &c));
 	CHECK_OK(state_read(c, &after));
 	CHECK_OK(container_close(c));
 	memio_free(ref);
@@ -265,7 +277,8 @@ static void run_one(enum op op, const struct fault *f)
 		 * unsealed image; after it, memory.save.incomplete */
 		state_free(&before);
 		struct memio *ro = memio_clone(base);
-		struct container_options rdo = {.read_only = true};
+		struct container_options rdo = {.read_only = true,
+						.master = key};
 		CHECK_OK(container_open(&ro->io, &rdo, &c));
 		CHECK_OK(state_read(c, &before));
 		container_close(c);
@@ -277,7 +290,7 @@ static void run_one(enum op op, const struct fault *f)
 		memio_fail(m, f->mask, n, f->err, f->sticky);
 		m->fail_short = f->short_write;
 		bool committed = false;
-		int ret = container_open(&m->io, NULL, &c);
+		int ret = container_open(&m->io, OPTS, &c);
 		if (ret == 0) {
 			ret = apply(c, op);
 			if (ret == 0) {
@@ -293,13 +306,13 @@ static void run_one(enum op op, const struct fault *f)
 		}
 		memio_fail(m, 0, 0, 0, false);
 		struct check_report r;
-		CHECK_OK(check_container(&m->io, &r));
+		CHECK_OK(check_container_key(&m->io, key, &r));
 		for (size_t i = 0; i < r.message_count; i++)
 			fprintf(stderr, "%s / %s / N=%ld: %s\n", op_names[op],
 				f->name, n, r.messages[i]);
 		CHECK_EQ(r.errors, 0);
 		CHECK_EQ(r.leaked_clusters, 0);
-		CHECK_OK(container_open(&m->io, NULL, &c));
+		CHECK_OK(container_open(&m->io, OPTS, &c));
 		struct state now;
 		CHECK_OK(state_read(c, &now));
 		bool is_before = state_equal(&now, &before);
@@ -332,7 +345,7 @@ static void test_poison(void)
 {
 	struct memio *m = make_base(OP_OVERWRITE);
 	struct container *c = NULL;
-	CHECK_OK(container_open(&m->io, NULL, &c));
+	CHECK_OK(container_open(&m->io, OPTS, &c));
 	uint64_t disk = id_of(c, "disk.raw");
 	CHECK_OK(object_write(c, disk, "abc", 3, 0));
 	memio_fail(m, MEMIO_OP_SYNC, 1, -EIO, false);
@@ -346,22 +359,34 @@ static void test_poison(void)
 	container_close(c);
 	/* reopened and re-verified, the guest works again */
 	struct check_report r;
-	CHECK_OK(check_container(&m->io, &r));
+	CHECK_OK(check_container_key(&m->io, key, &r));
 	CHECK_EQ(r.errors, 0);
-	CHECK_OK(container_open(&m->io, NULL, &c));
+	CHECK_OK(container_open(&m->io, OPTS, &c));
 	CHECK_OK(object_write(c, disk, "abc", 3, 0));
 	CHECK_OK(container_commit(c));
 	CHECK_OK(container_close(c));
 	memio_free(m);
 }
 
-int main(void)
+static void run_all(void)
 {
 	test_poison();
 	for (int op = 0; op < OP_COUNT; op++)
 		for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++)
 			run_one((enum op)op, &faults[f]);
-	printf("faults: %ld runs, %ld faults injected, 0 failures\n", runs,
-	       injected);
+}
+
+int main(void)
+{
+	run_all();
+	const long plain_runs = runs, plain_injected = injected;
+	CHECK_OK(crypto_key_generate(&key));
+	run_all();
+	crypto_key_free(key);
+	key = NULL;
+	printf("faults: %ld runs, %ld faults injected (plain: %ld runs, %ld "
+	       "faults; encrypted: %ld runs, %ld faults), 0 failures\n",
+	       runs, injected, plain_runs, plain_injected, runs - plain_runs,
+	       injected - plain_injected);
 	return 0;
 }
