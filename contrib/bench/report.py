@@ -10,7 +10,7 @@ from collections import defaultdict
 
 out = sys.argv[1]
 rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(out, "results.tsv")) if l.strip()]
-BACK = ["raw-host", "fuse-passthrough", "qsd-raw", "qsd-qcow2", "hangar", "hangar-z"]
+BACK = ["raw-host", "fuse-passthrough", "qsd-raw", "qsd-qcow2", "hangar", "hangar-z", "hangar-enc"]
 JOBS = [("randwrite", "4k randwrite QD16", "IOPS"),
         ("randread", "4k randread QD16", "IOPS"),
         ("seqwrite", "1M seq write QD16", "MB/s"),
@@ -81,6 +81,10 @@ if fio:
               f" | {fmt(med(st))} ({fmt(max(st) if st else None)}) | {ratio(m.get('hangar'), m.get('fuse-passthrough'))}"
               f" | {ratio(m.get('hangar'), m.get('qsd-qcow2'))} | {ratio(m.get('hangar-z'), m.get('fuse-passthrough'))}"
               f" | {ratio(m.get('hangar-z'), m.get('qsd-qcow2'))} |")
+    if any(k[1] == "hangar-enc" for k in fio):
+        print("\nEncryption (issue 8), hangar-enc/hangar in the same run (medians; target: 1M sequential > 0.7): " + ", ".join(
+            f"{name} {ratio(med(fio[job, 'hangar-enc']), med(fio[job, 'hangar']))}"
+            for job, name, unit in JOBS if fio.get((job, "hangar-enc"))))
     if any(k[0] == "randwrite_nj4" for k in fio):
         print("\nScaling, 4k randwrite numjobs=4 / numjobs=1 (medians): " + ", ".join(
             f"{b} {ratio(med(fio['randwrite_nj4', b]), med(fio['randwrite', b]))}" for b in backs))
