@@ -253,7 +253,6 @@ static int apply(struct container *c, enum op op)
 	}
 }
 
-
 static void run_one(enum op op, const struct fault *f)
 {
 	struct memio *base = make_base(op);

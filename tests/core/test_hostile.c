@@ -630,8 +630,7 @@ static void rw_cycle(const struct memio *m, int ro_ret)
 	c = NULL;
 	ret = container_open(
 		&w->io,
-		&(struct container_options){.read_only = true,
-					    .master = g_key},
+		&(struct container_options){.read_only = true, .master = g_key},
 		&c);
 	if (ret)
 		FAIL("reopen after a read-write cycle: %d", ret);
@@ -781,10 +780,8 @@ static void sweep_encrypted(struct memio *m, uint64_t *rng)
 	uint64_t tables[2];
 	for (int k = 0; k < 2; k++)
 		tables[k] = le64_get(m->data + sbs[k] + SB_OFF_TABLE_OFFSET);
-	sweep_range(m, "encrypted superblock A", sbs[0], FORMAT_SECTOR_SIZE,
-		    7);
-	sweep_range(m, "encrypted superblock B", sbs[1], FORMAT_SECTOR_SIZE,
-		    7);
+	sweep_range(m, "encrypted superblock A", sbs[0], FORMAT_SECTOR_SIZE, 7);
+	sweep_range(m, "encrypted superblock B", sbs[1], FORMAT_SECTOR_SIZE, 7);
 	for (int k = 0; k < 2; k++) {
 		CHECK(tables[k] >= FORMAT_HEADER_AREA &&
 		      tables[k] + CS <= m->size);
@@ -806,8 +803,8 @@ static void sweep_encrypted(struct memio *m, uint64_t *rng)
 					  : (uint8_t)(r >> 48);
 		if (v == m->data[off])
 			v ^= 0x80;
-		set_case("encrypted random %ld: offset %" PRIu64 " = 0x%02x",
-			 i, off, v);
+		set_case("encrypted random %ld: offset %" PRIu64 " = 0x%02x", i,
+			 off, v);
 		damage_and_probe(m, off, v, i % 97 == 0);
 	}
 }
@@ -1846,11 +1843,9 @@ int main(void)
 		st.rw_cycles - plain.rw_cycles);
 
 	fprintf(stderr,
-		"test_hostile: %" PRIu64 " cases (%" PRIu64
-		" crafted, %" PRIu64
+		"test_hostile: %" PRIu64 " cases (%" PRIu64 " crafted, %" PRIu64
 		" on an encrypted container), %" PRIu64
-		" clean open errors, %" PRIu64
-		" opens verified against the "
+		" clean open errors, %" PRIu64 " opens verified against the "
 		"oracle (%" PRIu64 " from the older slot, %" PRIu64
 		" clusters showing the newer generation), %" PRIu64
 		" clean read errors, %" PRIu64 " read-write cycles, %" PRIu64

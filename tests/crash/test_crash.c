@@ -1469,8 +1469,7 @@ static void verify_state(struct window *w, struct stats *st,
 		snprintf(why, sizeof(why), "close after recovery: %d", ret);
 		goto out;
 	}
-	if (!check_clean(m, r->opts.master, "after recovery", why,
-			 sizeof(why)))
+	if (!check_clean(m, r->opts.master, "after recovery", why, sizeof(why)))
 		goto out;
 	ok = true;
 out:
