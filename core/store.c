@@ -115,11 +115,16 @@ static int keys_read(int dir_fd, uint8_t *area)
 	int fd = openat(dir_fd, STORE_KEYS_NAME, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -EUCLEAN : errno_neg();
-	ssize_t n = pread(fd, area, KEYSLOT_AREA_SIZE + 1, 0);
+	/* one byte more than the area tells a longer file apart */
+	uint8_t buf[KEYSLOT_AREA_SIZE + 1];
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
 	int ret = n < 0 ? errno_neg() : 0;
 	close(fd);
 	if (!ret && n != KEYSLOT_AREA_SIZE)
 		ret = -EUCLEAN;
+	if (!ret)
+		memcpy(area, buf, KEYSLOT_AREA_SIZE);
+	explicit_bzero(buf, sizeof(buf));
 	return ret;
 }
 
