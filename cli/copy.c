@@ -98,8 +98,17 @@ static int host_next_data(int fd, uint64_t pos, uint64_t size, uint64_t *start,
 	return 0;
 }
 
-int copy_fd_to_fd(int src, int dst, uint64_t size, struct progress *progress,
-		  uint64_t progress_base)
+/* Where copy_host_data delivers each non-zero chunk of the source. */
+typedef int (*copy_sink_fn)(void *arg, const void *buf, size_t len,
+			    uint64_t offset);
+
+/*
+ * Read the data ranges of host file `src` (SEEK_DATA/SEEK_HOLE) chunk by
+ * chunk and hand every chunk that is not all zeros to `sink`: holes and
+ * zero chunks stay holes in a fresh destination.
+ */
+static int copy_host_data(int src, uint64_t size, copy_sink_fn sink, void *arg,
+			  struct progress *progress, uint64_t progress_base)
 {
 	unsigned char *buf;
 	uint64_t pos = 0, start, end;
@@ -108,10 +117,6 @@ int copy_fd_to_fd(int src, int dst, uint64_t size, struct progress *progress,
 	buf = malloc(COPY_CHUNK);
 	if (!buf)
 		return -ENOMEM;
-	if (ftruncate(dst, (off_t)size) != 0) {
-		rc = -errno;
-		goto out_free;
-	}
 	while ((rc = host_next_data(src, pos, size, &start, &end)) == 0) {
 		for (pos = start; pos < end;) {
 			size_t want = end - pos < COPY_CHUNK
@@ -126,9 +131,8 @@ int copy_fd_to_fd(int src, int dst, uint64_t size, struct progress *progress,
 				rc = -EIO;
 				goto out_free;
 			}
-			/* zeros stay holes: the destination is fresh */
 			if (!chunk_is_zero(buf, got)) {
-				rc = write_full(dst, buf, got, pos);
+				rc = sink(arg, buf, got, pos);
 				if (rc)
 					goto out_free;
 			}
@@ -137,62 +141,62 @@ int copy_fd_to_fd(int src, int dst, uint64_t size, struct progress *progress,
 		}
 	}
 	rc = rc < 0 ? rc : 0;
-	if (!rc && fsync(dst) != 0)
-		rc = -errno;
 	progress_update(progress, progress_base + size);
 out_free:
 	free(buf);
 	return rc;
+}
+
+static int sink_fd(void *arg, const void *buf, size_t len, uint64_t offset)
+{
+	return write_full(*(int *)arg, buf, len, offset);
+}
+
+int copy_fd_to_fd(int src, int dst, uint64_t size, struct progress *progress,
+		  uint64_t progress_base)
+{
+	int rc;
+
+	if (ftruncate(dst, (off_t)size) != 0)
+		return -errno;
+	rc = copy_host_data(src, size, sink_fd, &dst, progress, progress_base);
+	if (!rc && fsync(dst) != 0)
+		rc = -errno;
+	return rc;
+}
+
+struct object_sink {
+	struct container *c;
+	uint64_t id;
+	uint64_t since_commit;
+};
+
+/* Write into the object, committing every COPY_COMMIT_BYTES so a large
+ * import does not pile up uncommitted data. */
+static int sink_object(void *arg, const void *buf, size_t len, uint64_t offset)
+{
+	struct object_sink *o = arg;
+	int rc = object_write(o->c, o->id, buf, len, offset);
+
+	if (rc)
+		return rc;
+	o->since_commit += len;
+	if (o->since_commit < COPY_COMMIT_BYTES)
+		return 0;
+	o->since_commit = 0;
+	return container_commit(o->c);
 }
 
 int copy_fd_to_object(struct container *c, uint64_t id, int fd, uint64_t size,
 		      struct progress *progress, uint64_t progress_base)
 {
-	unsigned char *buf;
-	uint64_t pos = 0, start, end, since_commit = 0;
-	int rc;
+	struct object_sink sink = {.c = c, .id = id};
+	int rc = object_truncate(c, id, size);
 
-	buf = malloc(COPY_CHUNK);
-	if (!buf)
-		return -ENOMEM;
-	rc = object_truncate(c, id, size);
 	if (rc)
-		goto out_free;
-	while ((rc = host_next_data(fd, pos, size, &start, &end)) == 0) {
-		for (pos = start; pos < end;) {
-			size_t want = end - pos < COPY_CHUNK
-					      ? (size_t)(end - pos)
-					      : COPY_CHUNK;
-			size_t got = 0;
-
-			rc = read_full(fd, buf, want, pos, &got);
-			if (rc)
-				goto out_free;
-			if (got == 0) { /* file shrank under us */
-				rc = -EIO;
-				goto out_free;
-			}
-			if (!chunk_is_zero(buf, got)) {
-				rc = object_write(c, id, buf, got, pos);
-				if (rc)
-					goto out_free;
-				since_commit += got;
-			}
-			pos += got;
-			progress_update(progress, progress_base + pos);
-			if (since_commit >= COPY_COMMIT_BYTES) {
-				rc = container_commit(c);
-				if (rc)
-					goto out_free;
-				since_commit = 0;
-			}
-		}
-	}
-	rc = rc < 0 ? rc : 0;
-	progress_update(progress, progress_base + size);
-out_free:
-	free(buf);
-	return rc;
+		return rc;
+	return copy_host_data(fd, size, sink_object, &sink, progress,
+			      progress_base);
 }
 
 int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
