@@ -1,12 +1,12 @@
 /*
  * internal.h -- the in-memory state of an open container, shared by the
- * files that implement container.h (container.c, object.c, savelock.c,
- * commit.c, map.c, alloc.c, table.c, check.c).  Not a public header: fs/ and
- * cli/ never include it.
+ * files that implement container.h (container.c, object.c, data.c,
+ * savelock.c, map.c, alloc.c, table.c, check.c; crypto.c for encrypted
+ * containers).  Not a public header: fs/ and cli/ never include it.
  *
  * Who owns what:
  *   struct container owns its io, its objects, their map trees, the
- *   allocator and the compressor pool.  A struct object owns its name, its
+ *   allocator, the compressor pool and (encrypted) its derived keys.  A struct object owns its name, its
  *   map tree and its pending-compression buffer.  A map node owns its entry
  *   array and its children.
  *
