@@ -8,8 +8,7 @@
  *   struct container owns its io, its objects, their map trees, the
  *   allocator, the compressor pool and (encrypted) its derived keys.
  *   A struct object owns its name, its map tree and its pending-compression
- *   buffer.  A map node owns its entry
- *   array and its children.
+ *   buffer.  A map node owns its entry array and its children.
  *
  * Locking (THREAD MODEL of every core file that touches these structs):
  *   c->lock (rwlock)      protects the object array, every object's name,
