@@ -611,8 +611,19 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * Sets every whole cluster of [offset, offset + len) to a HOLE or ZERO entry
+ * and writes zeros into the partial clusters at either end.  Clusters that
+ * need nothing are skipped a subtree at a time (map_find), so the cost
+ * follows the clusters mapped, not the length: punching a terabyte of a
+ * sparse disk is as quick as punching the few clusters it holds.  What may
+ * be skipped: for a HOLE, every cluster holding no data (a ZERO entry passed
+ * over stays ZERO; both read zeros and hold no space); for a ZERO, a hole at
+ * or past old_end (the object's size before the call, in clusters), since
+ * nothing lies past the end of an object to be inherited or shown.
+ */
 static int unmap_range(struct container *c, struct object *o, uint64_t offset,
-		       uint64_t len, uint16_t kind)
+		       uint64_t len, uint16_t kind, uint64_t old_end)
 {
 	uint64_t cs = c->cluster_size;
 	uint64_t end = offset + len;
@@ -620,6 +631,18 @@ static int unmap_range(struct container *c, struct object *o, uint64_t offset,
 
 	while (offset < end && !ret) {
 		uint64_t vc = offset >> c->cluster_shift;
+		if (kind == MAP_KIND_HOLE || vc >= old_end) {
+			uint64_t next;
+			if (map_find(c, o, vc, true, &next) == -ENXIO)
+				next = UINT64_MAX >> c->cluster_shift;
+			if (next > vc) {
+				/* [vc, next) holds no data */
+				if (next > (end - 1) >> c->cluster_shift)
+					break;
+				offset = next << c->cluster_shift;
+				continue;
+			}
+		}
 		uint64_t cend = (vc + 1) << c->cluster_shift;
 		uint64_t stop = end < cend ? end : cend;
 		if ((offset & (cs - 1)) == 0 && stop == cend) {
@@ -659,7 +682,7 @@ int object_punch(struct container *c, uint64_t id, uint64_t offset,
 	if (offset < o->size) {
 		if (len > o->size - offset)
 			len = o->size - offset;
-		ret = unmap_range(c, o, offset, len, MAP_KIND_HOLE);
+		ret = unmap_range(c, o, offset, len, MAP_KIND_HOLE, UINT64_MAX);
 		c->txn_dirty = true;
 		container_touch(o, true);
 	}
@@ -685,9 +708,10 @@ int object_zero(struct container *c, uint64_t id, uint64_t offset, uint64_t len,
 	if (keep_size && end > o->size)
 		end = o->size;
 	if (offset < end) {
-		/* Clusters at or past the old size need no ZERO entry only
-		 * if they are already holes; unmap_range handles both. */
-		ret = unmap_range(c, o, offset, end - offset, MAP_KIND_ZERO);
+		uint64_t old_end =
+			(o->size + c->cluster_size - 1) >> c->cluster_shift;
+		ret = unmap_range(c, o, offset, end - offset, MAP_KIND_ZERO,
+				  old_end);
 	}
 	if (!ret && !keep_size && offset + len > o->size) {
 		o->size = offset + len;

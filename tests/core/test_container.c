@@ -399,6 +399,59 @@ static void test_sparse_beyond_map(void)
 	}
 }
 
+/*
+ * Punching or zeroing a huge range of a sparse object costs what it maps,
+ * not its length (4 KiB clusters: the punch below spans 2^36 clusters and
+ * would not finish cluster by cluster), and keeps the bytes around it.
+ */
+static void test_huge_sparse_ranges(void)
+{
+	struct memio *m = memio_new();
+	struct container_options opts = {.cluster_shift = 12};
+	struct container *c = NULL;
+	uint64_t id;
+	const uint64_t far = 1ull << 44, huge = 1ull << 48;
+	uint8_t a[8192], b[8192];
+
+	fill(a, sizeof(a), 44);
+	CHECK_OK(container_create(&m->io, &opts, &c));
+	CHECK_OK(object_create(c, "d.raw", 0644, 0, 0, &id));
+	CHECK_OK(object_truncate(c, id, huge));
+	CHECK_OK(object_write(c, id, a, sizeof(a), 0));
+	CHECK_OK(object_write(c, id, a, sizeof(a), far + 1000));
+	CHECK_OK(object_write(c, id, a, sizeof(a), huge - sizeof(a)));
+	/* from byte 50 to the middle of the data at far */
+	CHECK_OK(object_punch(c, id, 50, far + 3000 - 50));
+	read_exact(c, id, b, sizeof(b), 0);
+	CHECK(!memcmp(b, a, 50));
+	for (size_t i = 50; i < sizeof(b); i++)
+		CHECK_EQ(b[i], 0);
+	read_exact(c, id, b, sizeof(b), far + 1000);
+	for (size_t i = 0; i < 2000; i++)
+		CHECK_EQ(b[i], 0);
+	CHECK(!memcmp(b + 2000, a + 2000, sizeof(b) - 2000));
+	/* zeroing past the end extends the object without an entry per
+	 * cluster; the data inside the old size becomes zeros */
+	CHECK_OK(object_zero(c, id, huge - 4096, huge, false));
+	struct object_attr at;
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.size, 2 * huge - 4096);
+	read_exact(c, id, b, sizeof(b), huge - sizeof(b));
+	CHECK(!memcmp(b, a, 4096));
+	for (size_t i = 4096; i < sizeof(b); i++)
+		CHECK_EQ(b[i], 0);
+	read_exact(c, id, b, sizeof(b), 2 * huge - 4096 - sizeof(b));
+	for (size_t i = 0; i < sizeof(b); i++)
+		CHECK_EQ(b[i], 0);
+	/* and punching everything leaves nothing allocated */
+	CHECK_OK(object_punch(c, id, 0, at.size));
+	CHECK_OK(object_getattr(c, id, &at));
+	CHECK_EQ(at.stored_bytes, 0);
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	memio_free(m);
+}
+
 static void test_dir_attrs(void)
 {
 	struct memio *m = memio_new();
@@ -433,6 +486,7 @@ int main(void)
 {
 	test_dir_attrs();
 	test_sparse_beyond_map();
+	test_huge_sparse_ranges();
 	test_basic_roundtrip(12);
 	test_basic_roundtrip(16);
 	test_basic_roundtrip(21);
