@@ -29,6 +29,15 @@
  *      by their parents, so a reused one is detected, never misread.)
  *      The container makes the next commit at once when anything is held
  *      (container_commit_locked), so discard still returns space promptly.
+ *   6. A data cluster that becomes free is not punched at once: it joins
+ *      `recycle` with CLUSTER_BACKED, so the next allocations reuse its host
+ *      blocks and the host's cached pages.  The next alloc_commit (or
+ *      alloc_recycle_flush, when the container goes idle or closes) punches
+ *      the ones still free.  Why: a copy-on-write stream (encrypted and
+ *      compressed disks rewrite every cluster elsewhere) otherwise punches a
+ *      cluster and allocates a fresh one per write, so every write pays for
+ *      new host blocks and new page-cache pages; now the space cycles
+ *      through warm clusters and goes back to the host one commit later.
  *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
@@ -66,6 +75,7 @@ void alloc_cleanup(struct alloc *a)
 	free(a->bits);
 	free(a->touched);
 	free(a->held);
+	free(a->recycle);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -145,7 +155,12 @@ void alloc_unref(struct alloc *a, uint64_t n)
 	(void)alloc_touch(a, n);
 	if (--a->refs[n] == 0) {
 		a->used--;
-		if (n < a->cursor)
+		/* Only a cluster allocatable now moves the search start back;
+		 * a committed one waits for alloc_commit.  (Moving it back for
+		 * every rewrite of a committed cluster made each following
+		 * alloc_get rescan all of them: quadratic in a COW stream.) */
+		if (n < a->cursor &&
+		    !(a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD)))
 			a->cursor = n;
 	}
 }
@@ -193,24 +208,70 @@ found:
 	return 0;
 }
 
+/* Append n to a growable list; -ENOMEM leaves the list as it was. */
+static int list_push(uint64_t **list, size_t *num, size_t *cap, uint64_t n)
+{
+	if (*num == *cap) {
+		size_t new_cap = *cap ? *cap * 2 : 64;
+		uint64_t *l = realloc(*list, new_cap * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		*list = l;
+		*cap = new_cap;
+	}
+	(*list)[(*num)++] = n;
+	return 0;
+}
+
 static void alloc_release(struct alloc *a, uint64_t n,
 			  void (*punch)(void *arg, uint64_t n), void *arg)
 {
 	if (n < a->cursor)
 		a->cursor = n;
 	if (a->bits[n] & CLUSTER_DATA) {
-		/* data goes back to the host */
-		if (punch)
-			punch(arg, n);
+		/* data goes back to the host, one commit later (invariant 6);
+		 * without memory to remember it, at once */
+		if (!punch)
+			return;
+		if (!(a->bits[n] & CLUSTER_BACKED) &&
+		    list_push(&a->recycle, &a->recycle_num, &a->recycle_cap,
+			      n) == 0) {
+			a->bits[n] |= CLUSTER_BACKED;
+			a->backed_free++;
+			return;
+		}
+		punch(arg, n);
 	} else if (!(a->bits[n] & CLUSTER_BACKED)) {
 		a->bits[n] |= CLUSTER_BACKED;
 		a->backed_free++;
 	}
 }
 
+void alloc_recycle_flush(struct alloc *a, void (*punch)(void *arg, uint64_t n),
+			 void *arg)
+{
+	for (size_t i = 0; i < a->recycle_num; i++) {
+		uint64_t n = a->recycle[i];
+		/* reused since (refs, or BACKED cleared by alloc_ref), or cut
+		 * off the end: nothing to give back */
+		if (n >= a->count || a->refs[n] ||
+		    (a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD)) ||
+		    (a->bits[n] & (CLUSTER_BACKED | CLUSTER_DATA)) !=
+			    (CLUSTER_BACKED | CLUSTER_DATA))
+			continue;
+		a->bits[n] &= (uint8_t)~CLUSTER_BACKED;
+		a->backed_free--;
+		if (punch)
+			punch(arg, n);
+	}
+	a->recycle_num = 0;
+}
+
 void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		  void *arg)
 {
+	/* 0. what the previous commit freed and nobody reused since */
+	alloc_recycle_flush(a, punch, arg);
 	/* 1. what the previous commit held is unmapped by both slots now */
 	for (size_t i = 0; i < a->held_num; i++) {
 		uint64_t n = a->held[i];
@@ -232,17 +293,8 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		bool was = a->bits[n] & CLUSTER_COMMITTED;
 		a->bits[n] &= (uint8_t) ~(CLUSTER_COMMITTED | CLUSTER_PACKED);
 		if (was && raw_data && punch) {
-			if (a->held_num == a->held_cap) {
-				size_t cap = a->held_cap ? a->held_cap * 2 : 64;
-				uint64_t *h =
-					realloc(a->held, cap * sizeof(*h));
-				if (h) {
-					a->held = h;
-					a->held_cap = cap;
-				}
-			}
-			if (a->held_num < a->held_cap) {
-				a->held[a->held_num++] = n;
+			if (list_push(&a->held, &a->held_num, &a->held_cap,
+				      n) == 0) {
 				a->bits[n] |= CLUSTER_HELD;
 				continue;
 			}
@@ -295,6 +347,9 @@ int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed)
 			a->bits[n] |= CLUSTER_BACKED;
 			a->backed_free++;
 		}
+		/* the reserve is never given back to the host */
+		if (a->refs[n] == 0)
+			a->bits[n] &= (uint8_t)~CLUSTER_DATA;
 	}
 	if (a->cursor > end)
 		a->cursor = end;

@@ -13,7 +13,8 @@
  *   5. The superblock for G+1 goes to the slot that does NOT hold G, then
  *      fdatasync.  G+1 is committed when this sync returns.
  *   6. Only now: the old table and the clusters freed during the transaction
- *      become reusable (alloc_commit), freed data clusters are punched.
+ *      become reusable (alloc_commit); freed data clusters are punched one
+ *      commit later if nobody reused them (alloc.c invariant 6).
  *
  * A crash before step 5's write reaches the disk leaves slot(G) as the
  * newest valid superblock, and nothing G references was overwritten (step 2
@@ -298,6 +299,9 @@ static int commit_run(struct container *c)
 		pthread_mutex_unlock(&o->attr_lock);
 	}
 	if (!c->txn_dirty && !c->save.seal_pending) {
+		/* idle since the last commit: what it freed goes back to
+		 * the host now (alloc.c invariant 6) */
+		alloc_recycle_flush(&c->alloc, punch_freed, c);
 		if (!atomic_exchange(&c->data_dirty, false))
 			return 0;
 		ret = io_fdatasync(c->io);
@@ -792,6 +796,8 @@ int container_close(struct container *c)
 	if (!c->read_only && !c->poisoned) {
 		pthread_rwlock_wrlock(&c->lock);
 		ret = container_commit_locked(c);
+		if (!ret)
+			alloc_recycle_flush(&c->alloc, punch_freed, c);
 		pthread_rwlock_unlock(&c->lock);
 	}
 	assert(container_invariants(c));

@@ -69,6 +69,9 @@ struct alloc {
 	size_t touched_num, touched_cap;
 	uint64_t *held; /* clusters with CLUSTER_HELD */
 	size_t held_num, held_cap;
+	uint64_t
+		*recycle; /* data freed by the last alloc_commit, not punched */
+	size_t recycle_num, recycle_cap;
 	uint64_t used;	      /* clusters with refs > 0 */
 	uint64_t cursor;      /* next-fit search start */
 	uint64_t backed_free; /* clusters with CLUSTER_BACKED */
@@ -98,9 +101,17 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
  * commit become free; committed := refs > 0 for every touched cluster; raw
  * data clusters this commit freed are HELD until the next commit (the other
  * superblock slot still maps them); everything else freed is free now.
- * Calls punch(arg, n) for every data cluster that becomes free. */
+ * Data clusters that become free keep their host blocks until the next
+ * alloc_commit (or alloc_recycle_flush), which calls punch(arg, n) for each
+ * one not reused by then. */
 void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		  void *arg);
+/* alloc_recycle_flush - punch (return to the host) every data cluster the
+ * last alloc_commit freed that is still free and unused.  alloc_commit does
+ * it for the previous commit's frees; call it when the container goes idle
+ * or closes, so freed space goes back within one commit interval. */
+void alloc_recycle_flush(struct alloc *a, void (*punch)(void *arg, uint64_t n),
+			 void *arg);
 /* alloc_mark_backed - a free cluster now owns host blocks (or not). */
 void alloc_set_backed(struct alloc *a, uint64_t n, bool backed);
 /* alloc_set_end - the file now ends at cluster `end` (>= every referenced

@@ -452,6 +452,82 @@ static void test_huge_sparse_ranges(void)
 	memio_free(m);
 }
 
+static void half_zero(uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += 4096)
+		memset(p + i + 2048, 0, 2048);
+}
+
+/* Host punches recorded since the log was last cleared. */
+static size_t punches(struct memio *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->log_num; i++)
+		if (m->log[i].kind == MEMIO_OP_FALLOCATE &&
+		    (m->log[i].mode & FALLOC_FL_PUNCH_HOLE))
+			n++;
+	return n;
+}
+
+/*
+ * Freed data clusters are reused before they are given back to the host
+ * (alloc.c invariant 6): a rewrite cycle does not grow the file or punch,
+ * and an idle commit (or close) then punches what nobody reused.
+ */
+static void test_recycle_before_punch(void)
+{
+	struct memio *m = memio_new();
+	struct container_options opts = {.compress_disks = true};
+	struct container *c = NULL;
+	uint64_t id, size0, size1;
+	enum { N = 32 };
+	uint8_t *a = malloc(N << 16), *b = malloc(N << 16);
+
+	CHECK_OK(container_create(&m->io, &opts, &c));
+	CHECK_OK(object_create(c, "d.raw", 0644, 0, 0, &id));
+	/* half random, half zero: compressed, so every rewrite is
+	 * copy-on-write */
+	fill(a, N << 16, 7);
+	half_zero(a, N << 16);
+	CHECK_OK(object_write(c, id, a, N << 16, 0));
+	CHECK_OK(container_commit(c));
+	fill(a, N << 16, 8);
+	half_zero(a, N << 16);
+	CHECK_OK(object_write(c, id, a, N << 16, 0));
+	CHECK_OK(container_commit(c)); /* frees the first copy (held) */
+	CHECK_OK(io_size(&m->io, &size0));
+	m->recording = true;
+	for (int round = 0; round < 4; round++) {
+		fill(a, N << 16, 9 + (uint64_t)round);
+		half_zero(a, N << 16);
+		CHECK_OK(object_write(c, id, a, N << 16, 0));
+		CHECK_OK(container_commit(c));
+	}
+	CHECK_OK(io_size(&m->io, &size1));
+	/* three copies cycle: live, held, recycled */
+	size_t busy = punches(m);
+	fprintf(stderr, "recycle: file %llu -> %llu KiB, %zu punches busy\n",
+		(unsigned long long)size0 >> 10,
+		(unsigned long long)size1 >> 10, busy);
+	CHECK(size1 <= size0 + (N << 16));
+	CHECK(busy <= N / 8);
+	/* idle: the last rewrite's frees go back to the host */
+	CHECK_OK(container_commit(c));
+	fprintf(stderr, "recycle: %zu punches idle\n", punches(m) - busy);
+	CHECK(punches(m) >= busy + N / 4);
+	read_exact(c, id, b, N << 16, 0);
+	CHECK(!memcmp(a, b, N << 16));
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	c = open_ok(m);
+	read_exact(c, id, b, N << 16, 0);
+	CHECK(!memcmp(a, b, N << 16));
+	CHECK_OK(container_close(c));
+	memio_free(m);
+	free(a);
+	free(b);
+}
+
 static void test_dir_attrs(void)
 {
 	struct memio *m = memio_new();
@@ -487,6 +563,7 @@ int main(void)
 	test_dir_attrs();
 	test_sparse_beyond_map();
 	test_huge_sparse_ranges();
+	test_recycle_before_punch();
 	test_basic_roundtrip(12);
 	test_basic_roundtrip(16);
 	test_basic_roundtrip(21);
