@@ -7,6 +7,7 @@
  *   format.c     human sizes and times, size parsing, JSON strings
  *   progress.c   a progress bar, drawn only when stderr is a terminal
  *   open.c       opening a store; who holds it; where it is mounted
+ *   passphrase.c asking for a passphrase on the terminal, echo off
  *   copy.c       sparse copies between host files and container objects
  *   guestinfo.c  everything `ls` and `status` show about one guest
  *   guestjson.c  the same as JSON
@@ -74,7 +75,8 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
  * The key of an encrypted store, one parser for every command: a command
  * that opens a store puts CLI_KEY_LONGOPTS in its longopts and
  * CLI_KEY_USAGE in its help; cli_getopt_common stores the values in
- * cli_key, which cli_store_open (and `mount`, `key`) use.
+ * cli_key, which cli_store_open (and `mount`, `key`) use.  With neither
+ * option, an encrypted store's passphrase is asked on the terminal.
  */
 #define CLI_OPT_KEYFILE	      0x101
 #define CLI_OPT_PASSPHRASE_FD 0x102
@@ -88,7 +90,9 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 	"      --keyfile FILE      encrypted store: open it with FILE's "      \
 	"bytes\n"                                                              \
 	"      --passphrase-fd N   ... or a passphrase read from "             \
-	"descriptor N\n"
+	"descriptor N\n"                                                       \
+	"                          (neither: the passphrase is asked on the "  \
+	"terminal)\n"
 
 struct cli_key_source {
 	const char *keyfile; /* borrowed from argv; NULL if not given */
@@ -297,6 +301,29 @@ bool cli_guest_file_exists(const char *dir, const char *guest);
 
 /* cli_guest_check_name - print an error for a bad guest name; true if ok. */
 bool cli_guest_check_name(const char *name);
+
+/* ---- passphrase.c ------------------------------------------------------- */
+
+/*
+ * cli_passphrase_prompt - print `prompt` on the terminal (/dev/tty, never
+ * stdin) and read one line with echo off; when `repeat` is not NULL, print
+ * it and read the passphrase again.  *out is as cli_secret_read's (free it
+ * with cli_secret_free); nothing is returned on failure.  0, -ENOTTY when
+ * there is no terminal (no controlling one, or /dev/tty cannot be used),
+ * -EINVAL for an empty line, -EKEYREJECTED when the two entries differ,
+ * another -errno when reading fails.  A ^C (or other fatal signal) while
+ * asking restores the terminal before it kills the process.
+ */
+int cli_passphrase_prompt(const char *prompt, const char *repeat, uint8_t **out,
+			  size_t *out_len);
+
+/*
+ * cli_passphrase_error - print "hangar: DIR: ..." for a failed
+ * cli_passphrase_prompt: `no_terminal` (which should name the key options
+ * to use instead) for -ENOTTY, "passphrases do not match" for
+ * -EKEYREJECTED, "empty passphrase refused" for -EINVAL.
+ */
+void cli_passphrase_error(const char *dir, int rc, const char *no_terminal);
 
 /* ---- copy.c ------------------------------------------------------------- */
 

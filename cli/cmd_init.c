@@ -1,13 +1,17 @@
 /*
  * cmd_init.c -- `hangar init STORE [--cluster-size SIZE]
- *               [--encrypt (--keyfile FILE | --passphrase-fd N)]`.
+ *               [--encrypt [--keyfile FILE | --passphrase-fd N]]`.
+ * With --encrypt and no key option the passphrase is asked on the
+ * terminal, twice.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -15,7 +19,7 @@
 void usage_init(FILE *f)
 {
 	fprintf(f, "usage: hangar init STORE [--cluster-size SIZE]\n"
-		   "       [--encrypt (--keyfile FILE | --passphrase-fd N)]\n"
+		   "       [--encrypt [--keyfile FILE | --passphrase-fd N]]\n"
 		   "Create a store: a directory that will hold one container "
 		   "file per guest.\n\n"
 		   "  -c, --cluster-size SIZE  allocation unit of new guests, "
@@ -27,7 +31,44 @@ void usage_init(FILE *f)
 		   "FILE's bytes\n"
 		   "  -p, --passphrase-fd N    ... or by a passphrase read "
 		   "from descriptor N\n"
+		   "                           (neither: asked on the "
+		   "terminal, twice)\n"
 		   "  -h, --help               show this help\n");
+}
+
+/* The new store's secret: FILE's bytes, a line from descriptor N, or a
+ * passphrase typed twice on the terminal.  Prints why it failed. */
+static int init_secret(const char *dir, const char *keyfile, int pass_fd,
+		       uint8_t **out, size_t *out_len)
+{
+	char path[PATH_MAX + 64], prompt[PATH_MAX + 64];
+	struct stat st;
+	int rc;
+
+	if (keyfile || pass_fd >= 0) {
+		rc = cli_secret_read(keyfile, pass_fd, out, out_len);
+		if (rc)
+			cli_error("%s: cannot read the key: %s",
+				  keyfile ? keyfile : "passphrase",
+				  rc == -EINVAL ? "empty or too long"
+						: cli_strerror(rc));
+		return rc;
+	}
+	/* Say it before asking twice, not after (store_init would). */
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_CONFIG_NAME);
+	if (stat(path, &st) == 0) {
+		cli_error("%s: already a hangar store", dir);
+		return -EEXIST;
+	}
+	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", dir);
+	rc = cli_passphrase_prompt(prompt, "Repeat the passphrase: ", out,
+				   out_len);
+	if (rc)
+		cli_passphrase_error(dir, rc,
+				     "no terminal to ask for a passphrase: "
+				     "give --keyfile FILE or --passphrase-fd "
+				     "N");
+	return rc;
 }
 
 int cmd_init(int argc, char **argv)
@@ -89,19 +130,12 @@ int cmd_init(int argc, char **argv)
 		return cli_usage_error(usage_init,
 				       "--keyfile and --passphrase-fd need "
 				       "--encrypt");
+	if (keyfile && pass_fd >= 0)
+		return cli_usage_error(usage_init, "give one of --keyfile or "
+						   "--passphrase-fd, not both");
 	if (opts.encrypt) {
-		if (!!keyfile == (pass_fd >= 0))
-			return cli_usage_error(
-				usage_init,
-				"--encrypt needs one of --keyfile or "
-				"--passphrase-fd (no terminal prompt yet)");
-		rc = cli_secret_read(keyfile, pass_fd, &secret, &secret_len);
-		if (rc) {
-			cli_error("%s: cannot read the key: %s",
-				  keyfile ? keyfile : "passphrase",
-				  cli_strerror(rc));
+		if (init_secret(dir, keyfile, pass_fd, &secret, &secret_len))
 			return CLI_EXIT_FAIL;
-		}
 		opts.key_kind = keyfile ? KEYSLOT_KIND_KEYFILE
 					: KEYSLOT_KIND_PASSPHRASE;
 		opts.key_secret = secret;

@@ -3,8 +3,9 @@
  * encrypted store (core/keyslot.h).  Every slot wraps the same master
  * key, so adding or removing one re-encrypts nothing.
  *
- *   add     the current secret (--keyfile / --passphrase-fd) opens the
- *           store; the new one (--new-keyfile / --new-passphrase-fd) gets
+ *   add     the current secret (--keyfile / --passphrase-fd, else asked
+ *           on the terminal) opens the store; the new one (--new-keyfile /
+ *           --new-passphrase-fd, else asked on the terminal, twice) gets
  *           a free slot
  *   remove  --slot N, with a current secret; the last slot is refused
  *   list    the slots: index, kind, creation time, KDF strength.  Needs
@@ -29,12 +30,12 @@
 void usage_key(FILE *f)
 {
 	fprintf(f,
-		"usage: hangar key add STORE (--keyfile FILE | --passphrase-fd "
-		"N)\n"
-		"                  (--new-keyfile FILE | --new-passphrase-fd "
-		"N)\n"
-		"       hangar key remove STORE --slot N (--keyfile FILE | "
-		"--passphrase-fd N)\n"
+		"usage: hangar key add STORE [--keyfile FILE | --passphrase-fd "
+		"N]\n"
+		"                  [--new-keyfile FILE | --new-passphrase-fd "
+		"N]\n"
+		"       hangar key remove STORE --slot N [--keyfile FILE | "
+		"--passphrase-fd N]\n"
 		"       hangar key list STORE [--json]\n"
 		"Manage the key slots of an encrypted store (up to %u): add a "
 		"passphrase or\n"
@@ -45,6 +46,8 @@ void usage_key(FILE *f)
 		"      --new-passphrase-fd N\n"
 		"                          add: ... or with a passphrase read "
 		"from N\n"
+		"                          (neither: asked on the terminal, "
+		"twice)\n"
 		"  -s, --slot N            remove: the slot to empty (see "
 		"`key list`)\n"
 		"  -j, --json              list: print JSON\n"
@@ -163,16 +166,10 @@ static int key_list(const char *dir, bool json)
 	return CLI_EXIT_OK;
 }
 
-/* Open the store for a key change: a current secret is required. */
-static int key_open(const char *dir, const char *what, struct cli_store *cs)
+/* Open the store for a key change, with a current secret (cli_store_open
+ * asks for it when no key option was given). */
+static int key_open(const char *dir, struct cli_store *cs)
 {
-	if (!cli_key.keyfile && cli_key.passphrase_fd < 0) {
-		cli_usage_error(usage_key,
-				"key %s needs the current key: --keyfile FILE "
-				"or --passphrase-fd N",
-				what);
-		return CLI_EXIT_USAGE;
-	}
 	if (cli_store_open(dir, CLI_ACCESS_READ, cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (!store_is_encrypted(cs->store)) {
@@ -184,6 +181,34 @@ static int key_open(const char *dir, const char *what, struct cli_store *cs)
 	return CLI_EXIT_OK;
 }
 
+/* The new slot's secret: FILE's bytes, a line from descriptor N, or a
+ * passphrase typed twice on the terminal.  Prints why it failed. */
+static int key_new_secret(const char *dir, const char *new_keyfile, int new_fd,
+			  uint8_t **out, size_t *out_len)
+{
+	char prompt[PATH_MAX + 64];
+	int rc;
+
+	if (new_keyfile || new_fd >= 0) {
+		rc = cli_secret_read(new_keyfile, new_fd, out, out_len);
+		if (rc)
+			cli_error("%s: cannot read the new key: %s",
+				  new_keyfile ? new_keyfile : "new passphrase",
+				  rc == -EINVAL ? "empty or too long"
+						: cli_strerror(rc));
+		return rc;
+	}
+	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", dir);
+	rc = cli_passphrase_prompt(prompt, "Repeat the new passphrase: ", out,
+				   out_len);
+	if (rc)
+		cli_passphrase_error(dir, rc,
+				     "no terminal to ask for the new "
+				     "passphrase: give --new-keyfile FILE or "
+				     "--new-passphrase-fd N");
+	return rc;
+}
+
 static int key_add(const char *dir, const char *new_keyfile, int new_fd)
 {
 	struct cli_store cs;
@@ -192,19 +217,15 @@ static int key_add(const char *dir, const char *new_keyfile, int new_fd)
 	unsigned slot = 0;
 	int rc, exit_code;
 
-	if (!!new_keyfile == (new_fd >= 0))
-		return cli_usage_error(
-			usage_key, "key add needs one of --new-keyfile FILE "
-				   "or --new-passphrase-fd N");
-	exit_code = key_open(dir, "add", &cs);
+	if (new_keyfile && new_fd >= 0)
+		return cli_usage_error(usage_key,
+				       "give one of --new-keyfile or "
+				       "--new-passphrase-fd, not both");
+	exit_code = key_open(dir, &cs);
 	if (exit_code != CLI_EXIT_OK)
 		return exit_code;
-	rc = cli_secret_read(new_keyfile, new_fd, &secret, &len);
+	rc = key_new_secret(dir, new_keyfile, new_fd, &secret, &len);
 	if (rc) {
-		cli_error("%s: cannot read the new key: %s",
-			  new_keyfile ? new_keyfile : "new passphrase",
-			  rc == -EINVAL ? "empty or too long"
-					: cli_strerror(rc));
 		cli_store_close(&cs);
 		return CLI_EXIT_FAIL;
 	}
@@ -240,7 +261,7 @@ static int key_remove(const char *dir, long slot)
 	if (slot >= (long)KEYSLOT_COUNT)
 		return cli_usage_error(usage_key, "slot %ld: slots are 0 to %u",
 				       slot, KEYSLOT_COUNT - 1);
-	exit_code = key_open(dir, "remove", &cs);
+	exit_code = key_open(dir, &cs);
 	if (exit_code != CLI_EXIT_OK)
 		return exit_code;
 	rc = store_key_remove(cs.store, (unsigned)slot);

@@ -7,6 +7,12 @@
  * installed pair, or ../fs/hangarfs in a build tree), then in PATH, so a
  * build tree works without installing.  umount execs `fusermount3 -u`
  * (falling back to umount(8), e.g. for a mount made by root via fstab).
+ *
+ * The key: --keyfile / --passphrase-fd become hangarfs's -o keyfile= /
+ * -o passphrase_fd=.  With neither, an encrypted store's passphrase is
+ * asked here, on the terminal, and handed to hangarfs through a pipe, so
+ * it is asked for a background mount too (hangarfs itself asks only in
+ * the foreground).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -66,6 +72,67 @@ static bool find_beside_self(const char *name, const char *subdir, char *out,
 	else
 		snprintf(out, out_len, "%s/%s", dir, name);
 	return access(out, X_OK) == 0;
+}
+
+/* Whether `store` is encrypted, as hangarfs tells it: it has a key area. */
+static bool mount_store_encrypted(const char *store)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", store, STORE_KEYS_NAME);
+	return access(path, F_OK) == 0;
+}
+
+/* Ask for `store`'s passphrase on the terminal and put it, with a newline,
+ * in a pipe whose read end (*out_fd) exec passes on to hangarfs.  Prints
+ * why it failed. */
+static int mount_passphrase_pipe(const char *store, int *out_fd)
+{
+	char prompt[PATH_MAX + 32];
+	uint8_t *secret = NULL;
+	size_t len = 0, done = 0;
+	int fds[2];
+	int rc;
+
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", store);
+	rc = cli_passphrase_prompt(prompt, NULL, &secret, &len);
+	if (rc) {
+		cli_passphrase_error(store, rc,
+				     "the store is encrypted: give --keyfile "
+				     "FILE or --passphrase-fd N (there is no "
+				     "terminal to ask for its passphrase)");
+		return rc;
+	}
+	if (pipe(fds) != 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	/* The buffer has room for one byte more; a terminal line and its
+	 * newline (at most 4 KiB) fit in an empty pipe, so this never
+	 * blocks. */
+	secret[len++] = '\n';
+	while (done < len) {
+		ssize_t n = write(fds[1], secret + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	close(fds[1]);
+	if (rc)
+		close(fds[0]);
+	else
+		*out_fd = fds[0];
+out_free:
+	if (rc)
+		cli_error("cannot pass the passphrase to hangarfs: %s",
+			  cli_strerror(rc));
+	cli_secret_free(secret);
+	return rc;
 }
 
 int cmd_mount(int argc, char **argv)
@@ -145,6 +212,21 @@ int cmd_mount(int argc, char **argv)
 			  "that command finish first",
 			  store, (long)holder);
 		return CLI_EXIT_FAIL;
+	}
+	if (!cli_key.keyfile && cli_key.passphrase_fd < 0 &&
+	    !strstr(options, "keyfile=") &&
+	    !strstr(options, "passphrase_fd=") &&
+	    mount_store_encrypted(store)) {
+		size_t used = strlen(options);
+		int pass_fd = -1;
+
+		if (used + sizeof(",passphrase_fd=2147483647") >
+		    sizeof(options))
+			return cli_usage_error(usage_mount, "options too long");
+		if (mount_passphrase_pipe(store, &pass_fd) != 0)
+			return CLI_EXIT_FAIL;
+		snprintf(options + used, sizeof(options) - used,
+			 "%spassphrase_fd=%d", used ? "," : "", pass_fd);
 	}
 	if (stat(mnt, &st) < 0) {
 		if (errno != ENOENT || mkdir(mnt, 0755) < 0) {

@@ -17,11 +17,16 @@
  *     once for every command by cli_getopt_common into cli_key) is read
  *     at the first open, kept for the other opens of this process (a
  *     passphrase descriptor can be read only once) and wiped at exit.
+ *     With neither option, the passphrase is asked on the terminal
+ *     (passphrase.c) when store_open says the store is encrypted
+ *     (-ENOKEY), once per process, and kept the same way.
  *     A write command on an encrypted store held by hangarfs needs no
- *     key: the daemon has it, and the request goes through its socket.
+ *     key: the daemon has it, and the request goes through its socket,
+ *     so nothing is asked.
  *   - The mount point is found in /proc/self/mountinfo: a FUSE mount whose
  *     source is the store's directory.  It is only used in advice.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -127,6 +132,28 @@ static int key_cache_load(void)
 	if (key_cache.error == 0)
 		atexit(key_cache_wipe);
 	return key_cache.error;
+}
+
+/* No key option and the store is encrypted: ask for its passphrase on the
+ * terminal.  Prints why when it cannot. */
+static int key_cache_prompt(const char *dir)
+{
+	char prompt[PATH_MAX + 32];
+	int rc;
+
+	assert(!key_cache.buf);
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", dir);
+	rc = cli_passphrase_prompt(prompt, NULL, &key_cache.buf,
+				   &key_cache.len);
+	if (rc) {
+		cli_passphrase_error(dir, rc,
+				     "the store is encrypted: give --keyfile "
+				     "FILE or --passphrase-fd N (there is no "
+				     "terminal to ask for its passphrase)");
+		return rc;
+	}
+	atexit(key_cache_wipe);
+	return 0;
 }
 
 const char *cli_store_encrypted_text(const struct store *s)
@@ -284,6 +311,14 @@ int cli_store_open(const char *dir, enum cli_access access,
 		store_fill_holder(dir, out);
 		if (out->holder)
 			return -EWOULDBLOCK;
+	}
+	if (rc == -ENOKEY && !key_cache.buf) {
+		/* The key is checked before the lock (store.h), so this is
+		 * the only open that can say -ENOKEY. */
+		rc = key_cache_prompt(dir);
+		if (rc)
+			return rc;
+		rc = store_open_once(dir, false, &out->store);
 	}
 	if (rc == 0)
 		return 0;

@@ -46,12 +46,22 @@ cd "$TEST_TMP"
 OUT=$TEST_TMP/.stdout
 ERR=$TEST_TMP/.stderr
 
-# h ARGS... -- run hangar with a timeout; stdout in $OUT, stderr in
-# $ERR, exit status in $rc.  Never fails by itself.
+# Commands run without a controlling terminal (setsid): one that needs an
+# encrypted store's passphrase and got no key option must fail at once, as
+# in cron or a unit, not wait for it on the terminal of whoever runs the
+# tests.  (prompt.sh drives the prompt through a pseudo-terminal.)
+NO_TTY=()
+if command -v setsid >/dev/null; then
+	NO_TTY=(setsid -w)
+fi
+
+# h ARGS... -- run hangar with a timeout and no controlling terminal;
+# stdout in $OUT, stderr in $ERR, exit status in $rc.  Never fails by
+# itself.
 rc=0
 h() {
 	rc=0
-	timeout 120 "$HANGAR" "$@" >"$OUT" 2>"$ERR" || rc=$?
+	timeout 120 ${NO_TTY[@]+"${NO_TTY[@]}"} "$HANGAR" "$@" >"$OUT" 2>"$ERR" || rc=$?
 	return 0
 }
 

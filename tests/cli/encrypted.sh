@@ -3,8 +3,9 @@
 # that opens the store takes --keyfile / --passphrase-fd; ls and status say
 # "encrypted (aes-256-gcm)" (and --json); `hangar key add|remove|list`
 # manage the slots (a second keyfile, a passphrase, the last slot kept); a
-# wrong or missing key is exit 1 with a clear message; `hangar mount
-# --keyfile` mounts it and commands go through the daemon without a key.
+# wrong or missing key (with no terminal to ask on) is exit 1 with a clear
+# message; `hangar mount --keyfile` mounts it and commands go through the
+# daemon without a key.  (prompt.sh: the passphrase asked on a terminal.)
 source "$(dirname "$0")/common.bash"
 
 head -c 64 /dev/urandom >k1
@@ -17,8 +18,8 @@ expect_out "initialized encrypted \(aes-256-gcm\) store" "init says encrypted"
 
 # ---- no key, wrong key ------------------------------------------------
 h ls store
-expect_rc 1 "ls without a key"
-expect_err "^hangar: store: the store is encrypted: give --keyfile FILE or --passphrase-fd N" "no-key message"
+expect_rc 1 "ls without a key (and no terminal to ask on)"
+expect_err "^hangar: store: the store is encrypted: give --keyfile FILE or --passphrase-fd N \(there is no terminal" "no-key message"
 h ls store --keyfile bad
 expect_rc 1 "ls with a wrong key"
 expect_err "^hangar: store: wrong passphrase or key file" "wrong-key message"
@@ -77,7 +78,8 @@ h key list store
 expect_rc 0 "key list (no key needed)"
 expect_out "^0 +keyfile +[0-9]{4}-[0-9]{2}-[0-9]{2} " "slot 0 is a keyfile with a date"
 h key add store --new-keyfile k2
-expect_rc 2 "key add without the current key"
+expect_rc 1 "key add without the current key (and no terminal)"
+expect_err "the store is encrypted: give --keyfile FILE or --passphrase-fd N" "key add no-key message"
 h key add store --keyfile bad --new-keyfile k2
 expect_rc 1 "key add with a wrong current key"
 expect_err "wrong passphrase or key file" "key add wrong key"
@@ -121,8 +123,9 @@ if [ -n "${HANGARFS:-}" ] && [ -x "$HANGARFS" ] && [ -e /dev/fuse ] &&
 	mkdir mnt
 	TEST_MOUNTS+=("$TEST_TMP/mnt")
 	h mount store mnt
-	expect_rc 1 "mount without a key"
-	expect_err "is encrypted: give -o keyfile=FILE" "mount no-key message"
+	expect_rc 1 "mount without a key (and no terminal)"
+	expect_err "the store is encrypted: give --keyfile FILE or --passphrase-fd N" "mount no-key message"
+	findmnt -rn --mountpoint "$TEST_TMP/mnt" >/dev/null 2>&1 && fail "mounted without a key"
 	h mount store mnt --keyfile k1
 	expect_rc 1 "mount with a removed key"
 	expect_err "wrong passphrase or key file" "mount wrong key message"
