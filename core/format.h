@@ -87,6 +87,10 @@ static inline void le64_put(uint8_t *p, uint64_t v)
 #define FORMAT_MAX_PINS		     64u /* disks one save image may pin */
 /* Largest object size: the map addresses 2^40 clusters at most. */
 #define FORMAT_MAX_VCLUSTERS (1ull << 40)
+/* A generation at or past this is corruption, not history (2^63 commits
+ * outlast any disk); without the bound a container at 2^64 - 1 would
+ * commit generation 0, and its next open would prefer the older slot. */
+#define FORMAT_MAX_GENERATION (1ull << 63)
 
 /* ---- superblock (512 bytes at offsets 0 and 4096) ----------------------- */
 

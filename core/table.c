@@ -135,6 +135,7 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 	    shift > FORMAT_CLUSTER_SHIFT_MAX ||
 	    le32_get(sb + SB_OFF_MAP_ENTRY_SIZE) != entry_size ||
 	    le64_get(sb + SB_OFF_GENERATION) == 0 ||
+	    le64_get(sb + SB_OFF_GENERATION) >= FORMAT_MAX_GENERATION ||
 	    le64_get(sb + SB_OFF_NEXT_OBJECT_ID) == 0) {
 		/* ids start at 1: a zero counter would hand out id 0, which
 		 * the table refuses, losing the guest at its next open */
