@@ -30,7 +30,8 @@
  * that commit started.
  *
  * THREAD MODEL: see internal.h.  The commit runs under the container write
- * lock; the group-commit counters under commit_mutex.
+ * lock, except that container_commit() syncs under the read lock (steps
+ * 4-5, commit_relax_begin); the group-commit counters under commit_mutex.
  */
 #include <assert.h>
 #include <errno.h>
@@ -108,6 +109,8 @@ static struct container *container_alloc(const struct container_options *opts)
 	pthread_rwlock_init(&c->lock, NULL);
 	pthread_mutex_init(&c->commit_mutex, NULL);
 	pthread_cond_init(&c->commit_cond, NULL);
+	pthread_mutex_init(&c->sync_mutex, NULL);
+	pthread_cond_init(&c->sync_cond, NULL);
 	pthread_mutex_init(&c->cz_lock, NULL);
 	atomic_init(&c->data_dirty, false);
 	c->read_only = opts && opts->read_only;
@@ -135,6 +138,8 @@ static void container_free(struct container *c)
 	crypt_free(c);
 	pthread_rwlock_destroy(&c->lock);
 	pthread_mutex_destroy(&c->commit_mutex);
+	pthread_mutex_destroy(&c->sync_mutex);
+	pthread_cond_destroy(&c->sync_cond);
 	pthread_cond_destroy(&c->commit_cond);
 	pthread_mutex_destroy(&c->cz_lock);
 	free(c);
@@ -207,6 +212,57 @@ static void punch_freed(void *arg, uint64_t n)
 	 * support keeps the blocks, and the cluster is reused later anyway. */
 	(void)io_fallocate(c->io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			   n << c->cluster_shift, c->cluster_size);
+}
+
+void container_wrlock(struct container *c)
+{
+	for (;;) {
+		pthread_rwlock_wrlock(&c->lock);
+		pthread_mutex_lock(&c->sync_mutex);
+		bool syncing = c->commit_syncing;
+		pthread_mutex_unlock(&c->sync_mutex);
+		if (!syncing)
+			return;
+		pthread_rwlock_unlock(&c->lock);
+		pthread_mutex_lock(&c->sync_mutex);
+		while (c->commit_syncing)
+			pthread_cond_wait(&c->sync_cond, &c->sync_mutex);
+		pthread_mutex_unlock(&c->sync_mutex);
+	}
+}
+
+/*
+ * The syncs of a commit need no write lock: they change nothing in memory,
+ * and what the tree and table of this commit are is settled.  Reads and
+ * in-place writes of RAW clusters (read lock) may run meanwhile -- an
+ * in-place write is the documented exception to copy-on-write, and one
+ * that lands during the sync is durable at this commit or the next (it set
+ * data_dirty again).  Every other writer waits in container_wrlock, so the
+ * tree stays as written until the bookkeeping of step 6.  Only
+ * container_commit() relaxes (c->commit_relax); a commit made inside
+ * another operation keeps the write lock it was called with.
+ */
+static void commit_relax_begin(struct container *c)
+{
+	if (!c->commit_relax)
+		return;
+	pthread_mutex_lock(&c->sync_mutex);
+	c->commit_syncing = true;
+	pthread_mutex_unlock(&c->sync_mutex);
+	pthread_rwlock_unlock(&c->lock);
+	pthread_rwlock_rdlock(&c->lock);
+}
+
+static void commit_relax_end(struct container *c)
+{
+	if (!c->commit_relax)
+		return;
+	pthread_rwlock_unlock(&c->lock);
+	pthread_rwlock_wrlock(&c->lock);
+	pthread_mutex_lock(&c->sync_mutex);
+	c->commit_syncing = false;
+	pthread_cond_broadcast(&c->sync_cond);
+	pthread_mutex_unlock(&c->sync_mutex);
 }
 
 /* Write the superblock of `gen` into the slot that does not hold the
@@ -304,7 +360,9 @@ static int commit_run(struct container *c)
 		alloc_recycle_flush(&c->alloc, punch_freed, c);
 		if (!atomic_exchange(&c->data_dirty, false))
 			return 0;
+		commit_relax_begin(c);
 		ret = io_fdatasync(c->io);
+		commit_relax_end(c);
 		return ret ? container_poison(c, ret) : 0;
 	}
 	if (c->save.seal_pending)
@@ -332,15 +390,7 @@ static int commit_run(struct container *c)
 	if (ret)
 		goto out_release;
 
-	/* 4. the tree and all data are durable before the superblock */
-	atomic_store(&c->data_dirty, false);
-	ret = io_fdatasync(c->io);
-	if (ret) {
-		container_poison(c, ret);
-		goto out_release;
-	}
-
-	/* 5. superblock into the other slot */
+	/* 5. (prepared) the superblock's fields */
 	uint64_t old_offset = c->table_offset;
 	uint32_t old_crc = c->table_crc;
 	size_t old_num = c->table_block_num;
@@ -349,10 +399,31 @@ static int commit_run(struct container *c)
 	c->table_crc = crc;
 	c->table_block_num = block_num;
 	c->table_seal = table_seal;
-	uint64_t used = c->alloc.used - old_num;
+	/* clusters of writers sealing outside the lock are not in this
+	 * tree yet (data.c write_sealed_clusters) */
+	uint64_t used = c->alloc.used - old_num - c->inflight_clusters;
 	const uint64_t now_ns = ts_to_ns(clock_now());
 	int slot = 1 - c->active_slot;
-	ret = superblock_commit(c, gen, used, now_ns, slot);
+
+	/* 4. the tree and all data are durable before the superblock;
+	 * 5. the superblock into the other slot */
+	atomic_store(&c->data_dirty, false);
+	commit_relax_begin(c);
+	ret = io_fdatasync(c->io);
+	bool sb_written = false;
+	if (!ret) {
+		sb_written = true;
+		ret = superblock_commit(c, gen, used, now_ns, slot);
+	}
+	commit_relax_end(c);
+	if (ret && !sb_written) {
+		c->table_offset = old_offset;
+		c->table_crc = old_crc;
+		c->table_block_num = old_num;
+		c->table_seal = old_seal;
+		container_poison(c, ret);
+		goto out_release;
+	}
 	if (ret) {
 		/* The slot may or may not hold G+1 now: we can no longer
 		 * tell which tree is on disk, so stop here. */
@@ -386,7 +457,7 @@ static int commit_run(struct container *c)
 	c->txn_dirty = false;
 	c->save.seal_pending = false;
 	alloc_commit(&c->alloc, punch_freed, c);
-	assert(c->alloc.used == used);
+	assert(c->alloc.used == used + c->inflight_clusters);
 	free(meta_new);
 	if (c->alloc.held_num > 0) {
 		/* Raw data this commit freed is still mapped by the older
@@ -444,8 +515,10 @@ int container_commit(struct container *c)
 		c->committing = true;
 		const uint64_t mine = ++c->commits_started;
 		pthread_mutex_unlock(&c->commit_mutex);
-		pthread_rwlock_wrlock(&c->lock);
+		container_wrlock(c);
+		c->commit_relax = true;
 		int r = container_commit_locked(c);
+		c->commit_relax = false;
 		pthread_rwlock_unlock(&c->lock);
 		pthread_mutex_lock(&c->commit_mutex);
 		c->last_commit_result = r;
@@ -794,7 +867,7 @@ int container_close(struct container *c)
 	if (!c)
 		return 0;
 	if (!c->read_only && !c->poisoned) {
-		pthread_rwlock_wrlock(&c->lock);
+		container_wrlock(c);
 		ret = container_commit_locked(c);
 		if (!ret)
 			alloc_recycle_flush(&c->alloc, punch_freed, c);

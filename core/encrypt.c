@@ -19,8 +19,9 @@
  *
  * THREAD MODEL: keys are immutable after crypt_setup.  AEAD contexts come
  * from a small pool under crypt->pool_lock, so readers holding only the
- * container read lock may decrypt in parallel.  crypt_seal needs the
- * container write lock (nonce state).
+ * container read lock may decrypt in parallel.  crypt_seal and crypt_nonce
+ * need the container write lock (nonce state); crypt_seal_to, with a nonce
+ * taken already, needs no container lock at all.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -125,34 +126,53 @@ static enum crypt_key_use key_use_of(uint16_t kind)
 		       : CRYPT_KEY_META;
 }
 
-int crypt_seal(struct container *c, uint16_t kind, uint16_t level,
-	       uint64_t object_id, uint64_t index, uint64_t birth, uint8_t *buf,
-	       size_t len, struct map_seal *out_seal)
+int crypt_nonce(struct container *c, uint8_t nonce[CRYPTO_NONCE_LEN])
 {
 	struct container_crypt *k = c->crypt;
-	struct crypto_aead *a = NULL;
-	uint8_t aad[CRYPTO_AAD_LEN];
-	struct map_seal s = {.birth = birth};
 	int ret;
 
 	if (!k)
 		return -ENOKEY;
-	ret = crypto_nonce_take(&k->nonce, s.nonce);
+	ret = crypto_nonce_take(&k->nonce, nonce);
 	if (ret == -ENOBUFS && !c->in_commit) {
 		/* The durable reservation is used up: raise it, retry. */
 		ret = container_reserve_nonces(c);
 		if (!ret)
-			ret = crypto_nonce_take(&k->nonce, s.nonce);
+			ret = crypto_nonce_take(&k->nonce, nonce);
 	}
-	if (ret)
-		return ret;
+	return ret;
+}
+
+int crypt_seal_to(struct container *c, uint16_t kind, uint16_t level,
+		  uint64_t object_id, uint64_t index, struct map_seal *seal,
+		  uint8_t *out, const uint8_t *in, size_t len)
+{
+	struct container_crypt *k = c->crypt;
+	struct crypto_aead *a = NULL;
+	uint8_t aad[CRYPTO_AAD_LEN];
+	int ret;
+
+	if (!k)
+		return -ENOKEY;
 	ret = aead_take(k, key_use_of(kind), &a);
 	if (ret)
 		return ret;
-	aad_build(c, aad, kind, level, object_id, index, birth, len);
-	ret = crypto_aead_seal(a, buf, s.tag, s.nonce, aad, sizeof(aad), buf,
-			       len);
+	aad_build(c, aad, kind, level, object_id, index, seal->birth, len);
+	ret = crypto_aead_seal(a, out, seal->tag, seal->nonce, aad, sizeof(aad),
+			       in, len);
 	aead_give(k, key_use_of(kind), a);
+	return ret;
+}
+
+int crypt_seal(struct container *c, uint16_t kind, uint16_t level,
+	       uint64_t object_id, uint64_t index, uint64_t birth, uint8_t *buf,
+	       size_t len, struct map_seal *out_seal)
+{
+	struct map_seal s = {.birth = birth};
+	int ret = crypt_nonce(c, s.nonce);
+	if (!ret)
+		ret = crypt_seal_to(c, kind, level, object_id, index, &s, buf,
+				    buf, len);
 	if (!ret)
 		*out_seal = s;
 	return ret;

@@ -16,7 +16,17 @@
  *                         state, the allocator and every "dirty" flag except
  *                         the two atomics below.  Read lock: lookups, reads,
  *                         in-place writes of RAW clusters inside the size.
- *                         Write lock: everything else, and the whole commit.
+ *                         Write lock: everything else, and the commit --
+ *                         except its syncs: container_commit() (flushes and
+ *                         the committer) drops to the read lock for the
+ *                         fdatasyncs of steps 4-5, so reads and in-place
+ *                         writes go on while the disk syncs, and sets
+ *                         c->commit_syncing meanwhile; every other writer
+ *                         takes the lock through container_wrlock(), which
+ *                         waits that phase out (the tree must not change
+ *                         between a commit's write and its bookkeeping).
+ *   c->sync_mutex         protects c->commit_syncing; c->sync_cond signals
+ *                         its end.
  *   obj->attr_lock        protects obj->mtime/ctime and obj->content_dirty
  *                         against concurrent in-place writers (which hold only
  *                         the read lock).
@@ -27,7 +37,7 @@
  *   c->cz_lock            protects the compressor pool.
  * Lock order: commit_mutex is never held while waiting for c->lock's write
  * side by anyone but the commit leader; c->lock before obj->attr_lock before
- * cz_lock.
+ * cz_lock; sync_mutex is a leaf (never held while taking another lock).
  */
 #ifndef HANGAR_INTERNAL_H
 #define HANGAR_INTERNAL_H
@@ -255,6 +265,11 @@ struct container {
 	struct map_seal table_seal;    /* of table block 0, committed */
 	struct container_crypt *crypt; /* keys: NULL until unlocked */
 	bool in_commit;		       /* container_commit_locked is running */
+	bool commit_relax; /* this commit may sync under the read lock */
+	/* clusters allocated by encrypted writers sealing outside the lock
+	 * (data.c write_sealed_clusters), not yet in any map: a commit
+	 * leaves them out of used_clusters */
+	uint64_t inflight_clusters;
 
 	/* the open transaction */
 	struct object **objects; /* sorted by id */
@@ -273,6 +288,9 @@ struct container {
 	bool committing;
 	uint64_t commits_started, commits_done;
 	int last_commit_result;
+	pthread_mutex_t sync_mutex;
+	pthread_cond_t sync_cond;
+	bool commit_syncing; /* a commit syncs under the read lock */
 
 	/* compressors */
 	pthread_mutex_t cz_lock;
@@ -289,6 +307,14 @@ struct load_diag {
 /* encrypt.c */
 int crypt_setup(struct container *c, const struct crypto_key *master);
 void crypt_free(struct container *c);
+/* crypt_nonce - a fresh nonce (write lock held; may make a superblock-only
+ * reservation commit). */
+int crypt_nonce(struct container *c, uint8_t nonce[CRYPTO_NONCE_LEN]);
+/* crypt_seal_to - seal `in` into `out` under seal->nonce and seal->birth
+ * (taken with crypt_nonce), setting seal->tag.  No container lock needed. */
+int crypt_seal_to(struct container *c, uint16_t kind, uint16_t level,
+		  uint64_t object_id, uint64_t index, struct map_seal *seal,
+		  uint8_t *out, const uint8_t *in, size_t len);
 int crypt_seal(struct container *c, uint16_t kind, uint16_t level,
 	       uint64_t object_id, uint64_t index, uint64_t birth, uint8_t *buf,
 	       size_t len, struct map_seal *out_seal);
@@ -304,6 +330,9 @@ int container_reserve_nonces(struct container *c);
 int container_load(struct io *io, const struct container_options *opts,
 		   struct load_diag *diag, struct container **out_container);
 int container_commit_locked(struct container *c);
+/* container_wrlock - take c->lock for writing, once no commit is syncing
+ * under the read lock (see Locking above).  Unlock as usual. */
+void container_wrlock(struct container *c);
 /* container_close_detached - free without committing or closing the io. */
 void container_close_detached(struct container *c);
 void container_emit(struct container *c, enum container_event_type type,

@@ -187,7 +187,7 @@ int container_dir_setattr(struct container *c, const struct object_attr *attr,
 			  unsigned mask, const struct object_attr *defaults)
 {
 	int ret;
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	ret = c->read_only ? -EROFS : c->poisoned;
 	if (ret)
 		goto out_unlock;
@@ -250,7 +250,7 @@ int object_create(struct container *c, const char *name, uint32_t mode,
 
 	if (!name_object_valid(name))
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	ret = writable(c);
 	if (ret)
 		goto out_unlock;
@@ -316,7 +316,7 @@ int object_unlink(struct container *c, const char *name)
 {
 	int ret;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	ret = writable(c);
 	if (ret)
 		goto out_unlock;
@@ -391,7 +391,7 @@ int object_rename(struct container *c, const char *from, const char *to,
 
 	if (!name_object_valid(to))
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	ret = writable(c);
 	if (ret)
 		goto out_unlock;
@@ -469,7 +469,7 @@ int object_setattr(struct container *c, uint64_t id,
 		   const struct object_attr *attr, unsigned mask)
 {
 	int ret;
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	ret = writable(c);
 	if (ret)
 		goto out_unlock;
@@ -531,7 +531,7 @@ int object_list(struct container *c, struct object_name **out_names,
 int object_open(struct container *c, uint64_t id, bool for_write)
 {
 	int ret = 0;
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	struct object *o = object_find(c, id);
 	if (!o) {
 		ret = -ENOENT;
@@ -548,7 +548,7 @@ int object_open(struct container *c, uint64_t id, bool for_write)
 
 void object_release(struct container *c, uint64_t id, bool for_write)
 {
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	struct object *o = object_find(c, id);
 	if (o && o->open_count > 0) {
 		o->open_count--;

@@ -151,7 +151,7 @@ int save_lock_seal(struct container *c)
 {
 	int ret;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	ret = c->read_only ? -EROFS : c->poisoned;
 	if (ret)
 		goto out_unlock;
@@ -197,7 +197,7 @@ int save_lock_resume(struct container *c, char *reason, size_t reason_len)
 	char when[64] = "", ev[64] = "";
 	int ret = 0;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (c->read_only || c->poisoned) {
 		ret = c->read_only ? -EROFS : c->poisoned;
 		goto out_unlock;
@@ -261,7 +261,7 @@ int save_lock_discard(struct container *c)
 {
 	int ret;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	ret = c->read_only ? -EROFS : c->poisoned;
 	if (ret)
 		goto out_unlock;

@@ -55,6 +55,10 @@ struct memio {
 	int fail_errno;
 	bool fail_sticky, fail_short, failed;
 	long calls;
+	/* called at the start of every sync, outside the lock (a test
+	 * stands in for a slow disk with it) */
+	void (*sync_hook)(void *arg);
+	void *sync_arg;
 	/* recording */
 	bool recording;
 	struct memio_op *log;
@@ -168,6 +172,8 @@ static inline int memio_pwrite(struct io *io, const void *buf, size_t len,
 static inline int memio_sync(struct io *io)
 {
 	struct memio *m = memio_of(io);
+	if (m->sync_hook)
+		m->sync_hook(m->sync_arg);
 	pthread_mutex_lock(&m->lock);
 	int ret = memio_fault(m, MEMIO_OP_SYNC);
 	if (!ret)

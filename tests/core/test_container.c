@@ -4,7 +4,9 @@
  * truncate, seek, compression, persistence across reopen, corruption
  * detection, feature flags, ENOSPC.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -528,6 +530,105 @@ static void test_recycle_before_punch(void)
 	free(b);
 }
 
+/*
+ * A flush's syncs do not hold up reads and in-place writes (container.c,
+ * commit_relax_begin): while the disk "syncs" (the memio hook blocks), a
+ * second thread reads and rewrites a RAW cluster in place.  Before, the
+ * whole commit held the write lock and the second thread waited for it.
+ */
+struct sync_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int syncs_entered; /* hook calls so far */
+	bool other_done;   /* the second thread finished its I/O */
+	bool timed_out;
+};
+
+static void sync_gate_hook(void *arg)
+{
+	struct sync_gate *g = arg;
+	pthread_mutex_lock(&g->lock);
+	g->syncs_entered++;
+	pthread_cond_broadcast(&g->cond);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	while (!g->other_done && !g->timed_out)
+		if (pthread_cond_timedwait(&g->cond, &g->lock, &until) ==
+		    ETIMEDOUT)
+			g->timed_out = true;
+	pthread_mutex_unlock(&g->lock);
+}
+
+struct sync_other {
+	struct container *c;
+	struct sync_gate *g;
+	uint64_t id;
+	int read_ret, write_ret;
+	uint8_t got[4096];
+};
+
+static void *sync_other_main(void *arg)
+{
+	struct sync_other *o = arg;
+	struct sync_gate *g = o->g;
+	uint8_t buf[4096];
+	size_t got = 0;
+
+	pthread_mutex_lock(&g->lock);
+	while (g->syncs_entered == 0)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	o->read_ret = object_read(o->c, o->id, o->got, sizeof(o->got), 0, &got);
+	memset(buf, 0xB2, sizeof(buf));
+	o->write_ret = object_write(o->c, o->id, buf, sizeof(buf), 8192);
+	pthread_mutex_lock(&g->lock);
+	g->other_done = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+static void test_io_during_commit_sync(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	struct sync_gate g = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			      .cond = PTHREAD_COND_INITIALIZER};
+	struct sync_other o = {.g = &g};
+	uint8_t a[65536], b[4096];
+	pthread_t th;
+
+	memset(a, 0xA1, sizeof(a));
+	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0644, 0, 0, &o.id));
+	CHECK_OK(object_write(c, o.id, a, sizeof(a), 0));
+	CHECK_OK(container_commit(c));
+	/* an in-place rewrite makes the next flush a real commit */
+	CHECK_OK(object_write(c, o.id, a, 4096, 0));
+	o.c = c;
+	m->sync_arg = &g;
+	m->sync_hook = sync_gate_hook;
+	CHECK_EQ(pthread_create(&th, NULL, sync_other_main, &o), 0);
+	CHECK_OK(container_commit(c));
+	pthread_join(th, NULL);
+	m->sync_hook = NULL;
+	CHECK(!g.timed_out);
+	CHECK_OK(o.read_ret);
+	CHECK_OK(o.write_ret);
+	CHECK(!memcmp(o.got, a, sizeof(o.got)));
+	/* the write made during the sync is durable at the next flush */
+	CHECK_OK(container_commit(c));
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	c = open_ok(m);
+	read_exact(c, o.id, b, sizeof(b), 8192);
+	for (size_t i = 0; i < sizeof(b); i++)
+		CHECK_EQ(b[i], 0xB2);
+	CHECK_OK(container_close(c));
+	memio_free(m);
+}
+
 static void test_dir_attrs(void)
 {
 	struct memio *m = memio_new();
@@ -564,6 +665,7 @@ int main(void)
 	test_sparse_beyond_map();
 	test_huge_sparse_ranges();
 	test_recycle_before_punch();
+	test_io_during_commit_sync();
 	test_basic_roundtrip(12);
 	test_basic_roundtrip(16);
 	test_basic_roundtrip(21);
