@@ -21,6 +21,12 @@
  *     would not shrink by at least one sector is stored RAW.  All-zero
  *     clusters are stored as holes.  A compressed cluster is never rewritten
  *     in place: its new version goes to a new extent (copy-on-write).
+ *   - Whole clusters do their heavy part outside the lock: a compressed
+ *     object's are compressed first, by two threads when a request holds
+ *     two or more (write_squeezed_clusters), then packed under the write
+ *     lock; an encrypted object's are sealed and written between two short
+ *     write-lock sections (write_sealed_clusters).  Partial clusters go
+ *     through the write lock as above.
  *   - Before a modification that the save lock cares about, save_before_modify
  *     commits the transition (invalidate, retire, unseal) so the disk can
  *     never change on disk while a committed state still calls the image
@@ -28,9 +34,14 @@
  *
  * THREAD MODEL: see internal.h.  Reads and fast-path writes hold the
  * container read lock (pend_buf is only changed under the write lock);
- * everything else holds the write lock.
+ * everything else holds the write lock, except compression and sealing of
+ * whole clusters, which hold no container lock (the compressor pool and the
+ * AEAD pool have their own; write_squeezed_clusters may start one helper
+ * thread per request and joins it before taking the lock).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -242,52 +253,66 @@ out_free:
 	return ret;
 }
 
-/* Store one whole cluster of a compressed object. */
-static int store_compressed(struct container *c, struct object *o, uint64_t vc,
-			    const uint8_t *data)
+/*
+ * What compressing one whole cluster gave: a zero cluster (store nothing),
+ * an incompressible one (store it raw), or `len` bytes in the caller's
+ * buffer.  Needs no container lock (the compressor pool has its own).
+ */
+enum squeezed { SQUEEZED_ZERO, SQUEEZED_RAW, SQUEEZED_BYTES };
+
+static int squeeze_cluster(struct container *c, const uint8_t *data,
+			   uint8_t *out, size_t *out_len, enum squeezed *kind)
+{
+	struct compressor *cz;
+	int ret;
+
+	if (buf_is_zero(data, c->cluster_size)) {
+		*kind = SQUEEZED_ZERO;
+		return 0;
+	}
+	ret = compressor_take(c, &cz);
+	if (ret)
+		return ret;
+	ret = compress_cluster(cz, out, c->cluster_size - FORMAT_SECTOR_SIZE,
+			       data, c->cluster_size, out_len);
+	compressor_give(c, cz);
+	*kind = ret == -ENOSPC ? SQUEEZED_RAW : SQUEEZED_BYTES;
+	return ret == -ENOSPC ? 0 : ret;
+}
+
+/* Store one squeezed cluster of a compressed object (write lock held).
+ * `tmp` holds the compressed bytes (SQUEEZED_BYTES; sealed in place when
+ * encrypted), `data` the cluster itself. */
+static int store_squeezed(struct container *c, struct object *o, uint64_t vc,
+			  const uint8_t *data, uint8_t *tmp, size_t len,
+			  enum squeezed kind)
 {
 	struct map_entry old, e = {0};
 	struct map_seal seal = {0};
-	struct compressor *cz;
-	uint8_t *tmp = NULL;
-	size_t len = 0;
 	int ret;
 
 	map_lookup(c, o, vc, &old);
-	if (buf_is_zero(data, c->cluster_size)) {
+	if (kind == SQUEEZED_ZERO) {
 		ret = map_set(c, o, vc, &e, &old);
 		if (!ret)
 			map_entry_release(c, o, &old);
 		return ret;
 	}
-	tmp = malloc(c->cluster_size);
-	if (!tmp)
-		return -ENOMEM;
-	ret = compressor_take(c, &cz);
-	if (ret)
-		goto out_free;
-	ret = compress_cluster(cz, tmp, c->cluster_size - FORMAT_SECTOR_SIZE,
-			       data, c->cluster_size, &len);
-	compressor_give(c, cz);
-	if (ret == -ENOSPC) {
+	if (kind == SQUEEZED_RAW) {
 		/* incompressible: raw, in place if it already is raw
 		 * (never when encrypted: every write takes a new nonce) */
 		if (old.kind == MAP_KIND_RAW && !c->encrypted)
-			ret = io_pwrite(c->io, data, c->cluster_size,
-					old.offset);
-		else
-			ret = store_raw_new(c, o, vc, data);
-		goto out_free;
+			return io_pwrite(c->io, data, c->cluster_size,
+					 old.offset);
+		return store_raw_new(c, o, vc, data);
 	}
-	if (ret)
-		goto out_free;
 	uint32_t aligned = (uint32_t)((len + FORMAT_SECTOR_SIZE - 1) &
 				      ~(size_t)(FORMAT_SECTOR_SIZE - 1));
 	if (!c->pack_cluster || c->pack_used + aligned > c->cluster_size) {
 		uint64_t n;
 		ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
 		if (ret)
-			goto out_free;
+			return ret;
 		if (c->pack_cluster)
 			alloc_unref(&c->alloc, c->pack_cluster);
 		c->pack_cluster = n;
@@ -303,23 +328,39 @@ static int store_compressed(struct container *c, struct object *o, uint64_t vc,
 		ret = crypt_seal(c, CRYPTO_AAD_DATA_COMPRESSED, 0, o->id, vc,
 				 c->generation + 1, tmp, len, &seal);
 		if (ret)
-			goto out_free;
+			return ret;
 	}
 	e.crc = crc32c(0, tmp, len);
 	ret = io_pwrite(c->io, tmp, len, e.offset);
 	if (ret)
-		goto out_free;
+		return ret;
 	ret = alloc_ref(&c->alloc, c->pack_cluster);
 	if (ret)
-		goto out_free;
+		return ret;
 	ret = map_set_sealed(c, o, vc, &e, &seal, &old);
 	if (ret) {
 		alloc_unref(&c->alloc, c->pack_cluster);
-		goto out_free;
+		return ret;
 	}
 	c->pack_used += aligned;
 	map_entry_release(c, o, &old);
-out_free:
+	return 0;
+}
+
+/* Store one whole cluster of a compressed object (write lock held). */
+static int store_compressed(struct container *c, struct object *o, uint64_t vc,
+			    const uint8_t *data)
+{
+	uint8_t *tmp = malloc(c->cluster_size);
+	enum squeezed kind;
+	size_t len = 0;
+	int ret;
+
+	if (!tmp)
+		return -ENOMEM;
+	ret = squeeze_cluster(c, data, tmp, &len, &kind);
+	if (!ret)
+		ret = store_squeezed(c, o, vc, data, tmp, len, kind);
 	free(tmp);
 	return ret;
 }
@@ -569,11 +610,125 @@ out_free:
 	return ret;
 }
 
-/* An encrypted object has no in-place path (every write takes a new nonce):
- * whole clusters go through write_sealed_clusters, the partial ones at
- * either end through the write lock. */
-static int write_encrypted(struct container *c, uint64_t id, const uint8_t *src,
-			   size_t len, uint64_t offset)
+/* Compressing one request's whole clusters, shared by two threads. */
+struct squeeze_batch {
+	struct container *c;
+	const uint8_t *src; /* count clusters */
+	uint8_t *out;	    /* count clusters of room */
+	size_t *len;
+	enum squeezed *kind;
+	size_t count;
+};
+
+struct squeeze_part {
+	struct squeeze_batch *b;
+	size_t first, step;
+	int ret;
+};
+
+static void *squeeze_part_main(void *arg)
+{
+	struct squeeze_part *p = arg;
+	struct squeeze_batch *b = p->b;
+	const size_t cs = b->c->cluster_size;
+
+	for (size_t i = p->first; i < b->count && !p->ret; i += p->step)
+		p->ret = squeeze_cluster(b->c, b->src + i * cs, b->out + i * cs,
+					 &b->len[i], &b->kind[i]);
+	return NULL;
+}
+
+/*
+ * Whole clusters of a compressed object (memory.save; disks of a
+ * --compress-disks guest), compressed outside the container lock, by two
+ * threads when there are at least SQUEEZE_SPLIT of them.  Compression is
+ * nearly all the cost of writing a memory image, and a save stream arrives
+ * one request at a time (QEMU's migration, dd), so the only parallelism
+ * there is inside a request.  The compressed bytes are then packed and
+ * mapped under the write lock, exactly as a cluster filled through the
+ * pending buffer is (store_squeezed).  A pending cluster inside the range
+ * is stored first, so this request's clusters replace it whole.
+ */
+#define SQUEEZE_SPLIT 2
+
+static int write_squeezed_clusters(struct container *c, uint64_t id,
+				   const uint8_t *src, uint64_t vc0,
+				   size_t count)
+{
+	const size_t cs = c->cluster_size;
+	struct squeeze_batch b = {.c = c, .src = src, .count = count};
+	struct squeeze_part mine = {.b = &b, .first = 0, .step = 1};
+	struct squeeze_part other = {.b = &b, .first = 1, .step = 2};
+	pthread_t helper;
+	bool helped = false;
+	struct object *o;
+	int ret = 0;
+
+	b.out = malloc(count * cs);
+	b.len = calloc(count, sizeof(*b.len));
+	b.kind = calloc(count, sizeof(*b.kind));
+	if (!b.out || !b.len || !b.kind) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	if (count >= SQUEEZE_SPLIT &&
+	    pthread_create(&helper, NULL, squeeze_part_main, &other) == 0) {
+		helped = true;
+		mine.step = 2;
+	}
+	squeeze_part_main(&mine);
+	if (helped)
+		pthread_join(helper, NULL);
+	ret = mine.ret ? mine.ret : other.ret;
+	if (ret)
+		goto out_free;
+
+	container_wrlock(c);
+	o = object_find(c, id);
+	ret = !o ? -ENOENT : c->read_only ? -EROFS : c->poisoned;
+	if (!ret && !object_is_compressed(c, o))
+		ret = -EAGAIN; /* cannot happen today: compression is fixed
+				* at create; -EAGAIN makes the caller redo it */
+	if (!ret && needs_save_transition(c, o))
+		ret = save_before_modify(c, o);
+	if (!ret && o->pend_valid && o->pend_vc >= vc0 &&
+	    o->pend_vc < vc0 + count)
+		ret = object_flush_pending(c, o);
+	size_t done = 0;
+	while (!ret && done < count) {
+		ret = store_squeezed(c, o, vc0 + done, src + done * cs,
+				     b.out + done * cs, b.len[done],
+				     b.kind[done]);
+		if (!ret)
+			done++;
+	}
+	if (done > 0) {
+		uint64_t end = (vc0 + done) << c->cluster_shift;
+		if (end > o->size) {
+			o->size = end;
+			o->dirty = true;
+		}
+		c->txn_dirty = true;
+		container_touch(o, true);
+	}
+	pthread_rwlock_unlock(&c->lock);
+out_free:
+	free(b.kind);
+	free(b.len);
+	free(b.out);
+	return ret;
+}
+
+/*
+ * A write split at cluster boundaries: the partial clusters at either end
+ * through the write lock, the whole ones in between through
+ * write_squeezed_clusters (compressed objects) or write_sealed_clusters
+ * (encrypted ones: every write takes a new nonce, there is no in-place
+ * path), which do their heavy part outside the lock.
+ */
+static int write_by_cluster(struct container *c, uint64_t id,
+			    const uint8_t *src, size_t len, uint64_t offset,
+			    bool compressed)
 {
 	const uint64_t mask = c->cluster_size - 1;
 	const uint64_t first = (offset + mask) & ~mask;
@@ -585,12 +740,17 @@ static int write_encrypted(struct container *c, uint64_t id, const uint8_t *src,
 	if (first > offset)
 		ret = write_slow(c, id, src, first - offset, offset);
 	if (!ret) {
-		ret = write_sealed_clusters(c, id, src + (first - offset),
-					    first >> c->cluster_shift,
-					    (last - first) >> c->cluster_shift);
+		const uint8_t *mid = src + (first - offset);
+		uint64_t vc0 = first >> c->cluster_shift;
+		size_t count = (size_t)((last - first) >> c->cluster_shift);
+		if (!compressed) {
+			ret = write_sealed_clusters(c, id, mid, vc0, count);
+			compressed = ret == -EAGAIN;
+		}
+		if (compressed)
+			ret = write_squeezed_clusters(c, id, mid, vc0, count);
 		if (ret == -EAGAIN)
-			ret = write_slow(c, id, src + (first - offset),
-					 last - first, first);
+			ret = write_slow(c, id, mid, last - first, first);
 	}
 	if (!ret && offset + len > last)
 		ret = write_slow(c, id, src + (last - offset),
@@ -610,7 +770,7 @@ int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 		return ret;
 
 	if (c->encrypted)
-		return write_encrypted(c, id, src, len, offset);
+		return write_by_cluster(c, id, src, len, offset, false);
 
 	/* Fast path under the read lock. */
 	pthread_rwlock_rdlock(&c->lock);
@@ -624,10 +784,15 @@ int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 		pthread_rwlock_unlock(&c->lock);
 		return ret;
 	}
-	/* Encrypted objects have no in-place path: every write takes a new
-	 * nonce and a new cluster (FORMAT.md section 9). */
-	if (!c->encrypted && !object_is_compressed(c, o) &&
-	    !needs_save_transition(c, o) && offset + len <= o->size) {
+	if (object_is_compressed(c, o) &&
+	    len >= ((offset + c->cluster_size - 1) & ~(c->cluster_size - 1)) -
+			    offset + c->cluster_size) {
+		/* at least one whole cluster: compressed outside the lock */
+		pthread_rwlock_unlock(&c->lock);
+		return write_by_cluster(c, id, src, len, offset, true);
+	}
+	if (!object_is_compressed(c, o) && !needs_save_transition(c, o) &&
+	    offset + len <= o->size) {
 		while (done < len) {
 			uint64_t pos = offset + done;
 			uint64_t vc = pos >> c->cluster_shift;

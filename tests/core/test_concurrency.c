@@ -26,6 +26,9 @@
 #define SHARED_OFF ((uint64_t)OWNERS * REGION)
 #define SHARED_LEN (256u << 10)
 #define ITER	   1500
+/* memory.save chunks: unaligned, several whole clusters each (compressed
+ * outside the lock by two threads, data.c write_squeezed_clusters) */
+#define IMAGE_CHUNK 150000
 
 struct shared {
 	struct container *c;
@@ -105,16 +108,25 @@ static void *image_main(void *arg)
 {
 	struct worker *w = arg;
 	struct shared *s = w->s;
-	uint8_t *chunk = calloc(1, 20000);
-	for (uint64_t off = 0; off < (8u << 20); off += 20000) {
-		memset(chunk, (int)(off / 20000) & 0xff, 20000);
-		CHECK_OK(object_write(s->c, s->image, chunk, 20000, off));
+	uint8_t *chunk = calloc(1, IMAGE_CHUNK);
+	for (uint64_t off = 0; off < (8u << 20); off += IMAGE_CHUNK) {
+		memset(chunk, (int)(off / IMAGE_CHUNK) & 0xff, IMAGE_CHUNK);
+		CHECK_OK(object_write(s->c, s->image, chunk, IMAGE_CHUNK, off));
 		size_t n = 0;
 		uint8_t back[64];
 		CHECK_OK(object_read(s->c, s->image, back, sizeof(back), off,
 				     &n));
 		CHECK_EQ(n, sizeof(back));
-		CHECK_EQ(back[0], (off / 20000) & 0xff);
+		CHECK_EQ(back[0], (off / IMAGE_CHUNK) & 0xff);
+	}
+	/* every byte of every chunk, once the stream is written */
+	for (uint64_t off = 0; off < (8u << 20); off += IMAGE_CHUNK) {
+		size_t n = 0;
+		CHECK_OK(object_read(s->c, s->image, chunk, IMAGE_CHUNK, off,
+				     &n));
+		CHECK_EQ(n, IMAGE_CHUNK);
+		for (size_t i = 0; i < IMAGE_CHUNK; i++)
+			CHECK_EQ(chunk[i], (off / IMAGE_CHUNK) & 0xff);
 	}
 	free(chunk);
 	return NULL;
