@@ -325,6 +325,17 @@ int cli_passphrase_prompt(const char *prompt, const char *repeat, uint8_t **out,
  */
 void cli_passphrase_error(const char *dir, int rc, const char *no_terminal);
 
+/*
+ * cli_secret_new - the secret of a NEW key slot of the store at `dir`:
+ * `keyfile`'s bytes, a line from descriptor `fd`, or (neither given) a
+ * passphrase typed twice on the terminal.  Messages call it "the key" /
+ * "passphrase", or with `adding` (a slot for a store that has one already)
+ * "the new key" / "new passphrase"; `no_terminal` is cli_passphrase_error's
+ * advice.  Prints why it failed.  *out as cli_secret_read's.
+ */
+int cli_secret_new(const char *dir, const char *keyfile, int fd, bool adding,
+		   const char *no_terminal, uint8_t **out, size_t *out_len);
+
 /* ---- copy.c ------------------------------------------------------------- */
 
 /*

@@ -36,39 +36,25 @@ void usage_init(FILE *f)
 		   "  -h, --help               show this help\n");
 }
 
-/* The new store's secret: FILE's bytes, a line from descriptor N, or a
- * passphrase typed twice on the terminal.  Prints why it failed. */
+/* The new store's secret (cli_secret_new); an existing store is refused
+ * before the passphrase is asked twice, not after (store_init would). */
 static int init_secret(const char *dir, const char *keyfile, int pass_fd,
 		       uint8_t **out, size_t *out_len)
 {
-	char path[PATH_MAX + 64], prompt[PATH_MAX + 64];
+	char path[PATH_MAX + 64];
 	struct stat st;
-	int rc;
 
-	if (keyfile || pass_fd >= 0) {
-		rc = cli_secret_read(keyfile, pass_fd, out, out_len);
-		if (rc)
-			cli_error("%s: cannot read the key: %s",
-				  keyfile ? keyfile : "passphrase",
-				  rc == -EINVAL ? "empty or too long"
-						: cli_strerror(rc));
-		return rc;
+	if (!keyfile && pass_fd < 0) {
+		snprintf(path, sizeof(path), "%s/%s", dir, STORE_CONFIG_NAME);
+		if (stat(path, &st) == 0) {
+			cli_error("%s: already a hangar store", dir);
+			return -EEXIST;
+		}
 	}
-	/* Say it before asking twice, not after (store_init would). */
-	snprintf(path, sizeof(path), "%s/%s", dir, STORE_CONFIG_NAME);
-	if (stat(path, &st) == 0) {
-		cli_error("%s: already a hangar store", dir);
-		return -EEXIST;
-	}
-	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", dir);
-	rc = cli_passphrase_prompt(prompt, "Repeat the passphrase: ", out,
-				   out_len);
-	if (rc)
-		cli_passphrase_error(dir, rc,
-				     "no terminal to ask for a passphrase: "
-				     "give --keyfile FILE or --passphrase-fd "
-				     "N");
-	return rc;
+	return cli_secret_new(dir, keyfile, pass_fd, false,
+			      "no terminal to ask for a passphrase: give "
+			      "--keyfile FILE or --passphrase-fd N",
+			      out, out_len);
 }
 
 int cmd_init(int argc, char **argv)

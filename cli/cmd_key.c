@@ -181,34 +181,6 @@ static int key_open(const char *dir, struct cli_store *cs)
 	return CLI_EXIT_OK;
 }
 
-/* The new slot's secret: FILE's bytes, a line from descriptor N, or a
- * passphrase typed twice on the terminal.  Prints why it failed. */
-static int key_new_secret(const char *dir, const char *new_keyfile, int new_fd,
-			  uint8_t **out, size_t *out_len)
-{
-	char prompt[PATH_MAX + 64];
-	int rc;
-
-	if (new_keyfile || new_fd >= 0) {
-		rc = cli_secret_read(new_keyfile, new_fd, out, out_len);
-		if (rc)
-			cli_error("%s: cannot read the new key: %s",
-				  new_keyfile ? new_keyfile : "new passphrase",
-				  rc == -EINVAL ? "empty or too long"
-						: cli_strerror(rc));
-		return rc;
-	}
-	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", dir);
-	rc = cli_passphrase_prompt(prompt, "Repeat the new passphrase: ", out,
-				   out_len);
-	if (rc)
-		cli_passphrase_error(dir, rc,
-				     "no terminal to ask for the new "
-				     "passphrase: give --new-keyfile FILE or "
-				     "--new-passphrase-fd N");
-	return rc;
-}
-
 static int key_add(const char *dir, const char *new_keyfile, int new_fd)
 {
 	struct cli_store cs;
@@ -224,7 +196,10 @@ static int key_add(const char *dir, const char *new_keyfile, int new_fd)
 	exit_code = key_open(dir, &cs);
 	if (exit_code != CLI_EXIT_OK)
 		return exit_code;
-	rc = key_new_secret(dir, new_keyfile, new_fd, &secret, &len);
+	rc = cli_secret_new(dir, new_keyfile, new_fd, true,
+			    "no terminal to ask for the new passphrase: give "
+			    "--new-keyfile FILE or --new-passphrase-fd N",
+			    &secret, &len);
 	if (rc) {
 		cli_store_close(&cs);
 		return CLI_EXIT_FAIL;

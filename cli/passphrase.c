@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,4 +154,29 @@ void cli_passphrase_error(const char *dir, int rc, const char *no_terminal)
 		cli_error("%s: cannot read the passphrase from the terminal: "
 			  "%s",
 			  dir, cli_strerror(rc));
+}
+
+int cli_secret_new(const char *dir, const char *keyfile, int fd, bool adding,
+		   const char *no_terminal, uint8_t **out, size_t *out_len)
+{
+	const char *what = adding ? "new key" : "key";
+	const char *pass = adding ? "new passphrase" : "passphrase";
+	char prompt[PATH_MAX + 64], repeat[64];
+	int rc;
+
+	if (keyfile || fd >= 0) {
+		rc = cli_secret_read(keyfile, fd, out, out_len);
+		if (rc)
+			cli_error("%s: cannot read the %s: %s",
+				  keyfile ? keyfile : pass, what,
+				  rc == -EINVAL ? "empty or too long"
+						: cli_strerror(rc));
+		return rc;
+	}
+	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", dir);
+	snprintf(repeat, sizeof(repeat), "Repeat the %s: ", pass);
+	rc = cli_passphrase_prompt(prompt, repeat, out, out_len);
+	if (rc)
+		cli_passphrase_error(dir, rc, no_terminal);
+	return rc;
 }

@@ -446,16 +446,23 @@ static bool needs_save_transition(struct container *c, const struct object *o)
 	       save_is_pinned(c, o->id);
 }
 
-static int write_locked(struct container *c, struct object *o,
+/* After `o` was written up to byte `end` (write lock held): the size, the
+ * dirty flags, mtime. */
+static void write_done(struct container *c, struct object *o, uint64_t end)
+{
+	if (end > o->size) {
+		o->size = end;
+		o->dirty = true;
+	}
+	c->txn_dirty = true;
+	container_touch(o, true);
+}
+
+/* Write cluster by cluster (write lock held, save transition made). */
+static int write_chunks(struct container *c, struct object *o,
 			const uint8_t *src, size_t len, uint64_t offset)
 {
-	int ret;
-
-	if (needs_save_transition(c, o)) {
-		ret = save_before_modify(c, o);
-		if (ret)
-			return ret;
-	}
+	int ret = 0;
 	size_t done = 0;
 	while (done < len) {
 		uint64_t pos = offset + done;
@@ -469,14 +476,8 @@ static int write_locked(struct container *c, struct object *o,
 			break;
 		done += chunk;
 	}
-	if (done > 0) {
-		if (offset + done > o->size) {
-			o->size = offset + done;
-			o->dirty = true;
-		}
-		c->txn_dirty = true;
-		container_touch(o, true);
-	}
+	if (done > 0)
+		write_done(c, o, offset + done);
 	return ret;
 }
 
@@ -488,20 +489,44 @@ static int check_range(uint64_t offset, uint64_t len, unsigned shift)
 	return 0;
 }
 
+/* Common prologue of every write-locked modification (write lock held):
+ * the object, writable, and the save-lock transition the change needs
+ * committed first. */
+static int write_begin(struct container *c, uint64_t id,
+		       struct object **out_obj)
+{
+	struct object *o = object_find(c, id);
+	int ret;
+	if (!o)
+		return -ENOENT;
+	ret = c->read_only ? -EROFS : c->poisoned;
+	if (!ret && needs_save_transition(c, o))
+		ret = save_before_modify(c, o);
+	if (!ret)
+		*out_obj = o;
+	return ret;
+}
+
+/* write_begin, and the pending compressed cluster stored (truncate, punch,
+ * zero work on the map). */
+static int modify_begin(struct container *c, uint64_t id,
+			struct object **out_obj)
+{
+	int ret = write_begin(c, id, out_obj);
+	return ret ? ret : object_flush_pending(c, *out_obj);
+}
+
 /* Any write, under the write lock. */
 static int write_slow(struct container *c, uint64_t id, const uint8_t *src,
 		      size_t len, uint64_t offset)
 {
+	struct object *o;
 	int ret;
 
 	container_wrlock(c);
-	struct object *o = object_find(c, id);
-	if (!o)
-		ret = -ENOENT;
-	else
-		ret = c->read_only ? -EROFS : c->poisoned;
+	ret = write_begin(c, id, &o);
 	if (!ret)
-		ret = write_locked(c, o, src, len, offset);
+		ret = write_chunks(c, o, src, len, offset);
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
@@ -538,12 +563,9 @@ static int write_sealed_clusters(struct container *c, uint64_t id,
 
 	/* A. nonces and clusters */
 	container_wrlock(c);
-	o = object_find(c, id);
-	ret = !o ? -ENOENT : c->read_only ? -EROFS : c->poisoned;
+	ret = write_begin(c, id, &o);
 	if (!ret && object_is_compressed(c, o))
 		ret = -EAGAIN;
-	if (!ret && needs_save_transition(c, o))
-		ret = save_before_modify(c, o);
 	while (!ret && taken < count) {
 		seals[taken].birth = c->generation + 1;
 		ret = crypt_nonce(c, seals[taken].nonce);
@@ -571,13 +593,8 @@ static int write_sealed_clusters(struct container *c, uint64_t id,
 
 	/* C. map what was written; give back the rest */
 	container_wrlock(c);
-	o = object_find(c, id);
-	if (!ret && !o)
-		ret = -ENOENT;
 	if (!ret)
-		ret = c->poisoned;
-	if (!ret && needs_save_transition(c, o))
-		ret = save_before_modify(c, o);
+		ret = write_begin(c, id, &o);
 	while (!ret && mapped < written) {
 		struct map_entry old,
 			e = {.kind = MAP_KIND_RAW,
@@ -593,15 +610,8 @@ static int write_sealed_clusters(struct container *c, uint64_t id,
 	for (size_t i = mapped; i < taken; i++)
 		alloc_unref(&c->alloc, clusters[i]);
 	c->inflight_clusters -= taken;
-	if (mapped > 0) {
-		uint64_t end = (vc0 + mapped) << c->cluster_shift;
-		if (end > o->size) {
-			o->size = end;
-			o->dirty = true;
-		}
-		c->txn_dirty = true;
-		container_touch(o, true);
-	}
+	if (mapped > 0)
+		write_done(c, o, (vc0 + mapped) << c->cluster_shift);
 	pthread_rwlock_unlock(&c->lock);
 out_free:
 	free(buf);
@@ -684,13 +694,10 @@ static int write_squeezed_clusters(struct container *c, uint64_t id,
 		goto out_free;
 
 	container_wrlock(c);
-	o = object_find(c, id);
-	ret = !o ? -ENOENT : c->read_only ? -EROFS : c->poisoned;
+	ret = write_begin(c, id, &o);
 	if (!ret && !object_is_compressed(c, o))
 		ret = -EAGAIN; /* cannot happen today: compression is fixed
 				* at create; -EAGAIN makes the caller redo it */
-	if (!ret && needs_save_transition(c, o))
-		ret = save_before_modify(c, o);
 	if (!ret && o->pend_valid && o->pend_vc >= vc0 &&
 	    o->pend_vc < vc0 + count)
 		ret = object_flush_pending(c, o);
@@ -702,15 +709,8 @@ static int write_squeezed_clusters(struct container *c, uint64_t id,
 		if (!ret)
 			done++;
 	}
-	if (done > 0) {
-		uint64_t end = (vc0 + done) << c->cluster_shift;
-		if (end > o->size) {
-			o->size = end;
-			o->dirty = true;
-		}
-		c->txn_dirty = true;
-		container_touch(o, true);
-	}
+	if (done > 0)
+		write_done(c, o, (vc0 + done) << c->cluster_shift);
 	pthread_rwlock_unlock(&c->lock);
 out_free:
 	free(b.kind);
@@ -784,14 +784,15 @@ int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 		pthread_rwlock_unlock(&c->lock);
 		return ret;
 	}
-	if (object_is_compressed(c, o) &&
+	const bool compressed = object_is_compressed(c, o);
+	if (compressed &&
 	    len >= ((offset + c->cluster_size - 1) & ~(c->cluster_size - 1)) -
 			    offset + c->cluster_size) {
 		/* at least one whole cluster: compressed outside the lock */
 		pthread_rwlock_unlock(&c->lock);
 		return write_by_cluster(c, id, src, len, offset, true);
 	}
-	if (!object_is_compressed(c, o) && !needs_save_transition(c, o) &&
+	if (!compressed && !needs_save_transition(c, o) &&
 	    offset + len <= o->size) {
 		while (done < len) {
 			uint64_t pos = offset + done;
@@ -856,29 +857,6 @@ int object_write_zeros_locked(struct container *c, struct object *o,
 	if (!ret)
 		ret = object_flush_pending(c, o);
 	return ret;
-}
-
-/* Common prologue of the write-locked modifications below. */
-static int modify_begin(struct container *c, uint64_t id,
-			struct object **out_obj)
-{
-	struct object *o = object_find(c, id);
-	int ret;
-	if (!o)
-		return -ENOENT;
-	ret = c->read_only ? -EROFS : c->poisoned;
-	if (ret)
-		return ret;
-	if (needs_save_transition(c, o)) {
-		ret = save_before_modify(c, o);
-		if (ret)
-			return ret;
-	}
-	ret = object_flush_pending(c, o);
-	if (ret)
-		return ret;
-	*out_obj = o;
-	return 0;
 }
 
 int object_truncate(struct container *c, uint64_t id, uint64_t size)

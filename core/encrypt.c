@@ -143,9 +143,14 @@ int crypt_nonce(struct container *c, uint8_t nonce[CRYPTO_NONCE_LEN])
 	return ret;
 }
 
-int crypt_seal_to(struct container *c, uint16_t kind, uint16_t level,
-		  uint64_t object_id, uint64_t index, struct map_seal *seal,
-		  uint8_t *out, const uint8_t *in, size_t len)
+/* One AES-256-GCM pass over a stored unit with a pooled context: seal when
+ * `out_tag` is given (the tag is written there), else open and check
+ * `check_tag`. */
+static int aead_run(struct container *c, uint16_t kind, uint16_t level,
+		    uint64_t object_id, uint64_t index, uint64_t birth,
+		    const uint8_t nonce[CRYPTO_NONCE_LEN],
+		    const uint8_t *check_tag, uint8_t *out_tag, uint8_t *out,
+		    const uint8_t *in, size_t len)
 {
 	struct container_crypt *k = c->crypt;
 	struct crypto_aead *a = NULL;
@@ -157,11 +162,23 @@ int crypt_seal_to(struct container *c, uint16_t kind, uint16_t level,
 	ret = aead_take(k, key_use_of(kind), &a);
 	if (ret)
 		return ret;
-	aad_build(c, aad, kind, level, object_id, index, seal->birth, len);
-	ret = crypto_aead_seal(a, out, seal->tag, seal->nonce, aad, sizeof(aad),
-			       in, len);
+	aad_build(c, aad, kind, level, object_id, index, birth, len);
+	if (out_tag)
+		ret = crypto_aead_seal(a, out, out_tag, nonce, aad, sizeof(aad),
+				       in, len);
+	else
+		ret = crypto_aead_open(a, out, nonce, aad, sizeof(aad), in, len,
+				       check_tag);
 	aead_give(k, key_use_of(kind), a);
 	return ret;
+}
+
+int crypt_seal_to(struct container *c, uint16_t kind, uint16_t level,
+		  uint64_t object_id, uint64_t index, struct map_seal *seal,
+		  uint8_t *out, const uint8_t *in, size_t len)
+{
+	return aead_run(c, kind, level, object_id, index, seal->birth,
+			seal->nonce, NULL, seal->tag, out, in, len);
 }
 
 int crypt_seal(struct container *c, uint16_t kind, uint16_t level,
@@ -182,21 +199,8 @@ int crypt_open(struct container *c, uint16_t kind, uint16_t level,
 	       uint64_t object_id, uint64_t index, const struct map_seal *seal,
 	       uint8_t *buf, size_t len)
 {
-	struct container_crypt *k = c->crypt;
-	struct crypto_aead *a = NULL;
-	uint8_t aad[CRYPTO_AAD_LEN];
-	int ret;
-
-	if (!k)
-		return -ENOKEY;
-	ret = aead_take(k, key_use_of(kind), &a);
-	if (ret)
-		return ret;
-	aad_build(c, aad, kind, level, object_id, index, seal->birth, len);
-	ret = crypto_aead_open(a, buf, seal->nonce, aad, sizeof(aad), buf, len,
-			       seal->tag);
-	aead_give(k, key_use_of(kind), a);
-	return ret;
+	return aead_run(c, kind, level, object_id, index, seal->birth,
+			seal->nonce, seal->tag, NULL, buf, buf, len);
 }
 
 int crypt_superblock_mac(struct container *c, uint8_t *sb)

@@ -27,6 +27,11 @@
  *                         between a commit's write and its bookkeeping).
  *   c->sync_mutex         protects c->commit_syncing; c->sync_cond signals
  *                         its end.
+ *   No container lock:    compressing and sealing whole clusters of a write
+ *                         (data.c write_squeezed_clusters,
+ *                         write_sealed_clusters); the clusters they write
+ *                         are taken and mapped under the write lock, and
+ *                         counted in c->inflight_clusters in between.
  *   obj->attr_lock        protects obj->mtime/ctime and obj->content_dirty
  *                         against concurrent in-place writers (which hold only
  *                         the read lock).
