@@ -102,6 +102,12 @@ void cli_event(void *arg, const struct container_event *ev)
 			 sep, *obj ? " at " : "", obj, cli_strerror(ev->error),
 			 detail);
 		break;
+	case CONTAINER_EVENT_OPEN_REFUSED:
+		/* the caller reports the errno; this adds the reason */
+		if (*detail)
+			cli_note("%s%scontainer refused: %s", guest, sep,
+				 detail);
+		break;
 	default:
 		cli_note("%s%sevent %d %s %s", guest, sep, (int)ev->type, obj,
 			 detail);

@@ -6,7 +6,9 @@
  * table chain with each block's crc held by its parent, every map node's crc
  * held by its parent, every entry's kind and bounds, that no cluster is
  * referenced twice (which also catches cycles), and that the referenced
- * cluster count equals the superblock's used_clusters.  check_container adds
+ * cluster count equals the superblock's used_clusters (for check, a
+ * mismatch is handed back in load_diag and reported with its counts instead
+ * of ending the check).  check_container adds
  * what the loader does not need to do at open: it reads every compressed
  * extent, verifies its crc32c and decompresses it, and it counts the tree.
  * It never writes: a read-only load performs no recovery.
@@ -40,6 +42,33 @@ static void report(struct check_report *r, const char *msg)
 		memcpy(dst, msg, n);
 		dst[n] = '\0';
 	}
+}
+
+/* The superblock's used_clusters disagrees with the tree.  More recorded
+ * than referenced: that many clusters are leaked (counted as used, reachable
+ * from nothing).  Fewer: the tree references clusters the accounting does
+ * not know, which is corruption, not a leak. */
+static void report_accounting(struct check_report *r,
+			      const struct load_diag *diag)
+{
+	char msg[160];
+	if (diag->used_recorded > diag->used_referenced) {
+		r->leaked_clusters =
+			diag->used_recorded - diag->used_referenced;
+		snprintf(msg, sizeof(msg),
+			 "superblock records %llu used clusters, the tree "
+			 "references %llu: %llu leaked",
+			 (unsigned long long)diag->used_recorded,
+			 (unsigned long long)diag->used_referenced,
+			 (unsigned long long)r->leaked_clusters);
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "superblock records %llu used clusters, the tree "
+			 "references %llu: accounting is short",
+			 (unsigned long long)diag->used_recorded,
+			 (unsigned long long)diag->used_referenced);
+	}
+	report(r, msg);
 }
 
 struct walk {
@@ -132,6 +161,7 @@ int check_container_key(struct io *io, const struct crypto_key *master,
 
 	memset(out_report, 0, sizeof(*out_report));
 	memset(&diag, 0, sizeof(diag));
+	diag.tolerate_used_mismatch = true;
 	ret = io_size(io, &size);
 	if (ret)
 		return ret;
@@ -155,6 +185,8 @@ int check_container_key(struct io *io, const struct crypto_key *master,
 	out_report->cluster_size = c->cluster_size;
 	out_report->file_clusters = size >> c->cluster_shift;
 	out_report->referenced_clusters = c->alloc.used;
+	if (diag.used_mismatch)
+		report_accounting(out_report, &diag);
 	w.c = c;
 	w.r = out_report;
 	w.in = malloc(c->cluster_size);

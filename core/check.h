@@ -8,11 +8,19 @@
  * into a cluster that something else references), every compressed cluster's
  * checksum and frame, and the allocation accounting (clusters referenced
  * twice are errors; the referenced count must equal the superblock's
- * used_clusters; a difference is reported as leaked clusters).
+ * used_clusters: more recorded than referenced is reported as that many
+ * leaked clusters, fewer as an accounting error; either way the rest of the
+ * container is still verified).
  *
  * It never writes and never repairs.  Hostile input is bounded: tree height,
  * table length and record sizes are capped, cycles are caught by the
  * referenced-twice test.  The report is structured; core never prints.
+ *
+ * Ownership: the io is borrowed for the call and never closed; the report is
+ * the caller's.  Everything the check loads is private to the call.
+ * Locking: none taken.  It reads the file as it is: run it on a container no
+ * one is committing to (the CLI says so on a mounted store), or a finding
+ * may be a commit in progress rather than damage.
  */
 #ifndef HANGAR_CHECK_H
 #define HANGAR_CHECK_H

@@ -9,6 +9,10 @@
  * Errors: -ENOMEM, -EINVAL (bad level), -ENOSPC (output does not fit:
  * compress_cluster uses it to say "store raw"), -EBADMSG (corrupt frame or
  * wrong decompressed size).
+ *
+ * Ownership: compressor_new() gives the caller a compressor to free with
+ * compressor_free(); every buffer passed in stays the caller's.
+ * Locking: none inside (see above); the container's pool has its own lock.
  */
 #ifndef HANGAR_COMPRESS_H
 #define HANGAR_COMPRESS_H

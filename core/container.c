@@ -656,7 +656,7 @@ static int superblock_choose(struct container *c,
 	uint8_t hdr[FORMAT_SUPERBLOCK_B_OFFSET + FORMAT_SECTOR_SIZE];
 	uint64_t used[2] = {0, 0};
 	int res[2];
-	char why[2][64] = {"", ""};
+	char why[2][128] = {"", ""};
 	int ret;
 
 	ret = io_pread(c->io, hdr, sizeof(hdr), 0);
@@ -820,7 +820,12 @@ int container_load(struct io *io, const struct container_options *opts,
 	if (ret)
 		goto out_free;
 	alloc_commit(&c->alloc, NULL, NULL);
-	if (c->alloc.used != recorded_used) {
+	if (c->alloc.used != recorded_used && diag &&
+	    diag->tolerate_used_mismatch && c->read_only) {
+		diag->used_mismatch = true;
+		diag->used_recorded = recorded_used;
+		diag->used_referenced = c->alloc.used;
+	} else if (c->alloc.used != recorded_used) {
 		if (diag && !diag->message[0])
 			snprintf(diag->message, sizeof(diag->message),
 				 "tree references %llu clusters, superblock "
@@ -858,7 +863,20 @@ out_free:
 int container_open(struct io *io, const struct container_options *opts,
 		   struct container **out_container)
 {
-	return container_load(io, opts, NULL, out_container);
+	struct load_diag diag;
+	memset(&diag, 0, sizeof(diag));
+	int ret = container_load(io, opts, &diag, out_container);
+	/* The errno alone ("Protocol not supported") tells a person nothing:
+	 * hand the loader's reason to whoever logs. */
+	if (ret && ret != -ENOMEM && opts && opts->event) {
+		const struct container_event ev = {
+			.type = CONTAINER_EVENT_OPEN_REFUSED,
+			.detail = diag.message[0] ? diag.message : NULL,
+			.error = ret,
+		};
+		opts->event(opts->event_arg, &ev);
+	}
+	return ret;
 }
 
 int container_close(struct container *c)

@@ -61,6 +61,9 @@ enum container_event_type {
 	CONTAINER_EVENT_IMAGE_INCOMPLETE =
 		3,		      /* unsealed image set aside at open */
 	CONTAINER_EVENT_IO_ERROR = 4, /* backing I/O failed */
+	/* container_open refused the file (corrupt, unknown features, wrong
+	 * key): `error` is the errno it returns, `detail` the reason */
+	CONTAINER_EVENT_OPEN_REFUSED = 5,
 };
 
 struct container_event {
@@ -117,7 +120,9 @@ int container_create(struct io *io, const struct container_options *opts,
  * whose checksum holds, verify and load the object table and every map, and
  * derive the free space.  A read-write open also sets aside an image that was
  * never sealed (renamed to memory.save.incomplete) in its first commit.
- * Ownership of `io` moves to the container only on success.
+ * Ownership of `io` moves to the container only on success.  A refusal
+ * (anything but -ENOMEM) is also reported through opts->event as
+ * CONTAINER_EVENT_OPEN_REFUSED, with the reason in words.
  * Returns 0, -EUCLEAN/-EBADMSG (corrupt; for an encrypted container also any
  * failed authentication), -EPROTONOSUPPORT (unknown incompatible feature or
  * version), -ENOKEY (encrypted, opts->master not given), -EKEYREJECTED

@@ -1,9 +1,12 @@
 /*
  * crc32c.h -- CRC-32C (Castagnoli), the checksum of every metadata block.
  *
- * Uses the SSE4.2 crc32 instruction when the CPU has it (checked once, at
- * first use, with __builtin_cpu_supports) and a table-driven fallback
- * otherwise; both give identical results.  Thread-safe, no allocation.
+ * Uses the SSE4.2 crc32 instruction when the CPU has it (asked on each call
+ * with __builtin_cpu_supports, which reads what libgcc detected once at
+ * start-up) and a table-driven fallback otherwise; both give identical
+ * results.
+ * Ownership and locking: no state of its own, no allocation, no lock; the
+ * data is borrowed for the call.  Thread-safe.
  * crc32c("123456789") == 0xE3069283.
  */
 #ifndef HANGAR_CRC32C_H

@@ -1,6 +1,7 @@
 /*
  * crc32c_internal.h -- the two CRC-32C implementations behind crc32c(),
  * exposed so tests can check that they agree.  Not part of the public API.
+ * Same rules as crc32c.h: stateless, thread-safe, data borrowed.
  */
 #ifndef HANGAR_CRC32C_INTERNAL_H
 #define HANGAR_CRC32C_INTERNAL_H

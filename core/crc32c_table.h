@@ -1,6 +1,7 @@
 /*
  * crc32c_table.h -- slicing-by-8 tables for CRC-32C (reflected polynomial
- * 0x82F63B78).  Generated data, included only by crc32c.c.
+ * 0x82F63B78).  Generated data, included only by crc32c.c; constant, so
+ * every thread shares it without a lock.
  *
  * crc32c_table[0][n] is the CRC register after shifting byte n through eight
  * bit steps; crc32c_table[k][n] = (crc32c_table[k-1][n] >> 8) ^

@@ -26,10 +26,14 @@
  *   3. Nothing on disk records free space: a cluster is in use exactly when
  *      the committed tree references it.  Leaks are impossible by construction;
  *      `used_clusters` in the superblock is a cross-check for `check`.
+ *
+ * Ownership and locking: none -- constants, layout structs and inline
+ * byte-order helpers that touch only the buffer they are given.
  */
 #ifndef HANGAR_FORMAT_H
 #define HANGAR_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -357,5 +361,117 @@ _Static_assert(sizeof(struct guest_record_layout) == 48, "guest record");
 #define GR_OFF_MTIME_NSEC 32
 #define GR_OFF_CTIME_NSEC 36
 #define GUEST_RECORD_SIZE 48u
+
+/* ---- every offset constant checked against its struct ----------------- */
+
+#define FORMAT_FIELD_AT(type, field, off)                                      \
+	_Static_assert(offsetof(struct type, field) == (off),                  \
+		       #type "." #field " offset")
+
+FORMAT_FIELD_AT(superblock_layout, magic, SB_OFF_MAGIC);
+FORMAT_FIELD_AT(superblock_layout, version, SB_OFF_VERSION);
+FORMAT_FIELD_AT(superblock_layout, header_size, SB_OFF_HEADER_SIZE);
+FORMAT_FIELD_AT(superblock_layout, incompat, SB_OFF_INCOMPAT);
+FORMAT_FIELD_AT(superblock_layout, ro_compat, SB_OFF_RO_COMPAT);
+FORMAT_FIELD_AT(superblock_layout, compat, SB_OFF_COMPAT);
+FORMAT_FIELD_AT(superblock_layout, cluster_shift, SB_OFF_CLUSTER_SHIFT);
+FORMAT_FIELD_AT(superblock_layout, map_entry_size, SB_OFF_MAP_ENTRY_SIZE);
+FORMAT_FIELD_AT(superblock_layout, generation, SB_OFF_GENERATION);
+FORMAT_FIELD_AT(superblock_layout, table_offset, SB_OFF_TABLE_OFFSET);
+FORMAT_FIELD_AT(superblock_layout, table_crc, SB_OFF_TABLE_CRC);
+FORMAT_FIELD_AT(superblock_layout, table_blocks, SB_OFF_TABLE_BLOCKS);
+FORMAT_FIELD_AT(superblock_layout, used_clusters, SB_OFF_USED_CLUSTERS);
+FORMAT_FIELD_AT(superblock_layout, next_object_id, SB_OFF_NEXT_OBJECT_ID);
+FORMAT_FIELD_AT(superblock_layout, commit_time_ns, SB_OFF_COMMIT_TIME);
+FORMAT_FIELD_AT(superblock_layout, uuid, SB_OFF_UUID);
+FORMAT_FIELD_AT(superblock_layout, flags, SB_OFF_FLAGS);
+FORMAT_FIELD_AT(superblock_layout, encryption, SB_OFF_ENC_CIPHER);
+FORMAT_FIELD_AT(superblock_layout, snapshot_root, SB_ENC_END);
+FORMAT_FIELD_AT(superblock_layout, crc, SB_OFF_CRC);
+/* the encryption area's fields are consecutive and end where it ends */
+_Static_assert(SB_OFF_ENC_KEY_SOURCE == SB_OFF_ENC_CIPHER + 4 &&
+		       SB_OFF_ENC_KEY_ID == SB_OFF_ENC_KEY_SOURCE + 4 &&
+		       SB_OFF_ENC_NONCE_LIMIT == SB_OFF_ENC_KEY_ID + 16 &&
+		       SB_OFF_ENC_TABLE_NONCE == SB_OFF_ENC_NONCE_LIMIT + 8 &&
+		       SB_OFF_ENC_TABLE_TAG == SB_OFF_ENC_TABLE_NONCE + 12 &&
+		       SB_OFF_ENC_TABLE_BIRTH == SB_OFF_ENC_TABLE_TAG + 16 &&
+		       SB_OFF_ENC_RESERVED0 == SB_OFF_ENC_TABLE_BIRTH + 8 &&
+		       SB_OFF_ENC_MAC == SB_OFF_ENC_RESERVED0 + 4 &&
+		       SB_OFF_ENC_RESERVED1 == SB_OFF_ENC_MAC + 32 &&
+		       SB_ENC_END == SB_OFF_ENC_RESERVED1 + 24,
+	       "superblock encryption area");
+
+FORMAT_FIELD_AT(block_header_layout, magic, BH_OFF_MAGIC);
+FORMAT_FIELD_AT(block_header_layout, crc, BH_OFF_CRC);
+FORMAT_FIELD_AT(block_header_layout, generation, BH_OFF_GENERATION);
+FORMAT_FIELD_AT(block_header_layout, owner, BH_OFF_OWNER);
+FORMAT_FIELD_AT(block_header_layout, index, BH_OFF_INDEX);
+FORMAT_FIELD_AT(block_header_layout, level, BH_OFF_LEVEL);
+FORMAT_FIELD_AT(block_header_layout, used, BH_OFF_USED);
+FORMAT_FIELD_AT(block_header_layout, next, BH_OFF_NEXT);
+FORMAT_FIELD_AT(block_header_layout, next_crc, BH_OFF_NEXT_CRC);
+FORMAT_FIELD_AT(block_header_layout, reserved, BH_OFF_NEXT_NONCE);
+_Static_assert(sizeof(struct block_header_layout) == BLOCK_HEADER_SIZE,
+	       "block header size constant");
+
+FORMAT_FIELD_AT(map_entry_layout, offset, ME_OFF_OFFSET);
+FORMAT_FIELD_AT(map_entry_layout, length, ME_OFF_LENGTH);
+FORMAT_FIELD_AT(map_entry_layout, crc, ME_OFF_CRC);
+FORMAT_FIELD_AT(map_entry_layout, kind, ME_OFF_KIND);
+_Static_assert(sizeof(struct map_entry_layout) == MAP_ENTRY_SIZE,
+	       "map entry size constant");
+/* encrypted entries: birth inside the reserved bytes, nonce and tag after
+ * the plain entry, four zero bytes at the end */
+_Static_assert(ME_OFF_BIRTH >= ME_OFF_KIND + 2 &&
+		       ME_OFF_BIRTH + 8 <= MAP_ENTRY_SIZE &&
+		       ME_OFF_NONCE == MAP_ENTRY_SIZE &&
+		       ME_OFF_TAG == ME_OFF_NONCE + 12 &&
+		       ME_OFF_TAG + 16 + 4 == MAP_ENTRY_SIZE_CRYPT,
+	       "encrypted map entry");
+
+FORMAT_FIELD_AT(object_record_layout, id, OR_OFF_ID);
+FORMAT_FIELD_AT(object_record_layout, size, OR_OFF_SIZE);
+FORMAT_FIELD_AT(object_record_layout, generation, OR_OFF_GENERATION);
+FORMAT_FIELD_AT(object_record_layout, mode, OR_OFF_MODE);
+FORMAT_FIELD_AT(object_record_layout, uid, OR_OFF_UID);
+FORMAT_FIELD_AT(object_record_layout, gid, OR_OFF_GID);
+FORMAT_FIELD_AT(object_record_layout, flags, OR_OFF_FLAGS);
+FORMAT_FIELD_AT(object_record_layout, mtime_sec, OR_OFF_MTIME_SEC);
+FORMAT_FIELD_AT(object_record_layout, ctime_sec, OR_OFF_CTIME_SEC);
+FORMAT_FIELD_AT(object_record_layout, mtime_nsec, OR_OFF_MTIME_NSEC);
+FORMAT_FIELD_AT(object_record_layout, ctime_nsec, OR_OFF_CTIME_NSEC);
+FORMAT_FIELD_AT(object_record_layout, map_root, OR_OFF_MAP_ROOT);
+FORMAT_FIELD_AT(object_record_layout, map_root_crc, OR_OFF_MAP_ROOT_CRC);
+FORMAT_FIELD_AT(object_record_layout, map_height, OR_OFF_MAP_HEIGHT);
+FORMAT_FIELD_AT(object_record_layout, name_len, OR_OFF_NAME_LEN);
+FORMAT_FIELD_AT(object_record_layout, stored_bytes, OR_OFF_STORED_BYTES);
+_Static_assert(sizeof(struct object_record_layout) == OBJECT_RECORD_FIXED &&
+		       OR_OFF_ROOT_BIRTH == OBJECT_RECORD_FIXED &&
+		       OR_OFF_ROOT_NONCE == OR_OFF_ROOT_BIRTH + 8 &&
+		       OR_OFF_ROOT_TAG == OR_OFF_ROOT_NONCE + 12 &&
+		       OR_OFF_ROOT_RESERVED == OR_OFF_ROOT_TAG + 16 &&
+		       OBJECT_RECORD_FIXED_CRYPT == OR_OFF_ROOT_RESERVED + 4,
+	       "object record fixed part");
+
+FORMAT_FIELD_AT(save_record_layout, state, SR_OFF_STATE);
+FORMAT_FIELD_AT(save_record_layout, image_id, SR_OFF_IMAGE_ID);
+FORMAT_FIELD_AT(save_record_layout, saved_sec, SR_OFF_SAVED_SEC);
+FORMAT_FIELD_AT(save_record_layout, saved_nsec, SR_OFF_SAVED_NSEC);
+FORMAT_FIELD_AT(save_record_layout, pin_count, SR_OFF_PIN_COUNT);
+FORMAT_FIELD_AT(save_record_layout, config_generation, SR_OFF_CONFIG_GEN);
+FORMAT_FIELD_AT(save_record_layout, event_sec, SR_OFF_EVENT_SEC);
+FORMAT_FIELD_AT(save_record_layout, event_object, SR_OFF_EVENT_OBJECT);
+_Static_assert(sizeof(struct save_record_layout) == SAVE_RECORD_FIXED,
+	       "save record size constant");
+
+FORMAT_FIELD_AT(guest_record_layout, mode, GR_OFF_MODE);
+FORMAT_FIELD_AT(guest_record_layout, uid, GR_OFF_UID);
+FORMAT_FIELD_AT(guest_record_layout, gid, GR_OFF_GID);
+FORMAT_FIELD_AT(guest_record_layout, mtime_sec, GR_OFF_MTIME_SEC);
+FORMAT_FIELD_AT(guest_record_layout, ctime_sec, GR_OFF_CTIME_SEC);
+FORMAT_FIELD_AT(guest_record_layout, mtime_nsec, GR_OFF_MTIME_NSEC);
+FORMAT_FIELD_AT(guest_record_layout, ctime_nsec, GR_OFF_CTIME_NSEC);
+_Static_assert(sizeof(struct guest_record_layout) == GUEST_RECORD_SIZE,
+	       "guest record size constant");
 
 #endif /* HANGAR_FORMAT_H */

@@ -307,6 +307,15 @@ struct container {
 struct load_diag {
 	char message[160];
 	bool superblock_valid[2];
+	/* Set by check before a read-only load: an allocation-accounting
+	 * mismatch (superblock used_clusters vs clusters the tree references)
+	 * is recorded below instead of failing the load, so check can report
+	 * the counts and go on verifying everything else.  Open never sets
+	 * it: a read-write container with wrong accounting is refused. */
+	bool tolerate_used_mismatch;
+	bool used_mismatch;
+	uint64_t used_recorded;	  /* the superblock's used_clusters */
+	uint64_t used_referenced; /* clusters the tree references */
 };
 
 /* encrypt.c */

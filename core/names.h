@@ -6,7 +6,10 @@
  * keeps every path the mount is asked about inside the store.
  * Object names: 1..255 bytes, any byte but '/' and NUL, not "." or "..".
  * (Object names never touch the host filesystem; they live inside the
- * container.)  Pure functions, no state.
+ * container.)
+ *
+ * Ownership and locking: pure functions of their arguments; nothing is kept,
+ * nothing allocated, no lock taken -- callable from any thread.
  */
 #ifndef HANGAR_NAMES_H
 #define HANGAR_NAMES_H

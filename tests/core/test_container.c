@@ -37,6 +37,21 @@ static void check_clean(struct memio *m)
 	CHECK_EQ(r.leaked_clusters, 0);
 }
 
+struct refusal {
+	int count, error;
+	char detail[200];
+};
+
+static void note_refusal(void *arg, const struct container_event *ev)
+{
+	struct refusal *r = arg;
+	CHECK_EQ(ev->type, CONTAINER_EVENT_OPEN_REFUSED);
+	r->count++;
+	r->error = ev->error;
+	snprintf(r->detail, sizeof(r->detail), "%s",
+		 ev->detail ? ev->detail : "");
+}
+
 static void fill(uint8_t *buf, size_t len, uint64_t seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -322,7 +337,16 @@ static void test_corruption_detected(void)
 		le64_put(sb + SB_OFF_INCOMPAT, 1ull << 40);
 		le32_put(sb + SB_OFF_CRC, crc32c(0, sb, SB_OFF_CRC));
 	}
-	CHECK_ERR(container_open(&m4->io, NULL, &c2), -EPROTONOSUPPORT);
+	struct refusal why = {0};
+	struct container_options tell = {.event = note_refusal,
+					 .event_arg = &why};
+	CHECK_ERR(container_open(&m4->io, &tell, &c2), -EPROTONOSUPPORT);
+	/* ...and the reason in words, whole, for the log */
+	CHECK_EQ(why.count, 1);
+	CHECK_EQ(why.error, -EPROTONOSUPPORT);
+	CHECK(strcmp(why.detail,
+		     "unknown incompatible features "
+		     "0x10000000000 (written by a newer hangar)") == 0);
 	memio_free(m4);
 
 	/* empty and truncated files */
