@@ -13,7 +13,8 @@
 #   stamp         checksums: this script, busybox, the kernel package, and the
 #                 two outputs; anything that differs rebuilds the cache
 #
-# Packages (qemu-system-x86 socat busybox-static cpio) are installed with
+# Packages (qemu-system-x86 qemu-utils socat busybox-static cpio, and attr
+# for the tests' getfattr/setfattr) are installed with
 # apt-get when missing and we are root, unless HANGAR_NO_INSTALL=1.  Exit 77
 # with "SKIPPED: reason" when they truly cannot be had.
 #
@@ -72,6 +73,8 @@ busybox_static() {
 
 missing_pkgs() {
 	command -v qemu-system-x86_64 >/dev/null || echo qemu-system-x86
+	command -v qemu-img >/dev/null || echo qemu-utils
+	command -v getfattr >/dev/null || echo attr
 	command -v socat >/dev/null || echo socat
 	busybox_static >/dev/null || echo busybox-static
 	command -v cpio >/dev/null || echo cpio

@@ -3,7 +3,7 @@
 # contrib/libvirt/qemu (optional: it runs a libvirtd of its own).
 #
 # The domain is contrib/libvirt/example-domain.xml with the disk path pointed
-# into a test mount, type='qemu' (TCG), the tests/vm guest kernel booted
+# into a test mount, type='qemu' (TCG; type='kvm' with HANGAR_VM_KVM=1), the tests/vm guest kernel booted
 # directly, a serial log file, no NIC, and QEMU run as root without
 # relabelling (a static DAC seclabel), since the FUSE mount is root's.
 #   1. virsh create: the guest writes numbered blocks to disk.raw;
@@ -125,13 +125,13 @@ V version >/dev/null 2>&1 || skip "libvirtd did not answer within 30 s: $(tail -
 
 # domain_xml START OUT: the example, adapted for this test.
 domain_xml() {
-	python3 - "$EXAMPLE" "$2" "$DOM" "$CACHE" "$DISK" "$SERIAL" "$BASE" "$1" "$VM_KERNEL_ARGS" <<'PY' ||
+	python3 - "$EXAMPLE" "$2" "$DOM" "$CACHE" "$DISK" "$SERIAL" "$BASE" "$1" "$VM_KERNEL_ARGS" "$VM_ACCEL" <<'PY' ||
 import sys
 import xml.etree.ElementTree as ET
-src, out, name, cache, disk, serial, base, start, kargs = sys.argv[1:10]
+src, out, name, cache, disk, serial, base, start, kargs, accel = sys.argv[1:11]
 t = ET.parse(src)
 d = t.getroot()
-d.set("type", "qemu")
+d.set("type", "kvm" if accel == "kvm" else "qemu")
 d.find("name").text = name
 d.find("memory").text = "256"
 d.find("vcpu").text = "1"
