@@ -122,7 +122,8 @@ int container_create(struct io *io, const struct container_options *opts,
  * never sealed (renamed to memory.save.incomplete) in its first commit.
  * Ownership of `io` moves to the container only on success.  A refusal
  * (anything but -ENOMEM) is also reported through opts->event as
- * CONTAINER_EVENT_OPEN_REFUSED, with the reason in words.
+ * CONTAINER_EVENT_OPEN_REFUSED, with the reason in words: at every failed
+ * open, synchronously, on the caller's thread, before this returns.
  * Returns 0, -EUCLEAN/-EBADMSG (corrupt; for an encrypted container also any
  * failed authentication), -EPROTONOSUPPORT (unknown incompatible feature or
  * version), -ENOKEY (encrypted, opts->master not given), -EKEYREJECTED

@@ -6,7 +6,9 @@
  * through unchanged (ENOSPC, EBUSY, EROFS, ENOENT, EEXIST, ENOTEMPTY, ...).
  * The corrupt-metadata codes do not: an application reading a disk image
  * knows what to do with EIO, not with EUCLEAN or EBADMSG, so those become
- * EIO (the daemon logs the real cause).  Lesson from squashfuse: never
+ * EIO (the daemon logs the real cause), and so do the other reasons a
+ * container cannot be opened (EPROTONOSUPPORT: written by a newer hangar;
+ * ENOKEY/EKEYREJECTED: a guest the store's key does not open).  Lesson from squashfuse: never
  * collapse everything else to EIO.
  */
 #include <errno.h>
@@ -24,6 +26,8 @@ int hfs_errno(int err)
 	case EUCLEAN:
 	case EBADMSG:
 	case EPROTONOSUPPORT:
+	case ENOKEY:	   /* a container whose key we do not have */
+	case EKEYREJECTED: /* ... or that our key does not open */
 		return EIO;
 	default:
 		return e;

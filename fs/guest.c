@@ -6,9 +6,12 @@
  * borrowed from the store's cache for the duration of one operation (or of
  * one open file), so that the kernel's dentry cache never pins a guest.
  *
- * A guest whose container cannot be opened because it is corrupt answers
- * EIO to every operation and is logged once per node; every other guest
- * keeps working (DESIGN.md invariant 6).
+ * A guest whose container cannot be opened (corrupt, truncated, unreadable,
+ * written by a newer hangar) answers EIO to every operation (EROFS for an
+ * unknown read-only-compatible feature on a read-write mount) and is logged
+ * once per node, with core's reason (log.c keeps it from the container's
+ * OPEN_REFUSED event); every other guest keeps working (DESIGN.md
+ * invariant 6).
  *
  * THREAD MODEL: no state of its own; see nodes.c and store.h.
  */
@@ -21,6 +24,44 @@
 #include "hangarfs.h"
 #include "names.h"
 
+/* Whether store_guest_get's `err` means the container cannot be opened (as
+ * opposed to no such guest, or no memory): logged once, per guest node. */
+static bool guest_refused(int err)
+{
+	switch (-err) {
+	case EUCLEAN:
+	case EBADMSG:
+	case EPROTONOSUPPORT:
+	case EIO:
+	case EROFS:
+	case ENOKEY:
+	case EKEYREJECTED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The one line for a guest whose container cannot be opened: the guest,
+ * the file, the errno and core's reason (or ours, if core gave none). */
+static void guest_log_refused(struct hfs *fs, const char *name, int err)
+{
+	char why[512];
+	bool have = log_take_refusal(why, sizeof(why));
+
+	if (!have && err == -EPROTONOSUPPORT)
+		snprintf(why, sizeof(why),
+			 "unknown format version or incompatible feature "
+			 "(written by a newer hangar?)");
+	log_msg(LOG_ERR,
+		"%s: container %s/%s%s cannot be opened: %s%s%s; every "
+		"operation on this guest fails with %s, the rest of the store "
+		"keeps working",
+		name, fs->store_path, name, STORE_GUEST_SUFFIX,
+		hfs_strerror(err), why[0] ? ": " : "", why,
+		hfs_strerror(hfs_errno(err)));
+}
+
 int guest_acquire(struct hfs *fs, struct node *guest,
 		  char out_name[HFS_GUEST_NAME_MAX], struct container **out_c)
 {
@@ -29,19 +70,15 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 	if (guest->kind != NODE_GUEST)
 		return -ENOTDIR;
 	nodes_guest_name(guest, out_name);
+	log_clear_refusal();
 	err = store_guest_get(fs->store, out_name, out_c);
-	if (err == -EUCLEAN || err == -EBADMSG || err == -EPROTONOSUPPORT) {
-		if (nodes_guest_corrupt_once(guest))
-			log_msg(LOG_ERR,
-				"%s: container %s/%s%s cannot be opened: %s; "
-				"this guest answers EIO, the rest of the store "
-				"keeps working",
-				out_name, fs->store_path, out_name,
-				STORE_GUEST_SUFFIX, hfs_strerror(err));
-		return -EIO;
-	}
-	if (err == 0)
+	if (err == 0) {
 		log_set_guest(out_name);
+		return 0;
+	}
+	if (guest_refused(err) && nodes_guest_corrupt_once(guest))
+		guest_log_refused(fs, out_name, err);
+	log_clear_refusal();
 	return err;
 }
 

@@ -75,6 +75,15 @@ void log_msg(int prio, const char *fmt, ...)
  */
 void log_set_guest(const char *guest);
 
+/*
+ * log_clear_refusal / log_take_refusal - the reason core gave with the last
+ * CONTAINER_EVENT_OPEN_REFUSED on the calling thread (such events are kept,
+ * not logged: log.c).  take copies it into `out` ("" if none), forgets it
+ * and returns whether there was one.
+ */
+void log_clear_refusal(void);
+bool log_take_refusal(char *out, size_t out_len);
+
 /* log_container_event - the container_event_fn given to store_open. */
 void log_container_event(void *arg, const struct container_event *ev);
 

@@ -4,10 +4,19 @@
  * without echo (foreground only).  The buffer is malloc'd with room for
  * CRYPTO_SCRYPT_SECRET_MAX + 1 bytes and wiped by secret_free.
  *
- * THREAD MODEL: main() only, before the session starts.
+ * The prompt turns echo off, so a signal that ends the process while it
+ * waits (^C, ^\, a hangup, kill) would leave the terminal without echo.
+ * As OpenBSD's readpassphrase(3) does, the prompt catches those signals
+ * (without SA_RESTART, so the read returns EINTR), restores the terminal
+ * and the previous dispositions, and only then sends itself the signal
+ * again: the process still dies of it, with the terminal as it was.
+ *
+ * THREAD MODEL: main() only, before the session starts (and before any
+ * signal handler of libfuse is installed).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +26,18 @@
 #include "hangarfs.h"
 
 #define SECRET_CAP (CRYPTO_SCRYPT_SECRET_MAX + 1)
+
+/* The signals that end the process while the prompt waits. */
+static const int prompt_signals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+#define PROMPT_SIGNALS (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
+
+/* The signal caught during the prompt, 0 if none (main thread only). */
+static volatile sig_atomic_t prompt_caught;
+
+static void prompt_on_signal(int sig)
+{
+	prompt_caught = sig;
+}
 
 void secret_free(struct hfs_secret *sec)
 {
@@ -28,15 +49,19 @@ void secret_free(struct hfs_secret *sec)
 	sec->len = 0;
 }
 
-/* Read up to SECRET_CAP bytes (a line when `line`) from fd into sec. */
+/* Read up to SECRET_CAP bytes (a line when `line`) from fd into sec.  An
+ * interrupted read is retried unless a prompt signal was caught (-EINTR). */
 static int secret_read_fd(int fd, bool line, struct hfs_secret *sec)
 {
 	size_t len = 0;
 
 	while (len < SECRET_CAP) {
-		ssize_t n = read(fd, sec->buf + len, SECRET_CAP - len);
+		ssize_t n;
 
-		if (n < 0 && errno == EINTR)
+		if (prompt_caught)
+			return -EINTR;
+		n = read(fd, sec->buf + len, SECRET_CAP - len);
+		if (n < 0 && errno == EINTR && !prompt_caught)
 			continue;
 		if (n < 0)
 			return -errno;
@@ -58,11 +83,34 @@ static int secret_read_fd(int fd, bool line, struct hfs_secret *sec)
 	return 0;
 }
 
-/* Ask on /dev/tty with echo off. */
+/* Catch the prompt signals (saving the old actions) or put them back. */
+static void prompt_catch(struct sigaction old[PROMPT_SIGNALS])
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = prompt_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the read must return EINTR */
+	prompt_caught = 0;
+	for (size_t i = 0; i < PROMPT_SIGNALS; i++)
+		sigaction(prompt_signals[i], &sa, &old[i]);
+}
+
+static void prompt_uncatch(const struct sigaction old[PROMPT_SIGNALS])
+{
+	for (size_t i = 0; i < PROMPT_SIGNALS; i++)
+		sigaction(prompt_signals[i], &old[i], NULL);
+}
+
+/* Ask on /dev/tty with echo off; the terminal is restored on every path,
+ * also when a signal ends the prompt (top of file). */
 static int secret_prompt(const char *store, struct hfs_secret *sec)
 {
+	struct sigaction old_actions[PROMPT_SIGNALS];
 	struct termios old, quiet;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int caught;
 	int err;
 
 	if (fd < 0)
@@ -75,17 +123,29 @@ static int secret_prompt(const char *store, struct hfs_secret *sec)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	/* Echo off before the prompt, so nothing typed after it shows. */
+	/* Catch first, then echo off before the prompt, so nothing typed
+	 * after it shows and no signal can leave echo off. */
+	prompt_catch(old_actions);
 	if (tcsetattr(fd, TCSADRAIN, &quiet) != 0) {
 		err = -errno;
+		prompt_uncatch(old_actions);
 		close(fd);
 		return err;
 	}
 	dprintf(fd, "Passphrase for %s: ", store);
 	err = secret_read_fd(fd, true, sec);
-	tcsetattr(fd, TCSADRAIN, &old);
+	tcsetattr(fd, TCSAFLUSH, &old);
 	dprintf(fd, "\n");
 	close(fd);
+	caught = prompt_caught;
+	prompt_uncatch(old_actions);
+	if (caught) {
+		/* The terminal is back: now die of the signal as asked
+		 * (or run the handler that was there before). */
+		explicit_bzero(sec->buf, SECRET_CAP);
+		raise(caught);
+		return -EINTR;
+	}
 	return err;
 }
 

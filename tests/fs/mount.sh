@@ -52,8 +52,34 @@ fs_mount
 [ "$(cat "$MNT/web01/term")" = "after term" ] || fail "write before SIGTERM lost"
 fs_umount
 
+log "commit_interval=SEC: unsynced writes are committed in the background"
+# An append is metadata (the size), so it survives a SIGKILL only through a
+# commit; nothing here calls fsync, close does not commit.
+kill_remount() { # SECONDS-TO-WAIT
+	sleep "$1"
+	kill -KILL "$HFS_PID"
+	fs_wait_exit 10 || fail "hangarfs survived SIGKILL"
+	HFS_PID=
+	timeout 30 fusermount3 -u "$MNT" || timeout 30 fusermount3 -u -z "$MNT"
+	fs_mount
+}
+for interval in 1 0; do
+	fs_mount -o commit_interval=$interval
+	printf 'old\n' >"$MNT/web01/bg" && sync "$MNT/web01/bg" || fail "write bg"
+	printf 'new\n' >>"$MNT/web01/bg" || fail "append bg"
+	kill_remount 3
+	got=$(tr '\n' ' ' <"$MNT/web01/bg")
+	if [ "$interval" = 1 ]; then
+		[ "$got" = "old new " ] || fail "commit_interval=1: append lost after 3 s: '$got'"
+	else
+		[ "$got" = "old " ] || fail "commit_interval=0 committed in the background: '$got'"
+	fi
+	fs_umount
+done
+
 # mount_check HOW : the mount made by HOW works, shows its type and
-# options, and goes away with umount(8).
+# options, lets other users in with the mode bits enforced, and goes away
+# with umount(8).
 mount_check() {
 	HFS_PID=$(holder_pid)
 	mountpoint -q "$MNT" || fail "$1 did not mount"
@@ -62,10 +88,32 @@ mount_check() {
 		fail "type in /proc/mounts: $(grep " $MNT " /proc/mounts)"
 	grep " $MNT " /proc/mounts | grep -q "default_permissions" ||
 		fail "allow_other without default_permissions: $(grep " $MNT " /proc/mounts)"
+	if [ -n "$AS_NOBODY" ]; then
+		$AS_NOBODY cat "$MNT/web01/config" >/dev/null ||
+			fail "allow_other via $1: another user cannot read a 0644 file"
+		expect_fail "Permission denied" $AS_NOBODY sh -c "echo x >>'$MNT/web01/config'"
+		expect_fail "Permission denied" $AS_NOBODY cat "$MNT/web01/private"
+		expect_fail "Permission denied" $AS_NOBODY mkdir "$MNT/nobodys"
+	fi
 	t umount "$MNT" || fail "umount"
 	fs_wait_exit 30 || fail "daemon did not exit after umount"
 	HFS_PID=
 }
+
+# Another user (nobody) for allow_other: the mode bits must hold for it
+# (default_permissions), and without allow_other it gets nowhere at all.
+AS_NOBODY=
+if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	AS_NOBODY="setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups"
+	chmod 0755 "$WORK" "$STORE" "$MNT"
+	fs_mount
+	(umask 077 && echo secret >"$MNT/web01/private") || fail "private file"
+	[ "$(stat -c %a "$MNT/web01/private")" = 600 ] || fail "private mode"
+	expect_fail "Permission denied" $AS_NOBODY stat "$MNT/web01"
+	fs_umount
+else
+	log "no setpriv or no user nobody: allow_other not tried as another user"
+fi
 
 log "mount.fuse3 'PATH#STORE' MNT -o ... (the helper's argv convention)"
 t mount.fuse3 "$HANGARFS#$STORE" "$MNT" -o allow_other,commit_interval=1 ||

@@ -6,9 +6,10 @@ fs_setup python3 getfattr stat
 
 fs_mount
 
-log "root starts empty; statfs answers"
+log "root starts empty; statfs reports the backing filesystem's space"
 [ -z "$(ls -A "$MNT")" ] || fail "new store not empty: $(ls -A "$MNT")"
-t stat -f "$MNT" >/dev/null || fail "statfs"
+[ "$(t stat -f -c '%S %b %c' "$MNT")" = "$(t stat -f -c '%S %b %c' "$STORE")" ] ||
+	fail "statfs: $(stat -f -c '%S %b %c' "$MNT") on the mount, $(stat -f -c '%S %b %c' "$STORE") for the store"
 
 log "mkdir creates guests; bad names are EINVAL"
 t mkdir "$MNT/web01" || fail "mkdir web01"
@@ -86,6 +87,40 @@ after=$(stat -c '%a %u %g %y %i' "$G/b")
 [ "$before" = "$after" ] || fail "attributes after remount: $before vs $after"
 [ "$(stat -c %i "$G")" = "$dir_ino" ] || fail "guest st_ino changed"
 [ "$(stat -c %i "$G/b")" != "$(stat -c %i "$G/config")" ] || fail "st_ino collide"
+
+log "st_mtime/st_ctime: the real times of the last change, with ns, kept by remount"
+times=$(t python3 - "$G/times" <<'PY'
+import os, sys, time
+p = sys.argv[1]
+with open(p, "wb") as f:
+    f.write(b"a" * 8192)
+s1 = os.stat(p)
+time.sleep(0.05)
+with open(p, "rb") as f:
+    f.read()
+s2 = os.stat(p)
+assert (s2.st_mtime_ns, s2.st_ctime_ns) == (s1.st_mtime_ns, s1.st_ctime_ns), \
+    "a read moved the times"
+fd = os.open(p, os.O_WRONLY)
+os.pwrite(fd, b"b", 100)  # same size: only the time tells rsync
+os.close(fd)
+s3 = os.stat(p)
+assert s3.st_mtime_ns > s1.st_mtime_ns, ("write kept mtime", s1, s3)
+assert s3.st_ctime_ns >= s3.st_mtime_ns, ("ctime before mtime", s3)
+assert abs(s3.st_mtime_ns - time.time_ns()) < 5 * 10**9, ("not the real time", s3)
+time.sleep(0.05)
+os.chmod(p, 0o600)
+s4 = os.stat(p)
+assert s4.st_mtime_ns == s3.st_mtime_ns, "chmod moved mtime"
+assert s4.st_ctime_ns > s3.st_ctime_ns, "chmod kept ctime"
+# nanoseconds, not whole seconds (each is 0 with chance 1e-9)
+assert s3.st_mtime_ns % 10**9 or s4.st_ctime_ns % 10**9, "no nanoseconds"
+print(s4.st_mtime_ns, s4.st_ctime_ns, s4.st_ino)
+PY
+) || fail "times: $times"
+fs_remount
+[ "$(python3 -c "import os; s = os.stat('$G/times'); print(s.st_mtime_ns, s.st_ctime_ns, s.st_ino)")" = "$times" ] ||
+	fail "times or st_ino changed by a remount: $times"
 
 log "truncate and st_blocks"
 t truncate -s 1G "$G/disk.raw" || fail "truncate"

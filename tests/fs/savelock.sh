@@ -134,6 +134,28 @@ t rsync -a --sparse "$WORK/backup/web01/" "$MNT/web04/" || fail "restore"
 expect_fail "$BUSY" dd if=/dev/zero of="$MNT/web04/disk.raw" bs=4k count=1 conv=notrunc status=none
 t cmp "$G/disk.raw" "$MNT/web04/disk.raw" || fail "restored disk differs"
 
+log "roles follow the name: a temporary file renamed over disk.raw is the disk"
+# rsync (without --inplace) writes .disk.raw.XXXXXX and renames it over.
+W=$MNT/web05
+mkdir "$W" || fail "mkdir web05"
+printf 'old disk' >"$W/disk.raw"
+old_ino=$(stat -c %i "$W/disk.raw")
+exec 6<"$W/disk.raw"
+printf 'new disk' >"$W/.disk.raw.Xy12Z"
+t mv "$W/.disk.raw.Xy12Z" "$W/disk.raw" || fail "rename over disk.raw"
+[ "$(cat "$W/disk.raw")" = "new disk" ] || fail "disk.raw after the rename"
+[ "$(cat <&6)" = "old disk" ] || fail "the replaced disk through an open descriptor"
+exec 6<&-
+[ "$(stat -c %i "$W/disk.raw")" != "$old_ino" ] || fail "replaced disk kept its st_ino"
+printf 'half copied' >"$W/.data.raw.Ab34C" # a temporary name: an ordinary file
+t dd if=/dev/urandom of="$W/memory.save" bs=64k count=1 status=none
+[ "$(getfattr --absolute-names --only-values -n user.hangar.saved "$W" |
+	sed -n 's/.*disks=\([^;]*\);.*/\1/p')" = disk.raw ] ||
+	fail "pins of web05: $(getfattr --absolute-names -d -m user.hangar "$W")"
+expect_fail "$BUSY" dd if=/dev/zero of="$W/disk.raw" bs=4k count=1 conv=notrunc status=none
+echo more >>"$W/.data.raw.Ab34C" || fail "a temporary name was locked like a disk"
+t rm "$W/memory.save" || fail "discard web05"
+
 fs_umount
 t "$HANGAR" check "$STORE" >/dev/null || fail "check at the end"
 echo PASS
