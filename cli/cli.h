@@ -271,6 +271,13 @@ void cli_store_holder_text(const struct cli_store *cs, char *buf, size_t len);
 int cli_find_mountpoint(const char *dir, char *out, size_t out_len);
 
 /*
+ * cli_find_mount_store - the inverse: the store directory (as hangarfs
+ * resolved it) that the hangarfs mount at `mountpoint` serves.  Returns 0,
+ * or -ENOENT when `mountpoint` is not a hangarfs mount.
+ */
+int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len);
+
+/*
  * cli_control - ask the hangarfs that holds cs's store (cli_store_open gave
  * -EWOULDBLOCK) to do `op` (core/control.h) and, when it worked, to commit
  * (as store_close would).  Returns 0 or -errno with the daemon's sentence

@@ -5,8 +5,10 @@
  * mount execs the FUSE daemon: `hangarfs STORE MOUNTPOINT [-o OPTIONS]
  * [-f]`.  hangarfs is looked for next to the running `hangar` first (an
  * installed pair, or ../fs/hangarfs in a build tree), then in PATH, so a
- * build tree works without installing.  umount execs `fusermount3 -u`
- * (falling back to umount(8), e.g. for a mount made by root via fstab).
+ * build tree works without installing.  umount runs `fusermount3 -u`
+ * (falling back to umount(8), e.g. for a mount made by root via fstab),
+ * then waits until hangarfs has committed and released the store, so the
+ * store is free for write commands as soon as umount returns.
  *
  * The key: --keyfile / --passphrase-fd become hangarfs's -o keyfile= /
  * -o passphrase_fd=.  With neither, an encrypted store's passphrase is
@@ -22,11 +24,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 
 #define MOUNT_MAX_OPTIONS 4096
+/* How long `hangar umount` waits for hangarfs to let go of the store (the
+ * final commit of a big store takes a while; systemd units allow 300 s). */
+#define UMOUNT_WAIT_SECONDS 300u
 
 void usage_mount(FILE *f)
 {
@@ -47,9 +54,9 @@ void usage_mount(FILE *f)
 void usage_umount(FILE *f)
 {
 	fprintf(f, "usage: hangar umount MOUNTPOINT [--lazy]\n"
-		   "Unmount a hangarfs mount (fusermount3 -u).  The daemon "
-		   "commits every\n"
-		   "container before it exits.\n\n"
+		   "Unmount a hangarfs mount (fusermount3 -u) and wait until "
+		   "the daemon has\n"
+		   "committed every container and released the store.\n\n"
 		   "  -z, --lazy   detach now, finish when no longer busy\n"
 		   "  -h, --help   show this help\n");
 }
@@ -260,6 +267,81 @@ int cmd_mount(int argc, char **argv)
 	return CLI_EXIT_FAIL;
 }
 
+/* Run fusermount3 -u [-z] MNT (umount [-l] MNT when fusermount3 is not
+ * installed) and wait for it.  Their own message explains a failure. */
+static int umount_run(const char *mnt, bool lazy)
+{
+	char *args[6];
+	int n = 0, status, saved_errno;
+	pid_t child;
+
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		cli_error("cannot run fusermount3: %s", strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	if (child == 0) {
+		args[n++] = "fusermount3";
+		args[n++] = "-u";
+		if (lazy)
+			args[n++] = "-z";
+		args[n++] = (char *)mnt;
+		args[n] = NULL;
+		execvp(args[0], args);
+		saved_errno = errno;
+		n = 0;
+		args[n++] = "umount";
+		if (lazy)
+			args[n++] = "-l";
+		args[n++] = (char *)mnt;
+		args[n] = NULL;
+		execvp(args[0], args);
+		cli_error("cannot run fusermount3 (%s) or umount (%s)",
+			  strerror(saved_errno), strerror(errno));
+		_exit(CLI_EXIT_FAIL);
+	}
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR) {
+			cli_error("waiting for fusermount3: %s",
+				  strerror(errno));
+			return CLI_EXIT_FAIL;
+		}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? CLI_EXIT_OK
+							     : CLI_EXIT_FAIL;
+}
+
+/*
+ * The kernel mount is gone when fusermount3 returns, but hangarfs still
+ * commits and closes every container before it exits.  Wait until it has
+ * released the store's lock, so that `hangar umount MNT && hangar discard
+ * STORE GUEST` works and a script may copy the store files at once.
+ */
+static int umount_wait_release(const char *mnt, const char *store)
+{
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+	const unsigned steps_per_second = 50;
+	bool told = false;
+
+	for (unsigned i = 0; i < UMOUNT_WAIT_SECONDS * steps_per_second; i++) {
+		pid_t pid = 0;
+
+		if (store_lock_holder(store, &pid) != 0)
+			return CLI_EXIT_OK;
+		if (!told && i == 2 * steps_per_second) {
+			cli_note("%s: waiting for hangarfs to commit and "
+				 "release %s",
+				 mnt, store);
+			told = true;
+		}
+		nanosleep(&pause, NULL);
+	}
+	cli_error("%s: unmounted, but %s is still held after %u s (see "
+		  "`hangar ls %s`)",
+		  mnt, store, UMOUNT_WAIT_SECONDS, store);
+	return CLI_EXIT_FAIL;
+}
+
 int cmd_umount(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -267,9 +349,9 @@ int cmd_umount(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char *args[6];
-	bool lazy = false;
-	int opt, n = 0, exit_code, saved_errno;
+	char store[PATH_MAX];
+	bool lazy = false, hangarfs;
+	int opt, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":zh", longopts, NULL)) != -1) {
 		if (cli_getopt_common(opt, argv, usage_umount, &exit_code))
@@ -281,23 +363,11 @@ int cmd_umount(int argc, char **argv)
 		return cli_usage_error(
 			usage_umount, argc - optind < 1 ? "missing MOUNTPOINT"
 							: "too many arguments");
-	args[n++] = "fusermount3";
-	args[n++] = "-u";
-	if (lazy)
-		args[n++] = "-z";
-	args[n++] = argv[optind];
-	args[n] = NULL;
-	fflush(NULL);
-	execvp(args[0], args);
-	saved_errno = errno;
-	n = 0;
-	args[n++] = "umount";
-	if (lazy)
-		args[n++] = "-l";
-	args[n++] = argv[optind];
-	args[n] = NULL;
-	execvp(args[0], args);
-	cli_error("cannot run fusermount3 (%s) or umount (%s)",
-		  strerror(saved_errno), strerror(errno));
-	return CLI_EXIT_FAIL;
+	hangarfs =
+		cli_find_mount_store(argv[optind], store, sizeof(store)) == 0;
+	exit_code = umount_run(argv[optind], lazy);
+	/* A lazy unmount finishes whenever the last file is closed. */
+	if (exit_code == CLI_EXIT_OK && hangarfs && !lazy)
+		exit_code = umount_wait_release(argv[optind], store);
+	return exit_code;
 }

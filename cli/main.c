@@ -56,9 +56,10 @@ static void usage_main(FILE *f)
 			commands[i].summary);
 	fprintf(f, "\nA store is a directory of guest containers "
 		   "(GUEST.hangar); mount it with `hangar mount\n"
-		   "STORE MOUNTPOINT`.  While it is mounted, create, resume, "
-		   "discard and rm are done\n"
-		   "by hangarfs; import needs it unmounted.  See hangar(1).\n");
+		   "STORE MOUNTPOINT`.  While it is mounted, create, import, "
+		   "resume, discard and rm\n"
+		   "are done through hangarfs (its control socket).  See "
+		   "hangar(1).\n");
 }
 
 static const struct cli_command *command_find(const char *name)

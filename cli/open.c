@@ -180,7 +180,13 @@ static void mountinfo_unescape(char *s)
 	*out = '\0';
 }
 
-int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
+/*
+ * Scan /proc/self/mountinfo for a FUSE mount whose source (`by_source`) or
+ * mount point (otherwise) is `key` (as given or resolved by realpath), and
+ * copy the other field into `out`; *out_fstype gets its type when not NULL.
+ */
+static int mountinfo_find(const char *key, bool by_source, char *out,
+			  size_t out_len, char *out_fstype, size_t fstype_len)
 {
 	char real[PATH_MAX];
 	char *line = NULL;
@@ -188,7 +194,7 @@ int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
 	FILE *f;
 	int rc = -ENOENT;
 
-	if (!realpath(dir, real))
+	if (!realpath(key, real))
 		return -errno;
 	f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
@@ -198,7 +204,7 @@ int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
 		 * SOURCE superopts */
 		char *fields[5] = {0};
 		char *save = NULL, *tok, *sep;
-		char *fstype, *source;
+		char *fstype, *source, *match, *other;
 		int n = 0;
 
 		sep = strstr(line, " - ");
@@ -216,14 +222,34 @@ int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
 			continue;
 		mountinfo_unescape(source);
 		mountinfo_unescape(fields[4]);
-		if (strcmp(source, real) != 0 && strcmp(source, dir) != 0)
+		match = by_source ? source : fields[4];
+		other = by_source ? fields[4] : source;
+		if (strcmp(match, real) != 0 && strcmp(match, key) != 0)
 			continue;
-		snprintf(out, out_len, "%s", fields[4]);
+		snprintf(out, out_len, "%s", other);
+		if (out_fstype)
+			snprintf(out_fstype, fstype_len, "%s", fstype);
 		rc = 0;
 		break;
 	}
 	free(line);
 	fclose(f);
+	return rc;
+}
+
+int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
+{
+	return mountinfo_find(dir, true, out, out_len, NULL, 0);
+}
+
+int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len)
+{
+	char fstype[64];
+	int rc = mountinfo_find(mountpoint, false, out, out_len, fstype,
+				sizeof(fstype));
+
+	if (rc == 0 && strcmp(fstype, "fuse.hangarfs") != 0)
+		rc = -ENOENT;
 	return rc;
 }
 

@@ -134,6 +134,10 @@ expect_out '^ +disk1.raw +512M virtual, 0 used' "status second disk"
 expect_out '^memory +-$' "status memory"
 expect_out '^config +config ' "status config"
 expect_out '^save lock +none: the disks are writable$' "status save lock"
+h status store web01 --bytes
+expect_rc 0 "status --bytes"
+expect_out '^disks +disk.raw +21474836480 virtual, 0 used' "status --bytes first disk"
+expect_out '^ +disk1.raw +536870912 virtual' "status --bytes second disk"
 h status store web01 --json
 expect_rc 0 "status --json"
 expect_json "$OUT" "status --json"

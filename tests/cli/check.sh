@@ -3,7 +3,7 @@
 # store, 1 when a container is deliberately corrupted (both superblocks
 # overwritten; or the object table block the newest superblock points at),
 # 2 when it cannot run.  The other guests keep checking clean, and ls keeps
-# listing them (DESIGN.md invariant 6).
+# listing them (DESIGN.md invariant 6); the same holds while mounted.
 source "$(dirname "$0")/common.bash"
 
 h init store
@@ -62,6 +62,24 @@ expect_out '^state +unreadable$' "status of the unreadable guest"
 h rm store alpha
 expect_rc 1 "rm of an unreadable guest without --force"
 expect_err 'use --force' "rm of an unreadable guest says --force"
+# The same while hangarfs has the store mounted: check reads the files as
+# they are and still finds the damage; the healthy guests stay usable.
+if [ -n "${HANGARFS:-}" ] && [ -e /dev/fuse ] && command -v fusermount3 >/dev/null &&
+	command -v findmnt >/dev/null; then
+	TEST_MOUNTS+=("$TEST_TMP/mnt")
+	h mount store "$TEST_TMP/mnt"
+	expect_rc 0 "mount with a corrupt guest"
+	wait_mounted "$TEST_TMP/mnt"
+	cmp -n 1048576 a.raw "$TEST_TMP/mnt/beta/disk.raw" || fail "beta unreadable beside a corrupt alpha"
+	h check store
+	expect_rc 1 "check of a mounted store with a corrupt guest"
+	expect_out '^alpha: [0-9]+ errors?' "mounted check reports alpha"
+	expect_out '^beta: clean' "mounted check: beta clean"
+	h check store beta --json
+	expect_rc 0 "mounted check of a clean guest"
+	h umount "$TEST_TMP/mnt"
+	expect_rc 0 "umount"
+fi
 cp alpha.bak store/alpha.hangar
 h check store
 expect_rc 0 "check after restoring alpha"

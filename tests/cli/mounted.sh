@@ -8,7 +8,8 @@
 # through the mount; without the socket they refuse with the mount-side
 # equivalent; another user
 # cannot use the socket; the save lock made on the mount is seen by the CLI
-# after unmounting, including an invalidated image that resume must refuse.
+# after unmounting, including an invalidated image that resume must refuse;
+# `hangar umount` returns only once the daemon has released the store.
 source "$(dirname "$0")/common.bash"
 need_fuse
 command -v setfattr >/dev/null || skip "setfattr not installed (apt-get install attr)"
@@ -184,6 +185,9 @@ expect_out "^the image is retired at the guest's first disk write $via$" "resume
 h umount "$mnt"
 expect_rc 0 "hangar umount"
 ! findmnt -rn --mountpoint "$mnt" >/dev/null || fail "still mounted after hangar umount"
+# umount returns once hangarfs has committed and let go of the store, so a
+# write command may follow at once (no sleep, no "store is mounted").
+flock -n store/.hangar-lock true || fail "hangarfs still holds the store after hangar umount returned"
 h status store web01
 expect_rc 0 "status after unmount"
 expect_out '^state +resuming' "resuming state survives the unmount"
@@ -217,6 +221,7 @@ expect_err "^hangar: store: store is mounted by hangarfs PID $pid at $mnt; disca
 expect_err "^hangar: on the mount instead: rm $mnt/web01/memory.save$" "discard advice"
 h umount "$mnt"
 expect_rc 0 "umount after invalidation"
+flock -n store/.hangar-lock true || fail "the store is still held after the second hangar umount"
 h status store web01
 expect_rc 0 "status of an invalidated guest"
 expect_out '^state +invalidated' "state invalidated"
@@ -229,5 +234,18 @@ h discard store web01
 expect_rc 0 "discard of an invalidated image"
 h check store
 expect_rc 0 "check after the invalidation"
+
+# ---- mount options reach hangarfs ----------------------------------------------------
+h mount store "$mnt" -o ro
+expect_rc 0 "hangar mount -o ro"
+wait_mounted "$mnt"
+findmnt -rn -o OPTIONS --mountpoint "$mnt" | grep -qE '(^|,)ro(,|$)' ||
+	fail "-o ro did not make a read-only mount: $(findmnt -rn -o OPTIONS --mountpoint "$mnt")"
+head -c 65536 "$mnt/web01/disk.raw" >/dev/null || fail "disk.raw unreadable on a read-only mount"
+if dd if=/dev/zero of="$mnt/web01/disk.raw" bs=4K count=1 conv=notrunc status=none 2>/dev/null; then
+	fail "a write succeeded on a mount made with -o ro"
+fi
+h umount "$mnt"
+expect_rc 0 "umount of the read-only mount"
 
 echo "PASS"
