@@ -77,12 +77,30 @@ struct walk {
 	struct compressor *cz;
 	uint8_t *in, *out;
 	const struct object *o;
+	check_progress_fn progress;
+	void *progress_arg;
+	uint64_t walked, reported; /* clusters met so far; at last report */
 };
+
+/* One more cluster met (node, data cluster or extent): report every
+ * CHECK_PROGRESS_STEP of them.  Extents share packed clusters, so `walked`
+ * may pass the referenced count; it is clamped. */
+static void walk_count(struct walk *w)
+{
+	w->walked++;
+	if (!w->progress || w->walked - w->reported < CHECK_PROGRESS_STEP)
+		return;
+	w->reported = w->walked;
+	uint64_t total = w->r->referenced_clusters;
+	w->progress(w->progress_arg, w->walked < total ? w->walked : total,
+		    total);
+}
 
 static void walk_node(struct walk *w, const struct map_node *n)
 {
 	struct container *c = w->c;
 	w->r->map_nodes++;
+	walk_count(w);
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		if (n->level > 0) {
 			if (n->children[i])
@@ -95,6 +113,7 @@ static void walk_node(struct walk *w, const struct map_node *n)
 		int ret;
 		if (e->kind == MAP_KIND_RAW) {
 			w->r->data_clusters++;
+			walk_count(w);
 			if (!c->encrypted)
 				continue;
 			/* encrypted: every data cluster is authenticated */
@@ -120,6 +139,7 @@ static void walk_node(struct walk *w, const struct map_node *n)
 		if (e->kind != MAP_KIND_COMPRESSED)
 			continue;
 		w->r->compressed_extents++;
+		walk_count(w);
 		ret = io_pread(c->io, w->in, e->length, e->offset);
 		if (!ret && crc32c(0, w->in, e->length) != e->crc)
 			ret = -EBADMSG;
@@ -151,6 +171,13 @@ int check_container(struct io *io, struct check_report *out_report)
 
 int check_container_key(struct io *io, const struct crypto_key *master,
 			struct check_report *out_report)
+{
+	return check_container_progress(io, master, NULL, NULL, out_report);
+}
+
+int check_container_progress(struct io *io, const struct crypto_key *master,
+			     check_progress_fn fn, void *fn_arg,
+			     struct check_report *out_report)
 {
 	struct container_options opts = {.read_only = true, .master = master};
 	struct load_diag diag;
@@ -189,6 +216,8 @@ int check_container_key(struct io *io, const struct crypto_key *master,
 		report_accounting(out_report, &diag);
 	w.c = c;
 	w.r = out_report;
+	w.progress = fn;
+	w.progress_arg = fn_arg;
 	w.in = malloc(c->cluster_size);
 	w.out = malloc(c->cluster_size);
 	ret = compressor_new(1, &w.cz);
@@ -203,6 +232,9 @@ int check_container_key(struct io *io, const struct crypto_key *master,
 		if (o->root)
 			walk_node(&w, o->root);
 	}
+	if (fn)
+		fn(fn_arg, out_report->referenced_clusters,
+		   out_report->referenced_clusters);
 	ret = 0;
 out_free:
 	compressor_free(w.cz);

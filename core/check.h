@@ -71,4 +71,22 @@ int check_container(struct io *io, struct check_report *out_report);
 int check_container_key(struct io *io, const struct crypto_key *master,
 			struct check_report *out_report);
 
+/*
+ * check_progress_fn - called by check_container_progress as the walk goes,
+ * on the calling thread: `done` of `total` referenced clusters verified so
+ * far (total is 0 until the container is loaded).  Progress only: it may
+ * not touch the container.
+ */
+typedef void (*check_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/*
+ * check_container_progress - check_container_key reporting progress through
+ * `fn` (may be NULL) at least every CHECK_PROGRESS_STEP clusters, so a
+ * single large guest does not sit at 0 % until its check ends.
+ */
+#define CHECK_PROGRESS_STEP 4096u
+int check_container_progress(struct io *io, const struct crypto_key *master,
+			     check_progress_fn fn, void *fn_arg,
+			     struct check_report *out_report);
+
 #endif /* HANGAR_CHECK_H */

@@ -171,6 +171,51 @@ static void test_leak_and_damage(void)
 	memio_free(m);
 }
 
+struct seen {
+	uint64_t calls, last_done, last_total;
+	bool backwards;
+};
+
+static void note_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct seen *s = arg;
+	if (done < s->last_done || done > total)
+		s->backwards = true;
+	s->calls++;
+	s->last_done = done;
+	s->last_total = total;
+}
+
+/* Progress inside one guest: 4 KiB clusters, 3 * CHECK_PROGRESS_STEP data
+ * clusters -- reported along the way, never backwards, ending at 100 %. */
+static void test_progress(void)
+{
+	struct memio *m = memio_new();
+	struct container_options opts = {.cluster_shift = 12};
+	struct container *c = NULL;
+	struct check_report r;
+	struct seen seen = {0};
+	uint8_t buf[4096];
+	uint64_t id;
+
+	CHECK_OK(container_create(&m->io, &opts, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0644, 0, 0, &id));
+	for (unsigned i = 0; i < 3 * CHECK_PROGRESS_STEP; i++) {
+		memset(buf, (int)(i % 251) + 1, sizeof(buf));
+		CHECK_OK(object_write(c, id, buf, sizeof(buf),
+				      (uint64_t)i * sizeof(buf)));
+	}
+	CHECK_OK(container_close(c));
+	CHECK_OK(check_container_progress(&m->io, NULL, note_progress, &seen,
+					  &r));
+	CHECK_EQ(r.errors, 0);
+	CHECK(!seen.backwards);
+	CHECK(seen.calls >= 4); /* three steps along the way, then the end */
+	CHECK_EQ(seen.last_total, r.referenced_clusters);
+	CHECK_EQ(seen.last_done, seen.last_total);
+	memio_free(m);
+}
+
 int main(void)
 {
 	test_clean_counts();
@@ -178,6 +223,7 @@ int main(void)
 	test_leaked(5);
 	test_short_accounting();
 	test_leak_and_damage();
+	test_progress();
 	printf("test_check: ok\n");
 	return 0;
 }
