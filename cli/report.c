@@ -105,8 +105,8 @@ void cli_event(void *arg, const struct container_event *ev)
 	case CONTAINER_EVENT_OPEN_REFUSED:
 		/* the caller reports the errno; this adds the reason */
 		if (*detail)
-			cli_note("%s%scontainer refused: %s", guest, sep,
-				 detail);
+			cli_note("%s: container refused: %s",
+				 ev->guest ? ev->guest : guest, detail);
 		break;
 	default:
 		cli_note("%s%sevent %d %s %s", guest, sep, (int)ev->type, obj,
