@@ -55,6 +55,9 @@ struct memio {
 	int fail_errno;
 	bool fail_sticky, fail_short, failed;
 	long calls;
+	/* the call that failed first (valid once `failed`) */
+	enum memio_op_kind failed_kind;
+	uint64_t failed_offset, failed_len;
 	/* called at the start of every sync, outside the lock (a test
 	 * stands in for a slow disk with it) */
 	void (*sync_hook)(void *arg);
@@ -70,7 +73,8 @@ static inline struct memio *memio_of(struct io *io)
 	return (struct memio *)io;
 }
 
-static inline int memio_fault(struct memio *m, enum memio_op_kind kind)
+static inline int memio_fault_at(struct memio *m, enum memio_op_kind kind,
+				 uint64_t off, uint64_t len)
 {
 	if (!(m->fail_mask & kind))
 		return 0;
@@ -79,9 +83,17 @@ static inline int memio_fault(struct memio *m, enum memio_op_kind kind)
 		return m->fail_errno;
 	if (m->fail_at && m->calls == m->fail_at) {
 		m->failed = true;
+		m->failed_kind = kind;
+		m->failed_offset = off;
+		m->failed_len = len;
 		return m->fail_errno;
 	}
 	return 0;
+}
+
+static inline int memio_fault(struct memio *m, enum memio_op_kind kind)
+{
+	return memio_fault_at(m, kind, 0, 0);
 }
 
 static inline int memio_reserve(struct memio *m, uint64_t size)
@@ -131,7 +143,7 @@ static inline int memio_pread(struct io *io, void *buf, size_t len,
 {
 	struct memio *m = memio_of(io);
 	pthread_mutex_lock(&m->lock);
-	int ret = memio_fault(m, MEMIO_OP_PREAD);
+	int ret = memio_fault_at(m, MEMIO_OP_PREAD, off, len);
 	if (!ret) {
 		memset(buf, 0, len);
 		if (off < m->size) {
@@ -148,7 +160,7 @@ static inline int memio_pwrite(struct io *io, const void *buf, size_t len,
 {
 	struct memio *m = memio_of(io);
 	pthread_mutex_lock(&m->lock);
-	int ret = memio_fault(m, MEMIO_OP_PWRITE);
+	int ret = memio_fault_at(m, MEMIO_OP_PWRITE, off, len);
 	size_t n = len;
 	if (ret && m->fail_short && !m->fail_sticky)
 		n = len / 2;
@@ -186,7 +198,7 @@ static inline int memio_truncate(struct io *io, uint64_t size)
 {
 	struct memio *m = memio_of(io);
 	pthread_mutex_lock(&m->lock);
-	int ret = memio_fault(m, MEMIO_OP_TRUNCATE);
+	int ret = memio_fault_at(m, MEMIO_OP_TRUNCATE, size, 0);
 	if (!ret)
 		ret = memio_reserve(m, size);
 	if (!ret) {
@@ -204,7 +216,7 @@ static inline int memio_fallocate(struct io *io, int mode, uint64_t off,
 {
 	struct memio *m = memio_of(io);
 	pthread_mutex_lock(&m->lock);
-	int ret = memio_fault(m, MEMIO_OP_FALLOCATE);
+	int ret = memio_fault_at(m, MEMIO_OP_FALLOCATE, off, len);
 	if (!ret)
 		ret = memio_reserve(m, off + len);
 	if (!ret) {

@@ -6,16 +6,23 @@
  * reaching the fault.  After every run the container is reopened without
  * faults and must be clean (check: 0 errors, 0 leaks) and hold either the
  * state before the operation or the state after it — and the state after it
- * whenever a commit reported success.  Errors must be the real errno.
+ * whenever a commit reported success.  Errors must be the real errno: the
+ * injected one (a failed superblock write poisons the container, which core
+ * reports as EIO even for an ENOSPC).  A run whose fdatasync failed before
+ * the commit returned must report an error; a run that never reached the
+ * fault must succeed.
  *
  * Fault kinds: EIO once, EIO persistent, ENOSPC persistent, a short write
  * (half the bytes, then EIO), EIO from fdatasync.  Operations: allocating
- * write, overwrite, punch, truncate down, compressed write (a disk of a
+ * write, overwrite, punch, truncate down and up, compressed write (a disk of a
  * guest created with compressed disks),
  * seal (memory.save commit), resume, discard, create, unlink, rename, and
  * recovery at open itself (an unsealed image set aside).
  *
- * Also: after a failed fdatasync no later commit succeeds until reopen.
+ * Also: after a failed fdatasync no later commit succeeds until reopen
+ * (test_poison, and after every run whose fdatasync failed, a second
+ * container_commit with the device healthy again must fail too).
+ * Allocation failures are test_oom.c.
  *
  * Every (operation, fault) pair and the fdatasync poisoning run twice: on a
  * plain container and on an encrypted one (issue 8: the store's master key
@@ -26,6 +33,7 @@
 #include "check.h"
 #include "container.h"
 #include "crypto.h"
+#include "format.h"
 #include "harness.h"
 #include "memio.h"
 #include "savelock.h"
@@ -38,6 +46,7 @@ enum op {
 	OP_OVERWRITE,
 	OP_PUNCH,
 	OP_TRUNCATE,
+	OP_TRUNCATE_UP,
 	OP_COMPRESSED_WRITE,
 	OP_SEAL,
 	OP_RESUME,
@@ -50,9 +59,10 @@ enum op {
 };
 
 static const char *const op_names[OP_COUNT] = {
-	"allocating write", "overwrite", "punch",  "truncate",
-	"compressed write", "seal",	 "resume", "discard",
-	"create",	    "unlink",	 "rename", "recovery at open"};
+	"allocating write", "overwrite",	"punch",  "truncate",
+	"truncate up",	    "compressed write", "seal",	  "resume",
+	"discard",	    "create",		"unlink", "rename",
+	"recovery at open"};
 
 struct fault {
 	const char *name;
@@ -165,7 +175,8 @@ static bool state_between(const struct state *now, const struct state *a,
 static bool is_data_op(enum op op)
 {
 	return op == OP_ALLOC_WRITE || op == OP_OVERWRITE || op == OP_PUNCH ||
-	       op == OP_TRUNCATE || op == OP_COMPRESSED_WRITE;
+	       op == OP_TRUNCATE || op == OP_TRUNCATE_UP ||
+	       op == OP_COMPRESSED_WRITE;
 }
 
 static uint64_t id_of(struct container *c, const char *name)
@@ -173,6 +184,15 @@ static uint64_t id_of(struct container *c, const char *name)
 	uint64_t id = 0;
 	CHECK_OK(object_lookup(c, name, &id));
 	return id;
+}
+
+/* The first failed call was a superblock write. */
+static bool sb_fault(const struct memio *m)
+{
+	return m->failed && m->failed_kind == MEMIO_OP_PWRITE &&
+	       m->failed_len == FORMAT_SECTOR_SIZE &&
+	       (m->failed_offset == FORMAT_SUPERBLOCK_A_OFFSET ||
+		m->failed_offset == FORMAT_SUPERBLOCK_B_OFFSET);
 }
 
 /* NULL: plain containers; else the master key of an encrypted store, given
@@ -229,6 +249,9 @@ static int apply(struct container *c, enum op op)
 		return object_punch(c, id_of(c, "disk.raw"), CS / 2, 5 * CS);
 	case OP_TRUNCATE:
 		return object_truncate(c, id_of(c, "disk.raw"), 3 * CS + 5);
+	case OP_TRUNCATE_UP:
+		return object_truncate(c, id_of(c, "disk.raw"),
+				       2 * DISK_SIZE + 77);
 	case OP_COMPRESSED_WRITE: /* disks are compressed in this base */
 		return object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
 				    CS * 2 + 7);
@@ -288,7 +311,7 @@ static void run_one(enum op op, const struct fault *f)
 		struct memio *m = memio_clone(base);
 		memio_fail(m, f->mask, n, f->err, f->sticky);
 		m->fail_short = f->short_write;
-		bool committed = false;
+		bool committed = false, sync_failed = false;
 		int ret = container_open(&m->io, OPTS, &c);
 		if (ret == 0) {
 			ret = apply(c, op);
@@ -296,13 +319,57 @@ static void run_one(enum op op, const struct fault *f)
 				ret = container_commit(c);
 				committed = ret == 0;
 			}
+			/* fsyncgate: once a backing fdatasync failed, no
+			 * later flush of this instance may succeed, even
+			 * with the device healthy again */
+			sync_failed =
+				m->failed && m->failed_kind == MEMIO_OP_SYNC;
+			if (sync_failed) {
+				m->fail_mask = 0;
+				int again = container_commit(c);
+				if (again == 0)
+					fprintf(stderr,
+						"%s / %s / N=%ld: a commit "
+						"after the failed fdatasync "
+						"succeeded\n",
+						op_names[op], f->name, n);
+				CHECK(again != 0);
+			}
 			container_close(c);
 		}
-		bool reached = m->failed;
+		bool reached = m->failed || sync_failed;
 		if (ret) {
-			/* a real errno, nothing invented */
-			CHECK(ret == -EIO || ret == -ENOSPC);
+			/* the real errno of the fault, nothing invented;
+			 * except that a failed superblock write poisons the
+			 * container, and core reports the poison (even of
+			 * an ENOSPC) as EIO (container_poison) */
+			bool errno_ok =
+				ret == f->err || (ret == -EIO && sb_fault(m));
+			if (!errno_ok)
+				fprintf(stderr,
+					"%s / %s / N=%ld: returned %d, fault "
+					"was %d (kind %d at %llu+%llu)\n",
+					op_names[op], f->name, n, ret, f->err,
+					m->failed_kind,
+					(unsigned long long)m->failed_offset,
+					(unsigned long long)m->failed_len);
+			CHECK(errno_ok);
 		}
+		/* a fault reached before the commit returned is reported (an
+		 * error the caller never hears about is a lost write) ... */
+		if (sync_failed && ret == 0)
+			fprintf(stderr,
+				"%s / %s / N=%ld: fdatasync failed, the "
+				"operation and its commit reported success\n",
+				op_names[op], f->name, n);
+		CHECK(!(sync_failed && ret == 0));
+		/* ... and without a fault the operation completes */
+		if (!reached && ret)
+			fprintf(stderr,
+				"%s / %s / N=%ld: failed (%d) without "
+				"a fault\n",
+				op_names[op], f->name, n, ret);
+		CHECK(reached || ret == 0);
 		memio_fail(m, 0, 0, 0, false);
 		struct check_report r;
 		CHECK_OK(check_container_key(&m->io, key, &r));

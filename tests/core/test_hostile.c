@@ -24,7 +24,7 @@
  *          counted;
  *        - check_container never crashes, and reports errors whenever open
  *          failed; when open succeeded and every read was clean, check
- *          reports none;
+ *          reports none (no errors, no leaked clusters);
  *        - some of the successful cases are also opened read-write, written,
  *          committed and checked again.
  *   2. Crafted cases.  A small parser walks the container's metadata and
@@ -593,6 +593,9 @@ static void check_must_be_clean(struct memio *m, const char *when)
 	if (r.errors)
 		FAIL("%s: check reports %" PRIu64 " errors: %s", when, r.errors,
 		     r.message_count ? r.messages[0] : "");
+	if (r.leaked_clusters)
+		FAIL("%s: check reports %" PRIu64 " leaked clusters", when,
+		     r.leaked_clusters);
 }
 
 /* Open a copy read-write, write, commit, close, check, reopen. */
@@ -694,6 +697,10 @@ static int probe(struct memio *m, enum expect expect, enum verify_mode mode,
 	if (!ret && !read_errors && mode == VERIFY_ORACLE && r.errors)
 		FAIL("open and reads clean but check reports: %s",
 		     r.messages[0]);
+	if (!ret && !read_errors && mode == VERIFY_ORACLE && r.leaked_clusters)
+		FAIL("open and reads clean but check reports %" PRIu64
+		     " leaked clusters",
+		     r.leaked_clusters);
 	/* encrypted: a damaged data cluster the cycle does not rewrite stays
 	 * damaged (and check rightly says so); cycle only clean images */
 	if (rw && !(g_key && read_errors))

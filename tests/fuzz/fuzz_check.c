@@ -31,8 +31,7 @@ static void one_input(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(memchr(r.messages[i], 0, sizeof(r.messages[i])),
 			    "message %zu not terminated", i);
 	int oret = container_open(&m->io, &ro, &c);
-	FUZZ_ASSERT(oret == 0 || fuzz_clean_open_error(oret), "open: %d",
-		    oret);
+	FUZZ_ASSERT(oret == 0 || fuzz_clean_open_error(oret), "open: %d", oret);
 	FUZZ_ASSERT(oret == 0 || r.errors > 0,
 		    "open failed (%d), check found nothing", oret);
 	if (oret == 0) {
@@ -46,7 +45,6 @@ static void one_input(const uint8_t *data, size_t size)
 	}
 	memio_free(m);
 }
-
 
 /* The input as it is, then with every checksum repaired. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

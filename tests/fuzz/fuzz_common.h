@@ -22,8 +22,9 @@
 #define FUZZ_ASSERT(cond, ...)                                                 \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: property failed: %s: ",        \
-				__FILE__, __LINE__, #cond);                    \
+			fprintf(stderr,                                        \
+				"%s:%d: property failed: %s: ", __FILE__,      \
+				__LINE__, #cond);                              \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fprintf(stderr, "\n");                                 \
 			abort();                                               \
@@ -104,8 +105,8 @@ static inline void fuzz_fixup_checksums(uint8_t *data, size_t size)
 			uint32_t magic = le32_get(b);
 			if (magic == BLOCK_MAGIC_MAP_NODE) {
 				for (uint32_t i = 0;
-				     i < (cs - BLOCK_HEADER_SIZE) /
-						 MAP_ENTRY_SIZE;
+				     i <
+				     (cs - BLOCK_HEADER_SIZE) / MAP_ENTRY_SIZE;
 				     i++) {
 					uint8_t *e = b + BLOCK_HEADER_SIZE +
 						     i * MAP_ENTRY_SIZE;
@@ -116,11 +117,11 @@ static inline void fuzz_fixup_checksums(uint8_t *data, size_t size)
 						changed |= fuzz_fix_ptr(
 							data, size, cs, o,
 							e + ME_OFF_CRC);
-					} else if (kind == MAP_KIND_COMPRESSED &&
-						   o < size &&
-						   len <= size - o) {
-						uint32_t crc =
-							crc32c(0, data + o, len);
+					} else if (
+						kind == MAP_KIND_COMPRESSED &&
+						o < size && len <= size - o) {
+						uint32_t crc = crc32c(
+							0, data + o, len);
 						if (le32_get(e + ME_OFF_CRC) !=
 						    crc) {
 							le32_put(e + ME_OFF_CRC,
@@ -130,15 +131,16 @@ static inline void fuzz_fixup_checksums(uint8_t *data, size_t size)
 					}
 				}
 			} else if (magic == BLOCK_MAGIC_TABLE) {
-				changed |= fuzz_fix_ptr(
-					data, size, cs,
-					le64_get(b + BH_OFF_NEXT),
-					b + BH_OFF_NEXT_CRC);
+				changed |=
+					fuzz_fix_ptr(data, size, cs,
+						     le64_get(b + BH_OFF_NEXT),
+						     b + BH_OFF_NEXT_CRC);
 				uint32_t used = le32_get(b + BH_OFF_USED);
 				uint32_t pos = 0;
 				while (used <= cs - BLOCK_HEADER_SIZE &&
 				       pos + RECORD_HEADER_SIZE <= used) {
-					uint8_t *r = b + BLOCK_HEADER_SIZE + pos;
+					uint8_t *r =
+						b + BLOCK_HEADER_SIZE + pos;
 					uint16_t len = le16_get(r + 2);
 					if (len < RECORD_HEADER_SIZE ||
 					    len > used - pos)
@@ -147,7 +149,9 @@ static inline void fuzz_fixup_checksums(uint8_t *data, size_t size)
 					    len >= OBJECT_RECORD_FIXED)
 						changed |= fuzz_fix_ptr(
 							data, size, cs,
-							le64_get(r + OR_OFF_MAP_ROOT),
+							le64_get(
+								r +
+								OR_OFF_MAP_ROOT),
 							r + OR_OFF_MAP_ROOT_CRC);
 					pos += len;
 				}
@@ -161,9 +165,10 @@ static inline void fuzz_fixup_checksums(uint8_t *data, size_t size)
 		for (int i = 0; i < 2; i++) {
 			uint8_t *sb = data + (i ? FORMAT_SUPERBLOCK_B_OFFSET
 						: FORMAT_SUPERBLOCK_A_OFFSET);
-			changed |= fuzz_fix_ptr(data, size, cs,
-						le64_get(sb + SB_OFF_TABLE_OFFSET),
-						sb + SB_OFF_TABLE_CRC);
+			changed |=
+				fuzz_fix_ptr(data, size, cs,
+					     le64_get(sb + SB_OFF_TABLE_OFFSET),
+					     sb + SB_OFF_TABLE_CRC);
 			uint32_t crc = crc32c(0, sb, SB_OFF_CRC);
 			if (le32_get(sb + SB_OFF_CRC) != crc) {
 				le32_put(sb + SB_OFF_CRC, crc);

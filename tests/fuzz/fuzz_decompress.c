@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!cz && compressor_new(1, &cz))
 		abort();
 	size_t expected = data[0] < 200 ? (size_t)1 << (data[0] % 22)
-					 : (size_t)data[0] * 269;
+					: (size_t)data[0] * 269;
 	const uint8_t *in = data + 2;
 	size_t in_len = size - 2;
 	uint8_t *out = malloc(expected);

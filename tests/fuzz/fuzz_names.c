@@ -32,8 +32,8 @@ static bool ref_object(const char *s, size_t len)
 {
 	if (len == 0 || len > 255)
 		return false;
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' &&
-					  s[1] == '.'))
+	if ((len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
 	return memchr(s, '/', len) == NULL;
 }

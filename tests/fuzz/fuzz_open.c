@@ -39,8 +39,7 @@ static uint64_t hash(const uint8_t *data, size_t size)
 static void read_some(struct container *c, uint64_t id, uint64_t size,
 		      uint8_t *buf)
 {
-	uint64_t offs[3] = {0, size > READ_CAP ? size - READ_CAP : 0,
-			    size / 2};
+	uint64_t offs[3] = {0, size > READ_CAP ? size - READ_CAP : 0, size / 2};
 	for (int i = 0; i < 3; i++) {
 		size_t got = 0;
 		int ret = object_read(c, id, buf, READ_CAP, offs[i], &got);
@@ -141,8 +140,8 @@ static bool session(struct container *c, uint64_t h, uint8_t *buf,
 		 * unlink may have taken the name (ENOENT); anything else is a
 		 * clean error or success */
 		FUZZ_ASSERT(ret == 0 || ret == -EBUSY || ret == -EEXIST ||
-				    ret == -ENOENT ||
-				    ret == -EFBIG || fuzz_clean_io_error(ret),
+				    ret == -ENOENT || ret == -EFBIG ||
+				    fuzz_clean_io_error(ret),
 			    "operation %d on object %zu: %d",
 			    (int)((h >> (i * 3)) & 7), i, ret);
 		if (ret && ret != -EBUSY && ret != -EEXIST && ret != -ENOENT)
@@ -249,7 +248,6 @@ static void one_input(const uint8_t *data, size_t size)
 	free(buf);
 	memio_free(m);
 }
-
 
 /* The input as it is, then with every checksum repaired. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

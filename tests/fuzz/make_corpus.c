@@ -126,10 +126,10 @@ int main(int argc, char **argv)
 		uint8_t *sb = bad + (ga > gb ? 0 : FORMAT_SUPERBLOCK_B_OFFSET);
 		le32_put(sb + SB_OFF_TABLE_BLOCKS, 0xffffffffu);
 		le32_put(sb + SB_OFF_CRC, crc32c(0, sb, SB_OFF_CRC));
-		write_file(argv[2], "fuzz_open", "hostile-2-table-blocks",
-			   bad, len);
-		write_file(argv[2], "fuzz_check", "hostile-2-table-blocks",
-			   bad, len);
+		write_file(argv[2], "fuzz_open", "hostile-2-table-blocks", bad,
+			   len);
+		write_file(argv[2], "fuzz_check", "hostile-2-table-blocks", bad,
+			   len);
 		free(bad);
 	}
 
@@ -204,10 +204,15 @@ int main(int argc, char **argv)
 		compressor_free(cz);
 	}
 	/* names */
-	static const char *names[] = {"disk.raw", "memory.save", "web-01",
-				      "..", ".hidden", "a/b",
-				      ("x123456789012345678901234567890123456789"
-				       "0123456789012345678901234")};
+	static const char *names[] = {
+		"disk.raw",
+		"memory.save",
+		"web-01",
+		"..",
+		".hidden",
+		"a/b",
+		("x123456789012345678901234567890123456789"
+		 "0123456789012345678901234")};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "name%zu", i);
