@@ -165,6 +165,17 @@ void alloc_unref(struct alloc *a, uint64_t n)
 	}
 }
 
+/* What keeps a free cluster from being allocated: committed (the last
+ * committed tree maps it) or held (the older slot's tree maps it).
+ * HANGAR_TEETH_REUSE_COMMITTED is for tests/crash only: a deliberately
+ * broken core that reuses a cluster the committed tree still maps, which
+ * the crash-replay harness must catch (tests/CMakeLists.txt builds it). */
+#ifdef HANGAR_TEETH_REUSE_COMMITTED
+#define ALLOC_NOT_FREE CLUSTER_HELD
+#else
+#define ALLOC_NOT_FREE (CLUSTER_COMMITTED | CLUSTER_HELD)
+#endif
+
 int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 {
 	uint64_t n;
@@ -183,8 +194,7 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 		}
 	}
 	for (n = a->cursor; n < a->count; n++) {
-		if (a->refs[n] == 0 &&
-		    !(a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD))) {
+		if (a->refs[n] == 0 && !(a->bits[n] & ALLOC_NOT_FREE)) {
 			if (kind == ALLOC_DATA &&
 			    (a->bits[n] & CLUSTER_BACKED) &&
 			    a->backed_free <= a->reserve)

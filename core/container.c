@@ -409,7 +409,14 @@ static int commit_run(struct container *c)
 	 * 5. the superblock into the other slot */
 	atomic_store(&c->data_dirty, false);
 	commit_relax_begin(c);
+#ifdef HANGAR_TEETH_SUPERBLOCK_FIRST
+	/* tests/crash only: a deliberately broken core that writes the
+	 * superblock before the tree it points to is durable (the harness
+	 * must catch it; tests/CMakeLists.txt builds it). */
+	ret = 0;
+#else
 	ret = io_fdatasync(c->io);
+#endif
 	bool sb_written = false;
 	if (!ret) {
 		sb_written = true;

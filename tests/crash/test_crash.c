@@ -2264,8 +2264,9 @@ static int run_one_sequence(uint64_t seed, const char *spec, struct stats *st)
 }
 
 /* Teeth for the systematic workloads: on the disk that ignores the
- * pre-superblock sync, the length-1-2 sequences must be caught. */
-static void seq_teeth(uint64_t seed, struct stats *st)
+ * pre-superblock sync (`broken`), or with a broken core on an honest disk,
+ * the length-1-2 sequences must be caught. */
+static void seq_teeth_on(uint64_t seed, bool broken, struct stats *st)
 {
 	unsigned widx = 4000000;
 	for (int len = 1; len <= 2 && st->failures == 0; len++) {
@@ -2278,9 +2279,14 @@ static void seq_teeth(uint64_t seed, struct stats *st)
 			int n = seq_decode(len, p, ops, &key);
 			if (n)
 				seq_workload(seed, widx++, ops, n, false, false,
-					     true, false, st);
+					     broken, false, st);
 		}
 	}
+}
+
+static void seq_teeth(uint64_t seed, struct stats *st)
+{
+	seq_teeth_on(seed, true, st);
 }
 
 /* The sector check itself must refuse a torn sector: a unit test of
@@ -2375,6 +2381,23 @@ int main(void)
 		       (unsigned long long)st.workloads,
 		       (unsigned long long)st.failures, now_s() - t0);
 		return rc ? rc : st.failures ? 1 : 0;
+	}
+
+	/* Linked against a deliberately broken core (tests/CMakeLists.txt:
+	 * test_crash_teeth_*): ordinary workloads on an honest disk must
+	 * fail, and this run passes only if they do. */
+	if (env_on("HANGAR_CRASH_EXPECT_CAUGHT")) {
+		st.quiet = !env_on("HANGAR_CRASH_TEETH_VERBOSE");
+		for (unsigned w = 0; w < 300 && st.failures == 0; w++)
+			one_workload(seed, 3000000 + w, 24, false, false, &st);
+		if (st.failures == 0)
+			seq_teeth_on(seed, false, &st);
+		printf("crash teeth (broken core): %llu failures in %llu "
+		       "states from %llu workloads (must be > 0), %.1f s\n",
+		       (unsigned long long)st.failures,
+		       (unsigned long long)st.states,
+		       (unsigned long long)st.workloads, now_s() - t0);
+		return st.failures ? 0 : 1;
 	}
 
 	g_enc = false;
