@@ -116,8 +116,9 @@ static struct container *container_alloc(const struct container_options *opts)
 	c->read_only = opts && opts->read_only;
 	c->event = opts ? opts->event : NULL;
 	c->event_arg = opts ? opts->event_arg : NULL;
-	c->compress_level =
-		opts && opts->compress_level ? opts->compress_level : 1;
+	c->compress_level = opts && opts->compress_level
+				    ? opts->compress_level
+				    : CONTAINER_COMPRESS_LEVEL;
 	c->entry_size = MAP_ENTRY_SIZE;
 	return c;
 }
