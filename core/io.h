@@ -89,6 +89,10 @@ void io_close(struct io *io);
  */
 int io_file_open(const char *path, int flags, struct io **out_io);
 
+/* io_file_openat - as io_file_open, `path` relative to directory `dir_fd`
+ * (AT_FDCWD: the working directory). */
+int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io);
+
 /* io_file_fd - the descriptor behind a file io (for the store's own flock);
  * -1 if `io` is not a file io. */
 int io_file_fd(const struct io *io);

@@ -205,6 +205,11 @@ void io_close(struct io *io)
 
 int io_file_open(const char *path, int flags, struct io **out_io)
 {
+	return io_file_openat(AT_FDCWD, path, flags, out_io);
+}
+
+int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io)
+{
 	const int accmode = flags & O_ACCMODE;
 	struct io_file *f;
 	int fd;
@@ -220,7 +225,7 @@ int io_file_open(const char *path, int flags, struct io **out_io)
 	if (f == NULL)
 		return -ENOMEM;
 	do {
-		fd = open(path, flags | O_CLOEXEC, 0600);
+		fd = openat(dir_fd, path, flags | O_CLOEXEC, 0600);
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		err = -errno;

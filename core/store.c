@@ -5,12 +5,12 @@
  *   - Paths: a guest name is validated (name_guest_valid) before any path is
  *     built, and every file is opened relative to the store's directory fd
  *     (openat/renameat2/unlinkat), so nothing can reach outside the store.
- *   - Creating a guest: the container is created under a temporary name that
- *     no guest can have (leading dot), committed (which syncs it), renamed
- *     into place with RENAME_NOREPLACE, and the directory is synced.  A crash
- *     leaves either no guest or a complete empty one (plus, at worst, a
- *     temporary file that the next create of that name removes).
- *   - Deleting and renaming guests sync the directory before returning.
+ *   - Guest files are created, opened, renamed and removed only through
+ *     guestfile.h on the store's dirio (`s->ns`, dirio.h), the seam the
+ *     crash replay records: create commits the container under a temporary
+ *     name and renames it into place, every change ends with a directory
+ *     sync (guestfile.h gives the crash arguments).  This file decides
+ *     policy: names, read-only, in use, saved image, contents.
  *   - One writer: an exclusive flock on .hangar-lock, whose content is the
  *     holder's PID for the error message of a second mount.
  *   - A background thread commits every open container every
@@ -38,7 +38,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirio.h"
 #include "format.h"
+#include "guestfile.h"
 #include "io.h"
 #include "names.h"
 #include "savelock.h"
@@ -54,6 +56,7 @@ struct guest_entry {
 struct store {
 	char *dir;
 	int dir_fd;
+	struct dirio *ns; /* over dir_fd: every guest-file change */
 	int lock_fd;
 	bool read_only;
 	unsigned cluster_shift;
@@ -80,11 +83,6 @@ static int errno_neg(void)
 static int dir_sync(int dir_fd)
 {
 	return fsync(dir_fd) ? errno_neg() : 0;
-}
-
-static void guest_file(const char *name, char *out, size_t len)
-{
-	snprintf(out, len, "%s%s", name, STORE_GUEST_SUFFIX);
 }
 
 static int config_read(int dir_fd, unsigned *out_shift, bool *out_encrypted)
@@ -236,6 +234,9 @@ int store_open(const char *dir, const struct store_options *opts,
 		ret = errno_neg();
 		goto out_free;
 	}
+	ret = dirio_file_open(s->dir_fd, &s->ns);
+	if (ret)
+		goto out_close_dir;
 	ret = config_read(s->dir_fd, &s->cluster_shift, &s->encrypted);
 	if (ret)
 		goto out_close_dir;
@@ -298,6 +299,7 @@ int store_open(const char *dir, const struct store_options *opts,
 out_close_lock:
 	close(s->lock_fd);
 out_close_dir:
+	dirio_close(s->ns);
 	close(s->dir_fd);
 out_free:
 	crypto_key_free(s->master);
@@ -331,6 +333,7 @@ int store_close(struct store *s)
 			first = errno_neg();
 		close(s->lock_fd);
 	}
+	dirio_close(s->ns);
 	close(s->dir_fd);
 	crypto_key_free(s->master); /* wiped */
 	free(s->dir);
@@ -445,63 +448,20 @@ static void guest_event(void *arg, const struct container_event *ev)
 		g->store->event(g->store->event_arg, &copy);
 }
 
-/* Open guest `name`'s container file as an io (store lock held or not). */
-static int guest_io_open(struct store *s, const char *name, int flags,
-			 struct io **out_io)
-{
-	char file[FORMAT_GUEST_NAME_MAX + 16], path[4096];
-	guest_file(name, file, sizeof(file));
-	snprintf(path, sizeof(path), "%s/%s", s->dir, file);
-	return io_file_open(path, flags, out_io);
-}
-
 int store_guest_create(struct store *s, const char *name,
 		       const struct guest_create_options *opts)
 {
-	char tmp[FORMAT_GUEST_NAME_MAX + 32], file[FORMAT_GUEST_NAME_MAX + 16];
-	char path[4096];
-	struct io *io = NULL;
-	struct container *c = NULL;
-	int ret;
-
 	if (!name_guest_valid(name))
 		return -EINVAL;
 	if (s->read_only)
 		return -EROFS;
-	guest_file(name, file, sizeof(file));
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", file);
-	pthread_mutex_lock(&s->lock);
-	if (faccessat(s->dir_fd, file, F_OK, 0) == 0) {
-		ret = -EEXIST;
-		goto out_unlock;
-	}
-	(void)unlinkat(s->dir_fd, tmp, 0);
-	snprintf(path, sizeof(path), "%s/%s", s->dir, tmp);
-	ret = io_file_open(path, O_RDWR | O_CREAT | O_EXCL, &io);
-	if (ret)
-		goto out_unlock;
-	struct container_options copts = {
+	const struct container_options copts = {
 		.cluster_shift = s->cluster_shift,
 		.compress_disks = opts && opts->compress_disks,
 		.master = s->master,
 	};
-	ret = container_create(io, &copts, &c);
-	if (ret) {
-		io_close(io);
-		goto out_unlink;
-	}
-	ret = container_close(c); /* committed and synced */
-	if (ret)
-		goto out_unlink;
-	if (renameat2(s->dir_fd, tmp, s->dir_fd, file, RENAME_NOREPLACE) != 0) {
-		ret = errno_neg();
-		goto out_unlink;
-	}
-	ret = dir_sync(s->dir_fd);
-	goto out_unlock;
-out_unlink:
-	(void)unlinkat(s->dir_fd, tmp, 0);
-out_unlock:
+	pthread_mutex_lock(&s->lock);
+	int ret = guestfile_create(s->ns, name, &copts);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
@@ -567,7 +527,8 @@ int store_guest_get(struct store *s, const char *name,
 	}
 	g->store = s;
 	snprintf(g->name, sizeof(g->name), "%s", name);
-	ret = guest_io_open(s, name, s->read_only ? O_RDONLY : O_RDWR, &io);
+	ret = guestfile_open(s->ns, name, s->read_only ? O_RDONLY : O_RDWR,
+			     &io);
 	if (ret) {
 		free(g);
 		goto out_unlock;
@@ -601,7 +562,6 @@ void store_guest_put(struct store *s, struct container *c)
 
 int store_guest_delete(struct store *s, const char *name, unsigned flags)
 {
-	char file[FORMAT_GUEST_NAME_MAX + 16];
 	struct container *c = NULL;
 	const bool ignore_lock = flags & STORE_DELETE_IGNORE_SAVE_LOCK;
 	int ret;
@@ -637,12 +597,7 @@ int store_guest_delete(struct store *s, const char *name, unsigned flags)
 		(void)container_close(g->c);
 		guest_forget(s, g);
 	}
-	guest_file(name, file, sizeof(file));
-	if (unlinkat(s->dir_fd, file, 0) != 0) {
-		ret = errno_neg();
-		goto out_unlock;
-	}
-	ret = dir_sync(s->dir_fd);
+	ret = guestfile_delete(s->ns, name);
 out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -650,29 +605,23 @@ out_unlock:
 
 int store_guest_rename(struct store *s, const char *from, const char *to)
 {
-	char ffile[FORMAT_GUEST_NAME_MAX + 16],
-		tfile[FORMAT_GUEST_NAME_MAX + 16];
-	int ret = 0;
-
 	if (!name_guest_valid(from) || !name_guest_valid(to))
 		return -EINVAL;
 	if (s->read_only)
 		return -EROFS;
 	if (strcmp(from, to) == 0)
 		return 0;
-	guest_file(from, ffile, sizeof(ffile));
-	guest_file(to, tfile, sizeof(tfile));
 	pthread_mutex_lock(&s->lock);
-	if (renameat2(s->dir_fd, ffile, s->dir_fd, tfile, RENAME_NOREPLACE) !=
-	    0) {
-		ret = errno_neg();
-		goto out_unlock;
+	int ret = guestfile_rename(s->ns, from, to);
+	char ffile[GUESTFILE_NAME_MAX];
+	guestfile_name(from, ffile);
+	/* A failed directory sync comes after the rename itself: the cache
+	 * follows the file whenever it moved. */
+	if (ret == 0 || dirio_exists(s->ns, ffile) == -ENOENT) {
+		struct guest_entry *g = guest_find(s, from);
+		if (g)
+			snprintf(g->name, sizeof(g->name), "%s", to);
 	}
-	struct guest_entry *g = guest_find(s, from);
-	if (g)
-		snprintf(g->name, sizeof(g->name), "%s", to);
-	ret = dir_sync(s->dir_fd);
-out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }

@@ -40,6 +40,7 @@
 #include <sys/types.h>
 
 #include "container.h"
+#include "guestfile.h"
 #include "keyslot.h"
 
 struct store;
@@ -47,7 +48,7 @@ struct store;
 #define STORE_CONFIG_NAME  ".hangar-store"
 #define STORE_LOCK_NAME	   ".hangar-lock"
 #define STORE_KEYS_NAME	   ".hangar-keys"
-#define STORE_GUEST_SUFFIX ".hangar"
+#define STORE_GUEST_SUFFIX GUESTFILE_SUFFIX /* guestfile.h */
 
 /*
  * Encryption at rest (issue 8; FORMAT.md section 9).  An encrypted store

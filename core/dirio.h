@@ -1,0 +1,87 @@
+/*
+ * dirio.h -- the narrow seam through which core changes a store's directory.
+ *
+ * A store directory's namespace (which guest files exist under which name)
+ * changes only through a `struct dirio`: open a file in it (as a `struct io`,
+ * io.h), test a name, rename without replacing, unlink, and sync the
+ * directory.  store.c and the guest-file protocols (guestfile.h) never call
+ * openat/renameat2/unlinkat/fsync on the directory themselves.  That is what
+ * lets tests/crash/test_crash_store record every namespace change next to
+ * every write and sync of the files, replay the crash states, and fail the
+ * Nth call (tests/core/test_guestfile), exactly as io.h does for one file.
+ *
+ * Names are single path components, already validated by the caller
+ * (names.h); a dirio never resolves `/` or `..`.
+ *
+ * Contract of every operation: 0 or a negative errno.  rename is
+ * RENAME_NOREPLACE (-EEXIST if `to` exists) and atomic: after a crash the
+ * file is under exactly one of the two names.  A namespace change is durable
+ * only once a later sync of the directory returned 0; until then a crash may
+ * keep any prefix of the changes made since the last sync (journalled
+ * filesystems commit directory changes in order).
+ *
+ * Ownership: the dirio belongs to whoever opened it; files opened through it
+ * are owned by the caller (io_close) and stay valid after the dirio is
+ * closed.  THREAD MODEL: the file implementation is safe from any number of
+ * threads; the store serialises namespace changes under `store.lock` anyway.
+ */
+#ifndef HANGAR_DIRIO_H
+#define HANGAR_DIRIO_H
+
+#include "io.h"
+
+struct dirio;
+
+struct dirio_ops {
+	/* flags as io_file_open: O_RDONLY or O_RDWR, | O_CREAT | O_EXCL */
+	int (*open)(struct dirio *d, const char *name, int flags,
+		    struct io **out_io);
+	int (*exists)(struct dirio *d, const char *name); /* 0 or -ENOENT */
+	int (*rename)(struct dirio *d, const char *from, const char *to);
+	int (*unlink)(struct dirio *d, const char *name);
+	int (*sync)(struct dirio *d);
+	void (*close)(struct dirio *d);
+};
+
+struct dirio {
+	const struct dirio_ops *ops;
+};
+
+static inline int dirio_open(struct dirio *d, const char *name, int flags,
+			     struct io **out_io)
+{
+	return d->ops->open(d, name, flags, out_io);
+}
+
+static inline int dirio_exists(struct dirio *d, const char *name)
+{
+	return d->ops->exists(d, name);
+}
+
+static inline int dirio_rename(struct dirio *d, const char *from,
+			       const char *to)
+{
+	return d->ops->rename(d, from, to);
+}
+
+static inline int dirio_unlink(struct dirio *d, const char *name)
+{
+	return d->ops->unlink(d, name);
+}
+
+static inline int dirio_sync(struct dirio *d)
+{
+	return d->ops->sync(d);
+}
+
+/* dirio_close - free a dirio.  Accepts NULL. */
+void dirio_close(struct dirio *d);
+
+/*
+ * dirio_file_open - the real-directory dirio over `dir_fd` (borrowed: it
+ * must stay open while the dirio is used; the dirio never closes it).
+ * Returns 0 and sets *out, or -ENOMEM.
+ */
+int dirio_file_open(int dir_fd, struct dirio **out);
+
+#endif /* HANGAR_DIRIO_H */

@@ -1,0 +1,111 @@
+/*
+ * dirio_file.c -- the real-directory implementation of struct dirio.
+ *
+ * Every call is relative to the borrowed directory descriptor
+ * (openat/faccessat/renameat2/unlinkat), so a store never resolves a path
+ * outside its directory, and the directory sync is fsync(2) of that
+ * descriptor.  Like io_file.c's fdatasync, a failed directory fsync latches:
+ * Linux may clear the error after reporting it once, and a later "success"
+ * would claim namespace changes that were lost.
+ *
+ * THREAD MODEL: the descriptor never changes; sync_error is atomic.
+ */
+#include "dirio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct dirio_file {
+	struct dirio d; /* first: a struct dirio * is a struct dirio_file * */
+	int dir_fd;	/* borrowed */
+	_Atomic int sync_error;
+};
+
+static struct dirio_file *dirio_file_from(struct dirio *d)
+{
+	return (struct dirio_file *)d;
+}
+
+static int errno_or_eio(void)
+{
+	return errno ? -errno : -EIO;
+}
+
+static int dirio_file_open_file(struct dirio *d, const char *name, int flags,
+				struct io **out_io)
+{
+	return io_file_openat(dirio_file_from(d)->dir_fd, name, flags, out_io);
+}
+
+static int dirio_file_exists(struct dirio *d, const char *name)
+{
+	if (faccessat(dirio_file_from(d)->dir_fd, name, F_OK,
+		      AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	return errno_or_eio();
+}
+
+static int dirio_file_rename(struct dirio *d, const char *from, const char *to)
+{
+	const int fd = dirio_file_from(d)->dir_fd;
+	if (renameat2(fd, from, fd, to, RENAME_NOREPLACE) != 0)
+		return errno_or_eio();
+	return 0;
+}
+
+static int dirio_file_unlink(struct dirio *d, const char *name)
+{
+	if (unlinkat(dirio_file_from(d)->dir_fd, name, 0) != 0)
+		return errno_or_eio();
+	return 0;
+}
+
+static int dirio_file_sync(struct dirio *d)
+{
+	struct dirio_file *f = dirio_file_from(d);
+	int err = atomic_load(&f->sync_error);
+	if (err)
+		return err;
+	if (fsync(f->dir_fd) == 0)
+		return 0;
+	err = errno_or_eio();
+	int expected = 0;
+	atomic_compare_exchange_strong(&f->sync_error, &expected, err);
+	return err;
+}
+
+static void dirio_file_close(struct dirio *d)
+{
+	free(dirio_file_from(d));
+}
+
+static const struct dirio_ops dirio_file_ops = {
+	.open = dirio_file_open_file,
+	.exists = dirio_file_exists,
+	.rename = dirio_file_rename,
+	.unlink = dirio_file_unlink,
+	.sync = dirio_file_sync,
+	.close = dirio_file_close,
+};
+
+int dirio_file_open(int dir_fd, struct dirio **out)
+{
+	struct dirio_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->d.ops = &dirio_file_ops;
+	f->dir_fd = dir_fd;
+	atomic_init(&f->sync_error, 0);
+	*out = &f->d;
+	return 0;
+}
+
+void dirio_close(struct dirio *d)
+{
+	if (d)
+		d->ops->close(d);
+}

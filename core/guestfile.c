@@ -1,0 +1,98 @@
+/*
+ * guestfile.c -- the guest-file protocols of guestfile.h.
+ *
+ * Every step goes through the dirio, in the order the crash arguments of
+ * guestfile.h need: the container is committed (its io synced) before the
+ * rename that makes it visible, and every call ends with a directory sync.
+ *
+ * HANGAR_TEETH_GUEST_RENAME_FIRST is for tests/crash only: it renames the
+ * temporary file into place before the container is written, the ordering
+ * bug invariant 1 rules out, so that test_crash_store can show it catches it.
+ */
+#include "guestfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+
+void guestfile_name(const char *guest, char *out)
+{
+	snprintf(out, GUESTFILE_NAME_MAX, "%s%s", guest, GUESTFILE_SUFFIX);
+}
+
+void guestfile_temp_name(const char *guest, char *out)
+{
+	snprintf(out, GUESTFILE_NAME_MAX, ".%s%s.tmp", guest, GUESTFILE_SUFFIX);
+}
+
+int guestfile_create(struct dirio *d, const char *guest,
+		     const struct container_options *copts)
+{
+	char file[GUESTFILE_NAME_MAX], tmp[GUESTFILE_NAME_MAX];
+	struct io *io = NULL;
+	struct container *c = NULL;
+	int ret;
+
+	guestfile_name(guest, file);
+	guestfile_temp_name(guest, tmp);
+	ret = dirio_exists(d, file);
+	if (ret == 0)
+		return -EEXIST;
+	if (ret != -ENOENT)
+		return ret;
+	ret = dirio_unlink(d, tmp); /* a crashed create's leftover */
+	if (ret && ret != -ENOENT)
+		return ret;
+	ret = dirio_open(d, tmp, O_RDWR | O_CREAT | O_EXCL, &io);
+	if (ret)
+		return ret;
+#ifdef HANGAR_TEETH_GUEST_RENAME_FIRST
+	ret = dirio_rename(d, tmp, file);
+	if (ret) {
+		io_close(io);
+		goto out_unlink;
+	}
+#endif
+	ret = container_create(io, copts, &c);
+	if (ret) {
+		io_close(io);
+		goto out_unlink;
+	}
+	ret = container_close(c); /* commits and syncs; closes the io */
+	if (ret)
+		goto out_unlink;
+#ifndef HANGAR_TEETH_GUEST_RENAME_FIRST
+	ret = dirio_rename(d, tmp, file);
+	if (ret)
+		goto out_unlink;
+#endif
+	return dirio_sync(d);
+out_unlink:
+	(void)dirio_unlink(d, tmp);
+	return ret;
+}
+
+int guestfile_open(struct dirio *d, const char *guest, int flags,
+		   struct io **out_io)
+{
+	char file[GUESTFILE_NAME_MAX];
+	guestfile_name(guest, file);
+	return dirio_open(d, file, flags, out_io);
+}
+
+int guestfile_delete(struct dirio *d, const char *guest)
+{
+	char file[GUESTFILE_NAME_MAX];
+	guestfile_name(guest, file);
+	int ret = dirio_unlink(d, file);
+	return ret ? ret : dirio_sync(d);
+}
+
+int guestfile_rename(struct dirio *d, const char *from, const char *to)
+{
+	char ffile[GUESTFILE_NAME_MAX], tfile[GUESTFILE_NAME_MAX];
+	guestfile_name(from, ffile);
+	guestfile_name(to, tfile);
+	int ret = dirio_rename(d, ffile, tfile);
+	return ret ? ret : dirio_sync(d);
+}

@@ -1,0 +1,66 @@
+/*
+ * guestfile.h -- adding, opening, renaming and removing a guest's container
+ * file in a store directory, crash-safely.
+ *
+ * A guest `g` is the file `g.hangar` (GUESTFILE_SUFFIX) of the store
+ * directory.  These are the only functions that change which guest files
+ * exist; they work on any `struct dirio` (dirio.h), so the crash replay
+ * (tests/crash/test_crash_store.c) and the fault injection
+ * (tests/core/test_guestfile.c) run this very code on a recording directory.
+ * Policy (who may delete a guest in use or with a saved image) is the
+ * store's (store.c); this module is the on-disk protocol only.
+ *
+ * Invariants, each one a crash argument (core/FORMAT.md section 11):
+ *   1. A guest file is never visible incomplete: guestfile_create writes and
+ *      commits the container under `.g.hangar.tmp` (a name no guest can
+ *      have: guest names never start with a dot), and only after the commit
+ *      synced does it rename the file into place, then sync the directory.
+ *      A crash leaves no guest or a complete empty one, plus at worst a
+ *      temporary file that the next create of that name removes.
+ *   2. A call that returned 0 is durable: each one ends with a directory
+ *      sync, so a created guest exists, a deleted one is gone and a renamed
+ *      one has its new name after any later crash.
+ *   3. Rename never replaces (RENAME_NOREPLACE): a guest file is never lost
+ *      to a rename onto it.
+ *
+ * THREAD MODEL: none of its own; the store calls these under `store.lock`.
+ */
+#ifndef HANGAR_GUESTFILE_H
+#define HANGAR_GUESTFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "container.h"
+#include "dirio.h"
+#include "format.h"
+
+#define GUESTFILE_SUFFIX ".hangar"
+/* enough for "." + name + GUESTFILE_SUFFIX + ".tmp" + NUL */
+#define GUESTFILE_NAME_MAX (FORMAT_GUEST_NAME_MAX + 16)
+
+/* guestfile_name - "<guest>.hangar" into out[GUESTFILE_NAME_MAX]. */
+void guestfile_name(const char *guest, char *out);
+
+/* guestfile_temp_name - ".<guest>.hangar.tmp" into out[GUESTFILE_NAME_MAX]. */
+void guestfile_temp_name(const char *guest, char *out);
+
+/*
+ * guestfile_create - create guest `guest` as a new empty container with
+ * `copts` (cluster size, compression, master key).  -EEXIST if it exists.
+ * On failure no guest file was made (a temporary one may be left, harmless).
+ */
+int guestfile_create(struct dirio *d, const char *guest,
+		     const struct container_options *copts);
+
+/* guestfile_open - open the container file of `guest` (O_RDONLY / O_RDWR). */
+int guestfile_open(struct dirio *d, const char *guest, int flags,
+		   struct io **out_io);
+
+/* guestfile_delete - remove the guest file; -ENOENT if there is none. */
+int guestfile_delete(struct dirio *d, const char *guest);
+
+/* guestfile_rename - rename guest `from` to `to`; -EEXIST if `to` exists. */
+int guestfile_rename(struct dirio *d, const char *from, const char *to);
+
+#endif /* HANGAR_GUESTFILE_H */
