@@ -154,7 +154,8 @@ static void image_copy(struct image *dst, const struct image *src)
 	for (int i = 0; i < src->nf; i++) {
 		dst->f[i].data = malloc(src->f[i].size ? src->f[i].size : 1);
 		CHECK(dst->f[i].data);
-		memcpy(dst->f[i].data, src->f[i].data, src->f[i].size);
+		if (src->f[i].size)
+			memcpy(dst->f[i].data, src->f[i].data, src->f[i].size);
 	}
 }
 
