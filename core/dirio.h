@@ -1,14 +1,15 @@
 /*
- * dirio.h -- the narrow seam through which core changes a store's directory.
+ * dirio.h -- the narrow seam through which core changes a store's guest files.
  *
- * A store directory's namespace (which guest files exist under which name)
- * changes only through a `struct dirio`: open a file in it (as a `struct io`,
- * io.h), test a name, rename without replacing, unlink, and sync the
- * directory.  store.c and the guest-file protocols (guestfile.h) never call
- * openat/renameat2/unlinkat/fsync on the directory themselves.  That is what
- * lets tests/crash/test_crash_store record every namespace change next to
- * every write and sync of the files, replay the crash states, and fail the
- * Nth call (tests/core/test_guestfile), exactly as io.h does for one file.
+ * Which guest files a store directory holds, under which names, changes only
+ * through a `struct dirio`: open a file in it (as a `struct io`, io.h), test
+ * a name, rename without replacing, unlink, and sync the directory.  Guest
+ * files are reached only through guestfile.h on a dirio; store.c still
+ * handles its own small files (.hangar-store, .hangar-lock, .hangar-keys)
+ * on the directory descriptor directly.  That is what lets
+ * tests/crash/test_crash_store record every namespace change next to every
+ * write and sync of the files, replay the crash states, and fail the Nth
+ * call, exactly as io.h does for one file.
  *
  * Names are single path components, already validated by the caller
  * (names.h); a dirio never resolves `/` or `..`.

@@ -5,8 +5,8 @@
  * A guest `g` is the file `g.hangar` (GUESTFILE_SUFFIX) of the store
  * directory.  These are the only functions that change which guest files
  * exist; they work on any `struct dirio` (dirio.h), so the crash replay
- * (tests/crash/test_crash_store.c) and the fault injection
- * (tests/core/test_guestfile.c) run this very code on a recording directory.
+ * (tests/crash/test_crash_store.c, crash replay and fault injection)
+ * runs this very code on a recording directory.
  * Policy (who may delete a guest in use or with a saved image) is the
  * store's (store.c); this module is the on-disk protocol only.
  *

@@ -309,11 +309,12 @@ static int mio_pwrite(struct io *io, const void *buf, size_t len, uint64_t off)
 		len /= 2; /* half lands, then the error */
 	else if (err)
 		return err;
-	struct log_entry l = {
-		.kind = L_WRITE, .file = m->file, .off = off, .len = len};
-	struct log_entry tmp = l;
-	tmp.data = (uint8_t *)buf;
-	image_apply(&m->md->img, &tmp, false, NULL);
+	struct log_entry l = {.kind = L_WRITE,
+			      .file = m->file,
+			      .off = off,
+			      .len = len,
+			      .data = (uint8_t *)buf};
+	image_apply(&m->md->img, &l, false, NULL);
 	if (m->md->recording) {
 		l.data = malloc(len ? len : 1);
 		CHECK(l.data);
@@ -749,8 +750,8 @@ struct run {
 	const struct image *base;
 	const struct memdir *md;  /* the recorded run */
 	const struct model *snap; /* snap[i]: after i ops */
-	const size_t *op_end;	  /* log index after op i */
-	const size_t *op_start;
+	const size_t *op_end;	  /* log index after op i; op i starts at
+				   * op_end[i - 1] (op 0 at 0) */
 	const struct op *ops;
 	int nops;
 	bool dsync_is_barrier; /* false: the broken-disk teeth */
@@ -801,7 +802,8 @@ static void check_state(const struct run *r, struct stats *st, size_t k,
 	int done = 0;
 	while (done < r->nops && r->op_end[done] <= k)
 		done++;
-	bool in_flight = done < r->nops && r->op_start[done] < k;
+	const size_t start = done ? r->op_end[done - 1] : 0;
+	bool in_flight = done < r->nops && start < k;
 	struct model seen;
 	if (ok)
 		ok = image_read(&im, &seen, why, sizeof(why));
@@ -939,8 +941,7 @@ static void workload(const struct op *ops, int nops, bool dsync_barrier,
 	struct image base;
 	struct model *snap = calloc((size_t)nops + 1, sizeof(*snap));
 	size_t *op_end = calloc((size_t)nops + 1, sizeof(size_t));
-	size_t *op_start = calloc((size_t)nops + 1, sizeof(size_t));
-	CHECK(snap && op_end && op_start);
+	CHECK(snap && op_end);
 	base_build(&base, &snap[0]);
 	struct memdir md;
 	memdir_init(&md, &base);
@@ -950,7 +951,6 @@ static void workload(const struct op *ops, int nops, bool dsync_barrier,
 	for (int i = 0; i < nops; i++) {
 		int expected;
 		snap[i + 1] = snap[i];
-		op_start[i] = md.log_num;
 		int ret = op_run(&md.d, &ops[i], &snap[i + 1], &expected);
 		op_end[i] = md.log_num;
 		if (ret != expected) {
@@ -971,7 +971,6 @@ static void workload(const struct op *ops, int nops, bool dsync_barrier,
 			.md = &md,
 			.snap = snap,
 			.op_end = op_end,
-			.op_start = op_start,
 			.ops = ops,
 			.nops = nops,
 			.dsync_is_barrier = dsync_barrier,
@@ -983,7 +982,6 @@ static void workload(const struct op *ops, int nops, bool dsync_barrier,
 	image_free(&base);
 	free(snap);
 	free(op_end);
-	free(op_start);
 }
 
 /* The op kinds against the base (a: disk, b: empty, c: leftover, d:
@@ -1090,105 +1088,94 @@ static const char *const fault_names[] = {
 	"none",	       "EIO once",	"EIO persistent", "ENOSPC persistent",
 	"short write", "file sync EIO", "dir sync EIO"};
 
+/* One run of `op` from `base` with the nth selected call failing with
+ * fault `fk`; exits on a violation.  Returns whether the fault was reached.
+ * `before` and `full` are the model before the op and after it without
+ * faults. */
+static bool fault_run(const struct image *base, const struct op *op,
+		      const struct model *before, const struct model *full,
+		      enum fault_kind fk, long n)
+{
+	const char *opn = op_names[op->kind], *fn = fault_names[fk];
+	struct memdir md;
+	memdir_init(&md, base);
+	md.fault = fk;
+	md.fail_at = n;
+	struct model after = *before, seen;
+	int expected, e2;
+	int ret = op_run(&md.d, op, &after, &expected);
+	bool reached = md.failed;
+	md.fault = F_NONE;
+	const int want = fk == F_ENOSPC_STICKY ? -ENOSPC : -EIO;
+	char why[256] = "";
+	if (!reached && ret != expected) {
+		fprintf(stderr,
+			"faults %s/%s n=%ld: %d without a fault, want %d\n",
+			opn, fn, n, ret, expected);
+		exit(1);
+	}
+	/* a poisoned container reports an ENOSPC superblock write as EIO */
+	if (reached && ret != 0 && ret != want && ret != -EIO) {
+		fprintf(stderr, "faults %s/%s n=%ld: returned %d\n", opn, fn, n,
+			ret);
+		exit(1);
+	}
+	if (!image_read(&md.img, &seen, why, sizeof(why))) {
+		fprintf(stderr, "faults %s/%s n=%ld (ret %d): %s\n", opn, fn, n,
+			ret, why);
+		exit(1);
+	}
+	bool is_after = model_equal(&seen, full);
+	bool is_before = model_equal(&seen, before);
+	/* a failed write: each sector old or new */
+	bool mixed = ret != 0 && op->kind == OP_WRITE &&
+		     model_mixed(&seen, before, full);
+	if (!(ret == 0 ? is_after : is_after || is_before || mixed)) {
+		fprintf(stderr,
+			"faults %s/%s n=%ld (ret %d): state is neither before "
+			"nor after\n",
+			opn, fn, n, ret);
+		exit(1);
+	}
+	if (!leftovers_harmless(&md.img, why, sizeof(why))) {
+		fprintf(stderr, "faults %s/%s: %s\n", opn, fn, why);
+		exit(1);
+	}
+	/* a retry on a healthy disk completes */
+	if (ret != 0 && !is_after) {
+		struct model m2 = *before;
+		CHECK_OK(op_run(&md.d, op, &m2, &e2));
+	}
+	memdir_free(&md);
+	return reached;
+}
+
 static void faults(long *out_runs, long *out_faults)
 {
 	for (int kind = 0; kind < OP_KINDS; kind++) {
+		struct image base;
+		struct model before, full;
+		base_build(&base, &before);
+		const bool present[MAX_GUESTS] = {true, true, false, false};
+		struct op op;
+		op_pick((enum op_kind)kind, present, 1, &op);
+		/* what the op does without faults */
+		struct memdir clean;
+		memdir_init(&clean, &base);
+		int expected;
+		full = before;
+		CHECK_EQ(op_run(&clean.d, &op, &full, &expected), 0);
+		memdir_free(&clean);
 		for (int fk = F_EIO_ONCE; fk <= F_DSYNC_EIO; fk++) {
 			for (long n = 1;; n++) {
-				struct image base;
-				struct model before, after, seen;
-				base_build(&base, &before);
-				bool present[MAX_GUESTS] = {true, true, false,
-							    false};
-				struct op op;
-				op_pick((enum op_kind)kind, present, 1, &op);
-				struct memdir md;
-				memdir_init(&md, &base);
-				md.fault = (enum fault_kind)fk;
-				md.fail_at = n;
-				after = before;
-				int expected;
-				int ret = op_run(&md.d, &op, &after, &expected);
-				bool reached = md.failed;
-				md.fault = F_NONE;
 				(*out_runs)++;
-				int want =
-					fk == F_ENOSPC_STICKY ? -ENOSPC : -EIO;
-				char why[256] = "";
-				if (!reached && ret != expected) {
-					fprintf(stderr,
-						"faults %s/%s n=%ld: %d "
-						"without "
-						"a fault, want %d\n",
-						op_names[kind], fault_names[fk],
-						n, ret, expected);
-					exit(1);
-				}
-				if (reached) {
-					(*out_faults)++;
-					/* a poisoned container reports an
-					 * ENOSPC superblock write as EIO */
-					if (ret != 0 && ret != want &&
-					    ret != -EIO) {
-						fprintf(stderr,
-							"faults %s/%s n=%ld: "
-							"returned %d\n",
-							op_names[kind],
-							fault_names[fk], n,
-							ret);
-						exit(1);
-					}
-				}
-				if (!image_read(&md.img, &seen, why,
-						sizeof(why))) {
-					fprintf(stderr,
-						"faults %s/%s n=%ld (ret %d): "
-						"%s\n",
-						op_names[kind], fault_names[fk],
-						n, ret, why);
-					exit(1);
-				}
-				/* what the op did, computed without faults */
-				struct model full = before;
-				struct memdir clean;
-				memdir_init(&clean, &base);
-				int e2;
-				CHECK_EQ(op_run(&clean.d, &op, &full, &e2), 0);
-				memdir_free(&clean);
-				bool is_after = model_equal(&seen, &full);
-				bool is_before = model_equal(&seen, &before);
-				/* a failed write: each sector old or new */
-				bool mixed = ret != 0 && op.kind == OP_WRITE &&
-					     model_mixed(&seen, &before, &full);
-				if (!(ret == 0 ? is_after
-					       : is_after || is_before ||
-							 mixed)) {
-					fprintf(stderr,
-						"faults %s/%s n=%ld (ret %d): "
-						"state is neither before nor "
-						"after\n",
-						op_names[kind], fault_names[fk],
-						n, ret);
-					exit(1);
-				}
-				if (!leftovers_harmless(&md.img, why,
-							sizeof(why))) {
-					fprintf(stderr, "faults %s/%s: %s\n",
-						op_names[kind], fault_names[fk],
-						why);
-					exit(1);
-				}
-				/* a retry on a healthy disk completes */
-				if (ret != 0 && !is_after) {
-					struct model m2 = before;
-					CHECK_OK(op_run(&md.d, &op, &m2, &e2));
-				}
-				memdir_free(&md);
-				image_free(&base);
-				if (!reached)
+				if (!fault_run(&base, &op, &before, &full,
+					       (enum fault_kind)fk, n))
 					break;
+				(*out_faults)++;
 			}
 		}
+		image_free(&base);
 	}
 }
 
