@@ -133,6 +133,7 @@ static void container_free(struct container *c)
 	}
 	free(c->objects);
 	free(c->table_blocks);
+	free(c->legacy_save);
 	alloc_cleanup(&c->alloc);
 	for (size_t i = 0; i < c->cz_free; i++)
 		compressor_free(c->cz_pool[i]);
@@ -355,7 +356,13 @@ static int commit_run(struct container *c)
 			c->txn_dirty = true;
 		pthread_mutex_unlock(&o->attr_lock);
 	}
-	if (!c->txn_dirty && !c->save.seal_pending) {
+	bool pinned;
+	ret = save_take_pins(c, &pinned);
+	if (ret)
+		return ret;
+	if (pinned)
+		c->txn_dirty = true;
+	if (!c->txn_dirty) {
 		/* idle since the last commit: what it freed goes back to
 		 * the host now (alloc.c invariant 6) */
 		alloc_recycle_flush(&c->alloc, punch_freed, c);
@@ -366,8 +373,6 @@ static int commit_run(struct container *c)
 		commit_relax_end(c);
 		return ret ? container_poison(c, ret) : 0;
 	}
-	if (c->save.seal_pending)
-		save_take_pins(c);
 
 	/* 2. map nodes, 3. table; on a full filesystem, once more with
 	 * metadata taken from the host-backed reserve only */
@@ -463,7 +468,6 @@ static int commit_run(struct container *c)
 	c->active_slot = slot;
 	c->used_committed = used;
 	c->txn_dirty = false;
-	c->save.seal_pending = false;
 	alloc_commit(&c->alloc, punch_freed, c);
 	assert(c->alloc.used == used + c->inflight_clusters);
 	free(meta_new);
@@ -753,19 +757,9 @@ static int container_recover(struct container *c)
 		object_destroy(c, o);
 		changed = true;
 	}
-	struct object *img = object_find_name(c, SAVE_IMAGE_NAME);
-	if (img && (img->flags & OBJECT_FLAG_IMAGE_UNSEALED)) {
-		ret = object_rename_locked(c, img, SAVE_IMAGE_INCOMPLETE_NAME);
-		if (ret)
-			return ret;
-		container_emit(c, CONTAINER_EVENT_IMAGE_INCOMPLETE,
-			       SAVE_IMAGE_INCOMPLETE_NAME,
-			       "memory.save was never completed (its writer "
-			       "did not close it); kept as "
-			       "memory.save.incomplete, not resumable",
-			       0);
-		changed = true;
-	}
+	ret = save_recover_incomplete(c, &changed);
+	if (ret)
+		return ret;
 	if (changed) {
 		c->txn_dirty = true;
 		ret = container_commit_locked(c);
@@ -843,16 +837,12 @@ int container_load(struct io *io, const struct container_options *opts,
 		ret = -EUCLEAN;
 		goto out_free;
 	}
-	if (c->save.state == SAVE_STATE_SAVED ||
-	    c->save.state == SAVE_STATE_RESUMING) {
-		struct object *img = object_find(c, c->save.image_id);
-		if (!img || !img->name) {
-			if (diag && !diag->message[0])
-				snprintf(diag->message, sizeof(diag->message),
-					 "save record names a missing image");
-			ret = -EUCLEAN;
-			goto out_free;
-		}
+	ret = save_convert_legacy(c);
+	if (ret) {
+		if (diag && !diag->message[0] && ret == -EUCLEAN)
+			snprintf(diag->message, sizeof(diag->message),
+				 "save record names a missing image");
+		goto out_free;
 	}
 	if (!c->read_only) {
 		ret = container_recover(c);

@@ -454,6 +454,59 @@ out:
 	return ret;
 }
 
+struct crypto_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+int crypto_sha256_new(struct crypto_sha256 **out_hash)
+{
+	struct crypto_sha256 *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx) {
+		free(h);
+		return -ENOMEM;
+	}
+	if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		ERR_clear_error();
+		crypto_sha256_free(h);
+		return -ENOMEM; /* only allocation fails here */
+	}
+	*out_hash = h;
+	return 0;
+}
+
+int crypto_sha256_update(struct crypto_sha256 *hash, const void *data,
+			 size_t len)
+{
+	if (EVP_DigestUpdate(hash->ctx, data, len) != 1) {
+		ERR_clear_error();
+		return -ENOMEM; /* only allocation fails here */
+	}
+	return 0;
+}
+
+int crypto_sha256_final(struct crypto_sha256 *hash,
+			uint8_t out[CRYPTO_SHA256_LEN])
+{
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(hash->ctx, out, &len) != 1 ||
+	    len != CRYPTO_SHA256_LEN) {
+		ERR_clear_error();
+		return -ENOMEM; /* only allocation fails here */
+	}
+	return 0;
+}
+
+void crypto_sha256_free(struct crypto_sha256 *hash)
+{
+	if (!hash)
+		return;
+	EVP_MD_CTX_free(hash->ctx);
+	free(hash);
+}
+
 int crypto_random_bytes(void *out, size_t len)
 {
 	if (out == NULL || len > CRYPTO_AEAD_MAX_LEN)

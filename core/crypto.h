@@ -293,6 +293,18 @@ int crypto_mac_verify(const struct crypto_key *key,
 		      const uint8_t mac[CRYPTO_MAC_LEN], const void *data,
 		      size_t len);
 
+/* crypto_sha256_* - a SHA-256 digest over a stream of bytes (the save
+ * lock's image fingerprints).  -ENOMEM if libcrypto fails (a digest only
+ * fails to allocate); _free accepts NULL. */
+#define CRYPTO_SHA256_LEN 32u
+struct crypto_sha256;
+int crypto_sha256_new(struct crypto_sha256 **out_hash);
+int crypto_sha256_update(struct crypto_sha256 *hash, const void *data,
+			 size_t len);
+int crypto_sha256_final(struct crypto_sha256 *hash,
+			uint8_t out[CRYPTO_SHA256_LEN]);
+void crypto_sha256_free(struct crypto_sha256 *hash);
+
 /* crypto_random_bytes - `len` bytes from the OS CSPRNG (RAND_priv_bytes);
  * -EIO if it is not seeded.  len <= CRYPTO_AEAD_MAX_LEN. */
 int crypto_random_bytes(void *out, size_t len);

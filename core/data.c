@@ -125,6 +125,63 @@ static int read_cluster(struct container *c, struct object *o, uint64_t vc,
 	}
 }
 
+int object_fingerprint_locked(struct container *c, struct object *o,
+			      uint8_t out[FORMAT_FINGERPRINT_LEN])
+{
+	struct crypto_sha256 *hash = NULL;
+	uint8_t *buf = malloc(c->cluster_size);
+	uint8_t head[12];
+	uint32_t zero_crc = 0;
+	bool zero_known = false;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = crypto_sha256_new(&hash);
+	if (ret)
+		goto out;
+	memcpy(head, "HGF1", 4);
+	le64_put(head + 4, o->size);
+	ret = crypto_sha256_update(hash, head, sizeof(head));
+	const uint64_t clusters =
+		(o->size + c->cluster_size - 1) >> c->cluster_shift;
+	for (uint64_t vc = 0; !ret && vc < clusters; vc++) {
+		uint64_t left = o->size - (vc << c->cluster_shift);
+		size_t n =
+			left < c->cluster_size ? (size_t)left : c->cluster_size;
+		uint32_t crc;
+		struct map_entry e;
+		if (o->pend_valid && o->pend_vc == vc) {
+			crc = crc32c(0, o->pend_buf, n);
+		} else if (map_lookup(c, o, vc, &e),
+			   e.kind == MAP_KIND_RAW ||
+				   e.kind == MAP_KIND_COMPRESSED) {
+			ret = read_cluster(c, o, vc, buf);
+			if (ret)
+				break;
+			crc = crc32c(0, buf, n);
+		} else if (n == c->cluster_size && zero_known) {
+			crc = zero_crc;
+		} else {
+			memset(buf, 0, n);
+			crc = crc32c(0, buf, n);
+			if (n == c->cluster_size) {
+				zero_crc = crc;
+				zero_known = true;
+			}
+		}
+		uint8_t le[4];
+		le32_put(le, crc);
+		ret = crypto_sha256_update(hash, le, sizeof(le));
+	}
+	if (!ret)
+		ret = crypto_sha256_final(hash, out);
+out:
+	crypto_sha256_free(hash);
+	free(buf);
+	return ret;
+}
+
 int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 		uint64_t offset, size_t *out_len)
 {
@@ -436,14 +493,7 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 
 static bool needs_save_transition(struct container *c, const struct object *o)
 {
-	enum save_state s = c->save.state;
-	if (s == SAVE_STATE_NONE)
-		return false;
-	if (o->id == c->save.image_id &&
-	    (s == SAVE_STATE_SAVED || s == SAVE_STATE_RESUMING))
-		return true;
-	return (s == SAVE_STATE_SAVED || s == SAVE_STATE_RESUMING) &&
-	       save_is_pinned(c, o->id);
+	return save_needs_transition(c, o);
 }
 
 /* After `o` was written up to byte `end` (write lock held): the size, the
@@ -758,8 +808,22 @@ static int write_by_cluster(struct container *c, uint64_t id,
 	return ret;
 }
 
+static int object_write_untainted(struct container *c, uint64_t id,
+				  const void *buf, size_t len, uint64_t offset);
+
+/* A failed write to an image leaves bytes nobody can vouch for: the image
+ * is tainted and can never become resumable (savelock.h rule 3c). */
 int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 		 uint64_t offset)
+{
+	int ret = object_write_untainted(c, id, buf, len, offset);
+	if (ret && ret != -ENOENT)
+		save_taint_if_image(c, id);
+	return ret;
+}
+
+static int object_write_untainted(struct container *c, uint64_t id,
+				  const void *buf, size_t len, uint64_t offset)
 {
 	const uint8_t *src = buf;
 	size_t done = 0;
@@ -888,6 +952,12 @@ int object_truncate(struct container *c, uint64_t id, uint64_t size)
 	}
 	if (size != o->size) {
 		o->size = size;
+		o->dirty = true;
+		c->txn_dirty = true;
+	}
+	if (size == 0 && (o->flags & OBJECT_FLAG_IMAGE_TAINTED)) {
+		/* every byte nobody could vouch for is gone */
+		o->flags &= ~OBJECT_FLAG_IMAGE_TAINTED;
 		o->dirty = true;
 		c->txn_dirty = true;
 	}

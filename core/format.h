@@ -88,7 +88,13 @@ static inline void le64_put(uint8_t *p, uint64_t v)
 #define FORMAT_NAME_MAX		     255u /* object name bytes, no NUL on disk */
 #define FORMAT_GUEST_NAME_MAX	     64u
 #define FORMAT_MAX_HEIGHT	     8u /* map radix tree levels, bounded on read */
-#define FORMAT_MAX_PINS		     64u /* disks one save image may pin */
+#define FORMAT_MAX_PINS		     64u /* legacy save record (type 2) */
+/* Files one image seal may pin (record type 4); a seal must also fit in one
+ * table block, which the writer checks (savelock.c). */
+#define FORMAT_MAX_SEAL_PINS 4096u
+/* Spent images a container remembers (record type 5), newest first. */
+#define FORMAT_MAX_SPENT       64u
+#define FORMAT_FINGERPRINT_LEN 32u
 /* Largest object size: the map addresses 2^40 clusters at most. */
 #define FORMAT_MAX_VCLUSTERS (1ull << 40)
 /* A generation at or past this is corruption, not history (2^63 commits
@@ -105,9 +111,14 @@ static inline void le64_put(uint8_t *p, uint64_t v)
 #define FEATURE_INCOMPAT_ENCRYPTED                                             \
 	(1ull << 0) /* AES-256-GCM, 64-byte map entries: FORMAT.md section 9 */
 #define FEATURE_INCOMPAT_SNAPSHOTS (1ull << 1) /* reserved: shared clusters */
-#define FEATURE_INCOMPAT_KNOWN	   FEATURE_INCOMPAT_ENCRYPTED
-#define FEATURE_RO_COMPAT_KNOWN	   0ull
-#define FEATURE_COMPAT_KNOWN	   0ull
+/* Image seals travel with their image: record types 4 and 5 and the object
+ * flag IMAGE_TAINTED (FORMAT.md section 4).  Set by a commit whose table
+ * holds any of them; containers without them keep the version-1 layout. */
+#define FEATURE_INCOMPAT_IMAGE_SEALS (1ull << 2)
+#define FEATURE_INCOMPAT_KNOWN                                                 \
+	(FEATURE_INCOMPAT_ENCRYPTED | FEATURE_INCOMPAT_IMAGE_SEALS)
+#define FEATURE_RO_COMPAT_KNOWN 0ull
+#define FEATURE_COMPAT_KNOWN	0ull
 
 struct superblock_layout {
 	uint8_t magic[8];	   /*   0 "HANGARC1" */
@@ -247,6 +258,8 @@ enum record_type {
 	RECORD_OBJECT = 1,
 	RECORD_SAVE = 2,
 	RECORD_GUEST = 3,
+	RECORD_IMAGE_SEAL = 4, /* FEATURE_INCOMPAT_IMAGE_SEALS */
+	RECORD_SPENT = 5,      /* FEATURE_INCOMPAT_IMAGE_SEALS */
 };
 
 struct object_record_layout {
@@ -307,7 +320,13 @@ _Static_assert(sizeof(struct object_record_layout) == 96, "object record");
 /* Object flags. */
 #define OBJECT_FLAG_IMAGE_UNSEALED (1u << 0) /* memory.save being written */
 #define OBJECT_FLAG_ORPHAN	   (1u << 1) /* unlinked, still open: name_len 0 */
-#define OBJECT_FLAGS_KNOWN	   (OBJECT_FLAG_IMAGE_UNSEALED | OBJECT_FLAG_ORPHAN)
+/* FEATURE_INCOMPAT_IMAGE_SEALS: the object's bytes are not a complete
+ * image (a write to it failed, its seal failed, or its writer never closed
+ * it); it can never become a resumable image until truncated to 0. */
+#define OBJECT_FLAG_IMAGE_TAINTED (1u << 2)
+#define OBJECT_FLAGS_KNOWN                                                     \
+	(OBJECT_FLAG_IMAGE_UNSEALED | OBJECT_FLAG_ORPHAN |                     \
+	 OBJECT_FLAG_IMAGE_TAINTED)
 
 struct save_record_layout {
 	uint8_t type[2];       /*  0 RECORD_SAVE */
@@ -336,6 +355,56 @@ _Static_assert(sizeof(struct save_record_layout) == 64, "save record");
 #define SR_OFF_EVENT_OBJECT 48
 #define SAVE_RECORD_FIXED   64u
 #define SAVE_PIN_SIZE	    16u
+
+/*
+ * Image seal (type 4, one per sealed object, after every object record):
+ * the dependency recorded when an image's bytes were complete.  It belongs
+ * to the object and travels with it through renames.  Pins follow the fixed
+ * part, each { le64 id, le64 generation, le16 name_len, name bytes }.
+ */
+struct seal_record_layout {
+	uint8_t type[2];	 /*  0 RECORD_IMAGE_SEAL */
+	uint8_t length[2];	 /*  2 whole record */
+	uint8_t object_id[8];	 /*  4 the sealed object */
+	uint8_t state[4];	 /* 12 SAVED, RESUMING, INVALIDATED */
+	uint8_t why[4];		 /* 16 INVALIDATED: enum seal_why */
+	uint8_t saved_sec[8];	 /* 20 the image's saved time */
+	uint8_t saved_nsec[4];	 /* 28 */
+	uint8_t event_nsec[4];	 /* 32 INVALIDATED: when (ns) */
+	uint8_t event_sec[8];	 /* 36 INVALIDATED: when */
+	uint8_t event_object[8]; /* 44 INVALIDATED: the file that moved on */
+	uint8_t config_generation[8]; /* 52 `config` at seal, 0 none */
+	uint8_t pin_count[4];	      /* 60 */
+	uint8_t fingerprint[32];      /* 64 FORMAT.md section 4 */
+				      /* 96: pins */
+};
+_Static_assert(sizeof(struct seal_record_layout) == 96, "seal record");
+
+#define SL_OFF_OBJECT_ID    4
+#define SL_OFF_STATE	    12
+#define SL_OFF_WHY	    16
+#define SL_OFF_SAVED_SEC    20
+#define SL_OFF_SAVED_NSEC   28
+#define SL_OFF_EVENT_NSEC   32
+#define SL_OFF_EVENT_SEC    36
+#define SL_OFF_EVENT_OBJECT 44
+#define SL_OFF_CONFIG_GEN   52
+#define SL_OFF_PIN_COUNT    60
+#define SL_OFF_FINGERPRINT  64
+#define SEAL_RECORD_FIXED   96u
+#define SEAL_PIN_FIXED	    18u /* id, generation, name_len */
+
+/* Spent images (type 5, at most one): fingerprints of images that can
+ * never be resumed again (retired, invalidated, discarded, incomplete), so
+ * that a copy of one is never sealed as a fresh image. */
+struct spent_record_layout {
+	uint8_t type[2];   /*  0 RECORD_SPENT */
+	uint8_t length[2]; /*  2 8 + 40 * count */
+	uint8_t count[4];  /*  4 1..FORMAT_MAX_SPENT */
+	/* 8: count entries of { fingerprint[32], le64 when (seconds) } */
+};
+#define SPENT_RECORD_FIXED 8u
+#define SPENT_ENTRY_SIZE   40u
 
 /* The guest as a directory: attributes set by chmod/chown/utimens on it
  * (rsync -a, cp -a).  Absent until first set. */
@@ -463,6 +532,19 @@ FORMAT_FIELD_AT(save_record_layout, event_sec, SR_OFF_EVENT_SEC);
 FORMAT_FIELD_AT(save_record_layout, event_object, SR_OFF_EVENT_OBJECT);
 _Static_assert(sizeof(struct save_record_layout) == SAVE_RECORD_FIXED,
 	       "save record size constant");
+FORMAT_FIELD_AT(seal_record_layout, object_id, SL_OFF_OBJECT_ID);
+FORMAT_FIELD_AT(seal_record_layout, state, SL_OFF_STATE);
+FORMAT_FIELD_AT(seal_record_layout, why, SL_OFF_WHY);
+FORMAT_FIELD_AT(seal_record_layout, saved_sec, SL_OFF_SAVED_SEC);
+FORMAT_FIELD_AT(seal_record_layout, saved_nsec, SL_OFF_SAVED_NSEC);
+FORMAT_FIELD_AT(seal_record_layout, event_nsec, SL_OFF_EVENT_NSEC);
+FORMAT_FIELD_AT(seal_record_layout, event_sec, SL_OFF_EVENT_SEC);
+FORMAT_FIELD_AT(seal_record_layout, event_object, SL_OFF_EVENT_OBJECT);
+FORMAT_FIELD_AT(seal_record_layout, config_generation, SL_OFF_CONFIG_GEN);
+FORMAT_FIELD_AT(seal_record_layout, pin_count, SL_OFF_PIN_COUNT);
+FORMAT_FIELD_AT(seal_record_layout, fingerprint, SL_OFF_FINGERPRINT);
+_Static_assert(sizeof(struct spent_record_layout) == SPENT_RECORD_FIXED,
+	       "spent record size constant");
 
 FORMAT_FIELD_AT(guest_record_layout, mode, GR_OFF_MODE);
 FORMAT_FIELD_AT(guest_record_layout, uid, GR_OFF_UID);

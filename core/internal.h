@@ -180,8 +180,9 @@ struct object {
 	uint64_t stored_bytes;
 	uint32_t mode, uid, gid, flags;
 	struct timespec mtime, ctime; /* attr_lock */
-	bool content_dirty; /* attr_lock: contents changed since commit */
-	bool dirty;	    /* record changed since commit */
+	bool content_dirty;	 /* attr_lock: contents changed since commit */
+	struct image_seal *seal; /* NULL unless sealed as an image once */
+	bool dirty;		 /* record changed since commit */
 	unsigned height;
 	struct map_node *root;
 	unsigned open_count, write_count;
@@ -195,18 +196,31 @@ struct object {
 struct save_pin {
 	uint64_t id;
 	uint64_t generation;
+	char *name; /* the file's name when pinned (owned) */
 };
 
-struct save_info {
-	enum save_state state;
-	uint64_t image_id;
+/*
+ * The seal of one image object: the dependency recorded when its bytes were
+ * complete.  Owned by the object (o->seal) and travels with it through
+ * renames; only the object named memory.save enforces its pins.
+ */
+struct image_seal {
+	enum save_state state; /* SAVED, RESUMING or INVALIDATED */
+	enum save_why why;     /* INVALIDATED: why */
 	struct timespec saved_time;
+	struct timespec event_time; /* INVALIDATED: when */
+	uint64_t event_object;	    /* INVALIDATED: the file that moved on */
 	uint64_t config_generation;
-	struct timespec event_time;
-	uint64_t event_object;
-	size_t pin_count;
-	struct save_pin pins[FORMAT_MAX_PINS];
-	bool seal_pending; /* pins to be taken by the next commit */
+	uint8_t fingerprint[FORMAT_FINGERPRINT_LEN];
+	size_t pin_count, pin_cap;
+	struct save_pin *pins;
+	bool pins_pending; /* fresh: the next commit takes every pin */
+};
+
+/* A spent image: one that can never be resumed again. */
+struct spent_image {
+	uint8_t fingerprint[FORMAT_FINGERPRINT_LEN];
+	uint64_t when; /* seconds */
 };
 
 struct dir_info {
@@ -279,7 +293,12 @@ struct container {
 	/* the open transaction */
 	struct object **objects; /* sorted by id */
 	size_t object_num, object_cap;
-	struct save_info save;
+	/* images that can never be resumed again, newest first */
+	struct spent_image spent[FORMAT_MAX_SPENT];
+	size_t spent_num;
+	/* legacy (version 1) save record, converted to a seal at load */
+	struct legacy_save *legacy_save;
+	bool table_seals; /* the newest table uses FEATURE_INCOMPAT_IMAGE_SEALS */
 	struct dir_info dir;	/* the guest as a directory */
 	bool txn_dirty;		/* some metadata changed */
 	atomic_bool data_dirty; /* in-place writes need an fdatasync */
@@ -371,10 +390,58 @@ int object_write_zeros_locked(struct container *c, struct object *o,
 			      uint64_t offset, uint64_t len);
 bool object_is_compressed(const struct container *c, const struct object *o);
 
-/* savelock.c */
+/* data.c: object_fingerprint_locked - the content fingerprint of `o`
+ * (write lock held): SHA-256 over its size and the crc32c of every cluster's
+ * bytes, the same for a copy of it whatever its storage. */
+int object_fingerprint_locked(struct container *c, struct object *o,
+			      uint8_t out[FORMAT_FINGERPRINT_LEN]);
+
+/* savelock.c (savelock.h has the rules); write lock held unless said */
+struct legacy_save {
+	enum save_state state;
+	uint64_t image_id;
+	struct timespec saved_time, event_time;
+	uint64_t config_generation, event_object;
+	size_t pin_count;
+	struct {
+		uint64_t id, generation;
+	} pins[FORMAT_MAX_PINS];
+};
+/* save_before_modify - commit the transition a change of `o`'s contents
+ * needs (invalidate, retire, unseal) before the change is made. */
 int save_before_modify(struct container *c, struct object *o);
-void save_take_pins(struct container *c);
+/* save_needs_transition - would changing `o` need save_before_modify?
+ * (read lock is enough) */
+bool save_needs_transition(const struct container *c, const struct object *o);
+/* save_take_pins - commit step 1, after the generations are assigned: a
+ * fresh seal of memory.save takes its pins; a SAVED image adopts files that
+ * arrived complete since.  *out_changed: anything changed.  -ENOMEM
+ * leaves the pins as they were. */
+int save_take_pins(struct container *c, bool *out_changed);
+/* save_is_pinned - `id` is pinned by memory.save's SAVED/RESUMING seal
+ * (read lock is enough). */
 bool save_is_pinned(const struct container *c, uint64_t id);
+/* save_arrive - `o` was just renamed onto memory.save: judge it (its own
+ * seal, or a fresh one); never fails on a verdict, only on I/O. */
+int save_arrive(struct container *c, struct object *o);
+/* save_object_gone - `o` (maybe an image) is being deleted or loses its
+ * name: its fingerprint is remembered as spent. */
+int save_object_gone(struct container *c, struct object *o);
+/* save_taint_if_image - a write to object `id` failed (takes the write
+ * lock itself). */
+void save_taint_if_image(struct container *c, uint64_t id);
+/* save_recover_incomplete - at a read-write open: memory.save whose writer
+ * never closed it becomes memory.save.incomplete, tainted and spent. */
+int save_recover_incomplete(struct container *c, bool *out_changed);
+/* save_convert_legacy - turn a version-1 save record into a seal (load). */
+int save_convert_legacy(struct container *c);
+/* save_uses_seals - the table needs FEATURE_INCOMPAT_IMAGE_SEALS. */
+bool save_uses_seals(const struct container *c);
+/* save_seal_free - free a seal (NULL is fine). */
+void save_seal_free(struct image_seal *seal);
+/* save_seal_set_time - the image's mtime was set (cp -a, rsync -a): a
+ * SAVED seal's saved time follows it. */
+void save_seal_set_time(struct object *o, struct timespec mtime);
 
 /* map.c */
 int map_lookup(struct container *c, struct object *o, uint64_t vc,

@@ -126,6 +126,7 @@ void object_destroy(struct container *c, struct object *o)
 		return;
 	free(o->name);
 	free(o->pend_buf);
+	save_seal_free(o->seal);
 	pthread_mutex_destroy(&o->attr_lock);
 	free(o);
 }
@@ -224,9 +225,7 @@ static int writable(struct container *c)
 /* Pinned in the sense of namespace protection: SAVED or RESUMING. */
 static bool pinned_for_namespace(struct container *c, const struct object *o)
 {
-	return (c->save.state == SAVE_STATE_SAVED ||
-		c->save.state == SAVE_STATE_RESUMING) &&
-	       save_is_pinned(c, o->id);
+	return save_is_pinned(c, o->id);
 }
 
 int object_lookup(struct container *c, const char *name, uint64_t *out_id)
@@ -271,8 +270,11 @@ int object_create(struct container *c, const char *name, uint32_t mode,
 	o->mtime = o->ctime = clock_now();
 	o->content_dirty = true;
 	o->dirty = true;
-	if (object_role_of_name(name) == OBJECT_ROLE_IMAGE)
+	if (object_role_of_name(name) == OBJECT_ROLE_IMAGE) {
+		/* a dump of the guest's RAM: private whatever the umask */
+		o->mode = S_IFREG | 0600;
 		o->flags |= OBJECT_FLAG_IMAGE_UNSEALED;
+	}
 	ret = object_insert(c, o);
 	if (ret) {
 		object_destroy(c, o);
@@ -287,19 +289,28 @@ out_unlock:
 	return ret;
 }
 
-/* Drop the save state when its image leaves (unlink, rename away). */
-static bool save_drop_if_image(struct container *c, const struct object *o)
+/* Does a namespace change of `o` (from or to `name`) touch the save lock,
+ * so that it must be committed before the call returns? */
+static bool save_relevant(const struct container *c, const struct object *o,
+			  const char *name)
 {
-	if (o->id != c->save.image_id || c->save.state == SAVE_STATE_NONE ||
-	    c->save.state == SAVE_STATE_INVALIDATED)
-		return false;
-	memset(&c->save, 0, sizeof(c->save));
-	return true;
+	if (o->seal || (o->flags & (OBJECT_FLAG_IMAGE_UNSEALED |
+				    OBJECT_FLAG_IMAGE_TAINTED)))
+		return true;
+	if (name &&
+	    strncmp(name, SAVE_IMAGE_NAME, strlen(SAVE_IMAGE_NAME)) == 0)
+		return true;
+	/* a file arriving in a saved guest is adopted (savelock.h rule 4) */
+	const struct object *img =
+		object_find_name((struct container *)c, SAVE_IMAGE_NAME);
+	return img && img->seal && img->seal->state == SAVE_STATE_SAVED;
 }
 
+/* Unlink `o` (write lock held); the caller commits if the save lock cares
+ * (save_relevant). */
 int object_unlink_locked(struct container *c, struct object *o)
 {
-	bool transition = save_drop_if_image(c, o);
+	save_object_gone(c, o);
 	if (o->open_count > 0) {
 		free(o->name);
 		o->name = NULL;
@@ -309,7 +320,7 @@ int object_unlink_locked(struct container *c, struct object *o)
 	} else {
 		object_remove(c, o);
 	}
-	return transition ? container_commit_locked(c) : 0;
+	return 0;
 }
 
 int object_unlink(struct container *c, const char *name)
@@ -330,16 +341,21 @@ int object_unlink(struct container *c, const char *name)
 		goto out_unlock;
 	}
 	container_dir_touch(c);
+	bool commit = save_relevant(c, o, o->name);
 	ret = object_unlink_locked(c, o);
+	if (!ret && commit)
+		ret = container_commit_locked(c);
 out_unlock:
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
 
+/* Rename `o` to `to`, replacing a target (write lock held).  Everything
+ * the save lock must see (an image leaving or arriving, a file arriving in
+ * a saved guest) is committed before it returns. */
 int object_rename_locked(struct container *c, struct object *o, const char *to)
 {
 	struct object *target = object_find_name(c, to);
-	bool transition = false;
 	int ret;
 
 	if (target == o)
@@ -350,38 +366,31 @@ int object_rename_locked(struct container *c, struct object *o, const char *to)
 	if (object_flush_pending(c, o) != 0) {
 		/* the pending cluster will be stored by the commit instead */
 	}
+	bool commit = save_relevant(c, o, o->name) || save_relevant(c, o, to);
 	if (target) {
-		transition |= save_drop_if_image(c, target);
-		if (target->open_count > 0) {
-			free(target->name);
-			target->name = NULL;
-			target->dirty = true;
-		} else {
-			object_remove(c, target);
+		commit |= save_relevant(c, target, to);
+		ret = object_unlink_locked(c, target);
+		if (ret) {
+			free(copy);
+			return ret;
 		}
 	}
-	transition |= save_drop_if_image(c, o);
+	bool was_image = o->name && strcmp(o->name, SAVE_IMAGE_NAME) == 0;
 	free(o->name);
 	o->name = copy;
 	o->dirty = true;
 	c->txn_dirty = true;
 	container_touch(o, false);
 	if (object_role_of_name(to) == OBJECT_ROLE_IMAGE) {
-		/* Renaming into memory.save seals it (DESIGN.md). */
-		o->flags &= ~OBJECT_FLAG_IMAGE_UNSEALED;
-		memset(&c->save, 0, sizeof(c->save));
-		c->save.state = SAVE_STATE_SAVED;
-		c->save.image_id = o->id;
-		c->save.saved_time = clock_now();
-		c->save.seal_pending = true;
-		transition = true;
-	} else {
+		ret = save_arrive(c, o);
+		if (ret)
+			return ret;
+	} else if (was_image) {
+		/* An image leaving memory.save keeps its seal (it travels);
+		 * one still being written is no image any more. */
 		o->flags &= ~OBJECT_FLAG_IMAGE_UNSEALED;
 	}
-	if (!transition)
-		return 0;
-	ret = container_commit_locked(c);
-	return ret;
+	return commit ? container_commit_locked(c) : 0;
 }
 
 int object_rename(struct container *c, const char *from, const char *to,
@@ -486,8 +495,10 @@ int object_setattr(struct container *c, uint64_t id,
 		o->uid = attr->uid;
 	if (mask & OBJECT_SET_GID)
 		o->gid = attr->gid;
-	if (mask & OBJECT_SET_MTIME)
+	if (mask & OBJECT_SET_MTIME) {
 		o->mtime = attr->mtime;
+		save_seal_set_time(o, attr->mtime);
+	}
 	pthread_mutex_unlock(&o->attr_lock);
 	o->dirty = true;
 	c->txn_dirty = true;

@@ -38,7 +38,8 @@ int superblock_encode(struct container *c, uint8_t *sb, uint64_t generation,
 	le32_put(sb + SB_OFF_VERSION, FORMAT_VERSION);
 	le32_put(sb + SB_OFF_HEADER_SIZE, FORMAT_SECTOR_SIZE);
 	le64_put(sb + SB_OFF_INCOMPAT,
-		 c->encrypted ? FEATURE_INCOMPAT_ENCRYPTED : 0);
+		 (c->encrypted ? FEATURE_INCOMPAT_ENCRYPTED : 0) |
+			 (c->table_seals ? FEATURE_INCOMPAT_IMAGE_SEALS : 0));
 	le64_put(sb + SB_OFF_RO_COMPAT, 0);
 	le64_put(sb + SB_OFF_COMPAT, 0);
 	le32_put(sb + SB_OFF_CLUSTER_SHIFT, c->cluster_shift);
@@ -109,6 +110,7 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 		return -EROFS;
 	}
 	const bool encrypted = incompat & FEATURE_INCOMPAT_ENCRYPTED;
+	c->table_seals = incompat & FEATURE_INCOMPAT_IMAGE_SEALS;
 	if (encrypted) {
 		uint32_t cipher = le32_get(sb + SB_OFF_ENC_CIPHER);
 		uint32_t source = le32_get(sb + SB_OFF_ENC_KEY_SOURCE);
@@ -203,30 +205,58 @@ static uint8_t *builder_room(struct table_builder *b, uint32_t len)
 	return p;
 }
 
-static int encode_save(struct container *c, struct table_builder *b)
+static int encode_seal(struct table_builder *b, const struct object *o)
 {
-	const struct save_info *s = &c->save;
-	if (s->state == SAVE_STATE_NONE)
-		return 0;
-	uint32_t len =
-		SAVE_RECORD_FIXED + SAVE_PIN_SIZE * (uint32_t)s->pin_count;
+	const struct image_seal *s = o->seal;
+	uint32_t len = SEAL_RECORD_FIXED;
+	for (size_t i = 0; i < s->pin_count; i++)
+		len += SEAL_PIN_FIXED + (uint32_t)strlen(s->pins[i].name);
+	if (len > UINT16_MAX || len > b->payload)
+		return -E2BIG; /* savelock.c keeps seals inside one block */
 	uint8_t *p = builder_room(b, len);
 	if (!p)
 		return -ENOMEM;
-	le16_put(p, RECORD_SAVE);
+	le16_put(p, RECORD_IMAGE_SEAL);
 	le16_put(p + 2, (uint16_t)len);
-	le32_put(p + SR_OFF_STATE, s->state);
-	le64_put(p + SR_OFF_IMAGE_ID, s->image_id);
-	le64_put(p + SR_OFF_SAVED_SEC, (uint64_t)s->saved_time.tv_sec);
-	le32_put(p + SR_OFF_SAVED_NSEC, (uint32_t)s->saved_time.tv_nsec);
-	le32_put(p + SR_OFF_PIN_COUNT, (uint32_t)s->pin_count);
-	le64_put(p + SR_OFF_CONFIG_GEN, s->config_generation);
-	le64_put(p + SR_OFF_EVENT_SEC, (uint64_t)s->event_time.tv_sec);
-	le64_put(p + SR_OFF_EVENT_OBJECT, s->event_object);
+	le64_put(p + SL_OFF_OBJECT_ID, o->id);
+	le32_put(p + SL_OFF_STATE, s->state);
+	le32_put(p + SL_OFF_WHY, s->why);
+	le64_put(p + SL_OFF_SAVED_SEC, (uint64_t)s->saved_time.tv_sec);
+	le32_put(p + SL_OFF_SAVED_NSEC, (uint32_t)s->saved_time.tv_nsec);
+	le32_put(p + SL_OFF_EVENT_NSEC, (uint32_t)s->event_time.tv_nsec);
+	le64_put(p + SL_OFF_EVENT_SEC, (uint64_t)s->event_time.tv_sec);
+	le64_put(p + SL_OFF_EVENT_OBJECT, s->event_object);
+	le64_put(p + SL_OFF_CONFIG_GEN, s->config_generation);
+	le32_put(p + SL_OFF_PIN_COUNT, (uint32_t)s->pin_count);
+	memcpy(p + SL_OFF_FINGERPRINT, s->fingerprint, FORMAT_FINGERPRINT_LEN);
+	uint8_t *q = p + SEAL_RECORD_FIXED;
 	for (size_t i = 0; i < s->pin_count; i++) {
-		uint8_t *q = p + SAVE_RECORD_FIXED + i * SAVE_PIN_SIZE;
+		size_t n = strlen(s->pins[i].name);
 		le64_put(q, s->pins[i].id);
 		le64_put(q + 8, s->pins[i].generation);
+		le16_put(q + 16, (uint16_t)n);
+		memcpy(q + SEAL_PIN_FIXED, s->pins[i].name, n);
+		q += SEAL_PIN_FIXED + n;
+	}
+	return 0;
+}
+
+static int encode_spent(struct container *c, struct table_builder *b)
+{
+	if (!c->spent_num)
+		return 0;
+	uint32_t len =
+		SPENT_RECORD_FIXED + SPENT_ENTRY_SIZE * (uint32_t)c->spent_num;
+	uint8_t *p = builder_room(b, len);
+	if (!p)
+		return -ENOMEM;
+	le16_put(p, RECORD_SPENT);
+	le16_put(p + 2, (uint16_t)len);
+	le32_put(p + 4, (uint32_t)c->spent_num);
+	for (size_t i = 0; i < c->spent_num; i++) {
+		uint8_t *q = p + SPENT_RECORD_FIXED + i * SPENT_ENTRY_SIZE;
+		memcpy(q, c->spent[i].fingerprint, FORMAT_FINGERPRINT_LEN);
+		le64_put(q + FORMAT_FINGERPRINT_LEN, c->spent[i].when);
 	}
 	return 0;
 }
@@ -310,11 +340,17 @@ int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 	uint64_t *offs = NULL;
 	int ret;
 
-	ret = encode_save(c, &b);
-	if (!ret)
-		ret = encode_dir(c, &b);
+	ret = encode_dir(c, &b);
 	for (size_t i = 0; !ret && i < c->object_num; i++)
 		ret = encode_object(c, &b, c->objects[i]);
+	/* seals after every object, so a reader has met their object */
+	for (size_t i = 0; !ret && i < c->object_num; i++)
+		if (c->objects[i]->seal)
+			ret = encode_seal(&b, c->objects[i]);
+	if (!ret)
+		ret = encode_spent(c, &b);
+	if (!ret)
+		c->table_seals = save_uses_seals(c);
 	if (!ret && b.num == 0 && !builder_room(&b, 0))
 		ret = -ENOMEM;
 	if (ret)
@@ -392,7 +428,6 @@ static int table_fail(struct load_diag *diag, int err, const char *what,
 
 static int decode_save(struct container *c, const uint8_t *p, uint32_t len)
 {
-	struct save_info *s = &c->save;
 	if (len < SAVE_RECORD_FIXED)
 		return -EUCLEAN;
 	uint32_t pins = le32_get(p + SR_OFF_PIN_COUNT);
@@ -402,6 +437,9 @@ static int decode_save(struct container *c, const uint8_t *p, uint32_t len)
 	    state == SAVE_STATE_NONE || state > SAVE_STATE_INVALIDATED ||
 	    le32_get(p + SR_OFF_SAVED_NSEC) >= 1000000000u)
 		return -EUCLEAN;
+	struct legacy_save *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
 	s->state = (enum save_state)state;
 	s->image_id = le64_get(p + SR_OFF_IMAGE_ID);
 	s->saved_time.tv_sec = (time_t)le64_get(p + SR_OFF_SAVED_SEC);
@@ -415,6 +453,80 @@ static int decode_save(struct container *c, const uint8_t *p, uint32_t len)
 		s->pins[i].id = le64_get(q);
 		s->pins[i].generation = le64_get(q + 8);
 	}
+	c->legacy_save = s;
+	return 0;
+}
+
+static int decode_seal(struct container *c, const uint8_t *p, uint32_t len)
+{
+	if (len < SEAL_RECORD_FIXED)
+		return -EUCLEAN;
+	struct object *o = object_find(c, le64_get(p + SL_OFF_OBJECT_ID));
+	uint32_t state = le32_get(p + SL_OFF_STATE);
+	uint32_t why = le32_get(p + SL_OFF_WHY);
+	uint32_t pins = le32_get(p + SL_OFF_PIN_COUNT);
+	if (!o || o->seal || state == SAVE_STATE_NONE ||
+	    state > SAVE_STATE_INVALIDATED || why > SAVE_WHY_MAX ||
+	    pins > FORMAT_MAX_SEAL_PINS ||
+	    le32_get(p + SL_OFF_SAVED_NSEC) >= 1000000000u ||
+	    le32_get(p + SL_OFF_EVENT_NSEC) >= 1000000000u)
+		return -EUCLEAN;
+	struct image_seal *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->state = (enum save_state)state;
+	s->why = (enum save_why)why;
+	s->saved_time.tv_sec = (time_t)le64_get(p + SL_OFF_SAVED_SEC);
+	s->saved_time.tv_nsec = (long)le32_get(p + SL_OFF_SAVED_NSEC);
+	s->event_time.tv_sec = (time_t)le64_get(p + SL_OFF_EVENT_SEC);
+	s->event_time.tv_nsec = (long)le32_get(p + SL_OFF_EVENT_NSEC);
+	s->event_object = le64_get(p + SL_OFF_EVENT_OBJECT);
+	s->config_generation = le64_get(p + SL_OFF_CONFIG_GEN);
+	memcpy(s->fingerprint, p + SL_OFF_FINGERPRINT, FORMAT_FINGERPRINT_LEN);
+	o->seal = s; /* freed with the object from here on */
+	if (pins) {
+		s->pins = calloc(pins, sizeof(*s->pins));
+		if (!s->pins)
+			return -ENOMEM;
+		s->pin_cap = pins;
+	}
+	uint32_t pos = SEAL_RECORD_FIXED;
+	for (uint32_t i = 0; i < pins; i++) {
+		if (len - pos < SEAL_PIN_FIXED)
+			return -EUCLEAN;
+		uint16_t n = le16_get(p + pos + 16);
+		if (n > FORMAT_NAME_MAX || len - pos - SEAL_PIN_FIXED < n ||
+		    memchr(p + pos + SEAL_PIN_FIXED, 0, n))
+			return -EUCLEAN;
+		char *name = malloc((size_t)n + 1);
+		if (!name)
+			return -ENOMEM;
+		memcpy(name, p + pos + SEAL_PIN_FIXED, n);
+		name[n] = 0;
+		s->pins[i].id = le64_get(p + pos);
+		s->pins[i].generation = le64_get(p + pos + 8);
+		s->pins[i].name = name;
+		s->pin_count++;
+		pos += SEAL_PIN_FIXED + n;
+	}
+	return pos == len ? 0 : -EUCLEAN;
+}
+
+static int decode_spent(struct container *c, const uint8_t *p, uint32_t len)
+{
+	if (len < SPENT_RECORD_FIXED)
+		return -EUCLEAN;
+	uint32_t n = le32_get(p + 4);
+	if (n == 0 || n > FORMAT_MAX_SPENT ||
+	    len != SPENT_RECORD_FIXED + n * SPENT_ENTRY_SIZE)
+		return -EUCLEAN;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *q =
+			p + SPENT_RECORD_FIXED + i * SPENT_ENTRY_SIZE;
+		memcpy(c->spent[i].fingerprint, q, FORMAT_FINGERPRINT_LEN);
+		c->spent[i].when = le64_get(q + FORMAT_FINGERPRINT_LEN);
+	}
+	c->spent_num = n;
 	return 0;
 }
 
@@ -463,6 +575,7 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 	}
 	if (len != fixed + name_len || name_len > FORMAT_NAME_MAX ||
 	    (flags & ~OBJECT_FLAGS_KNOWN) ||
+	    ((flags & OBJECT_FLAG_IMAGE_TAINTED) && !c->table_seals) ||
 	    le32_get(p + OR_OFF_MTIME_NSEC) >= 1000000000u ||
 	    le32_get(p + OR_OFF_CTIME_NSEC) >= 1000000000u || id == 0 ||
 	    id >= c->next_object_id ||
@@ -608,9 +721,16 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 				ret = -EUCLEAN;
 				break;
 			}
-			if (type == RECORD_SAVE && !saw_save) {
+			if (type == RECORD_SAVE && !saw_save &&
+			    !c->table_seals) {
 				saw_save = true;
 				ret = decode_save(c, p + pos, len);
+			} else if (type == RECORD_IMAGE_SEAL &&
+				   c->table_seals) {
+				ret = decode_seal(c, p + pos, len);
+			} else if (type == RECORD_SPENT && c->table_seals &&
+				   !c->spent_num) {
+				ret = decode_spent(c, p + pos, len);
 			} else if (type == RECORD_GUEST && !c->dir.set) {
 				ret = decode_dir(c, p + pos, len);
 			} else if (type == RECORD_OBJECT) {

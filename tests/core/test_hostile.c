@@ -177,8 +177,10 @@ static struct memio *build_container(uint64_t seed)
 	uint64_t disk = create_obj(c, "disk.raw");
 	uint64_t data = create_obj(c, "data.raw");
 	uint64_t cfg = create_obj(c, "config");
-	uint64_t nv = create_obj(c, "nvram.fd");
-	uint64_t scratch = create_obj(c, "scratch");
+	/* dot files: a seal pins every other file but config, and the last
+	 * transaction below must change files without invalidating it */
+	uint64_t nv = create_obj(c, ".nvram.fd");
+	uint64_t scratch = create_obj(c, ".scratch");
 
 	/* disk.raw: clusters 0..29, 127..131 (second leaf) and 400: height 2 */
 	fill_random(buf, 30 * CS, &rng);
@@ -252,7 +254,7 @@ struct layout {
 	int blk_num;
 	struct rec recs[MAX_OBJS];
 	int rec_num;
-	uint64_t save_off; /* absolute offset of the save record, 0 none */
+	uint64_t save_off; /* absolute offset of the image seal, 0 none */
 	int save_block;
 };
 
@@ -319,7 +321,7 @@ static void parse(struct layout *l, const uint8_t *img)
 			const uint8_t *r = p + BLOCK_HEADER_SIZE + pos;
 			uint16_t type = le16_get(r), len = le16_get(r + 2);
 			uint64_t abs = off + BLOCK_HEADER_SIZE + pos;
-			if (type == RECORD_SAVE) {
+			if (type == RECORD_IMAGE_SEAL) {
 				l->save_off = abs;
 				l->save_block = t;
 			} else if (type == RECORD_OBJECT) {
@@ -918,7 +920,7 @@ static uint64_t t_same_object(const struct layout *l, const struct memio *m)
 }
 static uint64_t t_other_object(const struct layout *l, const struct memio *m)
 {
-	int leaf = leaf_of(l, "nvram.fd");
+	int leaf = leaf_of(l, ".nvram.fd");
 	int i = entry_find(l, m->data, leaf, MAP_KIND_RAW, 0);
 	return le64_get(m->data + l->blks[leaf].off + BLOCK_HEADER_SIZE +
 			(unsigned)i * MAP_ENTRY_SIZE);
@@ -1200,6 +1202,8 @@ static void crafted_superblock(const struct memio *base)
 	struct memio *m;
 
 	for (unsigned bit = 0; bit < 64; bit++) {
+		if ((1ull << bit) == FEATURE_INCOMPAT_IMAGE_SEALS)
+			continue; /* the base has it: tested below */
 		m = fresh(base, &l);
 		uint8_t *sb = m->data + l.sb_off;
 		le64_put(sb + SB_OFF_INCOMPAT, 1ull << bit);
@@ -1211,6 +1215,18 @@ static void crafted_superblock(const struct memio *base)
 		cc.cases++;
 		memio_free(m);
 	}
+	/* image seals in the table without their feature bit: the table is
+	 * not version 1, so it is corrupt, never half read */
+	m = fresh(base, &l);
+	CHECK(le64_get(m->data + l.sb_off + SB_OFF_INCOMPAT) &
+	      FEATURE_INCOMPAT_IMAGE_SEALS);
+	le64_put(m->data + l.sb_off + SB_OFF_INCOMPAT,
+		 le64_get(m->data + l.sb_off + SB_OFF_INCOMPAT) &
+			 ~FEATURE_INCOMPAT_IMAGE_SEALS);
+	sb_reseal(m->data, l.sb_off);
+	set_case("crafted: image seals without their feature bit");
+	crafted_done(m, EXPECT_FAIL, VERIFY_LIGHT, false);
+
 	/* the older slot with an unknown feature: the newer one still wins */
 	m = fresh(base, &l);
 	le64_put(m->data + l.old_sb_off + SB_OFF_INCOMPAT, 1ull << 5);
@@ -1448,63 +1464,84 @@ static void crafted_table(const struct memio *base)
 		known_bug = NULL;
 	}
 
-	/* the save record */
+	/* the image seal (record type 4): pins at SEAL_RECORD_FIXED, each
+	 * { id, generation, le16 name_len, name } */
 	CHECK(l.save_off);
+	const unsigned pin0 = SEAL_RECORD_FIXED;
 	static const struct {
 		const char *what;
 		unsigned off, size;
 		uint64_t value;
 		enum expect expect;
 	} s[] = {
-		{"pin_count 65", SR_OFF_PIN_COUNT, 4, 65, EXPECT_FAIL},
-		{"pin_count 2^32-1", SR_OFF_PIN_COUNT, 4, 0xffffffffu,
+		{"pin_count + 1", SL_OFF_PIN_COUNT, 4, 3, EXPECT_FAIL},
+		{"pin_count 2^32-1", SL_OFF_PIN_COUNT, 4, 0xffffffffu,
 		 EXPECT_FAIL},
-		{"pin_count 0 (length mismatch)", SR_OFF_PIN_COUNT, 4, 0,
+		{"pin_count 0 (length mismatch)", SL_OFF_PIN_COUNT, 4, 0,
 		 EXPECT_FAIL},
-		{"pin_count 1 (length mismatch)", SR_OFF_PIN_COUNT, 4, 1,
+		{"pin_count 1 (length mismatch)", SL_OFF_PIN_COUNT, 4, 1,
 		 EXPECT_FAIL},
-		{"state 0", SR_OFF_STATE, 4, 0, EXPECT_FAIL},
-		{"state 4", SR_OFF_STATE, 4, 4, EXPECT_FAIL},
-		{"state RESUMING", SR_OFF_STATE, 4, SAVE_STATE_RESUMING,
+		{"state 0", SL_OFF_STATE, 4, 0, EXPECT_FAIL},
+		{"state 4", SL_OFF_STATE, 4, 4, EXPECT_FAIL},
+		{"state RESUMING", SL_OFF_STATE, 4, SAVE_STATE_RESUMING,
 		 EXPECT_EITHER},
-		{"state INVALIDATED", SR_OFF_STATE, 4, SAVE_STATE_INVALIDATED,
+		{"state INVALIDATED", SL_OFF_STATE, 4, SAVE_STATE_INVALIDATED,
 		 EXPECT_EITHER},
-		{"image id missing", SR_OFF_IMAGE_ID, 8, 999, EXPECT_FAIL},
-		{"image id 0", SR_OFF_IMAGE_ID, 8, 0, EXPECT_FAIL},
-		{"image is a disk", SR_OFF_IMAGE_ID, 8, 1, EXPECT_EITHER},
-		{"saved nsec 10^9", SR_OFF_SAVED_NSEC, 4, 1000000000u,
+		{"why 2^32-1", SL_OFF_WHY, 4, 0xffffffffu, EXPECT_FAIL},
+		{"object id missing", SL_OFF_OBJECT_ID, 8, 999, EXPECT_FAIL},
+		{"object id 0", SL_OFF_OBJECT_ID, 8, 0, EXPECT_FAIL},
+		{"seal on a disk", SL_OFF_OBJECT_ID, 8, 1, EXPECT_EITHER},
+		{"saved nsec 10^9", SL_OFF_SAVED_NSEC, 4, 1000000000u,
 		 EXPECT_FAIL},
-		{"pin 0 names a missing object", SAVE_RECORD_FIXED, 8, 999,
+		{"event nsec 10^9", SL_OFF_EVENT_NSEC, 4, 1000000000u,
+		 EXPECT_FAIL},
+		{"pin 0 names a missing object", pin0, 8, 999, EXPECT_EITHER},
+		{"pin 0 names object 0", pin0, 8, 0, EXPECT_EITHER},
+		{"pin 0 generation 2^64-1", pin0 + 8, 8, UINT64_MAX,
 		 EXPECT_EITHER},
-		{"pin 0 names object 0", SAVE_RECORD_FIXED, 8, 0,
+		{"pin 0 name_len 256", pin0 + 16, 2, 256, EXPECT_FAIL},
+		{"pin 0 name_len past the record", pin0 + 16, 2, 4000,
+		 EXPECT_FAIL},
+		{"pin 0 name_len 0", pin0 + 16, 2, 0, EXPECT_FAIL},
+		{"config generation 2^64-1", SL_OFF_CONFIG_GEN, 8, UINT64_MAX,
 		 EXPECT_EITHER},
-		{"pin 0 generation 2^64-1", SAVE_RECORD_FIXED + 8, 8,
-		 UINT64_MAX, EXPECT_EITHER},
-		{"pin 1 = pin 0", SAVE_RECORD_FIXED + 16, 8, 2, EXPECT_EITHER},
-		{"config generation 2^64-1", SR_OFF_CONFIG_GEN, 8, UINT64_MAX,
-		 EXPECT_EITHER},
+		{"fingerprint zero", SL_OFF_FINGERPRINT, 8, 0, EXPECT_EITHER},
 		{"record length + 16", 2, 2, 1, EXPECT_FAIL},
-		{"second save record", 0, 2, 0, EXPECT_FAIL},
+		{"second seal of one object", 0, 2, 0, EXPECT_FAIL},
 	};
 	for (size_t k = 0; k < sizeof(s) / sizeof(s[0]); k++) {
 		m = fresh(base, &l);
 		uint8_t *rec = m->data + l.save_off;
 		uint8_t *p = rec + s[k].off;
 		uint64_t v = s[k].value;
-		if (s[k].off == SR_OFF_IMAGE_ID && v == 1)
+		CHECK_EQ(le32_get(rec + SL_OFF_PIN_COUNT), 2);
+		if (s[k].off == SL_OFF_OBJECT_ID && v == 1)
 			v = disk->id;
-		if (s[k].off == SAVE_RECORD_FIXED + 16 && v == 2)
-			v = le64_get(rec + SAVE_RECORD_FIXED);
-		if (s[k].off == 2 && v == 1)
-			v = le16_get(rec + 2) + 16u;
-		if (strcmp(s[k].what, "second save record") == 0) {
-			/* turn data.raw's record into a save record */
+		if (strcmp(s[k].what, "second seal of one object") == 0) {
+			/* turn data.raw's record into a copy of the seal */
 			const struct rec *r = rec_named(&l, "data.raw");
 			uint16_t len = le16_get(m->data + r->off + 2);
-			memcpy(m->data + r->off, rec, le16_get(rec + 2));
-			CHECK(le16_get(rec + 2) <= len);
-			le16_put(m->data + r->off + 2, len);
+			uint16_t slen = le16_get(rec + 2);
+			if (slen > len) {
+				/* too long to fit: shorten the copy to no
+				 * pins (still a second seal: fails either
+				 * way) */
+				slen = SEAL_RECORD_FIXED;
+			}
+			memcpy(m->data + r->off, rec, slen);
+			le32_put(m->data + r->off + SL_OFF_PIN_COUNT,
+				 slen == SEAL_RECORD_FIXED
+					 ? 0
+					 : le32_get(rec + SL_OFF_PIN_COUNT));
+			le16_put(m->data + r->off + 2, slen);
+			/* pad the rest of data.raw's old record as a seal
+			 * cannot: a record that short fails too */
+			if (slen < len) {
+				le16_put(m->data + r->off + 2, len);
+			}
 			reseal(&l, m->data, r->table_block);
+		} else if (s[k].off == 2 && v == 1) {
+			le16_put(p, (uint16_t)(le16_get(rec + 2) + 16u));
 		} else if (s[k].size == 8) {
 			le64_put(p, v);
 		} else if (s[k].size == 4) {
@@ -1513,7 +1550,7 @@ static void crafted_table(const struct memio *base)
 			le16_put(p, (uint16_t)v);
 		}
 		reseal(&l, m->data, l.save_block);
-		set_case("crafted: save record %s", s[k].what);
+		set_case("crafted: image seal %s", s[k].what);
 		crafted_done(m, s[k].expect, VERIFY_LIGHT,
 			     s[k].expect != EXPECT_FAIL);
 	}
@@ -1588,7 +1625,7 @@ static void crafted_recovery(const struct memio *base)
 	struct layout l;
 	struct memio *m = fresh(base, &l);
 	/* scratch becomes an orphan: drop its name, shift what follows */
-	const struct rec *r = rec_named(&l, "scratch");
+	const struct rec *r = rec_named(&l, ".scratch");
 	uint8_t *blk = m->data + l.blks[r->table_block].off;
 	uint8_t *rp = m->data + r->off;
 	uint16_t len = le16_get(rp + 2);
@@ -1732,10 +1769,10 @@ static uint64_t fallback_reuse_one(const struct memio *base, unsigned n)
 		const struct snap_obj *so, *sn;
 		size_t got;
 		container_info(c, &info);
-		so = snap_find(snap_of(info.generation), "scratch");
-		sn = snap_find(snap_of(info.generation + 1), "scratch");
+		so = snap_find(snap_of(info.generation), ".scratch");
+		sn = snap_find(snap_of(info.generation + 1), ".scratch");
 		CHECK(so && sn);
-		CHECK_OK(object_lookup(c, "scratch", &id));
+		CHECK_OK(object_lookup(c, ".scratch", &id));
 		if (object_read(c, id, buf, so->size, 0, &got) == 0) {
 			for (uint64_t k = 0; k < so->size; k += CS) {
 				bool old = !memcmp(buf + k, so->data + k, CS);
