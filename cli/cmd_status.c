@@ -60,7 +60,6 @@ static void status_save_lock(const struct cli_store *cs,
 {
 	const struct save_status *s = &g->save;
 	char when[FORMAT_TIME_LEN], age[FORMAT_TIME_LEN];
-	char saved[FORMAT_TIME_LEN];
 
 	if (g->save_error) {
 		printf("save lock    unknown: %s\n",
@@ -78,9 +77,9 @@ static void status_save_lock(const struct cli_store *cs,
 			printf("save lock    none: the disks are writable\n");
 		return;
 	case SAVE_STATE_SAVED:
-		printf("save lock    %s pins %zu disk%s since %s (%s):\n",
-		       SAVE_IMAGE_NAME, s->pin_count,
-		       s->pin_count == 1 ? "" : "s",
+		printf("save lock    %s pins %zu file%s since %s (%s):\n",
+		       SAVE_IMAGE_NAME, s->pin_total,
+		       s->pin_total == 1 ? "" : "s",
 		       format_time(when, s->saved_time),
 		       format_age(age, s->saved_time));
 		break;
@@ -90,14 +89,11 @@ static void status_save_lock(const struct cli_store *cs,
 		       format_time(when, s->saved_time));
 		break;
 	case SAVE_STATE_INVALIDATED:
-		printf("save lock    invalidated %s (%s): %s was written after "
-		       "the save of %s,\n"
-		       "             so %s can never be resumed\n",
+		printf("save lock    stale since %s (%s): the image can never "
+		       "be resumed\n"
+		       "reason       %s\n",
 		       format_time(when, s->event_time),
-		       format_age(age, s->event_time),
-		       s->event_object[0] ? s->event_object : "a disk",
-		       format_time(saved, s->saved_time),
-		       SAVE_IMAGE_STALE_NAME);
+		       format_age(age, s->event_time), s->reason);
 		break;
 	}
 	for (size_t i = 0; i < s->pin_count; i++) {

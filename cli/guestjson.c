@@ -63,6 +63,8 @@ static void json_save(FILE *f, const struct guest_summary *g)
 		json_time(f, s->event_time);
 		fputs(", \"invalidated_by\": ", f);
 		json_string(f, s->event_object);
+		fputs(", \"stale_reason\": ", f);
+		json_string(f, s->reason);
 	}
 	fputs(", \"pins\": [", f);
 	for (size_t i = 0;

@@ -180,9 +180,12 @@ struct object {
 	uint64_t stored_bytes;
 	uint32_t mode, uid, gid, flags;
 	struct timespec mtime, ctime; /* attr_lock */
-	bool content_dirty;	 /* attr_lock: contents changed since commit */
-	struct image_seal *seal; /* NULL unless sealed as an image once */
-	bool dirty;		 /* record changed since commit */
+	bool content_dirty; /* attr_lock: contents changed since commit */
+	struct timespec changed_at; /* attr_lock: last content change, in
+				       memory only (orders changes not yet
+				       committed, for the save lock) */
+	struct image_seal *seal;    /* NULL unless sealed as an image once */
+	bool dirty;		    /* record changed since commit */
 	unsigned height;
 	struct map_node *root;
 	unsigned open_count, write_count;

@@ -153,6 +153,7 @@ void container_touch(struct object *o, bool content)
 	o->ctime = now;
 	if (content) {
 		o->mtime = now;
+		o->changed_at = now;
 		o->content_dirty = true;
 	}
 	pthread_mutex_unlock(&o->attr_lock);
@@ -194,7 +195,7 @@ int container_dir_setattr(struct container *c, const struct object_attr *attr,
 		goto out_unlock;
 	struct dir_info *d = &c->dir;
 	if (!d->set) {
-		d->mode = defaults ? defaults->mode & 07777 : 0755;
+		d->mode = defaults ? defaults->mode & 07777 : 0750;
 		d->uid = defaults ? defaults->uid : 0;
 		d->gid = defaults ? defaults->gid : 0;
 		d->mtime = defaults ? defaults->mtime : clock_now();
@@ -559,14 +560,25 @@ int object_open(struct container *c, uint64_t id, bool for_write)
 
 void object_release(struct container *c, uint64_t id, bool for_write)
 {
+	bool settle = false;
 	container_wrlock(c);
 	struct object *o = object_find(c, id);
 	if (o && o->open_count > 0) {
 		o->open_count--;
 		if (for_write && o->write_count > 0)
 			o->write_count--;
+		/* A written file that may become an image (not a disk, not
+		 * config) gets a generation of its own at its last close, so
+		 * the save lock can tell a disk written after it
+		 * (savelock.c, the age rule). */
+		settle = for_write && o->write_count == 0 && o->name &&
+			 o->content_dirty && !c->read_only && !c->poisoned &&
+			 object_role_of_name(o->name) == OBJECT_ROLE_FILE &&
+			 strcmp(o->name, "config") != 0;
 		if (o->open_count == 0 && !o->name && !c->read_only)
 			object_remove(c, o);
 	}
+	if (settle)
+		(void)container_commit_locked(c); /* poisons on failure */
 	pthread_rwlock_unlock(&c->lock);
 }

@@ -283,14 +283,31 @@ static bool seal_pins_hold(struct container *c, const struct image_seal *s,
 	return true;
 }
 
-/* The commit that a content change of `o` will get: its generation. */
-static uint64_t content_generation(struct container *c, struct object *o)
+/* Did `f`'s contents change after `img`'s last change?  By generation;
+ * between two changes not committed yet, by the time of the change (a tie
+ * inside one committed generation counts as not after: object_release
+ * commits a written file at its last close to make that rare). */
+static bool changed_after(struct container *c, struct object *f,
+			  struct object *img)
 {
-	bool pending;
-	pthread_mutex_lock(&o->attr_lock);
-	pending = o->content_dirty;
-	pthread_mutex_unlock(&o->attr_lock);
-	return pending ? c->generation + 1 : o->generation;
+	bool f_dirty, i_dirty;
+	struct timespec f_at, i_at;
+	pthread_mutex_lock(&f->attr_lock);
+	f_dirty = f->content_dirty;
+	f_at = f->changed_at;
+	pthread_mutex_unlock(&f->attr_lock);
+	pthread_mutex_lock(&img->attr_lock);
+	i_dirty = img->content_dirty;
+	i_at = img->changed_at;
+	pthread_mutex_unlock(&img->attr_lock);
+	uint64_t fg = f_dirty ? c->generation + 1 : f->generation;
+	uint64_t ig = i_dirty ? c->generation + 1 : img->generation;
+	if (fg != ig)
+		return fg > ig;
+	if (!f_dirty || !i_dirty)
+		return false;
+	return f_at.tv_sec != i_at.tv_sec ? f_at.tv_sec > i_at.tv_sec
+					  : f_at.tv_nsec > i_at.tv_nsec;
 }
 
 static int seal_judge(struct container *c, struct object *o, bool check_age,
@@ -372,13 +389,12 @@ static int seal_judge(struct container *c, struct object *o, bool check_age,
 			seal_invalidate(c, o, why, moved);
 		return 0;
 	}
-	const uint64_t mine = content_generation(c, o);
 	size_t files = 0, names = 0;
 	for (size_t i = 0; i < c->object_num; i++) {
 		struct object *f = c->objects[i];
 		if (f == o || !pin_eligible(f))
 			continue;
-		if (check_age && content_generation(c, f) > mine) {
+		if (check_age && changed_after(c, f, o)) {
 			seal_invalidate(c, o, SAVE_WHY_OLDER, f->id);
 			return 0;
 		}
@@ -694,9 +710,9 @@ static void explain(struct container *c, const struct object *img, char *reason,
 
 	if (!s) {
 		say(reason, len,
-		    "%s is incomplete (a write to it failed, its seal failed, "
-		    "or its writer never closed it); boot the guest fresh "
-		    "(hangar discard clears it)",
+		    "the save image is stale: %s is incomplete (a write to "
+		    "it failed, its seal failed, or its writer never closed "
+		    "it); boot the guest fresh (hangar discard clears it)",
 		    img->name ? img->name : SAVE_IMAGE_NAME);
 		return;
 	}

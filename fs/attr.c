@@ -27,7 +27,7 @@
  * unlink and rename inside.  mkdir sets them from birth (the mode asked for,
  * the caller's uid/gid).  A guest that never had them set (made by `hangar
  * create`, or by an older hangarfs) shows defaults until the first chmod,
- * chown or utimensat: mode 0755, owner, group and times of its container
+ * chown or utimensat: mode 0750, owner, group and times of its container
  * file.  So does a guest whose container cannot be opened, so that it can
  * still be looked up and removed.  No atime is kept (it shows the mtime).
  *
@@ -91,7 +91,7 @@ int attr_fill_root(struct hfs *fs, struct stat *out_st)
 static void guest_defaults(const struct stat *host, struct object_attr *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->mode = S_IFDIR | 0755;
+	out->mode = S_IFDIR | 0750; /* never world-readable by default */
 	out->uid = host->st_uid;
 	out->gid = host->st_gid;
 	out->mtime = host->st_mtim;
@@ -278,16 +278,17 @@ static int guest_setattr(struct hfs *fs, struct node *n,
 }
 
 /* truncate, chmod, chown, utimensat on an object. */
-static int object_setattr_all(struct container *c, const char *guest,
-			      struct node *n, const struct stat *attr,
-			      int to_set)
+static int object_setattr_all(const struct hfs *fs, struct container *c,
+			      const char *guest, struct node *n,
+			      const struct stat *attr, int to_set)
 {
 	struct object_attr oa = {0};
 	unsigned mask = 0;
 	int err;
 
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		err = savelog_check_write(c, guest, n->object_id, "truncate");
+		err = savelog_check_write(fs, c, guest, n->object_id,
+					  "truncate");
 		if (err)
 			return err;
 		err = object_truncate(c, n->object_id, (uint64_t)attr->st_size);
@@ -347,7 +348,7 @@ void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		err = guest_acquire(fs, n->guest, guest, &c);
 		if (err)
 			break;
-		err = object_setattr_all(c, guest, n, attr, to_set);
+		err = object_setattr_all(fs, c, guest, n, attr, to_set);
 		guest_release(fs, c);
 		break;
 	default:

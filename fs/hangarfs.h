@@ -232,11 +232,15 @@ void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
  * savelog_check_write - save_lock_check_write for object `id` of guest
  * `guest`; on -EBUSY logs "GUEST/OBJECT: ACTION refused: REASON".
  */
-int savelog_check_write(struct container *c, const char *guest, uint64_t id,
-			const char *action);
+int savelog_check_write(const struct hfs *fs, struct container *c,
+			const char *guest, uint64_t id, const char *action);
 
 /* savelog_sealed - log that guest's image is now sealed, with its pins. */
 void savelog_sealed(struct container *c, const char *guest, const char *how);
+/* savelog_not_resumable - log that guest's memory.save (or the image just
+ * renamed onto it) was stored but is not resumable, and why. */
+void savelog_not_resumable(struct container *c, const char *guest,
+			   const char *how);
 
 /* ---- ops_dir.c ----------------------------------------------------------- */
 

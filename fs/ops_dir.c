@@ -372,7 +372,9 @@ void hfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 /* ---- creating and removing names ---------------------------------------- */
 
 /* After mkdir: the guest directory's attributes from birth (attr.c): the
- * mode asked for (umask applied by the kernel) and the caller's ids. */
+ * mode asked for (umask applied by the kernel) without the bits for
+ * others -- a guest holds its RAM image, so it is never world-readable
+ * unless someone chmods it so -- and the caller's ids. */
 static void guest_apply_creator(struct hfs *fs, fuse_req_t req,
 				const char *name, mode_t mode)
 {
@@ -381,7 +383,7 @@ static void guest_apply_creator(struct hfs *fs, fuse_req_t req,
 	struct container *c;
 	int err;
 
-	dir.mode = S_IFDIR | (mode & 07777);
+	dir.mode = S_IFDIR | (mode & 07770);
 	dir.uid = ctx->uid;
 	dir.gid = ctx->gid;
 	clock_gettime(CLOCK_REALTIME, &dir.mtime);
@@ -474,13 +476,13 @@ void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 /* If object `name` of `c` is refused by the save lock, log why. */
-static void log_pinned(struct container *c, const char *guest, const char *name,
-		       const char *action)
+static void log_pinned(const struct hfs *fs, struct container *c,
+		       const char *guest, const char *name, const char *action)
 {
 	uint64_t id;
 
 	if (object_lookup(c, name, &id) == 0)
-		savelog_check_write(c, guest, id, action);
+		savelog_check_write(fs, c, guest, id, action);
 }
 
 void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -510,7 +512,7 @@ void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	err = object_unlink(c, name);
 	if (err == -EBUSY)
-		log_pinned(c, guest, name, "unlink");
+		log_pinned(fs, c, guest, name, "unlink");
 	else if (!err && strcmp(name, SAVE_IMAGE_NAME) == 0)
 		log_msg(LOG_NOTICE,
 			"%s/%s: removed; saved state discarded, disks writable",
@@ -551,8 +553,8 @@ static int rename_object(struct hfs *fs, struct node *dir, const char *from,
 		return err;
 	err = object_rename(c, from, to, noreplace);
 	if (err == -EBUSY) {
-		log_pinned(c, guest, from, "rename");
-		log_pinned(c, guest, to, "rename over");
+		log_pinned(fs, c, guest, from, "rename");
+		log_pinned(fs, c, guest, to, "rename over");
 	} else if (!err && strcmp(to, SAVE_IMAGE_NAME) == 0 &&
 		   strcmp(from, SAVE_IMAGE_NAME) != 0) {
 		snprintf(how, sizeof(how), "renamed from %s", from);
@@ -560,8 +562,9 @@ static int rename_object(struct hfs *fs, struct node *dir, const char *from,
 	} else if (!err && strcmp(from, SAVE_IMAGE_NAME) == 0 &&
 		   strcmp(to, SAVE_IMAGE_NAME) != 0) {
 		log_msg(LOG_NOTICE,
-			"%s/%s: renamed to %s; saved state discarded, disks "
-			"writable",
+			"%s/%s: renamed to %s; its seal goes with it (renamed "
+			"back, it resumes only if no pinned file changed); "
+			"files writable",
 			guest, from, to);
 	}
 	guest_release(fs, c);

@@ -50,6 +50,7 @@
 #define COPY_CHUNK (1u << 20)
 
 struct handle {
+	const struct hfs *fs;
 	struct node *node;   /* object node; a ref is held */
 	struct container *c; /* guest reference held */
 	uint64_t id;
@@ -87,30 +88,37 @@ static void handle_log_error(struct handle *h, const char *what,
 /*
  * Seal the image if `h` writes the object currently named memory.save and
  * is its last writer.  Logs the seal once (not again on the no-op repeat).
+ * Returns the seal's error, for the writer's close(2): a failed seal must
+ * fail `xl save` / `virsh save`, never leave them believing it worked.
  */
-static void handle_seal_if_image(struct handle *h)
+static int handle_seal_if_image(struct handle *h)
 {
 	char name[HFS_OBJECT_NAME_MAX];
+	char reason[512] = "";
 	struct save_status *before;
-	bool was_sealed;
+	bool was_judged;
 	int err;
 
 	if (object_name_of(h->c, h->id, name, sizeof(name)) != 0 ||
 	    strcmp(name, SAVE_IMAGE_NAME) != 0)
-		return;
+		return 0;
 	before = malloc(sizeof(*before));
 	if (!before)
-		return;
-	was_sealed = save_lock_status(h->c, before) == 0 &&
-		     before->state == SAVE_STATE_SAVED &&
+		return -ENOMEM;
+	was_judged = save_lock_status(h->c, before) == 0 &&
+		     before->state != SAVE_STATE_NONE &&
 		     before->image_id == h->id && !before->image_unsealed;
 	free(before);
-	err = save_lock_seal(h->c);
+	err = save_lock_seal_why(h->c, reason, sizeof(reason));
 	if (err)
-		log_msg(LOG_ERR, "%s/%s: cannot seal the save image: %s",
-			h->guest, name, hfs_strerror(err));
-	else if (!was_sealed)
+		log_msg(LOG_ERR,
+			"%s/%s: cannot seal the save image: %s%s%s; it is "
+			"not resumable",
+			h->guest, name, hfs_strerror(err),
+			reason[0] ? ": " : "", reason);
+	else if (!was_judged)
 		savelog_sealed(h->c, h->guest, "closed after writing");
+	return err;
 }
 
 /* Undo file_open_object. */
@@ -118,7 +126,7 @@ static void handle_close(struct hfs *fs, struct handle *h, bool seal)
 {
 	log_set_guest(h->guest);
 	if (h->for_write && nodes_writer_drop(h->node, h->disk) == 0 && seal)
-		handle_seal_if_image(h);
+		(void)handle_seal_if_image(h); /* RELEASE cannot report it */
 	object_release(h->c, h->id, h->for_write);
 	guest_release(fs, h->c);
 	nodes_unref(h->node);
@@ -138,6 +146,7 @@ int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	h->fs = fs;
 	h->node = obj;
 	h->id = obj->object_id;
 	h->for_write = acc == O_WRONLY || acc == O_RDWR;
@@ -155,7 +164,7 @@ int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
 		goto out_put;
 	h->disk = oa.role == OBJECT_ROLE_DISK;
 	if (h->for_write) {
-		err = savelog_check_write(h->c, h->guest, h->id,
+		err = savelog_check_write(fs, h->c, h->guest, h->id,
 					  (fi->flags & O_TRUNC)
 						  ? "truncating open"
 						  : "read-write open");
@@ -357,13 +366,14 @@ out_reply:
 void hfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = handle_of(fi);
+	int err = 0;
 
 	(void)ino;
 	if (h->for_write && nodes_writers(h->node) == 1 &&
 	    atomic_exchange(&h->wrote, false))
-		handle_seal_if_image(h);
+		err = handle_seal_if_image(h);
 	log_set_guest(NULL);
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, err ? hfs_errno(err) : 0);
 }
 
 void hfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -403,7 +413,7 @@ static int handle_fallocate(struct handle *h, int mode, uint64_t offset,
 		return -EOPNOTSUPP; /* collapse, insert, unshare */
 	if (!h->for_write)
 		return -EBADF;
-	err = savelog_check_write(h->c, h->guest, h->id, "fallocate");
+	err = savelog_check_write(h->fs, h->c, h->guest, h->id, "fallocate");
 	if (err)
 		return err;
 	atomic_store(&h->wrote, true);

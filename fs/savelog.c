@@ -84,8 +84,8 @@ static bool refusal_should_log(const char *key, unsigned long *out_suppressed)
 	return log_now;
 }
 
-int savelog_check_write(struct container *c, const char *guest, uint64_t id,
-			const char *action)
+int savelog_check_write(const struct hfs *fs, struct container *c,
+			const char *guest, uint64_t id, const char *action)
 {
 	char reason[512] = "";
 	char name[HFS_OBJECT_NAME_MAX];
@@ -98,10 +98,9 @@ int savelog_check_write(struct container *c, const char *guest, uint64_t id,
 	if (object_name_of(c, id, name, sizeof(name)) != 0 || !name[0])
 		snprintf(name, sizeof(name), "(object %llu)",
 			 (unsigned long long)id);
-	/* Core's reason reads "NAME: read-write open refused: WHY"; keep WHY
-	 * and say which guest and which action. */
-	why = strstr(reason, "refused: ");
-	why = why ? why + strlen("refused: ") : reason;
+	/* Core says why; the line adds which guest, which action and the
+	 * exact commands that release the lock. */
+	why = reason;
 	char key[sizeof(refusals[0].key)];
 	unsigned long quiet = 0;
 	snprintf(key, sizeof(key), "%s/%s/%s", guest, name, action);
@@ -111,9 +110,25 @@ int savelog_check_write(struct container *c, const char *guest, uint64_t id,
 	if (quiet)
 		snprintf(more, sizeof(more), " (%lu more refused since)",
 			 quiet);
-	log_msg(LOG_WARNING, "%s/%s: %s refused: %s%s", guest, name, action,
-		why[0] ? why : "a saved memory image depends on it", more);
+	log_msg(LOG_WARNING,
+		"%s/%s: %s refused: %s; resume with 'hangar resume %s %s' or "
+		"remove memory.save to discard it%s",
+		guest, name, action,
+		why[0] ? why : "a saved memory image depends on it",
+		fs->store_path, guest, more);
 	return err;
+}
+
+void savelog_not_resumable(struct container *c, const char *guest,
+			   const char *how)
+{
+	struct save_status *st = malloc(sizeof(*st));
+	if (!st)
+		return;
+	if (save_lock_status(c, st) == 0 && st->state == SAVE_STATE_INVALIDATED)
+		log_msg(LOG_WARNING, "%s/%s: stored (%s) but not resumable: %s",
+			guest, SAVE_IMAGE_NAME, how, st->reason);
+	free(st);
 }
 
 void savelog_sealed(struct container *c, const char *guest, const char *how)
@@ -126,6 +141,7 @@ void savelog_sealed(struct container *c, const char *guest, const char *how)
 		return;
 	if (save_lock_status(c, st) != 0 || st->state != SAVE_STATE_SAVED) {
 		free(st);
+		savelog_not_resumable(c, guest, how);
 		return;
 	}
 	for (size_t i = 0; i < st->pin_count && used < sizeof(disks); i++) {
@@ -137,9 +153,9 @@ void savelog_sealed(struct container *c, const char *guest, const char *how)
 		used += (size_t)n;
 	}
 	log_msg(LOG_NOTICE,
-		"%s/%s: save image sealed (%s); writes to its disks are "
-		"refused until resume or discard; pinned: %s",
-		guest, SAVE_IMAGE_NAME, how,
-		st->pin_count ? disks : "no disks");
+		"%s/%s: save image sealed (%s); writes to the files it pins "
+		"are refused until resume or discard; pinned: %s%s",
+		guest, SAVE_IMAGE_NAME, how, st->pin_count ? disks : "no files",
+		st->pin_total > st->pin_count ? ", ..." : "");
 	free(st);
 }

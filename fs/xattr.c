@@ -70,8 +70,10 @@ static int format_saved(const struct save_status *st, char *out, size_t out_len)
 	}
 	if (st->state == SAVE_STATE_INVALIDATED && used < out_len) {
 		format_utc(&st->event_time, when, sizeof(when));
-		snprintf(out + used, out_len - used, "; invalidated=%s by %s",
-			 when, st->event_object);
+		snprintf(out + used, out_len - used,
+			 "; invalidated=%s by %s; stale: %s", when,
+			 st->event_object[0] ? st->event_object : "-",
+			 st->reason);
 	}
 	return 0;
 }

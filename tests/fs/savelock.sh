@@ -37,7 +37,7 @@ echo x >"$G/other.raw.tmp"
 expect_fail "$BUSY" mv "$G/other.raw.tmp" "$G/disk.raw"
 expect_fail "$BUSY" mv "$G/disk.raw" "$G/renamed.raw"
 expect_log "web01/disk.raw: read-write open refused: memory.save (saved "
-expect_log "depends on this disk; resume with 'hangar resume' or remove memory.save to discard it"
+expect_log "depends on this file; resume with 'hangar resume $STORE web01' or remove memory.save to discard it"
 expect_log "web01/disk.raw: truncate refused: memory.save"
 log "a program retrying a refused open does not flood the log"
 before=$(grep -c "web01/data.raw: read-write open refused" "$HFS_LOG" || true)
