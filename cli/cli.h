@@ -133,6 +133,13 @@ void usage_key(FILE *f);
 /* cli_error - "hangar: MESSAGE\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* cli_stop_hold - block SIGINT, SIGTERM and SIGHUP (stop.c); the work
+ * polls cli_stop_requested() and undoes itself; cli_stop_release unblocks
+ * them, so a held signal then ends the process as usual. */
+void cli_stop_hold(void);
+bool cli_stop_requested(void);
+void cli_stop_release(void);
+
 /* cli_note - "hangar: MESSAGE\n" on stderr, for advice that follows an
  * error or a warning (same prefix, so scripts can grep one pattern). */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -3,11 +3,20 @@
  * [--memory FILE] [--compress-disks]`.
  *
  * Brings an existing guest in: raw disks (sparse-aware, see copy.c), its
- * config and optionally a save image.  The save image is written last and
- * then sealed (save_lock_seal), which pins the disks just imported, exactly
- * as if the hypervisor had saved into the mount.  qcow2 sources are refused
- * with the `qemu-img convert` line to use instead.  As with create, the
- * guest appears complete or not at all.
+ * config and optionally a save image.  qcow2 sources are refused with the
+ * `qemu-img convert` line to use instead.
+ *
+ * An import never leaves a guest that looks complete when it is not:
+ *   1. the guest is created with GUEST_INCOMPLETE_MARKER in it, committed
+ *      before any data is copied, and the marker is removed last;
+ *   2. the save image is copied under a temporary name and renamed onto
+ *      memory.save only when every byte is in, so a truncated image is
+ *      never sealed (the rename seals it and pins the disks just imported,
+ *      exactly as an rsync restore would);
+ *   3. SIGINT, SIGTERM and SIGHUP are held during the copy (stop.c): the
+ *      import stops, deletes the guest, then dies of the signal.  SIGKILL
+ *      or a crash leaves the guest marked incomplete (`hangar ls` says so;
+ *      `hangar rm` removes it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +24,16 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "names.h"
 
 #define IMPORT_MAX_DISKS 64
+#define IMPORT_IMAGE_TMP ".memory.save.import" /* never an image name */
 
 struct import_source {
 	const char *path; /* host file (borrowed from argv) */
@@ -31,21 +43,50 @@ struct import_source {
 };
 
 /* Copy one source into MNT/GUEST/NAME (a new file on the mount). */
-static int import_one_mounted(const char *dir_path, struct import_source *src,
+static int import_one_mounted(const char *dir_path, const char *name,
+			      struct import_source *src,
 			      struct progress *progress, uint64_t base)
 {
 	char path[PATH_MAX + 300];
 	int fd, rc;
 
-	snprintf(path, sizeof(path), "%s/%s", dir_path, src->name);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	snprintf(path, sizeof(path), "%s/%s", dir_path, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	rc = copy_fd_to_fd(src->fd, fd, src->size, progress, base);
-	/* closing memory.save seals it: the mount pins the disks */
+	rc = src ? copy_fd_to_fd(src->fd, fd, src->size, progress, base) : 0;
 	if (close(fd) != 0 && !rc)
 		rc = -errno;
 	return rc;
+}
+
+/* The image is complete on the mount under IMPORT_IMAGE_TMP: rename it
+ * onto memory.save (the daemon seals it) and make sure it was sealed. */
+static int import_seal_mounted(const char *dir_path)
+{
+	char from[PATH_MAX + 300], to[PATH_MAX + 300];
+	char saved[1024] = "";
+	ssize_t n;
+
+	snprintf(from, sizeof(from), "%s/%s", dir_path, IMPORT_IMAGE_TMP);
+	snprintf(to, sizeof(to), "%s/%s", dir_path, SAVE_IMAGE_NAME);
+	if (rename(from, to) != 0)
+		return -errno;
+	/* (user.hangar.state says "incomplete" until the marker goes) */
+	n = getxattr(dir_path, "user.hangar.saved", saved, sizeof(saved) - 1);
+	if (n < 0)
+		return errno == ENODATA ? -ESTALE : -errno;
+	saved[n] = '\0';
+	return strstr(saved, "; stale: ") ? -ESTALE : 0;
+}
+
+/* Remove the incomplete marker: the guest is whole. */
+static int import_finish_mounted(const char *dir_path)
+{
+	char path[PATH_MAX + 300];
+	snprintf(path, sizeof(path), "%s/%s", dir_path,
+		 GUEST_INCOMPLETE_MARKER);
+	return unlink(path) == 0 ? 0 : -errno;
 }
 
 /*
@@ -81,18 +122,26 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 		return CLI_EXIT_FAIL;
 	}
 	cli_store_mount_path(cs, guest, gdir, sizeof(gdir));
+	rc = import_one_mounted(gdir, GUEST_INCOMPLETE_MARKER, NULL, NULL, 0);
 	progress_start(&progress, "import", total);
 	for (unsigned i = 0; !rc && i < num_disks; i++) {
-		rc = import_one_mounted(gdir, &disks[i], &progress, base);
+		rc = import_one_mounted(gdir, disks[i].name, &disks[i],
+					&progress, base);
 		base += disks[i].size;
 	}
 	if (!rc && config->path) {
-		rc = import_one_mounted(gdir, config, &progress, base);
+		rc = import_one_mounted(gdir, config->name, config, &progress,
+					base);
 		base += config->size;
 	}
 	if (!rc && memory->path)
-		rc = import_one_mounted(gdir, memory, &progress, base);
+		rc = import_one_mounted(gdir, IMPORT_IMAGE_TMP, memory,
+					&progress, base);
 	progress_finish(&progress);
+	if (!rc && memory->path)
+		rc = import_seal_mounted(gdir);
+	if (!rc)
+		rc = import_finish_mounted(gdir);
 	if (rc) {
 		cli_error("%s: importing guest %s through %s failed: %s",
 			  cs->dir, guest, gdir, cli_strerror(rc));
@@ -211,9 +260,15 @@ static int import_all(struct container *c, struct import_source *disks,
 		      unsigned num_disks, struct import_source *config,
 		      struct import_source *memory, struct progress *progress)
 {
-	uint64_t base = 0;
+	uint64_t base = 0, marker;
 	int rc;
 
+	rc = object_create(c, GUEST_INCOMPLETE_MARKER, S_IFREG | 0600,
+			   (uint32_t)getuid(), (uint32_t)getgid(), &marker);
+	if (!rc)
+		rc = container_commit(c); /* before any data can be */
+	if (rc)
+		return rc;
 	for (unsigned i = 0; i < num_disks; i++) {
 		rc = import_object(c, &disks[i], 0600, progress, &base);
 		if (rc)
@@ -225,12 +280,26 @@ static int import_all(struct container *c, struct import_source *disks,
 			return rc;
 	}
 	rc = container_commit(c);
-	if (rc || !memory->path)
-		return rc;
-	rc = import_object(c, memory, 0600, progress, &base);
-	if (rc)
-		return rc;
-	return save_lock_seal(c);
+	if (!rc && memory->path) {
+		struct import_source tmp = *memory;
+		snprintf(tmp.name, sizeof(tmp.name), "%s", IMPORT_IMAGE_TMP);
+		rc = import_object(c, &tmp, 0600, progress, &base);
+		if (!rc)
+			rc = container_commit(c);
+		if (!rc) /* complete: the rename seals it */
+			rc = object_rename(c, IMPORT_IMAGE_TMP, SAVE_IMAGE_NAME,
+					   true);
+		struct save_status *st = rc ? NULL : malloc(sizeof(*st));
+		if (!rc && !st)
+			rc = -ENOMEM;
+		if (!rc && save_lock_status(c, st) == 0 &&
+		    st->state != SAVE_STATE_SAVED)
+			rc = -ESTALE;
+		free(st);
+	}
+	if (!rc)
+		rc = object_unlink(c, GUEST_INCOMPLETE_MARKER);
+	return rc ? rc : container_commit(c);
 }
 
 static void import_print(struct container *c, const struct import_source *src,
@@ -338,6 +407,7 @@ int cmd_import(int argc, char **argv)
 		total += memory.size;
 	}
 
+	cli_stop_hold(); /* released at the end: see the header */
 	rc = cli_store_open(dir, CLI_ACCESS_WRITE, &cs);
 	if (rc == -EWOULDBLOCK && cs.mountpoint[0]) {
 		exit_code = import_mounted(&cs, guest, &gopts, disks, num_disks,
@@ -410,5 +480,6 @@ out_close_sources:
 		close(config.fd);
 	if (memory.fd >= 0)
 		close(memory.fd);
+	cli_stop_release();
 	return exit_code;
 }

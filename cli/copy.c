@@ -124,6 +124,10 @@ static int copy_host_data(int src, uint64_t size, copy_sink_fn sink, void *arg,
 					      : COPY_CHUNK;
 			size_t got = 0;
 
+			if (cli_stop_requested()) {
+				rc = -EINTR;
+				goto out_free;
+			}
 			rc = read_full(src, buf, want, pos, &got);
 			if (rc)
 				goto out_free;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "names.h"
 
 static bool timespec_after(struct timespec a, struct timespec b)
 {
@@ -122,6 +123,8 @@ const char *guest_state_text(const struct guest_summary *g)
 		return "unreadable";
 	if (g->save_error)
 		return "unknown";
+	if (guest_summary_find(g, GUEST_INCOMPLETE_MARKER))
+		return "incomplete";
 	if (g->save.state == SAVE_STATE_NONE && g->save.image_unsealed)
 		return "saving";
 	return save_state_name(g->save.state);

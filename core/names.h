@@ -16,6 +16,14 @@
 
 #include <stdbool.h>
 
+/* A guest holding an object of this name is incomplete: an import (or any
+ * tool that brings files in) created it first, committed, and removes it
+ * last, so a guest whose import was interrupted -- even by SIGKILL or a
+ * power cut -- never looks complete.  A dot file: never pinned, hidden
+ * from plain `ls`; `hangar ls`/`status` and user.hangar.state say
+ * "incomplete". */
+#define GUEST_INCOMPLETE_MARKER ".hangar-incomplete"
+
 /* name_guest_valid - true if `name` is an acceptable guest name. */
 bool name_guest_valid(const char *name);
 

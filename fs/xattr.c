@@ -3,6 +3,7 @@
  * directory, so it can be seen and changed without the CLI:
  *
  *   user.hangar.state    stopped | open-rw | saved | resuming | invalidated
+ *                        | incomplete (an import was interrupted: names.h)
  *                        (open-rw: no save state and a disk is open for
  *                        writing through this mount)
  *   user.hangar.saved    present while a save state exists:
@@ -27,6 +28,7 @@
 #include <time.h>
 
 #include "hangarfs.h"
+#include "names.h"
 #include "savelock.h"
 
 #define XATTR_STATE  "user.hangar.state"
@@ -95,12 +97,17 @@ static int guest_xattr(struct hfs *fs, struct node *n, const char *name,
 	err = guest_acquire(fs, n, guest, &c);
 	if (err)
 		goto out_free;
+	uint64_t marker;
+	bool incomplete =
+		object_lookup(c, GUEST_INCOMPLETE_MARKER, &marker) == 0;
 	err = save_lock_status(c, st);
 	guest_release(fs, c);
 	if (err)
 		goto out_free;
 	if (strcmp(name, XATTR_SAVED) == 0) {
 		err = format_saved(st, out, out_len);
+	} else if (incomplete) {
+		snprintf(out, out_len, "incomplete");
 	} else if (st->state == SAVE_STATE_NONE) {
 		snprintf(out, out_len, "%s",
 			 nodes_disk_writers(n) ? "open-rw" : "stopped");

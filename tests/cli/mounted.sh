@@ -225,7 +225,7 @@ flock -n store/.hangar-lock true || fail "the store is still held after the seco
 h status store web01
 expect_rc 0 "status of an invalidated guest"
 expect_out '^state +invalidated' "state invalidated"
-expect_out 'disk.raw was written after' "status names the disk that moved on"
+expect_out 'disk.raw was written at' "status names the disk that moved on"
 expect_out '^release +hangar discard store web01' "status says discard releases it"
 h resume store web01
 expect_rc 1 "resume of an invalidated image"

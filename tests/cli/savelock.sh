@@ -21,7 +21,7 @@ h status store web01
 expect_rc 0 "status of a saved guest"
 expect_out '^state +saved since [0-9]{4}-' "status state saved"
 expect_out '^memory +memory.save +2.0M' "status memory image"
-expect_out '^save lock +memory.save pins 2 disks since [0-9]{4}-' "status save lock line"
+expect_out '^save lock +memory.save pins 2 files since [0-9]{4}-' "status save lock line"
 expect_out '^ +data.raw +generation [0-9]+ \(unchanged\)$' "status pin of data.raw"
 expect_out '^ +disk.raw +generation [0-9]+ \(unchanged\)$' "status pin of disk.raw"
 expect_out '^config +unchanged since the save$' "status config unchanged"
