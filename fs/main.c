@@ -16,9 +16,12 @@
  *                         (neither: asked on the terminal with -f)
  * and every libfuse option passes through (fsname, max_threads, clone_fd..).
  *
- * Startup order matters (daemon.c): fork first (before any thread), then
- * open the store (lock + committer thread in the daemon's own process),
- * create and mount the session, start the control socket (control.h: how
+ * Startup order matters (daemon.c): raise RLIMIT_NOFILE to the hard limit
+ * (the store keeps a quarter of it for open containers), fork (before any
+ * thread), then open the store (lock + committer thread in the daemon's
+ * own process), create and mount the session, note the mount's device
+ * (for the control socket's "mount" answer), start the control socket
+ * (control.h: how
  * `hangar resume/discard/rm/create` reach a mounted store; not for -o ro,
  * which holds no lock), then tell the waiting parent.  A second mount of a
  * store fails at store_open with the holder's PID.  At shutdown (unmount,
