@@ -221,8 +221,11 @@ struct cli_store {
 	bool read_only;	      /* opened without the lock */
 	pid_t holder;	      /* who holds the lock, 0 if we do / nobody */
 	char holder_comm[32]; /* holder's /proc/PID/comm, "" if unknown */
-	char mountpoint
-		[4096]; /* where hangarfs mounts this store, "" unknown */
+	/* where hangarfs mounts this store, verified by cli_find_daemon_mount;
+	 * "" when unknown, and then mount_why says why */
+	char mountpoint[4096];
+	dev_t mount_dev; /* that mount's device, when mountpoint is set */
+	char mount_why[4400];
 };
 
 /*
@@ -271,10 +274,18 @@ void cli_store_mount_hint(const struct cli_store *cs, const char *fmt, ...)
 void cli_store_holder_text(const struct cli_store *cs, char *buf, size_t len);
 
 /*
- * cli_find_mountpoint - the mount point of a hangarfs mount whose source is
- * the store `dir`, from /proc/self/mountinfo.  Returns 0 and fills `out`, or
- * -ENOENT.
+ * cli_find_daemon_mount - where the daemon holding store `dir` mounts it:
+ * asked over the control socket (only the store's lock holder is believed:
+ * control.h), then verified here (the path's st_dev is the daemon's mount
+ * device and mountinfo lists a FUSE mount of it at that path).  Returns 0
+ * with `out` and *out_dev, or -errno with a sentence in `why` (may be
+ * NULL): -ENOTCONN nobody serves the store, -ESRCH an impostor serves its
+ * socket, -ESTALE the path does not lead to that mount here.
  */
+int cli_find_daemon_mount(const char *dir, char *out, size_t out_len,
+			  dev_t *out_dev, char *why, size_t why_len);
+
+/* cli_find_mountpoint - cli_find_daemon_mount without the details. */
 int cli_find_mountpoint(const char *dir, char *out, size_t out_len);
 
 /*
@@ -290,7 +301,9 @@ int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len);
  * (as store_close would).  Returns 0 or -errno with the daemon's sentence
  * in `reason`.  *out_answered is false when nobody answered: -ENOENT or
  * -ECONNREFUSED (no socket: a hangarfs without one, or the holder is not
- * hangarfs) or a connect error such as -EACCES.  Deletes refused with
+ * hangarfs) or a connect error such as -EACCES.  A socket served by any
+ * other process than the store's lock holder is refused (-ESRCH, with the
+ * sentence in `reason`, so it counts as answered) and nothing is sent.  Deletes refused with
  * -EBUSY by a transient reference are retried for ~60 ms.
  */
 int cli_control(const struct cli_store *cs, enum control_op op,

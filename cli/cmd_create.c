@@ -89,12 +89,15 @@ static int create_objects(struct container *c, const uint64_t *sizes,
 	return container_commit(c);
 }
 
-/* Make file `name` in `gdir` (a guest directory on the mount): exactly
- * `mode`, `size` bytes (a hole) or the contents of `src_fd`; fsync'd. */
-static int mount_file(const char *gdir, const char *name, mode_t mode,
-		      uint64_t size, int src_fd)
+/* Make file `name` in `gdir` (a guest directory on the mount of device
+ * `dev`): exactly `mode`, `size` bytes (a hole) or the contents of
+ * `src_fd`; fsync'd.  -EXDEV, with nothing written, if the file was made on
+ * another file system (the mount point no longer leads to the daemon's). */
+static int mount_file(const char *gdir, dev_t dev, const char *name,
+		      mode_t mode, uint64_t size, int src_fd)
 {
 	char path[PATH_MAX], buf[65536];
+	struct stat st;
 	ssize_t n;
 	int fd, rc = 0;
 
@@ -102,6 +105,10 @@ static int mount_file(const char *gdir, const char *name, mode_t mode,
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) != 0 || st.st_dev != dev) {
+		close(fd);
+		return -EXDEV;
+	}
 	if (fchmod(fd, mode) != 0) /* the umask does not apply */
 		rc = -errno;
 	if (!rc && src_fd < 0 && ftruncate(fd, (off_t)size) != 0)
@@ -133,9 +140,10 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 	if ((num_disks || config_fd >= 0) && !cs->mountpoint[0]) {
 		cli_store_holder_text(cs, holder, sizeof(holder));
 		cli_error("%s: store is %s, but its mount point is not visible "
-			  "here; --disk and --config are made through it, so "
-			  "the command is refused",
-			  cs->dir, holder);
+			  "here%s%s%s; --disk and --config are made through "
+			  "it, so the command is refused",
+			  cs->dir, holder, cs->mount_why[0] ? " (" : "",
+			  cs->mount_why, cs->mount_why[0] ? ")" : "");
 		cli_note("create the guest without --disk/--config, then add "
 			 "its files on the mount (truncate -s SIZE "
 			 "MOUNTPOINT/%s/disk.raw)",
@@ -178,10 +186,11 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 	}
 	for (unsigned i = 0; !rc && i < num_disks; i++) {
 		guest_disk_name(name, sizeof(name), i);
-		rc = mount_file(path, name, 0600, sizes[i], -1);
+		rc = mount_file(path, cs->mount_dev, name, 0600, sizes[i], -1);
 	}
 	if (!rc && config_fd >= 0)
-		rc = mount_file(path, "config", 0644, 0, config_fd);
+		rc = mount_file(path, cs->mount_dev, "config", 0644, 0,
+				config_fd);
 	if (rc) {
 		cli_error("%s: creating guest %s failed: %s", cs->dir, guest,
 			  cli_strerror(rc));

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -154,11 +155,24 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 	return false;
 }
 
+/* As many descriptors as we may have: `hangar check` and `ls` of a big
+ * store open many guests (the store keeps a quarter of the limit open). */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct cli_command *cmd;
 	int rc;
 
+	raise_nofile_limit();
 	if (argc < 2)
 		return cli_usage_error(usage_main, "missing command");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -23,8 +23,17 @@
  *     A write command on an encrypted store held by hangarfs needs no
  *     key: the daemon has it, and the request goes through its socket,
  *     so nothing is asked.
- *   - The mount point is found in /proc/self/mountinfo: a FUSE mount whose
- *     source is the store's directory.  It is only used in advice.
+ *   - The daemon is the store's lock holder (store_lock_holder), never
+ *     "whoever listens on the socket" or "a FUSE mount named after the
+ *     store": anyone may mount a FUSE file system with any fsname, and
+ *     anyone who can write the store directory may bind a socket there.
+ *     control_request talks only to a server whose PID is the lock holder
+ *     (and whose uid is root or the store's owner).  The mount point is
+ *     the one that daemon reports (control "mount": path and device), and
+ *     is used only once verified here: the path's st_dev is the daemon's
+ *     device, and mountinfo lists a FUSE mount of that device at that path.
+ *     Guest data is copied only into that mount (cmd_create also checks
+ *     each file it creates there is on that device).
  */
 #include <assert.h>
 #include <errno.h>
@@ -34,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -237,9 +247,90 @@ static int mountinfo_find(const char *key, bool by_source, char *out,
 	return rc;
 }
 
+/* Whether mountinfo lists a FUSE mount of device `dev` at `path`. */
+static bool mountinfo_has(dev_t dev, const char *path)
+{
+	char *line = NULL;
+	size_t line_cap = 0;
+	bool found = false;
+	char want[32];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return false;
+	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
+	while (!found && getline(&line, &line_cap, f) > 0) {
+		char *fields[5] = {0};
+		char *save = NULL, *tok, *sep, *fstype;
+		int n = 0;
+
+		sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok && n < 5;
+		     tok = strtok_r(NULL, " ", &save))
+			fields[n++] = tok;
+		fstype = strtok_r(sep + 3, " ", &save);
+		if (n < 5 || !fstype || strncmp(fstype, "fuse", 4) != 0 ||
+		    strcmp(fields[2], want) != 0)
+			continue;
+		mountinfo_unescape(fields[4]);
+		found = strcmp(fields[4], path) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
 {
-	return mountinfo_find(dir, true, out, out_len, NULL, 0);
+	dev_t dev;
+
+	return cli_find_daemon_mount(dir, out, out_len, &dev, NULL, 0);
+}
+
+int cli_find_daemon_mount(const char *dir, char *out, size_t out_len,
+			  dev_t *out_dev, char *why, size_t why_len)
+{
+	char reason[PATH_MAX + 64], scratch[8];
+	unsigned maj, min;
+	int off = 0, rc;
+	struct stat st;
+
+	if (!why || !why_len) {
+		why = scratch;
+		why_len = sizeof(scratch);
+	}
+	why[0] = '\0';
+	/* Only the lock holder answers (control_request checks). */
+	rc = control_request(dir, CONTROL_OP_MOUNT, NULL, 0, reason,
+			     sizeof(reason));
+	if (rc) {
+		snprintf(why, why_len, "%s",
+			 reason[0] ? reason : cli_strerror(rc));
+		return rc;
+	}
+	if (sscanf(reason, "%u:%u %n", &maj, &min, &off) != 2 || !off ||
+	    reason[off] != '/') {
+		snprintf(why, why_len, "the daemon's answer was not a mount");
+		return -EPROTO;
+	}
+	const char *path = reason + off;
+	const dev_t dev = makedev(maj, min);
+	if (stat(path, &st) != 0 || st.st_dev != dev ||
+	    !mountinfo_has(dev, path)) {
+		snprintf(why, why_len,
+			 "the daemon mounts it at %s, but that path does not "
+			 "lead to its mount here",
+			 path);
+		return -ESTALE;
+	}
+	if (strlen(path) >= out_len)
+		return -ENAMETOOLONG;
+	snprintf(out, out_len, "%s", path);
+	*out_dev = dev;
+	return 0;
 }
 
 int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len)
@@ -279,7 +370,10 @@ static void store_fill_holder(const char *dir, struct cli_store *cs)
 		cs->holder = pid;
 		holder_comm(pid, cs->holder_comm, sizeof(cs->holder_comm));
 	}
-	cli_find_mountpoint(dir, cs->mountpoint, sizeof(cs->mountpoint));
+	if (cs->holder)
+		(void)cli_find_daemon_mount(
+			dir, cs->mountpoint, sizeof(cs->mountpoint),
+			&cs->mount_dev, cs->mount_why, sizeof(cs->mount_why));
 }
 
 void cli_store_holder_text(const struct cli_store *cs, char *buf, size_t len)

@@ -4,17 +4,25 @@
  * Design notes.  The socket lives in the store directory.  sun_path holds
  * 107 bytes, so when "<store>/.hangar-control" is longer, both sides reach it
  * through the store directory's descriptor (/proc/self/fd/N/.hangar-control),
- * which Linux resolves for bind and connect alike.  The server thread waits
- * in poll() on the listening socket and on a pipe that control_stop writes,
- * so stopping never depends on a client arriving.  A client that stalls is
- * cut off by a 5 s receive timeout; requests are bounded to 512 bytes.
+ * which Linux resolves for bind and connect alike.  The accepting thread
+ * waits in poll() on the listening socket and on a pipe that control_stop
+ * writes, so stopping never depends on a client arriving; the serving
+ * threads poll the same pipe, so a stop cuts every client off at once.
+ * Requests are bounded to CONTROL_LINE_MAX bytes and read against one
+ * deadline for the whole line (not per read: a client trickling a byte
+ * every few seconds is cut off like an idle one).  Just before a request is
+ * carried out, the server checks that its client is still there (POLLRDHUP):
+ * a client that died or gave up is not served.
  *
- * THREAD MODEL: one server thread; everything in `struct control` is owned by
- * it between control_start and control_stop, except `stop_pipe[1]`, which
- * control_stop writes.  Store calls are thread-safe (store.h).
+ * THREAD MODEL: the accepting thread owns listen_fd; each serving thread
+ * owns its connection.  `lock` protects `clients` (serving threads alive);
+ * `idle` is signalled when it drops to zero.  `stop_pipe[1]` is written
+ * once by control_stop; everything else is immutable between control_start
+ * and control_stop.  Store calls are thread-safe (store.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +30,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -38,24 +48,36 @@ struct control {
 	int listen_fd;
 	int stop_pipe[2];
 	pthread_t thread;
+	bool have_mount;
+	char mount_path[PATH_MAX];
+	dev_t mount_dev;
+
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	unsigned clients; /* serving threads alive (lock) */
+};
+
+struct client {
+	struct control *ctl;
+	int fd;
 };
 
 static const char *const op_names[] = {
 	[CONTROL_OP_RESUME] = "resume", [CONTROL_OP_DISCARD] = "discard",
 	[CONTROL_OP_DELETE] = "delete", [CONTROL_OP_CREATE] = "create",
-	[CONTROL_OP_COMMIT] = "commit",
+	[CONTROL_OP_COMMIT] = "commit", [CONTROL_OP_MOUNT] = "mount",
 };
 
 const char *control_op_name(enum control_op op)
 {
-	if (op < CONTROL_OP_RESUME || op > CONTROL_OP_COMMIT)
+	if (op < CONTROL_OP_RESUME || op > CONTROL_OP_MOUNT)
 		return "unknown";
 	return op_names[op];
 }
 
 static int op_parse(const char *name, enum control_op *out)
 {
-	for (int op = CONTROL_OP_RESUME; op <= CONTROL_OP_COMMIT; op++)
+	for (int op = CONTROL_OP_RESUME; op <= CONTROL_OP_MOUNT; op++)
 		if (strcmp(name, op_names[op]) == 0) {
 			*out = (enum control_op)op;
 			return 0;
@@ -91,48 +113,78 @@ static bool guest_is_saved(struct store *s, const char *guest)
 			    st.state == SAVE_STATE_RESUMING);
 }
 
-static void serve_one(struct control *ctl, int fd)
+static uint64_t now_ms(void)
 {
-	char line[CONTROL_LINE_MAX], reason[400] = "";
-	char op_name[32], guest[80];
-	unsigned flags = 0;
-	size_t len = 0;
-	int ret;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
+/*
+ * Read one line ending in '\n' from `fd` into `line` (NUL-terminated, the
+ * newline kept) before `deadline` (now_ms), also returning early when
+ * `stop_fd` (may be -1) becomes readable.  0, or -ETIMEDOUT, -ECONNRESET
+ * (closed before the newline), -EMSGSIZE, -ECANCELED (stopped), -errno.
+ */
+static int read_line(int fd, int stop_fd, char *line, size_t size,
+		     uint64_t deadline)
+{
+	size_t len = 0;
+	for (;;) {
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = stop_fd, .events = POLLIN}};
+		int n = poll(p, stop_fd >= 0 ? 2 : 1, (int)(deadline - now));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (stop_fd >= 0 && p[1].revents)
+			return -ECANCELED;
+		if (n == 0)
+			continue; /* the deadline check above ends it */
+		ssize_t r = recv(fd, line + len, size - 1 - len, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ECONNRESET;
+		len += (size_t)r;
+		line[len] = '\0';
+		if (memchr(line, '\n', len))
+			return 0;
+		if (len == size - 1)
+			return -EMSGSIZE;
+	}
+}
+
+/* Whether the client at the other end of `fd` has hung up. */
+static bool peer_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+static bool peer_allowed(int fd)
+{
 	struct ucred cred;
 	socklen_t cred_len = sizeof(cred);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		ret = -EACCES;
-		snprintf(reason, sizeof(reason),
-			 "only the store's owner may control it");
-		goto reply;
-	}
-	struct timeval tv = {.tv_sec = 5};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (len < sizeof(line) - 1) {
-		ssize_t n = read(fd, line + len, sizeof(line) - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (memchr(line, '\n', len))
-			break;
-	}
-	line[len] = '\0';
-	enum control_op op;
-	if (sscanf(line, "%31s %79s %u", op_name, guest, &flags) != 3 ||
-	    op_parse(op_name, &op) != 0) {
-		ret = -EINVAL;
-		snprintf(reason, sizeof(reason), "malformed request");
-		goto reply;
-	}
-	if (op != CONTROL_OP_COMMIT && !name_guest_valid(guest)) {
-		ret = -EINVAL;
-		snprintf(reason, sizeof(reason), "invalid guest name");
-		goto reply;
-	}
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0 &&
+	       (cred.uid == 0 || cred.uid == geteuid());
+}
+
+/* Carry out request `op` for `guest`; the reason (if any) into `reason`. */
+static int execute(struct control *ctl, enum control_op op, const char *guest,
+		   unsigned flags, char *reason, size_t reason_len)
+{
 	struct store *s = ctl->store;
 	struct container *c = NULL;
+	int ret;
+
 	switch (op) {
 	case CONTROL_OP_CREATE: {
 		struct guest_create_options o = {
@@ -143,6 +195,15 @@ static void serve_one(struct control *ctl, int fd)
 	case CONTROL_OP_COMMIT:
 		ret = store_commit_all(s);
 		break;
+	case CONTROL_OP_MOUNT:
+		if (!ctl->have_mount) {
+			snprintf(reason, reason_len,
+				 "the daemon does not know its mount point");
+			return -ENOENT;
+		}
+		snprintf(reason, reason_len, "%u:%u %s", major(ctl->mount_dev),
+			 minor(ctl->mount_dev), ctl->mount_path);
+		return 0;
 	case CONTROL_OP_DELETE:
 		ret = store_guest_delete(
 			s, guest,
@@ -152,12 +213,12 @@ static void serve_one(struct control *ctl, int fd)
 					 : 0));
 		if (ret == -EBUSY && !(flags & CONTROL_FLAG_FORCE) &&
 		    guest_is_saved(s, guest))
-			snprintf(reason, sizeof(reason),
+			snprintf(reason, reason_len,
 				 "%s has a saved memory image; resume or "
 				 "discard it first, or force",
 				 guest);
 		else if (ret == -EBUSY)
-			snprintf(reason, sizeof(reason),
+			snprintf(reason, reason_len,
 				 "%s has files open on the mount", guest);
 		break;
 	case CONTROL_OP_RESUME:
@@ -166,7 +227,7 @@ static void serve_one(struct control *ctl, int fd)
 		if (ret)
 			break;
 		if (op == CONTROL_OP_RESUME)
-			ret = save_lock_resume(c, reason, sizeof(reason));
+			ret = save_lock_resume(c, reason, reason_len);
 		else
 			ret = save_lock_discard(c);
 		store_guest_put(s, c);
@@ -175,39 +236,161 @@ static void serve_one(struct control *ctl, int fd)
 		ret = -EINVAL;
 	}
 	if (ret == -ENOENT && !reason[0] && op != CONTROL_OP_DISCARD)
-		snprintf(reason, sizeof(reason), "no guest named %s", guest);
+		snprintf(reason, reason_len, "no guest named %s", guest);
+	return ret;
+}
+
+static void serve_one(struct control *ctl, int fd)
+{
+	char line[CONTROL_LINE_MAX], reason[PATH_MAX + 64] = "";
+	char op_name[32], guest[80];
+	unsigned flags = 0;
+	enum control_op op;
+	int ret;
+
+	ret = read_line(fd, ctl->stop_pipe[0], line, sizeof(line),
+			now_ms() + CONTROL_REQUEST_TIMEOUT_MS);
+	if (ret == -EMSGSIZE) {
+		snprintf(reason, sizeof(reason), "request too long");
+		goto reply;
+	}
+	if (ret)
+		return; /* idle, trickling, gone or stopping: nobody to
+			   answer, nothing carried out */
+	if (sscanf(line, "%31s %79s %u", op_name, guest, &flags) != 3 ||
+	    op_parse(op_name, &op) != 0) {
+		ret = -EINVAL;
+		snprintf(reason, sizeof(reason), "malformed request");
+		goto reply;
+	}
+	if (op != CONTROL_OP_COMMIT && op != CONTROL_OP_MOUNT &&
+	    !name_guest_valid(guest)) {
+		ret = -EINVAL;
+		snprintf(reason, sizeof(reason), "invalid guest name");
+		goto reply;
+	}
+	/* The client may have died or given up since it sent the request:
+	 * then it is not carried out. */
+	if (peer_gone(fd))
+		return;
+	ret = execute(ctl, op, guest, flags, reason, sizeof(reason));
 	if (ret && !reason[0])
 		snprintf(reason, sizeof(reason), "%s", strerror(-ret));
 reply:
-	dprintf(fd, "%d %s\n", -ret, reason);
+	/* Never blocks for long: a client that does not read is its own
+	 * loss (MSG_NOSIGNAL: one that left raises no SIGPIPE). */
+	{
+		char out[sizeof(reason) + 16];
+		int n = snprintf(out, sizeof(out), "%d %s\n", -ret, reason);
+		if (n > 0)
+			(void)send(fd, out, (size_t)n,
+				   MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+}
+
+static void *client_main(void *arg)
+{
+	struct client *cl = arg;
+	struct control *ctl = cl->ctl;
+	serve_one(ctl, cl->fd);
+	close(cl->fd);
+	free(cl);
+	pthread_mutex_lock(&ctl->lock);
+	if (--ctl->clients == 0)
+		pthread_cond_broadcast(&ctl->idle);
+	pthread_mutex_unlock(&ctl->lock);
+	return NULL;
+}
+
+/* Answer at once without a serving thread (refusals). */
+static void reply_now(int fd, int err, const char *reason)
+{
+	char out[256];
+	int n = snprintf(out, sizeof(out), "%d %s\n", err, reason);
+	if (n > 0)
+		(void)send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Hand connection `fd` to a serving thread of its own (or refuse it). */
+static void dispatch(struct control *ctl, int fd)
+{
+	if (!peer_allowed(fd)) {
+		reply_now(fd, EACCES, "only the store's owner may control it");
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&ctl->lock);
+	bool full = ctl->clients >= CONTROL_CLIENTS_MAX;
+	if (!full)
+		ctl->clients++;
+	pthread_mutex_unlock(&ctl->lock);
+	if (full) {
+		reply_now(fd, EBUSY, "too many control connections; retry");
+		close(fd);
+		return;
+	}
+	struct client *cl = malloc(sizeof(*cl));
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret = cl ? pthread_attr_init(&attr) : ENOMEM;
+	if (!ret) {
+		cl->ctl = ctl;
+		cl->fd = fd;
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ret = pthread_create(&t, &attr, client_main, cl);
+		pthread_attr_destroy(&attr);
+	}
+	if (!ret)
+		return;
+	free(cl);
+	reply_now(fd, EAGAIN, "the daemon is out of resources; retry");
+	close(fd);
+	pthread_mutex_lock(&ctl->lock);
+	if (--ctl->clients == 0)
+		pthread_cond_broadcast(&ctl->idle);
+	pthread_mutex_unlock(&ctl->lock);
 }
 
 static void *control_main(void *arg)
 {
 	struct control *ctl = arg;
+	int backoff_ms = 0;
 	for (;;) {
+		/* After an accept failed for lack of descriptors or memory,
+		 * wait (for a stop only) instead of spinning on a listening
+		 * socket that stays readable. */
 		struct pollfd p[2] = {
-			{.fd = ctl->listen_fd, .events = POLLIN},
-			{.fd = ctl->stop_pipe[0], .events = POLLIN}};
-		if (poll(p, 2, -1) < 0) {
+			{.fd = ctl->stop_pipe[0], .events = POLLIN},
+			{.fd = ctl->listen_fd, .events = POLLIN}};
+		int n = poll(p, backoff_ms ? 1 : 2,
+			     backoff_ms ? backoff_ms : -1);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (p[1].revents)
+		if (p[0].revents)
 			break;
-		if (!(p[0].revents & POLLIN))
+		if (backoff_ms) {
+			backoff_ms = 0;
+			continue;
+		}
+		if (!(p[1].revents & POLLIN))
 			continue;
 		int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd >= 0) {
+			dispatch(ctl, fd);
 			continue;
-		serve_one(ctl, fd);
-		close(fd);
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			backoff_ms = 200;
 	}
 	return NULL;
 }
 
-int control_start(struct store *s, struct control **out_control)
+int control_start(struct store *s, const struct control_mount *mount,
+		  struct control **out_control)
 {
 	struct sockaddr_un addr;
 	struct control *ctl = calloc(1, sizeof(*ctl));
@@ -216,6 +399,15 @@ int control_start(struct store *s, struct control **out_control)
 	if (!ctl)
 		return -ENOMEM;
 	ctl->store = s;
+	if (mount && mount->path && !strchr(mount->path, '\n') &&
+	    strlen(mount->path) < sizeof(ctl->mount_path)) {
+		snprintf(ctl->mount_path, sizeof(ctl->mount_path), "%s",
+			 mount->path);
+		ctl->mount_dev = mount->dev;
+		ctl->have_mount = true;
+	}
+	pthread_mutex_init(&ctl->lock, NULL);
+	pthread_cond_init(&ctl->idle, NULL);
 	ctl->listen_fd = -1;
 	ctl->stop_pipe[0] = ctl->stop_pipe[1] = -1;
 	ctl->dir_fd = open(store_dir(s), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -239,7 +431,7 @@ int control_start(struct store *s, struct control **out_control)
 	 * behind it anyway. */
 	if (bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
 	    fchmodat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0600, 0) != 0 ||
-	    listen(ctl->listen_fd, 8) != 0 ||
+	    listen(ctl->listen_fd, 64) != 0 ||
 	    pipe2(ctl->stop_pipe, O_CLOEXEC) != 0) {
 		ret = -errno;
 		goto out_close;
@@ -260,6 +452,8 @@ out_close:
 	if (ctl->dir_fd >= 0)
 		close(ctl->dir_fd);
 out_free:
+	pthread_mutex_destroy(&ctl->lock);
+	pthread_cond_destroy(&ctl->idle);
 	free(ctl);
 	return ret;
 }
@@ -272,12 +466,63 @@ void control_stop(struct control *ctl)
 		/* the pipe cannot be full: one byte, once */
 	}
 	pthread_join(ctl->thread, NULL);
+	/* The serving threads see the pipe too: wait until they are gone
+	 * (a request being carried out finishes first). */
+	pthread_mutex_lock(&ctl->lock);
+	while (ctl->clients > 0)
+		pthread_cond_wait(&ctl->idle, &ctl->lock);
+	pthread_mutex_unlock(&ctl->lock);
 	close(ctl->listen_fd);
 	(void)unlinkat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0);
 	close(ctl->stop_pipe[0]);
 	close(ctl->stop_pipe[1]);
 	close(ctl->dir_fd);
+	pthread_mutex_destroy(&ctl->lock);
+	pthread_cond_destroy(&ctl->idle);
 	free(ctl);
+}
+
+/*
+ * Whether the server at the other end of `fd` is the store's daemon: the
+ * process holding its lock, running as root or as the store directory's
+ * owner.  -ESRCH with the sentence in `reason` when not.
+ */
+static int server_check(int fd, const char *store_dir, int dir_fd, char *reason,
+			size_t reason_len)
+{
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+	struct stat st;
+	pid_t holder = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0)
+		return -errno;
+	if (fstat(dir_fd, &st) != 0)
+		return -errno;
+	if (store_lock_holder(store_dir, &holder) != 0)
+		holder = 0;
+	if (cred.uid != 0 && cred.uid != st.st_uid) {
+		snprintf(reason, reason_len,
+			 "%s/%s is served by PID %ld as uid %u, neither root "
+			 "nor the store's owner (uid %u); refusing to talk "
+			 "to it",
+			 store_dir, CONTROL_SOCKET_NAME, (long)cred.pid,
+			 (unsigned)cred.uid, (unsigned)st.st_uid);
+		return -ESRCH;
+	}
+	if (holder <= 0 || cred.pid != holder) {
+		char who[64] = "nobody holds the store's lock";
+		if (holder > 0)
+			snprintf(who, sizeof(who),
+				 "the store's lock is held by PID %ld",
+				 (long)holder);
+		snprintf(reason, reason_len,
+			 "%s/%s is served by PID %ld, but %s; refusing to "
+			 "talk to it",
+			 store_dir, CONTROL_SOCKET_NAME, (long)cred.pid, who);
+		return -ESRCH;
+	}
+	return 0;
 }
 
 int control_request(const char *store_dir, enum control_op op,
@@ -285,12 +530,17 @@ int control_request(const char *store_dir, enum control_op op,
 		    size_t reason_len)
 {
 	struct sockaddr_un addr;
-	char line[CONTROL_LINE_MAX];
+	char line[CONTROL_LINE_MAX + PATH_MAX];
+	char scratch[8];
 	int dir_fd, fd = -1, ret;
 
-	if (reason && reason_len)
-		reason[0] = '\0';
-	if (op != CONTROL_OP_COMMIT && !name_guest_valid(guest))
+	if (!reason || !reason_len) {
+		reason = scratch;
+		reason_len = sizeof(scratch);
+	}
+	reason[0] = '\0';
+	const bool no_guest = op == CONTROL_OP_COMMIT || op == CONTROL_OP_MOUNT;
+	if (!no_guest && !name_guest_valid(guest))
 		return -EINVAL;
 	dir_fd = open(store_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0)
@@ -303,37 +553,39 @@ int control_request(const char *store_dir, enum control_op op,
 		ret = -errno;
 		goto out_close;
 	}
+	/* Bounds connect (a full backlog) and the send. */
+	struct timeval tv = {.tv_sec = CONTROL_CONNECT_TIMEOUT_MS / 1000};
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		ret = errno == ENOENT || errno == ECONNREFUSED ? -ENOTCONN
-							       : -errno;
+		ret = errno == ENOENT || errno == ECONNREFUSED	? -ENOTCONN
+		      : errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT
+								: -errno;
 		goto out_close;
 	}
+	ret = server_check(fd, store_dir, dir_fd, reason, reason_len);
+	if (ret)
+		goto out_close;
 	int n = snprintf(line, sizeof(line), "%s %s %u\n", control_op_name(op),
-			 op == CONTROL_OP_COMMIT ? "-" : guest, flags);
-	if (n < 0 || write(fd, line, (size_t)n) != n) {
-		ret = -EIO;
+			 no_guest ? "-" : guest, flags);
+	if (n < 0 || send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+		ret = n >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+			      ? -ETIMEDOUT
+			      : -EIO;
 		goto out_close;
 	}
-	size_t len = 0;
-	while (len < sizeof(line) - 1) {
-		ssize_t r = read(fd, line + len, sizeof(line) - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		if (memchr(line, '\n', len))
-			break;
-	}
-	line[len] = '\0';
+	ret = read_line(fd, -1, line, sizeof(line),
+			now_ms() + CONTROL_REPLY_TIMEOUT_MS);
+	if (ret == -ETIMEDOUT)
+		goto out_close;
 	int err = 0, off = 0;
-	if (sscanf(line, "%d %n", &err, &off) < 1 || err < 0) {
+	if (ret || sscanf(line, "%d %n", &err, &off) < 1 || err < 0) {
 		ret = -EPROTO;
 		goto out_close;
 	}
 	char *nl = strchr(line + off, '\n');
 	if (nl)
 		*nl = '\0';
-	if (reason && reason_len)
-		snprintf(reason, reason_len, "%s", line + off);
+	snprintf(reason, reason_len, "%s", line + off);
 	ret = -err;
 out_close:
 	if (fd >= 0)

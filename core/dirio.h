@@ -24,7 +24,8 @@
  * Ownership: the dirio belongs to whoever opened it; files opened through it
  * are owned by the caller (io_close) and stay valid after the dirio is
  * closed.  THREAD MODEL: the file implementation is safe from any number of
- * threads; the store serialises namespace changes under `store.lock` anyway.
+ * threads; the store serialises namespace changes
+ * per guest name (store.c).
  */
 #ifndef HANGAR_DIRIO_H
 #define HANGAR_DIRIO_H

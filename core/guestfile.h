@@ -23,7 +23,8 @@
  *   3. Rename never replaces (RENAME_NOREPLACE): a guest file is never lost
  *      to a rename onto it.
  *
- * THREAD MODEL: none of its own; the store calls these under `store.lock`.
+ * THREAD MODEL: none of its own; the store never runs two of these on the
+ * same guest name at once (store.c reserves names in its guest cache).
  */
 #ifndef HANGAR_GUESTFILE_H
 #define HANGAR_GUESTFILE_H

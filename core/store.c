@@ -22,10 +22,29 @@
  *     wrap the same master key.  The master key is unlocked by store_open
  *     before anything is written and wiped by store_close.
  *
- * THREAD MODEL: `s->lock` protects the guest cache (`guests`, each entry's
- * name, container and refs) and `stopping`.  Container calls that may block
- * (commits) are made outside it, holding a cache reference so the container
- * cannot be closed underneath.  `s->cond` wakes the committer for shutdown.
+ *   - The guest cache holds one entry per guest that is open, being opened
+ *     or closed, or whose name a create, delete or rename is changing.  No
+ *     I/O happens under the store-wide `s->lock` (issue 16, item 7: a
+ *     large or hostile container must not stall the other guests): an
+ *     open inserts an OPENING placeholder under the lock, opens outside it
+ *     and publishes the result; create, delete and rename reserve their
+ *     names (a RESERVED entry, or `ns_busy` on an open one) and do their
+ *     file work and syncs outside it.  Whoever needs a name that is in
+ *     flight waits on `s->guest_cond` and looks again.
+ *   - Descriptors are bounded (issue 16, item 5): at most guest_open_cap()
+ *     containers stay open (a quarter of RLIMIT_NOFILE, 16..4096).  Opening
+ *     one more first closes the least recently used container nobody holds,
+ *     after committing it; one whose commit fails stays open (a poisoned
+ *     container must keep failing until the store is reopened).  The
+ *     committer also closes containers idle for STORE_GUEST_IDLE_MS.
+ *
+ * THREAD MODEL: `s->lock` protects the guest cache (`guests`, every entry's
+ * fields, `open_num`) and `stopping`.  Container calls that may block
+ * (opens, commits, closes) and guest-file changes are made outside it: an
+ * entry's state keeps others away (OPENING, CLOSING, RESERVED, ns_busy),
+ * and a cache reference keeps an OPEN container from being closed
+ * underneath its holder.  `s->cond` wakes the committer for shutdown;
+ * `s->guest_cond` wakes waiters for an entry in flight.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,11 +66,26 @@
 #include "savelock.h"
 #include "store.h"
 
+/* Containers idle (no reference) this long are committed and closed. */
+#define STORE_GUEST_IDLE_MS 60000u
+
+enum guest_state {
+	GUEST_OPENING,	/* its container is being opened outside s->lock */
+	GUEST_OPEN,	/* `c` is open and usable */
+	GUEST_CLOSING,	/* `c` is being committed and closed (evicted or
+			   deleted) outside s->lock; then the entry goes */
+	GUEST_RESERVED, /* no container: a create, delete or rename of this
+			   name is changing guest files outside s->lock */
+};
+
 struct guest_entry {
 	struct store *store;
 	char name[FORMAT_GUEST_NAME_MAX + 1];
-	struct container *c; /* NULL if not open */
-	unsigned refs;
+	struct container *c; /* OPEN, CLOSING: the container; else NULL */
+	unsigned refs;	     /* OPEN: store_guest_get references */
+	enum guest_state state;
+	bool ns_busy;	       /* OPEN: a delete or rename of it is running */
+	uint64_t last_used_ms; /* CLOCK_MONOTONIC of the last put */
 };
 
 struct store {
@@ -68,6 +103,8 @@ struct store {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t guest_cond; /* an entry changed state or went away */
+	size_t open_num;	   /* entries holding a container */
 	bool stopping;
 	bool committer_running;
 	pthread_t committer;
@@ -224,6 +261,7 @@ int store_open(const char *dir, const struct store_options *opts,
 	s->event_arg = opts ? opts->event_arg : NULL;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_cond_init(&s->guest_cond, NULL);
 	s->dir = strdup(dir);
 	if (!s->dir) {
 		ret = -ENOMEM;
@@ -306,6 +344,7 @@ out_free:
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->guest_cond);
 	free(s);
 	return ret;
 }
@@ -339,6 +378,7 @@ int store_close(struct store *s)
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->guest_cond);
 	free(s);
 	return first;
 }
@@ -448,6 +488,134 @@ static void guest_event(void *arg, const struct container_event *ev)
 		g->store->event(g->store->event_arg, &copy);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* How many containers may stay open: a quarter of the descriptors this
+ * process may have (the rest serve files, sockets, FUSE), 16..4096. */
+static size_t guest_open_cap(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 4096;
+	size_t cap = (size_t)(rl.rlim_cur / 4);
+	return cap < 16 ? 16 : cap > 4096 ? 4096 : cap;
+}
+
+/* Caller holds s->lock. */
+static struct guest_entry *guest_find(struct store *s, const char *name)
+{
+	for (size_t i = 0; i < s->guest_num; i++)
+		if (strcmp(s->guests[i]->name, name) == 0)
+			return s->guests[i];
+	return NULL;
+}
+
+/* Caller holds s->lock. */
+static struct guest_entry *guest_find_container(struct store *s,
+						const struct container *c)
+{
+	for (size_t i = 0; i < s->guest_num; i++)
+		if (s->guests[i]->c == c)
+			return s->guests[i];
+	return NULL;
+}
+
+/* Caller holds s->lock: a new entry for `name` in `state`, or NULL. */
+static struct guest_entry *guest_add(struct store *s, const char *name,
+				     enum guest_state state)
+{
+	if (s->guest_num == s->guest_cap) {
+		size_t cap = s->guest_cap ? s->guest_cap * 2 : 16;
+		struct guest_entry **n = realloc(s->guests, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		s->guests = n;
+		s->guest_cap = cap;
+	}
+	struct guest_entry *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->store = s;
+	g->state = state;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	s->guests[s->guest_num++] = g;
+	return g;
+}
+
+/* Caller holds s->lock: drop entry `g` (its container already closed or
+ * never opened) and wake whoever waits for its name. */
+static void guest_forget(struct store *s, struct guest_entry *g)
+{
+	for (size_t i = 0; i < s->guest_num; i++) {
+		if (s->guests[i] != g)
+			continue;
+		s->guests[i] = s->guests[--s->guest_num];
+		break;
+	}
+	free(g);
+	pthread_cond_broadcast(&s->guest_cond);
+}
+
+/* Whether a namespace change (create, delete, rename) of `g`'s name must
+ * wait: something else is in flight on it. */
+static bool guest_unsettled(const struct guest_entry *g)
+{
+	return g && (g->state != GUEST_OPEN || g->ns_busy);
+}
+
+/*
+ * Caller holds s->lock: pick the least recently used container nobody
+ * holds and mark it CLOSING (the caller then calls guest_evict outside the
+ * lock).  With `idle_before_ms`, only one idle since then; otherwise only
+ * when the cache is at its cap.  NULL when there is none.
+ */
+static struct guest_entry *guest_pick_victim(struct store *s,
+					     uint64_t idle_before_ms)
+{
+	struct guest_entry *victim = NULL;
+	if (!idle_before_ms && s->open_num < guest_open_cap())
+		return NULL;
+	for (size_t i = 0; i < s->guest_num; i++) {
+		struct guest_entry *g = s->guests[i];
+		if (g->state != GUEST_OPEN || g->refs || g->ns_busy)
+			continue;
+		if (idle_before_ms && g->last_used_ms >= idle_before_ms)
+			continue;
+		if (!victim || g->last_used_ms < victim->last_used_ms)
+			victim = g;
+	}
+	if (victim)
+		victim->state = GUEST_CLOSING;
+	return victim;
+}
+
+/*
+ * Commit and close the container of CLOSING entry `g` (without s->lock).
+ * A container whose commit fails stays open: its error must keep being
+ * reported, and closing would forget it.
+ */
+static void guest_evict(struct store *s, struct guest_entry *g)
+{
+	int ret = s->read_only ? 0 : container_commit(g->c);
+	if (ret == 0)
+		(void)container_close(g->c); /* nothing left to commit */
+	pthread_mutex_lock(&s->lock);
+	if (ret == 0) {
+		s->open_num--;
+		guest_forget(s, g);
+	} else {
+		g->state = GUEST_OPEN;
+		g->last_used_ms = now_ms();
+		pthread_cond_broadcast(&s->guest_cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 int store_guest_create(struct store *s, const char *name,
 		       const struct guest_create_options *opts)
 {
@@ -460,93 +628,75 @@ int store_guest_create(struct store *s, const char *name,
 		.compress_disks = opts && opts->compress_disks,
 		.master = s->master,
 	};
+	struct guest_entry *g;
+	int ret;
+
+	/* Reserve the name, then write and sync outside the store lock. */
 	pthread_mutex_lock(&s->lock);
-	int ret = guestfile_create(s->ns, name, &copts);
+	while (guest_unsettled(g = guest_find(s, name)))
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	g = g ? NULL : guest_add(s, name, GUEST_RESERVED);
+	ret = g ? 0 : guest_find(s, name) ? -EEXIST : -ENOMEM;
+	pthread_mutex_unlock(&s->lock);
+	if (ret)
+		return ret;
+	ret = guestfile_create(s->ns, name, &copts);
+	pthread_mutex_lock(&s->lock);
+	guest_forget(s, g);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
-}
-
-static struct guest_entry *guest_find(struct store *s, const char *name)
-{
-	for (size_t i = 0; i < s->guest_num; i++)
-		if (strcmp(s->guests[i]->name, name) == 0)
-			return s->guests[i];
-	return NULL;
-}
-
-static struct guest_entry *guest_find_container(struct store *s,
-						const struct container *c)
-{
-	for (size_t i = 0; i < s->guest_num; i++)
-		if (s->guests[i]->c == c)
-			return s->guests[i];
-	return NULL;
-}
-
-static void guest_forget(struct store *s, struct guest_entry *g)
-{
-	for (size_t i = 0; i < s->guest_num; i++) {
-		if (s->guests[i] != g)
-			continue;
-		s->guests[i] = s->guests[--s->guest_num];
-		break;
-	}
-	free(g);
 }
 
 int store_guest_get(struct store *s, const char *name,
 		    struct container **out_container)
 {
-	struct guest_entry *g;
+	struct guest_entry *g, *victim;
 	struct io *io = NULL;
-	int ret = 0;
+	struct container *c = NULL;
+	int ret;
 
 	if (!name_guest_valid(name))
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
-	g = guest_find(s, name);
+	while ((g = guest_find(s, name)) && g->state != GUEST_OPEN)
+		pthread_cond_wait(&s->guest_cond, &s->lock);
 	if (g) {
 		g->refs++;
 		*out_container = g->c;
-		goto out_unlock;
+		pthread_mutex_unlock(&s->lock);
+		return 0;
 	}
-	if (s->guest_num == s->guest_cap) {
-		size_t cap = s->guest_cap ? s->guest_cap * 2 : 16;
-		struct guest_entry **n = realloc(s->guests, cap * sizeof(*n));
-		if (!n) {
-			ret = -ENOMEM;
-			goto out_unlock;
-		}
-		s->guests = n;
-		s->guest_cap = cap;
-	}
-	g = calloc(1, sizeof(*g));
-	if (!g) {
-		ret = -ENOMEM;
-		goto out_unlock;
-	}
-	g->store = s;
-	snprintf(g->name, sizeof(g->name), "%s", name);
+	/* Not open: a placeholder keeps other openers of this name waiting
+	 * while we open it outside the store lock. */
+	g = guest_add(s, name, GUEST_OPENING);
+	victim = g ? guest_pick_victim(s, 0) : NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (!g)
+		return -ENOMEM;
+	if (victim)
+		guest_evict(s, victim);
 	ret = guestfile_open(s->ns, name, s->read_only ? O_RDONLY : O_RDWR,
 			     &io);
-	if (ret) {
-		free(g);
-		goto out_unlock;
+	if (!ret) {
+		struct container_options copts = {.read_only = s->read_only,
+						  .event = guest_event,
+						  .event_arg = g,
+						  .master = s->master};
+		ret = container_open(io, &copts, &c);
+		if (ret)
+			io_close(io);
 	}
-	struct container_options copts = {.read_only = s->read_only,
-					  .event = guest_event,
-					  .event_arg = g,
-					  .master = s->master};
-	ret = container_open(io, &copts, &g->c);
+	pthread_mutex_lock(&s->lock);
 	if (ret) {
-		io_close(io);
-		free(g);
-		goto out_unlock;
+		guest_forget(s, g);
+	} else {
+		g->c = c;
+		g->refs = 1;
+		g->state = GUEST_OPEN;
+		s->open_num++;
+		*out_container = c;
+		pthread_cond_broadcast(&s->guest_cond);
 	}
-	g->refs = 1;
-	s->guests[s->guest_num++] = g;
-	*out_container = g->c;
-out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
@@ -555,9 +705,32 @@ void store_guest_put(struct store *s, struct container *c)
 {
 	pthread_mutex_lock(&s->lock);
 	struct guest_entry *g = guest_find_container(s, c);
-	if (g && g->refs > 0)
-		g->refs--;
+	if (g && g->refs > 0 && --g->refs == 0)
+		g->last_used_ms = now_ms();
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* store_guest_delete of a guest whose container cannot be opened (forced):
+ * reserve the name, remove the file outside the store lock. */
+static int guest_delete_unopened(struct store *s, const char *name)
+{
+	struct guest_entry *g;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	while (guest_unsettled(g = guest_find(s, name)))
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	/* Opened by someone meanwhile (the file changed?): in use. */
+	g = g ? NULL : guest_add(s, name, GUEST_RESERVED);
+	ret = g ? 0 : guest_find(s, name) ? -EBUSY : -ENOMEM;
+	pthread_mutex_unlock(&s->lock);
+	if (ret)
+		return ret;
+	ret = guestfile_delete(s->ns, name);
+	pthread_mutex_lock(&s->lock);
+	guest_forget(s, g);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 int store_guest_delete(struct store *s, const char *name, unsigned flags)
@@ -573,31 +746,45 @@ int store_guest_delete(struct store *s, const char *name, unsigned flags)
 	ret = store_guest_get(s, name, &c);
 	if (ret && !(ignore_lock && ret != -ENOENT))
 		return ret;
+	if (ret)
+		return guest_delete_unopened(s, name);
 	pthread_mutex_lock(&s->lock);
-	struct guest_entry *g = c ? guest_find_container(s, c) : NULL;
-	if (g) {
-		g->refs--; /* ours */
-		if (g->refs > 0) {
-			ret = -EBUSY;
-			goto out_unlock;
-		}
-		struct container_info info;
-		struct save_status st;
-		container_info(c, &info);
-		save_lock_status(c, &st);
-		if (!ignore_lock && (st.state == SAVE_STATE_SAVED ||
-				     st.state == SAVE_STATE_RESUMING)) {
-			ret = -EBUSY;
-			goto out_unlock;
-		}
-		if (!(flags & STORE_DELETE_CONTENTS) && info.object_count > 0) {
-			ret = -ENOTEMPTY;
-			goto out_unlock;
-		}
-		(void)container_close(g->c);
-		guest_forget(s, g);
+	struct guest_entry *g = guest_find_container(s, c);
+	/* A rename of this guest is running: let it finish. */
+	while (g->ns_busy)
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	g->refs--; /* ours */
+	if (strcmp(g->name, name) != 0) {
+		ret = -ENOENT; /* renamed away meanwhile */
+		goto out_unlock;
 	}
+	if (g->refs > 0) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	struct container_info info;
+	struct save_status st;
+	container_info(c, &info);
+	save_lock_status(c, &st);
+	if (!ignore_lock &&
+	    (st.state == SAVE_STATE_SAVED || st.state == SAVE_STATE_RESUMING)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	if (!(flags & STORE_DELETE_CONTENTS) && info.object_count > 0) {
+		ret = -ENOTEMPTY;
+		goto out_unlock;
+	}
+	/* Nobody holds it: close it and remove the file outside the lock,
+	 * the entry keeping the name reserved until the file is gone. */
+	g->state = GUEST_CLOSING;
+	g->c = NULL;
+	s->open_num--;
+	pthread_mutex_unlock(&s->lock);
+	(void)container_close(c);
 	ret = guestfile_delete(s->ns, name);
+	pthread_mutex_lock(&s->lock);
+	guest_forget(s, g);
 out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -605,6 +792,9 @@ out_unlock:
 
 int store_guest_rename(struct store *s, const char *from, const char *to)
 {
+	struct guest_entry *gf, *gt, *reserved_from = NULL, *reserved_to;
+	int ret;
+
 	if (!name_guest_valid(from) || !name_guest_valid(to))
 		return -EINVAL;
 	if (s->read_only)
@@ -612,16 +802,49 @@ int store_guest_rename(struct store *s, const char *from, const char *to)
 	if (strcmp(from, to) == 0)
 		return 0;
 	pthread_mutex_lock(&s->lock);
-	int ret = guestfile_rename(s->ns, from, to);
+	for (;;) {
+		gf = guest_find(s, from);
+		gt = guest_find(s, to);
+		if (!guest_unsettled(gf) && !guest_unsettled(gt))
+			break;
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	}
+	if (gt) {
+		ret = -EEXIST; /* open, so its file exists */
+		goto out_unlock;
+	}
+	/* Reserve both names: `to` with a placeholder, `from` by marking its
+	 * open entry busy (its holders keep using it) or a placeholder. */
+	reserved_to = guest_add(s, to, GUEST_RESERVED);
+	if (reserved_to && !gf) {
+		reserved_from = guest_add(s, from, GUEST_RESERVED);
+		if (!reserved_from)
+			guest_forget(s, reserved_to);
+	}
+	if (!reserved_to || (!gf && !reserved_from)) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	if (gf)
+		gf->ns_busy = true;
+	pthread_mutex_unlock(&s->lock);
+	ret = guestfile_rename(s->ns, from, to);
 	char ffile[GUESTFILE_NAME_MAX];
 	guestfile_name(from, ffile);
 	/* A failed directory sync comes after the rename itself: the cache
 	 * follows the file whenever it moved. */
-	if (ret == 0 || dirio_exists(s->ns, ffile) == -ENOENT) {
-		struct guest_entry *g = guest_find(s, from);
-		if (g)
-			snprintf(g->name, sizeof(g->name), "%s", to);
+	const bool moved = ret == 0 || dirio_exists(s->ns, ffile) == -ENOENT;
+	pthread_mutex_lock(&s->lock);
+	guest_forget(s, reserved_to);
+	if (reserved_from)
+		guest_forget(s, reserved_from);
+	if (gf) {
+		if (moved)
+			snprintf(gf->name, sizeof(gf->name), "%s", to);
+		gf->ns_busy = false;
+		pthread_cond_broadcast(&s->guest_cond);
 	}
+out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
@@ -639,6 +862,8 @@ int store_commit_all(struct store *s)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < s->guest_num; i++) {
+		if (s->guests[i]->state != GUEST_OPEN)
+			continue; /* being opened, closed (committed), or none */
 		s->guests[i]->refs++;
 		list[num++] = s->guests[i]->c;
 	}
@@ -651,6 +876,25 @@ int store_commit_all(struct store *s)
 	}
 	free(list);
 	return first;
+}
+
+/* Close every container nobody has used for STORE_GUEST_IDLE_MS. */
+static void store_close_idle(struct store *s)
+{
+	const uint64_t now = now_ms();
+	if (now <= STORE_GUEST_IDLE_MS)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		struct guest_entry *g =
+			s->stopping ? NULL
+				    : guest_pick_victim(
+					      s, now - STORE_GUEST_IDLE_MS);
+		pthread_mutex_unlock(&s->lock);
+		if (!g)
+			break;
+		guest_evict(s, g);
+	}
 }
 
 static void *committer_main(void *arg)
@@ -671,6 +915,7 @@ static void *committer_main(void *arg)
 			break;
 		pthread_mutex_unlock(&s->lock);
 		(void)store_commit_all(s);
+		store_close_idle(s);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -27,9 +27,16 @@
  * and never use one store across fork().  With commit_interval_ms = 0 no
  * thread is started.
  *
+ * The guest cache keeps at most a quarter of RLIMIT_NOFILE containers open
+ * (16..4096): opening one more commits and closes the least recently used
+ * one nobody holds, and the committer closes containers idle for a minute.
+ * A container whose commit fails is never closed that way.
+ *
  * THREAD MODEL: all functions are thread-safe.  `store.lock` (a mutex)
- * protects the guest cache and the namespace operations; container calls are
- * made outside it, under the container's own locks.
+ * protects the guest cache and reserves names for the namespace operations;
+ * no I/O is done under it: opens, commits, closes and guest-file changes run
+ * outside it, so one slow guest never stalls another (store.c).  Container
+ * calls are made under the container's own locks.
  */
 #ifndef HANGAR_STORE_H
 #define HANGAR_STORE_H

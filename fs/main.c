@@ -16,9 +16,12 @@
  *                         (neither: asked on the terminal with -f)
  * and every libfuse option passes through (fsname, max_threads, clone_fd..).
  *
- * Startup order matters (daemon.c): fork first (before any thread), then
- * open the store (lock + committer thread in the daemon's own process),
- * create and mount the session, start the control socket (control.h: how
+ * Startup order matters (daemon.c): raise RLIMIT_NOFILE to the hard limit
+ * (the store keeps a quarter of it for open containers), fork (before any
+ * thread), then open the store (lock + committer thread in the daemon's
+ * own process), create and mount the session, note the mount's device
+ * (for the control socket's "mount" answer), start the control socket
+ * (control.h: how
  * `hangar resume/discard/rm/create` reach a mounted store; not for -o ro,
  * which holds no lock), then tell the waiting parent.  A second mount of a
  * store fails at store_open with the holder's PID.  At shutdown (unmount,
@@ -35,6 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -249,14 +255,15 @@ static int run_session(struct fuse_session *se,
 
 /* The control socket, unless read-only.  A failure is logged, not fatal:
  * the mount works, only `hangar` cannot change this store while mounted. */
-static struct control *start_control(struct hfs *fs)
+static struct control *start_control(struct hfs *fs,
+				     const struct control_mount *mount)
 {
 	struct control *ctl = NULL;
 	int err;
 
 	if (fs->read_only)
 		return NULL;
-	err = control_start(fs->store, &ctl);
+	err = control_start(fs->store, mount, &ctl);
 	if (err) {
 		log_msg(LOG_WARNING,
 			"control socket %s/%s not started: %s; 'hangar' "
@@ -265,6 +272,45 @@ static struct control *start_control(struct hfs *fs)
 		return NULL;
 	}
 	return ctl;
+}
+
+/* As many descriptors as we may have: the store keeps a quarter of them
+ * for open containers (store.h), the rest serve FUSE and the control
+ * socket.  Failure is harmless (we keep the soft limit). */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/*
+ * The device of our own mount at `mountpoint`, just mounted, for the
+ * control socket's "mount" answer (the CLI matches it against the mount it
+ * would copy into).  O_PATH and AT_STATX_DONT_SYNC send no request to the
+ * kernel's FUSE connection, which nobody serves yet; the descriptor pins
+ * the mount we made even if something is mounted over it later.
+ */
+static int mount_device(const char *mountpoint, dev_t *out_dev)
+{
+	struct statx stx;
+	int fd, err = 0;
+
+	if (mountpoint[0] != '/' || strncmp(mountpoint, "/dev/fd/", 8) == 0)
+		return -ENOENT; /* a descriptor passed by a mount helper */
+	fd = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE,
+		  &stx) != 0)
+		err = -errno;
+	close(fd);
+	if (!err)
+		*out_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	return err;
 }
 
 int main(int argc, char *argv[])
@@ -281,6 +327,7 @@ int main(int argc, char *argv[])
 	int ret = 1;
 	int err;
 
+	raise_nofile_limit();
 	if (fuse_opt_parse(&args, &cfg, config_opts, config_proc) != 0)
 		goto out_free_args;
 	if (cfg.show_help) {
@@ -337,7 +384,10 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
 		goto out_signals;
 
-	ctl = start_control(&fs);
+	struct control_mount mount = {.path = opts.mountpoint};
+	ctl = start_control(&fs, mount_device(opts.mountpoint, &mount.dev) == 0
+					 ? &mount
+					 : NULL);
 	daemon_ready(0);
 	log_open(daemon);
 	log_msg(LOG_INFO, "mounted %s%s on %s (commit every %us)%s", store_path,

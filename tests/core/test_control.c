@@ -3,13 +3,55 @@
  * every operation, its refusals and reasons, a store path longer than
  * sun_path, and a stopped server.
  */
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control.h"
 #include "harness.h"
 #include "savelock.h"
 #include "store.h"
+
+/* A socket served by another process than the store's lock holder (us):
+ * the client refuses it, sending nothing. */
+static void fake_server(const char *sdir, const char *sock)
+{
+	char reason[512];
+	int ready[2];
+	CHECK_EQ(pipe(ready), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un addr = {.sun_family = AF_UNIX};
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+		    listen(fd, 1) != 0)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		int c = accept(fd, NULL, NULL);
+		char buf[64];
+		/* a request would be answered "0" */
+		if (c >= 0 && read(c, buf, sizeof(buf)) > 0)
+			(void)!write(c, "0 ok\n", 5);
+		_exit(0);
+	}
+	char b;
+	CHECK_EQ(read(ready[0], &b, 1), 1);
+	CHECK_ERR(control_request(sdir, CONTROL_OP_CREATE, "fake", 0, reason,
+				  sizeof(reason)),
+		  -ESRCH);
+	CHECK(strstr(reason, "refusing to talk to it") != NULL);
+	CHECK(strstr(reason, "lock") != NULL);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	unlink(sock);
+	close(ready[0]);
+	close(ready[1]);
+}
 
 static void run(const char *sdir)
 {
@@ -22,7 +64,7 @@ static void run(const char *sdir)
 
 	CHECK_OK(store_init(sdir, NULL));
 	CHECK_OK(store_open(sdir, &so, &s));
-	CHECK_OK(control_start(s, &ctl));
+	CHECK_OK(control_start(s, NULL, &ctl));
 	struct stat st;
 	char *sock = test_path(sdir, CONTROL_SOCKET_NAME);
 	CHECK_EQ(stat(sock, &st), 0);
@@ -75,10 +117,17 @@ static void run(const char *sdir)
 				 sizeof(reason)));
 	CHECK_ERR(store_guest_get(s, "web01", &c), -ENOENT);
 
+	/* the daemon reports its mount (none given here) */
+	CHECK_ERR(control_request(sdir, CONTROL_OP_MOUNT, NULL, 0, reason,
+				  sizeof(reason)),
+		  -ENOENT);
+
 	control_stop(ctl);
 	CHECK(stat(sock, &st) != 0);
 	int r = control_request(sdir, CONTROL_OP_COMMIT, NULL, 0, NULL, 0);
 	CHECK_ERR(r, -ENOTCONN);
+	if (strlen(sock) < sizeof(((struct sockaddr_un *)0)->sun_path))
+		fake_server(sdir, sock);
 	CHECK_OK(store_close(s));
 	free(sock);
 }
