@@ -24,7 +24,10 @@
 #      b. file.auto-read-only=off (QEMU keeps the descriptor it opened
 #         before the save): the running guest's next write invalidates the
 #         image (memory.save.stale), resume refuses with ESTALE and a
-#         reason, on the mount and in the CLI.
+#         reason, on the mount and in the CLI;
+#   9. restore from a plain backup: save, rsync -a --sparse the guest out,
+#      rm -r it, rsync it back into a new guest: it comes back saved with
+#      its disk pinned, resumes, and the guest counts on from the save.
 # Prints the time of each step and of the whole scenario, and memory.save's
 # logical size against the space it takes in the store.
 #
@@ -627,9 +630,45 @@ echo "    hangar resume (unmounted): $(echo "$out" | tr '\n' ' ')"
 out=$(t "$HANGAR" check "$STORE" 2>&1) || fail "hangar check at the end: $out"
 echo "    ($(elapsed "$STEP_T") s)"
 
+step "9. restore from a plain backup: rsync out, rm -r, rsync into a new guest, resume"
+fs_mount
+t "$HANGAR" discard "$STORE" "$GUEST" >/dev/null || fail "discard the stale checkpoint"
+qemu_boot boot5 "hangar.mode=writer hangar.start=$((N4 + 1))" ""
+wait_wrote $((N4 + 6)) 90
+save_guest
+N5=$(last_wrote "$WORK/boot5.serial")
+expect_state saved "before the backup"
+t rsync -a --sparse "$G/" "$WORK/backup/" || fail "rsync the saved guest out"
+# the save lock refuses to unlink a pinned disk: discard first (rm
+# memory.save), then rm -r
+t rm "$G/memory.save" || fail "rm memory.save before rm -r"
+t rm -r "$G" || fail "rm -r the guest"
+[ ! -e "$G" ] || fail "guest still there after rm -r"
+G=$MNT/web02
+DISK=$G/disk.raw
+t rsync -a --sparse "$WORK/backup/" "$G/" || fail "rsync the backup into web02"
+[ "$(getfattr --absolute-names --only-values -n user.hangar.state "$G")" = saved ] ||
+	fail "the restored guest is not saved: $(getfattr --absolute-names -d -m user.hangar "$G")"
+[ "$(errno_of "os.open('$DISK', os.O_RDWR)")" = EBUSY ] ||
+	fail "the restored disk is not pinned"
+t "$HANGAR" resume "$STORE" web02 >/dev/null || fail "hangar resume of the restored guest"
+qemu_start restore2 "hangar.mode=writer" "" -incoming "exec:cat $G/memory.save"
+wait_migration "incoming (restored guest)"
+ensure_running "after the restore from backup"
+wait_wrote $((N5 + 5)) 120
+grep -aq BOOTED "$QLOG" && fail "the restored guest booted afresh instead of resuming"
+FIRST2=$(wrote_numbers "$QLOG" | head -n 1)
+[ "$FIRST2" -gt "$N5" ] && [ "$FIRST2" -le $((N5 + 2)) ] ||
+	fail "the guest restored from backup went on at block $FIRST2; it stopped at $N5"
+mon quit >/dev/null
+wait_qemu_exit 30
+echo "    saved at $N5, restored from the backup into web02 at $FIRST2"
+fs_umount
+out=$(t "$HANGAR" check "$STORE" 2>&1) || fail "hangar check after the restore: $out"
+
 SCENARIO=$(elapsed "$SCENARIO_T")
 echo "=== figures"
-echo "scenario time (steps 1-8): $SCENARIO s; with guest build/cache check: $(elapsed "$T0") s"
+echo "scenario time (steps 1-9): $SCENARIO s; with guest build/cache check: $(elapsed "$T0") s"
 echo "blocks written: $((N4 + 1)) (save at $N1, restored at $FIRST, discard save at $N3, refused checkpoint at $C0, stale checkpoint at $C1)"
 awk -v l="$SAVE_LOGICAL" -v s="$SAVE_ONMOUNT" -v c="$CONTAINER" -v d="$DISK_ONMOUNT" 'BEGIN {
 	printf "memory.save: logical %d bytes (%.1f MiB), stored %d bytes (%.1f MiB, st_blocks on the mount): ratio %.2f\n", l, l / 1048576, s, s / 1048576, s ? l / s : 0
