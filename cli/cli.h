@@ -78,25 +78,34 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
  * cli_key, which cli_store_open (and `mount`, `key`) use.  With neither
  * option, an encrypted store's passphrase is asked on the terminal.
  */
-#define CLI_OPT_KEYFILE	      0x101
-#define CLI_OPT_PASSPHRASE_FD 0x102
+#define CLI_OPT_KEYFILE		 0x101
+#define CLI_OPT_PASSPHRASE_FD	 0x102
+#define CLI_OPT_KEYFILE_INSECURE 0x103
+#define CLI_KEYFILE_INSECURE_LONGOPT                                           \
+	{                                                                      \
+		"keyfile-insecure", no_argument, NULL,                         \
+			CLI_OPT_KEYFILE_INSECURE                               \
+	}
 #define CLI_KEY_LONGOPTS                                                       \
 	{"keyfile", required_argument, NULL, CLI_OPT_KEYFILE},                 \
-	{                                                                      \
-		"passphrase-fd", required_argument, NULL,                      \
-			CLI_OPT_PASSPHRASE_FD                                  \
-	}
+		{"passphrase-fd", required_argument, NULL,                     \
+		 CLI_OPT_PASSPHRASE_FD},                                       \
+		CLI_KEYFILE_INSECURE_LONGOPT
 #define CLI_KEY_USAGE                                                          \
 	"      --keyfile FILE      encrypted store: open it with FILE's "      \
 	"bytes\n"                                                              \
 	"      --passphrase-fd N   ... or a passphrase read from "             \
 	"descriptor N\n"                                                       \
+	"      --keyfile-insecure  use a key file readable by others or "      \
+	"owned\n"                                                              \
+	"                          by another user (refused otherwise)\n"      \
 	"                          (neither: the passphrase is asked on the "  \
 	"terminal)\n"
 
 struct cli_key_source {
-	const char *keyfile; /* borrowed from argv; NULL if not given */
-	int passphrase_fd;   /* -1 if not given */
+	const char *keyfile;   /* borrowed from argv; NULL if not given */
+	int passphrase_fd;     /* -1 if not given */
+	bool keyfile_insecure; /* --keyfile-insecure: skip cli_keyfile_check */
 };
 extern struct cli_key_source cli_key;
 
@@ -210,16 +219,20 @@ void progress_finish(struct progress *p);
 
 enum cli_access {
 	CLI_ACCESS_WRITE, /* the command changes the store: needs the lock */
-	CLI_ACCESS_READ,  /* read-only: take the lock when free, else read
-			     the last committed state without it */
+	CLI_ACCESS_READ,  /* read-only, never writes: a shared store lock when
+			     free; a guest a daemon has open read-write is
+			     refused (-EBUSY) */
+	CLI_ACCESS_READ_METADATA, /* as READ, but such a guest's committed
+				     metadata is read anyway (ls, status;
+				     store.h "Readers beside a writer") */
 };
 
 /* What a command knows about the store it opened. */
 struct cli_store {
 	struct store *store;
-	const char *dir;      /* as the user typed it (borrowed from argv) */
-	bool read_only;	      /* opened without the lock */
-	pid_t holder;	      /* who holds the lock, 0 if we do / nobody */
+	const char *dir; /* as the user typed it (borrowed from argv) */
+	bool read_only;	 /* opened read-only (a read command) */
+	pid_t holder;	 /* who holds the write lock, 0 if we do / nobody */
 	char holder_comm[32]; /* holder's /proc/PID/comm, "" if unknown */
 	/* where hangarfs mounts this store, verified by cli_find_daemon_mount;
 	 * "" when unknown, and then mount_why says why */
@@ -239,8 +252,18 @@ int cli_store_open(const char *dir, enum cli_access access,
 		   struct cli_store *out);
 
 /*
- * cli_secret_read - a secret: `keyfile`'s bytes whole, or one line from
- * descriptor `fd` (the newline dropped).  *out is malloc'd (room for
+ * cli_keyfile_check - whether the key file `path`, open as `fd`, is safe
+ * to use as a key: owned by the caller or root and with no permission
+ * bits for group or others (like ssh's private keys), so nobody else could
+ * have read or planted it.  Prints why not and returns -EPERM, unless
+ * --keyfile-insecure (cli_key.keyfile_insecure) was given.
+ */
+int cli_keyfile_check(const char *path, int fd);
+
+/*
+ * cli_secret_read - a secret: `keyfile`'s bytes whole (after
+ * cli_keyfile_check), or one line from descriptor `fd` (the newline
+ * dropped).  *out is malloc'd (room for
  * CRYPTO_SCRYPT_SECRET_MAX + 1 bytes); wipe and free it with
  * cli_secret_free.  -EINVAL when empty or too long.
  */
@@ -402,8 +425,10 @@ struct guest_object {
 /* Everything `ls` and `status` show about one guest. */
 struct guest_summary {
 	char name[72];
-	int open_error; /* store_guest_get's error; then nothing
+	int open_error;	       /* store_guest_get's error; then nothing
 				      below is filled except file_* */
+	char open_reason[160]; /* a sentence for open_error when
+				  cli_strerror's is not enough, or "" */
 	struct container_info info;
 	int save_error; /* save_lock_status's error */
 	struct save_status save;
@@ -425,6 +450,17 @@ void guest_summary_cleanup(struct guest_summary *g);
 /* guest_summary_find - the object named `name`, or NULL. */
 const struct guest_object *guest_summary_find(const struct guest_summary *g,
 					      const char *name);
+
+/* guest_open_error_text - why the guest could not be read: open_reason,
+ * else cli_strerror(open_error). */
+const char *guest_open_error_text(const struct guest_summary *g);
+
+/*
+ * guest_busy_text - "open read-write by hangarfs PID 4242" (or "... by
+ * another process", or "open read-only by ...") for a guest whose container
+ * lock another process holds (an open that failed with -EBUSY).
+ */
+void guest_busy_text(struct store *s, const char *name, char *buf, size_t len);
 
 /* guest_state_text - "stopped", "saved", ..., or "unreadable". */
 const char *guest_state_text(const struct guest_summary *g);

@@ -2,16 +2,27 @@
  * cmd_check.c -- `hangar check STORE [GUEST] [--json]`.
  *
  * Runs check_container (core/check.h) on each guest's container file,
- * opened read-only through io_file_open: it trusts nothing, never writes and
- * never repairs.  Exit status: 0 every container is clean (no errors, no
+ * opened read-only through the store (store_guest_open_io: no links,
+ * regular files only, a shared container lock): it trusts nothing, never
+ * writes and never repairs.  Exit status: 0 every container is clean (no errors, no
  * leaked clusters); 1 errors were found in at least one; 2 the check could
  * not run (not a store, a file that cannot be read, out of memory) and no
  * errors were found elsewhere.
  *
- * The store's write lock is taken when it is free, so nothing changes
- * under the check.  On a mounted store the files are checked as they are;
- * the daemon may commit meanwhile, so a finding there is worth repeating on
- * the unmounted store before acting on it.
+ * The store is opened read-only (a shared store lock when it is free), and
+ * each container is checked under a shared container lock, so nothing
+ * changes under the check.  A guest that a live daemon has open read-write
+ * is not checked: its blocks change under any reader, so a check could
+ * only report false corruption (or miss some); it is reported as "could
+ * not check" with the daemon's PID (exit 2 unless errors were found
+ * elsewhere).  Guests of a mounted store that the daemon has not opened
+ * are checked, and the daemon cannot open them until their check is done.
+ *
+ * A superblock slot that is not valid is not an error of the container
+ * (a crash during a commit tears the slot being written, and the container
+ * opens at the other one), but it is never hidden: text and JSON both say
+ * which slot is invalid, as a warning ("warnings" in JSON), even when the
+ * rest is clean.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +41,8 @@
 
 struct check_result {
 	const char *name;
-	int error; /* could not run: negative errno */
+	int error;	  /* could not run: negative errno */
+	char reason[256]; /* a sentence for `error` beyond cli_strerror */
 	struct check_report report;
 };
 
@@ -66,18 +78,25 @@ static void check_progress_cb(void *arg, uint64_t done, uint64_t total)
 					      ((double)done / (double)total)));
 }
 
-static void check_one(const char *dir, const struct crypto_key *master,
+static void check_one(struct store *s, const struct crypto_key *master,
 		      struct check_progress *cp, struct check_result *r)
 {
-	char path[4400];
 	struct io *io = NULL;
 	int rc;
 
 	memset(&r->report, 0, sizeof(r->report));
-	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, dir, r->name);
-	rc = io_file_open(path, O_RDONLY, &io);
+	rc = store_guest_open_io(s, r->name, &io);
 	if (rc) {
 		r->error = rc;
+		if (rc == -EBUSY) {
+			char who[160];
+
+			guest_busy_text(s, r->name, who, sizeof(who));
+			snprintf(r->reason, sizeof(r->reason),
+				 "%s; its blocks change under a reader, so "
+				 "check it after unmounting",
+				 who);
+		}
 		return;
 	}
 	r->error = check_container_progress(io, master, check_progress_cb, cp,
@@ -91,22 +110,57 @@ static bool check_clean(const struct check_result *r)
 	       r->report.leaked_clusters == 0;
 }
 
+static const char *check_error_text(const struct check_result *r)
+{
+	return r->reason[0] ? r->reason : cli_strerror(r->error);
+}
+
+/* The warning for an invalid superblock slot, or false when both are
+ * valid.  Same sentence in text and JSON. */
+static bool check_superblock_warning(const struct check_report *rep, char *buf,
+				     size_t len)
+{
+	const bool a = rep->superblock_valid[0], b = rep->superblock_valid[1];
+
+	if (a && b)
+		return false;
+	if (!a && !b)
+		snprintf(buf, len, "superblocks A and B are both invalid");
+	else
+		snprintf(buf, len,
+			 "superblock %c is invalid: the container opens at "
+			 "generation %" PRIu64 " from slot %c (normal after a "
+			 "crash during a commit, which the next commit "
+			 "repairs; otherwise damage, and any newer state "
+			 "in slot %c is lost)",
+			 a ? 'B' : 'A', rep->generation, a ? 'A' : 'B',
+			 a ? 'B' : 'A');
+	return true;
+}
+
 static void check_print_text(const struct check_result *r, bool quiet)
 {
 	const struct check_report *rep = &r->report;
 
+	char warning[320];
+
 	if (r->error) {
 		printf("%s: could not check: %s\n", r->name,
-		       cli_strerror(r->error));
+		       check_error_text(r));
 		return;
 	}
 	if (check_clean(r)) {
-		if (!quiet)
+		const bool warn =
+			check_superblock_warning(rep, warning, sizeof(warning));
+
+		if (!quiet || warn)
 			printf("%s: clean (generation %" PRIu64 ", %" PRIu64
 			       " objects, %" PRIu64 " of %" PRIu64
 			       " clusters referenced)\n",
 			       r->name, rep->generation, rep->objects,
 			       rep->referenced_clusters, rep->file_clusters);
+		if (warn)
+			printf("  warning: %s\n", warning);
 		return;
 	}
 	printf("%s: %" PRIu64 " error%s, %" PRIu64 " leaked cluster%s "
@@ -136,7 +190,7 @@ static void check_print_json(const struct check_result *r)
 							    ? "clean"
 							    : "errors");
 	if (r->error) {
-		json_string(stdout, cli_strerror(r->error));
+		json_string(stdout, check_error_text(r));
 		printf("}");
 		return;
 	}
@@ -160,6 +214,10 @@ static void check_print_json(const struct check_result *r)
 		printf("%s", i ? ", " : "");
 		json_string(stdout, msg);
 	}
+	printf("], \"warnings\": [");
+	char warning[320];
+	if (check_superblock_warning(rep, warning, sizeof(warning)))
+		json_string(stdout, warning);
 	printf("]}");
 }
 
@@ -169,7 +227,7 @@ static uint64_t guest_file_size(const char *dir, const char *name)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, dir, name);
-	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return lstat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 static bool guest_file_exists(const char *dir, const char *name)
@@ -178,7 +236,7 @@ static bool guest_file_exists(const char *dir, const char *name)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, dir, name);
-	return stat(path, &st) == 0 || errno != ENOENT;
+	return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
 int cmd_check(int argc, char **argv)
@@ -220,8 +278,9 @@ int cmd_check(int argc, char **argv)
 		char holder[4400];
 
 		cli_store_holder_text(&cs, holder, sizeof(holder));
-		cli_note("store is %s: checking the files as they are; the "
-			 "daemon may commit meanwhile",
+		cli_note("store is %s: guests it has open read-write are not "
+			 "checked (their blocks change under a reader); the "
+			 "others are",
 			 holder);
 	}
 	if (argc - optind == 2) {
@@ -260,7 +319,8 @@ int cmd_check(int argc, char **argv)
 			.base = done,
 			.size = guest_file_size(cs.dir, names[i]),
 		};
-		check_one(cs.dir, store_master_key(cs.store), &cp, &results[i]);
+		check_one(cs.store, store_master_key(cs.store), &cp,
+			  &results[i]);
 		done += cp.size;
 		progress_update(&progress, done);
 		if (results[i].error)

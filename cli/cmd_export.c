@@ -5,10 +5,19 @@
  * missing): disks, config, memory.save, anything else.  Sparse: only the
  * data ranges of each object are read and written (copy.c), so `du DIR` is
  * proportional to the data.  Existing files are not overwritten unless
- * --force.  Exporting only reads, so it works on a mounted store too, from
- * the last committed state; copying from the mount (`cp -a --sparse=always`)
- * is the way to include writes the daemon has not committed yet.
+ * --force.  Exporting only reads: the store is opened read-only and the
+ * guest under a shared container lock, and nothing in the store changes.
+ *
+ * On a mounted store the container files are the daemon's: it recycles
+ * their blocks as it writes, so reading them beside it could copy bytes no
+ * committed state ever held.  The export then copies the guest's files
+ * from the mount instead (as `hangar import` copies into it), which also
+ * includes writes the daemon has not committed yet.  When the mount point
+ * cannot be found, a guest the daemon has open read-write is refused with
+ * the daemon's PID; one it has not opened is read from its file, under the
+ * shared lock.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -67,6 +76,135 @@ static int export_one(struct container *c, const struct guest_object *o,
 	return rc;
 }
 
+/* Copy one regular file `name` of the guest directory `src_dir_fd` on
+ * the mount into `dir_fd`. */
+static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
+			    const char *dir, bool force, struct stat *out_st,
+			    struct progress *progress, uint64_t base)
+{
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	int src, dst, rc;
+
+	src = openat(src_dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (src < 0 || fstat(src, out_st) != 0) {
+		rc = -errno;
+		if (src >= 0)
+			close(src);
+		progress_finish(progress);
+		cli_error("%s: cannot read it on the mount: %s", name,
+			  cli_strerror(rc));
+		return rc;
+	}
+	flags |= force ? O_TRUNC : O_EXCL;
+	dst = openat(dir_fd, name, flags, (mode_t)(out_st->st_mode & 07777));
+	if (dst < 0) {
+		rc = -errno;
+		close(src);
+		progress_finish(progress);
+		if (rc == -EEXIST)
+			cli_error("%s/%s: already exists (use --force to "
+				  "overwrite)",
+				  dir, name);
+		else
+			cli_error("%s/%s: %s", dir, name, strerror(-rc));
+		return rc;
+	}
+	rc = copy_fd_to_fd(src, dst, (uint64_t)out_st->st_size, progress, base);
+	close(src);
+	if (close(dst) < 0 && rc == 0)
+		rc = -errno;
+	if (rc) {
+		progress_finish(progress);
+		cli_error("%s/%s: export failed: %s", dir, name,
+			  cli_strerror(rc));
+	}
+	return rc;
+}
+
+/* The store is mounted at cs->mountpoint: copy MNT/GUEST/ * into out_dir. */
+static int export_through_mount(const struct cli_store *cs, const char *guest,
+				const char *out_dir, bool force, bool exact)
+{
+	char src_path[4400], holder[4400];
+	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	struct progress progress;
+	struct dirent *de;
+	struct stat st;
+	uint64_t total = 0, base = 0;
+	int src_fd, dir_fd = -1, rc = 0, exit_code = CLI_EXIT_FAIL;
+	DIR *d;
+
+	cli_store_holder_text(cs, holder, sizeof(holder));
+	cli_note("store is %s: exporting %s through the mount (live state, "
+		 "uncommitted writes included)",
+		 holder, guest);
+	cli_store_mount_path(cs, guest, src_path, sizeof(src_path));
+	src_fd = open(src_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src_fd < 0) {
+		if (errno == ENOENT)
+			cli_error("%s: no guest named %s", cs->dir, guest);
+		else
+			cli_error("%s: %s", src_path, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	d = fdopendir(src_fd);
+	if (!d) {
+		cli_error("%s: %s", src_path, strerror(errno));
+		close(src_fd);
+		return CLI_EXIT_FAIL;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    0 &&
+		    S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
+		cli_error("%s: %s", out_dir, strerror(errno));
+		goto out_closedir;
+	}
+	dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		cli_error("%s: %s", out_dir, strerror(errno));
+		goto out_closedir;
+	}
+	progress_start(&progress, "export", total);
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
+			    0 ||
+		    !S_ISREG(st.st_mode))
+			continue; /* ".", "..": a guest holds only files */
+		rc = export_mount_one(src_fd, de->d_name, dir_fd, out_dir,
+				      force, &st, &progress, base);
+		if (rc)
+			goto out_closedir;
+		base += (uint64_t)st.st_size;
+	}
+	progress_finish(&progress);
+	if (fsync(dir_fd) < 0) {
+		cli_error("%s: %s", out_dir, strerror(errno));
+		goto out_closedir;
+	}
+	printf("exported guest %s to %s (through the mount)\n", guest, out_dir);
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
+			    0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		printf("  %-12s %s virtual, %s data\n", de->d_name,
+		       format_size(size_text, (uint64_t)st.st_size, exact),
+		       format_size(data_text, (uint64_t)st.st_blocks * 512u,
+				   exact));
+	}
+	exit_code = CLI_EXIT_OK;
+out_closedir:
+	if (dir_fd >= 0)
+		close(dir_fd);
+	closedir(d);
+	return exit_code;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -107,25 +245,35 @@ int cmd_export(int argc, char **argv)
 
 	if (cli_store_open(store_path, CLI_ACCESS_READ, &cs) != 0)
 		return CLI_EXIT_FAIL;
-	if (cs.read_only && cs.holder) {
-		char holder[4400], mnt_path[4400];
-
-		cli_store_holder_text(&cs, holder, sizeof(holder));
-		cli_store_mount_path(&cs, guest, mnt_path, sizeof(mnt_path));
-		cli_note("store is %s: exporting its last committed state "
-			 "(for uncommitted writes too: cp -a --sparse=always "
-			 "%s/. %s)",
-			 holder, mnt_path, out_dir);
+	if (cs.holder && cs.mountpoint[0]) {
+		exit_code =
+			export_through_mount(&cs, guest, out_dir, force, exact);
+		if (cli_store_close(&cs) != 0)
+			exit_code = CLI_EXIT_FAIL;
+		return exit_code;
 	}
 	rc = guest_summary_load(cs.store, guest, &g);
 	if (rc == 0 && g.open_error)
 		rc = g.open_error;
 	if (rc) {
-		if (rc == -ENOENT)
+		if (rc == -ENOENT) {
 			cli_error("%s: no guest named %s", store_path, guest);
-		else
+		} else if (rc == -EBUSY) {
+			char mnt_path[4400];
+
+			cli_error("%s: cannot read guest %s: %s; a reader "
+				  "beside it could copy bytes no committed "
+				  "state held",
+				  store_path, guest, guest_open_error_text(&g));
+			cli_store_mount_path(&cs, guest, mnt_path,
+					     sizeof(mnt_path));
+			cli_store_mount_hint(&cs,
+					     "cp -a --sparse=always %s/. %s",
+					     mnt_path, out_dir);
+		} else {
 			cli_error("%s: cannot read guest %s: %s", store_path,
 				  guest, cli_strerror(rc));
+		}
 		goto out_summary;
 	}
 	rc = store_guest_get(cs.store, guest, &c);

@@ -31,6 +31,10 @@ void usage_init(FILE *f)
 		   "FILE's bytes\n"
 		   "  -p, --passphrase-fd N    ... or by a passphrase read "
 		   "from descriptor N\n"
+		   "      --keyfile-insecure   accept a key file others can "
+		   "read or that\n"
+		   "                           another user owns (refused "
+		   "otherwise)\n"
 		   "                           (neither: asked on the "
 		   "terminal, twice)\n"
 		   "  -h, --help               show this help\n");
@@ -64,6 +68,7 @@ int cmd_init(int argc, char **argv)
 		{"encrypt", no_argument, NULL, 'e'},
 		{"keyfile", required_argument, NULL, 'k'},
 		{"passphrase-fd", required_argument, NULL, 'p'},
+		CLI_KEYFILE_INSECURE_LONGOPT,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

@@ -9,6 +9,7 @@
  * reason, and the listing goes on (DESIGN.md invariant 6); the exit status
  * is then 1.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,8 +39,9 @@ static void ls_line(const struct guest_summary *g, int name_width, bool exact)
 
 	if (g->open_error) {
 		printf("%-*s  %-11s %-7s %-19s  %s\n", name_width, g->name,
-		       "unreadable", "-", format_time(when, g->file_mtime),
-		       cli_strerror(g->open_error));
+		       guest_state_text(g), "-",
+		       format_time(when, g->file_mtime),
+		       guest_open_error_text(g));
 		return;
 	}
 	memory = guest_summary_find(g, SAVE_IMAGE_NAME);
@@ -88,7 +90,7 @@ int cmd_ls(int argc, char **argv)
 		return cli_usage_error(
 			usage_ls, argc - optind < 1 ? "missing STORE"
 						    : "too many arguments");
-	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
+	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (cs.read_only && cs.holder && !json) {
 		char holder[4400];

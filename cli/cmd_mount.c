@@ -192,12 +192,15 @@ int cmd_mount(int argc, char **argv)
 			snprintf(key_opt, sizeof(key_opt), "passphrase_fd=%d",
 				 cli_key.passphrase_fd);
 		if (strchr(key_opt, ',') ||
-		    used + strlen(key_opt) + 2 > sizeof(options))
+		    used + strlen(key_opt) + 24 > sizeof(options))
 			return cli_usage_error(usage_mount,
 					       "key file path too long or "
 					       "with a comma");
-		snprintf(options + used, sizeof(options) - used, "%s%s",
-			 used ? "," : "", key_opt);
+		snprintf(options + used, sizeof(options) - used, "%s%s%s",
+			 used ? "," : "", key_opt,
+			 cli_key.keyfile && cli_key.keyfile_insecure
+				 ? ",keyfile_insecure"
+				 : "");
 	}
 	if (argc - optind != 2)
 		return cli_usage_error(usage_mount,

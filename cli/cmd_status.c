@@ -165,7 +165,7 @@ static void status_text(const struct cli_store *cs,
 	       STORE_GUEST_SUFFIX, format_size(a, g->file_size, exact),
 	       format_size(b, g->file_allocated, exact));
 	if (g->open_error) {
-		printf("\nerror        %s\n", cli_strerror(g->open_error));
+		printf("\nerror        %s\n", guest_open_error_text(g));
 		return;
 	}
 	printf(", generation %" PRIu64
@@ -229,7 +229,7 @@ int cmd_status(int argc, char **argv)
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
+	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	rc = guest_summary_load(cs.store, guest, &g);
 	if (rc) {

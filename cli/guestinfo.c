@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "names.h"
@@ -28,7 +29,7 @@ static void guest_file_stat(struct store *s, struct guest_summary *g)
 
 	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, store_dir(s),
 		 g->name);
-	if (stat(path, &st) < 0)
+	if (lstat(path, &st) < 0)
 		return;
 	g->file_size = (uint64_t)st.st_size;
 	g->file_allocated = (uint64_t)st.st_blocks * 512u;
@@ -67,6 +68,65 @@ static int guest_load_objects(struct container *c, struct guest_summary *g)
 	return 0;
 }
 
+void guest_busy_text(struct store *s, const char *name, char *buf, size_t len)
+{
+	char comm[32] = "", path[64];
+	bool exclusive = false;
+	pid_t pid = 0;
+	FILE *f;
+
+	if (store_guest_holder(s, name, &pid, &exclusive) != 0) {
+		snprintf(buf, len, "open read-write by another process");
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	f = pid > 0 ? fopen(path, "re") : NULL;
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	if (pid > 0)
+		snprintf(buf, len, "open %s by %s PID %ld",
+			 exclusive ? "read-write" : "read-only",
+			 comm[0] ? comm : "process", (long)pid);
+	else
+		snprintf(buf, len, "open %s by another process",
+			 exclusive ? "read-write" : "read-only");
+}
+
+const char *guest_open_error_text(const struct guest_summary *g)
+{
+	return g->open_reason[0] ? g->open_reason : cli_strerror(g->open_error);
+}
+
+/*
+ * store_guest_get, for a store opened with read_beside_writer: a guest a
+ * writer has open may fail to load because the writer recycled a block of
+ * the committed tree we started from (store.h: checksums catch it, nothing
+ * wrong is used).  Load again from the newer superblock, a few times; a
+ * guest that keeps failing while a writer holds it is reported busy, not
+ * corrupt.  Without a writer, the error is real.
+ */
+static int guest_get_stable(struct store *s, const char *name,
+			    struct container **out)
+{
+	for (unsigned attempt = 0;; attempt++) {
+		bool exclusive = false;
+		pid_t pid = 0;
+		int rc = store_guest_get(s, name, out);
+
+		if (rc != -EBADMSG && rc != -EUCLEAN)
+			return rc;
+		if (store_guest_holder(s, name, &pid, &exclusive) != 0 ||
+		    !exclusive)
+			return rc;
+		if (attempt == 5)
+			return -EBUSY;
+		usleep(10000u << attempt);
+	}
+}
+
 int guest_summary_load(struct store *s, const char *name,
 		       struct guest_summary *out)
 {
@@ -76,9 +136,12 @@ int guest_summary_load(struct store *s, const char *name,
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	guest_file_stat(s, out);
-	rc = store_guest_get(s, name, &c);
+	rc = guest_get_stable(s, name, &c);
 	if (rc) {
 		out->open_error = rc;
+		if (rc == -EBUSY)
+			guest_busy_text(s, name, out->open_reason,
+					sizeof(out->open_reason));
 		return 0;
 	}
 	container_info(c, &out->info);
@@ -119,6 +182,8 @@ const struct guest_object *guest_summary_find(const struct guest_summary *g,
 
 const char *guest_state_text(const struct guest_summary *g)
 {
+	if (g->open_error == -EBUSY)
+		return "busy";
 	if (g->open_error)
 		return "unreadable";
 	if (g->save_error)

@@ -108,7 +108,7 @@ void guest_json(FILE *f, const struct guest_summary *g, bool full)
 	json_string(f, guest_state_text(g));
 	fputs(", \"error\": ", f);
 	if (g->open_error)
-		json_string(f, cli_strerror(g->open_error));
+		json_string(f, guest_open_error_text(g));
 	else
 		fputs("null", f);
 	fputs(", \"last_change\": ", f);

@@ -118,6 +118,10 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		cli_key.keyfile = optarg;
 		return false;
 	}
+	if (opt == CLI_OPT_KEYFILE_INSECURE) {
+		cli_key.keyfile_insecure = true;
+		return false;
+	}
 	if (opt == CLI_OPT_PASSPHRASE_FD) {
 		char *end;
 		long fd = strtol(optarg, &end, 10);

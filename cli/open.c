@@ -9,10 +9,13 @@
  *     below), which makes the same store calls.  When nobody answers there
  *     (a hangarfs without the socket, or another `hangar` holding the
  *     lock), it says who holds the store and what to do on the mount.
- *   - A read-only command takes the lock when it is free, so it sees a
- *     store nobody is changing; otherwise (mounted, or the user may not
- *     write the store) it opens read-only, without the lock, and reads the
- *     last committed state.
+ *   - A read-only command opens the store read-only, always: it takes a
+ *     shared store lock when it can, opens each container read-only under
+ *     a shared container lock and changes nothing (no commit, no
+ *     truncate, no mtime).  A guest a daemon has open read-write is
+ *     refused (-EBUSY), except for ls and status (CLI_ACCESS_READ_METADATA),
+ *     which read its committed metadata unlocked (store.h, "Readers beside
+ *     a writer").
  *   - The key of an encrypted store (--keyfile / --passphrase-fd, parsed
  *     once for every command by cli_getopt_common into cli_key) is read
  *     at the first open, kept for the other opens of this process (a
@@ -53,6 +56,31 @@
 
 struct cli_key_source cli_key = {.keyfile = NULL, .passphrase_fd = -1};
 
+int cli_keyfile_check(const char *path, int fd)
+{
+	struct stat st;
+
+	if (cli_key.keyfile_insecure)
+		return 0;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		cli_error("%s: key file is owned by uid %ld, not by you or "
+			  "root: refusing it as a key (--keyfile-insecure to "
+			  "use it anyway)",
+			  path, (long)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & 077) {
+		cli_error("%s: key file is accessible by group or others "
+			  "(mode %04o): refusing it as a key (chmod 600 %s, or "
+			  "--keyfile-insecure to use it anyway)",
+			  path, (unsigned)(st.st_mode & 07777), path);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* The secret of cli_key, read once. */
 static struct {
 	bool loaded;
@@ -74,6 +102,11 @@ int cli_secret_read(const char *keyfile, int fd, uint8_t **out, size_t *out_len)
 		fd = open(keyfile, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			ret = -errno;
+			goto out_free;
+		}
+		ret = cli_keyfile_check(keyfile, fd);
+		if (ret) {
+			close(fd);
 			goto out_free;
 		}
 	}
@@ -394,12 +427,16 @@ void cli_store_holder_text(const struct cli_store *cs, char *buf, size_t len)
 		snprintf(buf, len, "in use by %s%s", who, pid);
 }
 
-static int store_open_once(const char *dir, bool read_only, struct store **out)
+static int store_open_once(const char *dir, bool read_only, bool beside_writer,
+			   struct store **out)
 {
 	struct store_options opts = {
 		.read_only = read_only,
+		.read_beside_writer = beside_writer,
 		.commit_interval_ms = 0,
-		.event = cli_event,
+		/* beside a writer, a refused open is retried (guestinfo.c):
+		 * its reason would be noise */
+		.event = beside_writer ? NULL : cli_event,
 		.event_arg = NULL,
 		.key_kind = cli_key.keyfile ? KEYSLOT_KIND_KEYFILE
 					    : KEYSLOT_KIND_PASSPHRASE,
@@ -408,6 +445,40 @@ static int store_open_once(const char *dir, bool read_only, struct store **out)
 	};
 
 	return store_open(dir, &opts, out);
+}
+
+/* A read-only command: read-only open, never the write lock (open.c
+ * notes); `holder` is the writer holding the store, if any. */
+static int store_open_read(const char *dir, enum cli_access access,
+			   struct cli_store *out)
+{
+	const bool beside = access == CLI_ACCESS_READ_METADATA;
+	int rc = store_open_once(dir, true, beside, &out->store);
+
+	if (rc == -ENOKEY && !key_cache.buf) {
+		rc = key_cache_prompt(dir);
+		if (rc)
+			return rc;
+		rc = store_open_once(dir, true, beside, &out->store);
+	}
+	if (rc == -ENOENT || rc == -EINVAL)
+		cli_error("%s: not a hangar store (create one with "
+			  "`hangar init %s`)",
+			  dir, dir);
+	else if (rc == -ENOKEY)
+		cli_error("%s: the store is encrypted: give --keyfile FILE or "
+			  "--passphrase-fd N",
+			  dir);
+	else if (rc == -EKEYREJECTED)
+		cli_error("%s: wrong passphrase or key file", dir);
+	else if (rc)
+		cli_error("%s: cannot open store read-only: %s", dir,
+			  cli_strerror(rc));
+	if (rc)
+		return rc;
+	out->read_only = true;
+	store_fill_holder(dir, out);
+	return 0;
 }
 
 int cli_store_open(const char *dir, enum cli_access access,
@@ -425,7 +496,9 @@ int cli_store_open(const char *dir, enum cli_access access,
 					: cli_strerror(rc));
 		return rc;
 	}
-	rc = store_open_once(dir, false, &out->store);
+	if (access != CLI_ACCESS_WRITE)
+		return store_open_read(dir, access, out);
+	rc = store_open_once(dir, false, false, &out->store);
 	if (rc == -ENOKEY && access == CLI_ACCESS_WRITE && !key_cache.buf) {
 		/* Held by hangarfs? Then it has the key: go through it. */
 		store_fill_holder(dir, out);
@@ -438,7 +511,7 @@ int cli_store_open(const char *dir, enum cli_access access,
 		rc = key_cache_prompt(dir);
 		if (rc)
 			return rc;
-		rc = store_open_once(dir, false, &out->store);
+		rc = store_open_once(dir, false, false, &out->store);
 	}
 	if (rc == 0)
 		return 0;
@@ -463,7 +536,7 @@ int cli_store_open(const char *dir, enum cli_access access,
 				  cli_strerror(rc));
 		return rc;
 	}
-	rc = store_open_once(dir, true, &out->store);
+	rc = store_open_once(dir, true, false, &out->store);
 	if (rc) {
 		cli_error("%s: cannot open store read-only: %s", dir,
 			  cli_strerror(rc));

@@ -64,9 +64,17 @@ const char *cli_strerror(int err)
 	case ENOSPC:
 		return "no space left on the store's filesystem";
 	case EROFS:
-		return "store opened read-only";
+		return "read-only (a read-only open, or a read-only "
+		       "filesystem)";
 	case ENOTEMPTY:
 		return "guest still has files";
+	case ELOOP:
+		return "a symbolic link: a store never follows one";
+	case EMEDIUMTYPE:
+		return "not a regular file";
+	case EMLINK:
+		return "the container file has other names (hard links), so "
+		       "it is never opened for writing";
 	default:
 		return strerror(-err);
 	}

@@ -35,7 +35,8 @@
 struct dirio;
 
 struct dirio_ops {
-	/* flags as io_file_open: O_RDONLY or O_RDWR, | O_CREAT | O_EXCL */
+	/* flags as io_file_open: O_RDONLY or O_RDWR, | O_CREAT | O_EXCL;
+	 * -EBUSY when another open's lock conflicts (dirio_file_open) */
 	int (*open)(struct dirio *d, const char *name, int flags,
 		    struct io **out_io);
 	int (*exists)(struct dirio *d, const char *name); /* 0 or -ENOENT */
@@ -83,7 +84,17 @@ void dirio_close(struct dirio *d);
  * dirio_file_open - the real-directory dirio over `dir_fd` (borrowed: it
  * must stay open while the dirio is used; the dirio never closes it).
  * Returns 0 and sets *out, or -ENOMEM.
+ *
+ * Its open() never follows a symbolic link (-ELOOP), opens only regular
+ * files (-EMEDIUMTYPE), and holds an flock on every file it opens until
+ * io_close: exclusive for O_RDWR, shared for O_RDONLY; -EBUSY when another
+ * open holds a conflicting one.  O_RDWR of a file with several names
+ * (st_nlink > 1) is -EMLINK.  With DIRIO_FILE_READ_BESIDE_WRITER in
+ * `flags`, an O_RDONLY open that a writer's lock refuses proceeds without
+ * a lock: only for callers that read nothing but checksummed metadata and
+ * treat a checksum failure as "changed under me" (store.h).
  */
-int dirio_file_open(int dir_fd, struct dirio **out);
+#define DIRIO_FILE_READ_BESIDE_WRITER 1u
+int dirio_file_open(int dir_fd, unsigned flags, struct dirio **out);
 
 #endif /* HANGAR_DIRIO_H */

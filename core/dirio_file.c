@@ -4,7 +4,20 @@
  * Every call is relative to the borrowed directory descriptor
  * (openat/faccessat/renameat2/unlinkat), so a store never resolves a path
  * outside its directory, and the directory sync is fsync(2) of that
- * descriptor.  Like io_file.c's fdatasync, a failed directory fsync latches:
+ * descriptor.  Files are opened by io_file_openat: never through a symbolic
+ * link, only regular files.
+ *
+ * The container lock (store.h): every file opened here carries an flock
+ * on its open file description for as long as it is open: exclusive for a
+ * read-write open, shared for a read-only one, both non-blocking (-EBUSY
+ * when another open holds a conflicting one).  flock locks the inode, so
+ * no second writer can get at a container through another store, a hard
+ * link, a symbolic link or a bind mount, and no reader can read blocks a
+ * writer is recycling.  A read-write open of a file with more than one
+ * name (st_nlink > 1: a hard link, possibly into another store) is refused
+ * with -EMLINK: its other name is outside this store's control.
+ * DIRIO_FILE_READ_BESIDE_WRITER lets a read-only open proceed without its
+ * shared lock when a writer holds the file (dirio.h says for whom).  Like io_file.c's fdatasync, a failed directory fsync latches:
  * Linux may clear the error after reporting it once, and a later "success"
  * would claim namespace changes that were lost.
  *
@@ -15,13 +28,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct dirio_file {
 	struct dirio d; /* first: a struct dirio * is a struct dirio_file * */
 	int dir_fd;	/* borrowed */
+	unsigned flags; /* DIRIO_FILE_*, immutable */
 	_Atomic int sync_error;
 };
 
@@ -38,7 +55,37 @@ static int errno_or_eio(void)
 static int dirio_file_open_file(struct dirio *d, const char *name, int flags,
 				struct io **out_io)
 {
-	return io_file_openat(dirio_file_from(d)->dir_fd, name, flags, out_io);
+	const struct dirio_file *f = dirio_file_from(d);
+	const bool write = (flags & O_ACCMODE) == O_RDWR;
+	struct io *io = NULL;
+	struct stat st;
+	int ret = io_file_openat(f->dir_fd, name, flags, &io);
+	if (ret)
+		return ret;
+	const int fd = io_file_fd(io);
+	if (flock(fd, (write ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+		ret = errno == EWOULDBLOCK ? -EBUSY : errno_or_eio();
+		if (ret == -EBUSY && !write &&
+		    (f->flags & DIRIO_FILE_READ_BESIDE_WRITER))
+			ret = 0; /* unlocked, as the caller asked */
+		if (ret)
+			goto out_close;
+	}
+	if (write) {
+		if (fstat(fd, &st) != 0) {
+			ret = errno_or_eio();
+			goto out_close;
+		}
+		if (st.st_nlink > 1) {
+			ret = -EMLINK;
+			goto out_close;
+		}
+	}
+	*out_io = io;
+	return 0;
+out_close:
+	io_close(io); /* releases the flock with the descriptor */
+	return ret;
 }
 
 static int dirio_file_exists(struct dirio *d, const char *name)
@@ -92,13 +139,14 @@ static const struct dirio_ops dirio_file_ops = {
 	.close = dirio_file_close,
 };
 
-int dirio_file_open(int dir_fd, struct dirio **out)
+int dirio_file_open(int dir_fd, unsigned flags, struct dirio **out)
 {
 	struct dirio_file *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	f->d.ops = &dirio_file_ops;
 	f->dir_fd = dir_fd;
+	f->flags = flags;
 	atomic_init(&f->sync_error, 0);
 	*out = &f->d;
 	return 0;

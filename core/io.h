@@ -85,6 +85,9 @@ void io_close(struct io *io);
 /*
  * io_file_open - open `path` as a container io.
  * flags: O_RDONLY or O_RDWR, optionally | O_CREAT | O_EXCL (mode 0600).
+ * The last component is never followed if it is a symbolic link (-ELOOP)
+ * and only a regular file is opened (-EMEDIUMTYPE for a FIFO, device,
+ * socket or directory; a FIFO never blocks the call).
  * Returns 0 and sets *out_io, or -errno (the open(2) error).
  */
 int io_file_open(const char *path, int flags, struct io **out_io);

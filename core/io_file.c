@@ -20,8 +20,14 @@
  *      wrapped negative off_t.
  *   4. A failed fdatasync latches: every later fdatasync on this io returns
  *      the first error.  Linux may drop dirty pages and clear the error
- *      after reporting it once, so a later "successful" sync would lie
- *      (STYLE.md practice 9).  The only way out is to close and reopen.
+ *      after reporting it once, so a later "successful" sync would lie.
+ *      The only way out is to close and reopen.
+ *   5. Only a regular file is ever opened, and never through a symbolic
+ *      link in the last component (O_NOFOLLOW: -ELOOP; a FIFO, device,
+ *      socket or directory: -EMEDIUMTYPE, checked with fstat on the opened
+ *      descriptor, which was opened O_NONBLOCK so a FIFO cannot hang us).
+ *      A container file is cut back and written: following a link planted
+ *      in a store would do that to someone else's file.
  *
  * THREAD MODEL: the descriptor never changes after io_file_open; every call
  * is positional, so any number of threads may use one io at once.  The only
@@ -212,7 +218,8 @@ int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io)
 {
 	const int accmode = flags & O_ACCMODE;
 	struct io_file *f;
-	int fd;
+	struct stat st;
+	int fd, fl;
 	int err;
 
 	*out_io = NULL;
@@ -224,12 +231,29 @@ int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io)
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -ENOMEM;
+	/* Invariant 5: never through a symbolic link, never anything but a
+	 * regular file.  O_NONBLOCK keeps a FIFO from blocking the open; it
+	 * is cleared once the file is known to be regular. */
 	do {
-		fd = openat(dir_fd, path, flags | O_CLOEXEC, 0600);
+		fd = openat(dir_fd, path,
+			    flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		err = -errno;
 		goto out_free;
+	}
+	if (fstat(fd, &st) != 0) {
+		err = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EMEDIUMTYPE;
+		goto out_close;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		err = -errno;
+		goto out_close;
 	}
 	f->io.ops = &io_file_ops;
 	f->fd = fd;
@@ -237,6 +261,8 @@ int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io)
 	*out_io = &f->io;
 	return 0;
 
+out_close:
+	close(fd);
 out_free:
 	free(f);
 	return err;

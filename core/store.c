@@ -11,8 +11,20 @@
  *     name and renames it into place, every change ends with a directory
  *     sync (guestfile.h gives the crash arguments).  This file decides
  *     policy: names, read-only, in use, saved image, contents.
- *   - One writer: an exclusive flock on .hangar-lock, whose content is the
- *     holder's PID for the error message of a second mount.
+ *   - One writer: an exclusive flock on the store directory itself (a
+ *     descriptor opened O_RDONLY | O_DIRECTORY), held from store_open to
+ *     store_close; readers hold a shared one when they can.  A directory
+ *     cannot be deleted or replaced under its holder the way a lock file
+ *     could, and nothing is written to take it.  Who holds it is read from
+ *     the kernel's lock table (store_lock_holder, lockinfo.h).  Each open
+ *     container carries its own flock as well (dirio_file.c), so the store
+ *     lock is about the namespace and the settings, the container lock
+ *     about the bytes.
+ *   - Every file the store opens is opened relative to the directory
+ *     descriptor, never through a symbolic link (O_NOFOLLOW), and is
+ *     checked to be a regular file; files it creates are created with
+ *     O_EXCL after removing a leftover, so a planted link is never written
+ *     through.
  *   - A background thread commits every open container every
  *     commit_interval_ms, so unflushed data never piles up for long.
  *   - Encrypted stores: `.hangar-store` says "encryption aes-256-gcm" and
@@ -56,12 +68,14 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "dirio.h"
 #include "format.h"
 #include "guestfile.h"
 #include "io.h"
+#include "lockinfo.h"
 #include "names.h"
 #include "savelock.h"
 #include "store.h"
@@ -92,7 +106,6 @@ struct store {
 	char *dir;
 	int dir_fd;
 	struct dirio *ns; /* over dir_fd: every guest-file change */
-	int lock_fd;
 	bool read_only;
 	unsigned cluster_shift;
 	unsigned commit_interval_ms;
@@ -122,12 +135,52 @@ static int dir_sync(int dir_fd)
 	return fsync(dir_fd) ? errno_neg() : 0;
 }
 
+/*
+ * Open one of the store's own small files for reading: never through a
+ * symbolic link, never anything but a regular file (a FIFO would hang the
+ * read; O_NONBLOCK keeps the open itself from hanging).  Returns the
+ * descriptor or a negative errno (-EMEDIUMTYPE: not a regular file).
+ */
+static int small_file_open(int dir_fd, const char *name)
+{
+	struct stat st;
+	int fd = openat(dir_fd, name,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno_neg();
+	if (fstat(fd, &st) != 0) {
+		int ret = errno_neg();
+		close(fd);
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EMEDIUMTYPE;
+	}
+	return fd;
+}
+
+/*
+ * Create `name` afresh for writing: a leftover (or a planted link) is
+ * removed first and the file is created O_EXCL | O_NOFOLLOW, so nothing
+ * outside the store is ever truncated or written through it.
+ */
+static int small_file_create(int dir_fd, const char *name)
+{
+	if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT)
+		return errno_neg();
+	int fd = openat(dir_fd, name,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	return fd < 0 ? errno_neg() : fd;
+}
+
 static int config_read(int dir_fd, unsigned *out_shift, bool *out_encrypted)
 {
 	char buf[256];
-	int fd = openat(dir_fd, STORE_CONFIG_NAME, O_RDONLY | O_CLOEXEC);
+	int fd = small_file_open(dir_fd, STORE_CONFIG_NAME);
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : errno_neg();
+		return fd == -ENOENT ? -ENOENT : fd == -ELOOP ? -EINVAL : fd;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
@@ -144,17 +197,23 @@ static int config_read(int dir_fd, unsigned *out_shift, bool *out_encrypted)
 	return 0;
 }
 
-/* Read the key-slot area (exactly KEYSLOT_AREA_SIZE bytes). */
-static int keys_read(int dir_fd, uint8_t *area)
+/* Open the key-slot area for reading (small_file_open); a missing or
+ * odd one is a damaged store, -EUCLEAN. */
+static int keys_open(int dir_fd)
 {
-	int fd = openat(dir_fd, STORE_KEYS_NAME, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -EUCLEAN : errno_neg();
+	int fd = small_file_open(dir_fd, STORE_KEYS_NAME);
+	if (fd == -ENOENT || fd == -ELOOP || fd == -EMEDIUMTYPE)
+		return -EUCLEAN;
+	return fd;
+}
+
+/* Read the key-slot area (exactly KEYSLOT_AREA_SIZE bytes) from `fd`. */
+static int keys_read_fd(int fd, uint8_t *area)
+{
 	/* one byte more than the area tells a longer file apart */
 	uint8_t buf[KEYSLOT_AREA_SIZE + 1];
 	ssize_t n = pread(fd, buf, sizeof(buf), 0);
 	int ret = n < 0 ? errno_neg() : 0;
-	close(fd);
 	if (!ret && n != KEYSLOT_AREA_SIZE)
 		ret = -EUCLEAN;
 	if (!ret)
@@ -163,15 +222,24 @@ static int keys_read(int dir_fd, uint8_t *area)
 	return ret;
 }
 
+static int keys_read(int dir_fd, uint8_t *area)
+{
+	int fd = keys_open(dir_fd);
+	if (fd < 0)
+		return fd;
+	int ret = keys_read_fd(fd, area);
+	close(fd);
+	return ret;
+}
+
 /* Replace the key-slot area atomically (see the design notes). */
 static int keys_write(int dir_fd, const uint8_t *area)
 {
 	static const char tmp[] = STORE_KEYS_NAME ".tmp";
 	int ret = 0;
-	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			0600);
+	int fd = small_file_create(dir_fd, tmp);
 	if (fd < 0)
-		return errno_neg();
+		return fd;
 	if (pwrite(fd, area, KEYSLOT_AREA_SIZE, 0) != KEYSLOT_AREA_SIZE ||
 	    fsync(fd) != 0)
 		ret = errno_neg();
@@ -206,7 +274,8 @@ int store_init(const char *dir, const struct store_init_options *opts)
 	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0)
 		return errno_neg();
-	if (faccessat(dir_fd, STORE_CONFIG_NAME, F_OK, 0) == 0) {
+	if (faccessat(dir_fd, STORE_CONFIG_NAME, F_OK, AT_SYMLINK_NOFOLLOW) ==
+	    0) {
 		ret = -EEXIST;
 		goto out_close;
 	}
@@ -225,10 +294,9 @@ int store_init(const char *dir, const struct store_init_options *opts)
 	int len = snprintf(buf, sizeof(buf),
 			   "hangar-store 1\ncluster_shift %u\n%s", shift,
 			   encrypt ? "encryption aes-256-gcm\n" : "");
-	fd = openat(dir_fd, ".hangar-store.tmp",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = small_file_create(dir_fd, ".hangar-store.tmp");
 	if (fd < 0) {
-		ret = errno_neg();
+		ret = fd;
 		goto out_close;
 	}
 	if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0)
@@ -254,7 +322,6 @@ int store_open(const char *dir, const struct store_options *opts,
 
 	if (!s)
 		return -ENOMEM;
-	s->lock_fd = -1;
 	s->read_only = opts && opts->read_only;
 	s->commit_interval_ms = opts ? opts->commit_interval_ms : 0;
 	s->event = opts ? opts->event : NULL;
@@ -272,7 +339,11 @@ int store_open(const char *dir, const struct store_options *opts,
 		ret = errno_neg();
 		goto out_free;
 	}
-	ret = dirio_file_open(s->dir_fd, &s->ns);
+	ret = dirio_file_open(s->dir_fd,
+			      s->read_only && opts && opts->read_beside_writer
+				      ? DIRIO_FILE_READ_BESIDE_WRITER
+				      : 0,
+			      &s->ns);
 	if (ret)
 		goto out_close_dir;
 	ret = config_read(s->dir_fd, &s->cluster_shift, &s->encrypted);
@@ -298,44 +369,34 @@ int store_open(const char *dir, const struct store_options *opts,
 	if (s->read_only) {
 		/* A reader takes a shared lock when it can, so no writer
 		 * starts underneath a read-only mount; when a writer already
-		 * holds the store, the reader proceeds without (it reads the
-		 * last committed state). */
-		s->lock_fd = openat(s->dir_fd, STORE_LOCK_NAME,
-				    O_RDONLY | O_CLOEXEC);
-		if (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_SH | LOCK_NB)) {
-			close(s->lock_fd);
-			s->lock_fd = -1;
-		}
+		 * holds the store, the reader proceeds without (each guest it
+		 * opens is then guarded by the container lock). */
+		(void)flock(s->dir_fd, LOCK_SH | LOCK_NB);
 	} else {
-		s->lock_fd = openat(s->dir_fd, STORE_LOCK_NAME,
-				    O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (s->lock_fd < 0) {
+		struct statvfs vfs;
+		if (fstatvfs(s->dir_fd, &vfs) == 0 &&
+		    (vfs.f_flag & ST_RDONLY)) {
+			ret = -EROFS;
+			goto out_close_dir;
+		}
+		if (faccessat(s->dir_fd, ".", W_OK, AT_EACCESS) != 0) {
 			ret = errno_neg();
 			goto out_close_dir;
 		}
-		if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		if (flock(s->dir_fd, LOCK_EX | LOCK_NB) != 0) {
 			ret = errno == EWOULDBLOCK ? -EWOULDBLOCK : errno_neg();
-			goto out_close_lock;
-		}
-		char pid[32];
-		int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-		if (ftruncate(s->lock_fd, 0) != 0 ||
-		    pwrite(s->lock_fd, pid, (size_t)len, 0) != len) {
-			ret = errno_neg();
-			goto out_close_lock;
+			goto out_close_dir;
 		}
 		if (s->commit_interval_ms) {
 			ret = -pthread_create(&s->committer, NULL,
 					      committer_main, s);
 			if (ret)
-				goto out_close_lock;
+				goto out_close_dir;
 			s->committer_running = true;
 		}
 	}
 	*out_store = s;
 	return 0;
-out_close_lock:
-	close(s->lock_fd);
 out_close_dir:
 	dirio_close(s->ns);
 	close(s->dir_fd);
@@ -367,13 +428,8 @@ int store_close(struct store *s)
 		free(s->guests[i]);
 	}
 	free(s->guests);
-	if (s->lock_fd >= 0) {
-		if (!s->read_only && ftruncate(s->lock_fd, 0) != 0 && !first)
-			first = errno_neg();
-		close(s->lock_fd);
-	}
 	dirio_close(s->ns);
-	close(s->dir_fd);
+	close(s->dir_fd);	    /* releases the store lock */
 	crypto_key_free(s->master); /* wiped */
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
@@ -385,21 +441,29 @@ int store_close(struct store *s)
 
 int store_lock_holder(const char *dir, pid_t *out_pid)
 {
-	char path[4096], buf[32];
-	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	bool exclusive = false;
+	pid_t pid = 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -ENOENT;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		close(fd);
-		return -ENOENT;
+	int ret = fstat(fd, &st) == 0
+			  ? lockinfo_flock_holder(&st, &pid, &exclusive)
+			  : errno_neg();
+	if (ret && ret != -ENOENT) {
+		/* No lock table to read (no /proc): whether it is held can
+		 * still be told, not by whom. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			ret = -ENOENT;
+		} else {
+			ret = 0;
+			exclusive = false;
+		}
 	}
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	close(fd);
-	if (n < 0)
-		n = 0; /* held, but by readers only: no PID */
-	buf[n] = '\0';
-	*out_pid = (pid_t)atol(buf);
+	if (ret)
+		return -ENOENT;
+	*out_pid = exclusive ? pid : 0;
 	return 0;
 }
 
@@ -411,6 +475,38 @@ unsigned store_cluster_shift(const struct store *s)
 const char *store_dir(const struct store *s)
 {
 	return s->dir;
+}
+
+int store_guest_open_io(struct store *s, const char *name, struct io **out_io)
+{
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	int ret = guestfile_open(s->ns, name, O_RDONLY, out_io);
+	if (ret)
+		return ret;
+	/* read_beside_writer may have opened it unlocked: a whole-file
+	 * reader needs the lock (again: a no-op when it is held). */
+	const int fd = io_file_fd(*out_io);
+	if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0) {
+		ret = errno == EWOULDBLOCK ? -EBUSY : errno_neg();
+		io_close(*out_io);
+		*out_io = NULL;
+	}
+	return ret;
+}
+
+int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
+		       bool *out_exclusive)
+{
+	char file[GUESTFILE_NAME_MAX];
+	struct stat st;
+
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	guestfile_name(name, file);
+	if (fstatat(s->dir_fd, file, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno_neg();
+	return lockinfo_flock_holder(&st, out_pid, out_exclusive);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -446,6 +542,16 @@ int store_guest_list(struct store *s, char ***out_names, size_t *out_num)
 		if (len <= suffix ||
 		    strcmp(de->d_name + len - suffix, STORE_GUEST_SUFFIX) != 0)
 			continue;
+		/* Only regular files are guests: a link, FIFO or directory
+		 * named like one is not listed (and would not open). */
+		if (de->d_type != DT_REG) {
+			struct stat st;
+			if (de->d_type != DT_UNKNOWN ||
+			    fstatat(s->dir_fd, de->d_name, &st,
+				    AT_SYMLINK_NOFOLLOW) != 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+		}
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)(len - suffix),
 			 de->d_name);
@@ -934,17 +1040,40 @@ const struct crypto_key *store_master_key(const struct store *s)
 	return s->master;
 }
 
-/* Read-modify-write of the key area under an flock on the directory. */
+/*
+ * Read-modify-write of the key area under an exclusive flock on
+ * `.hangar-keys` itself (the store directory's flock is the store lock).
+ * The area is replaced by rename, so a lock on the file we opened may be
+ * on a file that is no longer `.hangar-keys` by the time we hold it: then
+ * it is opened again, until the locked file is the current one.
+ * Returns the locked descriptor (close it to unlock) or a negative errno.
+ */
 static int keys_edit_begin(struct store *s, uint8_t *area)
 {
 	if (!s->encrypted)
 		return -ENOTSUP;
-	if (flock(s->dir_fd, LOCK_EX) != 0)
-		return errno_neg();
-	int ret = keys_read(s->dir_fd, area);
-	if (ret)
-		(void)flock(s->dir_fd, LOCK_UN);
-	return ret;
+	for (;;) {
+		struct stat held, now;
+		int fd = keys_open(s->dir_fd);
+		if (fd < 0)
+			return fd;
+		if (flock(fd, LOCK_EX) != 0 || fstat(fd, &held) != 0) {
+			int ret = errno_neg();
+			close(fd);
+			return ret;
+		}
+		if (fstatat(s->dir_fd, STORE_KEYS_NAME, &now,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now.st_dev == held.st_dev && now.st_ino == held.st_ino) {
+			int ret = keys_read_fd(fd, area);
+			if (ret) {
+				close(fd);
+				return ret;
+			}
+			return fd;
+		}
+		close(fd); /* replaced meanwhile: lock the new one */
+	}
 }
 
 int store_key_add(struct store *s, enum keyslot_kind kind, const void *secret,
@@ -953,14 +1082,14 @@ int store_key_add(struct store *s, enum keyslot_kind kind, const void *secret,
 {
 	uint8_t area[KEYSLOT_AREA_SIZE];
 	unsigned slot = 0;
-	int ret = keys_edit_begin(s, area);
-	if (ret)
-		return ret;
+	int ret, fd = keys_edit_begin(s, area);
+	if (fd < 0)
+		return fd;
 	ret = keyslot_add(area, sizeof(area), &slot, s->master, kind, kdf,
 			  secret, secret_len);
 	if (!ret)
 		ret = keys_write(s->dir_fd, area);
-	(void)flock(s->dir_fd, LOCK_UN);
+	close(fd);
 	if (!ret && out_slot)
 		*out_slot = slot;
 	return ret;
@@ -969,13 +1098,13 @@ int store_key_add(struct store *s, enum keyslot_kind kind, const void *secret,
 int store_key_remove(struct store *s, unsigned index)
 {
 	uint8_t area[KEYSLOT_AREA_SIZE];
-	int ret = keys_edit_begin(s, area);
-	if (ret)
-		return ret;
+	int ret, fd = keys_edit_begin(s, area);
+	if (fd < 0)
+		return fd;
 	ret = keyslot_remove(area, sizeof(area), s->master, index);
 	if (!ret)
 		ret = keys_write(s->dir_fd, area);
-	(void)flock(s->dir_fd, LOCK_UN);
+	close(fd);
 	return ret;
 }
 

@@ -2,30 +2,65 @@
  * store.h -- a store: a host directory of guest containers.
  *
  * A store is a directory holding `.hangar-store` (its settings, written at
- * init), `.hangar-lock` (the writer's lock, with its PID) and one container
- * file `<guest>.hangar` per guest.  Guest names are validated
- * (name_guest_valid) before any path is built, so no name can reach outside
- * the directory.  Guest files are created under a temporary name, synced and
- * renamed into place, then the directory is synced, so a crash leaves either
- * no guest or a complete empty one.
+ * init), for an encrypted store `.hangar-keys`, and one container file
+ * `<guest>.hangar` per guest.  Guest names are validated (name_guest_valid)
+ * before any path is built, and every file is opened relative to the
+ * directory's descriptor with O_NOFOLLOW and checked to be a regular file,
+ * so neither a name nor a planted link can reach outside the directory;
+ * anything else named like a guest (a link, a FIFO, a directory) is not
+ * listed and does not open (-ELOOP, -EMEDIUMTYPE).  Guest files are created
+ * under a temporary name, synced and renamed into place, then the directory
+ * is synced, so a crash leaves either no guest or a complete empty one.
  *
- * One writer per store: store_open() for writing takes an exclusive flock on
- * `.hangar-lock` and fails with -EWOULDBLOCK if another process holds it
- * (store_lock_holder() says which PID).  A read-only open never writes; it
- * holds a shared lock when it can get one (so no writer starts under a
- * read-only mount) and proceeds without one when a writer holds the store
- * (it then reads the last committed state).
+ * LOCKS (all flock(2), all released by the kernel when the holder dies):
+ *   - The store lock is on the store DIRECTORY itself (a descriptor opened
+ *     O_RDONLY | O_DIRECTORY), not on a file in it: a file could be
+ *     deleted or replaced under its holder, a directory cannot.
+ *     store_open() for writing takes it exclusively and fails with
+ *     -EWOULDBLOCK if another process holds it (store_lock_holder() says
+ *     which PID, from /proc/locks).  A read-only open never writes; it
+ *     holds a shared store lock when it can get one (so no writer starts
+ *     under it) and proceeds without one when a writer holds the store.
+ *     (Stores made by older versions have a `.hangar-lock` file: it is no
+ *     longer opened and may be removed.)
+ *   - The container lock is on each guest file while it is open: exclusive
+ *     while open read-write, shared while open read-only (dirio_file.c).
+ *     It locks the inode, so no second writer, from any store or path
+ *     (hard link, symbolic link, bind mount), opens a container another
+ *     process is writing, and no reader reads a container while a writer
+ *     recycles its blocks: such opens fail with -EBUSY
+ *     (store_guest_holder() says who).  A read-write open of a guest file
+ *     with several names (a hard link) is refused with -EMLINK.
+ *   - Key edits (store_key_add/remove) hold an exclusive flock on
+ *     `.hangar-keys` while they rewrite it.
+ *
+ * Readers beside a writer.  Until snapshots give readers a stable view, a
+ * read-only store never serves bytes of a guest that another process has
+ * open read-write (-EBUSY).  The one exception is opt-in,
+ * store_options.read_beside_writer: the guest is opened without a lock, for
+ * its metadata only (what `hangar ls` and `status` show).  That is safe
+ * because a container open reads only the committed superblock and
+ * metadata blocks, each verified against the checksum its parent recorded
+ * (FORMAT.md section 3): a block the writer recycled meanwhile fails
+ * (-EBADMSG/-EUCLEAN) instead of being used, and the caller retries or
+ * reports the guest as busy.  Object data must not be read through such a
+ * store: data clusters are recycled too.
+ *
+ * A store on a read-only filesystem opens read-only only: store_open for
+ * writing fails with -EROFS (and -EACCES without write permission on the
+ * directory) before anything is locked or opened.
  *
  * Ownership: containers returned by store_guest_get() are borrowed from the
  * store's cache and stay valid until the matching store_guest_put().  The
  * store commits every open container every `commit_interval_ms` in a
  * background thread (0 disables it) and on store_close().
  *
- * store_open() records the caller's PID in the lock file and, when
- * commit_interval_ms > 0 (never for a read-only store), starts the committer
- * thread: open the store in the process that will use it, after any fork(),
- * and never use one store across fork().  With commit_interval_ms = 0 no
- * thread is started.
+ * store_open() takes the store lock in the caller's process (the PID the
+ * kernel records, and store_lock_holder reports, is that process's) and,
+ * when commit_interval_ms > 0 (never for a read-only store), starts the
+ * committer thread: open the store in the process that will use it, after
+ * any fork(), and never use one store across fork().  With
+ * commit_interval_ms = 0 no thread is started.
  *
  * The guest cache keeps at most a quarter of RLIMIT_NOFILE containers open
  * (16..4096): opening one more commits and closes the least recently used
@@ -53,7 +88,6 @@
 struct store;
 
 #define STORE_CONFIG_NAME  ".hangar-store"
-#define STORE_LOCK_NAME	   ".hangar-lock"
 #define STORE_KEYS_NAME	   ".hangar-keys"
 #define STORE_GUEST_SUFFIX GUESTFILE_SUFFIX /* guestfile.h */
 
@@ -76,6 +110,10 @@ struct store_init_options {
 
 struct store_options {
 	bool read_only;
+	/* read_only only: open guests another process has open read-write
+	 * too, unlocked, for metadata only (see "Readers beside a writer"
+	 * above); without it such guests fail with -EBUSY. */
+	bool read_beside_writer;
 	unsigned commit_interval_ms; /* background commit period, 0 = none */
 	container_event_fn event; /* passed to every container; may be NULL */
 	void *event_arg;
@@ -101,7 +139,9 @@ int store_init(const char *dir, const struct store_init_options *opts);
 
 /*
  * store_open - open the store at `dir`.  -ENOENT/-EINVAL if it is not a
- * store, -EWOULDBLOCK if another process holds its write lock.  Encrypted
+ * store, -EWOULDBLOCK if another process holds its write lock; for
+ * writing, -EROFS on a read-only filesystem and -EACCES without write
+ * permission on the directory.  Encrypted
  * store: -ENOKEY without a secret, -EKEYREJECTED for a wrong one (both
  * before the lock is taken or anything is written), -EUCLEAN/-EBADMSG for
  * a damaged or missing key-slot area.
@@ -113,9 +153,29 @@ int store_open(const char *dir, const struct store_options *opts,
  * committer, release the lock.  Accepts NULL.  Returns the first error. */
 int store_close(struct store *s);
 
-/* store_lock_holder - PID recorded in `dir`'s lock file while it is held;
- * *out_pid is 0 when only readers hold it.  -ENOENT if nobody holds it. */
+/* store_lock_holder - the PID of the process holding the store lock of
+ * `dir` for writing (from the kernel's lock table, /proc/locks); *out_pid
+ * is 0 when only readers hold it (or the holder cannot be named).
+ * -ENOENT if nobody holds it.  Takes no lock itself. */
 int store_lock_holder(const char *dir, pid_t *out_pid);
+
+/*
+ * store_guest_holder - who holds the container lock of guest `name`:
+ * *out_pid and whether it is exclusive (open read-write).  -ENOENT when
+ * nobody has it open, -errno when it cannot be told.  For messages only:
+ * the answer may be stale by the time it is read.
+ */
+int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
+		       bool *out_exclusive);
+
+/*
+ * store_guest_open_io - open guest `name`'s container file read-only, as
+ * the store does (no links, regular files only, a shared container lock
+ * held until io_close: -EBUSY while another process has it open
+ * read-write, even with read_beside_writer).  For tools that read the
+ * file whole (check_container).  The io is the caller's (io_close).
+ */
+int store_guest_open_io(struct store *s, const char *name, struct io **out_io);
 
 /* store_cluster_shift - the store's cluster size, as a shift. */
 unsigned store_cluster_shift(const struct store *s);

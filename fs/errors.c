@@ -28,6 +28,9 @@ int hfs_errno(int err)
 	case EPROTONOSUPPORT:
 	case ENOKEY:	   /* a container whose key we do not have */
 	case EKEYREJECTED: /* ... or that our key does not open */
+	case ELOOP:	   /* a guest file that is a symbolic link */
+	case EMEDIUMTYPE:  /* ... or not a regular file */
+	case EMLINK:	   /* ... or hard-linked: never opened to write */
 		return EIO;
 	default:
 		return e;

@@ -7,7 +7,8 @@
  * one open file), so that the kernel's dentry cache never pins a guest.
  *
  * A guest whose container cannot be opened (corrupt, truncated, unreadable,
- * written by a newer hangar) answers EIO to every operation (EROFS for an
+ * written by a newer hangar, hard-linked, or open by another process:
+ * EBUSY, store.h's container lock) answers EIO (EBUSY for the lock) to every operation (EROFS for an
  * unknown read-only-compatible feature on a read-write mount) and is logged
  * once per node, with core's reason (log.c keeps it from the container's
  * OPEN_REFUSED event); every other guest keeps working (DESIGN.md
@@ -36,6 +37,10 @@ static bool guest_refused(int err)
 	case EROFS:
 	case ENOKEY:
 	case EKEYREJECTED:
+	case EBUSY:	  /* another process has it open (container lock) */
+	case ELOOP:	  /* a symbolic link named like a guest */
+	case EMEDIUMTYPE: /* not a regular file */
+	case EMLINK:	  /* hard-linked: refused for writing */
 		return true;
 	default:
 		return false;
@@ -53,6 +58,30 @@ static void guest_log_refused(struct hfs *fs, const char *name, int err)
 		snprintf(why, sizeof(why),
 			 "unknown format version or incompatible feature "
 			 "(written by a newer hangar?)");
+	if (!have && err == -EBUSY) {
+		bool exclusive = false;
+		pid_t pid = 0;
+
+		if (store_guest_holder(fs->store, name, &pid, &exclusive) ==
+			    0 &&
+		    pid > 0)
+			snprintf(why, sizeof(why),
+				 "guest is open %s by PID %ld (another "
+				 "hangarfs or hangar); %s",
+				 exclusive ? "read-write" : "read-only",
+				 (long)pid,
+				 exclusive ? "read it through its mount"
+					   : "try again once it is closed");
+		else
+			snprintf(why, sizeof(why),
+				 "guest is open by another process (container "
+				 "lock)");
+	}
+	if (!have && err == -EMLINK)
+		snprintf(why, sizeof(why),
+			 "the container file has other names (hard links), "
+			 "possibly in another store; it is never opened for "
+			 "writing");
 	log_msg(LOG_ERR,
 		"%s: container %s/%s%s cannot be opened: %s%s%s; every "
 		"operation on this guest fails with %s, the rest of the store "

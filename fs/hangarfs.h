@@ -350,9 +350,12 @@ struct hfs_secret {
  * (>= 0), or, with neither, ask on the terminal without echo when
  * `may_prompt` and STORE is encrypted (else sec->buf stays NULL).  0 or
  * -errno (-EINVAL: empty or too long).  Wipe with secret_free.
+ * A keyfile must be owned by the caller or root and give no permission to
+ * group or others (as ssh's private keys), unless `keyfile_insecure`
+ * (-o keyfile_insecure): else -EPERM, with the reason on stderr.
  */
 int secret_load(const char *store, const char *keyfile, int pass_fd,
-		bool may_prompt, struct hfs_secret *sec);
+		bool keyfile_insecure, bool may_prompt, struct hfs_secret *sec);
 void secret_free(struct hfs_secret *sec);
 
 #endif /* HANGAR_FS_HANGARFS_H */

@@ -12,6 +12,9 @@
  *                         fsync/close of the store)
  *   ro                    the whole store read-only (no lock is taken)
  *   keyfile=FILE          encrypted store: the key slot opened by FILE
+ *                         (owned by the caller or root, mode 0600 or
+ *                         stricter: refused otherwise)
+ *   keyfile_insecure      accept a keyfile that fails that test
  *   passphrase_fd=N       ... or by a passphrase read from descriptor N
  *                         (neither: asked on the terminal with -f)
  * and every libfuse option passes through (fsname, max_threads, clone_fd..).
@@ -58,6 +61,7 @@ struct config {
 	int show_help;
 	int show_version;
 	char *keyfile;
+	int keyfile_insecure;
 	int passphrase_fd;
 };
 
@@ -72,6 +76,7 @@ static const struct fuse_opt config_opts[] = {
 	{"commit_interval=%u", offsetof(struct config, commit_interval), 0},
 	{"keyfile=%s", offsetof(struct config, keyfile), 0},
 	{"passphrase_fd=%d", offsetof(struct config, passphrase_fd), 0},
+	{"keyfile_insecure", offsetof(struct config, keyfile_insecure), 1},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -133,6 +138,9 @@ static void usage(const char *prog)
 	       "read-only\n"
 	       "    -o keyfile=FILE          encrypted store: open it with "
 	       "FILE's bytes\n"
+	       "    -o keyfile_insecure      accept a key file others can read "
+	       "or another\n"
+	       "                             user owns (refused otherwise)\n"
 	       "    -o passphrase_fd=N       ... or a passphrase read from "
 	       "descriptor N\n"
 	       "                             (neither, with -f on a terminal: "
@@ -175,7 +183,9 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 	int err;
 
 	err = secret_load(fs->store_path, cfg->keyfile, cfg->passphrase_fd,
-			  may_prompt, &sec);
+			  cfg->keyfile_insecure, may_prompt, &sec);
+	if (err == -EPERM)
+		return err; /* secret_load said why */
 	if (err) {
 		fprintf(stderr, "hangarfs: %s: cannot read the key: %s\n",
 			cfg->keyfile ? cfg->keyfile : "passphrase",
@@ -200,8 +210,16 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 			fs->store_path);
 		return err;
 	}
+	if (err == -EROFS) {
+		fprintf(stderr,
+			"hangarfs: %s is on a read-only filesystem; mount it "
+			"with -o ro\n",
+			fs->store_path);
+		return err;
+	}
 	if (err == -EWOULDBLOCK) {
-		if (store_lock_holder(fs->store_path, &holder) == 0)
+		if (store_lock_holder(fs->store_path, &holder) == 0 &&
+		    holder > 0)
 			fprintf(stderr,
 				"hangarfs: %s is already in use by PID %ld "
 				"(mounted, or opened by 'hangar'); unmount it "

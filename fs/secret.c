@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -149,8 +150,34 @@ static int secret_prompt(const char *store, struct hfs_secret *sec)
 	return err;
 }
 
+/* A key file nobody else could have read or planted (hangarfs.h). */
+static int keyfile_check(const char *path, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		fprintf(stderr,
+			"hangarfs: %s: key file is owned by uid %ld, not by "
+			"you or root: refusing it as a key (-o "
+			"keyfile_insecure to use it anyway)\n",
+			path, (long)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & 077) {
+		fprintf(stderr,
+			"hangarfs: %s: key file is accessible by group or "
+			"others (mode %04o): refusing it as a key (chmod 600 "
+			"%s, or -o keyfile_insecure to use it anyway)\n",
+			path, (unsigned)(st.st_mode & 07777), path);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int secret_load(const char *store, const char *keyfile, int pass_fd,
-		bool may_prompt, struct hfs_secret *sec)
+		bool keyfile_insecure, bool may_prompt, struct hfs_secret *sec)
 {
 	char path[4200];
 	int err;
@@ -171,7 +198,9 @@ int secret_load(const char *store, const char *keyfile, int pass_fd,
 		if (fd < 0) {
 			err = -errno;
 		} else {
-			err = secret_read_fd(fd, false, sec);
+			err = keyfile_insecure ? 0 : keyfile_check(keyfile, fd);
+			if (!err)
+				err = secret_read_fd(fd, false, sec);
 			close(fd);
 		}
 		sec->kind = KEYSLOT_KIND_KEYFILE;

@@ -60,7 +60,7 @@ expect_completion "4K" hangar init store --cluster-size 4
 expect_completion "status" hangar help st
 expect_completion "key" hangar k
 expect_completion "add" hangar key a
-expect_completion "--keyfile" hangar ls store --keyf
+expect_completion "--keyfile --keyfile-insecure" hangar ls store --keyf
 expect_completion "--new-keyfile --new-passphrase-fd" hangar key add store --new
 expect_completion "db01 web01 web02" hangar status --keyfile k store ""
 

@@ -11,6 +11,7 @@ source "$(dirname "$0")/common.bash"
 head -c 64 /dev/urandom >k1
 head -c 64 /dev/urandom >k2
 head -c 64 /dev/urandom >bad
+chmod 600 k1 k2 bad  # key files must be private (hangar refuses others)
 
 h init store --encrypt --keyfile k1
 expect_rc 0 "init --encrypt"

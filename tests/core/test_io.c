@@ -45,6 +45,25 @@ static void test_open(const char *dir)
 	io_close(io);
 	io_close(NULL);
 	CHECK_EQ(io_file_fd(NULL), -1);
+
+	/* Never through a symbolic link, never a FIFO (which must not hang
+	 * the open either), a directory or anything but a regular file; the
+	 * descriptor of a regular file is left blocking. */
+	char *link = test_path(dir, "link.hangar");
+	char *fifo = test_path(dir, "fifo.hangar");
+	CHECK_EQ(symlink(path, link), 0);
+	CHECK_ERR(io_file_open(link, O_RDWR, &io), -ELOOP);
+	CHECK_ERR(io_file_open(link, O_RDONLY, &io), -ELOOP);
+	CHECK_ERR(io_file_open(link, O_RDWR | O_CREAT | O_EXCL, &io), -EEXIST);
+	CHECK_EQ(mkfifo(fifo, 0600), 0);
+	CHECK_ERR(io_file_open(fifo, O_RDONLY, &io), -EMEDIUMTYPE);
+	CHECK_ERR(io_file_open(dir, O_RDONLY, &io), -EMEDIUMTYPE);
+	CHECK(io == NULL);
+	CHECK_OK(io_file_open(path, O_RDONLY, &io));
+	CHECK_EQ(fcntl(io_file_fd(io), F_GETFL) & O_NONBLOCK, 0);
+	io_close(io);
+	free(fifo);
+	free(link);
 	free(path);
 }
 

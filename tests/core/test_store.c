@@ -4,7 +4,11 @@
  * path boundary, the background committer, and ENOSPC on a real, tiny
  * filesystem (a tmpfs, when this process may mount one): the failed write
  * reports -ENOSPC, the committed state stays intact, and a punch still
- * commits on the full filesystem.
+ * commits on the full filesystem.  test_entries_and_locks: odd entries (a
+ * symbolic link, a FIFO, a hard link) are neither listed nor opened for
+ * writing, nothing the store writes follows a planted link, and the
+ * container lock keeps a second store (a reader without read_beside_writer,
+ * a writer) away from a container that is open read-write.
  */
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -239,9 +243,105 @@ static void test_enospc_tmpfs(void)
 	       "committed\n");
 }
 
+static void test_entries_and_locks(void)
+{
+	char *dir = test_tmpdir_new();
+	char *sdir = test_path(dir, "store");
+	char *other = test_path(dir, "other");
+	char path[4096], path2[4096];
+	struct store_options so = {0};
+	struct store_options ro = {.read_only = true};
+	struct store_options beside = {.read_only = true,
+				       .read_beside_writer = true};
+	struct store *s = NULL, *s2 = NULL;
+	struct container *c = NULL, *c2 = NULL;
+	struct io *io = NULL;
+	char **names;
+	size_t num;
+	pid_t pid = 0;
+	bool exclusive = false;
+	struct stat st;
+
+	CHECK_OK(store_init(sdir, NULL));
+	CHECK_OK(store_init(other, NULL));
+	/* a planted lock-file link is never followed (the lock is the
+	 * directory itself) */
+	snprintf(path, sizeof(path), "%s/victim", dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("precious\n", f);
+	fclose(f);
+	snprintf(path2, sizeof(path2), "%s/.hangar-lock", sdir);
+	CHECK(symlink(path, path2) == 0);
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_OK(store_guest_create(s, "g", NULL));
+	CHECK(stat(path, &st) == 0);
+	CHECK_EQ(st.st_size, 9);
+
+	/* a link to another store's guest, a FIFO: not listed, not opened */
+	snprintf(path, sizeof(path), "%s/g.hangar", sdir);
+	snprintf(path2, sizeof(path2), "%s/link.hangar", other);
+	CHECK(symlink(path, path2) == 0);
+	snprintf(path2, sizeof(path2), "%s/fifo.hangar", other);
+	CHECK(mkfifo(path2, 0600) == 0);
+	CHECK_OK(store_open(other, &so, &s2));
+	CHECK_OK(store_guest_list(s2, &names, &num));
+	CHECK_EQ(num, 0);
+	store_names_free(names, num);
+	CHECK_ERR(store_guest_get(s2, "link", &c2), -ELOOP);
+	CHECK_ERR(store_guest_get(s2, "fifo", &c2), -EMEDIUMTYPE);
+	/* a hard link: never read-write, from either name */
+	snprintf(path2, sizeof(path2), "%s/hard.hangar", other);
+	CHECK(link(path, path2) == 0);
+	CHECK_ERR(store_guest_get(s2, "hard", &c2), -EMLINK);
+	CHECK_ERR(store_guest_get(s, "g", &c), -EMLINK);
+	CHECK(unlink(path2) == 0);
+	CHECK_OK(store_close(s2));
+
+	/* the container lock: open read-write here, refused to a reader of
+	 * the same store and to a writer through a hard link elsewhere */
+	CHECK_OK(store_guest_get(s, "g", &c));
+	CHECK(link(path, path2) == 0); /* after our open: the lock decides */
+	CHECK_OK(store_open(other, &so, &s2));
+	CHECK_ERR(store_guest_get(s2, "hard", &c2), -EBUSY);
+	CHECK_OK(store_guest_holder(s2, "hard", &pid, &exclusive));
+	CHECK_EQ(pid, getpid());
+	CHECK(exclusive);
+	CHECK_OK(store_close(s2));
+	CHECK(unlink(path2) == 0);
+	CHECK_OK(store_open(sdir, &ro, &s2));
+	CHECK_ERR(store_guest_get(s2, "g", &c2), -EBUSY);
+	CHECK_ERR(store_guest_open_io(s2, "g", &io), -EBUSY);
+	CHECK_OK(store_close(s2));
+	/* metadata beside the writer: opened (unlocked); a whole-file
+	 * reader through it still gets -EBUSY */
+	CHECK_OK(store_open(sdir, &beside, &s2));
+	CHECK_OK(store_guest_get(s2, "g", &c2));
+	store_guest_put(s2, c2);
+	CHECK_ERR(store_guest_open_io(s2, "g", &io), -EBUSY);
+	CHECK_OK(store_close(s2));
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s)); /* closes g: the lock goes with it */
+	CHECK_OK(store_open(sdir, &ro, &s2));
+	CHECK_OK(store_guest_open_io(s2, "g", &io));
+	/* a reader holds a shared container lock: no writer meanwhile */
+	CHECK_OK(store_open(other, &so, &s));
+	snprintf(path2, sizeof(path2), "%s/hard.hangar", other);
+	CHECK(link(path, path2) == 0);
+	CHECK_ERR(store_guest_get(s, "hard", &c), -EBUSY);
+	CHECK(unlink(path2) == 0);
+	CHECK_OK(store_close(s));
+	io_close(io);
+	CHECK_OK(store_close(s2));
+	free(other);
+	free(sdir);
+	test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	test_namespace();
+	test_entries_and_locks();
 	test_background_commit();
 	test_enospc_tmpfs();
 	printf("test_store: ok\n");

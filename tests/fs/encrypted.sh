@@ -13,6 +13,7 @@ KEY=$WORK/key
 rm -rf "$STORE"
 head -c 64 /dev/urandom >"$KEY"
 head -c 64 /dev/urandom >"$WORK/wrongkey"
+chmod 600 "$KEY" "$WORK/wrongkey"  # key files must be private
 t "$HANGAR" init "$STORE" --encrypt --keyfile "$KEY" >/dev/null ||
 	fail "hangar init --encrypt"
 

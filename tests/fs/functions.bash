@@ -35,6 +35,8 @@ fs_setup() {
 	HFS_LOG=$WORK/hangarfs.log
 	HFS_PID=
 	EXTRA_MOUNTS=()  # mounted on top of MNT: unmounted before it
+	OTHER_MNTS=()    # further hangarfs mounts (fs_mount_other) ...
+	OTHER_PIDS=()    # ... and their daemons: unmounted and ended first
 	OUTER_MOUNTS=()  # under the store: unmounted after the daemon exits
 	mkdir -p "$MNT"
 	trap fs_cleanup EXIT
@@ -45,6 +47,15 @@ fs_setup() {
 fs_cleanup() {
 	local m
 	set +e
+	for m in "${OTHER_MNTS[@]}"; do
+		if mountpoint -q "$m"; then
+			timeout 30 fusermount3 -u "$m" ||
+				timeout 30 fusermount3 -u -z "$m"
+		fi
+	done
+	for m in "${OTHER_PIDS[@]}"; do
+		kill -0 "$m" 2>/dev/null && kill "$m"
+	done
 	for m in "${EXTRA_MOUNTS[@]}"; do
 		mountpoint -q "$m" && timeout 30 umount "$m"
 	done
@@ -93,6 +104,37 @@ fs_mount() {
 	fail "mount did not appear within 10 s"
 }
 
+# fs_mount_other STORE MNT LOG [OPTION...] : another hangarfs (a second
+# store, or a second mount of one) in the foreground; 0 once mounted (its
+# PID in OTHER_PID), 1 if it exited (its output is in LOG).  Cleaned up by
+# the EXIT trap.
+fs_mount_other() {
+	local store=$1 mnt=$2 log=$3 i
+	shift 3
+	mkdir -p "$mnt"
+	"$HANGARFS" "$store" "$mnt" -f "$@" >>"$log" 2>&1 &
+	OTHER_PID=$!
+	OTHER_PIDS+=("$OTHER_PID")
+	OTHER_MNTS+=("$mnt")
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$mnt" && return 0
+		kill -0 "$OTHER_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	fail "mount of $store on $mnt did not appear within 10 s"
+}
+
+# fs_umount_other MNT PID : unmount one of those and wait for its daemon.
+fs_umount_other() {
+	local i
+	timeout 30 fusermount3 -u "$1" || fail "fusermount3 -u $1"
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$2" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	fail "hangarfs $2 did not exit after unmount"
+}
+
 # fs_umount : unmount and wait until the daemon closed the store.
 fs_umount() {
 	timeout 30 fusermount3 -u "$MNT" || fail "fusermount3 -u $MNT"
@@ -103,6 +145,19 @@ fs_umount() {
 fs_remount() {
 	fs_umount
 	fs_mount "$@"
+}
+
+# flock_holder PATH [WRITE|READ] : the PID holding an flock on PATH (the
+# store directory: the store lock; a container file: the container lock),
+# from /proc/locks by inode; empty when none.
+flock_holder() {
+	local ino
+	ino=$(stat -c %i "$1") || return 0
+	awk -v ino="$ino" -v want="${2:-WRITE}" '
+		$2 == "FLOCK" && $4 == want {
+			n = split($6, f, ":")
+			if (f[n] == ino) { print $5; exit }
+		}' /proc/locks
 }
 
 # t CMD... : run with the per-command timeout.

@@ -8,14 +8,14 @@
 . "$(dirname "$0")/functions.bash"
 fs_setup mount umount
 
-# PID of the daemon holding the store, from its lock file.
-holder_pid() { tr -dc 0-9 <"$STORE/.hangar-lock"; }
+# PID of the daemon holding the store: its flock on the store directory.
+holder_pid() { flock_holder "$STORE" WRITE; }
 
 log "daemon mode: returns once mounted, the daemon holds the lock"
 t "$HANGARFS" "$STORE" "$MNT" -o commit_interval=2 || fail "hangarfs (daemon)"
 mountpoint -q "$MNT" || fail "not mounted after hangarfs returned"
 HFS_PID=$(holder_pid)
-[ -n "$HFS_PID" ] && kill -0 "$HFS_PID" || fail "no daemon PID in the lock file"
+[ -n "$HFS_PID" ] && kill -0 "$HFS_PID" || fail "no daemon PID holding the store lock"
 mkdir "$MNT/web01" && echo hi >"$MNT/web01/config" || fail "use the mount"
 [ -S "$STORE/.hangar-control" ] || fail "no control socket once hangarfs returned"
 t "$HANGAR" create "$STORE" web02 >/dev/null || fail "hangar create through the socket"

@@ -1,0 +1,68 @@
+#!/bin/bash
+# tests/security/lockfile.sh -- the store lock and the files the store
+# writes cannot be turned against anyone.
+#
+# Attacks (6): (1) `.hangar-lock` is a symbolic link to a root-owned file
+# (a member of a group-writable store plants it): mounting and writing
+# commands must not truncate or write it; (2) the same with
+# `.hangar-keys.tmp` on an encrypted store (`hangar key add`); (3) the same
+# with `.hangar-store.tmp` at `hangar init`; (4) the lock file of a mounted
+# store is deleted: a second daemon must still be refused, naming the
+# first one's PID; (5) a second daemon through another path to the same
+# store (a symbolic link to the directory); (6) `hangar ls` while mounted
+# reports the daemon's PID as the holder (store_lock_holder from the
+# kernel's lock table).
+. "$(dirname "$0")/../fs/functions.bash"
+fs_setup sha256sum
+
+victim=$WORK/victim
+printf 'precious root-owned data\n' >"$victim"
+want=$(sha256sum <"$victim")
+intact() { [ "$(sha256sum <"$victim")" = "$want" ] || fail "$1: the link's target was written"; }
+
+log "attack 1: .hangar-lock is a link to a root-owned file"
+rm -f "$STORE/.hangar-lock"
+ln -s "$victim" "$STORE/.hangar-lock"
+t "$HANGAR" create "$STORE" g --disk 4M >/dev/null || fail "create"
+intact "hangar create"
+fs_mount
+echo hi >"$MNT/g/config" || fail "write through the mount"
+intact "hangarfs mount"
+t "$HANGAR" ls "$STORE" >/dev/null || fail "ls while mounted"
+intact "hangar ls"
+
+log "attack 4: the old lock file deleted under a mounted store"
+mkdir -p "$WORK/mnt2" "$WORK/mnt3"
+rm -f "$STORE/.hangar-lock"
+expect_fail "already in use by PID $HFS_PID" "$HANGARFS" "$STORE" "$WORK/mnt2" -f
+expect_fail "already mounted" "$HANGAR" mount "$STORE" "$WORK/mnt3"
+
+log "attack 5: a second daemon through a link to the store directory"
+ln -s "$STORE" "$WORK/storelink"
+expect_fail "already in use by PID $HFS_PID" "$HANGARFS" "$WORK/storelink" "$WORK/mnt2" -f
+
+log "attack 6: the holder is the daemon, from the kernel's lock table"
+out=$(t "$HANGAR" ls "$STORE" --json) || fail "ls --json"
+case "$out" in *"\"holder_pid\": $HFS_PID,"*) ;; *) fail "holder_pid is not $HFS_PID: $out" ;; esac
+[ "$(flock_holder "$STORE" WRITE)" = "$HFS_PID" ] || fail "the daemon holds no flock on the store directory"
+fs_umount
+
+log "attack 2: .hangar-keys.tmp is a link (key add on an encrypted store)"
+E=$WORK/enc
+head -c 32 /dev/urandom >"$WORK/k1"
+head -c 32 /dev/urandom >"$WORK/k2"
+chmod 600 "$WORK/k1" "$WORK/k2"
+t "$HANGAR" init "$E" --encrypt --keyfile "$WORK/k1" >/dev/null || fail "init encrypted"
+ln -s "$victim" "$E/.hangar-keys.tmp"
+t "$HANGAR" key add "$E" --keyfile "$WORK/k1" --new-keyfile "$WORK/k2" >/dev/null ||
+	fail "key add with a planted .hangar-keys.tmp"
+intact "hangar key add"
+t "$HANGAR" ls "$E" --keyfile "$WORK/k2" >/dev/null || fail "the added key does not open the store"
+
+log "attack 3: .hangar-store.tmp is a link at init"
+mkdir "$WORK/fresh"
+ln -s "$victim" "$WORK/fresh/.hangar-store.tmp"
+t "$HANGAR" init "$WORK/fresh" >/dev/null || fail "init with a planted .hangar-store.tmp"
+intact "hangar init"
+t "$HANGAR" ls "$WORK/fresh" >/dev/null || fail "the new store does not open"
+echo "PASS: 6 attacks"
