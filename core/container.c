@@ -106,7 +106,17 @@ static struct container *container_alloc(const struct container_options *opts)
 	struct container *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	pthread_rwlock_init(&c->lock, NULL);
+	/* Writers first: with the default (reader-preferring) kind, a steady
+	 * stream of readers starved every commit (a truncate plus commit took
+	 * up to 25 s under two reader threads and never finished under four).
+	 * No path takes the read lock while already holding it, which this
+	 * kind would deadlock on (internal.h, Locking). */
+	pthread_rwlockattr_t lock_attr;
+	pthread_rwlockattr_init(&lock_attr);
+	pthread_rwlockattr_setkind_np(
+		&lock_attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&c->lock, &lock_attr);
+	pthread_rwlockattr_destroy(&lock_attr);
 	pthread_mutex_init(&c->commit_mutex, NULL);
 	pthread_cond_init(&c->commit_cond, NULL);
 	pthread_mutex_init(&c->sync_mutex, NULL);
