@@ -19,6 +19,8 @@
  *      a reopen that writes new data (first fit: into those clusters), a
  *      crash, then the newest slot rots: the slot open falls back to must
  *      read exactly what it committed.
+ *   6. a reopen on a full filesystem keeps a metadata reserve (the
+ *      clusters an earlier open fallocated), so a punch still commits.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -520,7 +522,46 @@ static void test_older_slot_after_reopen(void)
 	printf("older slot after reopen: true bytes\n");
 }
 
-/* `test_commit [NAME]` runs one case (gen, close, group, slot, older). */
+/* ---- 6. the metadata reserve after a reopen on a full filesystem ---------- */
+
+/* The open's fallocate of a new reserve past the tree fails (the backing
+ * filesystem is full); the clusters an earlier open set aside still own
+ * their blocks, and a fallocate of one of them alone succeeds.  The open
+ * must end with a reserve, or no commit could take metadata from it. */
+static void test_reserve_after_reopen(void)
+{
+	struct memio *m = memio_new();
+	struct container *c;
+	uint8_t a[16 * CS];
+	uint64_t id;
+
+	fill(a, sizeof(a), 8);
+	CHECK_OK(container_create(&m->io, &plain4k, &c));
+	CHECK_OK(container_close(c));
+	CHECK_OK(container_open(&m->io, &plain4k, &c)); /* reserve set */
+	CHECK_OK(object_create(c, "a", OBJ, 0, 0, &id));
+	CHECK_OK(object_write(c, id, a, sizeof(a), 0)); /* past it */
+	CHECK_OK(container_close(c));
+	/* full: the first fallocate (the new reserve's range) fails */
+	memio_fail(m, MEMIO_OP_FALLOCATE, 1, -ENOSPC, false);
+	CHECK_OK(container_open(&m->io, &plain4k, &c));
+	memio_fail(m, 0, 0, 0, false);
+	printf("reserve after a reopen on a full filesystem: %llu of %llu "
+	       "clusters\n",
+	       (unsigned long long)c->alloc.backed_free,
+	       (unsigned long long)c->alloc.reserve);
+	CHECK(c->alloc.reserve > 0);
+	CHECK(c->alloc.backed_free >= c->alloc.reserve);
+	/* and a punch commits taking metadata from it */
+	CHECK_OK(object_punch(c, id, 0, sizeof(a)));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	memio_free(m);
+}
+
+/* `test_commit [NAME]` runs one case (gen, close, group, slot, older,
+ * reserve). */
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -532,6 +573,7 @@ int main(int argc, char **argv)
 		{"group", test_group_commit_result},
 		{"slot", test_slot_fallback},
 		{"older", test_older_slot_after_reopen},
+		{"reserve", test_reserve_after_reopen},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (argc < 2 || strcmp(argv[1], cases[i].name) == 0)
