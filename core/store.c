@@ -26,6 +26,8 @@
  * name, container and refs) and `stopping`.  Container calls that may block
  * (commits) are made outside it, holding a cache reference so the container
  * cannot be closed underneath.  `s->cond` wakes the committer for shutdown.
+ * `s->name_lock` (a leaf) also guards each entry's name, for guest_event,
+ * which runs under a container's lock and so may not take `s->lock`.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +69,10 @@ struct store {
 	struct crypto_key *master; /* immutable while open; NULL when plain */
 
 	pthread_mutex_t lock;
+	/* a leaf lock: a guest's name is rewritten by a rename (under `lock`
+	 * too) while guest_event, called by a container with its own lock
+	 * held (so it may not take `lock`), reads it */
+	pthread_mutex_t name_lock;
 	pthread_cond_t cond;
 	bool stopping;
 	bool committer_running;
@@ -223,6 +229,7 @@ int store_open(const char *dir, const struct store_options *opts,
 	s->event = opts ? opts->event : NULL;
 	s->event_arg = opts ? opts->event_arg : NULL;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->name_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->dir = strdup(dir);
 	if (!s->dir) {
@@ -305,6 +312,7 @@ out_free:
 	crypto_key_free(s->master);
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->name_lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);
 	return ret;
@@ -338,6 +346,7 @@ int store_close(struct store *s)
 	crypto_key_free(s->master); /* wiped */
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->name_lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);
 	return first;
@@ -443,7 +452,11 @@ static void guest_event(void *arg, const struct container_event *ev)
 {
 	struct guest_entry *g = arg;
 	struct container_event copy = *ev;
-	copy.guest = g->name;
+	char name[sizeof(g->name)];
+	pthread_mutex_lock(&g->store->name_lock);
+	memcpy(name, g->name, sizeof(name));
+	pthread_mutex_unlock(&g->store->name_lock);
+	copy.guest = name;
 	if (g->store->event)
 		g->store->event(g->store->event_arg, &copy);
 }
@@ -619,8 +632,11 @@ int store_guest_rename(struct store *s, const char *from, const char *to)
 	 * follows the file whenever it moved. */
 	if (ret == 0 || dirio_exists(s->ns, ffile) == -ENOENT) {
 		struct guest_entry *g = guest_find(s, from);
-		if (g)
+		if (g) {
+			pthread_mutex_lock(&s->name_lock);
 			snprintf(g->name, sizeof(g->name), "%s", to);
+			pthread_mutex_unlock(&s->name_lock);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;

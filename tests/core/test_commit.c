@@ -264,7 +264,7 @@ static void wait_blocked(pid_t tid)
 	CHECK(!"thread never blocked");
 }
 
-static pid_t waiter_tid;
+static _Atomic pid_t waiter_tid;
 static void *waiter_main(void *arg)
 {
 	waiter_tid = gettid();
