@@ -110,6 +110,10 @@ void cli_event(void *arg, const struct container_event *ev)
 			 sep, *obj ? " at " : "", obj, cli_strerror(ev->error),
 			 detail);
 		break;
+	case CONTAINER_EVENT_SLOT_FALLBACK:
+	case CONTAINER_EVENT_GENERATIONS_EXHAUSTED:
+		cli_note("%s%s%s", guest, sep, detail);
+		break;
 	case CONTAINER_EVENT_OPEN_REFUSED:
 		/* the caller reports the errno; this adds the reason */
 		if (*detail)

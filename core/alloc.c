@@ -214,6 +214,12 @@ found:
 		a->bits[n] |= CLUSTER_DATA;
 	else
 		a->bits[n] &= (uint8_t)~CLUSTER_DATA;
+	/* A cluster that held compressed extents, was freed and is taken
+	 * again inside one transaction never passed alloc_commit, which
+	 * clears the bit: clear it here, so a RAW cluster is never exempt
+	 * from being held (invariant 5).  A new pack cluster sets it again
+	 * (data.c). */
+	a->bits[n] &= (uint8_t)~CLUSTER_PACKED;
 	*out_n = n;
 	return 0;
 }

@@ -78,6 +78,45 @@ int container_poison(struct container *c, int err)
 	return c->poisoned;
 }
 
+/*
+ * The generation bound (FORMAT.md section 2): a superblock at 2^63 or above
+ * reads as corrupt, so no commit may write one.  After a commit that left
+ * no room for another (or at an open that finds none), the container turns
+ * read-only: later writes get -EROFS before anything is accepted, and the
+ * committed state stays readable.  Called with the write lock held (or
+ * during load).
+ */
+static bool generation_room(const struct container *c)
+{
+	return c->generation + 1 < FORMAT_MAX_GENERATION;
+}
+
+static void generation_bound_check(struct container *c)
+{
+	if (generation_room(c) || c->read_only)
+		return;
+	c->read_only = true;
+	container_emit(c, CONTAINER_EVENT_GENERATIONS_EXHAUSTED, NULL,
+		       "commit generation counter exhausted (2^63 - 1 "
+		       "reached); container is read-only from now on",
+		       -EROFS);
+}
+
+/* A commit that must write a new generation but has none left: only
+ * reachable if generation_bound_check was skipped; what the transaction
+ * holds is lost, so the container is poisoned. */
+static int generation_refuse(struct container *c)
+{
+	if (!c->poisoned) {
+		c->poisoned = -EROFS;
+		container_emit(c, CONTAINER_EVENT_GENERATIONS_EXHAUSTED, NULL,
+			       "commit refused: generation counter exhausted; "
+			       "uncommitted changes are lost",
+			       -EROFS);
+	}
+	return c->poisoned;
+}
+
 int compressor_take(struct container *c, struct compressor **out_cz)
 {
 	int ret = 0;
@@ -106,7 +145,17 @@ static struct container *container_alloc(const struct container_options *opts)
 	struct container *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	pthread_rwlock_init(&c->lock, NULL);
+	/* Writers first: with the default (reader-preferring) kind, a steady
+	 * stream of readers starved every commit (a truncate plus commit took
+	 * up to 25 s under two reader threads and never finished under four).
+	 * No path takes the read lock while already holding it, which this
+	 * kind would deadlock on (internal.h, Locking). */
+	pthread_rwlockattr_t lock_attr;
+	pthread_rwlockattr_init(&lock_attr);
+	pthread_rwlockattr_setkind_np(
+		&lock_attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&c->lock, &lock_attr);
+	pthread_rwlockattr_destroy(&lock_attr);
 	pthread_mutex_init(&c->commit_mutex, NULL);
 	pthread_cond_init(&c->commit_cond, NULL);
 	pthread_mutex_init(&c->sync_mutex, NULL);
@@ -309,6 +358,8 @@ int container_reserve_nonces(struct container *c)
 		return -EROFS;
 	if (c->poisoned)
 		return c->poisoned;
+	if (!generation_room(c))
+		return generation_refuse(c);
 	const uint64_t gen = c->generation + 1;
 	const uint64_t now_ns = ts_to_ns(clock_now());
 	const int slot = 1 - c->active_slot;
@@ -318,6 +369,7 @@ int container_reserve_nonces(struct container *c)
 	c->generation = gen;
 	c->commit_time_ns = now_ns;
 	c->active_slot = slot;
+	generation_bound_check(c);
 	return 0;
 }
 
@@ -373,6 +425,8 @@ static int commit_run(struct container *c)
 		commit_relax_end(c);
 		return ret ? container_poison(c, ret) : 0;
 	}
+	if (!generation_room(c))
+		return generation_refuse(c);
 
 	/* 2. map nodes, 3. table; on a full filesystem, once more with
 	 * metadata taken from the host-backed reserve only */
@@ -471,7 +525,8 @@ static int commit_run(struct container *c)
 	alloc_commit(&c->alloc, punch_freed, c);
 	assert(c->alloc.used == used + c->inflight_clusters);
 	free(meta_new);
-	if (c->alloc.held_num > 0) {
+	generation_bound_check(c);
+	if (c->alloc.held_num > 0 && !c->read_only) {
 		/* Raw data this commit freed is still mapped by the older
 		 * slot's tree; one more commit (the table and a superblock)
 		 * retires that tree and gives the space back now rather
@@ -534,11 +589,19 @@ int container_commit(struct container *c)
 		pthread_rwlock_unlock(&c->lock);
 		pthread_mutex_lock(&c->commit_mutex);
 		c->last_commit_result = r;
+		if (r == 0)
+			c->last_ok_commit = mine;
 		c->commits_done = mine;
 		c->committing = false;
 		pthread_cond_broadcast(&c->commit_cond);
 	}
-	ret = c->last_commit_result;
+	/* By the time a waiter runs again, later commits may have finished
+	 * too, and last_commit_result is the newest one's.  Every commit
+	 * numbered `target` or later started after this caller's writes, so
+	 * any of them that succeeded made them durable (a failed one leaves
+	 * its transaction open, and a failed sync poisons every later one);
+	 * if none did, the newest failure is the answer. */
+	ret = c->last_ok_commit >= target ? 0 : c->last_commit_result;
 	pthread_mutex_unlock(&c->commit_mutex);
 	return ret;
 }
@@ -618,7 +681,8 @@ out_free:
  * chosen slot's MAC must hold.  Plain: refused when a key was given. */
 static int superblock_authenticate(struct container *c,
 				   const struct crypto_key *master,
-				   const uint8_t *sb, struct load_diag *diag)
+				   const uint8_t *sb, bool other_damaged,
+				   struct load_diag *diag)
 {
 	uint8_t id[CRYPTO_KEY_ID_LEN];
 	const char *why = NULL;
@@ -653,8 +717,22 @@ static int superblock_authenticate(struct container *c,
 		why = "superblock authentication (MAC) failed";
 	else if (ret)
 		return ret;
-	else
-		return crypto_nonce_start(&c->crypt->nonce, c->nonce_limit);
+	else {
+		/* The other slot is damaged: it may have held the newest
+		 * commit, G + 1, whose reservation reached up to
+		 * limit(G) + CRYPTO_NONCE_RESERVE (a reservation never goes
+		 * further than the counter, itself below limit(G), plus
+		 * RESERVE).  Starting there instead of at limit(G) keeps the
+		 * counter from walking values that G + 1's run may have used
+		 * (FORMAT.md 9.4). */
+		uint64_t start = c->nonce_limit;
+		if (other_damaged) {
+			if (start > UINT64_MAX - CRYPTO_NONCE_RESERVE)
+				return -EOVERFLOW;
+			start += CRYPTO_NONCE_RESERVE;
+		}
+		return crypto_nonce_start(&c->crypt->nonce, start);
+	}
 out_diag:
 	if (diag && !diag->message[0])
 		snprintf(diag->message, sizeof(diag->message), "%s", why);
@@ -717,15 +795,99 @@ static int superblock_choose(struct container *c,
 	}
 	const uint8_t *sb = hdr + (best ? FORMAT_SUPERBLOCK_B_OFFSET
 					: FORMAT_SUPERBLOCK_A_OFFSET);
+	const uint8_t *other = hdr + (best ? FORMAT_SUPERBLOCK_A_OFFSET
+					   : FORMAT_SUPERBLOCK_B_OFFSET);
+	/* The other slot is damaged unless it is intact (then it is the
+	 * older commit) or was never written: all zero, which only a
+	 * container still at generation 1 may have (every later commit
+	 * alternates slots). */
+	bool other_zero = true;
+	for (size_t i = 0; i < FORMAT_SECTOR_SIZE; i++)
+		other_zero &= other[i] == 0;
+	const bool other_damaged =
+		!superblock_intact(other) && (best_gen >= 2 || !other_zero);
 	ret = superblock_decode(sb, c, &used[best], why[best],
 				sizeof(why[best]));
 	if (ret)
 		return ret;
-	ret = superblock_authenticate(c, master, sb, diag);
+	ret = superblock_authenticate(c, master, sb, other_damaged, diag);
 	if (ret)
 		return ret;
+	if (other_damaged) {
+		char detail[256];
+		snprintf(detail, sizeof(detail),
+			 "superblock slot %c is damaged (%s); opened slot %c "
+			 "at generation %llu: if %c held the newest commit, "
+			 "that commit is lost",
+			 best ? 'A' : 'B',
+			 why[1 - best][0] ? why[1 - best] : "never written",
+			 best ? 'B' : 'A', (unsigned long long)best_gen,
+			 best ? 'A' : 'B');
+		container_emit(c, CONTAINER_EVENT_SLOT_FALLBACK, NULL, detail,
+			       0);
+	}
 	c->active_slot = best;
 	c->alloc.used = used[best]; /* stashed; replaced after the walk */
+	return 0;
+}
+
+/*
+ * The metadata reserve: host-backed free clusters for commits that must
+ * succeed on a full filesystem (punch, discard).  The file is cut back to
+ * the last referenced cluster plus the reserve (everything past the last
+ * referenced cluster is free in the committed state), and the reserve is
+ * fallocated so it owns host blocks.
+ *
+ * On a full filesystem that fallocate fails: the tail past the tree is new
+ * space.  The previous run's reserve is still there, though, somewhere
+ * below -- it stays where the open put it while the tree grows past it, and
+ * neither it nor freed metadata clusters are ever punched.  So each free
+ * cluster is then fallocated on its own, lowest first, until enough
+ * succeed: a fallocate that succeeds on a full filesystem is one that
+ * needed no new blocks, and either way the cluster owns its blocks
+ * afterwards.  (A partly backed cluster may keep the few blocks a failed
+ * attempt got; they are reused with it.)  Without this, the first open on
+ * a full filesystem had no reserve and every commit failed until space
+ * was freed outside.
+ */
+/* Bound on the per-cluster fallocates of one open (each failing one is a
+ * cheap syscall; a huge, mostly free container stops looking there). */
+#define RESERVE_MAX_PROBES 65536u
+
+static int reserve_setup(struct container *c)
+{
+	uint64_t reserve = ALLOC_META_RESERVE_BYTES >> c->cluster_shift;
+	if (reserve > ALLOC_META_RESERVE)
+		reserve = ALLOC_META_RESERVE;
+	if (reserve < 4)
+		reserve = 4;
+	c->alloc.reserve = reserve;
+	uint64_t end = alloc_last_used(&c->alloc) + reserve;
+	int ret = io_ftruncate(c->io, end << c->cluster_shift);
+	if (ret)
+		return ret;
+	int falloc = io_fallocate(c->io, 0, (end - reserve) << c->cluster_shift,
+				  reserve << c->cluster_shift);
+	if (falloc == 0)
+		return alloc_set_end(&c->alloc, end, reserve);
+	ret = alloc_set_end(&c->alloc, end, 0);
+	if (ret || falloc == -EOPNOTSUPP)
+		return ret;
+	struct alloc *a = &c->alloc;
+	uint64_t found = 0, probes = 0;
+	for (uint64_t n = a->first;
+	     n < end && found < reserve && probes < RESERVE_MAX_PROBES; n++) {
+		if (a->refs[n] ||
+		    (a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD)))
+			continue;
+		probes++;
+		if (io_fallocate(c->io, FALLOC_FL_KEEP_SIZE,
+				 n << c->cluster_shift, c->cluster_size) != 0)
+			continue;
+		alloc_set_backed(a, n, true);
+		a->bits[n] &= (uint8_t)~CLUSTER_DATA; /* never punched */
+		found++;
+	}
 	return 0;
 }
 
@@ -736,12 +898,26 @@ static int container_recover(struct container *c)
 	bool changed = false;
 	int ret;
 
-	/* Encrypted: no nonce may be used before a reservation above every
-	 * counter any earlier open may have used is durable (crypto.h). */
-	if (c->encrypted) {
+	/* No generation left: read-only from the start, nothing to finish. */
+	generation_bound_check(c);
+	if (c->read_only)
+		return 0;
+	/* A superblock-only commit first (the same tree as generation G, in
+	 * the other slot).  Encrypted: it is the nonce reservation -- no
+	 * nonce may be used before a reservation above every counter any
+	 * earlier open may have used is durable (crypto.h).  Every
+	 * container: it retires the older slot's tree.  The previous run may
+	 * have ended between a commit that freed raw data clusters and the
+	 * commit that retires them (alloc.c invariant 5), and nothing here
+	 * knows which clusters the older slot maps; after this commit both
+	 * slots map G's tree, so every cluster free in G is free in both.  A
+	 * container still at generation 1 has no older slot. */
+	if (c->encrypted || c->generation >= 2) {
 		ret = container_reserve_nonces(c);
 		if (ret)
 			return ret;
+		if (c->read_only)
+			return 0;
 	}
 
 	for (size_t i = 0; i < c->object_num;) {
@@ -765,26 +941,10 @@ static int container_recover(struct container *c)
 		ret = container_commit_locked(c);
 		if (ret)
 			return ret;
+		if (c->read_only)
+			return 0;
 	}
-	/* The metadata reserve: host-backed free clusters for commits that
-	 * must succeed on a full filesystem (punch, discard).  The file is cut
-	 * back to the last referenced cluster plus the reserve (everything past
-	 * the last referenced cluster is free in the committed state), and the
-	 * reserve is fallocated so it owns host blocks. */
-	uint64_t reserve = ALLOC_META_RESERVE_BYTES >> c->cluster_shift;
-	if (reserve > ALLOC_META_RESERVE)
-		reserve = ALLOC_META_RESERVE;
-	if (reserve < 4)
-		reserve = 4;
-	c->alloc.reserve = reserve;
-	uint64_t end = alloc_last_used(&c->alloc) + reserve;
-	ret = io_ftruncate(c->io, end << c->cluster_shift);
-	if (ret)
-		return ret;
-	if (io_fallocate(c->io, 0, (end - reserve) << c->cluster_shift,
-			 reserve << c->cluster_shift) != 0)
-		reserve = 0; /* full or unsupported: no reserve this time */
-	return alloc_set_end(&c->alloc, end, reserve);
+	return reserve_setup(c);
 }
 
 int container_load(struct io *io, const struct container_options *opts,
@@ -889,6 +1049,10 @@ int container_close(struct container *c)
 			alloc_recycle_flush(&c->alloc, punch_freed, c);
 		pthread_rwlock_unlock(&c->lock);
 	}
+	/* A poisoned container's last changes were never committed: the
+	 * caller (umount, a CLI command) must not report success. */
+	if (!ret && c->poisoned)
+		ret = c->poisoned;
 	assert(container_invariants(c));
 	io_close(c->io);
 	container_free(c);

@@ -64,6 +64,13 @@ enum container_event_type {
 	/* container_open refused the file (corrupt, unknown features, wrong
 	 * key): `error` is the errno it returns, `detail` the reason */
 	CONTAINER_EVENT_OPEN_REFUSED = 5,
+	/* open found one superblock slot damaged (checksum or magic) and used
+	 * the other: if the damaged one held the newest commit, that commit
+	 * is lost.  `detail` says which slot and generation. */
+	CONTAINER_EVENT_SLOT_FALLBACK = 6,
+	/* the generation counter reached its bound (FORMAT.md section 2):
+	 * the container is read-only from now on, writes get -EROFS */
+	CONTAINER_EVENT_GENERATIONS_EXHAUSTED = 7,
 };
 
 struct container_event {
@@ -139,15 +146,18 @@ int container_open(struct io *io, const struct container_options *opts,
 
 /*
  * container_close - commit (unless read-only or poisoned), free everything
- * and close the io.  Accepts NULL.  Returns the commit's result; the
- * container is freed either way.
+ * and close the io.  Accepts NULL.  Returns the commit's result, or the
+ * error that poisoned the container (its last changes were never
+ * committed); the container is freed either way.
  */
 int container_close(struct container *c);
 
 /*
  * container_commit - make every completed write and metadata change durable
  * as one atomic transaction.  Concurrent callers share one commit (group
- * commit).  Cheap when nothing changed (one fdatasync at most).
+ * commit).  Cheap when nothing changed (one fdatasync at most).  Returns 0
+ * when a commit that started after the call did succeed (so covers every
+ * write completed before it), else that commit's error.
  */
 int container_commit(struct container *c);
 

@@ -11,7 +11,10 @@
  *   buffer.  A map node owns its entry array and its children.
  *
  * Locking (THREAD MODEL of every core file that touches these structs):
- *   c->lock (rwlock)      protects the object array, every object's name,
+ *   c->lock (rwlock)      writer-preferring (a waiting writer holds off new
+ *                         readers), so a thread must never take its read
+ *                         side while holding it: that would deadlock
+ *                         behind a waiting writer.  It protects the object array, every object's name,
  *                         size, flags, map tree and pending buffer, the save
  *                         state, the allocator and every "dirty" flag except
  *                         the two atomics below.  Read lock: lookups, reads,
@@ -34,7 +37,8 @@
  *                         counted in c->inflight_clusters in between.
  *   obj->attr_lock        protects obj->mtime/ctime and obj->content_dirty
  *                         against concurrent in-place writers (which hold only
- *                         the read lock).
+ *                         the read lock); content_dirty is also atomic, so a
+ *                         reader under the read lock may load it alone.
  *   c->data_dirty         atomic: some in-place write happened since the
  *                         last commit.
  *   c->commit_mutex       protects the group-commit counters and the
@@ -180,7 +184,10 @@ struct object {
 	uint64_t stored_bytes;
 	uint32_t mode, uid, gid, flags;
 	struct timespec mtime, ctime; /* attr_lock */
-	bool content_dirty; /* attr_lock: contents changed since commit */
+	/* contents changed since commit: set under attr_lock, read by the
+	 * commit (write lock) and by save-lock status queries that hold only
+	 * the read lock, hence atomic */
+	atomic_bool content_dirty;
 	struct timespec changed_at; /* attr_lock: last content change, in
 				       memory only (orders changes not yet
 				       committed, for the save lock) */
@@ -314,7 +321,8 @@ struct container {
 	pthread_cond_t commit_cond;
 	bool committing;
 	uint64_t commits_started, commits_done;
-	int last_commit_result;
+	int last_commit_result;	 /* of commit number commits_done */
+	uint64_t last_ok_commit; /* number of the last commit that succeeded */
 	pthread_mutex_t sync_mutex;
 	pthread_cond_t sync_cond;
 	bool commit_syncing; /* a commit syncs under the read lock */

@@ -56,7 +56,9 @@
  * entry's state keeps others away (OPENING, CLOSING, RESERVED, ns_busy),
  * and a cache reference keeps an OPEN container from being closed
  * underneath its holder.  `s->cond` wakes the committer for shutdown;
- * `s->guest_cond` wakes waiters for an entry in flight.
+ * `s->guest_cond` wakes waiters for an entry in flight.  `s->name_lock` (a
+ * leaf) also guards each entry's name, for guest_event, which runs under a
+ * container's lock and so may not take `s->lock`.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -115,6 +117,10 @@ struct store {
 	struct crypto_key *master; /* immutable while open; NULL when plain */
 
 	pthread_mutex_t lock;
+	/* a leaf lock: a guest's name is rewritten by a rename (under `lock`
+	 * too) while guest_event, called by a container with its own lock
+	 * held (so it may not take `lock`), reads it */
+	pthread_mutex_t name_lock;
 	pthread_cond_t cond;
 	pthread_cond_t guest_cond; /* an entry changed state or went away */
 	size_t open_num;	   /* entries holding a container */
@@ -327,6 +333,7 @@ int store_open(const char *dir, const struct store_options *opts,
 	s->event = opts ? opts->event : NULL;
 	s->event_arg = opts ? opts->event_arg : NULL;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->name_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	pthread_cond_init(&s->guest_cond, NULL);
 	s->dir = strdup(dir);
@@ -404,6 +411,7 @@ out_free:
 	crypto_key_free(s->master);
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->name_lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_cond_destroy(&s->guest_cond);
 	free(s);
@@ -433,6 +441,7 @@ int store_close(struct store *s)
 	crypto_key_free(s->master); /* wiped */
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->name_lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_cond_destroy(&s->guest_cond);
 	free(s);
@@ -589,7 +598,11 @@ static void guest_event(void *arg, const struct container_event *ev)
 {
 	struct guest_entry *g = arg;
 	struct container_event copy = *ev;
-	copy.guest = g->name;
+	char name[sizeof(g->name)];
+	pthread_mutex_lock(&g->store->name_lock);
+	memcpy(name, g->name, sizeof(name));
+	pthread_mutex_unlock(&g->store->name_lock);
+	copy.guest = name;
 	if (g->store->event)
 		g->store->event(g->store->event_arg, &copy);
 }
@@ -945,8 +958,11 @@ int store_guest_rename(struct store *s, const char *from, const char *to)
 	if (reserved_from)
 		guest_forget(s, reserved_from);
 	if (gf) {
-		if (moved)
+		if (moved) {
+			pthread_mutex_lock(&s->name_lock);
 			snprintf(gf->name, sizeof(gf->name), "%s", to);
+			pthread_mutex_unlock(&s->name_lock);
+		}
 		gf->ns_busy = false;
 		pthread_cond_broadcast(&s->guest_cond);
 	}

@@ -104,6 +104,12 @@ void log_container_event(void *arg, const struct container_event *ev)
 		log_msg(LOG_ERR, "%s%s%s: I/O error: %s%s%s", guest, slash,
 			object, hfs_strerror(ev->error), sep, detail);
 		break;
+	case CONTAINER_EVENT_SLOT_FALLBACK:
+		log_msg(LOG_WARNING, "%s: %s", guest, detail);
+		break;
+	case CONTAINER_EVENT_GENERATIONS_EXHAUSTED:
+		log_msg(LOG_ERR, "%s: %s", guest, detail);
+		break;
 	case CONTAINER_EVENT_OPEN_REFUSED:
 		/* Logged once per guest by guest_acquire (top of file). */
 		snprintf(log_refusal, sizeof(log_refusal), "%s", detail);

@@ -16,7 +16,9 @@ JOBS = [("randwrite", "4k randwrite QD16", "IOPS"),
         ("seqwrite", "1M seq write QD16", "MB/s"),
         ("seqread", "1M seq read QD16", "MB/s"),
         ("fsync32", "4k randwrite fsync=32", "IOPS"),
-        ("randwrite_nj4", "4k randwrite numjobs=4", "IOPS")]
+        ("randwrite_nj4", "4k randwrite numjobs=4", "IOPS"),
+        ("fsync_idle", "4k randwrite QD1 fsync=1, alone", "IOPS"),
+        ("fsync_4readers", "4k randwrite QD1 fsync=1, 4 readers 1M", "IOPS")]
 
 
 def num(x):
@@ -59,6 +61,7 @@ fio = defaultdict(list)     # (job, backend) -> [value]
 steal = defaultdict(list)   # (job, backend) -> [steal]
 busy = defaultdict(list)
 lat = defaultdict(list)     # backend -> [(p50, p99)]
+rlat = defaultdict(list)    # (job, backend) -> [(p50, p99)], fsync under readers
 for r in rows:
     if r[0] == "fio":
         _, job, b, rep, v, st, bu, p50, p99 = r
@@ -67,6 +70,8 @@ for r in rows:
         busy[job, b].append(num(bu))
         if job == "fsync32":
             lat[b].append((num(p50), num(p99)))
+        elif job in ("fsync_idle", "fsync_4readers"):
+            rlat[job, b].append((num(p50), num(p99)))
 backs = [b for b in BACK if any(k[1] == b for k in fio)]
 if fio:
     print("## fio (median [min–max] over repetitions; higher is better)\n")
@@ -101,6 +106,14 @@ if fio:
         print("|---" * (len(backs) + 1) + "|")
         print("| p50 | " + " | ".join(fmt(med([x[0] for x in lat[b]])) for b in backs) + " |")
         print("| p99 | " + " | ".join(fmt(med([x[1] for x in lat[b]])) for b in backs) + " |")
+    if rlat:
+        print("\nfsync latency of one writer (4k, QD1, fsync after each write), alone and beside 4 readers of 1M randread QD16, µs, median over repetitions of fio's p50 / p99:\n")
+        print("| | " + " | ".join(backs) + " |")
+        print("|---" * (len(backs) + 1) + "|")
+        for job, what in (("fsync_idle", "alone"), ("fsync_4readers", "4 readers")):
+            for i, p in ((0, "p50"), (1, "p99")):
+                print(f"| {what} {p} | " + " | ".join(
+                    fmt(med([x[i] for x in rlat[job, b]])) for b in backs) + " |")
 
 cp = defaultdict(list)
 cpst = defaultdict(list)

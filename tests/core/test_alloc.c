@@ -244,10 +244,38 @@ static void test_random(uint64_t seed)
 	free(p);
 }
 
+/* A cluster that held compressed extents, freed and taken again as raw
+ * data inside one transaction, is an ordinary RAW cluster once committed:
+ * freeing it later must hold it (invariant 5), not release it at once as a
+ * pack cluster (which the older slot's checksums would protect). */
+static void test_packed_reuse(void)
+{
+	struct alloc a;
+	struct punches p = {.num = 0};
+
+	CHECK_OK(alloc_init(&a, FIRST, FIRST));
+	alloc_commit(&a, record_punch, &p);
+	uint64_t n = get(&a, ALLOC_DATA);
+	a.bits[n] |= CLUSTER_PACKED; /* as data.c does for a pack cluster */
+	alloc_unref(&a, n);	     /* its extents released, uncommitted */
+	CHECK_EQ(get(&a, ALLOC_DATA), n); /* now raw data */
+	alloc_commit(&a, record_punch, &p);
+	CHECK(a.bits[n] & CLUSTER_COMMITTED);
+	CHECK(!(a.bits[n] & CLUSTER_PACKED));
+	alloc_unref(&a, n);
+	alloc_commit(&a, record_punch, &p);
+	CHECK_EQ(a.held_num, 1);
+	CHECK(a.bits[n] & CLUSTER_HELD);
+	CHECK(!punched(&p, n));
+	CHECK(alloc_invariants(&a));
+	alloc_cleanup(&a);
+}
+
 int main(void)
 {
 	test_lifecycle();
 	test_reserve();
+	test_packed_reuse();
 	uint64_t seed = test_seed();
 	for (int i = 0; i < 8; i++)
 		test_random(seed + (uint64_t)i);

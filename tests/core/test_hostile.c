@@ -113,12 +113,17 @@ static void snapshot(struct container *c)
 /* The contents at `generation`: a commit that only retires the older
  * slot's tree (core makes one right after a commit that freed raw data)
  * changes no contents, so a generation without a snapshot of its own holds
- * what the next snapshot holds. */
+ * what the next snapshot holds.  Past the last snapshot: a read-write open
+ * of the finished container starts with a superblock-only commit (it
+ * retires the older slot, container.c container_recover), so the
+ * generation right after the last snapshot holds its contents too. */
 static const struct snap *snap_of(uint64_t generation)
 {
 	for (size_t i = 0; i < snap_num; i++)
 		if (snaps[i].generation >= generation)
 			return &snaps[i];
+	if (snap_num && generation == snaps[snap_num - 1].generation + 1)
+		return &snaps[snap_num - 1];
 	return NULL;
 }
 

@@ -1108,15 +1108,24 @@ static void do_reopen(struct run *r, struct stats *st)
 	struct model pre;
 	model_copy(&pre, &r->m);
 	bool tr = model_recover(&r->m);
+	/* the generation the open will find (both slots were just written
+	 * by a clean close; slot B is zero only at generation 1) */
+	const uint64_t gen_a = le64_get(
+		r->mio->data + FORMAT_SUPERBLOCK_A_OFFSET + SB_OFF_GENERATION);
+	const uint64_t gen_b = le64_get(
+		r->mio->data + FORMAT_SUPERBLOCK_B_OFFSET + SB_OFF_GENERATION);
+	const uint64_t gen_open = gen_a > gen_b ? gen_a : gen_b;
 	l0 = r->mio->log_num;
 	ret = container_open(&r->mio->io, &r->opts, &r->c);
 	if (ret)
 		r->c = NULL;
 	bool ok = check_ret(r, st, "reopen", ret, 0);
-	if (ok && r->opts.master) {
-		/* An encrypted read-write open first makes a nonce
-		 * reservation durable (FORMAT.md section 9): a commit of
-		 * the same tree, before recovery. */
+	if (ok && (r->opts.master || gen_open >= 2)) {
+		/* A read-write open first commits the same tree once more
+		 * (container.c container_recover): encrypted, that makes a
+		 * nonce reservation durable (FORMAT.md section 9); every
+		 * container, it retires the older slot's tree (section 5,
+		 * step 6).  Before recovery. */
 		long sb = -1, sy = -1;
 		for (size_t i = l0; i < r->mio->log_num && sy < 0; i++) {
 			const struct memio_op *op = &r->mio->log[i];
@@ -1126,7 +1135,7 @@ static void do_reopen(struct run *r, struct stats *st)
 				sy = (long)i;
 		}
 		if (sy < 0) {
-			fail_msg(st, "w%u reopen: no nonce reservation commit",
+			fail_msg(st, "w%u reopen: no superblock-only commit",
 				 r->widx);
 			r->diverged = true;
 			ok = false;
