@@ -428,9 +428,12 @@ int control_start(struct store *s, const struct control_mount *mount,
 	(void)unlinkat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0);
 	/* Owner-only.  Until the chmod the socket has the umask's mode, but
 	 * nobody can connect before listen(), and the peer check stands
-	 * behind it anyway. */
+	 * behind it anyway.  AT_SYMLINK_NOFOLLOW: someone who can write the
+	 * store directory could swap the socket for a link between bind and
+	 * chmod and have us chmod the link's target; with it, that fails. */
 	if (bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    fchmodat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0600, 0) != 0 ||
+	    fchmodat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0600,
+		     AT_SYMLINK_NOFOLLOW) != 0 ||
 	    listen(ctl->listen_fd, 64) != 0 ||
 	    pipe2(ctl->stop_pipe, O_CLOEXEC) != 0) {
 		ret = -errno;
