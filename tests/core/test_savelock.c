@@ -233,11 +233,183 @@ static void test_resave_unseals(void)
 	memio_free(m);
 }
 
+/* The save lock's rules on the seal records (savelock.h), one each. */
+static enum save_why why_of(struct container *c)
+{
+	struct save_status st;
+	CHECK_OK(save_lock_status(c, &st));
+	return st.why;
+}
+
+static void write_bytes(struct container *c, const char *name, uint8_t fill,
+			size_t len, uint64_t *out_id)
+{
+	uint8_t *buf = malloc(len);
+	CHECK(buf);
+	memset(buf, fill, len);
+	buf[len / 2] ^= 0x11;
+	if (object_lookup(c, name, out_id) != 0)
+		CHECK_OK(object_create(c, name, 0600, 0, 0, out_id));
+	CHECK_OK(object_write(c, *out_id, buf, len, 0));
+	free(buf);
+}
+
+static void test_seal_rules(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	uint64_t disk, nv, img, id;
+	uint8_t buf[4096];
+	char reason[512];
+	memset(buf, 9, sizeof(buf));
+
+	CHECK_OK(container_create(&m->io, NULL, &c));
+	write_bytes(c, "disk.raw", 1, 65536, &disk);
+	write_bytes(c, "nvram.fd", 2, 8192, &nv);
+	write_bytes(c, "config", 3, 100, &id);
+
+	/* every file but config and the image is pinned */
+	write_image(c, &img);
+	CHECK_OK(save_lock_seal(c));
+	struct save_status st;
+	CHECK_OK(save_lock_status(c, &st));
+	CHECK_EQ(st.state, SAVE_STATE_SAVED);
+	CHECK_EQ(st.pin_total, 2);
+	CHECK_ERR(save_lock_check_write(c, nv, NULL, 0), -EBUSY);
+
+	/* away and back, nothing changed: still saved, across a reopen */
+	CHECK_OK(object_rename(c, SAVE_IMAGE_NAME, "keep", false));
+	CHECK_EQ(state_of(c), SAVE_STATE_NONE);
+	c = reopen(m, c);
+	CHECK_OK(object_rename(c, "keep", SAVE_IMAGE_NAME, false));
+	CHECK_EQ(state_of(c), SAVE_STATE_SAVED);
+
+	/* away, the disk moves on, back: stale for good, naming the disk */
+	CHECK_OK(object_rename(c, SAVE_IMAGE_NAME, "keep", false));
+	CHECK_OK(object_write(c, disk, buf, sizeof(buf), 0));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(object_rename(c, "keep", SAVE_IMAGE_NAME, false));
+	CHECK_EQ(state_of(c), SAVE_STATE_INVALIDATED);
+	CHECK_EQ(why_of(c), SAVE_WHY_MOVED_ON);
+	CHECK_ERR(save_lock_resume(c, reason, sizeof(reason)), -ESTALE);
+	CHECK(strstr(reason, "disk.raw") != NULL);
+	CHECK_OK(save_lock_check_write(c, disk, NULL, 0));
+	c = reopen(m, c);
+	CHECK_EQ(state_of(c), SAVE_STATE_INVALIDATED);
+
+	/* a copy of that (spent) image, written as a new save: stale */
+	uint8_t *copy = malloc(40 * 8192);
+	size_t got = 0;
+	CHECK(copy);
+	CHECK_OK(object_lookup(c, SAVE_IMAGE_NAME, &img));
+	CHECK_OK(object_read(c, img, copy, 40 * 8192, 0, &got));
+	CHECK_EQ(got, 40 * 8192);
+	CHECK_OK(save_lock_discard(c));
+	CHECK_OK(object_create(c, SAVE_IMAGE_NAME, 0600, 0, 0, &img));
+	CHECK_OK(object_write(c, img, copy, got, 0));
+	CHECK_OK(save_lock_seal(c));
+	CHECK_EQ(state_of(c), SAVE_STATE_INVALIDATED);
+	CHECK_EQ(why_of(c), SAVE_WHY_COPY);
+	CHECK_OK(save_lock_discard(c));
+
+	/* a copy of a live seal inherits its pins */
+	write_image(c, &img);
+	CHECK_OK(save_lock_seal(c));
+	CHECK_OK(object_read(c, img, copy, 40 * 8192, 0, &got));
+	CHECK_OK(object_rename(c, SAVE_IMAGE_NAME, "orig", false));
+	CHECK_OK(object_create(c, ".memory.save.X", 0600, 0, 0, &id));
+	CHECK_OK(object_write(c, id, copy, got, 0));
+	CHECK_OK(object_rename(c, ".memory.save.X", SAVE_IMAGE_NAME, false));
+	CHECK_EQ(state_of(c), SAVE_STATE_SAVED);
+	CHECK_ERR(save_lock_check_write(c, disk, NULL, 0), -EBUSY);
+	CHECK_OK(save_lock_discard(c));
+	CHECK_OK(object_unlink(c, "orig"));
+
+	/* an image older than a disk: stale (the age rule) */
+	CHECK_OK(object_create(c, "image", 0600, 0, 0, &id));
+	memset(copy, 0x77, 8192);
+	CHECK_OK(object_write(c, id, copy, 8192, 0));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(object_write(c, disk, buf, sizeof(buf), 8192));
+	CHECK_OK(object_rename(c, "image", SAVE_IMAGE_NAME, false));
+	CHECK_EQ(state_of(c), SAVE_STATE_INVALIDATED);
+	CHECK_EQ(why_of(c), SAVE_WHY_OLDER);
+	CHECK_OK(save_lock_discard(c));
+
+	/* a file that arrives complete after the seal is adopted */
+	write_image(c, &img);
+	CHECK_OK(save_lock_seal(c));
+	CHECK_OK(object_create(c, "zdata.raw", 0600, 0, 0, &id));
+	CHECK_OK(object_open(c, id, true));
+	CHECK_OK(object_write(c, id, buf, sizeof(buf), 0));
+	CHECK_OK(container_commit(c)); /* still open for writing: not yet */
+	CHECK_OK(save_lock_check_write(c, id, NULL, 0));
+	object_release(c, id, true);
+	CHECK_OK(container_commit(c));
+	CHECK_ERR(save_lock_check_write(c, id, NULL, 0), -EBUSY);
+	CHECK_OK(save_lock_resume(c, reason, sizeof(reason)));
+	CHECK_OK(save_lock_discard(c));
+
+	/* a failed write taints the image: the seal fails, nothing says
+	 * saved, even after a reopen; truncating to 0 starts over */
+	CHECK_OK(object_create(c, SAVE_IMAGE_NAME, 0600, 0, 0, &img));
+	memset(copy, 0x5c, 40 * 8192);
+	copy[1] = 0x99;
+	m->fail_mask = MEMIO_OP_PWRITE;
+	m->fail_errno = ENOSPC;
+	m->fail_at = 1;
+	CHECK(object_write(c, img, copy, 40 * 8192, 0) != 0);
+	m->fail_at = 0;
+	CHECK_ERR(save_lock_seal_why(c, reason, sizeof(reason)), -EIO);
+	CHECK(strstr(reason, "failed") != NULL);
+	CHECK_EQ(state_of(c), SAVE_STATE_INVALIDATED);
+	CHECK_EQ(why_of(c), SAVE_WHY_INCOMPLETE);
+	CHECK_OK(save_lock_check_write(c, disk, NULL, 0));
+	c = reopen(m, c);
+	CHECK_EQ(state_of(c), SAVE_STATE_INVALIDATED);
+	CHECK_OK(object_lookup(c, SAVE_IMAGE_NAME, &img));
+	CHECK_OK(object_truncate(c, img, 0));
+	CHECK_OK(object_write(c, img, copy, 40 * 8192, 0));
+	CHECK_OK(save_lock_seal(c));
+	CHECK_EQ(state_of(c), SAVE_STATE_SAVED);
+	free(copy);
+	CHECK_OK(container_close(c));
+	memio_free(m);
+}
+
+/* More files than one seal can pin: the seal fails loudly (-E2BIG), pins
+ * nothing, and says why. */
+static void test_seal_too_many_files(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	struct container_options o = {.cluster_shift = 12};
+	char name[64], reason[512];
+	uint64_t id, img;
+
+	CHECK_OK(container_create(&m->io, &o, &c));
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "file-with-a-long-name-%d.raw", i);
+		CHECK_OK(object_create(c, name, 0600, 0, 0, &id));
+	}
+	write_image(c, &img);
+	CHECK_ERR(save_lock_seal_why(c, reason, sizeof(reason)), -E2BIG);
+	CHECK(strstr(reason, "300 files") != NULL);
+	CHECK(state_of(c) != SAVE_STATE_SAVED);
+	CHECK_OK(save_lock_check_write(c, id, NULL, 0));
+	c = reopen(m, c);
+	CHECK(state_of(c) != SAVE_STATE_SAVED);
+	CHECK_OK(container_close(c));
+	memio_free(m);
+}
+
 int main(void)
 {
 	test_save_resume_retire();
 	test_resume_refuses_changed_disk();
 	test_resave_unseals();
+	test_seal_rules();
+	test_seal_too_many_files();
 	printf("test_savelock: ok\n");
 	return 0;
 }
