@@ -54,7 +54,9 @@ fs_umount
 
 log "commit_interval=SEC: unsynced writes are committed in the background"
 # An append is metadata (the size), so it survives a SIGKILL only through a
-# commit; nothing here calls fsync, close does not commit.
+# commit; nothing here calls fsync, and closing a disk does not commit (the
+# last close of a written file that could become an image does: the save
+# lock orders it before later disk writes, core/savelock.c).
 kill_remount() { # SECONDS-TO-WAIT
 	sleep "$1"
 	kill -KILL "$HFS_PID"
@@ -65,10 +67,10 @@ kill_remount() { # SECONDS-TO-WAIT
 }
 for interval in 1 0; do
 	fs_mount -o commit_interval=$interval
-	printf 'old\n' >"$MNT/web01/bg" && sync "$MNT/web01/bg" || fail "write bg"
-	printf 'new\n' >>"$MNT/web01/bg" || fail "append bg"
+	printf 'old\n' >"$MNT/web01/bg.raw" && sync "$MNT/web01/bg.raw" || fail "write bg"
+	printf 'new\n' >>"$MNT/web01/bg.raw" || fail "append bg"
 	kill_remount 3
-	got=$(tr '\n' ' ' <"$MNT/web01/bg")
+	got=$(tr '\n' ' ' <"$MNT/web01/bg.raw")
 	if [ "$interval" = 1 ]; then
 		[ "$got" = "old new " ] || fail "commit_interval=1: append lost after 3 s: '$got'"
 	else
@@ -109,6 +111,11 @@ if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
 	fs_mount
 	(umask 077 && echo secret >"$MNT/web01/private") || fail "private file"
 	[ "$(stat -c %a "$MNT/web01/private")" = 600 ] || fail "private mode"
+	# a guest is never world-readable by default (it holds its RAM image):
+	# other users are let in by an explicit chmod (README, the save lock)
+	[ $(($(stat -c 0%a "$MNT/web01") & 7)) = 0 ] ||
+		fail "guest directory open to others by default: $(stat -c %a "$MNT/web01")"
+	chmod o+rx "$MNT/web01" || fail "chmod the guest for others"
 	expect_fail "Permission denied" $AS_NOBODY stat "$MNT/web01"
 	fs_umount
 else
