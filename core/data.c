@@ -130,53 +130,45 @@ int object_fingerprint_locked(struct container *c, struct object *o,
 {
 	struct crypto_sha256 *hash = NULL;
 	uint8_t *buf = malloc(c->cluster_size);
-	uint8_t head[12];
-	uint32_t zero_crc = 0;
-	bool zero_known = false;
+	uint8_t le[8];
+	uint32_t zero_crc;
 	int ret;
 
 	if (!buf)
 		return -ENOMEM;
+	memset(buf, 0, c->cluster_size);
+	zero_crc = crc32c(0, buf, c->cluster_size);
 	ret = crypto_sha256_new(&hash);
-	if (ret)
-		goto out;
-	memcpy(head, "HGF1", 4);
-	le64_put(head + 4, o->size);
-	ret = crypto_sha256_update(hash, head, sizeof(head));
+	if (!ret)
+		ret = crypto_sha256_update(hash, "HGF2", 4);
 	const uint64_t clusters =
 		(o->size + c->cluster_size - 1) >> c->cluster_shift;
 	for (uint64_t vc = 0; !ret && vc < clusters; vc++) {
-		uint64_t left = o->size - (vc << c->cluster_shift);
-		size_t n =
-			left < c->cluster_size ? (size_t)left : c->cluster_size;
 		uint32_t crc;
 		struct map_entry e;
 		if (o->pend_valid && o->pend_vc == vc) {
-			crc = crc32c(0, o->pend_buf, n);
-		} else if (map_lookup(c, o, vc, &e),
-			   e.kind == MAP_KIND_RAW ||
-				   e.kind == MAP_KIND_COMPRESSED) {
+			crc = crc32c(0, o->pend_buf, c->cluster_size);
+		} else if (map_lookup(c, o, vc, &e), e.kind != MAP_KIND_RAW &&
+							     e.kind !=
+								     MAP_KIND_COMPRESSED) {
+			crc = zero_crc;
+		} else if (vc < o->fp_cap && o->fp_known[vc]) {
+			crc = o->fp_crc[vc]; /* noted when it was stored */
+		} else {
 			ret = read_cluster(c, o, vc, buf);
 			if (ret)
 				break;
-			crc = crc32c(0, buf, n);
-		} else if (n == c->cluster_size && zero_known) {
-			crc = zero_crc;
-		} else {
-			memset(buf, 0, n);
-			crc = crc32c(0, buf, n);
-			if (n == c->cluster_size) {
-				zero_crc = crc;
-				zero_known = true;
-			}
+			crc = crc32c(0, buf, c->cluster_size);
 		}
-		uint8_t le[4];
 		le32_put(le, crc);
-		ret = crypto_sha256_update(hash, le, sizeof(le));
+		ret = crypto_sha256_update(hash, le, 4);
+	}
+	if (!ret) {
+		le64_put(le, o->size);
+		ret = crypto_sha256_update(hash, le, 8);
 	}
 	if (!ret)
 		ret = crypto_sha256_final(hash, out);
-out:
 	crypto_sha256_free(hash);
 	free(buf);
 	return ret;
@@ -337,12 +329,73 @@ static int squeeze_cluster(struct container *c, const uint8_t *data,
 	return ret == -ENOSPC ? 0 : ret;
 }
 
+/* Image objects only, and not past this many clusters (256 GiB at 64 KiB):
+ * beyond, the fingerprint reads the image back. */
+#define FP_MAX_CLUSTERS (1ull << 22)
+
+void object_fp_drop(struct object *o)
+{
+	free(o->fp_crc);
+	free(o->fp_known);
+	o->fp_crc = NULL;
+	o->fp_known = NULL;
+	o->fp_cap = 0;
+}
+
+/* Cluster `vc` of `o` now holds `data` (C bytes; NULL: zeros), stored by
+ * store_squeezed, the one place the bytes of a compressed object's stored
+ * cluster change (write lock held).  Keeps its crc for the fingerprint; on
+ * any trouble forgets them all (the fingerprint then reads back). */
+static void fp_note(struct container *c, struct object *o, uint64_t vc,
+		    const uint8_t *data)
+{
+	if (!o->name || object_role_of_name(o->name) != OBJECT_ROLE_IMAGE ||
+	    vc >= FP_MAX_CLUSTERS) {
+		object_fp_drop(o);
+		return;
+	}
+	if (vc >= o->fp_cap) {
+		uint64_t cap = o->fp_cap ? o->fp_cap : 1024;
+		while (cap <= vc)
+			cap *= 2;
+		uint32_t *crc = realloc(o->fp_crc, cap * sizeof(*crc));
+		if (crc)
+			o->fp_crc = crc;
+		uint8_t *known = crc ? realloc(o->fp_known, cap) : NULL;
+		if (!known) {
+			object_fp_drop(o);
+			return;
+		}
+		memset(known + o->fp_cap, 0, cap - o->fp_cap);
+		o->fp_known = known;
+		o->fp_cap = cap;
+	}
+	o->fp_crc[vc] = data ? crc32c(0, data, c->cluster_size) : 0;
+	o->fp_known[vc] = data ? 1 : 0;
+}
+
+static int store_squeezed_map(struct container *c, struct object *o,
+			      uint64_t vc, const uint8_t *data, uint8_t *tmp,
+			      size_t len, enum squeezed kind);
+
 /* Store one squeezed cluster of a compressed object (write lock held).
  * `tmp` holds the compressed bytes (SQUEEZED_BYTES; sealed in place when
  * encrypted), `data` the cluster itself. */
 static int store_squeezed(struct container *c, struct object *o, uint64_t vc,
 			  const uint8_t *data, uint8_t *tmp, size_t len,
 			  enum squeezed kind)
+{
+	int ret = store_squeezed_map(c, o, vc, data, tmp, len, kind);
+	if (ret)
+		object_fp_drop(o); /* which bytes the cluster holds is unsure */
+	else
+		fp_note(c, o, vc, kind == SQUEEZED_ZERO ? NULL : data);
+	return ret;
+}
+
+static int store_squeezed_map(struct container *c, struct object *o,
+			      uint64_t vc, const uint8_t *data, uint8_t *tmp,
+			      size_t len, enum squeezed kind)
 {
 	struct map_entry old, e = {0};
 	struct map_seal seal = {0};

@@ -192,6 +192,12 @@ struct object {
 				       memory only (orders changes not yet
 				       committed, for the save lock) */
 	struct image_seal *seal;    /* NULL unless sealed as an image once */
+	/* memory.save while it is written: the crc32c of each cluster's bytes
+	 * as stored (data.c fp_note), so the seal's fingerprint needs no read
+	 * back; valid where fp_known[vc]; dropped when the name changes */
+	uint32_t *fp_crc;
+	uint8_t *fp_known;
+	uint64_t fp_cap;
 	bool dirty;		    /* record changed since commit */
 	unsigned height;
 	struct map_node *root;
@@ -406,6 +412,9 @@ bool object_is_compressed(const struct container *c, const struct object *o);
  * bytes, the same for a copy of it whatever its storage. */
 int object_fingerprint_locked(struct container *c, struct object *o,
 			      uint8_t out[FORMAT_FINGERPRINT_LEN]);
+/* object_fp_drop - forget the per-cluster crcs kept for the fingerprint
+ * (the next fingerprint reads the object back). */
+void object_fp_drop(struct object *o);
 
 /* savelock.c (savelock.h has the rules); write lock held unless said */
 struct legacy_save {

@@ -127,6 +127,7 @@ void object_destroy(struct container *c, struct object *o)
 	free(o->name);
 	free(o->pend_buf);
 	save_seal_free(o->seal);
+	object_fp_drop(o);
 	pthread_mutex_destroy(&o->attr_lock);
 	free(o);
 }
@@ -377,6 +378,8 @@ int object_rename_locked(struct container *c, struct object *o, const char *to)
 		}
 	}
 	bool was_image = o->name && strcmp(o->name, SAVE_IMAGE_NAME) == 0;
+	if (was_image != (object_role_of_name(to) == OBJECT_ROLE_IMAGE))
+		object_fp_drop(o); /* written under another role meanwhile */
 	free(o->name);
 	o->name = copy;
 	o->dirty = true;

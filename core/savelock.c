@@ -378,6 +378,8 @@ static int seal_judge(struct container *c, struct object *o, bool check_age,
 		o->seal->config_generation = p->seal->config_generation;
 		for (size_t k = 0; k < p->seal->pin_count; k++) {
 			const struct save_pin *pin = &p->seal->pins[k];
+			if (pin->id == o->id)
+				continue; /* the copy was adopted as a file */
 			ret = seal_add_pin(o->seal, pin->id, pin->generation,
 					   pin->name);
 			if (ret)

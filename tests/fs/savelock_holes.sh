@@ -109,18 +109,20 @@ cases=$((cases + 1))
 
 log "6. memory.save.incomplete (writer killed) renamed or copied into place: stale"
 new_guest g6
-python3 - "$G/memory.save" <<'EOF' &
+python3 - "$G/memory.save" "$WORK/synced" <<'EOF' &
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
 os.write(fd, os.urandom(1 << 20))
 os.fsync(fd)
+open(sys.argv[2], 'w').close()  # the fsync returned: now kill
 time.sleep(60)
 EOF
 writer=$!
-for _ in $(seq 100); do
-	[ "$(stat -c %s "$G/memory.save" 2>/dev/null)" = 1048576 ] && break
-	sleep 0.1
+for _ in $(seq 200); do
+	[ -e "$WORK/synced" ] && break
+	sleep 0.05
 done
+[ -e "$WORK/synced" ] || fail "the image writer did not sync"
 kill -KILL "$HFS_PID"
 fs_wait_exit 10 || fail "hangarfs survived SIGKILL"
 kill -KILL "$writer" 2>/dev/null
