@@ -181,47 +181,41 @@ static int object_stat(struct hfs *fs, struct container *c, struct node *n,
 	return 0;
 }
 
-/* Attributes of any node; 0 or a negative errno. */
-static int node_stat(struct hfs *fs, struct node *n, struct stat *out_st)
+/* Attributes of request `r`'s node; 0 or a negative errno.  A guest
+ * directory's come without guest_acquire (attr_guest_stat: a guest whose
+ * container cannot be opened still stats, top of file). */
+static int node_stat(struct hfs_req *r, struct stat *out_st)
 {
 	char guest[HFS_GUEST_NAME_MAX];
-	struct container *c;
 	int err;
 
-	switch (n->kind) {
+	switch (r->node->kind) {
 	case NODE_ROOT:
-		return attr_fill_root(fs, out_st);
+		return attr_fill_root(r->fs, out_st);
 	case NODE_GUEST:
-		nodes_guest_name(n, guest);
-		return attr_guest_stat(fs, guest, out_st);
+		nodes_guest_name(r->node, guest);
+		return attr_guest_stat(r->fs, guest, out_st);
 	case NODE_OBJECT:
-		err = guest_acquire(fs, n->guest, guest, &c);
+		err = hfs_req_need(r, HFS_REQ_CONTAINER);
 		if (err)
 			return err;
-		err = object_stat(fs, c, n, out_st);
-		guest_release(fs, c);
-		return err;
+		return object_stat(r->fs, r->c, r->node, out_st);
 	}
 	return -EIO;
 }
 
 void hfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *n = nodes_get(ino);
+	struct hfs_req r;
 	struct stat st;
 	int err;
 
 	(void)fi;
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, ino, 0))
 		return;
-	}
-	err = node_stat(fs, n, &st);
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
+	err = node_stat(&r, &st);
+	if (hfs_req_end(&r, err))
+		fuse_reply_attr(req, &st, r.fs->attr_timeout);
 }
 
 static struct timespec now_realtime(void)
@@ -232,13 +226,11 @@ static struct timespec now_realtime(void)
 	return ts;
 }
 
-/* chmod/chown/utimensat on a guest directory: stored in its container. */
-static int guest_setattr(struct hfs *fs, struct node *n,
-			 const struct stat *attr, int to_set)
+/* chmod/chown/utimensat on request `r`'s guest directory: stored in its
+ * container. */
+static int guest_setattr(struct hfs_req *r, const struct stat *attr, int to_set)
 {
-	char guest[HFS_GUEST_NAME_MAX];
 	struct object_attr dir = {0}, defaults;
-	struct container *c;
 	struct stat host;
 	unsigned mask = 0;
 	int err;
@@ -264,16 +256,15 @@ static int guest_setattr(struct hfs *fs, struct node *n,
 	}
 	if (!mask)
 		return 0; /* atime alone: not stored (top of file) */
-	err = guest_acquire(fs, n, guest, &c);
+	err = hfs_req_need(r, HFS_REQ_CONTAINER);
 	if (err)
 		return err;
 	/* The first set starts from what stat showed until now. */
-	err = guest_host_stat(fs, guest, &host);
+	err = guest_host_stat(r->fs, r->guest, &host);
 	if (!err) {
 		guest_defaults(&host, &defaults);
-		err = container_dir_setattr(c, &dir, mask, &defaults);
+		err = container_dir_setattr(r->c, &dir, mask, &defaults);
 	}
-	guest_release(fs, c);
 	return err;
 }
 
@@ -321,44 +312,32 @@ static int object_setattr_all(const struct hfs *fs, struct container *c,
 void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		 struct fuse_file_info *fi)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *n = nodes_get(ino);
-	char guest[HFS_GUEST_NAME_MAX];
-	struct container *c;
+	struct hfs_req r;
 	struct stat st;
 	int err;
 
 	(void)fi;
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, ino, HFS_REQ_WRITE))
 		return;
-	}
-	if (fs->read_only) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	switch (n->kind) {
+	switch (r.node->kind) {
 	case NODE_ROOT:
 		err = -EPERM;
 		break;
 	case NODE_GUEST:
-		err = guest_setattr(fs, n, attr, to_set);
+		err = guest_setattr(&r, attr, to_set);
 		break;
 	case NODE_OBJECT:
-		err = guest_acquire(fs, n->guest, guest, &c);
-		if (err)
-			break;
-		err = object_setattr_all(fs, c, guest, n, attr, to_set);
-		guest_release(fs, c);
+		err = hfs_req_need(&r, HFS_REQ_CONTAINER);
+		if (!err)
+			err = object_setattr_all(r.fs, r.c, r.guest, r.node,
+						 attr, to_set);
 		break;
 	default:
 		err = -EIO;
 		break;
 	}
 	if (!err)
-		err = node_stat(fs, n, &st);
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
+		err = node_stat(&r, &st);
+	if (hfs_req_end(&r, err))
+		fuse_reply_attr(req, &st, r.fs->attr_timeout);
 }

@@ -101,10 +101,8 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 	nodes_guest_name(guest, out_name);
 	log_clear_refusal();
 	err = store_guest_get(fs->store, out_name, out_c);
-	if (err == 0) {
-		log_set_guest(out_name);
+	if (err == 0)
 		return 0;
-	}
 	if (guest_refused(err) && nodes_guest_corrupt_once(guest))
 		guest_log_refused(fs, out_name, err);
 	log_clear_refusal();
@@ -113,7 +111,6 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 
 void guest_release(struct hfs *fs, struct container *c)
 {
-	log_set_guest(NULL);
 	store_guest_put(fs->store, c);
 }
 

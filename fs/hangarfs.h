@@ -11,12 +11,17 @@
  *  - FUSE node ids are handles into our own runtime table (nodes.c); they
  *    are never reused while the daemon runs, so the generation is always 0.
  *    st_ino is a different, stable number (attr.c, "Inode numbers").
- *  - A guest node does NOT keep its container open.  Every operation takes
- *    a reference with guest_acquire() and drops it before it replies, so the
- *    kernel's cached dentries never make a guest "in use" for rmdir/rename.
+ *  - A guest node does NOT keep its container open.  A request takes a
+ *    reference (HFS_REQ_CONTAINER: guest_acquire) and drops it at its end,
+ *    before it replies, so the kernel's cached dentries (or its next
+ *    request) never find a guest "in use" for rmdir/rename.
  *    An open file handle keeps its reference until release.
- *  - Every low-level op replies exactly once.  Errors from core are negative
- *    errnos; hfs_errno() is the only place they become FUSE errors.
+ *  - Every low-level op replies exactly once, and reads the same way: a
+ *    request (struct hfs_req, req.c) resolves the node, checks its kind and
+ *    the read-only mount, takes the guest's container, and replies itself
+ *    when any of that fails; its end drops what it took and replies the
+ *    op's error.  Errors from core are negative errnos; hfs_errno() is the
+ *    only place they become FUSE errors.
  *
  * THREAD MODEL: ops run on libfuse's worker threads (fuse_session_loop_mt).
  * `struct hfs` is written only before the session loop starts and is read-only
@@ -72,6 +77,7 @@ void log_msg(int prio, const char *fmt, ...)
  * log_set_guest - name the guest the calling thread is working on, so that
  * container events (which do not carry the guest) can be logged with it.
  * `guest` must stay valid until the next call or log_set_guest(NULL).
+ * Called by req.c only: a request sets it and its end clears it.
  */
 void log_set_guest(const char *guest);
 
@@ -185,6 +191,7 @@ bool nodes_guest_corrupt_once(struct node *guest);
  * into `out_name` and take a container reference (store_guest_get).  Logs a
  * corrupt container once.  Returns 0 or a negative errno (already mapped
  * for the kernel by hfs_errno when replied).  Release with guest_release.
+ * Ops do not call guest_acquire: a request does (HFS_REQ_CONTAINER, req.c).
  */
 int guest_acquire(struct hfs *fs, struct node *guest,
 		  char out_name[HFS_GUEST_NAME_MAX], struct container **out_c);
@@ -195,6 +202,62 @@ void guest_release(struct hfs *fs, struct container *c);
  * -ENOENT if there is no such guest (or the name is not a guest name).
  */
 int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st);
+
+/* ---- req.c: one request (the reply rule is at the top of req.c) ---------- */
+
+/* What hfs_req_begin / hfs_req_need check and take, in this order. */
+#define HFS_REQ_ROOT	  (1u << 0) /* the node may be the root */
+#define HFS_REQ_GUEST	  (1u << 1) /* ... a guest directory */
+#define HFS_REQ_OBJECT	  (1u << 2) /* ... an object (no kind bit: any) */
+#define HFS_REQ_ANY_KIND  (HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_OBJECT)
+#define HFS_REQ_WRITE	  (1u << 3) /* EROFS on a read-only mount */
+#define HFS_REQ_CONTAINER (1u << 4) /* take the node's guest's container */
+/* The errno for a node of another kind (default: ENOTDIR where a directory
+ * was needed, EISDIR where a file was). */
+#define HFS_REQ_ERRNO_SHIFT   16
+#define HFS_REQ_OTHER_KIND(e) ((unsigned)(e) << HFS_REQ_ERRNO_SHIFT)
+
+struct hfs_req {
+	fuse_req_t req;
+	struct hfs *fs;
+	struct node *node;   /* the node it names; NULL on an open file */
+	struct container *c; /* its guest's container, once taken */
+	/* The guest's name, once its container is taken (or a file request
+	 * began): the log context until hfs_req_end. */
+	char guest[HFS_GUEST_NAME_MAX];
+};
+
+/*
+ * hfs_req_begin - start request `req` on node `ino`: resolve it and check or
+ * take what `need` asks (HFS_REQ_*).  False if something failed: the error
+ * was replied, nothing is held, return at once.  Else end with hfs_req_end.
+ */
+bool hfs_req_begin(struct hfs_req *r, fuse_req_t req, fuse_ino_t ino,
+		   unsigned need);
+
+/*
+ * hfs_req_need - the same checks, later in an op (after its own
+ * validation).  0 or a negative errno; replies nothing.  A container
+ * already taken is not taken again.
+ */
+int hfs_req_need(struct hfs_req *r, unsigned need);
+
+/* hfs_req_begin_file - start a request on an open file of guest `guest`
+ * (the handle holds the container): sets the log context.  Never fails. */
+void hfs_req_begin_file(struct hfs_req *r, fuse_req_t req, const char *guest);
+
+/* hfs_req_keep_container - hand the request's container reference to the
+ * caller (an open file keeps it until release); the end will not drop it. */
+struct container *hfs_req_keep_container(struct hfs_req *r);
+
+/*
+ * hfs_req_end - drop what the request took and clear the log context.  If
+ * `err` (a negative errno) is set, reply hfs_errno(err) and return false;
+ * else return true: the caller sends its success reply now.
+ * hfs_req_end_status - the same, replying 0 on success.
+ */
+bool hfs_req_end(struct hfs_req *r, int err);
+void hfs_req_end_status(struct hfs_req *r, int err);
 
 /* ---- attr.c -------------------------------------------------------------- */
 
@@ -298,15 +361,6 @@ void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 struct fuse_file_info *fi_in, fuse_ino_t ino_out,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags);
-
-/*
- * file_open_object - open object `id` of guest node `guest` for a handle
- * (used by open and create).  Takes its own container reference.  On
- * success stores the handle in fi->fh and returns 0; else a negative errno
- * and nothing is held.  Does not reply.
- */
-int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
-		     struct fuse_file_info *fi);
 
 /* ---- xattr.c ------------------------------------------------------------- */
 

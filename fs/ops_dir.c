@@ -10,9 +10,9 @@
  *               symlinks, hard links, devices and fifos are EPERM with no
  *               side effect.
  *
- * Each op replies exactly once: the reply is the last statement on every
- * path, after the container reference is dropped.  Errors from core go
- * through hfs_errno().
+ * Each op is one request (req.c: begin; work; end; reply), so it replies
+ * exactly once, after the container reference is dropped.  Errors from core
+ * go through hfs_errno().
  *
  * THREAD MODEL: no state of its own.  Directory handles (struct dir_handle)
  * belong to one open directory; libfuse does not run readdir and releasedir
@@ -99,39 +99,24 @@ static void reply_entry(fuse_req_t req, const struct fuse_entry_param *e,
 
 void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *dir = nodes_get(parent);
-	char guest[HFS_GUEST_NAME_MAX];
 	struct fuse_entry_param e;
-	struct container *c;
+	struct hfs_req r;
 	struct node *n = NULL;
 	uint64_t id;
 	int err;
 
-	if (!dir) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, parent,
+			   HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_CONTAINER))
 		return;
-	}
-	switch (dir->kind) {
-	case NODE_ROOT:
-		err = root_make_entry(fs, name, &e, &n);
-		break;
-	case NODE_GUEST:
-		err = guest_acquire(fs, dir, guest, &c);
-		if (err)
-			break;
-		err = object_lookup(c, name, &id);
+	if (r.node->kind == NODE_ROOT) {
+		err = root_make_entry(r.fs, name, &e, &n);
+	} else {
+		err = object_lookup(r.c, name, &id);
 		if (!err)
-			err = dir_make_entry(fs, dir, c, name, id, &e, &n);
-		guest_release(fs, c);
-		break;
-	default:
-		err = -ENOTDIR;
-		break;
+			err = dir_make_entry(r.fs, r.node, r.c, name, id, &e,
+					     &n);
 	}
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
+	if (hfs_req_end(&r, err))
 		reply_entry(req, &e, n);
 }
 
@@ -237,21 +222,16 @@ out_free_names:
 	return err;
 }
 
-static int list_guest(struct hfs *fs, struct node *guest,
-		      struct dir_handle **out_d)
+/* The listing of request `r`'s guest node, through its container. */
+static int list_guest(struct hfs_req *r, struct dir_handle **out_d)
 {
-	char name[HFS_GUEST_NAME_MAX];
+	const struct node *guest = r->node;
 	struct object_name *objs = NULL;
 	struct dir_handle *d = NULL;
-	struct container *c;
 	size_t num = 0;
 	int err;
 
-	err = guest_acquire(fs, guest, name, &c);
-	if (err)
-		return err;
-	err = object_list(c, &objs, &num);
-	guest_release(fs, c);
+	err = object_list(r->c, &objs, &num);
 	if (err)
 		return err;
 	err = -ENOMEM;
@@ -285,25 +265,19 @@ out_free_objs:
 
 void hfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *n = nodes_get(ino);
 	struct dir_handle *d = NULL;
+	struct hfs_req r;
 	int err;
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, ino,
+			   HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_CONTAINER))
 		return;
-	}
-	if (n->kind == NODE_ROOT)
-		err = list_root(fs, &d);
-	else if (n->kind == NODE_GUEST)
-		err = list_guest(fs, n, &d);
+	if (r.node->kind == NODE_ROOT)
+		err = list_root(r.fs, &d);
 	else
-		err = -ENOTDIR;
-	if (err) {
-		fuse_reply_err(req, hfs_errno(err));
+		err = list_guest(&r, &d);
+	if (!hfs_req_end(&r, err))
 		return;
-	}
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) != 0)
 		dir_handle_free(d);
@@ -347,26 +321,24 @@ void hfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void hfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *n = nodes_get(ino);
-	char guest[HFS_GUEST_NAME_MAX];
-	struct container *c;
+	struct hfs_req r;
 	int err = 0;
 
 	(void)datasync;
 	(void)fi;
-	if (fs->read_only || !n) {
-		err = n ? 0 : -ESTALE;
-	} else if (n->kind == NODE_ROOT) {
-		err = store_commit_all(fs->store);
-	} else if (n->kind == NODE_GUEST) {
-		err = guest_acquire(fs, n, guest, &c);
-		if (!err) {
-			err = container_commit(c);
-			guest_release(fs, c);
-		}
+	if (!hfs_req_begin(&r, req, ino, 0))
+		return;
+	/* Nothing to commit on a read-only mount, nor for an object. */
+	if (r.fs->read_only || r.node->kind == NODE_OBJECT) {
+		err = 0;
+	} else if (r.node->kind == NODE_ROOT) {
+		err = store_commit_all(r.fs->store);
+	} else {
+		err = hfs_req_need(&r, HFS_REQ_CONTAINER);
+		if (!err)
+			err = container_commit(r.c);
 	}
-	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+	hfs_req_end_status(&r, err);
 }
 
 /* ---- creating and removing names ---------------------------------------- */
@@ -405,30 +377,26 @@ static void guest_apply_creator(struct hfs *fs, fuse_req_t req,
 
 void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *dir = nodes_get(parent);
 	struct guest_create_options opts = {.compress_disks = false};
 	struct fuse_entry_param e;
+	struct hfs_req r;
 	struct node *n = NULL;
 	int err;
 
-	if (!dir)
-		err = -ESTALE;
-	else if (dir->kind != NODE_ROOT)
-		err = -EPERM; /* no subdirectories inside a guest */
-	else if (fs->read_only)
-		err = -EROFS;
-	else if (!name_guest_valid(name))
+	/* No subdirectories inside a guest. */
+	if (!hfs_req_begin(&r, req, parent,
+			   HFS_REQ_ROOT | HFS_REQ_OTHER_KIND(EPERM) |
+				   HFS_REQ_WRITE))
+		return;
+	if (!name_guest_valid(name))
 		err = -EINVAL;
 	else
-		err = store_guest_create(fs->store, name, &opts);
+		err = store_guest_create(r.fs->store, name, &opts);
 	if (!err) {
-		guest_apply_creator(fs, req, name, mode);
-		err = root_make_entry(fs, name, &e, &n);
+		guest_apply_creator(r.fs, req, name, mode);
+		err = root_make_entry(r.fs, name, &e, &n);
 	}
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
+	if (hfs_req_end(&r, err))
 		reply_entry(req, &e, n);
 }
 
@@ -453,17 +421,15 @@ static int guest_retry_busy(struct hfs *fs, int first, const char *name,
 
 void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *dir = nodes_get(parent);
+	struct hfs_req r;
+	struct hfs *fs;
 	int err;
 
-	if (!dir)
-		err = -ESTALE;
-	else if (dir->kind != NODE_ROOT)
-		err = -ENOTDIR; /* everything inside a guest is a file */
-	else if (fs->read_only)
-		err = -EROFS;
-	else if (!name_guest_valid(name))
+	/* Everything inside a guest is a file: ENOTDIR. */
+	if (!hfs_req_begin(&r, req, parent, HFS_REQ_ROOT | HFS_REQ_WRITE))
+		return;
+	fs = r.fs;
+	if (!name_guest_valid(name))
 		err = -ENOENT;
 	else
 		err = guest_retry_busy(
@@ -472,7 +438,7 @@ void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		nodes_guest_removed(name);
 		log_msg(LOG_INFO, "%s: guest removed", name);
 	}
-	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+	hfs_req_end_status(&r, err);
 }
 
 /* If object `name` of `c` is refused by the save lock, log why. */
@@ -487,38 +453,27 @@ static void log_pinned(const struct hfs *fs, struct container *c,
 
 void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *dir = nodes_get(parent);
-	char guest[HFS_GUEST_NAME_MAX];
-	struct container *c;
+	struct hfs_req r;
 	int err;
 
-	if (!dir) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, parent, 0))
 		return;
+	/* The root's entries are guests, i.e. directories. */
+	err = r.node->kind == NODE_ROOT
+		      ? -EISDIR
+		      : hfs_req_need(&r, HFS_REQ_GUEST | HFS_REQ_WRITE |
+						 HFS_REQ_CONTAINER);
+	if (!err) {
+		err = object_unlink(r.c, name);
+		if (err == -EBUSY)
+			log_pinned(r.fs, r.c, r.guest, name, "unlink");
+		else if (!err && strcmp(name, SAVE_IMAGE_NAME) == 0)
+			log_msg(LOG_NOTICE,
+				"%s/%s: removed; saved state discarded, disks "
+				"writable",
+				r.guest, name);
 	}
-	if (dir->kind != NODE_GUEST) {
-		fuse_reply_err(req, dir->kind == NODE_ROOT ? EISDIR : ENOTDIR);
-		return;
-	}
-	if (fs->read_only) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	err = guest_acquire(fs, dir, guest, &c);
-	if (err) {
-		fuse_reply_err(req, hfs_errno(err));
-		return;
-	}
-	err = object_unlink(c, name);
-	if (err == -EBUSY)
-		log_pinned(fs, c, guest, name, "unlink");
-	else if (!err && strcmp(name, SAVE_IMAGE_NAME) == 0)
-		log_msg(LOG_NOTICE,
-			"%s/%s: removed; saved state discarded, disks writable",
-			guest, name);
-	guest_release(fs, c);
-	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+	hfs_req_end_status(&r, err);
 }
 
 static int rename_guest(struct hfs *fs, const char *from, const char *to)
@@ -540,17 +495,20 @@ static int rename_guest(struct hfs *fs, const char *from, const char *to)
 	return err;
 }
 
-static int rename_object(struct hfs *fs, struct node *dir, const char *from,
-			 const char *to, bool noreplace)
+/* Rename within request `r`'s guest node. */
+static int rename_object(struct hfs_req *r, const char *from, const char *to,
+			 bool noreplace)
 {
-	char guest[HFS_GUEST_NAME_MAX];
 	char how[HFS_OBJECT_NAME_MAX + 32];
+	const struct hfs *fs = r->fs;
+	const char *guest = r->guest;
 	struct container *c;
 	int err;
 
-	err = guest_acquire(fs, dir, guest, &c);
+	err = hfs_req_need(r, HFS_REQ_CONTAINER);
 	if (err)
 		return err;
+	c = r->c;
 	err = object_rename(c, from, to, noreplace);
 	if (err == -EBUSY) {
 		log_pinned(fs, c, guest, from, "rename");
@@ -567,75 +525,71 @@ static int rename_object(struct hfs *fs, struct node *dir, const char *from,
 			"files writable",
 			guest, from, to);
 	}
-	guest_release(fs, c);
 	return err;
+}
+
+/* Rename `name` in request `r`'s node to `newname` in `to`, by their kinds. */
+static int rename_from_to(struct hfs_req *r, const struct node *to,
+			  const char *name, const char *newname, bool noreplace)
+{
+	const struct node *from = r->node;
+
+	if (from->kind == NODE_ROOT && to->kind == NODE_ROOT)
+		return rename_guest(r->fs, name, newname);
+	if (from->kind == NODE_GUEST && from == to)
+		return rename_object(r, name, newname, noreplace);
+	if (from->kind == NODE_GUEST && to->kind == NODE_GUEST)
+		return -EXDEV; /* objects live in one container each */
+	return -EPERM;	       /* a guest into a guest, a file into the root */
 }
 
 void hfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *from = nodes_get(parent);
-	struct node *to = nodes_get(newparent);
+	struct hfs_req r;
+	struct node *to;
 	int err;
 
-	if (!from || !to)
+	if (!hfs_req_begin(&r, req, parent, 0))
+		return;
+	to = nodes_get(newparent); /* the one op naming a second node */
+	if (!to)
 		err = -ESTALE;
 	else if (flags & ~(unsigned)RENAME_NOREPLACE)
 		err = -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
-	else if (fs->read_only)
-		err = -EROFS;
-	else if (from->kind == NODE_ROOT && to->kind == NODE_ROOT)
-		err = rename_guest(fs, name, newname);
-	else if (from->kind == NODE_GUEST && from == to)
-		err = rename_object(fs, from, name, newname,
-				    flags & RENAME_NOREPLACE);
-	else if (from->kind == NODE_GUEST && to->kind == NODE_GUEST)
-		err = -EXDEV; /* objects live in one container each */
 	else
-		err = -EPERM; /* a guest into a guest, a file into the root */
-	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+		err = hfs_req_need(&r, HFS_REQ_WRITE);
+	if (!err)
+		err = rename_from_to(&r, to, name, newname,
+				     flags & RENAME_NOREPLACE);
+	hfs_req_end_status(&r, err);
 }
 
 void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       dev_t rdev)
 {
-	struct hfs *fs = fuse_req_userdata(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct node *dir = nodes_get(parent);
-	char guest[HFS_GUEST_NAME_MAX];
 	struct fuse_entry_param e;
-	struct container *c;
+	struct hfs_req r;
 	struct node *n = NULL;
 	uint64_t id;
 	int err;
 
 	(void)rdev;
-	if (!dir) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, parent, 0))
 		return;
-	}
-	if (dir->kind != NODE_GUEST || !S_ISREG(mode)) {
-		fuse_reply_err(req, EPERM); /* regular files in guests only */
-		return;
-	}
-	if (fs->read_only) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	err = guest_acquire(fs, dir, guest, &c);
-	if (err) {
-		fuse_reply_err(req, hfs_errno(err));
-		return;
-	}
-	err = object_create(c, name, S_IFREG | (mode & 07777), ctx->uid,
-			    ctx->gid, &id);
+	/* Regular files in guests only. */
+	err = !S_ISREG(mode)
+		      ? -EPERM
+		      : hfs_req_need(&r,
+				     HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(EPERM) |
+					     HFS_REQ_WRITE | HFS_REQ_CONTAINER);
 	if (!err)
-		err = dir_make_entry(fs, dir, c, name, id, &e, &n);
-	guest_release(fs, c);
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
+		err = object_create(r.c, name, S_IFREG | (mode & 07777),
+				    ctx->uid, ctx->gid, &id);
+	if (!err)
+		err = dir_make_entry(r.fs, r.node, r.c, name, id, &e, &n);
+	if (hfs_req_end(&r, err))
 		reply_entry(req, &e, n);
 }
 

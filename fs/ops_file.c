@@ -30,6 +30,10 @@
  *  - No writeback cache: every write reaches us before write(2) returns,
  *    so no dirty page can reach a pinned disk after its image was sealed.
  *
+ * Requests on a handle begin with handle_begin (hfs_req_begin_file: the
+ * log context names the handle's guest) and end with hfs_req_end, which
+ * replies the error (req.c has the reply rule).
+ *
  * THREAD MODEL: a handle's fields are set at open and read-only until
  * release; libfuse never runs release concurrently with another request on
  * the same handle.  Concurrent reads and writes on one handle are allowed
@@ -61,11 +65,18 @@ struct handle {
 	atomic_bool wrote; /* data changed since the last seal */
 };
 
-static struct handle *handle_of(struct fuse_file_info *fi)
+static struct handle *handle_of(const struct fuse_file_info *fi)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	return (struct handle *)(uintptr_t)fi->fh;
+}
 
-	log_set_guest(h->guest);
+/* Begin request `req` on the open file `fi`. */
+static struct handle *handle_begin(struct hfs_req *r, fuse_req_t req,
+				   const struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+
+	hfs_req_begin_file(r, req, h->guest);
 	return h;
 }
 
@@ -124,7 +135,6 @@ static int handle_seal_if_image(struct handle *h)
 /* Undo file_open_object. */
 static void handle_close(struct hfs *fs, struct handle *h, bool seal)
 {
-	log_set_guest(h->guest);
 	if (h->for_write && nodes_writer_drop(h->node, h->disk) == 0 && seal)
 		(void)handle_seal_if_image(h); /* RELEASE cannot report it */
 	object_release(h->c, h->id, h->for_write);
@@ -133,52 +143,59 @@ static void handle_close(struct hfs *fs, struct handle *h, bool seal)
 	free(h);
 }
 
-int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
-		     struct fuse_file_info *fi)
+/*
+ * Open object node `obj` of request `r` (its own node for open, the
+ * directory's new or existing file for create) for a handle: EROFS for a
+ * write open on a read-only mount, then the request's container, which the
+ * handle keeps until release.  On success stores the handle in fi->fh and
+ * returns 0; else a negative errno, and the request still holds (and its
+ * end drops) whatever it took.  Does not reply.
+ */
+static int file_open_object(struct hfs_req *r, struct node *obj,
+			    struct fuse_file_info *fi)
 {
 	struct object_attr oa;
 	struct handle *h;
 	int acc = fi->flags & O_ACCMODE;
+	bool for_write = acc == O_WRONLY || acc == O_RDWR;
 	int err;
 
-	if (obj->kind != NODE_OBJECT)
-		return -EISDIR;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->fs = fs;
+	h->fs = r->fs;
 	h->node = obj;
 	h->id = obj->object_id;
-	h->for_write = acc == O_WRONLY || acc == O_RDWR;
+	h->for_write = for_write;
 	h->sync = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
 	atomic_init(&h->wrote, false);
-	if (h->for_write && fs->read_only) {
-		err = -EROFS;
-		goto out_free;
-	}
-	err = guest_acquire(fs, guest, h->guest, &h->c);
+	err = hfs_req_need(r,
+			   HFS_REQ_CONTAINER | (for_write ? HFS_REQ_WRITE : 0));
 	if (err)
 		goto out_free;
+	h->c = r->c; /* the request's until the handle keeps it, below */
+	snprintf(h->guest, sizeof(h->guest), "%s", r->guest);
 	err = object_getattr(h->c, h->id, &oa);
 	if (err)
-		goto out_put;
+		goto out_free;
 	h->disk = oa.role == OBJECT_ROLE_DISK;
 	if (h->for_write) {
-		err = savelog_check_write(fs, h->c, h->guest, h->id,
+		err = savelog_check_write(r->fs, h->c, h->guest, h->id,
 					  (fi->flags & O_TRUNC)
 						  ? "truncating open"
 						  : "read-write open");
 		if (err)
-			goto out_put;
+			goto out_free;
 	}
 	err = object_open(h->c, h->id, h->for_write);
 	if (err)
-		goto out_put;
+		goto out_free;
 	if (h->for_write && (fi->flags & O_TRUNC) && oa.size != 0) {
 		err = object_truncate(h->c, h->id, 0);
 		if (err)
 			goto out_release;
 	}
+	h->c = hfs_req_keep_container(r); /* the handle's until release */
 	nodes_ref(obj);
 	if (h->for_write)
 		nodes_writer_add(obj, h->disk);
@@ -191,13 +208,10 @@ int file_open_object(struct hfs *fs, struct node *guest, struct node *obj,
 	fi->keep_cache = 0;
 	fi->direct_io = (fi->flags & O_DIRECT) != 0;
 	fi->fh = (uint64_t)(uintptr_t)h;
-	log_set_guest(NULL);
 	return 0;
 
 out_release:
 	object_release(h->c, h->id, h->for_write);
-out_put:
-	guest_release(fs, h->c);
 out_free:
 	free(h);
 	return err;
@@ -205,76 +219,44 @@ out_free:
 
 void hfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *n = nodes_get(ino);
+	struct hfs_req r;
 	int err;
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, ino, HFS_REQ_OBJECT))
 		return;
-	}
-	if (n->kind != NODE_OBJECT) {
-		fuse_reply_err(req, EISDIR);
-		return;
-	}
-	err = file_open_object(fs, n->guest, n, fi);
-	if (err) {
-		fuse_reply_err(req, hfs_errno(err));
-		return;
-	}
-	if (fuse_reply_open(req, fi) != 0)
-		handle_close(fs, (struct handle *)(uintptr_t)fi->fh, false);
+	err = file_open_object(&r, r.node, fi);
+	if (hfs_req_end(&r, err) && fuse_reply_open(req, fi) != 0)
+		handle_close(r.fs, handle_of(fi), false);
 }
 
 void hfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi)
 {
-	struct hfs *fs = fuse_req_userdata(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct node *dir = nodes_get(parent);
-	char guest[HFS_GUEST_NAME_MAX];
 	struct fuse_entry_param e;
-	struct container *c;
+	struct hfs_req r;
 	struct node *n = NULL;
 	uint64_t id;
 	int err;
 
-	if (!dir) {
-		fuse_reply_err(req, ESTALE);
+	/* No files in the root. */
+	if (!hfs_req_begin(&r, req, parent,
+			   HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(EPERM) |
+				   HFS_REQ_WRITE | HFS_REQ_CONTAINER))
 		return;
-	}
-	if (dir->kind != NODE_GUEST) {
-		fuse_reply_err(req, EPERM); /* no files in the root */
-		return;
-	}
-	if (fs->read_only) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	err = guest_acquire(fs, dir, guest, &c);
-	if (err) {
-		fuse_reply_err(req, hfs_errno(err));
-		return;
-	}
-	err = object_create(c, name, S_IFREG | (mode & 07777), ctx->uid,
+	err = object_create(r.c, name, S_IFREG | (mode & 07777), ctx->uid,
 			    ctx->gid, &id);
 	if (err == -EEXIST && !(fi->flags & O_EXCL))
-		err = object_lookup(c, name, &id);
+		err = object_lookup(r.c, name, &id);
 	if (!err)
-		err = dir_make_entry(fs, dir, c, name, id, &e, &n);
-	guest_release(fs, c);
-	if (err) {
-		fuse_reply_err(req, hfs_errno(err));
-		return;
+		err = dir_make_entry(r.fs, r.node, r.c, name, id, &e, &n);
+	if (!err) {
+		err = file_open_object(&r, n, fi);
+		if (err)
+			nodes_forget(n, 1);
 	}
-	err = file_open_object(fs, dir, n, fi);
-	if (err) {
-		nodes_forget(n, 1);
-		fuse_reply_err(req, hfs_errno(err));
-		return;
-	}
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		handle_close(fs, (struct handle *)(uintptr_t)fi->fh, false);
+	if (hfs_req_end(&r, err) && fuse_reply_create(req, &e, fi) != 0) {
+		handle_close(r.fs, handle_of(fi), false);
 		nodes_forget(n, 1);
 	}
 }
@@ -282,7 +264,8 @@ void hfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 void hfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct hfs_req r;
+	struct handle *h = handle_begin(&r, req, fi);
 	size_t got = 0;
 	char *buf;
 	int err;
@@ -290,17 +273,13 @@ void hfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	buf = malloc(size ? size : 1);
 	if (!buf) {
-		log_set_guest(NULL);
-		fuse_reply_err(req, ENOMEM);
-		return;
+		err = -ENOMEM;
+	} else {
+		err = object_read(h->c, h->id, buf, size, (uint64_t)off, &got);
+		if (err)
+			handle_log_error(h, "read", (uint64_t)off, err);
 	}
-	err = object_read(h->c, h->id, buf, size, (uint64_t)off, &got);
-	if (err)
-		handle_log_error(h, "read", (uint64_t)off, err);
-	log_set_guest(NULL);
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
+	if (hfs_req_end(&r, err))
 		fuse_reply_buf(req, buf, got);
 	free(buf);
 }
@@ -323,7 +302,8 @@ static int handle_write(struct handle *h, const void *data, size_t len,
 void hfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		   off_t off, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct hfs_req r;
+	struct handle *h = handle_begin(&r, req, fi);
 	size_t len = fuse_buf_size(bufv);
 	const struct fuse_buf *b = &bufv->buf[bufv->idx];
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
@@ -355,40 +335,39 @@ void hfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	}
 	err = handle_write(h, data, len, (uint64_t)off);
 out_reply:
-	log_set_guest(NULL);
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
+	if (hfs_req_end(&r, err))
 		fuse_reply_write(req, len);
 	free(copy);
 }
 
 void hfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct hfs_req r;
+	struct handle *h = handle_begin(&r, req, fi);
 	int err = 0;
 
 	(void)ino;
 	if (h->for_write && nodes_writers(h->node) == 1 &&
 	    atomic_exchange(&h->wrote, false))
 		err = handle_seal_if_image(h);
-	log_set_guest(NULL);
-	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+	hfs_req_end_status(&r, err);
 }
 
 void hfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct hfs *fs = fuse_req_userdata(req);
+	struct hfs_req r;
+	struct handle *h = handle_begin(&r, req, fi);
 
 	(void)ino;
-	handle_close(fs, (struct handle *)(uintptr_t)fi->fh, true);
-	fuse_reply_err(req, 0);
+	handle_close(r.fs, h, true); /* frees h; the request kept its name */
+	hfs_req_end_status(&r, 0);
 }
 
 void hfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	       struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct hfs_req r;
+	struct handle *h = handle_begin(&r, req, fi);
 	int err;
 
 	(void)ino;
@@ -396,8 +375,7 @@ void hfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	err = container_commit(h->c);
 	if (err)
 		handle_log_error(h, "fsync", 0, err);
-	log_set_guest(NULL);
-	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+	hfs_req_end_status(&r, err);
 }
 
 static int handle_fallocate(struct handle *h, int mode, uint64_t offset,
@@ -440,7 +418,8 @@ static int handle_fallocate(struct handle *h, int mode, uint64_t offset,
 void hfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		   off_t length, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct hfs_req r;
+	struct handle *h = handle_begin(&r, req, fi);
 	int err;
 
 	(void)ino;
@@ -449,14 +428,14 @@ void hfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	else
 		err = handle_fallocate(h, mode, (uint64_t)offset,
 				       (uint64_t)length);
-	log_set_guest(NULL);
-	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+	hfs_req_end_status(&r, err);
 }
 
 void hfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct hfs_req r;
+	struct handle *h = handle_begin(&r, req, fi);
 	uint64_t out = 0;
 	int err;
 
@@ -467,10 +446,7 @@ void hfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		err = -EINVAL; /* the kernel answers the others itself */
 	else
 		err = object_seek(h->c, h->id, (uint64_t)off, whence, &out);
-	log_set_guest(NULL);
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
+	if (hfs_req_end(&r, err))
 		fuse_reply_lseek(req, (off_t)out);
 }
 
@@ -479,8 +455,9 @@ void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags)
 {
-	struct handle *in = (struct handle *)(uintptr_t)fi_in->fh;
-	struct handle *out = handle_of(fi_out);
+	struct hfs_req r;
+	struct handle *in = handle_of(fi_in);
+	struct handle *out = handle_begin(&r, req, fi_out);
 	size_t done = 0;
 	char *buf = NULL;
 	int err = 0;
@@ -525,10 +502,7 @@ void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	if (done && out->sync)
 		err = container_commit(out->c);
 out_reply:
-	log_set_guest(NULL);
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
-	else
+	if (hfs_req_end(&r, err))
 		fuse_reply_write(req, done);
 	free(buf);
 }

@@ -80,13 +80,14 @@ static int format_saved(const struct save_status *st, char *out, size_t out_len)
 	return 0;
 }
 
-/* Compute the value of `name` on guest node `n` into out (NUL-ended). */
-static int guest_xattr(struct hfs *fs, struct node *n, const char *name,
-		       char *out, size_t out_len)
+/* Compute the value of `name` on request `r`'s guest node into out
+ * (NUL-ended). */
+static int guest_xattr(struct hfs_req *r, const char *name, char *out,
+		       size_t out_len)
 {
-	char guest[HFS_GUEST_NAME_MAX];
 	struct save_status *st;
-	struct container *c;
+	uint64_t marker;
+	bool incomplete;
 	int err;
 
 	if (strcmp(name, XATTR_STATE) != 0 && strcmp(name, XATTR_SAVED) != 0)
@@ -94,14 +95,11 @@ static int guest_xattr(struct hfs *fs, struct node *n, const char *name,
 	st = malloc(sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	err = guest_acquire(fs, n, guest, &c);
+	err = hfs_req_need(r, HFS_REQ_CONTAINER);
 	if (err)
 		goto out_free;
-	uint64_t marker;
-	bool incomplete =
-		object_lookup(c, GUEST_INCOMPLETE_MARKER, &marker) == 0;
-	err = save_lock_status(c, st);
-	guest_release(fs, c);
+	incomplete = object_lookup(r->c, GUEST_INCOMPLETE_MARKER, &marker) == 0;
+	err = save_lock_status(r->c, st);
 	if (err)
 		goto out_free;
 	if (strcmp(name, XATTR_SAVED) == 0) {
@@ -110,7 +108,7 @@ static int guest_xattr(struct hfs *fs, struct node *n, const char *name,
 		snprintf(out, out_len, "incomplete");
 	} else if (st->state == SAVE_STATE_NONE) {
 		snprintf(out, out_len, "%s",
-			 nodes_disk_writers(n) ? "open-rw" : "stopped");
+			 nodes_disk_writers(r->node) ? "open-rw" : "stopped");
 	} else {
 		snprintf(out, out_len, "%s", save_state_name(st->state));
 	}
@@ -133,68 +131,56 @@ static void reply_value(fuse_req_t req, const char *value, size_t len,
 
 void hfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *n = nodes_get(ino);
+	struct hfs_req r;
 	char value[4096];
 	int err;
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, ino, 0))
 		return;
-	}
-	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0) {
-		fuse_reply_err(req, ENOTSUP);
-		return;
-	}
-	if (n->kind != NODE_GUEST) {
-		fuse_reply_err(req, ENODATA);
-		return;
-	}
-	err = guest_xattr(fs, n, name, value, sizeof(value));
-	if (err)
-		fuse_reply_err(req, hfs_errno(err));
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0)
+		err = -ENOTSUP;
 	else
+		err = hfs_req_need(&r,
+				   HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(ENODATA));
+	if (!err)
+		err = guest_xattr(&r, name, value, sizeof(value));
+	if (hfs_req_end(&r, err))
 		reply_value(req, value, strlen(value), size);
 }
 
 void hfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *n = nodes_get(ino);
 	static const char with_saved[] = XATTR_STATE "\0" XATTR_SAVED;
+	struct hfs_req r;
 	char value[4096];
 	size_t len = 0;
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (!hfs_req_begin(&r, req, ino, 0))
 		return;
-	}
-	if (n->kind == NODE_GUEST) {
+	if (r.node->kind == NODE_GUEST) {
 		/* Both names, NUL-terminated; "saved" only when it exists. */
 		len = sizeof(with_saved);
-		if (guest_xattr(fs, n, XATTR_SAVED, value, sizeof(value)) != 0)
+		if (guest_xattr(&r, XATTR_SAVED, value, sizeof(value)) != 0)
 			len = sizeof(XATTR_STATE);
 	}
-	reply_value(req, with_saved, len, size);
+	if (hfs_req_end(&r, 0))
+		reply_value(req, with_saved, len, size);
 }
 
-static int guest_resume(struct hfs *fs, struct node *n, const char *value,
-			size_t size)
+/* user.hangar.resume on request `r`'s guest node. */
+static int guest_resume(struct hfs_req *r, const char *value, size_t size)
 {
-	char guest[HFS_GUEST_NAME_MAX];
+	const char *guest = r->guest;
 	char reason[512] = "";
-	struct container *c;
 	int err;
 
 	if (!(size >= 1 && value[0] == '1' &&
 	      (size == 1 || (size == 2 && (value[1] == '\n' || !value[1])))))
 		return -EINVAL;
-	if (fs->read_only)
-		return -EROFS;
-	err = guest_acquire(fs, n, guest, &c);
+	err = hfs_req_need(r, HFS_REQ_WRITE | HFS_REQ_CONTAINER);
 	if (err)
 		return err;
-	err = save_lock_resume(c, reason, sizeof(reason));
+	err = save_lock_resume(r->c, reason, sizeof(reason));
 	if (err == 0)
 		log_msg(LOG_NOTICE,
 			"%s: resume: save lock released for the restore; "
@@ -204,7 +190,6 @@ static int guest_resume(struct hfs *fs, struct node *n, const char *value,
 	else
 		log_msg(LOG_WARNING, "%s: resume refused: %s", guest,
 			reason[0] ? reason : hfs_strerror(err));
-	guest_release(fs, c);
 	if (err == -ENOENT)
 		err = -ENODATA; /* nothing saved: not "no such file" */
 	return err;
@@ -213,20 +198,19 @@ static int guest_resume(struct hfs *fs, struct node *n, const char *value,
 void hfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		  const char *value, size_t size, int flags)
 {
-	struct hfs *fs = fuse_req_userdata(req);
-	struct node *n = nodes_get(ino);
+	struct hfs_req r;
 	int err;
 
 	(void)flags;
-	if (!n)
-		err = -ESTALE;
-	else if (n->kind == NODE_GUEST && strcmp(name, XATTR_RESUME) == 0)
-		err = guest_resume(fs, n, value, size);
+	if (!hfs_req_begin(&r, req, ino, 0))
+		return;
+	if (r.node->kind == NODE_GUEST && strcmp(name, XATTR_RESUME) == 0)
+		err = guest_resume(&r, value, size);
 	else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0)
 		err = -EPERM; /* the state attributes are read-only */
 	else
 		err = -ENOTSUP;
-	fuse_reply_err(req, err ? hfs_errno(err) : 0);
+	hfs_req_end_status(&r, err);
 }
 
 void hfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
