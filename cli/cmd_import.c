@@ -145,9 +145,18 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 	if (rc) {
 		cli_error("%s: importing guest %s through %s failed: %s",
 			  cs->dir, guest, gdir, cli_strerror(rc));
-		if (cli_control(cs, CONTROL_OP_DELETE, guest,
-				CONTROL_FLAG_FORCE, reason, sizeof(reason),
-				&answered) != 0)
+		/* The daemon drops the guest's last file handle when the
+		 * kernel sends RELEASE, after our close() returned: a delete
+		 * right away may find the guest still in use for a moment. */
+		int del = -EBUSY;
+		for (int i = 0; i < 50 && del == -EBUSY; i++) {
+			if (i)
+				usleep(100 * 1000);
+			del = cli_control(cs, CONTROL_OP_DELETE, guest,
+					  CONTROL_FLAG_FORCE, reason,
+					  sizeof(reason), &answered);
+		}
+		if (del != 0)
 			cli_note("the partly imported guest %s is left in the "
 				 "store; remove it with `hangar rm --force`",
 				 guest);
