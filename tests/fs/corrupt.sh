@@ -4,7 +4,7 @@
 # guest, with EIO and one log line naming the guest, the errno and why; the
 # rest of the mount keeps working and the daemon stays up (DESIGN.md
 # invariant 6).
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup dd cmp python3
 
 # set_unknown_incompat FILE : set incompat bit 63 in both superblocks (at 0

@@ -4,7 +4,7 @@
 # works on the full store and frees space for new writes -- also after a
 # remount on the full store (the metadata reserve survives it).  The store lives
 # on a small tmpfs (skipped if tmpfs cannot be mounted here).
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup mount umount dd fallocate
 
 SMALL=$WORK/small

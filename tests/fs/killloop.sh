@@ -11,7 +11,7 @@
 # verify_state_save=1, hangarfs SIGKILLed under it; fio dies on the dead
 # mount and saves which writes completed; after a remount, fio
 # --verify_only --verify_state_load=1 reads every one of them back.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup python3 fio
 
 LOOPS=${HANGAR_KILL_LOOPS:-100}

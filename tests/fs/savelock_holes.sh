@@ -7,7 +7,7 @@
 # rule the lock must keep (every file pinned but config, a seal that does
 # not fit fails the writer's close, a private image, an actionable log
 # line, restores by rsync and cp -a that come back saved and resume).
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup getfattr setfattr rsync python3 cmp
 
 BUSY="Device or resource busy"

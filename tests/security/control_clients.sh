@@ -8,7 +8,7 @@
 # The daemon cuts the idle and trickling clients off after its request
 # deadline.  A request that never arrived whole (the client died before its
 # newline) is not carried out.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 
 fs_setup python3
 fs_mount

@@ -7,7 +7,7 @@
 # Now the store keeps a bounded number open (store.h), so `ls -l` of the
 # mount and a stat of every guest work, the daemon's descriptors stay
 # bounded, it does not spin, and `hangar create` through it still works.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 
 fs_setup python3
 GUESTS=${HANGAR_MANY_GUESTS:-2000}

@@ -44,8 +44,8 @@ BUILD=${HANGAR_BUILD_DIR:-$SRC/build}
 : "${HANGAR:=$BUILD/cli/hangar}"
 export HANGARFS HANGAR
 
-# shellcheck source=../fs/functions.bash
-. "$SRC/tests/fs/functions.bash"
+# shellcheck source=../lib.bash
+. "$SRC/tests/lib.bash"
 
 # shellcheck source=vm.bash
 . "$VMDIR/vm.bash"
@@ -333,9 +333,8 @@ vm_cleanup() {
 		[ -n "$d" ] && timeout 30 losetup -d "$d" 2>/dev/null
 	done
 	[ ${#LOOPS[@]} -gt 0 ] && sleep 0.5
-	fs_cleanup
 }
-trap vm_cleanup EXIT
+at_exit vm_cleanup
 
 LM=$WORK/lm
 mkdir -p "$LM" "$WORK/fsroot"
