@@ -3,7 +3,7 @@
 # store, 1 when a container is deliberately corrupted (both superblocks
 # overwritten; or the object table block the newest superblock points at),
 # 2 when it cannot run.  The other guests keep checking clean, and ls keeps
-# listing them (DESIGN.md invariant 6); the same holds while mounted.
+# listing them (docs/design.md invariant 6); the same holds while mounted.
 source "$(dirname "$0")/../lib.bash"
 cli_setup
 

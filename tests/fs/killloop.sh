@@ -6,7 +6,7 @@
 # reads as its old or its new contents.  HANGAR_KILL_LOOPS sets the number
 # of kills (default 100).
 #
-# Then the same under fio itself (issue 4's wording): HANGAR_FIO_KILLS
+# Then the same under fio itself: HANGAR_FIO_KILLS
 # rounds (default 20) of fio randwrite with sync=1 and verify=crc32c,
 # verify_state_save=1, hangarfs SIGKILLed under it; fio dies on the dead
 # mount and saves which writes completed; after a remount, fio

@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/security/control_clients.sh -- the control socket under hostile
-# clients (issue 16, item 4).
+# clients.
 #
 # 20 idle connections and a client trickling one byte a second must not
 # delay anybody else: a `hangar create` through the daemon finishes in a few

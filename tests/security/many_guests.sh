@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/security/many_guests.sh -- 2,000 guests under a 1,024-descriptor
-# limit (issue 16, item 5).
+# limit.
 #
 # Containers used to stay open forever: past ~1,000 guests every lookup
 # failed with EMFILE and the control socket's accept loop spun at 100 % CPU.
