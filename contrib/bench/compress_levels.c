@@ -7,7 +7,7 @@
  *
  * Prints, per level, MB/s of input compressed and decompressed on one core,
  * and stored/logical size (all-zero clusters count as stored-nothing, as in
- * hangar).  contrib/ may relax the core rules (STYLE.md 20).
+ * hangar).  contrib/ may relax the core rules (docs/style.md, "contrib/").
  */
 #include <stdio.h>
 #include <stdlib.h>

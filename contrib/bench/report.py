@@ -2,7 +2,7 @@
 """report.py OUTDIR -- turn contrib/bench/run's results.tsv into markdown.
 
 Medians with [min-max] over the interleaved repetitions, CPU steal % (median
-over the cell's repetitions, and the max), and the ratios issue 7 targets."""
+over the cell's repetitions, and the max), and the ratios the targets are set on."""
 import os
 import statistics
 import sys
@@ -87,7 +87,7 @@ if fio:
               f" | {ratio(m.get('hangar'), m.get('qsd-qcow2'))} | {ratio(m.get('hangar-z'), m.get('fuse-passthrough'))}"
               f" | {ratio(m.get('hangar-z'), m.get('qsd-qcow2'))} |")
     if any(k[1] == "hangar-enc" for k in fio):
-        print("\nEncryption (issue 8), hangar-enc/hangar in the same run (medians; target: 1M sequential > 0.7): " + ", ".join(
+        print("\nEncryption at rest, hangar-enc/hangar in the same run (medians; target: 1M sequential > 0.7): " + ", ".join(
             f"{name} {ratio(med(fio[job, 'hangar-enc']), med(fio[job, 'hangar']))}"
             for job, name, unit in JOBS if fio.get((job, "hangar-enc"))))
     if any(k[0] == "randwrite_nj4" for k in fio):

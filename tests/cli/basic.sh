@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/cli/basic.sh -- hangar's command line as a person meets it: help,
 # usage errors (exit 2), init, create, ls and status in text and --json.
-source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 
 # ---- help and usage errors --------------------------------------------
 h --help

@@ -3,8 +3,9 @@
 # store, 1 when a container is deliberately corrupted (both superblocks
 # overwritten; or the object table block the newest superblock points at),
 # 2 when it cannot run.  The other guests keep checking clean, and ls keeps
-# listing them (DESIGN.md invariant 6); the same holds while mounted.
-source "$(dirname "$0")/common.bash"
+# listing them (docs/design.md invariant 6); the same holds while mounted.
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 
 h init store
 expect_rc 0 "init"
@@ -69,12 +70,12 @@ expect_err 'use --force' "rm of an unreadable guest says --force"
 # guests stay usable.
 if [ -n "${HANGARFS:-}" ] && [ -e /dev/fuse ] && command -v fusermount3 >/dev/null &&
 	command -v findmnt >/dev/null; then
-	TEST_MOUNTS+=("$TEST_TMP/mnt")
-	h mount store "$TEST_TMP/mnt"
+	unmount_at_exit "$WORK/mnt"
+	h mount store "$WORK/mnt"
 	expect_rc 0 "mount with a corrupt guest"
-	wait_mounted "$TEST_TMP/mnt"
-	cmp -n 1048576 a.raw "$TEST_TMP/mnt/beta/disk.raw" || fail "beta unreadable beside a corrupt alpha"
-	exec 5<"$TEST_TMP/mnt/beta/disk.raw" # beta stays open in the daemon
+	wait_mounted "$WORK/mnt"
+	cmp -n 1048576 a.raw "$WORK/mnt/beta/disk.raw" || fail "beta unreadable beside a corrupt alpha"
+	exec 5<"$WORK/mnt/beta/disk.raw" # beta stays open in the daemon
 	h check store
 	expect_rc 1 "check of a mounted store with a corrupt guest"
 	expect_out '^alpha: [0-9]+ errors?' "mounted check reports alpha"
@@ -84,7 +85,7 @@ if [ -n "${HANGARFS:-}" ] && [ -e /dev/fuse ] && command -v fusermount3 >/dev/nu
 	expect_rc 2 "mounted check of a guest the daemon has open"
 	expect_out '"status": "failed", "error": "open read-write by hangarfs' "mounted check of beta, JSON"
 	exec 5<&-
-	h umount "$TEST_TMP/mnt"
+	h umount "$WORK/mnt"
 	expect_rc 0 "umount"
 fi
 cp alpha.bak store/alpha.hangar

@@ -4,7 +4,8 @@
 # bash-completion library when installed, else minimal stand-ins for the two
 # helpers the script calls (_init_completion, _filedir).
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/common.bash"
+source "$here/../lib.bash"
+cli_setup
 completion=$here/../../contrib/bash-completion/hangar
 [ -f "$completion" ] || fail "missing $completion"
 

@@ -6,7 +6,8 @@
 # wrong or missing key (with no terminal to ask on) is exit 1 with a clear
 # message; `hangar mount --keyfile` mounts it and commands go through the
 # daemon without a key.  (prompt.sh: the passphrase asked on a terminal.)
-source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 
 head -c 64 /dev/urandom >k1
 head -c 64 /dev/urandom >k2
@@ -122,11 +123,11 @@ expect_rc 0 "store still opens after refusing the last removal"
 if [ -n "${HANGARFS:-}" ] && [ -x "$HANGARFS" ] && [ -e /dev/fuse ] &&
 	command -v fusermount3 >/dev/null && command -v findmnt >/dev/null; then
 	mkdir mnt
-	TEST_MOUNTS+=("$TEST_TMP/mnt")
+	unmount_at_exit "$WORK/mnt"
 	h mount store mnt
 	expect_rc 1 "mount without a key (and no terminal)"
 	expect_err "the store is encrypted: give --keyfile FILE or --passphrase-fd N" "mount no-key message"
-	findmnt -rn --mountpoint "$TEST_TMP/mnt" >/dev/null 2>&1 && fail "mounted without a key"
+	findmnt -rn --mountpoint "$WORK/mnt" >/dev/null 2>&1 && fail "mounted without a key"
 	h mount store mnt --keyfile k1
 	expect_rc 1 "mount with a removed key"
 	expect_err "wrong passphrase or key file" "mount wrong key message"
@@ -143,7 +144,7 @@ if [ -n "${HANGARFS:-}" ] && [ -x "$HANGARFS" ] && [ -e /dev/fuse ] &&
 	h umount mnt
 	expect_rc 0 "umount"
 	for i in $(seq 100); do
-		findmnt -rn --mountpoint "$TEST_TMP/mnt" >/dev/null 2>&1 || break
+		findmnt -rn --mountpoint "$WORK/mnt" >/dev/null 2>&1 || break
 		sleep 0.1
 	done
 	for i in $(seq 100); do

@@ -2,7 +2,8 @@
 # tests/cli/import_export.sh -- import a sparse raw file, export it again:
 # byte-identical (cmp), holes stay holes on both sides (du proportional to
 # the data, not to the virtual size), configs and memory images too.
-source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 
 h init store
 expect_rc 0 "init"

@@ -3,14 +3,15 @@
 # pages, the bash completion, the systemd units and the libvirt/Xen helpers
 # where they belong; the man pages render without warnings; the installed
 # hangar finds the installed hangarfs beside it.
-source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 [ -n "${HANGAR_BUILD_DIR:-}" ] && [ -f "$HANGAR_BUILD_DIR/CMakeCache.txt" ] ||
 	skip "HANGAR_BUILD_DIR is not a configured build directory"
 command -v cmake >/dev/null || skip "cmake not installed"
 
-DESTDIR=$TEST_TMP/root cmake --install "$HANGAR_BUILD_DIR" --prefix /usr/local >install.log 2>&1 ||
+DESTDIR=$WORK/root cmake --install "$HANGAR_BUILD_DIR" --prefix /usr/local >install.log 2>&1 ||
 	{ cat install.log >&2; fail "cmake --install failed"; }
-root=$TEST_TMP/root/usr/local
+root=$WORK/root/usr/local
 for f in bin/hangar bin/hangar-xl share/man/man1/hangar.1 share/man/man8/hangarfs.8 \
 	share/bash-completion/completions/hangar lib/systemd/system/var-lib-vms.mount \
 	'lib/systemd/system/hangar@.service' share/hangar/libvirt/qemu \
@@ -37,13 +38,13 @@ fi
 # PATH: PATH is emptied of it here).
 if [ -x "$root/bin/hangarfs" ] && [ -e /dev/fuse ] && command -v fusermount3 >/dev/null; then
 	h init store
-	TEST_MOUNTS+=("$TEST_TMP/mnt")
-	PATH=/usr/bin:/bin timeout 60 "$root/bin/hangar" mount store "$TEST_TMP/mnt" >mount.out 2>&1 ||
+	unmount_at_exit "$WORK/mnt"
+	PATH=/usr/bin:/bin timeout 60 "$root/bin/hangar" mount store "$WORK/mnt" >mount.out 2>&1 ||
 		{ cat mount.out >&2; fail "installed hangar mount failed"; }
-	wait_mounted "$TEST_TMP/mnt"
-	pid=$(findmnt -rn -o SOURCE --mountpoint "$TEST_TMP/mnt" >/dev/null && pgrep -f "^$root/bin/hangarfs " | head -1)
+	wait_mounted "$WORK/mnt"
+	pid=$(findmnt -rn -o SOURCE --mountpoint "$WORK/mnt" >/dev/null && pgrep -f "^$root/bin/hangarfs " | head -1)
 	[ -n "$pid" ] || fail "the mount is not served by the installed hangarfs"
-	"$root/bin/hangar" umount "$TEST_TMP/mnt" || fail "installed hangar umount failed"
+	"$root/bin/hangar" umount "$WORK/mnt" || fail "installed hangar umount failed"
 fi
 
 echo "PASS"

@@ -6,7 +6,8 @@
 # operations and guests off the mount, and fails the restore of a stale
 # image with the reason.
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/common.bash"
+source "$here/../lib.bash"
+cli_setup
 need_fuse
 command -v setfattr >/dev/null && command -v getfattr >/dev/null || skip "attr not installed"
 hook=$here/../../contrib/libvirt/qemu
@@ -14,8 +15,8 @@ hook=$here/../../contrib/libvirt/qemu
 h init store
 h create store web01 --disk 64M
 expect_rc 0 "create"
-mnt=$TEST_TMP/vms
-TEST_MOUNTS+=("$mnt")
+mnt=$WORK/vms
+unmount_at_exit "$mnt"
 h mount store "$mnt"
 expect_rc 0 "mount"
 wait_mounted "$mnt"
@@ -31,7 +32,7 @@ domain_xml() {
 		      <target dev='vda' bus='virtio'/>
 		    </disk>
 		    <disk type='file' device='cdrom'>
-		      <source file="$TEST_TMP/elsewhere.iso"/>
+		      <source file="$WORK/elsewhere.iso"/>
 		    </disk>
 		  </devices>
 		</domain>

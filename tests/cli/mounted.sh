@@ -10,7 +10,8 @@
 # cannot use the socket; the save lock made on the mount is seen by the CLI
 # after unmounting, including an invalidated image that resume must refuse;
 # `hangar umount` returns only once the daemon has released the store.
-source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 need_fuse
 command -v setfattr >/dev/null || skip "setfattr not installed (apt-get install attr)"
 
@@ -19,8 +20,8 @@ expect_rc 0 "init"
 echo "name = \"web01\"" >web01.cfg
 h create store web01 --disk 64M --config web01.cfg
 expect_rc 0 "create"
-mnt=$TEST_TMP/mnt
-TEST_MOUNTS+=("$mnt")
+mnt=$WORK/mnt
+unmount_at_exit "$mnt"
 
 # `hangar mount` finds hangarfs beside itself (build tree: ../fs/hangarfs).
 h mount store "$mnt"
@@ -28,7 +29,7 @@ expect_rc 0 "hangar mount"
 wait_mounted "$mnt"
 [ -f "$mnt/web01/disk.raw" ] || fail "web01/disk.raw not visible on the mount"
 [ "$(stat -c %s "$mnt/web01/disk.raw")" = 67108864 ] || fail "disk.raw size on the mount"
-h mount store "$TEST_TMP/mnt2"
+h mount store "$WORK/mnt2"
 expect_rc 1 "second mount of the same store"
 expect_err 'already mounted at' "second mount message"
 
@@ -119,7 +120,7 @@ expect_rc 0 "rm --force of a saved guest while mounted"
 command -v setpriv >/dev/null || skip "setpriv not installed"
 pyx=/usr/bin/python3
 [ -x "$pyx" ] || pyx=$(command -v python3)
-chmod 0711 "$TEST_TMP" store
+chmod 0711 "$WORK" store
 ask_as_nobody() { # REQUEST-LINE -> prints the reply or the connect error
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$pyx" -c '
 import socket, sys
@@ -132,7 +133,7 @@ try:
     s.sendall(sys.argv[2].encode() + b"\n")
 except OSError:
     pass # the daemon may answer and hang up before reading
-print(s.recv(512).decode().strip())' "$TEST_TMP/store/.hangar-control" "$1"
+print(s.recv(512).decode().strip())' "$WORK/store/.hangar-control" "$1"
 }
 [ "$(stat -c %a store/.hangar-control)" = 700 ] || [ "$(stat -c %a store/.hangar-control)" = 600 ] ||
 	fail "control socket mode $(stat -c %a store/.hangar-control)"
@@ -142,7 +143,7 @@ chmod 0666 store/.hangar-control # even so, the daemon checks who asks
 reply=$(ask_as_nobody "delete web01 1")
 [[ "$reply" == "13 "* ]] || fail "the daemon served another user: $reply"
 chmod 0600 store/.hangar-control
-chmod 0700 "$TEST_TMP" store
+chmod 0700 "$WORK" store
 [ -d "$mnt/web01" ] || fail "web01 gone after another user's request"
 
 # import goes through the daemon and the mount: a sparse disk stays sparse,

@@ -3,7 +3,8 @@
 # and check draw one on stderr when it is a (pseudo-)terminal and erase it
 # at the end; with stderr a file or a pipe (scripts, logs) there is not a
 # single carriage return or escape sequence, and the output is the same.
-source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 python3 -c 'import pty' 2>/dev/null || skip "python3 with pty needed"
 
 # on_tty STDOUT TRANSCRIPT COMMAND... -- run COMMAND with stderr on a fresh

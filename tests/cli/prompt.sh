@@ -6,7 +6,8 @@
 # for the new passphrase twice.  A mismatched second entry, an empty one or
 # a ^C creates nothing and leaves echo on; with no terminal every one fails
 # at once, naming the key options.
-source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 
 python3 -c 'import pty, termios' 2>/dev/null || skip "python3 with pty/termios needed"
 command -v setsid >/dev/null || skip "setsid (util-linux) needed"
@@ -86,7 +87,7 @@ pump(0.2)
 finish(child.returncode if child.returncode >= 0 else 128 - child.returncode)
 EOF
 
-TRANSCRIPT=$TEST_TMP/.transcript
+TRANSCRIPT=$WORK/.transcript
 ECHO_STATE=
 
 # t STEP... -- COMMAND ARGS...: run COMMAND on a terminal (pty.py); $rc,
@@ -221,7 +222,7 @@ expect_err "give --new-keyfile FILE or --new-passphrase-fd N" "no-terminal key a
 if [ -n "${HANGARFS:-}" ] && [ -x "$HANGARFS" ] && [ -e /dev/fuse ] &&
 	command -v fusermount3 >/dev/null && command -v findmnt >/dev/null; then
 	mkdir mnt
-	TEST_MOUNTS+=("$TEST_TMP/mnt")
+	unmount_at_exit "$WORK/mnt"
 	t "expect=Passphrase for S: " "send=$PASS" -- "$HANGAR" mount S mnt
 	expect_rc 0 "mount with the passphrase typed"
 	not_shown "$PASS" "mount"

@@ -5,21 +5,22 @@
 # demo guest is mounted and its disk readable; run it a second time (it must
 # reuse everything and say the mount exists), then unmount.
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/common.bash"
+source "$here/../lib.bash"
+cli_setup
 need_fuse
 command -v git >/dev/null || skip "git not installed"
 src=${HANGAR_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 git -C "$src" rev-parse HEAD >/dev/null 2>&1 || skip "$src is not a git repository"
 
 git clone -q "$src" repo || fail "git clone of $src failed"
-TEST_MOUNTS+=("$TEST_TMP/demo-vms")
+unmount_at_exit "$WORK/demo-vms"
 # ctest's HANGAR_BUILD_DIR must not leak into the demo: it builds in the clone.
 unset HANGAR_BUILD_DIR HANGAR_DEMO_BUILD HANGAR_DEMO_STORE HANGAR_DEMO_MOUNT
 
 HANGAR_NO_INSTALL=1 timeout 600 repo/contrib/demo >demo.out 2>demo.err ||
 	{ cat demo.out demo.err >&2; fail "contrib/demo failed"; }
-findmnt -rn --mountpoint "$TEST_TMP/demo-vms" >/dev/null || fail "demo-vms is not mounted"
-[ "$(findmnt -rn -o FSTYPE --mountpoint "$TEST_TMP/demo-vms")" = fuse.hangarfs ] ||
+findmnt -rn --mountpoint "$WORK/demo-vms" >/dev/null || fail "demo-vms is not mounted"
+[ "$(findmnt -rn -o FSTYPE --mountpoint "$WORK/demo-vms")" = fuse.hangarfs ] ||
 	fail "demo-vms is not a hangarfs mount"
 [ -x repo/build/cli/hangar ] && [ -x repo/build/fs/hangarfs ] || fail "the demo did not build into repo/build"
 [ "$(stat -c %s demo-vms/web01/disk.raw)" = 1073741824 ] || fail "web01/disk.raw is not 1G"
@@ -36,13 +37,13 @@ grep -q 'already mounted' demo2.err || fail "second run does not say the mount e
 
 # Unmount with the demo, then run it again: it reuses the store and guest.
 repo/contrib/demo --umount 2>/dev/null || fail "contrib/demo --umount failed"
-! findmnt -rn --mountpoint "$TEST_TMP/demo-vms" >/dev/null || fail "still mounted after --umount"
+! findmnt -rn --mountpoint "$WORK/demo-vms" >/dev/null || fail "still mounted after --umount"
 HANGAR_NO_INSTALL=1 timeout 600 repo/contrib/demo >demo3.out 2>demo3.err ||
 	{ cat demo3.out demo3.err >&2; fail "third contrib/demo failed"; }
 grep -q 'reusing the store' demo3.err || fail "third run did not reuse the store"
 grep -q 'reusing the guest web01' demo3.err || fail "third run did not reuse the guest"
-findmnt -rn --mountpoint "$TEST_TMP/demo-vms" >/dev/null || fail "not mounted after the third run"
-fusermount3 -u "$TEST_TMP/demo-vms"
-"$TEST_TMP/repo/build/cli/hangar" check demo-store >/dev/null || fail "the demo store does not check clean"
+findmnt -rn --mountpoint "$WORK/demo-vms" >/dev/null || fail "not mounted after the third run"
+fusermount3 -u "$WORK/demo-vms"
+"$WORK/repo/build/cli/hangar" check demo-store >/dev/null || fail "the demo store does not check clean"
 
 echo "PASS"

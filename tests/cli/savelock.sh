@@ -4,7 +4,8 @@
 # says which image pins which disks and what releases it; rm refuses;
 # resume and discard make their transitions and refuse with exit 1 and a
 # reason when there is nothing to do.
-source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/../lib.bash"
+cli_setup
 
 h init store
 expect_rc 0 "init"

@@ -5,7 +5,7 @@
 # after the first write, which upgrades a guest with a seal to
 # FEATURE_INCOMPAT_IMAGE_SEALS.  The store is tests/data/v1-store
 # (tests/data/README.md says how it was made).
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup getfattr
 
 rm -rf "$STORE"

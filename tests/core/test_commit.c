@@ -1,6 +1,5 @@
 /*
- * test_commit.c -- the commit path's edges (issue 16, items 8 and 12), on
- * in-memory containers:
+ * test_commit.c -- the commit path's edges, on in-memory containers:
  *
  *   1. generation bound: a container crafted near generation 2^63 takes
  *      commits up to 2^63 - 1, then turns read-only (writes -EROFS, one

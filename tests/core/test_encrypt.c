@@ -1,5 +1,5 @@
 /*
- * test_encrypt.c -- encryption at rest (issue 8, FORMAT.md section 9).
+ * test_encrypt.c -- encryption at rest (FORMAT.md section 9).
  *
  *   - round trips on an encrypted container: disk writes (partial, whole,
  *     overwrite), compressed memory.save, punch, truncate, zero, reopen,

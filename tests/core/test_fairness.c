@@ -1,5 +1,5 @@
 /*
- * test_fairness.c -- writers are not starved by readers (issue 16, item 9).
+ * test_fairness.c -- writers are not starved by readers.
  *
  * The container lock is a rwlock.  With a reader-preferring lock, a steady
  * stream of readers keeps a writer (truncate, commit) waiting for as long as

@@ -22,11 +22,12 @@
  * Also: after a failed fdatasync no later commit succeeds until reopen
  * (test_poison, and after every run whose fdatasync failed, a second
  * container_commit with the device healthy again must fail too).
- * Allocation failures are test_oom.c.
+ * Allocation failures are test_oom.c; the snapshots compared are
+ * guest_state.h's.
  *
  * Every (operation, fault) pair and the fdatasync poisoning run twice: on a
- * plain container and on an encrypted one (issue 8: the store's master key
- * given at create, open and check), with the same checks.
+ * plain container and on an encrypted one (the store's master key given at
+ * create, open and check), with the same checks.
  */
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #include "crypto.h"
 #include "format.h"
 #include "harness.h"
+#include "guest_state.h"
 #include "memio.h"
 #include "savelock.h"
 
@@ -86,104 +88,11 @@ static const struct fault faults[] = {
 	{"EIO from fdatasync", MEMIO_OP_SYNC, -EIO, false, false},
 };
 
-/* A snapshot of what the guest holds, for comparing states. */
-struct state {
-	char names[8][256];
-	uint8_t *data[8];
-	uint64_t size[8];
-	int num;
-	enum save_state save;
-};
-
-static void state_free(struct state *s)
-{
-	for (int i = 0; i < s->num; i++)
-		free(s->data[i]);
-	memset(s, 0, sizeof(*s));
-}
-
-static int state_read(struct container *c, struct state *s)
-{
-	struct object_name *names = NULL;
-	size_t num = 0;
-	int ret;
-	memset(s, 0, sizeof(*s));
-	ret = object_list(c, &names, &num);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < num && s->num < 8; i++) {
-		struct object_attr at;
-		/* an image set aside by recovery is not part of the state:
-		 * an interrupted save leaves one, a completed one does not */
-		if (strcmp(names[i].name, SAVE_IMAGE_INCOMPLETE_NAME) == 0)
-			continue;
-		ret = object_getattr(c, names[i].id, &at);
-		if (ret)
-			break;
-		int k = s->num;
-		snprintf(s->names[k], sizeof(s->names[k]), "%s", names[i].name);
-		s->size[k] = at.size;
-		s->data[k] = malloc(at.size ? at.size : 1);
-		size_t got = 0;
-		ret = object_read(c, names[i].id, s->data[k], at.size, 0, &got);
-		s->num++;
-		if (ret)
-			break;
-	}
-	free(names);
-	struct save_status st;
-	if (!ret)
-		ret = save_lock_status(c, &st);
-	s->save = ret ? SAVE_STATE_NONE : st.state;
-	return ret;
-}
-
-static bool state_equal(const struct state *a, const struct state *b)
-{
-	if (a->num != b->num || a->save != b->save)
-		return false;
-	for (int i = 0; i < a->num; i++)
-		if (strcmp(a->names[i], b->names[i]) != 0 ||
-		    a->size[i] != b->size[i] ||
-		    memcmp(a->data[i], b->data[i], a->size[i]) != 0)
-			return false;
-	return true;
-}
-
-/* A failed data operation may have reached part of its range, as a failed
- * write on a disk may: every byte is its old or its new value. */
-static bool state_between(const struct state *now, const struct state *a,
-			  const struct state *b)
-{
-	if (now->num != a->num || a->num != b->num || now->save != a->save)
-		return false;
-	for (int i = 0; i < now->num; i++) {
-		if (strcmp(now->names[i], a->names[i]) != 0 ||
-		    (now->size[i] != a->size[i] && now->size[i] != b->size[i]))
-			return false;
-		for (uint64_t k = 0; k < now->size[i]; k++) {
-			uint8_t x = now->data[i][k];
-			uint8_t va = k < a->size[i] ? a->data[i][k] : 0;
-			uint8_t vb = k < b->size[i] ? b->data[i][k] : 0;
-			if (x != va && x != vb)
-				return false;
-		}
-	}
-	return true;
-}
-
 static bool is_data_op(enum op op)
 {
 	return op == OP_ALLOC_WRITE || op == OP_OVERWRITE || op == OP_PUNCH ||
 	       op == OP_TRUNCATE || op == OP_TRUNCATE_UP ||
 	       op == OP_COMPRESSED_WRITE;
-}
-
-static uint64_t id_of(struct container *c, const char *name)
-{
-	uint64_t id = 0;
-	CHECK_OK(object_lookup(c, name, &id));
-	return id;
 }
 
 /* The first failed call was a superblock write. */
@@ -240,21 +149,23 @@ static int apply(struct container *c, enum op op)
 	uint64_t id;
 	switch (op) {
 	case OP_ALLOC_WRITE:
-		return object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
-				    DISK_SIZE - 5 * CS + 100);
+		return object_write(c, guest_object_id(c, "disk.raw"), buf,
+				    sizeof(buf), DISK_SIZE - 5 * CS + 100);
 	case OP_OVERWRITE:
-		return object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
-				    CS + 11);
+		return object_write(c, guest_object_id(c, "disk.raw"), buf,
+				    sizeof(buf), CS + 11);
 	case OP_PUNCH:
-		return object_punch(c, id_of(c, "disk.raw"), CS / 2, 5 * CS);
+		return object_punch(c, guest_object_id(c, "disk.raw"), CS / 2,
+				    5 * CS);
 	case OP_TRUNCATE:
-		return object_truncate(c, id_of(c, "disk.raw"), 3 * CS + 5);
+		return object_truncate(c, guest_object_id(c, "disk.raw"),
+				       3 * CS + 5);
 	case OP_TRUNCATE_UP:
-		return object_truncate(c, id_of(c, "disk.raw"),
+		return object_truncate(c, guest_object_id(c, "disk.raw"),
 				       2 * DISK_SIZE + 77);
 	case OP_COMPRESSED_WRITE: /* disks are compressed in this base */
-		return object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
-				    CS * 2 + 7);
+		return object_write(c, guest_object_id(c, "disk.raw"), buf,
+				    sizeof(buf), CS * 2 + 7);
 	case OP_SEAL: { /* write an image, then seal it */
 		int ret = object_create(c, SAVE_IMAGE_NAME, 0600, 0, 0, &id);
 		if (!ret)
@@ -279,30 +190,30 @@ static int apply(struct container *c, enum op op)
 static void run_one(enum op op, const struct fault *f)
 {
 	struct memio *base = make_base(op);
-	struct state before, after;
+	struct guest_state before, after;
 	struct container *c = NULL;
 
 	/* the expected "after" state, without faults */
 	struct memio *ref = memio_clone(base);
 	CHECK_OK(container_open(&ref->io, OPTS, &c));
-	CHECK_OK(state_read(c, &before));
+	CHECK_OK(guest_state_read(c, &before));
 	CHECK_OK(apply(c, op));
 	CHECK_OK(container_commit(c));
 	CHECK_OK(container_close(c));
 	/* "after" as a reopen sees it (recovery included) */
 	CHECK_OK(container_open(&ref->io, OPTS, &c));
-	CHECK_OK(state_read(c, &after));
+	CHECK_OK(guest_state_read(c, &after));
 	CHECK_OK(container_close(c));
 	memio_free(ref);
 	if (op == OP_RECOVERY) {
 		/* the "operation" is the open: before it, memory.save is an
 		 * unsealed image; after it, memory.save.incomplete */
-		state_free(&before);
+		guest_state_free(&before);
 		struct memio *ro = memio_clone(base);
 		struct container_options rdo = {.read_only = true,
 						.master = key};
 		CHECK_OK(container_open(&ro->io, &rdo, &c));
-		CHECK_OK(state_read(c, &before));
+		CHECK_OK(guest_state_read(c, &before));
 		container_close(c);
 		memio_free(ro);
 	}
@@ -379,12 +290,12 @@ static void run_one(enum op op, const struct fault *f)
 		CHECK_EQ(r.errors, 0);
 		CHECK_EQ(r.leaked_clusters, 0);
 		CHECK_OK(container_open(&m->io, OPTS, &c));
-		struct state now;
-		CHECK_OK(state_read(c, &now));
-		bool is_before = state_equal(&now, &before);
-		bool is_after = state_equal(&now, &after);
+		struct guest_state now;
+		CHECK_OK(guest_state_read(c, &now));
+		bool is_before = guest_state_equal(&now, &before);
+		bool is_after = guest_state_equal(&now, &after);
 		bool partial = ret && is_data_op(op) &&
-			       state_between(&now, &before, &after);
+			       guest_state_between(&now, &before, &after);
 		if (!(is_after || (is_before && !committed) || partial)) {
 			fprintf(stderr,
 				"%s / %s / N=%ld: unexpected state (ret %d, "
@@ -393,7 +304,7 @@ static void run_one(enum op op, const struct fault *f)
 				is_before);
 			CHECK(0);
 		}
-		state_free(&now);
+		guest_state_free(&now);
 		container_close(c);
 		memio_free(m);
 		runs++;
@@ -401,8 +312,8 @@ static void run_one(enum op op, const struct fault *f)
 			break;
 		injected++;
 	}
-	state_free(&before);
-	state_free(&after);
+	guest_state_free(&before);
+	guest_state_free(&after);
 	memio_free(base);
 }
 
@@ -412,7 +323,7 @@ static void test_poison(void)
 	struct memio *m = make_base(OP_OVERWRITE);
 	struct container *c = NULL;
 	CHECK_OK(container_open(&m->io, OPTS, &c));
-	uint64_t disk = id_of(c, "disk.raw");
+	uint64_t disk = guest_object_id(c, "disk.raw");
 	CHECK_OK(object_write(c, disk, "abc", 3, 0));
 	memio_fail(m, MEMIO_OP_SYNC, 1, -EIO, false);
 	CHECK_ERR(container_commit(c), -EIO);

@@ -1,6 +1,6 @@
 /*
  * test_names.c -- accept/reject tables for guest and object names
- * (DESIGN.md invariant 7), plus every single byte value in a guest name.
+ * (docs/design.md invariant 7), plus every single byte value in a guest name.
  */
 #include <stdio.h>
 #include <string.h>

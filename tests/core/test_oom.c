@@ -1,5 +1,5 @@
 /*
- * test_oom.c -- allocation-failure injection (issue 3).
+ * test_oom.c -- allocation-failure injection.
  *
  * core/ calls malloc/calloc/realloc (and strdup, and libzstd allocates)
  * directly, so this test interposes malloc, calloc, realloc and free in its
@@ -19,9 +19,10 @@
  * range: each byte old or new), close cleanly, check clean (0 errors, 0
  * leaked clusters), and reopen to the state before or after it -- the state
  * after it whenever the commit reported success.  The approach (base guest,
- * states, "between") is test_faults.c's.  Also: no memory is leaked by a
- * failed operation (live heap bytes, measured with malloc_usable_size, are
- * the same after every run as after the first).
+ * states, "between") is test_faults.c's; the snapshots are guest_state.h's.
+ * Also: no memory is leaked by a failed operation (live heap bytes, measured
+ * with malloc_usable_size, are the same after every run as after the
+ * first).
  *
  * Under ASan/TSan the allocator belongs to the sanitizer and interposing it
  * conflicts; the test then prints SKIPPED and exits 0 (C tests run without
@@ -46,6 +47,7 @@
 #include "check.h"
 #include "container.h"
 #include "harness.h"
+#include "guest_state.h"
 #include "memio.h"
 #include "savelock.h"
 
@@ -191,100 +193,10 @@ static const char *const op_names[OP_COUNT] = {"open with recovery",
 					       "rename",
 					       "commit"};
 
-struct state {
-	char names[8][256];
-	uint8_t *data[8];
-	uint64_t size[8];
-	int num;
-	enum save_state save;
-};
-
-static void state_free(struct state *s)
-{
-	for (int i = 0; i < s->num; i++)
-		free(s->data[i]);
-	memset(s, 0, sizeof(*s));
-}
-
-static int state_read(struct container *c, struct state *s)
-{
-	struct object_name *names = NULL;
-	size_t num = 0;
-	int ret;
-	memset(s, 0, sizeof(*s));
-	ret = object_list(c, &names, &num);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < num && s->num < 8; i++) {
-		struct object_attr at;
-		/* an image set aside by recovery is not part of the state */
-		if (strcmp(names[i].name, SAVE_IMAGE_INCOMPLETE_NAME) == 0)
-			continue;
-		ret = object_getattr(c, names[i].id, &at);
-		if (ret)
-			break;
-		int k = s->num;
-		snprintf(s->names[k], sizeof(s->names[k]), "%s", names[i].name);
-		s->size[k] = at.size;
-		s->data[k] = malloc(at.size ? at.size : 1);
-		CHECK(s->data[k] != NULL);
-		size_t got = 0;
-		ret = object_read(c, names[i].id, s->data[k], at.size, 0, &got);
-		s->num++;
-		if (ret)
-			break;
-	}
-	free(names);
-	struct save_status st;
-	if (!ret)
-		ret = save_lock_status(c, &st);
-	s->save = ret ? SAVE_STATE_NONE : st.state;
-	return ret;
-}
-
-static bool state_equal(const struct state *a, const struct state *b)
-{
-	if (a->num != b->num || a->save != b->save)
-		return false;
-	for (int i = 0; i < a->num; i++)
-		if (strcmp(a->names[i], b->names[i]) != 0 ||
-		    a->size[i] != b->size[i] ||
-		    memcmp(a->data[i], b->data[i], a->size[i]) != 0)
-			return false;
-	return true;
-}
-
-static bool state_between(const struct state *now, const struct state *a,
-			  const struct state *b)
-{
-	if (now->num != a->num || a->num != b->num || now->save != a->save)
-		return false;
-	for (int i = 0; i < now->num; i++) {
-		if (strcmp(now->names[i], a->names[i]) != 0 ||
-		    (now->size[i] != a->size[i] && now->size[i] != b->size[i]))
-			return false;
-		for (uint64_t k = 0; k < now->size[i]; k++) {
-			uint8_t x = now->data[i][k];
-			uint8_t va = k < a->size[i] ? a->data[i][k] : 0;
-			uint8_t vb = k < b->size[i] ? b->data[i][k] : 0;
-			if (x != va && x != vb)
-				return false;
-		}
-	}
-	return true;
-}
-
 static bool is_data_op(enum op op)
 {
 	return op == OP_ALLOC_WRITE || op == OP_OVERWRITE || op == OP_PUNCH ||
 	       op == OP_TRUNCATE || op == OP_COMPRESSED_WRITE;
-}
-
-static uint64_t id_of(struct container *c, const char *name)
-{
-	uint64_t id = 0;
-	CHECK_OK(object_lookup(c, name, &id));
-	return id;
 }
 
 static struct memio *make_base(enum op op)
@@ -338,8 +250,8 @@ static void prepare(struct container *c, enum op op)
 		uint8_t buf[2 * CS];
 		memset(buf, 0x5e, sizeof(buf));
 		uint64_t id;
-		CHECK_OK(object_write(c, id_of(c, "disk.raw"), buf, sizeof(buf),
-				      DISK_SIZE - CS / 2));
+		CHECK_OK(object_write(c, guest_object_id(c, "disk.raw"), buf,
+				      sizeof(buf), DISK_SIZE - CS / 2));
 		CHECK_OK(object_create(c, "nvram.fd", 0600, 0, 0, &id));
 		CHECK_OK(object_rename(c, "config", "config.old", false));
 	}
@@ -394,8 +306,9 @@ static void fail(enum op op, bool sticky, long n, const char *what, int ret)
 
 /* One run: returns whether the armed part reached the Nth allocation. */
 static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
-		  const struct state *before_live, const struct state *before,
-		  const struct state *after)
+		  const struct guest_state *before_live,
+		  const struct guest_state *before,
+		  const struct guest_state *after)
 {
 	struct container *c = NULL;
 	long long live0 = atomic_load(&oom_live);
@@ -419,7 +332,7 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 	} else {
 		CHECK_OK(container_open(&m->io, NULL, &c));
 		prepare(c, op);
-		uint64_t disk = id_of(c, "disk.raw");
+		uint64_t disk = guest_object_id(c, "disk.raw");
 		oom_arm(n, sticky);
 		ret = apply(c, op, disk);
 		if (ret == 0) {
@@ -440,19 +353,19 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 
 	if (c) {
 		/* the live container, disarmed: before, after or between */
-		struct state now;
-		int r = state_read(c, &now);
+		struct guest_state now;
+		int r = guest_state_read(c, &now);
 		if (r)
 			fail(op, sticky, n, "live state unreadable", r);
-		else if (!(state_equal(&now, after) ||
-			   state_equal(&now, before_live) ||
+		else if (!(guest_state_equal(&now, after) ||
+			   guest_state_equal(&now, before_live) ||
 			   (is_data_op(op) &&
-			    state_between(&now, before_live, after))))
+			    guest_state_between(&now, before_live, after))))
 			fail(op, sticky, n,
 			     "live container holds neither the state before "
 			     "nor after",
 			     ret);
-		state_free(&now);
+		guest_state_free(&now);
 		r = container_close(c);
 		if (r)
 			fail(op, sticky, n, "close after the failure", r);
@@ -468,12 +381,12 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 	if (r) {
 		fail(op, sticky, n, "reopen failed", r);
 	} else {
-		struct state now;
-		CHECK_OK(state_read(c, &now));
-		bool is_before = state_equal(&now, before);
-		bool is_after = state_equal(&now, after);
+		struct guest_state now;
+		CHECK_OK(guest_state_read(c, &now));
+		bool is_before = guest_state_equal(&now, before);
+		bool is_after = guest_state_equal(&now, after);
 		bool partial = ret && is_data_op(op) &&
-			       state_between(&now, before, after);
+			       guest_state_between(&now, before, after);
 		if (!(is_after || (is_before && !committed) || partial))
 			fail(op, sticky, n,
 			     committed ? "reopened state is not the committed "
@@ -481,7 +394,7 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 				       : "reopened state is neither before "
 					 "nor after",
 			     ret);
-		state_free(&now);
+		guest_state_free(&now);
 		CHECK_OK(container_close(c));
 	}
 	memio_free(m);
@@ -504,7 +417,7 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 static void run_op(enum op op, bool sticky)
 {
 	struct memio *base = make_base(op);
-	struct state before_live, before, after;
+	struct guest_state before_live, before, after;
 	struct container *c = NULL;
 
 	/* before (as the live container and as a reopen see it) and after,
@@ -513,8 +426,8 @@ static void run_op(enum op op, bool sticky)
 	if (op == OP_RECOVERY) {
 		struct container_options rdo = {.read_only = true};
 		CHECK_OK(container_open(&ref->io, &rdo, &c));
-		CHECK_OK(state_read(c, &before_live));
-		CHECK_OK(state_read(c, &before));
+		CHECK_OK(guest_state_read(c, &before_live));
+		CHECK_OK(guest_state_read(c, &before));
 		container_close(c);
 		CHECK_OK(container_open(&ref->io, NULL, &c));
 	} else {
@@ -525,18 +438,18 @@ static void run_op(enum op op, bool sticky)
 			prepare(bc, op);
 		CHECK_OK(container_close(bc));
 		CHECK_OK(container_open(&b->io, NULL, &bc));
-		CHECK_OK(state_read(bc, &before));
+		CHECK_OK(guest_state_read(bc, &before));
 		CHECK_OK(container_close(bc));
 		memio_free(b);
 		CHECK_OK(container_open(&ref->io, NULL, &c));
 		prepare(c, op);
-		CHECK_OK(state_read(c, &before_live));
-		CHECK_OK(apply(c, op, id_of(c, "disk.raw")));
+		CHECK_OK(guest_state_read(c, &before_live));
+		CHECK_OK(apply(c, op, guest_object_id(c, "disk.raw")));
 	}
 	CHECK_OK(container_commit(c));
 	CHECK_OK(container_close(c));
 	CHECK_OK(container_open(&ref->io, NULL, &c));
-	CHECK_OK(state_read(c, &after));
+	CHECK_OK(guest_state_read(c, &after));
 	CHECK_OK(container_close(c));
 	memio_free(ref);
 
@@ -552,9 +465,9 @@ static void run_op(enum op op, bool sticky)
 		fprintf(stderr, "%s / %s%s: %ld allocations\n", op_names[op],
 			sticky ? "persistent" : "once",
 			deep ? " / deep map" : "", n - 1);
-	state_free(&before_live);
-	state_free(&before);
-	state_free(&after);
+	guest_state_free(&before_live);
+	guest_state_free(&before);
+	guest_state_free(&after);
 	memio_free(base);
 }
 

@@ -1,6 +1,6 @@
 /*
- * test_store_stall.c -- one guest must not stall the others (issue 16,
- * item 7), and the guest cache keeps few containers open (item 5).
+ * test_store_stall.c -- one guest must not stall the others, and the
+ * guest cache keeps few containers open.
  *
  * A slow open: this program defines pread() itself, so the store's
  * io_file.c calls ours, which sleeps on every read of one chosen container

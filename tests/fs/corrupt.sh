@@ -2,9 +2,9 @@
 # tests/fs/corrupt.sh -- a corrupt or truncated container, or one written by
 # a newer hangar (an unknown incompatible feature bit), fails only its own
 # guest, with EIO and one log line naming the guest, the errno and why; the
-# rest of the mount keeps working and the daemon stays up (DESIGN.md
+# rest of the mount keeps working and the daemon stays up (docs/design.md
 # invariant 6).
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup dd cmp python3
 
 # set_unknown_incompat FILE : set incompat bit 63 in both superblocks (at 0

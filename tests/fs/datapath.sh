@@ -2,7 +2,7 @@
 # tests/fs/datapath.sh -- disks as raw files, driven by real clients:
 # qemu-img, qemu-io (O_DIRECT), dd, truncate, fallocate, SEEK_DATA/SEEK_HOLE,
 # copy_file_range, and sparse copies out of and back into the mount.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup qemu-img qemu-io python3 fallocate rsync cmp du
 
 fs_mount

@@ -4,7 +4,7 @@
 # container file, it reads back after a remount (also with passphrase_fd=),
 # a wrong key or no key is refused at once and mounts nothing, and the save
 # lock works the same on an encrypted guest.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup python3 grep
 
 PATTERN=HANGAR-KNOWN-PLAINTEXT-7f3a9c

@@ -4,7 +4,7 @@
 # works on the full store and frees space for new writes -- also after a
 # remount on the full store (the metadata reserve survives it).  The store lives
 # on a small tmpfs (skipped if tmpfs cannot be mounted here).
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup mount umount dd fallocate
 
 SMALL=$WORK/small
@@ -30,14 +30,13 @@ expect_fail "No space left on device" dd if=/dev/urandom of="$MNT/b/disk.raw" \
 	bs=1M count=1 seek=8 conv=notrunc,fsync status=none
 
 log "punch a hole on the full store, commit it, then writes fit again"
-# Commit what the fill wrote first: clusters allocated and freed inside one
-# transaction go back to the container's free list without being punched
-# out of the host file (fs/CORE-REQUESTS.md item 7).
+# Commit what the fill wrote first, so that the punch below frees committed
+# clusters, which the commit that frees them punches out of the host file.
 t python3 -c "import os; os.fsync(os.open('$MNT/a/disk.raw', os.O_RDONLY))" ||
 	fail "fsync on a full store"
 t fallocate --punch-hole --offset 0 --length 32M "$MNT/a/disk.raw" ||
 	fail "punch on a full store"
-# Freed clusters are reusable after the commit that frees them (DESIGN.md
+# Freed clusters are reusable after the commit that frees them (docs/design.md
 # invariant 3): fsync commits a's container.
 t python3 -c "import os; os.fsync(os.open('$MNT/a/disk.raw', os.O_RDONLY))" ||
 	fail "fsync after punch"

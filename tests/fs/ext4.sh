@@ -2,7 +2,7 @@
 # tests/fs/ext4.sh -- a real filesystem on disk.raw: mkfs.ext4, e2fsck -fn
 # clean, loop-mount it (when loop devices work here), write files, unmount,
 # e2fsck -fn clean again, and the same after a remount of the store.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup mkfs.ext4 e2fsck
 
 fs_mount

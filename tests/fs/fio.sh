@@ -2,8 +2,8 @@
 # tests/fs/fio.sh -- fio with verify=crc32c on a disk: psync and libaio,
 # buffered and O_DIRECT, 4 jobs each, then a remount and a verify-only pass
 # (every completed, fsync'd write must read back).  HANGAR_FIO_SIZE sets the
-# disk size (default 1G, the size issue 4 names; about 90 s here).
-. "$(dirname "$0")/functions.bash"
+# disk size (default 1G, a real VM disk's size; about 90 s here).
+. "$(dirname "$0")/../lib.bash"
 fs_setup fio
 
 SIZE=${HANGAR_FIO_SIZE:-1G}

@@ -6,7 +6,7 @@
 # `hangar ls`, `status --json` and user.hangar.state), with no memory.save.
 # Both with the store unmounted (core directly) and mounted (through the
 # daemon and the mount).
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup getfattr python3
 export HANGAR_NO_PROGRESS=1
 

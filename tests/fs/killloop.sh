@@ -6,12 +6,12 @@
 # reads as its old or its new contents.  HANGAR_KILL_LOOPS sets the number
 # of kills (default 100).
 #
-# Then the same under fio itself (issue 4's wording): HANGAR_FIO_KILLS
+# Then the same under fio itself: HANGAR_FIO_KILLS
 # rounds (default 20) of fio randwrite with sync=1 and verify=crc32c,
 # verify_state_save=1, hangarfs SIGKILLed under it; fio dies on the dead
 # mount and saves which writes completed; after a remount, fio
 # --verify_only --verify_state_load=1 reads every one of them back.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup python3 fio
 
 LOOPS=${HANGAR_KILL_LOOPS:-100}

@@ -5,7 +5,7 @@
 # unmount commits and closes everything.  The control socket exists while a
 # read-write daemon holds the store (daemon mode: before hangarfs returns),
 # is gone after unmount and SIGTERM, and is not made with -o ro.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup mount umount
 
 # PID of the daemon holding the store: its flock on the store directory.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/fs/namespace.sh -- the mount's namespace: guests as directories,
 # objects as regular files, and every call's documented errno.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup python3 getfattr stat
 
 fs_mount

@@ -4,7 +4,7 @@
 # echoed and mounts the store; a ^C (or SIGTERM) at the prompt ends
 # hangarfs by that signal, mounts nothing, and leaves the terminal with its
 # echo on (fs/secret.c restores it before dying).
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup python3
 
 rm -rf "$STORE"

@@ -4,7 +4,7 @@
 # access, persistence across remount and SIGKILL, discard by rm, resume via
 # xattr and retirement at the first write, invalidation through a
 # descriptor opened before the save, and an rsync restore.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup qemu-img qemu-io getfattr setfattr rsync fallocate python3
 
 BUSY="Device or resource busy"

@@ -7,7 +7,7 @@
 # rule the lock must keep (every file pinned but config, a seal that does
 # not fit fails the writer's close, a private image, an actionable log
 # line, restores by rsync and cp -a that come back saved and resume).
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup getfattr setfattr rsync python3 cmp
 
 BUSY="Device or resource busy"
@@ -42,7 +42,7 @@ save() { t dd if=/dev/urandom of="$G/memory.save" bs=64k count=32 status=none ||
 poke() { t dd if=/dev/urandom of="$G/$1" bs=4k count=1 seek=3 conv=notrunc status=none || fail "write $1"; }
 cases=0
 
-log "1. mv memory.save away, write the disk, mv it back: stale (the issue's case)"
+log "1. mv memory.save away, write the disk, mv it back: stale (the round trip through a rename)"
 new_guest g1
 save
 [ "$(state)" = saved ] || fail "state after save: $(state)"

@@ -9,7 +9,7 @@
 # remount.  Then every way back is tried: write the disk, rename every
 # image-like file onto memory.save, resume.  If the resume is accepted, the
 # disk must hold exactly the bytes it held at the seal.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup getfattr python3 cmp
 ROUNDS=${HANGAR_KILL_ROUNDS:-5}
 

@@ -194,4 +194,30 @@ static inline int fuzz_known_bug(const uint8_t *data, size_t size)
 	return 0;
 }
 
+/*
+ * fuzz_input_and_fixed - run `one` on the input as it is and then, for an
+ * input that covers the header area, on a copy with every checksum repaired
+ * (fuzz_fixup_checksums) when that changed anything: most mutations fail a
+ * crc first, the repaired copy reaches the checks behind it.  Inputs over
+ * FUZZ_MAX_INPUT are skipped.
+ */
+static inline void fuzz_input_and_fixed(const uint8_t *data, size_t size,
+					void (*one)(const uint8_t *data,
+						    size_t size))
+{
+	if (size > FUZZ_MAX_INPUT)
+		return;
+	one(data, size);
+	if (size >= FORMAT_HEADER_AREA) {
+		uint8_t *fixed = malloc(size);
+		if (!fixed)
+			abort();
+		memcpy(fixed, data, size);
+		fuzz_fixup_checksums(fixed, size);
+		if (memcmp(fixed, data, size))
+			one(fixed, size);
+		free(fixed);
+	}
+}
+
 #endif /* HANGAR_FUZZ_COMMON_H */

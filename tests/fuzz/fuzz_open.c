@@ -253,18 +253,6 @@ static void one_input(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size > FUZZ_MAX_INPUT)
-		return 0;
-	one_input(data, size);
-	if (size >= FORMAT_HEADER_AREA) {
-		uint8_t *fixed = malloc(size);
-		if (!fixed)
-			abort();
-		memcpy(fixed, data, size);
-		fuzz_fixup_checksums(fixed, size);
-		if (memcmp(fixed, data, size))
-			one_input(fixed, size);
-		free(fixed);
-	}
+	fuzz_input_and_fixed(data, size, one_input);
 	return 0;
 }

@@ -7,7 +7,7 @@
 # errors; the JSON reports slot B invalid, and the text must say so too
 # (it printed a bare "clean"), also with --quiet; (2) slot A overwritten
 # instead: the same for A.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup python3 dd
 
 for slot in B A; do

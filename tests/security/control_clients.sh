@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/security/control_clients.sh -- the control socket under hostile
-# clients (issue 16, item 4).
+# clients.
 #
 # 20 idle connections and a client trickling one byte a second must not
 # delay anybody else: a `hangar create` through the daemon finishes in a few
@@ -8,7 +8,7 @@
 # The daemon cuts the idle and trickling clients off after its request
 # deadline.  A request that never arrived whole (the client died before its
 # newline) is not carried out.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 
 fs_setup python3
 fs_mount

@@ -1,6 +1,5 @@
 #!/bin/bash
-# tests/security/fake_daemon.sh -- the CLI talks to the real daemon only
-# (issue 16, item 3).
+# tests/security/fake_daemon.sh -- the CLI talks to the real daemon only.
 #
 # 1. A fake FUSE mount named after the store (-o fsname=STORE; any user may
 #    mount one), mounted before the real hangarfs so it comes first in
@@ -10,7 +9,7 @@
 # 2. A fake listener on STORE/.hangar-control run by another user (the
 #    store directory was left world-writable): the CLI refuses it with a
 #    clear message, sends it nothing and copies nothing.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 
 fs_setup python3 cc pkg-config setpriv
 pkg-config --exists fuse3 || skip "fuse3 development files are missing"
@@ -38,9 +37,8 @@ cleanup_fake() {
 	mountpoint -q "$FAKE" && timeout 30 fusermount3 -u "$FAKE"
 	kill "$FAKE_PID" 2>/dev/null
 	[ -n "${LISTENER_PID:-}" ] && kill "$LISTENER_PID" 2>/dev/null
-	fs_cleanup
 }
-trap cleanup_fake EXIT
+at_exit cleanup_fake
 for ((i = 0; i < 100; i++)); do mountpoint -q "$FAKE" && break; sleep 0.1; done
 mountpoint -q "$FAKE" || fail "the fake mount did not appear"
 fs_mount

@@ -8,7 +8,7 @@
 # store's key would be readable by all).  Each is refused with the reason;
 # `--keyfile-insecure` / `-o keyfile_insecure` accept it, and a private key
 # file works without either.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup stat
 
 E=$WORK/enc

@@ -12,7 +12,7 @@
 # store (a symbolic link to the directory); (6) `hangar ls` while mounted
 # reports the daemon's PID as the holder (store_lock_holder from the
 # kernel's lock table).
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup sha256sum
 
 victim=$WORK/victim

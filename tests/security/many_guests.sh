@@ -1,13 +1,13 @@
 #!/bin/bash
 # tests/security/many_guests.sh -- 2,000 guests under a 1,024-descriptor
-# limit (issue 16, item 5).
+# limit.
 #
 # Containers used to stay open forever: past ~1,000 guests every lookup
 # failed with EMFILE and the control socket's accept loop spun at 100 % CPU.
 # Now the store keeps a bounded number open (store.h), so `ls -l` of the
 # mount and a stat of every guest work, the daemon's descriptors stay
 # bounded, it does not spin, and `hangar create` through it still works.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 
 fs_setup python3
 GUESTS=${HANGAR_MANY_GUESTS:-2000}

@@ -11,7 +11,7 @@
 # guest as unreadable or corrupt; (4) `hangar check` of a mounted store
 # under writes reports no false corruption (a guest the daemon has open is
 # refused, with its PID).
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup python3 cmp
 
 t "$HANGAR" create "$STORE" g --disk 16M >/dev/null || fail "create"

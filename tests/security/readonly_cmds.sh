@@ -8,7 +8,7 @@
 # see nothing to copy), and must not take the write lock.  A guest with a
 # saved memory image and one with an unsealed image (a writer died) are
 # included: a read-write open would set the latter aside and commit.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup sha256sum stat
 
 # snapshot DIR: every file's name, size, mtime and bytes.

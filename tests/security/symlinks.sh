@@ -11,7 +11,7 @@
 # (7) a store on a read-only filesystem: writers refused clearly, readers
 # work.  In every case the target's bytes and mtime must not change and
 # A's acknowledged data must read back.
-. "$(dirname "$0")/../fs/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup sha256sum stat
 
 A=$STORE

@@ -29,8 +29,8 @@ BUILD=${HANGAR_BUILD_DIR:-$SRC/build}
 : "${HANGAR:=$BUILD/cli/hangar}"
 export HANGARFS HANGAR
 
-# shellcheck source=../fs/functions.bash
-. "$SRC/tests/fs/functions.bash"
+# shellcheck source=../lib.bash
+. "$SRC/tests/lib.bash"
 # shellcheck source=vm.bash
 . "$VMDIR/vm.bash"
 
@@ -99,9 +99,8 @@ lv_cleanup() {
 	if [ -n "$HOOK_INSTALLED" ] && cmp -s "$HOOK" "$HOOK_SRC"; then
 		rm -f "$HOOK"
 	fi
-	fs_cleanup
 }
-trap lv_cleanup EXIT
+at_exit lv_cleanup
 
 # The hook before the daemon: libvirtd looks for hooks when it starts.
 if [ ! -e "$HOOK" ]; then

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/savelock-qemu.sh -- the save lock with a real hypervisor (issue 6).
+# tests/vm/savelock-qemu.sh -- the save lock with a real hypervisor.
 #
 # QEMU (TCG) boots a tiny Linux guest (tests/vm/build-guest.sh) whose disk is
 # disk.raw in a hangar mount.  The guest writes numbered 4 KiB blocks with
@@ -44,8 +44,8 @@ BUILD=${HANGAR_BUILD_DIR:-$SRC/build}
 : "${HANGAR:=$BUILD/cli/hangar}"
 export HANGARFS HANGAR
 
-# shellcheck source=../fs/functions.bash
-. "$SRC/tests/fs/functions.bash"
+# shellcheck source=../lib.bash
+. "$SRC/tests/lib.bash"
 
 # shellcheck source=vm.bash
 . "$VMDIR/vm.bash"
@@ -333,9 +333,8 @@ vm_cleanup() {
 		[ -n "$d" ] && timeout 30 losetup -d "$d" 2>/dev/null
 	done
 	[ ${#LOOPS[@]} -gt 0 ] && sleep 0.5
-	fs_cleanup
 }
-trap vm_cleanup EXIT
+at_exit vm_cleanup
 
 LM=$WORK/lm
 mkdir -p "$LM" "$WORK/fsroot"
@@ -538,7 +537,7 @@ step "7. discard: save again, rm memory.save, a fresh boot works"
 # This save is also the crash case step 4 cannot be (its SIGKILL came after
 # a clean remount had committed everything): on a mount with no background
 # commits, hangarfs is SIGKILLed at once after the save, and the lock must
-# hold after the remount (DESIGN.md invariant 5: the seal is its own commit).
+# hold after the remount (docs/design.md invariant 5: the seal is its own commit).
 fs_remount -o commit_interval=0
 grep "mounted $STORE" "$HFS_LOG" | tail -n 1 | grep -qF "(commit every 0s)" ||
 	fail "the remount does not run with commit_interval=0: $(grep "mounted $STORE" "$HFS_LOG" | tail -n 1)"

@@ -1,5 +1,5 @@
 # tests/vm/vm.bash -- shared by the tests/vm/*.sh QEMU tests (not a test:
-# not named *.sh).  Source after tests/fs/functions.bash; uses its skip, fail
+# not named *.sh).  Source after tests/lib.bash; uses its skip, fail
 # and T, and the caller's DISK (the guest's disk.raw) and BASE.
 
 # The guest kernel's command line (before the hangar.* words).  TCG on a
