@@ -5,7 +5,7 @@
 # makes rmdir and rename of the guest EBUSY for good: store.h), and the
 # daemon is still there to answer (a second reply to one request is a
 # use-after-free in libfuse).  fs/req.c has the rule.
-. "$(dirname "$0")/functions.bash"
+. "$(dirname "$0")/../lib.bash"
 fs_setup python3 getfattr setfattr
 
 fs_mount
