@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/cli/install.sh -- `cmake --install` puts hangar, hangarfs, the man
-# pages, the bash completion, the systemd units and the libvirt/Xen helpers
+# pages, the bash completion, the systemd unit, the example mount unit and
+# the libvirt/Xen helpers
 # where they belong; the man pages render without warnings; the installed
 # hangar finds the installed hangarfs beside it.
 source "$(dirname "$0")/common.bash"
@@ -12,7 +13,7 @@ DESTDIR=$TEST_TMP/root cmake --install "$HANGAR_BUILD_DIR" --prefix /usr/local >
 	{ cat install.log >&2; fail "cmake --install failed"; }
 root=$TEST_TMP/root/usr/local
 for f in bin/hangar bin/hangar-xl share/man/man1/hangar.1 share/man/man8/hangarfs.8 \
-	share/bash-completion/completions/hangar lib/systemd/system/var-lib-vms.mount \
+	share/bash-completion/completions/hangar share/hangar/systemd/var-lib-vms.mount \
 	'lib/systemd/system/hangar@.service' share/hangar/libvirt/qemu \
 	share/hangar/systemd/fstab.example; do
 	[ -f "$root/$f" ] || fail "not installed: $f"
@@ -29,7 +30,7 @@ if command -v man >/dev/null; then
 	done
 fi
 if command -v systemd-analyze >/dev/null && [ -d /run/systemd/system ]; then
-	systemd-analyze verify "$root/lib/systemd/system/var-lib-vms.mount" >sa.out 2>&1 ||
+	systemd-analyze verify "$root/share/hangar/systemd/var-lib-vms.mount" >sa.out 2>&1 ||
 		{ cat sa.out >&2; fail "systemd-analyze verify var-lib-vms.mount"; }
 fi
 
