@@ -12,7 +12,7 @@ command -v cmake >/dev/null || skip "cmake not installed"
 DESTDIR=$TEST_TMP/root cmake --install "$HANGAR_BUILD_DIR" --prefix /usr/local >install.log 2>&1 ||
 	{ cat install.log >&2; fail "cmake --install failed"; }
 root=$TEST_TMP/root/usr/local
-for f in bin/hangar bin/hangar-xl share/man/man1/hangar.1 share/man/man8/hangarfs.8 \
+for f in bin/hangar bin/hangar-xl share/man/man1/hangar.1 share/man/man1/hangar-xl.1 share/man/man8/hangarfs.8 \
 	share/bash-completion/completions/hangar share/hangar/systemd/var-lib-vms.mount \
 	'lib/systemd/system/hangar@.service' share/hangar/libvirt/qemu \
 	share/hangar/systemd/fstab.example; do
@@ -23,7 +23,7 @@ done
 "$root/bin/hangar" --version | grep -q '^hangar ' || fail "installed hangar does not run"
 
 if command -v man >/dev/null; then
-	for page in "$root/share/man/man1/hangar.1" "$root/share/man/man8/hangarfs.8"; do
+	for page in "$root"/share/man/man1/hangar.1 "$root"/share/man/man1/hangar-xl.1 "$root"/share/man/man8/hangarfs.8; do
 		MANWIDTH=80 man --warnings -l "$page" >man.out 2>man.err || fail "man $page failed"
 		[ ! -s man.err ] || { cat man.err >&2; fail "man warnings in $page"; }
 		grep -q 'SYNOPSIS' man.out || fail "$page has no SYNOPSIS"
