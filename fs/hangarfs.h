@@ -391,6 +391,18 @@ int daemon_start(void);
  */
 void daemon_ready(int status);
 
+/* ---- notify.c: systemd's readiness protocol ------------------------------ */
+
+/*
+ * notify_send - one sd_notify(3) message ("READY=1\nSTATUS=...") to
+ * $NOTIFY_SOCKET; 0 without one, else 0 or -errno.  notify_mounted (READY=1
+ * once the mount is up) and notify_stopping (STOPPING=1 as the shutdown
+ * begins) add a STATUS= line and ignore failures.
+ */
+int notify_send(const char *message);
+void notify_mounted(const char *store, const char *mountpoint, bool read_only);
+void notify_stopping(const char *store);
+
 /* ---- secret.c: the key of an encrypted store ------------------------------ */
 
 struct hfs_secret {

@@ -26,10 +26,12 @@
  * (for the control socket's "mount" answer), start the control socket
  * (control.h: how
  * `hangar resume/discard/rm/create` reach a mounted store; not for -o ro,
- * which holds no lock), then tell the waiting parent.  A second mount of a
+ * which holds no lock), then tell the waiting parent (and systemd, with
+ * READY=1, under Type=notify: notify.c).  A second mount of a
  * store fails at store_open with the holder's PID.  At shutdown (unmount,
- * SIGTERM, SIGINT: the session loop returns) the socket stops before the
- * store closes, so no request runs on a closing store.
+ * SIGTERM, SIGINT: the session loop returns; systemd gets STOPPING=1) the
+ * socket stops before the store closes, so no request runs on a closing
+ * store.
  *
  * THREAD MODEL: main() runs alone until fuse_session_loop_mt starts the
  * workers; `struct hfs` is read-only from then on.
@@ -411,7 +413,9 @@ int main(int argc, char *argv[])
 	log_msg(LOG_INFO, "mounted %s%s on %s (commit every %us)%s", store_path,
 		cfg.read_only ? " read-only" : "", opts.mountpoint,
 		cfg.commit_interval, ctl ? "; control socket up" : "");
+	notify_mounted(store_path, opts.mountpoint, cfg.read_only);
 	ret = run_session(fs.se, &opts) == 0 ? 0 : 1;
+	notify_stopping(store_path);
 	control_stop(ctl);
 	fuse_session_unmount(fs.se);
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/cli/install.sh -- `cmake --install` puts hangar, hangarfs, the man
-# pages, the bash completion, the systemd units and the libvirt/Xen helpers
+# pages, the bash completion, the systemd unit, the example mount unit and
+# the libvirt/Xen helpers
 # where they belong; the man pages render without warnings; the installed
 # hangar finds the installed hangarfs beside it.
 source "$(dirname "$0")/../lib.bash"
@@ -12,8 +13,8 @@ command -v cmake >/dev/null || skip "cmake not installed"
 DESTDIR=$WORK/root cmake --install "$HANGAR_BUILD_DIR" --prefix /usr/local >install.log 2>&1 ||
 	{ cat install.log >&2; fail "cmake --install failed"; }
 root=$WORK/root/usr/local
-for f in bin/hangar bin/hangar-xl share/man/man1/hangar.1 share/man/man8/hangarfs.8 \
-	share/bash-completion/completions/hangar lib/systemd/system/var-lib-vms.mount \
+for f in bin/hangar bin/hangar-xl share/man/man1/hangar.1 share/man/man1/hangar-xl.1 share/man/man8/hangarfs.8 \
+	share/bash-completion/completions/hangar share/hangar/systemd/var-lib-vms.mount \
 	'lib/systemd/system/hangar@.service' share/hangar/libvirt/qemu \
 	share/hangar/systemd/fstab.example; do
 	[ -f "$root/$f" ] || fail "not installed: $f"
@@ -23,14 +24,14 @@ done
 "$root/bin/hangar" --version | grep -q '^hangar ' || fail "installed hangar does not run"
 
 if command -v man >/dev/null; then
-	for page in "$root/share/man/man1/hangar.1" "$root/share/man/man8/hangarfs.8"; do
+	for page in "$root"/share/man/man1/hangar.1 "$root"/share/man/man1/hangar-xl.1 "$root"/share/man/man8/hangarfs.8; do
 		MANWIDTH=80 man --warnings -l "$page" >man.out 2>man.err || fail "man $page failed"
 		[ ! -s man.err ] || { cat man.err >&2; fail "man warnings in $page"; }
 		grep -q 'SYNOPSIS' man.out || fail "$page has no SYNOPSIS"
 	done
 fi
 if command -v systemd-analyze >/dev/null && [ -d /run/systemd/system ]; then
-	systemd-analyze verify "$root/lib/systemd/system/var-lib-vms.mount" >sa.out 2>&1 ||
+	systemd-analyze verify "$root/share/hangar/systemd/var-lib-vms.mount" >sa.out 2>&1 ||
 		{ cat sa.out >&2; fail "systemd-analyze verify var-lib-vms.mount"; }
 fi
 
