@@ -183,8 +183,9 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 void guest_release(struct hfs *fs, struct container *c);
 
 /*
- * guest_host_stat - stat the container file of guest `name` on the host.
- * -ENOENT if there is no such guest (or the name is not a guest name).
+ * guest_host_stat - stat the container file of guest `name` on the host
+ * (core's store_guest_stat).  -ENOENT if there is no such guest (or the
+ * name is not a guest name, or the file is not listed as a guest).
  */
 int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st);
 
