@@ -7,14 +7,16 @@
  *   format.c     human sizes and times, size parsing, JSON strings
  *   progress.c   a progress bar, drawn only when stderr is a terminal
  *   open.c       opening a store; who holds it; where it is mounted
- *   passphrase.c asking for a passphrase on the terminal, echo off
+ *   passphrase.c which secret to use, and the messages (the reading and
+ *                the no-echo prompt are common/secret.c's)
  *   copy.c       sparse copies between host files and container objects
  *   guestinfo.c  everything `ls` and `status` show about one guest
  *   guestjson.c  the same as JSON
  *   cmd_*.c      one command each
  *
  * cli/ uses only core's public headers (store.h, container.h, savelock.h,
- * names.h, check.h, io.h) and never fs/ (STYLE.md practice 1).
+ * names.h, check.h, io.h) and common/ (secret.h, shared with fs/), and
+ * never fs/.
  *
  * Exit status of every command: CLI_EXIT_OK, CLI_EXIT_FAIL, CLI_EXIT_USAGE.
  * `hangar check` additionally uses CLI_EXIT_USAGE (2) for "could not run",
@@ -33,6 +35,7 @@
 #include "container.h"
 #include "control.h"
 #include "savelock.h"
+#include "secret.h"
 #include "store.h"
 
 #define CLI_EXIT_OK    0
@@ -105,7 +108,8 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 struct cli_key_source {
 	const char *keyfile;   /* borrowed from argv; NULL if not given */
 	int passphrase_fd;     /* -1 if not given */
-	bool keyfile_insecure; /* --keyfile-insecure: skip cli_keyfile_check */
+	bool keyfile_insecure; /* --keyfile-insecure: accept a key file that
+				  is not private (common/secret.h) */
 };
 extern struct cli_key_source cli_key;
 
@@ -251,26 +255,6 @@ struct cli_store {
 int cli_store_open(const char *dir, enum cli_access access,
 		   struct cli_store *out);
 
-/*
- * cli_keyfile_check - whether the key file `path`, open as `fd`, is safe
- * to use as a key: owned by the caller or root and with no permission
- * bits for group or others (like ssh's private keys), so nobody else could
- * have read or planted it.  Prints why not and returns -EPERM, unless
- * --keyfile-insecure (cli_key.keyfile_insecure) was given.
- */
-int cli_keyfile_check(const char *path, int fd);
-
-/*
- * cli_secret_read - a secret: `keyfile`'s bytes whole (after
- * cli_keyfile_check), or one line from descriptor `fd` (the newline
- * dropped).  *out is malloc'd (room for
- * CRYPTO_SCRYPT_SECRET_MAX + 1 bytes); wipe and free it with
- * cli_secret_free.  -EINVAL when empty or too long.
- */
-int cli_secret_read(const char *keyfile, int fd, uint8_t **out,
-		    size_t *out_len);
-void cli_secret_free(uint8_t *secret);
-
 /* cli_store_encrypted_text - "encrypted (aes-256-gcm)" or "plain". */
 const char *cli_store_encrypted_text(const struct store *s);
 
@@ -322,20 +306,20 @@ int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len);
  * cli_control - ask the hangarfs that holds cs's store (cli_store_open gave
  * -EWOULDBLOCK) to do `op` (core/control.h) and, when it worked, to commit
  * (as store_close would).  Returns 0 or -errno with the daemon's sentence
- * in `reason`.  *out_answered is false when nobody answered: -ENOENT or
+ * and its code in `reply`.  *out_answered is false when nobody answered: -ENOENT or
  * -ECONNREFUSED (no socket: a hangarfs without one, or the holder is not
  * hangarfs) or a connect error such as -EACCES.  A socket served by any
- * other process than the store's lock holder is refused (-ESRCH, with the
- * sentence in `reason`, so it counts as answered) and nothing is sent.  Deletes refused with
- * -EBUSY by a transient reference are retried for ~60 ms.
+ * other process than the store's lock holder is refused (-ESRCH,
+ * CONTROL_REASON_IMPOSTOR, so it counts as answered) and nothing is sent.
+ * Callers branch on the errno and reply->code, never on reply->text.
  */
 int cli_control(const struct cli_store *cs, enum control_op op,
-		const char *guest, unsigned flags, char *reason,
-		size_t reason_len, bool *out_answered);
+		const char *guest, unsigned flags, struct control_reply *reply,
+		bool *out_answered);
 
 /* cli_control_reason - the daemon's sentence for `rc`, or cli_strerror(rc)
- * when it only said strerror's words (or nothing). */
-const char *cli_control_reason(int rc, const char *reason);
+ * when it only said strerror's words (CONTROL_REASON_ERRNO) or nothing. */
+const char *cli_control_reason(int rc, const struct control_reply *reply);
 
 /* cli_control_unreachable - print why the daemon could not be asked to do
  * `what` (connect error `rc`, e.g. -EACCES).  Returns CLI_EXIT_FAIL. */
@@ -345,33 +329,25 @@ int cli_control_unreachable(const struct cli_store *cs, int rc,
 /* cli_store_via_text - " (through hangarfs PID 1234)". */
 void cli_store_via_text(const struct cli_store *cs, char *buf, size_t len);
 
-/* cli_guest_file_exists - whether STORE/GUEST.hangar exists (true when
- * that cannot be told), to tell "no such guest" from other -ENOENTs. */
-bool cli_guest_file_exists(const char *dir, const char *guest);
-
 /* cli_guest_check_name - print an error for a bad guest name; true if ok. */
 bool cli_guest_check_name(const char *name);
 
 /* ---- passphrase.c ------------------------------------------------------- */
 
 /*
- * cli_passphrase_prompt - print `prompt` on the terminal (/dev/tty, never
- * stdin) and read one line with echo off; when `repeat` is not NULL, print
- * it and read the passphrase again.  *out is as cli_secret_read's (free it
- * with cli_secret_free); nothing is returned on failure.  0, -ENOTTY when
- * there is no terminal (no controlling one, or /dev/tty cannot be used),
- * -EINVAL for an empty line, -EKEYREJECTED when the two entries differ,
- * another -errno when reading fails.  A ^C (or other fatal signal) while
- * asking restores the terminal before it kills the process.
+ * cli_secret_read - a secret: `keyfile`'s bytes whole, or (keyfile NULL)
+ * one line from descriptor `fd` (common/secret.h).  A key file that is not
+ * private is refused with -EPERM and the reason printed, unless
+ * --keyfile-insecure (cli_key.keyfile_insecure).  -EINVAL when empty or
+ * too long.  Free *out with secret_free.
  */
-int cli_passphrase_prompt(const char *prompt, const char *repeat, uint8_t **out,
-			  size_t *out_len);
+int cli_secret_read(const char *keyfile, int fd, struct secret *out);
 
 /*
  * cli_passphrase_error - print "hangar: DIR: ..." for a failed
- * cli_passphrase_prompt: `no_terminal` (which should name the key options
- * to use instead) for -ENOTTY, "passphrases do not match" for
- * -EKEYREJECTED, "empty passphrase refused" for -EINVAL.
+ * secret_prompt: `no_terminal` (which should name the key options to use
+ * instead) for -ENOTTY, "passphrases do not match" for -EKEYREJECTED,
+ * "empty passphrase refused" for -EINVAL.
  */
 void cli_passphrase_error(const char *dir, int rc, const char *no_terminal);
 
@@ -381,10 +357,10 @@ void cli_passphrase_error(const char *dir, int rc, const char *no_terminal);
  * passphrase typed twice on the terminal.  Messages call it "the key" /
  * "passphrase", or with `adding` (a slot for a store that has one already)
  * "the new key" / "new passphrase"; `no_terminal` is cli_passphrase_error's
- * advice.  Prints why it failed.  *out as cli_secret_read's.
+ * advice.  Prints why it failed.  Free *out with secret_free.
  */
 int cli_secret_new(const char *dir, const char *keyfile, int fd, bool adding,
-		   const char *no_terminal, uint8_t **out, size_t *out_len);
+		   const char *no_terminal, struct secret *out);
 
 /* ---- copy.c ------------------------------------------------------------- */
 

@@ -221,22 +221,11 @@ static void check_print_json(const struct check_result *r)
 	printf("]}");
 }
 
-static uint64_t guest_file_size(const char *dir, const char *name)
+static uint64_t guest_file_size(struct store *s, const char *name)
 {
-	char path[4400];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, dir, name);
-	return lstat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
-static bool guest_file_exists(const char *dir, const char *name)
-{
-	char path[4400];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, dir, name);
-	return lstat(path, &st) == 0 || errno != ENOENT;
+	return store_guest_stat(s, name, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 int cmd_check(int argc, char **argv)
@@ -292,7 +281,9 @@ int cmd_check(int argc, char **argv)
 			goto out_close;
 		}
 		num = 1;
-		if (!guest_file_exists(cs.dir, names[0])) {
+		struct stat st;
+
+		if (store_guest_stat(cs.store, names[0], &st) == -ENOENT) {
 			cli_error("%s: no guest named %s", cs.dir, names[0]);
 			goto out_names;
 		}
@@ -310,14 +301,14 @@ int cmd_check(int argc, char **argv)
 		goto out_names;
 	}
 	for (size_t i = 0; i < num; i++)
-		total += guest_file_size(cs.dir, names[i]);
+		total += guest_file_size(cs.store, names[i]);
 	progress_start(&progress, "check", total);
 	for (size_t i = 0; i < num; i++) {
 		results[i].name = names[i];
 		struct check_progress cp = {
 			.bar = &progress,
 			.base = done,
-			.size = guest_file_size(cs.dir, names[i]),
+			.size = guest_file_size(cs.store, names[i]),
 		};
 		check_one(cs.store, store_master_key(cs.store), &cp,
 			  &results[i]);

@@ -132,7 +132,8 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 			  const uint64_t *sizes, unsigned num_disks,
 			  int config_fd, bool exact)
 {
-	char reason[512] = "", via[128], path[4400] = "", name[32];
+	char via[128], path[4400] = "", name[32];
+	struct control_reply reply;
 	char size_text[FORMAT_SIZE_LEN], holder[4400];
 	bool answered;
 	int rc;
@@ -152,7 +153,7 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 	}
 	rc = cli_control(cs, CONTROL_OP_CREATE, guest,
 			 gopts->compress_disks ? CONTROL_FLAG_COMPRESS : 0,
-			 reason, sizeof(reason), &answered);
+			 &reply, &answered);
 	if (!answered && (rc == -ENOTCONN)) {
 		cli_store_refuse_mounted(cs, "create");
 		cli_store_mount_path(cs, guest, path, sizeof(path));
@@ -174,7 +175,7 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 				  guest);
 		else
 			cli_error("%s: cannot create guest %s: %s", cs->dir,
-				  guest, cli_control_reason(rc, reason));
+				  guest, cli_control_reason(rc, &reply));
 		return CLI_EXIT_FAIL;
 	}
 	if (cs->mountpoint[0]) {
@@ -195,8 +196,7 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 		cli_error("%s: creating guest %s failed: %s", cs->dir, guest,
 			  cli_strerror(rc));
 		if (cli_control(cs, CONTROL_OP_DELETE, guest,
-				CONTROL_FLAG_FORCE, reason, sizeof(reason),
-				&answered) != 0)
+				CONTROL_FLAG_FORCE, &reply, &answered) != 0)
 			cli_note("the partly created guest %s is left in the "
 				 "store; remove it with `hangar rm --force`",
 				 guest);

@@ -102,7 +102,8 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 			  struct import_source *memory, uint64_t total,
 			  bool exact)
 {
-	char reason[512], gdir[PATH_MAX + 100], via[128];
+	char gdir[PATH_MAX + 100], via[128];
+	struct control_reply reply;
 	struct progress progress;
 	uint64_t base = 0;
 	bool answered;
@@ -111,14 +112,14 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 	(void)exact;
 	rc = cli_control(cs, CONTROL_OP_CREATE, guest,
 			 gopts->compress_disks ? CONTROL_FLAG_COMPRESS : 0,
-			 reason, sizeof(reason), &answered);
+			 &reply, &answered);
 	if (!answered) {
 		cli_store_refuse_mounted(cs, "import");
 		return CLI_EXIT_FAIL;
 	}
 	if (rc) {
 		cli_error("%s: cannot create guest %s: %s", cs->dir, guest,
-			  cli_control_reason(rc, reason));
+			  cli_control_reason(rc, &reply));
 		return CLI_EXIT_FAIL;
 	}
 	cli_store_mount_path(cs, guest, gdir, sizeof(gdir));
@@ -153,8 +154,7 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 			if (i)
 				usleep(100 * 1000);
 			del = cli_control(cs, CONTROL_OP_DELETE, guest,
-					  CONTROL_FLAG_FORCE, reason,
-					  sizeof(reason), &answered);
+					  CONTROL_FLAG_FORCE, &reply, &answered);
 		}
 		if (del != 0)
 			cli_note("the partly imported guest %s is left in the "

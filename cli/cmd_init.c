@@ -43,7 +43,7 @@ void usage_init(FILE *f)
 /* The new store's secret (cli_secret_new); an existing store is refused
  * before the passphrase is asked twice, not after (store_init would). */
 static int init_secret(const char *dir, const char *keyfile, int pass_fd,
-		       uint8_t **out, size_t *out_len)
+		       struct secret *out)
 {
 	char path[PATH_MAX + 64];
 	struct stat st;
@@ -58,7 +58,7 @@ static int init_secret(const char *dir, const char *keyfile, int pass_fd,
 	return cli_secret_new(dir, keyfile, pass_fd, false,
 			      "no terminal to ask for a passphrase: give "
 			      "--keyfile FILE or --passphrase-fd N",
-			      out, out_len);
+			      out);
 }
 
 int cmd_init(int argc, char **argv)
@@ -78,8 +78,7 @@ int cmd_init(int argc, char **argv)
 	uint64_t cluster = 0;
 	const char *keyfile = NULL;
 	int pass_fd = -1;
-	uint8_t *secret = NULL;
-	size_t secret_len = 0;
+	struct secret secret = {0};
 	int opt, rc, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":c:ek:p:h", longopts, NULL)) !=
@@ -125,15 +124,15 @@ int cmd_init(int argc, char **argv)
 		return cli_usage_error(usage_init, "give one of --keyfile or "
 						   "--passphrase-fd, not both");
 	if (opts.encrypt) {
-		if (init_secret(dir, keyfile, pass_fd, &secret, &secret_len))
+		if (init_secret(dir, keyfile, pass_fd, &secret))
 			return CLI_EXIT_FAIL;
 		opts.key_kind = keyfile ? KEYSLOT_KIND_KEYFILE
 					: KEYSLOT_KIND_PASSPHRASE;
-		opts.key_secret = secret;
-		opts.key_secret_len = secret_len;
+		opts.key_secret = secret.buf;
+		opts.key_secret_len = secret.len;
 	}
 	rc = store_init(dir, &opts);
-	cli_secret_free(secret);
+	secret_free(&secret);
 	if (rc == -EEXIST) {
 		cli_error("%s: already a hangar store", dir);
 		return CLI_EXIT_FAIL;

@@ -145,11 +145,9 @@ static int key_list(const char *dir, bool json)
 		rc = key_list_file(dir, info, &count);
 	}
 	if (rc == -ENOENT || rc == -ENOTSUP) {
-		struct stat st;
-		char path[PATH_MAX + 32];
+		struct store_probe probe;
 
-		snprintf(path, sizeof(path), "%s/%s", dir, STORE_CONFIG_NAME);
-		if (stat(path, &st) == 0 || rc == -ENOTSUP)
+		if (rc == -ENOTSUP || store_probe(dir, &probe) == 0)
 			cli_error("%s: the store is not encrypted: it has no "
 				  "key slots",
 				  dir);
@@ -184,8 +182,7 @@ static int key_open(const char *dir, struct cli_store *cs)
 static int key_add(const char *dir, const char *new_keyfile, int new_fd)
 {
 	struct cli_store cs;
-	uint8_t *secret = NULL;
-	size_t len = 0;
+	struct secret secret = {0};
 	unsigned slot = 0;
 	int rc, exit_code;
 
@@ -199,7 +196,7 @@ static int key_add(const char *dir, const char *new_keyfile, int new_fd)
 	rc = cli_secret_new(dir, new_keyfile, new_fd, true,
 			    "no terminal to ask for the new passphrase: give "
 			    "--new-keyfile FILE or --new-passphrase-fd N",
-			    &secret, &len);
+			    &secret);
 	if (rc) {
 		cli_store_close(&cs);
 		return CLI_EXIT_FAIL;
@@ -207,8 +204,8 @@ static int key_add(const char *dir, const char *new_keyfile, int new_fd)
 	rc = store_key_add(cs.store,
 			   new_keyfile ? KEYSLOT_KIND_KEYFILE
 				       : KEYSLOT_KIND_PASSPHRASE,
-			   secret, len, NULL, &slot);
-	cli_secret_free(secret);
+			   secret.buf, secret.len, NULL, &slot);
+	secret_free(&secret);
 	exit_code = CLI_EXIT_FAIL;
 	if (rc == -ENOSPC)
 		cli_error("%s: all %u key slots are used; remove one first",

@@ -81,13 +81,12 @@ static bool find_beside_self(const char *name, const char *subdir, char *out,
 	return access(out, X_OK) == 0;
 }
 
-/* Whether `store` is encrypted, as hangarfs tells it: it has a key area. */
+/* Whether `store` is encrypted (core's probe: no lock, no key). */
 static bool mount_store_encrypted(const char *store)
 {
-	char path[PATH_MAX + 32];
+	struct store_probe probe;
 
-	snprintf(path, sizeof(path), "%s/%s", store, STORE_KEYS_NAME);
-	return access(path, F_OK) == 0;
+	return store_probe(store, &probe) == 0 && probe.encrypted;
 }
 
 /* Ask for `store`'s passphrase on the terminal and put it, with a newline,
@@ -96,13 +95,13 @@ static bool mount_store_encrypted(const char *store)
 static int mount_passphrase_pipe(const char *store, int *out_fd)
 {
 	char prompt[PATH_MAX + 32];
-	uint8_t *secret = NULL;
-	size_t len = 0, done = 0;
+	struct secret secret = {0};
+	size_t done = 0;
 	int fds[2];
 	int rc;
 
 	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", store);
-	rc = cli_passphrase_prompt(prompt, NULL, &secret, &len);
+	rc = secret_prompt(prompt, NULL, &secret);
 	if (rc) {
 		cli_passphrase_error(store, rc,
 				     "the store is encrypted: give --keyfile "
@@ -117,9 +116,9 @@ static int mount_passphrase_pipe(const char *store, int *out_fd)
 	/* The buffer has room for one byte more; a terminal line and its
 	 * newline (at most 4 KiB) fit in an empty pipe, so this never
 	 * blocks. */
-	secret[len++] = '\n';
-	while (done < len) {
-		ssize_t n = write(fds[1], secret + done, len - done);
+	secret.buf[secret.len++] = '\n';
+	while (done < secret.len) {
+		ssize_t n = write(fds[1], secret.buf + done, secret.len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -138,7 +137,7 @@ out_free:
 	if (rc)
 		cli_error("cannot pass the passphrase to hangarfs: %s",
 			  cli_strerror(rc));
-	cli_secret_free(secret);
+	secret_free(&secret);
 	return rc;
 }
 

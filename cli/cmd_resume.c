@@ -66,22 +66,22 @@ static int savelock_refuse(const struct cli_store *cs, const char *guest,
 
 /* The store is mounted: ask hangarfs.  0 done, else printed. */
 static int savelock_mounted(const struct cli_store *cs, const char *guest,
-			    bool resume, int *out_rc, char *reason,
-			    size_t reason_len)
+			    bool resume, int *out_rc,
+			    struct control_reply *reply)
 {
 	const char *what = resume ? "resume" : "discard";
 	bool answered;
 	int rc;
 
 	rc = cli_control(cs, resume ? CONTROL_OP_RESUME : CONTROL_OP_DISCARD,
-			 guest, 0, reason, reason_len, &answered);
+			 guest, 0, reply, &answered);
 	*out_rc = rc;
 	if (!answered) {
 		if (rc == -ENOTCONN)
 			return savelock_refuse(cs, guest, resume);
 		return cli_control_unreachable(cs, rc, what);
 	}
-	if (rc == -ENOENT && !cli_guest_file_exists(cs->dir, guest)) {
+	if (rc == -ENOENT && reply->code == CONTROL_REASON_NO_GUEST) {
 		cli_error("%s: no guest named %s", cs->dir, guest);
 		return CLI_EXIT_FAIL;
 	}
@@ -146,7 +146,8 @@ int cmd_resume(int argc, char **argv)
 	struct cli_store cs;
 	struct container *c = NULL;
 	const char *guest = NULL;
-	char reason[512] = "", via[128] = "";
+	struct control_reply reply = {.code = CONTROL_REASON_NONE};
+	char via[128] = "";
 	const char *why;
 	bool mounted;
 	int rc, mrc;
@@ -154,23 +155,23 @@ int cmd_resume(int argc, char **argv)
 	rc = savelock_open(argc, argv, usage_resume, &cs, &c, &guest);
 	mounted = rc == SAVELOCK_MOUNTED;
 	if (mounted) {
-		mrc = savelock_mounted(&cs, guest, true, &rc, reason,
-				       sizeof(reason));
+		mrc = savelock_mounted(&cs, guest, true, &rc, &reply);
 		if (mrc > 0)
 			return mrc;
 		cli_store_via_text(&cs, via, sizeof(via));
 	} else if (rc >= 0) {
 		return rc;
 	} else {
-		rc = save_lock_resume(c, reason, sizeof(reason));
+		rc = save_lock_resume(c, reply.text, sizeof(reply.text));
 	}
 	if (rc) {
-		why = mounted	  ? cli_control_reason(rc, reason)
-		      : reason[0] ? reason
-				  : cli_strerror(rc);
+		why = mounted	      ? cli_control_reason(rc, &reply)
+		      : reply.text[0] ? reply.text
+				      : cli_strerror(rc);
 		if (rc == -ENOENT)
 			cli_error("%s: nothing to resume: %s", guest,
-				  reason[0] ? why : "no saved memory image");
+				  reply.text[0] ? why
+						: "no saved memory image");
 		else
 			cli_error("%s: resume refused: %s", guest, why);
 		if (rc == -ESTALE)
@@ -195,15 +196,15 @@ int cmd_discard(int argc, char **argv)
 	const char *guest = NULL;
 	int rc;
 
-	char reason[512] = "", via[128] = "";
+	struct control_reply reply = {.code = CONTROL_REASON_NONE};
+	char via[128] = "";
 	bool mounted;
 	int mrc;
 
 	rc = savelock_open(argc, argv, usage_discard, &cs, &c, &guest);
 	mounted = rc == SAVELOCK_MOUNTED;
 	if (mounted) {
-		mrc = savelock_mounted(&cs, guest, false, &rc, reason,
-				       sizeof(reason));
+		mrc = savelock_mounted(&cs, guest, false, &rc, &reply);
 		if (mrc > 0)
 			return mrc;
 		cli_store_via_text(&cs, via, sizeof(via));
@@ -219,7 +220,7 @@ int cmd_discard(int argc, char **argv)
 				  guest);
 		else
 			cli_error("%s: discard failed: %s", guest,
-				  mounted ? cli_control_reason(rc, reason)
+				  mounted ? cli_control_reason(rc, &reply)
 					  : cli_strerror(rc));
 		return mounted ? CLI_EXIT_FAIL
 			       : savelock_close(&cs, c, CLI_EXIT_FAIL);

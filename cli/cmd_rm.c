@@ -73,14 +73,14 @@ static int rm_check_save_lock(struct cli_store *cs, const char *guest)
 /* The store is mounted: ask hangarfs to delete. */
 static int rm_mounted(const struct cli_store *cs, const char *guest, bool force)
 {
-	char reason[512] = "", via[128], path[4400];
+	struct control_reply reply;
+	char via[128], path[4400];
 	const char *why;
 	bool answered;
 	int rc;
 
 	rc = cli_control(cs, CONTROL_OP_DELETE, guest,
-			 force ? CONTROL_FLAG_FORCE : 0, reason, sizeof(reason),
-			 &answered);
+			 force ? CONTROL_FLAG_FORCE : 0, &reply, &answered);
 	if (!answered && (rc == -ENOTCONN)) {
 		cli_store_refuse_mounted(cs, "rm");
 		cli_store_mount_path(cs, guest, path, sizeof(path));
@@ -94,22 +94,21 @@ static int rm_mounted(const struct cli_store *cs, const char *guest, bool force)
 		printf("deleted guest %s%s\n", guest, via);
 		return CLI_EXIT_OK;
 	}
-	why = cli_control_reason(rc, reason);
-	if (rc == -ENOENT && !cli_guest_file_exists(cs->dir, guest)) {
+	why = cli_control_reason(rc, &reply);
+	if (reply.code == CONTROL_REASON_NO_GUEST) {
 		cli_error("%s: no guest named %s", cs->dir, guest);
-	} else if (rc == -EBUSY && strstr(reason, "saved memory image")) {
-		/* core/control.c's sentence for SAVED and RESUMING */
+	} else if (reply.code == CONTROL_REASON_SAVE_LOCKED) {
+		/* SAVED or RESUMING (core/control.c) */
 		cli_error("%s: cannot delete guest %s: %s", cs->dir, guest,
 			  why);
 		cli_note("run `hangar discard %s %s` first, or `hangar rm "
 			 "--force %s %s`",
 			 cs->dir, guest, cs->dir, guest);
-	} else if (rc == -EBUSY) {
+	} else if (reply.code == CONTROL_REASON_GUEST_BUSY) {
 		cli_error("%s: cannot delete guest %s: %s", cs->dir, guest,
 			  why);
 		cli_note("close its files (stop the guest) and try again");
-	} else if (!force && (rc == -EUCLEAN || rc == -EBADMSG || rc == -EIO ||
-			      rc == -EPROTONOSUPPORT)) {
+	} else if (!force && reply.code == CONTROL_REASON_UNREADABLE) {
 		cli_error(
 			"%s: cannot read guest %s (%s); use --force to delete "
 			"it anyway",

@@ -24,12 +24,9 @@ static bool timespec_after(struct timespec a, struct timespec b)
 
 static void guest_file_stat(struct store *s, struct guest_summary *g)
 {
-	char path[4200];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s" STORE_GUEST_SUFFIX, store_dir(s),
-		 g->name);
-	if (lstat(path, &st) < 0)
+	if (store_guest_stat(s, g->name, &st) != 0)
 		return;
 	g->file_size = (uint64_t)st.st_size;
 	g->file_allocated = (uint64_t)st.st_blocks * 512u;

@@ -56,109 +56,16 @@
 
 struct cli_key_source cli_key = {.keyfile = NULL, .passphrase_fd = -1};
 
-int cli_keyfile_check(const char *path, int fd)
-{
-	struct stat st;
-
-	if (cli_key.keyfile_insecure)
-		return 0;
-	if (fstat(fd, &st) != 0)
-		return -errno;
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		cli_error("%s: key file is owned by uid %ld, not by you or "
-			  "root: refusing it as a key (--keyfile-insecure to "
-			  "use it anyway)",
-			  path, (long)st.st_uid);
-		return -EPERM;
-	}
-	if (st.st_mode & 077) {
-		cli_error("%s: key file is accessible by group or others "
-			  "(mode %04o): refusing it as a key (chmod 600 %s, or "
-			  "--keyfile-insecure to use it anyway)",
-			  path, (unsigned)(st.st_mode & 07777), path);
-		return -EPERM;
-	}
-	return 0;
-}
-
 /* The secret of cli_key, read once. */
 static struct {
 	bool loaded;
 	int error;
-	uint8_t *buf;
-	size_t len;
+	struct secret secret;
 } key_cache;
-
-int cli_secret_read(const char *keyfile, int fd, uint8_t **out, size_t *out_len)
-{
-	const size_t max = CRYPTO_SCRYPT_SECRET_MAX;
-	uint8_t *buf = malloc(max + 1);
-	size_t len = 0;
-	int ret = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	if (keyfile) {
-		fd = open(keyfile, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			ret = -errno;
-			goto out_free;
-		}
-		ret = cli_keyfile_check(keyfile, fd);
-		if (ret) {
-			close(fd);
-			goto out_free;
-		}
-	}
-	while (len <= max) {
-		/* A line from a descriptor is read a byte at a time, so
-		 * what follows it (another secret) stays unread. */
-		ssize_t n = read(fd, buf + len, keyfile ? max + 1 - len : 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (!keyfile && memchr(buf, '\n', len))
-			break;
-	}
-	if (keyfile)
-		close(fd);
-	if (!ret && !keyfile) {
-		uint8_t *nl = memchr(buf, '\n', len);
-		if (nl)
-			len = (size_t)(nl - buf);
-	}
-	if (!ret && (len == 0 || len > max))
-		ret = -EINVAL;
-	if (ret)
-		goto out_free;
-	*out = buf;
-	*out_len = len;
-	return 0;
-out_free:
-	explicit_bzero(buf, max + 1);
-	free(buf);
-	return ret;
-}
-
-void cli_secret_free(uint8_t *secret)
-{
-	if (!secret)
-		return;
-	explicit_bzero(secret, CRYPTO_SCRYPT_SECRET_MAX + 1);
-	free(secret);
-}
 
 static void key_cache_wipe(void)
 {
-	cli_secret_free(key_cache.buf);
-	key_cache.buf = NULL;
-	key_cache.len = 0;
+	secret_free(&key_cache.secret);
 }
 
 /* Read cli_key's secret (once); 0 with no buffer when none was given. */
@@ -169,9 +76,8 @@ static int key_cache_load(void)
 	key_cache.loaded = true;
 	if (!cli_key.keyfile && cli_key.passphrase_fd < 0)
 		return 0;
-	key_cache.error =
-		cli_secret_read(cli_key.keyfile, cli_key.passphrase_fd,
-				&key_cache.buf, &key_cache.len);
+	key_cache.error = cli_secret_read(
+		cli_key.keyfile, cli_key.passphrase_fd, &key_cache.secret);
 	if (key_cache.error == 0)
 		atexit(key_cache_wipe);
 	return key_cache.error;
@@ -184,10 +90,9 @@ static int key_cache_prompt(const char *dir)
 	char prompt[PATH_MAX + 32];
 	int rc;
 
-	assert(!key_cache.buf);
+	assert(!key_cache.secret.buf);
 	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", dir);
-	rc = cli_passphrase_prompt(prompt, NULL, &key_cache.buf,
-				   &key_cache.len);
+	rc = secret_prompt(prompt, NULL, &key_cache.secret);
 	if (rc) {
 		cli_passphrase_error(dir, rc,
 				     "the store is encrypted: give --keyfile "
@@ -326,7 +231,8 @@ int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
 int cli_find_daemon_mount(const char *dir, char *out, size_t out_len,
 			  dev_t *out_dev, char *why, size_t why_len)
 {
-	char reason[PATH_MAX + 64], scratch[8];
+	struct control_reply reply;
+	char scratch[8];
 	unsigned maj, min;
 	int off = 0, rc;
 	struct stat st;
@@ -337,19 +243,17 @@ int cli_find_daemon_mount(const char *dir, char *out, size_t out_len,
 	}
 	why[0] = '\0';
 	/* Only the lock holder answers (control_request checks). */
-	rc = control_request(dir, CONTROL_OP_MOUNT, NULL, 0, reason,
-			     sizeof(reason));
+	rc = control_request(dir, CONTROL_OP_MOUNT, NULL, 0, &reply);
 	if (rc) {
-		snprintf(why, why_len, "%s",
-			 reason[0] ? reason : cli_strerror(rc));
+		snprintf(why, why_len, "%s", cli_control_reason(rc, &reply));
 		return rc;
 	}
-	if (sscanf(reason, "%u:%u %n", &maj, &min, &off) != 2 || !off ||
-	    reason[off] != '/') {
+	if (sscanf(reply.text, "%u:%u %n", &maj, &min, &off) != 2 || !off ||
+	    reply.text[off] != '/') {
 		snprintf(why, why_len, "the daemon's answer was not a mount");
 		return -EPROTO;
 	}
-	const char *path = reason + off;
+	const char *path = reply.text + off;
 	const dev_t dev = makedev(maj, min);
 	if (stat(path, &st) != 0 || st.st_dev != dev ||
 	    !mountinfo_has(dev, path)) {
@@ -440,8 +344,8 @@ static int store_open_once(const char *dir, bool read_only, bool beside_writer,
 		.event_arg = NULL,
 		.key_kind = cli_key.keyfile ? KEYSLOT_KIND_KEYFILE
 					    : KEYSLOT_KIND_PASSPHRASE,
-		.key_secret = key_cache.buf,
-		.key_secret_len = key_cache.len,
+		.key_secret = key_cache.secret.buf,
+		.key_secret_len = key_cache.secret.len,
 	};
 
 	return store_open(dir, &opts, out);
@@ -455,7 +359,7 @@ static int store_open_read(const char *dir, enum cli_access access,
 	const bool beside = access == CLI_ACCESS_READ_METADATA;
 	int rc = store_open_once(dir, true, beside, &out->store);
 
-	if (rc == -ENOKEY && !key_cache.buf) {
+	if (rc == -ENOKEY && !key_cache.secret.buf) {
 		rc = key_cache_prompt(dir);
 		if (rc)
 			return rc;
@@ -499,13 +403,14 @@ int cli_store_open(const char *dir, enum cli_access access,
 	if (access != CLI_ACCESS_WRITE)
 		return store_open_read(dir, access, out);
 	rc = store_open_once(dir, false, false, &out->store);
-	if (rc == -ENOKEY && access == CLI_ACCESS_WRITE && !key_cache.buf) {
+	if (rc == -ENOKEY && access == CLI_ACCESS_WRITE &&
+	    !key_cache.secret.buf) {
 		/* Held by hangarfs? Then it has the key: go through it. */
 		store_fill_holder(dir, out);
 		if (out->holder)
 			return -EWOULDBLOCK;
 	}
-	if (rc == -ENOKEY && !key_cache.buf) {
+	if (rc == -ENOKEY && !key_cache.secret.buf) {
 		/* The key is checked before the lock (store.h), so this is
 		 * the only open that can say -ENOKEY. */
 		rc = key_cache_prompt(dir);
@@ -593,15 +498,6 @@ void cli_store_mount_path(const struct cli_store *cs, const char *guest,
 		snprintf(buf, len, "%s", mnt);
 }
 
-bool cli_guest_file_exists(const char *dir, const char *guest)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s%s", dir, guest, STORE_GUEST_SUFFIX);
-	return stat(path, &st) == 0 || errno != ENOENT;
-}
-
 void cli_store_via_text(const struct cli_store *cs, char *buf, size_t len)
 {
 	if (cs->holder)
@@ -612,41 +508,34 @@ void cli_store_via_text(const struct cli_store *cs, char *buf, size_t len)
 		snprintf(buf, len, " (through hangarfs)");
 }
 
-const char *cli_control_reason(int rc, const char *reason)
+const char *cli_control_reason(int rc, const struct control_reply *reply)
 {
-	if (!reason[0] || strcmp(reason, strerror(-rc)) == 0)
+	/* ERRNO: the daemon said only strerror's words; ours are better */
+	if (reply->code == CONTROL_REASON_NONE ||
+	    reply->code == CONTROL_REASON_ERRNO || !reply->text[0])
 		return cli_strerror(rc);
-	return reason;
+	return reply->text;
 }
 
 int cli_control(const struct cli_store *cs, enum control_op op,
-		const char *guest, unsigned flags, char *reason,
-		size_t reason_len, bool *out_answered)
+		const char *guest, unsigned flags, struct control_reply *reply,
+		bool *out_answered)
 {
 	int rc;
 
-	rc = control_request(cs->dir, op, guest, flags, reason, reason_len);
-	/* The daemon always sends a sentence with an error; nobody
-	 * answering is -ENOTCONN with none. */
-	*out_answered = rc == 0 || reason[0] != '\0';
-	/* A delete is refused while any reference is held, even one of a
-	 * request the mount is serving right now, or the release of a file
-	 * closed a moment ago (store.h): retry a little, as hangarfs's own
-	 * rmdir does. */
-	for (int i = 0; op == CONTROL_OP_DELETE && rc == -EBUSY && i < 5 &&
-			!strstr(reason, "saved memory image");
-	     i++) {
-		usleep(2000u << i);
-		rc = control_request(cs->dir, op, guest, flags, reason,
-				     reason_len);
-	}
+	/* A delete waits out transient references in the daemon's store
+	 * (store.h): nothing to retry here. */
+	rc = control_request(cs->dir, op, guest, flags, reply);
+	/* Every error reply has a code; nobody answering has none. */
+	*out_answered = rc == 0 || reply->code != CONTROL_REASON_NONE;
 	if (rc == 0 && op != CONTROL_OP_COMMIT && op != CONTROL_OP_DELETE) {
 		/* Durable before we say so, as store_close would make it. */
-		rc = control_request(cs->dir, CONTROL_OP_COMMIT, "-", 0, reason,
-				     reason_len);
-		if (rc && !reason[0])
-			snprintf(reason, reason_len, "commit failed: %s",
-				 cli_strerror(rc));
+		rc = control_request(cs->dir, CONTROL_OP_COMMIT, "-", 0, reply);
+		if (rc && reply->code == CONTROL_REASON_NONE) {
+			reply->code = CONTROL_REASON_OTHER;
+			snprintf(reply->text, sizeof(reply->text),
+				 "commit failed: %s", cli_strerror(rc));
+		}
 	}
 	return rc;
 }

@@ -693,6 +693,8 @@ static int superblock_authenticate(struct container *c,
 			return 0;
 		why = "plain container in an encrypted store (refused: its "
 		      "contents are not authenticated)";
+		if (diag)
+			diag->unauthenticated = true;
 		ret = -EUCLEAN;
 		goto out_diag;
 	}
@@ -1018,23 +1020,84 @@ out_free:
 	return ret;
 }
 
-int container_open(struct io *io, const struct container_options *opts,
-		   struct container **out_container)
+static const char *const refusal_names[] = {
+	[CONTAINER_REFUSAL_NONE] = "none",
+	[CONTAINER_REFUSAL_CORRUPT] = "corrupt",
+	[CONTAINER_REFUSAL_NEWER_FORMAT] = "newer-format",
+	[CONTAINER_REFUSAL_KEY_NEEDED] = "key-needed",
+	[CONTAINER_REFUSAL_WRONG_KEY] = "wrong-key",
+	[CONTAINER_REFUSAL_UNAUTHENTICATED] = "unauthenticated",
+	[CONTAINER_REFUSAL_IO] = "io",
+	[CONTAINER_REFUSAL_LOCKED] = "locked",
+	[CONTAINER_REFUSAL_HARD_LINKED] = "hard-linked",
+	[CONTAINER_REFUSAL_NOT_A_FILE] = "not-a-file",
+};
+
+const char *container_refusal_name(enum container_refusal_code code)
+{
+	if ((unsigned)code >= sizeof(refusal_names) / sizeof(refusal_names[0]))
+		return "unknown";
+	return refusal_names[code];
+}
+
+/* The code of a failed load's error `ret`. */
+static enum container_refusal_code refusal_code(int ret,
+						const struct load_diag *diag)
+{
+	switch (-ret) {
+	case EUCLEAN:
+		return diag->unauthenticated ? CONTAINER_REFUSAL_UNAUTHENTICATED
+					     : CONTAINER_REFUSAL_CORRUPT;
+	case EBADMSG:
+		return CONTAINER_REFUSAL_CORRUPT;
+	case EPROTONOSUPPORT:
+	case EROFS:
+		return CONTAINER_REFUSAL_NEWER_FORMAT;
+	case ENOKEY:
+		return CONTAINER_REFUSAL_KEY_NEEDED;
+	case EKEYREJECTED:
+		return CONTAINER_REFUSAL_WRONG_KEY;
+	default:
+		return CONTAINER_REFUSAL_IO;
+	}
+}
+
+int container_open_why(struct io *io, const struct container_options *opts,
+		       struct container **out_container,
+		       struct container_refusal *why)
 {
 	struct load_diag diag;
 	memset(&diag, 0, sizeof(diag));
+	if (why) {
+		why->code = CONTAINER_REFUSAL_NONE;
+		why->text[0] = '\0';
+	}
 	int ret = container_load(io, opts, &diag, out_container);
+	if (!ret || ret == -ENOMEM)
+		return ret;
+	const enum container_refusal_code code = refusal_code(ret, &diag);
+	if (why) {
+		why->code = code;
+		snprintf(why->text, sizeof(why->text), "%s", diag.message);
+	}
 	/* The errno alone ("Protocol not supported") tells a person nothing:
 	 * hand the loader's reason to whoever logs. */
-	if (ret && ret != -ENOMEM && opts && opts->event) {
+	if (opts && opts->event) {
 		const struct container_event ev = {
 			.type = CONTAINER_EVENT_OPEN_REFUSED,
 			.detail = diag.message[0] ? diag.message : NULL,
 			.error = ret,
+			.refusal = code,
 		};
 		opts->event(opts->event_arg, &ev);
 	}
 	return ret;
+}
+
+int container_open(struct io *io, const struct container_options *opts,
+		   struct container **out_container)
+{
+	return container_open_why(io, opts, out_container, NULL);
 }
 
 int container_close(struct container *c)

@@ -73,12 +73,49 @@ enum container_event_type {
 	CONTAINER_EVENT_GENERATIONS_EXHAUSTED = 7,
 };
 
+/*
+ * Why a container file could not be opened, as a code to branch on; the
+ * sentence for a person travels next to it (struct container_refusal, the
+ * event's `detail`).  The first group is container_open's, the second the
+ * store's (store_guest_get_why), decided before the container is read.
+ */
+enum container_refusal_code {
+	CONTAINER_REFUSAL_NONE = 0,
+	CONTAINER_REFUSAL_CORRUPT = 1,	       /* -EUCLEAN/-EBADMSG: damaged */
+	CONTAINER_REFUSAL_NEWER_FORMAT = 2,    /* -EPROTONOSUPPORT, or -EROFS
+						for a read-only-compatible
+						feature on a read-write open */
+	CONTAINER_REFUSAL_KEY_NEEDED = 3,      /* -ENOKEY: encrypted, no key */
+	CONTAINER_REFUSAL_WRONG_KEY = 4,       /* -EKEYREJECTED */
+	CONTAINER_REFUSAL_UNAUTHENTICATED = 5, /* -EUCLEAN: a plain container
+						  in an encrypted store */
+	CONTAINER_REFUSAL_IO = 6,	   /* reading it failed (-EIO, ...) */
+	CONTAINER_REFUSAL_LOCKED = 7,	   /* -EBUSY: another process has it
+					     open (the container lock) */
+	CONTAINER_REFUSAL_HARD_LINKED = 8, /* -EMLINK: never read-write */
+	CONTAINER_REFUSAL_NOT_A_FILE = 9,  /* -ELOOP/-EMEDIUMTYPE: a link, a
+					      FIFO, a directory */
+};
+
+/* container_refusal_name - "corrupt", "newer-format", ... ("none"). */
+const char *container_refusal_name(enum container_refusal_code code);
+
+/* A refusal as the caller of an open gets it (container_open_why,
+ * store_guest_get_why): the code and core's sentence ("" if none). */
+struct container_refusal {
+	enum container_refusal_code code;
+	char text[256];
+};
+
 struct container_event {
 	enum container_event_type type;
 	const char *guest;	 /* filled in by the store; may be NULL */
 	const char *object_name; /* borrowed for the call; may be NULL */
 	const char *detail;	 /* borrowed for the call; may be NULL */
 	int error;		 /* negative errno for IO_ERROR, else 0 */
+	/* OPEN_REFUSED: why, as a code (`detail` is the sentence); else
+	 * CONTAINER_REFUSAL_NONE */
+	enum container_refusal_code refusal;
 };
 
 typedef void (*container_event_fn)(void *arg, const struct container_event *ev);
@@ -143,6 +180,16 @@ int container_create(struct io *io, const struct container_options *opts,
  */
 int container_open(struct io *io, const struct container_options *opts,
 		   struct container **out_container);
+
+/*
+ * container_open_why - container_open that also hands the refusal to its
+ * caller: `why` (may be NULL) gets the code and the sentence of a failed
+ * open (CONTAINER_REFUSAL_NONE and "" on success and on -ENOMEM).  The
+ * OPEN_REFUSED event is reported as by container_open.
+ */
+int container_open_why(struct io *io, const struct container_options *opts,
+		       struct container **out_container,
+		       struct container_refusal *why);
 
 /*
  * container_close - commit (unless read-only or poisoned), free everything

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,57 @@ const char *control_op_name(enum control_op op)
 	if (op < CONTROL_OP_RESUME || op > CONTROL_OP_MOUNT)
 		return "unknown";
 	return op_names[op];
+}
+
+static const char *const reason_names[] = {
+	[CONTROL_REASON_NONE] = "none",
+	[CONTROL_REASON_ERRNO] = "errno",
+	[CONTROL_REASON_NO_GUEST] = "no-guest",
+	[CONTROL_REASON_SAVE_LOCKED] = "save-locked",
+	[CONTROL_REASON_GUEST_BUSY] = "guest-busy",
+	[CONTROL_REASON_UNREADABLE] = "unreadable",
+	[CONTROL_REASON_NOT_RESUMABLE] = "not-resumable",
+	[CONTROL_REASON_BAD_REQUEST] = "bad-request",
+	[CONTROL_REASON_BAD_NAME] = "bad-name",
+	[CONTROL_REASON_DENIED] = "denied",
+	[CONTROL_REASON_OVERLOADED] = "overloaded",
+	[CONTROL_REASON_NO_MOUNT] = "no-mount",
+	[CONTROL_REASON_IMPOSTOR] = "impostor",
+	[CONTROL_REASON_OTHER] = "other",
+};
+#define REASON_COUNT (sizeof(reason_names) / sizeof(reason_names[0]))
+
+const char *control_reason_name(enum control_reason code)
+{
+	if ((unsigned)code >= REASON_COUNT)
+		return "other";
+	return reason_names[code];
+}
+
+/* The code named `word`; false when it names none (an older daemon's
+ * reply has a sentence there). */
+static bool reason_parse(const char *word, size_t len, enum control_reason *out)
+{
+	for (unsigned i = 0; i < REASON_COUNT; i++)
+		if (strlen(reason_names[i]) == len &&
+		    memcmp(word, reason_names[i], len) == 0) {
+			*out = (enum control_reason)i;
+			return true;
+		}
+	return false;
+}
+
+/* Set the reply's code and sentence (printf-style). */
+static void __attribute__((format(printf, 3, 4)))
+reply_set(struct control_reply *reply, enum control_reason code,
+	  const char *fmt, ...)
+{
+	va_list ap;
+
+	reply->code = code;
+	va_start(ap, fmt);
+	vsnprintf(reply->text, sizeof(reply->text), fmt, ap);
+	va_end(ap);
 }
 
 static int op_parse(const char *name, enum control_op *out)
@@ -177,9 +229,30 @@ static bool peer_allowed(int fd)
 	       (cred.uid == 0 || cred.uid == geteuid());
 }
 
-/* Carry out request `op` for `guest`; the reason (if any) into `reason`. */
+/* Whether store_guest_get's `err` means the guest's container cannot be
+ * opened (rather than no guest, a busy one, or no memory). */
+static bool open_refused(int err)
+{
+	switch (-err) {
+	case EUCLEAN:
+	case EBADMSG:
+	case EPROTONOSUPPORT:
+	case EIO:
+	case EROFS:
+	case ENOKEY:
+	case EKEYREJECTED:
+	case ELOOP:
+	case EMEDIUMTYPE:
+	case EMLINK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Carry out request `op` for `guest`; the reason (if any) into `reply`. */
 static int execute(struct control *ctl, enum control_op op, const char *guest,
-		   unsigned flags, char *reason, size_t reason_len)
+		   unsigned flags, struct control_reply *reply)
 {
 	struct store *s = ctl->store;
 	struct container *c = NULL;
@@ -197,14 +270,17 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 		break;
 	case CONTROL_OP_MOUNT:
 		if (!ctl->have_mount) {
-			snprintf(reason, reason_len,
-				 "the daemon does not know its mount point");
+			reply_set(reply, CONTROL_REASON_NO_MOUNT,
+				  "the daemon does not know its mount point");
 			return -ENOENT;
 		}
-		snprintf(reason, reason_len, "%u:%u %s", major(ctl->mount_dev),
-			 minor(ctl->mount_dev), ctl->mount_path);
+		reply_set(reply, CONTROL_REASON_NONE, "%u:%u %s",
+			  major(ctl->mount_dev), minor(ctl->mount_dev),
+			  ctl->mount_path);
 		return 0;
 	case CONTROL_OP_DELETE:
+		/* store_guest_delete waits out transient references itself
+		 * (store.h): an -EBUSY here is a real one. */
 		ret = store_guest_delete(
 			s, guest,
 			STORE_DELETE_CONTENTS |
@@ -213,37 +289,66 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 					 : 0));
 		if (ret == -EBUSY && !(flags & CONTROL_FLAG_FORCE) &&
 		    guest_is_saved(s, guest))
-			snprintf(reason, reason_len,
-				 "%s has a saved memory image; resume or "
-				 "discard it first, or force",
-				 guest);
+			reply_set(reply, CONTROL_REASON_SAVE_LOCKED,
+				  "%s has a saved memory image; resume or "
+				  "discard it first, or force",
+				  guest);
 		else if (ret == -EBUSY)
-			snprintf(reason, reason_len,
-				 "%s has files open on the mount", guest);
+			reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+				  "%s has files open on the mount", guest);
+		else if (open_refused(ret))
+			reply_set(reply, CONTROL_REASON_UNREADABLE, "%s",
+				  strerror(-ret));
 		break;
 	case CONTROL_OP_RESUME:
 	case CONTROL_OP_DISCARD:
 		ret = store_guest_get(s, guest, &c);
-		if (ret)
+		if (ret) {
+			if (ret == -ENOENT)
+				reply_set(reply, CONTROL_REASON_NO_GUEST,
+					  "no guest named %s", guest);
+			else if (open_refused(ret))
+				reply_set(reply, CONTROL_REASON_UNREADABLE,
+					  "%s", strerror(-ret));
 			break;
-		if (op == CONTROL_OP_RESUME)
-			ret = save_lock_resume(c, reason, reason_len);
-		else
+		}
+		if (op == CONTROL_OP_RESUME) {
+			ret = save_lock_resume(c, reply->text,
+					       sizeof(reply->text));
+			if (ret)
+				reply->code = CONTROL_REASON_NOT_RESUMABLE;
+		} else {
 			ret = save_lock_discard(c);
+		}
 		store_guest_put(s, c);
 		break;
 	default:
 		ret = -EINVAL;
 	}
-	if (ret == -ENOENT && !reason[0] && op != CONTROL_OP_DISCARD)
-		snprintf(reason, reason_len, "no guest named %s", guest);
+	if (ret == -ENOENT && reply->code == CONTROL_REASON_NONE &&
+	    op != CONTROL_OP_DISCARD)
+		reply_set(reply, CONTROL_REASON_NO_GUEST, "no guest named %s",
+			  guest);
 	return ret;
+}
+
+/* Send "ERRNO CODE TEXT\n" without blocking for long: a client that does
+ * not read is its own loss (MSG_NOSIGNAL: one that left raises no
+ * SIGPIPE). */
+static void reply_send(int fd, int err, const struct control_reply *reply)
+{
+	char out[sizeof(reply->text) + 64];
+	int n = snprintf(out, sizeof(out), "%d %s %s\n", err,
+			 control_reason_name(reply->code), reply->text);
+	if (n > 0)
+		(void)send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void serve_one(struct control *ctl, int fd)
 {
-	char line[CONTROL_LINE_MAX], reason[PATH_MAX + 64] = "";
+	char line[CONTROL_LINE_MAX];
 	char op_name[32], guest[80];
+	struct control_reply reply = {.code = CONTROL_REASON_NONE};
 	unsigned flags = 0;
 	enum control_op op;
 	int ret;
@@ -251,7 +356,8 @@ static void serve_one(struct control *ctl, int fd)
 	ret = read_line(fd, ctl->stop_pipe[0], line, sizeof(line),
 			now_ms() + CONTROL_REQUEST_TIMEOUT_MS);
 	if (ret == -EMSGSIZE) {
-		snprintf(reason, sizeof(reason), "request too long");
+		reply_set(&reply, CONTROL_REASON_BAD_REQUEST,
+			  "request too long");
 		goto reply;
 	}
 	if (ret)
@@ -260,32 +366,29 @@ static void serve_one(struct control *ctl, int fd)
 	if (sscanf(line, "%31s %79s %u", op_name, guest, &flags) != 3 ||
 	    op_parse(op_name, &op) != 0) {
 		ret = -EINVAL;
-		snprintf(reason, sizeof(reason), "malformed request");
+		reply_set(&reply, CONTROL_REASON_BAD_REQUEST,
+			  "malformed request");
 		goto reply;
 	}
 	if (op != CONTROL_OP_COMMIT && op != CONTROL_OP_MOUNT &&
 	    !name_guest_valid(guest)) {
 		ret = -EINVAL;
-		snprintf(reason, sizeof(reason), "invalid guest name");
+		reply_set(&reply, CONTROL_REASON_BAD_NAME,
+			  "invalid guest name");
 		goto reply;
 	}
 	/* The client may have died or given up since it sent the request:
 	 * then it is not carried out. */
 	if (peer_gone(fd))
 		return;
-	ret = execute(ctl, op, guest, flags, reason, sizeof(reason));
-	if (ret && !reason[0])
-		snprintf(reason, sizeof(reason), "%s", strerror(-ret));
+	ret = execute(ctl, op, guest, flags, &reply);
+	/* Every error carries a code (control.h) and a sentence. */
+	if (ret && reply.code == CONTROL_REASON_NONE)
+		reply.code = CONTROL_REASON_ERRNO;
+	if (ret && !reply.text[0])
+		snprintf(reply.text, sizeof(reply.text), "%s", strerror(-ret));
 reply:
-	/* Never blocks for long: a client that does not read is its own
-	 * loss (MSG_NOSIGNAL: one that left raises no SIGPIPE). */
-	{
-		char out[sizeof(reason) + 16];
-		int n = snprintf(out, sizeof(out), "%d %s\n", -ret, reason);
-		if (n > 0)
-			(void)send(fd, out, (size_t)n,
-				   MSG_NOSIGNAL | MSG_DONTWAIT);
-	}
+	reply_send(fd, -ret, &reply);
 }
 
 static void *client_main(void *arg)
@@ -303,19 +406,21 @@ static void *client_main(void *arg)
 }
 
 /* Answer at once without a serving thread (refusals). */
-static void reply_now(int fd, int err, const char *reason)
+static void reply_now(int fd, int err, enum control_reason code,
+		      const char *text)
 {
-	char out[256];
-	int n = snprintf(out, sizeof(out), "%d %s\n", err, reason);
-	if (n > 0)
-		(void)send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	struct control_reply reply;
+
+	reply_set(&reply, code, "%s", text);
+	reply_send(fd, err, &reply);
 }
 
 /* Hand connection `fd` to a serving thread of its own (or refuse it). */
 static void dispatch(struct control *ctl, int fd)
 {
 	if (!peer_allowed(fd)) {
-		reply_now(fd, EACCES, "only the store's owner may control it");
+		reply_now(fd, EACCES, CONTROL_REASON_DENIED,
+			  "only the store's owner may control it");
 		close(fd);
 		return;
 	}
@@ -325,7 +430,8 @@ static void dispatch(struct control *ctl, int fd)
 		ctl->clients++;
 	pthread_mutex_unlock(&ctl->lock);
 	if (full) {
-		reply_now(fd, EBUSY, "too many control connections; retry");
+		reply_now(fd, EBUSY, CONTROL_REASON_OVERLOADED,
+			  "too many control connections; retry");
 		close(fd);
 		return;
 	}
@@ -343,7 +449,8 @@ static void dispatch(struct control *ctl, int fd)
 	if (!ret)
 		return;
 	free(cl);
-	reply_now(fd, EAGAIN, "the daemon is out of resources; retry");
+	reply_now(fd, EAGAIN, CONTROL_REASON_OVERLOADED,
+		  "the daemon is out of resources; retry");
 	close(fd);
 	pthread_mutex_lock(&ctl->lock);
 	if (--ctl->clients == 0)
@@ -488,10 +595,11 @@ void control_stop(struct control *ctl)
 /*
  * Whether the server at the other end of `fd` is the store's daemon: the
  * process holding its lock, running as root or as the store directory's
- * owner.  -ESRCH with the sentence in `reason` when not.
+ * owner.  -ESRCH with CONTROL_REASON_IMPOSTOR and the sentence in `reply`
+ * when not.
  */
-static int server_check(int fd, const char *store_dir, int dir_fd, char *reason,
-			size_t reason_len)
+static int server_check(int fd, const char *store_dir, int dir_fd,
+			struct control_reply *reply)
 {
 	struct ucred cred;
 	socklen_t cred_len = sizeof(cred);
@@ -505,12 +613,12 @@ static int server_check(int fd, const char *store_dir, int dir_fd, char *reason,
 	if (store_lock_holder(store_dir, &holder) != 0)
 		holder = 0;
 	if (cred.uid != 0 && cred.uid != st.st_uid) {
-		snprintf(reason, reason_len,
-			 "%s/%s is served by PID %ld as uid %u, neither root "
-			 "nor the store's owner (uid %u); refusing to talk "
-			 "to it",
-			 store_dir, CONTROL_SOCKET_NAME, (long)cred.pid,
-			 (unsigned)cred.uid, (unsigned)st.st_uid);
+		reply_set(reply, CONTROL_REASON_IMPOSTOR,
+			  "%s/%s is served by PID %ld as uid %u, neither root "
+			  "nor the store's owner (uid %u); refusing to talk "
+			  "to it",
+			  store_dir, CONTROL_SOCKET_NAME, (long)cred.pid,
+			  (unsigned)cred.uid, (unsigned)st.st_uid);
 		return -ESRCH;
 	}
 	if (holder <= 0 || cred.pid != holder) {
@@ -519,29 +627,52 @@ static int server_check(int fd, const char *store_dir, int dir_fd, char *reason,
 			snprintf(who, sizeof(who),
 				 "the store's lock is held by PID %ld",
 				 (long)holder);
-		snprintf(reason, reason_len,
-			 "%s/%s is served by PID %ld, but %s; refusing to "
-			 "talk to it",
-			 store_dir, CONTROL_SOCKET_NAME, (long)cred.pid, who);
+		reply_set(reply, CONTROL_REASON_IMPOSTOR,
+			  "%s/%s is served by PID %ld, but %s; refusing to "
+			  "talk to it",
+			  store_dir, CONTROL_SOCKET_NAME, (long)cred.pid, who);
 		return -ESRCH;
 	}
 	return 0;
 }
 
+/* Parse "ERRNO CODE TEXT" (or an older daemon's "ERRNO TEXT") from `line`
+ * into -errno and `reply`.  -EPROTO when it is no reply. */
+static int reply_parse(char *line, struct control_reply *reply)
+{
+	int err = 0, off = 0;
+
+	if (sscanf(line, "%d %n", &err, &off) < 1 || err < 0)
+		return -EPROTO;
+	char *rest = line + off;
+	char *nl = strchr(rest, '\n');
+	if (nl)
+		*nl = '\0';
+	const size_t word = strcspn(rest, " ");
+	if (reason_parse(rest, word, &reply->code))
+		rest += word + (rest[word] == ' ');
+	else
+		reply->code = err ? CONTROL_REASON_OTHER : CONTROL_REASON_NONE;
+	/* an error always has a code: "none" with one is an odd daemon */
+	if (err && reply->code == CONTROL_REASON_NONE)
+		reply->code = CONTROL_REASON_OTHER;
+	snprintf(reply->text, sizeof(reply->text), "%s", rest);
+	return -err;
+}
+
 int control_request(const char *store_dir, enum control_op op,
-		    const char *guest, unsigned flags, char *reason,
-		    size_t reason_len)
+		    const char *guest, unsigned flags,
+		    struct control_reply *reply)
 {
 	struct sockaddr_un addr;
-	char line[CONTROL_LINE_MAX + PATH_MAX];
-	char scratch[8];
+	char line[CONTROL_LINE_MAX + sizeof(reply->text)];
+	struct control_reply scratch;
 	int dir_fd, fd = -1, ret;
 
-	if (!reason || !reason_len) {
-		reason = scratch;
-		reason_len = sizeof(scratch);
-	}
-	reason[0] = '\0';
+	if (!reply)
+		reply = &scratch;
+	reply->code = CONTROL_REASON_NONE;
+	reply->text[0] = '\0';
 	const bool no_guest = op == CONTROL_OP_COMMIT || op == CONTROL_OP_MOUNT;
 	if (!no_guest && !name_guest_valid(guest))
 		return -EINVAL;
@@ -565,7 +696,7 @@ int control_request(const char *store_dir, enum control_op op,
 								: -errno;
 		goto out_close;
 	}
-	ret = server_check(fd, store_dir, dir_fd, reason, reason_len);
+	ret = server_check(fd, store_dir, dir_fd, reply);
 	if (ret)
 		goto out_close;
 	int n = snprintf(line, sizeof(line), "%s %s %u\n", control_op_name(op),
@@ -580,16 +711,7 @@ int control_request(const char *store_dir, enum control_op op,
 			now_ms() + CONTROL_REPLY_TIMEOUT_MS);
 	if (ret == -ETIMEDOUT)
 		goto out_close;
-	int err = 0, off = 0;
-	if (ret || sscanf(line, "%d %n", &err, &off) < 1 || err < 0) {
-		ret = -EPROTO;
-		goto out_close;
-	}
-	char *nl = strchr(line + off, '\n');
-	if (nl)
-		*nl = '\0';
-	snprintf(reason, reason_len, "%s", line + off);
-	ret = -err;
+	ret = ret ? -EPROTO : reply_parse(line, reply);
 out_close:
 	if (fd >= 0)
 		close(fd);

@@ -11,9 +11,16 @@
  *
  * Wire format (one request per connection, text, so it can be debugged with
  * socat):  request  "OP GUEST FLAGS\n"
- *          reply    "ERRNO REASON\n"   (ERRNO 0 on success, else positive)
+ *          reply    "ERRNO CODE TEXT\n"   (ERRNO 0 on success, else positive)
  * OP is one of the control_op names below; GUEST is validated by the server
- * like any guest name; REASON is free text without a newline.
+ * like any guest name.  CODE is the reply's reason as a word
+ * (control_reason_name: "save-locked", "guest-busy", ...; "none" on
+ * success) and TEXT the sentence a person reads (for CONTROL_OP_MOUNT, the
+ * answer itself), free text without a newline.  Programs branch on ERRNO
+ * and CODE, never on TEXT.  An older daemon's reply ("ERRNO TEXT", no code)
+ * is still read: its first word is no code name, so the whole rest is the
+ * sentence and the code CONTROL_REASON_OTHER (both programs ship together;
+ * this only keeps a mount made before an upgrade usable).
  *
  * Only the socket's owner and root may connect: the server checks the peer's
  * credentials (SO_PEERCRED) and answers EACCES otherwise.  The client checks
@@ -60,6 +67,47 @@ enum control_op {
 				   mount's device and its mount point */
 };
 
+/*
+ * Why a request failed, next to the sentence (struct control_reply).  Every
+ * error reply carries a code other than NONE, so NONE with an error means
+ * nobody answered.
+ */
+enum control_reason {
+	CONTROL_REASON_NONE = 0,	  /* success, or no reply at all */
+	CONTROL_REASON_ERRNO = 1,	  /* the store call failed; TEXT is
+					strerror's words, nothing more */
+	CONTROL_REASON_NO_GUEST = 2,	  /* no guest of that name (-ENOENT) */
+	CONTROL_REASON_SAVE_LOCKED = 3,	  /* delete refused: a saved memory
+					   image pins the disks (-EBUSY) */
+	CONTROL_REASON_GUEST_BUSY = 4,	  /* delete refused: files open on the
+					   mount (-EBUSY) */
+	CONTROL_REASON_UNREADABLE = 5,	  /* the guest's container cannot be
+					   opened (corrupt, newer format, key:
+					   its open error) */
+	CONTROL_REASON_NOT_RESUMABLE = 6, /* resume refused; TEXT is the save
+					     lock's sentence (-ENOENT: nothing
+					     saved, -ESTALE: stale, ...) */
+	CONTROL_REASON_BAD_REQUEST = 7,	  /* malformed or too long */
+	CONTROL_REASON_BAD_NAME = 8,	  /* invalid guest name (-EINVAL) */
+	CONTROL_REASON_DENIED = 9,	  /* the client is neither root nor
+					     the daemon's user (-EACCES) */
+	CONTROL_REASON_OVERLOADED = 10,	  /* too many clients, or out of
+					   resources: retry (-EBUSY,
+					   -EAGAIN) */
+	CONTROL_REASON_NO_MOUNT = 11,	  /* CONTROL_OP_MOUNT: the daemon does
+					   not know its mount point */
+	CONTROL_REASON_IMPOSTOR = 12,	  /* client side: the socket's server is
+					   not the store's daemon (-ESRCH) */
+	CONTROL_REASON_OTHER = 13,	  /* a code this client does not know
+					   (an older daemon) */
+};
+
+/* What the daemon answered, besides the errno. */
+struct control_reply {
+	enum control_reason code;
+	char text[4200]; /* the sentence, or CONTROL_OP_MOUNT's answer */
+};
+
 #define CONTROL_CLIENTS_MAX	   32
 #define CONTROL_REQUEST_TIMEOUT_MS 5000
 #define CONTROL_CONNECT_TIMEOUT_MS 5000
@@ -78,6 +126,10 @@ struct control_mount {
  * "mount". */
 const char *control_op_name(enum control_op op);
 
+/* control_reason_name - the reason's word on the wire: "none", "errno",
+ * "no-guest", "save-locked", "guest-busy", ... */
+const char *control_reason_name(enum control_reason code);
+
 /*
  * control_start - serve requests for `s` (whose directory is store_dir(s))
  * until control_stop.  The store must be open for writing.  `mount` (may be
@@ -92,18 +144,18 @@ void control_stop(struct control *ctl);
 
 /*
  * control_request - send one request to the daemon serving `store_dir`.
- * Returns the daemon's answer (0 or -errno) with its sentence in `reason`
- * (may be NULL; the daemon always sends one with an error), -ENOTCONN
- * when nobody serves the store (no socket, or a stale one), -ESRCH (with a
- * sentence saying who) when the socket is served by a process other than
- * the store's lock holder or by a user other than root or the store's
- * owner (nothing was sent), -ETIMEDOUT when the daemon did not answer in
- * time.
+ * Returns the daemon's answer (0 or -errno) with its reason code and
+ * sentence in `reply` (may be NULL; an error reply always has a code),
+ * -ENOTCONN when nobody serves the store (no socket, or a stale one; code
+ * NONE), -ESRCH (CONTROL_REASON_IMPOSTOR, with a sentence saying who) when
+ * the socket is served by a process other than the store's lock holder or
+ * by a user other than root or the store's owner (nothing was sent),
+ * -ETIMEDOUT when the daemon did not answer in time (code NONE).
  * Every change the daemon makes is durable before it answers (the save-lock
  * transitions commit; guest create and delete sync the directory).
  */
 int control_request(const char *store_dir, enum control_op op,
-		    const char *guest, unsigned flags, char *reason,
-		    size_t reason_len);
+		    const char *guest, unsigned flags,
+		    struct control_reply *reply);
 
 #endif /* HANGAR_CONTROL_H */

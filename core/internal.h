@@ -343,6 +343,9 @@ struct container {
 struct load_diag {
 	char message[160];
 	bool superblock_valid[2];
+	/* a plain container refused by an encrypted store (-EUCLEAN, but
+	 * not damaged: CONTAINER_REFUSAL_UNAUTHENTICATED) */
+	bool unauthenticated;
 	/* Set by check before a read-only load: an allocation-accounting
 	 * mismatch (superblock used_clusters vs clusters the tree references)
 	 * is recorded below instead of failing the load, so check can report

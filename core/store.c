@@ -84,6 +84,8 @@
 
 /* Containers idle (no reference) this long are committed and closed. */
 #define STORE_GUEST_IDLE_MS 60000u
+/* How long a delete waits for other references to a guest to go. */
+#define STORE_BUSY_WAIT_MS 100u
 
 enum guest_state {
 	GUEST_OPENING,	/* its container is being opened outside s->lock */
@@ -318,6 +320,17 @@ out_close:
 	return ret;
 }
 
+int store_probe(const char *dir, struct store_probe *out)
+{
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return errno_neg();
+	memset(out, 0, sizeof(*out));
+	int ret = config_read(dir_fd, &out->cluster_shift, &out->encrypted);
+	close(dir_fd);
+	return ret;
+}
+
 static void *committer_main(void *arg);
 
 int store_open(const char *dir, const struct store_options *opts,
@@ -335,7 +348,12 @@ int store_open(const char *dir, const struct store_options *opts,
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->name_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	pthread_cond_init(&s->guest_cond, NULL);
+	/* timed waits on it (guest_wait_refs) use the monotonic clock */
+	pthread_condattr_t cattr;
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->guest_cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	s->dir = strdup(dir);
 	if (!s->dir) {
 		ret = -ENOMEM;
@@ -502,6 +520,19 @@ int store_guest_open_io(struct store *s, const char *name, struct io **out_io)
 		*out_io = NULL;
 	}
 	return ret;
+}
+
+int store_guest_stat(struct store *s, const char *name, struct stat *out_st)
+{
+	char file[GUESTFILE_NAME_MAX];
+
+	if (!name_guest_valid(name))
+		return -ENOENT;
+	guestfile_name(name, file);
+	if (fstatat(s->dir_fd, file, out_st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno_neg();
+	/* what is not listed is no guest (a link, a FIFO, a directory) */
+	return S_ISREG(out_st->st_mode) ? 0 : -ENOENT;
 }
 
 int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
@@ -766,14 +797,61 @@ int store_guest_create(struct store *s, const char *name,
 	return ret;
 }
 
+/* The store's own refusals of a guest file, found before its container is
+ * read (guestfile_open's errors); NONE for no guest and no memory. */
+static void guest_refusal_of_file(int ret, struct container_refusal *why)
+{
+	const char *text = "";
+
+	switch (-ret) {
+	case EBUSY:
+		why->code = CONTAINER_REFUSAL_LOCKED;
+		text = "another process has the container open (container "
+		       "lock)";
+		break;
+	case EMLINK:
+		why->code = CONTAINER_REFUSAL_HARD_LINKED;
+		text = "the container file has other names (hard links), "
+		       "possibly in another store; it is never opened for "
+		       "writing";
+		break;
+	case ELOOP:
+	case EMEDIUMTYPE:
+		why->code = CONTAINER_REFUSAL_NOT_A_FILE;
+		text = "not a regular file (a symbolic link, a FIFO, a "
+		       "directory): never opened";
+		break;
+	case ENOENT: /* no guest */
+	case EINVAL: /* no guest name */
+	case ENOMEM:
+		return;
+	default:
+		why->code = CONTAINER_REFUSAL_IO;
+		break;
+	}
+	snprintf(why->text, sizeof(why->text), "%s", text);
+}
+
 int store_guest_get(struct store *s, const char *name,
 		    struct container **out_container)
 {
+	return store_guest_get_why(s, name, out_container, NULL);
+}
+
+int store_guest_get_why(struct store *s, const char *name,
+			struct container **out_container,
+			struct container_refusal *why)
+{
+	struct container_refusal scratch;
 	struct guest_entry *g, *victim;
 	struct io *io = NULL;
 	struct container *c = NULL;
 	int ret;
 
+	if (!why)
+		why = &scratch;
+	why->code = CONTAINER_REFUSAL_NONE;
+	why->text[0] = '\0';
 	if (!name_guest_valid(name))
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
@@ -801,9 +879,11 @@ int store_guest_get(struct store *s, const char *name,
 						  .event = guest_event,
 						  .event_arg = g,
 						  .master = s->master};
-		ret = container_open(io, &copts, &c);
+		ret = container_open_why(io, &copts, &c, why);
 		if (ret)
 			io_close(io);
+	} else {
+		guest_refusal_of_file(ret, why);
 	}
 	pthread_mutex_lock(&s->lock);
 	if (ret) {
@@ -826,7 +906,31 @@ void store_guest_put(struct store *s, struct container *c)
 	struct guest_entry *g = guest_find_container(s, c);
 	if (g && g->refs > 0 && --g->refs == 0)
 		g->last_used_ms = now_ms();
+	/* a delete may be waiting for the references to go */
+	if (g && g->ns_busy)
+		pthread_cond_broadcast(&s->guest_cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Caller holds s->lock and a reference to OPEN entry `g`: wait until only
+ * `refs` references are left, at most STORE_BUSY_WAIT_MS.  0, or -EBUSY
+ * when they stayed (the guest is really in use).
+ */
+static int guest_wait_refs(struct store *s, struct guest_entry *g,
+			   unsigned refs)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_nsec += (long)STORE_BUSY_WAIT_MS * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	while (g->refs > refs)
+		if (pthread_cond_timedwait(&s->guest_cond, &s->lock,
+					   &deadline) == ETIMEDOUT)
+			return g->refs > refs ? -EBUSY : 0;
+	return 0;
 }
 
 /* store_guest_delete of a guest whose container cannot be opened (forced):
@@ -869,18 +973,24 @@ int store_guest_delete(struct store *s, const char *name, unsigned flags)
 		return guest_delete_unopened(s, name);
 	pthread_mutex_lock(&s->lock);
 	struct guest_entry *g = guest_find_container(s, c);
-	/* A rename of this guest is running: let it finish. */
+	/* A rename or delete of this guest is running: let it finish. */
 	while (g->ns_busy)
 		pthread_cond_wait(&s->guest_cond, &s->lock);
-	g->refs--; /* ours */
 	if (strcmp(g->name, name) != 0) {
+		g->refs--;     /* ours */
 		ret = -ENOENT; /* renamed away meanwhile */
 		goto out_unlock;
 	}
-	if (g->refs > 0) {
-		ret = -EBUSY;
+	/* Other references may be transient (another thread's stat, the
+	 * release of a file closed a moment ago): wait a little for them,
+	 * holding ours and the name (ns_busy) so the entry stays. */
+	g->ns_busy = true;
+	ret = guest_wait_refs(s, g, 1);
+	g->ns_busy = false;
+	pthread_cond_broadcast(&s->guest_cond);
+	g->refs--; /* ours */
+	if (ret)
 		goto out_unlock;
-	}
 	struct container_info info;
 	struct save_status st;
 	container_info(c, &info);

@@ -80,6 +80,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include "container.h"
 #include "guestfile.h"
@@ -149,6 +150,20 @@ int store_init(const char *dir, const struct store_init_options *opts);
 int store_open(const char *dir, const struct store_options *opts,
 	       struct store **out_store);
 
+/* What a store directory is, read without opening or unlocking it. */
+struct store_probe {
+	unsigned cluster_shift;
+	bool encrypted; /* opening it needs a key (store_options.key_*) */
+};
+
+/*
+ * store_probe - whether `dir` is a store and whether it is encrypted, from
+ * its settings file alone: no lock is taken, no key is needed, nothing is
+ * written.  For callers deciding whether to ask for a passphrase before
+ * store_open.  -ENOENT/-EINVAL if it is not a store (as store_open).
+ */
+int store_probe(const char *dir, struct store_probe *out);
+
 /* store_close - commit and close every container, stop the background
  * committer, release the lock.  Accepts NULL.  Returns the first error. */
 int store_close(struct store *s);
@@ -177,6 +192,14 @@ int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
  */
 int store_guest_open_io(struct store *s, const char *name, struct io **out_io);
 
+/*
+ * store_guest_stat - stat(2) of guest `name`'s container file (never
+ * following a link).  -ENOENT when there is no such guest: a bad name, no
+ * file, or a file that is not listed as a guest (a symbolic link, a FIFO,
+ * a directory named like one).  Takes no lock.
+ */
+int store_guest_stat(struct store *s, const char *name, struct stat *out_st);
+
 /* store_cluster_shift - the store's cluster size, as a shift. */
 unsigned store_cluster_shift(const struct store *s);
 
@@ -203,6 +226,20 @@ int store_guest_create(struct store *s, const char *name,
 int store_guest_get(struct store *s, const char *name,
 		    struct container **out_container);
 
+/*
+ * store_guest_get_why - store_guest_get that also says why a guest could
+ * not be opened: `why` (may be NULL) gets the refusal's code and core's
+ * sentence (container.h): the container's own (corrupt, newer format,
+ * key) or the store's, found before it is read (LOCKED: another process
+ * has it open, -EBUSY; HARD_LINKED, -EMLINK; NOT_A_FILE, -ELOOP or
+ * -EMEDIUMTYPE).  CONTAINER_REFUSAL_NONE for success and for errors that
+ * are no refusal (-ENOENT, -EINVAL, -ENOMEM).  The reason is the caller's,
+ * on its own stack: two threads opening one guest each get their own.
+ */
+int store_guest_get_why(struct store *s, const char *name,
+			struct container **out_container,
+			struct container_refusal *why);
+
 /* store_guest_put - drop a reference taken by store_guest_get. */
 void store_guest_put(struct store *s, struct container *c);
 
@@ -221,14 +258,16 @@ void store_guest_put(struct store *s, struct container *c);
  * it still has objects (rmdir).  Without STORE_DELETE_IGNORE_SAVE_LOCK:
  * -EBUSY if a save image pins its disks (SAVED or RESUMING), and a guest
  * that cannot be opened is not deleted (its open error is returned).
- * Always -EBUSY while another caller holds a reference from store_guest_get
- * (even a transient one: callers racing a delete may see -EBUSY and may
- * retry).
+ * While another caller holds a reference from store_guest_get, it waits
+ * for up to STORE_BUSY_WAIT_MS (100 ms: another thread's stat, the release
+ * of a file closed a moment ago) and then fails with -EBUSY: callers need
+ * no retry loop of their own.
  */
 int store_guest_delete(struct store *s, const char *name, unsigned flags);
 
-/* store_guest_rename - rename a guest; -EEXIST if `to` exists, -EBUSY if
- * either is in use. */
+/* store_guest_rename - rename a guest; -EEXIST if `to` exists.  A guest in
+ * use is renamed all the same: its holders keep their container, which
+ * goes by the new name from then on (no -EBUSY to retry). */
 int store_guest_rename(struct store *s, const char *from, const char *to);
 
 /* store_commit_all - commit every open container now. */

@@ -10,9 +10,10 @@
  * written by a newer hangar, hard-linked, or open by another process:
  * EBUSY, store.h's container lock) answers EIO (EBUSY for the lock) to every operation (EROFS for an
  * unknown read-only-compatible feature on a read-write mount) and is logged
- * once per node, with core's reason (log.c keeps it from the container's
- * OPEN_REFUSED event); every other guest keeps working (DESIGN.md
- * invariant 6).
+ * once per node, with core's reason: store_guest_get_why hands it to the
+ * caller, a code to branch on next to core's sentence (no side channel:
+ * the reason is on this operation's stack); every other guest keeps
+ * working (DESIGN.md invariant 6).
  *
  * THREAD MODEL: no state of its own; see nodes.c and store.h.
  */
@@ -25,40 +26,23 @@
 #include "hangarfs.h"
 #include "names.h"
 
-/* Whether store_guest_get's `err` means the container cannot be opened (as
- * opposed to no such guest, or no memory): logged once, per guest node. */
-static bool guest_refused(int err)
-{
-	switch (-err) {
-	case EUCLEAN:
-	case EBADMSG:
-	case EPROTONOSUPPORT:
-	case EIO:
-	case EROFS:
-	case ENOKEY:
-	case EKEYREJECTED:
-	case EBUSY:	  /* another process has it open (container lock) */
-	case ELOOP:	  /* a symbolic link named like a guest */
-	case EMEDIUMTYPE: /* not a regular file */
-	case EMLINK:	  /* hard-linked: refused for writing */
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* The one line for a guest whose container cannot be opened: the guest,
- * the file, the errno and core's reason (or ours, if core gave none). */
-static void guest_log_refused(struct hfs *fs, const char *name, int err)
+ * the file, the errno and core's reason, completed by ours by its code. */
+static void guest_log_refused(struct hfs *fs, const char *name, int err,
+			      const struct container_refusal *refusal)
 {
 	char why[512];
-	bool have = log_take_refusal(why, sizeof(why));
 
-	if (!have && err == -EPROTONOSUPPORT)
-		snprintf(why, sizeof(why),
-			 "unknown format version or incompatible feature "
-			 "(written by a newer hangar?)");
-	if (!have && err == -EBUSY) {
+	snprintf(why, sizeof(why), "%s", refusal->text);
+	switch (refusal->code) {
+	case CONTAINER_REFUSAL_NEWER_FORMAT:
+		if (!why[0])
+			snprintf(why, sizeof(why),
+				 "unknown format version or incompatible "
+				 "feature (written by a newer hangar?)");
+		break;
+	case CONTAINER_REFUSAL_LOCKED: {
+		/* who holds it, and what to do, instead of core's words */
 		bool exclusive = false;
 		pid_t pid = 0;
 
@@ -76,12 +60,11 @@ static void guest_log_refused(struct hfs *fs, const char *name, int err)
 			snprintf(why, sizeof(why),
 				 "guest is open by another process (container "
 				 "lock)");
+		break;
 	}
-	if (!have && err == -EMLINK)
-		snprintf(why, sizeof(why),
-			 "the container file has other names (hard links), "
-			 "possibly in another store; it is never opened for "
-			 "writing");
+	default:
+		break;
+	}
 	log_msg(LOG_ERR,
 		"%s: container %s/%s%s cannot be opened: %s%s%s; every "
 		"operation on this guest fails with %s, the rest of the store "
@@ -94,18 +77,18 @@ static void guest_log_refused(struct hfs *fs, const char *name, int err)
 int guest_acquire(struct hfs *fs, struct node *guest,
 		  char out_name[HFS_GUEST_NAME_MAX], struct container **out_c)
 {
+	struct container_refusal refusal;
 	int err;
 
 	if (guest->kind != NODE_GUEST)
 		return -ENOTDIR;
 	nodes_guest_name(guest, out_name);
-	log_clear_refusal();
-	err = store_guest_get(fs->store, out_name, out_c);
+	err = store_guest_get_why(fs->store, out_name, out_c, &refusal);
 	if (err == 0)
 		return 0;
-	if (guest_refused(err) && nodes_guest_corrupt_once(guest))
-		guest_log_refused(fs, out_name, err);
-	log_clear_refusal();
+	if (refusal.code != CONTAINER_REFUSAL_NONE &&
+	    nodes_guest_corrupt_once(guest))
+		guest_log_refused(fs, out_name, err, &refusal);
 	return err;
 }
 
@@ -116,14 +99,5 @@ void guest_release(struct hfs *fs, struct container *c)
 
 int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st)
 {
-	char file[HFS_GUEST_NAME_MAX + sizeof(STORE_GUEST_SUFFIX)];
-
-	if (!name_guest_valid(name))
-		return -ENOENT;
-	snprintf(file, sizeof(file), "%s%s", name, STORE_GUEST_SUFFIX);
-	if (fstatat(fs->store_fd, file, out_st, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	if (!S_ISREG(out_st->st_mode))
-		return -ENOENT;
-	return 0;
+	return store_guest_stat(fs->store, name, out_st);
 }

@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 
 #include "container.h"
+#include "secret.h"
 #include "store.h"
 
 /* Longest guest name (names.h: 1..64 bytes) plus NUL. */
@@ -80,15 +81,6 @@ void log_msg(int prio, const char *fmt, ...)
  * Called by req.c only: a request sets it and its end clears it.
  */
 void log_set_guest(const char *guest);
-
-/*
- * log_clear_refusal / log_take_refusal - the reason core gave with the last
- * CONTAINER_EVENT_OPEN_REFUSED on the calling thread (such events are kept,
- * not logged: log.c).  take copies it into `out` ("" if none), forgets it
- * and returns whether there was one.
- */
-void log_clear_refusal(void);
-bool log_take_refusal(char *out, size_t out_len);
 
 /* log_container_event - the container_event_fn given to store_open. */
 void log_container_event(void *arg, const struct container_event *ev);
@@ -198,8 +190,9 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 void guest_release(struct hfs *fs, struct container *c);
 
 /*
- * guest_host_stat - stat the container file of guest `name` on the host.
- * -ENOENT if there is no such guest (or the name is not a guest name).
+ * guest_host_stat - stat the container file of guest `name` on the host
+ * (core's store_guest_stat).  -ENOENT if there is no such guest (or the
+ * name is not a guest name, or the file is not listed as a guest).
  */
 int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st);
 
@@ -405,23 +398,18 @@ void notify_stopping(const char *store);
 
 /* ---- secret.c: the key of an encrypted store ------------------------------ */
 
-struct hfs_secret {
-	enum keyslot_kind kind;
-	uint8_t *buf; /* NULL: no secret given */
-	size_t len;
-};
-
 /*
- * secret_load - read the secret from `keyfile`, or one line from `pass_fd`
- * (>= 0), or, with neither, ask on the terminal without echo when
- * `may_prompt` and STORE is encrypted (else sec->buf stays NULL).  0 or
- * -errno (-EINVAL: empty or too long).  Wipe with secret_free.
- * A keyfile must be owned by the caller or root and give no permission to
- * group or others (as ssh's private keys), unless `keyfile_insecure`
- * (-o keyfile_insecure): else -EPERM, with the reason on stderr.
+ * fs_secret_load - the secret from `keyfile` (*out_kind KEYFILE), or one
+ * line from `pass_fd` (>= 0), or, with neither, a passphrase asked on the
+ * terminal without echo when `may_prompt` and STORE is encrypted (else
+ * sec->buf stays NULL).  0 or -errno (-EINVAL: empty or too long).  Wipe
+ * with secret_free (common/secret.h).  A key file must be private (owned
+ * by the caller or root, no permission for group or others) unless
+ * `keyfile_insecure` (-o keyfile_insecure): else -EPERM, with the reason
+ * on stderr.
  */
-int secret_load(const char *store, const char *keyfile, int pass_fd,
-		bool keyfile_insecure, bool may_prompt, struct hfs_secret *sec);
-void secret_free(struct hfs_secret *sec);
+int fs_secret_load(const char *store, const char *keyfile, int pass_fd,
+		   bool keyfile_insecure, bool may_prompt, struct secret *sec,
+		   enum keyslot_kind *out_kind);
 
 #endif /* HANGAR_FS_HANGARFS_H */

@@ -13,13 +13,12 @@
  *
  * A container that cannot be opened (CONTAINER_EVENT_OPEN_REFUSED) is not
  * logged here: core reports it at every failed open, and a corrupt guest is
- * opened again by every operation on it.  The reason is kept for the
- * calling thread instead (log_take_refusal), and guest_acquire logs it in
- * the one line per guest that DESIGN.md asks for (guest.c).
+ * opened again by every operation on it.  guest_acquire gets the same
+ * reason back from store_guest_get_why and logs the one line per guest
+ * that DESIGN.md asks for (guest.c).
  *
  * THREAD MODEL: `log_to_syslog` is written once by log_open before any
- * worker thread starts, then only read.  `log_guest` and `log_refusal` are
- * thread-local.
+ * worker thread starts, then only read.  `log_guest` is thread-local.
  * stderr and syslog(3) are themselves thread-safe per line.
  */
 #include <stdio.h>
@@ -30,8 +29,6 @@
 
 static bool log_to_syslog;
 static _Thread_local const char *log_guest;
-/* The reason of the last open refusal seen by this thread, "" if none. */
-static _Thread_local char log_refusal[512];
 
 void log_open(bool use_syslog)
 {
@@ -57,20 +54,6 @@ void log_msg(int prio, const char *fmt, ...)
 void log_set_guest(const char *guest)
 {
 	log_guest = guest;
-}
-
-void log_clear_refusal(void)
-{
-	log_refusal[0] = '\0';
-}
-
-bool log_take_refusal(char *out, size_t out_len)
-{
-	bool had = log_refusal[0] != '\0';
-
-	snprintf(out, out_len, "%s", log_refusal);
-	log_refusal[0] = '\0';
-	return had;
 }
 
 void log_container_event(void *arg, const struct container_event *ev)
@@ -112,7 +95,6 @@ void log_container_event(void *arg, const struct container_event *ev)
 		break;
 	case CONTAINER_EVENT_OPEN_REFUSED:
 		/* Logged once per guest by guest_acquire (top of file). */
-		snprintf(log_refusal, sizeof(log_refusal), "%s", detail);
 		break;
 	default:
 		log_msg(LOG_NOTICE, "%s%s%s: container event %d%s%s", guest,

@@ -174,7 +174,8 @@ static int add_identity(struct fuse_args *args, const char *store)
 
 static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 {
-	struct hfs_secret sec;
+	struct secret sec;
+	enum keyslot_kind kind = KEYSLOT_KIND_PASSPHRASE;
 	struct store_options so = {
 		.read_only = cfg->read_only,
 		.commit_interval_ms = cfg->commit_interval * 1000u,
@@ -184,10 +185,10 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 	pid_t holder = 0;
 	int err;
 
-	err = secret_load(fs->store_path, cfg->keyfile, cfg->passphrase_fd,
-			  cfg->keyfile_insecure, may_prompt, &sec);
+	err = fs_secret_load(fs->store_path, cfg->keyfile, cfg->passphrase_fd,
+			     cfg->keyfile_insecure, may_prompt, &sec, &kind);
 	if (err == -EPERM)
-		return err; /* secret_load said why */
+		return err; /* fs_secret_load said why */
 	if (err) {
 		fprintf(stderr, "hangarfs: %s: cannot read the key: %s\n",
 			cfg->keyfile ? cfg->keyfile : "passphrase",
@@ -195,7 +196,7 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 				       : hfs_strerror(err));
 		return err;
 	}
-	so.key_kind = sec.kind;
+	so.key_kind = kind;
 	so.key_secret = sec.buf;
 	so.key_secret_len = sec.len;
 	err = store_open(fs->store_path, &so, &fs->store);

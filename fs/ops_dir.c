@@ -400,25 +400,6 @@ void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		reply_entry(req, &e, n);
 }
 
-/*
- * store_guest_delete and store_guest_rename say -EBUSY while anyone holds a
- * reference, even another worker's transient one (store.h), so retry a few
- * times before believing it: a `stat` racing an rmdir must not fail it.
- * `first` is the result of the first attempt; `to` NULL means delete.
- */
-static int guest_retry_busy(struct hfs *fs, int first, const char *name,
-			    const char *to)
-{
-	int err = first;
-
-	for (int i = 0; err == -EBUSY && i < 5; i++) {
-		usleep(2000u << i);
-		err = to ? store_guest_rename(fs->store, name, to)
-			 : store_guest_delete(fs->store, name, 0);
-	}
-	return err;
-}
-
 void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct hfs_req r;
@@ -432,8 +413,7 @@ void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!name_guest_valid(name))
 		err = -ENOENT;
 	else
-		err = guest_retry_busy(
-			fs, store_guest_delete(fs->store, name, 0), name, NULL);
+		err = store_guest_delete(fs->store, name, 0);
 	if (!err) {
 		nodes_guest_removed(name);
 		log_msg(LOG_INFO, "%s: guest removed", name);
@@ -486,8 +466,7 @@ static int rename_guest(struct hfs *fs, const char *from, const char *to)
 		return -EINVAL;
 	if (strcmp(from, to) == 0)
 		return 0;
-	err = guest_retry_busy(fs, store_guest_rename(fs->store, from, to),
-			       from, to);
+	err = store_guest_rename(fs->store, from, to);
 	if (!err) {
 		nodes_guest_renamed(from, to);
 		log_msg(LOG_INFO, "%s: guest renamed to %s", from, to);

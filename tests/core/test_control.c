@@ -1,7 +1,8 @@
 /*
  * test_control.c -- the control socket end to end on real Unix sockets:
- * every operation, its refusals and reasons, a store path longer than
- * sun_path, and a stopped server.
+ * every operation, its refusals with their typed reasons (the code next to
+ * the sentence), a store path longer than sun_path, a reply from an older
+ * daemon (no code), and a stopped server.
  */
 #include <signal.h>
 #include <sys/socket.h>
@@ -19,7 +20,7 @@
  * the client refuses it, sending nothing. */
 static void fake_server(const char *sdir, const char *sock)
 {
-	char reason[512];
+	struct control_reply reply;
 	int ready[2];
 	CHECK_EQ(pipe(ready), 0);
 	pid_t pid = fork();
@@ -41,12 +42,53 @@ static void fake_server(const char *sdir, const char *sock)
 	}
 	char b;
 	CHECK_EQ(read(ready[0], &b, 1), 1);
-	CHECK_ERR(control_request(sdir, CONTROL_OP_CREATE, "fake", 0, reason,
-				  sizeof(reason)),
+	CHECK_ERR(control_request(sdir, CONTROL_OP_CREATE, "fake", 0, &reply),
 		  -ESRCH);
-	CHECK(strstr(reason, "refusing to talk to it") != NULL);
-	CHECK(strstr(reason, "lock") != NULL);
+	CHECK(strstr(reply.text, "refusing to talk to it") != NULL);
+	CHECK_EQ(reply.code, CONTROL_REASON_IMPOSTOR);
+	CHECK(strstr(reply.text, "lock") != NULL);
 	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	unlink(sock);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/* A daemon of an older version (the store's lock holder, so believed)
+ * answers "ERRNO TEXT" without a code: the sentence is read whole, the
+ * code is OTHER.  `answer` is its reply line. */
+static void legacy_server(const char *sdir, const char *sock,
+			  const char *answer, int want_err,
+			  enum control_reason want_code, const char *want_text)
+{
+	struct control_reply reply;
+	int ready[2];
+	CHECK_EQ(pipe(ready), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct store_options so = {0};
+		struct store *s = NULL;
+		struct sockaddr_un addr = {.sun_family = AF_UNIX};
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (store_open(sdir, &so, &s) != 0 ||
+		    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+		    listen(fd, 1) != 0)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		int c = accept(fd, NULL, NULL);
+		char buf[64];
+		if (c >= 0 && read(c, buf, sizeof(buf)) > 0)
+			(void)!write(c, answer, strlen(answer));
+		_exit(0);
+	}
+	char b;
+	CHECK_EQ(read(ready[0], &b, 1), 1);
+	CHECK_ERR(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, &reply),
+		  want_err);
+	CHECK_EQ(reply.code, want_code);
+	CHECK(strcmp(reply.text, want_text) == 0);
 	waitpid(pid, NULL, 0);
 	unlink(sock);
 	close(ready[0]);
@@ -59,7 +101,7 @@ static void run(const char *sdir)
 	struct store_options so = {0};
 	struct control *ctl = NULL;
 	struct container *c = NULL;
-	char reason[512];
+	struct control_reply reply;
 	uint64_t id;
 
 	CHECK_OK(store_init(sdir, NULL));
@@ -71,18 +113,23 @@ static void run(const char *sdir)
 	CHECK(S_ISSOCK(st.st_mode));
 	CHECK_EQ(st.st_mode & 077, 0);
 
-	CHECK_OK(control_request(sdir, CONTROL_OP_CREATE, "web01", 0, reason,
-				 sizeof(reason)));
-	CHECK_ERR(control_request(sdir, CONTROL_OP_CREATE, "web01", 0, reason,
-				  sizeof(reason)),
+	CHECK_OK(control_request(sdir, CONTROL_OP_CREATE, "web01", 0, &reply));
+	CHECK_ERR(control_request(sdir, CONTROL_OP_CREATE, "web01", 0, &reply),
 		  -EEXIST);
-	CHECK_ERR(control_request(sdir, CONTROL_OP_CREATE, "../x", 0, reason,
-				  sizeof(reason)),
+	CHECK_EQ(reply.code, CONTROL_REASON_ERRNO);
+	CHECK_ERR(control_request(sdir, CONTROL_OP_CREATE, "../x", 0, &reply),
 		  -EINVAL);
-	CHECK_ERR(control_request(sdir, CONTROL_OP_RESUME, "web01", 0, reason,
-				  sizeof(reason)),
+	CHECK_ERR(control_request(sdir, CONTROL_OP_RESUME, "web01", 0, &reply),
 		  -ENOENT);
-	CHECK(strstr(reason, "no saved memory image") != NULL);
+	CHECK(strstr(reply.text, "no saved memory image") != NULL);
+	CHECK_EQ(reply.code, CONTROL_REASON_NOT_RESUMABLE);
+	CHECK_ERR(control_request(sdir, CONTROL_OP_RESUME, "nosuch", 0, &reply),
+		  -ENOENT);
+	CHECK_EQ(reply.code, CONTROL_REASON_NO_GUEST);
+	CHECK_ERR(control_request(sdir, CONTROL_OP_DELETE, "nosuch", 0, &reply),
+		  -ENOENT);
+	CHECK_EQ(reply.code, CONTROL_REASON_NO_GUEST);
+	CHECK(strstr(reply.text, "no guest named nosuch") != NULL);
 
 	/* a saved guest, made through the daemon's own store */
 	CHECK_OK(store_guest_get(s, "web01", &c));
@@ -92,43 +139,49 @@ static void run(const char *sdir)
 	CHECK_OK(object_write(c, id, "state", 5, 0));
 	CHECK_OK(save_lock_seal(c));
 	store_guest_put(s, c);
-	CHECK_ERR(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, reason,
-				  sizeof(reason)),
+	CHECK_ERR(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, &reply),
 		  -EBUSY);
-	CHECK(strstr(reason, "saved memory image") != NULL);
-	CHECK_OK(control_request(sdir, CONTROL_OP_RESUME, "web01", 0, reason,
-				 sizeof(reason)));
+	CHECK(strstr(reply.text, "saved memory image") != NULL);
+	CHECK_EQ(reply.code, CONTROL_REASON_SAVE_LOCKED);
+	CHECK_OK(control_request(sdir, CONTROL_OP_RESUME, "web01", 0, &reply));
 	CHECK_OK(store_guest_get(s, "web01", &c));
 	struct save_status ss;
 	CHECK_OK(save_lock_status(c, &ss));
 	CHECK_EQ(ss.state, SAVE_STATE_RESUMING);
 	store_guest_put(s, c);
-	CHECK_OK(control_request(sdir, CONTROL_OP_DISCARD, "web01", 0, reason,
-				 sizeof(reason)));
-	CHECK_OK(control_request(sdir, CONTROL_OP_COMMIT, NULL, 0, reason,
-				 sizeof(reason)));
+	CHECK_OK(control_request(sdir, CONTROL_OP_DISCARD, "web01", 0, &reply));
+	CHECK_OK(control_request(sdir, CONTROL_OP_COMMIT, NULL, 0, &reply));
 	/* a file open on the mount keeps the guest */
 	CHECK_OK(store_guest_get(s, "web01", &c));
-	CHECK_ERR(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, reason,
-				  sizeof(reason)),
+	CHECK_ERR(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, &reply),
 		  -EBUSY);
+	CHECK_EQ(reply.code, CONTROL_REASON_GUEST_BUSY);
 	store_guest_put(s, c);
-	CHECK_OK(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, reason,
-				 sizeof(reason)));
+	CHECK_OK(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, &reply));
 	CHECK_ERR(store_guest_get(s, "web01", &c), -ENOENT);
 
 	/* the daemon reports its mount (none given here) */
-	CHECK_ERR(control_request(sdir, CONTROL_OP_MOUNT, NULL, 0, reason,
-				  sizeof(reason)),
+	CHECK_ERR(control_request(sdir, CONTROL_OP_MOUNT, NULL, 0, &reply),
 		  -ENOENT);
+	CHECK_EQ(reply.code, CONTROL_REASON_NO_MOUNT);
 
 	control_stop(ctl);
 	CHECK(stat(sock, &st) != 0);
-	int r = control_request(sdir, CONTROL_OP_COMMIT, NULL, 0, NULL, 0);
+	int r = control_request(sdir, CONTROL_OP_COMMIT, NULL, 0, NULL);
 	CHECK_ERR(r, -ENOTCONN);
 	if (strlen(sock) < sizeof(((struct sockaddr_un *)0)->sun_path))
 		fake_server(sdir, sock);
 	CHECK_OK(store_close(s));
+	if (strlen(sock) < sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		legacy_server(sdir, sock,
+			      "16 web01 has a saved memory image; resume\n",
+			      -EBUSY, CONTROL_REASON_OTHER,
+			      "web01 has a saved memory image; resume");
+		legacy_server(sdir, sock, "16 save-locked web01 is saved\n",
+			      -EBUSY, CONTROL_REASON_SAVE_LOCKED,
+			      "web01 is saved");
+		legacy_server(sdir, sock, "0 \n", 0, CONTROL_REASON_NONE, "");
+	}
 	free(sock);
 }
 

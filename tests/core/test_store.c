@@ -9,8 +9,13 @@
  * writing, nothing the store writes follows a planted link, and the
  * container lock keeps a second store (a reader without read_beside_writer,
  * a writer) away from a container that is open read-write.
+ * test_probe_stat_refusals: store_probe (what a directory is, without a
+ * key), store_guest_stat, the typed refusals of store_guest_get_why, and a
+ * delete that waits out another thread's transient reference instead of
+ * failing with -EBUSY.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -338,10 +343,112 @@ static void test_entries_and_locks(void)
 	test_tmpdir_remove(dir);
 }
 
+struct transient_ref {
+	struct store *s;
+	struct container *c;
+	unsigned hold_ms;
+};
+
+/* Drop the reference after hold_ms, as a racing stat would. */
+static void *transient_put(void *arg)
+{
+	struct transient_ref *t = arg;
+	usleep(t->hold_ms * 1000u);
+	store_guest_put(t->s, t->c);
+	return NULL;
+}
+
+static void test_probe_stat_refusals(void)
+{
+	char *dir = test_tmpdir_new();
+	char *sdir = test_path(dir, "store");
+	char *edir = test_path(dir, "enc");
+	char path[4096], path2[4096];
+	struct store_options so = {0};
+	struct store_probe probe;
+	struct container_refusal why;
+	struct store *s = NULL, *s2 = NULL;
+	struct container *c = NULL;
+	struct stat st;
+
+	/* probe: not a store, a plain one, an encrypted one (no key) */
+	CHECK_ERR(store_probe(sdir, &probe), -ENOENT);
+	CHECK_OK(store_init(sdir, NULL));
+	CHECK_OK(store_probe(sdir, &probe));
+	CHECK(!probe.encrypted);
+	CHECK_EQ(probe.cluster_shift, 16);
+	const struct crypto_scrypt_params weak = {.log2_n = 10, .r = 8, .p = 1};
+	const struct store_init_options eo = {.encrypt = true,
+					      .key_kind =
+						      KEYSLOT_KIND_PASSPHRASE,
+					      .key_secret = "pw",
+					      .key_secret_len = 2,
+					      .kdf = &weak};
+	CHECK_OK(store_init(edir, &eo));
+	CHECK_OK(store_probe(edir, &probe));
+	CHECK(probe.encrypted);
+
+	/* guest stat: a guest, and what is no guest */
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_OK(store_guest_create(s, "g", NULL));
+	CHECK_OK(store_guest_stat(s, "g", &st));
+	CHECK(S_ISREG(st.st_mode));
+	CHECK_ERR(store_guest_stat(s, "nosuch", &st), -ENOENT);
+	CHECK_ERR(store_guest_stat(s, "../x", &st), -ENOENT);
+	snprintf(path, sizeof(path), "%s/g.hangar", sdir);
+	snprintf(path2, sizeof(path2), "%s/link.hangar", sdir);
+	CHECK(symlink(path, path2) == 0);
+	CHECK_ERR(store_guest_stat(s, "link", &st), -ENOENT);
+
+	/* typed refusals, with the sentence next to the code */
+	CHECK_ERR(store_guest_get_why(s, "link", &c, &why), -ELOOP);
+	CHECK_EQ(why.code, CONTAINER_REFUSAL_NOT_A_FILE);
+	CHECK(why.text[0] != '\0');
+	CHECK(unlink(path2) == 0);
+	snprintf(path2, sizeof(path2), "%s/bad.hangar", sdir);
+	FILE *f = fopen(path2, "w");
+	CHECK(f != NULL);
+	for (int i = 0; i < 20000; i++)
+		fputc('x', f);
+	fclose(f);
+	CHECK(store_guest_get_why(s, "bad", &c, &why) < 0);
+	CHECK_EQ(why.code, CONTAINER_REFUSAL_CORRUPT);
+	CHECK(why.text[0] != '\0');
+	CHECK(unlink(path2) == 0);
+	CHECK_ERR(store_guest_get_why(s, "nosuch", &c, &why), -ENOENT);
+	CHECK_EQ(why.code, CONTAINER_REFUSAL_NONE);
+	CHECK_OK(store_guest_get_why(s, "g", &c, &why));
+	CHECK_EQ(why.code, CONTAINER_REFUSAL_NONE);
+	struct store_options ro = {.read_only = true};
+	CHECK_OK(store_open(sdir, &ro, &s2));
+	CHECK_ERR(store_guest_get_why(s2, "g", &c, &why), -EBUSY);
+	CHECK_EQ(why.code, CONTAINER_REFUSAL_LOCKED);
+	CHECK_OK(store_close(s2));
+
+	/* a transient reference (20 ms) does not fail a delete */
+	struct transient_ref t = {.s = s, .c = c, .hold_ms = 20};
+	pthread_t th;
+	CHECK_EQ(pthread_create(&th, NULL, transient_put, &t), 0);
+	CHECK_OK(store_guest_delete(s, "g", 0));
+	pthread_join(th, NULL);
+	CHECK_ERR(store_guest_stat(s, "g", &st), -ENOENT);
+	/* one that stays is "in use" */
+	CHECK_OK(store_guest_create(s, "g", NULL));
+	CHECK_OK(store_guest_get(s, "g", &c));
+	CHECK_ERR(store_guest_delete(s, "g", 0), -EBUSY);
+	store_guest_put(s, c);
+	CHECK_OK(store_guest_delete(s, "g", 0));
+	CHECK_OK(store_close(s));
+	free(edir);
+	free(sdir);
+	test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	test_namespace();
 	test_entries_and_locks();
+	test_probe_stat_refusals();
 	test_background_commit();
 	test_enospc_tmpfs();
 	printf("test_store: ok\n");

@@ -3,7 +3,7 @@
 # encrypted store, on a real pseudo-terminal: the typed passphrase is not
 # echoed and mounts the store; a ^C (or SIGTERM) at the prompt ends
 # hangarfs by that signal, mounts nothing, and leaves the terminal with its
-# echo on (fs/secret.c restores it before dying).
+# echo on (common/secret.c restores it before dying).
 . "$(dirname "$0")/../lib.bash"
 fs_setup python3
 
