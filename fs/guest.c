@@ -23,7 +23,7 @@
 #include <syslog.h>
 
 #include "hangarfs.h"
-#include "names.h"
+#include "hangar/names.h"
 
 /* Whether store_guest_get's `err` means the container cannot be opened (as
  * opposed to no such guest, or no memory): logged once, per guest node. */

@@ -74,10 +74,6 @@ struct control_mount {
 #define CONTROL_FLAG_FORCE    1u
 #define CONTROL_FLAG_COMPRESS 2u
 
-/* control_op_name - "resume", "discard", "delete", "create", "commit",
- * "mount". */
-const char *control_op_name(enum control_op op);
-
 /*
  * control_start - serve requests for `s` (whose directory is store_dir(s))
  * until control_stop.  The store must be open for writing.  `mount` (may be
