@@ -32,11 +32,11 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "container.h"
-#include "control.h"
-#include "savelock.h"
+#include "hangar/container.h"
+#include "hangar/control.h"
+#include "hangar/savelock.h"
 #include "secret.h"
-#include "store.h"
+#include "hangar/store.h"
 
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_FAIL  1
@@ -304,7 +304,7 @@ int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len);
 
 /*
  * cli_control - ask the hangarfs that holds cs's store (cli_store_open gave
- * -EWOULDBLOCK) to do `op` (core/control.h) and, when it worked, to commit
+ * -EWOULDBLOCK) to do `op` (hangar/control.h) and, when it worked, to commit
  * (as store_close would).  Returns 0 or -errno with the daemon's sentence
  * and its code in `reply`.  *out_answered is false when nobody answered: -ENOENT or
  * -ECONNREFUSED (no socket: a hangarfs without one, or the holder is not

@@ -1,7 +1,7 @@
 /*
  * cmd_check.c -- `hangar check STORE [GUEST] [--json]`.
  *
- * Runs check_container (core/check.h) on each guest's container file,
+ * Runs check_container (hangar/check.h) on each guest's container file,
  * opened read-only through the store (store_guest_open_io: no links,
  * regular files only, a shared container lock): it trusts nothing, never
  * writes and never repairs.  Exit status: 0 every container is clean (no errors, no
@@ -33,9 +33,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "check.h"
+#include "hangar/check.h"
 #include "cli.h"
-#include "io.h"
+#include "hangar/io.h"
 
 #define CHECK_EXIT_FAILED 2
 

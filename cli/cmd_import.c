@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "names.h"
+#include "hangar/names.h"
 
 #define IMPORT_MAX_DISKS 64
 #define IMPORT_IMAGE_TMP ".memory.save.import" /* never an image name */

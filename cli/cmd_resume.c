@@ -1,6 +1,6 @@
 /*
  * cmd_resume.c -- `hangar resume STORE GUEST` and `hangar discard STORE
- * GUEST`: the two ways out of the SAVED state (core/savelock.h).
+ * GUEST`: the two ways out of the SAVED state (hangar/savelock.h).
  *
  * resume: save_lock_resume verifies every pinned disk is still in the
  * pinned state and moves to RESUMING; the restored guest's first disk write
@@ -8,7 +8,7 @@
  * discard: the image and its pins go in one commit.
  *
  * Both change the store, so on a mounted store the daemon does them (the
- * control socket, core/control.h): same calls, same texts, plus "(through
+ * control socket, hangar/control.h): same calls, same texts, plus "(through
  * hangarfs PID N)".  A daemon without the socket gets the old refusal with
  * the mount-side equivalent.
  */

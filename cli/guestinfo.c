@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "names.h"
+#include "hangar/names.h"
 
 static bool timespec_after(struct timespec a, struct timespec b)
 {

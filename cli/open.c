@@ -5,7 +5,7 @@
  *   - One writer per store (store.h).  A command that changes the store
  *     takes the lock (store_open for writing); when hangarfs holds it, the
  *     command never touches containers behind the daemon's back: it asks
- *     the daemon through the control socket (core/control.h, cli_control
+ *     the daemon through the control socket (hangar/control.h, cli_control
  *     below), which makes the same store calls.  When nobody answers there
  *     (a hangarfs without the socket, or another `hangar` holding the
  *     lock), it says who holds the store and what to do on the mount.
@@ -51,8 +51,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "control.h"
-#include "names.h"
+#include "hangar/control.h"
+#include "hangar/names.h"
 
 struct cli_key_source cli_key = {.keyfile = NULL, .passphrase_fd = -1};
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "names.h"
+#include "hangar/names.h"
 
 static void vreport(const char *fmt, va_list ap)
 	__attribute__((format(printf, 1, 0)));

@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "crypto.h"
+#include "hangar/crypto.h"
 
 /* Room for the longest secret, plus one byte (a newline, or "too long"). */
 #define SECRET_CAP (CRYPTO_SCRYPT_SECRET_MAX + 1)

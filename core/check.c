@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "hangar/check.h"
 #include "compress.h"
 #include "crc32c.h"
 #include "internal.h"

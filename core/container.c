@@ -45,7 +45,7 @@
 #include "compress.h"
 #include "internal.h"
 #include "io.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 struct timespec clock_now(void)
 {
@@ -66,7 +66,7 @@ void container_emit(struct container *c, enum container_event_type type,
 	c->event(c->event_arg, &ev);
 }
 
-int container_poison(struct container *c, int err)
+static int container_poison(struct container *c, int err)
 {
 	if (!c->poisoned) {
 		c->poisoned = err == -ENOSPC ? -EIO : err;

@@ -36,10 +36,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "names.h"
-#include "savelock.h"
-#include "store.h"
+#include "hangar/control.h"
+#include "hangar/names.h"
+#include "hangar/savelock.h"
+#include "hangar/store.h"
 
 #define CONTROL_LINE_MAX 512
 
@@ -69,7 +69,7 @@ static const char *const op_names[] = {
 	[CONTROL_OP_COMMIT] = "commit", [CONTROL_OP_MOUNT] = "mount",
 };
 
-const char *control_op_name(enum control_op op)
+static const char *control_op_name(enum control_op op)
 {
 	if (op < CONTROL_OP_RESUME || op > CONTROL_OP_MOUNT)
 		return "unknown";

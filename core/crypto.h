@@ -2,6 +2,8 @@
  * crypto.h -- the cryptographic primitives of encryption at rest (issue 8);
  * the only door to OpenSSL libcrypto (STYLE.md practice 6: OpenSSL's 1/0
  * returns and its error queue stop in crypto.c).
+ * Private: outside core only hangar/crypto.h is seen (struct crypto_key as
+ * an opaque pointer, struct crypto_scrypt_params, CRYPTO_SCRYPT_SECRET_MAX).
  *
  * What this module gives the rest of core/:
  *   - struct crypto_key: 32 bytes of key material on a page of its own,
@@ -147,12 +149,14 @@
  * fdatasync.  -ENOBUFS from crypto_nonce_take: run that reservation
  * commit, retry.
  */
-#ifndef HANGAR_CRYPTO_H
-#define HANGAR_CRYPTO_H
+#ifndef HANGAR_CORE_CRYPTO_H
+#define HANGAR_CORE_CRYPTO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hangar/crypto.h"
 
 #define CRYPTO_KEY_LEN	  32u /* AES-256, HMAC-SHA256 and sub-key size */
 #define CRYPTO_NONCE_LEN  12u
@@ -165,7 +169,7 @@
 
 /* ---- keys ---------------------------------------------------------------- */
 
-struct crypto_key;
+/* struct crypto_key: hangar/crypto.h (opaque outside this module). */
 
 /* crypto_key_generate - a new key of CRYPTO_KEY_LEN bytes from the OS CSPRNG
  * (RAND_priv_bytes).  *out_key is NULL on error. */
@@ -212,40 +216,9 @@ int crypto_key_derive(struct crypto_key **out_key,
 
 /* ---- scrypt -------------------------------------------------------------- */
 
-/*
- * scrypt parameters as stored in a key slot.  N = 2^log2_n.  They come from
- * disk, so every entry point checks them (crypto_scrypt_params_check):
- *   1 <= log2_n <= 20, 1 <= r <= 16, 1 <= p <= 16,
- *   memory 128 * r * N          <= CRYPTO_SCRYPT_MEMORY_MAX (256 MiB),
- *   work   N * r * p            <= CRYPTO_SCRYPT_WORK_MAX (2^22).
- * Wall-clock bound by construction: scrypt's time is proportional to
- * N * r * p (OpenSSL runs the p lanes one after the other), so the work
- * bound caps one derivation at 4x the default's cost (the default takes
- * ~0.5 s of CPU on this project's 2-vCPU machine, so <= ~2 s), and the
- * memory bound caps what it allocates.  p may reach 16 (not 4) so that RFC
- * 7914's vector (N=1024, r=8, p=16) goes through the same bounded door; the
- * work bound is what limits time.
- */
-struct crypto_scrypt_params {
-	uint32_t log2_n;
-	uint32_t r;
-	uint32_t p;
-};
-
-#define CRYPTO_SCRYPT_LOG2_N_MIN 1u
-#define CRYPTO_SCRYPT_LOG2_N_MAX 20u
-#define CRYPTO_SCRYPT_R_MAX	 16u
-#define CRYPTO_SCRYPT_P_MAX	 16u
-#define CRYPTO_SCRYPT_MEMORY_MAX (256ull << 20)
-#define CRYPTO_SCRYPT_WORK_MAX	 (1ull << 22)
-/* The default for new key slots: N = 2^17, r = 8, p = 1 (128 MiB, work
- * 2^20), the scrypt paper's interactive-login strength scaled to 2020s
- * hardware. */
-#define CRYPTO_SCRYPT_DEFAULT_LOG2_N 17u
-#define CRYPTO_SCRYPT_DEFAULT_R	     8u
-#define CRYPTO_SCRYPT_DEFAULT_P	     1u
-#define CRYPTO_SCRYPT_SALT_LEN	     32u	/* what key slots use */
-#define CRYPTO_SCRYPT_SECRET_MAX     (1u << 20) /* passphrase or keyfile */
+/* struct crypto_scrypt_params, its bounds and defaults, and
+ * CRYPTO_SCRYPT_SECRET_MAX are in hangar/crypto.h. */
+#define CRYPTO_SCRYPT_SALT_LEN 32u /* what key slots use */
 
 /* crypto_scrypt_params_default - fill *out with the defaults above. */
 void crypto_scrypt_params_default(struct crypto_scrypt_params *out);
@@ -440,4 +413,4 @@ void crypto_nonce_reserved(struct crypto_nonce *ns, uint64_t limit);
 int crypto_nonce_take(struct crypto_nonce *ns,
 		      uint8_t out_nonce[CRYPTO_NONCE_LEN]);
 
-#endif /* HANGAR_CRYPTO_H */
+#endif /* HANGAR_CORE_CRYPTO_H */

@@ -953,8 +953,8 @@ static int object_write_untainted(struct container *c, uint64_t id,
 	return write_slow(c, id, src + done, len - done, offset + done);
 }
 
-int object_write_zeros_locked(struct container *c, struct object *o,
-			      uint64_t offset, uint64_t len)
+static int object_write_zeros_locked(struct container *c, struct object *o,
+				     uint64_t offset, uint64_t len)
 {
 	uint8_t *zero = calloc(1, c->cluster_size);
 	int ret = 0;

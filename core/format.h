@@ -331,7 +331,7 @@ _Static_assert(sizeof(struct object_record_layout) == 96, "object record");
 struct save_record_layout {
 	uint8_t type[2];       /*  0 RECORD_SAVE */
 	uint8_t length[2];     /*  2 64 + 16 * pin_count */
-	uint8_t state[4];      /*  4 enum save_state (core/savelock.h) */
+	uint8_t state[4];      /*  4 enum save_state (hangar/savelock.h) */
 	uint8_t image_id[8];   /*  8 object id of the image */
 	uint8_t saved_sec[8];  /* 16 when the image was sealed */
 	uint8_t saved_nsec[4]; /* 24 */

@@ -32,11 +32,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "container.h"
+#include "container_open.h"
 #include "dirio.h"
 #include "format.h"
+#include "hangar/store.h"
 
-#define GUESTFILE_SUFFIX ".hangar"
+#define GUESTFILE_SUFFIX STORE_GUEST_SUFFIX
 /* enough for "." + name + GUESTFILE_SUFFIX + ".tmp" + NUL */
 #define GUESTFILE_NAME_MAX (FORMAT_GUEST_NAME_MAX + 16)
 

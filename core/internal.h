@@ -1,8 +1,11 @@
 /*
  * internal.h -- the in-memory state of an open container, shared by the
- * files that implement container.h (container.c, object.c, data.c,
- * savelock.c, map.c, alloc.c, table.c, check.c; crypto.c for encrypted
- * containers).  Not a public header: fs/ and cli/ never include it.
+ * files that implement hangar/container.h and hangar/savelock.h (the
+ * container engine: container.c, object.c, data.c, savelock.c; below it
+ * map.c, alloc.c, table.c, and encrypt.c for encrypted containers) and by
+ * check.c.  Private, like every header outside core/include: fs/ and cli/
+ * cannot include it (core/README.md has the layers and why the engine's
+ * four files call each other).
  *
  * Who owns what:
  *   struct container owns its io, its objects, their map trees, the
@@ -58,10 +61,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "container.h"
+#include "container_open.h"
 #include "crypto.h"
 #include "format.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 struct compressor;
 struct io;
@@ -390,7 +393,6 @@ void container_wrlock(struct container *c);
 void container_close_detached(struct container *c);
 void container_emit(struct container *c, enum container_event_type type,
 		    const char *object_name, const char *detail, int error);
-int container_poison(struct container *c, int err);
 int compressor_take(struct container *c, struct compressor **out_cz);
 void compressor_give(struct container *c, struct compressor *cz);
 void container_touch(struct object *o, bool content);
@@ -406,8 +408,6 @@ int object_new(struct container *c, uint64_t id, const char *name,
 int object_unlink_locked(struct container *c, struct object *o);
 int object_rename_locked(struct container *c, struct object *o, const char *to);
 int object_flush_pending(struct container *c, struct object *o);
-int object_write_zeros_locked(struct container *c, struct object *o,
-			      uint64_t offset, uint64_t len);
 bool object_is_compressed(const struct container *c, const struct object *o);
 
 /* data.c: object_fingerprint_locked - the content fingerprint of `o`
@@ -490,16 +490,6 @@ int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
 void map_commit_done(struct container *c, struct object *o);
 void map_entry_release(struct container *c, struct object *o,
 		       const struct map_entry *e);
-int map_entry_retain(struct container *c, const struct map_entry *e);
-uint64_t map_capacity(const struct container *c, unsigned height);
-int map_entry_decode(const struct container *c, const uint8_t *p,
-		     uint64_t file_size, struct map_entry *out,
-		     struct map_seal *out_seal);
-void map_entry_encode(const struct container *c, uint8_t *p,
-		      const struct map_entry *e, const struct map_seal *seal);
-int map_block_verify(const struct container *c, const uint8_t *block,
-		     uint32_t expect_crc, uint64_t owner, uint16_t level,
-		     uint64_t index);
 int u64_push(uint64_t **arr, size_t *num, size_t *cap, uint64_t v);
 
 /* table.c */

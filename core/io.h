@@ -1,5 +1,6 @@
 /*
  * io.h -- the one narrow seam through which core touches a container file.
+ * Private: outside core an io is opaque (hangar/io.h: struct io, io_close).
  *
  * Every byte the store library reads from or writes to a container goes
  * through a `struct io`: pread, pwrite, fdatasync, ftruncate, fallocate and
@@ -21,13 +22,13 @@
  * safe to call from any number of threads at once (positional I/O only);
  * wrappers used by tests must be too, or be used single-threaded.
  */
-#ifndef HANGAR_IO_H
-#define HANGAR_IO_H
+#ifndef HANGAR_CORE_IO_H
+#define HANGAR_CORE_IO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct io;
+#include "hangar/io.h" /* struct io, io_close */
 
 struct io_ops {
 	int (*pread)(struct io *io, void *buf, size_t len, uint64_t offset);
@@ -79,9 +80,6 @@ static inline int io_size(struct io *io, uint64_t *out_size)
 	return io->ops->size(io, out_size);
 }
 
-/* io_close - free an io (and close its file).  Accepts NULL. */
-void io_close(struct io *io);
-
 /*
  * io_file_open - open `path` as a container io.
  * flags: O_RDONLY or O_RDWR, optionally | O_CREAT | O_EXCL (mode 0600).
@@ -100,4 +98,4 @@ int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io);
  * -1 if `io` is not a file io. */
 int io_file_fd(const struct io *io);
 
-#endif /* HANGAR_IO_H */
+#endif /* HANGAR_CORE_IO_H */

@@ -1,7 +1,8 @@
 /*
  * keyslot.h -- the key-slot area of an encrypted store: KEYSLOT_COUNT slots,
  * each wrapping the store's random master key under a key derived from a
- * passphrase or a keyfile with scrypt.
+ * passphrase or a keyfile with scrypt.  Private: the slice a store's users
+ * need (sizes, kinds, struct keyslot_info, keyslot_list) is hangar/keyslot.h.
  *
  * What: pure functions over a KEYSLOT_AREA_SIZE byte buffer; no I/O.  The
  * caller reads the area from disk, calls these, and writes it back
@@ -82,40 +83,21 @@
  * THREAD MODEL: no state; the caller serialises changes to one area (the
  * store's writer lock).
  */
-#ifndef HANGAR_KEYSLOT_H
-#define HANGAR_KEYSLOT_H
+#ifndef HANGAR_CORE_KEYSLOT_H
+#define HANGAR_CORE_KEYSLOT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "crypto.h"
+#include "hangar/keyslot.h" /* sizes, kinds, keyslot_info, keyslot_list */
 
-#define KEYSLOT_COUNT	    8u
-#define KEYSLOT_HEADER_SIZE 64u
-#define KEYSLOT_SLOT_SIZE   128u
-#define KEYSLOT_AREA_SIZE                                                      \
-	(KEYSLOT_HEADER_SIZE + KEYSLOT_COUNT * KEYSLOT_SLOT_SIZE)
 #define KEYSLOT_AREA_VERSION	   1u
 #define KEYSLOT_CIPHER_AES_256_GCM 1u
 #define KEYSLOT_KDF_SCRYPT	   1u
 /* Total scrypt work (sum of N * r * p) of all intact slots: eight slots at
  * the default strength. */
 #define KEYSLOT_AREA_WORK_MAX (8ull << 20)
-
-enum keyslot_kind {
-	KEYSLOT_KIND_EMPTY = 0,
-	KEYSLOT_KIND_PASSPHRASE = 1,
-	KEYSLOT_KIND_KEYFILE = 2,
-};
-
-/* What keyslot_list reports about one non-empty slot. */
-struct keyslot_info {
-	unsigned index;
-	enum keyslot_kind kind; /* as stored; untrusted when error != 0 */
-	struct crypto_scrypt_params kdf; /* untrusted when error != 0 */
-	uint64_t created_sec;
-	int error; /* 0 intact, -EBADMSG crc mismatch, -EUCLEAN impossible */
-};
 
 /*
  * keyslot_area_init - a new area in `out_area` (KEYSLOT_AREA_SIZE bytes):
@@ -164,13 +146,4 @@ int keyslot_add(uint8_t *area, size_t area_len, unsigned *out_slot,
 int keyslot_remove(uint8_t *area, size_t area_len,
 		   const struct crypto_key *master, unsigned index);
 
-/*
- * keyslot_list - describe every non-empty slot, damaged ones included
- * (their `error` says how), in slot order, into `out_info` (room for
- * KEYSLOT_COUNT); *out_count is how many.  Fails only when the area as a
- * whole is unusable (header, length, total work, no slot).  Runs no KDF.
- */
-int keyslot_list(const uint8_t *area, size_t area_len,
-		 struct keyslot_info *out_info, unsigned *out_count);
-
-#endif /* HANGAR_KEYSLOT_H */
+#endif /* HANGAR_CORE_KEYSLOT_H */

@@ -54,7 +54,7 @@ int u64_push(uint64_t **arr, size_t *num, size_t *cap, uint64_t v)
 	return 0;
 }
 
-uint64_t map_capacity(const struct container *c, unsigned height)
+static uint64_t map_capacity(const struct container *c, unsigned height)
 {
 	uint64_t cap = 1;
 	for (unsigned i = 0; i < height; i++) {
@@ -108,13 +108,6 @@ void map_entry_release(struct container *c, struct object *o,
 		alloc_unref(&c->alloc, cluster_of(c, e->offset));
 		o->stored_bytes -= e->length;
 	}
-}
-
-int map_entry_retain(struct container *c, const struct map_entry *e)
-{
-	if (e->kind == MAP_KIND_RAW || e->kind == MAP_KIND_COMPRESSED)
-		return alloc_ref(&c->alloc, cluster_of(c, e->offset));
-	return 0;
 }
 
 int map_lookup(struct container *c, struct object *o, uint64_t vc,
@@ -362,8 +355,9 @@ int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
 	return 0;
 }
 
-void map_entry_encode(const struct container *c, uint8_t *p,
-		      const struct map_entry *e, const struct map_seal *seal)
+static void map_entry_encode(const struct container *c, uint8_t *p,
+			     const struct map_entry *e,
+			     const struct map_seal *seal)
 {
 	memset(p, 0, c->entry_size);
 	le64_put(p + ME_OFF_OFFSET, e->offset);
@@ -377,9 +371,9 @@ void map_entry_encode(const struct container *c, uint8_t *p,
 	}
 }
 
-int map_entry_decode(const struct container *c, const uint8_t *p,
-		     uint64_t file_size, struct map_entry *out,
-		     struct map_seal *out_seal)
+static int map_entry_decode(const struct container *c, const uint8_t *p,
+			    uint64_t file_size, struct map_entry *out,
+			    struct map_seal *out_seal)
 {
 	out->offset = le64_get(p + ME_OFF_OFFSET);
 	out->length = le32_get(p + ME_OFF_LENGTH);
@@ -439,9 +433,9 @@ int map_entry_decode(const struct container *c, const uint8_t *p,
 	return 0;
 }
 
-int map_block_verify(const struct container *c, const uint8_t *block,
-		     uint32_t expect_crc, uint64_t owner, uint16_t level,
-		     uint64_t index)
+static int map_block_verify(const struct container *c, const uint8_t *block,
+			    uint32_t expect_crc, uint64_t owner, uint16_t level,
+			    uint64_t index)
 {
 	uint32_t stored = le32_get(block + BH_OFF_CRC);
 	if (stored != expect_crc)

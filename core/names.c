@@ -13,7 +13,7 @@
  * The character test is spelled out rather than using isalnum(): isalnum()
  * depends on the locale and would accept bytes >= 0x80 in some.
  */
-#include "names.h"
+#include "hangar/names.h"
 
 #include <string.h>
 

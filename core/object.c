@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
-#include "names.h"
+#include "hangar/names.h"
 
 enum object_role object_role_of_name(const char *name)
 {

@@ -39,7 +39,7 @@
 #include <time.h>
 
 #include "internal.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 const char *save_state_name(enum save_state state)
 {

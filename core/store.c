@@ -76,11 +76,12 @@
 #include "dirio.h"
 #include "format.h"
 #include "guestfile.h"
+#include "keyslot.h"
 #include "io.h"
 #include "lockinfo.h"
-#include "names.h"
-#include "savelock.h"
-#include "store.h"
+#include "hangar/names.h"
+#include "hangar/savelock.h"
+#include "hangar/store.h"
 
 /* Containers idle (no reference) this long are committed and closed. */
 #define STORE_GUEST_IDLE_MS 60000u

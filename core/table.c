@@ -26,7 +26,7 @@
 #include "crc32c.h"
 #include "internal.h"
 #include "io.h"
-#include "names.h"
+#include "hangar/names.h"
 
 int superblock_encode(struct container *c, uint8_t *sb, uint64_t generation,
 		      uint64_t used, uint64_t now_ns, uint64_t nonce_limit)

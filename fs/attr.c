@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 #include "hangarfs.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #define INO_OBJECT_BITS 24
 #define INO_OBJECT_MASK ((UINT64_C(1) << INO_OBJECT_BITS) - 1)

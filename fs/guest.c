@@ -24,7 +24,7 @@
 #include <syslog.h>
 
 #include "hangarfs.h"
-#include "names.h"
+#include "hangar/names.h"
 
 /* The one line for a guest whose container cannot be opened: the guest,
  * the file, the errno and core's reason, completed by ours by its code. */

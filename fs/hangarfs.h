@@ -41,9 +41,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "container.h"
+#include "hangar/container.h"
 #include "secret.h"
-#include "store.h"
+#include "hangar/store.h"
 
 /* Longest guest name (names.h: 1..64 bytes) plus NUL. */
 #define HFS_GUEST_NAME_MAX 65

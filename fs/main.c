@@ -49,7 +49,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "hangar/control.h"
 #include "hangarfs.h"
 
 #define HFS_VERSION		  "0.1.0"

@@ -29,8 +29,8 @@
 #include <unistd.h>
 
 #include "hangarfs.h"
-#include "names.h"
-#include "savelock.h"
+#include "hangar/names.h"
+#include "hangar/savelock.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)

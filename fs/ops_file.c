@@ -49,7 +49,7 @@
 #include <syslog.h>
 
 #include "hangarfs.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #define COPY_CHUNK (1u << 20)
 

@@ -28,7 +28,7 @@
 #include <time.h>
 
 #include "hangarfs.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #define REFUSAL_SLOTS	      32
 #define REFUSAL_QUIET_SECONDS 10

@@ -28,8 +28,8 @@
 #include <time.h>
 
 #include "hangarfs.h"
-#include "names.h"
-#include "savelock.h"
+#include "hangar/names.h"
+#include "hangar/savelock.h"
 
 #define XATTR_STATE  "user.hangar.state"
 #define XATTR_SAVED  "user.hangar.saved"

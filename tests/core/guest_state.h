@@ -24,9 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "container.h"
+#include "hangar/container.h"
+#include "container_open.h"
 #include "harness.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #define GUEST_STATE_MAX 8
 

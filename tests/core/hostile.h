@@ -31,14 +31,15 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "hangar/container.h"
+#include "container_open.h"
 #include "crc32c.h"
 #include "crypto.h"
 #include "format.h"
 #include "harness.h"
 #include "memio.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #define CS	   4096u
 #define CSHIFT	   12u

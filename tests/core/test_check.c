@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "crc32c.h"
 #include "format.h"
 #include "harness.h"

@@ -27,8 +27,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "crc32c.h"
 #include "crypto.h"
 #include "format.h"

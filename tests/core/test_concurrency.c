@@ -17,8 +17,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "crypto.h"
 #include "harness.h"
 #include "io.h"

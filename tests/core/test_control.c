@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "hangar/control.h"
 #include "harness.h"
-#include "savelock.h"
-#include "store.h"
+#include "hangar/savelock.h"
+#include "hangar/store.h"
 
 /* A socket served by another process than the store's lock holder (us):
  * the client refuses it, sending nothing. */

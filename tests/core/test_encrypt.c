@@ -24,15 +24,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "hangar/check.h"
 #include "crc32c.h"
-#include "container.h"
+#include "container_open.h"
 #include "crypto.h"
 #include "harness.h"
 #include "internal.h"
 #include "memio.h"
-#include "savelock.h"
-#include "store.h"
+#include "hangar/savelock.h"
+#include "hangar/store.h"
 
 #define CS	 4096u
 #define NCLUST	 24u

@@ -19,7 +19,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "container.h"
+#include "container_open.h"
 #include "harness.h"
 #include "io.h"
 

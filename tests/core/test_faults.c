@@ -31,14 +31,14 @@
  */
 #include <unistd.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "crypto.h"
 #include "format.h"
 #include "harness.h"
 #include "guest_state.h"
 #include "memio.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #define CS	  4096u
 #define DISK_SIZE (64u * CS)

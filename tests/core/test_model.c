@@ -13,8 +13,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "harness.h"
 #include "memio.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "names.h"
+#include "hangar/names.h"
 
 struct name_case {
 	const char *name;

@@ -44,12 +44,12 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "harness.h"
 #include "guest_state.h"
 #include "memio.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #if OOM_SANITIZED
 

@@ -5,11 +5,11 @@
  */
 #include <unistd.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "harness.h"
 #include "memio.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 static struct container *reopen(struct memio *m, struct container *c)
 {

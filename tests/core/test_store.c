@@ -21,11 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "hangar/check.h"
 #include "harness.h"
 #include "io.h"
-#include "savelock.h"
-#include "store.h"
+#include "hangar/savelock.h"
+#include "hangar/store.h"
 
 static void check_guest_clean(const char *dir, const char *guest)
 {

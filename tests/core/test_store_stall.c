@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "store.h"
+#include "hangar/store.h"
 
 #define SLOW_READ_MS 300
 

@@ -41,13 +41,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "crypto.h"
 #include "format.h"
 #include "harness.h"
 #include "memio.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CRASH_SANITIZED 1

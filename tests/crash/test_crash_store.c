@@ -43,8 +43,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "dirio.h"
 #include "guestfile.h"
 #include "harness.h"

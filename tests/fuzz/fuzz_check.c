@@ -8,8 +8,8 @@
  */
 #include <stdint.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "fuzz_common.h"
 
 static void one_input(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /*
- * fuzz_names.c -- libFuzzer target: name validation (core/names.h).
+ * fuzz_names.c -- libFuzzer target: name validation (hangar/names.h).
  *
  * The input, cut at its first NUL, is a name.  Both predicates are checked
  * against a plain reference implementation of the rules in FORMAT.md
@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "container.h"
+#include "hangar/container.h"
 #include "fuzz_common.h"
-#include "names.h"
+#include "hangar/names.h"
 
 static bool ref_guest(const char *s, size_t len)
 {

@@ -21,10 +21,10 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "check.h"
-#include "container.h"
+#include "hangar/check.h"
+#include "container_open.h"
 #include "fuzz_common.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #define READ_CAP (64u * 1024)
 

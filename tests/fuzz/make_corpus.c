@@ -16,14 +16,14 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "check.h"
+#include "hangar/check.h"
 #include "compress.h"
-#include "container.h"
+#include "container_open.h"
 #include "crc32c.h"
 #include "format.h"
 #include "harness.h"
 #include "memio.h"
-#include "savelock.h"
+#include "hangar/savelock.h"
 
 #define CS 4096u
 

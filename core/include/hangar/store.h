@@ -1,5 +1,6 @@
 /*
- * store.h -- a store: a host directory of guest containers.
+ * hangar/store.h -- a store: a host directory of guest containers.  The
+ * front door of core: fs/ and cli/ reach every container through it.
  *
  * A store is a directory holding `.hangar-store` (its settings, written at
  * init), for an encrypted store `.hangar-keys`, and one container file
@@ -82,15 +83,15 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
-#include "container.h"
-#include "guestfile.h"
-#include "keyslot.h"
+#include "hangar/container.h"
+#include "hangar/keyslot.h" /* enum keyslot_kind, struct keyslot_info */
 
 struct store;
+struct io;
 
 #define STORE_CONFIG_NAME  ".hangar-store"
 #define STORE_KEYS_NAME	   ".hangar-keys"
-#define STORE_GUEST_SUFFIX GUESTFILE_SUFFIX /* guestfile.h */
+#define STORE_GUEST_SUFFIX ".hangar" /* guest `g` is the file g.hangar */
 
 /*
  * Encryption at rest (issue 8; FORMAT.md section 9).  An encrypted store

@@ -1,5 +1,8 @@
 /*
- * container.h -- one guest container: its named objects and their data.
+ * hangar/container.h -- one guest container: its named objects and their
+ * data.  Public: what fs/ and cli/ do with a container the store lent them
+ * (store_guest_get).  Opening and creating one on a file is the store's
+ * business (core/container_open.h, private).
  *
  * A container is one file (STORE/<guest>.hangar) holding every object of a
  * guest: disks (*.raw), the memory image (memory.save), the config and any
@@ -11,7 +14,7 @@
  * What a caller can rely on:
  *   - After container_commit() returns 0, every write that completed before
  *     the call is durable and every metadata change is committed.
- *   - After a crash at any point, container_open() finds the last committed
+ *   - After a crash at any point, the next open finds the last committed
  *     state (or the one before it, if the crash came during the commit that
  *     would have replaced it), with no repair and no leaked cluster.
  *   - Data written but not committed may be lost or torn at 512-byte sector
@@ -42,9 +45,7 @@
 #include <stdint.h>
 #include <time.h>
 
-struct io;
 struct container;
-struct crypto_key;
 
 /* What an object is follows from its current name (object_role_of_name). */
 enum object_role {
@@ -120,27 +121,6 @@ struct container_event {
 
 typedef void (*container_event_fn)(void *arg, const struct container_event *ev);
 
-/* zstd level 2: as fast as level 1 per 64 KiB frame and about 3 % smaller,
- * which puts per-cluster frames at or under one `zstd -1` stream of the same
- * bytes (FORMAT.md, "Level"). */
-#define CONTAINER_COMPRESS_LEVEL 2
-
-struct container_options {
-	bool read_only;		/* open without ever writing */
-	bool compress_disks;	/* create: *.raw clusters are zstd-compressed */
-	unsigned cluster_shift; /* create: 12..21, 0 = default (16) */
-	int compress_level;	/* zstd level, 0 = CONTAINER_COMPRESS_LEVEL */
-	container_event_fn event; /* may be NULL */
-	void *event_arg;
-	/* The store's master key (crypto.h), borrowed for the call only: the
-	 * container derives and keeps its own sub-keys.  create: non-NULL
-	 * makes an ENCRYPTED container (FORMAT.md section 9).  open: required
-	 * for an encrypted container (-ENOKEY without it, -EKEYREJECTED for
-	 * another store's key), and when given, a plain container is refused
-	 * (-EUCLEAN): an encrypted store never trusts unauthenticated bytes. */
-	const struct crypto_key *master;
-};
-
 struct container_info {
 	uint64_t generation; /* last committed generation */
 	uint32_t cluster_size;
@@ -154,50 +134,6 @@ struct container_info {
 	uint8_t uuid[16];
 	bool encrypted; /* AES-256-GCM (FEATURE_INCOMPAT_ENCRYPTED) */
 };
-
-/*
- * container_create - create a new, empty container on `io` (which must be an
- * empty file) and commit its first generation.
- * On success the container owns `io` (container_close frees it); on failure
- * the caller still owns it.  Returns 0, -EINVAL (bad options), or I/O errors.
- */
-int container_create(struct io *io, const struct container_options *opts,
-		     struct container **out_container);
-
-/*
- * container_open - open an existing container: pick the newest superblock
- * whose checksum holds, verify and load the object table and every map, and
- * derive the free space.  A read-write open also sets aside an image that was
- * never sealed (renamed to memory.save.incomplete) in its first commit.
- * Ownership of `io` moves to the container only on success.  A refusal
- * (anything but -ENOMEM) is also reported through opts->event as
- * CONTAINER_EVENT_OPEN_REFUSED, with the reason in words: at every failed
- * open, synchronously, on the caller's thread, before this returns.
- * Returns 0, -EUCLEAN/-EBADMSG (corrupt; for an encrypted container also any
- * failed authentication), -EPROTONOSUPPORT (unknown incompatible feature or
- * version), -ENOKEY (encrypted, opts->master not given), -EKEYREJECTED
- * (encrypted under another master key), -ENOMEM, or an I/O error.
- */
-int container_open(struct io *io, const struct container_options *opts,
-		   struct container **out_container);
-
-/*
- * container_open_why - container_open that also hands the refusal to its
- * caller: `why` (may be NULL) gets the code and the sentence of a failed
- * open (CONTAINER_REFUSAL_NONE and "" on success and on -ENOMEM).  The
- * OPEN_REFUSED event is reported as by container_open.
- */
-int container_open_why(struct io *io, const struct container_options *opts,
-		       struct container **out_container,
-		       struct container_refusal *why);
-
-/*
- * container_close - commit (unless read-only or poisoned), free everything
- * and close the io.  Accepts NULL.  Returns the commit's result, or the
- * error that poisoned the container (its last changes were never
- * committed); the container is freed either way.
- */
-int container_close(struct container *c);
 
 /*
  * container_commit - make every completed write and metadata change durable

@@ -122,10 +122,6 @@ struct control_mount {
 #define CONTROL_FLAG_FORCE    1u
 #define CONTROL_FLAG_COMPRESS 2u
 
-/* control_op_name - "resume", "discard", "delete", "create", "commit",
- * "mount". */
-const char *control_op_name(enum control_op op);
-
 /* control_reason_name - the reason's word on the wire: "none", "errno",
  * "no-guest", "save-locked", "guest-busy", ... */
 const char *control_reason_name(enum control_reason code);

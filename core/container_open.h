@@ -1,0 +1,88 @@
+/*
+ * container_open.h -- opening, creating and closing a container on a file:
+ * the private half of hangar/container.h.
+ *
+ * Only the store (store.c, guestfile.c), check.c and the tests open
+ * containers themselves; fs/ and cli/ get theirs from the store
+ * (store_guest_get), which is why this is not a public header.  Everything a
+ * holder of a container may do with it is in hangar/container.h, whose
+ * guarantees, errors and THREAD MODEL apply here too.
+ *
+ * Ownership: the io passed to container_create/container_open moves to the
+ * container on success (container_close closes it) and stays the caller's on
+ * failure.  The master key in container_options is borrowed for the call.
+ */
+#ifndef HANGAR_CONTAINER_OPEN_H
+#define HANGAR_CONTAINER_OPEN_H
+
+#include "hangar/container.h"
+
+struct io;
+struct crypto_key;
+
+/* zstd level 2: as fast as level 1 per 64 KiB frame and about 3 % smaller,
+ * which puts per-cluster frames at or under one `zstd -1` stream of the same
+ * bytes (FORMAT.md, "Level"). */
+#define CONTAINER_COMPRESS_LEVEL 2
+
+struct container_options {
+	bool read_only;		/* open without ever writing */
+	bool compress_disks;	/* create: *.raw clusters are zstd-compressed */
+	unsigned cluster_shift; /* create: 12..21, 0 = default (16) */
+	int compress_level;	/* zstd level, 0 = CONTAINER_COMPRESS_LEVEL */
+	container_event_fn event; /* may be NULL */
+	void *event_arg;
+	/* The store's master key (crypto.h), borrowed for the call only: the
+	 * container derives and keeps its own sub-keys.  create: non-NULL
+	 * makes an ENCRYPTED container (FORMAT.md section 9).  open: required
+	 * for an encrypted container (-ENOKEY without it, -EKEYREJECTED for
+	 * another store's key), and when given, a plain container is refused
+	 * (-EUCLEAN): an encrypted store never trusts unauthenticated bytes. */
+	const struct crypto_key *master;
+};
+
+/*
+ * container_create - create a new, empty container on `io` (which must be an
+ * empty file) and commit its first generation.
+ * On success the container owns `io` (container_close frees it); on failure
+ * the caller still owns it.  Returns 0, -EINVAL (bad options), or I/O errors.
+ */
+int container_create(struct io *io, const struct container_options *opts,
+		     struct container **out_container);
+
+/*
+ * container_open - open an existing container: pick the newest superblock
+ * whose checksum holds, verify and load the object table and every map, and
+ * derive the free space.  A read-write open also sets aside an image that was
+ * never sealed (renamed to memory.save.incomplete) in its first commit.
+ * Ownership of `io` moves to the container only on success.  A refusal
+ * (anything but -ENOMEM) is also reported through opts->event as
+ * CONTAINER_EVENT_OPEN_REFUSED, with the reason in words: at every failed
+ * open, synchronously, on the caller's thread, before this returns.
+ * Returns 0, -EUCLEAN/-EBADMSG (corrupt; for an encrypted container also any
+ * failed authentication), -EPROTONOSUPPORT (unknown incompatible feature or
+ * version), -ENOKEY (encrypted, opts->master not given), -EKEYREJECTED
+ * (encrypted under another master key), -ENOMEM, or an I/O error.
+ */
+int container_open(struct io *io, const struct container_options *opts,
+		   struct container **out_container);
+
+/*
+ * container_open_why - container_open that also hands the refusal to its
+ * caller: `why` (may be NULL) gets the code and the sentence of a failed
+ * open (CONTAINER_REFUSAL_NONE and "" on success and on -ENOMEM).  The
+ * OPEN_REFUSED event is reported as by container_open.
+ */
+int container_open_why(struct io *io, const struct container_options *opts,
+		       struct container **out_container,
+		       struct container_refusal *why);
+
+/*
+ * container_close - commit (unless read-only or poisoned), free everything
+ * and close the io.  Accepts NULL.  Returns the commit's result, or the
+ * error that poisoned the container (its last changes were never
+ * committed); the container is freed either way.
+ */
+int container_close(struct container *c);
+
+#endif /* HANGAR_CONTAINER_OPEN_H */
