@@ -148,9 +148,9 @@ int object_fingerprint_locked(struct container *c, struct object *o,
 		struct map_entry e;
 		if (o->pend_valid && o->pend_vc == vc) {
 			crc = crc32c(0, o->pend_buf, c->cluster_size);
-		} else if (map_lookup(c, o, vc, &e), e.kind != MAP_KIND_RAW &&
-							     e.kind !=
-								     MAP_KIND_COMPRESSED) {
+		} else if (map_lookup(c, o, vc, &e),
+			   e.kind != MAP_KIND_RAW &&
+				   e.kind != MAP_KIND_COMPRESSED) {
 			crc = zero_crc;
 		} else if (vc < o->fp_cap && o->fp_known[vc]) {
 			crc = o->fp_crc[vc]; /* noted when it was stored */

@@ -376,9 +376,10 @@ struct seal_record_layout {
 	uint8_t config_generation[8]; /* 52 `config` at seal, 0 none */
 	uint8_t pin_count[4];	      /* 60 */
 	uint8_t fingerprint[32];      /* 64 FORMAT.md section 4 */
-				      /* 96: pins */
+	uint8_t adopt_from[8];	      /* 96 first object id a seal may adopt */
+				      /* 104: pins */
 };
-_Static_assert(sizeof(struct seal_record_layout) == 96, "seal record");
+_Static_assert(sizeof(struct seal_record_layout) == 104, "seal record");
 
 #define SL_OFF_OBJECT_ID    4
 #define SL_OFF_STATE	    12
@@ -391,7 +392,8 @@ _Static_assert(sizeof(struct seal_record_layout) == 96, "seal record");
 #define SL_OFF_CONFIG_GEN   52
 #define SL_OFF_PIN_COUNT    60
 #define SL_OFF_FINGERPRINT  64
-#define SEAL_RECORD_FIXED   96u
+#define SL_OFF_ADOPT_FROM   96
+#define SEAL_RECORD_FIXED   104u
 #define SEAL_PIN_FIXED	    18u /* id, generation, name_len */
 
 /* Spent images (type 5, at most one): fingerprints of images that can
@@ -543,6 +545,7 @@ FORMAT_FIELD_AT(seal_record_layout, event_object, SL_OFF_EVENT_OBJECT);
 FORMAT_FIELD_AT(seal_record_layout, config_generation, SL_OFF_CONFIG_GEN);
 FORMAT_FIELD_AT(seal_record_layout, pin_count, SL_OFF_PIN_COUNT);
 FORMAT_FIELD_AT(seal_record_layout, fingerprint, SL_OFF_FINGERPRINT);
+FORMAT_FIELD_AT(seal_record_layout, adopt_from, SL_OFF_ADOPT_FROM);
 _Static_assert(sizeof(struct spent_record_layout) == SPENT_RECORD_FIXED,
 	       "spent record size constant");
 

@@ -201,7 +201,7 @@ struct object {
 	uint32_t *fp_crc;
 	uint8_t *fp_known;
 	uint64_t fp_cap;
-	bool dirty;		    /* record changed since commit */
+	bool dirty; /* record changed since commit */
 	unsigned height;
 	struct map_node *root;
 	unsigned open_count, write_count;
@@ -231,6 +231,11 @@ struct image_seal {
 	uint64_t event_object;	    /* INVALIDATED: the file that moved on */
 	uint64_t config_generation;
 	uint8_t fingerprint[FORMAT_FINGERPRINT_LEN];
+	/* SAVED: files with an id at or past this, created after the seal,
+	 * are adopted once complete (savelock.h rule 4); files that existed
+	 * at the seal are pinned then or never (an image renamed away keeps
+	 * its own seal and must never be adopted in passing) */
+	uint64_t adopt_from;
 	size_t pin_count, pin_cap;
 	struct save_pin *pins;
 	bool pins_pending; /* fresh: the next commit takes every pin */

@@ -374,6 +374,7 @@ static int seal_judge(struct container *c, struct object *o, bool check_age,
 			return 0;
 		}
 		/* A copy of a live seal depends on what that one does. */
+		o->seal->adopt_from = c->next_object_id;
 		o->seal->saved_time = p->seal->saved_time;
 		o->seal->config_generation = p->seal->config_generation;
 		for (size_t k = 0; k < p->seal->pin_count; k++) {
@@ -417,6 +418,7 @@ static int seal_judge(struct container *c, struct object *o, bool check_age,
 		return 0;
 	}
 	o->seal->pins_pending = true;
+	o->seal->adopt_from = c->next_object_id;
 	return 0;
 }
 
@@ -434,8 +436,10 @@ int save_take_pins(struct container *c, bool *out_changed)
 		struct object *f = c->objects[i];
 		if (!pin_eligible(f) || seal_pin_of(s, f->id))
 			continue;
-		/* Adoption (rule 4): only files no one is writing. */
-		if (!s->pins_pending && f->write_count > 0)
+		/* Adoption (rule 4): only files that arrived after the seal
+		 * and that no one is writing. */
+		if (!s->pins_pending &&
+		    (f->id < s->adopt_from || f->write_count > 0))
 			continue;
 		if (!seal_fits(c, s, 1, strlen(f->name))) {
 			if (s->pins_pending) {
@@ -800,6 +804,26 @@ int save_lock_resume(struct container *c, char *reason, size_t reason_len)
 	}
 	if (s->state == SAVE_STATE_RESUMING)
 		goto out_unlock;
+	/* Files that arrived since the last commit (a restore copying them
+	 * after the image) are adopted by a commit first: once RESUMING, no
+	 * file is adopted any more, and the resumed guest could change one
+	 * unnoticed. */
+	ret = container_commit_locked(c);
+	if (ret)
+		goto out_unlock;
+	for (size_t i = 0; i < c->object_num; i++) {
+		const struct object *f = c->objects[i];
+		if (pin_eligible(f) && f->id >= s->adopt_from &&
+		    !seal_pin_of(s, f->id)) {
+			say(reason, reason_len,
+			    "%s arrived after the save and is still being "
+			    "written (or cannot be pinned); resume when it is "
+			    "complete",
+			    f->name);
+			ret = -EBUSY;
+			goto out_unlock;
+		}
+	}
 	format_time(s->saved_time, when, sizeof(when));
 	enum save_why why;
 	uint64_t moved;

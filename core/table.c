@@ -229,6 +229,7 @@ static int encode_seal(struct table_builder *b, const struct object *o)
 	le64_put(p + SL_OFF_CONFIG_GEN, s->config_generation);
 	le32_put(p + SL_OFF_PIN_COUNT, (uint32_t)s->pin_count);
 	memcpy(p + SL_OFF_FINGERPRINT, s->fingerprint, FORMAT_FINGERPRINT_LEN);
+	le64_put(p + SL_OFF_ADOPT_FROM, s->adopt_from);
 	uint8_t *q = p + SEAL_RECORD_FIXED;
 	for (size_t i = 0; i < s->pin_count; i++) {
 		size_t n = strlen(s->pins[i].name);
@@ -483,6 +484,7 @@ static int decode_seal(struct container *c, const uint8_t *p, uint32_t len)
 	s->event_object = le64_get(p + SL_OFF_EVENT_OBJECT);
 	s->config_generation = le64_get(p + SL_OFF_CONFIG_GEN);
 	memcpy(s->fingerprint, p + SL_OFF_FINGERPRINT, FORMAT_FINGERPRINT_LEN);
+	s->adopt_from = le64_get(p + SL_OFF_ADOPT_FROM);
 	o->seal = s; /* freed with the object from here on */
 	if (pins) {
 		s->pins = calloc(pins, sizeof(*s->pins));

@@ -403,6 +403,57 @@ static void test_seal_too_many_files(void)
 	memio_free(m);
 }
 
+/* Found by the crash replay's oracle: (1) an image renamed away, then
+ * rewritten while a new memory.save is SAVED, was adopted as a file in
+ * passing and then changed under its pin; (2) a file that arrived after the
+ * seal but before the next commit was never pinned if the resume came
+ * first, so the resumed guest could change it without retiring the image. */
+static void test_adoption_bugs(void)
+{
+	struct memio *m = memio_new();
+	struct container *c = NULL;
+	uint64_t disk, img, old, data;
+	uint8_t buf[4096];
+	char reason[512];
+	memset(buf, 4, sizeof(buf));
+
+	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &disk));
+	CHECK_OK(object_write(c, disk, buf, sizeof(buf), 0));
+	write_image(c, &img);
+	CHECK_OK(save_lock_seal(c));
+	CHECK_OK(object_rename(c, SAVE_IMAGE_NAME, "image.old", false));
+	CHECK_OK(object_lookup(c, "image.old", &old));
+	write_image(c, &img);
+	CHECK_OK(save_lock_seal(c));
+	CHECK_OK(object_write(c, old, buf, sizeof(buf), 0));
+	CHECK_OK(object_truncate(c, old, 100));
+	CHECK_OK(container_commit(c));
+	struct save_status st;
+	CHECK_OK(save_lock_status(c, &st));
+	CHECK_EQ(st.state, SAVE_STATE_SAVED);
+	for (size_t i = 0; i < st.pin_count; i++) {
+		CHECK(strcmp(st.pins[i].name, "image.old") != 0);
+		CHECK(!st.pins[i].changed);
+	}
+	CHECK_OK(save_lock_check_write(c, old, NULL, 0));
+
+	/* (2) a file written after the seal, resumed before any commit */
+	CHECK_OK(object_create(c, "data.raw", 0600, 0, 0, &data));
+	CHECK_OK(object_open(c, data, true));
+	CHECK_OK(object_write(c, data, buf, sizeof(buf), 0));
+	CHECK_ERR(save_lock_resume(c, reason, sizeof(reason)), -EBUSY);
+	CHECK(strstr(reason, "data.raw") != NULL);
+	object_release(c, data, true);
+	CHECK_OK(save_lock_resume(c, reason, sizeof(reason)));
+	CHECK_OK(object_write(c, data, buf, sizeof(buf), 8192)); /* retires */
+	CHECK_EQ(state_of(c), SAVE_STATE_NONE);
+	c = reopen(m, c);
+	CHECK_ERR(save_lock_resume(c, reason, sizeof(reason)), -ENOENT);
+	CHECK_OK(container_close(c));
+	memio_free(m);
+}
+
 int main(void)
 {
 	test_save_resume_retire();
@@ -410,6 +461,7 @@ int main(void)
 	test_resave_unseals();
 	test_seal_rules();
 	test_seal_too_many_files();
+	test_adoption_bugs();
 	printf("test_savelock: ok\n");
 	return 0;
 }
