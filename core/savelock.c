@@ -156,8 +156,7 @@ bool save_is_pinned(const struct container *c, uint64_t id)
 
 bool save_needs_transition(const struct container *c, const struct object *o)
 {
-	if (o->seal && (o->seal->state == SAVE_STATE_SAVED ||
-			o->seal->state == SAVE_STATE_RESUMING))
+	if (o->seal)
 		return true;
 	return save_is_pinned(c, o->id);
 }
@@ -502,10 +501,10 @@ int save_before_modify(struct container *c, struct object *o)
 	char detail[320];
 	int ret;
 
-	if (o->seal && (o->seal->state == SAVE_STATE_SAVED ||
-			o->seal->state == SAVE_STATE_RESUMING)) {
-		/* The image itself is rewritten: its old bytes are spent;
-		 * the new ones seal at the last close. */
+	if (o->seal) {
+		/* The image itself is rewritten (a new save into the same
+		 * name, even over a stale one): its old bytes are spent; the
+		 * new ones seal at the last close. */
 		spend(c, o->seal->fingerprint);
 		save_seal_free(o->seal);
 		o->seal = NULL;

@@ -450,6 +450,22 @@ static void test_adoption_bugs(void)
 	CHECK_EQ(state_of(c), SAVE_STATE_NONE);
 	c = reopen(m, c);
 	CHECK_ERR(save_lock_resume(c, reason, sizeof(reason)), -ENOENT);
+
+	/* a new save written over a stale memory.save is a new image */
+	write_image(c, &img);
+	CHECK_OK(save_lock_seal(c));
+	CHECK_OK(object_rename(c, SAVE_IMAGE_NAME, "away", false));
+	CHECK_OK(object_write(c, disk, buf, sizeof(buf), 4096));
+	CHECK_OK(object_rename(c, "away", SAVE_IMAGE_NAME, false));
+	CHECK_EQ(state_of(c), SAVE_STATE_INVALIDATED);
+	CHECK_OK(object_truncate(c, img, 0)); /* virsh save, O_TRUNC */
+	uint8_t page[8192];
+	memset(page, 0x31, sizeof(page));
+	for (int i = 0; i < 8; i++)
+		CHECK_OK(object_write(c, img, page, sizeof(page),
+				      (uint64_t)i * sizeof(page)));
+	CHECK_OK(save_lock_seal(c));
+	CHECK_EQ(state_of(c), SAVE_STATE_SAVED);
 	CHECK_OK(container_close(c));
 	memio_free(m);
 }
