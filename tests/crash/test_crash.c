@@ -3,7 +3,8 @@
  *
  * A workload drives a container through the public API (container.h,
  * savelock.h) on a RECORDING memio while an oracle keeps a byte-exact model
- * of every object and of the save state.  Every commit the core performs is
+ * of every object, its generation, and of the save lock (each image's seal,
+ * the spent fingerprints; see "the oracle" below).  Every commit the core performs is
  * found in the operation log (the 512-byte superblock pwrite and the
  * fdatasync after it) and paired with the model state it must have made
  * durable.  Then, for every crash point, crash images are built from the log
@@ -26,6 +27,9 @@
  *   HANGAR_CRASH_SEQ_ONLY=1 skip the random workloads
  *   HANGAR_CRASH_SEQ_TRACE=1  one line per systematic sequence
  *   HANGAR_SANITIZED=1      smaller default budget under ASan/UBSan
+ *   HANGAR_CRASH_NO_REPLAY=1  check the oracle op by op, no crash states
+ *   HANGAR_CRASH_KNOWN_BUGS=1 also run operations hitting a known core
+ *                           bug (README.md "Known core bugs"); fails
  *   HANGAR_CRASH_TEETH_VERBOSE=1  print what the teeth runs catch
  *
  * Teeth: the same workloads are replayed on a disk that does not honour the
@@ -2385,7 +2389,7 @@ static void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 	setup_run(&r, seed, widx);
 	r.verbose = verbose;
 	run_workload(&r, st, nops);
-	if (!r.diverged) {
+	if (!r.diverged && !env_on("HANGAR_CRASH_NO_REPLAY")) {
 		crash_workload(&r, st, broken);
 		st->workloads++;
 		st->commits += r.nsnaps - 1;
@@ -2401,17 +2405,19 @@ static void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 
 /* ---- systematic workloads -------------------------------------------------
  *
- * Every sequence of 1-3 operations from the 13 below, with one flush
+ * Every sequence of 1-3 operations from the 14 below, with one flush
  * (container_commit) inserted at each possible position (before the first
  * operation, which on the committed base is no flush at all, between two, or
- * after the last): 13*2 + 169*3 + 2197*4 = 9321 (sequence, position) pairs.
+ * after the last): 14*2 + 196*3 + 2744*4 = 11592 (sequence, position)
+ * pairs.
  * Each starts from a committed base guest built before recording starts, so
  * only the sequence itself is replayed:
  *
  *   disk.raw   8 clusters, 0-5 written (random bytes), 6-7 a hole
  *   config, nvram.fd, scratch   small files
  *   memory.save   3 clusters of compressible bytes, unsealed -- or sealed
- *              (pinning disk.raw) when the sequence resumes before it seals
+ *              (pinning disk.raw, nvram.fd and scratch) when the sequence
+ *              resumes before it seals
  *
  * An operation that would do nothing or fail in its state (resume without a
  * sealed image, seal of a sealed image, punch/overwrite past the end, ...)
@@ -2435,6 +2441,8 @@ enum sop {
 	S_CREATE,      /* object create */
 	S_UNLINK,      /* object unlink (never a pinned disk) */
 	S_RENAME,      /* rename, replacing `scratch` while it exists */
+	S_MOVE_IMAGE,  /* memory.save -> image.old, or back (its seal goes
+			  along) */
 	S_NUM
 };
 
@@ -2443,7 +2451,7 @@ static const char *const SOP_NAME[S_NUM] = {
 	"punch",       "truncate-up", "truncate-down",
 	"flush",       "seal",	      "save-delete",
 	"resume",      "create",      "unlink",
-	"rename",
+	"rename",      "move-image",
 };
 
 struct seqstats {
@@ -2641,6 +2649,21 @@ static bool seq_op(struct run *r, struct stats *st, enum sop op, int k)
 		do_rename(r, st, i, to, what);
 		break;
 	}
+	case S_MOVE_IMAGE: {
+		int old = model_find(m, "image.old");
+		if (old >= 0) {
+			snprintf(what, sizeof(what),
+				 "move-image image.old -> memory.save");
+			do_rename(r, st, old, SAVE_IMAGE_NAME, what);
+		} else if (img >= 0) {
+			snprintf(what, sizeof(what),
+				 "move-image memory.save -> image.old");
+			do_rename(r, st, img, "image.old", what);
+		} else {
+			return false;
+		}
+		break;
+	}
 	default:
 		abort();
 	}
@@ -2696,7 +2719,7 @@ static bool seq_workload(uint64_t seed, unsigned widx, const uint8_t *ops,
 		}
 	}
 	r.mio->recording = false;
-	if (meaningful && !r.diverged) {
+	if (meaningful && !r.diverged && !env_on("HANGAR_CRASH_NO_REPLAY")) {
 		crash_workload(&r, st, broken);
 		st->workloads++;
 		st->commits += r.nsnaps - 1;
@@ -3129,7 +3152,7 @@ int main(void)
 	const double dt = now_s() - t0;
 	fprintf(stderr,
 		"crash systematic: %llu (sequence, flush position) pairs of "
-		"length 1-3 (13*2 + 169*3 + 2197*4); length 3: %s; %llu "
+		"length 1-3 (14*2 + 196*3 + 2744*4); length 3: %s; %llu "
 		"identical after normalising, %llu not meaningful, %llu run "
 		"(%llu of length 1-2, %llu of length 3; %llu on a sealed base, "
 		"%llu with compressed disks), %llu states, %.1f s%s\n",
