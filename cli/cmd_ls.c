@@ -6,7 +6,7 @@
  *
  * The variable-width column (disks) comes last so the others line up.  A
  * guest whose container cannot be opened is listed as "unreadable" with the
- * reason, and the listing goes on (DESIGN.md invariant 6); the exit status
+ * reason, and the listing goes on (docs/design.md, invariant 6); the exit status
  * is then 1.
  */
 #include <errno.h>

@@ -4,7 +4,7 @@
  * One pass over a guest: its container's counters, its save state and every
  * object's attributes.  A guest whose container cannot be opened (corrupt,
  * hostile, unreadable) still gets a summary with open_error set, so a list
- * of guests never stops at a broken one (DESIGN.md invariant 6).
+ * of guests never stops at a broken one (docs/design.md, invariant 6).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
  * report.c -- what a person reads on stderr.
  *
- * Core never prints (STYLE.md practice 15); it returns -errno codes and
+ * Core never prints (docs/style.md); it returns -errno codes and
  * events.  This file is the one place that turns those into sentences for
  * the `hangar` command.  Every line starts with "hangar: " so scripts can
  * tell our messages from a child's.

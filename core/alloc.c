@@ -14,7 +14,7 @@
  *   1. alloc_get only returns a cluster with refs == 0 and !COMMITTED:
  *      free in the committed state AND not allocated in the open
  *      transaction.  So the committed tree is never overwritten by new
- *      allocations (DESIGN.md invariant 3).
+ *      allocations (docs/design.md, invariant 3).
  *   2. A cluster freed in the open transaction (refs drops to 0) keeps
  *      COMMITTED until alloc_commit: it becomes reusable only after the
  *      transaction that freed it committed.

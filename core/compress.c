@@ -1,6 +1,6 @@
 /*
  * compress.c -- zstd compression of clusters; the only file that talks zstd
- * (STYLE.md practice 6: ZSTD_isError and zstd's error codes stop here).
+ * (docs/style.md: ZSTD_isError and zstd's error codes stop here).
  *
  * What: compress_cluster() turns one cluster into one zstd frame, or says
  * -ENOSPC ("store it raw") when the frame would not fit the caller's

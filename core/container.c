@@ -23,7 +23,7 @@
  * sector: the new slot is either old, new, or fails its crc, and open picks
  * the newest valid one.  A failure in steps 2-3 releases the new clusters and
  * leaves the transaction open for a retry; a failed fdatasync or superblock
- * write poisons the container (STYLE.md 9: no later "successful" flush).
+ * write poisons the container (docs/style.md: no later "successful" flush).
  *
  * Group commit: container_commit() callers queue on commit_mutex; one leader
  * runs container_commit_locked() for everyone whose writes completed before

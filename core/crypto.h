@@ -1,6 +1,6 @@
 /*
- * crypto.h -- the cryptographic primitives of encryption at rest (issue 8);
- * the only door to OpenSSL libcrypto (STYLE.md practice 6: OpenSSL's 1/0
+ * crypto.h -- the cryptographic primitives of encryption at rest;
+ * the only door to OpenSSL libcrypto (docs/style.md: OpenSSL's 1/0
  * returns and its error queue stop in crypto.c).
  * Private: outside core only hangar/crypto.h is seen (struct crypto_key as
  * an opaque pointer, struct crypto_scrypt_params, CRYPTO_SCRYPT_SECRET_MAX).
@@ -91,63 +91,10 @@
  * bytes of writes; crypto_nonce_start() refuses a limit within one
  * reservation of 2^64 (-EOVERFLOW) instead of wrapping.
  *
- * ======================================================================
- * INTEGRATION PROPOSAL (issue 8).  WIRED (core/encrypt.c, container.c,
- * map.c, table.c, data.c, store.c); FORMAT.md section 9 is the reference.
- * Deviations from the text below: the superblock keeps the table's birth
- * generation at 176 (a reservation commit re-points to the same table, so
- * the table's AAD generation is its own birth, not the superblock's) and
- * the MAC moved to 188..219; parents keep the crc32c of ciphertext.
- * ======================================================================
- * Keys: store_open() reads STORE/.hangar-keys (keyslot.h), keyslot_unlock()
- * gives the master key, which the store keeps (locked page) until
- * store_close().  Each container derives three keys with its uuid as salt:
- * DATA (clusters), METADATA (map nodes, table blocks), SUPERBLOCK_MAC; and
- * holds a small pool of struct crypto_aead per key (one per thread, like
- * the compressor pool).  The superblock's key_id must equal the area's
- * key_id, else -EKEYREJECTED ("another store's container").
- * Superblock `encryption` field (bytes 116..243) when ENCRYPTED is set:
- *     116  4  cipher        1 = AES-256-GCM
- *     120  4  key_source    1 = the store's key-slot area
- *     124 16  key_id        crypto_key_fingerprint(master)
- *     140  8  nonce_limit   see NONCE SCHEME
- *     148 12  table_nonce   nonce of object-table block 0
- *     160 16  table_tag     its tag
- *     176  4  reserved
- *     180 32  sb_mac        HMAC-SHA256(SUPERBLOCK_MAC key, bytes 0..507
- *                           with sb_mac zeroed)
- *     212 32  reserved
- *   Write: fill everything, MAC, then crc32c (which covers the MAC), so
- *   slot choice by crc is unchanged; after unlock the chosen slot's MAC is
- *   verified and a mismatch is -EBADMSG (no fallback, as for geometry).
- * Map entry, 64 bytes (map_entry_size 64; fanout (C - 64) / 64):
- *      0  8 offset   8 4 length   12 4 crc (crc32c of the STORED, i.e.
- *     ciphertext, bytes for COMPRESSED and NODE, as today)   16 2 kind
- *     18  6 zero    24 8 birth generation (the AAD generation: the commit
- *     that wrote the stored bytes)   32 12 nonce   44 16 tag   60 4 zero
- * Data: compress first (if at all), then seal the frame or the whole
- * cluster with the DATA key, AAD {DATA_RAW | DATA_COMPRESSED, uuid,
- * object id, virtual cluster, birth generation, plaintext length}.  No
- * in-place path: a write to a RAW cluster is read-decrypt-merge, then a
- * new cluster and a new nonce (copy-on-write like a HOLE write).
- * Metadata: a map node or table block is built exactly as today (its own
- * header and crc inside), then the whole cluster is sealed with the
- * METADATA key; AAD {MAP_NODE, level, uuid, owner, node index, birth
- * generation, C} or {TABLE_BLOCK, 0, uuid, 0, chain position, the
- * superblock's generation, C}.  Nonce and tag live in the parent: a NODE
- * map entry (bytes 24..59 as above); a root node in the object record,
- * whose fixed part grows to 136 bytes (96 root birth generation, 104 root
- * nonce, 116 root tag, 132 zero; the name follows); table block k+1 in
- * block k (header bytes 52..63 = next nonce, payload bytes 64..79 = next
- * tag, records from 80); block 0 in the superblock.  Decrypt, then parse
- * as today.  Every object name and size is inside the encrypted table.
- * Nonces: struct crypto_nonce in struct container, under the lock that
- * serialises cluster allocation.  A read-write open commits a
- * "reservation" generation (same tree, raised nonce_limit) before its
- * first encryption; every commit writes crypto_nonce_reservation() into
- * its superblock and calls crypto_nonce_reserved() after the superblock's
- * fdatasync.  -ENOBUFS from crypto_nonce_take: run that reservation
- * commit, retry.
+ * How the container uses these primitives (keys per container, what is
+ * sealed, where each seal lives, the superblock's encryption area and the
+ * nonce reservation commits) is specified in core/FORMAT.md section 9 and
+ * implemented in core/encrypt.c.
  */
 #ifndef HANGAR_CORE_CRYPTO_H
 #define HANGAR_CORE_CRYPTO_H

@@ -6,7 +6,7 @@
  *   - Fast path: a write that lies inside the object's size, onto RAW
  *     clusters, of an uncompressed object that no save-lock transition
  *     concerns, is a pwrite in place under the container READ lock (RAW
- *     clusters are exclusively owned: DESIGN.md invariant 3's one exception).
+ *     clusters are exclusively owned: docs/design.md, invariant 3's one exception).
  *     Contiguous clusters are coalesced into one pread/pwrite.
  *   - Everything else takes the write lock.  A write into a HOLE or ZERO
  *     cluster allocates a cluster that is free in the committed state and

@@ -19,7 +19,7 @@
  *     one wrap; its GCM nonce is random too.  Rewriting a slot draws a new
  *     salt and nonce, so no (KEK, nonce) pair repeats.
  *   - Where the area lives is the integrator's choice; the proposal
- *     (issue 8 design note) is a file `STORE/.hangar-keys` holding exactly
+ *     is a file `STORE/.hangar-keys` holding exactly
  *     KEYSLOT_AREA_SIZE bytes, replaced atomically: write `.hangar-keys.tmp`,
  *     fsync it, rename over `.hangar-keys`, fsync the directory.  A crash
  *     leaves the old area or the new one, never a mix; both wrap the same
@@ -29,7 +29,7 @@
  * the master's fingerprint against key_id; 2 by keyslot_remove; 3 by
  * keyslot_add refusing to exceed the budget and by keyslot_area_check
  * refusing areas that do.  keyslot_area_check() is also asserted after
- * every change (STYLE.md practice 10).
+ * every change (docs/style.md).
  */
 #include "keyslot.h"
 

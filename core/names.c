@@ -1,5 +1,5 @@
 /*
- * names.c -- which names the store accepts (DESIGN.md invariant 7).
+ * names.c -- which names the store accepts (docs/design.md, invariant 7).
  *
  * What: two pure predicates.  Guest names become host file names
  * (<guest>.hangar in the store directory), so they are held to a small

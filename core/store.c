@@ -36,14 +36,14 @@
  *
  *   - The guest cache holds one entry per guest that is open, being opened
  *     or closed, or whose name a create, delete or rename is changing.  No
- *     I/O happens under the store-wide `s->lock` (issue 16, item 7: a
+ *     I/O happens under the store-wide `s->lock` (a
  *     large or hostile container must not stall the other guests): an
  *     open inserts an OPENING placeholder under the lock, opens outside it
  *     and publishes the result; create, delete and rename reserve their
  *     names (a RESERVED entry, or `ns_busy` on an open one) and do their
  *     file work and syncs outside it.  Whoever needs a name that is in
  *     flight waits on `s->guest_cond` and looks again.
- *   - Descriptors are bounded (issue 16, item 5): at most guest_open_cap()
+ *   - Descriptors are bounded: at most guest_open_cap()
  *     containers stay open (a quarter of RLIMIT_NOFILE, 16..4096).  Opening
  *     one more first closes the least recently used container nobody holds,
  *     after committing it; one whose commit fails stays open (a poisoned

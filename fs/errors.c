@@ -1,8 +1,7 @@
 /*
  * errors.c -- the one place where core's results become FUSE errors.
  *
- * Core returns 0 or a negative errno with one vocabulary (STYLE.md practice
- * 5).  Most codes mean to a caller exactly what they mean to core and pass
+ * Core returns 0 or a negative errno with one vocabulary (docs/style.md).  Most codes mean to a caller exactly what they mean to core and pass
  * through unchanged (ENOSPC, EBUSY, EROFS, ENOENT, EEXIST, ENOTEMPTY, ...).
  * The corrupt-metadata codes do not: an application reading a disk image
  * knows what to do with EIO, not with EUCLEAN or EBADMSG, so those become

@@ -13,7 +13,7 @@
  * once per node, with core's reason: store_guest_get_why hands it to the
  * caller, a code to branch on next to core's sentence (no side channel:
  * the reason is on this operation's stack); every other guest keeps
- * working (DESIGN.md invariant 6).
+ * working (docs/design.md, invariant 6).
  *
  * THREAD MODEL: no state of its own; see nodes.c and store.h.
  */

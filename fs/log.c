@@ -1,7 +1,7 @@
 /*
  * log.c -- where the daemon's log lines go, and the container event sink.
  *
- * One line per event a person must see (DESIGN.md, "Logs"): refused opens,
+ * One line per event a person must see (docs/design.md): refused opens,
  * retired or invalidated save images, I/O errors, corrupt containers.  In
  * the foreground lines go to stderr prefixed "hangarfs: "; a daemon sends
  * them to syslog (facility daemon, tagged with the PID).
@@ -15,7 +15,7 @@
  * logged here: core reports it at every failed open, and a corrupt guest is
  * opened again by every operation on it.  guest_acquire gets the same
  * reason back from store_guest_get_why and logs the one line per guest
- * that DESIGN.md asks for (guest.c).
+ * that the design asks for (docs/design.md) (guest.c).
  *
  * THREAD MODEL: `log_to_syslog` is written once by log_open before any
  * worker thread starts, then only read.  `log_guest` is thread-local.

@@ -3,7 +3,7 @@
  * them.
  *
  * Core decides (save_lock_check_write); this file only turns a refusal into
- * the one log line DESIGN.md asks for, naming the guest, the object and the
+ * the one log line the design asks for (docs/design.md), naming the guest, the object and the
  * action, followed by core's reason, e.g.
  *
  *   web01/disk.raw: read-write open refused: memory.save (saved 2026-11-22

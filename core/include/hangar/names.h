@@ -1,5 +1,5 @@
 /*
- * names.h -- what names the store accepts (DESIGN.md invariant 7).
+ * names.h -- what names the store accepts (docs/design.md, invariant 7).
  *
  * Guest names: 1..64 bytes of [A-Za-z0-9._-], no leading dot.  They become
  * file names in the store directory (<guest>.hangar), so these rules are what

@@ -94,7 +94,7 @@ struct io;
 #define STORE_GUEST_SUFFIX ".hangar" /* guest `g` is the file g.hangar */
 
 /*
- * Encryption at rest (issue 8; FORMAT.md section 9).  An encrypted store
+ * Encryption at rest (FORMAT.md section 9).  An encrypted store
  * has a random master key, wrapped in the key slots of STORE/.hangar-keys
  * (keyslot.h) under keys derived with scrypt from a passphrase or a
  * keyfile's bytes.  store_open unlocks it once and keeps it (locked memory)
