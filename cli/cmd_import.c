@@ -154,7 +154,8 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 			if (i)
 				usleep(100 * 1000);
 			del = cli_control(cs, CONTROL_OP_DELETE, guest,
-					  CONTROL_FLAG_FORCE, &reply, &answered);
+					  CONTROL_FLAG_FORCE, &reply,
+					  &answered);
 		}
 		if (del != 0)
 			cli_note("the partly imported guest %s is left in the "
