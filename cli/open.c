@@ -351,6 +351,24 @@ static int store_open_once(const char *dir, bool read_only, bool beside_writer,
 	return store_open(dir, &opts, out);
 }
 
+/* Say why the store could not be opened; `how` is "" or " read-only". */
+static void store_open_complain(const char *dir, int rc, const char *how)
+{
+	if (rc == -ENOENT || rc == -EINVAL)
+		cli_error("%s: not a hangar store (create one with "
+			  "`hangar init %s`)",
+			  dir, dir);
+	else if (rc == -ENOKEY)
+		cli_error("%s: the store is encrypted: give --keyfile FILE or "
+			  "--passphrase-fd N",
+			  dir);
+	else if (rc == -EKEYREJECTED)
+		cli_error("%s: wrong passphrase or key file", dir);
+	else if (rc)
+		cli_error("%s: cannot open store%s: %s", dir, how,
+			  cli_strerror(rc));
+}
+
 /* A read-only command: read-only open, never the write lock (open.c
  * notes); `holder` is the writer holding the store, if any. */
 static int store_open_read(const char *dir, enum cli_access access,
@@ -365,19 +383,7 @@ static int store_open_read(const char *dir, enum cli_access access,
 			return rc;
 		rc = store_open_once(dir, true, beside, &out->store);
 	}
-	if (rc == -ENOENT || rc == -EINVAL)
-		cli_error("%s: not a hangar store (create one with "
-			  "`hangar init %s`)",
-			  dir, dir);
-	else if (rc == -ENOKEY)
-		cli_error("%s: the store is encrypted: give --keyfile FILE or "
-			  "--passphrase-fd N",
-			  dir);
-	else if (rc == -EKEYREJECTED)
-		cli_error("%s: wrong passphrase or key file", dir);
-	else if (rc)
-		cli_error("%s: cannot open store read-only: %s", dir,
-			  cli_strerror(rc));
+	store_open_complain(dir, rc, " read-only");
 	if (rc)
 		return rc;
 	out->read_only = true;
@@ -426,19 +432,7 @@ int cli_store_open(const char *dir, enum cli_access access,
 			return rc;
 	} else if (access == CLI_ACCESS_WRITE ||
 		   (rc != -EACCES && rc != -EPERM && rc != -EROFS)) {
-		if (rc == -ENOENT || rc == -EINVAL)
-			cli_error("%s: not a hangar store (create one with "
-				  "`hangar init %s`)",
-				  dir, dir);
-		else if (rc == -ENOKEY)
-			cli_error("%s: the store is encrypted: give --keyfile "
-				  "FILE or --passphrase-fd N",
-				  dir);
-		else if (rc == -EKEYREJECTED)
-			cli_error("%s: wrong passphrase or key file", dir);
-		else
-			cli_error("%s: cannot open store: %s", dir,
-				  cli_strerror(rc));
+		store_open_complain(dir, rc, "");
 		return rc;
 	}
 	rc = store_open_once(dir, true, false, &out->store);

@@ -745,6 +745,25 @@ static struct guest_entry *guest_pick_victim(struct store *s,
 	return victim;
 }
 
+/* Wait until `name` is settled, then reserve it (a GUEST_RESERVED entry,
+ * *out_g) for a namespace change done outside the store lock; `taken` if an
+ * entry holds the name, -ENOMEM. */
+static int guest_reserve(struct store *s, const char *name, int taken,
+			 struct guest_entry **out_g)
+{
+	struct guest_entry *g;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	while (guest_unsettled(g = guest_find(s, name)))
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	g = g ? NULL : guest_add(s, name, GUEST_RESERVED);
+	ret = g ? 0 : guest_find(s, name) ? taken : -ENOMEM;
+	pthread_mutex_unlock(&s->lock);
+	*out_g = g;
+	return ret;
+}
+
 /*
  * Commit and close the container of CLOSING entry `g` (without s->lock).
  * A container whose commit fails stays open: its error must keep being
@@ -783,12 +802,7 @@ int store_guest_create(struct store *s, const char *name,
 	int ret;
 
 	/* Reserve the name, then write and sync outside the store lock. */
-	pthread_mutex_lock(&s->lock);
-	while (guest_unsettled(g = guest_find(s, name)))
-		pthread_cond_wait(&s->guest_cond, &s->lock);
-	g = g ? NULL : guest_add(s, name, GUEST_RESERVED);
-	ret = g ? 0 : guest_find(s, name) ? -EEXIST : -ENOMEM;
-	pthread_mutex_unlock(&s->lock);
+	ret = guest_reserve(s, name, -EEXIST, &g);
 	if (ret)
 		return ret;
 	ret = guestfile_create(s->ns, name, &copts);
@@ -941,13 +955,8 @@ static int guest_delete_unopened(struct store *s, const char *name)
 	struct guest_entry *g;
 	int ret;
 
-	pthread_mutex_lock(&s->lock);
-	while (guest_unsettled(g = guest_find(s, name)))
-		pthread_cond_wait(&s->guest_cond, &s->lock);
 	/* Opened by someone meanwhile (the file changed?): in use. */
-	g = g ? NULL : guest_add(s, name, GUEST_RESERVED);
-	ret = g ? 0 : guest_find(s, name) ? -EBUSY : -ENOMEM;
-	pthread_mutex_unlock(&s->lock);
+	ret = guest_reserve(s, name, -EBUSY, &g);
 	if (ret)
 		return ret;
 	ret = guestfile_delete(s->ns, name);
