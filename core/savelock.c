@@ -592,10 +592,14 @@ int save_recover_incomplete(struct container *c, bool *out_changed)
 
 	if (!img || !(img->flags & OBJECT_FLAG_IMAGE_UNSEALED))
 		return 0;
+	/* Reading the image back may meet a damaged cluster: that must not
+	 * make the guest unopenable (a read-only open would not read it);
+	 * the image is set aside all the same, only not remembered. */
 	ret = object_fingerprint_locked(c, img, fp);
-	if (ret)
+	if (ret == -ENOMEM)
 		return ret;
-	spend(c, fp);
+	if (ret == 0)
+		spend(c, fp);
 	img->flags |= OBJECT_FLAG_IMAGE_TAINTED;
 	ret = object_rename_locked(c, img, SAVE_IMAGE_INCOMPLETE_NAME);
 	if (ret)
