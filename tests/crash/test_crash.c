@@ -82,8 +82,10 @@
  * with it; the guest's save state is derived from the object named
  * memory.save (else an INVALIDATED memory.save.stale); a fresh seal pins
  * every file but config, dot files, memory.save* and other images, at the
- * generation of the sealing commit; a SAVED memory.save adopts files at
- * every later commit; images that can never be resumed again leave their
+ * generation of the sealing commit; a SAVED memory.save adopts the files
+ * created after its seal (adopt_from) at every later commit, and a resume
+ * commits (adopts) first; any seal is dropped (its bytes spent) when its
+ * image's contents change; images that can never be resumed again leave their
  * fingerprint in the spent list.  The fingerprint is modelled by the bytes
  * themselves (struct blob; core's SHA-256 over per-cluster crc32c is equal
  * for equal bytes and, but for a collision, only for them).
