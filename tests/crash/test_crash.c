@@ -28,8 +28,6 @@
  *   HANGAR_CRASH_SEQ_TRACE=1  one line per systematic sequence
  *   HANGAR_SANITIZED=1      smaller default budget under ASan/UBSan
  *   HANGAR_CRASH_NO_REPLAY=1  check the oracle op by op, no crash states
- *   HANGAR_CRASH_KNOWN_BUGS=1 also run operations hitting a known core
- *                           bug (README.md "Known core bugs"); fails
  *   HANGAR_CRASH_TEETH_VERBOSE=1  print what the teeth runs catch
  *
  * Teeth: the same workloads are replayed on a disk that does not honour the
@@ -84,8 +82,10 @@
  * with it; the guest's save state is derived from the object named
  * memory.save (else an INVALIDATED memory.save.stale); a fresh seal pins
  * every file but config, dot files, memory.save* and other images, at the
- * generation of the sealing commit; a SAVED memory.save adopts files at
- * every later commit; images that can never be resumed again leave their
+ * generation of the sealing commit; a SAVED memory.save adopts the files
+ * created after its seal (adopt_from) at every later commit, and a resume
+ * commits (adopts) first; any seal is dropped (its bytes spent) when its
+ * image's contents change; images that can never be resumed again leave their
  * fingerprint in the spent list.  The fingerprint is modelled by the bytes
  * themselves (struct blob; core's SHA-256 over per-cluster crc32c is equal
  * for equal bytes and, but for a collision, only for them).
@@ -106,16 +106,17 @@ enum cover {
 	COV_BUSY,      /* unlink/rename of a pinned file refused */
 	COV_RESUMED,   /* SAVED -> RESUMING */
 	COV_STALE,     /* resumes refused -ESTALE */
+	COV_AWAY,      /* images away from a SAVED memory.save rewritten:
+			* an ordinary file again, but never adopted */
+	COV_RESUME_ADOPTED, /* files adopted by the commit a resume makes
+			     * first */
+	COV_RESUME_BUSY,    /* resumes refused -EBUSY (a file that arrived
+			     * after the seal is not pinned) */
 	COV_NUM
 };
 static uint64_t g_cover[COV_NUM];
 static uint64_t g_cover_why[SAVE_WHY_MAX + 1]; /* invalidations by why */
 static size_t g_cover_spent;		       /* most spent fingerprints */
-
-/* Operations that hit a known core bug (README.md, "Known core bugs") are
- * left out (counted); HANGAR_CRASH_KNOWN_BUGS=1 runs them, and fails. */
-static bool g_known_bugs;
-static uint64_t g_known_bug_skips;
 
 /* Immutable bytes shared between models (pins, sealed images, the spent
  * list) so that snapshots stay cheap. */
@@ -130,7 +131,11 @@ struct mseal {
 	enum save_why why;     /* INVALIDATED: why */
 	bool pins_pending;     /* fresh: the next commit takes the pins */
 	uint64_t config_gen;   /* `config`'s generation at the seal (0: none) */
-	struct blob *image;    /* the image's bytes when sealed: fingerprint */
+	int adopt_from;	    /* first identity it may adopt: the objects created
+			 * after the seal (core: adopt_from = the seal's
+			 * next_object_id; ids and identities are both
+			 * handed out in creation order, never reused) */
+	struct blob *image; /* the image's bytes when sealed: fingerprint */
 	int npins;
 	int pin[MAX_PINS]; /* identities, in core's (id) order */
 	uint64_t pin_gen[MAX_PINS];
@@ -140,10 +145,13 @@ struct mseal {
 
 struct mobj {
 	bool live;
-	bool unsealed; /* OBJECT_FLAG_IMAGE_UNSEALED */
-	bool tainted;  /* OBJECT_FLAG_IMAGE_TAINTED */
-	bool dirty;    /* contents changed since the last commit */
-	uint64_t gen;  /* the commit that last changed its contents */
+	bool unsealed;	  /* OBJECT_FLAG_IMAGE_UNSEALED */
+	bool tainted;	  /* OBJECT_FLAG_IMAGE_TAINTED */
+	bool dirty;	  /* contents changed since the last commit */
+	uint64_t gen;	  /* the commit that last changed its contents */
+	uint64_t changed; /* core's changed_at: when its contents last
+			   * changed, as a tick of g_tick (0: created and
+			   * not written since: core leaves changed_at 0) */
 	char name[64];
 	uint64_t cid; /* core object id */
 	uint8_t *data;
@@ -152,6 +160,10 @@ struct mobj {
 };
 
 #define MAX_SPENT FORMAT_MAX_SPENT
+
+/* The order of content changes (core's changed_at, CLOCK_REALTIME at each
+ * write, truncate and punch): only compared within one run. */
+static uint64_t g_tick;
 
 struct model {
 	struct mobj o[MAX_OBJ];
@@ -360,6 +372,7 @@ static void model_write(struct mobj *o, uint64_t off, uint64_t len,
 	else
 		memset(o->data + off, 0, len);
 	o->dirty = true;
+	o->changed = ++g_tick;
 }
 
 static void model_rename(struct model *m, int i, const char *to)
@@ -452,6 +465,19 @@ static uint64_t content_gen(const struct model *m, int i)
 	return m->o[i].dirty ? m->gen + 1 : m->o[i].gen;
 }
 
+/* savelock.c changed_after: did `f`'s contents change after `img`'s last
+ * change?  By generation; when both have changes not committed yet, by
+ * the time of the change. */
+static bool changed_after(const struct model *m, int f, int img)
+{
+	const uint64_t fg = content_gen(m, f), ig = content_gen(m, img);
+	if (fg != ig)
+		return fg > ig;
+	if (!m->o[f].dirty || !m->o[img].dirty)
+		return false;
+	return m->o[f].changed > m->o[img].changed;
+}
+
 /* Does every pin of `s` still hold (same object, name, generation, no
  * uncommitted change)?  The first that does not says why. */
 static bool pins_hold(const struct model *m, const struct mseal *s,
@@ -525,12 +551,16 @@ static int model_seal_fresh(struct model *m, int i, bool check_age)
 			model_invalidate(m, i, SAVE_WHY_COPY);
 			return 0;
 		}
-		/* a copy of a live seal depends on what that one does */
+		/* a copy of a live seal depends on what that one does; it
+		 * adopts only files created after the copy was judged */
+		s->adopt_from = m->n;
 		s->config_gen = q->seal->config_gen;
 		for (int k = 0; k < q->seal->npins; k++)
-			seal_add_pin(s, q->seal->pin[k], q->seal->pin_gen[k],
-				     q->seal->pin_name[k],
-				     blob_ref(q->seal->pin_data[k]));
+			if (q->seal->pin[k] != i) /* adopted as a file */
+				seal_add_pin(s, q->seal->pin[k],
+					     q->seal->pin_gen[k],
+					     q->seal->pin_name[k],
+					     blob_ref(q->seal->pin_data[k]));
 		enum save_why why;
 		if (!pins_hold(m, s, &why))
 			model_invalidate(m, i, why);
@@ -538,22 +568,26 @@ static int model_seal_fresh(struct model *m, int i, bool check_age)
 			g_cover[COV_INHERITED]++;
 		return 0;
 	}
-	const uint64_t mine = content_gen(m, i);
 	for (int f = 0; f < m->n; f++) {
 		if (f == i || !pin_eligible(m, f))
 			continue;
-		if (check_age && content_gen(m, f) > mine) {
+		if (check_age && changed_after(m, f, i)) {
 			model_invalidate(m, i, SAVE_WHY_OLDER);
 			return 0;
 		}
 	}
 	s->pins_pending = true;
+	s->adopt_from = m->n;
 	return 0;
 }
 
 /* One commit (container.c commit_run): the new generation for every dirty
  * object, then save_take_pins -- a fresh seal of memory.save takes its
- * pins, a SAVED one adopts the files that arrived since. */
+ * pins, a SAVED one adopts the files that arrived since: only files
+ * created after the seal (adopt_from), never one that was already there
+ * (an image renamed away and rewritten is an ordinary file again, but no
+ * arrival).  The workloads hold no open handles, so no file is skipped
+ * for a writer. */
 static void model_commit(struct model *m)
 {
 	m->gen++;
@@ -572,7 +606,7 @@ static void model_commit(struct model *m)
 		bool pinned = false;
 		for (int k = 0; k < s->npins && !pinned; k++)
 			pinned = s->pin[k] == f;
-		if (!pinned) {
+		if (!pinned && (s->pins_pending || f >= s->adopt_from)) {
 			seal_add_pin(s, f, m->o[f].gen, m->o[f].name,
 				     blob_new(m->o[f].data, m->o[f].size));
 			g_cover[COV_ADOPTED] += !s->pins_pending;
@@ -592,8 +626,10 @@ static void model_commit(struct model *m)
 static bool model_transition(struct model *m, int i)
 {
 	struct mobj *o = &m->o[i];
-	if (seal_active(o->seal)) {
-		/* the image itself is rewritten: its old bytes are spent */
+	if (o->seal) {
+		/* the image itself is rewritten, also over a stale seal (a
+		 * new save into the same name): its old bytes are spent, the
+		 * seal dropped */
 		model_spend(m, o->seal->image->data, o->seal->image->size);
 		seal_free(o->seal);
 		o->seal = NULL;
@@ -740,6 +776,11 @@ struct run {
 	struct memio *mio;
 	struct container *c;
 	struct model m;
+	/* note_commits: log[l0..note_end) when note_end is set (one call
+	 * that commits in stages), without comparing the live container
+	 * when note_partial (it is already past this stage) */
+	size_t note_end;
+	bool note_partial;
 	struct snap *snaps;
 	size_t nsnaps;
 	struct mut *muts;
@@ -983,8 +1024,10 @@ static bool verify_save(struct container *c, const struct model *e, char *why,
 		return false;
 	}
 	if (ss.state != state) {
-		snprintf(why, wl, "save state %s, oracle %s",
-			 save_state_name(ss.state), save_state_name(state));
+		snprintf(why, wl,
+			 "save state %s (reason %d: %.120s), oracle %s",
+			 save_state_name(ss.state), (int)ss.why, ss.reason,
+			 save_state_name(state));
 		return false;
 	}
 	if (ss.why != ewhy && state == SAVE_STATE_INVALIDATED) {
@@ -1178,8 +1221,9 @@ static bool note_commits(struct run *r, struct stats *st, const char *what,
 	long sbs[8], syncs[8];
 	int nsb = 0, nsync_after_sb = 0;
 	long last_sync = -1;
+	const size_t end = r->note_end ? r->note_end : mio->log_num;
 
-	for (size_t i = l0; i < mio->log_num; i++) {
+	for (size_t i = l0; i < end; i++) {
 		const struct memio_op *op = &mio->log[i];
 		if (op->kind == MEMIO_OP_SYNC) {
 			last_sync = (long)i;
@@ -1243,7 +1287,7 @@ static bool note_commits(struct run *r, struct stats *st, const char *what,
 		r->diverged = true;
 		return false;
 	}
-	if (nsb >= 1 && kind != CK_TRANS && r->c) {
+	if (nsb >= 1 && kind != CK_TRANS && r->c && !r->note_partial) {
 		char why[300];
 		if (!verify_live(r->c, &r->m, NULL, why, sizeof(why))) {
 			fail_msg(st,
@@ -1310,15 +1354,15 @@ static const char *pick_name(struct run *r)
 }
 
 /*
- * Known core bug 1: a data change of an image that carries a SAVED or
- * RESUMING seal but is not memory.save, under a name a seal pins, while
- * memory.save is SAVED.  save_before_modify drops the image's seal and
- * commits; that commit adopts the image (now an ordinary file) into
- * memory.save's pins, and the change then lands on a pinned file without
- * the transition it needs: memory.save stays SAVED with a pin that moved on
- * (resume refuses it, but the status says "saved" and invariant 5 fails).
+ * Count a data change of an image that carries a SAVED or RESUMING seal
+ * but is not memory.save (renamed away), under a name a seal pins, while
+ * memory.save is SAVED.  save_before_modify drops its seal and commits;
+ * the object is an ordinary file again but was there before memory.save's
+ * seal (id < adopt_from), so that commit must not adopt it (before
+ * adopt_from it did, and the change then landed on a pinned file without
+ * a transition).  model_commit models this; here it is only counted.
  */
-static bool hits_known_bug(const struct model *m, int i)
+static void note_rewrite_away(const struct model *m, int i)
 {
 	const struct mobj *o = &m->o[i];
 	const struct mseal *live = model_live_seal(m);
@@ -1326,9 +1370,8 @@ static bool hits_known_bug(const struct model *m, int i)
 	    live->state != SAVE_STATE_SAVED || o->name[0] == '.' ||
 	    is_name(o, "config") ||
 	    strncmp(o->name, SAVE_IMAGE_NAME, strlen(SAVE_IMAGE_NAME)) == 0)
-		return false;
-	g_known_bug_skips++;
-	return !g_known_bugs;
+		return;
+	g_cover[COV_AWAY]++;
 }
 
 static void op_data_write_buf(struct run *r, struct stats *st, int i,
@@ -1338,9 +1381,7 @@ static void op_data_write_buf(struct run *r, struct stats *st, int i,
 	struct model trans;
 	bool has_trans;
 
-	if (hits_known_bug(&r->m, i))
-		return;
-
+	note_rewrite_away(&r->m, i);
 	model_copy(&trans, &r->m);
 	has_trans = model_transition(&trans, i);
 	size_t l0 = r->mio->log_num;
@@ -1411,8 +1452,7 @@ static void do_punch(struct run *r, struct stats *st, int i, uint64_t off,
 {
 	struct model *m = &r->m;
 	struct model trans;
-	if (hits_known_bug(m, i))
-		return;
+	note_rewrite_away(m, i);
 	model_copy(&trans, m);
 	bool has = model_transition(&trans, i);
 	size_t l0 = r->mio->log_num;
@@ -1440,8 +1480,7 @@ static void do_truncate(struct run *r, struct stats *st, int i, uint64_t size,
 	struct model *m = &r->m;
 	const uint64_t cs = 1ull << r->shift;
 	struct model trans;
-	if (hits_known_bug(m, i))
-		return;
+	note_rewrite_away(m, i);
 	model_copy(&trans, m);
 	bool has = model_transition(&trans, i);
 	size_t l0 = r->mio->log_num;
@@ -1464,6 +1503,7 @@ static void do_truncate(struct run *r, struct stats *st, int i, uint64_t size,
 		else
 			model_resize(o, (size_t)size);
 		o->dirty = true; /* even to the same size */
+		o->changed = ++g_tick;
 		if (size == 0)
 			o->tainted = false; /* no byte left to vouch for */
 	}
@@ -1563,37 +1603,122 @@ static void do_seal(struct run *r, struct stats *st)
 		note_commits(r, st, "seal", l0, CK_FINAL, NULL, commits);
 }
 
+/* Files a SAVED seal would adopt at the next commit (save_take_pins):
+ * eligible, not pinned, created after the seal. */
+static int adoptable(const struct model *m, const struct mseal *s)
+{
+	int n = 0;
+	for (int f = s->adopt_from; f < m->n; f++) {
+		if (!pin_eligible(m, f))
+			continue;
+		bool pinned = false;
+		for (int k = 0; k < s->npins && !pinned; k++)
+			pinned = s->pin[k] == f;
+		n += !pinned;
+	}
+	return n;
+}
+
+/*
+ * save_lock_resume.  Of a SAVED memory.save it first commits
+ * (container_commit_locked: the files that arrived since the last commit
+ * are adopted; with nothing dirty and nothing to adopt there is no
+ * superblock write), then refuses -EBUSY while a file created after the
+ * seal is still not pinned, then -ESTALE if a pin moved on, else it moves
+ * to RESUMING and commits again.  The two commits are checked as two
+ * stages of the log: the first like container_commit (a data-only sync
+ * when only data is pending), but exact on whether it writes a
+ * superblock; the second exactly one.
+ */
 static void do_resume(struct run *r, struct stats *st)
 {
 	struct model *m = &r->m;
 	int img = model_find(m, SAVE_IMAGE_NAME);
-	int want = 0, commits = 0;
+	int want = 0;
+	bool saved = false;
 	if (img < 0) {
 		int stale = model_find(m, SAVE_IMAGE_STALE_NAME);
 		want = stale >= 0 && m->o[stale].seal ? -ESTALE : -ENOENT;
 	} else {
 		struct mobj *o = &m->o[img];
-		enum save_why why;
 		if (!o->seal && o->unsealed && !o->tainted)
 			want = -ENOENT; /* still being written */
 		else if (!o->seal || o->seal->state == SAVE_STATE_INVALIDATED)
 			want = -ESTALE;
 		else if (o->seal->state == SAVE_STATE_RESUMING)
 			want = 0;
-		else if (!pins_hold(m, o->seal, &why))
-			want = -ESTALE;
-		else {
-			o->seal->state = SAVE_STATE_RESUMING;
-			commits = 1;
-			g_cover[COV_RESUMED]++;
-		}
+		else
+			saved = true;
 	}
-	g_cover[COV_STALE] += want == -ESTALE;
 	char reason[256];
 	size_t l0 = r->mio->log_num;
+	if (!saved) {
+		g_cover[COV_STALE] += want == -ESTALE;
+		int ret = save_lock_resume(r->c, reason, sizeof(reason));
+		if (check_ret(r, st, "resume", ret, want))
+			note_commits(r, st, "resume", l0, CK_FINAL, NULL, 0);
+		return;
+	}
+
+	/* The outcome, predicted on a copy: the first commit, then the
+	 * checks. */
+	const struct mseal *s = m->o[img].seal;
+	const int had_pins = s->npins;
+	const bool first_commits = adoptable(m, s) > 0 ||
+				   !model_equal(&r->snaps[r->nsnaps - 1].m, m);
+	struct model sim;
+	model_copy(&sim, m);
+	if (first_commits)
+		model_commit(&sim);
+	const struct mseal *ss = model_live_seal(&sim);
+	enum save_why why;
+	if (adoptable(&sim, ss) > 0)
+		want = -EBUSY; /* cannot happen here: no open writers */
+	else if (!pins_hold(&sim, ss, &why))
+		want = -ESTALE;
+	const bool resumes = want == 0;
+	model_free(&sim);
+
 	int ret = save_lock_resume(r->c, reason, sizeof(reason));
-	if (check_ret(r, st, "resume", ret, want))
-		note_commits(r, st, "resume", l0, CK_FINAL, NULL, commits);
+	if (!check_ret(r, st, "resume", ret, want))
+		return;
+	/* The resume's own commit is its last superblock write. */
+	long last_sb = -1;
+	int nsb_first = 0;
+	for (size_t i = l0; i < r->mio->log_num; i++)
+		if (is_sb_write(&r->mio->log[i]))
+			last_sb = (long)i;
+	const size_t split =
+		resumes && last_sb >= 0 ? (size_t)last_sb : r->mio->log_num;
+	for (size_t i = l0; i < split; i++)
+		nsb_first += is_sb_write(&r->mio->log[i]);
+	if ((nsb_first > 0) != first_commits) {
+		fail_msg(st,
+			 "w%u resume: its first commit wrote %d superblocks, "
+			 "oracle expects %s",
+			 r->widx, nsb_first,
+			 first_commits ? "one (changes or files to adopt)"
+				       : "none (nothing dirty)");
+		r->diverged = true;
+		return;
+	}
+	r->note_end = split;
+	r->note_partial = resumes;
+	bool ok = note_commits(r, st, "resume (first commit)", l0, CK_COMMIT,
+			       NULL, 0);
+	r->note_end = 0;
+	r->note_partial = false;
+	if (!ok)
+		return;
+	s = model_live_seal(m);
+	g_cover[COV_RESUME_ADOPTED] += (uint64_t)(s->npins - had_pins);
+	g_cover[COV_RESUME_BUSY] += want == -EBUSY;
+	g_cover[COV_STALE] += want == -ESTALE;
+	if (!resumes)
+		return;
+	m->o[img].seal->state = SAVE_STATE_RESUMING;
+	g_cover[COV_RESUMED]++;
+	note_commits(r, st, "resume", split, CK_FINAL, NULL, 1);
 }
 
 static void do_discard(struct run *r, struct stats *st)
@@ -3009,7 +3134,6 @@ int main(void)
 	if (ee && ee[0])
 		enc_every = (unsigned)strtoul(ee, NULL, 0);
 	g_enc = env_on("HANGAR_CRASH_ENCRYPTED");
-	g_known_bugs = env_on("HANGAR_CRASH_KNOWN_BUGS");
 	const bool sanitized = CRASH_SANITIZED || env_on("HANGAR_SANITIZED");
 	double budget = long_mode ? 3600 : sanitized ? 200 : 240;
 	const char *b = getenv("HANGAR_CRASH_BUDGET");
@@ -3120,7 +3244,6 @@ int main(void)
 
 	g_extended = 0; /* count the real run's only */
 	memset(g_cover, 0, sizeof(g_cover));
-	g_known_bug_skips = 0;
 	memset(g_cover_why, 0, sizeof(g_cover_why));
 	g_cover_spent = 0;
 	unsigned w = 0;
@@ -3212,8 +3335,10 @@ int main(void)
 		"removed %llu, copy %llu, older %llu), %llu retired, %llu "
 		"rewritten, %llu never-closed images set aside, %llu tainted "
 		"seals refused, %llu resumes (%llu refused stale), %llu "
-		"unlink/rename refused busy, up to %zu spent fingerprints; "
-		"%llu operations hit known core bug 1 (%s)\n",
+		"unlink/rename refused busy, up to %zu spent fingerprints, "
+		"%llu images away from a saved memory.save rewritten (not "
+		"adopted), %llu files adopted by a resume's first commit, "
+		"%llu resumes refused busy\n",
 		(unsigned long long)g_cover[COV_SEALED],
 		(unsigned long long)g_cover[COV_ADOPTED],
 		(unsigned long long)g_cover[COV_INHERITED],
@@ -3236,8 +3361,9 @@ int main(void)
 		(unsigned long long)g_cover[COV_RESUMED],
 		(unsigned long long)g_cover[COV_STALE],
 		(unsigned long long)g_cover[COV_BUSY], g_cover_spent,
-		(unsigned long long)g_known_bug_skips,
-		g_known_bugs ? "run: HANGAR_CRASH_KNOWN_BUGS" : "left out");
+		(unsigned long long)g_cover[COV_AWAY],
+		(unsigned long long)g_cover[COV_RESUME_ADOPTED],
+		(unsigned long long)g_cover[COV_RESUME_BUSY]);
 	if (out_of_time)
 		fprintf(stderr,
 			"crash: time budget of %.0f s reached before the "
