@@ -128,6 +128,48 @@ static void mountinfo_unescape(char *s)
 	*out = '\0';
 }
 
+/* One FUSE mount of /proc/self/mountinfo, pointing into its line. */
+struct fuse_mount_line {
+	char *dev;	  /* "major:minor" */
+	char *mountpoint; /* unescaped */
+	char *fstype;
+	char *source; /* unescaped */
+};
+
+/*
+ * The next FUSE mount in `f` (mountinfo: "id parent major:minor root
+ * MOUNTPOINT opts [tags] - TYPE SOURCE superopts"); false at the end.  The
+ * fields point into *line, valid until the next call.
+ */
+static bool mountinfo_next_fuse(FILE *f, char **line, size_t *line_cap,
+				struct fuse_mount_line *out)
+{
+	while (getline(line, line_cap, f) > 0) {
+		char *fields[5] = {0};
+		char *save = NULL, *tok, *sep;
+		int n = 0;
+
+		sep = strstr(*line, " - ");
+		if (!sep)
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(*line, " ", &save); tok && n < 5;
+		     tok = strtok_r(NULL, " ", &save))
+			fields[n++] = tok;
+		out->fstype = strtok_r(sep + 3, " ", &save);
+		out->source = strtok_r(NULL, " ", &save);
+		if (n < 5 || !out->fstype || !out->source ||
+		    strncmp(out->fstype, "fuse", 4) != 0)
+			continue;
+		out->dev = fields[2];
+		out->mountpoint = fields[4];
+		mountinfo_unescape(out->mountpoint);
+		mountinfo_unescape(out->source);
+		return true;
+	}
+	return false;
+}
+
 /*
  * Scan /proc/self/mountinfo for a FUSE mount whose source (`by_source`) or
  * mount point (otherwise) is `key` (as given or resolved by realpath), and
@@ -136,6 +178,7 @@ static void mountinfo_unescape(char *s)
 static int mountinfo_find(const char *key, bool by_source, char *out,
 			  size_t out_len, char *out_fstype, size_t fstype_len)
 {
+	struct fuse_mount_line m;
 	char real[PATH_MAX];
 	char *line = NULL;
 	size_t line_cap = 0;
@@ -147,36 +190,14 @@ static int mountinfo_find(const char *key, bool by_source, char *out,
 	f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return -errno;
-	while (getline(&line, &line_cap, f) > 0) {
-		/* id parent major:minor root MOUNTPOINT opts [tags] - TYPE
-		 * SOURCE superopts */
-		char *fields[5] = {0};
-		char *save = NULL, *tok, *sep;
-		char *fstype, *source, *match, *other;
-		int n = 0;
-
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		*sep = '\0';
-		for (tok = strtok_r(line, " ", &save); tok && n < 5;
-		     tok = strtok_r(NULL, " ", &save))
-			fields[n++] = tok;
-		if (n < 5)
-			continue;
-		fstype = strtok_r(sep + 3, " ", &save);
-		source = strtok_r(NULL, " ", &save);
-		if (!fstype || !source || strncmp(fstype, "fuse", 4) != 0)
-			continue;
-		mountinfo_unescape(source);
-		mountinfo_unescape(fields[4]);
-		match = by_source ? source : fields[4];
-		other = by_source ? fields[4] : source;
+	while (mountinfo_next_fuse(f, &line, &line_cap, &m)) {
+		const char *match = by_source ? m.source : m.mountpoint;
+		const char *other = by_source ? m.mountpoint : m.source;
 		if (strcmp(match, real) != 0 && strcmp(match, key) != 0)
 			continue;
 		snprintf(out, out_len, "%s", other);
 		if (out_fstype)
-			snprintf(out_fstype, fstype_len, "%s", fstype);
+			snprintf(out_fstype, fstype_len, "%s", m.fstype);
 		rc = 0;
 		break;
 	}
@@ -188,6 +209,7 @@ static int mountinfo_find(const char *key, bool by_source, char *out,
 /* Whether mountinfo lists a FUSE mount of device `dev` at `path`. */
 static bool mountinfo_has(dev_t dev, const char *path)
 {
+	struct fuse_mount_line m;
 	char *line = NULL;
 	size_t line_cap = 0;
 	bool found = false;
@@ -197,25 +219,9 @@ static bool mountinfo_has(dev_t dev, const char *path)
 	if (!f)
 		return false;
 	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
-	while (!found && getline(&line, &line_cap, f) > 0) {
-		char *fields[5] = {0};
-		char *save = NULL, *tok, *sep, *fstype;
-		int n = 0;
-
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		*sep = '\0';
-		for (tok = strtok_r(line, " ", &save); tok && n < 5;
-		     tok = strtok_r(NULL, " ", &save))
-			fields[n++] = tok;
-		fstype = strtok_r(sep + 3, " ", &save);
-		if (n < 5 || !fstype || strncmp(fstype, "fuse", 4) != 0 ||
-		    strcmp(fields[2], want) != 0)
-			continue;
-		mountinfo_unescape(fields[4]);
-		found = strcmp(fields[4], path) == 0;
-	}
+	while (!found && mountinfo_next_fuse(f, &line, &line_cap, &m))
+		found = strcmp(m.dev, want) == 0 &&
+			strcmp(m.mountpoint, path) == 0;
 	free(line);
 	fclose(f);
 	return found;

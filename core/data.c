@@ -544,11 +544,6 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 	return ret;
 }
 
-static bool needs_save_transition(struct container *c, const struct object *o)
-{
-	return save_needs_transition(c, o);
-}
-
 /* After `o` was written up to byte `end` (write lock held): the size, the
  * dirty flags, mtime. */
 static void write_done(struct container *c, struct object *o, uint64_t end)
@@ -603,7 +598,7 @@ static int write_begin(struct container *c, uint64_t id,
 	if (!o)
 		return -ENOENT;
 	ret = c->read_only ? -EROFS : c->poisoned;
-	if (!ret && needs_save_transition(c, o))
+	if (!ret && save_needs_transition(c, o))
 		ret = save_before_modify(c, o);
 	if (!ret)
 		*out_obj = o;
@@ -909,7 +904,7 @@ static int object_write_untainted(struct container *c, uint64_t id,
 		pthread_rwlock_unlock(&c->lock);
 		return write_by_cluster(c, id, src, len, offset, true);
 	}
-	if (!compressed && !needs_save_transition(c, o) &&
+	if (!compressed && !save_needs_transition(c, o) &&
 	    offset + len <= o->size) {
 		while (done < len) {
 			uint64_t pos = offset + done;

@@ -18,8 +18,9 @@
  *                         readers), so a thread must never take its read
  *                         side while holding it: that would deadlock
  *                         behind a waiting writer.  It protects the object array, every object's name,
- *                         size, flags, map tree and pending buffer, the save
- *                         state, the allocator and every "dirty" flag except
+ *                         size, flags, map tree and pending buffer, its
+ *                         image seal and fingerprint crcs, the spent list,
+ *                         the allocator and every "dirty" flag except
  *                         the two atomics below.  Read lock: lookups, reads,
  *                         in-place writes of RAW clusters inside the size.
  *                         Write lock: everything else, and the commit --

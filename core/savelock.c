@@ -23,9 +23,10 @@
  * is a new object with no history.  Every image that can never be resumed
  * again leaves its fingerprint in the container's spent list; a new image
  * with a spent fingerprint is recorded INVALIDATED (SAVE_WHY_COPY).  A copy
- * of a live seal inherits that seal's pins.  The fingerprint is computed by
- * reading the image back once when it is sealed (the image is complete and
- * its writer is waiting for close() to return; see FORMAT.md section 4).
+ * of a live seal inherits that seal's pins.  The fingerprint is computed at
+ * the seal from the per-cluster crcs data.c noted as memory.save was
+ * stored, reading back only clusters without one (an image written under
+ * another name); its writer is waiting for close() (FORMAT.md section 4).
  *
  * THREAD MODEL: all functions take (or are called with) the container write
  * lock; save_is_pinned, save_needs_transition, save_lock_check_write and
