@@ -243,9 +243,8 @@ static int sref_enter_mem(struct container *c, const struct map_node *n)
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		if (n->level == 0) {
 			if (entry_has_data(&n->entries[i])) {
-				ret = alloc_ref(a, cluster_of(c,
-							      n->entries[i]
-								      .offset));
+				ret = alloc_ref(
+					a, cluster_of(c, n->entries[i].offset));
 				if (ret)
 					return ret;
 			}
@@ -421,8 +420,8 @@ struct leave_plan {
 };
 
 static int plan_leave(struct walk *w, struct leave_plan *p, uint64_t phys,
-		      uint32_t crc, const struct map_seal *seal,
-		      uint16_t level, uint64_t index)
+		      uint32_t crc, const struct map_seal *seal, uint16_t level,
+		      uint64_t index)
 {
 	struct container *c = w->c;
 	uint64_t cl = cluster_of(c, phys);
@@ -705,10 +704,9 @@ static int live_ref_tree(struct container *c, const struct map_node *n)
 	for (uint32_t i = 0; !ret && i < c->fanout; i++) {
 		if (n->level == 0) {
 			if (entry_has_data(&n->entries[i]))
-				ret = alloc_ref(&c->alloc,
-						cluster_of(c,
-							   n->entries[i]
-								   .offset));
+				ret = alloc_ref(
+					&c->alloc,
+					cluster_of(c, n->entries[i].offset));
 		} else if (n->children[i]) {
 			ret = live_ref_tree(c, n->children[i]);
 		}
