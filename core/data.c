@@ -5,8 +5,10 @@
  * Design notes.
  *   - Fast path: a write that lies inside the object's size, onto RAW
  *     clusters, of an uncompressed object that no save-lock transition
- *     concerns, is a pwrite in place under the container READ lock (RAW
- *     clusters are exclusively owned: docs/design.md, invariant 3's one exception).
+ *     concerns, is a pwrite in place under the container READ lock, onto
+ *     RAW clusters that no snapshot shares (snapshot_raw_owned;
+ *     docs/design.md, invariant 3's one exception); a shared one is
+ *     copied first, like a write into a hole.
  *     Contiguous clusters are coalesced into one pread/pwrite.
  *   - Everything else takes the write lock.  A write into a HOLE or ZERO
  *     cluster allocates a cluster that is free in the committed state and
