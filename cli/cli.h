@@ -141,6 +141,29 @@ void usage_mount(FILE *f);
 void usage_umount(FILE *f);
 void usage_key(FILE *f);
 
+/* ---- defaults.c ---------------------------------------------------------- */
+
+#define CLI_CONF_PATH "/etc/hangar.conf"
+
+/*
+ * cli_default_store - the store to use when STORE is left out: the
+ * HANGAR_STORE environment variable, else the `store = PATH` line of the
+ * configuration file ($HANGAR_CONF, else CLI_CONF_PATH).  0 with the path
+ * in `buf`; -ENOENT when none is set; another error (printed) for an
+ * unreadable or malformed file.
+ */
+int cli_default_store(char *buf, size_t len);
+
+/*
+ * cli_store_operand - the STORE of a command whose operands are STORE and
+ * `after` more: argv[optind] (optind moves past it) when it got more than
+ * `after` operands; the default store (in `buf`) when it got exactly
+ * `after`; NULL when fewer, or no default is configured.  The caller then
+ * checks that exactly `after` operands are left.
+ */
+const char *cli_store_operand(int argc, char **argv, int after, char *buf,
+			      size_t len);
+
 /* ---- report.c ----------------------------------------------------------- */
 
 /* cli_error - "hangar: MESSAGE\n" on stderr. */

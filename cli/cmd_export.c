@@ -31,7 +31,8 @@
 
 void usage_export(FILE *f)
 {
-	fprintf(f, "usage: hangar export STORE GUEST DIR [--force]\n"
+	fprintf(f, "usage: hangar export [STORE] GUEST DIR [--force] "
+		   "[--progress]\n"
 		   "Copy every file of GUEST (disks, config, memory.save, ...) "
 		   "into DIR as plain\n"
 		   "sparse files.  DIR is created if it does not exist.\n\n"
@@ -232,6 +233,7 @@ int cmd_export(int argc, char **argv)
 	struct container *c = NULL;
 	struct progress progress;
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	char store_buf[4096];
 	uint64_t total = 0, base = 0;
 	bool force = false, exact = false, show_progress = false;
 	int dir_fd = -1, opt, rc, exit_code = CLI_EXIT_FAIL;
@@ -246,14 +248,15 @@ int cmd_export(int argc, char **argv)
 		else if (opt == 'P')
 			show_progress = true;
 	}
-	if (argc - optind != 3)
+	store_path =
+		cli_store_operand(argc, argv, 2, store_buf, sizeof(store_buf));
+	if (!store_path || argc - optind != 2)
 		return cli_usage_error(usage_export,
-				       argc - optind < 3
+				       !store_path || argc - optind < 2
 					       ? "missing STORE, GUEST or DIR"
 					       : "too many arguments");
-	store_path = argv[optind];
-	guest = argv[optind + 1];
-	out_dir = argv[optind + 2];
+	guest = argv[optind];
+	out_dir = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
 

@@ -424,7 +424,7 @@ int cmd_import(int argc, char **argv)
 	struct cli_store cs;
 	struct container *c = NULL;
 	struct progress progress;
-	char path[4400];
+	char path[4400], store_buf[4096];
 	bool exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
@@ -468,13 +468,13 @@ int cmd_import(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 2)
+	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 1)
 		return cli_usage_error(usage_import,
-				       argc - optind < 2
+				       !dir || argc - optind < 1
 					       ? "missing STORE or GUEST"
 					       : "too many arguments");
-	dir = argv[optind];
-	guest = argv[optind + 1];
+	guest = argv[optind];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
 	if (!num_disks && !config.path && !memory.path)
