@@ -12,6 +12,9 @@
  *   copy.c       sparse copies between host files and container objects
  *   guestinfo.c  everything `ls` and `status` show about one guest
  *   guestjson.c  the same as JSON
+ *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
+ *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img
+ *   openers.c    who has a guest's files open on a mount (as fuser)
  *   cmd_*.c      one command each
  *
  * cli/ uses only core's public headers (store.h, container.h, savelock.h,
@@ -126,6 +129,9 @@ int cmd_rm(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_rename(int argc, char **argv);
+int cmd_resize(int argc, char **argv);
+int cmd_df(int argc, char **argv);
 
 void usage_init(FILE *f);
 void usage_create(FILE *f);
@@ -140,6 +146,9 @@ void usage_rm(FILE *f);
 void usage_mount(FILE *f);
 void usage_umount(FILE *f);
 void usage_key(FILE *f);
+void usage_rename(FILE *f);
+void usage_resize(FILE *f);
+void usage_df(FILE *f);
 
 /* ---- defaults.c ---------------------------------------------------------- */
 
@@ -457,6 +466,19 @@ int convert_probe(const char *path, int fd, char *fmt, size_t len);
 int convert_to_raw(const char *path, int src_fd, const char *fmt,
 		   const char *tmp_dir, bool show_progress, int *out_fd,
 		   uint64_t *out_size);
+
+/* ---- openers.c ---------------------------------------------------------- */
+
+/*
+ * cli_path_openers - how many processes (other than us) have `path` open,
+ * or with `prefix` any file under it (a guest directory on a mount); with
+ * `for_write` only descriptors opened for writing count.  The first one's
+ * PID and /proc comm in *out_pid and `comm`.  Only processes the caller
+ * may inspect are seen (every one as root).  -errno when `path` does not
+ * resolve (-ENOENT).
+ */
+int cli_path_openers(const char *path, bool prefix, bool for_write,
+		     pid_t *out_pid, char *comm, size_t comm_len);
 
 /* ---- guestinfo.c -------------------------------------------------------- */
 
