@@ -452,7 +452,8 @@ bool convert_format_supported(const char *fmt);
  * `qemu-img info` detects it ("raw", "qcow2", ...), into `fmt`.  Without
  * qemu-img: "raw" and 0 for a file with none of the four formats' magic,
  * else that format and -ENOENT (it needs qemu-img).  -EIO when qemu-img
- * failed (its stderr said why), -EINVAL when its answer had no format.
+ * failed (its stderr said why; `fmt` then has what the magic numbers say),
+ * -EINVAL when its answer had no format.
  */
 int convert_probe(const char *path, int fd, char *fmt, size_t len);
 

@@ -260,9 +260,16 @@ static int import_convert_disk(struct import_source *src,
 			 src->path);
 		return rc;
 	}
+	if (rc == -EIO && strcmp(fmt, "raw") != 0) {
+		cli_error("%s: looks like a %s image, but qemu-img cannot read "
+			  "it (see above); not imported",
+			  src->path, fmt);
+		return rc;
+	}
 	if (rc) {
 		cli_error("%s: cannot tell its format (qemu-img info: %s)",
-			  src->path, cli_strerror(rc));
+			  src->path,
+			  rc == -EIO ? "failed, see above" : cli_strerror(rc));
 		return rc;
 	}
 	if (strcmp(fmt, "raw") == 0)

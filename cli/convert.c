@@ -186,11 +186,12 @@ int convert_probe(const char *path, int fd, char *fmt, size_t len)
 	pid_t pid;
 	int out, rc;
 
+	/* what the magic says: the answer without qemu-img, and what an
+	 * error message names when qemu-img cannot read the file */
+	snprintf(fmt, len, "%s", format_from_magic(fd));
 	rc = qemu_img_spawn(args, &pid, &out);
-	if (rc == -ENOENT) {
-		snprintf(fmt, len, "%s", format_from_magic(fd));
+	if (rc == -ENOENT)
 		return strcmp(fmt, "raw") == 0 ? 0 : -ENOENT;
-	}
 	if (rc)
 		return rc;
 	json = malloc(CONVERT_INFO_MAX + 1);
