@@ -124,6 +124,10 @@ static int resize_mounted(const struct cli_store *cs,
 		return CLI_EXIT_FAIL;
 	}
 	cli_store_mount_path(cs, rq->guest, path, sizeof(path));
+	if (stat(path, &st) != 0) {
+		cli_error("%s: no guest named %s", cs->dir, rq->guest);
+		return CLI_EXIT_FAIL;
+	}
 	if (strlen(path) + strlen(rq->disk) + 2 > sizeof(path)) {
 		cli_error("%s: path too long", path);
 		return CLI_EXIT_FAIL;

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,6 +74,8 @@ static int qemu_img_spawn(char *const args[], pid_t *out_pid, int *out_fd)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* no qemu-img left writing an unnamed file when we die */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (dup2(out[1], STDOUT_FILENO) >= 0) {
 			int fd = open("/dev/null", O_RDONLY);
 
