@@ -48,7 +48,7 @@ struct check_result {
 
 void usage_check(FILE *f)
 {
-	fprintf(f, "usage: hangar check STORE [GUEST] [--json]\n"
+	fprintf(f, "usage: hangar check [STORE] [GUEST] [--json]\n"
 		   "Verify every container of STORE (or just GUEST) "
 		   "completely: superblocks,\n"
 		   "object table, every map node, compressed clusters and the "
@@ -238,6 +238,9 @@ int cmd_check(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct check_result *results = NULL;
+	struct store_probe probe;
+	const char *dir = NULL, *guest;
+	char store_buf[4096];
 	struct cli_store cs;
 	struct progress progress;
 	char **names = NULL;
@@ -254,13 +257,22 @@ int cmd_check(int argc, char **argv)
 		else if (opt == 'q')
 			quiet = true;
 	}
-	if (argc - optind < 1 || argc - optind > 2)
-		return cli_usage_error(
-			usage_check, argc - optind < 1 ? "missing STORE"
-						       : "too many arguments");
-	if (argc - optind == 2 && !cli_guest_check_name(argv[optind + 1]))
+	/* `check GUEST` with a default store; an operand that is a store
+	 * directory is STORE (defaults.c) */
+	if (argc - optind == 2 ||
+	    (argc - optind == 1 && store_probe(argv[optind], &probe) == 0))
+		dir = argv[optind++];
+	else if (argc - optind < 2 &&
+		 cli_default_store(store_buf, sizeof(store_buf)) == 0)
+		dir = store_buf;
+	if (!dir || argc - optind > 1)
+		return cli_usage_error(usage_check,
+				       !dir ? "missing STORE"
+					    : "too many arguments");
+	guest = argc - optind == 1 ? argv[optind] : NULL;
+	if (guest && !cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
+	if (cli_store_open(dir, CLI_ACCESS_READ, &cs) != 0)
 		return CHECK_EXIT_FAILED;
 	exit_code = CHECK_EXIT_FAILED;
 	if (cs.read_only && cs.holder) {
@@ -272,9 +284,9 @@ int cmd_check(int argc, char **argv)
 			 "others are",
 			 holder);
 	}
-	if (argc - optind == 2) {
+	if (guest) {
 		names = calloc(1, sizeof(*names));
-		if (!names || !(names[0] = strdup(argv[optind + 1]))) {
+		if (!names || !(names[0] = strdup(guest))) {
 			free(names);
 			names = NULL;
 			cli_error("out of memory");

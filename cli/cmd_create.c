@@ -27,7 +27,7 @@
 
 void usage_create(FILE *f)
 {
-	fprintf(f, "usage: hangar create STORE GUEST [--disk SIZE]... "
+	fprintf(f, "usage: hangar create [STORE] GUEST [--disk SIZE]... "
 		   "[--config FILE] [--compress-disks]\n"
 		   "Create a guest.  Each --disk adds an empty (sparse) raw "
 		   "disk: disk.raw,\n"
@@ -231,6 +231,7 @@ int cmd_create(int argc, char **argv)
 	unsigned num_disks = 0;
 	const char *config = NULL, *dir, *guest;
 	struct cli_store cs;
+	char store_buf[4096];
 	struct container *c = NULL;
 	struct stat st;
 	char size_text[FORMAT_SIZE_LEN];
@@ -265,13 +266,13 @@ int cmd_create(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 2)
+	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 1)
 		return cli_usage_error(usage_create,
-				       argc - optind < 2
+				       !dir || argc - optind < 1
 					       ? "missing STORE or GUEST"
 					       : "too many arguments");
-	dir = argv[optind];
-	guest = argv[optind + 1];
+	guest = argv[optind];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
 	if (config) {

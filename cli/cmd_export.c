@@ -31,12 +31,16 @@
 
 void usage_export(FILE *f)
 {
-	fprintf(f, "usage: hangar export STORE GUEST DIR [--force]\n"
+	fprintf(f, "usage: hangar export [STORE] GUEST DIR [--force] "
+		   "[--progress]\n"
 		   "Copy every file of GUEST (disks, config, memory.save, ...) "
 		   "into DIR as plain\n"
 		   "sparse files.  DIR is created if it does not exist.\n\n"
 		   "  -f, --force   overwrite files that already exist in DIR\n"
-		   "  -b, --bytes   print exact sizes\n" CLI_KEY_USAGE
+		   "  -b, --bytes   print exact sizes\n"
+		   "      --progress  show progress (data copied, rate, ETA) "
+		   "even when stderr\n"
+		   "                is not a terminal\n" CLI_KEY_USAGE
 		   "  -h, --help    show this help\n");
 }
 
@@ -80,9 +84,10 @@ static int export_one(struct container *c, const struct guest_object *o,
  * the mount into `dir_fd`. */
 static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			    const char *dir, bool force, struct stat *out_st,
-			    struct progress *progress, uint64_t base)
+			    struct progress *progress, uint64_t *base)
 {
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	uint64_t data;
 	int src, dst, rc;
 
 	src = openat(src_dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -109,7 +114,10 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			cli_error("%s/%s: %s", dir, name, strerror(-rc));
 		return rc;
 	}
-	rc = copy_fd_to_fd(src, dst, (uint64_t)out_st->st_size, progress, base);
+	data = copy_host_data_bytes(src, (uint64_t)out_st->st_size);
+	rc = copy_fd_to_fd(src, dst, (uint64_t)out_st->st_size, progress,
+			   *base);
+	*base += data;
 	close(src);
 	if (close(dst) < 0 && rc == 0)
 		rc = -errno;
@@ -123,7 +131,8 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 
 /* The store is mounted at cs->mountpoint: copy MNT/GUEST/ * into out_dir. */
 static int export_through_mount(const struct cli_store *cs, const char *guest,
-				const char *out_dir, bool force, bool exact)
+				const char *out_dir, bool force, bool exact,
+				bool show_progress)
 {
 	char src_path[4400], holder[4400];
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
@@ -153,11 +162,15 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 		close(src_fd);
 		return CLI_EXIT_FAIL;
 	}
-	while ((de = readdir(d)) != NULL)
-		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-			    0 &&
-		    S_ISREG(st.st_mode))
-			total += (uint64_t)st.st_size;
+	while ((de = readdir(d)) != NULL) {
+		int fd = openat(src_fd, de->d_name,
+				O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			total += copy_host_data_bytes(fd, (uint64_t)st.st_size);
+		if (fd >= 0)
+			close(fd);
+	}
 	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
 		cli_error("%s: %s", out_dir, strerror(errno));
 		goto out_closedir;
@@ -167,7 +180,7 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 		cli_error("%s: %s", out_dir, strerror(errno));
 		goto out_closedir;
 	}
-	progress_start(&progress, "export", total);
+	progress_start_forced(&progress, "export", total, show_progress);
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
@@ -175,10 +188,9 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 		    !S_ISREG(st.st_mode))
 			continue; /* ".", "..": a guest holds only files */
 		rc = export_mount_one(src_fd, de->d_name, dir_fd, out_dir,
-				      force, &st, &progress, base);
+				      force, &st, &progress, &base);
 		if (rc)
 			goto out_closedir;
-		base += (uint64_t)st.st_size;
 	}
 	progress_finish(&progress);
 	if (fsync(dir_fd) < 0) {
@@ -210,6 +222,7 @@ int cmd_export(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"force", no_argument, NULL, 'f'},
 		{"bytes", no_argument, NULL, 'b'},
+		{"progress", no_argument, NULL, 'P'},
 		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -220,8 +233,9 @@ int cmd_export(int argc, char **argv)
 	struct container *c = NULL;
 	struct progress progress;
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	char store_buf[4096];
 	uint64_t total = 0, base = 0;
-	bool force = false, exact = false;
+	bool force = false, exact = false, show_progress = false;
 	int dir_fd = -1, opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":fbh", longopts, NULL)) != -1) {
@@ -231,23 +245,26 @@ int cmd_export(int argc, char **argv)
 			force = true;
 		else if (opt == 'b')
 			exact = true;
+		else if (opt == 'P')
+			show_progress = true;
 	}
-	if (argc - optind != 3)
+	store_path =
+		cli_store_operand(argc, argv, 2, store_buf, sizeof(store_buf));
+	if (!store_path || argc - optind != 2)
 		return cli_usage_error(usage_export,
-				       argc - optind < 3
+				       !store_path || argc - optind < 2
 					       ? "missing STORE, GUEST or DIR"
 					       : "too many arguments");
-	store_path = argv[optind];
-	guest = argv[optind + 1];
-	out_dir = argv[optind + 2];
+	guest = argv[optind];
+	out_dir = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
 
 	if (cli_store_open(store_path, CLI_ACCESS_READ, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (cs.holder && cs.mountpoint[0]) {
-		exit_code =
-			export_through_mount(&cs, guest, out_dir, force, exact);
+		exit_code = export_through_mount(&cs, guest, out_dir, force,
+						 exact, show_progress);
 		if (cli_store_close(&cs) != 0)
 			exit_code = CLI_EXIT_FAIL;
 		return exit_code;
@@ -292,14 +309,16 @@ int cmd_export(int argc, char **argv)
 		goto out_put;
 	}
 	for (size_t i = 0; i < g.num_objects; i++)
-		total += g.objects[i].attr.size;
-	progress_start(&progress, "export", total);
+		total += copy_object_data_bytes(c, g.objects[i].attr.id,
+						g.objects[i].attr.size);
+	progress_start_forced(&progress, "export", total, show_progress);
 	for (size_t i = 0; i < g.num_objects; i++) {
 		rc = export_one(c, &g.objects[i], dir_fd, out_dir, force,
 				&progress, base);
 		if (rc)
 			goto out_close_dir;
-		base += g.objects[i].attr.size;
+		base += copy_object_data_bytes(c, g.objects[i].attr.id,
+					       g.objects[i].attr.size);
 	}
 	progress_finish(&progress);
 	if (fsync(dir_fd) < 0) {

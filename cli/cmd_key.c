@@ -30,13 +30,14 @@
 void usage_key(FILE *f)
 {
 	fprintf(f,
-		"usage: hangar key add STORE [--keyfile FILE | --passphrase-fd "
+		"usage: hangar key add [STORE] [--keyfile FILE | "
+		"--passphrase-fd "
 		"N]\n"
 		"                  [--new-keyfile FILE | --new-passphrase-fd "
 		"N]\n"
-		"       hangar key remove STORE --slot N [--keyfile FILE | "
+		"       hangar key remove [STORE] --slot N [--keyfile FILE | "
 		"--passphrase-fd N]\n"
-		"       hangar key list STORE [--json]\n"
+		"       hangar key list [STORE] [--json]\n"
 		"Manage the key slots of an encrypted store (up to %u): add a "
 		"passphrase or\n"
 		"a recovery key file, remove one, list them.  No data is "
@@ -285,6 +286,7 @@ int cmd_key(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *new_keyfile = NULL, *action, *dir;
+	char store_buf[4096];
 	long new_fd = -1, slot = -1;
 	bool json = false;
 	int opt, exit_code;
@@ -307,14 +309,15 @@ int cmd_key(int argc, char **argv)
 			json = true;
 		}
 	}
-	if (argc - optind != 2)
+	action = optind < argc ? argv[optind++] : NULL;
+	dir = action ? cli_store_operand(argc, argv, 0, store_buf,
+					 sizeof(store_buf))
+		     : NULL;
+	if (!dir || argc - optind != 0)
 		return cli_usage_error(usage_key,
-				       argc - optind < 2
-					       ? "missing add|remove|list or "
-						 "STORE"
-					       : "too many arguments");
-	action = argv[optind];
-	dir = argv[optind + 1];
+				       !dir ? "missing add|remove|list or "
+					      "STORE"
+					    : "too many arguments");
 	if (strcmp(action, "list") == 0)
 		return key_list(dir, json);
 	if (strcmp(action, "add") == 0)

@@ -19,7 +19,7 @@
 void usage_ls(FILE *f)
 {
 	fprintf(f,
-		"usage: hangar ls STORE [--json] [--bytes]\n"
+		"usage: hangar ls [STORE] [--json] [--bytes]\n"
 		"List the guests of STORE: state (stopped, saved, resuming, "
 		"invalidated,\n"
 		"unreadable), memory image size, last change, and each disk "
@@ -72,6 +72,8 @@ int cmd_ls(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_store cs;
+	char store_buf[4096];
+	const char *dir;
 	char **names = NULL;
 	size_t num = 0;
 	bool json = false, exact = false, any_error = false;
@@ -86,11 +88,11 @@ int cmd_ls(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			usage_ls, argc - optind < 1 ? "missing STORE"
-						    : "too many arguments");
-	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
+	dir = cli_store_operand(argc, argv, 0, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 0)
+		return cli_usage_error(usage_ls, !dir ? "missing STORE"
+						      : "too many arguments");
+	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (cs.read_only && cs.holder && !json) {
 		char holder[4400];

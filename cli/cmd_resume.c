@@ -1,5 +1,5 @@
 /*
- * cmd_resume.c -- `hangar resume STORE GUEST` and `hangar discard STORE
+ * cmd_resume.c -- `hangar resume [STORE] GUEST` and `hangar discard STORE
  * GUEST`: the two ways out of the SAVED state (hangar/savelock.h).
  *
  * resume: save_lock_resume verifies every pinned disk is still in the
@@ -21,7 +21,7 @@
 
 void usage_resume(FILE *f)
 {
-	fprintf(f, "usage: hangar resume STORE GUEST\n"
+	fprintf(f, "usage: hangar resume [STORE] GUEST\n"
 		   "Release the save lock of a saved guest so it can be "
 		   "restored from its\n"
 		   "memory.save.  Refused, with the reason, if a disk is no "
@@ -36,7 +36,7 @@ void usage_resume(FILE *f)
 
 void usage_discard(FILE *f)
 {
-	fprintf(f, "usage: hangar discard STORE GUEST\n"
+	fprintf(f, "usage: hangar discard [STORE] GUEST\n"
 		   "Delete GUEST's saved memory image (saved, stale or "
 		   "resuming) and unpin its\n"
 		   "disks: the guest will boot fresh.  On a mounted store "
@@ -91,27 +91,29 @@ static int savelock_mounted(const struct cli_store *cs, const char *guest,
 /* Shared front half: options, arguments, store and guest. */
 static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
 			 struct cli_store *cs, struct container **out_c,
-			 const char **out_guest)
+			 const char **out_guest, char *store_buf,
+			 size_t store_len)
 {
 	static const struct option longopts[] = {
 		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *guest;
+	const char *guest, *dir;
 	int opt, rc, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
 		if (cli_getopt_common(opt, argv, usage, &exit_code))
 			return exit_code;
-	if (argc - optind != 2)
-		return cli_usage_error(usage, argc - optind < 2
+	dir = cli_store_operand(argc, argv, 1, store_buf, store_len);
+	if (!dir || argc - optind != 1)
+		return cli_usage_error(usage, !dir || argc - optind < 1
 						      ? "missing STORE or GUEST"
 						      : "too many arguments");
-	guest = argv[optind + 1];
+	guest = argv[optind];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	rc = cli_store_open(argv[optind], CLI_ACCESS_WRITE, cs);
+	rc = cli_store_open(dir, CLI_ACCESS_WRITE, cs);
 	if (rc == -EWOULDBLOCK) {
 		*out_guest = guest;
 		return SAVELOCK_MOUNTED;
@@ -146,13 +148,15 @@ int cmd_resume(int argc, char **argv)
 	struct cli_store cs;
 	struct container *c = NULL;
 	const char *guest = NULL;
+	char store_buf[4096]; /* the default store: cs.dir points here */
 	struct control_reply reply = {.code = CONTROL_REASON_NONE};
 	char via[128] = "";
 	const char *why;
 	bool mounted;
 	int rc, mrc;
 
-	rc = savelock_open(argc, argv, usage_resume, &cs, &c, &guest);
+	rc = savelock_open(argc, argv, usage_resume, &cs, &c, &guest, store_buf,
+			   sizeof(store_buf));
 	mounted = rc == SAVELOCK_MOUNTED;
 	if (mounted) {
 		mrc = savelock_mounted(&cs, guest, true, &rc, &reply);
@@ -194,6 +198,7 @@ int cmd_discard(int argc, char **argv)
 	struct cli_store cs;
 	struct container *c = NULL;
 	const char *guest = NULL;
+	char store_buf[4096]; /* the default store: cs.dir points here */
 	int rc;
 
 	struct control_reply reply = {.code = CONTROL_REASON_NONE};
@@ -201,7 +206,8 @@ int cmd_discard(int argc, char **argv)
 	bool mounted;
 	int mrc;
 
-	rc = savelock_open(argc, argv, usage_discard, &cs, &c, &guest);
+	rc = savelock_open(argc, argv, usage_discard, &cs, &c, &guest,
+			   store_buf, sizeof(store_buf));
 	mounted = rc == SAVELOCK_MOUNTED;
 	if (mounted) {
 		mrc = savelock_mounted(&cs, guest, false, &rc, &reply);

@@ -19,7 +19,7 @@
 void usage_status(FILE *f)
 {
 	fprintf(f,
-		"usage: hangar status STORE GUEST [--json] [--bytes]\n"
+		"usage: hangar status [STORE] GUEST [--json] [--bytes]\n"
 		"Show everything about GUEST: state, container, disks, "
 		"memory image, config,\n"
 		"and the save lock (which image pins which disks since "
@@ -209,7 +209,8 @@ int cmd_status(int argc, char **argv)
 	};
 	struct guest_summary g;
 	struct cli_store cs;
-	const char *guest;
+	char store_buf[4096];
+	const char *guest, *dir;
 	bool json = false, exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
@@ -221,15 +222,16 @@ int cmd_status(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (argc - optind != 2)
+	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 1)
 		return cli_usage_error(usage_status,
-				       argc - optind < 2
+				       !dir || argc - optind < 1
 					       ? "missing STORE or GUEST"
 					       : "too many arguments");
-	guest = argv[optind + 1];
+	guest = argv[optind];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
+	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	rc = guest_summary_load(cs.store, guest, &g);
 	if (rc) {
