@@ -377,6 +377,15 @@ bool cli_guest_check_name(const char *name);
 int cli_secret_read(const char *keyfile, int fd, struct secret *out);
 
 /*
+ * cli_secret_read_error - print why cli_secret_read failed: "FILE: cannot
+ * read the WHAT: ..." for a key file; for a descriptor, the option
+ * (`fd_option`, e.g. "--passphrase-fd") and the descriptor, and for -EBADF
+ * that it is not open (a forgotten redirection).
+ */
+void cli_secret_read_error(const char *keyfile, const char *fd_option, int fd,
+			   int rc, const char *what);
+
+/*
  * cli_passphrase_error - print "hangar: DIR: ..." for a failed
  * secret_prompt: `no_terminal` (which should name the key options to use
  * instead) for -ENOTTY, "passphrases do not match" for -EKEYREJECTED,

@@ -1,8 +1,8 @@
 /*
  * cmd_export.c -- `hangar export STORE GUEST DIR [--force]`.
  *
- * Every file of the guest comes out as a plain file in DIR (created if
- * missing): disks, config, memory.save, anything else.  Sparse: only the
+ * Every file of the guest comes out as a plain file in DIR (created with
+ * its missing parents, like `mkdir -p`): disks, config, memory.save, anything else.  Sparse: only the
  * data ranges of each object are read and written (copy.c), so `du DIR` is
  * proportional to the data.  Existing files are not overwritten unless
  * --force.  Exporting only reads: the store is opened read-only and the
@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +35,52 @@ void usage_export(FILE *f)
 	fprintf(f, "usage: hangar export STORE GUEST DIR [--force]\n"
 		   "Copy every file of GUEST (disks, config, memory.save, ...) "
 		   "into DIR as plain\n"
-		   "sparse files.  DIR is created if it does not exist.\n\n"
+		   "sparse files.  DIR is created (with its parents) if it "
+		   "does not exist.\n\n"
 		   "  -f, --force   overwrite files that already exist in DIR\n"
 		   "  -b, --bytes   print exact sizes\n" CLI_KEY_USAGE
 		   "  -h, --help    show this help\n");
+}
+
+/*
+ * export_open_dir - `mkdir -p out_dir` (0755) and open it.  Returns the
+ * directory's descriptor, or -1 after printing which component failed
+ * ("a/b: not a directory" names the file that is in the way).
+ */
+static int export_open_dir(const char *out_dir)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(out_dir);
+	int fd;
+
+	if (len == 0 || len >= sizeof(path)) {
+		cli_error("%s: %s", out_dir, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	memcpy(path, out_dir, len + 1);
+	for (char *p = path + 1;; p++) {
+		const bool end = *p == '\0';
+		struct stat st;
+
+		if (!end && *p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			cli_error("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			cli_error("%s: not a directory", path);
+			return -1;
+		}
+		if (end)
+			break;
+		*p = '/';
+	}
+	fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		cli_error("%s: %s", out_dir, strerror(errno));
+	return fd;
 }
 
 static int export_one(struct container *c, const struct guest_object *o,
@@ -158,15 +201,9 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 			    0 &&
 		    S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
-	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
-		cli_error("%s: %s", out_dir, strerror(errno));
+	dir_fd = export_open_dir(out_dir);
+	if (dir_fd < 0)
 		goto out_closedir;
-	}
-	dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		cli_error("%s: %s", out_dir, strerror(errno));
-		goto out_closedir;
-	}
 	progress_start(&progress, "export", total);
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
@@ -282,15 +319,9 @@ int cmd_export(int argc, char **argv)
 			  cli_strerror(rc));
 		goto out_summary;
 	}
-	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
-		cli_error("%s: %s", out_dir, strerror(errno));
+	dir_fd = export_open_dir(out_dir);
+	if (dir_fd < 0)
 		goto out_put;
-	}
-	dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		cli_error("%s: %s", out_dir, strerror(errno));
-		goto out_put;
-	}
 	for (size_t i = 0; i < g.num_objects; i++)
 		total += g.objects[i].attr.size;
 	progress_start(&progress, "export", total);

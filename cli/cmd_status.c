@@ -120,7 +120,13 @@ static void status_save_lock(const struct cli_store *cs,
 			       format_name(name, sizeof(name), p->name),
 			       p->pinned_generation);
 	}
-	if (s->state == SAVE_STATE_SAVED || s->state == SAVE_STATE_RESUMING)
+	/* Not changed and absent now means absent at the save too: no
+	 * config to be "unchanged" (save_lock_status). */
+	if ((s->state == SAVE_STATE_SAVED || s->state == SAVE_STATE_RESUMING) &&
+	    !s->config_changed && !guest_summary_find(g, "config"))
+		printf("config       none (the guest has no config file)\n");
+	else if (s->state == SAVE_STATE_SAVED ||
+		 s->state == SAVE_STATE_RESUMING)
 		printf("config       %s since the save\n",
 		       s->config_changed ? "CHANGED" : "unchanged");
 	switch (s->state) {
