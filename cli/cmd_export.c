@@ -88,7 +88,10 @@ static int export_one(struct container *c, const struct guest_object *o,
 		      struct progress *progress, uint64_t base)
 {
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	char shown[FORMAT_NAME_LEN];
 	int fd, rc;
+
+	format_name(shown, sizeof(shown), o->name);
 
 	flags |= force ? O_TRUNC : O_EXCL;
 	fd = openat(dir_fd, o->name, flags, (mode_t)(o->attr.mode & 07777));
@@ -98,9 +101,9 @@ static int export_one(struct container *c, const struct guest_object *o,
 		if (rc == -EEXIST)
 			cli_error("%s/%s: already exists (use --force to "
 				  "overwrite)",
-				  dir, o->name);
+				  dir, shown);
 		else
-			cli_error("%s/%s: %s", dir, o->name, strerror(-rc));
+			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
 		return rc;
 	}
 	rc = object_open(c, o->attr.id, false);
@@ -113,7 +116,7 @@ static int export_one(struct container *c, const struct guest_object *o,
 		rc = -errno;
 	if (rc) {
 		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, o->name,
+		cli_error("%s/%s: export failed: %s", dir, shown,
 			  cli_strerror(rc));
 	}
 	return rc;
@@ -126,7 +129,10 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			    struct progress *progress, uint64_t base)
 {
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	char shown[FORMAT_NAME_LEN];
 	int src, dst, rc;
+
+	format_name(shown, sizeof(shown), name);
 
 	src = openat(src_dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (src < 0 || fstat(src, out_st) != 0) {
@@ -134,7 +140,7 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 		if (src >= 0)
 			close(src);
 		progress_finish(progress);
-		cli_error("%s: cannot read it on the mount: %s", name,
+		cli_error("%s: cannot read it on the mount: %s", shown,
 			  cli_strerror(rc));
 		return rc;
 	}
@@ -147,9 +153,9 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 		if (rc == -EEXIST)
 			cli_error("%s/%s: already exists (use --force to "
 				  "overwrite)",
-				  dir, name);
+				  dir, shown);
 		else
-			cli_error("%s/%s: %s", dir, name, strerror(-rc));
+			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
 		return rc;
 	}
 	rc = copy_fd_to_fd(src, dst, (uint64_t)out_st->st_size, progress, base);
@@ -158,7 +164,7 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 		rc = -errno;
 	if (rc) {
 		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, name,
+		cli_error("%s/%s: export failed: %s", dir, shown,
 			  cli_strerror(rc));
 	}
 	return rc;
@@ -170,6 +176,7 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 {
 	char src_path[4400], holder[4400];
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	char shown[FORMAT_NAME_LEN];
 	struct progress progress;
 	struct dirent *de;
 	struct stat st;
@@ -229,7 +236,8 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 			    0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		printf("  %-12s %s virtual, %s data\n", de->d_name,
+		printf("  %-12s %s virtual, %s data\n",
+		       format_name(shown, sizeof(shown), de->d_name),
 		       format_size(size_text, (uint64_t)st.st_size, exact),
 		       format_size(data_text, (uint64_t)st.st_blocks * 512u,
 				   exact));
@@ -257,6 +265,7 @@ int cmd_export(int argc, char **argv)
 	struct container *c = NULL;
 	struct progress progress;
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	char shown[FORMAT_NAME_LEN];
 	uint64_t total = 0, base = 0;
 	bool force = false, exact = false;
 	int dir_fd = -1, opt, rc, exit_code = CLI_EXIT_FAIL;
@@ -339,7 +348,8 @@ int cmd_export(int argc, char **argv)
 	}
 	printf("exported guest %s to %s\n", guest, out_dir);
 	for (size_t i = 0; i < g.num_objects; i++)
-		printf("  %-12s %s virtual, %s data\n", g.objects[i].name,
+		printf("  %-12s %s virtual, %s data\n",
+		       format_name(shown, sizeof(shown), g.objects[i].name),
 		       format_size(size_text, g.objects[i].attr.size, exact),
 		       format_size(data_text, g.objects[i].attr.stored_bytes,
 				   exact));

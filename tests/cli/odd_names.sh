@@ -87,4 +87,8 @@ expect_rc 0 "ls"
 no_raw_bytes "$OUT" "ls"
 h check store
 no_raw_bytes "$OUT" "check"
+h export store g exported
+expect_rc 0 "export"
+no_raw_bytes "$OUT" "export"
+[ -f "exported/$notutf8" ] || fail "export did not write the file with the invalid UTF-8 name as it is"
 echo "PASS"
