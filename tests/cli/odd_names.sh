@@ -26,11 +26,13 @@ newline=$'two\nlines'
 notutf8=$'bad\xff\xfe.bin'
 backslash='back\x41slash'
 utf8=$'caf\xc3\xa9'
-for name in "$ctl" "$newline" "$notutf8" "$backslash" "$utf8"; do
+c1=$'csi\xc2\x9b31m'      # U+009B, a C1 control some terminals obey
+surrogate=$'sur\xed\xa0\x80' # an encoded surrogate: not UTF-8
+for name in "$ctl" "$newline" "$notutf8" "$backslash" "$utf8" "$c1" "$surrogate"; do
 	echo data >"$mnt/g/$name" || fail "cannot create $(printf %q "$name") on the mount"
 done
-# A disk whose name is odd too: it shows in ls's text line.
-touch "$mnt/g/"$'odd\x07disk.raw' || true
+# A disk whose name is odd too (*.raw is a disk): it shows in ls's line.
+touch "$mnt/g/"$'odd\x07disk.raw' || fail "cannot create an odd disk name"
 h umount "$mnt"
 expect_rc 0 "umount"
 
@@ -54,10 +56,9 @@ assert "back\\x41slash" in files, files.keys()
 assert "caf\u00e9" in files, files.keys()
 assert "name_hex" not in files["caf\u00e9"], files["caf\u00e9"]
 assert "name_hex" not in files["back\\x41slash"], files["back\\x41slash"]
-bad = [f for f in j["files"] if "name_hex" in f]
-assert len(bad) == 1, bad
-assert bad[0]["name"] == "bad\\xff\\xfe.bin", bad
-assert bytes.fromhex(bad[0]["name_hex"]) == b"bad\xff\xfe.bin", bad
+bad = {f["name"]: f["name_hex"] for f in j["files"] if "name_hex" in f}
+assert bad == {"bad\\xff\\xfe.bin": b"bad\xff\xfe.bin".hex(),
+               "sur\\xed\\xa0\\x80": b"sur\xed\xa0\x80".hex()}, bad
 EOF
 h ls store --json
 expect_rc 0 "ls --json"
@@ -66,12 +67,12 @@ h check store --json
 strict_json "$OUT" "check --json"
 
 # ---- text -----------------------------------------------------------------
-no_raw_bytes() { # FILE WHAT : no control byte but \n, and valid UTF-8
+no_raw_bytes() { # FILE WHAT : valid UTF-8, no control character but \n (C0, DEL, C1)
 	python3 -c '
 import sys
 b = open(sys.argv[1], "rb").read()
-b.decode("utf-8", "strict")
-bad = [c for c in b if (c < 0x20 and c != 0x0a) or c == 0x7f]
+text = b.decode("utf-8", "strict")
+bad = [c for c in text if (c < " " and c != "\n") or "\x7f" <= c <= "\x9f"]
 assert not bad, bad' "$1" || fail "$2 prints raw bytes: $(od -c "$1" | head -30)"
 }
 h status store g
@@ -82,9 +83,12 @@ expect_out 'bad\\xff\\xfe\.bin' "status shows the invalid UTF-8 escaped"
 expect_out 'two\\x0alines' "status shows the newline escaped"
 expect_out 'back\\\\x41slash' "status escapes a real backslash"
 expect_out "$utf8" "status keeps valid UTF-8 as it is"
+expect_out 'csi\\xc2\\x9b31m' "status shows a C1 control escaped"
+expect_out 'sur\\xed\\xa0\\x80' "status shows an encoded surrogate escaped"
 h ls store
 expect_rc 0 "ls"
 no_raw_bytes "$OUT" "ls"
+expect_out 'odd\\x07disk\.raw' "ls shows the disk name escaped"
 h check store
 no_raw_bytes "$OUT" "check"
 h export store g exported
