@@ -410,9 +410,9 @@ static void store_open_complain(const char *dir, int rc, bool for_write)
 		store_open_denied(dir, for_write);
 	else if (rc == -EROFS && for_write && statvfs(dir, &vfs) == 0 &&
 		 (vfs.f_flag & ST_RDONLY))
-		cli_error("%s: cannot change the store: its filesystem is "
-			  "mounted read-only (ls, status, check and export, "
-			  "which only read, work)",
+		cli_error("%s: cannot change the store: it is on a read-only "
+			  "filesystem (ls, status, check and export only read, "
+			  "and work there)",
 			  dir);
 	else if (rc)
 		cli_error("%s: cannot open store%s: %s", dir,

@@ -88,7 +88,7 @@ if [ "$(id -u)" = 0 ] && mkdir ro && mount --bind "$WORK/store" ro 2>/dev/null; 
 	mount -o remount,bind,ro "$WORK/ro" || fail "remount ro"
 	h create ro g3 --disk 1M
 	expect_rc 1 "create on a read-only filesystem"
-	expect_err "filesystem is mounted read-only" "create on a read-only filesystem says why"
+	expect_err "cannot change the store: it is on a read-only filesystem" "create on a read-only filesystem says why"
 	grep -q "store opened read-only\|a read-only open" "$ERR" &&
 		fail "create on a read-only fs blames a read-only open: $(cat "$ERR")"
 	h ls ro
