@@ -32,7 +32,7 @@ for name in "$ctl" "$newline" "$notutf8" "$backslash" "$utf8" "$c1" "$surrogate"
 	echo data >"$mnt/g/$name" || fail "cannot create $(printf %q "$name") on the mount"
 done
 # A disk whose name is odd too (*.raw is a disk): it shows in ls's line.
-touch "$mnt/g/"$'odd\x07disk.raw' || fail "cannot create an odd disk name"
+touch "$mnt/g/"$'odd\x07\xffdisk.raw' || fail "cannot create an odd disk name"
 h umount "$mnt"
 expect_rc 0 "umount"
 
@@ -63,6 +63,9 @@ EOF
 h ls store --json
 expect_rc 0 "ls --json"
 strict_json "$OUT" "ls --json"
+[ "$(json_get "$OUT" '[d.get("name_hex") for d in j["guests"][0]["disks"]]')" = \
+	"[None, '$(printf 'odd\x07\xffdisk.raw' | od -An -tx1 | tr -d ' \n')']" ] ||
+	fail "ls --json: the odd disk has no name_hex: $(cat "$OUT")"
 h check store --json
 strict_json "$OUT" "check --json"
 
@@ -88,7 +91,7 @@ expect_out 'sur\\xed\\xa0\\x80' "status shows an encoded surrogate escaped"
 h ls store
 expect_rc 0 "ls"
 no_raw_bytes "$OUT" "ls"
-expect_out 'odd\\x07disk\.raw' "ls shows the disk name escaped"
+expect_out 'odd\\x07\\xffdisk\.raw' "ls shows the disk name escaped"
 h check store
 no_raw_bytes "$OUT" "check"
 h export store g exported
