@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/cli/mounted.sh -- hangar on a store that hangarfs has mounted:
 # `hangar mount`/`umount` work; read-only commands (ls, status, check,
-# export) read the last committed state and say so; commands that change the
+# export) read the last committed state, which status says in its
+# "mounted" line (no warning on stderr: being mounted is normal); commands that change the
 # store (create, resume, discard, rm) go through the daemon's control socket
 # with the unmounted texts plus "(through hangarfs PID N)", and their effect
 # shows on the mount at once; `import` creates through the daemon and copies
