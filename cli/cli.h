@@ -4,7 +4,9 @@
  * Layout of cli/ (one job per file):
  *   main.c       command table, `hangar --help`, dispatch
  *   report.c     messages on stderr ("hangar: ..."), errno -> sentence
- *   format.c     human sizes and times, size parsing, JSON strings
+ *   format.c     human sizes and times, size parsing, names escaped
+ *                for a terminal
+ *   jsonout.c    --json output through json-c (names that are not UTF-8)
  *   progress.c   a progress bar, drawn only when stderr is a terminal
  *   open.c       opening a store; who holds it; where it is mounted
  *   passphrase.c which secret to use, and the messages (the reading and
@@ -226,11 +228,42 @@ char *format_time(char *buf, struct timespec ts);
 /* format_age - "5 minutes ago", "3 days ago", relative to now. */
 char *format_age(char *buf, struct timespec ts);
 
-/* json_string - write `s` as a JSON string literal (quotes included). */
-void json_string(FILE *f, const char *s);
+/*
+ * format_name - `name` for a terminal: control characters (C0, DEL, C1)
+ * and bytes that are not UTF-8 as \xNN, a backslash as \\, valid UTF-8
+ * as it is (like `ls -b`).  Writes into `buf` (FORMAT_NAME_LEN holds any
+ * object name escaped; a longer result is cut) and returns it.
+ */
+#define FORMAT_NAME_LEN (4 * 255 + 1)
+char *format_name(char *buf, size_t len, const char *name);
 
-/* json_time - write a timespec as an RFC 3339 UTC string, or null. */
-void json_time(FILE *f, struct timespec ts);
+/* ---- jsonout.c ---------------------------------------------------------- */
+
+struct json_object; /* json-c; only jsonout.c and the JSON writers include
+		       <json-c/json.h> */
+
+/* utf8_sequence_len - bytes of the valid UTF-8 sequence at `s`, 0 if the
+ * bytes there are not one (strict: no overlong forms, no surrogates). */
+size_t utf8_sequence_len(const unsigned char *s);
+
+/* cli_json_text - a JSON string of `s`; bytes that are not UTF-8 become
+ * the text \xNN (jsonout.c).  NULL (JSON null) when `s` is NULL. */
+struct json_object *cli_json_text(const char *s);
+
+/* cli_json_add_name - add `key`: cli_json_text(name), and when `name` is
+ * not valid UTF-8 also "<key>_hex": its exact bytes in hex. */
+void cli_json_add_name(struct json_object *obj, const char *key,
+		       const char *name);
+
+/* cli_json_time - an RFC 3339 UTC string, or NULL (null) for a zero time. */
+struct json_object *cli_json_time(struct timespec ts);
+
+/* cli_json_u64 - a JSON integer that keeps all 64 bits. */
+struct json_object *cli_json_u64(uint64_t value);
+
+/* cli_json_print - print `root` on stdout as one line and drop it (takes
+ * the reference).  0, or -ENOMEM / -EIO (-ENOMEM printed). */
+int cli_json_print(struct json_object *root);
 
 /* ---- progress.c --------------------------------------------------------- */
 
@@ -384,6 +417,15 @@ bool cli_guest_check_name(const char *name);
 int cli_secret_read(const char *keyfile, int fd, struct secret *out);
 
 /*
+ * cli_secret_read_error - print why cli_secret_read failed: "FILE: cannot
+ * read the WHAT: ..." for a key file; for a descriptor, the option
+ * (`fd_option`, e.g. "--passphrase-fd") and the descriptor, and for -EBADF
+ * that it is not open (a forgotten redirection).
+ */
+void cli_secret_read_error(const char *keyfile, const char *fd_option, int fd,
+			   int rc, const char *what);
+
+/*
  * cli_passphrase_error - print "hangar: DIR: ..." for a failed
  * secret_prompt: `no_terminal` (which should name the key options to use
  * instead) for -ENOTTY, "passphrases do not match" for -EKEYREJECTED,
@@ -531,9 +573,9 @@ void guest_busy_text(struct store *s, const char *name, char *buf, size_t len);
 /* guest_state_text - "stopped", "saved", ..., or "unreadable". */
 const char *guest_state_text(const struct guest_summary *g);
 
-/* guest_json - `g` as one JSON object (no newline); `full` adds the
- * other files and the save lock (status --json). */
-void guest_json(FILE *f, const struct guest_summary *g, bool full);
+/* guest_json - `g` as a new JSON object; `full` adds the other files and
+ * the save lock (status --json).  NULL when out of memory. */
+struct json_object *guest_json(const struct guest_summary *g, bool full);
 
 /* guest_disk_name - "disk.raw" for index 0, "disk1.raw", "disk2.raw", ... */
 void guest_disk_name(char *buf, size_t len, unsigned index);

@@ -28,6 +28,8 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 void usage_df(FILE *f)
@@ -62,14 +64,15 @@ static void df_guest_usage(const struct guest_summary *g, struct df_usage *u)
 	}
 }
 
-static void df_json_usage(const struct df_usage *u, bool readable)
+static void df_json_usage(struct json_object *obj, const struct df_usage *u,
+			  bool readable)
 {
-	if (readable)
-		printf("\"virtual\": %" PRIu64 ", \"stored\": %" PRIu64 ", ",
-		       u->virtual_bytes, u->stored);
-	else
-		printf("\"virtual\": null, \"stored\": null, ");
-	printf("\"allocated\": %" PRIu64, u->allocated);
+	json_object_object_add(obj, "virtual",
+			       readable ? cli_json_u64(u->virtual_bytes)
+					: NULL);
+	json_object_object_add(obj, "stored",
+			       readable ? cli_json_u64(u->stored) : NULL);
+	json_object_object_add(obj, "allocated", cli_json_u64(u->allocated));
 }
 
 static void df_line(const char *name, int width, const struct df_usage *u,
@@ -133,11 +136,21 @@ int cmd_df(int argc, char **argv)
 	for (size_t i = 0; i < num; i++)
 		if ((int)strlen(names[i]) > name_width)
 			name_width = (int)strlen(names[i]);
+	struct json_object *root = NULL, *guests = NULL;
 	if (json) {
-		printf("{\"store\": ");
-		json_string(stdout, cs.dir);
-		printf(", \"committed_state\": %s, \"guests\": [",
-		       cs.holder ? "true" : "false");
+		root = json_object_new_object();
+		guests = json_object_new_array();
+		if (!root || !guests) {
+			cli_error("out of memory");
+			json_object_put(root);
+			json_object_put(guests);
+			store_names_free(names, num);
+			goto out_close;
+		}
+		cli_json_add_name(root, "store", cs.dir);
+		json_object_object_add(root, "committed_state",
+				       json_object_new_boolean(cs.holder));
+		json_object_object_add(root, "guests", guests);
 	} else {
 		printf("%-*s  %-9s %-9s %s\n", name_width, "GUEST", "VIRTUAL",
 		       "STORED", "ALLOCATED");
@@ -160,16 +173,19 @@ int cmd_df(int argc, char **argv)
 		total.stored += u.stored;
 		total.allocated += u.allocated;
 		if (json) {
-			printf("%s\n  {\"name\": ", i ? "," : "");
-			json_string(stdout, g.name);
-			printf(", ");
-			df_json_usage(&u, readable);
-			printf(", \"error\": ");
-			if (readable)
-				printf("null");
-			else
-				json_string(stdout, guest_open_error_text(&g));
-			printf("}");
+			struct json_object *o = json_object_new_object();
+			if (o) {
+				cli_json_add_name(o, "name", g.name);
+				df_json_usage(o, &u, readable);
+				json_object_object_add(
+					o, "error",
+					readable
+						? NULL
+						: cli_json_text(
+							  guest_open_error_text(
+								  &g)));
+				json_object_array_add(guests, o);
+			}
 		} else {
 			df_line(g.name, name_width, &u, readable, exact,
 				readable ? NULL : guest_open_error_text(&g));
@@ -177,14 +193,28 @@ int cmd_df(int argc, char **argv)
 		guest_summary_cleanup(&g);
 	}
 	if (json) {
-		printf("%s], \"total\": {", num ? "\n" : "");
-		df_json_usage(&total, true);
-		printf("}, \"filesystem\": {\"size\": %" PRIu64
-		       ", \"free\": %" PRIu64 ", \"available\": %" PRIu64
-		       "}}\n",
-		       (uint64_t)vfs.f_blocks * vfs.f_frsize,
-		       (uint64_t)vfs.f_bfree * vfs.f_frsize,
-		       (uint64_t)vfs.f_bavail * vfs.f_frsize);
+		struct json_object *tot = json_object_new_object();
+		struct json_object *fs = json_object_new_object();
+		if (tot)
+			df_json_usage(tot, &total, true);
+		if (fs) {
+			json_object_object_add(
+				fs, "size",
+				cli_json_u64((uint64_t)vfs.f_blocks *
+					     vfs.f_frsize));
+			json_object_object_add(
+				fs, "free",
+				cli_json_u64((uint64_t)vfs.f_bfree *
+					     vfs.f_frsize));
+			json_object_object_add(
+				fs, "available",
+				cli_json_u64((uint64_t)vfs.f_bavail *
+					     vfs.f_frsize));
+		}
+		json_object_object_add(root, "total", tot);
+		json_object_object_add(root, "filesystem", fs);
+		if (cli_json_print(root) != 0)
+			any_error = true;
 	} else {
 		df_line("total", name_width, &total, true, exact, NULL);
 		printf("filesystem of %s: %s, %s available (%s free)\n", cs.dir,

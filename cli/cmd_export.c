@@ -1,8 +1,8 @@
 /*
  * cmd_export.c -- `hangar export STORE GUEST DIR [--force]`.
  *
- * Every file of the guest comes out as a plain file in DIR (created if
- * missing): disks, config, memory.save, anything else.  Sparse: only the
+ * Every file of the guest comes out as a plain file in DIR (created with
+ * its missing parents, like `mkdir -p`): disks, config, memory.save, anything else.  Sparse: only the
  * data ranges of each object are read and written (copy.c), so `du DIR` is
  * proportional to the data.  Existing files are not overwritten unless
  * --force.  Exporting only reads: the store is opened read-only and the
@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,8 @@ void usage_export(FILE *f)
 		   "[--progress]\n"
 		   "Copy every file of GUEST (disks, config, memory.save, ...) "
 		   "into DIR as plain\n"
-		   "sparse files.  DIR is created if it does not exist.\n\n"
+		   "sparse files.  DIR is created (with its parents) if it "
+		   "does not exist.\n\n"
 		   "  -f, --force   overwrite files that already exist in DIR\n"
 		   "  -b, --bytes   print exact sizes\n"
 		   "      --progress  show progress (data copied, rate, ETA) "
@@ -44,12 +46,56 @@ void usage_export(FILE *f)
 		   "  -h, --help    show this help\n");
 }
 
+/*
+ * export_open_dir - `mkdir -p out_dir` (0755) and open it.  Returns the
+ * directory's descriptor, or -1 after printing which component failed
+ * ("a/b: not a directory" names the file that is in the way).
+ */
+static int export_open_dir(const char *out_dir)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(out_dir);
+	int fd;
+
+	if (len == 0 || len >= sizeof(path)) {
+		cli_error("%s: %s", out_dir, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	memcpy(path, out_dir, len + 1);
+	for (char *p = path + 1;; p++) {
+		const bool end = *p == '\0';
+		struct stat st;
+
+		if (!end && *p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			cli_error("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			cli_error("%s: not a directory", path);
+			return -1;
+		}
+		if (end)
+			break;
+		*p = '/';
+	}
+	fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		cli_error("%s: %s", out_dir, strerror(errno));
+	return fd;
+}
+
 static int export_one(struct container *c, const struct guest_object *o,
 		      int dir_fd, const char *dir, bool force,
 		      struct progress *progress, uint64_t base)
 {
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	char shown[FORMAT_NAME_LEN];
 	int fd, rc;
+
+	format_name(shown, sizeof(shown), o->name);
 
 	flags |= force ? O_TRUNC : O_EXCL;
 	fd = openat(dir_fd, o->name, flags, (mode_t)(o->attr.mode & 07777));
@@ -59,9 +105,9 @@ static int export_one(struct container *c, const struct guest_object *o,
 		if (rc == -EEXIST)
 			cli_error("%s/%s: already exists (use --force to "
 				  "overwrite)",
-				  dir, o->name);
+				  dir, shown);
 		else
-			cli_error("%s/%s: %s", dir, o->name, strerror(-rc));
+			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
 		return rc;
 	}
 	rc = object_open(c, o->attr.id, false);
@@ -74,7 +120,7 @@ static int export_one(struct container *c, const struct guest_object *o,
 		rc = -errno;
 	if (rc) {
 		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, o->name,
+		cli_error("%s/%s: export failed: %s", dir, shown,
 			  cli_strerror(rc));
 	}
 	return rc;
@@ -88,7 +134,10 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 {
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 	uint64_t data;
+	char shown[FORMAT_NAME_LEN];
 	int src, dst, rc;
+
+	format_name(shown, sizeof(shown), name);
 
 	src = openat(src_dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (src < 0 || fstat(src, out_st) != 0) {
@@ -96,7 +145,7 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 		if (src >= 0)
 			close(src);
 		progress_finish(progress);
-		cli_error("%s: cannot read it on the mount: %s", name,
+		cli_error("%s: cannot read it on the mount: %s", shown,
 			  cli_strerror(rc));
 		return rc;
 	}
@@ -109,9 +158,9 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 		if (rc == -EEXIST)
 			cli_error("%s/%s: already exists (use --force to "
 				  "overwrite)",
-				  dir, name);
+				  dir, shown);
 		else
-			cli_error("%s/%s: %s", dir, name, strerror(-rc));
+			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
 		return rc;
 	}
 	data = copy_host_data_bytes(src, (uint64_t)out_st->st_size);
@@ -123,7 +172,7 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 		rc = -errno;
 	if (rc) {
 		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, name,
+		cli_error("%s/%s: export failed: %s", dir, shown,
 			  cli_strerror(rc));
 	}
 	return rc;
@@ -136,6 +185,7 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 {
 	char src_path[4400], holder[4400];
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	char shown[FORMAT_NAME_LEN];
 	struct progress progress;
 	struct dirent *de;
 	struct stat st;
@@ -171,15 +221,9 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 		if (fd >= 0)
 			close(fd);
 	}
-	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
-		cli_error("%s: %s", out_dir, strerror(errno));
+	dir_fd = export_open_dir(out_dir);
+	if (dir_fd < 0)
 		goto out_closedir;
-	}
-	dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		cli_error("%s: %s", out_dir, strerror(errno));
-		goto out_closedir;
-	}
 	progress_start_forced(&progress, "export", total, show_progress);
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
@@ -204,7 +248,8 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 			    0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		printf("  %-12s %s virtual, %s data\n", de->d_name,
+		printf("  %-12s %s virtual, %s data\n",
+		       format_name(shown, sizeof(shown), de->d_name),
 		       format_size(size_text, (uint64_t)st.st_size, exact),
 		       format_size(data_text, (uint64_t)st.st_blocks * 512u,
 				   exact));
@@ -234,6 +279,7 @@ int cmd_export(int argc, char **argv)
 	struct progress progress;
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
 	char store_buf[4096];
+	char shown[FORMAT_NAME_LEN];
 	uint64_t total = 0, base = 0;
 	bool force = false, exact = false, show_progress = false;
 	int dir_fd = -1, opt, rc, exit_code = CLI_EXIT_FAIL;
@@ -299,15 +345,9 @@ int cmd_export(int argc, char **argv)
 			  cli_strerror(rc));
 		goto out_summary;
 	}
-	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
-		cli_error("%s: %s", out_dir, strerror(errno));
+	dir_fd = export_open_dir(out_dir);
+	if (dir_fd < 0)
 		goto out_put;
-	}
-	dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		cli_error("%s: %s", out_dir, strerror(errno));
-		goto out_put;
-	}
 	for (size_t i = 0; i < g.num_objects; i++)
 		total += copy_object_data_bytes(c, g.objects[i].attr.id,
 						g.objects[i].attr.size);
@@ -327,7 +367,8 @@ int cmd_export(int argc, char **argv)
 	}
 	printf("exported guest %s to %s\n", guest, out_dir);
 	for (size_t i = 0; i < g.num_objects; i++)
-		printf("  %-12s %s virtual, %s data\n", g.objects[i].name,
+		printf("  %-12s %s virtual, %s data\n",
+		       format_name(shown, sizeof(shown), g.objects[i].name),
 		       format_size(size_text, g.objects[i].attr.size, exact),
 		       format_size(data_text, g.objects[i].attr.stored_bytes,
 				   exact));

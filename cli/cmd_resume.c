@@ -150,7 +150,7 @@ int cmd_resume(int argc, char **argv)
 	const char *guest = NULL;
 	char store_buf[4096]; /* the default store: cs.dir points here */
 	struct control_reply reply = {.code = CONTROL_REASON_NONE};
-	char via[128] = "";
+	char via[128] = "", shown[4 * sizeof(reply.text)];
 	const char *why;
 	bool mounted;
 	int rc, mrc;
@@ -169,9 +169,12 @@ int cmd_resume(int argc, char **argv)
 		rc = save_lock_resume(c, reply.text, sizeof(reply.text));
 	}
 	if (rc) {
-		why = mounted	      ? cli_control_reason(rc, &reply)
-		      : reply.text[0] ? reply.text
-				      : cli_strerror(rc);
+		/* core's reason names the disk that moved on: its name is
+		 * bytes, escaped like every name in text output */
+		why = format_name(shown, sizeof(shown),
+				  mounted ? cli_control_reason(rc, &reply)
+				  : reply.text[0] ? reply.text
+						  : cli_strerror(rc));
 		if (rc == -ENOENT)
 			cli_error("%s: nothing to resume: %s", guest,
 				  reply.text[0] ? why
