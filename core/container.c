@@ -47,6 +47,12 @@
 #include "io.h"
 #include "hangar/savelock.h"
 
+#ifdef HANGAR_HEAVY_CHECKS
+#define HEAVY_ASSERT(x) assert(x)
+#else
+#define HEAVY_ASSERT(x) ((void)0)
+#endif
+
 struct timespec clock_now(void)
 {
 	struct timespec t;
@@ -226,6 +232,7 @@ static void container_free(struct container *c)
 	free(c);
 }
 
+#ifdef HANGAR_HEAVY_CHECKS
 static void invariants_node(const struct container *c, const struct map_node *n,
 			    uint32_t *refs, uint64_t count, bool *ok)
 {
@@ -259,7 +266,8 @@ static void invariants_node(const struct container *c, const struct map_node *n,
  * exactly what the in-memory state holds (map.c invariants 2 and 3, the
  * committed table blocks, the pack cluster's own reference), and the
  * allocator is self-consistent.  O(clusters): called at close and after
- * load, in assert() only.
+ * load, in HEAVY_ASSERT() only: development and test builds, not what is
+ * shipped (CMakeLists.txt, HANGAR_HEAVY_CHECKS).
  */
 static bool container_invariants(const struct container *c)
 {
@@ -294,6 +302,8 @@ static bool container_invariants(const struct container *c)
 	free(refs);
 	return ok;
 }
+
+#endif /* HANGAR_HEAVY_CHECKS */
 
 static void punch_freed(void *arg, uint64_t n)
 {
@@ -1061,7 +1071,7 @@ int container_load(struct io *io, const struct container_options *opts,
 		if (ret)
 			goto out_free;
 	}
-	assert(container_invariants(c));
+	HEAVY_ASSERT(container_invariants(c));
 	*out_container = c;
 	return 0;
 out_free:
@@ -1166,7 +1176,7 @@ int container_close(struct container *c)
 	 * caller (umount, a CLI command) must not report success. */
 	if (!ret && c->poisoned)
 		ret = c->poisoned;
-	assert(container_invariants(c));
+	HEAVY_ASSERT(container_invariants(c));
 	io_close(c->io);
 	container_free(c);
 	return ret;
