@@ -780,3 +780,218 @@ out_unlock:
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
+
+/* ---- differences --------------------------------------------------------- */
+
+/* Changed virtual clusters of one file, coalesced into byte extents. */
+struct diff_run {
+	container_diff_fn fn;
+	void *arg;
+	const char *name;
+	uint32_t cluster_size;
+	uint64_t size;	     /* the newer file's size: extents end there */
+	uint64_t start, end; /* pending run, in clusters; start == end: none */
+	/* the clusters between the two sizes: changed whatever the trees
+	 * say, reported once, in order with the rest */
+	uint64_t gap_start, gap_end;
+	bool gap_done;
+	int ret;
+};
+
+static void diff_flush(struct diff_run *r)
+{
+	if (r->start == r->end || r->ret)
+		return;
+	uint64_t off = r->start * r->cluster_size;
+	uint64_t end = r->end * r->cluster_size;
+	if (end > r->size)
+		end = r->size;
+	if (off < end)
+		r->ret = r->fn(r->arg, r->name, CONTAINER_DIFF_CHANGED, off,
+			       end - off);
+	r->start = r->end = 0;
+}
+
+static void diff_run_add(struct diff_run *r, uint64_t vc, uint64_t count)
+{
+	if (r->start != r->end && r->end == vc) {
+		r->end += count;
+		return;
+	}
+	diff_flush(r);
+	r->start = vc;
+	r->end = vc + count;
+}
+
+/* Marks arrive in ascending order of clusters. */
+static void diff_mark(struct diff_run *r, uint64_t vc, uint64_t count)
+{
+	uint64_t end = vc + count;
+	if (!r->gap_done && end > r->gap_start) {
+		if (vc < r->gap_start)
+			diff_run_add(r, vc, r->gap_start - vc);
+		diff_run_add(r, r->gap_start, r->gap_end - r->gap_start);
+		r->gap_done = true;
+	}
+	if (r->gap_done && r->gap_start < r->gap_end && vc < r->gap_end &&
+	    end > r->gap_start) {
+		if (end <= r->gap_end)
+			return;
+		vc = r->gap_end;
+	}
+	diff_run_add(r, vc, end - vc);
+}
+
+static bool same_entry(const struct map_entry *a, const struct map_entry *b)
+{
+	bool za = a->kind == MAP_KIND_HOLE || a->kind == MAP_KIND_ZERO;
+	bool zb = b->kind == MAP_KIND_HOLE || b->kind == MAP_KIND_ZERO;
+	if (za || zb)
+		return za && zb;
+	return a->kind == b->kind && a->offset == b->offset &&
+	       a->length == b->length;
+}
+
+/* Does the subtree hold any data (it is compared against nothing)? */
+static void diff_against_nothing(struct container *c, struct diff_run *r,
+				 const struct map_node *n)
+{
+	if (!n)
+		return;
+	for (uint32_t i = 0; i < c->fanout && !r->ret; i++) {
+		if (n->level == 0) {
+			if (entry_has_data(&n->entries[i]))
+				diff_mark(r, n->index + i, 1);
+		} else if (n->children[i]) {
+			diff_against_nothing(c, r, n->children[i]);
+		}
+	}
+}
+
+/* Two nodes at the same level and index (either may be NULL). */
+static void diff_nodes(struct container *c, struct diff_run *r,
+		       const struct map_node *a, const struct map_node *b)
+{
+	if (r->ret || (!a && !b))
+		return;
+	if (a && b && !a->dirty && !b->dirty && a->phys && a->phys == b->phys)
+		return; /* one committed node: the same subtree */
+	if (!a || !b) {
+		diff_against_nothing(c, r, a ? a : b);
+		return;
+	}
+	for (uint32_t i = 0; i < c->fanout && !r->ret; i++) {
+		if (a->level == 0) {
+			if (!same_entry(&a->entries[i], &b->entries[i]))
+				diff_mark(r, a->index + i, 1);
+		} else {
+			diff_nodes(c, r, a->children[i], b->children[i]);
+		}
+	}
+}
+
+/* The node of `o`'s tree at `level` covering cluster 0 (NULL if none). */
+static const struct map_node *node_at_level(const struct object *o,
+					    uint16_t level)
+{
+	const struct map_node *n = o->root;
+	while (n && n->level > level)
+		n = n->children[0];
+	return n && n->level == level ? n : NULL;
+}
+
+/* Compare one file's two versions (same object).  c: for geometry. */
+static void diff_object(struct container *c, struct diff_run *r,
+			const struct object *a, const struct object *b)
+{
+	unsigned ha = a->root ? a->height : 0, hb = b->root ? b->height : 0;
+	unsigned h = ha < hb ? ha : hb;
+	const struct object *tall = ha >= hb ? a : b;
+	uint64_t lo = a->size < b->size ? a->size : b->size;
+	uint64_t hi = a->size < b->size ? b->size : a->size;
+	r->gap_start = lo / r->cluster_size;
+	r->gap_end = (hi + r->cluster_size - 1) / r->cluster_size;
+	r->gap_done = r->gap_start >= r->gap_end;
+	if (h == 0) {
+		diff_against_nothing(c, r, tall->root);
+	} else {
+		diff_nodes(c, r, node_at_level(a, (uint16_t)(h - 1)),
+			   node_at_level(b, (uint16_t)(h - 1)));
+		/* what only the taller tree covers: the other children of
+		 * each node above the compared level on the path to cluster
+		 * 0, lowest level first so the clusters ascend */
+		const struct map_node *path[FORMAT_MAX_HEIGHT];
+		size_t depth = 0;
+		for (const struct map_node *n = tall->root;
+		     n && n->level >= h && depth < FORMAT_MAX_HEIGHT;
+		     n = n->children[0])
+			path[depth++] = n;
+		while (depth-- > 0)
+			for (uint32_t i = 1; i < c->fanout && !r->ret; i++)
+				diff_against_nothing(c, r,
+						     path[depth]->children[i]);
+	}
+	if (!r->gap_done)
+		diff_mark(r, r->gap_start, 0);
+	diff_flush(r);
+}
+
+static int diff_containers(struct container *c, struct container *from,
+			   struct container *to, container_diff_fn fn,
+			   void *arg)
+{
+	int ret = 0;
+	for (size_t i = 0; !ret && i < from->object_num; i++) {
+		const struct object *o = from->objects[i];
+		if (o->name && !object_find_name(to, o->name))
+			ret = fn(arg, o->name, CONTAINER_DIFF_REMOVED, 0,
+				 o->size);
+	}
+	for (size_t i = 0; !ret && i < to->object_num; i++) {
+		const struct object *b = to->objects[i];
+		if (!b->name)
+			continue;
+		const struct object *a = object_find_name(from, b->name);
+		struct diff_run r = {.fn = fn,
+				     .arg = arg,
+				     .name = b->name,
+				     .cluster_size = c->cluster_size,
+				     .size = b->size};
+		if (!a || a->id != b->id) {
+			/* a new file (or another file under that name) */
+			ret = fn(arg, b->name, CONTAINER_DIFF_ADDED, 0,
+				 b->size);
+			continue;
+		}
+		r.size = a->size > b->size ? a->size : b->size;
+		diff_object(c, &r, a, b);
+		ret = r.ret;
+	}
+	return ret;
+}
+
+int container_snapshot_diff(struct container *c, const char *from,
+			    const char *to, container_diff_fn fn, void *arg)
+{
+	struct container *va = NULL, *vb = NULL;
+	int ret = container_snapshot_open(c, from, &va);
+	if (ret)
+		return ret;
+	if (to) {
+		ret = container_snapshot_open(c, to, &vb);
+		if (ret)
+			goto out;
+		ret = diff_containers(c, va, vb, fn, arg);
+	} else {
+		/* the live state: its in-memory trees, under the read lock
+		 * (the callback must not call back into the container) */
+		pthread_rwlock_rdlock(&c->lock);
+		ret = diff_containers(c, va, c, fn, arg);
+		pthread_rwlock_unlock(&c->lock);
+	}
+out:
+	if (vb)
+		container_snapshot_close(c, vb);
+	container_snapshot_close(c, va);
+	return ret;
+}

@@ -330,6 +330,85 @@ static void test_names(void)
 	memio_free(io);
 }
 
+/* ---- diff ------------------------------------------------------------------ */
+
+struct diff_log {
+	char text[4096];
+	size_t len;
+};
+
+static int diff_note(void *arg, const char *file, enum container_diff_kind kind,
+		     uint64_t offset, uint64_t length)
+{
+	struct diff_log *l = arg;
+	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len,
+			 "%s %c %llu+%llu;", file,
+			 kind == CONTAINER_DIFF_CHANGED ? 'M'
+			 : kind == CONTAINER_DIFF_ADDED ? 'A'
+							: 'D',
+			 (unsigned long long)(offset / CS),
+			 (unsigned long long)((length + CS - 1) / CS));
+	CHECK(n > 0 && (size_t)n < sizeof(l->text) - l->len);
+	l->len += (size_t)n;
+	return 0;
+}
+
+static void expect_diff(struct container *c, const char *from, const char *to,
+			const char *want)
+{
+	struct diff_log l = {.len = 0};
+	l.text[0] = 0;
+	CHECK_OK(container_snapshot_diff(c, from, to, diff_note, &l));
+	if (strcmp(l.text, want) != 0) {
+		fprintf(stderr, "diff %s..%s: got '%s', want '%s'\n", from,
+			to ? to : "live", l.text, want);
+		CHECK(0);
+	}
+}
+
+/* Changed extents, cluster by cluster, in trees of one and of two levels
+ * (a write far out grows the tree), new and removed files.  Removed files
+ * come first, then the newer state's files in the order of their ids. */
+static void test_diff(void)
+{
+	struct memio *io = memio_new();
+	struct container_options o = opts_of(0);
+	struct container *c;
+	static struct model live;
+	memset(&live, 0, sizeof(live));
+	CHECK_OK(container_create(&io->io, &o, &c));
+	write_both(c, &live, 0, 0, DSIZE, 1);
+	write_both(c, &live, 2, 0, 100, 2);
+	CHECK_OK(container_snapshot_create(c, "a"));
+	expect_diff(c, "a", NULL, "");
+	write_both(c, &live, 0, 3 * CS + 5, 10, 3);
+	write_both(c, &live, 0, 10 * CS, 3 * CS - 1, 4);
+	CHECK_OK(container_snapshot_create(c, "b"));
+	expect_diff(c, "a", "b", "disk.raw M 3+1;disk.raw M 10+3;");
+	unlink_both(c, &live, 2);
+	write_both(c, &live, 1, 0, CS, 5);
+	expect_diff(c, "b", NULL, "config D 0+1;data.raw A 0+1;");
+	/* grow disk.raw past one leaf: the live tree gets taller */
+	uint8_t buf[CS];
+	fill_pattern(buf, CS, 6);
+	uint64_t id;
+	CHECK_OK(object_lookup(c, "disk.raw", &id));
+	CHECK_OK(object_write(c, id, buf, CS, 500ull * CS));
+	expect_diff(c, "b", NULL,
+		    "config D 0+1;disk.raw M 24+477;data.raw A 0+1;");
+	CHECK_OK(container_snapshot_create(c, "c"));
+	CHECK_OK(object_write(c, id, buf, CS, 7ull * CS));
+	CHECK_OK(container_commit(c));
+	expect_diff(c, "c", NULL, "disk.raw M 7+1;");
+	expect_diff(c, "a", "c",
+		    "config D 0+1;disk.raw M 3+1;disk.raw M 10+3;"
+		    "disk.raw M 24+477;data.raw A 0+1;");
+	CHECK_ERR(container_snapshot_diff(c, "nope", NULL, diff_note, NULL),
+		  -ENOENT);
+	CHECK_OK(container_close(c));
+	memio_free(io);
+}
+
 /* ---- 5: faults at every write and sync ------------------------------------ */
 
 enum op { OP_CREATE, OP_DELETE, OP_ROLLBACK };
@@ -433,6 +512,7 @@ int main(void)
 	CHECK_OK(crypto_key_generate(&master));
 	test_names();
 	test_cow_then_in_place();
+	test_diff();
 	for (int variant = 0; variant < 3; variant++) {
 		test_model(variant);
 		fault_sweep(variant, OP_CREATE);

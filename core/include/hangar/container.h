@@ -352,4 +352,30 @@ int container_snapshot_open(struct container *c, const char *name,
 			    struct container **out_view);
 void container_snapshot_close(struct container *c, struct container *view);
 
+/* What container_snapshot_diff reports about one file. */
+enum container_diff_kind {
+	CONTAINER_DIFF_CHANGED = 1, /* [offset, offset+length) may differ */
+	CONTAINER_DIFF_ADDED = 2,   /* a file only the newer state has (or
+				       another file under the name): all of
+				       [0, length=size) */
+	CONTAINER_DIFF_REMOVED = 3, /* a file only the older state has */
+};
+
+typedef int (*container_diff_fn)(void *arg, const char *file,
+				 enum container_diff_kind kind,
+				 uint64_t offset, uint64_t length);
+
+/*
+ * container_snapshot_diff - what changed from snapshot `from` to snapshot
+ * `to` (NULL: the live state), file by file (matched by name and identity),
+ * as cluster-granular extents, without reading any data: subtrees the two
+ * states share are skipped whole.  A changed extent may hold equal bytes
+ * (rewritten with the same data); an unchanged one never differs.  A
+ * non-zero return from `fn` stops the walk and is returned.  Against the
+ * live state the callback runs under the container's read lock and must
+ * not call back into it.  -ENOENT if a snapshot does not exist.
+ */
+int container_snapshot_diff(struct container *c, const char *from,
+			    const char *to, container_diff_fn fn, void *arg);
+
 #endif /* HANGAR_CONTAINER_H */
