@@ -112,10 +112,14 @@ bool mounts_has_fuse(dev_t dev, const char *path)
 	struct libmnt_fs *fs;
 	bool found = false;
 
-	while (tb && it && !found && mnt_table_next_fs(tb, it, &fs) == 0)
+	while (tb && it && !found && mnt_table_next_fs(tb, it, &fs) == 0) {
+		const char *type = mnt_fs_get_fstype(fs);
+
 		found = mnt_fs_get_devno(fs) == dev &&
-			mnt_fs_streq_target(fs, path) &&
-			mnt_fs_match_fstype(fs, "fuse,fuse.*");
+			mnt_fs_streq_target(fs, path) && type &&
+			(strcmp(type, "fuse") == 0 ||
+			 strncmp(type, "fuse.", 5) == 0);
+	}
 	mnt_free_iter(it);
 	mnt_unref_table(tb);
 	return found;
