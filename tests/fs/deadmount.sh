@@ -10,6 +10,9 @@
 #   - `hangar umount` of a directory that is not mounted, of a path that does
 #     not exist, and of a mount that is not hangarfs says so in its own words
 #     (no relayed "fusermount3: ... Invalid argument"), exit status 1;
+#   - as an unprivileged user (root only: it creates user hangartest), the
+#     same recovery and `hangar umount` of the user's own mount go through
+#     fusermount3, and root's mount is refused as another user's;
 #   - `hangar mount --wait=SECONDS` waits for a store another `hangar`
 #     command holds (and gives up after SECONDS, naming the holder), while
 #     plain `hangar mount` fails at once.
@@ -103,6 +106,43 @@ kill_daemon
 t "$HANGAR" umount "$MNT" 2>"$WORK/err" || { cat "$WORK/err" >&2; fail "hangar umount of a dead mount"; }
 mountpoint -q "$MNT" && fail "dead mount still there after hangar umount"
 grep -q " $MNT " /proc/self/mounts && fail "dead mount still listed after hangar umount"
+
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+	{ id hangartest >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin hangartest; }; then
+	log "as an unprivileged user: fusermount3 does the detaching"
+	AS_USER=(setpriv --reuid=hangartest --regid="$(id -g hangartest)" --clear-groups)
+	chmod 0711 "$WORK"
+	mkdir "$WORK/user" && chown hangartest: "$WORK/user"
+	ustore=$WORK/user/store umnt=$WORK/user/mnt
+	at_exit detach_listed "$umnt"
+	t "${AS_USER[@]}" "$HANGAR" init "$ustore" >/dev/null || fail "init as hangartest"
+	mount_user() {
+		t "${AS_USER[@]}" "$HANGAR" mount "$ustore" "$umnt" -o log_file="$WORK/user/log" \
+			2>"$WORK/err" || { cat "$WORK/err" >&2; fail "hangar mount as hangartest"; }
+		upid=$(flock_holder "$ustore" WRITE)
+		[ -n "$upid" ] || fail "no daemon for hangartest's store"
+		OTHER_PIDS+=("$upid")
+	}
+	mount_user
+	t "${AS_USER[@]}" mkdir "$umnt/u1" || fail "mkdir as hangartest"
+	kill -KILL "$upid"
+	for i in $(seq 100); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
+	mount_user
+	t "${AS_USER[@]}" test -d "$umnt/u1" || fail "hangartest's guest after recovery"
+	grep -q "dead hangarfs mount" "$WORK/user/log" || fail "no recovery line as hangartest"
+	mount_daemon
+	expect_fail "mounted by another user" "${AS_USER[@]}" "$HANGAR" umount "$MNT"
+	t "$HANGAR" umount "$MNT" || fail "hangar umount as root"
+	HFS_PID=
+	t "${AS_USER[@]}" "$HANGAR" umount "$umnt" 2>"$WORK/err" ||
+		{ cat "$WORK/err" >&2; fail "hangar umount as hangartest"; }
+	grep -q " $umnt " /proc/self/mounts && fail "hangartest's mount still there"
+	# umount returned once the daemon released the store; it exits next
+	for i in $(seq 100); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$upid" 2>/dev/null && fail "hangartest's daemon still runs 10 s after umount"
+else
+	log "not root, or no user hangartest: the fusermount3 path is not tried"
+fi
 
 log "hangar mount --wait: waits for a busy store, plain mount does not"
 # Another process holding the store lock (as a long `hangar import` does)
