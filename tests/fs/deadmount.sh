@@ -102,6 +102,14 @@ expect_fail "$WORK/nonexistent: no such directory" "$HANGAR" umount "$WORK/nonex
 expect_fail "not a hangarfs mount" "$HANGAR" umount "$other"
 grep -q " $other fuse.otherfs " /proc/self/mounts || fail "hangar umount unmounted another file system"
 mount_daemon
+(cd "$MNT" && exec sleep 60) &
+busy=$!
+OTHER_PIDS+=("$busy")
+sleep 0.3
+expect_fail "$MNT: busy: a process has a file open there" "$HANGAR" umount "$MNT"
+mountpoint -q "$MNT" || fail "a busy mount was unmounted"
+kill "$busy"
+wait "$busy" 2>/dev/null
 kill_daemon
 t "$HANGAR" umount "$MNT" 2>"$WORK/err" || { cat "$WORK/err" >&2; fail "hangar umount of a dead mount"; }
 mountpoint -q "$MNT" && fail "dead mount still there after hangar umount"
