@@ -345,16 +345,16 @@ int cmd_mount(int argc, char **argv)
 		snprintf(options + used, sizeof(options) - used,
 			 "%spassphrase_fd=%d", used ? "," : "", pass_fd);
 	}
-	if (stat(mnt, &st) < 0 && errno == ENOTCONN) {
-		/* A dead FUSE mount point: hangarfs detaches it, or says why
-		 * it will not (not a hangarfs mount). */
-	} else if (stat(mnt, &st) < 0) {
-		if (errno != ENOENT || mkdir(mnt, 0755) < 0) {
-			cli_error("%s: %s", mnt, strerror(errno));
+	if (stat(mnt, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			cli_error("%s: not a directory", mnt);
 			return CLI_EXIT_FAIL;
 		}
-	} else if (!S_ISDIR(st.st_mode)) {
-		cli_error("%s: not a directory", mnt);
+	} else if (errno == ENOTCONN) {
+		/* A dead FUSE mount point: hangarfs detaches it, or says why
+		 * it will not (not a hangarfs mount). */
+	} else if (errno != ENOENT || mkdir(mnt, 0755) < 0) {
+		cli_error("%s: %s", mnt, strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
 

@@ -144,10 +144,12 @@ static int mounts_detach_root(const char *path, bool lazy)
 		rc = mnt_context_umount(cxt);
 	if (rc > 0 || (rc < 0 && mnt_context_syscall_called(cxt)))
 		rc = -mnt_context_get_syscall_errno(cxt);
-	else if (rc == -MNT_ERR_NOFSTAB || rc == -EINVAL)
-		rc = -ENOENT; /* libmount found nothing mounted there */
-	else if (rc < -4096 || rc > 0)
-		rc = -EIO;
+	else if (rc < -4095)
+		rc = -EIO; /* a libmount code (MNT_ERR_*), not an errno */
+	/* umount(2) and libmount's lookup say EINVAL for "not a mount
+	 * point" */
+	if (rc == -EINVAL)
+		rc = -ENOENT;
 	mnt_free_context(cxt);
 	return rc;
 }
