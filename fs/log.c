@@ -40,13 +40,15 @@
  * reason back from store_guest_get_why and logs the one line per guest
  * that the design asks for (docs/design.md) (guest.c).
  *
- * THREAD MODEL: `log_state` is written by log_open before any worker
- * thread starts and by log_detach before the session loop starts, then
- * only read.  `log_guest` is thread-local.  stderr, syslog(3),
+ * THREAD MODEL: `log_state` is written by log_open before any other
+ * thread starts, then only read, except `echo_stderr` (atomic), which
+ * log_detach clears once the store's committer and control threads may
+ * already log.  `log_guest` is thread-local.  stderr, syslog(3),
  * sd_journal_sendv and an O_APPEND write(2) are each thread-safe per line.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +76,10 @@ enum log_target {
 
 static struct {
 	enum log_target target;
-	bool echo_stderr; /* a daemon, not detached yet: copy to the tty */
-	int file_fd;	  /* -o log_file, or -1 */
+	/* a daemon, not detached yet: copy to the tty; cleared by
+	 * log_detach while the store's threads may already log */
+	atomic_bool echo_stderr;
+	int file_fd; /* -o log_file, or -1 */
 	const char *store;
 } log_state = {.target = LOG_TARGET_STDERR, .file_fd = -1};
 
@@ -132,8 +136,8 @@ int log_open(const struct log_options *o)
 			"give -o log_file=PATH to keep them in a file\n",
 			LOG_JOURNAL_SOCKET, LOG_SYSLOG_SOCKET);
 	}
-	log_state.echo_stderr =
-		!o->foreground && log_state.target != LOG_TARGET_STDERR;
+	atomic_store(&log_state.echo_stderr,
+		     !o->foreground && log_state.target != LOG_TARGET_STDERR);
 	return 0;
 }
 
@@ -144,7 +148,7 @@ bool log_keeps_stderr(void)
 
 void log_detach(void)
 {
-	log_state.echo_stderr = false;
+	atomic_store(&log_state.echo_stderr, false);
 }
 
 void log_close(void)
@@ -251,7 +255,7 @@ static void log_line(int prio, const char *guest, const char *object,
 		fprintf(stderr, "hangarfs: %s\n", line);
 		return;
 	}
-	if (log_state.echo_stderr)
+	if (atomic_load(&log_state.echo_stderr))
 		fprintf(stderr, "hangarfs: %s\n", line);
 }
 
