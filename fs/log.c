@@ -20,7 +20,10 @@
  *     exists;
  *   - else (a daemon in a container: no log socket at all) stderr is kept
  *     instead of /dev/null (log_keeps_stderr, daemon.c) and startup says
- *     so, so a refusal never vanishes.
+ *     so, so a refusal never vanishes -- unless stderr is a pipe or a
+ *     socket: its reader (`out=$(hangar mount ...)`, `| tee`) would wait
+ *     for the daemon to exit, so it is let go and startup says the lines
+ *     go nowhere and how to keep them (-o log_file, or -f).
  *
  * `-o log_file=PATH` appends every line to PATH as well (created 0600,
  * O_APPEND: one write per line, so lines of concurrent threads never
@@ -71,7 +74,8 @@ enum log_target {
 	LOG_TARGET_STDERR = 0, /* until log_open, and in the foreground */
 	LOG_TARGET_JOURNAL,
 	LOG_TARGET_SYSLOG,
-	LOG_TARGET_FILE_ONLY, /* a daemon without log socket, with log_file */
+	LOG_TARGET_FILE_ONLY, /* a daemon without log socket: log_file, if
+				 any (startup said so when there is none) */
 };
 
 static struct {
@@ -106,6 +110,15 @@ static bool log_stderr_is_journal(void)
 	       (unsigned long long)st.st_ino == ino;
 }
 
+/* Whether stderr is a pipe or a socket, whose reader waits for its end. */
+static bool log_stderr_is_stream(void)
+{
+	struct stat st;
+
+	return fstat(STDERR_FILENO, &st) == 0 &&
+	       (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
 int log_open(const struct log_options *o)
 {
 	const bool journal = log_is_socket(LOG_JOURNAL_SOCKET);
@@ -128,6 +141,14 @@ int log_open(const struct log_options *o)
 		openlog("hangarfs", LOG_PID, LOG_DAEMON);
 	} else if (log_state.file_fd >= 0) {
 		log_state.target = LOG_TARGET_FILE_ONLY;
+	} else if (log_stderr_is_stream()) {
+		log_state.target = LOG_TARGET_FILE_ONLY;
+		fprintf(stderr,
+			"hangarfs: no journal or syslog socket here (%s, %s), "
+			"and stderr is a pipe its reader would keep waiting "
+			"on: log lines, refusals too, are not kept; give -o "
+			"log_file=PATH, or run in the foreground (-f)\n",
+			LOG_JOURNAL_SOCKET, LOG_SYSLOG_SOCKET);
 	} else {
 		log_state.target = LOG_TARGET_STDERR;
 		fprintf(stderr,

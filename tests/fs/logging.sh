@@ -5,7 +5,9 @@
 #     daemon mode, with or without a log socket;
 #   - daemon mode on a host with neither a journal nor a syslog socket
 #     (a container) and no log_file: the lines stay on hangarfs's stderr,
-#     and startup says so, instead of vanishing into /dev/null;
+#     and startup says so, instead of vanishing into /dev/null; a pipe
+#     (`out=$(hangarfs ...)`) is not kept, or its reader would wait for
+#     the daemon's exit: startup says the lines are not kept;
 #   - the systemd journal, with structured fields (MESSAGE, PRIORITY,
 #     SYSLOG_IDENTIFIER, STORE, GUEST, OBJECT): through the real journald
 #     when it runs here, else (as root) through a stand-in journal socket
@@ -60,6 +62,15 @@ if [ ! -S /dev/log ] && [ ! -S /run/systemd/journal/socket ]; then
 		fail "startup did not say where the log goes: $(cat "$WORK/stderr.log")"
 	grep -q "web01/disk.raw: read-write open refused" "$WORK/stderr.log" ||
 		fail "the refusal vanished: $(cat "$WORK/stderr.log")"
+	log "... but a pipe is let go (its reader would wait), saying so"
+	out=$(timeout 30 "$HANGARFS" "$STORE" "$MNT" -o commit_interval=1 2>&1) ||
+		fail "hangarfs with stderr on a pipe did not return: $out"
+	HFS_PID=$(daemon_pid)
+	case "$out" in
+	*"stderr is a pipe"*"-o log_file=PATH"*) ;;
+	*) fail "no warning that the lines are not kept: $out" ;;
+	esac
+	fs_umount
 else
 	log "a log socket exists here: the no-socket fallback is not tried"
 fi
