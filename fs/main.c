@@ -17,12 +17,16 @@
  *   keyfile_insecure      accept a keyfile that fails that test
  *   passphrase_fd=N       ... or by a passphrase read from descriptor N
  *                         (neither: asked on the terminal with -f)
+ *   log_file=PATH         append every log line to PATH too (log.c)
  * and every libfuse option passes through (fsname, max_threads, clone_fd..).
  *
  * Startup order matters (daemon.c): raise RLIMIT_NOFILE to the hard limit
  * (the store keeps a quarter of it for open containers), fork (before any
- * thread), then open the store (lock + committer thread in the daemon's
- * own process), create and mount the session, note the mount's device
+ * thread), open the log (log.c: the journal, syslog, stderr, a log file),
+ * then open the store (lock + committer thread in the daemon's own
+ * process), detach a dead hangarfs mount left at the mount point by a
+ * killed daemon (recover_dead_mount), create and mount the session, note
+ * the mount's device
  * (for the control socket's "mount" answer), start the control socket
  * (control.h: how
  * `hangar resume/discard/rm/create` reach a mounted store; not for -o ro,
@@ -51,6 +55,7 @@
 
 #include "hangar/control.h"
 #include "hangarfs.h"
+#include "mounts.h"
 
 #define HFS_VERSION		  "0.1.0"
 #define DEFAULT_COMMIT_INTERVAL_S 5
@@ -65,6 +70,7 @@ struct config {
 	char *keyfile;
 	int keyfile_insecure;
 	int passphrase_fd;
+	char *log_file;
 };
 
 enum {
@@ -79,6 +85,7 @@ static const struct fuse_opt config_opts[] = {
 	{"keyfile=%s", offsetof(struct config, keyfile), 0},
 	{"passphrase_fd=%d", offsetof(struct config, passphrase_fd), 0},
 	{"keyfile_insecure", offsetof(struct config, keyfile_insecure), 1},
+	{"log_file=%s", offsetof(struct config, log_file), 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -146,7 +153,11 @@ static void usage(const char *prog)
 	       "    -o passphrase_fd=N       ... or a passphrase read from "
 	       "descriptor N\n"
 	       "                             (neither, with -f on a terminal: "
-	       "asked)\n\n",
+	       "asked)\n"
+	       "    -o log_file=PATH         also append every log line to "
+	       "PATH (the journal,\n"
+	       "                             syslog or stderr get them as "
+	       "well)\n\n",
 	       prog, DEFAULT_COMMIT_INTERVAL_S);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -334,6 +345,54 @@ static int mount_device(const char *mountpoint, dev_t *out_dev)
 	return err;
 }
 
+/*
+ * A mount point left dead by a killed hangarfs (every stat of it fails
+ * with ENOTCONN) cannot be mounted on, and nothing can be served from it
+ * any more: detach it (lazy unmount) and log that we did.  A dead mount of
+ * another file system is not ours to remove: refused with the reason.  0
+ * (also when there is nothing to do: libfuse reports any other problem
+ * with the mount point), or -errno after saying why on stderr.
+ */
+static int recover_dead_mount(const char *mountpoint)
+{
+	struct mount_entry m;
+	char path[PATH_MAX];
+	struct stat st;
+	int err;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return 0;
+	err = mounts_path_absolute(mountpoint, path, sizeof(path));
+	if (!err)
+		err = mounts_find_target(path, &m);
+	if (err)
+		return 0;
+	if (strcmp(m.fstype, MOUNTS_HANGARFS_TYPE) != 0) {
+		fprintf(stderr,
+			"hangarfs: %s: a dead %s mount of %s is in the way "
+			"(Transport endpoint is not connected: its daemon is "
+			"gone); not a hangarfs mount, so it is left alone: "
+			"unmount it with 'fusermount3 -u %s'\n",
+			path, m.fstype, m.source, path);
+		return -ENOTCONN;
+	}
+	err = mounts_detach(path, true);
+	if (err) {
+		fprintf(stderr,
+			"hangarfs: %s: a dead hangarfs mount of %s is in the "
+			"way and cannot be detached: %s\n",
+			path, m.source,
+			err == -EPERM ? "it was mounted by another user"
+				      : hfs_strerror(err));
+		return err;
+	}
+	log_msg(LOG_NOTICE,
+		"%s: detached a dead hangarfs mount of %s (its daemon died: "
+		"Transport endpoint is not connected) before mounting",
+		path, m.source);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -344,7 +403,6 @@ int main(int argc, char *argv[])
 		.store_fd = -1, .attr_timeout = 1.0, .entry_timeout = 1.0};
 	char store_path[PATH_MAX];
 	struct control *ctl = NULL;
-	bool daemon = false;
 	int ret = 1;
 	int err;
 
@@ -391,10 +449,20 @@ int main(int argc, char *argv[])
 				hfs_strerror(err));
 			goto out_free_opts;
 		}
-		daemon = true;
+	}
+	struct log_options log_opts = {.foreground = opts.foreground,
+				       .log_file = cfg.log_file,
+				       .store = store_path};
+	err = log_open(&log_opts);
+	if (err) {
+		fprintf(stderr, "hangarfs: log_file=%s: cannot open it: %s\n",
+			cfg.log_file, hfs_strerror(err));
+		goto out_ready;
 	}
 	if (open_store(&fs, &cfg, opts.foreground && isatty(STDIN_FILENO)) != 0)
 		goto out_ready;
+	if (recover_dead_mount(opts.mountpoint) != 0)
+		goto out_close_store;
 	if (nodes_init() != 0)
 		goto out_close_store;
 	fs.se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), &fs);
@@ -410,7 +478,6 @@ int main(int argc, char *argv[])
 					 ? &mount
 					 : NULL);
 	daemon_ready(0);
-	log_open(daemon);
 	log_msg(LOG_INFO, "mounted %s%s on %s (commit every %us)%s", store_path,
 		cfg.read_only ? " read-only" : "", opts.mountpoint,
 		cfg.commit_interval, ctl ? "; control socket up" : "");
@@ -440,11 +507,13 @@ out_close_store:
 		close(fs.store_fd);
 out_ready:
 	daemon_ready(1); /* no-op once ready was sent */
+	log_close();
 out_free_opts:
 	free(opts.mountpoint);
 out_free_args:
 	fuse_opt_free_args(&args);
 	free(cfg.store);
 	free(cfg.keyfile);
+	free(cfg.log_file);
 	return ret;
 }

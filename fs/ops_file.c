@@ -92,8 +92,9 @@ static void handle_log_error(struct handle *h, const char *what,
 	if (object_name_of(h->c, h->id, name, sizeof(name)) != 0 || !name[0])
 		snprintf(name, sizeof(name), "(object %llu)",
 			 (unsigned long long)h->id);
-	log_msg(LOG_ERR, "%s/%s: %s at offset %llu failed: %s", h->guest, name,
-		what, (unsigned long long)offset, hfs_strerror(err));
+	log_object(LOG_ERR, h->guest, name,
+		   "%s/%s: %s at offset %llu failed: %s", h->guest, name, what,
+		   (unsigned long long)offset, hfs_strerror(err));
 }
 
 /*
@@ -122,11 +123,11 @@ static int handle_seal_if_image(struct handle *h)
 	free(before);
 	err = save_lock_seal_why(h->c, reason, sizeof(reason));
 	if (err)
-		log_msg(LOG_ERR,
-			"%s/%s: cannot seal the save image: %s%s%s; it is "
-			"not resumable",
-			h->guest, name, hfs_strerror(err),
-			reason[0] ? ": " : "", reason);
+		log_object(LOG_ERR, h->guest, name,
+			   "%s/%s: cannot seal the save image: %s%s%s; it is "
+			   "not resumable",
+			   h->guest, name, hfs_strerror(err),
+			   reason[0] ? ": " : "", reason);
 	else if (!was_judged)
 		savelog_sealed(h->c, h->guest, "closed after writing");
 	return err;
