@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
+#include "units.h"
 
 #ifndef HANGAR_VERSION
 #define HANGAR_VERSION "0.1.0"
@@ -123,12 +124,12 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		return false;
 	}
 	if (opt == CLI_OPT_PASSPHRASE_FD) {
-		char *end;
-		long fd = strtol(optarg, &end, 10);
+		const char *why;
+		uint64_t fd;
 
-		if (!*optarg || *end || fd < 0 || fd > INT_MAX) {
-			cli_usage_error(usage, "%s: bad descriptor '%s'",
-					argv[0], optarg);
+		if (units_parse_uint(optarg, 0, INT_MAX, &fd, &why) != 0) {
+			cli_usage_error(usage, "%s: bad descriptor '%s': %s",
+					argv[0], optarg, why);
 			*out_exit = CLI_EXIT_USAGE;
 			return true;
 		}
