@@ -4,7 +4,8 @@
  * `hangar COMMAND [OPTIONS] ARGS...`.  Each command parses its own options
  * with getopt_long (argv[0] is the command name) and returns its exit
  * status; this file only finds the command, and answers `hangar --help`,
- * `hangar help [COMMAND]` and `hangar --version`.  The usage texts mirror
+ * `hangar help [COMMAND]` and `hangar -V`/`--version` (HANGAR_VERSION: the
+ * CMake project's version, given to every target).  The usage texts mirror
  * contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
@@ -18,10 +19,6 @@
 
 #include "cli.h"
 #include "units.h"
-
-#ifndef HANGAR_VERSION
-#define HANGAR_VERSION "0.1.0"
-#endif
 
 static const struct cli_command commands[] = {
 	{"init", "create a store directory", cmd_init, usage_init},
@@ -51,7 +48,7 @@ static void usage_main(FILE *f)
 {
 	fprintf(f, "usage: hangar COMMAND [OPTIONS] ARGS...\n"
 		   "       hangar COMMAND --help\n"
-		   "       hangar --version\n\n"
+		   "       hangar -V | --version\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < NUM_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
@@ -184,7 +181,7 @@ int main(int argc, char **argv)
 		usage_main(stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		printf("hangar %s\n", HANGAR_VERSION);
 		return CLI_EXIT_OK;
 	}
