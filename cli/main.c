@@ -5,7 +5,10 @@
  * with getopt_long (argv[0] is the command name) and returns its exit
  * status; this file only finds the command, and answers `hangar --help`,
  * `hangar help [COMMAND]` and `hangar -V`/`--version` (HANGAR_VERSION: the
- * CMake project's version, given to every target).  The usage texts mirror
+ * CMake project's version, given to every target).  The shell completion
+ * (contrib/bash-completion, contrib/zsh-completion) asks `hangar
+ * --list-commands` (hidden) for the commands and `hangar COMMAND --help`
+ * for their options, so it offers what this binary has.  The usage texts mirror
  * contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
@@ -183,6 +186,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		printf("hangar %s\n", HANGAR_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--list-commands") == 0) {
+		/* hidden: for the shell completion (contrib/), which thus
+		 * offers exactly this table */
+		for (size_t i = 0; i < NUM_COMMANDS; i++)
+			printf("%s\n", commands[i].name);
+		printf("help\n");
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "help") == 0) {
