@@ -86,13 +86,14 @@ enum {
 	KEY_HELP,
 	KEY_VERSION,
 	KEY_LIST_OPTIONS,
+	KEY_COMMIT_INTERVAL,
+	KEY_PASSPHRASE_FD,
 };
 
 static const struct fuse_opt config_opts[] = {
-	{"commit_interval=%s", offsetof(struct config, commit_interval_text),
-	 0},
+	FUSE_OPT_KEY("commit_interval=", KEY_COMMIT_INTERVAL),
 	{"keyfile=%s", offsetof(struct config, keyfile), 0},
-	{"passphrase_fd=%s", offsetof(struct config, passphrase_fd_text), 0},
+	FUSE_OPT_KEY("passphrase_fd=", KEY_PASSPHRASE_FD),
 	{"keyfile_insecure", offsetof(struct config, keyfile_insecure), 1},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -101,7 +102,8 @@ static const struct fuse_opt config_opts[] = {
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
 	/* hidden: the -o options above, one a line, for the shell completion
-	 * (contrib/completion), so it cannot miss one */
+	 * (contrib/bash-completion, contrib/zsh-completion), so it cannot
+	 * miss one */
 	FUSE_OPT_KEY("--list-options", KEY_LIST_OPTIONS),
 	/* fstab words that mean nothing to a FUSE mount */
 	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
@@ -113,6 +115,19 @@ static const struct fuse_opt config_opts[] = {
 	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END};
+
+/* Keep the text after the '=' of `arg` in *text (the last one given wins;
+ * fuse_opt's %s would leak the earlier ones). */
+static int config_keep_value(char **text, const char *arg)
+{
+	char *copy = strdup(strchr(arg, '=') + 1);
+
+	if (!copy)
+		return -1;
+	free(*text);
+	*text = copy;
+	return 0;
+}
 
 static int config_proc(void *data, const char *arg, int key,
 		       struct fuse_args *outargs)
@@ -142,6 +157,10 @@ static int config_proc(void *data, const char *arg, int key,
 	case KEY_LIST_OPTIONS:
 		cfg->list_options = 1;
 		return 0;
+	case KEY_COMMIT_INTERVAL:
+		return config_keep_value(&cfg->commit_interval_text, arg);
+	case KEY_PASSPHRASE_FD:
+		return config_keep_value(&cfg->passphrase_fd_text, arg);
 	default:
 		return 1;
 	}
