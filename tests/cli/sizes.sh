@@ -55,10 +55,17 @@ h init store2 --cluster-size 0.125M
 expect_rc 0 "cluster size 0.125M (128K)"
 expect_out 'cluster size 128K' "0.125M is 128K"
 
-# A descriptor number is a whole number too (atoi read 'x' as 0, stdin).
+# Descriptors and slots are whole numbers too, read by the same module
+# (init's atoi read 'x' as 0, stdin).
 h init store3 --encrypt --passphrase-fd x
 expect_rc 2 "--passphrase-fd x"
 expect_err "bad descriptor 'x': not a whole number" "--passphrase-fd x refusal"
 [ ! -e store3 ] || fail "a refused init created the store"
+h key remove store --slot -1
+expect_rc 2 "--slot -1"
+expect_err "bad slot '-1': not a whole number" "--slot -1 refusal"
+h key add store --new-passphrase-fd 2147483648
+expect_rc 2 "--new-passphrase-fd over INT_MAX"
+expect_err "bad descriptor '2147483648': out of range" "--new-passphrase-fd refusal"
 
 echo "PASS"
