@@ -4,7 +4,11 @@
  * `hangar COMMAND [OPTIONS] ARGS...`.  Each command parses its own options
  * with getopt_long (argv[0] is the command name) and returns its exit
  * status; this file only finds the command, and answers `hangar --help`,
- * `hangar help [COMMAND]` and `hangar --version`.  The usage texts mirror
+ * `hangar help [COMMAND]` and `hangar -V`/`--version` (HANGAR_VERSION: the
+ * CMake project's version, given to every target).  The shell completion
+ * (contrib/bash-completion, contrib/zsh-completion) asks `hangar
+ * --list-commands` (hidden) for the commands and `hangar COMMAND --help`
+ * for their options, so it offers what this binary has.  The usage texts mirror
  * contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
@@ -17,10 +21,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-
-#ifndef HANGAR_VERSION
-#define HANGAR_VERSION "0.1.0"
-#endif
+#include "units.h"
 
 static const struct cli_command commands[] = {
 	{"init", "create a store directory", cmd_init, usage_init},
@@ -54,7 +55,7 @@ static void usage_main(FILE *f)
 {
 	fprintf(f, "usage: hangar COMMAND [OPTIONS] ARGS...\n"
 		   "       hangar COMMAND --help\n"
-		   "       hangar --version\n\n"
+		   "       hangar -V | --version\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < NUM_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
@@ -127,12 +128,12 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		return false;
 	}
 	if (opt == CLI_OPT_PASSPHRASE_FD) {
-		char *end;
-		long fd = strtol(optarg, &end, 10);
+		const char *why;
+		uint64_t fd;
 
-		if (!*optarg || *end || fd < 0 || fd > INT_MAX) {
-			cli_usage_error(usage, "%s: bad descriptor '%s'",
-					argv[0], optarg);
+		if (units_parse_uint(optarg, 0, INT_MAX, &fd, &why) != 0) {
+			cli_usage_error(usage, "%s: bad descriptor '%s': %s",
+					argv[0], optarg, why);
 			*out_exit = CLI_EXIT_USAGE;
 			return true;
 		}
@@ -187,8 +188,16 @@ int main(int argc, char **argv)
 		usage_main(stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		printf("hangar %s\n", HANGAR_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--list-commands") == 0) {
+		/* hidden: for the shell completion (contrib/), which thus
+		 * offers exactly this table */
+		for (size_t i = 0; i < NUM_COMMANDS; i++)
+			printf("%s\n", commands[i].name);
+		printf("help\n");
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "help") == 0) {

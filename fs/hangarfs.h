@@ -42,13 +42,14 @@
 #include <sys/stat.h>
 
 #include "hangar/container.h"
+#include "hangar/names.h"
 #include "secret.h"
 #include "hangar/store.h"
 
 /* Longest guest name (names.h: 1..64 bytes) plus NUL. */
-#define HFS_GUEST_NAME_MAX 65
+#define HFS_GUEST_NAME_MAX (NAME_GUEST_MAX + 1)
 /* Longest object name plus NUL. */
-#define HFS_OBJECT_NAME_MAX 256
+#define HFS_OBJECT_NAME_MAX (NAME_OBJECT_MAX + 1)
 
 /* The mount.  Set up by main.c before the session loop, then read-only. */
 struct hfs {
@@ -325,6 +326,15 @@ void savelog_not_resumable(struct container *c, const char *guest,
 			   const char *how);
 
 /* ---- ops_dir.c ----------------------------------------------------------- */
+
+/*
+ * hfs_name_check - -ENAMETOOLONG if `name` is longer than directory `dir`
+ * allows (NAME_GUEST_MAX in the root, NAME_OBJECT_MAX in a guest: what
+ * statfs says as f_namemax), else 0.  Every op that names an entry asks
+ * first, so an over-long name gets ENAMETOOLONG, as POSIX wants, rather
+ * than core's EINVAL or a lookup's ENOENT.
+ */
+int hfs_name_check(const struct node *dir, const char *name);
 
 void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void hfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);

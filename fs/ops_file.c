@@ -191,7 +191,9 @@ static int file_open_object(struct hfs_req *r, struct node *obj,
 	err = object_open(h->c, h->id, h->for_write);
 	if (err)
 		goto out_free;
-	if (h->for_write && (fi->flags & O_TRUNC) && oa.size != 0) {
+	/* Even an empty file: O_TRUNC marks mtime and ctime for update
+	 * (POSIX open(); object_truncate touches them). */
+	if (h->for_write && (fi->flags & O_TRUNC)) {
 		err = object_truncate(h->c, h->id, 0);
 		if (err)
 			goto out_release;
@@ -245,8 +247,10 @@ void hfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			   HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(EPERM) |
 				   HFS_REQ_WRITE | HFS_REQ_CONTAINER))
 		return;
-	err = object_create(r.c, name, S_IFREG | (mode & 07777), ctx->uid,
-			    ctx->gid, &id);
+	err = hfs_name_check(r.node, name);
+	if (!err)
+		err = object_create(r.c, name, S_IFREG | (mode & 07777),
+				    ctx->uid, ctx->gid, &id);
 	if (err == -EEXIST && !(fi->flags & O_EXCL))
 		err = object_lookup(r.c, name, &id);
 	if (!err)
