@@ -12,7 +12,7 @@
  *   copy.c       sparse copies between host files and container objects
  *   guestinfo.c  everything `ls` and `status` show about one guest
  *   guestjson.c  the same as JSON
- *   cmd_*.c      one command each
+ *   cmd_*.c      one command each (cmd_snapshot.c: snapshot and rollback)
  *
  * cli/ uses only core's public headers (store.h, container.h, savelock.h,
  * names.h, check.h, io.h) and common/ (secret.h, shared with fs/), and
@@ -126,6 +126,8 @@ int cmd_rm(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 void usage_init(FILE *f);
 void usage_create(FILE *f);
@@ -140,6 +142,8 @@ void usage_rm(FILE *f);
 void usage_mount(FILE *f);
 void usage_umount(FILE *f);
 void usage_key(FILE *f);
+void usage_snapshot(FILE *f);
+void usage_rollback(FILE *f);
 
 /* ---- report.c ----------------------------------------------------------- */
 
@@ -316,6 +320,12 @@ int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len);
 int cli_control(const struct cli_store *cs, enum control_op op,
 		const char *guest, unsigned flags, struct control_reply *reply,
 		bool *out_answered);
+
+/* cli_control_name - cli_control for the snapshot requests, which name a
+ * snapshot (control_request_name). */
+int cli_control_name(const struct cli_store *cs, enum control_op op,
+		     const char *guest, const char *name, unsigned flags,
+		     struct control_reply *reply, bool *out_answered);
 
 /* cli_control_reason - the daemon's sentence for `rc`, or cli_strerror(rc)
  * when it only said strerror's words (CONTROL_REASON_ERRNO) or nothing. */

@@ -47,7 +47,7 @@ mkdir store
 touch store/web01.hangar store/web02.hangar store/db01.hangar store/.hangar-store store/notes.txt
 
 expect_completion "status" hangar st
-expect_completion "resume rm" hangar r
+expect_completion "resume rm rollback" hangar r
 expect_completion "check create" hangar c
 expect_completion "--disk" hangar create store g --di
 expect_completion "--json" hangar ls store --j
@@ -64,5 +64,9 @@ expect_completion "add" hangar key a
 expect_completion "--keyfile --keyfile-insecure" hangar ls store --keyf
 expect_completion "--new-keyfile --new-passphrase-fd" hangar key add store --new
 expect_completion "db01 web01 web02" hangar status --keyfile k store ""
+expect_completion "create delete list" hangar snapshot ""
+expect_completion "web01 web02" hangar snapshot create store w
+expect_completion "--json" hangar snapshot list store web01 --j
+expect_completion "web01 web02" hangar rollback store w
 
 echo "PASS"
