@@ -413,6 +413,25 @@ void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		dir_reply_entry(req, &e, n);
 }
 
+/* rmdir of guest `name` was refused as not empty: if it is because of
+ * snapshots (hidden from its listing), say so. */
+static void log_snapshots_left(struct hfs *fs, const char *name)
+{
+	struct snapshot_info *list = NULL;
+	struct container *c;
+	size_t num = 0;
+
+	if (store_guest_get(fs->store, name, &c) != 0)
+		return;
+	if (container_snapshot_list(c, &list, &num) == 0 && num > 0)
+		log_msg(LOG_NOTICE,
+			"%s: rmdir refused: the guest has %zu snapshot%s (in "
+			"%s/" HFS_SNAPSHOTS_DIR "); rmdir them first",
+			name, num, num == 1 ? "" : "s", name);
+	free(list);
+	store_guest_put(fs->store, c);
+}
+
 /* rmdir of guest `name` in the root. */
 static int rmdir_guest(struct hfs *fs, const char *name)
 {
@@ -424,6 +443,8 @@ static int rmdir_guest(struct hfs *fs, const char *name)
 	if (!err) {
 		nodes_guest_removed(name);
 		log_msg(LOG_INFO, "%s: guest removed", name);
+	} else if (err == -ENOTEMPTY) {
+		log_snapshots_left(fs, name);
 	}
 	return err;
 }

@@ -133,6 +133,13 @@ t rmdir "$G/.snapshots/s2" || fail "rmdir s2 after close"
 [ "$(ls "$G/.snapshots")" = s1 ] || fail "after rmdir: $(ls "$G/.snapshots")"
 echo "ENOENT|rmdir of a missing snapshot|os.rmdir('$G/.snapshots/s2')" | expect_errnos
 
+log "a guest whose files are gone keeps its snapshots: rmdir ENOTEMPTY"
+mkdir "$MNT/g2" && echo x >"$MNT/g2/config" && t mkdir "$MNT/g2/.snapshots/only" || fail "g2 setup"
+rm "$MNT/g2/config"
+echo "ENOTEMPTY|rmdir of a guest with a snapshot|os.rmdir('$MNT/g2')" | expect_errnos
+expect_log "g2: rmdir refused: the guest has 1 snapshot"
+t rmdir "$MNT/g2/.snapshots/only" && t rmdir "$MNT/g2" || fail "rmdir g2 after its snapshot"
+
 log "remount: the snapshot is still there"
 fs_remount
 [ "$(ls "$G/.snapshots")" = s1 ] || fail "after remount: $(ls "$G/.snapshots")"
