@@ -59,6 +59,9 @@ struct control {
 	bool have_mount;
 	char mount_path[PATH_MAX];
 	dev_t mount_dev;
+	void (*changed)(void *arg, enum control_op op, const char *guest,
+			const char *name);
+	void *changed_arg;
 
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -89,6 +92,13 @@ static const char *control_op_name(enum control_op op)
 	if (op < CONTROL_OP_RESUME || op > OP_LAST)
 		return "unknown";
 	return op_names[op];
+}
+
+/* Whether a successful `op` changed its guest (control_mount.changed). */
+static bool op_changes_guest(enum control_op op)
+{
+	return op != CONTROL_OP_COMMIT && op != CONTROL_OP_MOUNT &&
+	       op != CONTROL_OP_SNAPSHOT_LIST;
 }
 
 /* Whether `op` names a snapshot (the request's fourth word). */
@@ -552,6 +562,9 @@ static void serve_one(struct control *ctl, int fd)
 	if (peer_gone(fd))
 		return;
 	ret = execute(ctl, op, guest, name, flags, &reply);
+	if (ret == 0 && ctl->changed && op_changes_guest(op))
+		ctl->changed(ctl->changed_arg, op, guest,
+			     words == 4 ? name : NULL);
 	/* Every error carries a code (control.h) and a sentence. */
 	if (ret && reply.code == CONTROL_REASON_NONE)
 		reply.code = CONTROL_REASON_ERRNO;
@@ -676,6 +689,10 @@ int control_start(struct store *s, const struct control_mount *mount,
 	if (!ctl)
 		return -ENOMEM;
 	ctl->store = s;
+	if (mount) {
+		ctl->changed = mount->changed;
+		ctl->changed_arg = mount->changed_arg;
+	}
 	if (mount && mount->path && !strchr(mount->path, '\n') &&
 	    strlen(mount->path) < sizeof(ctl->mount_path)) {
 		snprintf(ctl->mount_path, sizeof(ctl->mount_path), "%s",

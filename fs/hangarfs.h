@@ -44,6 +44,7 @@
 #include <sys/stat.h>
 
 #include "hangar/container.h"
+#include "hangar/control.h"
 #include "secret.h"
 #include "hangar/store.h"
 
@@ -172,6 +173,15 @@ struct node *nodes_lookup_snap(struct node *guest, enum node_kind kind,
 			       uint64_t snap_id, const char *snap_name,
 			       uint64_t object_id);
 
+/*
+ * nodes_of_guest - the node ids of guest `name` (first) and of every node
+ * under it (files, .snapshots and what is in it), into *out_ids (free());
+ * *out_snapdir gets the .snapshots node's id, 0 if the kernel has none.
+ * -ENOENT when no node has that guest name, -ENOMEM.
+ */
+int nodes_of_guest(const char *name, fuse_ino_t **out_ids, size_t *out_num,
+		   fuse_ino_t *out_snapdir);
+
 /* nodes_in_snapshots - whether `n` is in a guest's .snapshots area. */
 bool nodes_in_snapshots(const struct node *n);
 
@@ -218,6 +228,16 @@ bool nodes_guest_corrupt_once(struct node *guest);
 int guest_acquire(struct hfs *fs, struct node *guest,
 		  char out_name[HFS_GUEST_NAME_MAX], struct container **out_c);
 void guest_release(struct hfs *fs, struct container *c);
+
+/*
+ * guest_changed_elsewhere - control_mount.changed (hangar/control.h): a
+ * request on the control socket changed guest `guest` behind the kernel's
+ * back: drop what the kernel cached of it (the attributes of its nodes
+ * after a rollback, a deleted guest's or snapshot's name) and log it.
+ * `arg` is the struct hfs.  Runs on the control's serving thread.
+ */
+void guest_changed_elsewhere(void *arg, enum control_op op, const char *guest,
+			     const char *name);
 
 /*
  * guest_host_stat - stat the container file of guest `name` on the host

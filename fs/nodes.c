@@ -93,6 +93,8 @@ static unsigned bucket_of_key(const struct node *n)
 	return bucket_of_snap(n->guest, n->kind, n->snap_id, n->object_id);
 }
 
+static struct node *find_guest_locked(const char *name);
+
 /* Caller holds table.lock. */
 static void unlink_by_id(struct node *n)
 {
@@ -303,6 +305,43 @@ struct node *nodes_lookup_snap(struct node *guest, enum node_kind kind,
 out_unlock:
 	pthread_mutex_unlock(&table.lock);
 	return n;
+}
+
+int nodes_of_guest(const char *name, fuse_ino_t **out_ids, size_t *out_num,
+		   fuse_ino_t *out_snapdir)
+{
+	fuse_ino_t *ids = NULL;
+	size_t num = 0, cap = 0;
+	struct node *g;
+	int err = 0;
+
+	*out_snapdir = 0;
+	pthread_mutex_lock(&table.lock);
+	g = find_guest_locked(name);
+	if (!g) {
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	cap = 1 + g->refs; /* each node under it holds one ref on it */
+	ids = malloc(cap * sizeof(*ids));
+	if (!ids) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	ids[num++] = g->nodeid;
+	for (unsigned b = 0; b < NODES_BUCKETS; b++)
+		for (struct node *n = table.by_id[b]; n; n = n->next_by_id) {
+			if (n->guest != g || num == cap)
+				continue;
+			ids[num++] = n->nodeid;
+			if (n->kind == NODE_SNAPDIR)
+				*out_snapdir = n->nodeid;
+		}
+out_unlock:
+	pthread_mutex_unlock(&table.lock);
+	*out_ids = ids;
+	*out_num = num;
+	return err;
 }
 
 bool nodes_in_snapshots(const struct node *n)

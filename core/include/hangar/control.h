@@ -128,10 +128,21 @@ struct control_reply {
 #define CONTROL_CONNECT_TIMEOUT_MS 5000
 #define CONTROL_REPLY_TIMEOUT_MS   300000 /* a commit of a big store */
 
-/* The mount a daemon serves, for CONTROL_OP_MOUNT. */
+/* The mount a daemon serves, for CONTROL_OP_MOUNT, and what it wants to
+ * hear about the changes requests make. */
 struct control_mount {
-	const char *path; /* absolute mount point, no newline (copied) */
+	const char *path; /* absolute mount point, no newline (copied);
+			     NULL: unknown (CONTROL_OP_MOUNT: ENOENT) */
 	dev_t dev;	  /* st_dev of the mount's root */
+	/* Called (may be NULL) after a request succeeded that changed guest
+	 * `guest`: CREATE, DELETE, RESUME, DISCARD, SNAPSHOT_CREATE,
+	 * SNAPSHOT_DELETE and ROLLBACK (`name`: the snapshot's, else NULL),
+	 * on the serving thread, with no lock of the store or the control
+	 * held, before the client gets its answer: so the mount can drop
+	 * what its kernel cached of that guest. */
+	void (*changed)(void *arg, enum control_op op, const char *guest,
+			const char *name);
+	void *changed_arg;
 };
 
 #define CONTROL_FLAG_FORCE    1u
@@ -144,7 +155,8 @@ const char *control_reason_name(enum control_reason code);
 /*
  * control_start - serve requests for `s` (whose directory is store_dir(s))
  * until control_stop.  The store must be open for writing.  `mount` (may be
- * NULL: CONTROL_OP_MOUNT then answers ENOENT) is copied.  Returns 0,
+ * NULL: CONTROL_OP_MOUNT then answers ENOENT, and nobody hears of changes)
+ * is copied.  Returns 0,
  * -ENAMETOOLONG, or the socket/bind/thread error.
  */
 int control_start(struct store *s, const struct control_mount *mount,
