@@ -146,6 +146,17 @@ fs_remount
 t cmp "$G/.snapshots/s1/disk.raw" "$WORK/orig.raw" || fail "snapshot differs after remount"
 [ "$(stat -c %Y "$G/.snapshots/s1")" = "$mt" ] || fail "snapshot mtime moved"
 
+log "a file restored from a snapshot with cp (copy_file_range from the view)"
+t cp --sparse=always "$G/.snapshots/s1/disk.raw" "$G/restored.raw" || fail "cp out of the snapshot"
+t cmp "$G/restored.raw" "$WORK/orig.raw" || fail "restored copy differs"
+rm "$G/restored.raw"
+
+log "a read-only mount shows the snapshots and refuses new ones"
+fs_remount -o ro
+t cmp "$G/.snapshots/s1/disk.raw" "$WORK/orig.raw" || fail "snapshot differs on a read-only mount"
+echo "EROFS|mkdir on a read-only mount|os.mkdir('$G/.snapshots/s3')" | expect_errnos
+fs_remount
+
 log "fio with verify into the live disk while snapshots are taken"
 t rmdir "$G/.snapshots/s1" || fail "rmdir s1"
 t truncate -s 32M "$G/disk.raw"
