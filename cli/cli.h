@@ -17,7 +17,7 @@
  *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
  *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img
  *   openers.c    who has a guest's files open on a mount (as fuser)
- *   cmd_*.c      one command each
+ *   cmd_*.c      one command each (cmd_snapshot.c: snapshot and rollback)
  *
  * cli/ uses only core's public headers (store.h, container.h, savelock.h,
  * names.h, check.h, io.h) and common/ (secret.h, shared with fs/), and
@@ -134,6 +134,8 @@ int cmd_key(int argc, char **argv);
 int cmd_rename(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
 int cmd_df(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 void usage_init(FILE *f);
 void usage_create(FILE *f);
@@ -174,6 +176,8 @@ int cli_default_store(char *buf, size_t len);
  */
 const char *cli_store_operand(int argc, char **argv, int after, char *buf,
 			      size_t len);
+void usage_snapshot(FILE *f);
+void usage_rollback(FILE *f);
 
 /* ---- report.c ----------------------------------------------------------- */
 
@@ -382,6 +386,12 @@ int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len);
 int cli_control(const struct cli_store *cs, enum control_op op,
 		const char *guest, unsigned flags, struct control_reply *reply,
 		bool *out_answered);
+
+/* cli_control_name - cli_control for the snapshot requests, which name a
+ * snapshot (control_request_name). */
+int cli_control_name(const struct cli_store *cs, enum control_op op,
+		     const char *guest, const char *name, unsigned flags,
+		     struct control_reply *reply, bool *out_answered);
 
 /* cli_control_reason - the daemon's sentence for `rc`, or cli_strerror(rc)
  * when it only said strerror's words (CONTROL_REASON_ERRNO) or nothing. */

@@ -48,6 +48,10 @@ static const struct cli_command commands[] = {
 	{"umount", "unmount a hangarfs mount", cmd_umount, usage_umount},
 	{"key", "add, remove or list the key slots of an encrypted store",
 	 cmd_key, usage_key},
+	{"snapshot", "create, list or delete a guest's snapshots", cmd_snapshot,
+	 usage_snapshot},
+	{"rollback", "return every file of a guest to a snapshot", cmd_rollback,
+	 usage_rollback},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -63,8 +67,9 @@ static void usage_main(FILE *f)
 	fprintf(f, "\nA store is a directory of guest containers "
 		   "(GUEST.hangar); mount it with `hangar mount\n"
 		   "STORE MOUNTPOINT`.  While it is mounted, create, import, "
-		   "resume, discard and rm\n"
-		   "are done through hangarfs (its control socket).  See "
+		   "resume, discard, rm,\n"
+		   "snapshot and rollback are done through hangarfs (its "
+		   "control socket).  See\n"
 		   "hangar(1).\n");
 }
 

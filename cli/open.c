@@ -441,14 +441,24 @@ int cli_control(const struct cli_store *cs, enum control_op op,
 		const char *guest, unsigned flags, struct control_reply *reply,
 		bool *out_answered)
 {
+	return cli_control_name(cs, op, guest, NULL, flags, reply,
+				out_answered);
+}
+
+int cli_control_name(const struct cli_store *cs, enum control_op op,
+		     const char *guest, const char *name, unsigned flags,
+		     struct control_reply *reply, bool *out_answered)
+{
 	int rc;
 
 	/* A delete waits out transient references in the daemon's store
 	 * (store.h): nothing to retry here. */
-	rc = control_request(cs->dir, op, guest, flags, reply);
+	rc = control_request_name(cs->dir, op, guest, name, flags, reply);
 	/* Every error reply has a code; nobody answering has none. */
 	*out_answered = rc == 0 || reply->code != CONTROL_REASON_NONE;
-	if (rc == 0 && op != CONTROL_OP_COMMIT && op != CONTROL_OP_DELETE) {
+	/* Snapshot requests commit in core; a list changes nothing. */
+	if (rc == 0 && op != CONTROL_OP_COMMIT && op != CONTROL_OP_DELETE &&
+	    op != CONTROL_OP_SNAPSHOT_LIST) {
 		/* Durable before we say so, as store_close would make it. */
 		rc = control_request(cs->dir, CONTROL_OP_COMMIT, "-", 0, reply);
 		if (rc && reply->code == CONTROL_REASON_NONE) {

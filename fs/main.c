@@ -592,10 +592,12 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
 		goto out_signals;
 
-	struct control_mount mount = {.path = opts.mountpoint};
-	ctl = start_control(&fs, mount_device(opts.mountpoint, &mount.dev) == 0
-					 ? &mount
-					 : NULL);
+	struct control_mount mount = {.path = opts.mountpoint,
+				      .changed = guest_changed_elsewhere,
+				      .changed_arg = &fs};
+	if (mount_device(opts.mountpoint, &mount.dev) != 0)
+		mount.path = NULL; /* CONTROL_OP_MOUNT: unknown */
+	ctl = start_control(&fs, &mount);
 	daemon_ready(0);
 	log_msg(LOG_INFO, "mounted %s%s on %s (commit every %us)%s", store_path,
 		cfg.read_only ? " read-only" : "", opts.mountpoint,

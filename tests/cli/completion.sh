@@ -106,7 +106,7 @@ mkdir store
 touch store/web01.hangar store/web02.hangar store/db01.hangar store/.hangar-store store/notes.txt
 
 expect_completion "status" hangar st
-expect_completion "rename resize resume rm" hangar r
+expect_completion "rename resize resume rm rollback" hangar r
 expect_completion "check create" hangar c
 expect_completion "--help --version -V" hangar -
 expect_completion "--disk" hangar create store g --di
@@ -147,5 +147,9 @@ chmod +x bin/hangar
 expect_completion "frobnicate" hangar fro
 expect_completion "--example" hangar frobnicate --ex
 expect_completion "web01 web02" hangar frobnicate --example 1 store w
+expect_completion "create delete list" hangar snapshot ""
+expect_completion "web01 web02" hangar snapshot create store w
+expect_completion "--json" hangar snapshot list store web01 --j
+expect_completion "web01 web02" hangar rollback store w
 
 echo "PASS"

@@ -88,7 +88,7 @@ done
 for f in -f -d -s -o --help --version; do offers $f hangarfs ${f[1,2]}; done
 
 expect "status" hangar st
-expect "rename resize resume rm" hangar r
+expect "rename resize resume rm rollback" hangar r
 expect "--help --version -V" hangar -
 expect "--disk" hangar create store g --di
 expect "db01 web01 web02" hangar status store ""
