@@ -147,6 +147,16 @@ void guest_json(FILE *f, const struct guest_summary *g, bool full)
 	else
 		fputs("null", f);
 	if (full) {
+		fputs(", \"snapshots\": [", f);
+		for (size_t i = 0; i < g->num_snapshots; i++) {
+			fputs(i ? ", {\"name\": " : "{\"name\": ", f);
+			json_string(f, g->snapshots[i].name);
+			fprintf(f, ", \"generation\": %llu, \"created\": ",
+				(unsigned long long)g->snapshots[i].generation);
+			json_time(f, g->snapshots[i].created);
+			fputc('}', f);
+		}
+		fputc(']', f);
 		fputs(", \"files\": ", f);
 		json_objects_of_role(f, g, OBJECT_ROLE_FILE, "config");
 		fputs(", \"save_lock\": ", f);
