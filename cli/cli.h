@@ -545,6 +545,8 @@ struct guest_summary {
 	struct save_status save;
 	struct guest_object *objects; /* sorted by name; owned */
 	size_t num_objects;
+	struct snapshot_info *snapshots; /* oldest first; owned */
+	size_t num_snapshots;
 	struct timespec last_change; /* last commit (else newest object
 					 mtime/ctime) */
 	uint64_t file_size;	     /* of STORE/<guest>.hangar */

@@ -4,7 +4,8 @@
  * Everything about one guest, and above all its save lock: which memory
  * image pins which disks since when, whether each disk is still in the
  * pinned state, whether the config changed since the save, and the command
- * that releases it.  When the store is mounted this is read from the last
+ * that releases it; and how many snapshots it has (hangar snapshot list
+ * lists them).  When the store is mounted this is read from the last
  * committed state; whether a disk is open read-write right now is something
  * only the daemon knows (the user.hangar.* xattrs on the mount say it).
  */
@@ -57,6 +58,22 @@ static void status_objects(const struct guest_summary *g, const char *label,
 	}
 	if (first)
 		printf("%-12s -\n", label);
+}
+
+/* "snapshots    3, newest nightly (2026-12-07 01:00:03, 5 hours ago)". */
+static void status_snapshots(const struct guest_summary *g)
+{
+	char when[FORMAT_TIME_LEN], age[FORMAT_TIME_LEN];
+	const struct snapshot_info *newest;
+
+	if (!g->num_snapshots) {
+		printf("snapshots    -\n");
+		return;
+	}
+	newest = &g->snapshots[g->num_snapshots - 1];
+	printf("snapshots    %zu, newest %s (%s, %s)\n", g->num_snapshots,
+	       newest->name, format_time(when, newest->created),
+	       format_age(age, newest->created));
 }
 
 static void status_save_lock(const struct cli_store *cs,
@@ -211,6 +228,7 @@ static void status_text(const struct cli_store *cs,
 	else
 		printf("config       -\n");
 	status_objects(g, "files", OBJECT_ROLE_FILE, exact);
+	status_snapshots(g);
 	status_save_lock(cs, g);
 }
 

@@ -143,6 +143,12 @@ int guest_summary_load(struct store *s, const char *name,
 	}
 	container_info(c, &out->info);
 	out->save_error = save_lock_status(c, &out->save);
+	rc = container_snapshot_list(c, &out->snapshots, &out->num_snapshots);
+	if (rc) {
+		store_guest_put(s, c);
+		guest_summary_cleanup(out);
+		return rc; /* -ENOMEM: the list is in memory */
+	}
 	rc = guest_load_objects(c, out);
 	if (rc == -ENOMEM) {
 		store_guest_put(s, c);
@@ -166,6 +172,9 @@ void guest_summary_cleanup(struct guest_summary *g)
 	free(g->objects);
 	g->objects = NULL;
 	g->num_objects = 0;
+	free(g->snapshots);
+	g->snapshots = NULL;
+	g->num_snapshots = 0;
 }
 
 const struct guest_object *guest_summary_find(const struct guest_summary *g,

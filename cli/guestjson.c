@@ -170,6 +170,19 @@ struct json_object *guest_json(const struct guest_summary *g, bool full)
 			       config ? json_object_attr(config) : NULL);
 	if (!full)
 		return obj;
+	struct json_object *snaps = json_object_new_array();
+	for (size_t i = 0; snaps && i < g->num_snapshots; i++) {
+		struct json_object *so = json_object_new_object();
+		if (!so)
+			continue;
+		cli_json_add_name(so, "name", g->snapshots[i].name);
+		json_object_object_add(so, "generation",
+				       cli_json_u64(g->snapshots[i].generation));
+		json_object_object_add(so, "created",
+				       cli_json_time(g->snapshots[i].created));
+		json_object_array_add(snaps, so);
+	}
+	json_object_object_add(obj, "snapshots", snaps);
 	json_object_object_add(
 		obj, "files",
 		json_objects_of_role(g, OBJECT_ROLE_FILE, "config"));

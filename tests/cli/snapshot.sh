@@ -2,7 +2,7 @@
 # tests/cli/snapshot.sh -- `hangar snapshot create|list|delete` and `hangar
 # rollback` (cli/cmd_snapshot.c) on an unmounted store (core directly) and
 # on a mounted one (through hangarfs's control socket): names, EEXIST,
-# list and list --json, the snapshot visible as GUEST/.snapshots/NAME on
+# list and list --json, status and status --json count them, the snapshot visible as GUEST/.snapshots/NAME on
 # the mount, rollback restores the bytes (cmp), rollback of a guest with a
 # file open is refused with the reason, delete of a snapshot with a file
 # open is refused, later snapshots survive a rollback, check is clean.
@@ -45,6 +45,13 @@ expect_json "$OUT" "list --json"
 [ "$(json_get "$OUT" '[s["name"] for s in j["snapshots"]]')" = "['s1']" ] ||
 	fail "json names: $(cat "$OUT")"
 json_get "$OUT" 'j["snapshots"][0]["created"]' | grep -qE '^[0-9]{4}-' || fail "json created"
+h status store web01
+expect_rc 0 "status"
+expect_out '^snapshots +1, newest s1 \(' "status snapshots line"
+h status store web01 --json
+expect_rc 0 "status --json"
+[ "$(json_get "$OUT" '[s["name"] for s in j["snapshots"]]')" = "['s1']" ] ||
+	fail "status json snapshots: $(cat "$OUT")"
 h snapshot delete store web01 nosuch
 expect_rc 1 "delete of a missing snapshot"
 expect_err 'web01 has no snapshot named nosuch' "missing snapshot message"

@@ -86,6 +86,8 @@ blocks=$(stat -c %b "$G/.snapshots/s1/disk.raw")
 live_ino=$(stat -c %i "$G/disk.raw")
 snap_ino=$(stat -c %i "$G/.snapshots/s1/disk.raw")
 [ "$live_ino" != "$snap_ino" ] || fail "snapshot file has the live file's inode number"
+cfg_mt=$(stat -c %Y "$G/.snapshots/s1/config")
+[ "$cfg_mt" -le "$after" ] || fail "snapshot config mtime $cfg_mt is after the snapshot"
 
 log "SEEK_DATA/SEEK_HOLE in a snapshot file"
 holes=$(python3 -c "
@@ -145,6 +147,8 @@ fs_remount
 [ "$(ls "$G/.snapshots")" = s1 ] || fail "after remount: $(ls "$G/.snapshots")"
 t cmp "$G/.snapshots/s1/disk.raw" "$WORK/orig.raw" || fail "snapshot differs after remount"
 [ "$(stat -c %Y "$G/.snapshots/s1")" = "$mt" ] || fail "snapshot mtime moved"
+[ "$(stat -c %i "$G/.snapshots/s1/disk.raw")" = "$snap_ino" ] || fail "snapshot file inode number changed across the remount"
+[ "$(stat -c %Y "$G/.snapshots/s1/config")" = "$cfg_mt" ] || fail "snapshot file mtime changed across the remount"
 
 log "a file restored from a snapshot with cp (copy_file_range from the view)"
 t cp --sparse=always "$G/.snapshots/s1/disk.raw" "$G/restored.raw" || fail "cp out of the snapshot"
@@ -174,7 +178,7 @@ while kill -0 "$FIO_PID" 2>/dev/null; do
 	sleep 0.5
 done
 wait "$FIO_PID" || { cat "$WORK/fio.out"; fail "fio verify of the live disk"; }
-[ "$n" -ge 4 ] || fail "only $n snapshots taken under fio"
+[ "$n" -ge 3 ] || fail "only $n snapshots taken under fio"
 for ((i = 1; i <= n; i++)); do
 	sz=$(stat -c %s "$G/.snapshots/s$i/disk.raw") || fail "stat s$i"
 	[ "$sz" = 33554432 ] || fail "s$i disk size $sz"
