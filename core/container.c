@@ -423,13 +423,13 @@ int container_reserve_nonces(struct container *c)
 }
 
 /*
- * commit_retire - a commit of the same tree, superblock only, into the other
+ * container_retire_held - a commit of the same tree, superblock only, into the other
  * slot: afterwards both slots map generation G's tree, so the raw data G
  * freed (held: the older slot still mapped it, alloc.c invariant 5) is free.
  * What an idle container does instead of a second commit per flush.  Write
  * lock held; a failed write or sync poisons, as for every superblock.
  */
-static int commit_retire(struct container *c)
+int container_retire_held(struct container *c)
 {
 	if (!generation_room(c))
 		return generation_refuse(c);
@@ -496,7 +496,7 @@ static int commit_run(struct container *c)
 		/* raw data the last commit freed waits for the older slot to
 		 * be retired: one superblock, whose sync covers the data */
 		if (c->alloc.held_num > 0)
-			return commit_retire(c);
+			return container_retire_held(c);
 		if (!data)
 			return 0;
 		commit_relax_begin(c);
@@ -530,6 +530,13 @@ static int commit_run(struct container *c)
 		for (size_t i = 0; i < meta_num; i++)
 			alloc_unref(&c->alloc, meta_new[i]);
 		meta_num = 0;
+		/* raw data the last commit freed becomes usable once the
+		 * older slot is retired */
+		if (c->alloc.held_num > 0) {
+			ret = container_retire_held(c);
+			if (ret)
+				break;
+		}
 	}
 	if (ret)
 		goto out_release;

@@ -287,11 +287,24 @@ static int store_raw_new(struct container *c, struct object *o, uint64_t vc,
 			goto out_free;
 		data = sealed;
 	}
-	ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
-	if (ret)
-		goto out_free;
-	e.offset = n << c->cluster_shift;
-	ret = io_pwrite(c->io, data, c->cluster_size, e.offset);
+	for (int attempt = 0;; attempt++) {
+		ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
+		if (ret)
+			goto out_free;
+		e.offset = n << c->cluster_shift;
+		ret = io_pwrite(c->io, data, c->cluster_size, e.offset);
+		/* a full filesystem while the last commit's frees are still
+		 * held (the older slot maps them): retire that slot, and the
+		 * write goes into what was freed (a discard then a write on
+		 * a full disk) */
+		if (ret != -ENOSPC || attempt > 0 || !c->alloc.held_num ||
+		    c->in_commit)
+			break;
+		alloc_unref(&c->alloc, n);
+		ret = container_retire_held(c);
+		if (ret)
+			goto out_free;
+	}
 	if (!ret)
 		ret = map_set_sealed(c, o, vc, &e, &seal, &old);
 	if (ret) {

@@ -472,6 +472,11 @@ int container_reserve_nonces(struct container *c);
 int container_load(struct io *io, const struct container_options *opts,
 		   struct load_diag *diag, struct container **out_container);
 int container_commit_locked(struct container *c);
+/* container_retire_held - write lock held: a superblock-only commit of the
+ * committed tree into the other slot, after which the raw data the last
+ * commit freed (held) is free; for an idle container, and for a write or
+ * commit that met ENOSPC while space was held.  Failure poisons. */
+int container_retire_held(struct container *c);
 /* container_wrlock - take c->lock for writing, once no commit is syncing
  * under the read lock (see Locking above).  Unlock as usual. */
 void container_wrlock(struct container *c);
