@@ -2,7 +2,8 @@
  * cli.h -- shared declarations of the `hangar` command (cli/ only).
  *
  * Layout of cli/ (one job per file):
- *   main.c       command table, `hangar --help`, dispatch
+ *   main.c       command table, `hangar --help`, dispatch, usage errors,
+ *                options and operand counts every command shares
  *   report.c     messages on stderr ("hangar: ..."), errno -> sentence
  *   format.c     human sizes and times, size parsing, JSON strings
  *   progress.c   a progress bar, drawn only when stderr is a terminal
@@ -73,6 +74,17 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
  */
 bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		       int *out_exit);
+
+/*
+ * cli_positional - check the number of operands left after the getopt loop
+ * (argv[optind] on) against `operands`, the command's synopsis of them:
+ * words separated by spaces, optional ones in brackets and last ("STORE
+ * [GUEST]", "add|remove|list STORE").  Too few prints "hangar: missing
+ * STORE, GUEST or DIR" (the required words), too many "hangar: too many
+ * arguments", each with the usage (cli_usage_error), and returns
+ * CLI_EXIT_USAGE; else CLI_EXIT_OK.  The caller reads argv[optind] on.
+ */
+int cli_positional(int argc, void (*usage)(FILE *f), const char *operands);
 
 /*
  * The key of an encrypted store, one parser for every command: a command

@@ -254,10 +254,8 @@ int cmd_check(int argc, char **argv)
 		else if (opt == 'q')
 			quiet = true;
 	}
-	if (argc - optind < 1 || argc - optind > 2)
-		return cli_usage_error(
-			usage_check, argc - optind < 1 ? "missing STORE"
-						       : "too many arguments");
+	if (cli_positional(argc, usage_check, "STORE [GUEST]"))
+		return CLI_EXIT_USAGE;
 	if (argc - optind == 2 && !cli_guest_check_name(argv[optind + 1]))
 		return CLI_EXIT_USAGE;
 	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)

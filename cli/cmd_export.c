@@ -232,11 +232,8 @@ int cmd_export(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (argc - optind != 3)
-		return cli_usage_error(usage_export,
-				       argc - optind < 3
-					       ? "missing STORE, GUEST or DIR"
-					       : "too many arguments");
+	if (cli_positional(argc, usage_export, "STORE GUEST DIR"))
+		return CLI_EXIT_USAGE;
 	store_path = argv[optind];
 	guest = argv[optind + 1];
 	out_dir = argv[optind + 2];

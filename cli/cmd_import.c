@@ -380,11 +380,8 @@ int cmd_import(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 2)
-		return cli_usage_error(usage_import,
-				       argc - optind < 2
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
+	if (cli_positional(argc, usage_import, "STORE GUEST"))
+		return CLI_EXIT_USAGE;
 	dir = argv[optind];
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))

@@ -98,10 +98,8 @@ int cmd_init(int argc, char **argv)
 						       optarg);
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			usage_init, argc - optind < 1 ? "missing STORE"
-						      : "too many arguments");
+	if (cli_positional(argc, usage_init, "STORE"))
+		return CLI_EXIT_USAGE;
 	dir = argv[optind];
 	if (cluster) {
 		unsigned shift = 0;

@@ -307,12 +307,8 @@ int cmd_key(int argc, char **argv)
 			json = true;
 		}
 	}
-	if (argc - optind != 2)
-		return cli_usage_error(usage_key,
-				       argc - optind < 2
-					       ? "missing add|remove|list or "
-						 "STORE"
-					       : "too many arguments");
+	if (cli_positional(argc, usage_key, "add|remove|list STORE"))
+		return CLI_EXIT_USAGE;
 	action = argv[optind];
 	dir = argv[optind + 1];
 	if (strcmp(action, "list") == 0)

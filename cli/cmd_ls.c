@@ -86,10 +86,8 @@ int cmd_ls(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			usage_ls, argc - optind < 1 ? "missing STORE"
-						    : "too many arguments");
+	if (cli_positional(argc, usage_ls, "STORE"))
+		return CLI_EXIT_USAGE;
 	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (cs.read_only && cs.holder && !json) {

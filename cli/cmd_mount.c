@@ -201,11 +201,8 @@ int cmd_mount(int argc, char **argv)
 				 ? ",keyfile_insecure"
 				 : "");
 	}
-	if (argc - optind != 2)
-		return cli_usage_error(usage_mount,
-				       argc - optind < 2
-					       ? "missing STORE or MOUNTPOINT"
-					       : "too many arguments");
+	if (cli_positional(argc, usage_mount, "STORE MOUNTPOINT"))
+		return CLI_EXIT_USAGE;
 	store = argv[optind];
 	mnt = argv[optind + 1];
 	if (stat(store, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -361,10 +358,8 @@ int cmd_umount(int argc, char **argv)
 		if (opt == 'z')
 			lazy = true;
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			usage_umount, argc - optind < 1 ? "missing MOUNTPOINT"
-							: "too many arguments");
+	if (cli_positional(argc, usage_umount, "MOUNTPOINT"))
+		return CLI_EXIT_USAGE;
 	hangarfs =
 		cli_find_mount_store(argv[optind], store, sizeof(store)) == 0;
 	exit_code = umount_run(argv[optind], lazy);

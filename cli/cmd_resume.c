@@ -104,10 +104,8 @@ static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
 		if (cli_getopt_common(opt, argv, usage, &exit_code))
 			return exit_code;
-	if (argc - optind != 2)
-		return cli_usage_error(usage, argc - optind < 2
-						      ? "missing STORE or GUEST"
-						      : "too many arguments");
+	if (cli_positional(argc, usage, "STORE GUEST"))
+		return CLI_EXIT_USAGE;
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;

@@ -139,10 +139,8 @@ int cmd_rm(int argc, char **argv)
 		if (opt == 'f')
 			force = true;
 	}
-	if (argc - optind != 2)
-		return cli_usage_error(
-			usage_rm, argc - optind < 2 ? "missing STORE or GUEST"
-						    : "too many arguments");
+	if (cli_positional(argc, usage_rm, "STORE GUEST"))
+		return CLI_EXIT_USAGE;
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;

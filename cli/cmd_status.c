@@ -221,11 +221,8 @@ int cmd_status(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (argc - optind != 2)
-		return cli_usage_error(usage_status,
-				       argc - optind < 2
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
+	if (cli_positional(argc, usage_status, "STORE GUEST"))
+		return CLI_EXIT_USAGE;
 	guest = argv[optind + 1];
 	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;

@@ -3,9 +3,11 @@
  *
  * `hangar COMMAND [OPTIONS] ARGS...`.  Each command parses its own options
  * with getopt_long (argv[0] is the command name) and returns its exit
- * status; this file only finds the command, and answers `hangar --help`,
- * `hangar help [COMMAND]` and `hangar --version`.  The usage texts mirror
- * contrib/man/hangar.1; keep them in step.
+ * status; this file finds the command, answers `hangar --help`, `hangar
+ * help [COMMAND]` and `hangar --version`, and holds what every command's
+ * parsing shares: the usage error, the common options and the operand
+ * count (cli_positional), so their words are written once.  The usage
+ * texts mirror contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -105,6 +107,45 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
 		free(text);
 	}
 	return CLI_EXIT_USAGE;
+}
+
+int cli_positional(int argc, void (*usage)(FILE *f), const char *operands)
+{
+	/* "STORE GUEST DIR" -> "STORE, GUEST or DIR": the required operands,
+	 * as a person would list them. */
+	char missing[256] = "";
+	size_t missing_len = 0;
+	int given = argc - optind, required = 0, total = 0;
+	const char *word = operands + strspn(operands, " ");
+
+	for (const char *w = word; *w; w += strspn(w, " ")) {
+		size_t len = strcspn(w, " ");
+
+		if (w[0] != '[')
+			required++;
+		total++;
+		w += len;
+	}
+	if (given > total)
+		return cli_usage_error(usage, "too many arguments");
+	if (given >= required)
+		return CLI_EXIT_OK;
+	for (int i = 0; i < required; i++, word += strspn(word, " ")) {
+		size_t len = strcspn(word, " ");
+		const char *sep = i == 0	      ? ""
+				  : i == required - 1 ? " or "
+						      : ", ";
+		int n = snprintf(missing + missing_len,
+				 sizeof(missing) - missing_len, "%s%.*s", sep,
+				 (int)len, word);
+
+		if (n > 0)
+			missing_len += (size_t)n;
+		if (missing_len >= sizeof(missing))
+			break;
+		word += len;
+	}
+	return cli_usage_error(usage, "missing %s", missing);
 }
 
 bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),

@@ -1,0 +1,62 @@
+#!/bin/bash
+# tests/cli/operands.sh -- every command's operand count: too few or too
+# many operands is a usage error (exit 2) whose first line names what is
+# missing ("hangar: missing STORE or GUEST") or says "too many arguments",
+# followed by the command's synopsis.  One helper (cli_positional) says
+# this for all of them; this pins the exact words, command by command.
+source "$(dirname "$0")/../lib.bash"
+cli_setup
+
+# expect_operands MESSAGE CMD [ARG...] : `hangar CMD ARG...` is a usage error
+# whose stderr is "hangar: MESSAGE" and then the synopsis of CMD.
+expect_operands() {
+	local msg=$1 cmd=$2
+	shift
+	h "$@"
+	expect_rc 2 "hangar $*"
+	[ "$(head -n1 "$ERR")" = "hangar: $msg" ] || {
+		cat "$ERR" >&2
+		fail "hangar $*: first line is not 'hangar: $msg'"
+	}
+	sed -n 2p "$ERR" | grep -q "^usage: hangar $cmd" || {
+		cat "$ERR" >&2
+		fail "hangar $*: no synopsis of $cmd after the message"
+	}
+	[ ! -s "$OUT" ] || fail "hangar $*: wrote to stdout: $(cat "$OUT")"
+}
+
+# One operand: STORE (or MOUNTPOINT).
+for cmd in init ls; do
+	expect_operands "missing STORE" $cmd
+	expect_operands "too many arguments" $cmd a b
+done
+expect_operands "missing MOUNTPOINT" umount
+expect_operands "too many arguments" umount a b
+
+# STORE and an optional GUEST.
+expect_operands "missing STORE" check
+expect_operands "too many arguments" check a b c
+
+# Two operands.
+for cmd in create import status resume discard rm; do
+	expect_operands "missing STORE or GUEST" $cmd
+	expect_operands "missing STORE or GUEST" $cmd a
+	expect_operands "too many arguments" $cmd a b c
+done
+expect_operands "missing STORE or MOUNTPOINT" mount a
+expect_operands "too many arguments" mount a b c
+expect_operands "missing add|remove|list or STORE" key list
+expect_operands "too many arguments" key list a b
+
+# Three operands.
+expect_operands "missing STORE, GUEST or DIR" export a b
+expect_operands "too many arguments" export a b c d
+
+# Options still count as options, not operands, wherever they stand.
+expect_operands "missing STORE or GUEST" rm -f a
+expect_operands "too many arguments" ls a --json b
+
+# Nothing above touched the work directory.
+[ ! -e a ] || fail "a usage error created 'a'"
+
+echo "PASS"
