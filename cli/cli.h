@@ -76,15 +76,18 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		       int *out_exit);
 
 /*
- * cli_positional - check the number of operands left after the getopt loop
+ * cli_positional - check the operands left after the getopt loop
  * (argv[optind] on) against `operands`, the command's synopsis of them:
  * words separated by spaces, optional ones in brackets and last ("STORE
  * [GUEST]", "add|remove|list STORE").  Too few prints "hangar: missing
  * STORE, GUEST or DIR" (the required words), too many "hangar: too many
- * arguments", each with the usage (cli_usage_error), and returns
- * CLI_EXIT_USAGE; else CLI_EXIT_OK.  The caller reads argv[optind] on.
+ * arguments", each with the usage (cli_usage_error); an operand named
+ * GUEST that is no valid guest name, cli_guest_check_name's sentence.
+ * Returns CLI_EXIT_USAGE then, else CLI_EXIT_OK; the caller reads
+ * argv[optind] on.
  */
-int cli_positional(int argc, void (*usage)(FILE *f), const char *operands);
+int cli_positional(int argc, char **argv, void (*usage)(FILE *f),
+		   const char *operands);
 
 /*
  * The key of an encrypted store, one parser for every command: a command

@@ -254,9 +254,7 @@ int cmd_check(int argc, char **argv)
 		else if (opt == 'q')
 			quiet = true;
 	}
-	if (cli_positional(argc, usage_check, "STORE [GUEST]"))
-		return CLI_EXIT_USAGE;
-	if (argc - optind == 2 && !cli_guest_check_name(argv[optind + 1]))
+	if (cli_positional(argc, argv, usage_check, "STORE [GUEST]"))
 		return CLI_EXIT_USAGE;
 	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
 		return CHECK_EXIT_FAILED;

@@ -265,12 +265,10 @@ int cmd_create(int argc, char **argv)
 			break;
 		}
 	}
-	if (cli_positional(argc, usage_create, "STORE GUEST"))
+	if (cli_positional(argc, argv, usage_create, "STORE GUEST"))
 		return CLI_EXIT_USAGE;
 	dir = argv[optind];
 	guest = argv[optind + 1];
-	if (!cli_guest_check_name(guest))
-		return CLI_EXIT_USAGE;
 	if (config) {
 		config_fd = open(config, O_RDONLY | O_CLOEXEC);
 		if (config_fd < 0 || fstat(config_fd, &st) < 0) {

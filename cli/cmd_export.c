@@ -232,13 +232,11 @@ int cmd_export(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (cli_positional(argc, usage_export, "STORE GUEST DIR"))
+	if (cli_positional(argc, argv, usage_export, "STORE GUEST DIR"))
 		return CLI_EXIT_USAGE;
 	store_path = argv[optind];
 	guest = argv[optind + 1];
 	out_dir = argv[optind + 2];
-	if (!cli_guest_check_name(guest))
-		return CLI_EXIT_USAGE;
 
 	if (cli_store_open(store_path, CLI_ACCESS_READ, &cs) != 0)
 		return CLI_EXIT_FAIL;

@@ -380,12 +380,10 @@ int cmd_import(int argc, char **argv)
 			break;
 		}
 	}
-	if (cli_positional(argc, usage_import, "STORE GUEST"))
+	if (cli_positional(argc, argv, usage_import, "STORE GUEST"))
 		return CLI_EXIT_USAGE;
 	dir = argv[optind];
 	guest = argv[optind + 1];
-	if (!cli_guest_check_name(guest))
-		return CLI_EXIT_USAGE;
 	if (!num_disks && !config.path && !memory.path)
 		return cli_usage_error(usage_import,
 				       "nothing to import: give --disk, "

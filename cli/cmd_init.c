@@ -98,7 +98,7 @@ int cmd_init(int argc, char **argv)
 						       optarg);
 		}
 	}
-	if (cli_positional(argc, usage_init, "STORE"))
+	if (cli_positional(argc, argv, usage_init, "STORE"))
 		return CLI_EXIT_USAGE;
 	dir = argv[optind];
 	if (cluster) {

@@ -307,7 +307,7 @@ int cmd_key(int argc, char **argv)
 			json = true;
 		}
 	}
-	if (cli_positional(argc, usage_key, "add|remove|list STORE"))
+	if (cli_positional(argc, argv, usage_key, "add|remove|list STORE"))
 		return CLI_EXIT_USAGE;
 	action = argv[optind];
 	dir = argv[optind + 1];

@@ -86,7 +86,7 @@ int cmd_ls(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (cli_positional(argc, usage_ls, "STORE"))
+	if (cli_positional(argc, argv, usage_ls, "STORE"))
 		return CLI_EXIT_USAGE;
 	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;

@@ -201,7 +201,7 @@ int cmd_mount(int argc, char **argv)
 				 ? ",keyfile_insecure"
 				 : "");
 	}
-	if (cli_positional(argc, usage_mount, "STORE MOUNTPOINT"))
+	if (cli_positional(argc, argv, usage_mount, "STORE MOUNTPOINT"))
 		return CLI_EXIT_USAGE;
 	store = argv[optind];
 	mnt = argv[optind + 1];
@@ -358,7 +358,7 @@ int cmd_umount(int argc, char **argv)
 		if (opt == 'z')
 			lazy = true;
 	}
-	if (cli_positional(argc, usage_umount, "MOUNTPOINT"))
+	if (cli_positional(argc, argv, usage_umount, "MOUNTPOINT"))
 		return CLI_EXIT_USAGE;
 	hangarfs =
 		cli_find_mount_store(argv[optind], store, sizeof(store)) == 0;

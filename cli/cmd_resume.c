@@ -104,11 +104,9 @@ static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
 		if (cli_getopt_common(opt, argv, usage, &exit_code))
 			return exit_code;
-	if (cli_positional(argc, usage, "STORE GUEST"))
+	if (cli_positional(argc, argv, usage, "STORE GUEST"))
 		return CLI_EXIT_USAGE;
 	guest = argv[optind + 1];
-	if (!cli_guest_check_name(guest))
-		return CLI_EXIT_USAGE;
 	rc = cli_store_open(argv[optind], CLI_ACCESS_WRITE, cs);
 	if (rc == -EWOULDBLOCK) {
 		*out_guest = guest;

@@ -139,11 +139,9 @@ int cmd_rm(int argc, char **argv)
 		if (opt == 'f')
 			force = true;
 	}
-	if (cli_positional(argc, usage_rm, "STORE GUEST"))
+	if (cli_positional(argc, argv, usage_rm, "STORE GUEST"))
 		return CLI_EXIT_USAGE;
 	guest = argv[optind + 1];
-	if (!cli_guest_check_name(guest))
-		return CLI_EXIT_USAGE;
 	rc = cli_store_open(argv[optind], CLI_ACCESS_WRITE, &cs);
 	if (rc == -EWOULDBLOCK)
 		return rm_mounted(&cs, guest, force);

@@ -221,11 +221,9 @@ int cmd_status(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (cli_positional(argc, usage_status, "STORE GUEST"))
+	if (cli_positional(argc, argv, usage_status, "STORE GUEST"))
 		return CLI_EXIT_USAGE;
 	guest = argv[optind + 1];
-	if (!cli_guest_check_name(guest))
-		return CLI_EXIT_USAGE;
 	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	rc = guest_summary_load(cs.store, guest, &g);

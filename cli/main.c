@@ -109,43 +109,63 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
-int cli_positional(int argc, void (*usage)(FILE *f), const char *operands)
+/* The next word of an operand synopsis ("STORE [GUEST]") from `p`: its
+ * start, and its length in *len; NULL after the last one. */
+static const char *synopsis_word(const char *p, size_t *len)
 {
-	/* "STORE GUEST DIR" -> "STORE, GUEST or DIR": the required operands,
-	 * as a person would list them. */
+	p += strspn(p, " ");
+	*len = strcspn(p, " ");
+	return *p ? p : NULL;
+}
+
+static bool synopsis_is_guest(const char *word, size_t len)
+{
+	return (len == 5 && strncmp(word, "GUEST", len) == 0) ||
+	       (len == 7 && strncmp(word, "[GUEST]", len) == 0);
+}
+
+int cli_positional(int argc, char **argv, void (*usage)(FILE *f),
+		   const char *operands)
+{
 	char missing[256] = "";
-	size_t missing_len = 0;
-	int given = argc - optind, required = 0, total = 0;
-	const char *word = operands + strspn(operands, " ");
+	size_t missing_len = 0, len;
+	int given = argc - optind, required = 0, total = 0, i;
+	const char *word;
 
-	for (const char *w = word; *w; w += strspn(w, " ")) {
-		size_t len = strcspn(w, " ");
-
-		if (w[0] != '[')
-			required++;
+	for (word = operands; (word = synopsis_word(word, &len)); word += len) {
 		total++;
-		w += len;
+		if (word[0] != '[') /* optional ones come last */
+			required++;
 	}
 	if (given > total)
 		return cli_usage_error(usage, "too many arguments");
-	if (given >= required)
-		return CLI_EXIT_OK;
-	for (int i = 0; i < required; i++, word += strspn(word, " ")) {
-		size_t len = strcspn(word, " ");
-		const char *sep = i == 0	      ? ""
-				  : i == required - 1 ? " or "
-						      : ", ";
-		int n = snprintf(missing + missing_len,
-				 sizeof(missing) - missing_len, "%s%.*s", sep,
-				 (int)len, word);
-
-		if (n > 0)
-			missing_len += (size_t)n;
-		if (missing_len >= sizeof(missing))
-			break;
-		word += len;
+	if (given < required) {
+		/* "STORE GUEST DIR" -> "STORE, GUEST or DIR", as a person
+		 * would list them */
+		word = operands;
+		for (i = 0; i < required && missing_len < sizeof(missing);
+		     i++, word += len) {
+			word = synopsis_word(word, &len);
+			int n = snprintf(missing + missing_len,
+					 sizeof(missing) - missing_len,
+					 "%s%.*s",
+					 i == 0		     ? ""
+					 : i == required - 1 ? " or "
+							     : ", ",
+					 (int)len, word);
+			if (n > 0)
+				missing_len += (size_t)n;
+		}
+		return cli_usage_error(usage, "missing %s", missing);
 	}
-	return cli_usage_error(usage, "missing %s", missing);
+	word = operands;
+	for (i = 0; i < given; i++, word += len) {
+		word = synopsis_word(word, &len);
+		if (synopsis_is_guest(word, len) &&
+		    !cli_guest_check_name(argv[optind + i]))
+			return CLI_EXIT_USAGE;
+	}
+	return CLI_EXIT_OK;
 }
 
 bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),

@@ -1,9 +1,10 @@
 #!/bin/bash
-# tests/cli/operands.sh -- every command's operand count: too few or too
-# many operands is a usage error (exit 2) whose first line names what is
-# missing ("hangar: missing STORE or GUEST") or says "too many arguments",
-# followed by the command's synopsis.  One helper (cli_positional) says
-# this for all of them; this pins the exact words, command by command.
+# tests/cli/operands.sh -- every command's operands: too few or too many is
+# a usage error (exit 2) whose first line names what is missing ("hangar:
+# missing STORE or GUEST") or says "too many arguments", followed by the
+# command's synopsis; a GUEST that is no valid guest name is exit 2 too.
+# One helper (cli_positional) says this for all of them; this pins the
+# exact words, command by command.
 source "$(dirname "$0")/../lib.bash"
 cli_setup
 
@@ -51,6 +52,21 @@ expect_operands "too many arguments" key list a b
 # Three operands.
 expect_operands "missing STORE, GUEST or DIR" export a b
 expect_operands "too many arguments" export a b c d
+
+# A GUEST operand must be a valid guest name: said before anything is
+# opened (the store need not exist), with no synopsis after it.
+bad_name="hangar: invalid guest name 'a/b': use 1 to 64 of A-Z a-z 0-9 . _ - and no leading dot"
+for args in "create s a/b" "import s a/b -c /dev/null" "export s a/b d" "status s a/b" \
+	"resume s a/b" "discard s a/b" "rm s a/b" "check s a/b"; do
+	# shellcheck disable=SC2086 # the words are the arguments
+	h $args
+	expect_rc 2 "hangar $args"
+	[ "$(cat "$ERR")" = "$bad_name" ] || {
+		cat "$ERR" >&2
+		fail "hangar $args: stderr is not the one line '$bad_name'"
+	}
+	[ ! -e s ] || fail "hangar $args created the store"
+done
 
 # Options still count as options, not operands, wherever they stand.
 expect_operands "missing STORE or GUEST" rm -f a
