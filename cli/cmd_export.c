@@ -40,6 +40,22 @@ void usage_export(FILE *f)
 		   "  -h, --help    show this help\n");
 }
 
+/* DIR, created if missing, opened: its descriptor, or -1 after saying
+ * why. */
+static int out_dir_open(const char *out_dir)
+{
+	int fd;
+
+	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
+		cli_error("%s: %s", out_dir, strerror(errno));
+		return -1;
+	}
+	fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		cli_error("%s: %s", out_dir, strerror(errno));
+	return fd;
+}
+
 static int export_one(struct container *c, const struct guest_object *o,
 		      int dir_fd, const char *dir, bool force,
 		      struct progress *progress, uint64_t base)
@@ -158,15 +174,9 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 			    0 &&
 		    S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
-	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
-		cli_error("%s: %s", out_dir, strerror(errno));
+	dir_fd = out_dir_open(out_dir);
+	if (dir_fd < 0)
 		goto out_closedir;
-	}
-	dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		cli_error("%s: %s", out_dir, strerror(errno));
-		goto out_closedir;
-	}
 	progress_start(&progress, "export", total);
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
@@ -277,15 +287,9 @@ int cmd_export(int argc, char **argv)
 			  cli_strerror(rc));
 		goto out_summary;
 	}
-	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
-		cli_error("%s: %s", out_dir, strerror(errno));
+	dir_fd = out_dir_open(out_dir);
+	if (dir_fd < 0)
 		goto out_put;
-	}
-	dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		cli_error("%s: %s", out_dir, strerror(errno));
-		goto out_put;
-	}
 	for (size_t i = 0; i < g.num_objects; i++)
 		total += g.objects[i].attr.size;
 	progress_start(&progress, "export", total);
