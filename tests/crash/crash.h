@@ -275,7 +275,19 @@ void do_resume(struct run *r, struct stats *st);
 void do_discard(struct run *r, struct stats *st);
 void do_reopen(struct run *r, struct stats *st);
 void op_after(struct run *r, struct stats *st, const char *what);
-/* run_free - close the container and free everything the run holds. */
+/*
+ * A run's life: run_init (seeded from the seed and the workload's index;
+ * the caller then sets shift, opts and max_size), run_start (create and
+ * commit the container, make it the base, start recording), the
+ * operations, then run_replay if the run did not diverge (every crash
+ * state, unless HANGAR_CRASH_NO_REPLAY; counted in `st`), and run_free
+ * (close, free everything).  run_rebase makes the committed state reached
+ * so far the base, so that only what follows is replayed.
+ */
+void run_init(struct run *r, uint64_t seed, unsigned widx);
+void run_start(struct run *r);
+void run_rebase(struct run *r);
+void run_replay(struct run *r, struct stats *st, bool broken);
 void run_free(struct run *r);
 
 /* ---- the random workloads (crash_random.c) ------------------------------- */

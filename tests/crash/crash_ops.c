@@ -203,28 +203,54 @@ static void note_rewrite_away(const struct model *m, int i)
 	g_cover[COV_AWAY]++;
 }
 
+/*
+ * A change to the contents of object `i` (write, punch, truncate): core
+ * may commit a save-lock transition first (save_before_modify), and the
+ * model predicts it.  change_begin takes the model with that transition
+ * and where the call's io starts in the log; change_made, given the call's
+ * return, checks it and the commits it made and, when both are as
+ * predicted, makes the transition r->m's and returns true: the caller then
+ * applies its change to r->m (push_mut with change->l0).
+ */
+struct change {
+	struct model trans; /* r->m after the transition, if any */
+	bool has_trans;
+	size_t l0;
+};
+
+static void change_begin(struct run *r, int i, struct change *ch)
+{
+	note_rewrite_away(&r->m, i);
+	model_copy(&ch->trans, &r->m);
+	ch->has_trans = model_transition(&ch->trans, i);
+	ch->l0 = r->mio->log_num;
+}
+
+static bool change_made(struct run *r, struct stats *st, struct change *ch,
+			const char *what, int ret)
+{
+	bool ok = check_ret(r, st, what, ret, 0) &&
+		  note_commits(r, st, what, ch->l0, CK_TRANS,
+			       ch->has_trans ? &ch->trans : NULL, 0);
+	if (ok && ch->has_trans) {
+		model_free(&r->m);
+		model_copy(&r->m, &ch->trans);
+	}
+	model_free(&ch->trans);
+	return ok;
+}
+
 void op_data_write_buf(struct run *r, struct stats *st, int i, uint64_t off,
 		       uint64_t len, const uint8_t *buf, const char *what)
 {
-	struct model trans;
-	bool has_trans;
+	struct change ch;
 
-	note_rewrite_away(&r->m, i);
-	model_copy(&trans, &r->m);
-	has_trans = model_transition(&trans, i);
-	size_t l0 = r->mio->log_num;
+	change_begin(r, i, &ch);
 	int ret = object_write(r->c, r->m.o[i].cid, buf, len, off);
-	if (check_ret(r, st, what, ret, 0) &&
-	    note_commits(r, st, what, l0, CK_TRANS, has_trans ? &trans : NULL,
-			 0)) {
-		if (has_trans) {
-			model_free(&r->m);
-			model_copy(&r->m, &trans);
-		}
+	if (change_made(r, st, &ch, what, ret)) {
 		model_write(&r->m.o[i], off, len, buf);
-		push_mut(r, i, off, len, buf, l0);
+		push_mut(r, i, off, len, buf, ch.l0);
 	}
-	model_free(&trans);
 }
 
 static bool check_create_mode(struct run *r, struct stats *st, const char *name,
@@ -267,53 +293,36 @@ int ensure_object(struct run *r, struct stats *st, const char *name)
 void do_punch(struct run *r, struct stats *st, int i, uint64_t off,
 	      uint64_t len, const char *what)
 {
-	struct model *m = &r->m;
-	struct model trans;
-	note_rewrite_away(m, i);
-	model_copy(&trans, m);
-	bool has = model_transition(&trans, i);
-	size_t l0 = r->mio->log_num;
-	int ret = object_punch(r->c, m->o[i].cid, off, len);
-	if (check_ret(r, st, what, ret, 0) &&
-	    note_commits(r, st, what, l0, CK_TRANS, has ? &trans : NULL, 0)) {
-		if (has) {
-			model_free(m);
-			model_copy(m, &trans);
-		}
-		struct mobj *o = &m->o[i];
+	struct change ch;
+
+	change_begin(r, i, &ch);
+	int ret = object_punch(r->c, r->m.o[i].cid, off, len);
+	if (change_made(r, st, &ch, what, ret)) {
+		struct mobj *o = &r->m.o[i];
 		if (off < o->size) {
 			if (len > o->size - off)
 				len = o->size - off;
 			model_write(o, off, len, NULL);
-			push_mut(r, i, off, len, NULL, l0);
+			push_mut(r, i, off, len, NULL, ch.l0);
 		}
 	}
-	model_free(&trans);
 }
 
 void do_truncate(struct run *r, struct stats *st, int i, uint64_t size,
 		 const char *what)
 {
-	struct model *m = &r->m;
 	const uint64_t cs = 1ull << r->shift;
-	struct model trans;
-	note_rewrite_away(m, i);
-	model_copy(&trans, m);
-	bool has = model_transition(&trans, i);
-	size_t l0 = r->mio->log_num;
-	int ret = object_truncate(r->c, m->o[i].cid, size);
-	if (check_ret(r, st, what, ret, 0) &&
-	    note_commits(r, st, what, l0, CK_TRANS, has ? &trans : NULL, 0)) {
-		if (has) {
-			model_free(m);
-			model_copy(m, &trans);
-		}
-		struct mobj *o = &m->o[i];
+	struct change ch;
+
+	change_begin(r, i, &ch);
+	int ret = object_truncate(r->c, r->m.o[i].cid, size);
+	if (change_made(r, st, &ch, what, ret)) {
+		struct mobj *o = &r->m.o[i];
 		if (size < o->size && (size & (cs - 1))) {
 			uint64_t tail = (size + cs - 1) & ~(cs - 1);
 			if (tail > o->size)
 				tail = o->size;
-			push_mut(r, i, size, tail - size, NULL, l0);
+			push_mut(r, i, size, tail - size, NULL, ch.l0);
 		}
 		if (size < o->size)
 			o->size = (size_t)size;
@@ -324,7 +333,6 @@ void do_truncate(struct run *r, struct stats *st, int i, uint64_t size,
 		if (size == 0)
 			o->tainted = false; /* no byte left to vouch for */
 	}
-	model_free(&trans);
 }
 
 void do_create(struct run *r, struct stats *st, const char *name,
@@ -639,17 +647,69 @@ void op_after(struct run *r, struct stats *st, const char *what)
 	}
 }
 
+void run_init(struct run *r, uint64_t seed, unsigned widx)
+{
+	memset(r, 0, sizeof(*r));
+	r->widx = widx;
+	r->rng = mix64(seed ^ mix64(widx + 1));
+	r->opts.master = g_enc ? g_master : NULL;
+}
+
+/* Forget the snapshots and mutations recorded so far. */
+static void run_forget(struct run *r)
+{
+	for (size_t i = 0; i < r->nsnaps; i++)
+		model_free(&r->snaps[i].m);
+	r->nsnaps = 0;
+	for (size_t i = 0; i < r->nmuts; i++)
+		free(r->muts[i].data);
+	r->nmuts = 0;
+}
+
+/* The file as it is now is the base every crash image starts from, and
+ * the model as it is now its first snapshot. */
+static void run_set_base(struct run *r)
+{
+	free(r->base);
+	r->base = dup_bytes(r->mio->data, r->mio->size);
+	r->base_size = r->mio->size;
+	push_snap(r, &r->m, -1, -1);
+}
+
+void run_start(struct run *r)
+{
+	r->mio = memio_new();
+	CHECK_OK(container_create(&r->mio->io, &r->opts, &r->c));
+	CHECK_OK(container_commit(r->c));
+	model_init(&r->m);
+	r->m.gen = container_generation(r->c);
+	run_set_base(r);
+	r->mio->recording = true;
+}
+
+void run_rebase(struct run *r)
+{
+	memio_log_clear(r->mio);
+	run_forget(r);
+	run_set_base(r);
+}
+
+void run_replay(struct run *r, struct stats *st, bool broken)
+{
+	if (!env_on("HANGAR_CRASH_NO_REPLAY"))
+		crash_workload(r, st, broken);
+	st->workloads++;
+	st->commits += r->nsnaps - 1;
+}
+
 void run_free(struct run *r)
 {
 	if (r->c)
 		container_close(r->c);
 	memio_free(r->mio);
 	model_free(&r->m);
-	for (size_t i = 0; i < r->nsnaps; i++)
-		model_free(&r->snaps[i].m);
+	run_forget(r);
 	free(r->snaps);
-	for (size_t i = 0; i < r->nmuts; i++)
-		free(r->muts[i].data);
 	free(r->muts);
 	free(r->base);
 	memset(r, 0, sizeof(*r));

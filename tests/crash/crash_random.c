@@ -293,15 +293,7 @@ done:
 
 static void run_workload(struct run *r, struct stats *st, int nops)
 {
-	r->mio = memio_new();
-	CHECK_OK(container_create(&r->mio->io, &r->opts, &r->c));
-	CHECK_OK(container_commit(r->c));
-	r->base = dup_bytes(r->mio->data, r->mio->size);
-	r->base_size = r->mio->size;
-	model_init(&r->m);
-	r->m.gen = container_generation(r->c);
-	push_snap(r, &r->m, -1, -1);
-	r->mio->recording = true;
+	run_start(r);
 	for (r->nops = 0; r->nops < nops && !r->diverged && r->c; r->nops++)
 		op_one(r, st);
 	r->mio->recording = false;
@@ -309,16 +301,13 @@ static void run_workload(struct run *r, struct stats *st, int nops)
 
 static void setup_run(struct run *r, uint64_t seed, unsigned widx)
 {
-	memset(r, 0, sizeof(*r));
-	r->widx = widx;
-	r->rng = mix64(seed ^ mix64(widx + 1));
+	run_init(r, seed, widx);
 	/* 4 KiB clusters mostly; every 8th workload 64 KiB; two in eight
 	 * with compressed disks. */
 	r->shift = widx % 8 == 3 ? 16 : 12;
 	r->opts.cluster_shift = r->shift;
 	r->opts.compress_disks = widx % 8 == 5 || widx % 8 == 6;
 	r->max_size = r->shift == 12 ? 12 * 4096 : 3 * 65536;
-	r->opts.master = g_enc ? g_master : NULL;
 }
 
 /* The length of random workload `w` (the same for its plain and encrypted
@@ -348,12 +337,8 @@ void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 	setup_run(&r, seed, widx);
 	r.verbose = verbose;
 	run_workload(&r, st, nops);
-	if (!r.diverged) {
-		if (!env_on("HANGAR_CRASH_NO_REPLAY"))
-			crash_workload(&r, st, broken);
-		st->workloads++;
-		st->commits += r.nsnaps - 1;
-	}
+	if (!r.diverged)
+		run_replay(&r, st, broken);
 	if (verbose || env_on("HANGAR_CRASH_TRACE"))
 		fprintf(stderr,
 			"w%u: %d ops, %zu log ops, %zu commits, %llu "

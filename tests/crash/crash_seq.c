@@ -265,39 +265,18 @@ static bool seq_workload(uint64_t seed, unsigned widx, const uint8_t *ops,
 			 bool verbose, struct stats *st)
 {
 	struct run r;
-	memset(&r, 0, sizeof(r));
-	r.widx = widx;
-	r.rng = mix64(seed ^ mix64(widx + 1));
+	run_init(&r, seed, widx);
 	r.shift = 12;
 	r.opts.cluster_shift = r.shift;
 	r.opts.compress_disks = compress;
-	r.opts.master = g_enc ? g_master : NULL;
 	r.max_size = 12 * 4096;
 	r.verbose = verbose;
-	r.mio = memio_new();
-	CHECK_OK(container_create(&r.mio->io, &r.opts, &r.c));
-	CHECK_OK(container_commit(r.c));
-	r.base = dup_bytes(r.mio->data, r.mio->size);
-	r.base_size = r.mio->size;
-	model_init(&r.m);
-	r.m.gen = container_generation(r.c);
-	push_snap(&r, &r.m, -1, -1);
-	r.mio->recording = true;
+	run_start(&r);
 	seq_setup(&r, st, sealed);
 	bool meaningful = true;
 	if (!r.diverged) {
 		/* the committed base guest becomes the starting point */
-		memio_log_clear(r.mio);
-		for (size_t i = 0; i < r.nsnaps; i++)
-			model_free(&r.snaps[i].m);
-		r.nsnaps = 0;
-		for (size_t i = 0; i < r.nmuts; i++)
-			free(r.muts[i].data);
-		r.nmuts = 0;
-		push_snap(&r, &r.m, -1, -1);
-		free(r.base);
-		r.base = dup_bytes(r.mio->data, r.mio->size);
-		r.base_size = r.mio->size;
+		run_rebase(&r);
 		for (r.nops = 0; r.nops < n && !r.diverged && r.c; r.nops++) {
 			if (!seq_op(&r, st, (enum sop)ops[r.nops], r.nops)) {
 				meaningful = false;
@@ -306,12 +285,8 @@ static bool seq_workload(uint64_t seed, unsigned widx, const uint8_t *ops,
 		}
 	}
 	r.mio->recording = false;
-	if (meaningful && !r.diverged) {
-		if (!env_on("HANGAR_CRASH_NO_REPLAY"))
-			crash_workload(&r, st, broken);
-		st->workloads++;
-		st->commits += r.nsnaps - 1;
-	}
+	if (meaningful && !r.diverged)
+		run_replay(&r, st, broken);
 	if (verbose || env_on("HANGAR_CRASH_TRACE"))
 		fprintf(stderr,
 			"w%u: systematic, %d ops%s, %zu log ops, "
