@@ -5,7 +5,9 @@
  *   main.c       command table, `hangar --help`, dispatch, usage errors,
  *                options and operand counts every command shares
  *   report.c     messages on stderr ("hangar: ..."), errno -> sentence
- *   format.c     human sizes and times, size parsing, JSON strings
+ *   format.c     human sizes and times, size parsing, names escaped
+ *                for a terminal
+ *   jsonout.c    --json output through json-c (names that are not UTF-8)
  *   progress.c   a progress bar, drawn only when stderr is a terminal
  *   open.c       opening a store; who holds it; where it is mounted
  *   passphrase.c which secret to use, and the messages (the reading and
@@ -13,6 +15,9 @@
  *   copy.c       sparse copies between host files and container objects
  *   guestinfo.c  everything `ls` and `status` show about one guest
  *   guestjson.c  the same as JSON
+ *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
+ *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img
+ *   openers.c    who has a guest's files open on a mount (as fuser)
  *   cmd_*.c      one command each
  *
  * cli/ uses only core's public headers (store.h, container.h, savelock.h,
@@ -141,6 +146,9 @@ int cmd_rm(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_rename(int argc, char **argv);
+int cmd_resize(int argc, char **argv);
+int cmd_df(int argc, char **argv);
 
 void usage_init(FILE *f);
 void usage_create(FILE *f);
@@ -155,6 +163,32 @@ void usage_rm(FILE *f);
 void usage_mount(FILE *f);
 void usage_umount(FILE *f);
 void usage_key(FILE *f);
+void usage_rename(FILE *f);
+void usage_resize(FILE *f);
+void usage_df(FILE *f);
+
+/* ---- defaults.c ---------------------------------------------------------- */
+
+#define CLI_CONF_PATH "/etc/hangar.conf"
+
+/*
+ * cli_default_store - the store to use when STORE is left out: the
+ * HANGAR_STORE environment variable, else the `store = PATH` line of the
+ * configuration file ($HANGAR_CONF, else CLI_CONF_PATH).  0 with the path
+ * in `buf`; -ENOENT when none is set; another error (printed) for an
+ * unreadable or malformed file.
+ */
+int cli_default_store(char *buf, size_t len);
+
+/*
+ * cli_store_operand - the STORE of a command whose operands are STORE and
+ * `after` more: argv[optind] (optind moves past it) when it got more than
+ * `after` operands; the default store (in `buf`) when it got exactly
+ * `after`; NULL when fewer, or no default is configured.  The caller then
+ * checks that exactly `after` operands are left.
+ */
+const char *cli_store_operand(int argc, char **argv, int after, char *buf,
+			      size_t len);
 
 /* ---- report.c ----------------------------------------------------------- */
 
@@ -209,28 +243,67 @@ char *format_time(char *buf, struct timespec ts);
 /* format_age - "5 minutes ago", "3 days ago", relative to now. */
 char *format_age(char *buf, struct timespec ts);
 
-/* json_string - write `s` as a JSON string literal (quotes included). */
-void json_string(FILE *f, const char *s);
+/*
+ * format_name - `name` for a terminal: control characters (C0, DEL, C1)
+ * and bytes that are not UTF-8 as \xNN, a backslash as \\, valid UTF-8
+ * as it is (like `ls -b`).  Writes into `buf` (FORMAT_NAME_LEN holds any
+ * object name escaped; a longer result is cut) and returns it.
+ */
+#define FORMAT_NAME_LEN (4 * 255 + 1)
+char *format_name(char *buf, size_t len, const char *name);
 
-/* json_time - write a timespec as an RFC 3339 UTC string, or null. */
-void json_time(FILE *f, struct timespec ts);
+/* ---- jsonout.c ---------------------------------------------------------- */
+
+struct json_object; /* json-c; only jsonout.c and the JSON writers include
+		       <json-c/json.h> */
+
+/* utf8_sequence_len - bytes of the valid UTF-8 sequence at `s`, 0 if the
+ * bytes there are not one (strict: no overlong forms, no surrogates). */
+size_t utf8_sequence_len(const unsigned char *s);
+
+/* cli_json_text - a JSON string of `s`; bytes that are not UTF-8 become
+ * the text \xNN (jsonout.c).  NULL (JSON null) when `s` is NULL. */
+struct json_object *cli_json_text(const char *s);
+
+/* cli_json_add_name - add `key`: cli_json_text(name), and when `name` is
+ * not valid UTF-8 also "<key>_hex": its exact bytes in hex. */
+void cli_json_add_name(struct json_object *obj, const char *key,
+		       const char *name);
+
+/* cli_json_time - an RFC 3339 UTC string, or NULL (null) for a zero time. */
+struct json_object *cli_json_time(struct timespec ts);
+
+/* cli_json_u64 - a JSON integer that keeps all 64 bits. */
+struct json_object *cli_json_u64(uint64_t value);
+
+/* cli_json_print - print `root` on stdout as one line and drop it (takes
+ * the reference).  0, or -ENOMEM / -EIO (-ENOMEM printed). */
+int cli_json_print(struct json_object *root);
 
 /* ---- progress.c --------------------------------------------------------- */
 
 /*
- * A progress bar on stderr.  Disabled (every call a no-op) unless stderr is
- * a terminal and HANGAR_NO_PROGRESS is unset.  Redraws at most 10 times a
- * second; progress_finish() erases the line.
+ * Progress on stderr (progress.c): `total` and `done` count bytes of DATA
+ * (what copy_*_data_bytes measure), with the rate and ETA.  Disabled
+ * (every call a no-op) unless stderr is a terminal and HANGAR_NO_PROGRESS
+ * is unset, or forced (--progress: plain lines when not a terminal).
+ * Redraws at most 10 times a second; progress_finish() erases the line.
  */
 struct progress {
 	bool enabled;
+	bool tty;	   /* stderr is a terminal: one line redrawn in place */
 	const char *label; /* borrowed until progress_finish */
 	uint64_t total;
 	uint64_t done;
+	struct timespec start;
 	struct timespec last_draw;
 };
 
 void progress_start(struct progress *p, const char *label, uint64_t total);
+/* progress_start_forced - progress_start; `force` shows it even when
+ * stderr is no terminal or HANGAR_NO_PROGRESS is set (--progress). */
+void progress_start_forced(struct progress *p, const char *label,
+			   uint64_t total, bool force);
 void progress_update(struct progress *p, uint64_t done);
 void progress_finish(struct progress *p);
 
@@ -359,6 +432,15 @@ bool cli_guest_check_name(const char *name);
 int cli_secret_read(const char *keyfile, int fd, struct secret *out);
 
 /*
+ * cli_secret_read_error - print why cli_secret_read failed: "FILE: cannot
+ * read the WHAT: ..." for a key file; for a descriptor, the option
+ * (`fd_option`, e.g. "--passphrase-fd") and the descriptor, and for -EBADF
+ * that it is not open (a forgotten redirection).
+ */
+void cli_secret_read_error(const char *keyfile, const char *fd_option, int fd,
+			   int rc, const char *what);
+
+/*
  * cli_passphrase_error - print "hangar: DIR: ..." for a failed
  * secret_prompt: `no_terminal` (which should name the key options to use
  * instead) for -ENOTTY, "passphrases do not match" for -EKEYREJECTED,
@@ -405,6 +487,56 @@ int copy_fd_to_object(struct container *c, uint64_t id, int fd, uint64_t size,
  */
 int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
 		      struct progress *progress, uint64_t progress_base);
+
+/*
+ * copy_host_data_bytes / copy_object_data_bytes - how many bytes of data
+ * (SEEK_DATA ranges, up to `size`) the copies above will read from the
+ * host file or the object: the progress total.  Progress passed to the
+ * copies advances by these bytes (progress_base + data read so far).
+ */
+uint64_t copy_host_data_bytes(int fd, uint64_t size);
+uint64_t copy_object_data_bytes(struct container *c, uint64_t id,
+				uint64_t size);
+
+/* ---- convert.c ---------------------------------------------------------- */
+
+/* convert_format_supported - whether `hangar import` converts disks of
+ * format `fmt` (qemu-img's name: qcow2, vmdk, vhdx, vdi). */
+bool convert_format_supported(const char *fmt);
+
+/*
+ * convert_probe - the format of disk image `path` (open as `fd`) as
+ * `qemu-img info` detects it ("raw", "qcow2", ...), into `fmt`.  Without
+ * qemu-img: "raw" and 0 for a file with none of the four formats' magic,
+ * else that format and -ENOENT (it needs qemu-img).  -EIO when qemu-img
+ * failed (its stderr said why; `fmt` then has what the magic numbers say),
+ * -EINVAL when its answer had no format.
+ */
+int convert_probe(const char *path, int fd, char *fmt, size_t len);
+
+/*
+ * convert_to_raw - convert `path` (format `fmt`, open as `src_fd`) with
+ * qemu-img into a new unnamed sparse raw file (O_TMPFILE in `tmp_dir`,
+ * else $TMPDIR, /var/tmp or /tmp): *out_fd (the caller's to close) and its
+ * size.  Progress ("convert") as progress_start_forced(show_progress).
+ * -ENOENT without qemu-img, -EIO when it failed.
+ */
+int convert_to_raw(const char *path, int src_fd, const char *fmt,
+		   const char *tmp_dir, bool show_progress, int *out_fd,
+		   uint64_t *out_size);
+
+/* ---- openers.c ---------------------------------------------------------- */
+
+/*
+ * cli_path_openers - how many processes (other than us) have `path` open,
+ * or with `prefix` any file under it (a guest directory on a mount); with
+ * `for_write` only descriptors opened for writing count.  The first one's
+ * PID and /proc comm in *out_pid and `comm`.  Only processes the caller
+ * may inspect are seen (every one as root).  -errno when `path` does not
+ * resolve (-ENOENT).
+ */
+int cli_path_openers(const char *path, bool prefix, bool for_write,
+		     pid_t *out_pid, char *comm, size_t comm_len);
 
 /* ---- guestinfo.c -------------------------------------------------------- */
 
@@ -456,9 +588,9 @@ void guest_busy_text(struct store *s, const char *name, char *buf, size_t len);
 /* guest_state_text - "stopped", "saved", ..., or "unreadable". */
 const char *guest_state_text(const struct guest_summary *g);
 
-/* guest_json - `g` as one JSON object (no newline); `full` adds the
- * other files and the save lock (status --json). */
-void guest_json(FILE *f, const struct guest_summary *g, bool full);
+/* guest_json - `g` as a new JSON object; `full` adds the other files and
+ * the save lock (status --json).  NULL when out of memory. */
+struct json_object *guest_json(const struct guest_summary *g, bool full);
 
 /* guest_disk_name - "disk.raw" for index 0, "disk1.raw", "disk2.raw", ... */
 void guest_disk_name(char *buf, size_t len, unsigned index);

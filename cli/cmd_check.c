@@ -23,6 +23,9 @@
  * opens at the other one), but it is never hidden: text and JSON both say
  * which slot is invalid, as a warning ("warnings" in JSON), even when the
  * rest is clean.
+ *
+ * Check messages may quote object names, which are bytes: text escapes
+ * them (format_name), JSON keeps them valid UTF-8 (cli_json_text).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,8 +36,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <json-c/json.h>
+
 #include "hangar/check.h"
 #include "cli.h"
+#include "hangar/names.h"
 #include "hangar/io.h"
 
 #define CHECK_EXIT_FAILED 2
@@ -48,7 +54,7 @@ struct check_result {
 
 void usage_check(FILE *f)
 {
-	fprintf(f, "usage: hangar check STORE [GUEST] [--json]\n"
+	fprintf(f, "usage: hangar check [STORE] [GUEST] [--json]\n"
 		   "Verify every container of STORE (or just GUEST) "
 		   "completely: superblocks,\n"
 		   "object table, every map node, compressed clusters and the "
@@ -141,7 +147,8 @@ static bool check_superblock_warning(const struct check_report *rep, char *buf,
 static void check_print_text(const struct check_result *r, bool quiet)
 {
 	const struct check_report *rep = &r->report;
-
+	char msg[sizeof(rep->messages[0]) + 1];
+	char shown[4 * sizeof(msg)];
 	char warning[320];
 
 	if (r->error) {
@@ -170,55 +177,105 @@ static void check_print_text(const struct check_result *r, bool quiet)
 	       rep->superblock_valid[0] ? "valid" : "INVALID",
 	       rep->superblock_valid[1] ? "valid" : "INVALID");
 	for (size_t i = 0; i < rep->message_count && i < CHECK_MAX_MESSAGES;
-	     i++)
-		printf("  %.*s\n", (int)sizeof(rep->messages[i]),
-		       rep->messages[i]);
+	     i++) {
+		/* NUL-terminated by contract; be safe anyway */
+		memcpy(msg, rep->messages[i], sizeof(rep->messages[i]));
+		msg[sizeof(msg) - 1] = '\0';
+		printf("  %s\n", format_name(shown, sizeof(shown), msg));
+	}
 	if (rep->errors > rep->message_count)
 		printf("  (%" PRIu64 " more not shown)\n",
 		       rep->errors - rep->message_count);
 }
 
-static void check_print_json(const struct check_result *r)
+static struct json_object *check_json(const struct check_result *r)
 {
 	const struct check_report *rep = &r->report;
 	char msg[sizeof(rep->messages[0]) + 1];
+	struct json_object *obj = json_object_new_object();
+	struct json_object *sb, *messages, *warnings;
+	char warning[320];
 
-	printf("{\"name\": ");
-	json_string(stdout, r->name);
-	printf(", \"status\": \"%s\", \"error\": ", r->error ? "failed"
-						    : check_clean(r)
-							    ? "clean"
-							    : "errors");
+	if (!obj)
+		return NULL;
+	cli_json_add_name(obj, "name", r->name);
+	json_object_object_add(obj, "status",
+			       json_object_new_string(r->error ? "failed"
+						      : check_clean(r)
+							      ? "clean"
+							      : "errors"));
 	if (r->error) {
-		json_string(stdout, check_error_text(r));
-		printf("}");
-		return;
+		json_object_object_add(obj, "error",
+				       cli_json_text(check_error_text(r)));
+		return obj;
 	}
-	printf("null, \"errors\": %" PRIu64 ", \"leaked_clusters\": %" PRIu64
-	       ", \"generation\": %" PRIu64 ", \"superblocks\": {\"a\": %s, "
-	       "\"b\": %s}, \"cluster_size\": %u, \"file_clusters\": %" PRIu64
-	       ", \"referenced_clusters\": %" PRIu64 ", \"objects\": %" PRIu64
-	       ", \"map_nodes\": %" PRIu64 ", \"data_clusters\": %" PRIu64
-	       ", \"compressed_extents\": %" PRIu64 ", \"messages\": [",
-	       rep->errors, rep->leaked_clusters, rep->generation,
-	       rep->superblock_valid[0] ? "true" : "false",
-	       rep->superblock_valid[1] ? "true" : "false",
-	       (unsigned)rep->cluster_size, rep->file_clusters,
-	       rep->referenced_clusters, rep->objects, rep->map_nodes,
-	       rep->data_clusters, rep->compressed_extents);
-	for (size_t i = 0; i < rep->message_count && i < CHECK_MAX_MESSAGES;
+	json_object_object_add(obj, "error", NULL);
+	json_object_object_add(obj, "errors", cli_json_u64(rep->errors));
+	json_object_object_add(obj, "leaked_clusters",
+			       cli_json_u64(rep->leaked_clusters));
+	json_object_object_add(obj, "generation",
+			       cli_json_u64(rep->generation));
+	sb = json_object_new_object();
+	if (sb) {
+		json_object_object_add(
+			sb, "a",
+			json_object_new_boolean(rep->superblock_valid[0]));
+		json_object_object_add(
+			sb, "b",
+			json_object_new_boolean(rep->superblock_valid[1]));
+	}
+	json_object_object_add(obj, "superblocks", sb);
+	json_object_object_add(obj, "cluster_size",
+			       cli_json_u64(rep->cluster_size));
+	json_object_object_add(obj, "file_clusters",
+			       cli_json_u64(rep->file_clusters));
+	json_object_object_add(obj, "referenced_clusters",
+			       cli_json_u64(rep->referenced_clusters));
+	json_object_object_add(obj, "objects", cli_json_u64(rep->objects));
+	json_object_object_add(obj, "map_nodes", cli_json_u64(rep->map_nodes));
+	json_object_object_add(obj, "data_clusters",
+			       cli_json_u64(rep->data_clusters));
+	json_object_object_add(obj, "compressed_extents",
+			       cli_json_u64(rep->compressed_extents));
+	messages = json_object_new_array();
+	for (size_t i = 0;
+	     messages && i < rep->message_count && i < CHECK_MAX_MESSAGES;
 	     i++) {
 		/* Messages are NUL-terminated by contract; be safe anyway. */
 		memcpy(msg, rep->messages[i], sizeof(rep->messages[i]));
 		msg[sizeof(msg) - 1] = '\0';
-		printf("%s", i ? ", " : "");
-		json_string(stdout, msg);
+		json_object_array_add(messages, cli_json_text(msg));
 	}
-	printf("], \"warnings\": [");
-	char warning[320];
-	if (check_superblock_warning(rep, warning, sizeof(warning)))
-		json_string(stdout, warning);
-	printf("]}");
+	json_object_object_add(obj, "messages", messages);
+	warnings = json_object_new_array();
+	if (warnings && check_superblock_warning(rep, warning, sizeof(warning)))
+		json_object_array_add(warnings,
+				      json_object_new_string(warning));
+	json_object_object_add(obj, "warnings", warnings);
+	return obj;
+}
+
+/* The whole --json report: 0, or -errno (printed). */
+static int check_print_json(const struct cli_store *cs,
+			    const struct check_result *results, size_t num,
+			    size_t with_errors, size_t failed)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *guests = json_object_new_array();
+
+	if (!root || !guests) {
+		json_object_put(root);
+		json_object_put(guests);
+		return cli_json_print(NULL);
+	}
+	cli_json_add_name(root, "store", cs->dir);
+	json_object_object_add(root, "checked", cli_json_u64(num));
+	json_object_object_add(root, "with_errors", cli_json_u64(with_errors));
+	json_object_object_add(root, "failed", cli_json_u64(failed));
+	for (size_t i = 0; i < num; i++)
+		json_object_array_add(guests, check_json(&results[i]));
+	json_object_object_add(root, "guests", guests);
+	return cli_json_print(root);
 }
 
 static uint64_t guest_file_size(struct store *s, const char *name)
@@ -238,6 +295,9 @@ int cmd_check(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct check_result *results = NULL;
+	struct store_probe probe;
+	const char *dir = NULL, *guest;
+	char store_buf[4096];
 	struct cli_store cs;
 	struct progress progress;
 	char **names = NULL;
@@ -254,9 +314,29 @@ int cmd_check(int argc, char **argv)
 		else if (opt == 'q')
 			quiet = true;
 	}
-	if (cli_positional(argc, argv, usage_check, "STORE [GUEST]"))
+	/* `check GUEST` with a default store; an operand that is a store
+	 * directory, or any directory (one this user may not read is still
+	 * a store to be refused with the reason), or no guest name, is
+	 * STORE (defaults.c) */
+	struct stat operand_st;
+	if (argc - optind == 2 ||
+	    (argc - optind == 1 &&
+	     (store_probe(argv[optind], &probe) == 0 ||
+	      !name_guest_valid(argv[optind]) ||
+	      (stat(argv[optind], &operand_st) == 0 &&
+	       S_ISDIR(operand_st.st_mode)))))
+		dir = argv[optind++];
+	else if (argc - optind < 2 &&
+		 cli_default_store(store_buf, sizeof(store_buf)) == 0)
+		dir = store_buf;
+	if (!dir || argc - optind > 1)
+		return cli_usage_error(usage_check,
+				       !dir ? "missing STORE"
+					    : "too many arguments");
+	guest = argc - optind == 1 ? argv[optind] : NULL;
+	if (guest && !cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	if (cli_store_open(argv[optind], CLI_ACCESS_READ, &cs) != 0)
+	if (cli_store_open(dir, CLI_ACCESS_READ, &cs) != 0)
 		return CHECK_EXIT_FAILED;
 	exit_code = CHECK_EXIT_FAILED;
 	if (cs.read_only && cs.holder) {
@@ -268,9 +348,9 @@ int cmd_check(int argc, char **argv)
 			 "others are",
 			 holder);
 	}
-	if (argc - optind == 2) {
+	if (guest) {
 		names = calloc(1, sizeof(*names));
-		if (!names || !(names[0] = strdup(argv[optind + 1]))) {
+		if (!names || !(names[0] = strdup(guest))) {
 			free(names);
 			names = NULL;
 			cli_error("out of memory");
@@ -317,16 +397,8 @@ int cmd_check(int argc, char **argv)
 	}
 	progress_finish(&progress);
 	if (json) {
-		printf("{\"store\": ");
-		json_string(stdout, cs.dir);
-		printf(", \"checked\": %zu, \"with_errors\": %zu, \"failed\": "
-		       "%zu, \"guests\": [",
-		       num, with_errors, failed);
-		for (size_t i = 0; i < num; i++) {
-			printf("%s\n  ", i ? "," : "");
-			check_print_json(&results[i]);
-		}
-		printf("%s]}\n", num ? "\n" : "");
+		if (check_print_json(&cs, results, num, with_errors, failed))
+			failed++;
 	} else {
 		for (size_t i = 0; i < num; i++)
 			check_print_text(&results[i], quiet);

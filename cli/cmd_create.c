@@ -27,7 +27,7 @@
 
 void usage_create(FILE *f)
 {
-	fprintf(f, "usage: hangar create STORE GUEST [--disk SIZE]... "
+	fprintf(f, "usage: hangar create [STORE] GUEST [--disk SIZE]... "
 		   "[--config FILE] [--compress-disks]\n"
 		   "Create a guest.  Each --disk adds an empty (sparse) raw "
 		   "disk: disk.raw,\n"
@@ -125,25 +125,6 @@ static int mount_file(const char *gdir, dev_t dev, const char *name,
 	return rc;
 }
 
-/* "created guest web01: disk.raw 20G, config" and `via` (" (through
- * hangarfs PID N)" or ""). */
-static void print_created(const char *guest, const uint64_t *sizes,
-			  unsigned num_disks, bool config, bool exact,
-			  const char *via)
-{
-	char name[32], size_text[FORMAT_SIZE_LEN];
-
-	printf("created guest %s", guest);
-	for (unsigned i = 0; i < num_disks; i++) {
-		guest_disk_name(name, sizeof(name), i);
-		printf("%s %s %s", i ? "," : ":", name,
-		       format_size(size_text, sizes[i], exact));
-	}
-	if (config)
-		printf("%s config", num_disks ? "," : ":");
-	printf("%s\n", via);
-}
-
 /* The store is mounted: hangarfs creates the guest, we fill it through the
  * mount point. */
 static int create_mounted(const struct cli_store *cs, const char *guest,
@@ -221,8 +202,16 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 				 guest);
 		return CLI_EXIT_FAIL;
 	}
+	printf("created guest %s", guest);
+	for (unsigned i = 0; i < num_disks; i++) {
+		guest_disk_name(name, sizeof(name), i);
+		printf("%s %s %s", i ? "," : ":", name,
+		       format_size(size_text, sizes[i], exact));
+	}
+	if (config_fd >= 0)
+		printf("%s config", num_disks ? "," : ":");
 	cli_store_via_text(cs, via, sizeof(via));
-	print_created(guest, sizes, num_disks, config_fd >= 0, exact, via);
+	printf("%s\n", via);
 	return CLI_EXIT_OK;
 }
 
@@ -242,8 +231,10 @@ int cmd_create(int argc, char **argv)
 	unsigned num_disks = 0;
 	const char *config = NULL, *dir, *guest;
 	struct cli_store cs;
+	char store_buf[4096];
 	struct container *c = NULL;
 	struct stat st;
+	char size_text[FORMAT_SIZE_LEN];
 	int config_fd = -1;
 	bool exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
@@ -275,10 +266,15 @@ int cmd_create(int argc, char **argv)
 			break;
 		}
 	}
-	if (cli_positional(argc, argv, usage_create, "STORE GUEST"))
+	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 1)
+		return cli_usage_error(usage_create,
+				       !dir || argc - optind < 1
+					       ? "missing STORE or GUEST"
+					       : "too many arguments");
+	guest = argv[optind];
+	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	dir = argv[optind];
-	guest = argv[optind + 1];
 	if (config) {
 		config_fd = open(config, O_RDONLY | O_CLOEXEC);
 		if (config_fd < 0 || fstat(config_fd, &st) < 0) {
@@ -324,7 +320,17 @@ int cmd_create(int argc, char **argv)
 				 guest);
 		goto out_close_store;
 	}
-	print_created(guest, sizes, num_disks, config != NULL, exact, "");
+	printf("created guest %s", guest);
+	for (unsigned i = 0; i < num_disks; i++) {
+		char name[32];
+
+		guest_disk_name(name, sizeof(name), i);
+		printf("%s %s %s", i ? "," : ":", name,
+		       format_size(size_text, sizes[i], exact));
+	}
+	if (config)
+		printf("%s config", num_disks ? "," : ":");
+	printf("\n");
 	exit_code = CLI_EXIT_OK;
 out_close_store:
 	if (cli_store_close(&cs) != 0)

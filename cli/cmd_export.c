@@ -1,8 +1,8 @@
 /*
  * cmd_export.c -- `hangar export STORE GUEST DIR [--force]`.
  *
- * Every file of the guest comes out as a plain file in DIR (created if
- * missing): disks, config, memory.save, anything else.  Sparse: only the
+ * Every file of the guest comes out as a plain file in DIR (created with
+ * its missing parents, like `mkdir -p`): disks, config, memory.save, anything else.  Sparse: only the
  * data ranges of each object are read and written (copy.c), so `du DIR` is
  * proportional to the data.  Existing files are not overwritten unless
  * --force.  Exporting only reads: the store is opened read-only and the
@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,24 +32,54 @@
 
 void usage_export(FILE *f)
 {
-	fprintf(f, "usage: hangar export STORE GUEST DIR [--force]\n"
+	fprintf(f, "usage: hangar export [STORE] GUEST DIR [--force] "
+		   "[--progress]\n"
 		   "Copy every file of GUEST (disks, config, memory.save, ...) "
 		   "into DIR as plain\n"
-		   "sparse files.  DIR is created if it does not exist.\n\n"
+		   "sparse files.  DIR is created (with its parents) if it "
+		   "does not exist.\n\n"
 		   "  -f, --force   overwrite files that already exist in DIR\n"
-		   "  -b, --bytes   print exact sizes\n" CLI_KEY_USAGE
+		   "  -b, --bytes   print exact sizes\n"
+		   "      --progress  show progress (data copied, rate, ETA) "
+		   "even when stderr\n"
+		   "                is not a terminal\n" CLI_KEY_USAGE
 		   "  -h, --help    show this help\n");
 }
 
-/* DIR, created if missing, opened: its descriptor, or -1 after saying
- * why. */
-static int out_dir_open(const char *out_dir)
+/*
+ * export_open_dir - `mkdir -p out_dir` (0755) and open it.  Returns the
+ * directory's descriptor, or -1 after printing which component failed
+ * ("a/b: not a directory" names the file that is in the way).
+ */
+static int export_open_dir(const char *out_dir)
 {
+	char path[PATH_MAX];
+	size_t len = strlen(out_dir);
 	int fd;
 
-	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
-		cli_error("%s: %s", out_dir, strerror(errno));
+	if (len == 0 || len >= sizeof(path)) {
+		cli_error("%s: %s", out_dir, strerror(ENAMETOOLONG));
 		return -1;
+	}
+	memcpy(path, out_dir, len + 1);
+	for (char *p = path + 1;; p++) {
+		const bool end = *p == '\0';
+		struct stat st;
+
+		if (!end && *p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			cli_error("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			cli_error("%s: not a directory", path);
+			return -1;
+		}
+		if (end)
+			break;
+		*p = '/';
 	}
 	fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -61,7 +92,10 @@ static int export_one(struct container *c, const struct guest_object *o,
 		      struct progress *progress, uint64_t base)
 {
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	char shown[FORMAT_NAME_LEN];
 	int fd, rc;
+
+	format_name(shown, sizeof(shown), o->name);
 
 	flags |= force ? O_TRUNC : O_EXCL;
 	fd = openat(dir_fd, o->name, flags, (mode_t)(o->attr.mode & 07777));
@@ -71,9 +105,9 @@ static int export_one(struct container *c, const struct guest_object *o,
 		if (rc == -EEXIST)
 			cli_error("%s/%s: already exists (use --force to "
 				  "overwrite)",
-				  dir, o->name);
+				  dir, shown);
 		else
-			cli_error("%s/%s: %s", dir, o->name, strerror(-rc));
+			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
 		return rc;
 	}
 	rc = object_open(c, o->attr.id, false);
@@ -86,7 +120,7 @@ static int export_one(struct container *c, const struct guest_object *o,
 		rc = -errno;
 	if (rc) {
 		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, o->name,
+		cli_error("%s/%s: export failed: %s", dir, shown,
 			  cli_strerror(rc));
 	}
 	return rc;
@@ -96,10 +130,14 @@ static int export_one(struct container *c, const struct guest_object *o,
  * the mount into `dir_fd`. */
 static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			    const char *dir, bool force, struct stat *out_st,
-			    struct progress *progress, uint64_t base)
+			    struct progress *progress, uint64_t *base)
 {
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	uint64_t data;
+	char shown[FORMAT_NAME_LEN];
 	int src, dst, rc;
+
+	format_name(shown, sizeof(shown), name);
 
 	src = openat(src_dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (src < 0 || fstat(src, out_st) != 0) {
@@ -107,7 +145,7 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 		if (src >= 0)
 			close(src);
 		progress_finish(progress);
-		cli_error("%s: cannot read it on the mount: %s", name,
+		cli_error("%s: cannot read it on the mount: %s", shown,
 			  cli_strerror(rc));
 		return rc;
 	}
@@ -120,18 +158,21 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 		if (rc == -EEXIST)
 			cli_error("%s/%s: already exists (use --force to "
 				  "overwrite)",
-				  dir, name);
+				  dir, shown);
 		else
-			cli_error("%s/%s: %s", dir, name, strerror(-rc));
+			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
 		return rc;
 	}
-	rc = copy_fd_to_fd(src, dst, (uint64_t)out_st->st_size, progress, base);
+	data = copy_host_data_bytes(src, (uint64_t)out_st->st_size);
+	rc = copy_fd_to_fd(src, dst, (uint64_t)out_st->st_size, progress,
+			   *base);
+	*base += data;
 	close(src);
 	if (close(dst) < 0 && rc == 0)
 		rc = -errno;
 	if (rc) {
 		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, name,
+		cli_error("%s/%s: export failed: %s", dir, shown,
 			  cli_strerror(rc));
 	}
 	return rc;
@@ -139,10 +180,12 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 
 /* The store is mounted at cs->mountpoint: copy MNT/GUEST/ * into out_dir. */
 static int export_through_mount(const struct cli_store *cs, const char *guest,
-				const char *out_dir, bool force, bool exact)
+				const char *out_dir, bool force, bool exact,
+				bool show_progress)
 {
 	char src_path[4400], holder[4400];
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	char shown[FORMAT_NAME_LEN];
 	struct progress progress;
 	struct dirent *de;
 	struct stat st;
@@ -169,15 +212,19 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 		close(src_fd);
 		return CLI_EXIT_FAIL;
 	}
-	while ((de = readdir(d)) != NULL)
-		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-			    0 &&
-		    S_ISREG(st.st_mode))
-			total += (uint64_t)st.st_size;
-	dir_fd = out_dir_open(out_dir);
+	while ((de = readdir(d)) != NULL) {
+		int fd = openat(src_fd, de->d_name,
+				O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			total += copy_host_data_bytes(fd, (uint64_t)st.st_size);
+		if (fd >= 0)
+			close(fd);
+	}
+	dir_fd = export_open_dir(out_dir);
 	if (dir_fd < 0)
 		goto out_closedir;
-	progress_start(&progress, "export", total);
+	progress_start_forced(&progress, "export", total, show_progress);
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
@@ -185,10 +232,9 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 		    !S_ISREG(st.st_mode))
 			continue; /* ".", "..": a guest holds only files */
 		rc = export_mount_one(src_fd, de->d_name, dir_fd, out_dir,
-				      force, &st, &progress, base);
+				      force, &st, &progress, &base);
 		if (rc)
 			goto out_closedir;
-		base += (uint64_t)st.st_size;
 	}
 	progress_finish(&progress);
 	if (fsync(dir_fd) < 0) {
@@ -202,7 +248,8 @@ static int export_through_mount(const struct cli_store *cs, const char *guest,
 			    0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		printf("  %-12s %s virtual, %s data\n", de->d_name,
+		printf("  %-12s %s virtual, %s data\n",
+		       format_name(shown, sizeof(shown), de->d_name),
 		       format_size(size_text, (uint64_t)st.st_size, exact),
 		       format_size(data_text, (uint64_t)st.st_blocks * 512u,
 				   exact));
@@ -220,6 +267,7 @@ int cmd_export(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"force", no_argument, NULL, 'f'},
 		{"bytes", no_argument, NULL, 'b'},
+		{"progress", no_argument, NULL, 'P'},
 		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -230,8 +278,10 @@ int cmd_export(int argc, char **argv)
 	struct container *c = NULL;
 	struct progress progress;
 	char size_text[FORMAT_SIZE_LEN], data_text[FORMAT_SIZE_LEN];
+	char store_buf[4096];
+	char shown[FORMAT_NAME_LEN];
 	uint64_t total = 0, base = 0;
-	bool force = false, exact = false;
+	bool force = false, exact = false, show_progress = false;
 	int dir_fd = -1, opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":fbh", longopts, NULL)) != -1) {
@@ -241,18 +291,26 @@ int cmd_export(int argc, char **argv)
 			force = true;
 		else if (opt == 'b')
 			exact = true;
+		else if (opt == 'P')
+			show_progress = true;
 	}
-	if (cli_positional(argc, argv, usage_export, "STORE GUEST DIR"))
+	store_path =
+		cli_store_operand(argc, argv, 2, store_buf, sizeof(store_buf));
+	if (!store_path || argc - optind != 2)
+		return cli_usage_error(usage_export,
+				       !store_path || argc - optind < 2
+					       ? "missing STORE, GUEST or DIR"
+					       : "too many arguments");
+	guest = argv[optind];
+	out_dir = argv[optind + 1];
+	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	store_path = argv[optind];
-	guest = argv[optind + 1];
-	out_dir = argv[optind + 2];
 
 	if (cli_store_open(store_path, CLI_ACCESS_READ, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (cs.holder && cs.mountpoint[0]) {
-		exit_code =
-			export_through_mount(&cs, guest, out_dir, force, exact);
+		exit_code = export_through_mount(&cs, guest, out_dir, force,
+						 exact, show_progress);
 		if (cli_store_close(&cs) != 0)
 			exit_code = CLI_EXIT_FAIL;
 		return exit_code;
@@ -287,18 +345,20 @@ int cmd_export(int argc, char **argv)
 			  cli_strerror(rc));
 		goto out_summary;
 	}
-	dir_fd = out_dir_open(out_dir);
+	dir_fd = export_open_dir(out_dir);
 	if (dir_fd < 0)
 		goto out_put;
 	for (size_t i = 0; i < g.num_objects; i++)
-		total += g.objects[i].attr.size;
-	progress_start(&progress, "export", total);
+		total += copy_object_data_bytes(c, g.objects[i].attr.id,
+						g.objects[i].attr.size);
+	progress_start_forced(&progress, "export", total, show_progress);
 	for (size_t i = 0; i < g.num_objects; i++) {
 		rc = export_one(c, &g.objects[i], dir_fd, out_dir, force,
 				&progress, base);
 		if (rc)
 			goto out_close_dir;
-		base += g.objects[i].attr.size;
+		base += copy_object_data_bytes(c, g.objects[i].attr.id,
+					       g.objects[i].attr.size);
 	}
 	progress_finish(&progress);
 	if (fsync(dir_fd) < 0) {
@@ -307,7 +367,8 @@ int cmd_export(int argc, char **argv)
 	}
 	printf("exported guest %s to %s\n", guest, out_dir);
 	for (size_t i = 0; i < g.num_objects; i++)
-		printf("  %-12s %s virtual, %s data\n", g.objects[i].name,
+		printf("  %-12s %s virtual, %s data\n",
+		       format_name(shown, sizeof(shown), g.objects[i].name),
 		       format_size(size_text, g.objects[i].attr.size, exact),
 		       format_size(data_text, g.objects[i].attr.stored_bytes,
 				   exact));

@@ -3,8 +3,11 @@
  * [--memory FILE] [--compress-disks]`.
  *
  * Brings an existing guest in: raw disks (sparse-aware, see copy.c), its
- * config and optionally a save image.  qcow2 sources are refused with the
- * `qemu-img convert` line to use instead.
+ * config and optionally a save image.  Disks in qcow2, vmdk, vhdx or vdi
+ * format (what `qemu-img info` detects, or --format) are converted to raw
+ * by qemu-img first (convert.c), sparse; without qemu-img they are refused
+ * with the reason.  --progress shows progress (data, rate, ETA) even when
+ * stderr is not a terminal.
  *
  * An import never leaves a guest that looks complete when it is not:
  *   1. the guest is created with GUEST_INCOMPLETE_MARKER in it, committed
@@ -40,6 +43,8 @@ struct import_source {
 	char name[256];	  /* object name in the guest */
 	int fd;
 	uint64_t size;
+	uint64_t data;	 /* bytes in its data ranges: what progress counts */
+	char format[64]; /* a converted disk's format, "" for raw */
 };
 
 /* Copy one source into MNT/GUEST/NAME (a new file on the mount). */
@@ -100,7 +105,7 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 			  struct import_source *disks, unsigned num_disks,
 			  struct import_source *config,
 			  struct import_source *memory, uint64_t total,
-			  bool exact)
+			  bool show_progress)
 {
 	char gdir[PATH_MAX + 100], via[128];
 	struct control_reply reply;
@@ -109,7 +114,6 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 	bool answered;
 	int rc;
 
-	(void)exact;
 	rc = cli_control(cs, CONTROL_OP_CREATE, guest,
 			 gopts->compress_disks ? CONTROL_FLAG_COMPRESS : 0,
 			 &reply, &answered);
@@ -124,16 +128,16 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 	}
 	cli_store_mount_path(cs, guest, gdir, sizeof(gdir));
 	rc = import_one_mounted(gdir, GUEST_INCOMPLETE_MARKER, NULL, NULL, 0);
-	progress_start(&progress, "import", total);
+	progress_start_forced(&progress, "import", total, show_progress);
 	for (unsigned i = 0; !rc && i < num_disks; i++) {
 		rc = import_one_mounted(gdir, disks[i].name, &disks[i],
 					&progress, base);
-		base += disks[i].size;
+		base += disks[i].data;
 	}
 	if (!rc && config->path) {
 		rc = import_one_mounted(gdir, config->name, config, &progress,
 					base);
-		base += config->size;
+		base += config->data;
 	}
 	if (!rc && memory->path)
 		rc = import_one_mounted(gdir, IMPORT_IMAGE_TMP, memory,
@@ -174,26 +178,36 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 
 void usage_import(FILE *f)
 {
-	fprintf(f, "usage: hangar import STORE GUEST --disk [NAME.raw=]FILE... "
-		   "[--config FILE]\n"
-		   "                    [--memory FILE] [--compress-disks]\n"
-		   "Create GUEST from existing files.  Raw disks become "
-		   "disk.raw, disk1.raw, ...\n"
-		   "(or NAME.raw); holes in the source stay holes.  A "
-		   "--memory image becomes\n"
-		   "memory.save and is sealed: the imported disks are pinned "
-		   "until `hangar resume`\n"
-		   "or `hangar discard`.  qcow2 disks: `qemu-img convert -O "
-		   "raw` them first.\n\n"
-		   "  -d, --disk [NAME.raw=]FILE  import a raw disk image "
-		   "(repeatable)\n"
-		   "  -c, --config FILE           the guest's config\n"
-		   "  -m, --memory FILE           a saved memory image\n"
-		   "  -z, --compress-disks        store disk clusters "
-		   "zstd-compressed\n"
-		   "  -b, --bytes                 print exact "
-		   "sizes\n" CLI_KEY_USAGE
-		   "  -h, --help                  show this help\n");
+	fprintf(f,
+		"usage: hangar import [STORE] GUEST --disk [NAME.raw=]FILE... "
+		"[--config FILE]\n"
+		"                    [--memory FILE] [--compress-disks] "
+		"[--format FMT] [--progress]\n"
+		"Create GUEST from existing files.  Disks become disk.raw, "
+		"disk1.raw, ...\n"
+		"(or NAME.raw); holes in the source stay holes.  qcow2, "
+		"vmdk, vhdx and vdi\n"
+		"disks are converted to raw with qemu-img (the format is "
+		"detected with\n"
+		"`qemu-img info`).  A --memory image becomes memory.save and "
+		"is sealed: the\n"
+		"imported disks are pinned until `hangar resume` or `hangar "
+		"discard`.\n\n"
+		"  -d, --disk [NAME.raw=]FILE  import a disk image "
+		"(repeatable)\n"
+		"  -c, --config FILE           the guest's config\n"
+		"  -m, --memory FILE           a saved memory image\n"
+		"  -z, --compress-disks        store disk clusters "
+		"zstd-compressed\n"
+		"  -f, --format FMT            the disks' format (raw, qcow2, "
+		"vmdk, vhdx, vdi):\n"
+		"                              no detection\n"
+		"      --progress              show progress (data, rate, "
+		"ETA) even when stderr\n"
+		"                              is not a terminal\n"
+		"  -b, --bytes                 print exact "
+		"sizes\n" CLI_KEY_USAGE
+		"  -h, --help                  show this help\n");
 }
 
 /* "NAME.raw=FILE" names the disk; anything else is just a path. */
@@ -213,11 +227,81 @@ static void import_parse_disk(struct import_source *src, const char *arg,
 		src->path = arg;
 	}
 	src->fd = -1;
+	src->format[0] = '\0';
 }
 
-static int import_open_source(struct import_source *src, bool is_disk)
+/* How disks in other formats are brought in (convert.c). */
+struct import_convert {
+	const char *format;  /* --format: skip detection; NULL: detect */
+	const char *tmp_dir; /* where to convert: the store's directory */
+	bool show_progress;  /* --progress */
+};
+
+/* A disk that is not raw: convert it (convert.c) and import the raw copy. */
+static int import_convert_disk(struct import_source *src,
+			       const struct import_convert *conv)
 {
-	unsigned char magic[4];
+	char fmt[64];
+	uint64_t size;
+	int rc, fd;
+
+	if (conv->format) {
+		snprintf(fmt, sizeof(fmt), "%s", conv->format);
+		rc = 0;
+	} else {
+		rc = convert_probe(src->path, src->fd, fmt, sizeof(fmt));
+	}
+	if (rc == -ENOENT) {
+		cli_error("%s: is a %s image, and qemu-img (qemu-utils) is "
+			  "not installed to convert it",
+			  src->path, fmt);
+		cli_note("install qemu-utils, or convert it first: qemu-img "
+			 "convert -O raw %s DISK.raw",
+			 src->path);
+		return rc;
+	}
+	if (rc == -EIO && strcmp(fmt, "raw") != 0) {
+		cli_error("%s: looks like a %s image, but qemu-img cannot read "
+			  "it (see above); not imported",
+			  src->path, fmt);
+		return rc;
+	}
+	if (rc) {
+		cli_error("%s: cannot tell its format (qemu-img info: %s)",
+			  src->path,
+			  rc == -EIO ? "failed, see above" : cli_strerror(rc));
+		return rc;
+	}
+	if (strcmp(fmt, "raw") == 0)
+		return 0;
+	if (!convert_format_supported(fmt)) {
+		cli_error("%s: is a %s image; hangar imports raw, qcow2, vmdk, "
+			  "vhdx and vdi disks",
+			  src->path, fmt);
+		cli_note("convert it first: qemu-img convert -O raw %s "
+			 "DISK.raw",
+			 src->path);
+		return -EMEDIUMTYPE;
+	}
+	rc = convert_to_raw(src->path, src->fd, fmt, conv->tmp_dir,
+			    conv->show_progress, &fd, &size);
+	if (rc) {
+		cli_error("%s: converting the %s image to raw failed: %s",
+			  src->path, fmt,
+			  rc == -EIO ? "qemu-img failed (see above)"
+				     : cli_strerror(rc));
+		return rc;
+	}
+	close(src->fd);
+	src->fd = fd;
+	src->size = size;
+	snprintf(src->format, sizeof(src->format), "%s", fmt);
+	return 0;
+}
+
+static int import_open_source(struct import_source *src, bool is_disk,
+			      const struct import_convert *conv)
+{
 	struct stat st;
 	off_t end;
 
@@ -236,16 +320,10 @@ static int import_open_source(struct import_source *src, bool is_disk)
 		return -1;
 	}
 	src->size = (uint64_t)end;
-	if (is_disk && pread(src->fd, magic, 4, 0) == 4 &&
-	    memcmp(magic, "QFI\xfb", 4) == 0) {
-		cli_error("%s: is a qcow2 image, hangar disks are raw",
-			  src->path);
-		cli_note("convert it first: qemu-img convert -O raw %s "
-			 "DISK.raw (or straight into a mounted store: "
-			 "MOUNTPOINT/GUEST/disk.raw)",
-			 src->path);
+	if (is_disk && (conv->format == NULL || strcmp(conv->format, "raw")) &&
+	    import_convert_disk(src, conv) != 0)
 		return -1;
-	}
+	src->data = copy_host_data_bytes(src->fd, src->size);
 	return 0;
 }
 
@@ -262,7 +340,7 @@ static int import_object(struct container *c, struct import_source *src,
 		return rc;
 	rc = copy_fd_to_object(c, id, src->fd, src->size, progress,
 			       *progress_base);
-	*progress_base += src->size;
+	*progress_base += src->data;
 	return rc;
 }
 
@@ -322,9 +400,10 @@ static void import_print(struct container *c, const struct import_source *src,
 	if (object_lookup(c, src->name, &id) != 0 ||
 	    object_getattr(c, id, &attr) != 0)
 		return;
-	printf("  %-12s %s virtual, %s stored  <- %s\n", src->name,
+	printf("  %-12s %s virtual, %s stored  <- %s%s%s\n", src->name,
 	       format_size(virt, attr.size, exact),
-	       format_size(used, attr.stored_bytes, exact), src->path);
+	       format_size(used, attr.stored_bytes, exact), src->path,
+	       src->format[0] ? " converted from " : "", src->format);
 }
 
 int cmd_import(int argc, char **argv)
@@ -335,6 +414,8 @@ int cmd_import(int argc, char **argv)
 		{"memory", required_argument, NULL, 'm'},
 		{"compress-disks", no_argument, NULL, 'z'},
 		{"bytes", no_argument, NULL, 'b'},
+		{"format", required_argument, NULL, 'f'},
+		{"progress", no_argument, NULL, 'P'},
 		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -343,18 +424,19 @@ int cmd_import(int argc, char **argv)
 	struct import_source config = {.name = "config", .fd = -1};
 	struct import_source memory = {.name = SAVE_IMAGE_NAME, .fd = -1};
 	struct guest_create_options gopts = {.compress_disks = false};
+	struct import_convert conv = {.format = NULL};
 	unsigned num_disks = 0;
 	uint64_t total = 0;
 	const char *dir, *guest;
 	struct cli_store cs;
 	struct container *c = NULL;
 	struct progress progress;
-	char path[4400];
+	char path[4400], store_buf[4096];
 	bool exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, ":d:c:m:zbh", longopts, NULL)) !=
-	       -1) {
+	while ((opt = getopt_long(argc, argv, ":d:c:m:f:zbh", longopts,
+				  NULL)) != -1) {
 		if (cli_getopt_common(opt, argv, usage_import, &exit_code))
 			return exit_code;
 		switch (opt) {
@@ -378,12 +460,30 @@ int cmd_import(int argc, char **argv)
 		case 'b':
 			exact = true;
 			break;
+		case 'f':
+			if (strcmp(optarg, "raw") != 0 &&
+			    !convert_format_supported(optarg))
+				return cli_usage_error(
+					usage_import,
+					"unknown disk format '%s' (raw, "
+					"qcow2, vmdk, vhdx or vdi)",
+					optarg);
+			conv.format = optarg;
+			break;
+		case 'P':
+			conv.show_progress = true;
+			break;
 		}
 	}
-	if (cli_positional(argc, argv, usage_import, "STORE GUEST"))
+	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 1)
+		return cli_usage_error(usage_import,
+				       !dir || argc - optind < 1
+					       ? "missing STORE or GUEST"
+					       : "too many arguments");
+	guest = argv[optind];
+	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	dir = argv[optind];
-	guest = argv[optind + 1];
 	if (!num_disks && !config.path && !memory.path)
 		return cli_usage_error(usage_import,
 				       "nothing to import: give --disk, "
@@ -396,27 +496,29 @@ int cmd_import(int argc, char **argv)
 					"disk name %s given twice",
 					disks[i].name);
 
+	conv.tmp_dir = dir;
 	for (unsigned i = 0; i < num_disks; i++) {
-		if (import_open_source(&disks[i], true) != 0)
+		if (import_open_source(&disks[i], true, &conv) != 0)
 			goto out_close_sources;
-		total += disks[i].size;
+		total += disks[i].data;
 	}
 	if (config.path) {
-		if (import_open_source(&config, false) != 0)
+		if (import_open_source(&config, false, &conv) != 0)
 			goto out_close_sources;
-		total += config.size;
+		total += config.data;
 	}
 	if (memory.path) {
-		if (import_open_source(&memory, false) != 0)
+		if (import_open_source(&memory, false, &conv) != 0)
 			goto out_close_sources;
-		total += memory.size;
+		total += memory.data;
 	}
 
 	cli_stop_hold(); /* released at the end: see the header */
 	rc = cli_store_open(dir, CLI_ACCESS_WRITE, &cs);
 	if (rc == -EWOULDBLOCK && cs.mountpoint[0]) {
 		exit_code = import_mounted(&cs, guest, &gopts, disks, num_disks,
-					   &config, &memory, total, exact);
+					   &config, &memory, total,
+					   conv.show_progress);
 		goto out_close_sources;
 	}
 	if (rc == -EWOULDBLOCK) {
@@ -444,7 +546,8 @@ int cmd_import(int argc, char **argv)
 	}
 	rc = store_guest_get(cs.store, guest, &c);
 	if (rc == 0) {
-		progress_start(&progress, "import", total);
+		progress_start_forced(&progress, "import", total,
+				      conv.show_progress);
 		rc = import_all(c, disks, num_disks, &config, &memory,
 				&progress);
 		progress_finish(&progress);

@@ -3,7 +3,14 @@
  *               [--encrypt [--keyfile FILE | --passphrase-fd N]]`.
  * With --encrypt and no key option the passphrase is asked on the
  * terminal, twice.
+ *
+ * STORE must be new, an empty directory, or a directory holding only
+ * lost+found (the root of a fresh filesystem) or the leftovers of an init
+ * that was interrupted (.hangar-*): a store is a directory of its own, and
+ * a store made among other files would be backed up, listed and removed
+ * with them.  Anything else is refused before a passphrase is asked.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,21 +47,62 @@ void usage_init(FILE *f)
 		   "  -h, --help               show this help\n");
 }
 
-/* The new store's secret (cli_secret_new); an existing store is refused
- * before the passphrase is asked twice, not after (store_init would). */
+/* Refuse a STORE that already is a store or holds other files (see the
+ * top).  0 when init may go on. */
+static int init_check_dir(const char *dir)
+{
+	char path[PATH_MAX + 64];
+	const struct dirent *entry;
+	struct stat st;
+	int rc = 0;
+	DIR *d;
+
+	if (lstat(dir, &st) != 0) {
+		if (errno == ENOENT)
+			return 0; /* store_init creates it (not its parents) */
+		rc = -errno;
+		cli_error("%s: %s", dir, strerror(errno));
+		return rc;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		cli_error("%s: exists and is not a directory", dir);
+		return -ENOTDIR;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_CONFIG_NAME);
+	if (lstat(path, &st) == 0) {
+		cli_error("%s: already a hangar store", dir);
+		return -EEXIST;
+	}
+	d = opendir(dir);
+	if (!d) {
+		rc = -errno;
+		cli_error("%s: %s", dir, strerror(errno));
+		return rc;
+	}
+	while ((entry = readdir(d)) != NULL) {
+		const char *name = entry->d_name;
+		char shown[FORMAT_NAME_LEN];
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+		    strcmp(name, "lost+found") == 0 ||
+		    strncmp(name, ".hangar-", 8) == 0)
+			continue;
+		cli_error("%s: not empty (it holds '%s'): a store needs a "
+			  "directory of its own; give a new or an empty "
+			  "directory",
+			  dir, format_name(shown, sizeof(shown), name));
+		rc = -ENOTEMPTY;
+		break;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* The new store's secret (cli_secret_new); init_check_dir has refused an
+ * existing store before, so the passphrase is not asked twice for nothing. */
 static int init_secret(const char *dir, const char *keyfile, int pass_fd,
 		       struct secret *out)
 {
-	char path[PATH_MAX + 64];
-	struct stat st;
-
-	if (!keyfile && pass_fd < 0) {
-		snprintf(path, sizeof(path), "%s/%s", dir, STORE_CONFIG_NAME);
-		if (stat(path, &st) == 0) {
-			cli_error("%s: already a hangar store", dir);
-			return -EEXIST;
-		}
-	}
 	return cli_secret_new(dir, keyfile, pass_fd, false,
 			      "no terminal to ask for a passphrase: give "
 			      "--keyfile FILE or --passphrase-fd N",
@@ -76,7 +124,7 @@ int cmd_init(int argc, char **argv)
 	char size_text[FORMAT_SIZE_LEN];
 	const char *dir;
 	uint64_t cluster = 0;
-	const char *keyfile = NULL;
+	const char *keyfile = NULL, *cluster_text = NULL;
 	int pass_fd = -1;
 	struct secret secret = {0};
 	int opt, rc, exit_code;
@@ -92,6 +140,7 @@ int cmd_init(int argc, char **argv)
 		else if (opt == 'p')
 			pass_fd = atoi(optarg);
 		if (opt == 'c') {
+			cluster_text = optarg;
 			if (parse_size(optarg, &cluster) != 0)
 				return cli_usage_error(usage_init,
 						       "bad cluster size '%s'",
@@ -106,12 +155,13 @@ int cmd_init(int argc, char **argv)
 
 		while (shift < 63 && (1ull << shift) < cluster)
 			shift++;
+		/* quoted as typed: "3K", not the "3.0K" format_size makes */
 		if ((1ull << shift) != cluster || shift < 12 || shift > 21)
 			return cli_usage_error(
 				usage_init,
 				"cluster size must be a power of "
 				"two from 4K to 2M, not '%s'",
-				format_size(size_text, cluster, false));
+				cluster_text);
 		opts.cluster_shift = shift;
 	}
 	if (!opts.encrypt && (keyfile || pass_fd >= 0))
@@ -121,6 +171,8 @@ int cmd_init(int argc, char **argv)
 	if (keyfile && pass_fd >= 0)
 		return cli_usage_error(usage_init, "give one of --keyfile or "
 						   "--passphrase-fd, not both");
+	if (init_check_dir(dir) != 0)
+		return CLI_EXIT_FAIL;
 	if (opts.encrypt) {
 		if (init_secret(dir, keyfile, pass_fd, &secret))
 			return CLI_EXIT_FAIL;

@@ -25,18 +25,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 void usage_key(FILE *f)
 {
 	fprintf(f,
-		"usage: hangar key add STORE [--keyfile FILE | --passphrase-fd "
+		"usage: hangar key add [STORE] [--keyfile FILE | "
+		"--passphrase-fd "
 		"N]\n"
 		"                  [--new-keyfile FILE | --new-passphrase-fd "
 		"N]\n"
-		"       hangar key remove STORE --slot N [--keyfile FILE | "
+		"       hangar key remove [STORE] --slot N [--keyfile FILE | "
 		"--passphrase-fd N]\n"
-		"       hangar key list STORE [--json]\n"
+		"       hangar key list [STORE] [--json]\n"
 		"Manage the key slots of an encrypted store (up to %u): add a "
 		"passphrase or\n"
 		"a recovery key file, remove one, list them.  No data is "
@@ -85,35 +88,62 @@ static int key_list_file(const char *dir, struct keyslot_info *info,
 	return keyslot_list(area, len, info, count);
 }
 
-static void key_print(const struct keyslot_info *info, unsigned count,
-		      bool json)
+static struct json_object *key_slot_json(const struct keyslot_info *k)
+{
+	struct json_object *obj = json_object_new_object();
+	struct json_object *kdf = json_object_new_object();
+
+	if (!obj || !kdf) {
+		json_object_put(obj);
+		json_object_put(kdf);
+		return NULL;
+	}
+	json_object_object_add(obj, "slot", cli_json_u64(k->index));
+	json_object_object_add(obj, "kind",
+			       json_object_new_string(kind_text(k->kind)));
+	json_object_object_add(obj, "created",
+			       cli_json_time((struct timespec){
+				       .tv_sec = (time_t)k->created_sec}));
+	json_object_object_add(kdf, "name", json_object_new_string("scrypt"));
+	json_object_object_add(kdf, "log2_n", cli_json_u64(k->kdf.log2_n));
+	json_object_object_add(kdf, "r", cli_json_u64(k->kdf.r));
+	json_object_object_add(kdf, "p", cli_json_u64(k->kdf.p));
+	json_object_object_add(obj, "kdf", kdf);
+	json_object_object_add(obj, "error",
+			       k->error ? cli_json_text(cli_strerror(k->error))
+					: NULL);
+	return obj;
+}
+
+static int key_print_json(const struct keyslot_info *info, unsigned count)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *slots = json_object_new_array();
+
+	if (!root || !slots) {
+		json_object_put(root);
+		json_object_put(slots);
+		return cli_json_print(NULL);
+	}
+	json_object_object_add(root, "cipher",
+			       json_object_new_string("aes-256-gcm"));
+	for (unsigned i = 0; i < count; i++)
+		json_object_array_add(slots, key_slot_json(&info[i]));
+	json_object_object_add(root, "slots", slots);
+	return cli_json_print(root);
+}
+
+static void key_print(const struct keyslot_info *info, unsigned count)
 {
 	char when[FORMAT_TIME_LEN];
 
-	if (json)
-		printf("{\"cipher\": \"aes-256-gcm\", \"slots\": [");
-	else
-		printf("SLOT  KIND        CREATED              KDF\n");
+	printf("SLOT  KIND        CREATED              KDF\n");
 	for (unsigned i = 0; i < count; i++) {
 		const struct keyslot_info *k = &info[i];
 		struct timespec ts = {.tv_sec = (time_t)k->created_sec};
 
 		format_time(when, ts);
-		if (json) {
-			printf("%s\n  {\"slot\": %u, \"kind\": \"%s\", "
-			       "\"created\": ",
-			       i ? "," : "", k->index, kind_text(k->kind));
-			json_time(stdout, ts);
-			printf(", \"kdf\": {\"name\": \"scrypt\", \"log2_n\": "
-			       "%" PRIu32 ", \"r\": %" PRIu32
-			       ", \"p\": %" PRIu32 "}, \"error\": ",
-			       k->kdf.log2_n, k->kdf.r, k->kdf.p);
-			if (k->error)
-				json_string(stdout, cli_strerror(k->error));
-			else
-				printf("null");
-			printf("}");
-		} else if (k->error) {
+		if (k->error) {
 			printf("%-4u  %-10s  %-19s  damaged: %s\n", k->index,
 			       "?", "-", cli_strerror(k->error));
 		} else {
@@ -123,8 +153,6 @@ static void key_print(const struct keyslot_info *info, unsigned count,
 			       k->kdf.log2_n, k->kdf.r, k->kdf.p);
 		}
 	}
-	if (json)
-		printf("%s]}\n", count ? "\n" : "");
 }
 
 static int key_list(const char *dir, bool json)
@@ -160,8 +188,11 @@ static int key_list(const char *dir, bool json)
 			  cli_strerror(rc));
 		return CLI_EXIT_FAIL;
 	}
-	key_print(info, count, json);
-	return CLI_EXIT_OK;
+	if (!json) {
+		key_print(info, count);
+		return CLI_EXIT_OK;
+	}
+	return key_print_json(info, count) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 /* Open the store for a key change, with a current secret (cli_store_open
@@ -285,6 +316,7 @@ int cmd_key(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *new_keyfile = NULL, *action, *dir;
+	char store_buf[4096];
 	long new_fd = -1, slot = -1;
 	bool json = false;
 	int opt, exit_code;
@@ -307,10 +339,15 @@ int cmd_key(int argc, char **argv)
 			json = true;
 		}
 	}
-	if (cli_positional(argc, argv, usage_key, "add|remove|list STORE"))
-		return CLI_EXIT_USAGE;
-	action = argv[optind];
-	dir = argv[optind + 1];
+	action = optind < argc ? argv[optind++] : NULL;
+	dir = action ? cli_store_operand(argc, argv, 0, store_buf,
+					 sizeof(store_buf))
+		     : NULL;
+	if (!dir || argc - optind != 0)
+		return cli_usage_error(usage_key,
+				       !dir ? "missing add|remove|list or "
+					      "STORE"
+					    : "too many arguments");
 	if (strcmp(action, "list") == 0)
 		return key_list(dir, json);
 	if (strcmp(action, "add") == 0)

@@ -7,19 +7,23 @@
  * The variable-width column (disks) comes last so the others line up.  A
  * guest whose container cannot be opened is listed as "unreadable" with the
  * reason, and the listing goes on (docs/design.md, invariant 6); the exit status
- * is then 1.
+ * is then 1.  A mounted store is the normal state in production: ls lists
+ * its last committed state without a note on every run (`status` says it,
+ * and --json has "mounted").  Disk names are escaped (format_name).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 void usage_ls(FILE *f)
 {
 	fprintf(f,
-		"usage: hangar ls STORE [--json] [--bytes]\n"
+		"usage: hangar ls [STORE] [--json] [--bytes]\n"
 		"List the guests of STORE: state (stopped, saved, resuming, "
 		"invalidated,\n"
 		"unreadable), memory image size, last change, and each disk "
@@ -32,7 +36,7 @@ void usage_ls(FILE *f)
 
 static void ls_line(const struct guest_summary *g, int name_width, bool exact)
 {
-	char mem[FORMAT_SIZE_LEN], when[FORMAT_TIME_LEN];
+	char mem[FORMAT_SIZE_LEN], when[FORMAT_TIME_LEN], name[FORMAT_NAME_LEN];
 	char virt[FORMAT_SIZE_LEN], used[FORMAT_SIZE_LEN];
 	const struct guest_object *memory;
 	bool first = true;
@@ -54,7 +58,8 @@ static void ls_line(const struct guest_summary *g, int name_width, bool exact)
 
 		if (o->attr.role != OBJECT_ROLE_DISK)
 			continue;
-		printf("%s%s %s (%s used)", first ? "" : ", ", o->name,
+		printf("%s%s %s (%s used)", first ? "" : ", ",
+		       format_name(name, sizeof(name), o->name),
 		       format_size(virt, o->attr.size, exact),
 		       format_size(used, o->attr.stored_bytes, exact));
 		first = false;
@@ -71,7 +76,10 @@ int cmd_ls(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	struct json_object *root = NULL, *guests = NULL;
 	struct cli_store cs;
+	char store_buf[4096];
+	const char *dir;
 	char **names = NULL;
 	size_t num = 0;
 	bool json = false, exact = false, any_error = false;
@@ -86,17 +94,12 @@ int cmd_ls(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (cli_positional(argc, argv, usage_ls, "STORE"))
-		return CLI_EXIT_USAGE;
-	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
+	dir = cli_store_operand(argc, argv, 0, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 0)
+		return cli_usage_error(usage_ls, !dir ? "missing STORE"
+						      : "too many arguments");
+	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
-	if (cs.read_only && cs.holder && !json) {
-		char holder[4400];
-
-		cli_store_holder_text(&cs, holder, sizeof(holder));
-		cli_note("store is %s: showing its last committed state",
-			 holder);
-	}
 	rc = store_guest_list(cs.store, &names, &num);
 	if (rc) {
 		cli_error("%s: cannot list guests: %s", cs.dir,
@@ -107,23 +110,30 @@ int cmd_ls(int argc, char **argv)
 		if ((int)strlen(names[i]) > name_width)
 			name_width = (int)strlen(names[i]);
 	if (json) {
-		printf("{\"store\": ");
-		json_string(stdout, cs.dir);
-		printf(", \"encryption\": %s", store_is_encrypted(cs.store)
-						       ? "\"aes-256-gcm\""
-						       : "null");
-		printf(", \"mounted\": %s, \"holder_pid\": ",
-		       cs.holder ? "true" : "false");
-		if (cs.holder)
-			printf("%ld", (long)cs.holder);
-		else
-			printf("null");
-		printf(", \"mountpoint\": ");
-		if (cs.mountpoint[0])
-			json_string(stdout, cs.mountpoint);
-		else
-			printf("null");
-		printf(", \"guests\": [");
+		root = json_object_new_object();
+		guests = json_object_new_array();
+		if (!root || !guests) {
+			cli_error("out of memory");
+			json_object_put(root);
+			json_object_put(guests);
+			goto out_names;
+		}
+		cli_json_add_name(root, "store", cs.dir);
+		json_object_object_add(
+			root, "encryption",
+			store_is_encrypted(cs.store)
+				? json_object_new_string("aes-256-gcm")
+				: NULL);
+		json_object_object_add(root, "mounted",
+				       json_object_new_boolean(cs.holder != 0));
+		json_object_object_add(
+			root, "holder_pid",
+			cs.holder ? json_object_new_int64((int64_t)cs.holder)
+				  : NULL);
+		json_object_object_add(
+			root, "mountpoint",
+			cs.mountpoint[0] ? cli_json_text(cs.mountpoint) : NULL);
+		json_object_object_add(root, "guests", guests);
 	} else if (store_is_encrypted(cs.store)) {
 		printf("store %s: %s\n", cs.dir,
 		       cli_store_encrypted_text(cs.store));
@@ -143,17 +153,16 @@ int cmd_ls(int argc, char **argv)
 		}
 		if (g.open_error)
 			any_error = true;
-		if (json) {
-			printf("%s\n  ", i ? "," : "");
-			guest_json(stdout, &g, false);
-		} else {
+		if (json)
+			json_object_array_add(guests, guest_json(&g, false));
+		else
 			ls_line(&g, name_width, exact);
-		}
 		guest_summary_cleanup(&g);
 	}
-	if (json)
-		printf("%s]}\n", num ? "\n" : "");
 	exit_code = any_error ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	if (json && cli_json_print(root) != 0)
+		exit_code = CLI_EXIT_FAIL;
+out_names:
 	store_names_free(names, num);
 out_close:
 	if (cli_store_close(&cs) != 0)

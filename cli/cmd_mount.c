@@ -37,7 +37,7 @@
 
 void usage_mount(FILE *f)
 {
-	fprintf(f, "usage: hangar mount STORE MOUNTPOINT [-o OPTIONS] [-f]\n"
+	fprintf(f, "usage: hangar mount [STORE] MOUNTPOINT [-o OPTIONS] [-f]\n"
 		   "Mount STORE with hangarfs: each guest becomes a directory "
 		   "of plain files.\n"
 		   "MOUNTPOINT is created if missing.  Runs `hangarfs STORE "
@@ -153,6 +153,7 @@ int cmd_mount(int argc, char **argv)
 	char options[MOUNT_MAX_OPTIONS] = "";
 	char hangarfs[PATH_MAX + 16], mounted_at[PATH_MAX];
 	const char *store, *mnt;
+	char store_buf[PATH_MAX];
 	char *args[8];
 	bool foreground = false;
 	struct stat st;
@@ -201,10 +202,13 @@ int cmd_mount(int argc, char **argv)
 				 ? ",keyfile_insecure"
 				 : "");
 	}
-	if (cli_positional(argc, argv, usage_mount, "STORE MOUNTPOINT"))
-		return CLI_EXIT_USAGE;
-	store = argv[optind];
-	mnt = argv[optind + 1];
+	store = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
+	if (!store || argc - optind != 1)
+		return cli_usage_error(usage_mount,
+				       !store || argc - optind < 1
+					       ? "missing STORE or MOUNTPOINT"
+					       : "too many arguments");
+	mnt = argv[optind];
 	if (stat(store, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		cli_error("%s: no such store directory", store);
 		return CLI_EXIT_FAIL;
@@ -358,8 +362,10 @@ int cmd_umount(int argc, char **argv)
 		if (opt == 'z')
 			lazy = true;
 	}
-	if (cli_positional(argc, argv, usage_umount, "MOUNTPOINT"))
-		return CLI_EXIT_USAGE;
+	if (argc - optind != 1)
+		return cli_usage_error(
+			usage_umount, argc - optind < 1 ? "missing MOUNTPOINT"
+							: "too many arguments");
 	hangarfs =
 		cli_find_mount_store(argv[optind], store, sizeof(store)) == 0;
 	exit_code = umount_run(argv[optind], lazy);

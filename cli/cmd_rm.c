@@ -22,7 +22,7 @@
 
 void usage_rm(FILE *f)
 {
-	fprintf(f, "usage: hangar rm STORE GUEST [--force]\n"
+	fprintf(f, "usage: hangar rm [STORE] GUEST [--force]\n"
 		   "Delete GUEST and everything in it.  Refused while a saved "
 		   "memory image pins\n"
 		   "its disks, or when its container cannot be read, unless "
@@ -129,7 +129,8 @@ int cmd_rm(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_store cs;
-	const char *guest;
+	char store_buf[4096];
+	const char *guest, *dir;
 	bool force = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
@@ -139,10 +140,16 @@ int cmd_rm(int argc, char **argv)
 		if (opt == 'f')
 			force = true;
 	}
-	if (cli_positional(argc, argv, usage_rm, "STORE GUEST"))
+	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 1)
+		return cli_usage_error(usage_rm,
+				       !dir || argc - optind < 1
+					       ? "missing STORE or GUEST"
+					       : "too many arguments");
+	guest = argv[optind];
+	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	guest = argv[optind + 1];
-	rc = cli_store_open(argv[optind], CLI_ACCESS_WRITE, &cs);
+	rc = cli_store_open(dir, CLI_ACCESS_WRITE, &cs);
 	if (rc == -EWOULDBLOCK)
 		return rm_mounted(&cs, guest, force);
 	if (rc)

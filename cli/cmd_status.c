@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 void usage_status(FILE *f)
 {
 	fprintf(f,
-		"usage: hangar status STORE GUEST [--json] [--bytes]\n"
+		"usage: hangar status [STORE] GUEST [--json] [--bytes]\n"
 		"Show everything about GUEST: state, container, disks, "
 		"memory image, config,\n"
 		"and the save lock (which image pins which disks since "
@@ -34,6 +36,7 @@ static void status_objects(const struct guest_summary *g, const char *label,
 			   enum object_role role, bool exact)
 {
 	char virt[FORMAT_SIZE_LEN], used[FORMAT_SIZE_LEN];
+	char name[FORMAT_NAME_LEN];
 	bool first = true;
 
 	for (size_t i = 0; i < g->num_objects; i++) {
@@ -45,7 +48,8 @@ static void status_objects(const struct guest_summary *g, const char *label,
 			continue;
 		printf("%-12s %-14s %s virtual, %s used, generation %" PRIu64
 		       "\n",
-		       first ? label : "", o->name,
+		       first ? label : "",
+		       format_name(name, sizeof(name), o->name),
 		       format_size(virt, o->attr.size, exact),
 		       format_size(used, o->attr.stored_bytes, exact),
 		       o->attr.generation);
@@ -60,6 +64,7 @@ static void status_save_lock(const struct cli_store *cs,
 {
 	const struct save_status *s = &g->save;
 	char when[FORMAT_TIME_LEN], age[FORMAT_TIME_LEN];
+	char name[FORMAT_NAME_LEN], reason[4 * sizeof(s->reason)];
 
 	if (g->save_error) {
 		printf("save lock    unknown: %s\n",
@@ -93,7 +98,8 @@ static void status_save_lock(const struct cli_store *cs,
 		       "be resumed\n"
 		       "reason       %s\n",
 		       format_time(when, s->event_time),
-		       format_age(age, s->event_time), s->reason);
+		       format_age(age, s->event_time),
+		       format_name(reason, sizeof(reason), s->reason));
 		break;
 	}
 	for (size_t i = 0; i < s->pin_count; i++) {
@@ -106,14 +112,21 @@ static void status_save_lock(const struct cli_store *cs,
 		else if (p->changed)
 			printf("             %-14s pinned at generation "
 			       "%" PRIu64 ", now %" PRIu64 " (CHANGED)\n",
-			       p->name, p->pinned_generation,
-			       p->current_generation);
+			       format_name(name, sizeof(name), p->name),
+			       p->pinned_generation, p->current_generation);
 		else
 			printf("             %-14s generation %" PRIu64
 			       " (unchanged)\n",
-			       p->name, p->pinned_generation);
+			       format_name(name, sizeof(name), p->name),
+			       p->pinned_generation);
 	}
-	if (s->state == SAVE_STATE_SAVED || s->state == SAVE_STATE_RESUMING)
+	/* Not changed and absent now means absent at the save too: no
+	 * config to be "unchanged" (save_lock_status). */
+	if ((s->state == SAVE_STATE_SAVED || s->state == SAVE_STATE_RESUMING) &&
+	    !s->config_changed && !guest_summary_find(g, "config"))
+		printf("config       none (the guest has no config file)\n");
+	else if (s->state == SAVE_STATE_SAVED ||
+		 s->state == SAVE_STATE_RESUMING)
 		printf("config       %s since the save\n",
 		       s->config_changed ? "CHANGED" : "unchanged");
 	switch (s->state) {
@@ -145,6 +158,7 @@ static void status_text(const struct cli_store *cs,
 	char a[FORMAT_SIZE_LEN], b[FORMAT_SIZE_LEN], c[FORMAT_SIZE_LEN];
 	char when[FORMAT_TIME_LEN], age[FORMAT_TIME_LEN];
 	const struct guest_object *o;
+	char name[FORMAT_NAME_LEN];
 
 	printf("guest        %s\n", g->name);
 	printf("state        %s", guest_state_text(g));
@@ -182,14 +196,16 @@ static void status_text(const struct cli_store *cs,
 	status_objects(g, "disks", OBJECT_ROLE_DISK, exact);
 	o = guest_summary_find(g, SAVE_IMAGE_NAME);
 	if (o)
-		printf("memory       %-14s %s, %s stored\n", o->name,
+		printf("memory       %-14s %s, %s stored\n",
+		       format_name(name, sizeof(name), o->name),
 		       format_size(a, o->attr.size, exact),
 		       format_size(b, o->attr.stored_bytes, exact));
 	else
 		printf("memory       -\n");
 	o = guest_summary_find(g, "config");
 	if (o)
-		printf("config       %-14s %s, changed %s\n", o->name,
+		printf("config       %-14s %s, changed %s\n",
+		       format_name(name, sizeof(name), o->name),
 		       format_size(a, o->attr.size, exact),
 		       format_time(when, o->attr.mtime));
 	else
@@ -209,7 +225,8 @@ int cmd_status(int argc, char **argv)
 	};
 	struct guest_summary g;
 	struct cli_store cs;
-	const char *guest;
+	char store_buf[4096];
+	const char *guest, *dir;
 	bool json = false, exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
@@ -221,10 +238,16 @@ int cmd_status(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	if (cli_positional(argc, argv, usage_status, "STORE GUEST"))
+	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
+	if (!dir || argc - optind != 1)
+		return cli_usage_error(usage_status,
+				       !dir || argc - optind < 1
+					       ? "missing STORE or GUEST"
+					       : "too many arguments");
+	guest = argv[optind];
+	if (!cli_guest_check_name(guest))
 		return CLI_EXIT_USAGE;
-	guest = argv[optind + 1];
-	if (cli_store_open(argv[optind], CLI_ACCESS_READ_METADATA, &cs) != 0)
+	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	rc = guest_summary_load(cs.store, guest, &g);
 	if (rc) {
@@ -235,14 +258,12 @@ int cmd_status(int argc, char **argv)
 		cli_error("%s: no guest named %s", cs.dir, guest);
 		goto out_cleanup;
 	}
-	if (json) {
-		guest_json(stdout, &g, true);
-		printf("\n");
-	} else {
-		status_text(&cs, &g, exact);
-	}
 	/* A guest we could not read is reported, and is a failure. */
 	exit_code = g.open_error ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	if (!json)
+		status_text(&cs, &g, exact);
+	else if (cli_json_print(guest_json(&g, true)) != 0)
+		exit_code = CLI_EXIT_FAIL;
 out_cleanup:
 	guest_summary_cleanup(&g);
 out_close:

@@ -10,6 +10,9 @@
  *   - out: the object's map (object_seek) says which ranges to read, zero
  *          chunks are skipped again, and ftruncate gives the file its size,
  *          so `du` of an export matches the data.
+ * Progress counts bytes of data read (the ranges above), not offsets, so it
+ * advances evenly over a sparse file; copy_host_data_bytes and
+ * copy_object_data_bytes measure the same ranges beforehand for the total.
  * Imports commit every COPY_COMMIT_BYTES so a huge import neither keeps an
  * unbounded transaction in memory nor loses everything to a crash.
  */
@@ -98,6 +101,34 @@ static int host_next_data(int fd, uint64_t pos, uint64_t size, uint64_t *start,
 	return 0;
 }
 
+uint64_t copy_host_data_bytes(int fd, uint64_t size)
+{
+	uint64_t pos = 0, start, end, data = 0;
+
+	while (host_next_data(fd, pos, size, &start, &end) == 0) {
+		data += end - start;
+		pos = end;
+	}
+	return data;
+}
+
+uint64_t copy_object_data_bytes(struct container *c, uint64_t id, uint64_t size)
+{
+	uint64_t pos = 0, start, end, data = 0;
+
+	while (pos < size && object_seek(c, id, pos, SEEK_DATA, &start) == 0 &&
+	       start < size &&
+	       object_seek(c, id, start, SEEK_HOLE, &end) == 0) {
+		if (end > size)
+			end = size;
+		if (end <= start)
+			break;
+		data += end - start;
+		pos = end;
+	}
+	return data;
+}
+
 /* Where copy_host_data delivers each non-zero chunk of the source. */
 typedef int (*copy_sink_fn)(void *arg, const void *buf, size_t len,
 			    uint64_t offset);
@@ -111,7 +142,7 @@ static int copy_host_data(int src, uint64_t size, copy_sink_fn sink, void *arg,
 			  struct progress *progress, uint64_t progress_base)
 {
 	unsigned char *buf;
-	uint64_t pos = 0, start, end;
+	uint64_t pos = 0, start, end, data = 0;
 	int rc;
 
 	buf = malloc(COPY_CHUNK);
@@ -141,11 +172,11 @@ static int copy_host_data(int src, uint64_t size, copy_sink_fn sink, void *arg,
 					goto out_free;
 			}
 			pos += got;
-			progress_update(progress, progress_base + pos);
+			data += got;
+			progress_update(progress, progress_base + data);
 		}
 	}
 	rc = rc < 0 ? rc : 0;
-	progress_update(progress, progress_base + size);
 out_free:
 	free(buf);
 	return rc;
@@ -207,7 +238,7 @@ int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
 		      struct progress *progress, uint64_t progress_base)
 {
 	unsigned char *buf;
-	uint64_t pos = 0, start, end;
+	uint64_t pos = 0, start, end, data = 0;
 	int rc = 0;
 
 	buf = malloc(COPY_CHUNK);
@@ -251,14 +282,14 @@ int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
 					goto out_free;
 			}
 			pos += got;
-			progress_update(progress, progress_base + pos);
+			data += got;
+			progress_update(progress, progress_base + data);
 		}
 	}
 	if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
 		rc = -errno;
 		goto out_free;
 	}
-	progress_update(progress, progress_base + size);
 out_free:
 	free(buf);
 	return rc;

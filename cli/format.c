@@ -1,9 +1,14 @@
 /*
- * format.c -- sizes, times and JSON strings for people and scripts.
+ * format.c -- sizes, times and names for people.
  *
  * Sizes use binary units the way `ls -h` and `du -h` print them, so the
- * numbers match what a person sees on the mount.  JSON output always
- * carries exact byte counts, whatever --bytes says.
+ * numbers match what a person sees on the mount.  JSON output (jsonout.c)
+ * always carries exact byte counts, whatever --bytes says.
+ *
+ * Names are bytes: format_name escapes what a terminal would act on or
+ * could not show (control characters, bytes that are not UTF-8) as \xNN,
+ * and a backslash as \\, so text output never carries them raw and an
+ * escaped name cannot be mistaken for another.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -167,55 +172,41 @@ char *format_age(char *buf, struct timespec ts)
 	return buf;
 }
 
-void json_string(FILE *f, const char *s)
+char *format_name(char *buf, size_t len, const char *name)
 {
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\b':
-			fputs("\\b", f);
-			break;
-		case '\f':
-			fputs("\\f", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			/* Control bytes escaped; bytes >= 0x80 are passed
-			 * through (object names are bytes; valid UTF-8 stays
-			 * valid). */
-			if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
+	const unsigned char *p = (const unsigned char *)name;
+	size_t used = 0;
+
+	if (!len)
+		return buf;
+	while (*p) {
+		size_t n = utf8_sequence_len(p);
+		/* C1 controls (U+0080..U+009F) are encoded C2 80..C2 9F */
+		bool control = n == 1 ? *p < 0x20 || *p == 0x7f
+				      : n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+		char piece[8];
+		size_t piece_len;
+
+		if (n && !control && *p != '\\') {
+			if (used + n >= len)
+				break;
+			memcpy(buf + used, p, n);
+			used += n;
+			p += n;
+			continue;
 		}
+		if (*p == '\\')
+			piece_len =
+				(size_t)snprintf(piece, sizeof(piece), "\\\\");
+		else
+			piece_len = (size_t)snprintf(piece, sizeof(piece),
+						     "\\x%02x", *p);
+		if (used + piece_len >= len)
+			break;
+		memcpy(buf + used, piece, piece_len);
+		used += piece_len;
+		p++;
 	}
-	fputc('"', f);
-}
-
-void json_time(FILE *f, struct timespec ts)
-{
-	struct tm tm;
-	time_t t = ts.tv_sec;
-	char buf[FORMAT_TIME_LEN];
-
-	if ((ts.tv_sec == 0 && ts.tv_nsec == 0) || !gmtime_r(&t, &tm) ||
-	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-		fputs("null", f);
-		return;
-	}
-	fprintf(f, "\"%s\"", buf);
+	buf[used] = '\0';
+	return buf;
 }

@@ -3,34 +3,44 @@
  * `status --json`.
  *
  * Sizes are always exact byte counts and times RFC 3339 UTC strings, so a
- * script never parses "1.2G".  Keys are stable: add, never rename.
+ * script never parses "1.2G".  Keys are stable: add, never rename.  Object
+ * names go through cli_json_add_name: one that is not UTF-8 also gets
+ * "name_hex" (jsonout.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
-static void json_object_attr(FILE *f, const struct guest_object *o)
+static struct json_object *json_object_attr(const struct guest_object *o)
 {
-	fputs("{\"name\": ", f);
-	json_string(f, o->name);
-	fprintf(f,
-		", \"size\": %" PRIu64 ", \"used\": %" PRIu64
-		", \"generation\": %" PRIu64 ", \"mode\": \"%04o\""
-		", \"mtime\": ",
-		o->attr.size, o->attr.stored_bytes, o->attr.generation,
-		(unsigned)(o->attr.mode & 07777));
-	json_time(f, o->attr.mtime);
-	fputc('}', f);
+	struct json_object *obj = json_object_new_object();
+	char mode[16];
+
+	if (!obj)
+		return NULL;
+	snprintf(mode, sizeof(mode), "%04o", (unsigned)(o->attr.mode & 07777));
+	cli_json_add_name(obj, "name", o->name);
+	json_object_object_add(obj, "size", cli_json_u64(o->attr.size));
+	json_object_object_add(obj, "used", cli_json_u64(o->attr.stored_bytes));
+	json_object_object_add(obj, "generation",
+			       cli_json_u64(o->attr.generation));
+	json_object_object_add(obj, "mode", json_object_new_string(mode));
+	json_object_object_add(obj, "mtime", cli_json_time(o->attr.mtime));
+	return obj;
 }
 
-static void json_objects_of_role(FILE *f, const struct guest_summary *g,
-				 enum object_role role, const char *except)
+static struct json_object *json_objects_of_role(const struct guest_summary *g,
+						enum object_role role,
+						const char *except)
 {
-	bool first = true;
+	struct json_object *list = json_object_new_array();
 
-	fputc('[', f);
+	if (!list)
+		return NULL;
 	for (size_t i = 0; i < g->num_objects; i++) {
 		const struct guest_object *o = &g->objects[i];
 
@@ -38,124 +48,138 @@ static void json_objects_of_role(FILE *f, const struct guest_summary *g,
 			continue;
 		if (except && strcmp(o->name, except) == 0)
 			continue;
-		if (!first)
-			fputs(", ", f);
-		first = false;
-		json_object_attr(f, o);
+		json_object_array_add(list, json_object_attr(o));
 	}
-	fputc(']', f);
+	return list;
 }
 
-static void json_save(FILE *f, const struct guest_summary *g)
+static struct json_object *json_release(enum save_state state)
+{
+	switch (state) {
+	case SAVE_STATE_SAVED:
+		return json_object_new_string("hangar resume");
+	case SAVE_STATE_INVALIDATED:
+		return json_object_new_string("hangar discard");
+	default:
+		return NULL;
+	}
+}
+
+static struct json_object *json_save(const struct guest_summary *g)
 {
 	const struct save_status *s = &g->save;
+	struct json_object *obj = json_object_new_object();
+	struct json_object *pins;
 
-	fputs("{\"state\": ", f);
-	json_string(f, save_state_name(s->state));
-	fprintf(f, ", \"image_unsealed\": %s, \"saved_time\": ",
-		s->image_unsealed ? "true" : "false");
-	json_time(f, s->state == SAVE_STATE_NONE ? (struct timespec){0}
-						 : s->saved_time);
-	fprintf(f, ", \"config_changed\": %s",
-		s->config_changed ? "true" : "false");
+	if (!obj)
+		return NULL;
+	json_object_object_add(
+		obj, "state",
+		json_object_new_string(save_state_name(s->state)));
+	json_object_object_add(obj, "image_unsealed",
+			       json_object_new_boolean(s->image_unsealed));
+	json_object_object_add(obj, "saved_time",
+			       cli_json_time(s->state == SAVE_STATE_NONE
+						     ? (struct timespec){0}
+						     : s->saved_time));
+	json_object_object_add(obj, "config_changed",
+			       json_object_new_boolean(s->config_changed));
 	if (s->state == SAVE_STATE_INVALIDATED) {
-		fputs(", \"invalidated_time\": ", f);
-		json_time(f, s->event_time);
-		fputs(", \"invalidated_by\": ", f);
-		json_string(f, s->event_object);
-		fputs(", \"stale_reason\": ", f);
-		json_string(f, s->reason);
+		json_object_object_add(obj, "invalidated_time",
+				       cli_json_time(s->event_time));
+		cli_json_add_name(obj, "invalidated_by", s->event_object);
+		json_object_object_add(obj, "stale_reason",
+				       cli_json_text(s->reason));
 	}
-	fputs(", \"pins\": [", f);
-	for (size_t i = 0;
-	     i < s->pin_count && i < sizeof(s->pins) / sizeof(s->pins[0]);
+	pins = json_object_new_array();
+	for (size_t i = 0; pins && i < s->pin_count &&
+			   i < sizeof(s->pins) / sizeof(s->pins[0]);
 	     i++) {
 		const struct save_pin_status *p = &s->pins[i];
+		struct json_object *pin = json_object_new_object();
 
-		if (i)
-			fputs(", ", f);
-		fputs("{\"name\": ", f);
-		json_string(f, p->name);
-		fprintf(f,
-			", \"pinned_generation\": %" PRIu64
-			", \"current_generation\": %" PRIu64
-			", \"changed\": %s}",
-			p->pinned_generation, p->current_generation,
-			p->changed ? "true" : "false");
+		if (!pin)
+			break;
+		cli_json_add_name(pin, "name", p->name);
+		json_object_object_add(pin, "pinned_generation",
+				       cli_json_u64(p->pinned_generation));
+		json_object_object_add(pin, "current_generation",
+				       cli_json_u64(p->current_generation));
+		json_object_object_add(pin, "changed",
+				       json_object_new_boolean(p->changed));
+		json_object_array_add(pins, pin);
 	}
-	fputc(']', f);
-	fputs(", \"release\": ", f);
-	switch (s->state) {
-	case SAVE_STATE_SAVED:
-		json_string(f, "hangar resume");
-		break;
-	case SAVE_STATE_INVALIDATED:
-		json_string(f, "hangar discard");
-		break;
-	default:
-		fputs("null", f);
-	}
-	fputc('}', f);
+	json_object_object_add(obj, "pins", pins);
+	json_object_object_add(obj, "release", json_release(s->state));
+	return obj;
 }
 
-void guest_json(FILE *f, const struct guest_summary *g, bool full)
+static struct json_object *json_container(const struct guest_summary *g)
 {
+	struct json_object *obj = json_object_new_object();
+
+	if (!obj)
+		return NULL;
+	json_object_object_add(obj, "file_size", cli_json_u64(g->file_size));
+	json_object_object_add(obj, "file_allocated",
+			       cli_json_u64(g->file_allocated));
+	if (g->open_error)
+		return obj;
+	json_object_object_add(obj, "generation",
+			       cli_json_u64(g->info.generation));
+	json_object_object_add(obj, "cluster_size",
+			       cli_json_u64(g->info.cluster_size));
+	json_object_object_add(obj, "used_clusters",
+			       cli_json_u64(g->info.used_clusters));
+	json_object_object_add(obj, "objects",
+			       cli_json_u64(g->info.object_count));
+	json_object_object_add(obj, "compress_disks",
+			       json_object_new_boolean(g->info.compress_disks));
+	json_object_object_add(obj, "encryption",
+			       g->info.encrypted
+				       ? json_object_new_string("aes-256-gcm")
+				       : NULL);
+	return obj;
+}
+
+struct json_object *guest_json(const struct guest_summary *g, bool full)
+{
+	struct json_object *obj = json_object_new_object();
 	const struct guest_object *memory, *config;
 
-	fputs("{\"name\": ", f);
-	json_string(f, g->name);
-	fputs(", \"state\": ", f);
-	json_string(f, guest_state_text(g));
-	fputs(", \"error\": ", f);
+	if (!obj)
+		return NULL;
+	cli_json_add_name(obj, "name", g->name);
+	json_object_object_add(obj, "state",
+			       json_object_new_string(guest_state_text(g)));
+	json_object_object_add(
+		obj, "error",
+		g->open_error ? cli_json_text(guest_open_error_text(g)) : NULL);
+	json_object_object_add(obj, "last_change",
+			       cli_json_time(g->last_change));
+	json_object_object_add(obj, "container", json_container(g));
 	if (g->open_error)
-		json_string(f, guest_open_error_text(g));
-	else
-		fputs("null", f);
-	fputs(", \"last_change\": ", f);
-	json_time(f, g->last_change);
-	fprintf(f,
-		", \"container\": {\"file_size\": %" PRIu64
-		", \"file_allocated\": %" PRIu64,
-		g->file_size, g->file_allocated);
-	if (!g->open_error)
-		fprintf(f,
-			", \"generation\": %" PRIu64
-			", \"cluster_size\": %u, \"used_clusters\": %" PRIu64
-			", \"objects\": %" PRIu64 ", \"compress_disks\": %s"
-			", \"encryption\": %s",
-			g->info.generation, (unsigned)g->info.cluster_size,
-			g->info.used_clusters, g->info.object_count,
-			g->info.compress_disks ? "true" : "false",
-			g->info.encrypted ? "\"aes-256-gcm\"" : "null");
-	fputc('}', f);
-	if (g->open_error) {
-		fputc('}', f);
-		return;
-	}
-	fputs(", \"disks\": ", f);
-	json_objects_of_role(f, g, OBJECT_ROLE_DISK, NULL);
+		return obj;
+	json_object_object_add(obj, "disks",
+			       json_objects_of_role(g, OBJECT_ROLE_DISK, NULL));
 	memory = guest_summary_find(g, SAVE_IMAGE_NAME);
-	fputs(", \"memory\": ", f);
-	if (memory)
-		json_object_attr(f, memory);
-	else
-		fputs("null", f);
+	json_object_object_add(obj, "memory",
+			       memory ? json_object_attr(memory) : NULL);
 	config = guest_summary_find(g, "config");
-	fputs(", \"config\": ", f);
-	if (config)
-		json_object_attr(f, config);
-	else
-		fputs("null", f);
-	if (full) {
-		fputs(", \"files\": ", f);
-		json_objects_of_role(f, g, OBJECT_ROLE_FILE, "config");
-		fputs(", \"save_lock\": ", f);
-		if (g->save_error) {
-			fputs("null, \"save_lock_error\": ", f);
-			json_string(f, cli_strerror(g->save_error));
-		} else {
-			json_save(f, g);
-		}
+	json_object_object_add(obj, "config",
+			       config ? json_object_attr(config) : NULL);
+	if (!full)
+		return obj;
+	json_object_object_add(
+		obj, "files",
+		json_objects_of_role(g, OBJECT_ROLE_FILE, "config"));
+	if (g->save_error) {
+		json_object_object_add(obj, "save_lock", NULL);
+		json_object_object_add(
+			obj, "save_lock_error",
+			json_object_new_string(cli_strerror(g->save_error)));
+	} else {
+		json_object_object_add(obj, "save_lock", json_save(g));
 	}
-	fputc('}', f);
+	return obj;
 }

@@ -37,15 +37,22 @@
  *     device, and mountinfo lists a FUSE mount of that device at that path.
  *     Guest data is copied only into that mount (cmd_create also checks
  *     each file it creates there is on that device).
+ *   - A refused open says what the user can act on: "permission denied"
+ *     with the store's owner (never "read-only" for a read command: the
+ *     user asked to read, not for a mode), and for a write command on a
+ *     read-only filesystem, that the filesystem is read-only (statvfs),
+ *     not that the store was "opened read-only".
  */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <string.h>
 #include <unistd.h>
@@ -357,9 +364,38 @@ static int store_open_once(const char *dir, bool read_only, bool beside_writer,
 	return store_open(dir, &opts, out);
 }
 
-/* Say why the store could not be opened; `how` is "" or " read-only". */
-static void store_open_complain(const char *dir, int rc, const char *how)
+/* The refusal of a store the user may not open for `for_write`. */
+static void store_open_denied(const char *dir, bool for_write)
 {
+	const char *verb = for_write ? "change" : "read";
+	const struct passwd *pw;
+	struct stat st;
+
+	if (stat(dir, &st) != 0) {
+		cli_error("%s: cannot %s the store: permission denied (a "
+			  "directory on its path is not searchable)",
+			  dir, verb);
+		return;
+	}
+	pw = getpwuid(st.st_uid);
+	if (pw)
+		cli_error("%s: cannot %s the store: permission denied (it "
+			  "belongs to %s; directory mode %04o)",
+			  dir, verb, pw->pw_name,
+			  (unsigned)(st.st_mode & 07777));
+	else
+		cli_error("%s: cannot %s the store: permission denied (it "
+			  "belongs to uid %u; directory mode %04o)",
+			  dir, verb, (unsigned)st.st_uid,
+			  (unsigned)(st.st_mode & 07777));
+}
+
+/* Say why the store could not be opened by a command that reads only, or
+ * (`for_write`) changes it. */
+static void store_open_complain(const char *dir, int rc, bool for_write)
+{
+	struct statvfs vfs;
+
 	if (rc == -ENOENT || rc == -EINVAL)
 		cli_error("%s: not a hangar store (create one with "
 			  "`hangar init %s`)",
@@ -370,9 +406,17 @@ static void store_open_complain(const char *dir, int rc, const char *how)
 			  dir);
 	else if (rc == -EKEYREJECTED)
 		cli_error("%s: wrong passphrase or key file", dir);
+	else if (rc == -EACCES || rc == -EPERM)
+		store_open_denied(dir, for_write);
+	else if (rc == -EROFS && for_write && statvfs(dir, &vfs) == 0 &&
+		 (vfs.f_flag & ST_RDONLY))
+		cli_error("%s: cannot change the store: it is on a read-only "
+			  "filesystem (ls, status, check and export only read, "
+			  "and work there)",
+			  dir);
 	else if (rc)
-		cli_error("%s: cannot open store%s: %s", dir, how,
-			  cli_strerror(rc));
+		cli_error("%s: cannot open store%s: %s", dir,
+			  for_write ? " for writing" : "", cli_strerror(rc));
 }
 
 /* A read-only command: read-only open, never the write lock (open.c
@@ -389,7 +433,7 @@ static int store_open_read(const char *dir, enum cli_access access,
 			return rc;
 		rc = store_open_once(dir, true, beside, &out->store);
 	}
-	store_open_complain(dir, rc, " read-only");
+	store_open_complain(dir, rc, false);
 	if (rc)
 		return rc;
 	out->read_only = true;
@@ -406,10 +450,8 @@ int cli_store_open(const char *dir, enum cli_access access,
 	out->dir = dir;
 	rc = key_cache_load();
 	if (rc) {
-		cli_error("%s: cannot read the key: %s",
-			  cli_key.keyfile ? cli_key.keyfile : "passphrase",
-			  rc == -EINVAL ? "empty or too long"
-					: cli_strerror(rc));
+		cli_secret_read_error(cli_key.keyfile, "--passphrase-fd",
+				      cli_key.passphrase_fd, rc, "key");
 		return rc;
 	}
 	if (access != CLI_ACCESS_WRITE)
@@ -432,23 +474,11 @@ int cli_store_open(const char *dir, enum cli_access access,
 	}
 	if (rc == 0)
 		return 0;
-	if (rc == -EWOULDBLOCK) {
-		store_fill_holder(dir, out);
-		if (access == CLI_ACCESS_WRITE)
-			return rc;
-	} else if (access == CLI_ACCESS_WRITE ||
-		   (rc != -EACCES && rc != -EPERM && rc != -EROFS)) {
-		store_open_complain(dir, rc, "");
-		return rc;
-	}
-	rc = store_open_once(dir, true, false, &out->store);
-	if (rc) {
-		cli_error("%s: cannot open store read-only: %s", dir,
-			  cli_strerror(rc));
-		return rc;
-	}
-	out->read_only = true;
-	return 0;
+	if (rc == -EWOULDBLOCK)
+		store_fill_holder(dir, out); /* the caller says who and why */
+	else
+		store_open_complain(dir, rc, true);
+	return rc;
 }
 
 int cli_store_close(struct cli_store *cs)

@@ -36,6 +36,29 @@ int cli_secret_read(const char *keyfile, int fd, struct secret *out)
 	return rc;
 }
 
+void cli_secret_read_error(const char *keyfile, const char *fd_option, int fd,
+			   int rc, const char *what)
+{
+	if (keyfile)
+		cli_error("%s: cannot read the %s: %s", keyfile, what,
+			  rc == -EINVAL ? "empty or too long"
+					: cli_strerror(rc));
+	else if (rc == -EBADF)
+		/* The descriptor is the caller's redirection, and strerror's
+		 * "Bad file descriptor" does not say which one. */
+		cli_error("%s %d: descriptor %d is not open (give the "
+			  "passphrase on it, e.g. %d<FILE)",
+			  fd_option, fd, fd, fd);
+	else if (rc == -EINVAL)
+		cli_error("%s %d: the passphrase read from descriptor %d is "
+			  "empty or too long",
+			  fd_option, fd, fd);
+	else
+		cli_error("%s %d: cannot read the passphrase from descriptor "
+			  "%d: %s",
+			  fd_option, fd, fd, cli_strerror(rc));
+}
+
 void cli_passphrase_error(const char *dir, int rc, const char *no_terminal)
 {
 	if (rc == -ENOTTY)
@@ -63,10 +86,10 @@ int cli_secret_new(const char *dir, const char *keyfile, int fd, bool adding,
 	if (keyfile || fd >= 0) {
 		rc = cli_secret_read(keyfile, fd, out);
 		if (rc)
-			cli_error("%s: cannot read the %s: %s",
-				  keyfile ? keyfile : pass, what,
-				  rc == -EINVAL ? "empty or too long"
-						: cli_strerror(rc));
+			cli_secret_read_error(keyfile,
+					      adding ? "--new-passphrase-fd"
+						     : "--passphrase-fd",
+					      fd, rc, what);
 		return rc;
 	}
 	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", dir);

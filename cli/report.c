@@ -4,7 +4,8 @@
  * Core never prints (docs/style.md); it returns -errno codes and
  * events.  This file is the one place that turns those into sentences for
  * the `hangar` command.  Every line starts with "hangar: " so scripts can
- * tell our messages from a child's.
+ * tell our messages from a child's.  Object names in events are bytes and
+ * are escaped (format_name) like everywhere in text output.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -86,7 +87,9 @@ void cli_event(void *arg, const struct container_event *ev)
 	 * is named only when a caller set it. */
 	const char *guest = arg ? (const char *)arg : "";
 	const char *sep = arg ? ": " : "";
-	const char *obj = ev->object_name ? ev->object_name : "";
+	char obj_shown[FORMAT_NAME_LEN];
+	const char *obj = format_name(obj_shown, sizeof(obj_shown),
+				      ev->object_name ? ev->object_name : "");
 	const char *detail = ev->detail ? ev->detail : "";
 
 	switch (ev->type) {

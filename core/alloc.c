@@ -76,6 +76,7 @@ void alloc_cleanup(struct alloc *a)
 	free(a->touched);
 	free(a->held);
 	free(a->recycle);
+	free(a->srefs);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -94,6 +95,14 @@ static int alloc_grow(struct alloc *a, uint64_t need)
 	if (!bits)
 		return -ENOMEM;
 	a->bits = bits;
+	if (a->srefs) {
+		uint32_t *srefs = realloc(a->srefs, cap * sizeof(*srefs));
+		if (!srefs)
+			return -ENOMEM;
+		a->srefs = srefs;
+		memset(a->srefs + a->capacity, 0,
+		       (cap - a->capacity) * sizeof(*a->srefs));
+	}
 	memset(a->refs + a->capacity, 0,
 	       (cap - a->capacity) * sizeof(*a->refs));
 	memset(a->bits + a->capacity, 0,
@@ -143,6 +152,26 @@ int alloc_ref(struct alloc *a, uint64_t n)
 		}
 	}
 	return 0;
+}
+
+int alloc_reach(struct alloc *a, uint64_t n)
+{
+	if (n < a->first)
+		return -EUCLEAN;
+	int ret = alloc_grow(a, n + 1);
+	if (ret)
+		return ret;
+	if (n >= a->count)
+		a->count = n + 1;
+	return 0;
+}
+
+int alloc_srefs_enable(struct alloc *a)
+{
+	if (a->srefs)
+		return 0;
+	a->srefs = calloc(a->capacity, sizeof(*a->srefs));
+	return a->srefs ? 0 : -ENOMEM;
 }
 
 void alloc_unref(struct alloc *a, uint64_t n)

@@ -5,8 +5,10 @@
  * Design notes.
  *   - Fast path: a write that lies inside the object's size, onto RAW
  *     clusters, of an uncompressed object that no save-lock transition
- *     concerns, is a pwrite in place under the container READ lock (RAW
- *     clusters are exclusively owned: docs/design.md, invariant 3's one exception).
+ *     concerns, is a pwrite in place under the container READ lock, onto
+ *     RAW clusters that no snapshot shares (snapshot_raw_owned;
+ *     docs/design.md, invariant 3's one exception); a shared one is
+ *     copied first, like a write into a hole.
  *     Contiguous clusters are coalesced into one pread/pwrite.
  *   - Everything else takes the write lock.  A write into a HOLE or ZERO
  *     cluster allocates a cluster that is free in the committed state and
@@ -411,7 +413,8 @@ static int store_squeezed_map(struct container *c, struct object *o,
 	if (kind == SQUEEZED_RAW) {
 		/* incompressible: raw, in place if it already is raw
 		 * (never when encrypted: every write takes a new nonce) */
-		if (old.kind == MAP_KIND_RAW && !c->encrypted)
+		if (old.kind == MAP_KIND_RAW && !c->encrypted &&
+		    snapshot_raw_owned(c, cluster_of(c, old.offset)))
 			return io_pwrite(c->io, data, c->cluster_size,
 					 old.offset);
 		return store_raw_new(c, o, vc, data);
@@ -523,7 +526,10 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 	}
 
 	map_lookup(c, o, vc, &e);
-	if (e.kind == MAP_KIND_RAW && !c->encrypted) {
+	/* in place only where no snapshot shares the cluster; else the
+	 * cluster is copied below, old bytes and new */
+	if (e.kind == MAP_KIND_RAW && !c->encrypted &&
+	    snapshot_raw_owned(c, cluster_of(c, e.offset))) {
 		atomic_store(&c->data_dirty, true);
 		return io_pwrite(c->io, data, chunk, e.offset + in);
 	}
@@ -912,7 +918,8 @@ static int object_write_untainted(struct container *c, uint64_t id,
 			uint32_t in = (uint32_t)(pos & (c->cluster_size - 1));
 			struct map_entry e;
 			map_lookup(c, o, vc, &e);
-			if (e.kind != MAP_KIND_RAW)
+			if (e.kind != MAP_KIND_RAW ||
+			    !snapshot_raw_owned(c, cluster_of(c, e.offset)))
 				break;
 			size_t run = c->cluster_size - in;
 			if (run > len - done)
@@ -924,7 +931,9 @@ static int object_write_untainted(struct container *c, uint64_t id,
 					   vc + (in + run) / c->cluster_size,
 					   &n);
 				if (n.kind != MAP_KIND_RAW ||
-				    n.offset != next_off)
+				    n.offset != next_off ||
+				    !snapshot_raw_owned(c,
+							cluster_of(c, n.offset)))
 					break;
 				size_t more = c->cluster_size;
 				if (more > len - done - run)

@@ -110,13 +110,17 @@ static inline void le64_put(uint8_t *p, uint64_t v)
  * bit refuses a read-write open; unknown compat bits are ignored. */
 #define FEATURE_INCOMPAT_ENCRYPTED                                             \
 	(1ull << 0) /* AES-256-GCM, 64-byte map entries: FORMAT.md section 9 */
-#define FEATURE_INCOMPAT_SNAPSHOTS (1ull << 1) /* reserved: shared clusters */
+/* Snapshots: record type 6 in the table, frozen table chains, and clusters
+ * shared between the live tree and snapshots (FORMAT.md section 4,
+ * "Snapshots").  Set by a commit whose table holds a snapshot record. */
+#define FEATURE_INCOMPAT_SNAPSHOTS (1ull << 1)
 /* Image seals travel with their image: record types 4 and 5 and the object
  * flag IMAGE_TAINTED (FORMAT.md section 4).  Set by a commit whose table
  * holds any of them; containers without them keep the version-1 layout. */
 #define FEATURE_INCOMPAT_IMAGE_SEALS (1ull << 2)
 #define FEATURE_INCOMPAT_KNOWN                                                 \
-	(FEATURE_INCOMPAT_ENCRYPTED | FEATURE_INCOMPAT_IMAGE_SEALS)
+	(FEATURE_INCOMPAT_ENCRYPTED | FEATURE_INCOMPAT_IMAGE_SEALS |            \
+	 FEATURE_INCOMPAT_SNAPSHOTS)
 #define FEATURE_RO_COMPAT_KNOWN 0ull
 #define FEATURE_COMPAT_KNOWN	0ull
 
@@ -139,7 +143,7 @@ struct superblock_layout {
 	uint8_t uuid[16];	   /*  96 container identity */
 	uint8_t flags[4];	   /* 112 CONTAINER_FLAG_* */
 	uint8_t encryption[128];   /* 116 ENCRYPTED: see below; else zero */
-	uint8_t snapshot_root[8];  /* 244 reserved: snapshot table */
+	uint8_t snapshot_root[8];  /* 244 zero (snapshots live in the table) */
 	uint8_t reserved[256];	   /* 252 zero */
 	uint8_t crc[4];		   /* 508 crc32c of bytes 0..507 */
 };
@@ -260,6 +264,7 @@ enum record_type {
 	RECORD_GUEST = 3,
 	RECORD_IMAGE_SEAL = 4, /* FEATURE_INCOMPAT_IMAGE_SEALS */
 	RECORD_SPENT = 5,      /* FEATURE_INCOMPAT_IMAGE_SEALS */
+	RECORD_SNAPSHOT = 6,   /* FEATURE_INCOMPAT_SNAPSHOTS */
 };
 
 struct object_record_layout {
@@ -433,6 +438,50 @@ _Static_assert(sizeof(struct guest_record_layout) == 48, "guest record");
 #define GR_OFF_CTIME_NSEC 36
 #define GUEST_RECORD_SIZE 48u
 
+/* A snapshot (type 6, live table only): a frozen table chain written by the
+ * commit `generation`, holding that commit's guest, object and seal records.
+ * Its blocks are table blocks whose owner field is the snapshot id. */
+struct snapshot_record_layout {
+	uint8_t type[2];	  /*  0 RECORD_SNAPSHOT */
+	uint8_t length[2];	  /*  2 96 + name_len */
+	uint8_t id[8];		  /*  4 from next_object_id: never reused */
+	uint8_t generation[8];	  /* 12 the commit that took it */
+	uint8_t created_sec[8];	  /* 20 */
+	uint8_t created_nsec[4];  /* 28 */
+	uint8_t table_offset[8];  /* 32 first block of the frozen chain */
+	uint8_t table_crc[4];	  /* 40 its crc32c (ENCRYPTED: ciphertext's) */
+	uint8_t table_blocks[4];  /* 44 blocks in the chain, >= 1 */
+	uint8_t flags[4];	  /* 48 SNAPSHOT_FLAG_* */
+	uint8_t name_len[2];	  /* 52 1..FORMAT_SNAPSHOT_NAME_MAX */
+	uint8_t reserved0[2];	  /* 54 zero */
+	uint8_t table_birth[8];	  /* 56 ENCRYPTED: seal of block 0, else 0 */
+	uint8_t table_nonce[12];  /* 64 */
+	uint8_t table_tag[16];	  /* 76 */
+	uint8_t reserved1[4];	  /* 92 zero */
+	/* 96: name bytes, no NUL */
+};
+_Static_assert(sizeof(struct snapshot_record_layout) == 96, "snapshot record");
+
+#define SN_OFF_ID	     4
+#define SN_OFF_GENERATION    12
+#define SN_OFF_CREATED_SEC   20
+#define SN_OFF_CREATED_NSEC  28
+#define SN_OFF_TABLE_OFFSET  32
+#define SN_OFF_TABLE_CRC     40
+#define SN_OFF_TABLE_BLOCKS  44
+#define SN_OFF_FLAGS	     48
+#define SN_OFF_NAME_LEN	     52
+#define SN_OFF_TABLE_BIRTH   56
+#define SN_OFF_TABLE_NONCE   64
+#define SN_OFF_TABLE_TAG     76
+#define SN_OFF_RESERVED1     92
+#define SNAPSHOT_RECORD_FIXED 96u
+/* the frozen chain holds image seals (its own IMAGE_SEALS bit) */
+#define SNAPSHOT_FLAG_IMAGE_SEALS (1u << 0)
+#define SNAPSHOT_FLAGS_KNOWN	  SNAPSHOT_FLAG_IMAGE_SEALS
+#define FORMAT_SNAPSHOT_NAME_MAX  64u
+#define FORMAT_MAX_SNAPSHOTS	  256u
+
 /* ---- every offset constant checked against its struct ----------------- */
 
 #define FORMAT_FIELD_AT(type, field, off)                                      \
@@ -459,6 +508,19 @@ FORMAT_FIELD_AT(superblock_layout, flags, SB_OFF_FLAGS);
 FORMAT_FIELD_AT(superblock_layout, encryption, SB_OFF_ENC_CIPHER);
 FORMAT_FIELD_AT(superblock_layout, snapshot_root, SB_ENC_END);
 FORMAT_FIELD_AT(superblock_layout, crc, SB_OFF_CRC);
+FORMAT_FIELD_AT(snapshot_record_layout, id, SN_OFF_ID);
+FORMAT_FIELD_AT(snapshot_record_layout, generation, SN_OFF_GENERATION);
+FORMAT_FIELD_AT(snapshot_record_layout, created_sec, SN_OFF_CREATED_SEC);
+FORMAT_FIELD_AT(snapshot_record_layout, created_nsec, SN_OFF_CREATED_NSEC);
+FORMAT_FIELD_AT(snapshot_record_layout, table_offset, SN_OFF_TABLE_OFFSET);
+FORMAT_FIELD_AT(snapshot_record_layout, table_crc, SN_OFF_TABLE_CRC);
+FORMAT_FIELD_AT(snapshot_record_layout, table_blocks, SN_OFF_TABLE_BLOCKS);
+FORMAT_FIELD_AT(snapshot_record_layout, flags, SN_OFF_FLAGS);
+FORMAT_FIELD_AT(snapshot_record_layout, name_len, SN_OFF_NAME_LEN);
+FORMAT_FIELD_AT(snapshot_record_layout, table_birth, SN_OFF_TABLE_BIRTH);
+FORMAT_FIELD_AT(snapshot_record_layout, table_nonce, SN_OFF_TABLE_NONCE);
+FORMAT_FIELD_AT(snapshot_record_layout, table_tag, SN_OFF_TABLE_TAG);
+FORMAT_FIELD_AT(snapshot_record_layout, reserved1, SN_OFF_RESERVED1);
 /* the encryption area's fields are consecutive and end where it ends */
 _Static_assert(SB_OFF_ENC_KEY_SOURCE == SB_OFF_ENC_CIPHER + 4 &&
 		       SB_OFF_ENC_KEY_ID == SB_OFF_ENC_KEY_SOURCE + 4 &&

@@ -99,6 +99,14 @@ struct alloc {
 	uint64_t cursor;      /* next-fit search start */
 	uint64_t backed_free; /* clusters with CLUSTER_BACKED */
 	uint64_t reserve;     /* backed clusters data allocation leaves alone */
+	/* Snapshots (snapshot.c): for a map node cluster, how many parents
+	 * in the snapshots' trees point at it (a snapshot's object record,
+	 * or a node that snapshots hold); NULL until a container has
+	 * snapshots.  A node with srefs > 0 holds ONE reference in `refs`
+	 * for all snapshots together, and each entry of such a leaf holds
+	 * one on its data cluster: so refs == 1 on a RAW cluster means the
+	 * live tree alone maps it. */
+	uint32_t *srefs;
 	bool meta_from_reserve; /* metadata only from backed clusters */
 };
 
@@ -117,6 +125,10 @@ int alloc_ref(struct alloc *a, uint64_t n);
 /* alloc_unref - drop a reference; the cluster becomes allocatable at once if
  * it was never committed, else only after alloc_commit. */
 void alloc_unref(struct alloc *a, uint64_t n);
+/* alloc_reach - track clusters up to `n` (grows the arrays). */
+int alloc_reach(struct alloc *a, uint64_t n);
+/* alloc_srefs_enable - make room for snapshot node counts (a->srefs). */
+int alloc_srefs_enable(struct alloc *a);
 /* alloc_get - a cluster free in the committed state and in the open
  * transaction, with refs = 1.  Never fails except -ENOMEM / -EFBIG. */
 int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
@@ -205,6 +217,11 @@ struct object {
 	bool dirty; /* record changed since commit */
 	unsigned height;
 	struct map_node *root;
+	/* a snapshot view's object before its map is loaded (the record's
+	 * root; snapshot.c) */
+	uint64_t frozen_root;
+	uint32_t frozen_crc;
+	struct map_seal frozen_seal;
 	unsigned open_count, write_count;
 	/* pending compressed cluster (compressed objects only) */
 	bool pend_valid;
@@ -252,6 +269,28 @@ struct dir_info {
 	bool set;
 	uint32_t mode, uid, gid;
 	struct timespec mtime, ctime;
+};
+
+/*
+ * A snapshot: the state of every object of the guest as of one commit,
+ * kept in a frozen table chain (FORMAT.md section 4, "Snapshots").  Owned
+ * by the container (c->snaps).  `view` is the read-only container over the
+ * frozen table that readers borrow (container_snapshot_open); while
+ * view_refs > 0 the snapshot cannot be deleted.
+ */
+struct snapshot {
+	uint64_t id;
+	uint64_t generation;
+	struct timespec created;
+	char *name;
+	uint64_t table_offset;
+	uint32_t table_crc;
+	struct map_seal table_seal;
+	uint64_t *blocks; /* the frozen chain's block offsets */
+	size_t block_num;
+	uint32_t flags; /* SNAPSHOT_FLAG_* */
+	struct container *view;
+	unsigned view_refs;
 };
 
 #define COMPRESSOR_POOL 4
@@ -324,7 +363,17 @@ struct container {
 	/* legacy (version 1) save record, converted to a seal at load */
 	struct legacy_save *legacy_save;
 	bool table_seals; /* the newest table uses FEATURE_INCOMPAT_IMAGE_SEALS */
+	bool table_snaps; /* the newest table may hold snapshot records */
 	struct dir_info dir;	/* the guest as a directory */
+	/* snapshots, oldest first (snapshot.c); snap_pending: the one the
+	 * running commit writes a frozen chain for, or NULL */
+	struct snapshot **snaps;
+	size_t snap_num;
+	struct snapshot *snap_pending;
+	/* a snapshot view (read-only, shares io and keys with view_parent,
+	 * holds no allocator references); view_lazy: maps not loaded */
+	struct container *view_parent;
+	bool view_lazy;
 	bool txn_dirty;		/* some metadata changed */
 	atomic_bool data_dirty; /* in-place writes need an fdatasync */
 	uint64_t pack_cluster;	/* current compressed-extent cluster, 0 none */
@@ -387,6 +436,32 @@ int crypt_superblock_mac(struct container *c, uint8_t *sb);
 int crypt_superblock_verify(struct container *c, const uint8_t *sb);
 bool map_seal_is_zero(const struct map_seal *s);
 
+/* snapshot.c */
+/* snapshot_load_refs - at load, after the live tree: every snapshot's
+ * frozen chain and the nodes and clusters its trees add (each node read
+ * once, however many snapshots share it). */
+int snapshot_load_refs(struct container *c, struct load_diag *diag,
+		       uint64_t file_size);
+/* snapshot_write_pending - commit step 3: the frozen chain of
+ * c->snap_pending, after the map nodes were written. */
+int snapshot_write_pending(struct container *c, uint64_t generation,
+			   uint64_t **meta_new, size_t *meta_new_num,
+			   size_t *meta_new_cap);
+/* snapshot_commit_done - commit step 6: the snapshot just committed holds
+ * the live tree's nodes. */
+int snapshot_commit_done(struct container *c);
+/* snapshot_name_valid - 1..64 bytes of [A-Za-z0-9._-], no leading dot. */
+bool snapshot_name_valid(const char *name);
+/* snapshot_free - free one (and its view). */
+void snapshot_free(struct snapshot *s);
+/* snapshot_decode - a snapshot record of the live table (table.c). */
+int snapshot_decode(struct container *c, const uint8_t *p, uint32_t len);
+/* snapshot_raw_owned - the live tree alone maps RAW cluster `n` (read lock). */
+static inline bool snapshot_raw_owned(const struct container *c, uint64_t n)
+{
+	return c->alloc.refs[n] == 1;
+}
+
 /* container.c */
 int container_reserve_nonces(struct container *c);
 int container_load(struct io *io, const struct container_options *opts,
@@ -395,6 +470,9 @@ int container_commit_locked(struct container *c);
 /* container_wrlock - take c->lock for writing, once no commit is syncing
  * under the read lock (see Locking above).  Unlock as usual. */
 void container_wrlock(struct container *c);
+/* container_view_new - an empty read-only container sharing `parent`'s
+ * io, geometry and keys (a snapshot view). */
+struct container *container_view_new(struct container *parent);
 /* container_close_detached - free without committing or closing the io. */
 void container_close_detached(struct container *c);
 void container_emit(struct container *c, enum container_event_type type,
@@ -491,6 +569,12 @@ void map_free_tree(struct container *c, struct object *o, bool unref);
 int map_load(struct container *c, struct object *o, uint64_t root,
 	     uint32_t root_crc, const struct map_seal *root_seal,
 	     unsigned height, struct load_diag *diag);
+/* map_node_read - read and verify one committed node (its parent's crc and
+ * seal) into `entries`/`seals` (fanout each; seals NULL when plain). */
+int map_node_read(struct container *c, uint64_t owner, uint64_t phys,
+		  uint32_t crc, const struct map_seal *seal, uint16_t level,
+		  uint64_t index, uint8_t *buf, struct map_entry *entries,
+		  struct map_seal *seals);
 int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
 		    size_t *meta_new_num, size_t *meta_new_cap);
 void map_commit_done(struct container *c, struct object *o);
@@ -511,6 +595,20 @@ int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 		uint64_t *out_first, uint32_t *out_crc,
 		struct map_seal *out_seal);
 int table_read(struct container *c, struct load_diag *diag, uint64_t file_size);
+/* table_write_frozen - a snapshot's frozen chain (owner = snapshot id):
+ * the guest, object and seal records of the state being committed. */
+int table_write_frozen(struct container *c, uint64_t generation,
+		       uint64_t snap_id, uint64_t **meta_new,
+		       size_t *meta_new_num, size_t *meta_new_cap,
+		       uint64_t **out_blocks, size_t *out_block_num,
+		       uint64_t *out_first, uint32_t *out_crc,
+		       struct map_seal *out_seal, uint32_t *out_flags);
+/* table_read_chain - read a chain (a view's frozen table: c->view_parent
+ * set; no allocator references).  `owner` = the snapshot id. */
+int table_read_chain(struct container *c, struct load_diag *diag,
+		     uint64_t file_size, uint64_t owner, uint64_t offset,
+		     uint32_t crc, const struct map_seal *seal,
+		     size_t block_num, uint64_t *out_blocks);
 void block_header_finish(uint8_t *block, uint32_t size);
 
 static inline uint64_t cluster_of(const struct container *c, uint64_t off)

@@ -500,54 +500,100 @@ static int load_ref(struct load_ctx *l, uint64_t n, bool packed)
 	return 0;
 }
 
+/* Read, authenticate and verify the node at `phys`, and decode its entries;
+ * *why says what failed. */
+static int node_read(struct container *c, uint64_t owner, uint64_t phys,
+		     uint32_t crc, const struct map_seal *seal, uint16_t level,
+		     uint64_t index, uint64_t file_size, uint8_t *buf,
+		     struct map_entry *entries, struct map_seal *seals,
+		     const char **why)
+{
+	int ret;
+
+	*why = "map node out of bounds";
+	if ((phys & (c->cluster_size - 1)) ||
+	    cluster_of(c, phys) < c->first_cluster ||
+	    phys + c->cluster_size > file_size)
+		return -EUCLEAN;
+	*why = "cannot read map node";
+	ret = io_pread(c->io, buf, c->cluster_size, phys);
+	if (ret)
+		return ret;
+	uint32_t expect = crc;
+	if (c->encrypted) {
+		/* The parent holds the ciphertext's crc and the seal; once
+		 * opened, the node checks its own crc and header. */
+		*why = "map node authentication failed";
+		if (crc32c(0, buf, c->cluster_size) != crc ||
+		    crypt_open(c, CRYPTO_AAD_MAP_NODE, level, owner, index,
+			       seal, buf, c->cluster_size) != 0)
+			return -EBADMSG;
+		expect = le32_get(buf + BH_OFF_CRC);
+		*why = "map node generation mismatch";
+		if (le64_get(buf + BH_OFF_GENERATION) != seal->birth)
+			return -EUCLEAN;
+	}
+	ret = map_block_verify(c, buf, expect, owner, level, index);
+	if (ret) {
+		*why = ret == -EBADMSG ? "map node checksum mismatch"
+				       : "map node header invalid";
+		return ret;
+	}
+	struct map_seal unused;
+	for (uint32_t i = 0; i < c->fanout; i++) {
+		*why = "invalid map entry";
+		ret = map_entry_decode(c,
+				       buf + BLOCK_HEADER_SIZE +
+					       (size_t)i * c->entry_size,
+				       file_size, &entries[i],
+				       seals ? &seals[i] : &unused);
+		if (ret)
+			return ret;
+		bool leaf_kind = entries[i].kind != MAP_KIND_NODE;
+		*why = "entry kind vs level";
+		if (entries[i].kind != MAP_KIND_HOLE &&
+		    leaf_kind != (level == 0))
+			return -EUCLEAN;
+	}
+	return 0;
+}
+
+int map_node_read(struct container *c, uint64_t owner, uint64_t phys,
+		  uint32_t crc, const struct map_seal *seal, uint16_t level,
+		  uint64_t index, uint8_t *buf, struct map_entry *entries,
+		  struct map_seal *seals)
+{
+	uint64_t file_size;
+	const char *why;
+	int ret = io_size(c->io, &file_size);
+	if (ret)
+		return ret;
+	return node_read(c, owner, phys, crc, seal, level, index, file_size,
+			 buf, entries, seals, &why);
+}
+
 static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 		     const struct map_seal *seal, uint16_t level,
 		     uint64_t index, struct map_node **out)
 {
 	struct container *c = l->c;
+	/* a snapshot view holds no allocator references: the parent's
+	 * snapshot accounting keeps its clusters (snapshot.c) */
+	const bool refs = !c->view_parent;
+	const char *why;
 	int ret;
 
 	if ((phys & (c->cluster_size - 1)) ||
 	    cluster_of(c, phys) < c->first_cluster ||
 	    phys + c->cluster_size > l->file_size)
 		return load_fail(l, -EUCLEAN, "map node out of bounds", phys);
-	ret = load_ref(l, cluster_of(c, phys), false);
-	if (ret)
-		return load_fail(l, ret, "map node referenced twice", phys);
-	c->alloc.bits[cluster_of(c, phys)] &= (uint8_t)~CLUSTER_DATA;
-	ret = io_pread(c->io, l->buf, c->cluster_size, phys);
-	if (ret)
-		return load_fail(l, ret, "cannot read map node", phys);
-	uint32_t expect = crc;
-	if (c->encrypted) {
-		/* The parent holds the ciphertext's crc and the seal; once
-		 * opened, the node checks its own crc and header. */
-		if (crc32c(0, l->buf, c->cluster_size) != crc ||
-		    crypt_open(c, CRYPTO_AAD_MAP_NODE, level, l->o->id, index,
-			       seal, l->buf, c->cluster_size) != 0)
-			return load_fail(l, -EBADMSG,
-					 "map node authentication failed",
+	if (refs) {
+		ret = load_ref(l, cluster_of(c, phys), false);
+		if (ret)
+			return load_fail(l, ret, "map node referenced twice",
 					 phys);
-		expect = le32_get(l->buf + BH_OFF_CRC);
-		if (le64_get(l->buf + BH_OFF_GENERATION) != seal->birth)
-			return load_fail(l, -EUCLEAN,
-					 "map node generation mismatch", phys);
+		c->alloc.bits[cluster_of(c, phys)] &= (uint8_t)~CLUSTER_DATA;
 	}
-	ret = map_block_verify(c, l->buf, expect, l->o->id, level, index);
-	if (ret)
-		return load_fail(l, ret,
-				 ret == -EBADMSG ? "map node checksum mismatch"
-						 : "map node header invalid",
-				 phys);
-	struct map_node *n = node_new(c, level, index);
-	if (!n)
-		return -ENOMEM;
-	n->dirty = false;
-	n->phys = phys;
-	n->crc = crc;
-	if (c->encrypted)
-		n->seal = *seal;
-	*out = n;
 	/* Decode all entries first: the buffer is reused by the children. */
 	struct map_entry *tmp = malloc(c->fanout * sizeof(*tmp));
 	struct map_seal *tseal = malloc(c->fanout * sizeof(*tseal));
@@ -555,22 +601,23 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	for (uint32_t i = 0; i < c->fanout; i++) {
-		ret = map_entry_decode(c,
-				       l->buf + BLOCK_HEADER_SIZE +
-					       (size_t)i * c->entry_size,
-				       l->file_size, &tmp[i], &tseal[i]);
-		if (ret) {
-			ret = load_fail(l, ret, "invalid map entry", phys);
-			goto out_free;
-		}
-		bool leaf_kind = tmp[i].kind != MAP_KIND_NODE;
-		if (tmp[i].kind != MAP_KIND_HOLE && leaf_kind != (level == 0)) {
-			ret = load_fail(l, -EUCLEAN, "entry kind vs level",
-					phys);
-			goto out_free;
-		}
+	ret = node_read(c, l->o->id, phys, crc, seal, level, index,
+			l->file_size, l->buf, tmp, tseal, &why);
+	if (ret) {
+		ret = load_fail(l, ret, why, phys);
+		goto out_free;
 	}
+	struct map_node *n = node_new(c, level, index);
+	if (!n) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	n->dirty = false;
+	n->phys = phys;
+	n->crc = crc;
+	if (c->encrypted)
+		n->seal = *seal;
+	*out = n;
 	uint64_t span = map_capacity(c, level);
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		const struct map_entry *e = &tmp[i];
@@ -580,8 +627,11 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 				n->seals[i] = tseal[i];
 			if (e->kind == MAP_KIND_RAW ||
 			    e->kind == MAP_KIND_COMPRESSED) {
-				ret = load_ref(l, cluster_of(c, e->offset),
-					       e->kind == MAP_KIND_COMPRESSED);
+				ret = refs ? load_ref(l,
+						      cluster_of(c, e->offset),
+						      e->kind ==
+							      MAP_KIND_COMPRESSED)
+					   : 0;
 				if (ret) {
 					ret = load_fail(l, ret,
 							"cluster referenced "

@@ -39,7 +39,8 @@ int superblock_encode(struct container *c, uint8_t *sb, uint64_t generation,
 	le32_put(sb + SB_OFF_HEADER_SIZE, FORMAT_SECTOR_SIZE);
 	le64_put(sb + SB_OFF_INCOMPAT,
 		 (c->encrypted ? FEATURE_INCOMPAT_ENCRYPTED : 0) |
-			 (c->table_seals ? FEATURE_INCOMPAT_IMAGE_SEALS : 0));
+			 (c->table_seals ? FEATURE_INCOMPAT_IMAGE_SEALS : 0) |
+			 (c->snap_num ? FEATURE_INCOMPAT_SNAPSHOTS : 0));
 	le64_put(sb + SB_OFF_RO_COMPAT, 0);
 	le64_put(sb + SB_OFF_COMPAT, 0);
 	le32_put(sb + SB_OFF_CLUSTER_SHIFT, c->cluster_shift);
@@ -111,6 +112,7 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 	}
 	const bool encrypted = incompat & FEATURE_INCOMPAT_ENCRYPTED;
 	c->table_seals = incompat & FEATURE_INCOMPAT_IMAGE_SEALS;
+	c->table_snaps = incompat & FEATURE_INCOMPAT_SNAPSHOTS;
 	if (encrypted) {
 		uint32_t cipher = le32_get(sb + SB_OFF_ENC_CIPHER);
 		uint32_t source = le32_get(sb + SB_OFF_ENC_KEY_SOURCE);
@@ -262,6 +264,34 @@ static int encode_spent(struct container *c, struct table_builder *b)
 	return 0;
 }
 
+static int encode_snapshot(struct container *c, struct table_builder *b,
+			   const struct snapshot *sn)
+{
+	size_t name_len = strlen(sn->name);
+	uint32_t len = SNAPSHOT_RECORD_FIXED + (uint32_t)name_len;
+	uint8_t *p = builder_room(b, len);
+	if (!p)
+		return -ENOMEM;
+	le16_put(p, RECORD_SNAPSHOT);
+	le16_put(p + 2, (uint16_t)len);
+	le64_put(p + SN_OFF_ID, sn->id);
+	le64_put(p + SN_OFF_GENERATION, sn->generation);
+	le64_put(p + SN_OFF_CREATED_SEC, (uint64_t)sn->created.tv_sec);
+	le32_put(p + SN_OFF_CREATED_NSEC, (uint32_t)sn->created.tv_nsec);
+	le64_put(p + SN_OFF_TABLE_OFFSET, sn->table_offset);
+	le32_put(p + SN_OFF_TABLE_CRC, sn->table_crc);
+	le32_put(p + SN_OFF_TABLE_BLOCKS, (uint32_t)sn->block_num);
+	le32_put(p + SN_OFF_FLAGS, sn->flags);
+	le16_put(p + SN_OFF_NAME_LEN, (uint16_t)name_len);
+	if (c->encrypted) {
+		le64_put(p + SN_OFF_TABLE_BIRTH, sn->table_seal.birth);
+		memcpy(p + SN_OFF_TABLE_NONCE, sn->table_seal.nonce, 12);
+		memcpy(p + SN_OFF_TABLE_TAG, sn->table_seal.tag, 16);
+	}
+	memcpy(p + SNAPSHOT_RECORD_FIXED, sn->name, name_len);
+	return 0;
+}
+
 static int encode_dir(struct container *c, struct table_builder *b)
 {
 	const struct dir_info *d = &c->dir;
@@ -326,11 +356,38 @@ static int encode_object(const struct container *c, struct table_builder *b,
 	return 0;
 }
 
-int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
-		size_t *meta_new_num, size_t *meta_new_cap,
-		uint64_t **out_blocks, size_t *out_block_num,
-		uint64_t *out_first, uint32_t *out_crc,
-		struct map_seal *out_seal)
+/* Encode the records of the state being committed: a frozen chain (a
+ * snapshot's) leaves out what belongs to the live table alone (the spent
+ * list and the snapshot records). */
+static int table_encode(struct container *c, struct table_builder *b,
+			bool frozen)
+{
+	int ret = encode_dir(c, b);
+	for (size_t i = 0; !ret && i < c->object_num; i++)
+		ret = encode_object(c, b, c->objects[i]);
+	/* seals after every object, so a reader has met their object */
+	for (size_t i = 0; !ret && i < c->object_num; i++)
+		if (c->objects[i]->seal)
+			ret = encode_seal(b, c->objects[i]);
+	if (frozen)
+		return ret;
+	if (!ret)
+		ret = encode_spent(c, b);
+	for (size_t i = 0; !ret && i < c->snap_num; i++)
+		ret = encode_snapshot(c, b, c->snaps[i]);
+	if (!ret)
+		c->table_seals = save_uses_seals(c);
+	return ret;
+}
+
+/* Write a chain of table blocks (owner 0: the live table; else the
+ * snapshot id of a frozen chain). */
+static int table_write_chain(struct container *c, uint64_t generation,
+			     uint64_t owner, uint64_t **meta_new,
+			     size_t *meta_new_num, size_t *meta_new_cap,
+			     uint64_t **out_blocks, size_t *out_block_num,
+			     uint64_t *out_first, uint32_t *out_crc,
+			     struct map_seal *out_seal)
 {
 	const uint32_t payload_off =
 		c->encrypted ? TABLE_PAYLOAD_OFF_CRYPT : BLOCK_HEADER_SIZE;
@@ -341,17 +398,7 @@ int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 	uint64_t *offs = NULL;
 	int ret;
 
-	ret = encode_dir(c, &b);
-	for (size_t i = 0; !ret && i < c->object_num; i++)
-		ret = encode_object(c, &b, c->objects[i]);
-	/* seals after every object, so a reader has met their object */
-	for (size_t i = 0; !ret && i < c->object_num; i++)
-		if (c->objects[i]->seal)
-			ret = encode_seal(&b, c->objects[i]);
-	if (!ret)
-		ret = encode_spent(c, &b);
-	if (!ret)
-		c->table_seals = save_uses_seals(c);
+	ret = table_encode(c, &b, owner != 0);
 	if (!ret && b.num == 0 && !builder_room(&b, 0))
 		ret = -ENOMEM;
 	if (ret)
@@ -379,6 +426,7 @@ int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 		le32_put(blk + BH_OFF_MAGIC, BLOCK_MAGIC_TABLE);
 		le64_put(blk + BH_OFF_GENERATION, generation);
 		le64_put(blk + BH_OFF_INDEX, i);
+		le64_put(blk + BH_OFF_OWNER, owner);
 		le64_put(blk + BH_OFF_NEXT, i + 1 < b.num ? offs[i + 1] : 0);
 		le32_put(blk + BH_OFF_NEXT_CRC, i + 1 < b.num ? next_crc : 0);
 		if (c->encrypted && i + 1 < b.num) {
@@ -390,7 +438,7 @@ int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
 		if (c->encrypted) {
 			/* Sealed whole; the parent keeps the ciphertext's
 			 * crc, the nonce and the tag. */
-			ret = crypt_seal(c, CRYPTO_AAD_TABLE_BLOCK, 0, 0, i,
+			ret = crypt_seal(c, CRYPTO_AAD_TABLE_BLOCK, 0, owner, i,
 					 generation, blk, c->cluster_size,
 					 &next_seal);
 			if (ret)
@@ -413,6 +461,30 @@ out_free:
 		free(b.blocks[i]);
 	free(b.blocks);
 	return ret;
+}
+
+int table_write(struct container *c, uint64_t generation, uint64_t **meta_new,
+		size_t *meta_new_num, size_t *meta_new_cap,
+		uint64_t **out_blocks, size_t *out_block_num,
+		uint64_t *out_first, uint32_t *out_crc,
+		struct map_seal *out_seal)
+{
+	return table_write_chain(c, generation, 0, meta_new, meta_new_num,
+				 meta_new_cap, out_blocks, out_block_num,
+				 out_first, out_crc, out_seal);
+}
+
+int table_write_frozen(struct container *c, uint64_t generation,
+		       uint64_t snap_id, uint64_t **meta_new,
+		       size_t *meta_new_num, size_t *meta_new_cap,
+		       uint64_t **out_blocks, size_t *out_block_num,
+		       uint64_t *out_first, uint32_t *out_crc,
+		       struct map_seal *out_seal, uint32_t *out_flags)
+{
+	*out_flags = save_uses_seals(c) ? SNAPSHOT_FLAG_IMAGE_SEALS : 0;
+	return table_write_chain(c, generation, snap_id, meta_new,
+				 meta_new_num, meta_new_cap, out_blocks,
+				 out_block_num, out_first, out_crc, out_seal);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -615,6 +687,19 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 		object_destroy(c, o);
 		return ret;
 	}
+	if (c->view_lazy) {
+		/* a snapshot's accounting walks the tree itself, once per
+		 * node however many snapshots share it (snapshot.c) */
+		o->frozen_root = le64_get(p + OR_OFF_MAP_ROOT);
+		o->frozen_crc = le32_get(p + OR_OFF_MAP_ROOT_CRC);
+		o->frozen_seal = root_seal;
+		o->height = le16_get(p + OR_OFF_MAP_HEIGHT);
+		if (o->height > FORMAT_MAX_HEIGHT ||
+		    (o->frozen_root == 0) != (o->height == 0))
+			return -EUCLEAN;
+		o->dirty = false;
+		return 0;
+	}
 	ret = map_load(c, o, le64_get(p + OR_OFF_MAP_ROOT),
 		       le32_get(p + OR_OFF_MAP_ROOT_CRC), &root_seal,
 		       le16_get(p + OR_OFF_MAP_HEIGHT), diag);
@@ -627,33 +712,44 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 
 int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 {
+	free(c->table_blocks);
+	c->table_blocks = NULL;
+	/* bound the count by the file before allocating for it */
+	if (c->table_block_num == 0 ||
+	    c->table_block_num > (file_size >> c->cluster_shift))
+		return table_fail(diag, -EUCLEAN, "bad table length",
+				  c->table_offset);
+	c->table_blocks = calloc(c->table_block_num, sizeof(uint64_t));
+	if (!c->table_blocks)
+		return -ENOMEM;
+	return table_read_chain(c, diag, file_size, 0, c->table_offset,
+				c->table_crc, &c->table_seal,
+				c->table_block_num, c->table_blocks);
+}
+
+int table_read_chain(struct container *c, struct load_diag *diag,
+		     uint64_t file_size, uint64_t owner, uint64_t offset,
+		     uint32_t crc, const struct map_seal *chain_seal,
+		     size_t block_num, uint64_t *out_blocks)
+{
 	uint8_t *blk = malloc(c->cluster_size);
-	uint64_t off = c->table_offset;
-	uint32_t crc = c->table_crc;
-	struct map_seal seal = c->table_seal;
+	uint64_t off = offset;
+	struct map_seal seal = *chain_seal;
 	const uint32_t payload_off =
 		c->encrypted ? TABLE_PAYLOAD_OFF_CRYPT : BLOCK_HEADER_SIZE;
+	const bool frozen = owner != 0;
 	size_t n = 0;
 	bool saw_save = false;
 	int ret = 0;
 
 	if (!blk)
 		return -ENOMEM;
-	free(c->table_blocks);
-	c->table_blocks = NULL;
-	/* bound the count by the file before allocating for it */
-	if (c->table_block_num == 0 ||
-	    c->table_block_num > (file_size >> c->cluster_shift)) {
+	if (block_num == 0 || block_num > (file_size >> c->cluster_shift)) {
 		ret = table_fail(diag, -EUCLEAN, "bad table length", off);
 		goto out;
 	}
-	c->table_blocks = calloc(c->table_block_num, sizeof(uint64_t));
-	if (!c->table_blocks) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	while (off) {
-		if (n >= c->table_block_num) {
+		if (n >= block_num) {
 			ret = table_fail(diag, -EUCLEAN, "chain too long", off);
 			goto out;
 		}
@@ -665,15 +761,17 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 			goto out;
 		}
 		uint64_t cl = cluster_of(c, off);
-		if (cl < c->alloc.capacity && c->alloc.refs[cl]) {
-			ret = table_fail(diag, -EUCLEAN,
-					 "block referenced twice", off);
-			goto out;
+		if (!c->view_parent) {
+			if (cl < c->alloc.capacity && c->alloc.refs[cl]) {
+				ret = table_fail(diag, -EUCLEAN,
+						 "block referenced twice", off);
+				goto out;
+			}
+			ret = alloc_ref(&c->alloc, cl);
+			if (ret)
+				goto out;
 		}
-		ret = alloc_ref(&c->alloc, cl);
-		if (ret)
-			goto out;
-		c->table_blocks[n] = off;
+		out_blocks[n] = off;
 		ret = io_pread(c->io, blk, c->cluster_size, off);
 		if (ret) {
 			table_fail(diag, ret, "cannot read block", off);
@@ -683,7 +781,7 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 			/* The parent holds the ciphertext's crc and the
 			 * seal; once opened, the block checks its own crc. */
 			if (crc32c(0, blk, c->cluster_size) != crc ||
-			    crypt_open(c, CRYPTO_AAD_TABLE_BLOCK, 0, 0, n,
+			    crypt_open(c, CRYPTO_AAD_TABLE_BLOCK, 0, owner, n,
 				       &seal, blk, c->cluster_size) != 0) {
 				ret = table_fail(diag, -EBADMSG,
 						 "authentication failed", off);
@@ -702,6 +800,7 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 		uint32_t used = le32_get(blk + BH_OFF_USED);
 		if (le32_get(blk + BH_OFF_MAGIC) != BLOCK_MAGIC_TABLE ||
 		    le64_get(blk + BH_OFF_INDEX) != n ||
+		    le64_get(blk + BH_OFF_OWNER) != owner ||
 		    le64_get(blk + BH_OFF_GENERATION) > c->generation ||
 		    used > c->cluster_size - payload_off ||
 		    (c->encrypted &&
@@ -724,15 +823,18 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 				break;
 			}
 			if (type == RECORD_SAVE && !saw_save &&
-			    !c->table_seals) {
+			    !c->table_seals && !frozen) {
 				saw_save = true;
 				ret = decode_save(c, p + pos, len);
 			} else if (type == RECORD_IMAGE_SEAL &&
 				   c->table_seals) {
 				ret = decode_seal(c, p + pos, len);
 			} else if (type == RECORD_SPENT && c->table_seals &&
-				   !c->spent_num) {
+				   !c->spent_num && !frozen) {
 				ret = decode_spent(c, p + pos, len);
+			} else if (type == RECORD_SNAPSHOT && c->table_snaps &&
+				   !frozen) {
+				ret = snapshot_decode(c, p + pos, len);
 			} else if (type == RECORD_GUEST && !c->dir.set) {
 				ret = decode_dir(c, p + pos, len);
 			} else if (type == RECORD_OBJECT) {
@@ -756,7 +858,7 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 		}
 		n++;
 	}
-	if (n != c->table_block_num)
+	if (n != block_num)
 		ret = table_fail(diag, -EUCLEAN, "chain too short", off);
 out:
 	free(blk);

@@ -8,7 +8,9 @@
  *                        writing through this mount)
  *   user.hangar.saved    present while a save state exists:
  *                        "time=2026-11-22 01:00:03 UTC; disks=disk.raw,...;
- *                        config=unchanged|changed[; invalidated=TIME by DISK]"
+ *                        config=unchanged|changed|none[; invalidated=TIME
+ *                        by DISK]" (none: the guest had no `config` at the
+ *                        save and has none now)
  *   user.hangar.resume   write-only: `setfattr -n user.hangar.resume -v 1 DIR`
  *                        runs save_lock_resume; a refusal is ESTALE (logged
  *                        with core's reason), nothing saved is ENODATA.
@@ -46,8 +48,10 @@ static void format_utc(const struct timespec *ts, char *out, size_t out_len)
 		snprintf(out, out_len, "@%lld", (long long)ts->tv_sec);
 }
 
-/* The value of the user.hangar.saved attribute; -ENODATA if none. */
-static int format_saved(const struct save_status *st, char *out, size_t out_len)
+/* The value of the user.hangar.saved attribute; -ENODATA if none.
+ * `has_config`: the guest has a `config` now. */
+static int format_saved(const struct save_status *st, bool has_config,
+			char *out, size_t out_len)
 {
 	char when[64];
 	size_t used;
@@ -66,8 +70,13 @@ static int format_saved(const struct save_status *st, char *out, size_t out_len)
 		used += n > 0 ? (size_t)n : 0;
 	}
 	if (used < out_len) {
+		/* Not changed and absent now: it was absent at the save
+		 * too (save_lock_status), so there is nothing to be
+		 * "unchanged". */
 		n = snprintf(out + used, out_len - used, "; config=%s",
-			     st->config_changed ? "changed" : "unchanged");
+			     st->config_changed ? "changed"
+			     : has_config	? "unchanged"
+						: "none");
 		used += n > 0 ? (size_t)n : 0;
 	}
 	if (st->state == SAVE_STATE_INVALIDATED && used < out_len) {
@@ -86,7 +95,7 @@ static int guest_xattr(struct hfs_req *r, const char *name, char *out,
 		       size_t out_len)
 {
 	struct save_status *st;
-	uint64_t marker;
+	uint64_t marker, config_id;
 	bool incomplete;
 	int err;
 
@@ -103,7 +112,9 @@ static int guest_xattr(struct hfs_req *r, const char *name, char *out,
 	if (err)
 		goto out_free;
 	if (strcmp(name, XATTR_SAVED) == 0) {
-		err = format_saved(st, out, out_len);
+		err = format_saved(
+			st, object_lookup(r->c, "config", &config_id) == 0, out,
+			out_len);
 	} else if (incomplete) {
 		snprintf(out, out_len, "incomplete");
 	} else if (st->state == SAVE_STATE_NONE) {

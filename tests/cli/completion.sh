@@ -47,7 +47,7 @@ mkdir store
 touch store/web01.hangar store/web02.hangar store/db01.hangar store/.hangar-store store/notes.txt
 
 expect_completion "status" hangar st
-expect_completion "resume rm" hangar r
+expect_completion "rename resize resume rm" hangar r
 expect_completion "check create" hangar c
 expect_completion "--disk" hangar create store g --di
 expect_completion "--json" hangar ls store --j
@@ -64,5 +64,11 @@ expect_completion "add" hangar key a
 expect_completion "--keyfile --keyfile-insecure" hangar ls store --keyf
 expect_completion "--new-keyfile --new-passphrase-fd" hangar key add store --new
 expect_completion "db01 web01 web02" hangar status --keyfile k store ""
+expect_completion "df discard" hangar d
+expect_completion "web01 web02" hangar rename store w
+expect_completion "web01 web02" hangar resize --shrink store w
+expect_completion "--shrink" hangar resize store --sh
+expect_completion "qcow2" hangar import store g --format qc
+expect_completion "--progress" hangar export store g d --pro
 
 echo "PASS"

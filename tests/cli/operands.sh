@@ -7,6 +7,8 @@
 # exact words, command by command.
 source "$(dirname "$0")/../lib.bash"
 cli_setup
+unset HANGAR_STORE
+export HANGAR_CONF=$WORK/no-hangar.conf # no default store: STORE is missing
 
 # expect_operands MESSAGE CMD [ARG...] : `hangar CMD ARG...` is a usage error
 # whose stderr is "hangar: MESSAGE" and then the synopsis of CMD.

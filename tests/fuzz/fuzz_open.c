@@ -63,7 +63,7 @@ static void read_some(struct container *c, uint64_t id, uint64_t size,
 	}
 }
 
-static void read_all(struct container *c, uint8_t *buf)
+static void read_all(struct container *c, uint8_t *buf, bool snapshots)
 {
 	struct object_name *names = NULL;
 	size_t n = 0;
@@ -90,6 +90,22 @@ static void read_all(struct container *c, uint8_t *buf)
 		read_some(c, id, a.size, buf);
 	}
 	free(names);
+	/* every snapshot reads like a container of its own */
+	struct snapshot_info *snaps = NULL;
+	size_t sn = 0;
+	if (!snapshots || container_snapshot_list(c, &snaps, &sn))
+		return;
+	for (size_t i = 0; i < sn; i++) {
+		struct container *v;
+		ret = container_snapshot_open(c, snaps[i].name, &v);
+		FUZZ_ASSERT(ret == 0 || fuzz_clean_io_error(ret),
+			    "snapshot open: %d", ret);
+		if (ret)
+			continue;
+		read_all(v, buf, false);
+		container_snapshot_close(c, v);
+	}
+	free(snaps);
 }
 
 /* The read-write session; returns true when every step succeeded. */
@@ -101,7 +117,7 @@ static bool session(struct container *c, uint64_t h, uint8_t *buf,
 	bool all_ok = true;
 	int ret;
 
-	read_all(c, buf);
+	read_all(c, buf, true);
 	ret = object_list(c, &names, &n);
 	FUZZ_ASSERT(ret == 0, "object_list: %d", ret);
 	for (size_t i = 0; i < n && i < 4; i++) {
@@ -168,6 +184,33 @@ static bool session(struct container *c, uint64_t h, uint8_t *buf,
 	if (ret && ret != -ENOENT && ret != -ESTALE && ret != -EBUSY)
 		all_ok = false;
 
+	/* a snapshot operation */
+	struct snapshot_info *snaps = NULL;
+	size_t sn = 0;
+	ret = container_snapshot_list(c, &snaps, &sn);
+	FUZZ_ASSERT(ret == 0, "snapshot list: %d", ret);
+	switch ((h >> 24) & 3) {
+	case 0:
+		ret = container_snapshot_create(c, "fz");
+		break;
+	case 1:
+		ret = sn ? container_snapshot_delete(c, snaps[0].name) : 0;
+		break;
+	case 2:
+		ret = sn ? container_snapshot_rollback(c, snaps[sn - 1].name)
+			 : 0;
+		break;
+	default:
+		ret = 0;
+		break;
+	}
+	free(snaps);
+	FUZZ_ASSERT(ret == 0 || ret == -EEXIST || ret == -EMLINK ||
+			    ret == -EBUSY || fuzz_clean_io_error(ret),
+		    "snapshot operation: %d", ret);
+	if (ret && ret != -EEXIST && ret != -EMLINK && ret != -EBUSY)
+		all_ok = false;
+
 	/* a new file with known contents */
 	ret = object_lookup(c, "fuzz.new", out_id);
 	if (ret == -ENOENT)
@@ -205,7 +248,7 @@ static void one_input(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(ro_ret == 0 || fuzz_clean_open_error(ro_ret),
 		    "read-only open: %d", ro_ret);
 	if (ro_ret == 0) {
-		read_all(c, buf);
+		read_all(c, buf, true);
 		container_close(c);
 	}
 	int ret = check_container(&m->io, &r);

@@ -176,6 +176,26 @@ int main(int argc, char **argv)
 	save(dir, "compressed.hangar", m);
 	memio_free(m);
 
+	/* 6. snapshots: two, sharing clusters with each other and the live
+	 * tree, one holding a saved image */
+	m = memio_new();
+	opts.compress_disks = false;
+	CHECK_OK(container_create(&m->io, &opts, &c));
+	CHECK_OK(object_create(c, "disk.raw", S_IFREG | 0600, 0, 0, &disk));
+	fill(buf, 4 * CS, 7, true);
+	CHECK_OK(object_write(c, disk, buf, 4 * CS, 0));
+	CHECK_OK(container_snapshot_create(c, "first"));
+	fill(buf, CS, 8, true);
+	CHECK_OK(object_write(c, disk, buf, CS, CS));
+	CHECK_OK(object_create(c, SAVE_IMAGE_NAME, S_IFREG | 0600, 0, 0, &img));
+	fill(buf, 2 * CS, 9, false);
+	CHECK_OK(object_write(c, img, buf, 2 * CS, 0));
+	CHECK_OK(save_lock_seal(c));
+	CHECK_OK(container_snapshot_create(c, "checkpoint"));
+	CHECK_OK(container_close(c));
+	save(dir, "snapshots.hangar", m);
+	memio_free(m);
+
 	/* decompress seeds: [size selector][mode] frame */
 	{
 		struct compressor *cz;

@@ -295,4 +295,87 @@ int object_zero(struct container *c, uint64_t id, uint64_t offset, uint64_t len,
 int object_seek(struct container *c, uint64_t id, uint64_t offset, int whence,
 		uint64_t *out_offset);
 
+/* ---- snapshots ----------------------------------------------------------
+ *
+ * A snapshot is every object of the guest as of one commit (core/FORMAT.md
+ * section 4, "Snapshots").  Names: 1..64 bytes of [A-Za-z0-9._-], no
+ * leading dot; at most 256 per guest.  Clusters are shared, not copied:
+ * creating one costs one commit whatever the guest's size, and the first
+ * write after it to a shared cluster copies that cluster.
+ */
+
+struct snapshot_info {
+	char name[65];
+	uint64_t id;	     /* never reused within the container */
+	uint64_t generation; /* the commit it holds */
+	struct timespec created;
+};
+
+/*
+ * container_snapshot_create - commit the guest's current state (every
+ * completed write and metadata change) and keep it as snapshot `name`, in
+ * that one commit.  -EINVAL bad name, -EEXIST, -EMLINK too many, -EROFS,
+ * -ENOSPC/-EIO (then no snapshot exists).
+ */
+int container_snapshot_create(struct container *c, const char *name);
+
+/*
+ * container_snapshot_delete - forget snapshot `name` and free what only it
+ * held, in one commit.  -ENOENT, -EBUSY while a view of it is open, -EROFS;
+ * -EIO/-EBADMSG reading its trees (nothing changed).  An error from the
+ * commit itself leaves the deletion in the open transaction.
+ */
+int container_snapshot_delete(struct container *c, const char *name);
+
+/* container_snapshot_list - every snapshot, oldest first; *out freed by
+ * the caller with free(). */
+int container_snapshot_list(struct container *c, struct snapshot_info **out,
+			    size_t *out_num);
+
+/*
+ * container_snapshot_rollback - make every object of the guest what it was
+ * in snapshot `name` (files created since disappear, removed ones come
+ * back, a saved memory image comes back with its save lock), in one
+ * commit; later snapshots are kept.  -EBUSY while any object is open,
+ * -ENOENT, -EROFS.
+ */
+int container_snapshot_rollback(struct container *c, const char *name);
+
+/*
+ * container_snapshot_open - a read-only container holding snapshot `name`'s
+ * objects: use object_lookup/list/getattr/read/seek on it (writes -EROFS).
+ * Shared between openers; valid until container_snapshot_close, which every
+ * open must be paired with before `c` is closed.  While open, the snapshot
+ * cannot be deleted (-EBUSY).
+ */
+int container_snapshot_open(struct container *c, const char *name,
+			    struct container **out_view);
+void container_snapshot_close(struct container *c, struct container *view);
+
+/* What container_snapshot_diff reports about one file. */
+enum container_diff_kind {
+	CONTAINER_DIFF_CHANGED = 1, /* [offset, offset+length) may differ */
+	CONTAINER_DIFF_ADDED = 2,   /* a file only the newer state has (or
+				       another file under the name): all of
+				       [0, length=size) */
+	CONTAINER_DIFF_REMOVED = 3, /* a file only the older state has */
+};
+
+typedef int (*container_diff_fn)(void *arg, const char *file,
+				 enum container_diff_kind kind,
+				 uint64_t offset, uint64_t length);
+
+/*
+ * container_snapshot_diff - what changed from snapshot `from` to snapshot
+ * `to` (NULL: the live state), file by file (matched by name and identity),
+ * as cluster-granular extents, without reading any data: subtrees the two
+ * states share are skipped whole.  A changed extent may hold equal bytes
+ * (rewritten with the same data); an unchanged one never differs.  A
+ * non-zero return from `fn` stops the walk and is returned.  Against the
+ * live state the callback runs under the container's read lock and must
+ * not call back into it.  -ENOENT if a snapshot does not exist.
+ */
+int container_snapshot_diff(struct container *c, const char *from,
+			    const char *to, container_diff_fn fn, void *arg);
+
 #endif /* HANGAR_CONTAINER_H */
