@@ -81,18 +81,21 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		       int *out_exit);
 
 /*
- * cli_positional - check the operands left after the getopt loop
- * (argv[optind] on) against `operands`, the command's synopsis of them:
- * words separated by spaces, optional ones in brackets and last ("STORE
- * [GUEST]", "add|remove|list STORE").  Too few prints "hangar: missing
- * STORE, GUEST or DIR" (the required words), too many "hangar: too many
- * arguments", each with the usage (cli_usage_error); an operand named
- * GUEST that is no valid guest name, cli_guest_check_name's sentence.
- * Returns CLI_EXIT_USAGE then, else CLI_EXIT_OK; the caller reads
- * argv[optind] on.
+ * cli_positional - the operands left after the getopt loop (argv[optind]
+ * on), checked against `operands`, the command's synopsis of them: words
+ * separated by spaces ("STORE GUEST", "add|remove|list STORE",
+ * "MOUNTPOINT").  With `store_buf`, the word STORE may be left out when a
+ * default store is configured (cli_default_store writes it there); with
+ * NULL it must be typed (init).  Too few prints "hangar: missing STORE,
+ * GUEST or DIR" (the synopsis's words), too many "hangar: too many
+ * arguments", each with the usage (cli_usage_error); an operand named GUEST
+ * that is no valid guest name, cli_guest_check_name's sentence; and
+ * returns CLI_EXIT_USAGE.  Else CLI_EXIT_OK with out[i] the operand of the
+ * i-th word (`out` has one slot a word), optind past them.
  */
 int cli_positional(int argc, char **argv, void (*usage)(FILE *f),
-		   const char *operands);
+		   const char *operands, char *store_buf, size_t store_len,
+		   const char **out);
 
 /*
  * The key of an encrypted store, one parser for every command: a command
@@ -179,16 +182,6 @@ void usage_df(FILE *f);
  * unreadable or malformed file.
  */
 int cli_default_store(char *buf, size_t len);
-
-/*
- * cli_store_operand - the STORE of a command whose operands are STORE and
- * `after` more: argv[optind] (optind moves past it) when it got more than
- * `after` operands; the default store (in `buf`) when it got exactly
- * `after`; NULL when fewer, or no default is configured.  The caller then
- * checks that exactly `after` operands are left.
- */
-const char *cli_store_operand(int argc, char **argv, int after, char *buf,
-			      size_t len);
 
 /* ---- report.c ----------------------------------------------------------- */
 

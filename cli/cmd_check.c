@@ -319,12 +319,13 @@ int cmd_check(int argc, char **argv)
 	 * a store to be refused with the reason), or no guest name, is
 	 * STORE (defaults.c) */
 	struct stat operand_st;
+	if (argc - optind > 2)
+		return cli_usage_error(usage_check, "too many arguments");
 	if (argc - optind == 2 ||
-	    (argc - optind == 1 &&
-	     (store_probe(argv[optind], &probe) == 0 ||
-	      !name_guest_valid(argv[optind]) ||
-	      (stat(argv[optind], &operand_st) == 0 &&
-	       S_ISDIR(operand_st.st_mode)))))
+	    (argc - optind == 1 && (store_probe(argv[optind], &probe) == 0 ||
+				    !name_guest_valid(argv[optind]) ||
+				    (stat(argv[optind], &operand_st) == 0 &&
+				     S_ISDIR(operand_st.st_mode)))))
 		dir = argv[optind++];
 	else if (argc - optind < 2 &&
 		 cli_default_store(store_buf, sizeof(store_buf)) == 0)

@@ -237,6 +237,7 @@ int cmd_create(int argc, char **argv)
 	char size_text[FORMAT_SIZE_LEN];
 	int config_fd = -1;
 	bool exact = false;
+	const char *op[2];
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":d:c:zbh", longopts, NULL)) !=
@@ -266,15 +267,11 @@ int cmd_create(int argc, char **argv)
 			break;
 		}
 	}
-	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage_create,
-				       !dir || argc - optind < 1
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage_create, "STORE GUEST", store_buf,
+			   sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	if (config) {
 		config_fd = open(config, O_RDONLY | O_CLOEXEC);
 		if (config_fd < 0 || fstat(config_fd, &st) < 0) {

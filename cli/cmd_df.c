@@ -117,10 +117,9 @@ int cmd_df(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	dir = cli_store_operand(argc, argv, 0, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 0)
-		return cli_usage_error(usage_df, !dir ? "missing STORE"
-						      : "too many arguments");
+	if (cli_positional(argc, argv, usage_df, "STORE", store_buf,
+			   sizeof(store_buf), &dir))
+		return CLI_EXIT_USAGE;
 	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (statvfs(dir, &vfs) != 0) {

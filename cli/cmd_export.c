@@ -272,7 +272,7 @@ int cmd_export(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *store_path, *guest, *out_dir;
+	const char *store_path, *guest, *out_dir, *op[3];
 	struct guest_summary g;
 	struct cli_store cs;
 	struct container *c = NULL;
@@ -294,17 +294,12 @@ int cmd_export(int argc, char **argv)
 		else if (opt == 'P')
 			show_progress = true;
 	}
-	store_path =
-		cli_store_operand(argc, argv, 2, store_buf, sizeof(store_buf));
-	if (!store_path || argc - optind != 2)
-		return cli_usage_error(usage_export,
-				       !store_path || argc - optind < 2
-					       ? "missing STORE, GUEST or DIR"
-					       : "too many arguments");
-	guest = argv[optind];
-	out_dir = argv[optind + 1];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage_export, "STORE GUEST DIR",
+			   store_buf, sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	store_path = op[0];
+	guest = op[1];
+	out_dir = op[2];
 
 	if (cli_store_open(store_path, CLI_ACCESS_READ, &cs) != 0)
 		return CLI_EXIT_FAIL;

@@ -433,6 +433,7 @@ int cmd_import(int argc, char **argv)
 	struct progress progress;
 	char path[4400], store_buf[4096];
 	bool exact = false;
+	const char *op[2];
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":d:c:m:f:zbh", longopts,
@@ -475,15 +476,11 @@ int cmd_import(int argc, char **argv)
 			break;
 		}
 	}
-	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage_import,
-				       !dir || argc - optind < 1
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage_import, "STORE GUEST", store_buf,
+			   sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	if (!num_disks && !config.path && !memory.path)
 		return cli_usage_error(usage_import,
 				       "nothing to import: give --disk, "

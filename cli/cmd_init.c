@@ -147,9 +147,9 @@ int cmd_init(int argc, char **argv)
 						       optarg);
 		}
 	}
-	if (cli_positional(argc, argv, usage_init, "STORE"))
+	/* no default store: init makes a new one */
+	if (cli_positional(argc, argv, usage_init, "STORE", NULL, 0, &dir))
 		return CLI_EXIT_USAGE;
-	dir = argv[optind];
 	if (cluster) {
 		unsigned shift = 0;
 

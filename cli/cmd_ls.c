@@ -94,10 +94,9 @@ int cmd_ls(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	dir = cli_store_operand(argc, argv, 0, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 0)
-		return cli_usage_error(usage_ls, !dir ? "missing STORE"
-						      : "too many arguments");
+	if (cli_positional(argc, argv, usage_ls, "STORE", store_buf,
+			   sizeof(store_buf), &dir))
+		return CLI_EXIT_USAGE;
 	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	rc = store_guest_list(cs.store, &names, &num);

@@ -158,6 +158,7 @@ int cmd_mount(int argc, char **argv)
 	bool foreground = false;
 	struct stat st;
 	pid_t holder = 0;
+	const char *op[2];
 	int opt, n = 0, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":fo:h", longopts, NULL)) != -1) {
@@ -202,13 +203,11 @@ int cmd_mount(int argc, char **argv)
 				 ? ",keyfile_insecure"
 				 : "");
 	}
-	store = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!store || argc - optind != 1)
-		return cli_usage_error(usage_mount,
-				       !store || argc - optind < 1
-					       ? "missing STORE or MOUNTPOINT"
-					       : "too many arguments");
-	mnt = argv[optind];
+	if (cli_positional(argc, argv, usage_mount, "STORE MOUNTPOINT",
+			   store_buf, sizeof(store_buf), op))
+		return CLI_EXIT_USAGE;
+	store = op[0];
+	mnt = op[1];
 	if (stat(store, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		cli_error("%s: no such store directory", store);
 		return CLI_EXIT_FAIL;
@@ -353,6 +352,7 @@ int cmd_umount(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	char store[PATH_MAX];
+	const char *mnt;
 	bool lazy = false, hangarfs;
 	int opt, exit_code;
 
@@ -362,15 +362,13 @@ int cmd_umount(int argc, char **argv)
 		if (opt == 'z')
 			lazy = true;
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			usage_umount, argc - optind < 1 ? "missing MOUNTPOINT"
-							: "too many arguments");
-	hangarfs =
-		cli_find_mount_store(argv[optind], store, sizeof(store)) == 0;
-	exit_code = umount_run(argv[optind], lazy);
+	if (cli_positional(argc, argv, usage_umount, "MOUNTPOINT", NULL, 0,
+			   &mnt))
+		return CLI_EXIT_USAGE;
+	hangarfs = cli_find_mount_store(mnt, store, sizeof(store)) == 0;
+	exit_code = umount_run(mnt, lazy);
 	/* A lazy unmount finishes whenever the last file is closed. */
 	if (exit_code == CLI_EXIT_OK && hangarfs && !lazy)
-		exit_code = umount_wait_release(argv[optind], store);
+		exit_code = umount_wait_release(mnt, store);
 	return exit_code;
 }

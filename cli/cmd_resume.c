@@ -100,19 +100,17 @@ static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
 		{NULL, 0, NULL, 0},
 	};
 	const char *guest, *dir;
+	const char *op[2];
 	int opt, rc, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
 		if (cli_getopt_common(opt, argv, usage, &exit_code))
 			return exit_code;
-	dir = cli_store_operand(argc, argv, 1, store_buf, store_len);
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage, !dir || argc - optind < 1
-						      ? "missing STORE or GUEST"
-						      : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage, "STORE GUEST", store_buf,
+			   store_len, op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	rc = cli_store_open(dir, CLI_ACCESS_WRITE, cs);
 	if (rc == -EWOULDBLOCK) {
 		*out_guest = guest;

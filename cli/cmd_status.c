@@ -228,6 +228,7 @@ int cmd_status(int argc, char **argv)
 	char store_buf[4096];
 	const char *guest, *dir;
 	bool json = false, exact = false;
+	const char *op[2];
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
@@ -238,15 +239,11 @@ int cmd_status(int argc, char **argv)
 		else if (opt == 'b')
 			exact = true;
 	}
-	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage_status,
-				       !dir || argc - optind < 1
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage_status, "STORE GUEST", store_buf,
+			   sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	rc = guest_summary_load(cs.store, guest, &g);

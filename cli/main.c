@@ -113,7 +113,7 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
-/* The next word of an operand synopsis ("STORE [GUEST]") from `p`: its
+/* The next word of an operand synopsis ("STORE GUEST") from `p`: its
  * start, and its length in *len; NULL after the last one. */
 static const char *synopsis_word(const char *p, size_t *len)
 {
@@ -122,51 +122,64 @@ static const char *synopsis_word(const char *p, size_t *len)
 	return *p ? p : NULL;
 }
 
-static bool synopsis_is_guest(const char *word, size_t len)
+static bool synopsis_is(const char *word, size_t len, const char *name)
 {
-	return (len == 5 && strncmp(word, "GUEST", len) == 0) ||
-	       (len == 7 && strncmp(word, "[GUEST]", len) == 0);
+	return len == strlen(name) && strncmp(word, name, len) == 0;
 }
 
-int cli_positional(int argc, char **argv, void (*usage)(FILE *f),
-		   const char *operands)
+/* "missing STORE, GUEST or DIR": the synopsis's words, as a person would
+ * list them. */
+static int operands_missing(void (*usage)(FILE *f), const char *operands,
+			    int total)
 {
 	char missing[256] = "";
 	size_t missing_len = 0, len;
-	int given = argc - optind, required = 0, total = 0, i;
+	const char *word = operands;
+
+	for (int i = 0; i < total && missing_len < sizeof(missing);
+	     i++, word += len) {
+		word = synopsis_word(word, &len);
+		int n = snprintf(missing + missing_len,
+				 sizeof(missing) - missing_len, "%s%.*s",
+				 i == 0		  ? ""
+				 : i == total - 1 ? " or "
+						  : ", ",
+				 (int)len, word);
+		if (n > 0)
+			missing_len += (size_t)n;
+	}
+	return cli_usage_error(usage, "missing %s", missing);
+}
+
+int cli_positional(int argc, char **argv, void (*usage)(FILE *f),
+		   const char *operands, char *store_buf, size_t store_len,
+		   const char **out)
+{
+	int given = argc - optind, total = 0, store_at = -1, i;
 	const char *word;
+	size_t len;
 
 	for (word = operands; (word = synopsis_word(word, &len)); word += len) {
+		if (store_buf && synopsis_is(word, len, "STORE"))
+			store_at = total;
 		total++;
-		if (word[0] != '[') /* optional ones come last */
-			required++;
 	}
 	if (given > total)
 		return cli_usage_error(usage, "too many arguments");
-	if (given < required) {
-		/* "STORE GUEST DIR" -> "STORE, GUEST or DIR", as a person
-		 * would list them */
-		word = operands;
-		for (i = 0; i < required && missing_len < sizeof(missing);
-		     i++, word += len) {
-			word = synopsis_word(word, &len);
-			int n = snprintf(missing + missing_len,
-					 sizeof(missing) - missing_len,
-					 "%s%.*s",
-					 i == 0		     ? ""
-					 : i == required - 1 ? " or "
-							     : ", ",
-					 (int)len, word);
-			if (n > 0)
-				missing_len += (size_t)n;
-		}
-		return cli_usage_error(usage, "missing %s", missing);
-	}
+	/* one short: STORE left out, the default store stands in */
+	if (given < total && (given < total - 1 || store_at < 0 ||
+			      cli_default_store(store_buf, store_len) != 0))
+		return operands_missing(usage, operands, total);
 	word = operands;
-	for (i = 0; i < given; i++, word += len) {
+	for (i = 0; i < total; i++, word += len) {
 		word = synopsis_word(word, &len);
-		if (synopsis_is_guest(word, len) &&
-		    !cli_guest_check_name(argv[optind + i]))
+		if (given < total && i == store_at) {
+			out[i] = store_buf;
+			continue;
+		}
+		out[i] = argv[optind++];
+		if (synopsis_is(word, len, "GUEST") &&
+		    !cli_guest_check_name(out[i]))
 			return CLI_EXIT_USAGE;
 	}
 	return CLI_EXIT_OK;

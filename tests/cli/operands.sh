@@ -29,7 +29,7 @@ expect_operands() {
 }
 
 # One operand: STORE (or MOUNTPOINT).
-for cmd in init ls; do
+for cmd in init ls df; do
 	expect_operands "missing STORE" $cmd
 	expect_operands "too many arguments" $cmd a b
 done
@@ -51,15 +51,19 @@ expect_operands "too many arguments" mount a b c
 expect_operands "missing add|remove|list or STORE" key list
 expect_operands "too many arguments" key list a b
 
-# Three operands.
+# Three operands and more.
 expect_operands "missing STORE, GUEST or DIR" export a b
 expect_operands "too many arguments" export a b c d
+expect_operands "missing STORE, OLD or NEW" rename a b
+expect_operands "too many arguments" rename a b c d
+expect_operands "missing STORE, GUEST, DISK or SIZE" resize a b c
+expect_operands "too many arguments" resize a b c d e
 
 # A GUEST operand must be a valid guest name: said before anything is
 # opened (the store need not exist), with no synopsis after it.
 bad_name="hangar: invalid guest name 'a/b': use 1 to 64 of A-Z a-z 0-9 . _ - and no leading dot"
 for args in "create s a/b" "import s a/b -c /dev/null" "export s a/b d" "status s a/b" \
-	"resume s a/b" "discard s a/b" "rm s a/b" "check s a/b"; do
+	"resume s a/b" "discard s a/b" "rm s a/b" "check s a/b" "resize s a/b disk.raw 1G"; do
 	# shellcheck disable=SC2086 # the words are the arguments
 	h $args
 	expect_rc 2 "hangar $args"
@@ -73,6 +77,21 @@ done
 # Options still count as options, not operands, wherever they stand.
 expect_operands "missing STORE or GUEST" rm -f a
 expect_operands "too many arguments" ls a --json b
+
+# With a default store, STORE may be left out, wherever it stands in the
+# synopsis: the others are read in their places (a guest name is still
+# checked, init still wants its STORE, too many is still too many).
+echo "store = $WORK/nowhere" >"$HANGAR_CONF"
+h status a/b
+expect_rc 2 "status GUEST with a default store"
+[ "$(cat "$ERR")" = "$bad_name" ] || fail "status a/b with a default store: $(cat "$ERR")"
+h key list
+expect_rc 1 "key list with a default store"
+expect_err "nowhere" "key list: the default store is STORE"
+expect_operands "missing STORE" init
+expect_operands "missing STORE, GUEST or DIR" export a
+expect_operands "too many arguments" status a b c
+rm -f "$HANGAR_CONF"
 
 # Nothing above touched the work directory.
 [ ! -e a ] || fail "a usage error created 'a'"
