@@ -81,6 +81,15 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		       int *out_exit);
 
 /*
+ * cli_getopt_view - the whole getopt loop of a command that only shows
+ * things (ls, df, status): --json sets *json, --bytes *exact, and the
+ * key options and --help as cli_getopt_common.  Returns -1 to go on, or
+ * the exit code to return now.
+ */
+int cli_getopt_view(int argc, char **argv, void (*usage)(FILE *f), bool *json,
+		    bool *exact);
+
+/*
  * cli_positional - the operands left after the getopt loop (argv[optind]
  * on), checked against `operands`, the command's synopsis of them: words
  * separated by spaces ("STORE GUEST", "add|remove|list STORE",

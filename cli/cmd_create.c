@@ -125,6 +125,25 @@ static int mount_file(const char *gdir, dev_t dev, const char *name,
 	return rc;
 }
 
+/* "created guest web01: disk.raw 20G, config" and `via` (" (through
+ * hangarfs PID N)" or ""). */
+static void print_created(const char *guest, const uint64_t *sizes,
+			  unsigned num_disks, bool config, bool exact,
+			  const char *via)
+{
+	char name[32], size_text[FORMAT_SIZE_LEN];
+
+	printf("created guest %s", guest);
+	for (unsigned i = 0; i < num_disks; i++) {
+		guest_disk_name(name, sizeof(name), i);
+		printf("%s %s %s", i ? "," : ":", name,
+		       format_size(size_text, sizes[i], exact));
+	}
+	if (config)
+		printf("%s config", num_disks ? "," : ":");
+	printf("%s\n", via);
+}
+
 /* The store is mounted: hangarfs creates the guest, we fill it through the
  * mount point. */
 static int create_mounted(const struct cli_store *cs, const char *guest,
@@ -202,16 +221,8 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 				 guest);
 		return CLI_EXIT_FAIL;
 	}
-	printf("created guest %s", guest);
-	for (unsigned i = 0; i < num_disks; i++) {
-		guest_disk_name(name, sizeof(name), i);
-		printf("%s %s %s", i ? "," : ":", name,
-		       format_size(size_text, sizes[i], exact));
-	}
-	if (config_fd >= 0)
-		printf("%s config", num_disks ? "," : ":");
 	cli_store_via_text(cs, via, sizeof(via));
-	printf("%s\n", via);
+	print_created(guest, sizes, num_disks, config_fd >= 0, exact, via);
 	return CLI_EXIT_OK;
 }
 
@@ -234,7 +245,6 @@ int cmd_create(int argc, char **argv)
 	char store_buf[4096];
 	struct container *c = NULL;
 	struct stat st;
-	char size_text[FORMAT_SIZE_LEN];
 	int config_fd = -1;
 	bool exact = false;
 	const char *op[2];
@@ -317,17 +327,7 @@ int cmd_create(int argc, char **argv)
 				 guest);
 		goto out_close_store;
 	}
-	printf("created guest %s", guest);
-	for (unsigned i = 0; i < num_disks; i++) {
-		char name[32];
-
-		guest_disk_name(name, sizeof(name), i);
-		printf("%s %s %s", i ? "," : ":", name,
-		       format_size(size_text, sizes[i], exact));
-	}
-	if (config)
-		printf("%s config", num_disks ? "," : ":");
-	printf("\n");
+	print_created(guest, sizes, num_disks, config != NULL, exact, "");
 	exit_code = CLI_EXIT_OK;
 out_close_store:
 	if (cli_store_close(&cs) != 0)

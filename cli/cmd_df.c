@@ -22,7 +22,6 @@
  * the exit status is 1.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,13 +88,6 @@ static void df_line(const char *name, int width, const struct df_usage *u,
 
 int cmd_df(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"bytes", no_argument, NULL, 'b'},
-		CLI_KEY_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	char size[FORMAT_SIZE_LEN], avail[FORMAT_SIZE_LEN],
 		bfree[FORMAT_SIZE_LEN];
 	struct df_usage total = {0, 0, 0};
@@ -107,16 +99,11 @@ int cmd_df(int argc, char **argv)
 	size_t num = 0;
 	bool json = false, exact = false, any_error = false;
 	int name_width = 5;
-	int opt, rc, exit_code = CLI_EXIT_FAIL;
+	int rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, argv, usage_df, &exit_code))
-			return exit_code;
-		if (opt == 'j')
-			json = true;
-		else if (opt == 'b')
-			exact = true;
-	}
+	rc = cli_getopt_view(argc, argv, usage_df, &json, &exact);
+	if (rc >= 0)
+		return rc;
 	if (cli_positional(argc, argv, usage_df, "STORE", store_buf,
 			   sizeof(store_buf), &dir))
 		return CLI_EXIT_USAGE;

@@ -87,29 +87,42 @@ static int export_open_dir(const char *out_dir)
 	return fd;
 }
 
+/* Create DIR/NAME (`shown`: NAME as printed) with `mode`, replacing a file
+ * there only with --force.  Its descriptor, or -errno after saying why. */
+static int export_create(int dir_fd, const char *dir, const char *name,
+			 const char *shown, mode_t mode, bool force,
+			 struct progress *progress)
+{
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	int fd, rc;
+
+	flags |= force ? O_TRUNC : O_EXCL;
+	fd = openat(dir_fd, name, flags, mode);
+	if (fd >= 0)
+		return fd;
+	rc = -errno;
+	progress_finish(progress);
+	if (rc == -EEXIST)
+		cli_error("%s/%s: already exists (use --force to overwrite)",
+			  dir, shown);
+	else
+		cli_error("%s/%s: %s", dir, shown, strerror(-rc));
+	return rc;
+}
+
 static int export_one(struct container *c, const struct guest_object *o,
 		      int dir_fd, const char *dir, bool force,
 		      struct progress *progress, uint64_t base)
 {
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 	char shown[FORMAT_NAME_LEN];
 	int fd, rc;
 
 	format_name(shown, sizeof(shown), o->name);
 
-	flags |= force ? O_TRUNC : O_EXCL;
-	fd = openat(dir_fd, o->name, flags, (mode_t)(o->attr.mode & 07777));
-	if (fd < 0) {
-		rc = -errno;
-		progress_finish(progress);
-		if (rc == -EEXIST)
-			cli_error("%s/%s: already exists (use --force to "
-				  "overwrite)",
-				  dir, shown);
-		else
-			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
-		return rc;
-	}
+	fd = export_create(dir_fd, dir, o->name, shown,
+			   (mode_t)(o->attr.mode & 07777), force, progress);
+	if (fd < 0)
+		return fd;
 	rc = object_open(c, o->attr.id, false);
 	if (rc == 0) {
 		rc = copy_object_to_fd(c, o->attr.id, fd, o->attr.size,
@@ -132,7 +145,6 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			    const char *dir, bool force, struct stat *out_st,
 			    struct progress *progress, uint64_t *base)
 {
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 	uint64_t data;
 	char shown[FORMAT_NAME_LEN];
 	int src, dst, rc;
@@ -149,19 +161,11 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			  cli_strerror(rc));
 		return rc;
 	}
-	flags |= force ? O_TRUNC : O_EXCL;
-	dst = openat(dir_fd, name, flags, (mode_t)(out_st->st_mode & 07777));
+	dst = export_create(dir_fd, dir, name, shown,
+			    (mode_t)(out_st->st_mode & 07777), force, progress);
 	if (dst < 0) {
-		rc = -errno;
 		close(src);
-		progress_finish(progress);
-		if (rc == -EEXIST)
-			cli_error("%s/%s: already exists (use --force to "
-				  "overwrite)",
-				  dir, shown);
-		else
-			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
-		return rc;
+		return dst;
 	}
 	data = copy_host_data_bytes(src, (uint64_t)out_st->st_size);
 	rc = copy_fd_to_fd(src, dst, (uint64_t)out_st->st_size, progress,

@@ -185,6 +185,29 @@ int cli_positional(int argc, char **argv, void (*usage)(FILE *f),
 	return CLI_EXIT_OK;
 }
 
+int cli_getopt_view(int argc, char **argv, void (*usage)(FILE *f), bool *json,
+		    bool *exact)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"bytes", no_argument, NULL, 'b'},
+		CLI_KEY_LONGOPTS,
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt, exit_code;
+
+	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage, &exit_code))
+			return exit_code;
+		if (opt == 'j')
+			*json = true;
+		else if (opt == 'b')
+			*exact = true;
+	}
+	return -1;
+}
+
 bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		       int *out_exit)
 {
