@@ -110,6 +110,21 @@ static int export_create(int dir_fd, const char *dir, const char *name,
 	return rc;
 }
 
+/* Close the exported file `fd`; the copy's `rc` (or close's error) is said
+ * and returned. */
+static int export_close(int fd, int rc, const char *dir, const char *shown,
+			struct progress *progress)
+{
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc) {
+		progress_finish(progress);
+		cli_error("%s/%s: export failed: %s", dir, shown,
+			  cli_strerror(rc));
+	}
+	return rc;
+}
+
 static int export_one(struct container *c, const struct guest_object *o,
 		      int dir_fd, const char *dir, bool force,
 		      struct progress *progress, uint64_t base)
@@ -129,14 +144,7 @@ static int export_one(struct container *c, const struct guest_object *o,
 				       progress, base);
 		object_release(c, o->attr.id, false);
 	}
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc) {
-		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, shown,
-			  cli_strerror(rc));
-	}
-	return rc;
+	return export_close(fd, rc, dir, shown, progress);
 }
 
 /* Copy one regular file `name` of the guest directory `src_dir_fd` on
@@ -172,14 +180,7 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			   *base);
 	*base += data;
 	close(src);
-	if (close(dst) < 0 && rc == 0)
-		rc = -errno;
-	if (rc) {
-		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, shown,
-			  cli_strerror(rc));
-	}
-	return rc;
+	return export_close(dst, rc, dir, shown, progress);
 }
 
 /* The store is mounted at cs->mountpoint: copy MNT/GUEST/ * into out_dir. */
