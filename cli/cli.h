@@ -419,6 +419,11 @@ int cli_control_unreachable(const struct cli_store *cs, int rc,
 /* cli_store_via_text - " (through hangarfs PID 1234)". */
 void cli_store_via_text(const struct cli_store *cs, char *buf, size_t len);
 
+/* cli_note_guest_left - "the partly created guest G is left in the store;
+ * remove it with `hangar rm --force`" (`what`: "created", "imported"), for
+ * a create or import that failed and whose forced delete failed too. */
+void cli_note_guest_left(const char *what, const char *guest);
+
 /* cli_guest_check_name - print an error for a bad guest name; true if ok. */
 bool cli_guest_check_name(const char *name);
 
@@ -546,6 +551,15 @@ struct guest_object {
 	char name[256];
 	struct object_attr attr;
 };
+
+/*
+ * cli_guest_list - the guests of cs's store (store_guest_list: sorted; free
+ * with store_names_free), and in *width (when not NULL) the larger of
+ * *width and the longest name.  Prints "STORE: cannot list guests: ..."
+ * on failure.  0 or -errno.
+ */
+int cli_guest_list(const struct cli_store *cs, char ***out_names,
+		   size_t *out_num, int *width);
 
 /* Everything `ls` and `status` show about one guest. */
 struct guest_summary {

@@ -304,7 +304,7 @@ int cmd_check(int argc, char **argv)
 	size_t num = 0, with_errors = 0, failed = 0;
 	uint64_t total = 0, done = 0;
 	bool json = false, quiet = false;
-	int opt, rc, exit_code;
+	int opt, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":jqh", longopts, NULL)) != -1) {
 		if (cli_getopt_common(opt, argv, usage_check, &exit_code))
@@ -365,12 +365,8 @@ int cmd_check(int argc, char **argv)
 			goto out_names;
 		}
 	} else {
-		rc = store_guest_list(cs.store, &names, &num);
-		if (rc) {
-			cli_error("%s: cannot list guests: %s", cs.dir,
-				  cli_strerror(rc));
+		if (cli_guest_list(&cs, &names, &num, NULL) != 0)
 			goto out_close;
-		}
 	}
 	results = calloc(num ? num : 1, sizeof(*results));
 	if (!results) {

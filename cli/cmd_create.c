@@ -216,9 +216,7 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 			  cli_strerror(rc));
 		if (cli_control(cs, CONTROL_OP_DELETE, guest,
 				CONTROL_FLAG_FORCE, &reply, &answered) != 0)
-			cli_note("the partly created guest %s is left in the "
-				 "store; remove it with `hangar rm --force`",
-				 guest);
+			cli_note_guest_left("created", guest);
 		return CLI_EXIT_FAIL;
 	}
 	cli_store_via_text(cs, via, sizeof(via));
@@ -322,9 +320,7 @@ int cmd_create(int argc, char **argv)
 			  cli_strerror(rc));
 		if (store_guest_delete(cs.store, guest, STORE_DELETE_FORCE) !=
 		    0)
-			cli_note("the partly created guest %s is left in the "
-				 "store; remove it with `hangar rm --force`",
-				 guest);
+			cli_note_guest_left("created", guest);
 		goto out_close_store;
 	}
 	print_created(guest, sizes, num_disks, config != NULL, exact, "");

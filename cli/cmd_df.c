@@ -113,15 +113,8 @@ int cmd_df(int argc, char **argv)
 		cli_error("%s: %s", dir, strerror(errno));
 		goto out_close;
 	}
-	rc = store_guest_list(cs.store, &names, &num);
-	if (rc) {
-		cli_error("%s: cannot list guests: %s", cs.dir,
-			  cli_strerror(rc));
+	if (cli_guest_list(&cs, &names, &num, &name_width) != 0)
 		goto out_close;
-	}
-	for (size_t i = 0; i < num; i++)
-		if ((int)strlen(names[i]) > name_width)
-			name_width = (int)strlen(names[i]);
 	struct json_object *root = NULL, *guests = NULL;
 	if (json) {
 		root = json_object_new_object();

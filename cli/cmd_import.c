@@ -162,9 +162,7 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 					  &answered);
 		}
 		if (del != 0)
-			cli_note("the partly imported guest %s is left in the "
-				 "store; remove it with `hangar rm --force`",
-				 guest);
+			cli_note_guest_left("imported", guest);
 		return CLI_EXIT_FAIL;
 	}
 	cli_store_via_text(cs, via, sizeof(via));
@@ -564,9 +562,7 @@ int cmd_import(int argc, char **argv)
 			  cli_strerror(rc));
 		if (store_guest_delete(cs.store, guest, STORE_DELETE_FORCE) !=
 		    0)
-			cli_note("the partly imported guest %s is left in the "
-				 "store; remove it with `hangar rm --force`",
-				 guest);
+			cli_note_guest_left("imported", guest);
 		goto out_close_store;
 	}
 	if (memory.path)

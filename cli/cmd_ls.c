@@ -86,15 +86,8 @@ int cmd_ls(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
-	rc = store_guest_list(cs.store, &names, &num);
-	if (rc) {
-		cli_error("%s: cannot list guests: %s", cs.dir,
-			  cli_strerror(rc));
+	if (cli_guest_list(&cs, &names, &num, &name_width) != 0)
 		goto out_close;
-	}
-	for (size_t i = 0; i < num; i++)
-		if ((int)strlen(names[i]) > name_width)
-			name_width = (int)strlen(names[i]);
 	if (json) {
 		root = json_object_new_object();
 		guests = json_object_new_array();
