@@ -2,8 +2,9 @@
  * cli.h -- shared declarations of the `hangar` command (cli/ only).
  *
  * Layout of cli/ (one job per file):
- *   main.c       command table, `hangar --help`, dispatch, usage errors,
- *                options and operand counts every command shares
+ *   main.c       command table, `hangar --help`, dispatch, and the
+ *                parsing every command shares: usage errors, the common
+ *                options, the operands (default store included)
  *   report.c     messages on stderr ("hangar: ..."), errno -> sentence
  *   format.c     human sizes and times, size parsing, names escaped
  *                for a terminal
@@ -13,7 +14,8 @@
  *   passphrase.c which secret to use, and the messages (the reading and
  *                the no-echo prompt are common/secret.c's)
  *   copy.c       sparse copies between host files and container objects
- *   guestinfo.c  everything `ls` and `status` show about one guest
+ *   guestinfo.c  the guests of a store, and everything `ls` and `status`
+ *                show about one
  *   guestjson.c  the same as JSON
  *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
  *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img

@@ -5,8 +5,9 @@
  * with getopt_long (argv[0] is the command name) and returns its exit
  * status; this file finds the command, answers `hangar --help`, `hangar
  * help [COMMAND]` and `hangar --version`, and holds what every command's
- * parsing shares: the usage error, the common options and the operand
- * count (cli_positional), so their words are written once.  The usage
+ * parsing shares: the usage error, the common options (and the whole
+ * option loop of the view commands) and the operands with the default
+ * store (cli_positional), so their words are written once.  The usage
  * texts mirror contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
