@@ -6,8 +6,8 @@
  *                parsing every command shares: usage errors, the common
  *                options, the operands (default store included)
  *   report.c     messages on stderr ("hangar: ..."), errno -> sentence
- *   format.c     human sizes and times, size parsing, names escaped
- *                for a terminal
+ *   format.c     human sizes and times, names escaped for a terminal
+ *                (sizes a person types are read by common/units.h)
  *   jsonout.c    --json output through json-c (names that are not UTF-8)
  *   progress.c   a progress bar, drawn only when stderr is a terminal
  *   open.c       opening a store; who holds it; where it is mounted
@@ -20,7 +20,7 @@
  *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
  *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img
  *   openers.c    who has a guest's files open on a mount (as fuser)
- *   cmd_*.c      one command each
+ *   cmd_*.c      one command each (cmd_snapshot.c: snapshot and rollback)
  *
  * cli/ uses only core's public headers (store.h, container.h, savelock.h,
  * names.h, check.h, io.h) and common/ (secret.h, shared with fs/), and
@@ -163,6 +163,8 @@ int cmd_key(int argc, char **argv);
 int cmd_rename(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
 int cmd_df(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 void usage_init(FILE *f);
 void usage_create(FILE *f);
@@ -193,6 +195,9 @@ void usage_df(FILE *f);
  * unreadable or malformed file.
  */
 int cli_default_store(char *buf, size_t len);
+
+void usage_snapshot(FILE *f);
+void usage_rollback(FILE *f);
 
 /* ---- report.c ----------------------------------------------------------- */
 
@@ -233,13 +238,6 @@ void cli_event(void *arg, const struct container_event *ev);
  * when `exact`.  Writes into `buf` (FORMAT_SIZE_LEN bytes) and returns it.
  */
 char *format_size(char *buf, uint64_t bytes, bool exact);
-
-/*
- * parse_size - parse "20G", "512M", "4K", "1T", "4096" (binary units; an
- * optional trailing "B" or "iB" is accepted).  Returns 0, or -EINVAL for
- * anything else and -ERANGE on overflow.
- */
-int parse_size(const char *text, uint64_t *out_bytes);
 
 /* format_time - local "YYYY-MM-DD HH:MM:SS", or "-" for a zero time. */
 char *format_time(char *buf, struct timespec ts);
@@ -408,6 +406,12 @@ int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len);
 int cli_control(const struct cli_store *cs, enum control_op op,
 		const char *guest, unsigned flags, struct control_reply *reply,
 		bool *out_answered);
+
+/* cli_control_name - cli_control for the snapshot requests, which name a
+ * snapshot (control_request_name). */
+int cli_control_name(const struct cli_store *cs, enum control_op op,
+		     const char *guest, const char *name, unsigned flags,
+		     struct control_reply *reply, bool *out_answered);
 
 /* cli_control_reason - the daemon's sentence for `rc`, or cli_strerror(rc)
  * when it only said strerror's words (CONTROL_REASON_ERRNO) or nothing. */

@@ -14,7 +14,7 @@
  * (st_blocks: STORED plus metadata and clusters freed but not yet reused
  * or trimmed).  The last line is the host filesystem holding the store
  * (statvfs): its size, what is available to the caller and what is free.
- * No snapshots exist yet, so nothing is shared between guests or states.
+ * Clusters only a guest's snapshots hold count in ALLOCATED, not in STORED.
  *
  * Read-only, like `ls`: the committed metadata of every guest, also beside
  * a daemon holding the store (then it is the last committed state).  A

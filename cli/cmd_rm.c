@@ -23,9 +23,10 @@
 void usage_rm(FILE *f)
 {
 	fprintf(f, "usage: hangar rm [STORE] GUEST [--force]\n"
-		   "Delete GUEST and everything in it.  Refused while a saved "
-		   "memory image pins\n"
-		   "its disks, or when its container cannot be read, unless "
+		   "Delete GUEST and everything in it, its snapshots too.  "
+		   "Refused while a saved\n"
+		   "memory image pins its disks, or when its container cannot "
+		   "be read, unless\n"
 		   "--force.\n\n"
 		   "  -f, --force   delete even a saved or unreadable "
 		   "guest\n" CLI_KEY_USAGE "  -h, --help    show this help\n");

@@ -4,10 +4,14 @@
  * `hangar COMMAND [OPTIONS] ARGS...`.  Each command parses its own options
  * with getopt_long (argv[0] is the command name) and returns its exit
  * status; this file finds the command, answers `hangar --help`, `hangar
- * help [COMMAND]` and `hangar --version`, and holds what every command's
- * parsing shares: the usage error, the common options (and the whole
- * option loop of the view commands) and the operands with the default
- * store (cli_positional), so their words are written once.  The usage
+ * help [COMMAND]` and `hangar -V`/`--version` (HANGAR_VERSION: the CMake
+ * project's version, given to every target), and holds what every
+ * command's parsing shares: the usage error, the common options (and the
+ * whole option loop of the view commands) and the operands with the
+ * default store (cli_positional), so their words are written once.  The
+ * shell completion (contrib/bash-completion, contrib/zsh-completion) asks
+ * `hangar --list-commands` (hidden) for the commands and `hangar COMMAND
+ * --help` for their options, so it offers what this binary has.  The usage
  * texts mirror contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
@@ -20,10 +24,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-
-#ifndef HANGAR_VERSION
-#define HANGAR_VERSION "0.1.0"
-#endif
+#include "units.h"
 
 static const struct cli_command commands[] = {
 	{"init", "create a store directory", cmd_init, usage_init},
@@ -50,6 +51,10 @@ static const struct cli_command commands[] = {
 	{"umount", "unmount a hangarfs mount", cmd_umount, usage_umount},
 	{"key", "add, remove or list the key slots of an encrypted store",
 	 cmd_key, usage_key},
+	{"snapshot", "create, list or delete a guest's snapshots", cmd_snapshot,
+	 usage_snapshot},
+	{"rollback", "return every file of a guest to a snapshot", cmd_rollback,
+	 usage_rollback},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -57,7 +62,7 @@ static void usage_main(FILE *f)
 {
 	fprintf(f, "usage: hangar COMMAND [OPTIONS] ARGS...\n"
 		   "       hangar COMMAND --help\n"
-		   "       hangar --version\n\n"
+		   "       hangar -V | --version\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < NUM_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
@@ -65,8 +70,9 @@ static void usage_main(FILE *f)
 	fprintf(f, "\nA store is a directory of guest containers "
 		   "(GUEST.hangar); mount it with `hangar mount\n"
 		   "STORE MOUNTPOINT`.  While it is mounted, create, import, "
-		   "resume, discard and rm\n"
-		   "are done through hangarfs (its control socket).  See "
+		   "resume, discard, rm,\n"
+		   "snapshot and rollback are done through hangarfs (its "
+		   "control socket).  See\n"
 		   "hangar(1).\n");
 }
 
@@ -225,12 +231,12 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		return false;
 	}
 	if (opt == CLI_OPT_PASSPHRASE_FD) {
-		char *end;
-		long fd = strtol(optarg, &end, 10);
+		const char *why;
+		uint64_t fd;
 
-		if (!*optarg || *end || fd < 0 || fd > INT_MAX) {
-			cli_usage_error(usage, "%s: bad descriptor '%s'",
-					argv[0], optarg);
+		if (units_parse_uint(optarg, 0, INT_MAX, &fd, &why) != 0) {
+			cli_usage_error(usage, "%s: bad descriptor '%s': %s",
+					argv[0], optarg, why);
 			*out_exit = CLI_EXIT_USAGE;
 			return true;
 		}
@@ -285,8 +291,16 @@ int main(int argc, char **argv)
 		usage_main(stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		printf("hangar %s\n", HANGAR_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--list-commands") == 0) {
+		/* hidden: for the shell completion (contrib/), which thus
+		 * offers exactly this table */
+		for (size_t i = 0; i < NUM_COMMANDS; i++)
+			printf("%s\n", commands[i].name);
+		printf("help\n");
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "help") == 0) {

@@ -27,8 +27,11 @@
  *      damaged after its commit, the older tree still reads true bytes.
  *      (Metadata and compressed extents need no hold: they are checksummed
  *      by their parents, so a reused one is detected, never misread.)
- *      The container makes the next commit at once when anything is held
- *      (container_commit_locked), so discard still returns space promptly.
+ *      The next commit of any kind releases them; an idle container's
+ *      next commit call (the committer's tick, close) makes a
+ *      superblock-only commit for it (container.c commit_retire), so
+ *      discard returns space within a commit interval without a second
+ *      commit per flush.
  *   6. A data cluster that becomes free is not punched at once: it joins
  *      `recycle` with CLUSTER_BACKED, so the next allocations reuse its host
  *      blocks and the host's cached pages.  The next alloc_commit (or
@@ -312,12 +315,9 @@ void alloc_recycle_flush(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 	a->recycle_num = 0;
 }
 
-void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
-		  void *arg)
+void alloc_release_held(struct alloc *a, void (*punch)(void *arg, uint64_t n),
+			void *arg)
 {
-	/* 0. what the previous commit freed and nobody reused since */
-	alloc_recycle_flush(a, punch, arg);
-	/* 1. what the previous commit held is unmapped by both slots now */
 	for (size_t i = 0; i < a->held_num; i++) {
 		uint64_t n = a->held[i];
 		a->bits[n] &= (uint8_t)~CLUSTER_HELD;
@@ -325,6 +325,15 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			alloc_release(a, n, punch, arg);
 	}
 	a->held_num = 0;
+}
+
+void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
+		  void *arg)
+{
+	/* 0. what the previous commit freed and nobody reused since */
+	alloc_recycle_flush(a, punch, arg);
+	/* 1. what the previous commit held is unmapped by both slots now */
+	alloc_release_held(a, punch, arg);
 	/* 2. this commit's changes */
 	for (size_t i = 0; i < a->touched_num; i++) {
 		uint64_t n = a->touched[i];

@@ -422,6 +422,31 @@ int container_reserve_nonces(struct container *c)
 	return 0;
 }
 
+/*
+ * commit_retire - a commit of the same tree, superblock only, into the other
+ * slot: afterwards both slots map generation G's tree, so the raw data G
+ * freed (held: the older slot still mapped it, alloc.c invariant 5) is free.
+ * What an idle container does instead of a second commit per flush.  Write
+ * lock held; a failed write or sync poisons, as for every superblock.
+ */
+static int commit_retire(struct container *c)
+{
+	if (!generation_room(c))
+		return generation_refuse(c);
+	const uint64_t gen = c->generation + 1;
+	const uint64_t now_ns = ts_to_ns(clock_now());
+	const int slot = 1 - c->active_slot;
+	int ret = superblock_commit(c, gen, c->used_committed, now_ns, slot);
+	if (ret)
+		return container_poison(c, ret);
+	c->generation = gen;
+	c->commit_time_ns = now_ns;
+	c->active_slot = slot;
+	alloc_release_held(&c->alloc, punch_freed, c);
+	generation_bound_check(c);
+	return 0;
+}
+
 /* The commit proper (steps 1-6 of the design note). */
 static int commit_run(struct container *c)
 {
@@ -467,7 +492,12 @@ static int commit_run(struct container *c)
 		/* idle since the last commit: what it freed goes back to
 		 * the host now (alloc.c invariant 6) */
 		alloc_recycle_flush(&c->alloc, punch_freed, c);
-		if (!atomic_exchange(&c->data_dirty, false))
+		const bool data = atomic_exchange(&c->data_dirty, false);
+		/* raw data the last commit freed waits for the older slot to
+		 * be retired: one superblock, whose sync covers the data */
+		if (c->alloc.held_num > 0)
+			return commit_retire(c);
+		if (!data)
 			return 0;
 		commit_relax_begin(c);
 		ret = io_fdatasync(c->io);
@@ -584,15 +614,10 @@ static int commit_run(struct container *c)
 		container_poison(c, -ENOMEM);
 	free(meta_new);
 	generation_bound_check(c);
-	if (c->alloc.held_num > 0 && !c->read_only) {
-		/* Raw data this commit freed is still mapped by the older
-		 * slot's tree; one more commit (the table and a superblock)
-		 * retires that tree and gives the space back now rather
-		 * than at the next flush.  That commit frees no raw data
-		 * itself, so this recursion ends there. */
-		c->txn_dirty = true;
-		return container_commit_locked(c);
-	}
+	/* Raw data this commit freed is still mapped by the older slot's
+	 * tree: the next commit releases it -- the next flush's, or the
+	 * superblock-only one an idle container makes (commit_retire) at
+	 * the committer's next tick or at close.  One flush, one commit. */
 	return 0;
 
 out_release:

@@ -36,12 +36,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hangar/container.h"
 #include "hangar/control.h"
 #include "hangar/names.h"
 #include "hangar/savelock.h"
 #include "hangar/store.h"
 
 #define CONTROL_LINE_MAX 512
+/* Longest snapshot name (container.h) */
+#define CONTROL_SNAPSHOT_NAME_MAX 64
+/* A delete refused by a request's short-lived view (hangarfs reading the
+ * snapshot for a moment) is tried again: tries, first pause. */
+#define CONTROL_SNAPSHOT_TRIES	  5
+#define CONTROL_SNAPSHOT_PAUSE_MS 2
 
 struct control {
 	struct store *store;
@@ -52,6 +59,9 @@ struct control {
 	bool have_mount;
 	char mount_path[PATH_MAX];
 	dev_t mount_dev;
+	void (*changed)(void *arg, enum control_op op, const char *guest,
+			const char *name);
+	void *changed_arg;
 
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -64,16 +74,38 @@ struct client {
 };
 
 static const char *const op_names[] = {
-	[CONTROL_OP_RESUME] = "resume", [CONTROL_OP_DISCARD] = "discard",
-	[CONTROL_OP_DELETE] = "delete", [CONTROL_OP_CREATE] = "create",
-	[CONTROL_OP_COMMIT] = "commit", [CONTROL_OP_MOUNT] = "mount",
+	[CONTROL_OP_RESUME] = "resume",
+	[CONTROL_OP_DISCARD] = "discard",
+	[CONTROL_OP_DELETE] = "delete",
+	[CONTROL_OP_CREATE] = "create",
+	[CONTROL_OP_COMMIT] = "commit",
+	[CONTROL_OP_MOUNT] = "mount",
+	[CONTROL_OP_SNAPSHOT_CREATE] = "snapshot-create",
+	[CONTROL_OP_SNAPSHOT_DELETE] = "snapshot-delete",
+	[CONTROL_OP_ROLLBACK] = "rollback",
+	[CONTROL_OP_SNAPSHOT_LIST] = "snapshot-list",
 };
+#define OP_LAST CONTROL_OP_SNAPSHOT_LIST
 
 static const char *control_op_name(enum control_op op)
 {
-	if (op < CONTROL_OP_RESUME || op > CONTROL_OP_MOUNT)
+	if (op < CONTROL_OP_RESUME || op > OP_LAST)
 		return "unknown";
 	return op_names[op];
+}
+
+/* Whether a successful `op` changed its guest (control_mount.changed). */
+static bool op_changes_guest(enum control_op op)
+{
+	return op != CONTROL_OP_COMMIT && op != CONTROL_OP_MOUNT &&
+	       op != CONTROL_OP_SNAPSHOT_LIST;
+}
+
+/* Whether `op` names a snapshot (the request's fourth word). */
+static bool op_takes_name(enum control_op op)
+{
+	return op == CONTROL_OP_SNAPSHOT_CREATE ||
+	       op == CONTROL_OP_SNAPSHOT_DELETE || op == CONTROL_OP_ROLLBACK;
 }
 
 static const char *const reason_names[] = {
@@ -91,6 +123,8 @@ static const char *const reason_names[] = {
 	[CONTROL_REASON_NO_MOUNT] = "no-mount",
 	[CONTROL_REASON_IMPOSTOR] = "impostor",
 	[CONTROL_REASON_OTHER] = "other",
+	[CONTROL_REASON_NO_SNAPSHOT] = "no-snapshot",
+	[CONTROL_REASON_SNAPSHOT_OPEN] = "snapshot-open",
 };
 #define REASON_COUNT (sizeof(reason_names) / sizeof(reason_names[0]))
 
@@ -129,7 +163,7 @@ reply_set(struct control_reply *reply, enum control_reason code,
 
 static int op_parse(const char *name, enum control_op *out)
 {
-	for (int op = CONTROL_OP_RESUME; op <= CONTROL_OP_MOUNT; op++)
+	for (int op = CONTROL_OP_RESUME; op <= OP_LAST; op++)
 		if (strcmp(name, op_names[op]) == 0) {
 			*out = (enum control_op)op;
 			return 0;
@@ -250,9 +284,145 @@ static bool open_refused(int err)
 	}
 }
 
+/* The snapshots of `c` as CONTROL_OP_SNAPSHOT_LIST's answer: one word per
+ * snapshot, "NAME/ID/GENERATION/SECONDS/NANOSECONDS" ('/' is in no
+ * snapshot name), separated by spaces; "" for none. */
+static int snapshot_list_text(struct container *c, struct control_reply *reply)
+{
+	struct snapshot_info *list = NULL;
+	size_t num = 0, used = 0;
+	int ret = container_snapshot_list(c, &list, &num);
+
+	if (ret)
+		return ret;
+	reply->text[0] = '\0';
+	for (size_t i = 0; i < num; i++) {
+		int n = snprintf(reply->text + used, sizeof(reply->text) - used,
+				 "%s%s/%llu/%llu/%lld/%ld", i ? " " : "",
+				 list[i].name, (unsigned long long)list[i].id,
+				 (unsigned long long)list[i].generation,
+				 (long long)list[i].created.tv_sec,
+				 (long)list[i].created.tv_nsec);
+		if (n < 0 || (size_t)n >= sizeof(reply->text) - used) {
+			ret = -EOVERFLOW;
+			break;
+		}
+		used += (size_t)n;
+	}
+	free(list);
+	return ret;
+}
+
+int control_snapshot_list_parse(const char *text, struct snapshot_info **out,
+				size_t *out_num)
+{
+	size_t num = 0, cap = 0;
+	struct snapshot_info *list = NULL;
+	const char *p = text;
+
+	while (*p) {
+		char word[CONTROL_SNAPSHOT_NAME_MAX + 96];
+		unsigned long long id, gen;
+		long long sec;
+		long nsec;
+		int end = 0;
+		size_t len = strcspn(p, " ");
+
+		if (len == 0 || len >= sizeof(word))
+			goto out_bad;
+		memcpy(word, p, len);
+		word[len] = '\0';
+		char *slash = strchr(word, '/');
+		if (!slash || slash == word ||
+		    (size_t)(slash - word) > CONTROL_SNAPSHOT_NAME_MAX ||
+		    sscanf(slash + 1, "%llu/%llu/%lld/%ld%n", &id, &gen, &sec,
+			   &nsec, &end) != 4 ||
+		    slash[1 + end] != '\0')
+			goto out_bad;
+		if (num == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct snapshot_info *n =
+				realloc(list, cap * sizeof(*list));
+			if (!n) {
+				free(list);
+				return -ENOMEM;
+			}
+			list = n;
+		}
+		memset(&list[num], 0, sizeof(list[num]));
+		memcpy(list[num].name, word, (size_t)(slash - word));
+		list[num].id = id;
+		list[num].generation = gen;
+		list[num].created.tv_sec = (time_t)sec;
+		list[num].created.tv_nsec = nsec;
+		num++;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	*out = list;
+	*out_num = num;
+	return 0;
+out_bad:
+	free(list);
+	return -EPROTO;
+}
+
+/* A snapshot request on guest `guest`'s container `c`. */
+static int execute_snapshot(struct container *c, enum control_op op,
+			    const char *guest, const char *name,
+			    struct control_reply *reply)
+{
+	struct timespec pause = {0, CONTROL_SNAPSHOT_PAUSE_MS * 1000000L};
+	int ret = -EINVAL;
+
+	switch (op) {
+	case CONTROL_OP_SNAPSHOT_CREATE:
+		ret = container_snapshot_create(c, name);
+		if (ret == -EINVAL)
+			reply_set(reply, CONTROL_REASON_BAD_NAME,
+				  "invalid snapshot name '%s' (1-64 of "
+				  "A-Z a-z 0-9 . _ -, no leading dot)",
+				  name);
+		break;
+	case CONTROL_OP_SNAPSHOT_DELETE:
+		/* -EBUSY: a view is open; hangarfs's requests hold one for a
+		 * moment, an open file until it is closed */
+		for (int i = 0; i < CONTROL_SNAPSHOT_TRIES; i++) {
+			ret = container_snapshot_delete(c, name);
+			if (ret != -EBUSY || i + 1 == CONTROL_SNAPSHOT_TRIES)
+				break;
+			nanosleep(&pause, NULL);
+			pause.tv_nsec *= 2;
+		}
+		if (ret == -EBUSY)
+			reply_set(reply, CONTROL_REASON_SNAPSHOT_OPEN,
+				  "a file of snapshot %s of %s is open on the "
+				  "mount",
+				  name, guest);
+		break;
+	case CONTROL_OP_ROLLBACK:
+		ret = container_snapshot_rollback(c, name);
+		if (ret == -EBUSY)
+			reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+				  "%s has files open on the mount", guest);
+		break;
+	case CONTROL_OP_SNAPSHOT_LIST:
+		ret = snapshot_list_text(c, reply);
+		break;
+	default:
+		break;
+	}
+	if (ret == -ENOENT && op != CONTROL_OP_SNAPSHOT_LIST)
+		reply_set(reply, CONTROL_REASON_NO_SNAPSHOT,
+			  "%s has no snapshot named %s", guest, name);
+	return ret;
+}
+
 /* Carry out request `op` for `guest`; the reason (if any) into `reply`. */
 static int execute(struct control *ctl, enum control_op op, const char *guest,
-		   unsigned flags, struct control_reply *reply)
+		   const char *name, unsigned flags,
+		   struct control_reply *reply)
 {
 	struct store *s = ctl->store;
 	struct container *c = NULL;
@@ -302,6 +472,10 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 		break;
 	case CONTROL_OP_RESUME:
 	case CONTROL_OP_DISCARD:
+	case CONTROL_OP_SNAPSHOT_CREATE:
+	case CONTROL_OP_SNAPSHOT_DELETE:
+	case CONTROL_OP_ROLLBACK:
+	case CONTROL_OP_SNAPSHOT_LIST:
 		ret = store_guest_get(s, guest, &c);
 		if (ret) {
 			if (ret == -ENOENT)
@@ -317,8 +491,10 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 					       sizeof(reply->text));
 			if (ret)
 				reply->code = CONTROL_REASON_NOT_RESUMABLE;
-		} else {
+		} else if (op == CONTROL_OP_DISCARD) {
 			ret = save_lock_discard(c);
+		} else {
+			ret = execute_snapshot(c, op, guest, name, reply);
 		}
 		store_guest_put(s, c);
 		break;
@@ -347,11 +523,12 @@ static void reply_send(int fd, int err, const struct control_reply *reply)
 static void serve_one(struct control *ctl, int fd)
 {
 	char line[CONTROL_LINE_MAX];
-	char op_name[32], guest[80];
+	char op_name[32], guest[80], name[80] = "";
+	/* on this serving thread's stack (40 KiB: control.h) */
 	struct control_reply reply = {.code = CONTROL_REASON_NONE};
 	unsigned flags = 0;
 	enum control_op op;
-	int ret;
+	int words, ret;
 
 	ret = read_line(fd, ctl->stop_pipe[0], line, sizeof(line),
 			now_ms() + CONTROL_REQUEST_TIMEOUT_MS);
@@ -363,8 +540,11 @@ static void serve_one(struct control *ctl, int fd)
 	if (ret)
 		return; /* idle, trickling, gone or stopping: nobody to
 			   answer, nothing carried out */
-	if (sscanf(line, "%31s %79s %u", op_name, guest, &flags) != 3 ||
-	    op_parse(op_name, &op) != 0) {
+	/* a name longer than %79s reads is cut there, and so longer than
+	 * any snapshot name: refused by core all the same */
+	words = sscanf(line, "%31s %79s %u %79s", op_name, guest, &flags, name);
+	if (words < 3 || op_parse(op_name, &op) != 0 ||
+	    (words == 4) != op_takes_name(op)) {
 		ret = -EINVAL;
 		reply_set(&reply, CONTROL_REASON_BAD_REQUEST,
 			  "malformed request");
@@ -381,7 +561,10 @@ static void serve_one(struct control *ctl, int fd)
 	 * then it is not carried out. */
 	if (peer_gone(fd))
 		return;
-	ret = execute(ctl, op, guest, flags, &reply);
+	ret = execute(ctl, op, guest, name, flags, &reply);
+	if (ret == 0 && ctl->changed && op_changes_guest(op))
+		ctl->changed(ctl->changed_arg, op, guest,
+			     words == 4 ? name : NULL);
 	/* Every error carries a code (control.h) and a sentence. */
 	if (ret && reply.code == CONTROL_REASON_NONE)
 		reply.code = CONTROL_REASON_ERRNO;
@@ -506,6 +689,10 @@ int control_start(struct store *s, const struct control_mount *mount,
 	if (!ctl)
 		return -ENOMEM;
 	ctl->store = s;
+	if (mount) {
+		ctl->changed = mount->changed;
+		ctl->changed_arg = mount->changed_arg;
+	}
 	if (mount && mount->path && !strchr(mount->path, '\n') &&
 	    strlen(mount->path) < sizeof(ctl->mount_path)) {
 		snprintf(ctl->mount_path, sizeof(ctl->mount_path), "%s",
@@ -664,21 +851,59 @@ int control_request(const char *store_dir, enum control_op op,
 		    const char *guest, unsigned flags,
 		    struct control_reply *reply)
 {
+	return control_request_name(store_dir, op, guest, NULL, flags, reply);
+}
+
+/* A snapshot name that can travel as one word of a request line. */
+static bool name_sendable(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > CONTROL_SNAPSHOT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] <= ' ' || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
+int control_request_name(const char *store_dir, enum control_op op,
+			 const char *guest, const char *name, unsigned flags,
+			 struct control_reply *reply)
+{
 	struct sockaddr_un addr;
-	char line[CONTROL_LINE_MAX + sizeof(reply->text)];
-	struct control_reply scratch;
+	char *line = NULL;
+	const size_t line_size = CONTROL_LINE_MAX + sizeof(reply->text);
+	struct control_reply *scratch = NULL;
 	int dir_fd, fd = -1, ret;
 
-	if (!reply)
-		reply = &scratch;
+	if (!reply) {
+		scratch = malloc(sizeof(*scratch));
+		if (!scratch)
+			return -ENOMEM;
+		reply = scratch;
+	}
 	reply->code = CONTROL_REASON_NONE;
 	reply->text[0] = '\0';
 	const bool no_guest = op == CONTROL_OP_COMMIT || op == CONTROL_OP_MOUNT;
-	if (!no_guest && !name_guest_valid(guest))
+	if ((!no_guest && !name_guest_valid(guest)) ||
+	    op_takes_name(op) != (name != NULL) ||
+	    (name && !name_sendable(name))) {
+		free(scratch);
 		return -EINVAL;
+	}
+	line = malloc(line_size);
+	if (!line) {
+		free(scratch);
+		return -ENOMEM;
+	}
 	dir_fd = open(store_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0)
-		return -errno;
+	if (dir_fd < 0) {
+		ret = -errno;
+		free(line);
+		free(scratch);
+		return ret;
+	}
 	ret = socket_addr(store_dir, dir_fd, &addr);
 	if (ret)
 		goto out_close;
@@ -699,15 +924,16 @@ int control_request(const char *store_dir, enum control_op op,
 	ret = server_check(fd, store_dir, dir_fd, reply);
 	if (ret)
 		goto out_close;
-	int n = snprintf(line, sizeof(line), "%s %s %u\n", control_op_name(op),
-			 no_guest ? "-" : guest, flags);
+	int n = snprintf(line, line_size, "%s %s %u%s%s\n", control_op_name(op),
+			 no_guest ? "-" : guest, flags, name ? " " : "",
+			 name ? name : "");
 	if (n < 0 || send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
 		ret = n >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
 			      ? -ETIMEDOUT
 			      : -EIO;
 		goto out_close;
 	}
-	ret = read_line(fd, -1, line, sizeof(line),
+	ret = read_line(fd, -1, line, line_size,
 			now_ms() + CONTROL_REPLY_TIMEOUT_MS);
 	if (ret == -ETIMEDOUT)
 		goto out_close;
@@ -716,5 +942,7 @@ out_close:
 	if (fd >= 0)
 		close(fd);
 	close(dir_fd);
+	free(line);
+	free(scratch);
 	return ret;
 }

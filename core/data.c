@@ -932,8 +932,8 @@ static int object_write_untainted(struct container *c, uint64_t id,
 					   &n);
 				if (n.kind != MAP_KIND_RAW ||
 				    n.offset != next_off ||
-				    !snapshot_raw_owned(c,
-							cluster_of(c, n.offset)))
+				    !snapshot_raw_owned(
+					    c, cluster_of(c, n.offset)))
 					break;
 				size_t more = c->cluster_size;
 				if (more > len - done - run)

@@ -119,7 +119,7 @@ static inline void le64_put(uint8_t *p, uint64_t v)
  * holds any of them; containers without them keep the version-1 layout. */
 #define FEATURE_INCOMPAT_IMAGE_SEALS (1ull << 2)
 #define FEATURE_INCOMPAT_KNOWN                                                 \
-	(FEATURE_INCOMPAT_ENCRYPTED | FEATURE_INCOMPAT_IMAGE_SEALS |            \
+	(FEATURE_INCOMPAT_ENCRYPTED | FEATURE_INCOMPAT_IMAGE_SEALS |           \
 	 FEATURE_INCOMPAT_SNAPSHOTS)
 #define FEATURE_RO_COMPAT_KNOWN 0ull
 #define FEATURE_COMPAT_KNOWN	0ull
@@ -442,39 +442,39 @@ _Static_assert(sizeof(struct guest_record_layout) == 48, "guest record");
  * commit `generation`, holding that commit's guest, object and seal records.
  * Its blocks are table blocks whose owner field is the snapshot id. */
 struct snapshot_record_layout {
-	uint8_t type[2];	  /*  0 RECORD_SNAPSHOT */
-	uint8_t length[2];	  /*  2 96 + name_len */
-	uint8_t id[8];		  /*  4 from next_object_id: never reused */
-	uint8_t generation[8];	  /* 12 the commit that took it */
-	uint8_t created_sec[8];	  /* 20 */
-	uint8_t created_nsec[4];  /* 28 */
-	uint8_t table_offset[8];  /* 32 first block of the frozen chain */
-	uint8_t table_crc[4];	  /* 40 its crc32c (ENCRYPTED: ciphertext's) */
-	uint8_t table_blocks[4];  /* 44 blocks in the chain, >= 1 */
-	uint8_t flags[4];	  /* 48 SNAPSHOT_FLAG_* */
-	uint8_t name_len[2];	  /* 52 1..FORMAT_SNAPSHOT_NAME_MAX */
-	uint8_t reserved0[2];	  /* 54 zero */
-	uint8_t table_birth[8];	  /* 56 ENCRYPTED: seal of block 0, else 0 */
-	uint8_t table_nonce[12];  /* 64 */
-	uint8_t table_tag[16];	  /* 76 */
-	uint8_t reserved1[4];	  /* 92 zero */
-	/* 96: name bytes, no NUL */
+	uint8_t type[2];	 /*  0 RECORD_SNAPSHOT */
+	uint8_t length[2];	 /*  2 96 + name_len */
+	uint8_t id[8];		 /*  4 from next_object_id: never reused */
+	uint8_t generation[8];	 /* 12 the commit that took it */
+	uint8_t created_sec[8];	 /* 20 */
+	uint8_t created_nsec[4]; /* 28 */
+	uint8_t table_offset[8]; /* 32 first block of the frozen chain */
+	uint8_t table_crc[4];	 /* 40 its crc32c (ENCRYPTED: ciphertext's) */
+	uint8_t table_blocks[4]; /* 44 blocks in the chain, >= 1 */
+	uint8_t flags[4];	 /* 48 SNAPSHOT_FLAG_* */
+	uint8_t name_len[2];	 /* 52 1..FORMAT_SNAPSHOT_NAME_MAX */
+	uint8_t reserved0[2];	 /* 54 zero */
+	uint8_t table_birth[8];	 /* 56 ENCRYPTED: seal of block 0, else 0 */
+	uint8_t table_nonce[12]; /* 64 */
+	uint8_t table_tag[16];	 /* 76 */
+	uint8_t reserved1[4];	 /* 92 zero */
+				 /* 96: name bytes, no NUL */
 };
 _Static_assert(sizeof(struct snapshot_record_layout) == 96, "snapshot record");
 
-#define SN_OFF_ID	     4
-#define SN_OFF_GENERATION    12
-#define SN_OFF_CREATED_SEC   20
-#define SN_OFF_CREATED_NSEC  28
-#define SN_OFF_TABLE_OFFSET  32
-#define SN_OFF_TABLE_CRC     40
-#define SN_OFF_TABLE_BLOCKS  44
-#define SN_OFF_FLAGS	     48
-#define SN_OFF_NAME_LEN	     52
-#define SN_OFF_TABLE_BIRTH   56
-#define SN_OFF_TABLE_NONCE   64
-#define SN_OFF_TABLE_TAG     76
-#define SN_OFF_RESERVED1     92
+#define SN_OFF_ID	      4
+#define SN_OFF_GENERATION     12
+#define SN_OFF_CREATED_SEC    20
+#define SN_OFF_CREATED_NSEC   28
+#define SN_OFF_TABLE_OFFSET   32
+#define SN_OFF_TABLE_CRC      40
+#define SN_OFF_TABLE_BLOCKS   44
+#define SN_OFF_FLAGS	      48
+#define SN_OFF_NAME_LEN	      52
+#define SN_OFF_TABLE_BIRTH    56
+#define SN_OFF_TABLE_NONCE    64
+#define SN_OFF_TABLE_TAG      76
+#define SN_OFF_RESERVED1      92
 #define SNAPSHOT_RECORD_FIXED 96u
 /* the frozen chain holds image seals (its own IMAGE_SEALS bit) */
 #define SNAPSHOT_FLAG_IMAGE_SEALS (1u << 0)

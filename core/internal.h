@@ -141,6 +141,11 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
  * one not reused by then. */
 void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		  void *arg);
+/* alloc_release_held - the commit that retires the older slot's tree is
+ * durable: what the commit before it held is free now (alloc_commit does
+ * it first thing; a superblock-only commit calls it alone). */
+void alloc_release_held(struct alloc *a, void (*punch)(void *arg, uint64_t n),
+			void *arg);
 /* alloc_recycle_flush - punch (return to the host) every data cluster the
  * last alloc_commit freed that is still free and unused.  alloc_commit does
  * it for the previous commit's frees; call it when the container goes idle
@@ -363,8 +368,8 @@ struct container {
 	/* legacy (version 1) save record, converted to a seal at load */
 	struct legacy_save *legacy_save;
 	bool table_seals; /* the newest table uses FEATURE_INCOMPAT_IMAGE_SEALS */
-	bool table_snaps; /* the newest table may hold snapshot records */
-	struct dir_info dir;	/* the guest as a directory */
+	bool table_snaps;    /* the newest table may hold snapshot records */
+	struct dir_info dir; /* the guest as a directory */
 	/* snapshots, oldest first (snapshot.c); snap_pending: the one the
 	 * running commit writes a frozen chain for, or NULL */
 	struct snapshot **snaps;

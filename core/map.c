@@ -542,11 +542,9 @@ static int node_read(struct container *c, uint64_t owner, uint64_t phys,
 	struct map_seal unused;
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		*why = "invalid map entry";
-		ret = map_entry_decode(c,
-				       buf + BLOCK_HEADER_SIZE +
-					       (size_t)i * c->entry_size,
-				       file_size, &entries[i],
-				       seals ? &seals[i] : &unused);
+		ret = map_entry_decode(
+			c, buf + BLOCK_HEADER_SIZE + (size_t)i * c->entry_size,
+			file_size, &entries[i], seals ? &seals[i] : &unused);
 		if (ret)
 			return ret;
 		bool leaf_kind = entries[i].kind != MAP_KIND_NODE;
@@ -627,10 +625,11 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 				n->seals[i] = tseal[i];
 			if (e->kind == MAP_KIND_RAW ||
 			    e->kind == MAP_KIND_COMPRESSED) {
-				ret = refs ? load_ref(l,
-						      cluster_of(c, e->offset),
-						      e->kind ==
-							      MAP_KIND_COMPRESSED)
+				ret = refs ? load_ref(
+						     l,
+						     cluster_of(c, e->offset),
+						     e->kind ==
+							     MAP_KIND_COMPRESSED)
 					   : 0;
 				if (ret) {
 					ret = load_fail(l, ret,

@@ -1010,7 +1010,15 @@ int store_guest_delete(struct store *s, const char *name, unsigned flags)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	if (!(flags & STORE_DELETE_CONTENTS) && info.object_count > 0) {
+	/* Snapshots count as contents: an rmdir of a guest whose files are
+	 * gone must not take its snapshots with it. */
+	struct snapshot_info *snaps = NULL;
+	size_t snap_num = 0;
+	if (!(flags & STORE_DELETE_CONTENTS) &&
+	    container_snapshot_list(c, &snaps, &snap_num) == 0)
+		free(snaps);
+	if (!(flags & STORE_DELETE_CONTENTS) &&
+	    (info.object_count > 0 || snap_num > 0)) {
 		ret = -ENOTEMPTY;
 		goto out_unlock;
 	}

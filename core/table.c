@@ -482,9 +482,9 @@ int table_write_frozen(struct container *c, uint64_t generation,
 		       struct map_seal *out_seal, uint32_t *out_flags)
 {
 	*out_flags = save_uses_seals(c) ? SNAPSHOT_FLAG_IMAGE_SEALS : 0;
-	return table_write_chain(c, generation, snap_id, meta_new,
-				 meta_new_num, meta_new_cap, out_blocks,
-				 out_block_num, out_first, out_crc, out_seal);
+	return table_write_chain(c, generation, snap_id, meta_new, meta_new_num,
+				 meta_new_cap, out_blocks, out_block_num,
+				 out_first, out_crc, out_seal);
 }
 
 /* ---- reading ------------------------------------------------------------ */

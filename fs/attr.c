@@ -19,6 +19,21 @@
  * object ids; past that, numbers may repeat (never for the directory).  The
  * FUSE node id is unrelated (nodes.c).
  *
+ * The snapshot area (snapdir.c) needs numbers of its own: a file of a
+ * snapshot is not the live file (cp would refuse to copy one over the
+ * other as "the same file", and rsync -H, tar and backup tools would merge
+ * them), and there are no bits left in the scheme above.  So
+ *
+ *     GUEST/.snapshots            2^63 | H(G, 0, 0)
+ *     GUEST/.snapshots/NAME       2^63 | H(G, snapshot id, 0)
+ *     GUEST/.snapshots/NAME/FILE  2^63 | H(G, snapshot id, object id)
+ *
+ * with H a 63-bit mix of the three numbers, which never change for one
+ * snapshot (ids are never reused within a container, and ids are never 0).
+ * They are stable across remounts, distinct from every live number while
+ * G < 2^39 (every ext4 and XFS inode in practice), and distinct among
+ * themselves with the probability of a 63-bit hash.
+ *
  * Guest directories
  * -----------------
  * A guest directory's mode, owner, group, mtime and ctime live in its
@@ -66,6 +81,26 @@ uint64_t attr_ino_guest(uint64_t host_ino)
 uint64_t attr_ino_object(uint64_t host_ino, uint64_t object_id)
 {
 	return attr_ino_guest(host_ino) | (1 + object_id % INO_OBJECT_MASK);
+}
+
+static uint64_t ino_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t attr_ino_snap(uint64_t host_ino, uint64_t snap_id, uint64_t object_id)
+{
+	uint64_t h =
+		ino_mix(ino_host_part(host_ino) + UINT64_C(0x9e3779b97f4a7c15));
+
+	h = ino_mix(h ^ snap_id);
+	h = ino_mix(h ^ object_id);
+	return (UINT64_C(1) << 63) | (h >> 1);
 }
 
 int attr_fill_root(struct hfs *fs, struct stat *out_st)
@@ -200,6 +235,10 @@ static int node_stat(struct hfs_req *r, struct stat *out_st)
 		if (err)
 			return err;
 		return object_stat(r->fs, r->c, r->node, out_st);
+	case NODE_SNAPDIR:
+	case NODE_SNAPSHOT:
+	case NODE_SNAPFILE:
+		return snap_stat(r, out_st);
 	}
 	return -EIO;
 }
@@ -331,6 +370,11 @@ void hfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		if (!err)
 			err = object_setattr_all(r.fs, r.c, r.guest, r.node,
 						 attr, to_set);
+		break;
+	case NODE_SNAPDIR:
+	case NODE_SNAPSHOT:
+	case NODE_SNAPFILE:
+		err = -EROFS; /* snapshots are read-only (snapdir.c) */
 		break;
 	default:
 		err = -EIO;

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -65,7 +66,8 @@ static void guest_log_refused(struct hfs *fs, const char *name, int err,
 	default:
 		break;
 	}
-	log_msg(LOG_ERR,
+	log_object(
+		LOG_ERR, name, NULL,
 		"%s: container %s/%s%s cannot be opened: %s%s%s; every "
 		"operation on this guest fails with %s, the rest of the store "
 		"keeps working",
@@ -95,6 +97,58 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 void guest_release(struct hfs *fs, struct container *c)
 {
 	store_guest_put(fs->store, c);
+}
+
+void guest_changed_elsewhere(void *arg, enum control_op op, const char *guest,
+			     const char *name)
+{
+	struct hfs *fs = arg;
+	fuse_ino_t *ids = NULL, snapdir = 0;
+	size_t num = 0;
+
+	/* Only what the kernel may have cached needs dropping: nodes exist
+	 * only for what it looked up. */
+	if (nodes_of_guest(guest, &ids, &num, &snapdir) != 0)
+		num = 0;
+	switch (op) {
+	case CONTROL_OP_ROLLBACK:
+		/* every file may have another size, mode or content now */
+		for (size_t i = 0; i < num; i++)
+			(void)fuse_lowlevel_notify_inval_inode(fs->se, ids[i],
+							       0, 0);
+		log_msg(LOG_NOTICE,
+			"%s: rolled back to snapshot %s (hangar, through the "
+			"control socket)",
+			guest, name ? name : "?");
+		break;
+	case CONTROL_OP_SNAPSHOT_CREATE:
+	case CONTROL_OP_SNAPSHOT_DELETE:
+		if (snapdir) {
+			(void)fuse_lowlevel_notify_inval_inode(fs->se, snapdir,
+							       0, 0);
+			if (op == CONTROL_OP_SNAPSHOT_DELETE && name)
+				(void)fuse_lowlevel_notify_inval_entry(
+					fs->se, snapdir, name, strlen(name));
+		}
+		log_msg(LOG_INFO,
+			"%s: snapshot %s %s (hangar, through the control "
+			"socket)",
+			guest, name ? name : "?",
+			op == CONTROL_OP_SNAPSHOT_CREATE ? "taken" : "deleted");
+		break;
+	case CONTROL_OP_DELETE:
+		nodes_guest_removed(guest);
+		(void)fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID,
+						       guest, strlen(guest));
+		log_msg(LOG_INFO,
+			"%s: guest removed (hangar, through the control "
+			"socket)",
+			guest);
+		break;
+	default:
+		break;
+	}
+	free(ids);
 }
 
 int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st)

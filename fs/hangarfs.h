@@ -6,7 +6,9 @@
  * -------------------
  * hangarfs is a low-level libfuse3 file system over core/.  The mount root
  * lists the store's guests; each guest is a directory whose entries are the
- * objects of that guest's container (regular files only).
+ * objects of that guest's container (regular files only), plus a hidden
+ * `.snapshots` directory (snapdir.c): one read-only directory per snapshot
+ * of the guest, holding its files as of that snapshot.
  *
  *  - FUSE node ids are handles into our own runtime table (nodes.c); they
  *    are never reused while the daemon runs, so the generation is always 0.
@@ -42,13 +44,19 @@
 #include <sys/stat.h>
 
 #include "hangar/container.h"
+#include "hangar/names.h"
+#include "hangar/control.h"
 #include "secret.h"
 #include "hangar/store.h"
 
 /* Longest guest name (names.h: 1..64 bytes) plus NUL. */
-#define HFS_GUEST_NAME_MAX 65
+#define HFS_GUEST_NAME_MAX (NAME_GUEST_MAX + 1)
 /* Longest object name plus NUL. */
-#define HFS_OBJECT_NAME_MAX 256
+#define HFS_OBJECT_NAME_MAX (NAME_OBJECT_MAX + 1)
+/* Longest snapshot name (container.h: 1..64 bytes) plus NUL. */
+#define HFS_SNAPSHOT_NAME_MAX 65
+/* The directory of snapshots inside every guest directory (snapdir.c). */
+#define HFS_SNAPSHOTS_DIR ".snapshots"
 
 /* The mount.  Set up by main.c before the session loop, then read-only. */
 struct hfs {
@@ -64,15 +72,41 @@ struct hfs {
 
 /* ---- log.c --------------------------------------------------------------- */
 
-/*
- * log_open - choose where log lines go: stderr (foreground) or syslog
- * (daemon).  Until it is called, lines go to stderr.
- */
-void log_open(bool use_syslog);
+/* Where log lines go: chosen once by log_open (log.c says how). */
+struct log_options {
+	bool foreground;      /* -f: stderr unless it is the journal stream */
+	const char *log_file; /* -o log_file=PATH, or NULL */
+	const char *store;    /* the store directory: STORE= in the journal */
+};
 
-/* log_msg - one line, printf-style, at syslog priority `prio`. */
+/*
+ * log_open - choose where log lines go (the journal, stderr, syslog, and
+ * the log file too) and open the log file.  Until it is called, lines go
+ * to stderr.  Prints a warning when a daemon has no log socket and no log
+ * file (its lines then stay on stderr).  0, or -errno opening the log file
+ * (nothing else changed).  `o->store` must outlive the log.
+ */
+int log_open(const struct log_options *o);
+
+/* log_keeps_stderr - whether lines go to stderr, which a daemon must then
+ * keep instead of /dev/null (daemon.c). */
+bool log_keeps_stderr(void);
+
+/* log_detach - a daemon left the terminal: stop copying lines to stderr. */
+void log_detach(void);
+
+/* log_close - close the log file (at exit). */
+void log_close(void);
+
+/* log_msg - one line, printf-style, at syslog priority `prio`; in the
+ * journal with GUEST= of the request this thread serves, if any. */
 void log_msg(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* log_object - the same about guest `guest` (NULL: the request's) and its
+ * file `object` (may be NULL): the journal's GUEST= and OBJECT= fields. */
+void log_object(int prio, const char *guest, const char *object,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * log_set_guest - name the guest the calling thread is working on, so that
@@ -103,14 +137,25 @@ enum node_kind {
 	NODE_ROOT = 1,
 	NODE_GUEST = 2,
 	NODE_OBJECT = 3,
+	/* the snapshot area (snapdir.c), read-only but for mkdir/rmdir in
+	 * SNAPDIR: */
+	NODE_SNAPDIR = 4,  /* GUEST/.snapshots */
+	NODE_SNAPSHOT = 5, /* GUEST/.snapshots/NAME: one snapshot */
+	NODE_SNAPFILE = 6, /* GUEST/.snapshots/NAME/FILE: an object of it */
 };
 
 struct node {
 	fuse_ino_t nodeid;   /* const */
 	enum node_kind kind; /* const */
-	struct node *guest;  /* OBJECT: its guest (a ref is held); const */
-	uint64_t object_id;  /* OBJECT: the object's id; const */
+	struct node *guest;  /* every kind but ROOT and GUEST: its guest (a
+				ref is held); const */
+	uint64_t object_id;  /* OBJECT, SNAPFILE: the object's id; const */
 	uint64_t host_ino;   /* GUEST: container file's host inode; const */
+	/* SNAPSHOT, SNAPFILE: which snapshot (ids are never reused within a
+	 * container, so a snapshot deleted and taken again under the same
+	 * name is another node); const */
+	uint64_t snap_id;
+	char snap_name[HFS_SNAPSHOT_NAME_MAX];
 
 	/* Protected by the node table mutex: */
 	char name[HFS_GUEST_NAME_MAX]; /* GUEST: current guest name */
@@ -144,6 +189,28 @@ struct node *nodes_root(void);
  */
 struct node *nodes_lookup_guest(const char *name, uint64_t host_ino);
 struct node *nodes_lookup_object(struct node *guest, uint64_t object_id);
+
+/*
+ * nodes_lookup_snap - the node of the snapshot area of `guest`: SNAPDIR
+ * (snap_id 0, name "", object_id 0), a SNAPSHOT (object_id 0) or a
+ * SNAPFILE, created if needed, with one more kernel lookup counted.  NULL
+ * on ENOMEM.
+ */
+struct node *nodes_lookup_snap(struct node *guest, enum node_kind kind,
+			       uint64_t snap_id, const char *snap_name,
+			       uint64_t object_id);
+
+/*
+ * nodes_of_guest - the node ids of guest `name` (first) and of every node
+ * under it (files, .snapshots and what is in it), into *out_ids (free());
+ * *out_snapdir gets the .snapshots node's id, 0 if the kernel has none.
+ * -ENOENT when no node has that guest name, -ENOMEM.
+ */
+int nodes_of_guest(const char *name, fuse_ino_t **out_ids, size_t *out_num,
+		   fuse_ino_t *out_snapdir);
+
+/* nodes_in_snapshots - whether `n` is in a guest's .snapshots area. */
+bool nodes_in_snapshots(const struct node *n);
 
 /* nodes_forget - the kernel dropped `nlookup` lookups. */
 void nodes_forget(struct node *n, uint64_t nlookup);
@@ -190,6 +257,16 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 void guest_release(struct hfs *fs, struct container *c);
 
 /*
+ * guest_changed_elsewhere - control_mount.changed (hangar/control.h): a
+ * request on the control socket changed guest `guest` behind the kernel's
+ * back: drop what the kernel cached of it (the attributes of its nodes
+ * after a rollback, a deleted guest's or snapshot's name) and log it.
+ * `arg` is the struct hfs.  Runs on the control's serving thread.
+ */
+void guest_changed_elsewhere(void *arg, enum control_op op, const char *guest,
+			     const char *name);
+
+/*
  * guest_host_stat - stat the container file of guest `name` on the host
  * (core's store_guest_stat).  -ENOENT if there is no such guest (or the
  * name is not a guest name, or the file is not listed as a guest).
@@ -199,12 +276,16 @@ int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st);
 /* ---- req.c: one request (the reply rule is at the top of req.c) ---------- */
 
 /* What hfs_req_begin / hfs_req_need check and take, in this order. */
-#define HFS_REQ_ROOT	  (1u << 0) /* the node may be the root */
-#define HFS_REQ_GUEST	  (1u << 1) /* ... a guest directory */
-#define HFS_REQ_OBJECT	  (1u << 2) /* ... an object (no kind bit: any) */
-#define HFS_REQ_ANY_KIND  (HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_OBJECT)
+#define HFS_REQ_ROOT   (1u << 0) /* the node may be the root */
+#define HFS_REQ_GUEST  (1u << 1) /* ... a guest directory */
+#define HFS_REQ_OBJECT (1u << 2) /* ... an object (no kind bit: any) */
+#define HFS_REQ_ANY_KIND                                                       \
+	(HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_OBJECT | HFS_REQ_SNAPDIR |     \
+	 HFS_REQ_SNAPFILE)
 #define HFS_REQ_WRITE	  (1u << 3) /* EROFS on a read-only mount */
 #define HFS_REQ_CONTAINER (1u << 4) /* take the node's guest's container */
+#define HFS_REQ_SNAPDIR	  (1u << 5) /* ... .snapshots or one snapshot */
+#define HFS_REQ_SNAPFILE  (1u << 6) /* ... a file of a snapshot */
 /* The errno for a node of another kind (default: ENOTDIR where a directory
  * was needed, EISDIR where a file was). */
 #define HFS_REQ_ERRNO_SHIFT   16
@@ -254,9 +335,12 @@ void hfs_req_end_status(struct hfs_req *r, int err);
 
 /* ---- attr.c -------------------------------------------------------------- */
 
-/* attr_ino_guest / attr_ino_object - the stable st_ino (see attr.c). */
+/* attr_ino_guest / attr_ino_object / attr_ino_snap - the stable st_ino
+ * (see attr.c); attr_ino_snap names .snapshots (0, 0), a snapshot
+ * (snap_id, 0) and a file of one (snap_id, object_id). */
 uint64_t attr_ino_guest(uint64_t host_ino);
 uint64_t attr_ino_object(uint64_t host_ino, uint64_t object_id);
+uint64_t attr_ino_snap(uint64_t host_ino, uint64_t snap_id, uint64_t object_id);
 
 /* attr_fill_root / attr_fill_guest / attr_fill_object - a struct stat.
  * attr_fill_guest: `host` is the container file's stat, `dir` the guest
@@ -300,6 +384,15 @@ void savelog_not_resumable(struct container *c, const char *guest,
 
 /* ---- ops_dir.c ----------------------------------------------------------- */
 
+/*
+ * hfs_name_check - -ENAMETOOLONG if `name` is longer than directory `dir`
+ * allows (NAME_GUEST_MAX in the root, NAME_OBJECT_MAX in a guest: what
+ * statfs says as f_namemax), else 0.  Every op that names an entry asks
+ * first, so an over-long name gets ENAMETOOLONG, as POSIX wants, rather
+ * than core's EINVAL or a lookup's ENOENT.
+ */
+int hfs_name_check(const struct node *dir, const char *name);
+
 void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void hfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void hfs_forget_multi(fuse_req_t req, size_t count,
@@ -325,6 +418,31 @@ void hfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 void hfs_statfs(fuse_req_t req, fuse_ino_t ino);
 
 /*
+ * A directory listing, taken at opendir so offsets are stable: dir_new
+ * with room for `cap` entries, dir_add one (-EOVERFLOW past cap),
+ * dir_free (accepts NULL).
+ */
+struct dir_entry {
+	uint64_t ino;
+	mode_t type;
+	char *name;
+};
+
+struct dir_handle {
+	size_t num, cap;
+	struct dir_entry *entries;
+};
+
+struct dir_handle *dir_new(size_t cap);
+int dir_add(struct dir_handle *d, uint64_t ino, mode_t type, const char *name);
+void dir_free(struct dir_handle *d);
+
+/* dir_reply_entry - reply with `e`; if the kernel did not take it, undo
+ * the lookup counted on `n`. */
+void dir_reply_entry(fuse_req_t req, const struct fuse_entry_param *e,
+		     struct node *n);
+
+/*
  * dir_make_entry - fill `out_e` for object `id` (named `name`) of guest node
  * `guest` and count one kernel lookup on its node, returned in *out_node.
  * Does not reply.  0 or a negative errno (then no lookup is counted).
@@ -332,6 +450,38 @@ void hfs_statfs(fuse_req_t req, fuse_ino_t ino);
 int dir_make_entry(struct hfs *fs, struct node *guest, struct container *c,
 		   const char *name, uint64_t id,
 		   struct fuse_entry_param *out_e, struct node **out_node);
+
+/* ---- snapdir.c: GUEST/.snapshots ----------------------------------------- */
+
+/*
+ * snap_lookup - `name` in request `r`'s node: ".snapshots" in a guest, a
+ * snapshot in SNAPDIR, a file in a SNAPSHOT.  Fills `out_e` and counts one
+ * lookup on *out_node.  Needs the request's container.
+ */
+int snap_lookup(struct hfs_req *r, const char *name,
+		struct fuse_entry_param *out_e, struct node **out_node);
+
+/* snap_stat - what stat(2) shows for a node of the snapshot area. */
+int snap_stat(struct hfs_req *r, struct stat *out_st);
+
+/* snap_list - the listing of a SNAPDIR or SNAPSHOT node. */
+int snap_list(struct hfs_req *r, struct dir_handle **out_d);
+
+/* snap_mkdir / snap_rmdir - take / delete snapshot `name` (SNAPDIR node;
+ * EROFS elsewhere).  snap_mkdir fills the new directory's entry. */
+int snap_mkdir(struct hfs_req *r, const char *name,
+	       struct fuse_entry_param *out_e, struct node **out_node);
+int snap_rmdir(struct hfs_req *r, const char *name);
+
+/*
+ * snap_view_open - the read-only view of the snapshot a SNAPSHOT or
+ * SNAPFILE node names, from the guest's container `c` (container.h:
+ * container_snapshot_open), which the caller keeps until the matching
+ * container_snapshot_close(c, view).  -ENOENT when that snapshot is gone
+ * (even if another one has its name now).
+ */
+int snap_view_open(struct container *c, const struct node *n,
+		   struct container **out_view);
 
 /* ---- ops_file.c ---------------------------------------------------------- */
 
@@ -380,7 +530,8 @@ int daemon_start(void);
 
 /*
  * daemon_ready - tell the waiting parent how startup went (0 = mounted) and,
- * on success, detach from the terminal (stdio to /dev/null, chdir /).
+ * on success, detach from the terminal (stdin and stdout to /dev/null, and
+ * stderr unless the log still needs it: log_keeps_stderr; chdir /).
  */
 void daemon_ready(int status);
 

@@ -11,8 +11,10 @@
  *
  * A node is found two ways: by node id (every request) and by key, so two
  * lookups of the same thing return the same node: a guest by its name, an
- * object by (guest node, object id).  Object ids are never reused within a
- * container, so an object node stays hashed for its whole life.  A guest's
+ * object by (guest node, object id), a node of the snapshot area by (guest
+ * node, kind, snapshot id, object id).  Object and snapshot ids are never
+ * reused within a container, so those nodes stay hashed for their whole
+ * life.  A guest's
  * key changes on rename (rehashed) and disappears on rmdir (unhashed, so a
  * new guest of the same name gets a fresh node and the kernel never sees a
  * dead directory come back under the old id).
@@ -20,7 +22,8 @@
  * Invariants (asserted where they are relied on):
  *   1. A node is freed exactly when nlookup == 0 and refs == 0; the root is
  *      never freed.
- *   2. An object node holds one ref on its guest node.
+ *   2. An object node, and every node of the snapshot area, holds one ref
+ *      on its guest node.
  *   3. Every hashed node is in both chains; an unhashed node only in the
  *      by-id chain.
  *
@@ -71,12 +74,26 @@ static unsigned bucket_of_object(const struct node *guest, uint64_t id)
 	return (unsigned)(h >> 52) % NODES_BUCKETS;
 }
 
+static unsigned bucket_of_snap(const struct node *guest, enum node_kind kind,
+			       uint64_t snap_id, uint64_t object_id)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)guest ^ (uint64_t)kind << 56 ^
+		      snap_id * 0xff51afd7ed558ccdull ^ object_id) *
+		     0x9e3779b97f4a7c15ull;
+
+	return (unsigned)(h >> 52) % NODES_BUCKETS;
+}
+
 static unsigned bucket_of_key(const struct node *n)
 {
 	if (n->kind == NODE_GUEST)
 		return bucket_of_name(n->name);
-	return bucket_of_object(n->guest, n->object_id);
+	if (n->kind == NODE_OBJECT)
+		return bucket_of_object(n->guest, n->object_id);
+	return bucket_of_snap(n->guest, n->kind, n->snap_id, n->object_id);
 }
+
+static struct node *find_guest_locked(const char *name);
 
 /* Caller holds table.lock. */
 static void unlink_by_id(struct node *n)
@@ -142,7 +159,7 @@ static struct node *node_new(enum node_kind kind)
 static void maybe_free(struct node *n)
 {
 	while (n && n != &table.root && n->nlookup == 0 && n->refs == 0) {
-		struct node *guest = n->kind == NODE_OBJECT ? n->guest : NULL;
+		struct node *guest = n->guest; /* NULL for ROOT and GUEST */
 
 		unhash_key(n);
 		unlink_by_id(n);
@@ -256,6 +273,81 @@ struct node *nodes_lookup_object(struct node *guest, uint64_t object_id)
 out_unlock:
 	pthread_mutex_unlock(&table.lock);
 	return n;
+}
+
+struct node *nodes_lookup_snap(struct node *guest, enum node_kind kind,
+			       uint64_t snap_id, const char *snap_name,
+			       uint64_t object_id)
+{
+	struct node *n;
+
+	assert(guest->kind == NODE_GUEST);
+	assert(kind == NODE_SNAPDIR || kind == NODE_SNAPSHOT ||
+	       kind == NODE_SNAPFILE);
+	assert(strlen(snap_name) < HFS_SNAPSHOT_NAME_MAX);
+	pthread_mutex_lock(&table.lock);
+	n = table.by_key[bucket_of_snap(guest, kind, snap_id, object_id)];
+	while (n && !(n->kind == kind && n->guest == guest &&
+		      n->snap_id == snap_id && n->object_id == object_id))
+		n = n->next_by_key;
+	if (!n) {
+		n = node_new(kind);
+		if (!n)
+			goto out_unlock;
+		n->guest = guest;
+		n->snap_id = snap_id;
+		n->object_id = object_id;
+		strcpy(n->snap_name, snap_name);
+		guest->refs++;
+		hash_key(n);
+	}
+	n->nlookup++;
+out_unlock:
+	pthread_mutex_unlock(&table.lock);
+	return n;
+}
+
+int nodes_of_guest(const char *name, fuse_ino_t **out_ids, size_t *out_num,
+		   fuse_ino_t *out_snapdir)
+{
+	fuse_ino_t *ids = NULL;
+	size_t num = 0, cap = 0;
+	struct node *g;
+	int err = 0;
+
+	*out_snapdir = 0;
+	pthread_mutex_lock(&table.lock);
+	g = find_guest_locked(name);
+	if (!g) {
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	cap = 1 + g->refs; /* each node under it holds one ref on it */
+	ids = malloc(cap * sizeof(*ids));
+	if (!ids) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	ids[num++] = g->nodeid;
+	for (unsigned b = 0; b < NODES_BUCKETS; b++)
+		for (struct node *n = table.by_id[b]; n; n = n->next_by_id) {
+			if (n->guest != g || num == cap)
+				continue;
+			ids[num++] = n->nodeid;
+			if (n->kind == NODE_SNAPDIR)
+				*out_snapdir = n->nodeid;
+		}
+out_unlock:
+	pthread_mutex_unlock(&table.lock);
+	*out_ids = ids;
+	*out_num = num;
+	return err;
+}
+
+bool nodes_in_snapshots(const struct node *n)
+{
+	return n->kind == NODE_SNAPDIR || n->kind == NODE_SNAPSHOT ||
+	       n->kind == NODE_SNAPFILE;
 }
 
 void nodes_forget(struct node *n, uint64_t nlookup)

@@ -8,7 +8,11 @@
  *               mknod(S_IFREG)/create make one; unlink and rename (also
  *               RENAME_NOREPLACE) change names atomically; subdirectories,
  *               symlinks, hard links, devices and fifos are EPERM with no
- *               side effect.
+ *               side effect.  The one name that is not a file is
+ *               `.snapshots` (snapdir.c): looked up but never listed, and
+ *               no file may take its name (EEXIST; EPERM to rename it).
+ *   .snapshots  its nodes' lookups, listings, mkdir and rmdir are
+ *               snapdir.c's; every other change there is EROFS.
  *
  * Each op is one request (req.c: begin; work; end; reply), so it replies
  * exactly once, after the container reference is dropped.  Errors from core
@@ -35,6 +39,18 @@
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
+
+/* ---- names --------------------------------------------------------------- */
+
+int hfs_name_check(const struct node *dir, const char *name)
+{
+	/* snapshot names are 1..64 bytes, like guest names */
+	const size_t max = dir->kind == NODE_ROOT || dir->kind == NODE_SNAPDIR
+				   ? NAME_GUEST_MAX
+				   : NAME_OBJECT_MAX;
+
+	return strnlen(name, max + 1) > max ? -ENAMETOOLONG : 0;
+}
 
 /* ---- lookup and forget --------------------------------------------------- */
 
@@ -89,9 +105,8 @@ static int root_make_entry(struct hfs *fs, const char *name,
 	return 0;
 }
 
-/* Reply with `e`; if the kernel did not take it, undo the lookup. */
-static void reply_entry(fuse_req_t req, const struct fuse_entry_param *e,
-			struct node *n)
+void dir_reply_entry(fuse_req_t req, const struct fuse_entry_param *e,
+		     struct node *n)
 {
 	if (fuse_reply_entry(req, e) != 0)
 		nodes_forget(n, 1);
@@ -106,10 +121,17 @@ void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int err;
 
 	if (!hfs_req_begin(&r, req, parent,
-			   HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_CONTAINER))
+			   HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_SNAPDIR |
+				   HFS_REQ_CONTAINER))
 		return;
-	if (r.node->kind == NODE_ROOT) {
+	err = hfs_name_check(r.node, name);
+	if (err) {
+		/* too long for this directory */
+	} else if (r.node->kind == NODE_ROOT) {
 		err = root_make_entry(r.fs, name, &e, &n);
+	} else if (r.node->kind != NODE_GUEST ||
+		   strcmp(name, HFS_SNAPSHOTS_DIR) == 0) {
+		err = snap_lookup(&r, name, &e, &n);
 	} else {
 		err = object_lookup(r.c, name, &id);
 		if (!err)
@@ -117,7 +139,7 @@ void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 					     &n);
 	}
 	if (hfs_req_end(&r, err))
-		reply_entry(req, &e, n);
+		dir_reply_entry(req, &e, n);
 }
 
 void hfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -143,19 +165,22 @@ void hfs_forget_multi(fuse_req_t req, size_t count,
 
 /* ---- readdir ------------------------------------------------------------- */
 
-/* A directory listing, snapshotted at opendir so offsets are stable. */
-struct dir_entry {
-	uint64_t ino;
-	mode_t type;
-	char *name;
-};
+struct dir_handle *dir_new(size_t cap)
+{
+	struct dir_handle *d = calloc(1, sizeof(*d));
 
-struct dir_handle {
-	size_t num;
-	struct dir_entry *entries;
-};
+	if (!d)
+		return NULL;
+	d->entries = calloc(cap ? cap : 1, sizeof(*d->entries));
+	if (!d->entries) {
+		free(d);
+		return NULL;
+	}
+	d->cap = cap;
+	return d;
+}
 
-static void dir_handle_free(struct dir_handle *d)
+void dir_free(struct dir_handle *d)
 {
 	if (!d)
 		return;
@@ -165,12 +190,11 @@ static void dir_handle_free(struct dir_handle *d)
 	free(d);
 }
 
-static int dir_handle_add(struct dir_handle *d, size_t cap, uint64_t ino,
-			  mode_t type, const char *name)
+int dir_add(struct dir_handle *d, uint64_t ino, mode_t type, const char *name)
 {
 	char *copy;
 
-	if (d->num >= cap)
+	if (d->num >= d->cap)
 		return -EOVERFLOW;
 	copy = strdup(name);
 	if (!copy)
@@ -194,20 +218,17 @@ static int list_root(struct hfs *fs, struct dir_handle **out_d)
 	if (err)
 		return err;
 	err = -ENOMEM;
-	d = calloc(1, sizeof(*d));
+	d = dir_new(num + 2);
 	if (!d)
 		goto out_free_names;
-	d->entries = calloc(num + 2, sizeof(*d->entries));
-	if (!d->entries)
-		goto out_free_dir;
-	err = dir_handle_add(d, num + 2, FUSE_ROOT_ID, S_IFDIR, ".");
+	err = dir_add(d, FUSE_ROOT_ID, S_IFDIR, ".");
 	if (!err)
-		err = dir_handle_add(d, num + 2, FUSE_ROOT_ID, S_IFDIR, "..");
+		err = dir_add(d, FUSE_ROOT_ID, S_IFDIR, "..");
 	for (size_t i = 0; !err && i < num; i++) {
 		if (guest_host_stat(fs, names[i], &host) != 0)
 			continue; /* removed since the listing */
-		err = dir_handle_add(d, num + 2, attr_ino_guest(host.st_ino),
-				     S_IFDIR, names[i]);
+		err = dir_add(d, attr_ino_guest(host.st_ino), S_IFDIR,
+			      names[i]);
 	}
 	if (err)
 		goto out_free_dir;
@@ -216,13 +237,14 @@ static int list_root(struct hfs *fs, struct dir_handle **out_d)
 	return 0;
 
 out_free_dir:
-	dir_handle_free(d);
+	dir_free(d);
 out_free_names:
 	store_names_free(names, num);
 	return err;
 }
 
-/* The listing of request `r`'s guest node, through its container. */
+/* The listing of request `r`'s guest node, through its container.
+ * `.snapshots` is not listed (snapdir.c says why). */
 static int list_guest(struct hfs_req *r, struct dir_handle **out_d)
 {
 	const struct node *guest = r->node;
@@ -235,21 +257,18 @@ static int list_guest(struct hfs_req *r, struct dir_handle **out_d)
 	if (err)
 		return err;
 	err = -ENOMEM;
-	d = calloc(1, sizeof(*d));
+	d = dir_new(num + 2);
 	if (!d)
 		goto out_free_objs;
-	d->entries = calloc(num + 2, sizeof(*d->entries));
-	if (!d->entries)
-		goto out_free_dir;
-	err = dir_handle_add(d, num + 2, attr_ino_guest(guest->host_ino),
-			     S_IFDIR, ".");
+	err = dir_add(d, attr_ino_guest(guest->host_ino), S_IFDIR, ".");
 	if (!err)
-		err = dir_handle_add(d, num + 2, FUSE_ROOT_ID, S_IFDIR, "..");
-	for (size_t i = 0; !err && i < num; i++)
-		err = dir_handle_add(
-			d, num + 2,
-			attr_ino_object(guest->host_ino, objs[i].id), S_IFREG,
-			objs[i].name);
+		err = dir_add(d, FUSE_ROOT_ID, S_IFDIR, "..");
+	for (size_t i = 0; !err && i < num; i++) {
+		if (strcmp(objs[i].name, HFS_SNAPSHOTS_DIR) == 0)
+			continue; /* a file made before; the directory hides it */
+		err = dir_add(d, attr_ino_object(guest->host_ino, objs[i].id),
+			      S_IFREG, objs[i].name);
+	}
 	if (err)
 		goto out_free_dir;
 	free(objs);
@@ -257,7 +276,7 @@ static int list_guest(struct hfs_req *r, struct dir_handle **out_d)
 	return 0;
 
 out_free_dir:
-	dir_handle_free(d);
+	dir_free(d);
 out_free_objs:
 	free(objs);
 	return err;
@@ -270,17 +289,20 @@ void hfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int err;
 
 	if (!hfs_req_begin(&r, req, ino,
-			   HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_CONTAINER))
+			   HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_SNAPDIR |
+				   HFS_REQ_CONTAINER))
 		return;
 	if (r.node->kind == NODE_ROOT)
 		err = list_root(r.fs, &d);
-	else
+	else if (r.node->kind == NODE_GUEST)
 		err = list_guest(&r, &d);
+	else
+		err = snap_list(&r, &d);
 	if (!hfs_req_end(&r, err))
 		return;
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) != 0)
-		dir_handle_free(d);
+		dir_free(d);
 }
 
 void hfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -314,7 +336,7 @@ void hfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void hfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	dir_handle_free((struct dir_handle *)(uintptr_t)fi->fh);
+	dir_free((struct dir_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -328,8 +350,10 @@ void hfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)fi;
 	if (!hfs_req_begin(&r, req, ino, 0))
 		return;
-	/* Nothing to commit on a read-only mount, nor for an object. */
-	if (r.fs->read_only || r.node->kind == NODE_OBJECT) {
+	/* Nothing to commit on a read-only mount, nor for an object or a
+	 * snapshot (each was committed when it was taken). */
+	if (r.fs->read_only || r.node->kind == NODE_OBJECT ||
+	    nodes_in_snapshots(r.node)) {
 		err = 0;
 	} else if (r.node->kind == NODE_ROOT) {
 		err = store_commit_all(r.fs->store);
@@ -383,40 +407,98 @@ void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	struct node *n = NULL;
 	int err;
 
-	/* No subdirectories inside a guest. */
+	/* No subdirectories inside a guest; in .snapshots, a snapshot. */
 	if (!hfs_req_begin(&r, req, parent,
-			   HFS_REQ_ROOT | HFS_REQ_OTHER_KIND(EPERM) |
-				   HFS_REQ_WRITE))
+			   HFS_REQ_ROOT | HFS_REQ_SNAPDIR |
+				   HFS_REQ_OTHER_KIND(EPERM) | HFS_REQ_WRITE))
 		return;
-	if (!name_guest_valid(name))
+	err = hfs_name_check(r.node, name);
+	if (err) {
+		/* too long for this directory */
+	} else if (r.node->kind != NODE_ROOT) {
+		/* a snapshot's directory shows the guest's mode (snapdir.c) */
+		err = snap_mkdir(&r, name, &e, &n);
+	} else if (!name_guest_valid(name)) {
 		err = -EINVAL;
-	else
+	} else {
 		err = store_guest_create(r.fs->store, name, &opts);
-	if (!err) {
-		guest_apply_creator(r.fs, req, name, mode);
-		err = root_make_entry(r.fs, name, &e, &n);
+		if (!err) {
+			guest_apply_creator(r.fs, req, name, mode);
+			err = root_make_entry(r.fs, name, &e, &n);
+		}
 	}
 	if (hfs_req_end(&r, err))
-		reply_entry(req, &e, n);
+		dir_reply_entry(req, &e, n);
+}
+
+/* rmdir of guest `name` was refused as not empty: if it is because of
+ * snapshots (hidden from its listing), say so. */
+static void log_snapshots_left(struct hfs *fs, const char *name)
+{
+	struct snapshot_info *list = NULL;
+	struct container *c;
+	size_t num = 0;
+
+	if (store_guest_get(fs->store, name, &c) != 0)
+		return;
+	if (container_snapshot_list(c, &list, &num) == 0 && num > 0)
+		log_msg(LOG_NOTICE,
+			"%s: rmdir refused: the guest has %zu snapshot%s (in "
+			"%s/" HFS_SNAPSHOTS_DIR "); rmdir them first",
+			name, num, num == 1 ? "" : "s", name);
+	free(list);
+	store_guest_put(fs->store, c);
+}
+
+/* rmdir of guest `name` in the root. */
+static int rmdir_guest(struct hfs *fs, const char *name)
+{
+	int err;
+
+	if (!name_guest_valid(name))
+		return -ENOENT;
+	err = store_guest_delete(fs->store, name, 0);
+	if (!err) {
+		nodes_guest_removed(name);
+		log_msg(LOG_INFO, "%s: guest removed", name);
+	} else if (err == -ENOTEMPTY) {
+		log_snapshots_left(fs, name);
+	}
+	return err;
 }
 
 void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct hfs_req r;
-	struct hfs *fs;
 	int err;
 
-	/* Everything inside a guest is a file: ENOTDIR. */
-	if (!hfs_req_begin(&r, req, parent, HFS_REQ_ROOT | HFS_REQ_WRITE))
+	if (!hfs_req_begin(&r, req, parent, 0))
 		return;
-	fs = r.fs;
-	if (!name_guest_valid(name))
-		err = -ENOENT;
-	else
-		err = store_guest_delete(fs->store, name, 0);
+	err = hfs_name_check(r.node, name);
 	if (!err) {
-		nodes_guest_removed(name);
-		log_msg(LOG_INFO, "%s: guest removed", name);
+		switch (r.node->kind) {
+		case NODE_GUEST:
+			/* Everything inside a guest is a file (ENOTDIR) but
+			 * .snapshots, which stays (EPERM). */
+			err = strcmp(name, HFS_SNAPSHOTS_DIR) == 0 ? -EPERM
+								   : -ENOTDIR;
+			break;
+		case NODE_ROOT:
+			err = hfs_req_need(&r, HFS_REQ_WRITE);
+			if (!err)
+				err = rmdir_guest(r.fs, name);
+			break;
+		case NODE_SNAPDIR:
+		case NODE_SNAPSHOT:
+			/* in .snapshots, a snapshot goes */
+			err = hfs_req_need(&r, HFS_REQ_WRITE);
+			if (!err)
+				err = snap_rmdir(&r, name);
+			break;
+		default:
+			err = -ENOTDIR;
+			break;
+		}
 	}
 	hfs_req_end_status(&r, err);
 }
@@ -438,11 +520,20 @@ void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!hfs_req_begin(&r, req, parent, 0))
 		return;
-	/* The root's entries are guests, i.e. directories. */
-	err = r.node->kind == NODE_ROOT
-		      ? -EISDIR
-		      : hfs_req_need(&r, HFS_REQ_GUEST | HFS_REQ_WRITE |
-						 HFS_REQ_CONTAINER);
+	/* The root's entries are guests, i.e. directories, and so is
+	 * .snapshots; snapshots are read-only. */
+	err = hfs_name_check(r.node, name);
+	if (err)
+		;
+	else if (r.node->kind == NODE_ROOT ||
+		 (r.node->kind == NODE_GUEST &&
+		  strcmp(name, HFS_SNAPSHOTS_DIR) == 0))
+		err = -EISDIR;
+	else if (nodes_in_snapshots(r.node))
+		err = -EROFS;
+	else
+		err = hfs_req_need(&r, HFS_REQ_GUEST | HFS_REQ_WRITE |
+					       HFS_REQ_CONTAINER);
 	if (!err) {
 		err = object_unlink(r.c, name);
 		if (err == -EBUSY)
@@ -456,6 +547,10 @@ void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	hfs_req_end_status(&r, err);
 }
 
+/* A guest onto an existing guest is refused (-EEXIST), even an empty one,
+ * where rename(2) of directories would replace it: core renames guest
+ * files with RENAME_NOREPLACE (its crash argument, guestfile.h invariant
+ * 3).  README "Limits" says so; rmdir the empty target first. */
 static int rename_guest(struct hfs *fs, const char *from, const char *to)
 {
 	int err;
@@ -513,6 +608,12 @@ static int rename_from_to(struct hfs_req *r, const struct node *to,
 {
 	const struct node *from = r->node;
 
+	if (nodes_in_snapshots(from) || nodes_in_snapshots(to))
+		return -EROFS; /* snapshots are read-only, .snapshots stays */
+	if ((from->kind == NODE_GUEST &&
+	     strcmp(name, HFS_SNAPSHOTS_DIR) == 0) ||
+	    (to->kind == NODE_GUEST && strcmp(newname, HFS_SNAPSHOTS_DIR) == 0))
+		return -EPERM;
 	if (from->kind == NODE_ROOT && to->kind == NODE_ROOT)
 		return rename_guest(r->fs, name, newname);
 	if (from->kind == NODE_GUEST && from == to)
@@ -536,6 +637,8 @@ void hfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = -ESTALE;
 	else if (flags & ~(unsigned)RENAME_NOREPLACE)
 		err = -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+	else if (hfs_name_check(r.node, name) || hfs_name_check(to, newname))
+		err = -ENAMETOOLONG;
 	else
 		err = hfs_req_need(&r, HFS_REQ_WRITE);
 	if (!err)
@@ -557,19 +660,27 @@ void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	(void)rdev;
 	if (!hfs_req_begin(&r, req, parent, 0))
 		return;
-	/* Regular files in guests only. */
-	err = !S_ISREG(mode)
-		      ? -EPERM
-		      : hfs_req_need(&r,
-				     HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(EPERM) |
-					     HFS_REQ_WRITE | HFS_REQ_CONTAINER);
+	/* Regular files in guests only; snapshots are read-only. */
+	err = hfs_name_check(r.node, name);
+	if (err)
+		;
+	else if (nodes_in_snapshots(r.node))
+		err = -EROFS;
+	else if (!S_ISREG(mode))
+		err = -EPERM;
+	else
+		err = hfs_req_need(&r,
+				   HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(EPERM) |
+					   HFS_REQ_WRITE | HFS_REQ_CONTAINER);
+	if (!err && strcmp(name, HFS_SNAPSHOTS_DIR) == 0)
+		err = -EEXIST; /* the directory of snapshots has the name */
 	if (!err)
 		err = object_create(r.c, name, S_IFREG | (mode & 07777),
 				    ctx->uid, ctx->gid, &id);
 	if (!err)
 		err = dir_make_entry(r.fs, r.node, r.c, name, id, &e, &n);
 	if (hfs_req_end(&r, err))
-		reply_entry(req, &e, n);
+		dir_reply_entry(req, &e, n);
 }
 
 void hfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -590,16 +701,18 @@ void hfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fuse_reply_err(req, EPERM);
 }
 
+/* The store's filesystem's figures; f_namemax is the directory's own (the
+ * kernel names the inode statfs/pathconf was asked about): guest names in
+ * the root, object names in a guest. */
 void hfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct hfs *fs = fuse_req_userdata(req);
 	struct statvfs sv;
 
-	(void)ino;
 	if (fstatvfs(fs->store_fd, &sv) != 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
-	sv.f_namemax = 255;
+	sv.f_namemax = ino == FUSE_ROOT_ID ? NAME_GUEST_MAX : NAME_OBJECT_MAX;
 	fuse_reply_statfs(req, &sv);
 }

@@ -29,6 +29,12 @@
  *    unmount.
  *  - No writeback cache: every write reaches us before write(2) returns,
  *    so no dirty page can reach a pinned disk after its image was sealed.
+ *  - A file of a snapshot (GUEST/.snapshots/NAME/FILE, snapdir.c) opens
+ *    read-only only (EROFS otherwise).  Its handle holds the guest's
+ *    container AND the snapshot's view (container_snapshot_open) from open
+ *    to release, closing the view before the container goes back to the
+ *    store: reads, lseek and copy_file_range's source go to the view, and
+ *    the snapshot cannot be deleted meanwhile (rmdir: EBUSY).
  *
  * Requests on a handle begin with handle_begin (hfs_req_begin_file: the
  * log context names the handle's guest) and end with hfs_req_end, which
@@ -55,8 +61,11 @@
 
 struct handle {
 	const struct hfs *fs;
-	struct node *node;   /* object node; a ref is held */
+	struct node *node;   /* object or snapshot file node; a ref is held */
 	struct container *c; /* guest reference held */
+	/* a snapshot file: the snapshot's view of `c`, held until release
+	 * (closed before `c` is put back); NULL for a live object */
+	struct container *view;
 	uint64_t id;
 	char guest[HFS_GUEST_NAME_MAX]; /* guest name at open, for logs */
 	bool for_write;
@@ -68,6 +77,12 @@ struct handle {
 static struct handle *handle_of(const struct fuse_file_info *fi)
 {
 	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+/* Where `h`'s object is read: the snapshot's view, or the live guest. */
+static struct container *handle_data(const struct handle *h)
+{
+	return h->view ? h->view : h->c;
 }
 
 /* Begin request `req` on the open file `fi`. */
@@ -89,11 +104,21 @@ static void handle_log_error(struct handle *h, const char *what,
 
 	if (hfs_errno(err) != EIO)
 		return;
-	if (object_name_of(h->c, h->id, name, sizeof(name)) != 0 || !name[0])
+	if (object_name_of(handle_data(h), h->id, name, sizeof(name)) != 0 ||
+	    !name[0])
 		snprintf(name, sizeof(name), "(object %llu)",
 			 (unsigned long long)h->id);
-	log_msg(LOG_ERR, "%s/%s: %s at offset %llu failed: %s", h->guest, name,
-		what, (unsigned long long)offset, hfs_strerror(err));
+	if (h->view)
+		log_object(LOG_ERR, h->guest, name,
+			   "%s/" HFS_SNAPSHOTS_DIR "/%s/%s: %s at offset %llu "
+			   "failed: %s",
+			   h->guest, h->node->snap_name, name, what,
+			   (unsigned long long)offset, hfs_strerror(err));
+	else
+		log_object(LOG_ERR, h->guest, name,
+			   "%s/%s: %s at offset %llu failed: %s", h->guest,
+			   name, what, (unsigned long long)offset,
+			   hfs_strerror(err));
 }
 
 /*
@@ -122,11 +147,11 @@ static int handle_seal_if_image(struct handle *h)
 	free(before);
 	err = save_lock_seal_why(h->c, reason, sizeof(reason));
 	if (err)
-		log_msg(LOG_ERR,
-			"%s/%s: cannot seal the save image: %s%s%s; it is "
-			"not resumable",
-			h->guest, name, hfs_strerror(err),
-			reason[0] ? ": " : "", reason);
+		log_object(LOG_ERR, h->guest, name,
+			   "%s/%s: cannot seal the save image: %s%s%s; it is "
+			   "not resumable",
+			   h->guest, name, hfs_strerror(err),
+			   reason[0] ? ": " : "", reason);
 	else if (!was_judged)
 		savelog_sealed(h->c, h->guest, "closed after writing");
 	return err;
@@ -137,10 +162,61 @@ static void handle_close(struct hfs *fs, struct handle *h, bool seal)
 {
 	if (h->for_write && nodes_writer_drop(h->node, h->disk) == 0 && seal)
 		(void)handle_seal_if_image(h); /* RELEASE cannot report it */
-	object_release(h->c, h->id, h->for_write);
+	if (h->view)
+		container_snapshot_close(h->c, h->view); /* before the guest */
+	else
+		object_release(h->c, h->id, h->for_write);
 	guest_release(fs, h->c);
 	nodes_unref(h->node);
 	free(h);
+}
+
+/* The handle is ready: the request's container becomes the handle's, and
+ * the kernel gets its cache choices. */
+static void handle_publish(struct hfs_req *r, struct handle *h,
+			   struct fuse_file_info *fi)
+{
+	h->c = hfs_req_keep_container(r); /* the handle's until release */
+	nodes_ref(h->node);
+	if (h->for_write)
+		nodes_writer_add(h->node, h->disk);
+	/* The page cache is dropped at each open (keep_cache = 0): cheap for
+	 * disks opened O_DIRECT, and always coherent with other handles.
+	 * O_DIRECT opens (QEMU cache=none) get FOPEN_DIRECT_IO: the kernel
+	 * then skips its per-write security.capability GETXATTR round trip
+	 * (file_remove_privs), which otherwise doubles the requests per
+	 * write; the caller asked to bypass the page cache anyway. */
+	fi->keep_cache = 0;
+	fi->direct_io = (fi->flags & O_DIRECT) != 0;
+	fi->fh = (uint64_t)(uintptr_t)h;
+}
+
+/* file_open_object for a file of a snapshot: read-only, through a view
+ * the handle holds until release (top of file).  Frees `h` on error. */
+static int file_open_snapshot(struct hfs_req *r, struct handle *h,
+			      struct fuse_file_info *fi)
+{
+	struct object_attr oa;
+	int err;
+
+	if (h->for_write || (fi->flags & O_TRUNC)) {
+		err = -EROFS;
+		goto out_free;
+	}
+	err = snap_view_open(h->c, h->node, &h->view);
+	if (err)
+		goto out_free;
+	err = object_getattr(h->view, h->id, &oa);
+	if (err)
+		goto out_close;
+	handle_publish(r, h, fi);
+	return 0;
+
+out_close:
+	container_snapshot_close(h->c, h->view);
+out_free:
+	free(h);
+	return err;
 }
 
 /*
@@ -175,6 +251,8 @@ static int file_open_object(struct hfs_req *r, struct node *obj,
 		goto out_free;
 	h->c = r->c; /* the request's until the handle keeps it, below */
 	snprintf(h->guest, sizeof(h->guest), "%s", r->guest);
+	if (obj->kind == NODE_SNAPFILE)
+		return file_open_snapshot(r, h, fi);
 	err = object_getattr(h->c, h->id, &oa);
 	if (err)
 		goto out_free;
@@ -190,24 +268,14 @@ static int file_open_object(struct hfs_req *r, struct node *obj,
 	err = object_open(h->c, h->id, h->for_write);
 	if (err)
 		goto out_free;
-	if (h->for_write && (fi->flags & O_TRUNC) && oa.size != 0) {
+	/* Even an empty file: O_TRUNC marks mtime and ctime for update
+	 * (POSIX open(); object_truncate touches them). */
+	if (h->for_write && (fi->flags & O_TRUNC)) {
 		err = object_truncate(h->c, h->id, 0);
 		if (err)
 			goto out_release;
 	}
-	h->c = hfs_req_keep_container(r); /* the handle's until release */
-	nodes_ref(obj);
-	if (h->for_write)
-		nodes_writer_add(obj, h->disk);
-	/* The page cache is dropped at each open (keep_cache = 0): cheap for
-	 * disks opened O_DIRECT, and always coherent with other handles.
-	 * O_DIRECT opens (QEMU cache=none) get FOPEN_DIRECT_IO: the kernel
-	 * then skips its per-write security.capability GETXATTR round trip
-	 * (file_remove_privs), which otherwise doubles the requests per
-	 * write; the caller asked to bypass the page cache anyway. */
-	fi->keep_cache = 0;
-	fi->direct_io = (fi->flags & O_DIRECT) != 0;
-	fi->fh = (uint64_t)(uintptr_t)h;
+	handle_publish(r, h, fi);
 	return 0;
 
 out_release:
@@ -222,7 +290,7 @@ void hfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct hfs_req r;
 	int err;
 
-	if (!hfs_req_begin(&r, req, ino, HFS_REQ_OBJECT))
+	if (!hfs_req_begin(&r, req, ino, HFS_REQ_OBJECT | HFS_REQ_SNAPFILE))
 		return;
 	err = file_open_object(&r, r.node, fi);
 	if (hfs_req_end(&r, err) && fuse_reply_open(req, fi) != 0)
@@ -239,14 +307,24 @@ void hfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint64_t id;
 	int err;
 
-	/* No files in the root. */
+	/* No files in the root; snapshots are read-only. */
 	if (!hfs_req_begin(&r, req, parent,
-			   HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(EPERM) |
-				   HFS_REQ_WRITE | HFS_REQ_CONTAINER))
+			   HFS_REQ_GUEST | HFS_REQ_SNAPDIR |
+				   HFS_REQ_OTHER_KIND(EPERM) | HFS_REQ_WRITE |
+				   HFS_REQ_CONTAINER))
 		return;
-	err = object_create(r.c, name, S_IFREG | (mode & 07777), ctx->uid,
-			    ctx->gid, &id);
-	if (err == -EEXIST && !(fi->flags & O_EXCL))
+	err = hfs_name_check(r.node, name);
+	if (err)
+		;
+	else if (r.node->kind != NODE_GUEST)
+		err = -EROFS;
+	else if (strcmp(name, HFS_SNAPSHOTS_DIR) == 0)
+		err = -EEXIST; /* the directory of snapshots has the name */
+	else
+		err = object_create(r.c, name, S_IFREG | (mode & 07777),
+				    ctx->uid, ctx->gid, &id);
+	if (err == -EEXIST && !(fi->flags & O_EXCL) &&
+	    r.node->kind == NODE_GUEST && strcmp(name, HFS_SNAPSHOTS_DIR) != 0)
 		err = object_lookup(r.c, name, &id);
 	if (!err)
 		err = dir_make_entry(r.fs, r.node, r.c, name, id, &e, &n);
@@ -275,7 +353,8 @@ void hfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!buf) {
 		err = -ENOMEM;
 	} else {
-		err = object_read(h->c, h->id, buf, size, (uint64_t)off, &got);
+		err = object_read(handle_data(h), h->id, buf, size,
+				  (uint64_t)off, &got);
 		if (err)
 			handle_log_error(h, "read", (uint64_t)off, err);
 	}
@@ -372,7 +451,8 @@ void hfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)ino;
 	(void)datasync; /* a commit makes data and metadata durable at once */
-	err = container_commit(h->c);
+	/* a snapshot is durable since the commit that took it */
+	err = h->view ? 0 : container_commit(h->c);
 	if (err)
 		handle_log_error(h, "fsync", 0, err);
 	hfs_req_end_status(&r, err);
@@ -445,7 +525,8 @@ void hfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	else if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		err = -EINVAL; /* the kernel answers the others itself */
 	else
-		err = object_seek(h->c, h->id, (uint64_t)off, whence, &out);
+		err = object_seek(handle_data(h), h->id, (uint64_t)off, whence,
+				  &out);
 	if (hfs_req_end(&r, err))
 		fuse_reply_lseek(req, (off_t)out);
 }
@@ -481,7 +562,7 @@ void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		size_t want = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
 		size_t got = 0;
 
-		err = object_read(in->c, in->id, buf, want,
+		err = object_read(handle_data(in), in->id, buf, want,
 				  (uint64_t)off_in + done, &got);
 		if (err || got == 0)
 			break;

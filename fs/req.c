@@ -36,7 +36,8 @@
  * What begin checks, in this order (later checks an op needs after its own
  * validation are asked for with hfs_req_need, which replies nothing):
  *   1. the node exists (nodes_get), else ESTALE;
- *   2. its kind is one of HFS_REQ_ROOT/GUEST/OBJECT (none: any), else the
+ *   2. its kind is one of HFS_REQ_ROOT/GUEST/OBJECT/SNAPDIR/SNAPFILE (none:
+ *      any), else the
  *      errno given with HFS_REQ_OTHER_KIND, by default ENOTDIR where a
  *      directory was needed and EISDIR where a file was;
  *   3. HFS_REQ_WRITE: the mount is not read-only, else EROFS;
@@ -64,7 +65,7 @@ static int req_wrong_kind(unsigned need)
 
 	if (given)
 		return -(int)given;
-	if (need & (HFS_REQ_ROOT | HFS_REQ_GUEST))
+	if (need & (HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_SNAPDIR))
 		return -ENOTDIR;
 	return -EISDIR;
 }
@@ -78,6 +79,11 @@ static bool req_kind_ok(const struct node *n, unsigned need)
 		return need & HFS_REQ_GUEST;
 	case NODE_OBJECT:
 		return need & HFS_REQ_OBJECT;
+	case NODE_SNAPDIR:
+	case NODE_SNAPSHOT:
+		return need & HFS_REQ_SNAPDIR;
+	case NODE_SNAPFILE:
+		return need & HFS_REQ_SNAPFILE;
 	}
 	return false;
 }
@@ -93,7 +99,7 @@ int hfs_req_need(struct hfs_req *r, unsigned need)
 		return -EROFS;
 	if (!(need & HFS_REQ_CONTAINER) || r->c || r->node->kind == NODE_ROOT)
 		return 0;
-	guest = r->node->kind == NODE_OBJECT ? r->node->guest : r->node;
+	guest = r->node->kind == NODE_GUEST ? r->node : r->node->guest;
 	err = guest_acquire(r->fs, guest, r->guest, &r->c);
 	if (err) {
 		r->c = NULL;

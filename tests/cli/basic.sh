@@ -7,7 +7,7 @@ cli_setup
 # ---- help and usage errors --------------------------------------------
 h --help
 expect_rc 0 "hangar --help"
-commands="init create import export ls status resume discard check rm mount umount"
+commands="init create import export ls status resume discard check rm mount umount snapshot rollback"
 for cmd in $commands; do
 	expect_out "^  $cmd " "hangar --help lists $cmd"
 done

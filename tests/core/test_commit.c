@@ -466,9 +466,10 @@ static void test_older_slot_after_reopen(void)
 	struct container_info info;
 	container_info(c, &info);
 	const uint64_t g_data = info.generation;
-	/* punch a and commit: G+1 frees a's clusters (held), then a second
-	 * commit retires G; the crash comes between the two (G+1's
-	 * superblock written, nothing of the second yet) */
+	/* punch a and commit: G+1 frees a's clusters (held); the next
+	 * commit (here the idle one a committer tick makes) retires G; the
+	 * crash comes between the two (G+1's superblock written, nothing of
+	 * the second yet) */
 	CHECK_OK(object_punch(c, id, 0, sizeof(a)));
 	m->sync_hook = snapshot_sync;
 	m->sync_arg = m;
@@ -476,6 +477,9 @@ static void test_older_slot_after_reopen(void)
 	crash_at_sync = 2; /* G+1's superblock is written, syncing */
 	CHECK_OK(container_commit(c));
 	m->sync_hook = NULL;
+	container_info(c, &info);
+	CHECK_EQ(info.generation, g_data + 1);
+	CHECK_OK(container_commit(c)); /* idle: superblock only */
 	container_info(c, &info);
 	CHECK_EQ(info.generation, g_data + 2);
 	container_close_detached(c);
@@ -519,6 +523,61 @@ static void test_older_slot_after_reopen(void)
 	CHECK_OK(container_close(c));
 	memio_free(crashed);
 	printf("older slot after reopen: true bytes\n");
+}
+
+/* ---- 7. one flush, one commit ---------------------------------------------- */
+
+static int syncs;
+static void count_sync(void *arg)
+{
+	(void)arg;
+	syncs++;
+}
+
+/* A flush after punches (which free raw data, held one commit) or after
+ * overwrites is one commit: at most two fdatasyncs (the tree and data, the
+ * superblock), never a second commit; the space comes back at the next
+ * commit, or at the superblock-only commit an idle container makes. */
+static void test_one_commit_per_flush(void)
+{
+	enum { N = 16 };
+	struct memio *m = memio_new();
+	struct container *c;
+	uint8_t buf[N * CS];
+	uint64_t id;
+	struct container_info info;
+
+	fill(buf, sizeof(buf), 9);
+	CHECK_OK(container_create(&m->io, &plain4k, &c));
+	CHECK_OK(object_create(c, "disk.raw", OBJ, 0, 0, &id));
+	CHECK_OK(object_write(c, id, buf, sizeof(buf), 0));
+	CHECK_OK(container_commit(c));
+	m->sync_hook = count_sync;
+	syncs = 0;
+	for (int i = 0; i < 10; i++) {
+		/* a punch frees raw data; a write fills it again */
+		CHECK_OK(object_punch(c, id, (uint64_t)(i % N) * CS, CS));
+		CHECK_OK(container_commit(c));
+		CHECK_OK(object_write(c, id, buf, CS, (uint64_t)(i % N) * CS));
+		CHECK_OK(container_commit(c));
+	}
+	printf("one commit per flush: 20 flushes, %d fdatasyncs\n", syncs);
+	CHECK(syncs <= 40);
+	/* idle: the last punch's cluster is retired by one superblock */
+	container_info(c, &info);
+	const uint64_t g = info.generation;
+	syncs = 0;
+	CHECK_OK(container_commit(c));
+	CHECK_OK(container_commit(c));
+	container_info(c, &info);
+	CHECK(info.generation <= g + 1);
+	CHECK(syncs <= 1);
+	m->sync_hook = NULL;
+	CHECK_OK(container_close(c));
+	struct check_report r;
+	CHECK_OK(check_container(&m->io, &r));
+	CHECK_EQ(r.errors, 0);
+	memio_free(m);
 }
 
 /* ---- 6. the metadata reserve after a reopen on a full filesystem ---------- */
@@ -573,6 +632,7 @@ int main(int argc, char **argv)
 		{"slot", test_slot_fallback},
 		{"older", test_older_slot_after_reopen},
 		{"reserve", test_reserve_after_reopen},
+		{"flush", test_one_commit_per_flush},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (argc < 2 || strcmp(argv[1], cases[i].name) == 0)

@@ -95,6 +95,88 @@ static void legacy_server(const char *sdir, const char *sock,
 	close(ready[1]);
 }
 
+/* The snapshot requests: names, reasons, the list's wire form. */
+static void snapshots(const char *sdir, struct store *s)
+{
+	struct control_reply reply;
+	struct snapshot_info *list = NULL;
+	struct container *c = NULL, *view = NULL;
+	size_t num = 0;
+	uint64_t id;
+
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_SNAPSHOT_CREATE,
+				       "web01", NULL, 0, &reply),
+		  -EINVAL);
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_SNAPSHOT_CREATE,
+				       "web01", "a b", 0, &reply),
+		  -EINVAL);
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_SNAPSHOT_CREATE,
+				       "web01", ".x", 0, &reply),
+		  -EINVAL);
+	CHECK_EQ(reply.code, CONTROL_REASON_BAD_NAME);
+	CHECK_OK(control_request_name(sdir, CONTROL_OP_SNAPSHOT_CREATE, "web01",
+				      "s1", 0, &reply));
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_SNAPSHOT_CREATE,
+				       "web01", "s1", 0, &reply),
+		  -EEXIST);
+	CHECK_OK(control_request_name(sdir, CONTROL_OP_SNAPSHOT_CREATE, "web01",
+				      "s2", 0, &reply));
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_SNAPSHOT_CREATE,
+				       "nosuch", "s1", 0, &reply),
+		  -ENOENT);
+	CHECK_EQ(reply.code, CONTROL_REASON_NO_GUEST);
+	CHECK_OK(control_request(sdir, CONTROL_OP_SNAPSHOT_LIST, "web01", 0,
+				 &reply));
+	CHECK_OK(control_snapshot_list_parse(reply.text, &list, &num));
+	CHECK_EQ(num, 2);
+	CHECK(strcmp(list[0].name, "s1") == 0);
+	CHECK(strcmp(list[1].name, "s2") == 0);
+	CHECK(list[0].created.tv_sec > 0 && list[0].id && list[0].generation);
+	free(list);
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_ROLLBACK, "web01",
+				       "nosuch", 0, &reply),
+		  -ENOENT);
+	CHECK_EQ(reply.code, CONTROL_REASON_NO_SNAPSHOT);
+	/* an open view keeps its snapshot, an open file the guest */
+	CHECK_OK(store_guest_get(s, "web01", &c));
+	CHECK_OK(container_snapshot_open(c, "s1", &view));
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_SNAPSHOT_DELETE,
+				       "web01", "s1", 0, &reply),
+		  -EBUSY);
+	CHECK_EQ(reply.code, CONTROL_REASON_SNAPSHOT_OPEN);
+	container_snapshot_close(c, view);
+	CHECK_OK(object_lookup(c, "disk.raw", &id));
+	CHECK_OK(object_open(c, id, false));
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_ROLLBACK, "web01", "s1",
+				       0, &reply),
+		  -EBUSY);
+	CHECK_EQ(reply.code, CONTROL_REASON_GUEST_BUSY);
+	object_release(c, id, false);
+	store_guest_put(s, c);
+	CHECK_OK(control_request_name(sdir, CONTROL_OP_ROLLBACK, "web01", "s1",
+				      0, &reply));
+	CHECK_OK(control_request_name(sdir, CONTROL_OP_SNAPSHOT_DELETE, "web01",
+				      "s1", 0, &reply));
+	CHECK_OK(control_request_name(sdir, CONTROL_OP_SNAPSHOT_DELETE, "web01",
+				      "s2", 0, &reply));
+	CHECK_OK(control_request(sdir, CONTROL_OP_SNAPSHOT_LIST, "web01", 0,
+				 &reply));
+	CHECK_OK(control_snapshot_list_parse(reply.text, &list, &num));
+	CHECK_EQ(num, 0);
+	free(list);
+	/* the wire form is checked */
+	CHECK_ERR(control_snapshot_list_parse("s1", &list, &num), -EPROTO);
+	CHECK_ERR(control_snapshot_list_parse("s1/1/2/3", &list, &num),
+		  -EPROTO);
+	CHECK_ERR(control_snapshot_list_parse("/1/2/3/4", &list, &num),
+		  -EPROTO);
+	CHECK_OK(control_snapshot_list_parse("a/1/2/3/4 b/5/6/7/8", &list,
+					     &num));
+	CHECK_EQ(num, 2);
+	CHECK_EQ(list[1].generation, 6);
+	free(list);
+}
+
 static void run(const char *sdir)
 {
 	struct store *s = NULL;
@@ -151,6 +233,7 @@ static void run(const char *sdir)
 	store_guest_put(s, c);
 	CHECK_OK(control_request(sdir, CONTROL_OP_DISCARD, "web01", 0, &reply));
 	CHECK_OK(control_request(sdir, CONTROL_OP_COMMIT, NULL, 0, &reply));
+	snapshots(sdir, s);
 	/* a file open on the mount keeps the guest */
 	CHECK_OK(store_guest_get(s, "web01", &c));
 	CHECK_ERR(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, &reply),

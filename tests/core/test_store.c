@@ -100,6 +100,19 @@ static void test_namespace(void)
 	store_guest_put(s, c);
 	CHECK_ERR(store_guest_delete(s, "web01", 0), -ENOTEMPTY);
 	CHECK_ERR(store_guest_delete(s, "nosuch", 0), -ENOENT);
+	/* a guest whose files are gone but that has a snapshot is not empty
+	 * either (rmdir must not take the snapshots with it) */
+	CHECK_OK(store_guest_create(s, "snap01", NULL));
+	CHECK_OK(store_guest_get(s, "snap01", &c));
+	CHECK_OK(object_create(c, "config", 0600, 0, 0, &id));
+	CHECK_OK(container_snapshot_create(c, "keep"));
+	CHECK_OK(object_unlink(c, "config"));
+	store_guest_put(s, c);
+	CHECK_ERR(store_guest_delete(s, "snap01", 0), -ENOTEMPTY);
+	CHECK_OK(store_guest_get(s, "snap01", &c));
+	CHECK_OK(container_snapshot_delete(c, "keep"));
+	store_guest_put(s, c);
+	CHECK_OK(store_guest_delete(s, "snap01", 0));
 
 	/* rename keeps the open container */
 	CHECK_OK(store_guest_rename(s, "web01", "web02"));

@@ -362,8 +362,8 @@ enum container_diff_kind {
 };
 
 typedef int (*container_diff_fn)(void *arg, const char *file,
-				 enum container_diff_kind kind,
-				 uint64_t offset, uint64_t length);
+				 enum container_diff_kind kind, uint64_t offset,
+				 uint64_t length);
 
 /*
  * container_snapshot_diff - what changed from snapshot `from` to snapshot

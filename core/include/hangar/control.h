@@ -10,10 +10,11 @@
  * and reasons are identical mounted or not.
  *
  * Wire format (one request per connection, text, so it can be debugged with
- * socat):  request  "OP GUEST FLAGS\n"
+ * socat):  request  "OP GUEST FLAGS\n", or "OP GUEST FLAGS NAME\n" for the
+ *                   snapshot requests (NAME: the snapshot's)
  *          reply    "ERRNO CODE TEXT\n"   (ERRNO 0 on success, else positive)
  * OP is one of the control_op names below; GUEST is validated by the server
- * like any guest name.  CODE is the reply's reason as a word
+ * like any guest name, NAME by core (container_snapshot_*: -EINVAL).  CODE is the reply's reason as a word
  * (control_reason_name: "save-locked", "guest-busy", ...; "none" on
  * success) and TEXT the sentence a person reads (for CONTROL_OP_MOUNT, the
  * answer itself), free text without a newline.  Programs branch on ERRNO
@@ -65,6 +66,13 @@ enum control_op {
 	CONTROL_OP_MOUNT = 6,	/* where the daemon mounts the store (GUEST
 				   "-"): REASON is "MAJOR:MINOR PATH", the
 				   mount's device and its mount point */
+	/* Snapshots (container.h), NAME given: */
+	CONTROL_OP_SNAPSHOT_CREATE = 7, /* container_snapshot_create */
+	CONTROL_OP_SNAPSHOT_DELETE = 8, /* container_snapshot_delete */
+	CONTROL_OP_ROLLBACK = 9,	/* container_snapshot_rollback */
+	/* container_snapshot_list (no NAME): TEXT is the list, read it with
+	 * control_snapshot_list_parse */
+	CONTROL_OP_SNAPSHOT_LIST = 10,
 };
 
 /*
@@ -100,12 +108,19 @@ enum control_reason {
 					   not the store's daemon (-ESRCH) */
 	CONTROL_REASON_OTHER = 13,	  /* a code this client does not know
 					   (an older daemon) */
+	CONTROL_REASON_NO_SNAPSHOT = 14,  /* no snapshot of that name
+					      (-ENOENT) */
+	CONTROL_REASON_SNAPSHOT_OPEN = 15, /* snapshot delete refused: a file
+					      of it is open on the mount
+					      (-EBUSY) */
 };
 
-/* What the daemon answered, besides the errno. */
+/* What the daemon answered, besides the errno.  Room for the longest
+ * answer: CONTROL_OP_SNAPSHOT_LIST with 256 snapshots of 64-byte names. */
 struct control_reply {
 	enum control_reason code;
-	char text[4200]; /* the sentence, or CONTROL_OP_MOUNT's answer */
+	char text[40960]; /* the sentence, or the answer of CONTROL_OP_MOUNT
+			     or CONTROL_OP_SNAPSHOT_LIST */
 };
 
 #define CONTROL_CLIENTS_MAX	   32
@@ -113,10 +128,21 @@ struct control_reply {
 #define CONTROL_CONNECT_TIMEOUT_MS 5000
 #define CONTROL_REPLY_TIMEOUT_MS   300000 /* a commit of a big store */
 
-/* The mount a daemon serves, for CONTROL_OP_MOUNT. */
+/* The mount a daemon serves, for CONTROL_OP_MOUNT, and what it wants to
+ * hear about the changes requests make. */
 struct control_mount {
-	const char *path; /* absolute mount point, no newline (copied) */
+	const char *path; /* absolute mount point, no newline (copied);
+			     NULL: unknown (CONTROL_OP_MOUNT: ENOENT) */
 	dev_t dev;	  /* st_dev of the mount's root */
+	/* Called (may be NULL) after a request succeeded that changed guest
+	 * `guest`: CREATE, DELETE, RESUME, DISCARD, SNAPSHOT_CREATE,
+	 * SNAPSHOT_DELETE and ROLLBACK (`name`: the snapshot's, else NULL),
+	 * on the serving thread, with no lock of the store or the control
+	 * held, before the client gets its answer: so the mount can drop
+	 * what its kernel cached of that guest. */
+	void (*changed)(void *arg, enum control_op op, const char *guest,
+			const char *name);
+	void *changed_arg;
 };
 
 #define CONTROL_FLAG_FORCE    1u
@@ -129,7 +155,8 @@ const char *control_reason_name(enum control_reason code);
 /*
  * control_start - serve requests for `s` (whose directory is store_dir(s))
  * until control_stop.  The store must be open for writing.  `mount` (may be
- * NULL: CONTROL_OP_MOUNT then answers ENOENT) is copied.  Returns 0,
+ * NULL: CONTROL_OP_MOUNT then answers ENOENT, and nobody hears of changes)
+ * is copied.  Returns 0,
  * -ENAMETOOLONG, or the socket/bind/thread error.
  */
 int control_start(struct store *s, const struct control_mount *mount,
@@ -137,6 +164,15 @@ int control_start(struct store *s, const struct control_mount *mount,
 
 /* control_stop - stop serving, remove the socket, free.  Accepts NULL. */
 void control_stop(struct control *ctl);
+
+/*
+ * control_snapshot_list_parse - the snapshots in a CONTROL_OP_SNAPSHOT_LIST
+ * answer (`text`), oldest first; *out freed by the caller with free().
+ * -EPROTO when it is no list.
+ */
+struct snapshot_info;
+int control_snapshot_list_parse(const char *text, struct snapshot_info **out,
+				size_t *out_num);
 
 /*
  * control_request - send one request to the daemon serving `store_dir`.
@@ -153,5 +189,12 @@ void control_stop(struct control *ctl);
 int control_request(const char *store_dir, enum control_op op,
 		    const char *guest, unsigned flags,
 		    struct control_reply *reply);
+
+/* control_request_name - control_request for the snapshot requests, with
+ * the snapshot's `name` (-EINVAL before anything is sent when it is empty,
+ * longer than 64 bytes or holds a space or control character). */
+int control_request_name(const char *store_dir, enum control_op op,
+			 const char *guest, const char *name, unsigned flags,
+			 struct control_reply *reply);
 
 #endif /* HANGAR_CONTROL_H */

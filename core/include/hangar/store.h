@@ -256,7 +256,7 @@ void store_guest_put(struct store *s, struct container *c);
 /*
  * store_guest_delete - remove guest `name`, checking and deleting in one
  * step under the store lock.  Without STORE_DELETE_CONTENTS: -ENOTEMPTY if
- * it still has objects (rmdir).  Without STORE_DELETE_IGNORE_SAVE_LOCK:
+ * it still has objects or snapshots (rmdir).  Without STORE_DELETE_IGNORE_SAVE_LOCK:
  * -EBUSY if a save image pins its disks (SAVED or RESUMING), and a guest
  * that cannot be opened is not deleted (its open error is returned).
  * While another caller holds a reference from store_guest_get, it waits
