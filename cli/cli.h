@@ -2,7 +2,9 @@
  * cli.h -- shared declarations of the `hangar` command (cli/ only).
  *
  * Layout of cli/ (one job per file):
- *   main.c       command table, `hangar --help`, dispatch
+ *   main.c       command table, `hangar --help`, dispatch, and the
+ *                parsing every command shares: usage errors, the common
+ *                options, the operands (default store included)
  *   report.c     messages on stderr ("hangar: ..."), errno -> sentence
  *   format.c     human sizes and times, names escaped for a terminal
  *                (sizes a person types are read by common/units.h)
@@ -12,7 +14,8 @@
  *   passphrase.c which secret to use, and the messages (the reading and
  *                the no-echo prompt are common/secret.c's)
  *   copy.c       sparse copies between host files and container objects
- *   guestinfo.c  everything `ls` and `status` show about one guest
+ *   guestinfo.c  the guests of a store, and everything `ls` and `status`
+ *                show about one
  *   guestjson.c  the same as JSON
  *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
  *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img
@@ -78,6 +81,32 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
  */
 bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		       int *out_exit);
+
+/*
+ * cli_getopt_view - the whole getopt loop of a command that only shows
+ * things (ls, df, status): --json sets *json, --bytes *exact, and the
+ * key options and --help as cli_getopt_common.  Returns -1 to go on, or
+ * the exit code to return now.
+ */
+int cli_getopt_view(int argc, char **argv, void (*usage)(FILE *f), bool *json,
+		    bool *exact);
+
+/*
+ * cli_positional - the operands left after the getopt loop (argv[optind]
+ * on), checked against `operands`, the command's synopsis of them: words
+ * separated by spaces ("STORE GUEST", "add|remove|list STORE",
+ * "MOUNTPOINT").  With `store_buf`, the word STORE may be left out when a
+ * default store is configured (cli_default_store writes it there); with
+ * NULL it must be typed (init).  Too few prints "hangar: missing STORE,
+ * GUEST or DIR" (the synopsis's words), too many "hangar: too many
+ * arguments", each with the usage (cli_usage_error); an operand named GUEST
+ * that is no valid guest name, cli_guest_check_name's sentence; and
+ * returns CLI_EXIT_USAGE.  Else CLI_EXIT_OK with out[i] the operand of the
+ * i-th word (`out` has one slot a word), optind past them.
+ */
+int cli_positional(int argc, char **argv, void (*usage)(FILE *f),
+		   const char *operands, char *store_buf, size_t store_len,
+		   const char **out);
 
 /*
  * The key of an encrypted store, one parser for every command: a command
@@ -167,15 +196,6 @@ void usage_df(FILE *f);
  */
 int cli_default_store(char *buf, size_t len);
 
-/*
- * cli_store_operand - the STORE of a command whose operands are STORE and
- * `after` more: argv[optind] (optind moves past it) when it got more than
- * `after` operands; the default store (in `buf`) when it got exactly
- * `after`; NULL when fewer, or no default is configured.  The caller then
- * checks that exactly `after` operands are left.
- */
-const char *cli_store_operand(int argc, char **argv, int after, char *buf,
-			      size_t len);
 void usage_snapshot(FILE *f);
 void usage_rollback(FILE *f);
 
@@ -405,6 +425,11 @@ int cli_control_unreachable(const struct cli_store *cs, int rc,
 /* cli_store_via_text - " (through hangarfs PID 1234)". */
 void cli_store_via_text(const struct cli_store *cs, char *buf, size_t len);
 
+/* cli_note_guest_left - "the partly created guest G is left in the store;
+ * remove it with `hangar rm --force`" (`what`: "created", "imported"), for
+ * a create or import that failed and whose forced delete failed too. */
+void cli_note_guest_left(const char *what, const char *guest);
+
 /* cli_guest_check_name - print an error for a bad guest name; true if ok. */
 bool cli_guest_check_name(const char *name);
 
@@ -532,6 +557,15 @@ struct guest_object {
 	char name[256];
 	struct object_attr attr;
 };
+
+/*
+ * cli_guest_list - the guests of cs's store (store_guest_list: sorted; free
+ * with store_names_free), and in *width (when not NULL) the larger of
+ * *width and the longest name.  Prints "STORE: cannot list guests: ..."
+ * on failure.  0 or -errno.
+ */
+int cli_guest_list(const struct cli_store *cs, char ***out_names,
+		   size_t *out_num, int *width);
 
 /* Everything `ls` and `status` show about one guest. */
 struct guest_summary {

@@ -304,7 +304,7 @@ int cmd_check(int argc, char **argv)
 	size_t num = 0, with_errors = 0, failed = 0;
 	uint64_t total = 0, done = 0;
 	bool json = false, quiet = false;
-	int opt, rc, exit_code;
+	int opt, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":jqh", longopts, NULL)) != -1) {
 		if (cli_getopt_common(opt, argv, usage_check, &exit_code))
@@ -319,12 +319,13 @@ int cmd_check(int argc, char **argv)
 	 * a store to be refused with the reason), or no guest name, is
 	 * STORE (defaults.c) */
 	struct stat operand_st;
+	if (argc - optind > 2)
+		return cli_usage_error(usage_check, "too many arguments");
 	if (argc - optind == 2 ||
-	    (argc - optind == 1 &&
-	     (store_probe(argv[optind], &probe) == 0 ||
-	      !name_guest_valid(argv[optind]) ||
-	      (stat(argv[optind], &operand_st) == 0 &&
-	       S_ISDIR(operand_st.st_mode)))))
+	    (argc - optind == 1 && (store_probe(argv[optind], &probe) == 0 ||
+				    !name_guest_valid(argv[optind]) ||
+				    (stat(argv[optind], &operand_st) == 0 &&
+				     S_ISDIR(operand_st.st_mode)))))
 		dir = argv[optind++];
 	else if (argc - optind < 2 &&
 		 cli_default_store(store_buf, sizeof(store_buf)) == 0)
@@ -364,12 +365,8 @@ int cmd_check(int argc, char **argv)
 			goto out_names;
 		}
 	} else {
-		rc = store_guest_list(cs.store, &names, &num);
-		if (rc) {
-			cli_error("%s: cannot list guests: %s", cs.dir,
-				  cli_strerror(rc));
+		if (cli_guest_list(&cs, &names, &num, NULL) != 0)
 			goto out_close;
-		}
 	}
 	results = calloc(num ? num : 1, sizeof(*results));
 	if (!results) {

@@ -127,6 +127,25 @@ static int mount_file(const char *gdir, dev_t dev, const char *name,
 	return rc;
 }
 
+/* "created guest web01: disk.raw 20G, config" and `via` (" (through
+ * hangarfs PID N)" or ""). */
+static void print_created(const char *guest, const uint64_t *sizes,
+			  unsigned num_disks, bool config, bool exact,
+			  const char *via)
+{
+	char name[32], size_text[FORMAT_SIZE_LEN];
+
+	printf("created guest %s", guest);
+	for (unsigned i = 0; i < num_disks; i++) {
+		guest_disk_name(name, sizeof(name), i);
+		printf("%s %s %s", i ? "," : ":", name,
+		       format_size(size_text, sizes[i], exact));
+	}
+	if (config)
+		printf("%s config", num_disks ? "," : ":");
+	printf("%s\n", via);
+}
+
 /* The store is mounted: hangarfs creates the guest, we fill it through the
  * mount point. */
 static int create_mounted(const struct cli_store *cs, const char *guest,
@@ -199,21 +218,11 @@ static int create_mounted(const struct cli_store *cs, const char *guest,
 			  cli_strerror(rc));
 		if (cli_control(cs, CONTROL_OP_DELETE, guest,
 				CONTROL_FLAG_FORCE, &reply, &answered) != 0)
-			cli_note("the partly created guest %s is left in the "
-				 "store; remove it with `hangar rm --force`",
-				 guest);
+			cli_note_guest_left("created", guest);
 		return CLI_EXIT_FAIL;
 	}
-	printf("created guest %s", guest);
-	for (unsigned i = 0; i < num_disks; i++) {
-		guest_disk_name(name, sizeof(name), i);
-		printf("%s %s %s", i ? "," : ":", name,
-		       format_size(size_text, sizes[i], exact));
-	}
-	if (config_fd >= 0)
-		printf("%s config", num_disks ? "," : ":");
 	cli_store_via_text(cs, via, sizeof(via));
-	printf("%s\n", via);
+	print_created(guest, sizes, num_disks, config_fd >= 0, exact, via);
 	return CLI_EXIT_OK;
 }
 
@@ -236,10 +245,10 @@ int cmd_create(int argc, char **argv)
 	char store_buf[4096];
 	struct container *c = NULL;
 	struct stat st;
-	char size_text[FORMAT_SIZE_LEN];
 	const char *why;
 	int config_fd = -1;
 	bool exact = false;
+	const char *op[2];
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":d:c:zbh", longopts, NULL)) !=
@@ -270,15 +279,11 @@ int cmd_create(int argc, char **argv)
 			break;
 		}
 	}
-	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage_create,
-				       !dir || argc - optind < 1
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage_create, "STORE GUEST", store_buf,
+			   sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	if (config) {
 		config_fd = open(config, O_RDONLY | O_CLOEXEC);
 		if (config_fd < 0 || fstat(config_fd, &st) < 0) {
@@ -319,22 +324,10 @@ int cmd_create(int argc, char **argv)
 			  cli_strerror(rc));
 		if (store_guest_delete(cs.store, guest, STORE_DELETE_FORCE) !=
 		    0)
-			cli_note("the partly created guest %s is left in the "
-				 "store; remove it with `hangar rm --force`",
-				 guest);
+			cli_note_guest_left("created", guest);
 		goto out_close_store;
 	}
-	printf("created guest %s", guest);
-	for (unsigned i = 0; i < num_disks; i++) {
-		char name[32];
-
-		guest_disk_name(name, sizeof(name), i);
-		printf("%s %s %s", i ? "," : ":", name,
-		       format_size(size_text, sizes[i], exact));
-	}
-	if (config)
-		printf("%s config", num_disks ? "," : ":");
-	printf("\n");
+	print_created(guest, sizes, num_disks, config != NULL, exact, "");
 	exit_code = CLI_EXIT_OK;
 out_close_store:
 	if (cli_store_close(&cs) != 0)

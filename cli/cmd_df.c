@@ -22,7 +22,6 @@
  * the exit status is 1.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,13 +88,6 @@ static void df_line(const char *name, int width, const struct df_usage *u,
 
 int cmd_df(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"bytes", no_argument, NULL, 'b'},
-		CLI_KEY_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	char size[FORMAT_SIZE_LEN], avail[FORMAT_SIZE_LEN],
 		bfree[FORMAT_SIZE_LEN];
 	struct df_usage total = {0, 0, 0};
@@ -107,35 +99,22 @@ int cmd_df(int argc, char **argv)
 	size_t num = 0;
 	bool json = false, exact = false, any_error = false;
 	int name_width = 5;
-	int opt, rc, exit_code = CLI_EXIT_FAIL;
+	int rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, argv, usage_df, &exit_code))
-			return exit_code;
-		if (opt == 'j')
-			json = true;
-		else if (opt == 'b')
-			exact = true;
-	}
-	dir = cli_store_operand(argc, argv, 0, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 0)
-		return cli_usage_error(usage_df, !dir ? "missing STORE"
-						      : "too many arguments");
+	rc = cli_getopt_view(argc, argv, usage_df, &json, &exact);
+	if (rc >= 0)
+		return rc;
+	if (cli_positional(argc, argv, usage_df, "STORE", store_buf,
+			   sizeof(store_buf), &dir))
+		return CLI_EXIT_USAGE;
 	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (statvfs(dir, &vfs) != 0) {
 		cli_error("%s: %s", dir, strerror(errno));
 		goto out_close;
 	}
-	rc = store_guest_list(cs.store, &names, &num);
-	if (rc) {
-		cli_error("%s: cannot list guests: %s", cs.dir,
-			  cli_strerror(rc));
+	if (cli_guest_list(&cs, &names, &num, &name_width) != 0)
 		goto out_close;
-	}
-	for (size_t i = 0; i < num; i++)
-		if ((int)strlen(names[i]) > name_width)
-			name_width = (int)strlen(names[i]);
 	struct json_object *root = NULL, *guests = NULL;
 	if (json) {
 		root = json_object_new_object();

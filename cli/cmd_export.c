@@ -87,35 +87,34 @@ static int export_open_dir(const char *out_dir)
 	return fd;
 }
 
-static int export_one(struct container *c, const struct guest_object *o,
-		      int dir_fd, const char *dir, bool force,
-		      struct progress *progress, uint64_t base)
+/* Create DIR/NAME (`shown`: NAME as printed) with `mode`, replacing a file
+ * there only with --force.  Its descriptor, or -errno after saying why. */
+static int export_create(int dir_fd, const char *dir, const char *name,
+			 const char *shown, mode_t mode, bool force,
+			 struct progress *progress)
 {
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
-	char shown[FORMAT_NAME_LEN];
 	int fd, rc;
 
-	format_name(shown, sizeof(shown), o->name);
-
 	flags |= force ? O_TRUNC : O_EXCL;
-	fd = openat(dir_fd, o->name, flags, (mode_t)(o->attr.mode & 07777));
-	if (fd < 0) {
-		rc = -errno;
-		progress_finish(progress);
-		if (rc == -EEXIST)
-			cli_error("%s/%s: already exists (use --force to "
-				  "overwrite)",
-				  dir, shown);
-		else
-			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
-		return rc;
-	}
-	rc = object_open(c, o->attr.id, false);
-	if (rc == 0) {
-		rc = copy_object_to_fd(c, o->attr.id, fd, o->attr.size,
-				       progress, base);
-		object_release(c, o->attr.id, false);
-	}
+	fd = openat(dir_fd, name, flags, mode);
+	if (fd >= 0)
+		return fd;
+	rc = -errno;
+	progress_finish(progress);
+	if (rc == -EEXIST)
+		cli_error("%s/%s: already exists (use --force to overwrite)",
+			  dir, shown);
+	else
+		cli_error("%s/%s: %s", dir, shown, strerror(-rc));
+	return rc;
+}
+
+/* Close the exported file `fd`; the copy's `rc` (or close's error) is said
+ * and returned. */
+static int export_close(int fd, int rc, const char *dir, const char *shown,
+			struct progress *progress)
+{
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc) {
@@ -126,13 +125,34 @@ static int export_one(struct container *c, const struct guest_object *o,
 	return rc;
 }
 
+static int export_one(struct container *c, const struct guest_object *o,
+		      int dir_fd, const char *dir, bool force,
+		      struct progress *progress, uint64_t base)
+{
+	char shown[FORMAT_NAME_LEN];
+	int fd, rc;
+
+	format_name(shown, sizeof(shown), o->name);
+
+	fd = export_create(dir_fd, dir, o->name, shown,
+			   (mode_t)(o->attr.mode & 07777), force, progress);
+	if (fd < 0)
+		return fd;
+	rc = object_open(c, o->attr.id, false);
+	if (rc == 0) {
+		rc = copy_object_to_fd(c, o->attr.id, fd, o->attr.size,
+				       progress, base);
+		object_release(c, o->attr.id, false);
+	}
+	return export_close(fd, rc, dir, shown, progress);
+}
+
 /* Copy one regular file `name` of the guest directory `src_dir_fd` on
  * the mount into `dir_fd`. */
 static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			    const char *dir, bool force, struct stat *out_st,
 			    struct progress *progress, uint64_t *base)
 {
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 	uint64_t data;
 	char shown[FORMAT_NAME_LEN];
 	int src, dst, rc;
@@ -149,33 +169,18 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 			  cli_strerror(rc));
 		return rc;
 	}
-	flags |= force ? O_TRUNC : O_EXCL;
-	dst = openat(dir_fd, name, flags, (mode_t)(out_st->st_mode & 07777));
+	dst = export_create(dir_fd, dir, name, shown,
+			    (mode_t)(out_st->st_mode & 07777), force, progress);
 	if (dst < 0) {
-		rc = -errno;
 		close(src);
-		progress_finish(progress);
-		if (rc == -EEXIST)
-			cli_error("%s/%s: already exists (use --force to "
-				  "overwrite)",
-				  dir, shown);
-		else
-			cli_error("%s/%s: %s", dir, shown, strerror(-rc));
-		return rc;
+		return dst;
 	}
 	data = copy_host_data_bytes(src, (uint64_t)out_st->st_size);
 	rc = copy_fd_to_fd(src, dst, (uint64_t)out_st->st_size, progress,
 			   *base);
 	*base += data;
 	close(src);
-	if (close(dst) < 0 && rc == 0)
-		rc = -errno;
-	if (rc) {
-		progress_finish(progress);
-		cli_error("%s/%s: export failed: %s", dir, shown,
-			  cli_strerror(rc));
-	}
-	return rc;
+	return export_close(dst, rc, dir, shown, progress);
 }
 
 /* The store is mounted at cs->mountpoint: copy MNT/GUEST/ * into out_dir. */
@@ -272,7 +277,7 @@ int cmd_export(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *store_path, *guest, *out_dir;
+	const char *store_path, *guest, *out_dir, *op[3];
 	struct guest_summary g;
 	struct cli_store cs;
 	struct container *c = NULL;
@@ -294,17 +299,12 @@ int cmd_export(int argc, char **argv)
 		else if (opt == 'P')
 			show_progress = true;
 	}
-	store_path =
-		cli_store_operand(argc, argv, 2, store_buf, sizeof(store_buf));
-	if (!store_path || argc - optind != 2)
-		return cli_usage_error(usage_export,
-				       !store_path || argc - optind < 2
-					       ? "missing STORE, GUEST or DIR"
-					       : "too many arguments");
-	guest = argv[optind];
-	out_dir = argv[optind + 1];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage_export, "STORE GUEST DIR",
+			   store_buf, sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	store_path = op[0];
+	guest = op[1];
+	out_dir = op[2];
 
 	if (cli_store_open(store_path, CLI_ACCESS_READ, &cs) != 0)
 		return CLI_EXIT_FAIL;

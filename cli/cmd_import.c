@@ -162,9 +162,7 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 					  &answered);
 		}
 		if (del != 0)
-			cli_note("the partly imported guest %s is left in the "
-				 "store; remove it with `hangar rm --force`",
-				 guest);
+			cli_note_guest_left("imported", guest);
 		return CLI_EXIT_FAIL;
 	}
 	cli_store_via_text(cs, via, sizeof(via));
@@ -433,6 +431,7 @@ int cmd_import(int argc, char **argv)
 	struct progress progress;
 	char path[4400], store_buf[4096];
 	bool exact = false;
+	const char *op[2];
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":d:c:m:f:zbh", longopts,
@@ -475,15 +474,11 @@ int cmd_import(int argc, char **argv)
 			break;
 		}
 	}
-	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage_import,
-				       !dir || argc - optind < 1
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage_import, "STORE GUEST", store_buf,
+			   sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	if (!num_disks && !config.path && !memory.path)
 		return cli_usage_error(usage_import,
 				       "nothing to import: give --disk, "
@@ -567,9 +562,7 @@ int cmd_import(int argc, char **argv)
 			  cli_strerror(rc));
 		if (store_guest_delete(cs.store, guest, STORE_DELETE_FORCE) !=
 		    0)
-			cli_note("the partly imported guest %s is left in the "
-				 "store; remove it with `hangar rm --force`",
-				 guest);
+			cli_note_guest_left("imported", guest);
 		goto out_close_store;
 	}
 	if (memory.path)

@@ -153,11 +153,9 @@ int cmd_init(int argc, char **argv)
 					optarg, why);
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			usage_init, argc - optind < 1 ? "missing STORE"
-						      : "too many arguments");
-	dir = argv[optind];
+	/* no default store: init makes a new one */
+	if (cli_positional(argc, argv, usage_init, "STORE", NULL, 0, &dir))
+		return CLI_EXIT_USAGE;
 	if (cluster) {
 		unsigned shift = 0;
 

@@ -309,6 +309,7 @@ int cmd_key(int argc, char **argv)
 	const char *why;
 	uint64_t value;
 	bool json = false;
+	const char *op[2];
 	int opt, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":s:jh", longopts, NULL)) != -1) {
@@ -334,15 +335,11 @@ int cmd_key(int argc, char **argv)
 			json = true;
 		}
 	}
-	action = optind < argc ? argv[optind++] : NULL;
-	dir = action ? cli_store_operand(argc, argv, 0, store_buf,
-					 sizeof(store_buf))
-		     : NULL;
-	if (!dir || argc - optind != 0)
-		return cli_usage_error(usage_key,
-				       !dir ? "missing add|remove|list or "
-					      "STORE"
-					    : "too many arguments");
+	if (cli_positional(argc, argv, usage_key, "add|remove|list STORE",
+			   store_buf, sizeof(store_buf), op))
+		return CLI_EXIT_USAGE;
+	action = op[0];
+	dir = op[1];
 	if (strcmp(action, "list") == 0)
 		return key_list(dir, json);
 	if (strcmp(action, "add") == 0)

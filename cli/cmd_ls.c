@@ -12,7 +12,6 @@
  * and --json has "mounted").  Disk names are escaped (format_name).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,13 +68,6 @@ static void ls_line(const struct guest_summary *g, int name_width, bool exact)
 
 int cmd_ls(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"bytes", no_argument, NULL, 'b'},
-		CLI_KEY_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct json_object *root = NULL, *guests = NULL;
 	struct cli_store cs;
 	char store_buf[4096];
@@ -84,31 +76,18 @@ int cmd_ls(int argc, char **argv)
 	size_t num = 0;
 	bool json = false, exact = false, any_error = false;
 	int name_width = 5;
-	int opt, rc, exit_code = CLI_EXIT_FAIL;
+	int rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, argv, usage_ls, &exit_code))
-			return exit_code;
-		if (opt == 'j')
-			json = true;
-		else if (opt == 'b')
-			exact = true;
-	}
-	dir = cli_store_operand(argc, argv, 0, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 0)
-		return cli_usage_error(usage_ls, !dir ? "missing STORE"
-						      : "too many arguments");
+	rc = cli_getopt_view(argc, argv, usage_ls, &json, &exact);
+	if (rc >= 0)
+		return rc;
+	if (cli_positional(argc, argv, usage_ls, "STORE", store_buf,
+			   sizeof(store_buf), &dir))
+		return CLI_EXIT_USAGE;
 	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
-	rc = store_guest_list(cs.store, &names, &num);
-	if (rc) {
-		cli_error("%s: cannot list guests: %s", cs.dir,
-			  cli_strerror(rc));
+	if (cli_guest_list(&cs, &names, &num, &name_width) != 0)
 		goto out_close;
-	}
-	for (size_t i = 0; i < num; i++)
-		if ((int)strlen(names[i]) > name_width)
-			name_width = (int)strlen(names[i]);
 	if (json) {
 		root = json_object_new_object();
 		guests = json_object_new_array();

@@ -267,6 +267,7 @@ int cmd_mount(int argc, char **argv)
 	bool foreground = false, wait = false;
 	unsigned wait_seconds = MOUNT_WAIT_FOREVER;
 	struct stat st;
+	const char *op[2];
 	int opt, n = 0, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":fo:h", longopts, NULL)) != -1) {
@@ -318,13 +319,11 @@ int cmd_mount(int argc, char **argv)
 				 ? ",keyfile_insecure"
 				 : "");
 	}
-	store = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!store || argc - optind != 1)
-		return cli_usage_error(usage_mount,
-				       !store || argc - optind < 1
-					       ? "missing STORE or MOUNTPOINT"
-					       : "too many arguments");
-	mnt = argv[optind];
+	if (cli_positional(argc, argv, usage_mount, "STORE MOUNTPOINT",
+			   store_buf, sizeof(store_buf), op))
+		return CLI_EXIT_USAGE;
+	store = op[0];
+	mnt = op[1];
 	if (stat(store, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		cli_error("%s: no such store directory", store);
 		return CLI_EXIT_FAIL;
@@ -487,6 +486,7 @@ int cmd_umount(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct mount_entry m;
+	const char *mnt;
 	bool lazy = false;
 	int opt, exit_code;
 
@@ -496,15 +496,14 @@ int cmd_umount(int argc, char **argv)
 		if (opt == 'z')
 			lazy = true;
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			usage_umount, argc - optind < 1 ? "missing MOUNTPOINT"
-							: "too many arguments");
-	exit_code = umount_find(argv[optind], &m);
+	if (cli_positional(argc, argv, usage_umount, "MOUNTPOINT", NULL, 0,
+			   &mnt))
+		return CLI_EXIT_USAGE;
+	exit_code = umount_find(mnt, &m);
 	if (exit_code == CLI_EXIT_OK)
-		exit_code = umount_detach(argv[optind], &m, lazy);
+		exit_code = umount_detach(mnt, &m, lazy);
 	/* A lazy unmount finishes whenever the last file is closed. */
 	if (exit_code == CLI_EXIT_OK && !lazy)
-		exit_code = umount_wait_release(argv[optind], m.source);
+		exit_code = umount_wait_release(mnt, m.source);
 	return exit_code;
 }

@@ -103,19 +103,18 @@ int cmd_rename(int argc, char **argv)
 	struct stat st;
 	bool exclusive;
 	pid_t pid;
+	const char *op[3];
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
 		if (cli_getopt_common(opt, argv, usage_rename, &exit_code))
 			return exit_code;
-	dir = cli_store_operand(argc, argv, 2, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 2)
-		return cli_usage_error(usage_rename,
-				       !dir || argc - optind < 2
-					       ? "missing STORE, OLD or NEW"
-					       : "too many arguments");
-	from = argv[optind];
-	to = argv[optind + 1];
+	if (cli_positional(argc, argv, usage_rename, "STORE OLD NEW", store_buf,
+			   sizeof(store_buf), op))
+		return CLI_EXIT_USAGE;
+	dir = op[0];
+	from = op[1];
+	to = op[2];
 	if (!cli_guest_check_name(from) || !cli_guest_check_name(to))
 		return CLI_EXIT_USAGE;
 	if (strcmp(from, to) == 0)

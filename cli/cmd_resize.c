@@ -251,6 +251,7 @@ int cmd_resize(int argc, char **argv)
 	const char *dir, *size_text;
 	char store_buf[4096];
 	struct cli_store cs;
+	const char *op[4];
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":sbh", longopts, NULL)) != -1) {
@@ -261,18 +262,13 @@ int cmd_resize(int argc, char **argv)
 		else if (opt == 'b')
 			rq.exact = true;
 	}
-	dir = cli_store_operand(argc, argv, 3, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 3)
-		return cli_usage_error(usage_resize,
-				       !dir || argc - optind < 3
-					       ? "missing STORE, GUEST, DISK "
-						 "or SIZE"
-					       : "too many arguments");
-	rq.guest = argv[optind];
-	rq.disk = argv[optind + 1];
-	size_text = argv[optind + 2];
-	if (!cli_guest_check_name(rq.guest))
+	if (cli_positional(argc, argv, usage_resize, "STORE GUEST DISK SIZE",
+			   store_buf, sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	rq.guest = op[1];
+	rq.disk = op[2];
+	size_text = op[3];
 	if (!name_object_valid(rq.disk) ||
 	    object_role_of_name(rq.disk) != OBJECT_ROLE_DISK)
 		return cli_usage_error(usage_resize,

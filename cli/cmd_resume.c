@@ -100,19 +100,17 @@ static int savelock_open(int argc, char **argv, void (*usage)(FILE *f),
 		{NULL, 0, NULL, 0},
 	};
 	const char *guest, *dir;
+	const char *op[2];
 	int opt, rc, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
 		if (cli_getopt_common(opt, argv, usage, &exit_code))
 			return exit_code;
-	dir = cli_store_operand(argc, argv, 1, store_buf, store_len);
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage, !dir || argc - optind < 1
-						      ? "missing STORE or GUEST"
-						      : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage, "STORE GUEST", store_buf,
+			   store_len, op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	rc = cli_store_open(dir, CLI_ACCESS_WRITE, cs);
 	if (rc == -EWOULDBLOCK) {
 		*out_guest = guest;
@@ -143,99 +141,114 @@ static int savelock_close(struct cli_store *cs, struct container *c,
 	return exit_code;
 }
 
-int cmd_resume(int argc, char **argv)
-{
+/* One resume or discard: who did it and what it said. */
+struct savelock_cmd {
 	struct cli_store cs;
-	struct container *c = NULL;
-	const char *guest = NULL;
 	char store_buf[4096]; /* the default store: cs.dir points here */
-	struct control_reply reply = {.code = CONTROL_REASON_NONE};
-	char via[128] = "", shown[4 * sizeof(reply.text)];
-	const char *why;
-	bool mounted;
+	struct container *c;  /* the guest's, when done here; NULL when
+				 hangarfs did it */
+	const char *guest;
+	struct control_reply reply; /* hangarfs's answer; here, resume's
+				       reason from core */
+	char via[128];		    /* " (through hangarfs PID N)" or "" */
+};
+
+/*
+ * savelock_run - savelock_open, then the resume (or discard) itself:
+ * through hangarfs when it holds the store, else on the guest's container.
+ * Returns an exit code (>= 0) when the command is over, or -1 with the
+ * result in *out_rc for the caller to report; it then ends with
+ * savelock_end.
+ */
+static int savelock_run(int argc, char **argv, bool resume,
+			struct savelock_cmd *sc, int *out_rc)
+{
 	int rc, mrc;
 
-	rc = savelock_open(argc, argv, usage_resume, &cs, &c, &guest, store_buf,
-			   sizeof(store_buf));
-	mounted = rc == SAVELOCK_MOUNTED;
-	if (mounted) {
-		mrc = savelock_mounted(&cs, guest, true, &rc, &reply);
+	memset(sc, 0, sizeof(*sc));
+	sc->reply.code = CONTROL_REASON_NONE;
+	rc = savelock_open(argc, argv, resume ? usage_resume : usage_discard,
+			   &sc->cs, &sc->c, &sc->guest, sc->store_buf,
+			   sizeof(sc->store_buf));
+	if (rc == SAVELOCK_MOUNTED) {
+		mrc = savelock_mounted(&sc->cs, sc->guest, resume, out_rc,
+				       &sc->reply);
 		if (mrc > 0)
 			return mrc;
-		cli_store_via_text(&cs, via, sizeof(via));
-	} else if (rc >= 0) {
-		return rc;
-	} else {
-		rc = save_lock_resume(c, reply.text, sizeof(reply.text));
+		cli_store_via_text(&sc->cs, sc->via, sizeof(sc->via));
+		return -1;
 	}
+	if (rc >= 0)
+		return rc;
+	*out_rc = resume ? save_lock_resume(sc->c, sc->reply.text,
+					    sizeof(sc->reply.text))
+			 : save_lock_discard(sc->c);
+	return -1;
+}
+
+static int savelock_end(struct savelock_cmd *sc, int exit_code)
+{
+	return sc->c ? savelock_close(&sc->cs, sc->c, exit_code) : exit_code;
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	struct savelock_cmd sc;
+	char shown[4 * sizeof(sc.reply.text)];
+	const char *why;
+	int rc = 0, exit_code;
+
+	exit_code = savelock_run(argc, argv, true, &sc, &rc);
+	if (exit_code >= 0)
+		return exit_code;
 	if (rc) {
 		/* core's reason names the disk that moved on: its name is
 		 * bytes, escaped like every name in text output */
 		why = format_name(shown, sizeof(shown),
-				  mounted ? cli_control_reason(rc, &reply)
-				  : reply.text[0] ? reply.text
-						  : cli_strerror(rc));
+				  !sc.c ? cli_control_reason(rc, &sc.reply)
+				  : sc.reply.text[0] ? sc.reply.text
+						     : cli_strerror(rc));
 		if (rc == -ENOENT)
-			cli_error("%s: nothing to resume: %s", guest,
-				  reply.text[0] ? why
-						: "no saved memory image");
+			cli_error("%s: nothing to resume: %s", sc.guest,
+				  sc.reply.text[0] ? why
+						   : "no saved memory image");
 		else
-			cli_error("%s: resume refused: %s", guest, why);
+			cli_error("%s: resume refused: %s", sc.guest, why);
 		if (rc == -ESTALE)
 			cli_note("the saved image does not match the disks "
 				 "any more; boot the guest fresh after "
 				 "`hangar discard %s %s`",
-				 cs.dir, guest);
-		return mounted ? CLI_EXIT_FAIL
-			       : savelock_close(&cs, c, CLI_EXIT_FAIL);
+				 sc.cs.dir, sc.guest);
+		return savelock_end(&sc, CLI_EXIT_FAIL);
 	}
 	printf("%s: resuming: restore it from %s now (e.g. virsh restore, "
 	       "xl restore);\nthe image is retired at the guest's first disk "
 	       "write%s\n",
-	       guest, SAVE_IMAGE_NAME, via);
-	return mounted ? CLI_EXIT_OK : savelock_close(&cs, c, CLI_EXIT_OK);
+	       sc.guest, SAVE_IMAGE_NAME, sc.via);
+	return savelock_end(&sc, CLI_EXIT_OK);
 }
 
 int cmd_discard(int argc, char **argv)
 {
-	struct cli_store cs;
-	struct container *c = NULL;
-	const char *guest = NULL;
-	char store_buf[4096]; /* the default store: cs.dir points here */
-	int rc;
+	struct savelock_cmd sc;
+	int rc = 0, exit_code;
 
-	struct control_reply reply = {.code = CONTROL_REASON_NONE};
-	char via[128] = "";
-	bool mounted;
-	int mrc;
-
-	rc = savelock_open(argc, argv, usage_discard, &cs, &c, &guest,
-			   store_buf, sizeof(store_buf));
-	mounted = rc == SAVELOCK_MOUNTED;
-	if (mounted) {
-		mrc = savelock_mounted(&cs, guest, false, &rc, &reply);
-		if (mrc > 0)
-			return mrc;
-		cli_store_via_text(&cs, via, sizeof(via));
-	} else if (rc >= 0) {
-		return rc;
-	} else {
-		rc = save_lock_discard(c);
-	}
+	exit_code = savelock_run(argc, argv, false, &sc, &rc);
+	if (exit_code >= 0)
+		return exit_code;
 	if (rc) {
 		if (rc == -ENOENT)
 			cli_error("%s: nothing to discard: no saved memory "
 				  "image",
-				  guest);
+				  sc.guest);
 		else
-			cli_error("%s: discard failed: %s", guest,
-				  mounted ? cli_control_reason(rc, &reply)
-					  : cli_strerror(rc));
-		return mounted ? CLI_EXIT_FAIL
-			       : savelock_close(&cs, c, CLI_EXIT_FAIL);
+			cli_error("%s: discard failed: %s", sc.guest,
+				  !sc.c ? cli_control_reason(rc, &sc.reply)
+					: cli_strerror(rc));
+		return savelock_end(&sc, CLI_EXIT_FAIL);
 	}
 	printf("%s: saved memory image discarded; its disks are writable and "
 	       "the guest boots fresh%s\n",
-	       guest, via);
-	return mounted ? CLI_EXIT_OK : savelock_close(&cs, c, CLI_EXIT_OK);
+	       sc.guest, sc.via);
+	return savelock_end(&sc, CLI_EXIT_OK);
 }

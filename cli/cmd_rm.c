@@ -133,6 +133,7 @@ int cmd_rm(int argc, char **argv)
 	char store_buf[4096];
 	const char *guest, *dir;
 	bool force = false;
+	const char *op[2];
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, ":fh", longopts, NULL)) != -1) {
@@ -141,15 +142,11 @@ int cmd_rm(int argc, char **argv)
 		if (opt == 'f')
 			force = true;
 	}
-	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage_rm,
-				       !dir || argc - optind < 1
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	if (cli_positional(argc, argv, usage_rm, "STORE GUEST", store_buf,
+			   sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	rc = cli_store_open(dir, CLI_ACCESS_WRITE, &cs);
 	if (rc == -EWOULDBLOCK)
 		return rm_mounted(&cs, guest, force);

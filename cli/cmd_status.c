@@ -10,7 +10,6 @@
  * only the daemon knows (the user.hangar.* xattrs on the mount say it).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -234,37 +233,22 @@ static void status_text(const struct cli_store *cs,
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"bytes", no_argument, NULL, 'b'},
-		CLI_KEY_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct guest_summary g;
 	struct cli_store cs;
 	char store_buf[4096];
 	const char *guest, *dir;
 	bool json = false, exact = false;
-	int opt, rc, exit_code = CLI_EXIT_FAIL;
+	const char *op[2];
+	int rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
-		if (cli_getopt_common(opt, argv, usage_status, &exit_code))
-			return exit_code;
-		if (opt == 'j')
-			json = true;
-		else if (opt == 'b')
-			exact = true;
-	}
-	dir = cli_store_operand(argc, argv, 1, store_buf, sizeof(store_buf));
-	if (!dir || argc - optind != 1)
-		return cli_usage_error(usage_status,
-				       !dir || argc - optind < 1
-					       ? "missing STORE or GUEST"
-					       : "too many arguments");
-	guest = argv[optind];
-	if (!cli_guest_check_name(guest))
+	rc = cli_getopt_view(argc, argv, usage_status, &json, &exact);
+	if (rc >= 0)
+		return rc;
+	if (cli_positional(argc, argv, usage_status, "STORE GUEST", store_buf,
+			   sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
+	dir = op[0];
+	guest = op[1];
 	if (cli_store_open(dir, CLI_ACCESS_READ_METADATA, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	rc = guest_summary_load(cs.store, guest, &g);

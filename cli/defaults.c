@@ -15,13 +15,13 @@
  * read, or a malformed line, is an error, never a silent fallback.
  *
  * Whether STORE was left out is told by counting operands: a command that
- * takes STORE and N more operands and got exactly N uses the default.  The
- * one command with an optional operand after STORE (`check [STORE]
- * [GUEST]`) decides with store_probe (cmd_check.c).
+ * takes STORE and N more operands and got exactly N uses the default
+ * (cli_positional, main.c).  The one command with an optional operand
+ * after STORE (`check [STORE] [GUEST]`) decides with store_probe
+ * (cmd_check.c).
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,14 +122,4 @@ int cli_default_store(char *buf, size_t len)
 		return 0;
 	}
 	return conf_read_store(conf && *conf ? conf : CLI_CONF_PATH, buf, len);
-}
-
-const char *cli_store_operand(int argc, char **argv, int after, char *buf,
-			      size_t len)
-{
-	if (argc - optind > after)
-		return argv[optind++];
-	if (argc - optind < after)
-		return NULL;
-	return cli_default_store(buf, len) == 0 ? buf : NULL;
 }

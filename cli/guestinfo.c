@@ -16,6 +16,22 @@
 #include "cli.h"
 #include "hangar/names.h"
 
+int cli_guest_list(const struct cli_store *cs, char ***out_names,
+		   size_t *out_num, int *width)
+{
+	int rc = store_guest_list(cs->store, out_names, out_num);
+
+	if (rc) {
+		cli_error("%s: cannot list guests: %s", cs->dir,
+			  cli_strerror(rc));
+		return rc;
+	}
+	for (size_t i = 0; width && i < *out_num; i++)
+		if ((int)strlen((*out_names)[i]) > *width)
+			*width = (int)strlen((*out_names)[i]);
+	return 0;
+}
+
 static bool timespec_after(struct timespec a, struct timespec b)
 {
 	return a.tv_sec > b.tv_sec ||

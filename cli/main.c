@@ -3,13 +3,16 @@
  *
  * `hangar COMMAND [OPTIONS] ARGS...`.  Each command parses its own options
  * with getopt_long (argv[0] is the command name) and returns its exit
- * status; this file only finds the command, and answers `hangar --help`,
- * `hangar help [COMMAND]` and `hangar -V`/`--version` (HANGAR_VERSION: the
- * CMake project's version, given to every target).  The shell completion
- * (contrib/bash-completion, contrib/zsh-completion) asks `hangar
- * --list-commands` (hidden) for the commands and `hangar COMMAND --help`
- * for their options, so it offers what this binary has.  The usage texts mirror
- * contrib/man/hangar.1; keep them in step.
+ * status; this file finds the command, answers `hangar --help`, `hangar
+ * help [COMMAND]` and `hangar -V`/`--version` (HANGAR_VERSION: the CMake
+ * project's version, given to every target), and holds what every
+ * command's parsing shares: the usage error, the common options (and the
+ * whole option loop of the view commands) and the operands with the
+ * default store (cli_positional), so their words are written once.  The
+ * shell completion (contrib/bash-completion, contrib/zsh-completion) asks
+ * `hangar --list-commands` (hidden) for the commands and `hangar COMMAND
+ * --help` for their options, so it offers what this binary has.  The usage
+ * texts mirror contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -115,6 +118,101 @@ int cli_usage_error(void (*usage)(FILE *f), const char *fmt, ...)
 		free(text);
 	}
 	return CLI_EXIT_USAGE;
+}
+
+/* The next word of an operand synopsis ("STORE GUEST") from `p`: its
+ * start, and its length in *len; NULL after the last one. */
+static const char *synopsis_word(const char *p, size_t *len)
+{
+	p += strspn(p, " ");
+	*len = strcspn(p, " ");
+	return *p ? p : NULL;
+}
+
+static bool synopsis_is(const char *word, size_t len, const char *name)
+{
+	return len == strlen(name) && strncmp(word, name, len) == 0;
+}
+
+/* "missing STORE, GUEST or DIR": the synopsis's words, as a person would
+ * list them. */
+static int operands_missing(void (*usage)(FILE *f), const char *operands,
+			    int total)
+{
+	char missing[256] = "";
+	size_t missing_len = 0, len;
+	const char *word = operands;
+
+	for (int i = 0; i < total && missing_len < sizeof(missing);
+	     i++, word += len) {
+		word = synopsis_word(word, &len);
+		int n = snprintf(missing + missing_len,
+				 sizeof(missing) - missing_len, "%s%.*s",
+				 i == 0		  ? ""
+				 : i == total - 1 ? " or "
+						  : ", ",
+				 (int)len, word);
+		if (n > 0)
+			missing_len += (size_t)n;
+	}
+	return cli_usage_error(usage, "missing %s", missing);
+}
+
+int cli_positional(int argc, char **argv, void (*usage)(FILE *f),
+		   const char *operands, char *store_buf, size_t store_len,
+		   const char **out)
+{
+	int given = argc - optind, total = 0, store_at = -1, i;
+	const char *word;
+	size_t len;
+
+	for (word = operands; (word = synopsis_word(word, &len)); word += len) {
+		if (store_buf && synopsis_is(word, len, "STORE"))
+			store_at = total;
+		total++;
+	}
+	if (given > total)
+		return cli_usage_error(usage, "too many arguments");
+	/* one short: STORE left out, the default store stands in */
+	if (given < total && (given < total - 1 || store_at < 0 ||
+			      cli_default_store(store_buf, store_len) != 0))
+		return operands_missing(usage, operands, total);
+	word = operands;
+	for (i = 0; i < total; i++, word += len) {
+		word = synopsis_word(word, &len);
+		if (given < total && i == store_at) {
+			out[i] = store_buf;
+			continue;
+		}
+		out[i] = argv[optind++];
+		if (synopsis_is(word, len, "GUEST") &&
+		    !cli_guest_check_name(out[i]))
+			return CLI_EXIT_USAGE;
+	}
+	return CLI_EXIT_OK;
+}
+
+int cli_getopt_view(int argc, char **argv, void (*usage)(FILE *f), bool *json,
+		    bool *exact)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"bytes", no_argument, NULL, 'b'},
+		CLI_KEY_LONGOPTS,
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt, exit_code;
+
+	while ((opt = getopt_long(argc, argv, ":jbh", longopts, NULL)) != -1) {
+		if (cli_getopt_common(opt, argv, usage, &exit_code))
+			return exit_code;
+		if (opt == 'j')
+			*json = true;
+		else if (opt == 'b')
+			*exact = true;
+	}
+	return -1;
 }
 
 bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),

@@ -130,6 +130,13 @@ void cli_event(void *arg, const struct container_event *ev)
 	}
 }
 
+void cli_note_guest_left(const char *what, const char *guest)
+{
+	cli_note("the partly %s guest %s is left in the store; remove it "
+		 "with `hangar rm --force`",
+		 what, guest);
+}
+
 bool cli_guest_check_name(const char *name)
 {
 	if (name_guest_valid(name))

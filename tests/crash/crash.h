@@ -1,0 +1,351 @@
+/*
+ * crash.h -- what the pieces of test_crash share (the harness and its crash
+ * model are described in test_crash.c and tests/crash/README.md).  One
+ * executable, several files:
+ *
+ *   test_crash.c     the driver: environment, budget, teeth, the figures,
+ *                    and the switches every piece reads (g_enc, g_master);
+ *   crash_model.c    the oracle: a byte-exact model of every object, its
+ *                    generation and the save lock (seals, pins, adoption,
+ *                    spent fingerprints), and what the model went through
+ *                    (g_cover);
+ *   crash_verify.c   a live or reopened container compared with the model,
+ *                    with what unsynced writes may have left (struct allow),
+ *                    and sector_teeth, the unit test of that allowance;
+ *   crash_ops.c      a workload run on a recording memio: each do_* makes
+ *                    one public-API call, predicts its return and its
+ *                    commits (note_commits) and keeps the model in step;
+ *   crash_random.c   the random workloads (op_one) and one_workload;
+ *   crash_seq.c      the systematic workloads: every sequence of 1-3
+ *                    operations with a flush at each position;
+ *   crash_replay.c   the crash images built from a run's log and replayed
+ *                    (crash_workload): every crash state reopened, checked
+ *                    and compared with the model it must show.
+ *
+ * One thread; the globals below are the test's state, reset by main
+ * between the teeth and the real run.
+ */
+#ifndef HANGAR_TESTS_CRASH_H
+#define HANGAR_TESTS_CRASH_H
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hangar/check.h"
+#include "container_open.h"
+#include "crypto.h"
+#include "format.h"
+#include "harness.h"
+#include "memio.h"
+#include "hangar/savelock.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CRASH_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CRASH_SANITIZED 1
+#endif
+#endif
+/* the plain CI run re-runs one workload in ENC_EVERY encrypted */
+#ifndef ENC_EVERY
+#define ENC_EVERY 20
+#endif
+#ifndef CRASH_SANITIZED
+#define CRASH_SANITIZED 0
+#endif
+
+#define MAX_OBJ	       256
+#define MAX_PINS       MAX_OBJ
+#define SECTOR	       512u
+#define ENUM_MAX       10 /* enumerate every subset up to this many unsynced ops */
+#define SAMPLE_STATES  64
+#define GARBAGE_STATES 6
+#define MAX_REPORTS    12
+
+/* ---- the driver (test_crash.c) ------------------------------------------ */
+
+/* Encrypted containers: while g_enc is set, the workloads are created,
+ * reopened, checked and recovered under g_master, the store's master key.
+ * The same workloads (same seeds) run plain and encrypted. */
+extern struct crypto_key *g_master;
+extern bool g_enc;
+double now_s(void);
+bool env_on(const char *name);
+
+/* ---- the oracle (crash_model.c) ------------------------------------------ */
+
+/* What the save-lock model went through (the real run's workloads only):
+ * printed as the "crash save lock:" line. */
+enum cover {
+	COV_SEALED,    /* fresh seals that took their pins */
+	COV_ADOPTED,   /* files adopted by a SAVED memory.save at a commit */
+	COV_INHERITED, /* copies of a live seal that took its pins */
+	COV_KEPT,      /* images renamed onto memory.save, seal still good */
+	COV_REFUSED,   /* seals of a tainted memory.save refused (-EIO) */
+	COV_RETIRED,   /* RESUMING images retired by a write to a pin */
+	COV_REWRITTEN, /* sealed images rewritten (seal dropped) */
+	COV_RECOVERED, /* never-closed images set aside at an open */
+	COV_BUSY,      /* unlink/rename of a pinned file refused */
+	COV_RESUMED,   /* SAVED -> RESUMING */
+	COV_STALE,     /* resumes refused -ESTALE */
+	COV_AWAY,      /* images away from a SAVED memory.save rewritten:
+			* an ordinary file again, but never adopted */
+	COV_RESUME_ADOPTED, /* files adopted by the commit a resume makes
+			     * first */
+	COV_RESUME_BUSY,    /* resumes refused -EBUSY (a file that arrived
+			     * after the seal is not pinned) */
+	COV_NUM
+};
+
+extern uint64_t g_cover[COV_NUM];
+extern uint64_t g_cover_why[SAVE_WHY_MAX + 1]; /* invalidations by why */
+extern size_t g_cover_spent;		       /* most spent fingerprints */
+/* The order of content changes (core's changed_at, CLOCK_REALTIME at each
+ * write, truncate and punch): only compared within one run. */
+extern uint64_t g_tick;
+
+/* Immutable bytes shared between models (pins, sealed images, the spent
+ * list) so that snapshots stay cheap. */
+struct blob {
+	unsigned refs;
+	size_t size;
+	uint8_t data[];
+};
+
+struct mseal {
+	enum save_state state; /* SAVED, RESUMING or INVALIDATED */
+	enum save_why why;     /* INVALIDATED: why */
+	bool pins_pending;     /* fresh: the next commit takes the pins */
+	uint64_t config_gen;   /* `config`'s generation at the seal (0: none) */
+	int adopt_from;	    /* first identity it may adopt: the objects created
+			 * after the seal (core: adopt_from = the seal's
+			 * next_object_id; ids and identities are both
+			 * handed out in creation order, never reused) */
+	struct blob *image; /* the image's bytes when sealed: fingerprint */
+	int npins;
+	int pin[MAX_PINS]; /* identities, in core's (id) order */
+	uint64_t pin_gen[MAX_PINS];
+	char pin_name[MAX_PINS][64];
+	struct blob *pin_data[MAX_PINS]; /* the file's contents when pinned */
+};
+
+struct mobj {
+	bool live;
+	bool unsealed;	  /* OBJECT_FLAG_IMAGE_UNSEALED */
+	bool tainted;	  /* OBJECT_FLAG_IMAGE_TAINTED */
+	bool dirty;	  /* contents changed since the last commit */
+	uint64_t gen;	  /* the commit that last changed its contents */
+	uint64_t changed; /* core's changed_at: when its contents last
+			   * changed, as a tick of g_tick (0: created and
+			   * not written since: core leaves changed_at 0) */
+	char name[64];
+	uint64_t cid; /* core object id */
+	uint8_t *data;
+	size_t size, cap;
+	struct mseal *seal; /* NULL unless sealed once */
+};
+
+#define MAX_SPENT FORMAT_MAX_SPENT
+
+struct model {
+	struct mobj o[MAX_OBJ];
+	int n;	      /* identities ever created (never reused) */
+	uint64_t gen; /* the container's last committed generation */
+	int nspent;   /* spent images, newest first */
+	struct blob *spent[MAX_SPENT];
+};
+
+/* The model's calls; each one's rule is above its definition in
+ * crash_model.c.  xmalloc and friends abort on failure (a test). */
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+uint8_t *dup_bytes(const uint8_t *p, size_t n);
+void model_init(struct model *m);
+void model_free(struct model *m);
+void model_copy(struct model *dst, const struct model *src);
+int model_find(const struct model *m, const char *name);
+bool is_name(const struct mobj *o, const char *name);
+int model_new(struct model *m, const char *name, uint64_t cid);
+void model_remove(struct model *m, int i);
+void model_resize(struct mobj *o, size_t size);
+void model_write(struct mobj *o, uint64_t off, uint64_t len,
+		 const uint8_t *data);
+struct mseal *model_live_seal(const struct model *m);
+bool seal_active(const struct mseal *s);
+bool model_pinned(const struct model *m, int i);
+enum save_state model_state_of(const struct model *m, int *out_img,
+			       enum save_why *out_why, bool *out_unsealed);
+enum save_state model_state(const struct model *m);
+bool pin_eligible(const struct model *m, int i);
+bool pins_hold(const struct model *m, const struct mseal *s,
+	       enum save_why *out_why);
+int model_seal_fresh(struct model *m, int i, bool check_age);
+void model_commit(struct model *m);
+bool model_transition(struct model *m, int i);
+bool model_relevant(const struct model *m, int i, const char *name);
+bool model_rename_locked(struct model *m, int i, const char *to);
+int model_recover(struct model *m);
+bool model_equal(const struct model *a, const struct model *b);
+uint64_t container_generation(struct container *c);
+
+/* ---- a workload run (crash_ops.c) --------------------------------------- */
+
+struct mut { /* a change to object contents since some snapshot */
+	int obj;
+	uint64_t off, len;
+	uint8_t *data; /* NULL: zeros */
+	size_t log_start;
+};
+
+struct snap { /* a committed state and where its commit became durable */
+	struct model m;
+	long sync_idx; /* log index of the fdatasync that completed it */
+	long sb_idx;   /* log index of its superblock pwrite, -1 if none */
+	size_t mut_seq;
+};
+
+struct run {
+	unsigned widx;
+	uint64_t rng;
+	struct container_options opts;
+	unsigned shift;
+	uint64_t max_size;
+	struct memio *mio;
+	struct container *c;
+	struct model m;
+	/* note_commits: log[l0..note_end) when note_end is set (one call
+	 * that commits in stages), without comparing the live container
+	 * when note_partial (it is already past this stage) */
+	size_t note_end;
+	bool note_partial;
+	struct snap *snaps;
+	size_t nsnaps;
+	struct mut *muts;
+	size_t nmuts, capmuts;
+	uint8_t *base;
+	uint64_t base_size;
+	bool diverged; /* the model disagrees with core: crash states skipped */
+	bool verbose;
+	int nops;
+};
+
+struct stats {
+	uint64_t states, workloads, failures, reports, windows;
+	uint64_t at_next; /* states where the in-flight commit had landed */
+	uint64_t torn, garbage, lenient;       /* torn / garbage states; bytes
+					    accepted as an unsynced write */
+	uint64_t commits, enumerated, sampled; /* windows by mode */
+	bool quiet;
+	bool perturb; /* oracle teeth: expect one byte the core never wrote */
+};
+
+/* fail_msg - count a failure in `st` and print it (at most MAX_REPORTS,
+ * none when st->quiet). */
+void fail_msg(struct stats *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+uint64_t rnd(struct run *r, uint64_t n);
+uint64_t mix64(uint64_t x);
+bool is_sb_write(const struct memio_op *op);
+void push_snap(struct run *r, const struct model *m, long sync_idx,
+	       long sb_idx);
+void op_data_write_buf(struct run *r, struct stats *st, int i, uint64_t off,
+		       uint64_t len, const uint8_t *buf, const char *what);
+/* The operations: each do_* makes one public-API call, predicts its return
+ * code and the commits it must make, and updates r->m; op_after then
+ * compares the live container with it.  The random and the systematic
+ * workloads both use them. */
+int ensure_object(struct run *r, struct stats *st, const char *name);
+void do_punch(struct run *r, struct stats *st, int i, uint64_t off,
+	      uint64_t len, const char *what);
+void do_truncate(struct run *r, struct stats *st, int i, uint64_t size,
+		 const char *what);
+void do_create(struct run *r, struct stats *st, const char *name,
+	       const char *what);
+void do_unlink(struct run *r, struct stats *st, int i, const char *what);
+void do_rename(struct run *r, struct stats *st, int i, const char *to,
+	       const char *what);
+void do_commit(struct run *r, struct stats *st);
+bool seal_changes(const struct model *m);
+void do_seal(struct run *r, struct stats *st);
+void do_resume(struct run *r, struct stats *st);
+void do_discard(struct run *r, struct stats *st);
+void do_reopen(struct run *r, struct stats *st);
+void op_after(struct run *r, struct stats *st, const char *what);
+/*
+ * A run's life: run_init (seeded from the seed and the workload's index;
+ * the caller then sets shift, opts and max_size), run_start (create and
+ * commit the container, make it the base, start recording), the
+ * operations, then run_replay if the run did not diverge (every crash
+ * state, unless HANGAR_CRASH_NO_REPLAY; counted in `st`), and run_free
+ * (close, free everything).  run_rebase makes the committed state reached
+ * so far the base, so that only what follows is replayed.
+ */
+void run_init(struct run *r, uint64_t seed, unsigned widx);
+void run_start(struct run *r);
+void run_rebase(struct run *r);
+void run_replay(struct run *r, struct stats *st, bool broken);
+void run_free(struct run *r);
+
+/* ---- the random workloads (crash_random.c) ------------------------------- */
+
+/* random_nops - the length of random workload `w` (the same for its plain
+ * and encrypted runs); one_workload - record it, then replay its crash
+ * states (crash_workload). */
+int random_nops(uint64_t seed, unsigned w, bool long_mode, bool sanitized);
+void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
+		  bool verbose, struct stats *st);
+
+/* ---- the systematic workloads (crash_seq.c) ------------------------------ */
+
+struct seqstats {
+	uint64_t pairs;	    /* (sequence, flush position) pairs considered */
+	uint64_t dups;	    /* identical to one already run */
+	uint64_t pointless; /* an operation not meaningful in its state */
+	uint64_t run;	    /* replayed */
+	uint64_t run12, run3;
+	uint64_t not_sampled;
+	uint64_t sealed_base, compressed;
+	uint64_t states;
+	uint64_t enc_run, enc_states; /* the encrypted share */
+	bool out_of_time;
+};
+
+void run_systematic(uint64_t seed, unsigned sample3, bool both,
+		    unsigned enc_every, double deadline, struct stats *st,
+		    struct seqstats *ss);
+int run_one_sequence(uint64_t seed, const char *spec, struct stats *st);
+void seq_teeth_on(uint64_t seed, bool broken, struct stats *st);
+void seq_teeth(uint64_t seed, struct stats *st);
+
+/* ---- a container against the model (crash_verify.c) ---------------------- */
+
+struct allow { /* what unsynced writes may have left in committed bytes */
+	const struct run *r;
+	size_t from;	/* mutations from this index ... */
+	size_t win_end; /* ... that started before this log index */
+	bool garbage;
+	uint64_t *lenient;
+};
+
+/* verify_live - is `c` the model `e` (contents, sizes, generations, save
+ * lock), with `a` (NULL: nothing) saying what unsynced writes may have
+ * left?  false with a sentence in `why`. */
+bool verify_live(struct container *c, const struct model *e,
+		 const struct allow *a, char *why, size_t wl);
+bool sector_teeth(void);
+
+/* ---- the replay (crash_replay.c) ----------------------------------------- */
+
+/* extending writes applied as "size landed, data (partly) not" */
+extern uint64_t g_extended;
+/* crash_workload - every crash state of the recorded run `r`, each
+ * rebuilt, checked, reopened and compared with the model it must show;
+ * `broken`: on a disk that ignores the fdatasync before each superblock
+ * write (the teeth). */
+void crash_workload(struct run *r, struct stats *st, bool broken);
+
+#endif /* HANGAR_TESTS_CRASH_H */
