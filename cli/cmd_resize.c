@@ -32,7 +32,6 @@
 #include "units.h"
 #include "hangar/names.h"
 
-
 void usage_resize(FILE *f)
 {
 	fprintf(f,
@@ -276,8 +275,7 @@ int cmd_resize(int argc, char **argv)
 				       rq.disk);
 	rq.relative = size_text[0] == '+';
 	const char *why;
-	if (units_parse_disk_size(size_text + rq.relative, &rq.size, &why) !=
-	    0)
+	if (units_parse_disk_size(size_text + rq.relative, &rq.size, &why) != 0)
 		return cli_usage_error(usage_resize, "bad size '%s': %s",
 				       size_text, why);
 	rc = cli_store_open(dir, CLI_ACCESS_WRITE, &cs);

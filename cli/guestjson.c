@@ -176,8 +176,9 @@ struct json_object *guest_json(const struct guest_summary *g, bool full)
 		if (!so)
 			continue;
 		cli_json_add_name(so, "name", g->snapshots[i].name);
-		json_object_object_add(so, "generation",
-				       cli_json_u64(g->snapshots[i].generation));
+		json_object_object_add(
+			so, "generation",
+			cli_json_u64(g->snapshots[i].generation));
 		json_object_object_add(so, "created",
 				       cli_json_time(g->snapshots[i].created));
 		json_object_array_add(snaps, so);
