@@ -269,11 +269,14 @@ ceph_evict() {
 		fail "ceph: evicting client.$1 (id $id)"
 }
 
-# ceph_any_alive PID... : 0 while any of them runs.
+# ceph_any_alive PID... : 0 while any of them runs.  A child that exited
+# stays a zombie until waited for, and kill -0 succeeds on a zombie: read
+# the state from /proc instead.
 ceph_any_alive() {
-	local pid
+	local pid state
 	for pid in "$@"; do
-		kill -0 "$pid" 2>/dev/null && return 0
+		state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+		[ "${state%% *}" != Z ] && return 0
 	done
 	return 1
 }
@@ -322,9 +325,15 @@ ceph_stop() {
 # mount and daemon first (they sit on the CephFS), then Ceph stops, then
 # WORK goes (work_cleanup deletes it; with Ceph still mounted it could not).
 work_cleanup_ceph() {
-	local work=$WORK
+	local work=$WORK i
 	WORK=$WORK/.keep # work_cleanup's rm -rf: a directory that is not there
 	work_cleanup
+	# work_cleanup signalled the other hangarfs daemons; until they have
+	# closed their containers the CephFS mount is busy.
+	for ((i = 0; i < 100; i++)); do
+		ceph_any_alive "${OTHER_PIDS[@]}" || break
+		sleep 0.1
+	done
 	ceph_stop
 	rm -rf --one-file-system "$work"
 }
