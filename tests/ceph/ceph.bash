@@ -287,7 +287,10 @@ ceph_stop() {
 	local name pid i
 	[ -n "$CEPH_DIR" ] || return 0
 	for name in "${!CEPH_FUSE_MNT[@]}"; do
-		if mountpoint -q "${CEPH_FUSE_MNT[$name]}" 2>/dev/null; then
+		# not `mountpoint`: it stats the directory, and an evicted
+		# client's mount answers ESHUTDOWN, a dead one ENOTCONN
+		if findmnt -rn --mountpoint "${CEPH_FUSE_MNT[$name]}" \
+			>/dev/null 2>&1; then
 			timeout 20 fusermount3 -u "${CEPH_FUSE_MNT[$name]}" ||
 				timeout 10 fusermount3 -u -z "${CEPH_FUSE_MNT[$name]}" ||
 				umount -l "${CEPH_FUSE_MNT[$name]}"
