@@ -1,5 +1,6 @@
 # tests/lib.bash -- the one library of the shell tests (tests/fs, tests/cli,
-# tests/security, tests/vm).  Sourced, not run: ctest runs only *.sh.
+# tests/security, tests/vm, tests/ceph).  Sourced, not run: ctest runs only
+# *.sh.
 #
 # Conventions (docs/style.md, "Tests"): exit 77 with "SKIPPED: reason" only
 # when a prerequisite is truly absent; every command that could hang runs
