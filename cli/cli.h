@@ -581,6 +581,7 @@ struct guest_summary {
 	size_t num_objects;
 	struct snapshot_info *snapshots; /* oldest first; owned */
 	size_t num_snapshots;
+	uint64_t snapshot_bytes; /* held by snapshots only (container.h) */
 	struct timespec last_change; /* last commit (else newest object
 					 mtime/ctime) */
 	uint64_t file_size;	     /* of STORE/<guest>.hangar */

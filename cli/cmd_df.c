@@ -2,9 +2,9 @@
  * cmd_df.c -- `hangar df [STORE] [--json] [--bytes]`: space per guest and
  * for the store.
  *
- *   GUEST   VIRTUAL  STORED  ALLOCATED
- *   web01   20G      1.3G    1.4G
- *   total   20G      1.3G    1.4G
+ *   GUEST   VIRTUAL  STORED  SNAPSHOTS ALLOCATED
+ *   web01   20G      1.3G    210M      1.6G
+ *   total   20G      1.3G    210M      1.6G
  *   filesystem of /srv/hangar: 100G, 38G available (40G free)
  *
  * VIRTUAL is the sum of the virtual sizes of the guest's files (what `ls
@@ -14,7 +14,10 @@
  * (st_blocks: STORED plus metadata and clusters freed but not yet reused
  * or trimmed).  The last line is the host filesystem holding the store
  * (statvfs): its size, what is available to the caller and what is free.
- * Clusters only a guest's snapshots hold count in ALLOCATED, not in STORED.
+ * SNAPSHOTS is what only the guest's snapshots hold (data the guest has
+ * overwritten or removed since, their map nodes and frozen tables): what
+ * deleting them all would give back; it is part of ALLOCATED, not of
+ * STORED.
  *
  * Read-only, like `ls`: the committed metadata of every guest, also beside
  * a daemon holding the store (then it is the last committed state).  A
@@ -36,10 +39,11 @@ void usage_df(FILE *f)
 	fprintf(f, "usage: hangar df [STORE] [--json] [--bytes]\n"
 		   "Space used by each guest of STORE: VIRTUAL (the sizes of "
 		   "its files), STORED\n"
-		   "(the data they hold, after compression), ALLOCATED (its "
-		   "container file on\n"
-		   "the host), and the free space of the host filesystem "
-		   "holding the store.\n\n"
+		   "(the data they hold, after compression), SNAPSHOTS (what "
+		   "only its snapshots\n"
+		   "hold), ALLOCATED (its container file on the host), and "
+		   "the free space of\n"
+		   "the host filesystem holding the store.\n\n"
 		   "  -j, --json    machine-readable output (exact byte "
 		   "counts)\n"
 		   "  -b, --bytes   print exact sizes\n" CLI_KEY_USAGE
@@ -49,6 +53,7 @@ void usage_df(FILE *f)
 struct df_usage {
 	uint64_t virtual_bytes;
 	uint64_t stored;
+	uint64_t snapshots;
 	uint64_t allocated;
 };
 
@@ -57,6 +62,7 @@ static void df_guest_usage(const struct guest_summary *g, struct df_usage *u)
 	u->virtual_bytes = 0;
 	u->stored = 0;
 	u->allocated = g->file_allocated;
+	u->snapshots = g->snapshot_bytes;
 	for (size_t i = 0; i < g->num_objects; i++) {
 		u->virtual_bytes += g->objects[i].attr.size;
 		u->stored += g->objects[i].attr.stored_bytes;
@@ -71,17 +77,21 @@ static void df_json_usage(struct json_object *obj, const struct df_usage *u,
 					: NULL);
 	json_object_object_add(obj, "stored",
 			       readable ? cli_json_u64(u->stored) : NULL);
+	json_object_object_add(obj, "snapshots",
+			       readable ? cli_json_u64(u->snapshots) : NULL);
 	json_object_object_add(obj, "allocated", cli_json_u64(u->allocated));
 }
 
 static void df_line(const char *name, int width, const struct df_usage *u,
 		    bool readable, bool exact, const char *error)
 {
-	char v[FORMAT_SIZE_LEN], s[FORMAT_SIZE_LEN], a[FORMAT_SIZE_LEN];
+	char v[FORMAT_SIZE_LEN], s[FORMAT_SIZE_LEN], a[FORMAT_SIZE_LEN],
+		sn[FORMAT_SIZE_LEN];
 
-	printf("%-*s  %-9s %-9s %s%s%s\n", width, name,
+	printf("%-*s  %-9s %-9s %-9s %s%s%s\n", width, name,
 	       readable ? format_size(v, u->virtual_bytes, exact) : "-",
 	       readable ? format_size(s, u->stored, exact) : "-",
+	       readable ? format_size(sn, u->snapshots, exact) : "-",
 	       format_size(a, u->allocated, exact), error ? "  " : "",
 	       error ? error : "");
 }
@@ -90,7 +100,7 @@ int cmd_df(int argc, char **argv)
 {
 	char size[FORMAT_SIZE_LEN], avail[FORMAT_SIZE_LEN],
 		bfree[FORMAT_SIZE_LEN];
-	struct df_usage total = {0, 0, 0};
+	struct df_usage total = {0, 0, 0, 0};
 	char store_buf[4096];
 	struct statvfs vfs;
 	struct cli_store cs;
@@ -131,8 +141,8 @@ int cmd_df(int argc, char **argv)
 				       json_object_new_boolean(cs.holder));
 		json_object_object_add(root, "guests", guests);
 	} else {
-		printf("%-*s  %-9s %-9s %s\n", name_width, "GUEST", "VIRTUAL",
-		       "STORED", "ALLOCATED");
+		printf("%-*s  %-9s %-9s %-9s %s\n", name_width, "GUEST",
+		       "VIRTUAL", "STORED", "SNAPSHOTS", "ALLOCATED");
 	}
 	for (size_t i = 0; i < num; i++) {
 		struct guest_summary g;
@@ -150,6 +160,7 @@ int cmd_df(int argc, char **argv)
 		df_guest_usage(&g, &u);
 		total.virtual_bytes += u.virtual_bytes;
 		total.stored += u.stored;
+		total.snapshots += u.snapshots;
 		total.allocated += u.allocated;
 		if (json) {
 			struct json_object *o = json_object_new_object();

@@ -995,3 +995,56 @@ out:
 	container_snapshot_close(c, va);
 	return ret;
 }
+
+/* ---- space ---------------------------------------------------------------- */
+
+static void mark_live(const struct container *c, const struct map_node *n,
+		      uint8_t *live, uint64_t count)
+{
+	if (!n)
+		return;
+	if (!n->dirty && n->phys && cluster_of(c, n->phys) < count)
+		live[cluster_of(c, n->phys) >> 3] |=
+			(uint8_t)(1u << (cluster_of(c, n->phys) & 7));
+	for (uint32_t i = 0; i < c->fanout; i++) {
+		if (n->level > 0) {
+			mark_live(c, n->children[i], live, count);
+		} else if (entry_has_data(&n->entries[i])) {
+			uint64_t cl = cluster_of(c, n->entries[i].offset);
+			if (cl < count)
+				live[cl >> 3] |= (uint8_t)(1u << (cl & 7));
+		}
+	}
+}
+
+int container_snapshot_space(struct container *c, uint64_t *out_bytes)
+{
+	*out_bytes = 0;
+	pthread_rwlock_rdlock(&c->lock);
+	const struct alloc *a = &c->alloc;
+	if (c->snap_num == 0 || c->view_parent) {
+		pthread_rwlock_unlock(&c->lock);
+		return 0;
+	}
+	uint8_t *live = calloc((size_t)(a->count / 8 + 1), 1);
+	if (!live) {
+		pthread_rwlock_unlock(&c->lock);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->object_num; i++)
+		mark_live(c, c->objects[i]->root, live, a->count);
+	for (size_t i = 0; i < c->table_block_num && c->table_blocks; i++) {
+		uint64_t cl = cluster_of(c, c->table_blocks[i]);
+		if (cl < a->count)
+			live[cl >> 3] |= (uint8_t)(1u << (cl & 7));
+	}
+	uint64_t n = 0;
+	for (uint64_t cl = a->first; cl < a->count; cl++)
+		if (a->refs[cl] && !(live[cl >> 3] & (1u << (cl & 7))) &&
+		    cl != c->pack_cluster)
+			n++;
+	free(live);
+	*out_bytes = n << c->cluster_shift;
+	pthread_rwlock_unlock(&c->lock);
+	return 0;
+}

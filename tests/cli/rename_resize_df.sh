@@ -115,7 +115,7 @@ import json, os, sys
 df = json.load(open(sys.argv[1])); ls = json.load(open(sys.argv[2])); store = sys.argv[3]
 guests = {g["name"]: g for g in df["guests"]}
 assert sorted(guests) == sorted(g["name"] for g in ls["guests"]), (guests, ls)
-tot = {"virtual": 0, "stored": 0, "allocated": 0}
+tot = {"virtual": 0, "stored": 0, "snapshots": 0, "allocated": 0}
 for g in ls["guests"]:
     d = guests[g["name"]]
     st = os.stat(os.path.join(store, g["name"] + ".hangar"))
@@ -127,6 +127,7 @@ s = guests["saved01"]
 # 2 MiB of disk data and the 300000-byte image, in whole 64 KiB clusters
 assert s["stored"] == 2 * 1048576 + 327680, s
 assert s["virtual"] == 64 * 1048576 + 300000, s
+assert s["snapshots"] == 0, s  # no snapshot holds anything
 v = os.statvfs(store)
 fs = df["filesystem"]
 assert fs["size"] == v.f_blocks * v.f_frsize, fs
@@ -134,8 +135,8 @@ assert 0 < fs["available"] <= fs["free"] <= fs["size"], fs
 PY
 h df store
 expect_rc 0 "df"
-expect_out '^GUEST +VIRTUAL +STORED +ALLOCATED$' "df header"
-expect_out '^saved01 +65M +2.4M +[0-9.]+[KMG]$' "df line"
+expect_out '^GUEST +VIRTUAL +STORED +SNAPSHOTS +ALLOCATED$' "df header"
+expect_out '^saved01 +65M +2.4M +0 +[0-9.]+[KMG]$' "df line"
 expect_out '^total ' "df total"
 expect_out '^filesystem of store: .* available \(.* free\)$' "df filesystem line"
 

@@ -289,9 +289,15 @@ static void test_cow_then_in_place(void)
 	write_both(c, &live, 0, 0, DSIZE, 3); /* owned now: in place */
 	CHECK_OK(container_commit(c));
 	CHECK_EQ(used_of(c), used1);
+	/* the snapshot alone holds the old data, its leaf and its table */
+	uint64_t held;
+	CHECK_OK(container_snapshot_space(c, &held));
+	CHECK(held >= (uint64_t)NCL * CS && held <= (uint64_t)(NCL + 4) * CS);
 	CHECK_OK(container_snapshot_delete(c, "a"));
 	CHECK_OK(container_commit(c));
 	CHECK(used_of(c) <= used0 + 1);
+	CHECK_OK(container_snapshot_space(c, &held));
+	CHECK_EQ(held, 0);
 	c = cycle(c, io, 0);
 	expect_model(c, &live);
 	CHECK_OK(container_close(c));

@@ -352,6 +352,14 @@ int container_snapshot_open(struct container *c, const char *name,
 			    struct container **out_view);
 void container_snapshot_close(struct container *c, struct container *view);
 
+/*
+ * container_snapshot_space - bytes of the container that only snapshots
+ * hold (their frozen tables, the map nodes and data clusters the live
+ * state no longer uses): what deleting every snapshot would give back.
+ * O(clusters); 0 without snapshots.
+ */
+int container_snapshot_space(struct container *c, uint64_t *out_bytes);
+
 /* What container_snapshot_diff reports about one file. */
 enum container_diff_kind {
 	CONTAINER_DIFF_CHANGED = 1, /* [offset, offset+length) may differ */
