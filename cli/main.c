@@ -48,6 +48,10 @@ static const struct cli_command commands[] = {
 	{"umount", "unmount a hangarfs mount", cmd_umount, usage_umount},
 	{"key", "add, remove or list the key slots of an encrypted store",
 	 cmd_key, usage_key},
+	{"diff", "changed extents per file between snapshots", cmd_diff,
+	 usage_diff},
+	{"clone", "a new guest from a guest or its snapshot (a copy)",
+	 cmd_clone, usage_clone},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
