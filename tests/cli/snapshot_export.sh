@@ -18,7 +18,7 @@ cli_setup
 need_fuse
 SNAP=${HANGAR_TEST_SNAPSHOT:-${HANGAR_BUILD_DIR:-}/tests/hangar_test_snapshot}
 [ -x "$SNAP" ] || skip "hangar_test_snapshot is not built"
-need cmp python3
+need cmp python3 fallocate
 
 STORE=$WORK/store
 MNT=$WORK/mnt
@@ -59,10 +59,12 @@ state1() {
 on_mount state1
 "$SNAP" store g snap1 || fail "snapshot snap1"
 
-# snap2: 64K rewritten at 1 MiB, 128K written into a hole at 10 MiB, a new
-# file, nvram.fd removed.
+# snap2: 64K rewritten at 1 MiB, 64K of data punched out at 2 MiB (the
+# incremental export must clear it), 128K written into a hole at 10 MiB, a
+# new file, nvram.fd removed.
 state2() {
 	wr "$MNT/g/disk.raw" 1024 64
+	fallocate --punch-hole --offset 2M --length 64K "$MNT/g/disk.raw"
 	wr "$MNT/g/disk.raw" 10240 128
 	head -c 100000 /dev/urandom >"$MNT/g/extra.bin"
 	rm "$MNT/g/nvram.fd"
@@ -75,16 +77,16 @@ h diff store g snap1 snap2 --json
 expect_rc 0 "diff --json"
 expect_json "$OUT" "diff --json"
 [ "$(json_get "$OUT" '[(f["name"], f["change"], [(e["offset"], e["length"]) for e in f["extents"]]) for f in j["files"]]')" = \
-	"[('nvram.fd', 'removed', [(0, 6)]), ('disk.raw', 'changed', [(1048576, 65536), (10485760, 131072)]), ('extra.bin', 'added', [(0, 100000)])]" ] ||
+	"[('nvram.fd', 'removed', [(0, 6)]), ('disk.raw', 'changed', [(1048576, 65536), (2097152, 65536), (10485760, 131072)]), ('extra.bin', 'added', [(0, 100000)])]" ] ||
 	fail "diff snap1 snap2 lists other extents: $(cat "$OUT")"
-[ "$(json_get "$OUT" 'j["total_bytes"]')" = $((65536 + 131072 + 100000 + 6)) ] ||
+[ "$(json_get "$OUT" 'j["total_bytes"]')" = $((65536 + 65536 + 131072 + 100000 + 6)) ] ||
 	fail "diff total: $(cat "$OUT")"
 h diff store g snap1 snap2 --bytes
 expect_rc 0 "diff (text)"
-expect_out '^changed disk.raw: 196608 in 2 extents: 1048576\+65536 10485760\+131072$' "diff text line"
+expect_out '^changed disk.raw: 262144 in 3 extents: 1048576\+65536 2097152\+65536 10485760\+131072$' "diff text line"
 expect_out '^added extra.bin: 100000 in 1 extent: 0\+100000$' "diff text added"
 expect_out '^removed nvram.fd: ' "diff text removed"
-expect_out '^total: 3 files, 296614$' "diff text total"
+expect_out '^total: 3 files, 362150$' "diff text total"
 h diff store g snap2 snap2
 expect_rc 0 "diff of a snapshot with itself"
 expect_out '^total: 0 files, 0$' "nothing differs from itself"
