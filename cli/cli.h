@@ -17,6 +17,10 @@
  *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
  *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img
  *   openers.c    who has a guest's files open on a mount (as fuser)
+ *   snapview.c   reading a snapshot, also beside the daemon (and proving
+ *                afterwards that what was read was the snapshot's)
+ *   export_snapshot.c  export --snapshot [--since]: cmd_export.c's half
+ *                for snapshots, whole or incremental
  *   cmd_*.c      one command each
  *
  * cli/ uses only core's public headers (store.h, container.h, savelock.h,
