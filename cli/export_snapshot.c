@@ -11,8 +11,9 @@
  * or one brought up to SNAP0 the same way).  What changed from SNAP0 to
  * SNAP (container_snapshot_diff, from the metadata alone) is applied to it:
  * a changed extent of a file is cleared and rewritten from SNAP, the file
- * takes SNAP's size and mode; a file SNAP0 did not have (or another file
- * under its name) is written whole; a file SNAP no longer has is removed.
+ * takes SNAP's size; a file SNAP0 did not have (or another file
+ * under its name) is written whole; a file SNAP no longer has is removed;
+ * every file takes SNAP's mode (a mode changes without any data).
  * Unchanged extents are neither read from the store nor written, so the
  * work is in proportion to the change.  A file the diff names as changed
  * must already be in DIR: a missing one means DIR is not an export of
@@ -205,6 +206,20 @@ static int export_view_since(struct container *guest, struct container *v,
 		}
 	}
 	diff_result_free(&diff);
+	/* a mode can change without the data: every file takes SNAP's */
+	for (size_t i = 0; i < num && !rc; i++) {
+		struct stat st;
+		mode_t mode = (mode_t)(objs[i].attr.mode & 07777);
+
+		if (fstatat(dir_fd, objs[i].name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    0 &&
+		    S_ISREG(st.st_mode) && (st.st_mode & 07777) != mode &&
+		    fchmodat(dir_fd, objs[i].name, mode, 0) != 0) {
+			rc = -errno;
+			cli_error("%s/%s: %s", out_dir, objs[i].name,
+				  strerror(errno));
+		}
+	}
 	return rc;
 }
 

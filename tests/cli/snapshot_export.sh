@@ -33,6 +33,8 @@ same_dirs() {
 	local f
 	for f in "$2"/*; do
 		cmp "$1/${f##*/}" "$f" || fail "$1/${f##*/} differs from $f"
+		[ "$(stat -c %a "$1/${f##*/}")" = "$(stat -c %a "$f")" ] ||
+			fail "$1/${f##*/} has mode $(stat -c %a "$1/${f##*/}"), $f $(stat -c %a "$f")"
 	done
 }
 # on_mount CMD... : run CMD with the store mounted, then unmount.
@@ -61,13 +63,14 @@ on_mount state1
 
 # snap2: 64K rewritten at 1 MiB, 64K of data punched out at 2 MiB (the
 # incremental export must clear it), 128K written into a hole at 10 MiB, a
-# new file, nvram.fd removed.
+# new file, nvram.fd removed, config's mode changed.
 state2() {
 	wr "$MNT/g/disk.raw" 1024 64
 	fallocate --punch-hole --offset 2M --length 64K "$MNT/g/disk.raw"
 	wr "$MNT/g/disk.raw" 10240 128
 	head -c 100000 /dev/urandom >"$MNT/g/extra.bin"
 	rm "$MNT/g/nvram.fd"
+	chmod 600 "$MNT/g/config" # a mode changes, no data
 }
 on_mount state2
 "$SNAP" store g snap2 || fail "snapshot snap2"
