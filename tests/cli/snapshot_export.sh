@@ -224,6 +224,11 @@ h export estore e es1 --snapshot s1 --keyfile key
 expect_rc 0 "export --snapshot, encrypted"
 h clone estore e@s1 ec --keyfile key
 expect_rc 0 "clone, encrypted"
+# its own identity (superblock uuid, bytes 96..111: the salt of its keys),
+# not a copy of the source's file
+uuid_of() { od -An -tx1 -j96 -N16 "$1" | tr -d ' \n'; }
+[ -n "$(uuid_of estore/ec.hangar)" ] && [ "$(uuid_of estore/ec.hangar)" != "$(uuid_of estore/e.hangar)" ] ||
+	fail "the encrypted clone has its source's uuid"
 # Read back through the mount (the clone is readable under its own keys),
 # then written: the source and its snapshot stay as they were.
 enc_indep() {
