@@ -21,12 +21,18 @@
  * MARKER, committed first) until its last byte is in, and removed again if
  * the copy fails or SIGINT, SIGTERM or SIGHUP arrive meanwhile.
  *
- * Mounted store: refused, with the command to run on the mount.  A clone
- * writes a new container, which only the daemon holding the store may do,
- * and the daemon's live files are not a committed state this process may
- * read (a snapshot is, but the writing side would still be the daemon's).
+ * Mounted store: SRC@SNAP goes through the mount.  The snapshot is read
+ * from the store files beside the daemon (snapview.c: safe, and checked
+ * afterwards), NEW is created by the daemon (control socket, as `hangar
+ * create` does) and each file written into MNT/NEW/ (each checked to be on
+ * the daemon's mount), the marker first and removed last; on failure the
+ * daemon deletes NEW.  The new guest directory then has the daemon's
+ * defaults, not SRC's directory attributes.  SRC without @SNAP is refused
+ * on a mounted store: the daemon's live files are no committed state
+ * another process may read; take a snapshot and clone that.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +53,9 @@ void usage_clone(FILE *f)
 		   "the store, with its\n"
 		   "own identity (and keys, in an encrypted store).  A clone "
 		   "is a new machine:\n"
-		   "memory.save is not copied.  Refused while the store is "
-		   "mounted.\n\n"
+		   "memory.save is not copied.  On a mounted store, only "
+		   "SRC@SNAP (written\n"
+		   "through the mount).\n\n"
 		   "  -b, --bytes       print exact sizes\n"
 		   "      --progress    show progress (data copied, rate, ETA) "
 		   "even when stderr\n"
@@ -136,6 +143,185 @@ static int clone_objects(struct container *src, struct container *dst,
 	return rc ? rc : container_commit(dst);
 }
 
+/* Make MNT/NEW/NAME (on the mount of device `dev`) from object `o` of the
+ * view; owner (as far as we may), mode and mtime as in the source. */
+static int clone_file_mounted(struct container *v, const struct object_name *o,
+			      const struct object_attr *attr, const char *gdir,
+			      dev_t dev, struct progress *progress,
+			      uint64_t base)
+{
+	char path[4700];
+	struct stat st;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", gdir, o->name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || st.st_dev != dev) {
+		rc = -EXDEV; /* the path no longer leads to the daemon's mount */
+		goto out;
+	}
+	rc = copy_object_to_fd(v, o->id, fd, attr->size, progress, base);
+	if (!rc &&
+	    (attr->uid != (uint32_t)getuid() ||
+	     attr->gid != (uint32_t)getgid()) &&
+	    fchown(fd, attr->uid, attr->gid) != 0 && errno != EPERM)
+		rc = -errno; /* only root may give a file away */
+	if (!rc && fchmod(fd, (mode_t)(attr->mode & 07777)) != 0)
+		rc = -errno;
+	if (!rc) {
+		const struct timespec times[2] = {{.tv_nsec = UTIME_OMIT},
+						  attr->mtime};
+		if (futimens(fd, times) != 0)
+			rc = -errno;
+	}
+out:
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
+/* The files of the view into MNT/NEW, after the incomplete marker. */
+static int clone_files_mounted(struct container *v, const char *gdir, dev_t dev,
+			       bool show_progress, uint64_t *out_data,
+			       unsigned *out_files, bool *out_skipped_image)
+{
+	struct object_name *names = NULL;
+	struct object_attr attr;
+	struct progress progress;
+	char marker[4700];
+	uint64_t total = 0, base = 0;
+	size_t num = 0;
+	int fd, rc;
+
+	snprintf(marker, sizeof(marker), "%s/%s", gdir,
+		 GUEST_INCOMPLETE_MARKER);
+	fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	rc = object_list(v, &names, &num);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < num; i++)
+		if (!clone_skips(names[i].name) &&
+		    object_getattr(v, names[i].id, &attr) == 0)
+			total += copy_object_data_bytes(v, names[i].id,
+							attr.size);
+	progress_start_forced(&progress, "clone", total, show_progress);
+	for (size_t i = 0; i < num && !rc; i++) {
+		if (clone_skips(names[i].name)) {
+			if (strcmp(names[i].name, GUEST_INCOMPLETE_MARKER))
+				*out_skipped_image = true;
+			continue;
+		}
+		rc = object_getattr(v, names[i].id, &attr);
+		if (!rc)
+			rc = clone_file_mounted(v, &names[i], &attr, gdir, dev,
+						&progress, base);
+		if (!rc) {
+			uint64_t data = copy_object_data_bytes(v, names[i].id,
+							       attr.size);
+			base += data;
+			*out_data += data;
+			(*out_files)++;
+		}
+	}
+	progress_finish(&progress);
+	free(names);
+	return rc;
+}
+
+/*
+ * The store is mounted (cs: the refused write open, with the daemon's
+ * mount point): read snapshot `snap` of `src` from the store files, write
+ * NEW through the daemon and its mount.  Returns the exit status.
+ */
+static int clone_mounted(struct cli_store *cs, const char *src,
+			 const char *snap, const char *new_guest,
+			 bool show_progress, bool exact)
+{
+	char gdir[4400], marker[4500], data_text[32], via[128];
+	struct control_reply reply;
+	struct container_info info;
+	struct cli_snapshot view;
+	struct cli_store rs;
+	uint64_t data = 0;
+	unsigned files = 0;
+	bool answered, skipped_image = false;
+	int rc, exit_code = CLI_EXIT_FAIL;
+
+	if (!cs->mountpoint[0]) {
+		cli_store_refuse_mounted(cs, "clone");
+		return CLI_EXIT_FAIL;
+	}
+	if (cli_store_open(cs->dir, CLI_ACCESS_READ_METADATA, &rs) != 0)
+		return CLI_EXIT_FAIL;
+	if (cli_snapshot_open(&rs, src, snap, &view) != 0)
+		goto out_close;
+	container_info(view.guest, &info);
+	rc = cli_control(cs, CONTROL_OP_CREATE, new_guest,
+			 info.compress_disks ? CONTROL_FLAG_COMPRESS : 0,
+			 &reply, &answered);
+	if (!answered) {
+		cli_store_refuse_mounted(cs, "clone");
+		goto out_view;
+	}
+	if (rc) {
+		cli_error("%s: cannot create guest %s: %s", cs->dir, new_guest,
+			  cli_control_reason(rc, &reply));
+		goto out_view;
+	}
+	cli_store_mount_path(cs, new_guest, gdir, sizeof(gdir));
+	rc = clone_files_mounted(view.view, gdir, cs->mount_dev, show_progress,
+				 &data, &files, &skipped_image);
+	if (!rc && cli_stop_requested())
+		rc = -EINTR;
+	if (!rc && cli_snapshot_verify(&rs, src, snap, &view) != 0)
+		rc = -ESTALE;
+	if (!rc) {
+		snprintf(marker, sizeof(marker), "%s/%s", gdir,
+			 GUEST_INCOMPLETE_MARKER);
+		if (unlink(marker) != 0)
+			rc = -errno;
+	}
+	if (rc) {
+		cli_error("%s: cloning %s@%s into %s through %s failed: %s",
+			  cs->dir, src, snap, new_guest, gdir,
+			  rc == -EINTR ? "interrupted" : cli_strerror(rc));
+		/* as import: the daemon may hold our last file a moment */
+		int del = -EBUSY;
+		for (int i = 0; i < 50 && del == -EBUSY; i++) {
+			if (i)
+				usleep(100 * 1000);
+			del = cli_control(cs, CONTROL_OP_DELETE, new_guest,
+					  CONTROL_FLAG_FORCE, &reply,
+					  &answered);
+		}
+		if (del != 0)
+			cli_note("the partly cloned guest %s is left in the "
+				 "store; remove it with `hangar rm --force`",
+				 new_guest);
+		goto out_view;
+	}
+	cli_store_via_text(cs, via, sizeof(via));
+	printf("cloned %s@%s to %s%s: %u file%s, %s of data copied\n", src,
+	       snap, new_guest, via, files, files == 1 ? "" : "s",
+	       format_size(data_text, data, exact));
+	if (skipped_image)
+		printf("note: memory.save was not copied: a clone is a new "
+		       "machine and boots fresh\n");
+	exit_code = CLI_EXIT_OK;
+out_view:
+	cli_snapshot_close(&rs, &view);
+out_close:
+	if (cli_store_close(&rs) != 0)
+		exit_code = CLI_EXIT_FAIL;
+	return exit_code;
+}
+
 int cmd_clone(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -191,25 +377,29 @@ int cmd_clone(int argc, char **argv)
 				       "NEW must be another guest than SRC");
 
 	rc = cli_store_open(store_path, CLI_ACCESS_WRITE, &cs);
+	if (rc == -EWOULDBLOCK && snap) {
+		cli_stop_hold();
+		exit_code = clone_mounted(&cs, src_guest, snap, new_guest,
+					  show_progress, exact);
+		cli_stop_release();
+		return exit_code;
+	}
 	if (rc == -EWOULDBLOCK) {
 		char from[4400];
 
-		cli_store_refuse_mounted(&cs, "clone");
+		cli_store_holder_text(&cs, path, sizeof(path));
+		cli_error("%s: store is %s: its live files are no committed "
+			  "state another process may read, so clone needs "
+			  "SRC@SNAP while it is mounted",
+			  store_path, path);
 		cli_store_mount_path(&cs, src_guest, from, sizeof(from));
 		cli_store_mount_path(&cs, new_guest, path, sizeof(path));
-		if (snap)
-			cli_store_mount_hint(
-				&cs,
-				"mkdir %s && cp -a --sparse=always "
-				"%s/.snapshots/%s/. %s/ (then "
-				"rm %s/memory.save*)",
-				path, from, snap, path, path);
-		else
-			cli_store_mount_hint(
-				&cs,
-				"mkdir %s && cp -a --sparse=always "
-				"%s/. %s/ (then rm %s/memory.save*)",
-				path, from, path, path);
+		cli_store_mount_hint(&cs,
+				     "take a snapshot of %s and clone %s@SNAP, "
+				     "or mkdir %s && cp -a --sparse=always "
+				     "%s/. %s/ (then rm %s/memory.save*)",
+				     src_guest, src_guest, path, from, path,
+				     path);
 		return CLI_EXIT_FAIL;
 	}
 	if (rc)

@@ -11,7 +11,8 @@
 #   - `hangar clone` gives a guest equal to the snapshot (or the committed
 #     state) that is independent of its source (writing one does not change
 #     the other), without the memory image, on a plain and an encrypted
-#     store; refused while the store is mounted.
+#     store; while the store is mounted, a snapshot's clone goes through
+#     the mount and a clone of the live state is refused.
 # Snapshots are taken with tests/tools/snapshot_take.c (core's API).
 source "$(dirname "$0")/../lib.bash"
 cli_setup
@@ -148,10 +149,18 @@ same_dirs mounted1 full1
 h diff store g snap1 snap2 --json
 expect_rc 0 "diff while mounted"
 h clone store g@snap1 c0
-expect_rc 1 "clone while mounted"
-expect_err "store is mounted by .*clone would change containers behind its back" "clone refused while mounted"
-expect_err "on the mount instead: mkdir $MNT/c0" "clone refusal names the mount"
+expect_rc 0 "clone of a snapshot while mounted"
+expect_out '^cloned g@snap1 to c0 \(through hangarfs PID [0-9]+\): 3 files, ' "clone through the mount"
+same_dirs "$MNT/c0" full1
+[ ! -e "$MNT/c0/.hangar-incomplete" ] || fail "the clone through the mount is left incomplete"
+h clone store g c0b
+expect_rc 1 "clone of the live state while mounted"
+expect_err "clone needs SRC@SNAP while it is mounted" "live clone refused while mounted"
+expect_err "on the mount instead: take a snapshot of g" "live clone refusal says what to do"
 fs_umount
+h export store c0 c0out
+expect_rc 0 "export of the clone made through the mount"
+same_dirs c0out full1
 
 # ---- clone ---------------------------------------------------------------------
 h clone store g@snap1 c1 --bytes
