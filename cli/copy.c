@@ -1,7 +1,7 @@
 /*
  * copy.c -- sparse copies between host files and container objects.
  *
- * Both directions are proportional to the data, not to the virtual size:
+ * Every direction is proportional to the data, not to the virtual size:
  *   - in:  the source's own SEEK_DATA/SEEK_HOLE map says which ranges to
  *          read (a filesystem without it reports all data, which is still
  *          correct), and chunks that are all zeros are not written, so the
@@ -9,10 +9,7 @@
  *          already read as zeros);
  *   - out: the object's map (object_seek) says which ranges to read, zero
  *          chunks are skipped again, and ftruncate gives the file its size,
- *          so `du` of an export matches the data.
- * Progress counts bytes of data read (the ranges above), not offsets, so it
- * advances evenly over a sparse file; copy_host_data_bytes and
- * copy_object_data_bytes measure the same ranges beforehand for the total.
+ *          so `du` of an export matches the data;
  *   - object to object (clone): the source's map again, written into a
  *          new object of another container through object_write (so an
  *          encrypted clone seals everything under its own keys);
@@ -20,8 +17,13 @@
  *          extent is cleared first (a punched hole), then the data of the
  *          extent written over it, so bytes outside the extent are never
  *          read nor written.
- * Imports and clones commit every COPY_COMMIT_BYTES so a huge import neither keeps an
- * unbounded transaction in memory nor loses everything to a crash.
+ * Progress counts bytes of data read (the ranges above), not offsets, so it
+ * advances evenly over a sparse file; copy_host_data_bytes and
+ * copy_object_data_bytes measure the same ranges beforehand for the total.
+ * Imports and clones commit every COPY_COMMIT_BYTES so a huge one neither
+ * keeps an unbounded transaction in memory nor loses everything to a crash.
+ * The copies out of an object stop with -EINTR when cli_stop_requested()
+ * (a command that holds SIGINT/SIGTERM/SIGHUP: clone).
  */
 #include <errno.h>
 #include <fcntl.h>
