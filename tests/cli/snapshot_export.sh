@@ -91,6 +91,10 @@ expect_out '^changed disk.raw: 262144 in 3 extents: 1048576\+65536 2097152\+6553
 expect_out '^added extra.bin: 100000 in 1 extent: 0\+100000$' "diff text added"
 expect_out '^removed nvram.fd: ' "diff text removed"
 expect_out '^total: 3 files, 362150$' "diff text total"
+# STORE left out (HANGAR_STORE): three operands are GUEST SNAP1 SNAP2
+HANGAR_STORE=$WORK/store h diff g snap1 snap2 -b
+expect_rc 0 "diff with the default store"
+expect_out '^total: 3 files, 362150$' "diff with the default store reads GUEST SNAP1 SNAP2"
 h diff store g snap2 snap2
 expect_rc 0 "diff of a snapshot with itself"
 expect_out '^total: 0 files, 0$' "nothing differs from itself"
