@@ -20,6 +20,10 @@
  *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
  *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img
  *   openers.c    who has a guest's files open on a mount (as fuser)
+ *   snapview.c   reading a snapshot, also beside the daemon (and proving
+ *                afterwards that what was read was the snapshot's)
+ *   export_snapshot.c  export --snapshot [--since]: cmd_export.c's half
+ *                for snapshots, whole or incremental
  *   cmd_*.c      one command each (cmd_snapshot.c: snapshot and rollback)
  *
  * cli/ uses only core's public headers (store.h, container.h, savelock.h,
@@ -165,6 +169,8 @@ int cmd_resize(int argc, char **argv);
 int cmd_df(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
 
 void usage_init(FILE *f);
 void usage_create(FILE *f);
@@ -182,6 +188,8 @@ void usage_key(FILE *f);
 void usage_rename(FILE *f);
 void usage_resize(FILE *f);
 void usage_df(FILE *f);
+void usage_diff(FILE *f);
+void usage_clone(FILE *f);
 
 /* ---- defaults.c ---------------------------------------------------------- */
 
@@ -198,6 +206,16 @@ int cli_default_store(char *buf, size_t len);
 
 void usage_snapshot(FILE *f);
 void usage_rollback(FILE *f);
+
+/*
+ * cli_store_operand_optional - the STORE operand of a command whose
+ * operands after STORE are `min_after` to `max_after` (diff: GUEST SNAP1
+ * [SNAP2]): more than max_after, the first is STORE; exactly min_after,
+ * the default store; in between, the first is STORE when it is a store
+ * directory (holds STORE_CONFIG_NAME), else the default store is used.
+ */
+const char *cli_store_operand_optional(int argc, char **argv, int min_after,
+				       int max_after, char *buf, size_t len);
 
 /* ---- report.c ----------------------------------------------------------- */
 
@@ -502,6 +520,28 @@ int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
 		      struct progress *progress, uint64_t progress_base);
 
 /*
+ * copy_object_to_object - copy object `src_id` of `src` (`size` bytes; a
+ * snapshot view works) into the new, empty object `dst_id` of `dst`, data
+ * ranges only, zero chunks skipped: the object's size becomes `size`.
+ * Commits `dst` every 1 GiB.  Stops with -EINTR on cli_stop_requested().
+ */
+int copy_object_to_object(struct container *src, uint64_t src_id,
+			  struct container *dst, uint64_t dst_id, uint64_t size,
+			  struct progress *progress, uint64_t progress_base);
+
+/*
+ * copy_object_extent_to_fd - make [offset, offset + length) of the existing
+ * host file `fd` what it is in object `id` (`size` bytes: the extent is cut
+ * there): the range is cleared (a punched hole, or zeros written where the
+ * filesystem cannot punch), then the object's data in it is written.
+ * Nothing outside the extent is read or written; the caller sets the
+ * file's size.  *out_data: bytes of data read from the object.
+ */
+int copy_object_extent_to_fd(struct container *c, uint64_t id, int fd,
+			     uint64_t offset, uint64_t length, uint64_t size,
+			     uint64_t *out_data);
+
+/*
  * copy_host_data_bytes / copy_object_data_bytes - how many bytes of data
  * (SEEK_DATA ranges, up to `size`) the copies above will read from the
  * host file or the object: the progress total.  Progress passed to the
@@ -510,6 +550,100 @@ int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
 uint64_t copy_host_data_bytes(int fd, uint64_t size);
 uint64_t copy_object_data_bytes(struct container *c, uint64_t id,
 				uint64_t size);
+
+/* ---- snapview.c ---------------------------------------------------------- */
+
+/*
+ * A snapshot of a guest opened for reading (container_snapshot_open), with
+ * what is needed to prove afterwards that what was read is the snapshot's.
+ */
+struct cli_snapshot {
+	struct container *guest; /* borrowed from the store */
+	struct container *view;	 /* the snapshot, read-only */
+	uint64_t id;		 /* the snapshot's id: never reused */
+	bool beside_writer; /* another process holds the store for writing */
+};
+
+/* cli_snapshot_find - the id of snapshot `snap` of `c` (guest `guest`);
+ * -ENOENT printed with the guest's snapshots listed. */
+int cli_snapshot_find(const struct cli_store *cs, struct container *c,
+		      const char *guest, const char *snap, uint64_t *out_id);
+
+/*
+ * cli_snapshot_open - open snapshot `snap` of `guest` in the store `cs`
+ * (opened with CLI_ACCESS_READ_METADATA or for writing).  Prints why it
+ * failed (no such guest, no such snapshot with the guest's snapshots
+ * listed, ...).  0 or -errno.
+ */
+int cli_snapshot_open(struct cli_store *cs, const char *guest, const char *snap,
+		      struct cli_snapshot *out);
+
+/*
+ * cli_snapshot_verify - after reading a snapshot's data beside a writer:
+ * whether the writer's newest committed state still holds the snapshot
+ * (same id).  Its clusters can only be reused after a commit that deletes
+ * it, so if it is still there every byte read was the snapshot's.  0 when
+ * it is (or there is no writer), else -ESTALE (printed, with the advice).
+ */
+int cli_snapshot_verify(const struct cli_store *cs, const char *guest,
+			const char *snap, const struct cli_snapshot *s);
+
+/* cli_snapshot_close - close the view and put the guest back. */
+void cli_snapshot_close(struct cli_store *cs, struct cli_snapshot *s);
+
+/* ---- cmd_export.c, export_snapshot.c ---------------------------------------- */
+
+struct guest_object; /* guestinfo.c, below */
+
+/* export_open_dir - `mkdir -p out_dir` (0755) and open it: the descriptor,
+ * or -1 after printing which component failed. */
+int export_open_dir(const char *out_dir);
+
+/* export_one - copy object `o` of `c` (a guest or a snapshot view) into a
+ * new file of its name in `dir_fd` (`dir` for messages), sparse; an
+ * existing file is an error unless `force` (then it is replaced).  Prints
+ * why it failed.  0 or -errno. */
+int export_one(struct container *c, const struct guest_object *o, int dir_fd,
+	       const char *dir, bool force, struct progress *progress,
+	       uint64_t base);
+
+/*
+ * export_snapshot - `hangar export --snapshot SNAP [--since SNAP0]`: the
+ * files of snapshot `snap` of `guest` into `out_dir`, whole, or with
+ * `since` only what changed from SNAP0 applied over an export of SNAP0 in
+ * `out_dir`.  `cs` opened with CLI_ACCESS_READ_METADATA (mounted or not).
+ * Prints what it did or why it failed; returns the exit status.
+ */
+int export_snapshot(struct cli_store *cs, const char *guest,
+		    const char *out_dir, const char *snap, const char *since,
+		    bool force, bool exact, bool show_progress);
+
+/* ---- cmd_diff.c ----------------------------------------------------------- */
+
+struct diff_extent {
+	uint64_t offset, length;
+};
+
+/* One file of a difference, its extents in ascending order. */
+struct diff_file {
+	char *name;
+	enum container_diff_kind kind;
+	struct diff_extent *extents;
+	size_t num, cap;
+	uint64_t bytes; /* the extents' total length */
+};
+
+struct diff_result {
+	struct diff_file *files; /* removed files first, then the others */
+	size_t num, cap;
+	uint64_t bytes;
+};
+
+/* diff_states - container_snapshot_diff(c, from, to) collected into `out`
+ * (free with diff_result_free).  0 or -errno. */
+int diff_states(struct container *c, const char *from, const char *to,
+		struct diff_result *out);
+void diff_result_free(struct diff_result *r);
 
 /* ---- convert.c ---------------------------------------------------------- */
 
@@ -581,7 +715,7 @@ struct guest_summary {
 	size_t num_objects;
 	struct snapshot_info *snapshots; /* oldest first; owned */
 	size_t num_snapshots;
-	uint64_t snapshot_bytes; /* held by snapshots only (container.h) */
+	uint64_t snapshot_bytes;     /* held by snapshots only (container.h) */
 	struct timespec last_change; /* last commit (else newest object
 					 mtime/ctime) */
 	uint64_t file_size;	     /* of STORE/<guest>.hangar */
@@ -594,6 +728,14 @@ struct guest_summary {
 int guest_summary_load(struct store *s, const char *name,
 		       struct guest_summary *out);
 void guest_summary_cleanup(struct guest_summary *g);
+
+/*
+ * guest_get_stable - store_guest_get that, beside a writer (a store opened
+ * with CLI_ACCESS_READ_METADATA), loads again from the newer superblock
+ * when the writer recycled a block of the committed tree it started from;
+ * -EBUSY when that keeps happening.  Put it back with store_guest_put.
+ */
+int guest_get_stable(struct store *s, const char *name, struct container **out);
 
 /* guest_summary_find - the object named `name`, or NULL. */
 const struct guest_object *guest_summary_find(const struct guest_summary *g,

@@ -1,5 +1,10 @@
 /*
- * cmd_export.c -- `hangar export STORE GUEST DIR [--force]`.
+ * cmd_export.c -- `hangar export STORE GUEST DIR [--force]
+ * [--snapshot SNAP [--since SNAP0]]`.
+ *
+ * With --snapshot the files come from that snapshot instead of the live
+ * guest, mounted or not (export_snapshot.c); the rest of this note is
+ * about the live guest.
  *
  * Every file of the guest comes out as a plain file in DIR (created with
  * its missing parents, like `mkdir -p`): disks, config, memory.save, anything else.  Sparse: only the
@@ -34,11 +39,20 @@ void usage_export(FILE *f)
 {
 	fprintf(f, "usage: hangar export [STORE] GUEST DIR [--force] "
 		   "[--progress]\n"
+		   "       hangar export [STORE] GUEST DIR --snapshot SNAP "
+		   "[--since SNAP0]\n"
 		   "Copy every file of GUEST (disks, config, memory.save, ...) "
 		   "into DIR as plain\n"
 		   "sparse files.  DIR is created (with its parents) if it "
 		   "does not exist.\n\n"
 		   "  -f, --force   overwrite files that already exist in DIR\n"
+		   "  -s, --snapshot SNAP  the files as of snapshot SNAP "
+		   "(works mounted too)\n"
+		   "      --since SNAP0    with --snapshot: DIR holds an "
+		   "export of SNAP0; write\n"
+		   "                       only what changed since (extents, "
+		   "added and removed\n"
+		   "                       files)\n"
 		   "  -b, --bytes   print exact sizes\n"
 		   "      --progress  show progress (data copied, rate, ETA) "
 		   "even when stderr\n"
@@ -51,7 +65,7 @@ void usage_export(FILE *f)
  * directory's descriptor, or -1 after printing which component failed
  * ("a/b: not a directory" names the file that is in the way).
  */
-static int export_open_dir(const char *out_dir)
+int export_open_dir(const char *out_dir)
 {
 	char path[PATH_MAX];
 	size_t len = strlen(out_dir);
@@ -125,9 +139,9 @@ static int export_close(int fd, int rc, const char *dir, const char *shown,
 	return rc;
 }
 
-static int export_one(struct container *c, const struct guest_object *o,
-		      int dir_fd, const char *dir, bool force,
-		      struct progress *progress, uint64_t base)
+int export_one(struct container *c, const struct guest_object *o, int dir_fd,
+	       const char *dir, bool force, struct progress *progress,
+	       uint64_t base)
 {
 	char shown[FORMAT_NAME_LEN];
 	int fd, rc;
@@ -273,11 +287,14 @@ int cmd_export(int argc, char **argv)
 		{"force", no_argument, NULL, 'f'},
 		{"bytes", no_argument, NULL, 'b'},
 		{"progress", no_argument, NULL, 'P'},
+		{"snapshot", required_argument, NULL, 's'},
+		{"since", required_argument, NULL, 'S'},
 		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *store_path, *guest, *out_dir, *op[3];
+	const char *snap = NULL, *since = NULL;
 	struct guest_summary g;
 	struct cli_store cs;
 	struct container *c = NULL;
@@ -289,7 +306,8 @@ int cmd_export(int argc, char **argv)
 	bool force = false, exact = false, show_progress = false;
 	int dir_fd = -1, opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, ":fbh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":fbs:h", longopts, NULL)) !=
+	       -1) {
 		if (cli_getopt_common(opt, argv, usage_export, &exit_code))
 			return exit_code;
 		if (opt == 'f')
@@ -298,7 +316,14 @@ int cmd_export(int argc, char **argv)
 			exact = true;
 		else if (opt == 'P')
 			show_progress = true;
+		else if (opt == 's')
+			snap = optarg;
+		else if (opt == 'S')
+			since = optarg;
 	}
+	if (since && !snap)
+		return cli_usage_error(usage_export,
+				       "--since needs --snapshot");
 	if (cli_positional(argc, argv, usage_export, "STORE GUEST DIR",
 			   store_buf, sizeof(store_buf), op))
 		return CLI_EXIT_USAGE;
@@ -306,6 +331,17 @@ int cmd_export(int argc, char **argv)
 	guest = op[1];
 	out_dir = op[2];
 
+	if (snap) {
+		/* a snapshot is safe to read beside the daemon (snapview.c) */
+		if (cli_store_open(store_path, CLI_ACCESS_READ_METADATA, &cs) !=
+		    0)
+			return CLI_EXIT_FAIL;
+		exit_code = export_snapshot(&cs, guest, out_dir, snap, since,
+					    force, exact, show_progress);
+		if (cli_store_close(&cs) != 0)
+			exit_code = CLI_EXIT_FAIL;
+		return exit_code;
+	}
 	if (cli_store_open(store_path, CLI_ACCESS_READ, &cs) != 0)
 		return CLI_EXIT_FAIL;
 	if (cs.holder && cs.mountpoint[0]) {

@@ -1,7 +1,7 @@
 /*
  * copy.c -- sparse copies between host files and container objects.
  *
- * Both directions are proportional to the data, not to the virtual size:
+ * Every direction is proportional to the data, not to the virtual size:
  *   - in:  the source's own SEEK_DATA/SEEK_HOLE map says which ranges to
  *          read (a filesystem without it reports all data, which is still
  *          correct), and chunks that are all zeros are not written, so the
@@ -9,14 +9,25 @@
  *          already read as zeros);
  *   - out: the object's map (object_seek) says which ranges to read, zero
  *          chunks are skipped again, and ftruncate gives the file its size,
- *          so `du` of an export matches the data.
+ *          so `du` of an export matches the data;
+ *   - object to object (clone): the source's map again, written into a
+ *          new object of another container through object_write (so an
+ *          encrypted clone seals everything under its own keys);
+ *   - one changed extent into an existing file (export --since): the
+ *          extent is cleared first (a punched hole), then the data of the
+ *          extent written over it, so bytes outside the extent are never
+ *          read nor written.
  * Progress counts bytes of data read (the ranges above), not offsets, so it
  * advances evenly over a sparse file; copy_host_data_bytes and
  * copy_object_data_bytes measure the same ranges beforehand for the total.
- * Imports commit every COPY_COMMIT_BYTES so a huge import neither keeps an
- * unbounded transaction in memory nor loses everything to a crash.
+ * Imports and clones commit every COPY_COMMIT_BYTES so a huge one neither
+ * keeps an unbounded transaction in memory nor loses everything to a crash.
+ * The copies out of an object stop with -EINTR when cli_stop_requested()
+ * (a command that holds SIGINT/SIGTERM/SIGHUP: clone).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -234,41 +245,63 @@ int copy_fd_to_object(struct container *c, uint64_t id, int fd, uint64_t size,
 			      progress_base);
 }
 
-int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
-		      struct progress *progress, uint64_t progress_base)
+/* Next data range of object `id` at or after `pos`, below `limit`:
+ * [*start, *end).  Returns 0, 1 when there is no more data, or -errno. */
+static int object_next_data(struct container *c, uint64_t id, uint64_t pos,
+			    uint64_t limit, uint64_t *start, uint64_t *end)
+{
+	int rc;
+
+	if (pos >= limit)
+		return 1;
+	rc = object_seek(c, id, pos, SEEK_DATA, start);
+	if (rc == -ENXIO || (rc == 0 && *start >= limit))
+		return 1;
+	if (rc)
+		return rc;
+	rc = object_seek(c, id, *start, SEEK_HOLE, end);
+	if (rc)
+		return rc;
+	if (*end > limit)
+		*end = limit;
+	if (*end <= *start) /* a map that contradicts itself */
+		return -EUCLEAN;
+	return 0;
+}
+
+/* Where the data of an object goes: a host file or another object. */
+struct object_copy_sink {
+	int fd;		      /* a host file, or -1 */
+	struct container *to; /* else this container's object to_id */
+	uint64_t to_id;
+	uint64_t since_commit;
+};
+
+/* Hand every non-zero chunk of object `id`'s data in [from, limit) to
+ * `sink`; *out_data (may be NULL) gets the bytes of data read. */
+static int copy_object_data(struct container *c, uint64_t id, uint64_t from,
+			    uint64_t limit, struct object_copy_sink *sink,
+			    struct progress *progress, uint64_t progress_base,
+			    uint64_t *out_data)
 {
 	unsigned char *buf;
-	uint64_t pos = 0, start, end, data = 0;
-	int rc = 0;
+	uint64_t pos = from, start, end, data = 0;
+	int rc;
 
 	buf = malloc(COPY_CHUNK);
 	if (!buf)
 		return -ENOMEM;
-	while (pos < size) {
-		rc = object_seek(c, id, pos, SEEK_DATA, &start);
-		if (rc == -ENXIO) {
-			rc = 0;
-			break;
-		}
-		if (rc)
-			goto out_free;
-		if (start >= size)
-			break;
-		rc = object_seek(c, id, start, SEEK_HOLE, &end);
-		if (rc)
-			goto out_free;
-		if (end > size)
-			end = size;
-		if (end <= start) { /* a map that contradicts itself */
-			rc = -EUCLEAN;
-			goto out_free;
-		}
+	while ((rc = object_next_data(c, id, pos, limit, &start, &end)) == 0) {
 		for (pos = start; pos < end;) {
 			size_t want = end - pos < COPY_CHUNK
 					      ? (size_t)(end - pos)
 					      : COPY_CHUNK;
 			size_t got = 0;
 
+			if (cli_stop_requested()) {
+				rc = -EINTR;
+				goto out_free;
+			}
 			rc = object_read(c, id, buf, want, pos, &got);
 			if (rc)
 				goto out_free;
@@ -277,7 +310,18 @@ int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
 				goto out_free;
 			}
 			if (!chunk_is_zero(buf, got)) {
-				rc = write_full(fd, buf, got, pos);
+				if (sink->to) {
+					struct object_sink o = {
+						.c = sink->to,
+						.id = sink->to_id,
+						.since_commit =
+							sink->since_commit};
+					rc = sink_object(&o, buf, got, pos);
+					sink->since_commit = o.since_commit;
+				} else {
+					rc = write_full(sink->fd, buf, got,
+							pos);
+				}
 				if (rc)
 					goto out_free;
 			}
@@ -286,11 +330,80 @@ int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
 			progress_update(progress, progress_base + data);
 		}
 	}
-	if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
-		rc = -errno;
-		goto out_free;
-	}
+	rc = rc < 0 ? rc : 0;
 out_free:
+	if (out_data)
+		*out_data = data;
 	free(buf);
 	return rc;
+}
+
+int copy_object_to_fd(struct container *c, uint64_t id, int fd, uint64_t size,
+		      struct progress *progress, uint64_t progress_base)
+{
+	struct object_copy_sink sink = {.fd = fd};
+	int rc = copy_object_data(c, id, 0, size, &sink, progress,
+				  progress_base, NULL);
+
+	if (!rc && (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0))
+		rc = -errno;
+	return rc;
+}
+
+int copy_object_to_object(struct container *src, uint64_t src_id,
+			  struct container *dst, uint64_t dst_id, uint64_t size,
+			  struct progress *progress, uint64_t progress_base)
+{
+	struct object_copy_sink sink = {.fd = -1, .to = dst, .to_id = dst_id};
+	int rc = object_truncate(dst, dst_id, size);
+
+	if (rc)
+		return rc;
+	return copy_object_data(src, src_id, 0, size, &sink, progress,
+				progress_base, NULL);
+}
+
+/* Make [offset, offset + len) of host file `fd` read as zeros, as a hole
+ * where the filesystem can punch one. */
+static int zero_fd_range(int fd, uint64_t offset, uint64_t len)
+{
+	static const unsigned char zeros[65536];
+
+	if (len == 0)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)offset, (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return -errno;
+	while (len > 0) {
+		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		int rc = write_full(fd, zeros, n, offset);
+
+		if (rc)
+			return rc;
+		offset += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int copy_object_extent_to_fd(struct container *c, uint64_t id, int fd,
+			     uint64_t offset, uint64_t length, uint64_t size,
+			     uint64_t *out_data)
+{
+	struct object_copy_sink sink = {.fd = fd};
+	uint64_t limit = offset + length < size ? offset + length : size;
+	int rc;
+
+	*out_data = 0;
+	if (offset >= limit)
+		return 0;
+	/* the file held older bytes here: what is a hole or zeros now must
+	 * read as zeros, so the whole extent is cleared first and the data
+	 * written over it */
+	rc = zero_fd_range(fd, offset, limit - offset);
+	if (rc)
+		return rc;
+	return copy_object_data(c, id, offset, limit, &sink, NULL, 0, out_data);
 }

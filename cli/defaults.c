@@ -22,9 +22,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -122,4 +126,29 @@ int cli_default_store(char *buf, size_t len)
 		return 0;
 	}
 	return conf_read_store(conf && *conf ? conf : CLI_CONF_PATH, buf, len);
+}
+
+const char *cli_store_operand_optional(int argc, char **argv, int min_after,
+				       int max_after, char *buf, size_t len)
+{
+	const int n = argc - optind;
+	struct stat st;
+	int dir_fd;
+	bool is_store = false;
+
+	if (n > max_after)
+		return argv[optind++];
+	if (n < min_after)
+		return NULL;
+	if (n > min_after) {
+		dir_fd = open(argv[optind], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir_fd >= 0) {
+			is_store = fstatat(dir_fd, STORE_CONFIG_NAME, &st,
+					   AT_SYMLINK_NOFOLLOW) == 0;
+			close(dir_fd);
+		}
+		if (is_store)
+			return argv[optind++];
+	}
+	return cli_default_store(buf, len) == 0 ? buf : NULL;
 }

@@ -121,8 +121,7 @@ const char *guest_open_error_text(const struct guest_summary *g)
  * guest that keeps failing while a writer holds it is reported busy, not
  * corrupt.  Without a writer, the error is real.
  */
-static int guest_get_stable(struct store *s, const char *name,
-			    struct container **out)
+int guest_get_stable(struct store *s, const char *name, struct container **out)
 {
 	for (unsigned attempt = 0;; attempt++) {
 		bool exclusive = false;

@@ -55,6 +55,10 @@ static const struct cli_command commands[] = {
 	 usage_snapshot},
 	{"rollback", "return every file of a guest to a snapshot", cmd_rollback,
 	 usage_rollback},
+	{"diff", "changed extents per file between snapshots", cmd_diff,
+	 usage_diff},
+	{"clone", "a new guest from a guest or its snapshot (a copy)",
+	 cmd_clone, usage_clone},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -107,7 +107,7 @@ touch store/web01.hangar store/web02.hangar store/db01.hangar store/.hangar-stor
 
 expect_completion "status" hangar st
 expect_completion "rename resize resume rm rollback" hangar r
-expect_completion "check create" hangar c
+expect_completion "check clone create" hangar c
 expect_completion "--help --version -V" hangar -
 expect_completion "--disk" hangar create store g --di
 expect_completion "--json" hangar ls store --j
@@ -125,7 +125,7 @@ expect_completion "add" hangar key a
 expect_completion "--keyfile --keyfile-insecure" hangar ls store --keyf
 expect_completion "--new-keyfile --new-passphrase-fd" hangar key add store --new
 expect_completion "db01 web01 web02" hangar status --keyfile k store ""
-expect_completion "df discard" hangar d
+expect_completion "df diff discard" hangar d
 expect_completion "web01 web02" hangar rename store w
 expect_completion "web01 web02" hangar resize --shrink store w
 expect_completion "--shrink" hangar resize store --sh

@@ -44,8 +44,14 @@
  * metadata blocks, each verified against the checksum its parent recorded
  * (FORMAT.md section 3): a block the writer recycled meanwhile fails
  * (-EBADMSG/-EUCLEAN) instead of being used, and the caller retries or
- * reports the guest as busy.  Object data must not be read through such a
- * store: data clusters are recycled too.
+ * reports the guest as busy.  Live object data must not be read through
+ * such a store: data clusters are recycled too.  A snapshot's may
+ * (container_snapshot_open on such a guest): nothing a snapshot maps is
+ * freed or rewritten while it exists, and the clusters its deletion frees
+ * become allocatable only once the deleting commit's superblock is
+ * durable, so a reader that finds the snapshot (same id) in the writer's
+ * newest committed state AFTER reading knows every byte it read was the
+ * snapshot's (a fresh read-only open shows that state).
  *
  * A store on a read-only filesystem opens read-only only: store_open for
  * writing fails with -EROFS (and -EACCES without write permission on the
