@@ -136,6 +136,22 @@ static void set_remove(struct alloc_set *s, uint64_t n)
 	}
 }
 
+/* Add every member of [from, to) word by word: at each level the words
+ * spanning the range all have members now. */
+static void set_add_range(struct alloc_set *s, uint64_t from, uint64_t to)
+{
+	for (unsigned l = 0; l < s->levels && from < to; l++) {
+		for (uint64_t w = from >> 6; w <= (to - 1) >> 6; w++) {
+			uint64_t lo = w == from >> 6 ? from & 63 : 0;
+			uint64_t hi = w == (to - 1) >> 6 ? ((to - 1) & 63) : 63;
+			uint64_t mask = (~0ull << lo) & (~0ull >> (63 - hi));
+			s->level[l][w] |= mask;
+		}
+		from >>= 6;
+		to = ((to - 1) >> 6) + 1;
+	}
+}
+
 /* Room for members [0, bits).  Existing members stay; on -ENOMEM the set is
  * unchanged (a level may keep a bigger buffer, which is harmless). */
 static int set_resize(struct alloc_set *s, uint64_t bits)
@@ -255,7 +271,9 @@ int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
 		alloc_cleanup(a);
 		return -ENOMEM;
 	}
-	alloc_index_range(a, a->first, a->count);
+	/* nothing referenced yet: every cluster is free (and not backed) */
+	if (a->count > a->first)
+		set_add_range(&a->free_unbacked, a->first, a->count);
 	return 0;
 }
 

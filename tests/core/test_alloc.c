@@ -384,7 +384,7 @@ static void test_index_random(uint64_t seed, bool far)
 	const int steps = far ? 1500 : 2500;
 
 	CHECK(live != NULL);
-	CHECK_OK(alloc_init(&a, FIRST, FIRST + test_rand(&rng) % 100));
+	CHECK_OK(alloc_init(&a, FIRST, FIRST + test_rand(&rng) % 3000));
 	punch_count = 0;
 	for (int step = 0; step < steps; step++) {
 		uint64_t r = test_rand(&rng) % 1000;
@@ -471,6 +471,31 @@ static void test_index_random(uint64_t seed, bool far)
 	free(live);
 }
 
+/* alloc_init indexes the whole file at once (open's starting point before
+ * the tree walk references what is used): every size, across levels. */
+static void test_index_init(uint64_t seed)
+{
+	uint64_t rng = seed;
+	const uint64_t sizes[] = {0,	  1,
+				  63,	  64,
+				  65,	  127,
+				  4095,	  4096,
+				  4097,	  64 * 64 + 1,
+				  262143, 262144,
+				  262145, 262144 + 4096 + 65};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) * 2; i++) {
+		struct alloc a;
+		uint64_t first = i % 2 ? FIRST : 1 + test_rand(&rng) % 130;
+		uint64_t count = first + sizes[i / 2];
+		CHECK_OK(alloc_init(&a, first, count));
+		check_index(&a, &rng, 16);
+		uint64_t n;
+		CHECK_OK(alloc_get(&a, ALLOC_DATA, &n));
+		CHECK_EQ(n, first);
+		alloc_cleanup(&a);
+	}
+}
+
 /* ---- cost: an allocation past every hole is not a scan -------------- */
 
 static double now_ns(void)
@@ -549,6 +574,7 @@ int main(void)
 	uint64_t seed = test_seed();
 	for (int i = 0; i < 8; i++)
 		test_random(seed + (uint64_t)i);
+	test_index_init(seed);
 	for (int i = 0; i < 6; i++)
 		test_index_random(seed + 100 + (uint64_t)i, false);
 	test_index_random(seed + 200, true);
