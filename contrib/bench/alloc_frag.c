@@ -58,6 +58,8 @@ static void die(const char *what, int ret)
 
 static uint64_t calls, order_hash = 14695981039346656037ull;
 static double total_ns, max_ns;
+static float *times; /* of this phase's calls, for the percentiles */
+static size_t times_cap;
 
 int __real_alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
 
@@ -66,7 +68,13 @@ int __wrap_alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 	double t0 = now_ns();
 	int ret = __real_alloc_get(a, kind, out_n);
 	double t = now_ns() - t0;
-	calls++;
+	if (calls == times_cap) {
+		times_cap = times_cap ? times_cap * 2 : 65536;
+		times = realloc(times, times_cap * sizeof(*times));
+		if (!times)
+			die("memory", -ENOMEM);
+	}
+	times[calls++] = (float)t;
 	total_ns += t;
 	if (t > max_ns)
 		max_ns = t;
@@ -76,6 +84,24 @@ int __wrap_alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 		order_hash *= 1099511628211ull;
 	}
 	return ret;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+/* "median M ns, p99 P ns" of this phase's calls (sorts them). */
+static const char *percentiles(void)
+{
+	static char out[64];
+	if (calls == 0)
+		return "no calls";
+	qsort(times, calls, sizeof(*times), cmp_float);
+	snprintf(out, sizeof(out), "median %.0f ns, p99 %.0f ns",
+		 times[calls / 2], times[calls * 99 / 100]);
+	return out;
 }
 
 static uint64_t rnd(uint64_t *s)
@@ -137,6 +163,8 @@ int main(int argc, char **argv)
 	double prefill_wall = now_ns() - p0;
 	uint64_t prefill_calls = calls;
 	double prefill_ns = total_ns;
+	char prefill_pct[64];
+	snprintf(prefill_pct, sizeof(prefill_pct), "%s", percentiles());
 
 	calls = 0;
 	total_ns = max_ns = 0;
@@ -179,13 +207,15 @@ int main(int argc, char **argv)
 	       "span %s GiB seed %llu\n",
 	       argv[2], argv[3], argv[4], (unsigned long long)writes,
 	       (unsigned long long)every, argv[7], (unsigned long long)seed);
-	printf("  prefill: %.2f s wall, alloc_get %llu calls, mean %.0f ns\n",
+	printf("  prefill: %.2f s wall, alloc_get %llu calls, mean %.0f ns, "
+	       "%s\n",
 	       prefill_wall / 1e9, (unsigned long long)prefill_calls,
-	       prefill_calls ? prefill_ns / (double)prefill_calls : 0.0);
+	       prefill_calls ? prefill_ns / (double)prefill_calls : 0.0,
+	       prefill_pct);
 	printf("  random phase: %.2f s wall, alloc_get %llu calls, mean %.0f "
-	       "ns, max %.0f ns, %.1f%% of the wall time\n",
+	       "ns, %s, max %.0f ns, %.1f%% of the wall time\n",
 	       wall / 1e9, (unsigned long long)calls,
-	       calls ? total_ns / (double)calls : 0.0, max_ns,
+	       calls ? total_ns / (double)calls : 0.0, percentiles(), max_ns,
 	       100.0 * total_ns / wall);
 	printf("  allocation order hash %016llx\n",
 	       (unsigned long long)order_hash);
