@@ -541,8 +541,8 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		uint64_t n = a->touched[i];
 		a->bits[n] &= (uint8_t)~CLUSTER_TOUCHED;
 		if (a->refs[n] > 0) {
-			a->bits[n] |=
-				CLUSTER_COMMITTED; /* not free either way */
+			/* in use: out of the index before and after */
+			a->bits[n] |= CLUSTER_COMMITTED;
 			continue;
 		}
 		bool raw_data = (a->bits[n] & CLUSTER_DATA) &&

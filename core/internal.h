@@ -135,9 +135,9 @@ struct alloc {
 	 * of the two sets by its CLUSTER_BACKED bit, and nothing else.
 	 * Invariant 7 of alloc.c: every change of refs, COMMITTED, HELD,
 	 * BACKED or count goes through alloc.c, which updates the index in
-	 * the same call.  (Code outside alloc.c may set COMMITTED, DATA or
-	 * PACKED only on a cluster it holds a reference to, which is in
-	 * neither set either way.) */
+	 * the same call.  (Code outside alloc.c may change DATA and PACKED,
+	 * which the index ignores, and sets COMMITTED only on a cluster it
+	 * has just referenced, which is in neither set either way.) */
 	struct alloc_set free_backed, free_unbacked;
 };
 
