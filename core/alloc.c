@@ -41,6 +41,15 @@
  *      cluster and allocates a fresh one per write, so every write pays for
  *      new host blocks and new page-cache pages; now the space cycles
  *      through warm clusters and goes back to the host one commit later.
+ *   7. The free-cluster index (free_backed, free_unbacked) holds exactly
+ *      the clusters alloc_is_free says, split by CLUSTER_BACKED.  Every
+ *      function here that changes what it depends on (refs, COMMITTED,
+ *      HELD, BACKED, count) re-indexes the clusters it changed before
+ *      returning, so alloc_get finds the lowest free cluster at or after
+ *      its cursor in O(log64 n) instead of scanning every cluster from the
+ *      cursor (a scan from the lowest hole to the end of a file of n
+ *      clusters, for every allocation past the last hole: quadratic over a
+ *      random-write run).  It hands out exactly the cluster the scan did.
  *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
@@ -56,6 +65,201 @@
 
 #include "internal.h"
 
+/* What keeps a free cluster from being allocated: committed (the last
+ * committed tree maps it) or held (the older slot's tree maps it).
+ * HANGAR_TEETH_REUSE_COMMITTED is for tests/crash only: a deliberately
+ * broken core that reuses a cluster the committed tree still maps, which
+ * the crash-replay harness must catch (tests/CMakeLists.txt builds it). */
+#ifdef HANGAR_TEETH_REUSE_COMMITTED
+#define ALLOC_NOT_FREE CLUSTER_HELD
+#else
+#define ALLOC_NOT_FREE (CLUSTER_COMMITTED | CLUSTER_HELD)
+#endif
+
+/* ---- the free-cluster index: a 64-ary hierarchical bitmap ------------- */
+
+static uint64_t bit_of(uint64_t n)
+{
+	return 1ull << (n & 63);
+}
+
+bool alloc_set_has(const struct alloc_set *s, uint64_t n)
+{
+	return s->levels > 0 && (n >> 6) < s->words[0] &&
+	       (s->level[0][n >> 6] & bit_of(n));
+}
+
+uint64_t alloc_set_next(const struct alloc_set *s, uint64_t from)
+{
+	unsigned l = 0;
+	uint64_t i = from;
+
+	/* climb until a word holds a member at or after i (i is a bit index
+	 * of level l: the next candidate after a word at level l is the
+	 * next bit of level l + 1) ... */
+	for (;;) {
+		if (l >= s->levels)
+			return ALLOC_SET_NONE;
+		uint64_t w = i >> 6;
+		if (w >= s->words[l])
+			return ALLOC_SET_NONE;
+		uint64_t word = s->level[l][w] & (~0ull << (i & 63));
+		if (word) {
+			i = (w << 6) + (uint64_t)__builtin_ctzll(word);
+			break;
+		}
+		i = w + 1;
+		l++;
+	}
+	/* ... then down through the first member of each word below: a set
+	 * summary bit promises a nonzero word */
+	while (l-- > 0)
+		i = (i << 6) + (uint64_t)__builtin_ctzll(s->level[l][i]);
+	return i;
+}
+
+static void set_add(struct alloc_set *s, uint64_t n)
+{
+	for (unsigned l = 0; l < s->levels; l++, n >>= 6) {
+		uint64_t *w = &s->level[l][n >> 6];
+		bool had_members = *w != 0;
+		*w |= bit_of(n);
+		if (had_members)
+			return;
+	}
+}
+
+static void set_remove(struct alloc_set *s, uint64_t n)
+{
+	for (unsigned l = 0; l < s->levels; l++, n >>= 6) {
+		uint64_t *w = &s->level[l][n >> 6];
+		*w &= ~bit_of(n);
+		if (*w)
+			return;
+	}
+}
+
+/* Add every member of [from, to) word by word: at each level the words
+ * spanning the range all have members now. */
+static void set_add_range(struct alloc_set *s, uint64_t from, uint64_t to)
+{
+	for (unsigned l = 0; l < s->levels && from < to; l++) {
+		for (uint64_t w = from >> 6; w <= (to - 1) >> 6; w++) {
+			uint64_t lo = w == from >> 6 ? from & 63 : 0;
+			uint64_t hi = w == (to - 1) >> 6 ? ((to - 1) & 63) : 63;
+			uint64_t mask = (~0ull << lo) & (~0ull >> (63 - hi));
+			s->level[l][w] |= mask;
+		}
+		from >>= 6;
+		to = ((to - 1) >> 6) + 1;
+	}
+}
+
+/* Room for members [0, bits).  Existing members stay; on -ENOMEM the set is
+ * unchanged (a level may keep a bigger buffer, which is harmless). */
+static int set_resize(struct alloc_set *s, uint64_t bits)
+{
+	uint64_t words[ALLOC_SET_LEVELS];
+	unsigned levels = 0;
+
+	words[0] = bits ? (bits + 63) / 64 : 1;
+	while (words[levels] > 1) {
+		assert(levels + 1 < ALLOC_SET_LEVELS);
+		words[levels + 1] = (words[levels] + 63) / 64;
+		levels++;
+	}
+	levels++;
+	for (unsigned l = 0; l < levels; l++) {
+		uint64_t old = l < s->levels ? s->words[l] : 0;
+		if (words[l] <= old)
+			continue;
+		uint64_t *w = realloc(s->level[l], words[l] * sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		s->level[l] = w;
+	}
+	/* zero the new words; a level new on top summarises the old top */
+	for (unsigned l = 0; l < levels; l++) {
+		uint64_t old = l < s->levels ? s->words[l] : 0;
+		if (words[l] > old)
+			memset(s->level[l] + old, 0,
+			       (words[l] - old) * sizeof(uint64_t));
+	}
+	for (unsigned l = s->levels ? s->levels : 1; l < levels; l++)
+		for (uint64_t j = 0; j < words[l - 1]; j++)
+			if (s->level[l - 1][j])
+				s->level[l][j >> 6] |= bit_of(j);
+	for (unsigned l = 0; l < levels; l++)
+		if (words[l] > (l < s->levels ? s->words[l] : 0))
+			s->words[l] = words[l];
+	s->levels = levels > s->levels ? levels : s->levels;
+	return 0;
+}
+
+static void set_free(struct alloc_set *s)
+{
+	for (unsigned l = 0; l < ALLOC_SET_LEVELS; l++)
+		free(s->level[l]);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Every summary bit says whether its word below has a member. */
+static bool set_consistent(const struct alloc_set *s)
+{
+	if (s->levels == 0 || s->words[s->levels - 1] != 1)
+		return false;
+	for (unsigned l = 1; l < s->levels; l++) {
+		if (s->words[l] * 64 < s->words[l - 1])
+			return false;
+		for (uint64_t j = 0; j < s->words[l] * 64; j++) {
+			bool below = j < s->words[l - 1] && s->level[l - 1][j];
+			bool above = s->level[l][j >> 6] & bit_of(j);
+			if (below != above)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Invariant 1's "free": allocatable but for the reserve rule. */
+static bool alloc_is_free(const struct alloc *a, uint64_t n)
+{
+	return n >= a->first && n < a->count && a->refs[n] == 0 &&
+	       !(a->bits[n] & ALLOC_NOT_FREE);
+}
+
+/* Put cluster n in the set its state says, and out of the other (invariant
+ * 7); n < capacity. */
+static void alloc_index(struct alloc *a, uint64_t n)
+{
+	bool is_free = alloc_is_free(a, n);
+	bool backed = a->bits[n] & CLUSTER_BACKED;
+	struct alloc_set *in = backed ? &a->free_backed : &a->free_unbacked;
+	struct alloc_set *out = backed ? &a->free_unbacked : &a->free_backed;
+
+	if (alloc_set_has(out, n))
+		set_remove(out, n);
+	if (is_free && !alloc_set_has(in, n))
+		set_add(in, n);
+	else if (!is_free && alloc_set_has(in, n))
+		set_remove(in, n);
+}
+
+static void alloc_index_range(struct alloc *a, uint64_t from, uint64_t to)
+{
+	for (uint64_t n = from; n < to; n++)
+		alloc_index(a, n);
+}
+
+/* Track clusters [first, count): the ones added join the index (the caller
+ * re-indexes any it cuts off). */
+static void alloc_track(struct alloc *a, uint64_t count)
+{
+	uint64_t old = a->count;
+	a->count = count;
+	alloc_index_range(a, old, count);
+}
+
 int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
 {
 	memset(a, 0, sizeof(*a));
@@ -65,10 +269,14 @@ int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
 	a->capacity = a->count + 64;
 	a->refs = calloc(a->capacity, sizeof(*a->refs));
 	a->bits = calloc(a->capacity, sizeof(*a->bits));
-	if (!a->refs || !a->bits) {
+	if (!a->refs || !a->bits || set_resize(&a->free_backed, a->capacity) ||
+	    set_resize(&a->free_unbacked, a->capacity)) {
 		alloc_cleanup(a);
 		return -ENOMEM;
 	}
+	/* nothing referenced yet: every cluster is free (and not backed) */
+	if (a->count > a->first)
+		set_add_range(&a->free_unbacked, a->first, a->count);
 	return 0;
 }
 
@@ -80,6 +288,8 @@ void alloc_cleanup(struct alloc *a)
 	free(a->held);
 	free(a->recycle);
 	free(a->srefs);
+	set_free(&a->free_backed);
+	set_free(&a->free_unbacked);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -98,6 +308,9 @@ static int alloc_grow(struct alloc *a, uint64_t need)
 	if (!bits)
 		return -ENOMEM;
 	a->bits = bits;
+	if (set_resize(&a->free_backed, cap) ||
+	    set_resize(&a->free_unbacked, cap))
+		return -ENOMEM;
 	if (a->srefs) {
 		uint32_t *srefs = realloc(a->srefs, cap * sizeof(*srefs));
 		if (!srefs)
@@ -144,7 +357,7 @@ int alloc_ref(struct alloc *a, uint64_t n)
 	if (ret)
 		return ret;
 	if (n >= a->count)
-		a->count = n + 1;
+		alloc_track(a, n + 1);
 	if (a->refs[n] == UINT32_MAX)
 		return -EUCLEAN;
 	if (a->refs[n]++ == 0) {
@@ -153,6 +366,7 @@ int alloc_ref(struct alloc *a, uint64_t n)
 			a->bits[n] &= (uint8_t)~CLUSTER_BACKED;
 			a->backed_free--;
 		}
+		alloc_index(a, n);
 	}
 	return 0;
 }
@@ -165,7 +379,7 @@ int alloc_reach(struct alloc *a, uint64_t n)
 	if (ret)
 		return ret;
 	if (n >= a->count)
-		a->count = n + 1;
+		alloc_track(a, n + 1);
 	return 0;
 }
 
@@ -187,6 +401,7 @@ void alloc_unref(struct alloc *a, uint64_t n)
 	(void)alloc_touch(a, n);
 	if (--a->refs[n] == 0) {
 		a->used--;
+		alloc_index(a, n);
 		/* Only a cluster allocatable now moves the search start back;
 		 * a committed one waits for alloc_commit.  (Moving it back for
 		 * every rewrite of a committed cluster made each following
@@ -196,17 +411,6 @@ void alloc_unref(struct alloc *a, uint64_t n)
 			a->cursor = n;
 	}
 }
-
-/* What keeps a free cluster from being allocated: committed (the last
- * committed tree maps it) or held (the older slot's tree maps it).
- * HANGAR_TEETH_REUSE_COMMITTED is for tests/crash only: a deliberately
- * broken core that reuses a cluster the committed tree still maps, which
- * the crash-replay harness must catch (tests/CMakeLists.txt builds it). */
-#ifdef HANGAR_TEETH_REUSE_COMMITTED
-#define ALLOC_NOT_FREE CLUSTER_HELD
-#else
-#define ALLOC_NOT_FREE (CLUSTER_COMMITTED | CLUSTER_HELD)
-#endif
 
 int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 {
@@ -219,21 +423,25 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 	 * everything is first-fit from the lowest free cluster, which keeps
 	 * the file compact. */
 	if (kind == ALLOC_META && a->meta_from_reserve && a->backed_free > 0) {
-		for (n = a->first; n < a->count; n++) {
-			if ((a->bits[n] & CLUSTER_BACKED) && a->refs[n] == 0 &&
-			    !(a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD)))
+		/* (the COMMITTED test skips nothing but in the teeth build,
+		 * whose index also holds free committed clusters) */
+		for (n = alloc_set_next(&a->free_backed, a->first);
+		     n != ALLOC_SET_NONE;
+		     n = alloc_set_next(&a->free_backed, n + 1))
+			if (!(a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD)))
 				goto found;
-		}
 	}
-	for (n = a->cursor; n < a->count; n++) {
-		if (a->refs[n] == 0 && !(a->bits[n] & ALLOC_NOT_FREE)) {
-			if (kind == ALLOC_DATA &&
-			    (a->bits[n] & CLUSTER_BACKED) &&
-			    a->backed_free <= a->reserve)
-				continue;
-			a->cursor = n + 1;
-			goto found;
-		}
+	/* The lowest free cluster at or after the cursor; data passes over
+	 * backed ones while they are no more than the metadata reserve. */
+	n = alloc_set_next(&a->free_unbacked, a->cursor);
+	if (kind == ALLOC_META || a->backed_free > a->reserve) {
+		uint64_t backed = alloc_set_next(&a->free_backed, a->cursor);
+		if (backed < n)
+			n = backed;
+	}
+	if (n != ALLOC_SET_NONE) {
+		a->cursor = n + 1;
+		goto found;
 	}
 	n = a->count;
 	if (n >= FORMAT_MAX_VCLUSTERS)
@@ -271,6 +479,7 @@ static int list_push(uint64_t **list, size_t *num, size_t *cap, uint64_t n)
 	return 0;
 }
 
+/* n is free now: mark it backed or punch it (the caller indexes it). */
 static void alloc_release(struct alloc *a, uint64_t n,
 			  void (*punch)(void *arg, uint64_t n), void *arg)
 {
@@ -309,6 +518,7 @@ void alloc_recycle_flush(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			continue;
 		a->bits[n] &= (uint8_t)~CLUSTER_BACKED;
 		a->backed_free--;
+		alloc_index(a, n);
 		if (punch)
 			punch(arg, n);
 	}
@@ -323,6 +533,7 @@ void alloc_release_held(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		a->bits[n] &= (uint8_t)~CLUSTER_HELD;
 		if (a->refs[n] == 0 && !(a->bits[n] & CLUSTER_COMMITTED))
 			alloc_release(a, n, punch, arg);
+		alloc_index(a, n);
 	}
 	a->held_num = 0;
 }
@@ -339,6 +550,7 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 		uint64_t n = a->touched[i];
 		a->bits[n] &= (uint8_t)~CLUSTER_TOUCHED;
 		if (a->refs[n] > 0) {
+			/* in use: out of the index before and after */
 			a->bits[n] |= CLUSTER_COMMITTED;
 			continue;
 		}
@@ -350,6 +562,7 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			if (list_push(&a->held, &a->held_num, &a->held_cap,
 				      n) == 0) {
 				a->bits[n] |= CLUSTER_HELD;
+				alloc_index(a, n);
 				continue;
 			}
 			/* no memory to hold it: release now (weaker only
@@ -357,6 +570,7 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			 * crash) */
 		}
 		alloc_release(a, n, punch, arg);
+		alloc_index(a, n);
 	}
 	a->touched_num = 0;
 }
@@ -373,6 +587,7 @@ void alloc_set_backed(struct alloc *a, uint64_t n, bool backed)
 		a->bits[n] &= (uint8_t)~CLUSTER_BACKED;
 		a->backed_free--;
 	}
+	alloc_index(a, n);
 }
 
 uint64_t alloc_last_used(const struct alloc *a)
@@ -389,13 +604,16 @@ int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed)
 	int ret = alloc_grow(a, end);
 	if (ret)
 		return ret;
-	for (uint64_t n = end; n < a->count; n++) {
+	uint64_t old_count = a->count;
+	for (uint64_t n = end; n < old_count; n++) {
 		assert(a->refs[n] == 0 && !(a->bits[n] & CLUSTER_COMMITTED));
 		if (a->bits[n] & CLUSTER_BACKED)
 			a->backed_free--;
 		a->bits[n] = 0;
 	}
-	a->count = end;
+	/* cut off: out of the index; grown: in it */
+	alloc_track(a, end);
+	alloc_index_range(a, end, old_count);
 	for (uint64_t n = end - backed; n < end; n++) {
 		if (a->refs[n] == 0 && !(a->bits[n] & CLUSTER_BACKED)) {
 			a->bits[n] |= CLUSTER_BACKED;
@@ -404,6 +622,7 @@ int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed)
 		/* the reserve is never given back to the host */
 		if (a->refs[n] == 0)
 			a->bits[n] &= (uint8_t)~CLUSTER_DATA;
+		alloc_index(a, n);
 	}
 	if (a->cursor > end)
 		a->cursor = end;
@@ -413,6 +632,29 @@ int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed)
 bool alloc_invariants(const struct alloc *a)
 {
 	uint64_t used = 0, backed = 0, touched = 0, held = 0;
+
+	/* invariant 7, member by member, then every summary bit */
+	if (a->free_backed.words[0] * 64 < a->capacity ||
+	    a->free_unbacked.words[0] * 64 < a->capacity)
+		return false;
+	for (uint64_t n = 0; n < a->free_backed.words[0] * 64; n++) {
+		bool is_free = n < a->capacity && alloc_is_free(a, n);
+		bool is_backed =
+			n < a->capacity && (a->bits[n] & CLUSTER_BACKED);
+		if (alloc_set_has(&a->free_backed, n) != (is_free && is_backed))
+			return false;
+	}
+	for (uint64_t n = 0; n < a->free_unbacked.words[0] * 64; n++) {
+		bool is_free = n < a->capacity && alloc_is_free(a, n);
+		bool is_backed =
+			n < a->capacity && (a->bits[n] & CLUSTER_BACKED);
+		if (alloc_set_has(&a->free_unbacked, n) !=
+		    (is_free && !is_backed))
+			return false;
+	}
+	if (!set_consistent(&a->free_backed) ||
+	    !set_consistent(&a->free_unbacked))
+		return false;
 
 	for (uint64_t n = 0; n < a->count; n++) {
 		if (a->refs[n])

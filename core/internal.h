@@ -82,6 +82,27 @@ struct io;
 	0x20 /* raw data freed by the last commit: the
 				  older superblock's tree still maps it */
 
+/*
+ * A set of cluster numbers that finds its first member at or after any n in
+ * O(log64 n) word operations: level 0 has one bit per cluster, each level
+ * above one bit per word of the level below, set exactly when that word is
+ * nonzero; the top level is a single word.  Adding or removing a member
+ * touches one word per level at most (usually one in all).  Sized to the
+ * allocator's capacity (alloc_grow); owned by struct alloc.
+ */
+#define ALLOC_SET_LEVELS 8 /* 64^8 = 2^48 bits, past FORMAT_MAX_VCLUSTERS */
+#define ALLOC_SET_NONE	 UINT64_MAX
+struct alloc_set {
+	uint64_t *level[ALLOC_SET_LEVELS]; /* level[l] holds words[l] words */
+	uint64_t words[ALLOC_SET_LEVELS];
+	unsigned levels; /* levels in use; 0 = empty and unsized */
+};
+
+/* alloc_set_next - the smallest member >= from, or ALLOC_SET_NONE. */
+uint64_t alloc_set_next(const struct alloc_set *s, uint64_t from);
+/* alloc_set_has - whether n is a member. */
+bool alloc_set_has(const struct alloc_set *s, uint64_t n);
+
 struct alloc {
 	uint64_t first;	   /* first allocatable cluster */
 	uint64_t count;	   /* clusters tracked (file end, in clusters) */
@@ -108,6 +129,16 @@ struct alloc {
 	 * live tree alone maps it. */
 	uint32_t *srefs;
 	bool meta_from_reserve; /* metadata only from backed clusters */
+	/* The free-cluster index that alloc_get searches instead of scanning:
+	 * every cluster in [first, count) that is free now (refs == 0 and
+	 * neither COMMITTED nor HELD: alloc.c, alloc_is_free), in exactly one
+	 * of the two sets by its CLUSTER_BACKED bit, and nothing else.
+	 * Invariant 7 of alloc.c: every change of refs, COMMITTED, HELD,
+	 * BACKED or count goes through alloc.c, which updates the index in
+	 * the same call.  (Code outside alloc.c may change DATA and PACKED,
+	 * which the index ignores, and sets COMMITTED only on a cluster it
+	 * has just referenced, which is in neither set either way.) */
+	struct alloc_set free_backed, free_unbacked;
 };
 
 enum alloc_kind { ALLOC_DATA, ALLOC_META };
@@ -130,7 +161,10 @@ int alloc_reach(struct alloc *a, uint64_t n);
 /* alloc_srefs_enable - make room for snapshot node counts (a->srefs). */
 int alloc_srefs_enable(struct alloc *a);
 /* alloc_get - a cluster free in the committed state and in the open
- * transaction, with refs = 1.  Never fails except -ENOMEM / -EFBIG. */
+ * transaction, with refs = 1: the lowest such cluster at or after the
+ * cursor (a backed one for metadata retried after -ENOSPC), found in
+ * O(log n) through the free-cluster index.  Never fails except -ENOMEM /
+ * -EFBIG. */
 int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
 /* alloc_commit - the commit is durable: clusters held by the previous
  * commit become free; committed := refs > 0 for every touched cluster; raw
@@ -159,6 +193,8 @@ void alloc_set_backed(struct alloc *a, uint64_t n, bool backed);
 int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed);
 /* alloc_last_used - one past the highest referenced cluster (>= first). */
 uint64_t alloc_last_used(const struct alloc *a);
+/* alloc_invariants - O(count): the counters, the lists and the free-cluster
+ * index agree with every cluster's refs and bits (heavy checks, tests). */
 bool alloc_invariants(const struct alloc *a);
 
 /* ---- map (map.c) -------------------------------------------------------- */
