@@ -343,6 +343,8 @@ void hfs_forget_multi(fuse_req_t req, size_t count,
 void hfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void hfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
+void hfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
 void hfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void hfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi);
