@@ -10,15 +10,17 @@
 # with cmake when hangarfs, hangar or make_guests is missing), BENCH_DIR
 # (scratch directory, default a new one under /var/tmp; removed at the
 # end), BENCH_BIG_WRITES (random 4 KiB writes that make the slow guest's
-# metadata, default 3000), BENCH_KEEP=1 keeps the scratch directory.
+# metadata, default 8000), BENCH_KEEP=1 keeps the scratch directory.
 #
-# Steps (times are wall clock, milliseconds, one run each):
+# Steps (times are wall clock, milliseconds; the mount and listings three
+# times, the summary gives medians):
 #   create     GUESTS empty guests through core's store API
 #              (build/tests/make_guests, 8 threads: each create syncs)
 #   mount      `hangarfs STORE MNT` in daemon mode, which returns once the
 #              mount is up (fs/daemon.c)
-#   ls -l /    `ls -l MNT` right after the mount (cold), then again (warm:
-#              the kernel's attribute cache lasts 1 s, so it is asked again)
+#   ls -l /    `ls -l MNT` right after the mount (cold; with the daemon's
+#              CPU time), then again (warm: the kernel's attribute cache
+#              lasts 1 s, so it is asked again)
 #   ls -l g    `ls -l MNT/<one guest>`
 #   daemon     VmRSS and VmHWM (/proc/PID/status) and open descriptors
 #              (/proc/PID/fd) of hangarfs after the listings, and how many
@@ -26,15 +28,15 @@
 #   slow open  guest `big` has a 16 TiB sparse disk with BENCH_BIG_WRITES
 #              random 4 KiB writes (one map leaf each: its open reads and
 #              verifies all of them); after a remount, `stat big/disk.raw`
-#              opens it while `ls -l` of another guest runs: the second
-#              must not wait for the first
+#              opens it while `ls -l` of another guest and of the root
+#              run: neither may wait for it
 # Prints one line per figure, then a summary line for RESULTS.md.
 set -uo pipefail
 
 GUESTS=${1:-10000}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${HANGAR_BUILD_DIR:-$REPO/build}
-BIG_WRITES=${BENCH_BIG_WRITES:-3000}
+BIG_WRITES=${BENCH_BIG_WRITES:-8000}
 
 die() {
 	echo "many_guests: $*" >&2
@@ -151,41 +153,57 @@ PY
 echo "big: $BIG_WRITES random 4 KiB writes into a 16 TiB disk in $(ms_since "$start") ms, container $(($(stat -c %s "$STORE/big.hangar") / 1048576)) MiB"
 umount_store
 
-mount_store
-MOUNT_FIRST=$MOUNT_MS
-echo "mount: $MOUNT_MS ms ($GUESTS_ALL guests)"
-daemon_figures
-echo "daemon after mount: RSS $((RSS_KB / 1024)) MiB, $FDS descriptors"
-timed ls -l "$MNT"
-LS_COLD=$TOOK
-n=$(ls "$MNT" | wc -l)
-[ "$n" -eq "$GUESTS_ALL" ] || die "ls shows $n guests, not $GUESTS_ALL"
-sleep 1.2 # past the kernel's attribute timeout: the warm listing asks again
-timed ls -l "$MNT"
-LS_WARM=$TOOK
-echo "ls -l root: cold $LS_COLD ms, warm $LS_WARM ms"
-timed ls -l "$MNT/g00042"
-LS_GUEST=$TOOK
-echo "ls -l of one guest: $LS_GUEST ms"
-daemon_figures
-echo "daemon after ls -l: RSS $((RSS_KB / 1024)) MiB (peak $((HWM_KB / 1024)) MiB), $FDS descriptors, $CONTAINER_FDS of them containers"
-umount_store
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' /proc/"$PID"/stat; }
+# median of its arguments
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-# Guest big's open alone, then beside a request for another guest.
+MOUNTS=() COLDS=() WARMS=() COLD_CPUS=() GUEST_LS=()
+for rep in 1 2 3; do
+	mount_store
+	MOUNTS+=("$MOUNT_MS")
+	c0=$(cpu_ms)
+	timed ls -l "$MNT"
+	COLDS+=("$TOOK")
+	COLD_CPUS+=($(($(cpu_ms) - c0)))
+	n=$(ls "$MNT" | wc -l)
+	[ "$n" -eq "$GUESTS_ALL" ] || die "ls shows $n guests, not $GUESTS_ALL"
+	sleep 1.2 # past the kernel's attribute timeout: asked again
+	timed ls -l "$MNT"
+	WARMS+=("$TOOK")
+	timed ls -l "$MNT/g00042"
+	GUEST_LS+=("$TOOK")
+	daemon_figures
+	echo "rep $rep: mount ${MOUNTS[-1]} ms; ls -l root cold ${COLDS[-1]} ms (daemon CPU ${COLD_CPUS[-1]} ms), warm ${WARMS[-1]} ms; ls -l of one guest ${GUEST_LS[-1]} ms; daemon after: RSS $((RSS_KB / 1024)) MiB (peak $((HWM_KB / 1024)) MiB), $FDS descriptors, $CONTAINER_FDS containers; load $(cut -d' ' -f1 /proc/loadavg)"
+	umount_store
+done
+
+# Guest big's open alone, then beside requests for other guests and the
+# root.  `ls -l` of another guest right after a mount, alone, is the
+# baseline (it opens that guest).
 mount_store
+timed ls -l "$MNT/g00077"
+OTHER_ALONE=$TOOK
 timed stat "$MNT/big/disk.raw"
 BIG_ALONE=$TOOK
 umount_store
 mount_store
+# The daemon has seen the root's listing (its attribute cache is warm), as
+# on a host where guests start while others are listed.
+timed ls -l "$MNT"
+ROOT_BEFORE=$TOOK
+sleep 1.2
 start=$(date +%s%N)
 timeout 300 stat "$MNT/big/disk.raw" >/dev/null &
 big_pid=$!
 sleep 0.05
-timed ls -l "$MNT/g00077"
+timed ls -l "$MNT/g00078"
 OTHER=$TOOK
+timed ls -l "$MNT"
+ROOT_BESIDE=$TOOK
+kill -0 "$big_pid" 2>/dev/null && big_still=yes || big_still=no
 wait "$big_pid" || die "stat big/disk.raw"
 BIG_BESIDE=$(ms_since "$start")
-echo "slow open: big alone $BIG_ALONE ms; beside it, ls -l of another guest $OTHER ms (big took $BIG_BESIDE ms)"
+echo "slow open: big alone $BIG_ALONE ms; beside it (big took $BIG_BESIDE ms, still opening when both were done: $big_still): ls -l of another guest $OTHER ms (alone $OTHER_ALONE ms), ls -l of the root $ROOT_BESIDE ms (before, alone: $ROOT_BEFORE ms)"
 umount_store
 
-echo "summary: guests=$GUESTS_ALL mount_ms=$MOUNT_FIRST ls_root_cold_ms=$LS_COLD ls_root_warm_ms=$LS_WARM ls_guest_ms=$LS_GUEST rss_mib=$((RSS_KB / 1024)) hwm_mib=$((HWM_KB / 1024)) fds=$FDS container_fds=$CONTAINER_FDS big_open_ms=$BIG_ALONE other_beside_big_ms=$OTHER"
+echo "summary: guests=$GUESTS_ALL mount_ms=$(median "${MOUNTS[@]}") ls_root_cold_ms=$(median "${COLDS[@]}") [${COLDS[*]}] cold_daemon_cpu_ms=$(median "${COLD_CPUS[@]}") ls_root_warm_ms=$(median "${WARMS[@]}") [${WARMS[*]}] ls_guest_ms=$(median "${GUEST_LS[@]}") rss_mib=$((RSS_KB / 1024)) fds=$FDS container_fds=$CONTAINER_FDS big_open_ms=$BIG_ALONE other_beside_big_ms=$OTHER other_alone_ms=$OTHER_ALONE root_beside_big_ms=$ROOT_BESIDE"
