@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "hangar/crypto.h"
 #include "hangar/store.h"
 
 #define SLOW_READ_MS 300
@@ -345,6 +346,53 @@ static void listing(const char *sdir)
 	       "guest %.3f s\n",
 	       took, beside);
 	CHECK(beside < took / 2);
+
+	/* What cannot be read is an error, as an open would say. */
+	char *bad = test_path(sdir, "bad.hangar");
+	FILE *f = fopen(bad, "w");
+	CHECK(f != NULL);
+	for (int i = 0; i < 20000; i++)
+		fputc('x', f);
+	fclose(f);
+	CHECK_ERR(store_guest_dir_getattr(s, "bad", &oa), -EUCLEAN);
+	CHECK_EQ(unlink(bad), 0);
+	free(bad);
+	CHECK_OK(store_close(s));
+}
+
+/* An encrypted store's guests are peeked at under its key. */
+static void listing_encrypted(const char *edir)
+{
+	const struct crypto_scrypt_params weak = {.log2_n = 10, .r = 8, .p = 1};
+	const struct store_init_options eo = {.encrypt = true,
+					      .key_kind =
+						      KEYSLOT_KIND_PASSPHRASE,
+					      .key_secret = "pw",
+					      .key_secret_len = 2,
+					      .kdf = &weak};
+	const struct store_options so = {.key_kind = KEYSLOT_KIND_PASSPHRASE,
+					 .key_secret = "pw",
+					 .key_secret_len = 2};
+	struct object_attr oa = {.mode = S_IFDIR | 0701, .gid = 77};
+	struct container *c = NULL;
+	struct store *s = NULL;
+
+	CHECK_OK(store_init(edir, &eo));
+	CHECK_OK(store_open(edir, &so, &s));
+	CHECK_OK(store_guest_create(s, "e", NULL));
+	CHECK_OK(store_guest_create(s, "f", NULL));
+	CHECK_OK(store_guest_get(s, "e", &c));
+	CHECK_OK(container_dir_setattr(c, &oa, OBJECT_SET_MODE | OBJECT_SET_GID,
+				       NULL));
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+	CHECK_OK(store_open(edir, &so, &s));
+	const unsigned before = fd_count();
+	CHECK_OK(store_guest_dir_getattr(s, "e", &oa));
+	CHECK_EQ(oa.mode & 07777, 0701);
+	CHECK_EQ(oa.gid, 77);
+	CHECK_ERR(store_guest_dir_getattr(s, "f", &oa), -ENODATA);
+	CHECK_EQ(fd_count(), before);
 	CHECK_OK(store_close(s));
 }
 
@@ -360,6 +408,9 @@ int main(void)
 	char *sdir3 = test_path(dir, "store3");
 	CHECK_OK(store_init(sdir3, NULL));
 	listing(sdir3);
+	char *edir = test_path(dir, "encrypted");
+	listing_encrypted(edir);
+	free(edir);
 	free(sdir);
 	free(sdir2);
 	free(sdir3);
