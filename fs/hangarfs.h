@@ -297,8 +297,9 @@ void attr_fill_object(struct hfs *fs, uint64_t host_ino,
 
 /*
  * attr_guest_stat - what stat(2) shows for the directory of guest `name`:
- * its attributes in the container, or the defaults (attr.c).  -ENOENT if
- * there is no such guest.
+ * its attributes in the container, or the defaults (attr.c), without
+ * opening the container (store_guest_dir_getattr).  -ENOENT if there is
+ * no such guest.
  */
 int attr_guest_stat(struct hfs *fs, const char *name, struct stat *out_st);
 
