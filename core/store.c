@@ -61,7 +61,8 @@
  *     also make our own read-write open fail with -EBUSY).  The cache
  *     entry of a name is dropped when its container is opened (it may
  *     change them; while open the container answers) and by every create,
- *     delete and rename of the name, and it is used only while the
+ *     delete and rename of the name, and refilled from the container when
+ *     an idle one is committed and closed, and it is used only while the
  *     container file's inode, size, mtime and ctime are what they were
  *     when it was read (a read-only store has other writers).
  *
@@ -886,11 +887,24 @@ static int guest_reserve(struct store *s, const char *name, int taken,
  */
 static void guest_evict(struct store *s, struct guest_entry *g)
 {
+	struct object_attr dir;
+	struct stat host;
+	int dir_ret = -EIO;
 	int ret = s->read_only ? 0 : container_commit(g->c);
-	if (ret == 0)
+	if (ret == 0) {
+		/* Committed: the attributes a peek would read from now on,
+		 * kept so that the next stat of this guest reads nothing.  (A
+		 * CLOSING entry is never renamed: its name is stable here.) */
+		dir_ret = container_dir_getattr(g->c, &dir);
 		(void)container_close(g->c); /* nothing left to commit */
+		if (store_guest_stat(s, g->name, &host) != 0)
+			dir_ret = -EIO;
+	}
 	pthread_mutex_lock(&s->lock);
 	if (ret == 0) {
+		if (dir_ret == 0 || dir_ret == -ENODATA)
+			attr_keep(s, g->name, &host,
+				  dir_ret == 0 ? &dir : NULL);
 		s->open_num--;
 		guest_forget(s, g);
 	} else {

@@ -326,9 +326,11 @@ static void listing(const char *sdir)
 		store_guest_put(s, c);
 	}
 	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	const unsigned reads2 = all_reads;
 	CHECK_OK(store_guest_dir_getattr(s, "g5", &oa));
 	CHECK_EQ(oa.mode & 07777, 0700);
 	CHECK_EQ(oa.uid, 1234);
+	CHECK_EQ(all_reads, reads2); /* kept when it was closed */
 	/* ... and follows a rename */
 	CHECK_OK(store_guest_rename(s, "g5", "r5"));
 	CHECK_EQ(store_guest_dir_getattr(s, "g5", &oa), -ENOENT);
