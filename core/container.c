@@ -1112,6 +1112,45 @@ out_free:
 	return ret;
 }
 
+int container_peek_dir(struct io *io, const struct container_options *opts,
+		       struct object_attr *out_attr)
+{
+	const struct container_options peek_opts = {
+		.read_only = true,
+		.master = opts ? opts->master : NULL,
+	};
+	struct container *c;
+	uint64_t size;
+	int ret;
+
+	c = container_alloc(&peek_opts);
+	if (!c)
+		return -ENOMEM;
+	c->io = io;
+	/* The table's objects without their maps, as a snapshot view reads
+	 * them (table.c): the cost is the table's, not the disks'. */
+	c->view_lazy = true;
+	ret = io_size(io, &size);
+	if (ret)
+		goto out_free;
+	if (size < FORMAT_HEADER_AREA) {
+		ret = -EUCLEAN;
+		goto out_free;
+	}
+	ret = superblock_choose(c, peek_opts.master, NULL);
+	if (!ret)
+		ret = alloc_init(&c->alloc, c->first_cluster,
+				 size >> c->cluster_shift);
+	if (!ret)
+		ret = table_read(c, NULL, size);
+	if (!ret)
+		ret = container_dir_getattr(c, out_attr);
+out_free:
+	c->io = NULL; /* the caller's */
+	container_free(c);
+	return ret;
+}
+
 static const char *const refusal_names[] = {
 	[CONTAINER_REFUSAL_NONE] = "none",
 	[CONTAINER_REFUSAL_CORRUPT] = "corrupt",

@@ -85,4 +85,19 @@ int container_open_why(struct io *io, const struct container_options *opts,
  */
 int container_close(struct container *c);
 
+/*
+ * container_peek_dir - the guest directory's attributes (as
+ * container_dir_getattr) that the newest committed superblock's table
+ * records, without opening the container: the superblocks and the table
+ * chain are read and verified as an open verifies them (checksums, for an
+ * encrypted container the MACs under opts->master), no map is read, no
+ * free space is derived, nothing is written and no event is reported.
+ * For a store listing thousands of guests (store_guest_dir_getattr).
+ * `io` stays the caller's.  Returns 0, -ENODATA when the attributes were
+ * never set, or container_open's errors for a container that cannot be
+ * read.  Only opts->master is used.
+ */
+int container_peek_dir(struct io *io, const struct container_options *opts,
+		       struct object_attr *out_attr);
+
 #endif /* HANGAR_CONTAINER_OPEN_H */

@@ -49,6 +49,24 @@
  *     after committing it; one whose commit fails stays open (a poisoned
  *     container must keep failing until the store is reopened).  The
  *     committer also closes containers idle for STORE_GUEST_IDLE_MS.
+ *   - Listing is not using: a guest directory's attributes (`ls -l` of the
+ *     mount stats every guest) come from the open container when there is
+ *     one, else from the attribute cache, else from a peek at the committed
+ *     table (container_peek_dir: superblocks and table only, read-only, no
+ *     write) whose answer the cache keeps.  So thousands of guests list
+ *     without opening a container (measured, 10,000 guests: ls -l 18 s
+ *     and 4,096 containers left open before; 1.5 s on a loaded machine,
+ *     0.33 s of the daemon's CPU, none left open after;
+ *     contrib/bench/RESULTS.md).  A peek holds
+ *     a PEEKING entry for its name, so no open, commit or namespace change
+ *     of that guest runs while it reads (its shared container lock would
+ *     also make our own read-write open fail with -EBUSY).  The cache
+ *     entry of a name is dropped when its container is opened (it may
+ *     change them; while open the container answers) and by every create,
+ *     delete and rename of the name, and refilled from the container when
+ *     an idle one is committed and closed, and it is used only while the
+ *     container file's inode, size, mtime and ctime are what they were
+ *     when it was read (a read-only store has other writers).
  *
  * THREAD MODEL: `s->lock` protects the guest cache (`guests`, every entry's
  * fields, `open_num`) and `stopping`.  Container calls that may block
@@ -87,6 +105,10 @@
 #define STORE_GUEST_IDLE_MS 60000u
 /* How long a delete waits for other references to a guest to go. */
 #define STORE_BUSY_WAIT_MS 100u
+/* The attribute cache: hash buckets, and a bound on its entries (about
+ * 200 bytes each; past it, guests are peeked at every stat). */
+#define STORE_ATTR_BUCKETS 4096u
+#define STORE_ATTR_MAX	   262144u
 
 enum guest_state {
 	GUEST_OPENING,	/* its container is being opened outside s->lock */
@@ -95,6 +117,8 @@ enum guest_state {
 			   deleted) outside s->lock; then the entry goes */
 	GUEST_RESERVED, /* no container: a create, delete or rename of this
 			   name is changing guest files outside s->lock */
+	GUEST_PEEKING,	/* no container: its directory attributes are being
+			   read from the file outside s->lock */
 };
 
 struct guest_entry {
@@ -105,6 +129,19 @@ struct guest_entry {
 	enum guest_state state;
 	bool ns_busy;	       /* OPEN: a delete or rename of it is running */
 	uint64_t last_used_ms; /* CLOCK_MONOTONIC of the last put */
+};
+
+/* A guest directory's attributes as the committed table of its file
+ * recorded them, while the file is unchanged (the design notes). */
+struct guest_attr {
+	struct guest_attr *next; /* in its hash bucket */
+	char name[FORMAT_GUEST_NAME_MAX + 1];
+	dev_t dev; /* the container file when it was read */
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	bool set; /* false: never set (-ENODATA) */
+	struct object_attr attr;
 };
 
 struct store {
@@ -132,6 +169,8 @@ struct store {
 	pthread_t committer;
 	struct guest_entry **guests;
 	size_t guest_num, guest_cap;
+	struct guest_attr **attrs; /* STORE_ATTR_BUCKETS chains */
+	size_t attr_num;
 };
 
 static int errno_neg(void)
@@ -356,7 +395,8 @@ int store_open(const char *dir, const struct store_options *opts,
 	pthread_cond_init(&s->guest_cond, &cattr);
 	pthread_condattr_destroy(&cattr);
 	s->dir = strdup(dir);
-	if (!s->dir) {
+	s->attrs = calloc(STORE_ATTR_BUCKETS, sizeof(*s->attrs));
+	if (!s->dir || !s->attrs) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -428,6 +468,7 @@ out_close_dir:
 	close(s->dir_fd);
 out_free:
 	crypto_key_free(s->master);
+	free(s->attrs);
 	free(s->dir);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->name_lock);
@@ -455,6 +496,14 @@ int store_close(struct store *s)
 		free(s->guests[i]);
 	}
 	free(s->guests);
+	for (size_t i = 0; i < STORE_ATTR_BUCKETS; i++) {
+		while (s->attrs[i]) {
+			struct guest_attr *a = s->attrs[i];
+			s->attrs[i] = a->next;
+			free(a);
+		}
+	}
+	free(s->attrs);
 	dirio_close(s->ns);
 	close(s->dir_fd);	    /* releases the store lock */
 	crypto_key_free(s->master); /* wiped */
@@ -712,6 +761,73 @@ static void guest_forget(struct store *s, struct guest_entry *g)
 	pthread_cond_broadcast(&s->guest_cond);
 }
 
+/* ---- the attribute cache (caller holds s->lock) ---- */
+
+static size_t attr_bucket(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % STORE_ATTR_BUCKETS;
+}
+
+static struct guest_attr **attr_slot(struct store *s, const char *name)
+{
+	struct guest_attr **pa = &s->attrs[attr_bucket(name)];
+	while (*pa && strcmp((*pa)->name, name) != 0)
+		pa = &(*pa)->next;
+	return pa;
+}
+
+static bool attr_current(const struct guest_attr *a, const struct stat *host)
+{
+	return a->dev == host->st_dev && a->ino == host->st_ino &&
+	       a->size == host->st_size &&
+	       a->mtime.tv_sec == host->st_mtim.tv_sec &&
+	       a->mtime.tv_nsec == host->st_mtim.tv_nsec &&
+	       a->ctime.tv_sec == host->st_ctim.tv_sec &&
+	       a->ctime.tv_nsec == host->st_ctim.tv_nsec;
+}
+
+/* Forget what the cache knows of `name`: its container is being opened
+ * (and may change them), or the name is being created, removed or
+ * renamed. */
+static void attr_forget(struct store *s, const char *name)
+{
+	struct guest_attr **pa = attr_slot(s, name);
+	struct guest_attr *a = *pa;
+	if (!a)
+		return;
+	*pa = a->next;
+	free(a);
+	s->attr_num--;
+}
+
+/* Remember `dir` (NULL: never set) as what file `host` of `name` records.
+ * Out of memory or past STORE_ATTR_MAX it is simply not kept. */
+static void attr_keep(struct store *s, const char *name,
+		      const struct stat *host, const struct object_attr *dir)
+{
+	struct guest_attr **pa = attr_slot(s, name);
+	struct guest_attr *a = *pa;
+	if (!a) {
+		if (s->attr_num >= STORE_ATTR_MAX ||
+		    !(a = calloc(1, sizeof(*a))))
+			return;
+		snprintf(a->name, sizeof(a->name), "%s", name);
+		*pa = a;
+		s->attr_num++;
+	}
+	a->dev = host->st_dev;
+	a->ino = host->st_ino;
+	a->size = host->st_size;
+	a->mtime = host->st_mtim;
+	a->ctime = host->st_ctim;
+	a->set = dir != NULL;
+	if (dir)
+		a->attr = *dir;
+}
+
 /* Whether a namespace change (create, delete, rename) of `g`'s name must
  * wait: something else is in flight on it. */
 static bool guest_unsettled(const struct guest_entry *g)
@@ -759,6 +875,8 @@ static int guest_reserve(struct store *s, const char *name, int taken,
 		pthread_cond_wait(&s->guest_cond, &s->lock);
 	g = g ? NULL : guest_add(s, name, GUEST_RESERVED);
 	ret = g ? 0 : guest_find(s, name) ? taken : -ENOMEM;
+	if (!ret)
+		attr_forget(s, name);
 	pthread_mutex_unlock(&s->lock);
 	*out_g = g;
 	return ret;
@@ -771,11 +889,24 @@ static int guest_reserve(struct store *s, const char *name, int taken,
  */
 static void guest_evict(struct store *s, struct guest_entry *g)
 {
+	struct object_attr dir;
+	struct stat host;
+	int dir_ret = -EIO;
 	int ret = s->read_only ? 0 : container_commit(g->c);
-	if (ret == 0)
+	if (ret == 0) {
+		/* Committed: the attributes a peek would read from now on,
+		 * kept so that the next stat of this guest reads nothing.  (A
+		 * CLOSING entry is never renamed: its name is stable here.) */
+		dir_ret = container_dir_getattr(g->c, &dir);
 		(void)container_close(g->c); /* nothing left to commit */
+		if (store_guest_stat(s, g->name, &host) != 0)
+			dir_ret = -EIO;
+	}
 	pthread_mutex_lock(&s->lock);
 	if (ret == 0) {
+		if (dir_ret == 0 || dir_ret == -ENODATA)
+			attr_keep(s, g->name, &host,
+				  dir_ret == 0 ? &dir : NULL);
 		s->open_num--;
 		guest_forget(s, g);
 	} else {
@@ -908,6 +1039,8 @@ int store_guest_get_why(struct store *s, const char *name,
 		g->refs = 1;
 		g->state = GUEST_OPEN;
 		s->open_num++;
+		attr_forget(s, name); /* the container answers, and may change
+					 them */
 		*out_container = c;
 		pthread_cond_broadcast(&s->guest_cond);
 	}
@@ -925,6 +1058,87 @@ void store_guest_put(struct store *s, struct container *c)
 	if (g && g->ns_busy)
 		pthread_cond_broadcast(&s->guest_cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Read guest `name`'s directory attributes from its file's committed
+ * table (container_peek_dir), without s->lock. */
+static int guest_peek_dir(struct store *s, const char *name,
+			  struct object_attr *out_attr)
+{
+	const struct container_options copts = {.read_only = true,
+						.master = s->master};
+	struct io *io = NULL;
+	int ret = guestfile_open(s->ns, name, O_RDONLY, &io);
+	if (ret)
+		return ret;
+	ret = container_peek_dir(io, &copts, out_attr);
+	io_close(io);
+	return ret;
+}
+
+int store_guest_dir_getattr(struct store *s, const char *name,
+			    struct object_attr *out_attr)
+{
+	struct container *c = NULL;
+	struct guest_entry *g;
+	struct stat host;
+	int ret;
+
+	memset(out_attr, 0, sizeof(*out_attr));
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	ret = store_guest_stat(s, name, &host);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&s->lock);
+	struct guest_attr *a = NULL;
+	for (;;) {
+		a = *attr_slot(s, name);
+		if (a && !attr_current(a, &host))
+			a = NULL;
+		g = guest_find(s, name);
+		/* A guest being opened still has its committed attributes:
+		 * a listing does not wait for a slow open. */
+		if (!g || g->state == GUEST_OPEN ||
+		    (g->state == GUEST_OPENING && a))
+			break;
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	}
+	if (g && g->state == GUEST_OPEN) {
+		/* open: it knows best, changes not yet committed too */
+		g->refs++;
+		c = g->c;
+		pthread_mutex_unlock(&s->lock);
+		ret = container_dir_getattr(c, out_attr);
+		store_guest_put(s, c);
+		return ret;
+	}
+	if (a) {
+		if (a->set)
+			*out_attr = a->attr;
+		pthread_mutex_unlock(&s->lock);
+		return a->set ? 0 : -ENODATA;
+	}
+	g = guest_add(s, name, GUEST_PEEKING);
+	pthread_mutex_unlock(&s->lock);
+	if (!g)
+		return -ENOMEM;
+	ret = guest_peek_dir(s, name, out_attr);
+	pthread_mutex_lock(&s->lock);
+	if (ret == 0 || ret == -ENODATA)
+		attr_keep(s, name, &host, ret == 0 ? out_attr : NULL);
+	guest_forget(s, g);
+	pthread_mutex_unlock(&s->lock);
+	if (ret == 0 || ret == -ENODATA || ret == -ENOENT || ret == -ENOMEM)
+		return ret;
+	/* Not readable that way (damaged, held by another process): what a
+	 * real open says, as before there was a cache. */
+	ret = store_guest_get(s, name, &c);
+	if (!ret) {
+		ret = container_dir_getattr(c, out_attr);
+		store_guest_put(s, c);
+	}
+	return ret;
 }
 
 /*
@@ -1027,6 +1241,7 @@ int store_guest_delete(struct store *s, const char *name, unsigned flags)
 	g->state = GUEST_CLOSING;
 	g->c = NULL;
 	s->open_num--;
+	attr_forget(s, name);
 	pthread_mutex_unlock(&s->lock);
 	(void)container_close(c);
 	ret = guestfile_delete(s->ns, name);
@@ -1074,6 +1289,8 @@ int store_guest_rename(struct store *s, const char *from, const char *to)
 	}
 	if (gf)
 		gf->ns_busy = true;
+	attr_forget(s, from);
+	attr_forget(s, to);
 	pthread_mutex_unlock(&s->lock);
 	ret = guestfile_rename(s->ns, from, to);
 	char ffile[GUESTFILE_NAME_MAX];

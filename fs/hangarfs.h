@@ -354,8 +354,9 @@ void attr_fill_object(struct hfs *fs, uint64_t host_ino,
 
 /*
  * attr_guest_stat - what stat(2) shows for the directory of guest `name`:
- * its attributes in the container, or the defaults (attr.c).  -ENOENT if
- * there is no such guest.
+ * its attributes in the container, or the defaults (attr.c), without
+ * opening the container (store_guest_dir_getattr).  -ENOENT if there is
+ * no such guest.
  */
 int attr_guest_stat(struct hfs *fs, const char *name, struct stat *out_st);
 
@@ -400,6 +401,8 @@ void hfs_forget_multi(fuse_req_t req, size_t count,
 void hfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void hfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
+void hfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
 void hfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void hfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi);

@@ -333,6 +333,67 @@ void hfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/*
+ * readdirplus: the root's entries come with their guest's attributes and a
+ * lookup counted on their node (as hfs_lookup would), so `ls -l` of the
+ * mount needs no lookup per guest.  Every other entry ("." and "..", the
+ * objects inside a guest) goes without (node id 0: the kernel then treats
+ * it as a plain readdir entry and looks it up when it is used).  A counted
+ * lookup whose entry did not fit, or whose reply the kernel did not take,
+ * is dropped again.
+ */
+void hfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct hfs *fs = fuse_req_userdata(req);
+	/* each entry takes at least a fuse_direntplus: 152 bytes */
+	const size_t max_entries = size / 152 + 1;
+	struct node **counted = calloc(max_entries, sizeof(*counted));
+	char *buf = malloc(size ? size : 1);
+	size_t used = 0, num_counted = 0;
+
+	if (!buf || !counted) {
+		free(buf);
+		free(counted);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = off < 0 ? 0 : (size_t)off; i < d->num; i++) {
+		const struct dir_entry *de = &d->entries[i];
+		struct fuse_entry_param e;
+		struct node *n = NULL;
+
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = de->ino;
+		e.attr.st_mode = de->type;
+		if (ino == FUSE_ROOT_ID && de->ino != FUSE_ROOT_ID &&
+		    root_make_entry(fs, de->name, &e, &n) != 0) {
+			/* gone since opendir: as a plain entry */
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = de->ino;
+			e.attr.st_mode = de->type;
+			n = NULL;
+		}
+		size_t len =
+			fuse_add_direntry_plus(req, buf + used, size - used,
+					       de->name, &e, (off_t)(i + 1));
+		if (len > size - used || num_counted == max_entries) {
+			if (n)
+				nodes_forget(n, 1);
+			break;
+		}
+		used += len;
+		if (n)
+			counted[num_counted++] = n;
+	}
+	if (fuse_reply_buf(req, buf, used) != 0)
+		for (size_t i = 0; i < num_counted; i++)
+			nodes_forget(counted[i], 1);
+	free(counted);
+	free(buf);
+}
+
 void hfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;

@@ -202,9 +202,16 @@ int probe(struct memio *m, enum expect expect, enum verify_mode mode, bool rw)
 				       .master = hostile_key};
 	struct container *c = NULL;
 	struct check_report r;
+	struct object_attr dir_open, dir_peek;
+	int dir_ret = 0;
 	uint64_t read_errors = 0;
 
 	hostile_stats.cases++;
+	/* The listing's peek (superblocks and table only) never crashes and
+	 * fails only cleanly; it agrees with an open that succeeds (below). */
+	int peek_ret = container_peek_dir(&m->io, &ro, &dir_peek);
+	if (peek_ret && peek_ret != -ENODATA && !clean_open_error(peek_ret))
+		FAIL("peek returned %d (%s)", peek_ret, strerror(-peek_ret));
 	int ret = container_open(&m->io, &ro, &c);
 	if (ret) {
 		if (!clean_open_error(ret))
@@ -230,7 +237,15 @@ int probe(struct memio *m, enum expect expect, enum verify_mode mode, bool rw)
 		hostile_stats.read_errors += read_errors;
 		if (mode == VERIFY_ORACLE)
 			hostile_stats.opens_verified++;
+		dir_ret = container_dir_getattr(c, &dir_open);
 		container_close(c);
+		if (peek_ret != dir_ret ||
+		    (dir_ret == 0 && (dir_peek.mode != dir_open.mode ||
+				      dir_peek.uid != dir_open.uid ||
+				      dir_peek.gid != dir_open.gid)))
+			FAIL("peek %d disagrees with the open's directory "
+			     "attributes %d",
+			     peek_ret, dir_ret);
 	}
 	int cret = check_container_key(&m->io, hostile_key, &r);
 	hostile_stats.check_runs++;

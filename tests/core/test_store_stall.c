@@ -12,6 +12,12 @@
  * guests one after another keeps the process's descriptors bounded (idle
  * containers are committed and closed, least recently used first), while a
  * guest with a reference held is never closed underneath its holder.
+ *
+ * Listing: store_guest_dir_getattr of every guest (what `ls -l` of a mount
+ * asks) opens no container and keeps no descriptor, reads nothing the
+ * second time, follows a change made through an open container after it
+ * was closed and a rename, and answers for a guest whose slow open is
+ * under way without waiting for it.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -21,12 +27,14 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "hangar/crypto.h"
 #include "hangar/store.h"
 
 #define SLOW_READ_MS 300
 
 static volatile ino_t slow_ino; /* 0: nothing is slow */
 static volatile unsigned slow_reads;
+static volatile unsigned all_reads; /* every pread of the process */
 
 static void sleep_ms(unsigned ms)
 {
@@ -47,6 +55,7 @@ ssize_t pread64(int fd, void *buf, size_t len, off_t off);
 ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
 	struct stat st;
+	all_reads++;
 	if (slow_ino && fstat(fd, &st) == 0 && st.st_ino == slow_ino) {
 		slow_reads++;
 		sleep_ms(SLOW_READ_MS);
@@ -242,6 +251,153 @@ static void many(const char *sdir)
 	CHECK_OK(store_close(s));
 }
 
+/* Directory attributes of every guest, as a listing asks for them; how
+ * many had them set (mode 0711 expected of those). */
+static unsigned list_all(struct store *s, unsigned guests)
+{
+	char name[32];
+	unsigned set = 0;
+	for (unsigned i = 0; i < guests; i++) {
+		struct object_attr oa;
+		snprintf(name, sizeof(name), "g%u", i);
+		int r = store_guest_dir_getattr(s, name, &oa);
+		CHECK(r == 0 || r == -ENODATA);
+		if (r == 0) {
+			CHECK_EQ(oa.mode & 07777, 0711);
+			set++;
+		}
+	}
+	return set;
+}
+
+static void listing(const char *sdir)
+{
+	struct store *s = NULL;
+	struct store_options so = {0};
+	struct container *c = NULL;
+	struct object_attr oa = {.mode = S_IFDIR | 0711, .uid = 1234};
+	struct rlimit old, low;
+	struct opener o;
+	pthread_t t;
+	char name[32];
+	const unsigned guests = 200;
+
+	CHECK_OK(store_open(sdir, &so, &s));
+	for (unsigned i = 0; i < guests; i++) {
+		snprintf(name, sizeof(name), "g%u", i);
+		CHECK_OK(store_guest_create(s, name, NULL));
+	}
+	CHECK_OK(store_guest_get(s, "g5", &c));
+	CHECK_OK(container_dir_setattr(c, &oa, OBJECT_SET_MODE | OBJECT_SET_UID,
+				       NULL));
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+
+	CHECK_OK(store_open(sdir, &so, &s));
+	const unsigned before = fd_count();
+	const unsigned reads0 = all_reads;
+	CHECK_EQ(list_all(s, guests), 1);
+	const unsigned reads1 = all_reads;
+	CHECK_EQ(fd_count(), before); /* no container stayed open */
+	CHECK_EQ(list_all(s, guests), 1);
+	printf("listing %u guests: %u reads, then %u (cached), descriptors "
+	       "%u before and after\n",
+	       guests, reads1 - reads0, all_reads - reads1, before);
+	CHECK(reads1 - reads0 >= guests);
+	CHECK_EQ(all_reads, reads1); /* nothing read again */
+	CHECK_OK(store_guest_dir_getattr(s, "g5", &oa));
+	CHECK_EQ(oa.uid, 1234);
+
+	/* A change through the open container shows at once, and still after
+	 * the container was closed (evicted) under a low descriptor cap. */
+	CHECK_OK(store_guest_get(s, "g5", &c));
+	oa.mode = S_IFDIR | 0700;
+	CHECK_OK(container_dir_setattr(c, &oa, OBJECT_SET_MODE, NULL));
+	store_guest_put(s, c);
+	CHECK_OK(store_guest_dir_getattr(s, "g5", &oa));
+	CHECK_EQ(oa.mode & 07777, 0700);
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 64; /* a cap of 16 open containers */
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (unsigned i = 100; i < 140; i++) {
+		snprintf(name, sizeof(name), "g%u", i);
+		CHECK_OK(store_guest_get(s, name, &c));
+		store_guest_put(s, c);
+	}
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	const unsigned reads2 = all_reads;
+	CHECK_OK(store_guest_dir_getattr(s, "g5", &oa));
+	CHECK_EQ(oa.mode & 07777, 0700);
+	CHECK_EQ(oa.uid, 1234);
+	CHECK_EQ(all_reads, reads2); /* kept when it was closed */
+	/* ... and follows a rename */
+	CHECK_OK(store_guest_rename(s, "g5", "r5"));
+	CHECK_EQ(store_guest_dir_getattr(s, "g5", &oa), -ENOENT);
+	CHECK_OK(store_guest_dir_getattr(s, "r5", &oa));
+	CHECK_EQ(oa.mode & 07777, 0700);
+
+	/* A slow open of g9 holds up neither g9's nor g10's attributes. */
+	slow_open_start(&o, &t, s, sdir, "g9");
+	double t0 = now_s();
+	CHECK_EQ(store_guest_dir_getattr(s, "g9", &oa), -ENODATA);
+	CHECK_EQ(store_guest_dir_getattr(s, "g10", &oa), -ENODATA);
+	double beside = now_s() - t0;
+	double took = slow_open_end(&o, t);
+	printf("during a slow open (%.3f s): attributes of it and of another "
+	       "guest %.3f s\n",
+	       took, beside);
+	CHECK(beside < took / 2);
+
+	/* What cannot be read is an error, as an open would say. */
+	char *bad = test_path(sdir, "bad.hangar");
+	FILE *f = fopen(bad, "w");
+	CHECK(f != NULL);
+	for (int i = 0; i < 20000; i++)
+		fputc('x', f);
+	fclose(f);
+	CHECK_ERR(store_guest_dir_getattr(s, "bad", &oa), -EUCLEAN);
+	CHECK_EQ(unlink(bad), 0);
+	free(bad);
+	CHECK_OK(store_close(s));
+}
+
+/* An encrypted store's guests are peeked at under its key. */
+static void listing_encrypted(const char *edir)
+{
+	const struct crypto_scrypt_params weak = {.log2_n = 10, .r = 8, .p = 1};
+	const struct store_init_options eo = {.encrypt = true,
+					      .key_kind =
+						      KEYSLOT_KIND_PASSPHRASE,
+					      .key_secret = "pw",
+					      .key_secret_len = 2,
+					      .kdf = &weak};
+	const struct store_options so = {.key_kind = KEYSLOT_KIND_PASSPHRASE,
+					 .key_secret = "pw",
+					 .key_secret_len = 2};
+	struct object_attr oa = {.mode = S_IFDIR | 0701, .gid = 77};
+	struct container *c = NULL;
+	struct store *s = NULL;
+
+	CHECK_OK(store_init(edir, &eo));
+	CHECK_OK(store_open(edir, &so, &s));
+	CHECK_OK(store_guest_create(s, "e", NULL));
+	CHECK_OK(store_guest_create(s, "f", NULL));
+	CHECK_OK(store_guest_get(s, "e", &c));
+	CHECK_OK(container_dir_setattr(c, &oa, OBJECT_SET_MODE | OBJECT_SET_GID,
+				       NULL));
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+	CHECK_OK(store_open(edir, &so, &s));
+	const unsigned before = fd_count();
+	CHECK_OK(store_guest_dir_getattr(s, "e", &oa));
+	CHECK_EQ(oa.mode & 07777, 0701);
+	CHECK_EQ(oa.gid, 77);
+	CHECK_ERR(store_guest_dir_getattr(s, "f", &oa), -ENODATA);
+	CHECK_EQ(fd_count(), before);
+	CHECK_OK(store_close(s));
+}
+
 int main(void)
 {
 	char *dir = test_tmpdir_new();
@@ -251,8 +407,15 @@ int main(void)
 	char *sdir2 = test_path(dir, "store2");
 	CHECK_OK(store_init(sdir2, NULL));
 	many(sdir2);
+	char *sdir3 = test_path(dir, "store3");
+	CHECK_OK(store_init(sdir3, NULL));
+	listing(sdir3);
+	char *edir = test_path(dir, "encrypted");
+	listing_encrypted(edir);
+	free(edir);
 	free(sdir);
 	free(sdir2);
+	free(sdir3);
 	test_tmpdir_remove(dir);
 	printf("test_store_stall: ok\n");
 	return 0;
