@@ -5,8 +5,8 @@
  *   main.c       command table, `hangar --help`, dispatch, usage errors,
  *                options and operand counts every command shares
  *   report.c     messages on stderr ("hangar: ..."), errno -> sentence
- *   format.c     human sizes and times, size parsing, names escaped
- *                for a terminal
+ *   format.c     human sizes and times, names escaped for a terminal
+ *                (sizes a person types are read by common/units.h)
  *   jsonout.c    --json output through json-c (names that are not UTF-8)
  *   progress.c   a progress bar, drawn only when stderr is a terminal
  *   open.c       opening a store; who holds it; where it is mounted
@@ -229,13 +229,6 @@ void cli_event(void *arg, const struct container_event *ev);
  * when `exact`.  Writes into `buf` (FORMAT_SIZE_LEN bytes) and returns it.
  */
 char *format_size(char *buf, uint64_t bytes, bool exact);
-
-/*
- * parse_size - parse "20G", "512M", "4K", "1T", "4096" (binary units; an
- * optional trailing "B" or "iB" is accepted).  Returns 0, or -EINVAL for
- * anything else and -ERANGE on overflow.
- */
-int parse_size(const char *text, uint64_t *out_bytes);
 
 /* format_time - local "YYYY-MM-DD HH:MM:SS", or "-" for a zero time. */
 char *format_time(char *buf, struct timespec ts);

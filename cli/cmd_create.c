@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "units.h"
 
 #define CREATE_MAX_DISKS 64
 
@@ -32,7 +33,8 @@ void usage_create(FILE *f)
 		   "Create a guest.  Each --disk adds an empty (sparse) raw "
 		   "disk: disk.raw,\n"
 		   "disk1.raw, disk2.raw, ...  SIZE is bytes or 512M, 20G, "
-		   "1T (binary units).\n\n"
+		   "1.5T (powers of\n"
+		   "1024; 10GB is 10^9 bytes), whole 512-byte sectors.\n\n"
 		   "  -d, --disk SIZE        add a disk of SIZE\n"
 		   "  -c, --config FILE      copy FILE in as the guest's "
 		   "`config`\n"
@@ -235,6 +237,7 @@ int cmd_create(int argc, char **argv)
 	struct container *c = NULL;
 	struct stat st;
 	char size_text[FORMAT_SIZE_LEN];
+	const char *why;
 	int config_fd = -1;
 	bool exact = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
@@ -249,10 +252,11 @@ int cmd_create(int argc, char **argv)
 				return cli_usage_error(usage_create,
 						       "at most %d disks",
 						       CREATE_MAX_DISKS);
-			if (parse_size(optarg, &sizes[num_disks]) != 0)
+			if (units_parse_disk_size(optarg, &sizes[num_disks],
+						  &why) != 0)
 				return cli_usage_error(usage_create,
-						       "bad disk size '%s'",
-						       optarg);
+						       "bad disk size '%s': %s",
+						       optarg, why);
 			num_disks++;
 			break;
 		case 'c':

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "units.h"
 
 void usage_init(FILE *f)
 {
@@ -122,9 +123,9 @@ int cmd_init(int argc, char **argv)
 	};
 	struct store_init_options opts = {.cluster_shift = 0};
 	char size_text[FORMAT_SIZE_LEN];
-	const char *dir;
-	uint64_t cluster = 0;
-	const char *keyfile = NULL, *cluster_text = NULL;
+	const char *dir, *why, *cluster_text = NULL;
+	uint64_t cluster = 0, fd;
+	const char *keyfile = NULL;
 	int pass_fd = -1;
 	struct secret secret = {0};
 	int opt, rc, exit_code;
@@ -137,14 +138,19 @@ int cmd_init(int argc, char **argv)
 			opts.encrypt = true;
 		else if (opt == 'k')
 			keyfile = optarg;
+		else if (opt == 'p' &&
+			 units_parse_uint(optarg, 0, INT_MAX, &fd, &why) != 0)
+			return cli_usage_error(usage_init,
+					       "bad descriptor '%s': %s",
+					       optarg, why);
 		else if (opt == 'p')
-			pass_fd = atoi(optarg);
+			pass_fd = (int)fd;
 		if (opt == 'c') {
 			cluster_text = optarg;
-			if (parse_size(optarg, &cluster) != 0)
-				return cli_usage_error(usage_init,
-						       "bad cluster size '%s'",
-						       optarg);
+			if (units_parse_size(optarg, &cluster, &why) != 0)
+				return cli_usage_error(
+					usage_init, "bad cluster size '%s': %s",
+					optarg, why);
 		}
 	}
 	if (cli_positional(argc, argv, usage_init, "STORE"))

@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "units.h"
 
 void usage_key(FILE *f)
 {
@@ -289,19 +290,6 @@ static int key_remove(const char *dir, long slot)
 	return exit_code;
 }
 
-static bool parse_number(const char *text, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(text, &end, 10);
-	if (!*text || *end || errno || v < 0 || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 int cmd_key(int argc, char **argv)
 {
 	enum { OPT_NEW_KEYFILE = 0x201, OPT_NEW_PASSPHRASE_FD };
@@ -318,6 +306,8 @@ int cmd_key(int argc, char **argv)
 	const char *new_keyfile = NULL, *action, *dir;
 	char store_buf[4096];
 	long new_fd = -1, slot = -1;
+	const char *why;
+	uint64_t value;
 	bool json = false;
 	int opt, exit_code;
 
@@ -327,14 +317,19 @@ int cmd_key(int argc, char **argv)
 		if (opt == OPT_NEW_KEYFILE) {
 			new_keyfile = optarg;
 		} else if (opt == OPT_NEW_PASSPHRASE_FD) {
-			if (!parse_number(optarg, INT_MAX, &new_fd))
-				return cli_usage_error(usage_key,
-						       "bad descriptor '%s'",
-						       optarg);
+			if (units_parse_uint(optarg, 0, INT_MAX, &value,
+					     &why) != 0)
+				return cli_usage_error(
+					usage_key, "bad descriptor '%s': %s",
+					optarg, why);
+			new_fd = (long)value;
 		} else if (opt == 's') {
-			if (!parse_number(optarg, INT_MAX, &slot))
+			if (units_parse_uint(optarg, 0, INT_MAX, &value,
+					     &why) != 0)
 				return cli_usage_error(usage_key,
-						       "bad slot '%s'", optarg);
+						       "bad slot '%s': %s",
+						       optarg, why);
+			slot = (long)value;
 		} else if (opt == 'j') {
 			json = true;
 		}

@@ -5,10 +5,26 @@
  * mount execs the FUSE daemon: `hangarfs STORE MOUNTPOINT [-o OPTIONS]
  * [-f]`.  hangarfs is looked for next to the running `hangar` first (an
  * installed pair, or ../fs/hangarfs in a build tree), then in PATH, so a
- * build tree works without installing.  umount runs `fusermount3 -u`
- * (falling back to umount(8), e.g. for a mount made by root via fstab),
- * then waits until hangarfs has committed and released the store, so the
- * store is free for write commands as soon as umount returns.
+ * build tree works without installing.  A mount point left dead by a
+ * killed hangarfs ("Transport endpoint is not connected") is not an error
+ * here: hangarfs detaches it and logs that it did (fs/main.c), so the
+ * recovery and its log line live in one place.
+ *
+ * --wait[=SECONDS] waits for a busy store: one whose lock another process
+ * holds without serving a mount of it (a `hangar` command at work, or a
+ * hangarfs finishing its final commit after an unmount).  It does not wait
+ * for a store that is mounted and served: nobody asked that mount to go,
+ * so that stays "already mounted".  Without SECONDS it waits as long as it
+ * takes.  The store is free when hangarfs starts, but another process
+ * could take it first; hangarfs then fails as without --wait.
+ *
+ * umount looks the mount point up in the mount table (libmount:
+ * common/mounts.h) first, so a directory that is not mounted, a path that
+ * does not exist and a mount of another file system are each said in our
+ * words, then unmounts it (libmount as root, fusermount3 for a user's own
+ * mount; a dead mount point too), then waits until hangarfs has committed
+ * and released the store, so the store is free for write commands as soon
+ * as umount returns.
  *
  * The key: --keyfile / --passphrase-fd become hangarfs's -o keyfile= /
  * -o passphrase_fd=.  With neither, an encrypted store's passphrase is
@@ -24,39 +40,51 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "mounts.h"
 
 #define MOUNT_MAX_OPTIONS 4096
 /* How long `hangar umount` waits for hangarfs to let go of the store (the
  * final commit of a big store takes a while; systemd units allow 300 s). */
 #define UMOUNT_WAIT_SECONDS 300u
+/* The longest --wait=SECONDS (a year: beyond it, say "no limit"). */
+#define MOUNT_WAIT_MAX_SECONDS (366u * 24 * 3600)
+#define MOUNT_WAIT_FOREVER     UINT_MAX
 
 void usage_mount(FILE *f)
 {
-	fprintf(f, "usage: hangar mount [STORE] MOUNTPOINT [-o OPTIONS] [-f]\n"
-		   "Mount STORE with hangarfs: each guest becomes a directory "
-		   "of plain files.\n"
-		   "MOUNTPOINT is created if missing.  Runs `hangarfs STORE "
-		   "MOUNTPOINT -o OPTIONS`\n"
-		   "(found next to hangar, then in PATH); see hangarfs(8) for "
-		   "the options.\n\n"
-		   "  -o OPTIONS        mount options, comma-separated "
-		   "(repeatable)\n"
-		   "  -f, --foreground  keep hangarfs in the "
-		   "foreground\n" CLI_KEY_USAGE
-		   "  -h, --help        show this help\n");
+	fprintf(f,
+		"usage: hangar mount [STORE] MOUNTPOINT [-o OPTIONS] [-f] "
+		"[--wait[=SECONDS]]\n"
+		"Mount STORE with hangarfs: each guest becomes a directory "
+		"of plain files.\n"
+		"MOUNTPOINT is created if missing.  Runs `hangarfs STORE "
+		"MOUNTPOINT -o OPTIONS`\n"
+		"(found next to hangar, then in PATH); see hangarfs(8) for "
+		"the options.\n\n"
+		"  -o OPTIONS        mount options, comma-separated "
+		"(repeatable)\n"
+		"  -f, --foreground  keep hangarfs in the "
+		"foreground\n"
+		"  --wait[=SECONDS]  when another process holds the store "
+		"(a hangar command,\n"
+		"                    a hangarfs finishing its unmount), wait "
+		"until it lets go\n"
+		"                    (at most SECONDS; default: no limit) "
+		"instead of failing\n" CLI_KEY_USAGE
+		"  -h, --help        show this help\n");
 }
 
 void usage_umount(FILE *f)
 {
 	fprintf(f, "usage: hangar umount MOUNTPOINT [--lazy]\n"
-		   "Unmount a hangarfs mount (fusermount3 -u) and wait until "
-		   "the daemon has\n"
-		   "committed every container and released the store.\n\n"
+		   "Unmount a hangarfs mount (also one whose daemon died) and "
+		   "wait until the\n"
+		   "daemon has committed every container and released the "
+		   "store.\n\n"
 		   "  -z, --lazy   detach now, finish when no longer busy\n"
 		   "  -h, --help   show this help\n");
 }
@@ -141,23 +169,104 @@ out_free:
 	return rc;
 }
 
+/* --wait's SECONDS: a whole number 0..MOUNT_WAIT_MAX_SECONDS. */
+static int mount_parse_wait(const char *text, unsigned *out_seconds)
+{
+	unsigned long value;
+	char *end;
+
+	if (!text) {
+		*out_seconds = MOUNT_WAIT_FOREVER;
+		return 0;
+	}
+	errno = 0;
+	value = strtoul(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end || errno ||
+	    value > MOUNT_WAIT_MAX_SECONDS)
+		return -EINVAL;
+	*out_seconds = (unsigned)value;
+	return 0;
+}
+
+/* Seconds since `start` (CLOCK_MONOTONIC). */
+static double mount_elapsed(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/*
+ * Whether `store` is free to mount: CLI_EXIT_OK, or CLI_EXIT_FAIL after
+ * saying why (mounted at ..., in use by PID n).  With `wait`, a store
+ * whose holder serves no mount of it is waited for (the top of this file),
+ * at most `wait_seconds` (MOUNT_WAIT_FOREVER: no limit).
+ */
+static int mount_store_free(const char *store, bool wait, unsigned wait_seconds)
+{
+	const struct timespec pause = {.tv_sec = 0,
+				       .tv_nsec = 100 * 1000 * 1000};
+	struct timespec start;
+	pid_t told = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		char mounted_at[PATH_MAX];
+		pid_t holder = 0;
+
+		if (cli_find_mountpoint(store, mounted_at,
+					sizeof(mounted_at)) == 0) {
+			cli_error("%s: already mounted at %s", store,
+				  mounted_at);
+			return CLI_EXIT_FAIL;
+		}
+		if (store_lock_holder(store, &holder) != 0 || holder <= 0)
+			return CLI_EXIT_OK;
+		if (!wait) {
+			cli_error("%s: store is in use by PID %ld; unmount it "
+				  "or let that command finish first (or "
+				  "mount with --wait)",
+				  store, (long)holder);
+			return CLI_EXIT_FAIL;
+		}
+		if (wait_seconds != MOUNT_WAIT_FOREVER &&
+		    mount_elapsed(&start) >= (double)wait_seconds) {
+			cli_error("%s: store still in use by PID %ld after %u "
+				  "s; unmount it or let that command finish "
+				  "first",
+				  store, (long)holder, wait_seconds);
+			return CLI_EXIT_FAIL;
+		}
+		if (holder != told) {
+			cli_note("%s: store is in use; waiting for PID %ld to "
+				 "release it",
+				 store, (long)holder);
+			told = holder;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"foreground", no_argument, NULL, 'f'},
 		{"options", required_argument, NULL, 'o'},
+		{"wait", optional_argument, NULL, 'w'},
 		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	char options[MOUNT_MAX_OPTIONS] = "";
-	char hangarfs[PATH_MAX + 16], mounted_at[PATH_MAX];
+	char hangarfs[PATH_MAX + 16];
 	const char *store, *mnt;
 	char store_buf[PATH_MAX];
 	char *args[8];
-	bool foreground = false;
+	bool foreground = false, wait = false;
+	unsigned wait_seconds = MOUNT_WAIT_FOREVER;
 	struct stat st;
-	pid_t holder = 0;
 	int opt, n = 0, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":fo:h", longopts, NULL)) != -1) {
@@ -165,6 +274,13 @@ int cmd_mount(int argc, char **argv)
 			return exit_code;
 		if (opt == 'f') {
 			foreground = true;
+		} else if (opt == 'w') {
+			wait = true;
+			if (mount_parse_wait(optarg, &wait_seconds) != 0)
+				return cli_usage_error(
+					usage_mount,
+					"--wait=SECONDS: a whole number of "
+					"seconds, at most a year");
 		} else if (opt == 'o') {
 			size_t used = strlen(options);
 
@@ -213,16 +329,8 @@ int cmd_mount(int argc, char **argv)
 		cli_error("%s: no such store directory", store);
 		return CLI_EXIT_FAIL;
 	}
-	if (cli_find_mountpoint(store, mounted_at, sizeof(mounted_at)) == 0) {
-		cli_error("%s: already mounted at %s", store, mounted_at);
+	if (mount_store_free(store, wait, wait_seconds) != CLI_EXIT_OK)
 		return CLI_EXIT_FAIL;
-	}
-	if (store_lock_holder(store, &holder) == 0 && holder > 0) {
-		cli_error("%s: store is in use by PID %ld; unmount it or let "
-			  "that command finish first",
-			  store, (long)holder);
-		return CLI_EXIT_FAIL;
-	}
 	if (!cli_key.keyfile && cli_key.passphrase_fd < 0 &&
 	    !strstr(options, "keyfile=") &&
 	    !strstr(options, "passphrase_fd=") &&
@@ -238,13 +346,16 @@ int cmd_mount(int argc, char **argv)
 		snprintf(options + used, sizeof(options) - used,
 			 "%spassphrase_fd=%d", used ? "," : "", pass_fd);
 	}
-	if (stat(mnt, &st) < 0) {
-		if (errno != ENOENT || mkdir(mnt, 0755) < 0) {
-			cli_error("%s: %s", mnt, strerror(errno));
+	if (stat(mnt, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			cli_error("%s: not a directory", mnt);
 			return CLI_EXIT_FAIL;
 		}
-	} else if (!S_ISDIR(st.st_mode)) {
-		cli_error("%s: not a directory", mnt);
+	} else if (errno == ENOTCONN) {
+		/* A dead FUSE mount point: hangarfs detaches it, or says why
+		 * it will not (not a hangarfs mount). */
+	} else if (errno != ENOENT || mkdir(mnt, 0755) < 0) {
+		cli_error("%s: %s", mnt, strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
 
@@ -270,48 +381,71 @@ int cmd_mount(int argc, char **argv)
 	return CLI_EXIT_FAIL;
 }
 
-/* Run fusermount3 -u [-z] MNT (umount [-l] MNT when fusermount3 is not
- * installed) and wait for it.  Their own message explains a failure. */
-static int umount_run(const char *mnt, bool lazy)
+/*
+ * Find the hangarfs mount at `mnt` (into *out) or say why there is none to
+ * unmount: no such directory, not mounted, another file system.
+ */
+static int umount_find(const char *mnt, struct mount_entry *out)
 {
-	char *args[6];
-	int n = 0, status, saved_errno;
-	pid_t child;
+	char path[PATH_MAX];
+	struct stat st;
+	int rc = mounts_path_absolute(mnt, path, sizeof(path));
 
-	fflush(NULL);
-	child = fork();
-	if (child < 0) {
-		cli_error("cannot run fusermount3: %s", strerror(errno));
+	if (rc == 0)
+		rc = mounts_find_target(path, out);
+	if (rc == -ENOENT) {
+		if (stat(mnt, &st) != 0 && errno == ENOENT)
+			cli_error("%s: no such directory", mnt);
+		else if (stat(mnt, &st) == 0 && !S_ISDIR(st.st_mode))
+			cli_error("%s: not a directory, so not a mount point",
+				  mnt);
+		else
+			cli_error("%s: not mounted", mnt);
 		return CLI_EXIT_FAIL;
 	}
-	if (child == 0) {
-		args[n++] = "fusermount3";
-		args[n++] = "-u";
-		if (lazy)
-			args[n++] = "-z";
-		args[n++] = (char *)mnt;
-		args[n] = NULL;
-		execvp(args[0], args);
-		saved_errno = errno;
-		n = 0;
-		args[n++] = "umount";
-		if (lazy)
-			args[n++] = "-l";
-		args[n++] = (char *)mnt;
-		args[n] = NULL;
-		execvp(args[0], args);
-		cli_error("cannot run fusermount3 (%s) or umount (%s)",
-			  strerror(saved_errno), strerror(errno));
-		_exit(CLI_EXIT_FAIL);
+	if (rc) {
+		cli_error("%s: cannot read the mount table: %s", mnt,
+			  strerror(-rc));
+		return CLI_EXIT_FAIL;
 	}
-	while (waitpid(child, &status, 0) < 0)
-		if (errno != EINTR) {
-			cli_error("waiting for fusermount3: %s",
-				  strerror(errno));
-			return CLI_EXIT_FAIL;
-		}
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? CLI_EXIT_OK
-							     : CLI_EXIT_FAIL;
+	if (strcmp(out->fstype, MOUNTS_HANGARFS_TYPE) != 0) {
+		cli_error("%s: not a hangarfs mount (%s of %s); unmount it "
+			  "with umount(8)%s",
+			  mnt, out->fstype, out->source,
+			  strncmp(out->fstype, "fuse", 4) == 0
+				  ? " or fusermount3 -u"
+				  : "");
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* Unmount the hangarfs mount `m` (given as `mnt`), saying why it failed. */
+static int umount_detach(const char *mnt, const struct mount_entry *m,
+			 bool lazy)
+{
+	int rc = mounts_detach(m->target, lazy);
+
+	if (rc == 0)
+		return CLI_EXIT_OK;
+	if (rc == -EBUSY)
+		cli_error("%s: busy: a process has a file open there or its "
+			  "working directory in it (`fuser -vm %s` names "
+			  "it); close it, or detach now with --lazy",
+			  mnt, m->target);
+	else if (rc == -EPERM)
+		cli_error("%s: not allowed to unmount it: it was mounted by "
+			  "another user (uid %ld); that user or root may",
+			  mnt, m->owner);
+	else if (rc == -ENOENT)
+		cli_error("%s: not mounted (any more)", mnt);
+	else if (rc == -ENOEXEC)
+		cli_error("%s: cannot run fusermount3 (the fuse3 package), "
+			  "which unmounts a FUSE file system for a user",
+			  mnt);
+	else
+		cli_error("%s: cannot unmount: %s", mnt, strerror(-rc));
+	return CLI_EXIT_FAIL;
 }
 
 /*
@@ -352,8 +486,8 @@ int cmd_umount(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char store[PATH_MAX];
-	bool lazy = false, hangarfs;
+	struct mount_entry m;
+	bool lazy = false;
 	int opt, exit_code;
 
 	while ((opt = getopt_long(argc, argv, ":zh", longopts, NULL)) != -1) {
@@ -366,11 +500,11 @@ int cmd_umount(int argc, char **argv)
 		return cli_usage_error(
 			usage_umount, argc - optind < 1 ? "missing MOUNTPOINT"
 							: "too many arguments");
-	hangarfs =
-		cli_find_mount_store(argv[optind], store, sizeof(store)) == 0;
-	exit_code = umount_run(argv[optind], lazy);
+	exit_code = umount_find(argv[optind], &m);
+	if (exit_code == CLI_EXIT_OK)
+		exit_code = umount_detach(argv[optind], &m, lazy);
 	/* A lazy unmount finishes whenever the last file is closed. */
-	if (exit_code == CLI_EXIT_OK && hangarfs && !lazy)
-		exit_code = umount_wait_release(argv[optind], store);
+	if (exit_code == CLI_EXIT_OK && !lazy)
+		exit_code = umount_wait_release(argv[optind], m.source);
 	return exit_code;
 }

@@ -29,9 +29,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "units.h"
 #include "hangar/names.h"
 
-#define RESIZE_SECTOR 512u
 
 void usage_resize(FILE *f)
 {
@@ -279,14 +279,11 @@ int cmd_resize(int argc, char **argv)
 				       "%s is not a disk name (NAME.raw)",
 				       rq.disk);
 	rq.relative = size_text[0] == '+';
-	if (parse_size(size_text + rq.relative, &rq.size) != 0)
-		return cli_usage_error(usage_resize, "bad size '%s'",
-				       size_text);
-	if (rq.size % RESIZE_SECTOR)
-		return cli_usage_error(usage_resize,
-				       "size '%s' is not a multiple of 512 "
-				       "bytes (a disk is whole sectors)",
-				       size_text);
+	const char *why;
+	if (units_parse_disk_size(size_text + rq.relative, &rq.size, &why) !=
+	    0)
+		return cli_usage_error(usage_resize, "bad size '%s': %s",
+				       size_text, why);
 	rc = cli_store_open(dir, CLI_ACCESS_WRITE, &cs);
 	if (rc == -EWOULDBLOCK)
 		return resize_mounted(&cs, &rq);

@@ -62,67 +62,6 @@ char *format_size(char *buf, uint64_t bytes, bool exact)
 	return buf;
 }
 
-int parse_size(const char *text, uint64_t *out_bytes)
-{
-	uint64_t value = 0;
-	unsigned shift = 0;
-	const char *p = text;
-
-	if (!*p)
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (value > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		value = value * 10 + (uint64_t)(*p - '0');
-	}
-	if (p == text)
-		return -EINVAL;
-	switch (*p) {
-	case '\0':
-		break;
-	case 'k':
-	case 'K':
-		shift = 10;
-		p++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		p++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		p++;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		p++;
-		break;
-	case 'p':
-	case 'P':
-		shift = 50;
-		p++;
-		break;
-	case 'b':
-	case 'B':
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (shift && (*p == 'i' || *p == 'I'))
-		p++;
-	if (*p == 'b' || *p == 'B')
-		p++;
-	if (*p)
-		return -EINVAL;
-	if (shift && value > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out_bytes = value << shift;
-	return 0;
-}
-
 char *format_time(char *buf, struct timespec ts)
 {
 	struct tm tm;

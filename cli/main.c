@@ -4,10 +4,14 @@
  * `hangar COMMAND [OPTIONS] ARGS...`.  Each command parses its own options
  * with getopt_long (argv[0] is the command name) and returns its exit
  * status; this file finds the command, answers `hangar --help`, `hangar
- * help [COMMAND]` and `hangar --version`, and holds what every command's
- * parsing shares: the usage error, the common options and the operand
- * count (cli_positional), so their words are written once.  The usage
- * texts mirror contrib/man/hangar.1; keep them in step.
+ * help [COMMAND]` and `hangar -V`/`--version` (HANGAR_VERSION: the CMake
+ * project's version, given to every target), and holds what every command's
+ * parsing shares: the usage error, the common options and the operand count
+ * (cli_positional), so their words are written once.  The shell completion
+ * (contrib/bash-completion, contrib/zsh-completion) asks `hangar
+ * --list-commands` (hidden) for the commands and `hangar COMMAND --help` for
+ * their options, so it offers what this binary has.  The usage texts mirror
+ * contrib/man/hangar.1; keep them in step.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,10 +23,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-
-#ifndef HANGAR_VERSION
-#define HANGAR_VERSION "0.1.0"
-#endif
+#include "units.h"
 
 static const struct cli_command commands[] = {
 	{"init", "create a store directory", cmd_init, usage_init},
@@ -56,7 +57,7 @@ static void usage_main(FILE *f)
 {
 	fprintf(f, "usage: hangar COMMAND [OPTIONS] ARGS...\n"
 		   "       hangar COMMAND --help\n"
-		   "       hangar --version\n\n"
+		   "       hangar -V | --version\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < NUM_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
@@ -188,12 +189,12 @@ bool cli_getopt_common(int opt, char **argv, void (*usage)(FILE *f),
 		return false;
 	}
 	if (opt == CLI_OPT_PASSPHRASE_FD) {
-		char *end;
-		long fd = strtol(optarg, &end, 10);
+		const char *why;
+		uint64_t fd;
 
-		if (!*optarg || *end || fd < 0 || fd > INT_MAX) {
-			cli_usage_error(usage, "%s: bad descriptor '%s'",
-					argv[0], optarg);
+		if (units_parse_uint(optarg, 0, INT_MAX, &fd, &why) != 0) {
+			cli_usage_error(usage, "%s: bad descriptor '%s': %s",
+					argv[0], optarg, why);
 			*out_exit = CLI_EXIT_USAGE;
 			return true;
 		}
@@ -248,8 +249,16 @@ int main(int argc, char **argv)
 		usage_main(stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		printf("hangar %s\n", HANGAR_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--list-commands") == 0) {
+		/* hidden: for the shell completion (contrib/), which thus
+		 * offers exactly this table */
+		for (size_t i = 0; i < NUM_COMMANDS; i++)
+			printf("%s\n", commands[i].name);
+		printf("help\n");
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "help") == 0) {

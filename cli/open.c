@@ -34,7 +34,8 @@
  *     (and whose uid is root or the store's owner).  The mount point is
  *     the one that daemon reports (control "mount": path and device), and
  *     is used only once verified here: the path's st_dev is the daemon's
- *     device, and mountinfo lists a FUSE mount of that device at that path.
+ *     device, and the mount table (libmount: common/mounts.h) lists a FUSE
+ *     mount of that device at that path.
  *     Guest data is copied only into that mount (cmd_create also checks
  *     each file it creates there is on that device).
  *   - A refused open says what the user can act on: "permission denied"
@@ -60,6 +61,7 @@
 #include "cli.h"
 #include "hangar/control.h"
 #include "hangar/names.h"
+#include "mounts.h"
 
 struct cli_key_source cli_key = {.keyfile = NULL, .passphrase_fd = -1};
 
@@ -116,124 +118,6 @@ const char *cli_store_encrypted_text(const struct store *s)
 	return store_is_encrypted(s) ? "encrypted (aes-256-gcm)" : "plain";
 }
 
-/* Undo mountinfo's octal escapes (\040 for space, ...) in place. */
-static void mountinfo_unescape(char *s)
-{
-	char *out = s;
-
-	for (char *in = s; *in; in++) {
-		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' &&
-		    in[2] >= '0' && in[2] <= '7' && in[3] >= '0' &&
-		    in[3] <= '7') {
-			*out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 +
-					(in[3] - '0'));
-			in += 3;
-		} else {
-			*out++ = *in;
-		}
-	}
-	*out = '\0';
-}
-
-/* One FUSE mount of /proc/self/mountinfo, pointing into its line. */
-struct fuse_mount_line {
-	char *dev;	  /* "major:minor" */
-	char *mountpoint; /* unescaped */
-	char *fstype;
-	char *source; /* unescaped */
-};
-
-/*
- * The next FUSE mount in `f` (mountinfo: "id parent major:minor root
- * MOUNTPOINT opts [tags] - TYPE SOURCE superopts"); false at the end.  The
- * fields point into *line, valid until the next call.
- */
-static bool mountinfo_next_fuse(FILE *f, char **line, size_t *line_cap,
-				struct fuse_mount_line *out)
-{
-	while (getline(line, line_cap, f) > 0) {
-		char *fields[5] = {0};
-		char *save = NULL, *tok, *sep;
-		int n = 0;
-
-		sep = strstr(*line, " - ");
-		if (!sep)
-			continue;
-		*sep = '\0';
-		for (tok = strtok_r(*line, " ", &save); tok && n < 5;
-		     tok = strtok_r(NULL, " ", &save))
-			fields[n++] = tok;
-		out->fstype = strtok_r(sep + 3, " ", &save);
-		out->source = strtok_r(NULL, " ", &save);
-		if (n < 5 || !out->fstype || !out->source ||
-		    strncmp(out->fstype, "fuse", 4) != 0)
-			continue;
-		out->dev = fields[2];
-		out->mountpoint = fields[4];
-		mountinfo_unescape(out->mountpoint);
-		mountinfo_unescape(out->source);
-		return true;
-	}
-	return false;
-}
-
-/*
- * Scan /proc/self/mountinfo for a FUSE mount whose source (`by_source`) or
- * mount point (otherwise) is `key` (as given or resolved by realpath), and
- * copy the other field into `out`; *out_fstype gets its type when not NULL.
- */
-static int mountinfo_find(const char *key, bool by_source, char *out,
-			  size_t out_len, char *out_fstype, size_t fstype_len)
-{
-	struct fuse_mount_line m;
-	char real[PATH_MAX];
-	char *line = NULL;
-	size_t line_cap = 0;
-	FILE *f;
-	int rc = -ENOENT;
-
-	if (!realpath(key, real))
-		return -errno;
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	while (mountinfo_next_fuse(f, &line, &line_cap, &m)) {
-		const char *match = by_source ? m.source : m.mountpoint;
-		const char *other = by_source ? m.mountpoint : m.source;
-		if (strcmp(match, real) != 0 && strcmp(match, key) != 0)
-			continue;
-		snprintf(out, out_len, "%s", other);
-		if (out_fstype)
-			snprintf(out_fstype, fstype_len, "%s", m.fstype);
-		rc = 0;
-		break;
-	}
-	free(line);
-	fclose(f);
-	return rc;
-}
-
-/* Whether mountinfo lists a FUSE mount of device `dev` at `path`. */
-static bool mountinfo_has(dev_t dev, const char *path)
-{
-	struct fuse_mount_line m;
-	char *line = NULL;
-	size_t line_cap = 0;
-	bool found = false;
-	char want[32];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
-		return false;
-	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
-	while (!found && mountinfo_next_fuse(f, &line, &line_cap, &m))
-		found = strcmp(m.dev, want) == 0 &&
-			strcmp(m.mountpoint, path) == 0;
-	free(line);
-	fclose(f);
-	return found;
-}
-
 int cli_find_mountpoint(const char *dir, char *out, size_t out_len)
 {
 	dev_t dev;
@@ -269,7 +153,7 @@ int cli_find_daemon_mount(const char *dir, char *out, size_t out_len,
 	const char *path = reply.text + off;
 	const dev_t dev = makedev(maj, min);
 	if (stat(path, &st) != 0 || st.st_dev != dev ||
-	    !mountinfo_has(dev, path)) {
+	    !mounts_has_fuse(dev, path)) {
 		snprintf(why, why_len,
 			 "the daemon mounts it at %s, but that path does not "
 			 "lead to its mount here",
@@ -285,12 +169,18 @@ int cli_find_daemon_mount(const char *dir, char *out, size_t out_len,
 
 int cli_find_mount_store(const char *mountpoint, char *out, size_t out_len)
 {
-	char fstype[64];
-	int rc = mountinfo_find(mountpoint, false, out, out_len, fstype,
-				sizeof(fstype));
+	struct mount_entry m;
+	char path[PATH_MAX];
+	int rc = mounts_path_absolute(mountpoint, path, sizeof(path));
 
-	if (rc == 0 && strcmp(fstype, "fuse.hangarfs") != 0)
+	if (rc == 0)
+		rc = mounts_find_target(path, &m);
+	if (rc == 0 && strcmp(m.fstype, MOUNTS_HANGARFS_TYPE) != 0)
 		rc = -ENOENT;
+	if (rc == 0 && strlen(m.source) >= out_len)
+		rc = -ENAMETOOLONG;
+	if (rc == 0)
+		snprintf(out, out_len, "%s", m.source);
 	return rc;
 }
 

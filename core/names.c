@@ -17,9 +17,6 @@
 
 #include <string.h>
 
-#define NAME_GUEST_MAX	64
-#define NAME_OBJECT_MAX 255
-
 static bool name_guest_char_valid(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||

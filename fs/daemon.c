@@ -11,6 +11,10 @@
  * parent waits on a pipe until the child reports how startup went and
  * exits with that status.
  *
+ * Detaching sends stdin and stdout to /dev/null, and stderr too unless
+ * the log writes there (a host without journal or syslog socket, and no
+ * -o log_file: log.c), so that a refusal never vanishes.
+ *
  * THREAD MODEL: called from main() only, before and right after the
  * session is mounted; single-threaded.
  */
@@ -80,11 +84,13 @@ void daemon_ready(int status)
 	if (chdir("/") != 0) {
 		/* Not fatal: every path we use is absolute or a dir fd. */
 	}
+	log_detach();
 	null_fd = open("/dev/null", O_RDWR);
 	if (null_fd >= 0) {
 		dup2(null_fd, STDIN_FILENO);
 		dup2(null_fd, STDOUT_FILENO);
-		dup2(null_fd, STDERR_FILENO);
+		if (!log_keeps_stderr())
+			dup2(null_fd, STDERR_FILENO);
 		if (null_fd > STDERR_FILENO)
 			close(null_fd);
 	}

@@ -65,7 +65,8 @@ static void guest_log_refused(struct hfs *fs, const char *name, int err,
 	default:
 		break;
 	}
-	log_msg(LOG_ERR,
+	log_object(
+		LOG_ERR, name, NULL,
 		"%s: container %s/%s%s cannot be opened: %s%s%s; every "
 		"operation on this guest fails with %s, the rest of the store "
 		"keeps working",

@@ -42,13 +42,14 @@
 #include <sys/stat.h>
 
 #include "hangar/container.h"
+#include "hangar/names.h"
 #include "secret.h"
 #include "hangar/store.h"
 
 /* Longest guest name (names.h: 1..64 bytes) plus NUL. */
-#define HFS_GUEST_NAME_MAX 65
+#define HFS_GUEST_NAME_MAX (NAME_GUEST_MAX + 1)
 /* Longest object name plus NUL. */
-#define HFS_OBJECT_NAME_MAX 256
+#define HFS_OBJECT_NAME_MAX (NAME_OBJECT_MAX + 1)
 
 /* The mount.  Set up by main.c before the session loop, then read-only. */
 struct hfs {
@@ -64,15 +65,41 @@ struct hfs {
 
 /* ---- log.c --------------------------------------------------------------- */
 
-/*
- * log_open - choose where log lines go: stderr (foreground) or syslog
- * (daemon).  Until it is called, lines go to stderr.
- */
-void log_open(bool use_syslog);
+/* Where log lines go: chosen once by log_open (log.c says how). */
+struct log_options {
+	bool foreground;      /* -f: stderr unless it is the journal stream */
+	const char *log_file; /* -o log_file=PATH, or NULL */
+	const char *store;    /* the store directory: STORE= in the journal */
+};
 
-/* log_msg - one line, printf-style, at syslog priority `prio`. */
+/*
+ * log_open - choose where log lines go (the journal, stderr, syslog, and
+ * the log file too) and open the log file.  Until it is called, lines go
+ * to stderr.  Prints a warning when a daemon has no log socket and no log
+ * file (its lines then stay on stderr).  0, or -errno opening the log file
+ * (nothing else changed).  `o->store` must outlive the log.
+ */
+int log_open(const struct log_options *o);
+
+/* log_keeps_stderr - whether lines go to stderr, which a daemon must then
+ * keep instead of /dev/null (daemon.c). */
+bool log_keeps_stderr(void);
+
+/* log_detach - a daemon left the terminal: stop copying lines to stderr. */
+void log_detach(void);
+
+/* log_close - close the log file (at exit). */
+void log_close(void);
+
+/* log_msg - one line, printf-style, at syslog priority `prio`; in the
+ * journal with GUEST= of the request this thread serves, if any. */
 void log_msg(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* log_object - the same about guest `guest` (NULL: the request's) and its
+ * file `object` (may be NULL): the journal's GUEST= and OBJECT= fields. */
+void log_object(int prio, const char *guest, const char *object,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * log_set_guest - name the guest the calling thread is working on, so that
@@ -300,6 +327,15 @@ void savelog_not_resumable(struct container *c, const char *guest,
 
 /* ---- ops_dir.c ----------------------------------------------------------- */
 
+/*
+ * hfs_name_check - -ENAMETOOLONG if `name` is longer than directory `dir`
+ * allows (NAME_GUEST_MAX in the root, NAME_OBJECT_MAX in a guest: what
+ * statfs says as f_namemax), else 0.  Every op that names an entry asks
+ * first, so an over-long name gets ENAMETOOLONG, as POSIX wants, rather
+ * than core's EINVAL or a lookup's ENOENT.
+ */
+int hfs_name_check(const struct node *dir, const char *name);
+
 void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void hfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void hfs_forget_multi(fuse_req_t req, size_t count,
@@ -380,7 +416,8 @@ int daemon_start(void);
 
 /*
  * daemon_ready - tell the waiting parent how startup went (0 = mounted) and,
- * on success, detach from the terminal (stdio to /dev/null, chdir /).
+ * on success, detach from the terminal (stdin and stdout to /dev/null, and
+ * stderr unless the log still needs it: log_keeps_stderr; chdir /).
  */
 void daemon_ready(int status);
 

@@ -9,20 +9,29 @@
  *   allow_other           other users may use the mount; default_permissions
  *                         is always on, so the mode bits are enforced
  *   commit_interval=SEC   background commit period (default 5, 0 = only on
- *                         fsync/close of the store)
+ *                         fsync/close of the store; 0..86400)
  *   ro                    the whole store read-only (no lock is taken)
  *   keyfile=FILE          encrypted store: the key slot opened by FILE
  *                         (owned by the caller or root, mode 0600 or
  *                         stricter: refused otherwise)
  *   keyfile_insecure      accept a keyfile that fails that test
  *   passphrase_fd=N       ... or by a passphrase read from descriptor N
+ *                         (0..INT_MAX)
  *                         (neither: asked on the terminal with -f)
+ *   log_file=PATH         append every log line to PATH too (log.c)
  * and every libfuse option passes through (fsname, max_threads, clone_fd..).
+ * Numeric values are read as text and range-checked (numeric_options),
+ * so "-1" is refused, not wrapped.  `--version` prints the version CMake
+ * gives (HANGAR_VERSION, the project's); `--list-options` (hidden) lists
+ * our -o options for the shell completion.
  *
  * Startup order matters (daemon.c): raise RLIMIT_NOFILE to the hard limit
  * (the store keeps a quarter of it for open containers), fork (before any
- * thread), then open the store (lock + committer thread in the daemon's
- * own process), create and mount the session, note the mount's device
+ * thread), open the log (log.c: the journal, syslog, stderr, a log file),
+ * then open the store (lock + committer thread in the daemon's own
+ * process), detach a dead hangarfs mount left at the mount point by a
+ * killed daemon (recover_dead_mount), create and mount the session, note
+ * the mount's device
  * (for the control socket's "mount" answer), start the control socket
  * (control.h: how
  * `hangar resume/discard/rm/create` reach a mounted store; not for -o ro,
@@ -36,8 +45,10 @@
  * THREAD MODEL: main() runs alone until fuse_session_loop_mt starts the
  * workers; `struct hfs` is read-only from then on.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -51,20 +62,28 @@
 
 #include "hangar/control.h"
 #include "hangarfs.h"
+#include "mounts.h"
+#include "units.h"
 
-#define HFS_VERSION		  "0.1.0"
 #define DEFAULT_COMMIT_INTERVAL_S 5
+/* A day: longer would only mean "never", which 0 says; and the store
+ * counts the period in milliseconds (32 bits). */
+#define MAX_COMMIT_INTERVAL_S 86400
 
 struct config {
-	char *store;		  /* first non-option argument */
-	unsigned commit_interval; /* seconds */
+	char *store;		    /* first non-option argument */
+	char *commit_interval_text; /* -o commit_interval=, as typed */
+	char *passphrase_fd_text;   /* -o passphrase_fd=, as typed */
+	unsigned commit_interval;   /* seconds, once checked */
 	int read_only;
 	int allow_other;
 	int show_help;
 	int show_version;
+	int list_options;
 	char *keyfile;
 	int keyfile_insecure;
 	int passphrase_fd;
+	char *log_file;
 };
 
 enum {
@@ -72,19 +91,27 @@ enum {
 	KEY_ALLOW_OTHER,
 	KEY_HELP,
 	KEY_VERSION,
+	KEY_LIST_OPTIONS,
+	KEY_COMMIT_INTERVAL,
+	KEY_PASSPHRASE_FD,
 };
 
 static const struct fuse_opt config_opts[] = {
-	{"commit_interval=%u", offsetof(struct config, commit_interval), 0},
+	FUSE_OPT_KEY("commit_interval=", KEY_COMMIT_INTERVAL),
 	{"keyfile=%s", offsetof(struct config, keyfile), 0},
-	{"passphrase_fd=%d", offsetof(struct config, passphrase_fd), 0},
+	FUSE_OPT_KEY("passphrase_fd=", KEY_PASSPHRASE_FD),
 	{"keyfile_insecure", offsetof(struct config, keyfile_insecure), 1},
+	{"log_file=%s", offsetof(struct config, log_file), 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	/* hidden: the -o options above, one a line, for the shell completion
+	 * (contrib/bash-completion, contrib/zsh-completion), so it cannot
+	 * miss one */
+	FUSE_OPT_KEY("--list-options", KEY_LIST_OPTIONS),
 	/* fstab words that mean nothing to a FUSE mount */
 	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
@@ -95,6 +122,19 @@ static const struct fuse_opt config_opts[] = {
 	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END};
+
+/* Keep the text after the '=' of `arg` in *text (the last one given wins;
+ * fuse_opt's %s would leak the earlier ones). */
+static int config_keep_value(char **text, const char *arg)
+{
+	char *copy = strdup(strchr(arg, '=') + 1);
+
+	if (!copy)
+		return -1;
+	free(*text);
+	*text = copy;
+	return 0;
+}
 
 static int config_proc(void *data, const char *arg, int key,
 		       struct fuse_args *outargs)
@@ -121,8 +161,86 @@ static int config_proc(void *data, const char *arg, int key,
 	case KEY_VERSION:
 		cfg->show_version = 1;
 		return 0;
+	case KEY_LIST_OPTIONS:
+		cfg->list_options = 1;
+		return 0;
+	case KEY_COMMIT_INTERVAL:
+		return config_keep_value(&cfg->commit_interval_text, arg);
+	case KEY_PASSPHRASE_FD:
+		return config_keep_value(&cfg->passphrase_fd_text, arg);
 	default:
 		return 1;
+	}
+}
+
+/*
+ * The numeric -o options and their ranges.  fuse_opt's %u and %d would
+ * take "-1" as 4294967295 (a commit every 136 years) or a descriptor as
+ * "3x" as 3; these are read as text and checked here (common/units.h).
+ */
+struct numeric_option {
+	const char *name;
+	uint64_t min, max;
+	const char *unit; /* for the refusal: "0 to 86400 seconds" */
+};
+
+static const struct numeric_option numeric_options[] = {
+	{"commit_interval", 0, MAX_COMMIT_INTERVAL_S, " seconds"},
+	{"passphrase_fd", 0, INT_MAX, ", a descriptor"},
+};
+
+/* -o NAME=`text`: 0 with *out, or -EINVAL after saying why. */
+static int numeric_option_parse(const char *name, const char *text,
+				uint64_t *out)
+{
+	const struct numeric_option *o = NULL;
+	const char *why;
+
+	for (size_t i = 0;
+	     i < sizeof(numeric_options) / sizeof(numeric_options[0]); i++)
+		if (strcmp(numeric_options[i].name, name) == 0)
+			o = &numeric_options[i];
+	assert(o);
+	if (units_parse_uint(text, o->min, o->max, out, &why) == 0)
+		return 0;
+	fprintf(stderr,
+		"hangarfs: -o %s=%s: %s (%" PRIu64 " to %" PRIu64 "%s)\n", name,
+		text, why, o->min, o->max, o->unit);
+	return -EINVAL;
+}
+
+/* Check the numeric options given as text into their fields. */
+static int config_check(struct config *cfg)
+{
+	uint64_t value;
+
+	if (cfg->commit_interval_text) {
+		if (numeric_option_parse("commit_interval",
+					 cfg->commit_interval_text, &value))
+			return -EINVAL;
+		cfg->commit_interval = (unsigned)value;
+	}
+	if (cfg->passphrase_fd_text) {
+		if (numeric_option_parse("passphrase_fd",
+					 cfg->passphrase_fd_text, &value))
+			return -EINVAL;
+		cfg->passphrase_fd = (int)value;
+	}
+	return 0;
+}
+
+/* --list-options: every -o option of ours, from config_opts itself
+ * ("name=" for those taking a value), and the kernel's ro/allow_other. */
+static void list_options(void)
+{
+	for (size_t i = 0; config_opts[i].templ; i++) {
+		const char *t = config_opts[i].templ;
+		const char *eq = strchr(t, '=');
+
+		if (t[0] == '-' || config_opts[i].value == FUSE_OPT_KEY_DISCARD)
+			continue; /* command-line flags; fstab-only words */
+		printf("%.*s\n", (int)(eq ? eq - t + 1 : (ptrdiff_t)strlen(t)),
+		       t);
 	}
 }
 
@@ -135,7 +253,8 @@ static void usage(const char *prog)
 	       "    -o allow_other           let other users in (always with "
 	       "default_permissions)\n"
 	       "    -o commit_interval=SEC   background commit period (default "
-	       "%d, 0 = off)\n"
+	       "%d, 0 = off,\n"
+	       "                             at most %d)\n"
 	       "    -o ro                    mount the whole store "
 	       "read-only\n"
 	       "    -o keyfile=FILE          encrypted store: open it with "
@@ -146,8 +265,12 @@ static void usage(const char *prog)
 	       "    -o passphrase_fd=N       ... or a passphrase read from "
 	       "descriptor N\n"
 	       "                             (neither, with -f on a terminal: "
-	       "asked)\n\n",
-	       prog, DEFAULT_COMMIT_INTERVAL_S);
+	       "asked)\n"
+	       "    -o log_file=PATH         also append every log line to "
+	       "PATH (the journal,\n"
+	       "                             syslog or stderr get them as "
+	       "well)\n\n",
+	       prog, DEFAULT_COMMIT_INTERVAL_S, MAX_COMMIT_INTERVAL_S);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -334,6 +457,54 @@ static int mount_device(const char *mountpoint, dev_t *out_dev)
 	return err;
 }
 
+/*
+ * A mount point left dead by a killed hangarfs (every stat of it fails
+ * with ENOTCONN) cannot be mounted on, and nothing can be served from it
+ * any more: detach it (lazy unmount) and log that we did.  A dead mount of
+ * another file system is not ours to remove: refused with the reason.  0
+ * (also when there is nothing to do: libfuse reports any other problem
+ * with the mount point), or -errno after saying why on stderr.
+ */
+static int recover_dead_mount(const char *mountpoint)
+{
+	struct mount_entry m;
+	char path[PATH_MAX];
+	struct stat st;
+	int err;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return 0;
+	err = mounts_path_absolute(mountpoint, path, sizeof(path));
+	if (!err)
+		err = mounts_find_target(path, &m);
+	if (err)
+		return 0;
+	if (strcmp(m.fstype, MOUNTS_HANGARFS_TYPE) != 0) {
+		fprintf(stderr,
+			"hangarfs: %s: a dead %s mount of %s is in the way "
+			"(Transport endpoint is not connected: its daemon is "
+			"gone); not a hangarfs mount, so it is left alone: "
+			"unmount it with 'fusermount3 -u %s'\n",
+			path, m.fstype, m.source, path);
+		return -ENOTCONN;
+	}
+	err = mounts_detach(path, true);
+	if (err) {
+		fprintf(stderr,
+			"hangarfs: %s: a dead hangarfs mount of %s is in the "
+			"way and cannot be detached: %s\n",
+			path, m.source,
+			err == -EPERM ? "it was mounted by another user"
+				      : hfs_strerror(err));
+		return err;
+	}
+	log_msg(LOG_NOTICE,
+		"%s: detached a dead hangarfs mount of %s (its daemon died: "
+		"Transport endpoint is not connected) before mounting",
+		path, m.source);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -344,7 +515,6 @@ int main(int argc, char *argv[])
 		.store_fd = -1, .attr_timeout = 1.0, .entry_timeout = 1.0};
 	char store_path[PATH_MAX];
 	struct control *ctl = NULL;
-	bool daemon = false;
 	int ret = 1;
 	int err;
 
@@ -357,11 +527,18 @@ int main(int argc, char *argv[])
 		goto out_free_args;
 	}
 	if (cfg.show_version) {
-		printf("hangarfs %s (libfuse %s)\n", HFS_VERSION,
+		printf("hangarfs %s (libfuse %s)\n", HANGAR_VERSION,
 		       fuse_pkgversion());
 		ret = 0;
 		goto out_free_args;
 	}
+	if (cfg.list_options) {
+		list_options();
+		ret = 0;
+		goto out_free_args;
+	}
+	if (config_check(&cfg) != 0)
+		goto out_free_args;
 	if (!cfg.store) {
 		fprintf(stderr,
 			"usage: %s STORE MOUNTPOINT [-f] [-d] [-o OPTIONS]\n",
@@ -391,10 +568,20 @@ int main(int argc, char *argv[])
 				hfs_strerror(err));
 			goto out_free_opts;
 		}
-		daemon = true;
+	}
+	struct log_options log_opts = {.foreground = opts.foreground,
+				       .log_file = cfg.log_file,
+				       .store = store_path};
+	err = log_open(&log_opts);
+	if (err) {
+		fprintf(stderr, "hangarfs: log_file=%s: cannot open it: %s\n",
+			cfg.log_file, hfs_strerror(err));
+		goto out_ready;
 	}
 	if (open_store(&fs, &cfg, opts.foreground && isatty(STDIN_FILENO)) != 0)
 		goto out_ready;
+	if (recover_dead_mount(opts.mountpoint) != 0)
+		goto out_close_store;
 	if (nodes_init() != 0)
 		goto out_close_store;
 	fs.se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), &fs);
@@ -410,7 +597,6 @@ int main(int argc, char *argv[])
 					 ? &mount
 					 : NULL);
 	daemon_ready(0);
-	log_open(daemon);
 	log_msg(LOG_INFO, "mounted %s%s on %s (commit every %us)%s", store_path,
 		cfg.read_only ? " read-only" : "", opts.mountpoint,
 		cfg.commit_interval, ctl ? "; control socket up" : "");
@@ -440,11 +626,15 @@ out_close_store:
 		close(fs.store_fd);
 out_ready:
 	daemon_ready(1); /* no-op once ready was sent */
+	log_close();
 out_free_opts:
 	free(opts.mountpoint);
 out_free_args:
 	fuse_opt_free_args(&args);
 	free(cfg.store);
 	free(cfg.keyfile);
+	free(cfg.log_file);
+	free(cfg.commit_interval_text);
+	free(cfg.passphrase_fd_text);
 	return ret;
 }

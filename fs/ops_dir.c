@@ -36,6 +36,16 @@
 #define RENAME_NOREPLACE (1 << 0)
 #endif
 
+/* ---- names --------------------------------------------------------------- */
+
+int hfs_name_check(const struct node *dir, const char *name)
+{
+	const size_t max =
+		dir->kind == NODE_ROOT ? NAME_GUEST_MAX : NAME_OBJECT_MAX;
+
+	return strnlen(name, max + 1) > max ? -ENAMETOOLONG : 0;
+}
+
 /* ---- lookup and forget --------------------------------------------------- */
 
 int dir_make_entry(struct hfs *fs, struct node *guest, struct container *c,
@@ -108,7 +118,10 @@ void hfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!hfs_req_begin(&r, req, parent,
 			   HFS_REQ_ROOT | HFS_REQ_GUEST | HFS_REQ_CONTAINER))
 		return;
-	if (r.node->kind == NODE_ROOT) {
+	err = hfs_name_check(r.node, name);
+	if (err) {
+		/* too long for this directory */
+	} else if (r.node->kind == NODE_ROOT) {
 		err = root_make_entry(r.fs, name, &e, &n);
 	} else {
 		err = object_lookup(r.c, name, &id);
@@ -388,9 +401,10 @@ void hfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 			   HFS_REQ_ROOT | HFS_REQ_OTHER_KIND(EPERM) |
 				   HFS_REQ_WRITE))
 		return;
-	if (!name_guest_valid(name))
+	err = hfs_name_check(r.node, name);
+	if (!err && !name_guest_valid(name))
 		err = -EINVAL;
-	else
+	if (!err)
 		err = store_guest_create(r.fs->store, name, &opts);
 	if (!err) {
 		guest_apply_creator(r.fs, req, name, mode);
@@ -410,9 +424,10 @@ void hfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!hfs_req_begin(&r, req, parent, HFS_REQ_ROOT | HFS_REQ_WRITE))
 		return;
 	fs = r.fs;
-	if (!name_guest_valid(name))
+	err = hfs_name_check(r.node, name);
+	if (!err && !name_guest_valid(name))
 		err = -ENOENT;
-	else
+	if (!err)
 		err = store_guest_delete(fs->store, name, 0);
 	if (!err) {
 		nodes_guest_removed(name);
@@ -439,10 +454,12 @@ void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!hfs_req_begin(&r, req, parent, 0))
 		return;
 	/* The root's entries are guests, i.e. directories. */
-	err = r.node->kind == NODE_ROOT
-		      ? -EISDIR
-		      : hfs_req_need(&r, HFS_REQ_GUEST | HFS_REQ_WRITE |
-						 HFS_REQ_CONTAINER);
+	err = hfs_name_check(r.node, name);
+	if (!err)
+		err = r.node->kind == NODE_ROOT
+			      ? -EISDIR
+			      : hfs_req_need(&r, HFS_REQ_GUEST | HFS_REQ_WRITE |
+							 HFS_REQ_CONTAINER);
 	if (!err) {
 		err = object_unlink(r.c, name);
 		if (err == -EBUSY)
@@ -456,6 +473,10 @@ void hfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	hfs_req_end_status(&r, err);
 }
 
+/* A guest onto an existing guest is refused (-EEXIST), even an empty one,
+ * where rename(2) of directories would replace it: core renames guest
+ * files with RENAME_NOREPLACE (its crash argument, guestfile.h invariant
+ * 3).  README "Limits" says so; rmdir the empty target first. */
 static int rename_guest(struct hfs *fs, const char *from, const char *to)
 {
 	int err;
@@ -536,6 +557,8 @@ void hfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = -ESTALE;
 	else if (flags & ~(unsigned)RENAME_NOREPLACE)
 		err = -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+	else if (hfs_name_check(r.node, name) || hfs_name_check(to, newname))
+		err = -ENAMETOOLONG;
 	else
 		err = hfs_req_need(&r, HFS_REQ_WRITE);
 	if (!err)
@@ -558,11 +581,15 @@ void hfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (!hfs_req_begin(&r, req, parent, 0))
 		return;
 	/* Regular files in guests only. */
-	err = !S_ISREG(mode)
-		      ? -EPERM
-		      : hfs_req_need(&r,
-				     HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(EPERM) |
-					     HFS_REQ_WRITE | HFS_REQ_CONTAINER);
+	err = hfs_name_check(r.node, name);
+	if (!err)
+		err = !S_ISREG(mode)
+			      ? -EPERM
+			      : hfs_req_need(&r,
+					     HFS_REQ_GUEST |
+						     HFS_REQ_OTHER_KIND(EPERM) |
+						     HFS_REQ_WRITE |
+						     HFS_REQ_CONTAINER);
 	if (!err)
 		err = object_create(r.c, name, S_IFREG | (mode & 07777),
 				    ctx->uid, ctx->gid, &id);
@@ -590,16 +617,18 @@ void hfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fuse_reply_err(req, EPERM);
 }
 
+/* The store's filesystem's figures; f_namemax is the directory's own (the
+ * kernel names the inode statfs/pathconf was asked about): guest names in
+ * the root, object names in a guest. */
 void hfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct hfs *fs = fuse_req_userdata(req);
 	struct statvfs sv;
 
-	(void)ino;
 	if (fstatvfs(fs->store_fd, &sv) != 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
-	sv.f_namemax = 255;
+	sv.f_namemax = ino == FUSE_ROOT_ID ? NAME_GUEST_MAX : NAME_OBJECT_MAX;
 	fuse_reply_statfs(req, &sv);
 }

@@ -92,8 +92,9 @@ static void handle_log_error(struct handle *h, const char *what,
 	if (object_name_of(h->c, h->id, name, sizeof(name)) != 0 || !name[0])
 		snprintf(name, sizeof(name), "(object %llu)",
 			 (unsigned long long)h->id);
-	log_msg(LOG_ERR, "%s/%s: %s at offset %llu failed: %s", h->guest, name,
-		what, (unsigned long long)offset, hfs_strerror(err));
+	log_object(LOG_ERR, h->guest, name,
+		   "%s/%s: %s at offset %llu failed: %s", h->guest, name, what,
+		   (unsigned long long)offset, hfs_strerror(err));
 }
 
 /*
@@ -122,11 +123,11 @@ static int handle_seal_if_image(struct handle *h)
 	free(before);
 	err = save_lock_seal_why(h->c, reason, sizeof(reason));
 	if (err)
-		log_msg(LOG_ERR,
-			"%s/%s: cannot seal the save image: %s%s%s; it is "
-			"not resumable",
-			h->guest, name, hfs_strerror(err),
-			reason[0] ? ": " : "", reason);
+		log_object(LOG_ERR, h->guest, name,
+			   "%s/%s: cannot seal the save image: %s%s%s; it is "
+			   "not resumable",
+			   h->guest, name, hfs_strerror(err),
+			   reason[0] ? ": " : "", reason);
 	else if (!was_judged)
 		savelog_sealed(h->c, h->guest, "closed after writing");
 	return err;
@@ -190,7 +191,9 @@ static int file_open_object(struct hfs_req *r, struct node *obj,
 	err = object_open(h->c, h->id, h->for_write);
 	if (err)
 		goto out_free;
-	if (h->for_write && (fi->flags & O_TRUNC) && oa.size != 0) {
+	/* Even an empty file: O_TRUNC marks mtime and ctime for update
+	 * (POSIX open(); object_truncate touches them). */
+	if (h->for_write && (fi->flags & O_TRUNC)) {
 		err = object_truncate(h->c, h->id, 0);
 		if (err)
 			goto out_release;
@@ -244,8 +247,10 @@ void hfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			   HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(EPERM) |
 				   HFS_REQ_WRITE | HFS_REQ_CONTAINER))
 		return;
-	err = object_create(r.c, name, S_IFREG | (mode & 07777), ctx->uid,
-			    ctx->gid, &id);
+	err = hfs_name_check(r.node, name);
+	if (!err)
+		err = object_create(r.c, name, S_IFREG | (mode & 07777),
+				    ctx->uid, ctx->gid, &id);
 	if (err == -EEXIST && !(fi->flags & O_EXCL))
 		err = object_lookup(r.c, name, &id);
 	if (!err)

@@ -110,12 +110,12 @@ int savelog_check_write(const struct hfs *fs, struct container *c,
 	if (quiet)
 		snprintf(more, sizeof(more), " (%lu more refused since)",
 			 quiet);
-	log_msg(LOG_WARNING,
-		"%s/%s: %s refused: %s; resume with 'hangar resume %s %s' or "
-		"remove memory.save to discard it%s",
-		guest, name, action,
-		why[0] ? why : "a saved memory image depends on it",
-		fs->store_path, guest, more);
+	log_object(LOG_WARNING, guest, name,
+		   "%s/%s: %s refused: %s; resume with 'hangar resume %s %s' "
+		   "or remove memory.save to discard it%s",
+		   guest, name, action,
+		   why[0] ? why : "a saved memory image depends on it",
+		   fs->store_path, guest, more);
 	return err;
 }
 
@@ -126,8 +126,9 @@ void savelog_not_resumable(struct container *c, const char *guest,
 	if (!st)
 		return;
 	if (save_lock_status(c, st) == 0 && st->state == SAVE_STATE_INVALIDATED)
-		log_msg(LOG_WARNING, "%s/%s: stored (%s) but not resumable: %s",
-			guest, SAVE_IMAGE_NAME, how, st->reason);
+		log_object(LOG_WARNING, guest, SAVE_IMAGE_NAME,
+			   "%s/%s: stored (%s) but not resumable: %s", guest,
+			   SAVE_IMAGE_NAME, how, st->reason);
 	free(st);
 }
 
@@ -152,10 +153,11 @@ void savelog_sealed(struct container *c, const char *guest, const char *how)
 			break;
 		used += (size_t)n;
 	}
-	log_msg(LOG_NOTICE,
-		"%s/%s: save image sealed (%s); writes to the files it pins "
-		"are refused until resume or discard; pinned: %s%s",
-		guest, SAVE_IMAGE_NAME, how, st->pin_count ? disks : "no files",
-		st->pin_total > st->pin_count ? ", ..." : "");
+	log_object(LOG_NOTICE, guest, SAVE_IMAGE_NAME,
+		   "%s/%s: save image sealed (%s); writes to the files it pins "
+		   "are refused until resume or discard; pinned: %s%s",
+		   guest, SAVE_IMAGE_NAME, how,
+		   st->pin_count ? disks : "no files",
+		   st->pin_total > st->pin_count ? ", ..." : "");
 	free(st);
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/cli/deb.sh -- the Debian package (debian/): `dpkg-buildpackage -us
 # -uc -b` in a copy of the source builds hangar_*.deb; lintian reports no
-# error; the package holds both programs, the man pages, the completion,
+# error; the package holds both programs, the man pages, the bash and zsh
+# completions,
 # hangar@.service in /lib/systemd/system and the examples; installed with
 # dpkg -i, `mount -t fuse.hangarfs STORE MNT` (mount.fuse3, a plain PATH)
 # runs /usr/bin/hangarfs and shows a guest made by /usr/bin/hangar; then
@@ -79,6 +80,8 @@ for f in /usr/bin/hangar /usr/bin/hangarfs /usr/bin/hangar-xl \
 	/usr/share/man/man1/hangar.1.gz /usr/share/man/man1/hangar-xl.1.gz \
 	/usr/share/man/man8/hangarfs.8.gz \
 	/usr/share/bash-completion/completions/hangar \
+	/usr/share/bash-completion/completions/hangarfs \
+	/usr/share/zsh/vendor-completions/_hangar \
 	/usr/share/hangar/libvirt/qemu /usr/share/hangar/systemd/var-lib-vms.mount \
 	/usr/share/doc/hangar/copyright /usr/share/doc/hangar/README.Debian \
 	/usr/share/doc/hangar/libvirt/README.md; do

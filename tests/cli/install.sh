@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/cli/install.sh -- `cmake --install` puts hangar, hangarfs, the man
-# pages, the bash completion, the systemd unit, the example mount unit and
+# pages, the bash completion (for hangar and hangarfs), the zsh completion,
+# the systemd unit, the example mount unit and
 # the libvirt/Xen helpers
 # where they belong; the man pages render without warnings; the installed
 # hangar finds the installed hangarfs beside it.
@@ -14,7 +15,8 @@ DESTDIR=$WORK/root cmake --install "$HANGAR_BUILD_DIR" --prefix /usr/local >inst
 	{ cat install.log >&2; fail "cmake --install failed"; }
 root=$WORK/root/usr/local
 for f in bin/hangar bin/hangar-xl share/man/man1/hangar.1 share/man/man1/hangar-xl.1 share/man/man8/hangarfs.8 \
-	share/bash-completion/completions/hangar share/hangar/systemd/var-lib-vms.mount \
+	share/bash-completion/completions/hangar share/bash-completion/completions/hangarfs \
+	share/zsh/vendor-completions/_hangar share/hangar/systemd/var-lib-vms.mount \
 	'lib/systemd/system/hangar@.service' share/hangar/libvirt/qemu \
 	share/hangar/systemd/fstab.example; do
 	[ -f "$root/$f" ] || fail "not installed: $f"

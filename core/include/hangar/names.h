@@ -16,6 +16,11 @@
 
 #include <stdbool.h>
 
+/* The longest names, in bytes (what statfs's f_namemax can say: the
+ * mount's root holds guests, a guest directory objects). */
+#define NAME_GUEST_MAX	64
+#define NAME_OBJECT_MAX 255
+
 /* A guest holding an object of this name is incomplete: an import (or any
  * tool that brings files in) created it first, committed, and removes it
  * last, so a guest whose import was interrupted -- even by SIGKILL or a
