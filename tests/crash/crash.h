@@ -94,10 +94,15 @@ enum cover {
 	COV_STALE,     /* resumes refused -ESTALE */
 	COV_AWAY,      /* images away from a SAVED memory.save rewritten:
 			* an ordinary file again, but never adopted */
-	COV_RESUME_ADOPTED, /* files adopted by the commit a resume makes
+	COV_RESUME_ADOPTED,	/* files adopted by the commit a resume makes
 			     * first */
-	COV_RESUME_BUSY,    /* resumes refused -EBUSY (a file that arrived
+	COV_RESUME_BUSY,	/* resumes refused -EBUSY (a file that arrived
 			     * after the seal is not pinned) */
+	COV_SNAP_CREATED,	/* snapshots taken */
+	COV_SNAP_DELETED,	/* snapshots deleted */
+	COV_ROLLED_BACK,	/* rollbacks */
+	COV_ROLLBACK_SET_ASIDE, /* rollbacks to a snapshot that caught
+				 * memory.save being written (set aside) */
 	COV_NUM
 };
 
@@ -150,6 +155,12 @@ struct mobj {
 };
 
 #define MAX_SPENT FORMAT_MAX_SPENT
+/* snapshots a workload keeps at once (core allows 256; a few cover the
+ * sharing, and each one is read back in every crash state) */
+#define MAX_MSNAP  4
+#define MSNAP_NAME 16
+
+struct msnap;
 
 struct model {
 	struct mobj o[MAX_OBJ];
@@ -157,6 +168,21 @@ struct model {
 	uint64_t gen; /* the container's last committed generation */
 	int nspent;   /* spent images, newest first */
 	struct blob *spent[MAX_SPENT];
+	/* Snapshots, oldest first: each the frozen model of the commit that
+	 * took it (shared, immutable).  snap_pending: the name the next
+	 * commit takes (container_snapshot_create's one commit). */
+	int nsnap;
+	struct msnap *snap[MAX_MSNAP];
+	char snap_pending[MSNAP_NAME];
+};
+
+/* A snapshot: the model as of the commit that took it (its objects,
+ * contents, generations and seals; no snapshots and no spent list of its
+ * own, as a frozen table holds neither). */
+struct msnap {
+	unsigned refs;
+	char name[MSNAP_NAME];
+	struct model m;
 };
 
 /* The model's calls; each one's rule is above its definition in
@@ -190,6 +216,9 @@ bool model_relevant(const struct model *m, int i, const char *name);
 bool model_rename_locked(struct model *m, int i, const char *to);
 int model_recover(struct model *m);
 bool model_equal(const struct model *a, const struct model *b);
+int model_snap_find(const struct model *m, const char *name);
+void model_snap_delete(struct model *m, int k);
+int model_rollback(struct model *m, int k);
 uint64_t container_generation(struct container *c);
 
 /* ---- a workload run (crash_ops.c) --------------------------------------- */
@@ -230,6 +259,8 @@ struct run {
 	uint64_t base_size;
 	bool diverged; /* the model disagrees with core: crash states skipped */
 	bool verbose;
+	bool snapshots; /* the workload takes, deletes and rolls back to
+			 * snapshots */
 	int nops;
 };
 
@@ -274,6 +305,10 @@ void do_seal(struct run *r, struct stats *st);
 void do_resume(struct run *r, struct stats *st);
 void do_discard(struct run *r, struct stats *st);
 void do_reopen(struct run *r, struct stats *st);
+void do_snap_create(struct run *r, struct stats *st, const char *name,
+		    const char *what);
+void do_snap_delete(struct run *r, struct stats *st, int k, const char *what);
+void do_rollback(struct run *r, struct stats *st, int k, const char *what);
 void op_after(struct run *r, struct stats *st, const char *what);
 /*
  * A run's life: run_init (seeded from the seed and the workload's index;
@@ -317,6 +352,9 @@ struct seqstats {
 void run_systematic(uint64_t seed, unsigned sample3, bool both,
 		    unsigned enc_every, double deadline, struct stats *st,
 		    struct seqstats *ss);
+void run_systematic_snap(uint64_t seed, unsigned sample3, bool both,
+			 unsigned enc_every, double deadline, struct stats *st,
+			 struct seqstats *ss);
 int run_one_sequence(uint64_t seed, const char *spec, struct stats *st);
 void seq_teeth_on(uint64_t seed, bool broken, struct stats *st);
 void seq_teeth(uint64_t seed, struct stats *st);
