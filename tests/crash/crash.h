@@ -7,17 +7,21 @@
  *                    and the switches every piece reads (g_enc, g_master);
  *   crash_model.c    the oracle: a byte-exact model of every object, its
  *                    generation and the save lock (seals, pins, adoption,
- *                    spent fingerprints), and what the model went through
- *                    (g_cover);
+ *                    spent fingerprints), the snapshots (each the model
+ *                    frozen by the commit that took it; rollback), and
+ *                    what the model went through (g_cover);
  *   crash_verify.c   a live or reopened container compared with the model,
  *                    with what unsynced writes may have left (struct allow),
- *                    and sector_teeth, the unit test of that allowance;
+ *                    every snapshot read back strictly, and sector_teeth,
+ *                    the unit test of that allowance;
  *   crash_ops.c      a workload run on a recording memio: each do_* makes
  *                    one public-API call, predicts its return and its
  *                    commits (note_commits) and keeps the model in step;
  *   crash_random.c   the random workloads (op_one) and one_workload;
  *   crash_seq.c      the systematic workloads: every sequence of 1-3
- *                    operations with a flush at each position;
+ *                    operations with a flush at each position, and the
+ *                    snapshot family (sequences with a snapshot create,
+ *                    delete or rollback, on a base holding a snapshot);
  *   crash_replay.c   the crash images built from a run's log and replayed
  *                    (crash_workload): every crash state reopened, checked
  *                    and compared with the model it must show.
@@ -217,6 +221,7 @@ bool model_rename_locked(struct model *m, int i, const char *to);
 int model_recover(struct model *m);
 bool model_equal(const struct model *a, const struct model *b);
 int model_snap_find(const struct model *m, const char *name);
+bool model_snap_perturb(struct model *m);
 void model_snap_delete(struct model *m, int k);
 int model_rollback(struct model *m, int k);
 uint64_t container_generation(struct container *c);
@@ -272,6 +277,7 @@ struct stats {
 	uint64_t commits, enumerated, sampled; /* windows by mode */
 	bool quiet;
 	bool perturb; /* oracle teeth: expect one byte the core never wrote */
+	bool perturb_snap; /* ... in a snapshot */
 };
 
 /* fail_msg - count a failure in `st` and print it (at most MAX_REPORTS,

@@ -5,11 +5,11 @@
 
 /* ---- systematic workloads -------------------------------------------------
  *
- * Every sequence of 1-3 operations from the 14 below, with one flush
- * (container_commit) inserted at each possible position (before the first
- * operation, which on the committed base is no flush at all, between two, or
- * after the last): 14*2 + 196*3 + 2744*4 = 11592 (sequence, position)
- * pairs.
+ * The base family: every sequence of 1-3 operations from the 14 below, with
+ * one flush (container_commit) inserted at each possible position (before
+ * the first operation, which on the committed base is no flush at all,
+ * between two, or after the last): 14*2 + 196*3 + 2744*4 = 11592
+ * (sequence, position) pairs.
  * Each starts from a committed base guest built before recording starts, so
  * only the sequence itself is replayed:
  *
@@ -25,6 +25,12 @@
  * is a shorter sequence anyway).  Sequences that come out identical after
  * normalising (a leading flush is a no-op on the committed base; two flushes
  * in a row are one) run once.
+ *
+ * The snapshot family: every sequence of 1-3 of the 17 operations (the 14
+ * and snapshot-create, snapshot-delete, rollback) with at least one
+ * snapshot operation in it, on the base plus snapshot s0 (seq_setup:
+ * taken of the files as written, or of a saved guest -- a checkpoint --,
+ * then one disk cluster rewritten after it).
  */
 
 enum sop {
