@@ -266,6 +266,7 @@ struct run {
 	bool verbose;
 	bool snapshots; /* the workload takes, deletes and rolls back to
 			 * snapshots */
+	int snap_ops;	/* snapshot operations it made */
 	int nops;
 };
 
@@ -339,6 +340,9 @@ void run_free(struct run *r);
 int random_nops(uint64_t seed, unsigned w, bool long_mode, bool sanitized);
 void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 		  bool verbose, struct stats *st);
+/* random workloads that made a snapshot operation, and their crash states
+ * (the real run's) */
+extern uint64_t g_snap_random_workloads, g_snap_random_states;
 
 /* ---- the systematic workloads (crash_seq.c) ------------------------------ */
 

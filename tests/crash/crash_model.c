@@ -450,16 +450,16 @@ int model_seal_fresh(struct model *m, int i, bool check_age)
 	return 0;
 }
 
+static void model_take_pins(struct model *m);
+static void model_snap_take(struct model *m);
+
 /* One commit (container.c commit_run): the new generation for every dirty
  * object, then save_take_pins -- a fresh seal of memory.save takes its
  * pins, a SAVED one adopts the files that arrived since: only files
  * created after the seal (adopt_from), never one that was already there
  * (an image renamed away and rewritten is an ordinary file again, but no
  * arrival).  The workloads hold no open handles, so no file is skipped
- * for a writer. */
-static void model_take_pins(struct model *m);
-static void model_snap_take(struct model *m);
-
+ * for a writer.  Then the snapshot the commit takes, if any. */
 void model_commit(struct model *m)
 {
 	m->gen++;
@@ -473,6 +473,7 @@ void model_commit(struct model *m)
 	model_snap_take(m);
 }
 
+/* save_take_pins: a fresh seal takes its pins, a SAVED one adopts. */
 static void model_take_pins(struct model *m)
 {
 	struct mseal *s = model_live_seal(m);

@@ -586,6 +586,7 @@ void do_snap_create(struct run *r, struct stats *st, const char *name,
 		snprintf(m->snap_pending, sizeof(m->snap_pending), "%s", name);
 	size_t l0 = r->mio->log_num;
 	int ret = container_snapshot_create(r->c, name);
+	r->snap_ops++;
 	if (check_ret(r, st, what, ret, want))
 		note_commits(r, st, what, l0, CK_FINAL, NULL, want ? 0 : 1);
 	g_cover[COV_SNAP_CREATED] += ret == 0;
@@ -598,6 +599,7 @@ void do_snap_delete(struct run *r, struct stats *st, int k, const char *what)
 	model_snap_delete(&r->m, k);
 	size_t l0 = r->mio->log_num;
 	int ret = container_snapshot_delete(r->c, name);
+	r->snap_ops++;
 	if (check_ret(r, st, what, ret, 0))
 		note_commits(r, st, what, l0, CK_FINAL, NULL, 1);
 	g_cover[COV_SNAP_DELETED] += ret == 0;
@@ -610,6 +612,7 @@ void do_rollback(struct run *r, struct stats *st, int k, const char *what)
 	int commits = model_rollback(&r->m, k);
 	size_t l0 = r->mio->log_num;
 	int ret = container_snapshot_rollback(r->c, name);
+	r->snap_ops++;
 	if (check_ret(r, st, what, ret, 0))
 		note_commits(r, st, what, l0, CK_FINAL, NULL, commits);
 	g_cover[COV_ROLLED_BACK] += ret == 0;

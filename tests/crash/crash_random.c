@@ -361,6 +361,8 @@ int random_nops(uint64_t seed, unsigned w, bool long_mode, bool sanitized)
 	return 6 + (int)rnd(&probe, 22);
 }
 
+uint64_t g_snap_random_workloads, g_snap_random_states;
+
 /* One workload: record, replay its crash states. */
 void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 		  bool verbose, struct stats *st)
@@ -369,8 +371,13 @@ void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 	setup_run(&r, seed, widx);
 	r.verbose = verbose;
 	run_workload(&r, st, nops);
+	const uint64_t s0 = st->states;
 	if (!r.diverged)
 		run_replay(&r, st, broken);
+	if (r.snap_ops) {
+		g_snap_random_workloads++;
+		g_snap_random_states += st->states - s0;
+	}
 	if (verbose || env_on("HANGAR_CRASH_TRACE"))
 		fprintf(stderr,
 			"w%u: %d ops, %zu log ops, %zu commits, %llu "

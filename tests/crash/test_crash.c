@@ -204,6 +204,7 @@ int main(void)
 	memset(g_cover, 0, sizeof(g_cover));
 	memset(g_cover_why, 0, sizeof(g_cover_why));
 	g_cover_spent = 0;
+	g_snap_random_workloads = g_snap_random_states = 0;
 	unsigned w = 0;
 	bool out_of_time = false;
 	const bool snap_only = env_on("HANGAR_CRASH_SNAP_ONLY");
@@ -294,7 +295,8 @@ int main(void)
 		"pairs with a snapshot operation (length 3: %s), %llu "
 		"identical after normalising, %llu not meaningful, %llu run "
 		"(%llu of length 1-2, %llu of length 3, %llu run again "
-		"encrypted), %llu states, %.1f s%s; all workloads: %llu "
+		"encrypted), %llu states, %.1f s%s; random: %llu workloads "
+		"with snapshot operations, %llu states; all workloads: %llu "
 		"snapshots taken, %llu deleted, %llu rollbacks (%llu setting "
 		"aside a memory.save the snapshot caught being written)\n",
 		(unsigned long long)sns.pairs,
@@ -304,6 +306,8 @@ int main(void)
 		(unsigned long long)sns.run3, (unsigned long long)sns.enc_run,
 		(unsigned long long)sn.states, dt_snap,
 		sns.out_of_time ? " (budget reached: the rest skipped)" : "",
+		(unsigned long long)g_snap_random_workloads,
+		(unsigned long long)g_snap_random_states,
 		(unsigned long long)g_cover[COV_SNAP_CREATED],
 		(unsigned long long)g_cover[COV_SNAP_DELETED],
 		(unsigned long long)g_cover[COV_ROLLED_BACK],
