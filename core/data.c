@@ -53,6 +53,25 @@
 #include "internal.h"
 #include "io.h"
 
+/*
+ * May RAW cluster `n` be rewritten in place?  Only when the live tree alone
+ * maps it (snapshot_raw_owned): a cluster a snapshot shares is copied
+ * first.  HANGAR_TEETH_SNAPSHOT_NO_COW is for tests/crash only: a
+ * deliberately broken core that rewrites shared clusters in place too, so
+ * a snapshot's contents change under it; the crash-replay harness must
+ * catch it (tests/CMakeLists.txt builds it).
+ */
+static inline bool raw_in_place(const struct container *c, uint64_t n)
+{
+#ifdef HANGAR_TEETH_SNAPSHOT_NO_COW
+	(void)c;
+	(void)n;
+	return true;
+#else
+	return snapshot_raw_owned(c, n);
+#endif
+}
+
 static bool buf_is_zero(const uint8_t *p, size_t n)
 {
 	if (n == 0)
@@ -427,7 +446,7 @@ static int store_squeezed_map(struct container *c, struct object *o,
 		/* incompressible: raw, in place if it already is raw
 		 * (never when encrypted: every write takes a new nonce) */
 		if (old.kind == MAP_KIND_RAW && !c->encrypted &&
-		    snapshot_raw_owned(c, cluster_of(c, old.offset)))
+		    raw_in_place(c, cluster_of(c, old.offset)))
 			return io_pwrite(c->io, data, c->cluster_size,
 					 old.offset);
 		return store_raw_new(c, o, vc, data);
@@ -542,7 +561,7 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 	/* in place only where no snapshot shares the cluster; else the
 	 * cluster is copied below, old bytes and new */
 	if (e.kind == MAP_KIND_RAW && !c->encrypted &&
-	    snapshot_raw_owned(c, cluster_of(c, e.offset))) {
+	    raw_in_place(c, cluster_of(c, e.offset))) {
 		atomic_store(&c->data_dirty, true);
 		return io_pwrite(c->io, data, chunk, e.offset + in);
 	}
@@ -932,7 +951,7 @@ static int object_write_untainted(struct container *c, uint64_t id,
 			struct map_entry e;
 			map_lookup(c, o, vc, &e);
 			if (e.kind != MAP_KIND_RAW ||
-			    !snapshot_raw_owned(c, cluster_of(c, e.offset)))
+			    !raw_in_place(c, cluster_of(c, e.offset)))
 				break;
 			size_t run = c->cluster_size - in;
 			if (run > len - done)
@@ -945,8 +964,7 @@ static int object_write_untainted(struct container *c, uint64_t id,
 					   &n);
 				if (n.kind != MAP_KIND_RAW ||
 				    n.offset != next_off ||
-				    !snapshot_raw_owned(
-					    c, cluster_of(c, n.offset)))
+				    !raw_in_place(c, cluster_of(c, n.offset)))
 					break;
 				size_t more = c->cluster_size;
 				if (more > len - done - run)

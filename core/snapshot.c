@@ -588,6 +588,16 @@ int container_snapshot_delete(struct container *c, const char *name)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
+	/* Store the pending compressed clusters first, while the snapshot
+	 * still shares what they replace: stored by the deleting commit,
+	 * after the counts below drop, a RAW cluster only this snapshot
+	 * shared would pass the ownership test and be rewritten in place
+	 * before that commit is durable -- a crash then showed the
+	 * snapshot with the new bytes (found by tests/crash). */
+	for (size_t i = 0; !ret && i < c->object_num; i++)
+		ret = object_flush_pending(c, c->objects[i]);
+	if (ret)
+		goto out_unlock;
 	uint64_t file_size;
 	ret = io_size(c->io, &file_size);
 	if (!ret)

@@ -7,17 +7,21 @@
  *                    and the switches every piece reads (g_enc, g_master);
  *   crash_model.c    the oracle: a byte-exact model of every object, its
  *                    generation and the save lock (seals, pins, adoption,
- *                    spent fingerprints), and what the model went through
- *                    (g_cover);
+ *                    spent fingerprints), the snapshots (each the model
+ *                    frozen by the commit that took it; rollback), and
+ *                    what the model went through (g_cover);
  *   crash_verify.c   a live or reopened container compared with the model,
  *                    with what unsynced writes may have left (struct allow),
- *                    and sector_teeth, the unit test of that allowance;
+ *                    every snapshot read back strictly, and sector_teeth,
+ *                    the unit test of that allowance;
  *   crash_ops.c      a workload run on a recording memio: each do_* makes
  *                    one public-API call, predicts its return and its
  *                    commits (note_commits) and keeps the model in step;
  *   crash_random.c   the random workloads (op_one) and one_workload;
  *   crash_seq.c      the systematic workloads: every sequence of 1-3
- *                    operations with a flush at each position;
+ *                    operations with a flush at each position, and the
+ *                    snapshot family (sequences with a snapshot create,
+ *                    delete or rollback, on a base holding a snapshot);
  *   crash_replay.c   the crash images built from a run's log and replayed
  *                    (crash_workload): every crash state reopened, checked
  *                    and compared with the model it must show.
@@ -94,10 +98,15 @@ enum cover {
 	COV_STALE,     /* resumes refused -ESTALE */
 	COV_AWAY,      /* images away from a SAVED memory.save rewritten:
 			* an ordinary file again, but never adopted */
-	COV_RESUME_ADOPTED, /* files adopted by the commit a resume makes
+	COV_RESUME_ADOPTED,	/* files adopted by the commit a resume makes
 			     * first */
-	COV_RESUME_BUSY,    /* resumes refused -EBUSY (a file that arrived
+	COV_RESUME_BUSY,	/* resumes refused -EBUSY (a file that arrived
 			     * after the seal is not pinned) */
+	COV_SNAP_CREATED,	/* snapshots taken */
+	COV_SNAP_DELETED,	/* snapshots deleted */
+	COV_ROLLED_BACK,	/* rollbacks */
+	COV_ROLLBACK_SET_ASIDE, /* rollbacks to a snapshot that caught
+				 * memory.save being written (set aside) */
 	COV_NUM
 };
 
@@ -150,6 +159,12 @@ struct mobj {
 };
 
 #define MAX_SPENT FORMAT_MAX_SPENT
+/* snapshots a workload keeps at once (core allows 256; a few cover the
+ * sharing, and each one is read back in every crash state) */
+#define MAX_MSNAP  4
+#define MSNAP_NAME 16
+
+struct msnap;
 
 struct model {
 	struct mobj o[MAX_OBJ];
@@ -157,6 +172,21 @@ struct model {
 	uint64_t gen; /* the container's last committed generation */
 	int nspent;   /* spent images, newest first */
 	struct blob *spent[MAX_SPENT];
+	/* Snapshots, oldest first: each the frozen model of the commit that
+	 * took it (shared, immutable).  snap_pending: the name the next
+	 * commit takes (container_snapshot_create's one commit). */
+	int nsnap;
+	struct msnap *snap[MAX_MSNAP];
+	char snap_pending[MSNAP_NAME];
+};
+
+/* A snapshot: the model as of the commit that took it (its objects,
+ * contents, generations and seals; no snapshots and no spent list of its
+ * own, as a frozen table holds neither). */
+struct msnap {
+	unsigned refs;
+	char name[MSNAP_NAME];
+	struct model m;
 };
 
 /* The model's calls; each one's rule is above its definition in
@@ -190,6 +220,10 @@ bool model_relevant(const struct model *m, int i, const char *name);
 bool model_rename_locked(struct model *m, int i, const char *to);
 int model_recover(struct model *m);
 bool model_equal(const struct model *a, const struct model *b);
+int model_snap_find(const struct model *m, const char *name);
+bool model_snap_perturb(struct model *m);
+void model_snap_delete(struct model *m, int k);
+int model_rollback(struct model *m, int k);
 uint64_t container_generation(struct container *c);
 
 /* ---- a workload run (crash_ops.c) --------------------------------------- */
@@ -230,6 +264,9 @@ struct run {
 	uint64_t base_size;
 	bool diverged; /* the model disagrees with core: crash states skipped */
 	bool verbose;
+	bool snapshots; /* the workload takes, deletes and rolls back to
+			 * snapshots */
+	int snap_ops;	/* snapshot operations it made */
 	int nops;
 };
 
@@ -241,6 +278,7 @@ struct stats {
 	uint64_t commits, enumerated, sampled; /* windows by mode */
 	bool quiet;
 	bool perturb; /* oracle teeth: expect one byte the core never wrote */
+	bool perturb_snap; /* ... in a snapshot */
 };
 
 /* fail_msg - count a failure in `st` and print it (at most MAX_REPORTS,
@@ -274,6 +312,10 @@ void do_seal(struct run *r, struct stats *st);
 void do_resume(struct run *r, struct stats *st);
 void do_discard(struct run *r, struct stats *st);
 void do_reopen(struct run *r, struct stats *st);
+void do_snap_create(struct run *r, struct stats *st, const char *name,
+		    const char *what);
+void do_snap_delete(struct run *r, struct stats *st, int k, const char *what);
+void do_rollback(struct run *r, struct stats *st, int k, const char *what);
 void op_after(struct run *r, struct stats *st, const char *what);
 /*
  * A run's life: run_init (seeded from the seed and the workload's index;
@@ -298,6 +340,9 @@ void run_free(struct run *r);
 int random_nops(uint64_t seed, unsigned w, bool long_mode, bool sanitized);
 void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 		  bool verbose, struct stats *st);
+/* random workloads that made a snapshot operation, and their crash states
+ * (the real run's) */
+extern uint64_t g_snap_random_workloads, g_snap_random_states;
 
 /* ---- the systematic workloads (crash_seq.c) ------------------------------ */
 
@@ -317,6 +362,9 @@ struct seqstats {
 void run_systematic(uint64_t seed, unsigned sample3, bool both,
 		    unsigned enc_every, double deadline, struct stats *st,
 		    struct seqstats *ss);
+void run_systematic_snap(uint64_t seed, unsigned sample3, bool both,
+			 unsigned enc_every, double deadline, struct stats *st,
+			 struct seqstats *ss);
 int run_one_sequence(uint64_t seed, const char *spec, struct stats *st);
 void seq_teeth_on(uint64_t seed, bool broken, struct stats *st);
 void seq_teeth(uint64_t seed, struct stats *st);

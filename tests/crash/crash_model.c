@@ -110,6 +110,14 @@ void model_init(struct model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+static void msnap_put(struct msnap *s)
+{
+	if (s && --s->refs == 0) {
+		model_free(&s->m);
+		free(s);
+	}
+}
+
 void model_free(struct model *m)
 {
 	for (int i = 0; i < m->n; i++) {
@@ -118,6 +126,8 @@ void model_free(struct model *m)
 	}
 	for (int k = 0; k < m->nspent; k++)
 		blob_put(m->spent[k]);
+	for (int k = 0; k < m->nsnap; k++)
+		msnap_put(m->snap[k]);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -136,6 +146,8 @@ void model_copy(struct model *dst, const struct model *src)
 	}
 	for (int k = 0; k < src->nspent; k++)
 		blob_ref(dst->spent[k]);
+	for (int k = 0; k < src->nsnap; k++)
+		dst->snap[k]->refs++;
 }
 
 int model_find(const struct model *m, const char *name)
@@ -438,13 +450,16 @@ int model_seal_fresh(struct model *m, int i, bool check_age)
 	return 0;
 }
 
+static void model_take_pins(struct model *m);
+static void model_snap_take(struct model *m);
+
 /* One commit (container.c commit_run): the new generation for every dirty
  * object, then save_take_pins -- a fresh seal of memory.save takes its
  * pins, a SAVED one adopts the files that arrived since: only files
  * created after the seal (adopt_from), never one that was already there
  * (an image renamed away and rewritten is an ordinary file again, but no
  * arrival).  The workloads hold no open handles, so no file is skipped
- * for a writer. */
+ * for a writer.  Then the snapshot the commit takes, if any. */
 void model_commit(struct model *m)
 {
 	m->gen++;
@@ -454,6 +469,13 @@ void model_commit(struct model *m)
 			m->o[i].dirty = false;
 		}
 	}
+	model_take_pins(m);
+	model_snap_take(m);
+}
+
+/* save_take_pins: a fresh seal takes its pins, a SAVED one adopts. */
+static void model_take_pins(struct model *m)
+{
 	struct mseal *s = model_live_seal(m);
 	if (!s || s->state != SAVE_STATE_SAVED)
 		return;
@@ -475,6 +497,109 @@ void model_commit(struct model *m)
 		s->config_gen = cfg >= 0 ? m->o[cfg].gen : 0;
 		s->pins_pending = false;
 	}
+}
+
+/* The snapshot a commit takes (snapshot.c snapshot_write_pending): the
+ * table as that commit writes it, after the generations and the pins. */
+static void model_snap_take(struct model *m)
+{
+	if (!m->snap_pending[0])
+		return;
+	if (m->nsnap == MAX_MSNAP)
+		abort();
+	struct msnap *s = xmalloc(sizeof(*s));
+	s->refs = 1;
+	snprintf(s->name, sizeof(s->name), "%s", m->snap_pending);
+	m->snap_pending[0] = 0;
+	model_copy(&s->m, m);
+	for (int k = 0; k < s->m.nspent; k++)
+		blob_put(s->m.spent[k]);
+	s->m.nspent = 0;
+	for (int k = 0; k < s->m.nsnap; k++)
+		msnap_put(s->m.snap[k]);
+	s->m.nsnap = 0;
+	m->snap[m->nsnap++] = s;
+}
+
+/* Teeth: snapshot 0 expected with one byte the core never wrote (a copy:
+ * the runs' own snapshots stay as they are).  false: nothing to change. */
+bool model_snap_perturb(struct model *m)
+{
+	if (m->nsnap == 0)
+		return false;
+	struct msnap *old = m->snap[0];
+	for (int i = 0; i < old->m.n; i++) {
+		if (!old->m.o[i].live || old->m.o[i].size == 0)
+			continue;
+		struct msnap *s = xmalloc(sizeof(*s));
+		s->refs = 1;
+		memcpy(s->name, old->name, sizeof(s->name));
+		model_copy(&s->m, &old->m);
+		s->m.o[i].data[s->m.o[i].size / 2] ^= 0x5a;
+		m->snap[0] = s;
+		msnap_put(old);
+		return true;
+	}
+	return false;
+}
+
+int model_snap_find(const struct model *m, const char *name)
+{
+	for (int k = 0; k < m->nsnap; k++)
+		if (strcmp(m->snap[k]->name, name) == 0)
+			return k;
+	return -1;
+}
+
+/* container_snapshot_delete: the snapshot is gone from the next commit
+ * on; the others keep their order. */
+void model_snap_delete(struct model *m, int k)
+{
+	msnap_put(m->snap[k]);
+	memmove(&m->snap[k], &m->snap[k + 1],
+		(size_t)(m->nsnap - k - 1) * sizeof(m->snap[0]));
+	m->nsnap--;
+}
+
+/*
+ * container_snapshot_rollback to snapshot `k`, before its commit: every
+ * object becomes the snapshot's (same identities, names, contents,
+ * generations, flags and seals: nothing dirty), objects created since
+ * disappear; a sealed image the snapshot does not hold (by identity) is
+ * spent (save_object_gone); the spent list and the snapshots stay the
+ * container's.  Then, as at open, a memory.save the snapshot caught
+ * unsealed is set aside (save_recover_incomplete).  Returns the commits
+ * it makes: the rollback's own, plus one inside that rename (see
+ * model_recover).
+ */
+int model_rollback(struct model *m, int k)
+{
+	const struct model *sm = &m->snap[k]->m;
+	for (int i = 0; i < m->n; i++) {
+		struct mobj *o = &m->o[i];
+		if (!o->live)
+			continue;
+		if (o->seal && !(i < sm->n && sm->o[i].live))
+			model_spend(m, o->seal->image->data,
+				    o->seal->image->size);
+		free(o->data);
+		seal_free(o->seal);
+		memset(o, 0, sizeof(*o));
+	}
+	for (int i = 0; i < sm->n; i++) {
+		const struct mobj *so = &sm->o[i];
+		struct mobj *o = &m->o[i];
+		if (!so->live) {
+			o->live = false;
+			snprintf(o->name, sizeof(o->name), "%s", so->name);
+			continue;
+		}
+		*o = *so;
+		o->data = dup_bytes(so->data, so->size);
+		o->cap = so->size;
+		o->seal = seal_dup(so->seal);
+	}
+	return 1 + (model_recover(m) == 2 ? 1 : 0);
 }
 
 /* savelock.c save_before_modify: the transition a data change of `i`
@@ -580,8 +705,12 @@ int model_recover(struct model *m)
 
 bool model_equal(const struct model *a, const struct model *b)
 {
-	if (a->n != b->n || model_state(a) != model_state(b))
+	if (a->n != b->n || model_state(a) != model_state(b) ||
+	    a->nsnap != b->nsnap || strcmp(a->snap_pending, b->snap_pending))
 		return false;
+	for (int k = 0; k < a->nsnap; k++)
+		if (a->snap[k] != b->snap[k])
+			return false;
 	for (int i = 0; i < a->n; i++) {
 		const struct mobj *x = &a->o[i], *y = &b->o[i];
 		if (x->live != y->live)

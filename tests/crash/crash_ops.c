@@ -578,6 +578,58 @@ void do_discard(struct run *r, struct stats *st)
 		note_commits(r, st, "discard", l0, CK_FINAL, NULL, commits);
 }
 
+/* ---- snapshots ----------------------------------------------------------
+ *
+ * Each is one commit of core (snapshot.c): create takes the snapshot BY
+ * that commit (the model freezes itself in model_commit, after the
+ * generations and the pins, as core writes the frozen table), delete and
+ * rollback commit the state without it / rolled back.  A crash shows the
+ * state before or after, whole: the replay checks that every snapshot the
+ * expected commit holds reads exactly as it was taken.
+ */
+
+void do_snap_create(struct run *r, struct stats *st, const char *name,
+		    const char *what)
+{
+	struct model *m = &r->m;
+	int want = model_snap_find(m, name) >= 0 ? -EEXIST : 0;
+	if (!want)
+		snprintf(m->snap_pending, sizeof(m->snap_pending), "%s", name);
+	size_t l0 = r->mio->log_num;
+	int ret = container_snapshot_create(r->c, name);
+	r->snap_ops++;
+	if (check_ret(r, st, what, ret, want))
+		note_commits(r, st, what, l0, CK_FINAL, NULL, want ? 0 : 1);
+	g_cover[COV_SNAP_CREATED] += ret == 0;
+}
+
+void do_snap_delete(struct run *r, struct stats *st, int k, const char *what)
+{
+	char name[MSNAP_NAME];
+	snprintf(name, sizeof(name), "%s", r->m.snap[k]->name);
+	model_snap_delete(&r->m, k);
+	size_t l0 = r->mio->log_num;
+	int ret = container_snapshot_delete(r->c, name);
+	r->snap_ops++;
+	if (check_ret(r, st, what, ret, 0))
+		note_commits(r, st, what, l0, CK_FINAL, NULL, 1);
+	g_cover[COV_SNAP_DELETED] += ret == 0;
+}
+
+void do_rollback(struct run *r, struct stats *st, int k, const char *what)
+{
+	char name[MSNAP_NAME];
+	snprintf(name, sizeof(name), "%s", r->m.snap[k]->name);
+	int commits = model_rollback(&r->m, k);
+	size_t l0 = r->mio->log_num;
+	int ret = container_snapshot_rollback(r->c, name);
+	r->snap_ops++;
+	if (check_ret(r, st, what, ret, 0))
+		note_commits(r, st, what, l0, CK_FINAL, NULL, commits);
+	g_cover[COV_ROLLED_BACK] += ret == 0;
+	g_cover[COV_ROLLBACK_SET_ASIDE] += ret == 0 && commits > 1;
+}
+
 /* close and reopen (recovery at open is recorded too) */
 void do_reopen(struct run *r, struct stats *st)
 {

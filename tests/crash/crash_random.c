@@ -119,6 +119,34 @@ static void op_one(struct run *r, struct stats *st)
 			     strlen(SAVE_IMAGE_NAME)) == 0))
 			away[naway++] = i;
 	}
+	/* Snapshot workloads (half of them): a snapshot taken, deleted or
+	 * rolled back to now and then, so that every other operation also
+	 * meets shared clusters, and rollback meets every save state. */
+	if (r->snapshots && rnd(r, 7) == 0) {
+		unsigned how = (unsigned)rnd(r, 4);
+		if (m->nsnap == 0 || (m->nsnap < MAX_MSNAP && how < 2)) {
+			char name[MSNAP_NAME];
+			if (m->nsnap && rnd(r, 8) == 0) /* -EEXIST */
+				snprintf(name, sizeof(name), "%s",
+					 m->snap[rnd(r, (uint64_t)m->nsnap)]
+						 ->name);
+			else
+				snprintf(name, sizeof(name), "s%d", r->nops);
+			snprintf(what, sizeof(what), "snapshot create %s",
+				 name);
+			do_snap_create(r, st, name, what);
+		} else {
+			int k = (int)rnd(r, (uint64_t)m->nsnap);
+			snprintf(what, sizeof(what), "snapshot %s %s",
+				 how == 3 ? "rollback to" : "delete",
+				 m->snap[k]->name);
+			if (how == 3)
+				do_rollback(r, st, k, what);
+			else
+				do_snap_delete(r, st, k, what);
+		}
+		goto done;
+	}
 	if (seal_active(seal) && rnd(r, 6) == 0) {
 		int img = model_find(m, SAVE_IMAGE_NAME);
 		const char *to = rnd(r, 2) ? "image.old" : pick_name(r);
@@ -308,6 +336,10 @@ static void setup_run(struct run *r, uint64_t seed, unsigned widx)
 	r->opts.cluster_shift = r->shift;
 	r->opts.compress_disks = widx % 8 == 5 || widx % 8 == 6;
 	r->max_size = r->shift == 12 ? 12 * 4096 : 3 * 65536;
+	/* snapshot workloads: 64 KiB clusters (3), compressed disks (6),
+	 * and every one run again encrypted (0, 4: ENC_EVERY is 20) */
+	r->snapshots = widx % 8 == 0 || widx % 8 == 3 || widx % 8 == 4 ||
+		       widx % 8 == 6;
 }
 
 /* The length of random workload `w` (the same for its plain and encrypted
@@ -329,6 +361,8 @@ int random_nops(uint64_t seed, unsigned w, bool long_mode, bool sanitized)
 	return 6 + (int)rnd(&probe, 22);
 }
 
+uint64_t g_snap_random_workloads, g_snap_random_states;
+
 /* One workload: record, replay its crash states. */
 void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 		  bool verbose, struct stats *st)
@@ -337,8 +371,13 @@ void one_workload(uint64_t seed, unsigned widx, int nops, bool broken,
 	setup_run(&r, seed, widx);
 	r.verbose = verbose;
 	run_workload(&r, st, nops);
+	const uint64_t s0 = st->states;
 	if (!r.diverged)
 		run_replay(&r, st, broken);
+	if (r.snap_ops) {
+		g_snap_random_workloads++;
+		g_snap_random_states += st->states - s0;
+	}
 	if (verbose || env_on("HANGAR_CRASH_TRACE"))
 		fprintf(stderr,
 			"w%u: %d ops, %zu log ops, %zu commits, %llu "

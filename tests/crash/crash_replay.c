@@ -217,6 +217,8 @@ static void verify_state(struct window *w, struct stats *st,
 			}
 		}
 	}
+	if (st->perturb_snap)
+		model_snap_perturb(&e);
 	struct allow a = {.r = r,
 			  .from = exp->mut_seq,
 			  .win_end = (size_t)w->s_next,

@@ -5,11 +5,11 @@
 
 /* ---- systematic workloads -------------------------------------------------
  *
- * Every sequence of 1-3 operations from the 14 below, with one flush
- * (container_commit) inserted at each possible position (before the first
- * operation, which on the committed base is no flush at all, between two, or
- * after the last): 14*2 + 196*3 + 2744*4 = 11592 (sequence, position)
- * pairs.
+ * The base family: every sequence of 1-3 operations from the 14 below, with
+ * one flush (container_commit) inserted at each possible position (before
+ * the first operation, which on the committed base is no flush at all,
+ * between two, or after the last): 14*2 + 196*3 + 2744*4 = 11592
+ * (sequence, position) pairs.
  * Each starts from a committed base guest built before recording starts, so
  * only the sequence itself is replayed:
  *
@@ -25,6 +25,12 @@
  * is a shorter sequence anyway).  Sequences that come out identical after
  * normalising (a leading flush is a no-op on the committed base; two flushes
  * in a row are one) run once.
+ *
+ * The snapshot family: every sequence of 1-3 of the 17 operations (the 14
+ * and snapshot-create, snapshot-delete, rollback) with at least one
+ * snapshot operation in it, on the base plus snapshot s0 (seq_setup:
+ * taken of the files as written, or of a saved guest -- a checkpoint --,
+ * then one disk cluster rewritten after it).
  */
 
 enum sop {
@@ -43,15 +49,28 @@ enum sop {
 	S_RENAME,      /* rename, replacing `scratch` while it exists */
 	S_MOVE_IMAGE,  /* memory.save -> image.old, or back (its seal goes
 			  along) */
-	S_NUM
+	S_NUM,	       /* the 14 above: the base family */
+	/* the snapshot family adds: */
+	S_SNAP_CREATE = S_NUM, /* container_snapshot_create s<k+1> */
+	S_SNAP_DELETE,	       /* container_snapshot_delete, the newest */
+	S_ROLLBACK,	       /* container_snapshot_rollback, the newest */
+	S_ALL
 };
 
-static const char *const SOP_NAME[S_NUM] = {
-	"alloc-write", "overwrite",   "compressed-write",
-	"punch",       "truncate-up", "truncate-down",
-	"flush",       "seal",	      "save-delete",
-	"resume",      "create",      "unlink",
-	"rename",      "move-image",
+/* The base a sequence starts from (seq_setup). */
+enum snap_base {
+	SNAP_BASE_NONE,	   /* the base family's: no snapshot */
+	SNAP_BASE_WRITING, /* s0 with memory.save as written (unsealed) */
+	SNAP_BASE_SAVED,   /* s0 of a saved guest: a checkpoint */
+};
+
+static const char *const SOP_NAME[S_ALL] = {
+	"alloc-write",	   "overwrite",	  "compressed-write",
+	"punch",	   "truncate-up", "truncate-down",
+	"flush",	   "seal",	  "save-delete",
+	"resume",	   "create",	  "unlink",
+	"rename",	   "move-image",  "snapshot-create",
+	"snapshot-delete", "rollback",
 };
 
 static void gen_random(struct run *r, uint8_t *buf, size_t len)
@@ -93,7 +112,8 @@ static int seq_find(const struct run *r, const char *const *names, int n)
 }
 
 /* The base guest (recorded, then made the starting point). */
-static void seq_setup(struct run *r, struct stats *st, bool sealed)
+static void seq_setup(struct run *r, struct stats *st, bool sealed,
+		      enum snap_base snap)
 {
 	const uint64_t cs = 1ull << r->shift;
 	static const char *const files[] = {"config", "nvram.fd", "scratch"};
@@ -111,6 +131,23 @@ static void seq_setup(struct run *r, struct stats *st, bool sealed)
 	int img = r->diverged ? -1 : ensure_object(r, st, SAVE_IMAGE_NAME);
 	if (img >= 0)
 		seq_write(r, st, img, 0, 3 * cs, true, "setup image");
+	if (snap != SNAP_BASE_NONE && !r->diverged) {
+		/* the snapshot family's base: snapshot s0 of the files --
+		 * of a saved guest (memory.save sealed first) or with
+		 * memory.save as written --, then disk.raw's cluster 5
+		 * rewritten, so that the live state differs from s0 and
+		 * owns one cluster while s0 shares every other (the first
+		 * overwrite or punch of a sequence copies shared clusters;
+		 * of a saved guest, that write makes the live image stale
+		 * while s0 keeps it resumable); then the seal, if any */
+		if (snap == SNAP_BASE_SAVED)
+			do_seal(r, st);
+		if (!r->diverged)
+			do_snap_create(r, st, "s0", "setup snapshot s0");
+		if (!r->diverged)
+			seq_write(r, st, d, 5 * cs, cs, false,
+				  "setup disk after s0");
+	}
 	if (sealed && !r->diverged)
 		do_seal(r, st);
 	if (!r->diverged)
@@ -251,6 +288,26 @@ static bool seq_op(struct run *r, struct stats *st, enum sop op, int k)
 		}
 		break;
 	}
+	case S_SNAP_CREATE: {
+		if (m->nsnap == MAX_MSNAP)
+			return false;
+		char name[MSNAP_NAME];
+		snprintf(name, sizeof(name), "s%d", k + 1);
+		snprintf(what, sizeof(what), "snapshot-create %s", name);
+		do_snap_create(r, st, name, what);
+		break;
+	}
+	case S_SNAP_DELETE:
+	case S_ROLLBACK:
+		if (m->nsnap == 0)
+			return false;
+		snprintf(what, sizeof(what), "%s %s", SOP_NAME[op],
+			 m->snap[m->nsnap - 1]->name);
+		if (op == S_ROLLBACK)
+			do_rollback(r, st, m->nsnap - 1, what);
+		else
+			do_snap_delete(r, st, m->nsnap - 1, what);
+		break;
 	default:
 		abort();
 	}
@@ -261,8 +318,9 @@ static bool seq_op(struct run *r, struct stats *st, enum sop op, int k)
 /* Record one systematic workload and replay its crash states.  Returns
  * false when the sequence is not meaningful (nothing replayed). */
 static bool seq_workload(uint64_t seed, unsigned widx, const uint8_t *ops,
-			 int n, bool compress, bool sealed, bool broken,
-			 bool verbose, struct stats *st)
+			 int n, bool compress, bool sealed,
+			 enum snap_base snap_base, bool broken, bool verbose,
+			 struct stats *st)
 {
 	struct run r;
 	run_init(&r, seed, widx);
@@ -272,7 +330,7 @@ static bool seq_workload(uint64_t seed, unsigned widx, const uint8_t *ops,
 	r.max_size = 12 * 4096;
 	r.verbose = verbose;
 	run_start(&r);
-	seq_setup(&r, st, sealed);
+	seq_setup(&r, st, sealed, snap_base);
 	bool meaningful = true;
 	if (!r.diverged) {
 		/* the committed base guest becomes the starting point */
@@ -298,10 +356,12 @@ static bool seq_workload(uint64_t seed, unsigned widx, const uint8_t *ops,
 	return meaningful;
 }
 
-/* Pair number `pair` of length `len` (0 .. 13^len*(len+1)-1): the
- * operations with the flush inserted, normalised.  Returns the number of
- * operations (0: nothing left) and a key unique to the normalised list. */
-static int seq_decode(int len, uint32_t pair, uint8_t *out, uint32_t *key)
+/* Pair number `pair` of length `len` (0 .. kinds^len*(len+1)-1) over the
+ * first `kinds` operations: the operations with the flush inserted,
+ * normalised.  Returns the number of operations (0: nothing left) and a
+ * key unique to the normalised list. */
+static int seq_decode(int len, uint32_t pair, uint32_t kinds, uint8_t *out,
+		      uint32_t *key)
 {
 	uint32_t pos = pair % (uint32_t)(len + 1),
 		 idx = pair / (uint32_t)(len + 1);
@@ -310,8 +370,8 @@ static int seq_decode(int len, uint32_t pair, uint8_t *out, uint32_t *key)
 	for (int j = 0; j < len; j++) {
 		if ((uint32_t)j == pos)
 			raw[n++] = S_FLUSH;
-		raw[n++] = (uint8_t)(idx % S_NUM);
-		idx /= S_NUM;
+		raw[n++] = (uint8_t)(idx % kinds);
+		idx /= kinds;
 	}
 	if (pos == (uint32_t)len)
 		raw[n++] = S_FLUSH;
@@ -323,7 +383,7 @@ static int seq_decode(int len, uint32_t pair, uint8_t *out, uint32_t *key)
 	}
 	*key = 0;
 	for (int j = 0; j < m; j++)
-		*key = *key * (S_NUM + 1) + out[j] + 1;
+		*key = *key * (S_ALL + 1) + out[j] + 1;
 	return m;
 }
 
@@ -336,25 +396,35 @@ static void seq_describe(const uint8_t *ops, int n, char *out, size_t len)
 				      SOP_NAME[ops[j]]);
 }
 
-/* Run the systematic workloads: every pair of length 1-2, and of length 3
- * one in `sample3` (seeded, so each run takes another share; 1 = all).
+/* One family of systematic workloads: every pair of length 1-2 over the
+ * first `kinds` operations, and of length 3 one in `sample3` (seeded, so
+ * each run takes another share; 1 = all); `snap`: the snapshot family --
+ * only the sequences with a snapshot operation, on the snapshot base.
  * `both`: each with compression off and on.  `enc_every` (0: none): one
  * meaningful sequence in that many runs again, the same workload (same
  * widx, seed, compression), on an encrypted container. */
-void run_systematic(uint64_t seed, unsigned sample3, bool both,
-		    unsigned enc_every, double deadline, struct stats *st,
-		    struct seqstats *ss)
+static void systematic_family(uint64_t seed, uint32_t kinds, bool snap,
+			      unsigned widx, unsigned sample3, bool both,
+			      unsigned enc_every, double deadline,
+			      struct stats *st, struct seqstats *ss)
 {
 	static uint8_t
-		seen[(S_NUM + 1) * (S_NUM + 1) * (S_NUM + 1) * (S_NUM + 1)];
-	unsigned widx = 3000000;
+		seen[(S_ALL + 1) * (S_ALL + 1) * (S_ALL + 1) * (S_ALL + 1)];
 	const bool trace = env_on("HANGAR_CRASH_SEQ_TRACE");
 	memset(seen, 0, sizeof(seen));
 	for (int len = 1; len <= 3; len++) {
 		uint32_t pairs = (uint32_t)(len + 1);
 		for (int j = 0; j < len; j++)
-			pairs *= S_NUM;
+			pairs *= kinds;
 		for (uint32_t p = 0; p < pairs; p++) {
+			uint8_t ops[4];
+			uint32_t key;
+			int n = seq_decode(len, p, kinds, ops, &key);
+			bool has_snap = false;
+			for (int j = 0; j < n; j++)
+				has_snap |= ops[j] >= S_NUM;
+			if (snap && !has_snap)
+				continue; /* the base family's */
 			ss->pairs++;
 			if (len == 3 && sample3 > 1 &&
 			    mix64(seed ^ (0xC0FFEEull << 32) ^ p) % sample3) {
@@ -365,33 +435,54 @@ void run_systematic(uint64_t seed, unsigned sample3, bool both,
 				ss->out_of_time = true;
 				continue;
 			}
-			uint8_t ops[4];
-			uint32_t key;
-			int n = seq_decode(len, p, ops, &key);
 			if (n == 0 || seen[key]) {
 				ss->dups++;
 				continue;
 			}
 			seen[key] = 1;
-			/* sealed base when it resumes before it seals */
-			bool sealed = false;
-			for (int j = 0; j < n && ops[j] != S_SEAL; j++)
-				if (ops[j] == S_RESUME)
+			/* sealed base when it resumes before it seals (or,
+			 * in the snapshot family, before it rolls back:
+			 * then s0 is of a saved guest, the checkpoint the
+			 * rollback brings back to resume) */
+			bool sealed = false, checkpoint = false;
+			for (int j = 0; j < n && ops[j] != S_SEAL && !sealed &&
+					!checkpoint;
+			     j++) {
+				if (ops[j] == S_ROLLBACK)
+					checkpoint = true;
+				else if (ops[j] == S_RESUME)
 					sealed = true;
+			}
 			char desc[160];
 			seq_describe(ops, n, desc, sizeof(desc));
+			/* the snapshot family: s0 of a saved guest for
+			 * one sequence in two (seeded), unless it resumes
+			 * the live image (sealed after s0) */
+			enum snap_base base = SNAP_BASE_NONE;
+			if (snap)
+				base = checkpoint || (!sealed &&
+						      (mix64(seed ^ key ^
+							     0x5a) &
+						       1))
+					       ? SNAP_BASE_SAVED
+					       : SNAP_BASE_WRITING;
 			for (int v = 0; v < (both ? 2 : 1); v++) {
 				bool compress =
 					both ? v == 1 : (mix64(seed ^ key) & 1);
 				uint64_t s0 = st->states;
 				bool ok = seq_workload(seed, widx++, ops, n,
-						       compress, sealed, false,
-						       false, st);
+						       compress, sealed, base,
+						       false, false, st);
 				if (trace)
 					fprintf(stderr,
-						"seq [%s]%s%s: %s, %llu "
+						"seq [%s]%s%s%s: %s, %llu "
 						"states\n",
-						desc, sealed ? " sealed" : "",
+						desc,
+						base == SNAP_BASE_SAVED
+							? " snapshot-saved"
+						: base ? " snapshot"
+						       : "",
+						sealed ? " sealed" : "",
 						compress ? " compressed" : "",
 						ok ? "run" : "not meaningful",
 						(unsigned long long)(st->states -
@@ -409,8 +500,8 @@ void run_systematic(uint64_t seed, unsigned sample3, bool both,
 				s0 = st->states;
 				g_enc = true;
 				bool eok = seq_workload(seed, widx - 1, ops, n,
-							compress, sealed, false,
-							false, st);
+							compress, sealed, base,
+							false, false, st);
 				g_enc = false;
 				if (!eok)
 					fail_msg(st,
@@ -427,6 +518,25 @@ void run_systematic(uint64_t seed, unsigned sample3, bool both,
 	ss->states = st->states;
 }
 
+/* The base family: every sequence of the 14 base operations. */
+void run_systematic(uint64_t seed, unsigned sample3, bool both,
+		    unsigned enc_every, double deadline, struct stats *st,
+		    struct seqstats *ss)
+{
+	systematic_family(seed, S_NUM, false, 3000000, sample3, both, enc_every,
+			  deadline, st, ss);
+}
+
+/* The snapshot family: every sequence of the 17 operations with at least
+ * one snapshot operation in it, on the snapshot base. */
+void run_systematic_snap(uint64_t seed, unsigned sample3, bool both,
+			 unsigned enc_every, double deadline, struct stats *st,
+			 struct seqstats *ss)
+{
+	systematic_family(seed, S_ALL, true, 5000000, sample3, both, enc_every,
+			  deadline, st, ss);
+}
+
 /* HANGAR_CRASH_SEQ="op,op,..[,sealed][,compressed]": one systematic
  * workload, verbose. */
 int run_one_sequence(uint64_t seed, const char *spec, struct stats *st)
@@ -434,6 +544,7 @@ int run_one_sequence(uint64_t seed, const char *spec, struct stats *st)
 	uint8_t ops[8];
 	int n = 0;
 	bool sealed = false, compress = false;
+	enum snap_base snap = SNAP_BASE_NONE;
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
@@ -450,17 +561,22 @@ int run_one_sequence(uint64_t seed, const char *spec, struct stats *st)
 			g_enc = true;
 			continue;
 		}
+		if (strcmp(t, "snapshot") == 0 ||
+		    strcmp(t, "snapshot-saved") == 0) {
+			snap = t[8] ? SNAP_BASE_SAVED : SNAP_BASE_WRITING;
+			continue;
+		}
 		int k;
-		for (k = 0; k < S_NUM && strcmp(SOP_NAME[k], t); k++)
+		for (k = 0; k < S_ALL && strcmp(SOP_NAME[k], t); k++)
 			;
-		if (k == S_NUM || n == 8) {
+		if (k == S_ALL || n == 8) {
 			fprintf(stderr, "HANGAR_CRASH_SEQ: unknown op %s\n", t);
 			return 2;
 		}
 		ops[n++] = (uint8_t)k;
 	}
-	bool ok = seq_workload(seed, 3000000, ops, n, compress, sealed, false,
-			       true, st);
+	bool ok = seq_workload(seed, 3000000, ops, n, compress, sealed, snap,
+			       false, true, st);
 	if (!ok)
 		fprintf(stderr, "sequence not meaningful\n");
 	return 0;
@@ -479,10 +595,10 @@ void seq_teeth_on(uint64_t seed, bool broken, struct stats *st)
 		for (uint32_t p = 0; p < pairs && st->failures == 0; p++) {
 			uint8_t ops[4];
 			uint32_t key;
-			int n = seq_decode(len, p, ops, &key);
+			int n = seq_decode(len, p, S_NUM, ops, &key);
 			if (n)
 				seq_workload(seed, widx++, ops, n, false, false,
-					     broken, false, st);
+					     SNAP_BASE_NONE, broken, false, st);
 		}
 	}
 }

@@ -117,17 +117,23 @@ static bool read_all(struct container *c, uint64_t id, uint8_t *buf,
 	return true;
 }
 
-/* Read object `id` whole and compare it with `b`, strictly. */
-static bool reads_as(struct container *c, uint64_t id, const struct blob *b)
+/* Read object `id` whole and compare it with `data`, strictly. */
+static bool reads_bytes(struct container *c, uint64_t id, const uint8_t *data,
+			size_t size)
 {
 	struct object_attr at;
-	if (object_getattr(c, id, &at) != 0 || at.size != b->size)
+	if (object_getattr(c, id, &at) != 0 || at.size != size)
 		return false;
-	uint8_t *buf = xmalloc(b->size);
-	bool ok = read_all(c, id, buf, b->size) &&
-		  (b->size == 0 || memcmp(buf, b->data, b->size) == 0);
+	uint8_t *buf = xmalloc(size);
+	bool ok = read_all(c, id, buf, size) &&
+		  (size == 0 || memcmp(buf, data, size) == 0);
 	free(buf);
 	return ok;
+}
+
+static bool reads_as(struct container *c, uint64_t id, const struct blob *b)
+{
+	return reads_bytes(c, id, b->data, b->size);
 }
 
 /* The save lock of container `c` against model `e`: the derived state,
@@ -241,6 +247,103 @@ static bool verify_save(struct container *c, const struct model *e, char *why,
 	return true;
 }
 
+/* Every snapshot of `c` against `e`'s: the same names in the same order
+ * (oldest first), each at the generation that took it, and each read
+ * through its view (container_snapshot_open) holding exactly the frozen
+ * model's objects, sizes, generations and bytes -- strictly, whatever
+ * unsynced writes there were: a snapshot's clusters are never written
+ * again while it exists (copy-on-write of shared clusters), so no crash
+ * can show anything else in them. */
+static bool verify_snapshots(struct container *c, const struct model *e,
+			     char *why, size_t wl)
+{
+	struct snapshot_info *list = NULL;
+	size_t num = 0;
+	bool ok = false;
+
+	if (container_snapshot_list(c, &list, &num) != 0) {
+		snprintf(why, wl, "container_snapshot_list failed");
+		return false;
+	}
+	if (num != (size_t)e->nsnap) {
+		snprintf(why, wl, "%zu snapshots (%s%s), oracle %d (%s%s)", num,
+			 num ? list[0].name : "", num > 1 ? ", ..." : "",
+			 e->nsnap, e->nsnap ? e->snap[0]->name : "",
+			 e->nsnap > 1 ? ", ..." : "");
+		goto out;
+	}
+	for (size_t k = 0; k < num; k++) {
+		const struct msnap *s = e->snap[k];
+		if (strcmp(list[k].name, s->name) != 0 ||
+		    list[k].generation != s->m.gen) {
+			snprintf(why, wl,
+				 "snapshot %zu is %s of generation %llu, "
+				 "oracle %s of %llu",
+				 k, list[k].name,
+				 (unsigned long long)list[k].generation,
+				 s->name, (unsigned long long)s->m.gen);
+			goto out;
+		}
+	}
+	for (size_t k = 0; k < num; k++) {
+		const struct model *sm = &e->snap[k]->m;
+		struct container *v = NULL;
+		struct object_name *names = NULL;
+		size_t nn = 0;
+		int live = 0;
+		if (container_snapshot_open(c, list[k].name, &v) != 0) {
+			snprintf(why, wl, "snapshot %s: open failed",
+				 list[k].name);
+			goto out;
+		}
+		bool sok = object_list(v, &names, &nn) == 0;
+		for (int i = 0; i < sm->n; i++)
+			live += sm->o[i].live;
+		if (!sok || nn != (size_t)live) {
+			snprintf(why, wl, "snapshot %s: %zu objects, oracle %d",
+				 list[k].name, nn, live);
+			sok = false;
+		}
+		for (size_t j = 0; sok && j < nn; j++) {
+			int i = model_find(sm, names[j].name);
+			struct object_attr at;
+			sok = false;
+			if (i < 0) {
+				snprintf(why, wl,
+					 "snapshot %s: %s not in oracle",
+					 list[k].name, names[j].name);
+			} else if (object_getattr(v, names[j].id, &at) != 0 ||
+				   at.generation != sm->o[i].gen) {
+				snprintf(why, wl,
+					 "snapshot %s: %s: generation %llu, "
+					 "oracle %llu",
+					 list[k].name, names[j].name,
+					 (unsigned long long)at.generation,
+					 (unsigned long long)sm->o[i].gen);
+			} else {
+				sok = reads_bytes(v, names[j].id, sm->o[i].data,
+						  sm->o[i].size);
+				if (!sok)
+					snprintf(
+						why, wl,
+						"snapshot %s: %s does not read "
+						"back as it was when taken "
+						"(%zu bytes)",
+						list[k].name, names[j].name,
+						sm->o[i].size);
+			}
+		}
+		free(names);
+		container_snapshot_close(c, v);
+		if (!sok)
+			goto out;
+	}
+	ok = true;
+out:
+	free(list);
+	return ok;
+}
+
 /* Compare container `c` with model `e`.  `a` NULL: byte-exact. */
 bool verify_live(struct container *c, const struct model *e,
 		 const struct allow *a, char *why, size_t wl)
@@ -316,7 +419,7 @@ bool verify_live(struct container *c, const struct model *e,
 			free(cand);
 		}
 	}
-	if (!verify_save(c, e, why, wl))
+	if (!verify_save(c, e, why, wl) || !verify_snapshots(c, e, why, wl))
 		goto out;
 	ok = true;
 out:

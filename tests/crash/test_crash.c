@@ -39,6 +39,11 @@
  */
 #include "crash.h"
 
+/* the snapshot family's length-3 share in the plain run: one in this many */
+#ifndef SNAP_SEQ3
+#define SNAP_SEQ3 12
+#endif
+
 /* ---- driver -------------------------------------------------------------- */
 
 struct crypto_key *g_master; /* crash.h */
@@ -162,6 +167,17 @@ int main(void)
 		(unsigned long long)oteeth.failures,
 		(unsigned long long)oteeth.states);
 
+	/* ... also when the byte is in a snapshot (proves every snapshot is
+	 * read back in the crash states) */
+	struct stats snteeth = {.quiet = teeth.quiet, .perturb_snap = true};
+	for (unsigned w = 0; w < 40 && snteeth.failures == 0; w++)
+		one_workload(seed, 2000000 + w, 12, false, false, &snteeth);
+	fprintf(stderr,
+		"crash teeth: an oracle off by one byte in a snapshot gave "
+		"%llu failures in %llu states (must be > 0)\n",
+		(unsigned long long)snteeth.failures,
+		(unsigned long long)snteeth.states);
+
 	/* ... and both on encrypted containers */
 	struct stats eteeth = {.quiet = teeth.quiet};
 	struct stats eoteeth = {.quiet = teeth.quiet, .perturb = true};
@@ -188,9 +204,11 @@ int main(void)
 	memset(g_cover, 0, sizeof(g_cover));
 	memset(g_cover_why, 0, sizeof(g_cover_why));
 	g_cover_spent = 0;
+	g_snap_random_workloads = g_snap_random_states = 0;
 	unsigned w = 0;
 	bool out_of_time = false;
-	const bool seq_only = env_on("HANGAR_CRASH_SEQ_ONLY");
+	const bool snap_only = env_on("HANGAR_CRASH_SNAP_ONLY");
+	const bool seq_only = env_on("HANGAR_CRASH_SEQ_ONLY") || snap_only;
 	while (!seq_only &&
 	       (st.states < want_states || st.workloads < want_workloads)) {
 		if (now_s() - t0 > budget) {
@@ -230,8 +248,9 @@ int main(void)
 		sample3 = (unsigned)strtoul(s3, NULL, 0);
 	if (sample3 == 0)
 		sample3 = 1;
-	run_systematic(seed, sample3, long_mode, enc_every, t0 + budget, &sq,
-		       &ss);
+	if (!snap_only)
+		run_systematic(seed, sample3, long_mode, enc_every, t0 + budget,
+			       &sq, &ss);
 	if (ss.out_of_time)
 		out_of_time = true;
 	const double dt = now_s() - t0;
@@ -249,17 +268,65 @@ int main(void)
 		(unsigned long long)ss.compressed,
 		(unsigned long long)sq.states, dt - t_random,
 		ss.out_of_time ? " (budget reached: the rest skipped)" : "");
-	st.states += sq.states;
-	st.workloads += sq.workloads;
-	st.failures += sq.failures;
-	st.commits += sq.commits;
-	st.windows += sq.windows;
-	st.enumerated += sq.enumerated;
-	st.sampled += sq.sampled;
-	st.at_next += sq.at_next;
-	st.torn += sq.torn;
-	st.garbage += sq.garbage;
-	st.lenient += sq.lenient;
+
+	/* The snapshot family: every sequence of the 17 operations with a
+	 * snapshot create, delete or rollback in it, on a base holding
+	 * snapshot s0 -- all of length 1-2, of length 3 a seeded 1-in-N
+	 * share (HANGAR_CRASH_SNAP_SEQ3=N; long mode: all), within its own
+	 * budget (HANGAR_CRASH_SNAP_BUDGET, default 50 s) after the rest. */
+	struct stats sn = {0};
+	struct seqstats sns = {0};
+	unsigned snap3 = long_mode ? 1 : sanitized ? 48 : SNAP_SEQ3;
+	const char *n3 = getenv("HANGAR_CRASH_SNAP_SEQ3");
+	if (n3 && n3[0])
+		snap3 = (unsigned)strtoul(n3, NULL, 0);
+	if (snap3 == 0)
+		snap3 = 1;
+	double snap_budget = long_mode ? 3600 : 50;
+	const char *sb = getenv("HANGAR_CRASH_SNAP_BUDGET");
+	if (sb && sb[0])
+		snap_budget = strtod(sb, NULL);
+	const double t_snap0 = now_s();
+	run_systematic_snap(seed, snap3, long_mode, enc_every,
+			    t_snap0 + snap_budget, &sn, &sns);
+	const double dt_snap = now_s() - t_snap0;
+	fprintf(stderr,
+		"crash snapshots: systematic: %llu (sequence, flush position) "
+		"pairs with a snapshot operation (length 3: %s), %llu "
+		"identical after normalising, %llu not meaningful, %llu run "
+		"(%llu of length 1-2, %llu of length 3, %llu run again "
+		"encrypted), %llu states, %.1f s%s; random: %llu workloads "
+		"with snapshot operations, %llu states; all workloads: %llu "
+		"snapshots taken, %llu deleted, %llu rollbacks (%llu setting "
+		"aside a memory.save the snapshot caught being written)\n",
+		(unsigned long long)sns.pairs,
+		snap3 > 1 ? "a seeded 1-in-N share" : "all",
+		(unsigned long long)sns.dups, (unsigned long long)sns.pointless,
+		(unsigned long long)sns.run, (unsigned long long)sns.run12,
+		(unsigned long long)sns.run3, (unsigned long long)sns.enc_run,
+		(unsigned long long)sn.states, dt_snap,
+		sns.out_of_time ? " (budget reached: the rest skipped)" : "",
+		(unsigned long long)g_snap_random_workloads,
+		(unsigned long long)g_snap_random_states,
+		(unsigned long long)g_cover[COV_SNAP_CREATED],
+		(unsigned long long)g_cover[COV_SNAP_DELETED],
+		(unsigned long long)g_cover[COV_ROLLED_BACK],
+		(unsigned long long)g_cover[COV_ROLLBACK_SET_ASIDE]);
+	const double dt_all = now_s() - t0;
+	for (int f = 0; f < 2; f++) {
+		const struct stats *x = f ? &sn : &sq;
+		st.states += x->states;
+		st.workloads += x->workloads;
+		st.failures += x->failures;
+		st.commits += x->commits;
+		st.windows += x->windows;
+		st.enumerated += x->enumerated;
+		st.sampled += x->sampled;
+		st.at_next += x->at_next;
+		st.torn += x->torn;
+		st.garbage += x->garbage;
+		st.lenient += x->lenient;
+	}
 	fprintf(stderr,
 		"crash detail: %llu commits, %llu windows (%llu enumerated, "
 		"%llu sampled), %llu states with the in-flight commit landed, "
@@ -324,21 +391,26 @@ int main(void)
 			 long_mode ? ", compression off and on" : "");
 	printf("crash: %llu states from %llu workloads (%llu random, %llu "
 	       "systematic: sequences of 1-3 ops x flush positions, %llu of "
-	       "length 1-2 + %llu of length 3%s), %llu states on encrypted "
+	       "length 1-2 + %llu of length 3%s; %llu snapshot sequences, "
+	       "%llu states), %llu states on encrypted "
 	       "containers (%llu random + %llu systematic workloads, one in "
 	       "%u run again encrypted), %llu failures, %.1f s\n",
 	       (unsigned long long)st.states, (unsigned long long)st.workloads,
-	       (unsigned long long)(st.workloads - sq.workloads),
+	       (unsigned long long)(st.workloads - sq.workloads - sn.workloads),
 	       (unsigned long long)sq.workloads, (unsigned long long)ss.run12,
 	       (unsigned long long)ss.run3, s3note,
-	       (unsigned long long)(enc_rand_states + ss.enc_states),
-	       (unsigned long long)enc_rand, (unsigned long long)ss.enc_run,
-	       enc_every, (unsigned long long)st.failures, dt);
+	       (unsigned long long)sn.workloads, (unsigned long long)sn.states,
+	       (unsigned long long)(enc_rand_states + ss.enc_states +
+				    sns.enc_states),
+	       (unsigned long long)enc_rand,
+	       (unsigned long long)(ss.enc_run + sns.enc_run), enc_every,
+	       (unsigned long long)st.failures, dt_all);
 	fflush(stdout);
 	crypto_key_free(g_master);
 	CHECK(teeth.failures > 0);
 	CHECK(oteeth.failures > 0);
 	CHECK(steeth.failures > 0);
+	CHECK(snteeth.failures > 0);
 	CHECK(sector_ok);
 	if (enc_every) {
 		CHECK(eteeth.failures > 0);
