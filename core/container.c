@@ -495,8 +495,14 @@ static int commit_run(struct container *c)
 		const bool data = atomic_exchange(&c->data_dirty, false);
 		/* raw data the last commit freed waits for the older slot to
 		 * be retired: one superblock, whose sync covers the data */
-		if (c->alloc.held_num > 0)
-			return container_retire_held(c);
+		if (c->alloc.held_num > 0) {
+			/* idle: what the retire frees goes back to the host
+			 * now too (no commit follows soon to reuse it) */
+			ret = container_retire_held(c);
+			if (!ret)
+				alloc_recycle_flush(&c->alloc, punch_freed, c);
+			return ret;
+		}
 		if (!data)
 			return 0;
 		commit_relax_begin(c);
