@@ -16,7 +16,10 @@
  * for a store that is mounted and served: nobody asked that mount to go,
  * so that stays "already mounted".  Without SECONDS it waits as long as it
  * takes.  The store is free when hangarfs starts, but another process
- * could take it first; hangarfs then fails as without --wait.
+ * could take it first; hangarfs then fails as without --wait.  The global
+ * `hangar --wait[=SECONDS] mount ...` does the same; the parsing and the
+ * waiting are open.c's (cli_wait_parse, cli_wait_turn), shared with every
+ * command that opens a store.
  *
  * umount looks the mount point up in the mount table (libmount:
  * common/mounts.h) first, so a directory that is not mounted, a path that

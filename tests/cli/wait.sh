@@ -5,7 +5,8 @@
 # as core takes the store lock) fails at once without --wait; with
 # --wait=1 it fails after a second naming the holder's PID; with --wait=10
 # it says once which PID it waits for and succeeds once the holder lets go.
-# A reader's shared lock (a long export) is waited for too.  Bad SECONDS
+# A reader's shared lock (a long export) is waited for too; a mounted
+# store is not (the command goes through hangarfs at once).  Bad SECONDS
 # are a usage error.
 source "$(dirname "$0")/../lib.bash"
 cli_setup
@@ -57,6 +58,23 @@ expect_rc 0 "rm --wait (no limit)"
 expect_err "waiting for another process to release it" "--wait says it waits for a reader"
 kill -0 "$HOLDER" 2>/dev/null && fail "removed before the reader let go"
 [ -e st/g2.hangar ] && fail "g2 not removed"
+
+log "a mounted store is not waited for: the command goes through hangarfs"
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null &&
+	[ -n "${HANGARFS:-}" ] && [ -x "$HANGARFS" ]; then
+	unmount_at_exit "$WORK/mnt"
+	h mount st "$WORK/mnt"
+	expect_rc 0 "mount"
+	wait_mounted "$WORK/mnt"
+	h --wait=1 create st g3 --disk 1M
+	expect_rc 0 "create --wait=1 on a mounted store"
+	grep -q waiting "$ERR" && fail "--wait waited for the daemon: $(cat "$ERR")"
+	[ -f "$WORK/mnt/g3/disk.raw" ] || fail "g3 not on the mount"
+	h umount "$WORK/mnt"
+	expect_rc 0 "umount"
+else
+	log "no FUSE here: the mounted case is not tried"
+fi
 
 log "SECONDS is checked"
 h --wait=soon ls st
