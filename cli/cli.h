@@ -354,11 +354,62 @@ struct cli_store {
 };
 
 /*
+ * --wait[=SECONDS]: wait for a busy store, one whose lock another process
+ * holds without serving a mount of it (a `hangar` command at work, or a
+ * hangarfs finishing its final commit after an unmount), instead of
+ * failing.  A store that is mounted and served is never waited for:
+ * commands go through its daemon.  `hangar --wait[=SECONDS] COMMAND` (main.c)
+ * sets it for every store open of the command (cli_store_set_wait);
+ * `hangar mount --wait` has its own option, parsed the same way.
+ */
+#define CLI_WAIT_FOREVER     UINT32_MAX
+#define CLI_WAIT_MAX_SECONDS (366u * 24 * 3600) /* a year: beyond, no limit */
+
+struct cli_wait {
+	bool enabled;
+	uint32_t seconds; /* at most this long; CLI_WAIT_FOREVER: no limit */
+	/* the waiting so far (cli_wait_turn): */
+	bool started;
+	struct timespec start; /* CLOCK_MONOTONIC */
+	pid_t told;	       /* the holder we said we wait for, or -1 */
+};
+
+/* cli_wait_parse - --wait's SECONDS (NULL: no limit) into `out`, enabled,
+ * not started: 0, or -EINVAL for anything but a whole number
+ * 0..CLI_WAIT_MAX_SECONDS (the caller prints CLI_WAIT_PARSE_ERROR). */
+int cli_wait_parse(const char *text, struct cli_wait *out);
+#define CLI_WAIT_PARSE_ERROR                                                   \
+	"--wait=SECONDS: a whole number of seconds, at most a year"
+
+/*
+ * cli_wait_turn - one turn of waiting for `store`, whose lock `holder`
+ * (0: a reader, or a holder that cannot be named) holds without serving a
+ * mount: the first time for a holder, says "waiting for PID n to release
+ * it"; then pauses a tenth of a second and returns 0 (look again).  When
+ * w->seconds have passed, prints that the store is still in use by the
+ * holder and returns -ETIMEDOUT.  -EWOULDBLOCK (nothing printed) when
+ * waiting is not enabled.
+ */
+int cli_wait_turn(struct cli_wait *w, const char *store, pid_t holder);
+
+/*
+ * cli_store_set_wait - how cli_store_open treats a busy store from now on
+ * (`hangar --wait`, main.c; not enabled by default: it fails at once).
+ * cli_store_get_wait - that setting (mount uses it when its own --wait is
+ * not given).  The only state behind them is open.c's copy of `w`.
+ */
+void cli_store_set_wait(const struct cli_wait *w);
+const struct cli_wait *cli_store_get_wait(void);
+
+/*
  * cli_store_open - open the store at `dir` for `access`, printing the error
  * (so callers just return CLI_EXIT_FAIL on failure).  For CLI_ACCESS_WRITE,
  * a store held by another process fails with -EWOULDBLOCK after filling in
  * holder and mountpoint (the caller then prints its mount-side advice with
- * cli_store_refuse_mounted); nothing else is printed in that case.
+ * cli_store_refuse_mounted); nothing else is printed in that case.  With
+ * cli_store_set_wait enabled, a holder that serves no mount is waited for
+ * first (cli_wait_turn), and -ETIMEDOUT (printed) when the time runs out.
+ * A read command never waits: it reads beside the writer.
  */
 int cli_store_open(const char *dir, enum cli_access access,
 		   struct cli_store *out);

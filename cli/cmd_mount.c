@@ -16,7 +16,10 @@
  * for a store that is mounted and served: nobody asked that mount to go,
  * so that stays "already mounted".  Without SECONDS it waits as long as it
  * takes.  The store is free when hangarfs starts, but another process
- * could take it first; hangarfs then fails as without --wait.
+ * could take it first; hangarfs then fails as without --wait.  The global
+ * `hangar --wait[=SECONDS] mount ...` does the same; the parsing and the
+ * waiting are open.c's (cli_wait_parse, cli_wait_turn), shared with every
+ * command that opens a store.
  *
  * umount looks the mount point up in the mount table (libmount:
  * common/mounts.h) first, so a directory that is not mounted, a path that
@@ -50,9 +53,6 @@
 /* How long `hangar umount` waits for hangarfs to let go of the store (the
  * final commit of a big store takes a while; systemd units allow 300 s). */
 #define UMOUNT_WAIT_SECONDS 300u
-/* The longest --wait=SECONDS (a year: beyond it, say "no limit"). */
-#define MOUNT_WAIT_MAX_SECONDS (366u * 24 * 3600)
-#define MOUNT_WAIT_FOREVER     UINT_MAX
 
 void usage_mount(FILE *f)
 {
@@ -169,49 +169,14 @@ out_free:
 	return rc;
 }
 
-/* --wait's SECONDS: a whole number 0..MOUNT_WAIT_MAX_SECONDS. */
-static int mount_parse_wait(const char *text, unsigned *out_seconds)
-{
-	unsigned long value;
-	char *end;
-
-	if (!text) {
-		*out_seconds = MOUNT_WAIT_FOREVER;
-		return 0;
-	}
-	errno = 0;
-	value = strtoul(text, &end, 10);
-	if (text[0] < '0' || text[0] > '9' || *end || errno ||
-	    value > MOUNT_WAIT_MAX_SECONDS)
-		return -EINVAL;
-	*out_seconds = (unsigned)value;
-	return 0;
-}
-
-/* Seconds since `start` (CLOCK_MONOTONIC). */
-static double mount_elapsed(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) +
-	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
-
 /*
  * Whether `store` is free to mount: CLI_EXIT_OK, or CLI_EXIT_FAIL after
- * saying why (mounted at ..., in use by PID n).  With `wait`, a store
- * whose holder serves no mount of it is waited for (the top of this file),
- * at most `wait_seconds` (MOUNT_WAIT_FOREVER: no limit).
+ * saying why (mounted at ..., in use by PID n).  With wait->enabled, a
+ * store whose holder serves no mount of it is waited for (the top of this
+ * file; cli_wait_turn says for whom and gives up after wait->seconds).
  */
-static int mount_store_free(const char *store, bool wait, unsigned wait_seconds)
+static int mount_store_free(const char *store, struct cli_wait *wait)
 {
-	const struct timespec pause = {.tv_sec = 0,
-				       .tv_nsec = 100 * 1000 * 1000};
-	struct timespec start;
-	pid_t told = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		char mounted_at[PATH_MAX];
 		pid_t holder = 0;
@@ -224,28 +189,15 @@ static int mount_store_free(const char *store, bool wait, unsigned wait_seconds)
 		}
 		if (store_lock_holder(store, &holder) != 0 || holder <= 0)
 			return CLI_EXIT_OK;
-		if (!wait) {
+		if (!wait->enabled) {
 			cli_error("%s: store is in use by PID %ld; unmount it "
 				  "or let that command finish first (or "
 				  "mount with --wait)",
 				  store, (long)holder);
 			return CLI_EXIT_FAIL;
 		}
-		if (wait_seconds != MOUNT_WAIT_FOREVER &&
-		    mount_elapsed(&start) >= (double)wait_seconds) {
-			cli_error("%s: store still in use by PID %ld after %u "
-				  "s; unmount it or let that command finish "
-				  "first",
-				  store, (long)holder, wait_seconds);
+		if (cli_wait_turn(wait, store, holder) != 0)
 			return CLI_EXIT_FAIL;
-		}
-		if (holder != told) {
-			cli_note("%s: store is in use; waiting for PID %ld to "
-				 "release it",
-				 store, (long)holder);
-			told = holder;
-		}
-		nanosleep(&pause, NULL);
 	}
 }
 
@@ -264,8 +216,9 @@ int cmd_mount(int argc, char **argv)
 	const char *store, *mnt;
 	char store_buf[PATH_MAX];
 	char *args[8];
-	bool foreground = false, wait = false;
-	unsigned wait_seconds = MOUNT_WAIT_FOREVER;
+	bool foreground = false;
+	/* `hangar --wait mount ...` or `hangar mount --wait` */
+	struct cli_wait wait = *cli_store_get_wait();
 	struct stat st;
 	const char *op[2];
 	int opt, n = 0, exit_code;
@@ -276,12 +229,9 @@ int cmd_mount(int argc, char **argv)
 		if (opt == 'f') {
 			foreground = true;
 		} else if (opt == 'w') {
-			wait = true;
-			if (mount_parse_wait(optarg, &wait_seconds) != 0)
-				return cli_usage_error(
-					usage_mount,
-					"--wait=SECONDS: a whole number of "
-					"seconds, at most a year");
+			if (cli_wait_parse(optarg, &wait) != 0)
+				return cli_usage_error(usage_mount,
+						       CLI_WAIT_PARSE_ERROR);
 		} else if (opt == 'o') {
 			size_t used = strlen(options);
 
@@ -328,7 +278,7 @@ int cmd_mount(int argc, char **argv)
 		cli_error("%s: no such store directory", store);
 		return CLI_EXIT_FAIL;
 	}
-	if (mount_store_free(store, wait, wait_seconds) != CLI_EXIT_OK)
+	if (mount_store_free(store, &wait) != CLI_EXIT_OK)
 		return CLI_EXIT_FAIL;
 	if (!cli_key.keyfile && cli_key.passphrase_fd < 0 &&
 	    !strstr(options, "keyfile=") &&

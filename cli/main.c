@@ -1,7 +1,9 @@
 /*
  * main.c -- `hangar`: the command table and dispatch.
  *
- * `hangar COMMAND [OPTIONS] ARGS...`.  Each command parses its own options
+ * `hangar [--wait[=SECONDS]] COMMAND [OPTIONS] ARGS...`.  The global
+ * --wait is parsed here and handed to open.c with cli_store_set_wait
+ * (cli.h).  Each command parses its own options
  * with getopt_long (argv[0] is the command name) and returns its exit
  * status; this file finds the command, answers `hangar --help`, `hangar
  * help [COMMAND]` and `hangar -V`/`--version` (HANGAR_VERSION: the CMake
@@ -64,10 +66,17 @@ static const struct cli_command commands[] = {
 
 static void usage_main(FILE *f)
 {
-	fprintf(f, "usage: hangar COMMAND [OPTIONS] ARGS...\n"
-		   "       hangar COMMAND --help\n"
-		   "       hangar -V | --version\n\n"
-		   "Commands:\n");
+	fprintf(f,
+		"usage: hangar [--wait[=SECONDS]] COMMAND [OPTIONS] ARGS...\n"
+		"       hangar COMMAND --help\n"
+		"       hangar -V | --version\n\n"
+		"  --wait[=SECONDS]  when another process holds the store "
+		"without serving a\n"
+		"                    mount (a hangar command at work), wait "
+		"until it lets go\n"
+		"                    (at most SECONDS; default: no limit) "
+		"instead of failing\n\n"
+		"Commands:\n");
 	for (size_t i = 0; i < NUM_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
 			commands[i].summary);
@@ -319,6 +328,21 @@ int main(int argc, char **argv)
 		cmd->usage(stdout);
 		return CLI_EXIT_OK;
 	}
+	/* Global options, before the command: --wait[=SECONDS] (cli.h). */
+	while (argc >= 2 && (strcmp(argv[1], "--wait") == 0 ||
+			     strncmp(argv[1], "--wait=", 7) == 0)) {
+		struct cli_wait wait;
+
+		if (cli_wait_parse(argv[1][6] == '=' ? argv[1] + 7 : NULL,
+				   &wait) != 0)
+			return cli_usage_error(usage_main,
+					       CLI_WAIT_PARSE_ERROR);
+		cli_store_set_wait(&wait);
+		argc--;
+		argv++;
+	}
+	if (argc < 2)
+		return cli_usage_error(usage_main, "missing command");
 	if (argv[1][0] == '-')
 		return cli_usage_error(usage_main, "unknown option '%s'",
 				       argv[1]);

@@ -56,6 +56,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -331,9 +332,85 @@ static int store_open_read(const char *dir, enum cli_access access,
 	return 0;
 }
 
+/* `hangar --wait`'s setting for every store open (cli_store_set_wait). */
+static struct cli_wait store_wait;
+
+void cli_store_set_wait(const struct cli_wait *w)
+{
+	store_wait = *w;
+	store_wait.started = false;
+}
+
+const struct cli_wait *cli_store_get_wait(void)
+{
+	return &store_wait;
+}
+
+int cli_wait_parse(const char *text, struct cli_wait *out)
+{
+	unsigned long value;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	out->enabled = true;
+	out->seconds = CLI_WAIT_FOREVER;
+	out->told = -1;
+	if (!text)
+		return 0;
+	errno = 0;
+	value = strtoul(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end || errno ||
+	    value > CLI_WAIT_MAX_SECONDS)
+		return -EINVAL;
+	out->seconds = (uint32_t)value;
+	return 0;
+}
+
+/* Seconds since `start` (CLOCK_MONOTONIC). */
+static double wait_elapsed(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+int cli_wait_turn(struct cli_wait *w, const char *store, pid_t holder)
+{
+	const struct timespec pause = {.tv_sec = 0,
+				       .tv_nsec = 100 * 1000 * 1000};
+	char who[48] = "another process";
+
+	if (!w->enabled)
+		return -EWOULDBLOCK;
+	if (!w->started) {
+		clock_gettime(CLOCK_MONOTONIC, &w->start);
+		w->started = true;
+		w->told = -1;
+	}
+	if (holder > 0)
+		snprintf(who, sizeof(who), "PID %ld", (long)holder);
+	if (w->seconds != CLI_WAIT_FOREVER &&
+	    wait_elapsed(&w->start) >= (double)w->seconds) {
+		cli_error("%s: store still in use by %s after %u s; unmount it "
+			  "or let that command finish first",
+			  store, who, (unsigned)w->seconds);
+		return -ETIMEDOUT;
+	}
+	if (holder != w->told) {
+		cli_note("%s: store is in use; waiting for %s to release it",
+			 store, who);
+		w->told = holder;
+	}
+	nanosleep(&pause, NULL);
+	return 0;
+}
+
 int cli_store_open(const char *dir, enum cli_access access,
 		   struct cli_store *out)
 {
+	struct cli_wait wait = store_wait;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -351,7 +428,7 @@ int cli_store_open(const char *dir, enum cli_access access,
 	    !key_cache.secret.buf) {
 		/* Held by hangarfs? Then it has the key: go through it. */
 		store_fill_holder(dir, out);
-		if (out->holder)
+		if (out->holder && (out->mountpoint[0] || !wait.enabled))
 			return -EWOULDBLOCK;
 	}
 	if (rc == -ENOKEY && !key_cache.secret.buf) {
@@ -362,11 +439,23 @@ int cli_store_open(const char *dir, enum cli_access access,
 			return rc;
 		rc = store_open_once(dir, false, false, &out->store);
 	}
-	if (rc == 0)
-		return 0;
-	if (rc == -EWOULDBLOCK)
-		store_fill_holder(dir, out); /* the caller says who and why */
-	else
+	while (rc == -EWOULDBLOCK) {
+		/* the caller says who and why, unless we wait (--wait) for a
+		 * holder that serves no mount, until it lets go */
+		store_fill_holder(dir, out);
+		if (out->mountpoint[0] || !wait.enabled)
+			return rc;
+		rc = cli_wait_turn(&wait, dir, out->holder);
+		if (rc)
+			return rc;
+		rc = store_open_once(dir, false, false, &out->store);
+		if (rc == 0) { /* ours now: nobody else holds it */
+			out->holder = 0;
+			out->holder_comm[0] = '\0';
+			out->mount_why[0] = '\0';
+		}
+	}
+	if (rc)
 		store_open_complain(dir, rc, true);
 	return rc;
 }

@@ -108,7 +108,11 @@ touch store/web01.hangar store/web02.hangar store/db01.hangar store/.hangar-stor
 expect_completion "status" hangar st
 expect_completion "rename resize resume rm rollback" hangar r
 expect_completion "check clone create" hangar c
-expect_completion "--help --version -V" hangar -
+expect_completion "--help --version --wait -V" hangar -
+# after the global --wait[=SECONDS], as without it
+expect_completion "status" hangar --wait st
+expect_completion "db01 web01 web02" hangar --wait=10 status store ""
+expect_completion "--disk" hangar --wait create store g --di
 expect_completion "--disk" hangar create store g --di
 expect_completion "--json" hangar ls store --j
 expect_completion "db01 web01 web02" hangar status store ""

@@ -89,7 +89,11 @@ for f in -f -d -s -o --help --version; do offers $f hangarfs ${f[1,2]}; done
 
 expect "status" hangar st
 expect "rename resize resume rm rollback" hangar r
-expect "--help --version -V" hangar -
+expect "--help --version --wait -V" hangar -
+# after the global --wait[=SECONDS], as without it
+expect "status" hangar --wait st
+expect "db01 web01 web02" hangar --wait=10 status store ""
+expect "--disk" hangar --wait create store g --di
 expect "--disk" hangar create store g --di
 expect "db01 web01 web02" hangar status store ""
 expect "web01 web02" hangar rm --force store w
