@@ -42,7 +42,12 @@ echo "$GUESTS guests: mount $mount_ms ms, ls -l $ls_ms ms ($lines directories), 
 [ "$mount_ms" -lt 3000 ] || fail "mount took $mount_ms ms"
 [ "$ls_ms" -lt 5000 ] || fail "ls -l took $ls_ms ms"
 [ "$fds" -lt 100 ] || fail "hangarfs holds $fds descriptors after ls -l ($containers containers)"
-[ "$rss_kb" -lt $((64 * 1024)) ] || fail "hangarfs RSS is $((rss_kb / 1024)) MiB after ls -l"
+# An AddressSanitizer build keeps shadow memory and a quarantine of freed
+# blocks: its RSS says nothing about the daemon's own footprint.
+rss_limit_mb=64
+ldd "$HANGARFS" 2>/dev/null | grep -q 'libasan' && rss_limit_mb=512
+[ "$rss_kb" -lt $((rss_limit_mb * 1024)) ] ||
+	fail "hangarfs RSS is $((rss_kb / 1024)) MiB after ls -l (limit $rss_limit_mb MiB)"
 grep -q '^drwx--x--x .* g00007$' "$WORK/ls.out" ||
 	fail "g00007 is not listed with mode 0711: $(grep g00007 "$WORK/ls.out")"
 grep -q '^drwxr-x--- .* g00008$' "$WORK/ls.out" ||
