@@ -71,6 +71,21 @@ static bool clone_skips(const char *name)
 	       strcmp(name, GUEST_INCOMPLETE_MARKER) == 0;
 }
 
+/* The data to copy from `c`'s files `names` (progress's 100 %). */
+static uint64_t clone_data_total(struct container *c,
+				 const struct object_name *names, size_t num)
+{
+	struct object_attr attr;
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < num; i++)
+		if (!clone_skips(names[i].name) &&
+		    object_getattr(c, names[i].id, &attr) == 0)
+			total += copy_object_data_bytes(c, names[i].id,
+							attr.size);
+	return total;
+}
+
 /* Copy the guest directory's attributes, then every file. */
 static int clone_objects(struct container *src, struct container *dst,
 			 bool show_progress, uint64_t *out_data,
@@ -102,11 +117,7 @@ static int clone_objects(struct container *src, struct container *dst,
 		rc = object_list(src, &names, &num);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < num; i++)
-		if (!clone_skips(names[i].name) &&
-		    object_getattr(src, names[i].id, &attr) == 0)
-			total += copy_object_data_bytes(src, names[i].id,
-							attr.size);
+	total = clone_data_total(src, names, num);
 	progress_start_forced(&progress, "clone", total, show_progress);
 	for (size_t i = 0; i < num && !rc; i++) {
 		if (clone_skips(names[i].name)) {
@@ -205,11 +216,7 @@ static int clone_files_mounted(struct container *v, const char *gdir, dev_t dev,
 	rc = object_list(v, &names, &num);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < num; i++)
-		if (!clone_skips(names[i].name) &&
-		    object_getattr(v, names[i].id, &attr) == 0)
-			total += copy_object_data_bytes(v, names[i].id,
-							attr.size);
+	total = clone_data_total(v, names, num);
 	progress_start_forced(&progress, "clone", total, show_progress);
 	for (size_t i = 0; i < num && !rc; i++) {
 		if (clone_skips(names[i].name)) {

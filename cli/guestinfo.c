@@ -159,8 +159,6 @@ int guest_summary_load(struct store *s, const char *name,
 	container_info(c, &out->info);
 	out->save_error = save_lock_status(c, &out->save);
 	rc = container_snapshot_list(c, &out->snapshots, &out->num_snapshots);
-	if (!rc && out->num_snapshots)
-		rc = container_snapshot_space(c, &out->snapshot_bytes);
 	if (rc) {
 		store_guest_put(s, c);
 		guest_summary_cleanup(out);

@@ -423,28 +423,20 @@ int container_reserve_nonces(struct container *c)
 }
 
 /*
- * container_retire_held - a commit of the same tree, superblock only, into the other
- * slot: afterwards both slots map generation G's tree, so the raw data G
+ * container_retire_held - a commit of the same tree, superblock only, into
+ * the other slot (container_reserve_nonces): afterwards both slots map generation G's tree, so the raw data G
  * freed (held: the older slot still mapped it, alloc.c invariant 5) is free.
  * What an idle container does instead of a second commit per flush.  Write
  * lock held; a failed write or sync poisons, as for every superblock.
  */
 int container_retire_held(struct container *c)
 {
-	if (!generation_room(c))
-		return generation_refuse(c);
-	const uint64_t gen = c->generation + 1;
-	const uint64_t now_ns = ts_to_ns(clock_now());
-	const int slot = 1 - c->active_slot;
-	int ret = superblock_commit(c, gen, c->used_committed, now_ns, slot);
-	if (ret)
-		return container_poison(c, ret);
-	c->generation = gen;
-	c->commit_time_ns = now_ns;
-	c->active_slot = slot;
-	alloc_release_held(&c->alloc, punch_freed, c);
-	generation_bound_check(c);
-	return 0;
+	/* the same superblock-only commit as a nonce reservation (which,
+	 * encrypted, it also is) */
+	int ret = container_reserve_nonces(c);
+	if (!ret)
+		alloc_release_held(&c->alloc, punch_freed, c);
+	return ret;
 }
 
 /* The commit proper (steps 1-6 of the design note). */

@@ -263,6 +263,43 @@ struct walk {
 	uint64_t file_size;
 };
 
+/* A committed node read from disk (and verified against its parent's crc
+ * and seal): its entries, and the virtual clusters each entry spans. */
+struct disk_node {
+	struct map_entry *entries;
+	struct map_seal *seals; /* ENCRYPTED, else NULL */
+	uint64_t span;
+};
+
+static void disk_node_free(struct disk_node *dn)
+{
+	free(dn->entries);
+	free(dn->seals);
+}
+
+static int disk_node_read(struct walk *w, uint64_t phys, uint32_t crc,
+			  const struct map_seal *seal, uint16_t level,
+			  uint64_t index, struct disk_node *out)
+{
+	struct container *c = w->c;
+	uint8_t *buf = malloc(c->cluster_size);
+	int ret = -ENOMEM;
+
+	out->entries = malloc(c->fanout * sizeof(*out->entries));
+	out->seals =
+		c->encrypted ? malloc(c->fanout * sizeof(*out->seals)) : NULL;
+	out->span = 1;
+	for (uint16_t l = 0; l < level; l++)
+		out->span *= c->fanout;
+	if (buf && out->entries && (!c->encrypted || out->seals))
+		ret = map_node_read(c, w->owner, phys, crc, seal, level, index,
+				    buf, out->entries, out->seals);
+	free(buf);
+	if (ret)
+		disk_node_free(out);
+	return ret;
+}
+
 /* Reference a cluster a snapshot's tree names, as the loader does for the
  * live tree: a node is never also data, RAW data is never packed. */
 static int sref_data(struct container *c, const struct map_entry *e)
@@ -314,21 +351,12 @@ static int sref_enter_disk(struct walk *w, uint64_t phys, uint32_t crc,
 		return ret;
 	a->bits[cl] |= CLUSTER_COMMITTED;
 	a->bits[cl] &= (uint8_t)~CLUSTER_DATA;
-	uint8_t *buf = malloc(c->cluster_size);
-	struct map_entry *ents = malloc(c->fanout * sizeof(*ents));
-	struct map_seal *seals =
-		c->encrypted ? malloc(c->fanout * sizeof(*seals)) : NULL;
-	if (!buf || !ents || (c->encrypted && !seals)) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = map_node_read(c, w->owner, phys, crc, seal, level, index, buf,
-			    ents, seals);
+	struct disk_node dn;
+	ret = disk_node_read(w, phys, crc, seal, level, index, &dn);
 	if (ret)
-		goto out;
-	uint64_t span = 1;
-	for (uint16_t l = 0; l < level; l++)
-		span *= c->fanout;
+		return ret;
+	const struct map_entry *ents = dn.entries;
+	const struct map_seal *seals = dn.seals;
 	for (uint32_t i = 0; i < c->fanout && !ret; i++) {
 		if (level == 0 && entry_has_data(&ents[i]))
 			ret = sref_data(c, &ents[i]);
@@ -336,12 +364,9 @@ static int sref_enter_disk(struct walk *w, uint64_t phys, uint32_t crc,
 			ret = sref_enter_disk(w, ents[i].offset, ents[i].crc,
 					      seals ? &seals[i] : NULL,
 					      (uint16_t)(level - 1),
-					      index + i * span);
+					      index + i * dn.span);
 	}
-out:
-	free(buf);
-	free(ents);
-	free(seals);
+	disk_node_free(&dn);
 	return ret;
 }
 
@@ -437,21 +462,12 @@ static int plan_leave(struct walk *w, struct leave_plan *p, uint64_t phys,
 	ret = u64_push(&p->unref, &p->unref_num, &p->unref_cap, cl);
 	if (ret)
 		return ret;
-	uint8_t *buf = malloc(c->cluster_size);
-	struct map_entry *ents = malloc(c->fanout * sizeof(*ents));
-	struct map_seal *seals =
-		c->encrypted ? malloc(c->fanout * sizeof(*seals)) : NULL;
-	if (!buf || !ents || (c->encrypted && !seals)) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = map_node_read(c, w->owner, phys, crc, seal, level, index, buf,
-			    ents, seals);
+	struct disk_node dn;
+	ret = disk_node_read(w, phys, crc, seal, level, index, &dn);
 	if (ret)
-		goto out;
-	uint64_t span = 1;
-	for (uint16_t l = 0; l < level; l++)
-		span *= c->fanout;
+		return ret;
+	const struct map_entry *ents = dn.entries;
+	const struct map_seal *seals = dn.seals;
 	for (uint32_t i = 0; i < c->fanout && !ret; i++) {
 		if (level == 0 && entry_has_data(&ents[i]))
 			ret = u64_push(&p->unref, &p->unref_num, &p->unref_cap,
@@ -460,12 +476,9 @@ static int plan_leave(struct walk *w, struct leave_plan *p, uint64_t phys,
 			ret = plan_leave(w, p, ents[i].offset, ents[i].crc,
 					 seals ? &seals[i] : NULL,
 					 (uint16_t)(level - 1),
-					 index + i * span);
+					 index + i * dn.span);
 	}
-out:
-	free(buf);
-	free(ents);
-	free(seals);
+	disk_node_free(&dn);
 	return ret;
 }
 
