@@ -1219,3 +1219,23 @@ out_unlock:
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
+
+/* ---- for share.c (write lock held) -------------------------------------- */
+
+int data_modify_begin(struct container *c, uint64_t id, struct object **out_obj)
+{
+	return modify_begin(c, id, out_obj);
+}
+
+int data_read_cluster(struct container *c, struct object *o, uint64_t vc,
+		      uint8_t *out)
+{
+	return read_cluster(c, o, vc, out);
+}
+
+int data_write_locked(struct container *c, struct object *o, const uint8_t *src,
+		      size_t len, uint64_t offset)
+{
+	int ret = check_range(offset, len, c->cluster_shift);
+	return ret ? ret : write_chunks(c, o, src, len, offset);
+}

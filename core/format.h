@@ -118,9 +118,15 @@ static inline void le64_put(uint8_t *p, uint64_t v)
  * flag IMAGE_TAINTED (FORMAT.md section 4).  Set by a commit whose table
  * holds any of them; containers without them keep the version-1 layout. */
 #define FEATURE_INCOMPAT_IMAGE_SEALS (1ull << 2)
+/* Shared extents: one RAW data cluster may be mapped by several entries of
+ * the live trees (a copy_file_range inside a guest shares clusters instead
+ * of copying them; FORMAT.md section 4, "Shared extents").  Readers without
+ * it would take such a tree for corruption ("cluster referenced twice").
+ * Set by the first commit after a RAW cluster was shared; never cleared. */
+#define FEATURE_INCOMPAT_SHARED_EXTENTS (1ull << 3)
 #define FEATURE_INCOMPAT_KNOWN                                                 \
 	(FEATURE_INCOMPAT_ENCRYPTED | FEATURE_INCOMPAT_IMAGE_SEALS |           \
-	 FEATURE_INCOMPAT_SNAPSHOTS)
+	 FEATURE_INCOMPAT_SNAPSHOTS | FEATURE_INCOMPAT_SHARED_EXTENTS)
 #define FEATURE_RO_COMPAT_KNOWN 0ull
 #define FEATURE_COMPAT_KNOWN	0ull
 

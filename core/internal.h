@@ -404,7 +404,11 @@ struct container {
 	/* legacy (version 1) save record, converted to a seal at load */
 	struct legacy_save *legacy_save;
 	bool table_seals; /* the newest table uses FEATURE_INCOMPAT_IMAGE_SEALS */
-	bool table_snaps;    /* the newest table may hold snapshot records */
+	bool table_snaps; /* the newest table may hold snapshot records */
+	/* FEATURE_INCOMPAT_SHARED_EXTENTS: the live trees may map one RAW
+	 * cluster more than once (set by object_copy_range, write lock; read
+	 * by the loader and the superblock encoder; sticky) */
+	bool shared_extents;
 	struct dir_info dir; /* the guest as a directory */
 	/* snapshots, oldest first (snapshot.c); snap_pending: the one the
 	 * running commit writes a frozen chain for, or NULL */
@@ -548,6 +552,16 @@ int object_fingerprint_locked(struct container *c, struct object *o,
 /* object_fp_drop - forget the per-cluster crcs kept for the fingerprint
  * (the next fingerprint reads the object back). */
 void object_fp_drop(struct object *o);
+
+/* data.c, for share.c (write lock held): write_begin plus the pending
+ * compressed cluster stored; the contents of virtual cluster `vc` ignoring
+ * pend_buf; a write of `len` bytes at `offset` (save transition made). */
+int data_modify_begin(struct container *c, uint64_t id,
+		      struct object **out_obj);
+int data_read_cluster(struct container *c, struct object *o, uint64_t vc,
+		      uint8_t *out);
+int data_write_locked(struct container *c, struct object *o, const uint8_t *src,
+		      size_t len, uint64_t offset);
 
 /* savelock.c (savelock.h has the rules); write lock held unless said */
 struct legacy_save {

@@ -482,14 +482,21 @@ static int load_fail(struct load_ctx *l, int err, const char *what,
 	return err;
 }
 
-/* Reference a cluster found in the tree; shared use only between
- * compressed extents, anything else referenced twice is corruption. */
-static int load_ref(struct load_ctx *l, uint64_t n, bool packed)
+/* Reference a cluster found in the tree (`node`: as a map node, else as
+ * data, `packed` if compressed).  Shared use only between compressed
+ * extents, and between RAW entries when the container has
+ * FEATURE_INCOMPAT_SHARED_EXTENTS; anything else referenced twice -- a
+ * node, a node that is also data, RAW that is also packed -- is
+ * corruption. */
+static int load_ref(struct load_ctx *l, uint64_t n, bool node, bool packed)
 {
 	struct alloc *a = &l->c->alloc;
 	if (n < a->capacity && a->refs[n] > 0) {
 		bool is_packed = a->bits[n] & CLUSTER_PACKED;
-		if (!packed || !is_packed)
+		bool is_data = a->bits[n] & CLUSTER_DATA;
+		bool shared_raw = l->c->shared_extents && !packed &&
+				  !is_packed && is_data;
+		if (node || !((packed && is_packed) || shared_raw))
 			return -EUCLEAN;
 	}
 	int ret = alloc_ref(a, n);
@@ -586,7 +593,7 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 	    phys + c->cluster_size > l->file_size)
 		return load_fail(l, -EUCLEAN, "map node out of bounds", phys);
 	if (refs) {
-		ret = load_ref(l, cluster_of(c, phys), false);
+		ret = load_ref(l, cluster_of(c, phys), true, false);
 		if (ret)
 			return load_fail(l, ret, "map node referenced twice",
 					 phys);
@@ -628,6 +635,7 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 				ret = refs ? load_ref(
 						     l,
 						     cluster_of(c, e->offset),
+						     false,
 						     e->kind ==
 							     MAP_KIND_COMPRESSED)
 					   : 0;

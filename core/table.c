@@ -40,7 +40,9 @@ int superblock_encode(struct container *c, uint8_t *sb, uint64_t generation,
 	le64_put(sb + SB_OFF_INCOMPAT,
 		 (c->encrypted ? FEATURE_INCOMPAT_ENCRYPTED : 0) |
 			 (c->table_seals ? FEATURE_INCOMPAT_IMAGE_SEALS : 0) |
-			 (c->snap_num ? FEATURE_INCOMPAT_SNAPSHOTS : 0));
+			 (c->snap_num ? FEATURE_INCOMPAT_SNAPSHOTS : 0) |
+			 (c->shared_extents ? FEATURE_INCOMPAT_SHARED_EXTENTS
+					    : 0));
 	le64_put(sb + SB_OFF_RO_COMPAT, 0);
 	le64_put(sb + SB_OFF_COMPAT, 0);
 	le32_put(sb + SB_OFF_CLUSTER_SHIFT, c->cluster_shift);
@@ -113,6 +115,7 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 	const bool encrypted = incompat & FEATURE_INCOMPAT_ENCRYPTED;
 	c->table_seals = incompat & FEATURE_INCOMPAT_IMAGE_SEALS;
 	c->table_snaps = incompat & FEATURE_INCOMPAT_SNAPSHOTS;
+	c->shared_extents = incompat & FEATURE_INCOMPAT_SHARED_EXTENTS;
 	if (encrypted) {
 		uint32_t cipher = le32_get(sb + SB_OFF_ENC_CIPHER);
 		uint32_t source = le32_get(sb + SB_OFF_ENC_KEY_SOURCE);
