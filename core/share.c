@@ -23,6 +23,12 @@
  *     RAW cluster twice only with it.  COMPRESSED extents were always
  *     shareable (several extents live in one packed cluster).
  *
+ * The source may also be a file of a snapshot (a read-only view of this
+ * container, snapshot.c): restoring a file from a snapshot with `cp` then
+ * shares the snapshot's clusters too.  They are alive while the snapshot
+ * exists, and the live entry's reference keeps them after it is deleted.
+ * Lock order: the container's write lock, then the view's read lock.
+ *
  * Clusters are shared only when both offsets sit at the same place inside
  * a cluster, the cluster lies wholly inside the range, and the container is
  * not encrypted: an encrypted cluster is authenticated with its object and
@@ -48,17 +54,18 @@
 #define SHARE_MAX_BYTES (1ull << 30)
 #define COPY_MAX_BYTES	(8ull << 20)
 
-/* Make virtual cluster `vd` of `dst` name what cluster `vs` of `src`
- * names (write lock held). */
-static int share_cluster(struct container *c, struct object *src, uint64_t vs,
-			 struct object *dst, uint64_t vd)
+/* Make virtual cluster `vd` of `dst` name what cluster `vs` of `src` (an
+ * object of `sc`: `c` or a snapshot view of it) names (write lock held). */
+static int share_cluster(struct container *c, struct container *sc,
+			 struct object *src, uint64_t vs, struct object *dst,
+			 uint64_t vd)
 {
 	struct map_entry e, old;
 	int ret;
 
 	if (src == dst && vs == vd)
 		return 0;
-	map_lookup(c, src, vs, &e);
+	map_lookup(sc, src, vs, &e);
 	const bool data =
 		e.kind == MAP_KIND_RAW || e.kind == MAP_KIND_COMPRESSED;
 	if (data) {
@@ -81,9 +88,9 @@ static int share_cluster(struct container *c, struct object *src, uint64_t vs,
 /* Copy `len` bytes of `src` at `soff` to `dst` at `doff`, `len` no more
  * than reaches the end of `doff`'s cluster (write lock held).  `cl` is a
  * cluster-sized scratch buffer, `piece` another. */
-static int copy_bytes(struct container *c, struct object *src, uint64_t soff,
-		      struct object *dst, uint64_t doff, size_t len,
-		      uint8_t *cl, uint8_t *piece)
+static int copy_bytes(struct container *c, struct container *sc,
+		      struct object *src, uint64_t soff, struct object *dst,
+		      uint64_t doff, size_t len, uint8_t *cl, uint8_t *piece)
 {
 	const size_t cs = c->cluster_size;
 	size_t got = 0;
@@ -92,7 +99,7 @@ static int copy_bytes(struct container *c, struct object *src, uint64_t soff,
 		size_t in = (size_t)(pos & (cs - 1));
 		size_t n = cs - in < len - got ? cs - in : len - got;
 		int ret =
-			data_read_cluster(c, src, pos >> c->cluster_shift, cl);
+			data_read_cluster(sc, src, pos >> c->cluster_shift, cl);
 		if (ret)
 			return ret;
 		memcpy(piece + got, cl + in, n);
@@ -101,31 +108,39 @@ static int copy_bytes(struct container *c, struct object *src, uint64_t soff,
 	return data_write_locked(c, dst, piece, len, doff);
 }
 
-int object_copy_range(struct container *c, uint64_t src_id, uint64_t src_off,
-		      uint64_t dst_id, uint64_t dst_off, uint64_t len,
-		      uint64_t *out_len)
+int object_copy_range(struct container *c, struct container *src_c,
+		      uint64_t src_id, uint64_t src_off, uint64_t dst_id,
+		      uint64_t dst_off, uint64_t len, uint64_t *out_len)
 {
 	const size_t cs = c->cluster_size;
+	struct container *sc = src_c ? src_c : c;
+	const bool from_view = sc != c;
 	uint8_t *cl = malloc(cs), *piece = malloc(cs);
 	struct object *src, *dst;
 	uint64_t done = 0, shared = 0, copied = 0;
 	int ret;
 
 	*out_len = 0;
+	if (from_view && sc->view_parent != c) {
+		ret = -EXDEV;
+		goto out_free;
+	}
 	if (!cl || !piece) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
 	container_wrlock(c);
+	if (from_view) /* immutable; its lock only for the lookups' sake */
+		pthread_rwlock_rdlock(&sc->lock);
 	ret = data_modify_begin(c, dst_id, &dst);
 	if (ret)
 		goto out_unlock;
-	src = object_find(c, src_id);
+	src = object_find(sc, src_id);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
 	}
-	ret = object_flush_pending(c, src);
+	ret = from_view ? 0 : object_flush_pending(c, src);
 	if (ret || src_off >= src->size || len == 0)
 		goto out_unlock;
 	if (len > src->size - src_off)
@@ -143,8 +158,8 @@ int object_copy_range(struct container *c, uint64_t src_id, uint64_t src_off,
 		if (can_share && in == 0 && len - done >= cs) {
 			if (shared >= SHARE_MAX_BYTES)
 				break;
-			ret = share_cluster(c, src, s >> c->cluster_shift, dst,
-					    d >> c->cluster_shift);
+			ret = share_cluster(c, sc, src, s >> c->cluster_shift,
+					    dst, d >> c->cluster_shift);
 			if (ret)
 				break;
 			shared += cs;
@@ -156,7 +171,7 @@ int object_copy_range(struct container *c, uint64_t src_id, uint64_t src_off,
 		size_t n = cs - in;
 		if (n > len - done)
 			n = (size_t)(len - done);
-		ret = copy_bytes(c, src, s, dst, d, n, cl, piece);
+		ret = copy_bytes(c, sc, src, s, dst, d, n, cl, piece);
 		if (ret)
 			break;
 		copied += n;
@@ -176,6 +191,8 @@ int object_copy_range(struct container *c, uint64_t src_id, uint64_t src_off,
 	}
 	*out_len = done;
 out_unlock:
+	if (from_view)
+		pthread_rwlock_unlock(&sc->lock);
 	pthread_rwlock_unlock(&c->lock);
 out_free:
 	free(cl);

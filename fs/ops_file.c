@@ -553,12 +553,14 @@ void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		err = -EBADF;
 		goto out_reply;
 	}
-	if (handle_data(in) == out->c) {
-		/* two files of one guest: whole clusters are shared */
+	if (in->c == out->c) {
+		/* two files of one guest, or a file of one of its snapshots
+		 * into the guest: whole clusters are shared */
 		uint64_t got = 0;
 		atomic_store(&out->wrote, true);
-		err = object_copy_range(out->c, in->id, (uint64_t)off_in,
-					out->id, (uint64_t)off_out, len, &got);
+		err = object_copy_range(out->c, handle_data(in), in->id,
+					(uint64_t)off_in, out->id,
+					(uint64_t)off_out, len, &got);
 		done = (size_t)got;
 		if (err)
 			handle_log_error(out, "copy_file_range",

@@ -106,7 +106,7 @@ static void copy_both(struct container *c, struct model *m, int fs,
 	uint64_t done = 0;
 	while (done < want) {
 		uint64_t got = 0;
-		CHECK_OK(object_copy_range(c, sid, soff + done, did,
+		CHECK_OK(object_copy_range(c, NULL, sid, soff + done, did,
 					   doff + done, len - done, &got));
 		CHECK(got > 0);
 		done += got;
@@ -117,7 +117,8 @@ static void copy_both(struct container *c, struct model *m, int fs,
 		m->size[fd] = doff + want;
 	uint64_t got = 1;
 	/* at or past the end of the source: nothing, and no error */
-	CHECK_OK(object_copy_range(c, sid, m->size[fs], did, doff, len, &got));
+	CHECK_OK(object_copy_range(c, NULL, sid, m->size[fs], did, doff, len,
+				   &got));
 	CHECK_EQ(got, 0);
 }
 
@@ -256,11 +257,48 @@ static void test_space(void)
 	c = cycle(c, io, 0);
 	expect_model(c, &m);
 
+	/* from a snapshot's view: restore a file by sharing the snapshot's
+	 * clusters, which stay after the snapshot is deleted */
+	static struct model snap;
+	write_both(c, &m, 2, 0, DSIZE, 7);
+	CHECK_OK(container_commit(c));
+	snap = m;
+	CHECK_OK(container_snapshot_create(c, "s"));
+	write_both(c, &m, 2, 0, DSIZE, 8);
+	CHECK_OK(container_commit(c));
+	const uint64_t used_v = used_of(c);
+	struct container *v;
+	uint64_t vid, lid, n = 0, got = 0;
+	CHECK_OK(container_snapshot_open(c, "s", &v));
+	CHECK_OK(object_lookup(v, file_names[2], &vid));
+	CHECK_OK(object_lookup(c, file_names[2], &lid));
+	while (n < DSIZE) {
+		CHECK_OK(object_copy_range(c, v, vid, n, lid, n, DSIZE - n,
+					   &got));
+		CHECK(got > 0);
+		n += got;
+	}
+	CHECK_ERR(object_copy_range(v, NULL, vid, 0, vid, 0, CS, &got), -EROFS);
+	container_snapshot_close(c, v);
+	memcpy(m.bytes[2], snap.bytes[2], DSIZE);
+	expect_model(c, &m);
+	CHECK_OK(container_commit(c));
+	/* the live copy's clusters were freed, nothing was added */
+	CHECK(used_of(c) <= used_v - NCL + 1);
+	CHECK_OK(container_snapshot_delete(c, "s"));
+	c = cycle(c, io, 0);
+	expect_model(c, &m);
+	CHECK_OK(object_unlink(c, file_names[2]));
+	m.present[2] = false;
+	CHECK_OK(container_commit(c));
+	c = cycle(c, io, 0);
+
 	/* one object's ranges may not overlap; disjoint ones may */
 	write_both(c, &m, 2, 0, 4 * CS, 5);
-	uint64_t id, got;
+	uint64_t id;
 	CHECK_OK(object_lookup(c, file_names[2], &id));
-	CHECK_ERR(object_copy_range(c, id, 0, id, CS, 2 * CS, &got), -EINVAL);
+	CHECK_ERR(object_copy_range(c, NULL, id, 0, id, CS, 2 * CS, &got),
+		  -EINVAL);
 	copy_both(c, &m, 2, 0, 2, 4 * CS, 4 * CS);
 	expect_model(c, &m);
 	CHECK_OK(container_close(c));
@@ -388,7 +426,7 @@ static void test_faults(int variant)
 		CHECK_OK(object_lookup(c, file_names[1], &did));
 		memio_fail(io, MEMIO_OP_PWRITE | MEMIO_OP_SYNC, at, -EIO,
 			   false);
-		int ret = object_copy_range(c, sid, 2 * CS, did, 2 * CS,
+		int ret = object_copy_range(c, NULL, sid, 2 * CS, did, 2 * CS,
 					    10 * CS + 7, &got);
 		/* a fault in the copied tail may make the count short, as a
 		 * write's can be: what was done is what must be there */

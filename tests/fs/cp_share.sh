@@ -6,6 +6,8 @@
 #     below why), and a plain cp of a file without holes shares as well, and the container file
 #     grows by metadata only (not by the 40 MiB copied)
 #   - a write to either copy leaves the other as it was (copy-on-write)
+#   - `cp .snapshots/S/FILE FILE` restores by sharing the snapshot's
+#     clusters, which outlive the snapshot
 #   - a copy whose offsets do not line up with clusters is copied, right
 #   - after an unmount `hangar check` finds the store clean and the
 #     container carries the shared-extents feature; a remount reads the
@@ -76,6 +78,19 @@ for so, do, n in plan:
     assert a == b, "bytes differ for %r" % ((so, do, n),)
 os.fsync(dst)
 PY
+
+log "restore a file from a snapshot with cp: shared, not copied"
+mkdir "$G/.snapshots/before" || fail "mkdir snapshot"
+sum_snap=$(md5sum <"$G/full.raw")
+t dd if=/dev/urandom of="$G/full.raw" bs=1M count=8 conv=notrunc,fsync status=none || fail "overwrite full.raw"
+before=$(du -B1 "$STORE/web01.hangar" | cut -f1)
+t cp --sparse=never "$G/.snapshots/before/full.raw" "$G/full.raw" || fail "cp from the snapshot"
+t sync "$G/full.raw"
+[ "$(md5sum <"$G/full.raw")" = "$sum_snap" ] || fail "restored full.raw differs from the snapshot"
+grew=$(($(du -B1 "$STORE/web01.hangar" | cut -f1) - before))
+[ "$grew" -lt $((2 * 1024 * 1024)) ] || fail "the restore was copied: grew by $grew"
+rmdir "$G/.snapshots/before" || fail "rmdir snapshot"
+[ "$(md5sum <"$G/full.raw")" = "$sum_snap" ] || fail "full.raw changed when its snapshot went"
 
 log "check after unmount, then the same bytes after a remount"
 sum_disk=$(md5sum <"$G/disk.raw")

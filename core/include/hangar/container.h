@@ -271,18 +271,20 @@ int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 
 /*
  * object_copy_range - copy up to `len` bytes of object `src_id` at
- * `src_off` to object `dst_id` at `dst_off`, both of this container, as
- * copy_file_range(2) does.  Whole clusters are shared, not copied, where
- * both offsets sit at the same place inside a cluster and the container is
- * not encrypted (the first write to either copy then copies the cluster);
- * the rest is copied.  *out_len is the count done: short at the end of the
- * source, and when one call's limit is reached (call again).  Returns 0 if
- * anything was done, else -EINVAL (overlapping ranges of one object),
- * -ENOENT, -EROFS, -ENOSPC, -EFBIG, -EIO as object_write.
+ * `src_off` to object `dst_id` at `dst_off` of `c`, as copy_file_range(2)
+ * does.  The source is an object of `src_c`: NULL (or `c`) for `c` itself,
+ * or a snapshot view of `c` (container_snapshot_open; else -EXDEV).  Whole
+ * clusters are shared, not copied, where both offsets sit at the same place
+ * inside a cluster and the container is not encrypted (the first write to
+ * either copy then copies the cluster); the rest is copied.  *out_len is
+ * the count done: short at the end of the source, and when one call's
+ * limit is reached (call again).  Returns 0 if anything was done, else
+ * -EINVAL (overlapping ranges of one object), -ENOENT, -EROFS, -ENOSPC,
+ * -EFBIG, -EIO as object_write.
  */
-int object_copy_range(struct container *c, uint64_t src_id, uint64_t src_off,
-		      uint64_t dst_id, uint64_t dst_off, uint64_t len,
-		      uint64_t *out_len);
+int object_copy_range(struct container *c, struct container *src_c,
+		      uint64_t src_id, uint64_t src_off, uint64_t dst_id,
+		      uint64_t dst_off, uint64_t len, uint64_t *out_len);
 
 /* object_truncate - set the size; clusters past it are freed. */
 int object_truncate(struct container *c, uint64_t id, uint64_t size);
