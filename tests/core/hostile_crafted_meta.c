@@ -12,7 +12,8 @@ void crafted_superblock(const struct memio *base)
 
 	for (unsigned bit = 0; bit < 64; bit++) {
 		if ((1ull << bit) == FEATURE_INCOMPAT_IMAGE_SEALS ||
-		    (1ull << bit) == FEATURE_INCOMPAT_SNAPSHOTS)
+		    (1ull << bit) == FEATURE_INCOMPAT_SNAPSHOTS ||
+		    (1ull << bit) == FEATURE_INCOMPAT_SHARED_EXTENTS)
 			continue; /* known, and tested below */
 		m = crafted_fresh(base, &l);
 		uint8_t *sb = m->data + l.sb_off;
@@ -45,6 +46,16 @@ void crafted_superblock(const struct memio *base)
 			 FEATURE_INCOMPAT_SNAPSHOTS);
 	sb_reseal(m->data, l.sb_off);
 	set_case("crafted: snapshot feature without snapshots");
+	crafted_done(m, EXPECT_OPEN, VERIFY_ORACLE, true);
+
+	/* the shared-extents bit on a container that shares nothing: it
+	 * permits shared RAW clusters, never requires them */
+	m = crafted_fresh(base, &l);
+	le64_put(m->data + l.sb_off + SB_OFF_INCOMPAT,
+		 le64_get(m->data + l.sb_off + SB_OFF_INCOMPAT) |
+			 FEATURE_INCOMPAT_SHARED_EXTENTS);
+	sb_reseal(m->data, l.sb_off);
+	set_case("crafted: shared-extents feature without sharing");
 	crafted_done(m, EXPECT_OPEN, VERIFY_ORACLE, true);
 
 	/* the older slot with an unknown feature: the newer one still wins */
