@@ -540,8 +540,7 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 		} else if (op == CONTROL_OP_DISCARD) {
 			ret = save_lock_discard(c);
 		} else {
-			ret = execute_snapshot(c, op, guest, name, peer,
-					       reply);
+			ret = execute_snapshot(c, op, guest, name, peer, reply);
 		}
 		store_guest_put(s, c);
 		break;
@@ -611,7 +610,7 @@ static void serve_one(struct control *ctl, int fd)
 	ret = execute(ctl, op, guest, name, flags, peer_pid(fd), &reply);
 	if (ret == 0 && ctl->changed && op_changes_guest(op))
 		ctl->changed(ctl->changed_arg, op, guest,
-			     words == 4		   ? name
+			     words == 4		    ? name
 			     : op == CONTROL_OP_PIN ? reply.text
 						    : NULL);
 	/* Every error carries a code (control.h) and a sentence. */
