@@ -12,11 +12,15 @@
  * The store is opened read-only (a shared store lock when it is free), and
  * each container is checked under a shared container lock, so nothing
  * changes under the check.  A guest that a live daemon has open read-write
- * is not checked: its blocks change under any reader, so a check could
- * only report false corruption (or miss some); it is reported as "could
- * not check" with the daemon's PID (exit 2 unless errors were found
- * elsewhere).  Guests of a mounted store that the daemon has not opened
- * are checked, and the daemon cannot open them until their check is done.
+ * cannot be checked whole: its blocks change under any reader, so a check
+ * of the file could only report false corruption (or miss some).  It is
+ * checked as of a pin instead (container.h, "Pins"; check_pinned): the
+ * daemon keeps that one committed state while we verify its trees and
+ * read back every data byte, and the output says "as of pin NAME".  When
+ * no pin can be had it is reported as "could not check" with the
+ * daemon's PID (exit 2 unless errors were found elsewhere).  Guests of a
+ * mounted store that the daemon has not opened are checked whole, and the
+ * daemon cannot open them until their check is done.
  *
  * A superblock slot that is not valid is not an error of the container
  * (a crash during a commit tears the slot being written, and the container

@@ -14,13 +14,13 @@
  * guest under a shared container lock, and nothing in the store changes.
  *
  * On a mounted store the container files are the daemon's: it recycles
- * their blocks as it writes, so reading them beside it could copy bytes no
- * committed state ever held.  The export then copies the guest's files
- * from the mount instead (as `hangar import` copies into it), which also
- * includes writes the daemon has not committed yet.  When the mount point
- * cannot be found, a guest the daemon has open read-write is refused with
- * the daemon's PID; one it has not opened is read from its file, under the
- * shared lock.
+ * their blocks as it writes, so reading its live state beside it could
+ * copy bytes no committed state ever held.  The export then reads a pin
+ * the daemon takes for it (export_point_in_time), or, when the daemon
+ * cannot be asked, copies the guest's files from the mount (as `hangar
+ * import` copies into it).  When the mount point cannot be found, a guest
+ * the daemon has open read-write is refused with the daemon's PID; one it
+ * has not opened is read from its file, under the shared lock.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -146,7 +146,8 @@ struct control_mount {
 	dev_t dev;	  /* st_dev of the mount's root */
 	/* Called (may be NULL) after a request succeeded that changed guest
 	 * `guest`: CREATE, DELETE, RESUME, DISCARD, SNAPSHOT_CREATE,
-	 * SNAPSHOT_DELETE and ROLLBACK (`name`: the snapshot's, else NULL),
+	 * SNAPSHOT_DELETE, ROLLBACK, PIN and UNPIN (`name`: the snapshot's
+	 * or pin's, else NULL),
 	 * on the serving thread, with no lock of the store or the control
 	 * held, before the client gets its answer: so the mount can drop
 	 * what its kernel cached of that guest. */
