@@ -18,6 +18,10 @@
  *    before it replies, so the kernel's cached dentries (or its next
  *    request) never find a guest "in use" for rmdir/rename.
  *    An open file handle keeps its reference until release.
+ *  - On a read-only mount, a guest that a read-write mount of the store
+ *    has open is served from a pin (pin.c): guest_acquire hands out the
+ *    pin's read-only view in place of the guest's container, so every op
+ *    reads that one committed state; guest_release gives it back.
  *  - Every low-level op replies exactly once, and reads the same way: a
  *    request (struct hfs_req, req.c) resolves the node, checks its kind and
  *    the read-only mount, takes the guest's container, and replies itself
