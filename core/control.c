@@ -921,7 +921,9 @@ int control_request_name(const char *store_dir, enum control_op op,
 {
 	struct sockaddr_un addr;
 	char *line = NULL;
-	const size_t line_size = CONTROL_LINE_MAX + sizeof(reply->text);
+	/* room for the longest reply (its text and the code before it) */
+	const size_t line_size =
+		CONTROL_LINE_MAX + sizeof(struct control_reply);
 	struct control_reply *scratch = NULL;
 	int dir_fd, fd = -1, ret;
 
