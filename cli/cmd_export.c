@@ -14,13 +14,13 @@
  * guest under a shared container lock, and nothing in the store changes.
  *
  * On a mounted store the container files are the daemon's: it recycles
- * their blocks as it writes, so reading them beside it could copy bytes no
- * committed state ever held.  The export then copies the guest's files
- * from the mount instead (as `hangar import` copies into it), which also
- * includes writes the daemon has not committed yet.  When the mount point
- * cannot be found, a guest the daemon has open read-write is refused with
- * the daemon's PID; one it has not opened is read from its file, under the
- * shared lock.
+ * their blocks as it writes, so reading its live state beside it could
+ * copy bytes no committed state ever held.  The export then reads a pin
+ * the daemon takes for it (export_point_in_time), or, when the daemon
+ * cannot be asked, copies the guest's files from the mount (as `hangar
+ * import` copies into it).  When the mount point cannot be found, a guest
+ * the daemon has open read-write is refused with the daemon's PID; one it
+ * has not opened is read from its file, under the shared lock.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -199,51 +199,55 @@ static int export_mount_one(int src_dir_fd, const char *name, int dir_fd,
 
 /*
  * The store is mounted and the guest may be running: one point in time
- * instead of files copied while they change.  A snapshot is taken through
- * the daemon (one commit: it holds every write completed before it),
- * exported from the store files beside the daemon like `export
- * --snapshot`, and deleted.  *out_tried is false when the daemon cannot be
- * asked (no control socket, or not our daemon to command): then the
- * caller copies through the mount as before.  An export killed midway
- * leaves its snapshot (`hangar snapshot delete` removes it).
+ * instead of files copied while they change.  A pin (container.h, "Pins":
+ * a snapshot named after our PID) is taken through the daemon (one commit:
+ * it holds every write completed before it), exported from the store
+ * files beside the daemon like `export --snapshot`, and dropped.
+ * *out_tried is false when the daemon cannot be asked (no control socket,
+ * or not our daemon to command): then the caller copies through the mount
+ * as before.  An export killed midway leaves its pin, which the daemon
+ * deletes when it next pins that guest or opens it again (our PID is
+ * dead by then).
  */
 static int export_point_in_time(struct cli_store *cs, const char *guest,
 				const char *out_dir, bool force, bool exact,
 				bool show_progress, bool *out_tried)
 {
-	char name[64];
+	char name[72];
 	struct control_reply reply;
 	struct cli_store rs;
 	bool answered;
 	int rc, exit_code = CLI_EXIT_FAIL;
 
-	snprintf(name, sizeof(name), "hangar-export-%ld", (long)getpid());
-	rc = cli_control_name(cs, CONTROL_OP_SNAPSHOT_CREATE, guest, name, 0,
-			      &reply, &answered);
+	rc = cli_control(cs, CONTROL_OP_PIN, guest, 0, &reply, &answered);
 	*out_tried = answered && rc != -EACCES && rc != -EPERM;
 	if (!*out_tried)
 		return CLI_EXIT_FAIL;
+	if (rc == 0 && (strlen(reply.text) >= sizeof(name) ||
+			!container_pin_name_parse(reply.text, NULL)))
+		rc = -EPROTO;
 	if (rc) {
-		cli_error("%s: cannot take a snapshot of %s to export: %s",
-			  cs->dir, guest, cli_control_reason(rc, &reply));
+		cli_error("%s: cannot pin %s to export it: %s", cs->dir, guest,
+			  cli_control_reason(rc, &reply));
 		return CLI_EXIT_FAIL;
 	}
+	memcpy(name, reply.text, strlen(reply.text) + 1);
 	if (cli_store_open(cs->dir, CLI_ACCESS_READ_METADATA, &rs) == 0) {
 		exit_code = export_snapshot(&rs, guest, out_dir, name, NULL,
 					    force, exact, show_progress);
 		if (cli_store_close(&rs) != 0)
 			exit_code = CLI_EXIT_FAIL;
 	}
-	rc = cli_control_name(cs, CONTROL_OP_SNAPSHOT_DELETE, guest, name, 0,
-			      &reply, &answered);
+	rc = cli_control_name(cs, CONTROL_OP_UNPIN, guest, name, 0, &reply,
+			      &answered);
 	if (rc) {
-		cli_error("%s: the snapshot %s taken for the export is left: "
-			  "%s",
+		cli_error("%s: the pin %s taken for the export is left: %s",
 			  cs->dir, name,
 			  answered ? cli_control_reason(rc, &reply)
 				   : cli_strerror(rc));
-		cli_note("remove it with: hangar snapshot delete %s %s %s",
-			 cs->dir, guest, name);
+		cli_note("the daemon deletes it when it next pins %s or opens "
+			 "it again",
+			 guest);
 		exit_code = CLI_EXIT_FAIL;
 	}
 	return exit_code;

@@ -113,6 +113,7 @@ static int snap_report(const struct snap_args *a, int rc,
 {
 	const char *why =
 		reply ? cli_control_reason(rc, reply) : cli_strerror(rc);
+	pid_t pinner = 0;
 
 	if (rc == 0) {
 		if (a->action == SNAP_CREATE)
@@ -132,6 +133,12 @@ static int snap_report(const struct snap_args *a, int rc,
 	} else if (rc == -ENOENT) {
 		cli_error("%s: %s has no snapshot named %s", a->dir, a->guest,
 			  a->name);
+	} else if (rc == -EINVAL && a->action == SNAP_CREATE &&
+		   container_snapshot_name_reserved(a->name)) {
+		cli_error("invalid snapshot name '%s': names starting with %s "
+			  "are reserved for the pins of readers",
+			  a->name, CONTAINER_PIN_PREFIX);
+		return CLI_EXIT_USAGE;
 	} else if (rc == -EINVAL && a->action == SNAP_CREATE) {
 		cli_error("invalid snapshot name '%s': 1-64 bytes of A-Z a-z "
 			  "0-9 . _ -, no leading dot",
@@ -144,6 +151,12 @@ static int snap_report(const struct snap_args *a, int rc,
 		cli_error("%s: %s has as many snapshots as a guest may have "
 			  "(256); delete one first",
 			  a->dir, a->guest);
+	} else if (rc == -EBUSY && a->action == SNAP_DELETE &&
+		   container_pin_name_parse(a->name, &pinner)) {
+		cli_error("%s: snapshot %s of %s is the pin of a reader that "
+			  "is still running (PID %ld)",
+			  a->dir, a->name, a->guest, (long)pinner);
+		cli_note("it goes when that reader is done or dies");
 	} else if (rc == -EBUSY && a->action == SNAP_DELETE) {
 		cli_error("%s: snapshot %s of %s is in use: a file of it is "
 			  "open on the mount",
@@ -166,6 +179,7 @@ static void list_print(const struct snap_args *a,
 		       const struct snapshot_info *list, size_t num)
 {
 	char when[FORMAT_TIME_LEN], age[FORMAT_TIME_LEN];
+	pid_t pinner = 0;
 	int width = 4;
 
 	if (a->json) {
@@ -191,6 +205,10 @@ static void list_print(const struct snap_args *a,
 				cli_json_u64(list[i].generation));
 			json_object_object_add(o, "created",
 					       cli_json_time(list[i].created));
+			if (container_pin_name_parse(list[i].name, &pinner))
+				json_object_object_add(
+					o, "pin_pid",
+					json_object_new_int64(pinner));
 			json_object_array_add(arr, o);
 		}
 		(void)cli_json_print(root);
@@ -201,10 +219,17 @@ static void list_print(const struct snap_args *a,
 			width = (int)strlen(list[i].name);
 	if (num)
 		printf("%-*s  %-19s  %s\n", width, "NAME", "CREATED", "AGE");
-	for (size_t i = 0; i < num; i++)
-		printf("%-*s  %-19s  %s\n", width, list[i].name,
+	for (size_t i = 0; i < num; i++) {
+		char pin[64] = "";
+
+		/* a reader's pin (container.h): say whose */
+		if (container_pin_name_parse(list[i].name, &pinner))
+			snprintf(pin, sizeof(pin), "  (pin of reader PID %ld)",
+				 (long)pinner);
+		printf("%-*s  %-19s  %s%s\n", width, list[i].name,
 		       format_time(when, list[i].created),
-		       format_age(age, list[i].created));
+		       format_age(age, list[i].created), pin);
+	}
 }
 
 /* The store is held by a daemon: ask it.  *out_exit is set unless nobody

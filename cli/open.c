@@ -547,7 +547,8 @@ int cli_control_name(const struct cli_store *cs, enum control_op op,
 	*out_answered = rc == 0 || reply->code != CONTROL_REASON_NONE;
 	/* Snapshot requests commit in core; a list changes nothing. */
 	if (rc == 0 && op != CONTROL_OP_COMMIT && op != CONTROL_OP_DELETE &&
-	    op != CONTROL_OP_SNAPSHOT_LIST) {
+	    op != CONTROL_OP_SNAPSHOT_LIST && op != CONTROL_OP_PIN &&
+	    op != CONTROL_OP_UNPIN) {
 		/* Durable before we say so, as store_close would make it. */
 		rc = control_request(cs->dir, CONTROL_OP_COMMIT, "-", 0, reply);
 		if (rc && reply->code == CONTROL_REASON_NONE) {

@@ -84,8 +84,10 @@ static const char *const op_names[] = {
 	[CONTROL_OP_SNAPSHOT_DELETE] = "snapshot-delete",
 	[CONTROL_OP_ROLLBACK] = "rollback",
 	[CONTROL_OP_SNAPSHOT_LIST] = "snapshot-list",
+	[CONTROL_OP_PIN] = "pin",
+	[CONTROL_OP_UNPIN] = "unpin",
 };
-#define OP_LAST CONTROL_OP_SNAPSHOT_LIST
+#define OP_LAST CONTROL_OP_UNPIN
 
 static const char *control_op_name(enum control_op op)
 {
@@ -105,7 +107,8 @@ static bool op_changes_guest(enum control_op op)
 static bool op_takes_name(enum control_op op)
 {
 	return op == CONTROL_OP_SNAPSHOT_CREATE ||
-	       op == CONTROL_OP_SNAPSHOT_DELETE || op == CONTROL_OP_ROLLBACK;
+	       op == CONTROL_OP_SNAPSHOT_DELETE || op == CONTROL_OP_ROLLBACK ||
+	       op == CONTROL_OP_UNPIN;
 }
 
 static const char *const reason_names[] = {
@@ -125,6 +128,7 @@ static const char *const reason_names[] = {
 	[CONTROL_REASON_OTHER] = "other",
 	[CONTROL_REASON_NO_SNAPSHOT] = "no-snapshot",
 	[CONTROL_REASON_SNAPSHOT_OPEN] = "snapshot-open",
+	[CONTROL_REASON_PINNED] = "pinned",
 };
 #define REASON_COUNT (sizeof(reason_names) / sizeof(reason_names[0]))
 
@@ -255,6 +259,17 @@ static bool peer_gone(int fd)
 	       (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
+/* The client's PID as the kernel reports it (0 if it cannot tell). */
+static pid_t peer_pid(int fd)
+{
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0)
+		return 0;
+	return cred.pid;
+}
+
 static bool peer_allowed(int fd)
 {
 	struct ucred cred;
@@ -370,16 +385,22 @@ out_bad:
 
 /* A snapshot request on guest `guest`'s container `c`. */
 static int execute_snapshot(struct container *c, enum control_op op,
-			    const char *guest, const char *name,
+			    const char *guest, const char *name, pid_t peer,
 			    struct control_reply *reply)
 {
 	struct timespec pause = {0, CONTROL_SNAPSHOT_PAUSE_MS * 1000000L};
+	pid_t pinner = 0;
 	int ret = -EINVAL;
 
 	switch (op) {
 	case CONTROL_OP_SNAPSHOT_CREATE:
 		ret = container_snapshot_create(c, name);
-		if (ret == -EINVAL)
+		if (ret == -EINVAL && container_snapshot_name_reserved(name))
+			reply_set(reply, CONTROL_REASON_BAD_NAME,
+				  "snapshot names starting with %s are "
+				  "reserved for the pins of readers",
+				  CONTAINER_PIN_PREFIX);
+		else if (ret == -EINVAL)
 			reply_set(reply, CONTROL_REASON_BAD_NAME,
 				  "invalid snapshot name '%s' (1-64 of "
 				  "A-Z a-z 0-9 . _ -, no leading dot)",
@@ -395,11 +416,33 @@ static int execute_snapshot(struct container *c, enum control_op op,
 			nanosleep(&pause, NULL);
 			pause.tv_nsec *= 2;
 		}
-		if (ret == -EBUSY)
+		if (ret == -EBUSY && container_pin_name_parse(name, &pinner))
+			reply_set(reply, CONTROL_REASON_PINNED,
+				  "snapshot %s of %s is the pin of a reader "
+				  "that is still running (PID %ld); it goes "
+				  "when that reader is done or dies",
+				  name, guest, (long)pinner);
+		else if (ret == -EBUSY)
 			reply_set(reply, CONTROL_REASON_SNAPSHOT_OPEN,
 				  "a file of snapshot %s of %s is open on the "
 				  "mount",
 				  name, guest);
+		break;
+	case CONTROL_OP_PIN:
+		ret = container_pin_create(c, peer, reply->text,
+					   sizeof(reply->text));
+		break;
+	case CONTROL_OP_UNPIN:
+		for (int i = 0; i < CONTROL_SNAPSHOT_TRIES; i++) {
+			ret = container_pin_delete(c, name);
+			if (ret != -EBUSY || i + 1 == CONTROL_SNAPSHOT_TRIES)
+				break;
+			nanosleep(&pause, NULL);
+			pause.tv_nsec *= 2;
+		}
+		if (ret == -EINVAL)
+			reply_set(reply, CONTROL_REASON_BAD_NAME,
+				  "%s is no pin's name", name);
 		break;
 	case CONTROL_OP_ROLLBACK:
 		ret = container_snapshot_rollback(c, name);
@@ -413,7 +456,8 @@ static int execute_snapshot(struct container *c, enum control_op op,
 	default:
 		break;
 	}
-	if (ret == -ENOENT && op != CONTROL_OP_SNAPSHOT_LIST)
+	if (ret == -ENOENT && op != CONTROL_OP_SNAPSHOT_LIST &&
+	    op != CONTROL_OP_PIN)
 		reply_set(reply, CONTROL_REASON_NO_SNAPSHOT,
 			  "%s has no snapshot named %s", guest, name);
 	return ret;
@@ -421,7 +465,7 @@ static int execute_snapshot(struct container *c, enum control_op op,
 
 /* Carry out request `op` for `guest`; the reason (if any) into `reply`. */
 static int execute(struct control *ctl, enum control_op op, const char *guest,
-		   const char *name, unsigned flags,
+		   const char *name, unsigned flags, pid_t peer,
 		   struct control_reply *reply)
 {
 	struct store *s = ctl->store;
@@ -476,6 +520,8 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 	case CONTROL_OP_SNAPSHOT_DELETE:
 	case CONTROL_OP_ROLLBACK:
 	case CONTROL_OP_SNAPSHOT_LIST:
+	case CONTROL_OP_PIN:
+	case CONTROL_OP_UNPIN:
 		ret = store_guest_get(s, guest, &c);
 		if (ret) {
 			if (ret == -ENOENT)
@@ -494,7 +540,7 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 		} else if (op == CONTROL_OP_DISCARD) {
 			ret = save_lock_discard(c);
 		} else {
-			ret = execute_snapshot(c, op, guest, name, reply);
+			ret = execute_snapshot(c, op, guest, name, peer, reply);
 		}
 		store_guest_put(s, c);
 		break;
@@ -561,10 +607,12 @@ static void serve_one(struct control *ctl, int fd)
 	 * then it is not carried out. */
 	if (peer_gone(fd))
 		return;
-	ret = execute(ctl, op, guest, name, flags, &reply);
+	ret = execute(ctl, op, guest, name, flags, peer_pid(fd), &reply);
 	if (ret == 0 && ctl->changed && op_changes_guest(op))
 		ctl->changed(ctl->changed_arg, op, guest,
-			     words == 4 ? name : NULL);
+			     words == 4		    ? name
+			     : op == CONTROL_OP_PIN ? reply.text
+						    : NULL);
 	/* Every error carries a code (control.h) and a sentence. */
 	if (ret && reply.code == CONTROL_REASON_NONE)
 		reply.code = CONTROL_REASON_ERRNO;
@@ -873,7 +921,9 @@ int control_request_name(const char *store_dir, enum control_op op,
 {
 	struct sockaddr_un addr;
 	char *line = NULL;
-	const size_t line_size = CONTROL_LINE_MAX + sizeof(reply->text);
+	/* room for the longest reply (its text and the code before it) */
+	const size_t line_size =
+		CONTROL_LINE_MAX + sizeof(struct control_reply);
 	struct control_reply *scratch = NULL;
 	int dir_fd, fd = -1, ret;
 

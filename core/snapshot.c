@@ -47,6 +47,8 @@
  * its readers.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,7 +536,8 @@ static int writable(struct container *c)
 	return c->poisoned;
 }
 
-int container_snapshot_create(struct container *c, const char *name)
+/* Take snapshot `name` (valid, reserved or not). */
+static int snapshot_create_named(struct container *c, const char *name)
 {
 	int ret;
 
@@ -581,7 +584,8 @@ out_unlock:
 	return ret;
 }
 
-int container_snapshot_delete(struct container *c, const char *name)
+/* Delete snapshot `name` (reserved or not). */
+static int snapshot_delete_named(struct container *c, const char *name)
 {
 	struct leave_plan plan = {0};
 	struct container *v = NULL;
@@ -643,6 +647,135 @@ out_unlock:
 	free(plan.dec);
 	free(plan.unref);
 	return ret;
+}
+
+/* ---- pins ----------------------------------------------------------------
+ *
+ * A pin is a snapshot a reader beside the writer holds (container.h): its
+ * name carries the reader's PID, so the writer can tell a pin whose reader
+ * died and delete it.  Users cannot take or delete live pins by name.
+ */
+
+bool container_pin_name_parse(const char *name, pid_t *out_pid)
+{
+	const size_t prefix = strlen(CONTAINER_PIN_PREFIX);
+	unsigned long long pid = 0, n = 0;
+	const char *p;
+	char *end;
+
+	if (strncmp(name, CONTAINER_PIN_PREFIX, prefix) != 0)
+		return false;
+	p = name + prefix;
+	if (*p < '1' || *p > '9')
+		return false;
+	pid = strtoull(p, &end, 10);
+	if (*end != '-' || end[1] < '1' || end[1] > '9' || pid > INT32_MAX)
+		return false;
+	n = strtoull(end + 1, &end, 10);
+	if (*end != '\0' || n == 0)
+		return false;
+	if (out_pid)
+		*out_pid = (pid_t)pid;
+	return true;
+}
+
+bool container_snapshot_name_reserved(const char *name)
+{
+	return strncmp(name, CONTAINER_PIN_PREFIX,
+		       strlen(CONTAINER_PIN_PREFIX)) == 0;
+}
+
+/* Whether process `pid` is alive on this host (EPERM: alive, not ours). */
+static bool pin_owner_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int container_snapshot_create(struct container *c, const char *name)
+{
+	if (container_snapshot_name_reserved(name))
+		return -EINVAL;
+	return snapshot_create_named(c, name);
+}
+
+int container_snapshot_delete(struct container *c, const char *name)
+{
+	pid_t pid;
+
+	if (container_pin_name_parse(name, &pid) && pin_owner_alive(pid))
+		return -EBUSY; /* its reader is still reading */
+	return snapshot_delete_named(c, name);
+}
+
+int container_pin_reap(struct container *c, unsigned *out_reaped)
+{
+	struct snapshot_info *list = NULL;
+	unsigned reaped = 0;
+	size_t num = 0;
+	pid_t pid;
+	int ret = container_snapshot_list(c, &list, &num);
+
+	for (size_t i = 0; !ret && i < num; i++) {
+		if (!container_pin_name_parse(list[i].name, &pid) ||
+		    pin_owner_alive(pid))
+			continue;
+		ret = snapshot_delete_named(c, list[i].name);
+		if (ret == -ENOENT || ret == -EBUSY)
+			ret = 0; /* gone meanwhile, or a view of it is open */
+		else if (ret == 0)
+			reaped++;
+	}
+	free(list);
+	if (out_reaped)
+		*out_reaped = reaped;
+	return ret;
+}
+
+int container_pin_create(struct container *c, pid_t pid, char *out_name,
+			 size_t name_len)
+{
+	struct snapshot_info *list = NULL;
+	unsigned long long next = 1;
+	char name[FORMAT_SNAPSHOT_NAME_MAX + 1];
+	size_t num = 0;
+	pid_t owner;
+	int ret;
+
+	if (pid <= 0)
+		return -EINVAL;
+	ret = container_pin_reap(c, NULL);
+	if (!ret)
+		ret = container_snapshot_list(c, &list, &num);
+	if (ret)
+		return ret;
+	/* one more than the highest pin this PID holds */
+	for (size_t i = 0; i < num; i++) {
+		const char *dash;
+
+		if (!container_pin_name_parse(list[i].name, &owner) ||
+		    owner != pid)
+			continue;
+		dash = strrchr(list[i].name, '-');
+		unsigned long long n = strtoull(dash + 1, NULL, 10);
+		if (n >= next)
+			next = n + 1;
+	}
+	free(list);
+	snprintf(name, sizeof(name), "%s%ld-%llu", CONTAINER_PIN_PREFIX,
+		 (long)pid, next);
+	if (strlen(name) >= name_len)
+		return -ENAMETOOLONG;
+	ret = snapshot_create_named(c, name);
+	if (!ret)
+		snprintf(out_name, name_len, "%s", name);
+	return ret;
+}
+
+int container_pin_delete(struct container *c, const char *name)
+{
+	if (!container_pin_name_parse(name, NULL))
+		return -EINVAL;
+	return snapshot_delete_named(c, name);
 }
 
 int container_snapshot_list(struct container *c, struct snapshot_info **out,

@@ -1031,6 +1031,10 @@ int store_guest_get_why(struct store *s, const char *name,
 	} else {
 		guest_refusal_of_file(ret, why);
 	}
+	/* Pins whose readers died (a killed hangarfs -o ro, a killed export)
+	 * go at the first read-write open: container.h, "Pins". */
+	if (!ret && !s->read_only)
+		(void)container_pin_reap(c, NULL);
 	pthread_mutex_lock(&s->lock);
 	if (ret) {
 		guest_forget(s, g);
@@ -1058,6 +1062,59 @@ void store_guest_put(struct store *s, struct container *c)
 	if (g && g->ns_busy)
 		pthread_cond_broadcast(&s->guest_cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* How often store_snapshot_open_beside tries again when the writer
+ * recycled a block of the state it was reading. */
+#define STORE_BESIDE_TRIES 8
+
+int store_snapshot_open_beside(struct store *s, const char *name,
+			       const char *snap, struct container **out_guest,
+			       struct container **out_view)
+{
+	char file[GUESTFILE_NAME_MAX];
+	struct container_options copts = {.read_only = true,
+					  .master = s->master};
+	struct container *c = NULL;
+	struct io *io = NULL;
+	int ret = -EINVAL;
+
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	guestfile_name(name, file);
+	for (int i = 0; i < STORE_BESIDE_TRIES; i++) {
+		/* No container lock: the writer holds it.  The newest
+		 * committed superblock names the snapshot; a block the writer
+		 * recycled since fails its checksum and we read again. */
+		ret = io_file_openat(s->dir_fd, file, O_RDONLY, &io);
+		if (ret)
+			return ret == -ELOOP ? -ENOENT : ret;
+		ret = container_open_why(io, &copts, &c, NULL);
+		if (ret) {
+			io_close(io);
+			if (ret == -EBADMSG || ret == -EUCLEAN)
+				continue;
+			return ret;
+		}
+		ret = container_snapshot_open(c, snap, out_view);
+		if (ret == 0) {
+			*out_guest = c;
+			return 0;
+		}
+		(void)container_close(c);
+		if (ret != -EBADMSG && ret != -EUCLEAN)
+			return ret;
+	}
+	return ret;
+}
+
+void store_snapshot_close_beside(struct container *guest,
+				 struct container *view)
+{
+	if (!guest)
+		return;
+	container_snapshot_close(guest, view);
+	(void)container_close(guest); /* read-only: nothing to commit */
 }
 
 /* Read guest `name`'s directory attributes from its file's committed

@@ -76,11 +76,12 @@ static void guest_log_refused(struct hfs *fs, const char *name, int err,
 		hfs_strerror(hfs_errno(err)));
 }
 
-int guest_acquire(struct hfs *fs, struct node *guest,
+int guest_acquire(struct hfs *fs, struct node *guest, bool fresh,
 		  char out_name[HFS_GUEST_NAME_MAX], struct container **out_c)
 {
 	struct container_refusal refusal;
-	int err;
+	char why[512];
+	int err, pin_err;
 
 	if (guest->kind != NODE_GUEST)
 		return -ENOTDIR;
@@ -88,6 +89,21 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 	err = store_guest_get_why(fs->store, out_name, out_c, &refusal);
 	if (err == 0)
 		return 0;
+	if (err == -EBUSY && fs->read_only &&
+	    refusal.code == CONTAINER_REFUSAL_LOCKED) {
+		/* the writer has it: its state as of a pin (pin.c) */
+		pin_err = pin_acquire(fs, out_name, fresh, out_c, why,
+				      sizeof(why));
+		if (pin_err == 0)
+			return 0;
+		if (why[0] && nodes_guest_corrupt_once(guest)) {
+			guest_log_refused(fs, out_name, err, &refusal);
+			log_object(LOG_ERR, out_name, NULL,
+				   "%s: no stable view of it either: %s",
+				   out_name, why);
+		}
+		return err;
+	}
 	if (refusal.code != CONTAINER_REFUSAL_NONE &&
 	    nodes_guest_corrupt_once(guest))
 		guest_log_refused(fs, out_name, err, &refusal);
@@ -96,7 +112,8 @@ int guest_acquire(struct hfs *fs, struct node *guest,
 
 void guest_release(struct hfs *fs, struct container *c)
 {
-	store_guest_put(fs->store, c);
+	if (!pin_release(fs, c))
+		store_guest_put(fs->store, c);
 }
 
 void guest_changed_elsewhere(void *arg, enum control_op op, const char *guest,
@@ -135,6 +152,14 @@ void guest_changed_elsewhere(void *arg, enum control_op op, const char *guest,
 			"socket)",
 			guest, name ? name : "?",
 			op == CONTROL_OP_SNAPSHOT_CREATE ? "taken" : "deleted");
+		break;
+	case CONTROL_OP_PIN:
+	case CONTROL_OP_UNPIN:
+		/* a reader's pin (pin.c) comes or goes: the listing of
+		 * .snapshots changes, nothing a person needs to read */
+		if (snapdir)
+			(void)fuse_lowlevel_notify_inval_inode(fs->se, snapdir,
+							       0, 0);
 		break;
 	case CONTROL_OP_DELETE:
 		nodes_guest_removed(guest);

@@ -18,6 +18,10 @@
  *    before it replies, so the kernel's cached dentries (or its next
  *    request) never find a guest "in use" for rmdir/rename.
  *    An open file handle keeps its reference until release.
+ *  - On a read-only mount, a guest that a read-write mount of the store
+ *    has open is served from a pin (pin.c): guest_acquire hands out the
+ *    pin's read-only view in place of the guest's container, so every op
+ *    reads that one committed state; guest_release gives it back.
  *  - Every low-level op replies exactly once, and reads the same way: a
  *    request (struct hfs_req, req.c) resolves the node, checks its kind and
  *    the read-only mount, takes the guest's container, and replies itself
@@ -68,6 +72,8 @@ struct hfs {
 	double attr_timeout;	/* seconds the kernel may cache attributes */
 	double entry_timeout;	/* seconds the kernel may cache a name */
 	struct fuse_session *se;
+	struct pins *pins; /* -o ro: guests the writer has open (pin.c); set
+			      before the session loop, cleared after it */
 };
 
 /* ---- log.c --------------------------------------------------------------- */
@@ -247,12 +253,16 @@ bool nodes_guest_corrupt_once(struct node *guest);
 
 /*
  * guest_acquire - open guest node `guest` for one operation: copy its name
- * into `out_name` and take a container reference (store_guest_get).  Logs a
- * corrupt container once.  Returns 0 or a negative errno (already mapped
- * for the kernel by hfs_errno when replied).  Release with guest_release.
- * Ops do not call guest_acquire: a request does (HFS_REQ_CONTAINER, req.c).
+ * into `out_name` and take a container reference (store_guest_get).  On a
+ * read-only mount, a guest the writer has open is served from a pin
+ * (pin.c): *out_c is then the pin's read-only view, and `fresh` (an open)
+ * takes a new pin when no file of the guest is open.  Logs a corrupt
+ * container (or why no pin could be had) once.  Returns 0 or a negative
+ * errno (already mapped for the kernel by hfs_errno when replied).
+ * Release with guest_release.  Ops do not call guest_acquire: a request
+ * does (HFS_REQ_CONTAINER, req.c).
  */
-int guest_acquire(struct hfs *fs, struct node *guest,
+int guest_acquire(struct hfs *fs, struct node *guest, bool fresh,
 		  char out_name[HFS_GUEST_NAME_MAX], struct container **out_c);
 void guest_release(struct hfs *fs, struct container *c);
 
@@ -273,6 +283,30 @@ void guest_changed_elsewhere(void *arg, enum control_op op, const char *guest,
  */
 int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st);
 
+/* ---- pin.c: -o ro beside a writer ---------------------------------------- */
+
+/* pins_start - the pin table and its reaper thread (a read-only mount,
+ * before the session loop).  pins_stop - drop every pin (after it). */
+int pins_start(struct hfs *fs);
+void pins_stop(struct hfs *fs);
+
+/*
+ * pin_acquire - the view of a pin of `guest` (which the writer has open):
+ * the current one, or (none, or `fresh` while no file of the guest is
+ * open) a new one taken through the writer's control socket.  0, or an
+ * error with the reason in `why`.  Release with pin_release.
+ */
+int pin_acquire(struct hfs *fs, const char *guest, bool fresh,
+		struct container **out_view, char *why, size_t why_len);
+
+/* pin_release - drop one use of the pin whose view is `c`; false when `c`
+ * is no pin's view (a container of the store). */
+bool pin_release(struct hfs *fs, struct container *c);
+
+/* pin_handle - an open file of the guest whose pin's view is `c` was
+ * opened (or released); a no-op for any other container. */
+void pin_handle(struct hfs *fs, struct container *c, bool opened);
+
 /* ---- req.c: one request (the reply rule is at the top of req.c) ---------- */
 
 /* What hfs_req_begin / hfs_req_need check and take, in this order. */
@@ -286,6 +320,7 @@ int guest_host_stat(struct hfs *fs, const char *name, struct stat *out_st);
 #define HFS_REQ_CONTAINER (1u << 4) /* take the node's guest's container */
 #define HFS_REQ_SNAPDIR	  (1u << 5) /* ... .snapshots or one snapshot */
 #define HFS_REQ_SNAPFILE  (1u << 6) /* ... a file of a snapshot */
+#define HFS_REQ_FRESH	  (1u << 7) /* with CONTAINER: an open (pin.c) */
 /* The errno for a node of another kind (default: ENOTDIR where a directory
  * was needed, EISDIR where a file was). */
 #define HFS_REQ_ERRNO_SHIFT   16

@@ -584,6 +584,9 @@ int main(int argc, char *argv[])
 		goto out_close_store;
 	if (nodes_init() != 0)
 		goto out_close_store;
+	if (fs.read_only && pins_start(&fs) != 0)
+		log_msg(LOG_WARNING, "no pins: guests the writer has open "
+				     "answer EBUSY");
 	fs.se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), &fs);
 	if (!fs.se)
 		goto out_nodes;
@@ -613,6 +616,7 @@ out_signals:
 out_session:
 	fuse_session_destroy(fs.se);
 out_nodes:
+	pins_stop(&fs); /* the session is over: no view is in use */
 	nodes_destroy();
 out_close_store:
 	err = store_close(fs.store);

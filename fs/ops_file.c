@@ -166,6 +166,7 @@ static void handle_close(struct hfs *fs, struct handle *h, bool seal)
 		container_snapshot_close(h->c, h->view); /* before the guest */
 	else
 		object_release(h->c, h->id, h->for_write);
+	pin_handle(fs, h->c, false);
 	guest_release(fs, h->c);
 	nodes_unref(h->node);
 	free(h);
@@ -177,6 +178,7 @@ static void handle_publish(struct hfs_req *r, struct handle *h,
 			   struct fuse_file_info *fi)
 {
 	h->c = hfs_req_keep_container(r); /* the handle's until release */
+	pin_handle(r->fs, h->c, true);
 	nodes_ref(h->node);
 	if (h->for_write)
 		nodes_writer_add(h->node, h->disk);
@@ -245,8 +247,8 @@ static int file_open_object(struct hfs_req *r, struct node *obj,
 	h->for_write = for_write;
 	h->sync = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
 	atomic_init(&h->wrote, false);
-	err = hfs_req_need(r,
-			   HFS_REQ_CONTAINER | (for_write ? HFS_REQ_WRITE : 0));
+	err = hfs_req_need(r, HFS_REQ_CONTAINER | HFS_REQ_FRESH |
+				      (for_write ? HFS_REQ_WRITE : 0));
 	if (err)
 		goto out_free;
 	h->c = r->c; /* the request's until the handle keeps it, below */

@@ -100,7 +100,8 @@ int hfs_req_need(struct hfs_req *r, unsigned need)
 	if (!(need & HFS_REQ_CONTAINER) || r->c || r->node->kind == NODE_ROOT)
 		return 0;
 	guest = r->node->kind == NODE_GUEST ? r->node : r->node->guest;
-	err = guest_acquire(r->fs, guest, r->guest, &r->c);
+	err = guest_acquire(r->fs, guest, need & HFS_REQ_FRESH, r->guest,
+			    &r->c);
 	if (err) {
 		r->c = NULL;
 		return err;

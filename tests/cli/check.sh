@@ -79,11 +79,13 @@ if [ -n "${HANGARFS:-}" ] && [ -e /dev/fuse ] && command -v fusermount3 >/dev/nu
 	h check store
 	expect_rc 1 "check of a mounted store with a corrupt guest"
 	expect_out '^alpha: [0-9]+ errors?' "mounted check reports alpha"
-	expect_out '^beta: could not check: open read-write by hangarfs PID [0-9]+' "mounted check: beta open in the daemon"
+	expect_out '^beta: clean as of pin hangar-pin-[0-9]+-[0-9]+ ' "mounted check: beta open in the daemon, checked as a pin"
 	expect_out '^gamma: clean' "mounted check: gamma (not open) clean"
 	h check store beta --json
-	expect_rc 2 "mounted check of a guest the daemon has open"
-	expect_out '"status": "failed", "error": "open read-write by hangarfs' "mounted check of beta, JSON"
+	expect_rc 0 "mounted check of a guest the daemon has open (a pin)"
+	expect_out '"status": "clean", "error": null, "pin": "hangar-pin-' "mounted check of beta, JSON"
+	h snapshot list store beta
+	! grep -q hangar-pin- "$OUT" || fail "the check left its pin: $(cat "$OUT")"
 	exec 5<&-
 	h umount "$WORK/mnt"
 	expect_rc 0 "umount"

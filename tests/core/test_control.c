@@ -177,6 +177,47 @@ static void snapshots(const char *sdir, struct store *s)
 	free(list);
 }
 
+/* Pins: named after the client's PID, read beside the writer, refused to
+ * a user's delete while we live, reserved names refused, dropped. */
+static void pins(const char *sdir, struct store *s)
+{
+	struct control_reply reply;
+	struct snapshot_info *list = NULL;
+	struct container *gc = NULL, *view = NULL;
+	char want[72], name[72];
+	size_t num = 0;
+	uint64_t id;
+
+	CHECK_OK(control_request(sdir, CONTROL_OP_PIN, "web01", 0, &reply));
+	snprintf(want, sizeof(want), "hangar-pin-%ld-1", (long)getpid());
+	CHECK(strcmp(reply.text, want) == 0);
+	snprintf(name, sizeof(name), "%s", want);
+	CHECK_OK(store_snapshot_open_beside(s, "web01", name, &gc, &view));
+	CHECK_OK(object_lookup(view, "disk.raw", &id));
+	store_snapshot_close_beside(gc, view);
+	CHECK_ERR(store_snapshot_open_beside(s, "web01", "nosuch", &gc, &view),
+		  -ENOENT);
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_SNAPSHOT_DELETE,
+				       "web01", name, 0, &reply),
+		  -EBUSY);
+	CHECK_EQ(reply.code, CONTROL_REASON_PINNED);
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_SNAPSHOT_CREATE,
+				       "web01", "hangar-pin-1-1", 0, &reply),
+		  -EINVAL);
+	CHECK_EQ(reply.code, CONTROL_REASON_BAD_NAME);
+	CHECK_ERR(control_request_name(sdir, CONTROL_OP_UNPIN, "web01",
+				       "nightly", 0, &reply),
+		  -EINVAL);
+	CHECK_EQ(reply.code, CONTROL_REASON_BAD_NAME);
+	CHECK_OK(control_request_name(sdir, CONTROL_OP_UNPIN, "web01", name, 0,
+				      &reply));
+	CHECK_OK(control_request(sdir, CONTROL_OP_SNAPSHOT_LIST, "web01", 0,
+				 &reply));
+	CHECK_OK(control_snapshot_list_parse(reply.text, &list, &num));
+	CHECK_EQ(num, 0);
+	free(list);
+}
+
 static void run(const char *sdir)
 {
 	struct store *s = NULL;
@@ -234,6 +275,7 @@ static void run(const char *sdir)
 	CHECK_OK(control_request(sdir, CONTROL_OP_DISCARD, "web01", 0, &reply));
 	CHECK_OK(control_request(sdir, CONTROL_OP_COMMIT, NULL, 0, &reply));
 	snapshots(sdir, s);
+	pins(sdir, s);
 	/* a file open on the mount keeps the guest */
 	CHECK_OK(store_guest_get(s, "web01", &c));
 	CHECK_ERR(control_request(sdir, CONTROL_OP_DELETE, "web01", 0, &reply),

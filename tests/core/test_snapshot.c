@@ -19,6 +19,9 @@
  * Each runs on plain 4 KiB clusters, compressed disks and an encrypted
  * container.
  */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "hangar/check.h"
 #include "container_open.h"
 #include "crypto.h"
@@ -336,6 +339,98 @@ static void test_names(void)
 	memio_free(io);
 }
 
+/* ---- pins ------------------------------------------------------------------ */
+
+/* How many snapshots of `c` are named `name`. */
+static int snapshot_count(struct container *c, const char *name)
+{
+	struct snapshot_info *list;
+	size_t num;
+	int n = 0;
+
+	CHECK_OK(container_snapshot_list(c, &list, &num));
+	for (size_t i = 0; i < num; i++)
+		n += strcmp(list[i].name, name) == 0;
+	free(list);
+	return n;
+}
+
+/* A PID that is no longer alive: a child that has been reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	return pid;
+}
+
+/* Reserved names, pin names, a live reader's pin kept, dead readers' pins
+ * reaped (before a new pin and on request), a pin with an open view left
+ * for later. */
+static void test_pins(void)
+{
+	struct memio *io = memio_new();
+	struct container_options o = opts_of(0);
+	char live1[72], live2[72], dead[72], want[72];
+	struct container *c, *v;
+	unsigned reaped = 9;
+	pid_t pid = 0;
+
+	CHECK(container_pin_name_parse("hangar-pin-12-3", &pid) && pid == 12);
+	CHECK(!container_pin_name_parse("hangar-pin-0-1", NULL));
+	CHECK(!container_pin_name_parse("hangar-pin-12", NULL));
+	CHECK(!container_pin_name_parse("hangar-pin-12-0", NULL));
+	CHECK(!container_pin_name_parse("hangar-pin-12-3x", NULL));
+	CHECK(!container_pin_name_parse("nightly", NULL));
+	CHECK(container_snapshot_name_reserved("hangar-pin-x"));
+	CHECK(!container_snapshot_name_reserved("hangar-export-1"));
+
+	CHECK_OK(container_create(&io->io, &o, &c));
+	CHECK_ERR(container_snapshot_create(c, "hangar-pin-1-1"), -EINVAL);
+	CHECK_ERR(container_snapshot_create(c, "hangar-pin-x"), -EINVAL);
+	CHECK_ERR(container_pin_delete(c, "nightly"), -EINVAL);
+
+	CHECK_OK(container_pin_create(c, getpid(), live1, sizeof(live1)));
+	snprintf(want, sizeof(want), "hangar-pin-%ld-1", (long)getpid());
+	CHECK(strcmp(live1, want) == 0);
+	CHECK_OK(container_pin_create(c, getpid(), live2, sizeof(live2)));
+	snprintf(want, sizeof(want), "hangar-pin-%ld-2", (long)getpid());
+	CHECK(strcmp(live2, want) == 0);
+	/* our pin: a user's delete is refused while we live; ours works */
+	CHECK_ERR(container_snapshot_delete(c, live1), -EBUSY);
+	CHECK_OK(container_pin_delete(c, live1));
+	CHECK_EQ(snapshot_count(c, live1), 0);
+
+	/* a dead reader's pin: reaped on request, and kept while a view of
+	 * it is open */
+	CHECK_OK(container_pin_create(c, dead_pid(), dead, sizeof(dead)));
+	CHECK_OK(container_snapshot_open(c, dead, &v));
+	CHECK_OK(container_pin_reap(c, &reaped));
+	CHECK_EQ(reaped, 0);
+	container_snapshot_close(c, v);
+	CHECK_OK(container_pin_reap(c, &reaped));
+	CHECK_EQ(reaped, 1);
+	CHECK_EQ(snapshot_count(c, dead), 0);
+	CHECK_EQ(snapshot_count(c, live2), 1);
+
+	/* ... and before the next pin is taken, across a reopen */
+	CHECK_OK(container_pin_create(c, dead_pid(), dead, sizeof(dead)));
+	CHECK_OK(container_close(c));
+	CHECK_OK(container_open(&io->io, &o, &c));
+	CHECK_EQ(snapshot_count(c, dead), 1);
+	CHECK_OK(container_pin_create(c, getpid(), live1, sizeof(live1)));
+	CHECK_EQ(snapshot_count(c, dead), 0);
+	snprintf(want, sizeof(want), "hangar-pin-%ld-3", (long)getpid());
+	CHECK(strcmp(live1, want) == 0);
+	CHECK_OK(container_pin_delete(c, live1));
+	CHECK_OK(container_pin_delete(c, live2));
+	CHECK_OK(container_close(c));
+	memio_free(io);
+}
+
 /* ---- diff ------------------------------------------------------------------ */
 
 struct diff_log {
@@ -517,6 +612,7 @@ int main(void)
 {
 	CHECK_OK(crypto_key_generate(&master));
 	test_names();
+	test_pins();
 	test_cow_then_in_place();
 	test_diff();
 	for (int variant = 0; variant < 3; variant++) {

@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct container;
@@ -331,18 +332,65 @@ struct snapshot_info {
 /*
  * container_snapshot_create - commit the guest's current state (every
  * completed write and metadata change) and keep it as snapshot `name`, in
- * that one commit.  -EINVAL bad name, -EEXIST, -EMLINK too many, -EROFS,
+ * that one commit.  -EINVAL bad name (a reserved one too:
+ * container_snapshot_name_reserved), -EEXIST, -EMLINK too many, -EROFS,
  * -ENOSPC/-EIO (then no snapshot exists).
  */
 int container_snapshot_create(struct container *c, const char *name);
 
 /*
  * container_snapshot_delete - forget snapshot `name` and free what only it
- * held, in one commit.  -ENOENT, -EBUSY while a view of it is open, -EROFS;
+ * held, in one commit.  -ENOENT, -EBUSY while a view of it is open or while
+ * it is a pin whose reader is alive, -EROFS;
  * -EIO/-EBADMSG reading its trees (nothing changed).  An error from the
  * commit itself leaves the deletion in the open transaction.
  */
 int container_snapshot_delete(struct container *c, const char *name);
+
+/*
+ * Pins.  A pin is a snapshot that a reader of a live store holds so that it
+ * reads one committed state while the writer goes on (hangarfs -o ro beside
+ * a read-write mount, `hangar export` and `check` of a mounted store): the
+ * reader asks the writer to take it (hangar/control.h, CONTROL_OP_PIN),
+ * reads it from the container file (nothing a snapshot maps is freed or
+ * rewritten while it exists) and asks the writer to delete it when done.
+ * Its name is CONTAINER_PIN_PREFIX, the reader's PID, '-', a number
+ * ("hangar-pin-4242-1"): names with that prefix are reserved (neither
+ * taken by container_snapshot_create nor deleted by
+ * container_snapshot_delete while the PID is alive), and the writer
+ * deletes every pin whose PID is no longer alive on this host when it
+ * opens the container read-write (store.c) and before it takes a new pin
+ * (container_pin_reap).  A PID reused by another process keeps a dead
+ * reader's pin until that process ends too.
+ */
+#define CONTAINER_PIN_PREFIX "hangar-pin-"
+
+/* container_snapshot_name_reserved - whether `name` has the reserved
+ * prefix (CONTAINER_PIN_PREFIX). */
+bool container_snapshot_name_reserved(const char *name);
+
+/* container_pin_name_parse - whether `name` is a pin's name; its PID in
+ * *out_pid (may be NULL). */
+bool container_pin_name_parse(const char *name, pid_t *out_pid);
+
+/*
+ * container_pin_create - delete the pins of dead readers, then take a pin
+ * for reader `pid` (one commit, as container_snapshot_create); its name
+ * into `out_name` (room for 65 bytes).  Errors as container_snapshot_create.
+ */
+int container_pin_create(struct container *c, pid_t pid, char *out_name,
+			 size_t name_len);
+
+/* container_pin_delete - delete pin `name` (-EINVAL: not a pin's name;
+ * else as container_snapshot_delete, but whether its reader is alive or
+ * not: the reader itself lets go). */
+int container_pin_delete(struct container *c, const char *name);
+
+/* container_pin_reap - delete every pin whose reader is no longer alive
+ * (one commit each; a pin with an open view is left for the next time);
+ * how many into *out_reaped (may be NULL).  -EROFS on a read-only
+ * container. */
+int container_pin_reap(struct container *c, unsigned *out_reaped);
 
 /* container_snapshot_list - every snapshot, oldest first; *out freed by
  * the caller with free(). */

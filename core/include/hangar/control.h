@@ -11,7 +11,7 @@
  *
  * Wire format (one request per connection, text, so it can be debugged with
  * socat):  request  "OP GUEST FLAGS\n", or "OP GUEST FLAGS NAME\n" for the
- *                   snapshot requests (NAME: the snapshot's)
+ *                   snapshot requests and UNPIN (NAME: the snapshot's)
  *          reply    "ERRNO CODE TEXT\n"   (ERRNO 0 on success, else positive)
  * OP is one of the control_op names below; GUEST is validated by the server
  * like any guest name, NAME by core (container_snapshot_*: -EINVAL).  CODE is the reply's reason as a word
@@ -73,6 +73,13 @@ enum control_op {
 	/* container_snapshot_list (no NAME): TEXT is the list, read it with
 	 * control_snapshot_list_parse */
 	CONTROL_OP_SNAPSHOT_LIST = 10,
+	/* Pins (container.h, "Pins"): PIN takes one for the client, named
+	 * after the client's PID as the kernel reports it (SO_PEERCRED), and
+	 * answers its name as TEXT; UNPIN (NAME given: a pin's name) deletes
+	 * it.  Neither asks for the extra commit of cli_control: the pin's
+	 * own commit is durable before the answer. */
+	CONTROL_OP_PIN = 11,
+	CONTROL_OP_UNPIN = 12,
 };
 
 /*
@@ -113,6 +120,9 @@ enum control_reason {
 	CONTROL_REASON_SNAPSHOT_OPEN = 15, /* snapshot delete refused: a file
 					      of it is open on the mount
 					      (-EBUSY) */
+	CONTROL_REASON_PINNED = 16,	   /* snapshot delete refused: it is
+					      the pin of a reader that is
+					      alive (-EBUSY) */
 };
 
 /* What the daemon answered, besides the errno.  Room for the longest
@@ -136,7 +146,8 @@ struct control_mount {
 	dev_t dev;	  /* st_dev of the mount's root */
 	/* Called (may be NULL) after a request succeeded that changed guest
 	 * `guest`: CREATE, DELETE, RESUME, DISCARD, SNAPSHOT_CREATE,
-	 * SNAPSHOT_DELETE and ROLLBACK (`name`: the snapshot's, else NULL),
+	 * SNAPSHOT_DELETE, ROLLBACK, PIN and UNPIN (`name`: the snapshot's
+	 * or pin's, else NULL),
 	 * on the serving thread, with no lock of the store or the control
 	 * held, before the client gets its answer: so the mount can drop
 	 * what its kernel cached of that guest. */

@@ -35,9 +35,10 @@
  *   - Key edits (store_key_add/remove) hold an exclusive flock on
  *     `.hangar-keys` while they rewrite it.
  *
- * Readers beside a writer.  Until snapshots give readers a stable view, a
- * read-only store never serves bytes of a guest that another process has
- * open read-write (-EBUSY).  The one exception is opt-in,
+ * Readers beside a writer.  A read-only store never serves live bytes of
+ * a guest that another process has open read-write (-EBUSY); a reader gets
+ * a stable view of such a guest through a pin (container.h, "Pins"), read
+ * with store_snapshot_open_beside.  The one exception is opt-in,
  * store_options.read_beside_writer: the guest is opened without a lock, for
  * its metadata only (what `hangar ls` and `status` show).  That is safe
  * because a container open reads only the committed superblock and
@@ -250,6 +251,25 @@ int store_guest_get(struct store *s, const char *name,
 int store_guest_get_why(struct store *s, const char *name,
 			struct container **out_container,
 			struct container_refusal *why);
+
+/*
+ * store_snapshot_open_beside - read snapshot `snap` of guest `name` beside
+ * the process that has the guest open read-write (a pin: container.h,
+ * "Pins"): the guest file's newest committed state is opened read-only and
+ * without the container lock, outside the store's cache (so it sees
+ * snapshots taken a moment ago), and the snapshot's view is opened in it.
+ * Safe for data too, unlike read_beside_writer: nothing a snapshot maps is
+ * freed or rewritten while it exists, and a block of the live state that
+ * the writer recycles while it loads fails its checksum and the open is
+ * tried again.  The caller must know the snapshot outlives its reading
+ * (its own pin).  Close with store_snapshot_close_beside.  -ENOENT (no
+ * guest or no snapshot), container_open's errors.
+ */
+int store_snapshot_open_beside(struct store *s, const char *name,
+			       const char *snap, struct container **out_guest,
+			       struct container **out_view);
+void store_snapshot_close_beside(struct container *guest,
+				 struct container *view);
 
 /* store_guest_put - drop a reference taken by store_guest_get. */
 void store_guest_put(struct store *s, struct container *c);
