@@ -943,6 +943,79 @@ int store_guest_create(struct store *s, const char *name,
 	return ret;
 }
 
+/* store_guest_clone_shared's work on the copy, before it is renamed. */
+static int clone_prepare(struct container *c, void *arg)
+{
+	const struct store_clone_options *opts = arg;
+	struct snapshot_info *snaps = NULL;
+	size_t num = 0;
+	int ret = 0;
+
+	if (opts->snapshot)
+		ret = container_snapshot_rollback(c, opts->snapshot);
+	if (!ret)
+		ret = container_snapshot_list(c, &snaps, &num);
+	for (size_t i = 0; i < num && !ret; i++)
+		ret = container_snapshot_delete(c, snaps[i].name);
+	free(snaps);
+	return ret ? ret : container_make_clone(c, opts->drop, opts->drop_arg);
+}
+
+int store_guest_clone_shared(struct store *s, const char *from, const char *to,
+			     const struct store_clone_options *opts)
+{
+	const struct store_clone_options none = {0};
+	const struct container_options copts = {.master = s->master};
+	struct guest_entry *g_to = NULL, *g_from = NULL, *g;
+	struct container *open_src = NULL;
+	struct io *src_io = NULL;
+	int ret;
+
+	if (!name_guest_valid(from) || !name_guest_valid(to) ||
+	    strcmp(from, to) == 0)
+		return -EINVAL;
+	if (s->read_only)
+		return -EROFS;
+	if (s->encrypted)
+		return -EOPNOTSUPP;
+	if (!opts)
+		opts = &none;
+	ret = guest_reserve(s, to, -EEXIST, &g_to);
+	if (ret)
+		return ret;
+	/* The source: hold its open container, or keep it from being opened
+	 * (and renamed or deleted) while its file is cloned. */
+	pthread_mutex_lock(&s->lock);
+	while (guest_unsettled(g = guest_find(s, from)))
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	if (g) {
+		g->refs++;
+		open_src = g->c;
+	} else {
+		g_from = guest_add(s, from, GUEST_RESERVED);
+		if (!g_from)
+			ret = -ENOMEM;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!ret && open_src)
+		ret = container_commit(open_src);
+	if (!ret && !open_src)
+		ret = guestfile_open(s->ns, from, O_RDONLY, &src_io);
+	if (!ret)
+		ret = guestfile_clone(
+			s->ns, open_src ? container_file_io(open_src) : src_io,
+			to, &copts, clone_prepare, (void *)opts);
+	io_close(src_io);
+	if (open_src)
+		store_guest_put(s, open_src);
+	pthread_mutex_lock(&s->lock);
+	if (g_from)
+		guest_forget(s, g_from);
+	guest_forget(s, g_to);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
 /* The store's own refusals of a guest file, found before its container is
  * read (guestfile_open's errors); NONE for no guest and no memory. */
 static void guest_refusal_of_file(int ret, struct container_refusal *why)
