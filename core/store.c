@@ -11,6 +11,12 @@
  *     name and renames it into place, every change ends with a directory
  *     sync (guestfile.h gives the crash arguments).  This file decides
  *     policy: names, read-only, in use, saved image, contents.
+ *   - A clone with shared extents (store_guest_clone_shared) is a create
+ *     whose temporary file starts as a FICLONE of the source's file
+ *     (guestfile_clone): the new name is reserved like a create's, and the
+ *     source is held still meanwhile (its open container, committed first,
+ *     or a RESERVED entry and the shared container lock).  Plain stores
+ *     only: an encrypted container's uuid salts its keys (FORMAT.md 9.4).
  *   - One writer: an exclusive flock on the store directory itself (a
  *     descriptor opened O_RDONLY | O_DIRECTORY), held from store_open to
  *     store_close; readers hold a shared one when they can.  A directory
