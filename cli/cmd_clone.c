@@ -500,6 +500,11 @@ int cmd_clone(int argc, char **argv)
 
 	rc = cli_store_open(store_path, CLI_ACCESS_WRITE, &cs);
 	if (rc == -EWOULDBLOCK && snap) {
+		if (verbose)
+			cli_note(
+				"copying the data through the mount: the store "
+				"is mounted, and its daemon owns the guest "
+				"files (no extents are shared there)");
 		cli_stop_hold();
 		exit_code = clone_mounted(&cs, src_guest, snap, new_guest,
 					  show_progress, exact);

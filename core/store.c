@@ -975,7 +975,7 @@ int store_guest_clone_shared(struct store *s, const char *from, const char *to,
 	struct guest_entry *g_to = NULL, *g_from = NULL, *g;
 	struct container *open_src = NULL;
 	struct io *src_io = NULL;
-	int ret;
+	int ret = 0;
 
 	if (!name_guest_valid(from) || !name_guest_valid(to) ||
 	    strcmp(from, to) == 0)
@@ -986,21 +986,38 @@ int store_guest_clone_shared(struct store *s, const char *from, const char *to,
 		return -EOPNOTSUPP;
 	if (!opts)
 		opts = &none;
-	ret = guest_reserve(s, to, -EEXIST, &g_to);
-	if (ret)
-		return ret;
-	/* The source: hold its open container, or keep it from being opened
-	 * (and renamed or deleted) while its file is cloned. */
+	/* Both names at once (as a rename does: two callers taking them in
+	 * opposite orders must not wait for each other): `to` reserved, the
+	 * source's open container held, or its name reserved so that nothing
+	 * opens, renames or deletes it while its file is cloned. */
 	pthread_mutex_lock(&s->lock);
-	while (guest_unsettled(g = guest_find(s, from)))
+	for (;;) {
+		g = guest_find(s, from);
+		g_to = guest_find(s, to);
+		if (!guest_unsettled(g) && !guest_unsettled(g_to))
+			break;
 		pthread_cond_wait(&s->guest_cond, &s->lock);
+	}
+	if (g_to) {
+		pthread_mutex_unlock(&s->lock);
+		return -EEXIST; /* open, so its file exists */
+	}
+	g_to = guest_add(s, to, GUEST_RESERVED);
+	if (g_to && !g) {
+		g_from = guest_add(s, from, GUEST_RESERVED);
+		if (!g_from) {
+			guest_forget(s, g_to);
+			g_to = NULL;
+		}
+	}
+	if (!g_to) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	attr_forget(s, to);
 	if (g) {
 		g->refs++;
 		open_src = g->c;
-	} else {
-		g_from = guest_add(s, from, GUEST_RESERVED);
-		if (!g_from)
-			ret = -ENOMEM;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!ret && open_src)

@@ -8,7 +8,8 @@
 # `hangar check` is clean on both guests, and writing the clone leaves the
 # source as it was.  An encrypted store on the same filesystem copies (a
 # shared file would share the keys and the nonce counter), and so does
-# `--copy`; -v says which path was taken.  The XFS filesystem is a sparse
+# `--copy`, and a clone on the mounted store (through the daemon); -v says
+# which path was taken.  The XFS filesystem is a sparse
 # image, loop-mounted: root only (skipped otherwise).
 . "$(dirname "$0")/../lib.bash"
 cli_setup
@@ -120,6 +121,12 @@ cmp "$WORK/explive/disk.raw" "$MNT/src/disk.raw" || fail "src changed with its c
 cmp "$WORK/exp1/disk.raw" "$MNT/src/.snapshots/s1/disk.raw" || fail "src@s1 changed with its clone"
 dd if="$MNT/c1/disk.raw" of="$WORK/c.got" bs=1M skip=1 count=1 status=none
 cmp "$WORK/c" "$WORK/c.got" || fail "c1 lost its write"
+# mounted: the daemon has the files, so the clone is copied through it
+h clone -v "$STORE" src@s2 c4
+expect_rc 0 "clone while mounted"
+expect_out '^cloned src@s2 to c4 \(through hangarfs PID [0-9]+\): 3 files, .* copied' "the mounted clone is copied"
+expect_err 'copying the data through the mount' "-v says why the mounted clone copies"
+cmp "$WORK/explive/disk.raw" "$MNT/c4/disk.raw" || fail "c4/disk.raw is not src@s2's"
 fs_umount
 h check "$STORE"
 expect_rc 0 "check after writing the clone"
