@@ -2,7 +2,26 @@
  * cmd_clone.c -- `hangar clone [STORE] SRC[@SNAP] NEW`: a new guest NEW
  * holding SRC's files as of snapshot SNAP, or as SRC's committed state.
  *
- * A clone is a copy made through core, never a copy of the container file:
+ * Shared extents (the fast path).  When the store is not mounted and not
+ * encrypted, the container file itself is cloned with FICLONE
+ * (store_guest_clone_shared): on XFS with reflink or btrfs the two files
+ * share every extent, copy-on-write in the host filesystem, so a clone
+ * costs a few commits whatever the guest's size.  Core then makes the copy
+ * the guest the slow path below would make: rolled back to SNAP, every
+ * snapshot deleted, memory images (and the incomplete marker) dropped,
+ * every other file a plain file (no image seal), a fresh uuid; and it is
+ * renamed into place only when complete.  Not for an encrypted store: a
+ * copy of the file keeps the source's uuid, which salts its keys and is in
+ * every seal's AAD, so a new identity means sealing every byte again, and
+ * the two files would go on from one nonce counter under one key (a reused
+ * nonce: FORMAT.md 9.4).  When the filesystem cannot share extents
+ * (FICLONE fails with EOPNOTSUPP, EINVAL, EXDEV), clone falls back to the
+ * copy silently; -v says which path was taken and why.  Nor on a mounted
+ * store: the daemon has the source open and writes it, and the CLI may not
+ * create a guest file beside it (the daemon owns the namespace); that
+ * clone is copied through the mount as before.
+ *
+ * Otherwise a clone is a copy made through core, never a copy of the file:
  * NEW is created like any guest (store_guest_create: its own uuid, and in
  * an encrypted store its own keys, salted with that uuid), and each file's
  * data ranges (object_seek SEEK_DATA/SEEK_HOLE on the source, live or a
@@ -49,14 +68,21 @@ void usage_clone(FILE *f)
 	fprintf(f, "usage: hangar clone [STORE] SRC[@SNAP] NEW [--progress]\n"
 		   "Create guest NEW holding the files of guest SRC as of "
 		   "snapshot SNAP, or (no\n"
-		   "@SNAP) as SRC's committed state: a sparse copy through "
-		   "the store, with its\n"
-		   "own identity (and keys, in an encrypted store).  A clone "
-		   "is a new machine:\n"
-		   "memory.save is not copied.  On a mounted store, only "
-		   "SRC@SNAP (written\n"
+		   "@SNAP) as SRC's committed state, with its own identity "
+		   "(and keys, in an\n"
+		   "encrypted store).  On XFS (reflink) or btrfs the "
+		   "container's extents are\n"
+		   "shared, nothing is copied (not for an encrypted or "
+		   "mounted store); else a\n"
+		   "sparse copy through the store.  A clone is a new "
+		   "machine: memory.save is not\n"
+		   "copied.  On a mounted store, only SRC@SNAP (written "
 		   "through the mount).\n\n"
 		   "  -b, --bytes       print exact sizes\n"
+		   "      --copy        copy the data even where extents "
+		   "could be shared\n"
+		   "  -v, --verbose     say whether extents were shared or "
+		   "data copied, and why\n"
 		   "      --progress    show progress (data copied, rate, ETA) "
 		   "even when stderr\n"
 		   "                    is not a terminal\n" CLI_KEY_USAGE
@@ -84,6 +110,90 @@ static uint64_t clone_data_total(struct container *c,
 			total += copy_object_data_bytes(c, names[i].id,
 							attr.size);
 	return total;
+}
+
+/* store_clone_options.drop for the shared-extent path: clone_skips, and
+ * note a dropped memory image (the summary's note). */
+static bool clone_drops(void *arg, const char *name)
+{
+	bool *dropped_image = arg;
+
+	if (!clone_skips(name))
+		return false;
+	if (strcmp(name, GUEST_INCOMPLETE_MARKER))
+		*dropped_image = true;
+	return true;
+}
+
+/*
+ * The fast path: NEW from SRC's container file with its extents shared.
+ * Returns 0 done (the summary printed), 1 not possible here (the caller
+ * copies; -v has said why), or -1 failed (reported).  Errors the copy
+ * reports in its own words (no such guest or snapshot, NEW exists) are
+ * left to it as well.
+ */
+static int clone_shared(struct cli_store *cs, const char *src, const char *snap,
+			const char *new_guest, bool verbose, bool exact)
+{
+	struct object_name *names = NULL;
+	struct container *dst = NULL;
+	char data_text[32];
+	uint64_t data = 0;
+	size_t num = 0;
+	bool dropped_image = false;
+	int rc;
+
+	if (store_is_encrypted(cs->store)) {
+		if (verbose)
+			cli_note("copying the data: the store is encrypted, "
+				 "and a clone sharing the container's extents "
+				 "would share its keys and nonce counter");
+		return 1;
+	}
+	rc = store_guest_clone_shared(
+		cs->store, src, new_guest,
+		&(struct store_clone_options){.snapshot = snap,
+					      .drop = clone_drops,
+					      .drop_arg = &dropped_image});
+	if (rc == -EOPNOTSUPP || rc == -EXDEV || rc == -ENOENT ||
+	    rc == -EEXIST || rc == -EBUSY) {
+		if (verbose)
+			cli_note("copying the data: sharing the container's "
+				 "extents failed: %s",
+				 rc == -EOPNOTSUPP
+					 ? "the filesystem cannot share "
+					   "extents (FICLONE)"
+					 : cli_strerror(rc));
+		return 1;
+	}
+	if (rc) {
+		cli_error("%s: cloning %s%s%s into %s failed: %s",
+			  store_dir(cs->store), src, snap ? "@" : "",
+			  snap ? snap : "", new_guest, cli_strerror(rc));
+		return -1;
+	}
+	/* The summary: what the new guest holds (its maps, no data read). */
+	unsigned files = 0;
+	if (store_guest_get(cs->store, new_guest, &dst) == 0) {
+		if (object_list(dst, &names, &num) == 0) {
+			data = clone_data_total(dst, names, num);
+			files = (unsigned)num;
+		}
+		free(names);
+		store_guest_put(cs->store, dst);
+	}
+	if (verbose)
+		cli_note("the container's extents are shared with %s "
+			 "(FICLONE): no data was copied",
+			 src);
+	printf("cloned %s%s%s to %s: %u file%s, %s of data, extents shared "
+	       "(nothing copied)\n",
+	       src, snap ? "@" : "", snap ? snap : "", new_guest, files,
+	       files == 1 ? "" : "s", format_size(data_text, data, exact));
+	if (dropped_image)
+		printf("note: memory.save was not copied: a clone is a new "
+		       "machine and boots fresh\n");
+	return 0;
 }
 
 /* Copy the guest directory's attributes, then every file. */
@@ -334,6 +444,8 @@ int cmd_clone(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"bytes", no_argument, NULL, 'b'},
 		{"progress", no_argument, NULL, 'P'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"copy", no_argument, NULL, 'C'},
 		CLI_KEY_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -347,15 +459,20 @@ int cmd_clone(int argc, char **argv)
 	uint64_t data = 0;
 	unsigned files = 0;
 	bool exact = false, show_progress = false, skipped_image = false;
+	bool verbose = false, force_copy = false;
 	int opt, rc, exit_code = CLI_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, ":bh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":bhv", longopts, NULL)) != -1) {
 		if (cli_getopt_common(opt, argv, usage_clone, &exit_code))
 			return exit_code;
 		if (opt == 'b')
 			exact = true;
 		else if (opt == 'P')
 			show_progress = true;
+		else if (opt == 'v')
+			verbose = true;
+		else if (opt == 'C')
+			force_copy = true;
 	}
 	const char *op[3];
 	if (cli_positional(argc, argv, usage_clone, "STORE SRC NEW", store_buf,
@@ -383,6 +500,11 @@ int cmd_clone(int argc, char **argv)
 
 	rc = cli_store_open(store_path, CLI_ACCESS_WRITE, &cs);
 	if (rc == -EWOULDBLOCK && snap) {
+		if (verbose)
+			cli_note(
+				"copying the data through the mount: the store "
+				"is mounted, and its daemon owns the guest "
+				"files (no extents are shared there)");
 		cli_stop_hold();
 		exit_code = clone_mounted(&cs, src_guest, snap, new_guest,
 					  show_progress, exact);
@@ -410,6 +532,16 @@ int cmd_clone(int argc, char **argv)
 	if (rc)
 		return CLI_EXIT_FAIL;
 	cli_stop_hold();
+	rc = 1;
+	if (force_copy && verbose)
+		cli_note("copying the data, as --copy asks");
+	else if (!force_copy)
+		rc = clone_shared(&cs, src_guest, snap, new_guest, verbose,
+				  exact);
+	if (rc <= 0) {
+		exit_code = rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+		goto out_close_store;
+	}
 	if (snap) {
 		if (cli_snapshot_open(&cs, src_guest, snap, &view) != 0)
 			goto out_close_store;

@@ -1258,6 +1258,69 @@ void container_close_detached(struct container *c)
 	container_free(c);
 }
 
+struct io *container_file_io(struct container *c)
+{
+	return c->io;
+}
+
+int container_make_clone(struct container *c,
+			 bool (*drop)(void *arg, const char *name),
+			 void *drop_arg)
+{
+	uint8_t uuid[sizeof(c->uuid)];
+	int ret = 0;
+
+	if (c->encrypted)
+		return -EOPNOTSUPP; /* its uuid salts its keys (FORMAT.md 9.1) */
+	if (getrandom(uuid, sizeof(uuid), 0) != sizeof(uuid))
+		return -EIO;
+	container_wrlock(c);
+	if (c->read_only || c->poisoned) {
+		ret = c->read_only ? -EROFS : c->poisoned;
+		goto out;
+	}
+	if (c->snap_num) {
+		ret = -ENOTEMPTY;
+		goto out;
+	}
+	for (size_t i = 0; i < c->object_num; i++)
+		if (c->objects[i]->open_count) {
+			ret = -EBUSY;
+			goto out;
+		}
+	for (size_t i = 0; i < c->object_num;) {
+		struct object *o = c->objects[i];
+		if (!o->name || (drop && drop(drop_arg, o->name))) {
+			map_free_tree(c, o, true);
+			memmove(&c->objects[i], &c->objects[i + 1],
+				(c->object_num - i - 1) * sizeof(*c->objects));
+			c->object_num--;
+			object_destroy(c, o);
+			continue;
+		}
+		/* What it holds becomes a plain file, as a copy through
+		 * core would make it: no seal, no image state. */
+		if (o->seal || (o->flags & (OBJECT_FLAG_IMAGE_UNSEALED |
+					    OBJECT_FLAG_IMAGE_TAINTED))) {
+			save_seal_free(o->seal);
+			o->seal = NULL;
+			o->flags &= ~(OBJECT_FLAG_IMAGE_UNSEALED |
+				      OBJECT_FLAG_IMAGE_TAINTED);
+			o->dirty = true;
+		}
+		i++;
+	}
+	memcpy(c->uuid, uuid, sizeof(uuid));
+	c->txn_dirty = true;
+	ret = container_commit_locked(c);
+	/* and the other slot: no superblock of the clone names the source */
+	if (!ret)
+		ret = container_retire_held(c);
+out:
+	pthread_rwlock_unlock(&c->lock);
+	return ret;
+}
+
 void container_info(struct container *c, struct container_info *out_info)
 {
 	memset(out_info, 0, sizeof(*out_info));

@@ -100,4 +100,31 @@ int container_close(struct container *c);
 int container_peek_dir(struct io *io, const struct container_options *opts,
 		       struct object_attr *out_attr);
 
+/* container_file_io - the io `c` reads and writes (borrowed: the
+ * container's until container_close).  For the store's extent-sharing
+ * copy of a guest file (store_guest_clone_shared). */
+struct io *container_file_io(struct container *c);
+
+/*
+ * container_make_clone - make `c`, a byte copy of another guest's container
+ * file (store_guest_clone_shared), a guest of its own, in one commit and a
+ * superblock-only commit after it, so that neither slot keeps the source's
+ * identity: a fresh random uuid; every object for which `drop` (may be
+ * NULL) says yes is removed whole, without the save lock's bookkeeping (no
+ * fingerprint becomes spent); every other object keeps its bytes, name and
+ * attributes but loses any image seal and the IMAGE_UNSEALED and
+ * IMAGE_TAINTED flags, exactly what a copy through core gives a new object.
+ * The spent list is kept: an image that can never be resumed in the source
+ * can never be resumed in the clone either.  Snapshots must be gone first
+ * (-ENOTEMPTY); -EBUSY while an object is open; -EOPNOTSUPP for an
+ * encrypted container: its uuid salts its keys and is in every seal's AAD
+ * (FORMAT.md 9.1, 9.2), so a new identity means sealing every byte again,
+ * and two files continuing from one nonce counter under one key would
+ * reuse nonces (9.4).  Failure after the first commit poisons as any
+ * commit does; the caller discards the file.
+ */
+int container_make_clone(struct container *c,
+			 bool (*drop)(void *arg, const char *name),
+			 void *drop_arg);
+
 #endif /* HANGAR_CONTAINER_OPEN_H */

@@ -13,7 +13,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h> /* FICLONE */
 #include <stdio.h>
+#include <sys/ioctl.h>
 
 void guestfile_name(const char *guest, char *out)
 {
@@ -66,6 +68,70 @@ int guestfile_create(struct dirio *d, const char *guest,
 	if (ret)
 		goto out_unlink;
 #endif
+	return dirio_sync(d);
+out_unlink:
+	(void)dirio_unlink(d, tmp);
+	return ret;
+}
+
+/* Share every extent of `src` into `dst` (same filesystem), or say why
+ * not: what the caller falls back on is one code. */
+static int share_extents(struct io *dst, struct io *src)
+{
+	const int dst_fd = io_file_fd(dst), src_fd = io_file_fd(src);
+	if (dst_fd < 0 || src_fd < 0)
+		return -EOPNOTSUPP;
+	if (ioctl(dst_fd, FICLONE, src_fd) == 0)
+		return 0;
+	switch (errno) {
+	case EOPNOTSUPP:
+	case EINVAL: /* btrfs, older kernels: no sharing between these */
+	case ENOTTY:
+	case ENOSYS:
+		return -EOPNOTSUPP;
+	default:
+		return errno ? -errno : -EIO;
+	}
+}
+
+int guestfile_clone(struct dirio *d, struct io *src, const char *guest,
+		    const struct container_options *copts,
+		    int (*prepare)(struct container *c, void *arg), void *arg)
+{
+	char file[GUESTFILE_NAME_MAX], tmp[GUESTFILE_NAME_MAX];
+	struct io *io = NULL;
+	struct container *c = NULL;
+	int ret;
+
+	guestfile_name(guest, file);
+	guestfile_temp_name(guest, tmp);
+	ret = dirio_exists(d, file);
+	if (ret == 0)
+		return -EEXIST;
+	if (ret != -ENOENT)
+		return ret;
+	ret = dirio_unlink(d, tmp); /* a crashed create's leftover */
+	if (ret && ret != -ENOENT)
+		return ret;
+	ret = dirio_open(d, tmp, O_RDWR | O_CREAT | O_EXCL, &io);
+	if (ret)
+		return ret;
+	ret = share_extents(io, src);
+	if (!ret)
+		ret = container_open(io, copts, &c);
+	if (ret) {
+		io_close(io);
+		goto out_unlink;
+	}
+	ret = prepare ? prepare(c, arg) : 0;
+	int close_ret = container_close(c); /* commits and syncs; closes io */
+	if (!ret)
+		ret = close_ret;
+	if (ret)
+		goto out_unlink;
+	ret = dirio_rename(d, tmp, file);
+	if (ret)
+		goto out_unlink;
 	return dirio_sync(d);
 out_unlink:
 	(void)dirio_unlink(d, tmp);

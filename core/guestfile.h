@@ -55,6 +55,24 @@ void guestfile_temp_name(const char *guest, char *out);
 int guestfile_create(struct dirio *d, const char *guest,
 		     const struct container_options *copts);
 
+/*
+ * guestfile_clone - create guest `guest` from a copy of the container file
+ * behind `src` that shares its extents with it (the FICLONE ioctl: XFS with
+ * reflink, btrfs; O(1) in the data), then `prepare` (may be NULL) on the
+ * copy opened read-write with `copts`, all under `.g.hangar.tmp`, then the
+ * same rename and directory sync as guestfile_create: invariants 1 and 2
+ * hold as for a create (the copy is invisible until complete and synced by
+ * its container's commits).  The copy is made on the files' descriptors,
+ * outside the io seam: -EOPNOTSUPP when either io is no file, and when the
+ * filesystem cannot share extents (FICLONE's EOPNOTSUPP, EINVAL, ENOTTY,
+ * ENOSYS); -EXDEV when `src` is on another filesystem.  Nothing is ever
+ * copied byte by byte here.  -EEXIST if the guest exists.  On failure no
+ * guest file was made and the temporary is removed.
+ */
+int guestfile_clone(struct dirio *d, struct io *src, const char *guest,
+		    const struct container_options *copts,
+		    int (*prepare)(struct container *c, void *arg), void *arg);
+
 /* guestfile_open - open the container file of `guest` (O_RDONLY / O_RDWR). */
 int guestfile_open(struct dirio *d, const char *guest, int flags,
 		   struct io **out_io);

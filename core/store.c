@@ -11,6 +11,12 @@
  *     name and renames it into place, every change ends with a directory
  *     sync (guestfile.h gives the crash arguments).  This file decides
  *     policy: names, read-only, in use, saved image, contents.
+ *   - A clone with shared extents (store_guest_clone_shared) is a create
+ *     whose temporary file starts as a FICLONE of the source's file
+ *     (guestfile_clone): the new name is reserved like a create's, and the
+ *     source is held still meanwhile (its open container, committed first,
+ *     or a RESERVED entry and the shared container lock).  Plain stores
+ *     only: an encrypted container's uuid salts its keys (FORMAT.md 9.4).
  *   - One writer: an exclusive flock on the store directory itself (a
  *     descriptor opened O_RDONLY | O_DIRECTORY), held from store_open to
  *     store_close; readers hold a shared one when they can.  A directory
@@ -939,6 +945,96 @@ int store_guest_create(struct store *s, const char *name,
 	ret = guestfile_create(s->ns, name, &copts);
 	pthread_mutex_lock(&s->lock);
 	guest_forget(s, g);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* store_guest_clone_shared's work on the copy, before it is renamed. */
+static int clone_prepare(struct container *c, void *arg)
+{
+	const struct store_clone_options *opts = arg;
+	struct snapshot_info *snaps = NULL;
+	size_t num = 0;
+	int ret = 0;
+
+	if (opts->snapshot)
+		ret = container_snapshot_rollback(c, opts->snapshot);
+	if (!ret)
+		ret = container_snapshot_list(c, &snaps, &num);
+	for (size_t i = 0; i < num && !ret; i++)
+		ret = container_snapshot_delete(c, snaps[i].name);
+	free(snaps);
+	return ret ? ret : container_make_clone(c, opts->drop, opts->drop_arg);
+}
+
+int store_guest_clone_shared(struct store *s, const char *from, const char *to,
+			     const struct store_clone_options *opts)
+{
+	const struct store_clone_options none = {0};
+	const struct container_options copts = {.master = s->master};
+	struct guest_entry *g_to = NULL, *g_from = NULL, *g;
+	struct container *open_src = NULL;
+	struct io *src_io = NULL;
+	int ret = 0;
+
+	if (!name_guest_valid(from) || !name_guest_valid(to) ||
+	    strcmp(from, to) == 0)
+		return -EINVAL;
+	if (s->read_only)
+		return -EROFS;
+	if (s->encrypted)
+		return -EOPNOTSUPP;
+	if (!opts)
+		opts = &none;
+	/* Both names at once (as a rename does: two callers taking them in
+	 * opposite orders must not wait for each other): `to` reserved, the
+	 * source's open container held, or its name reserved so that nothing
+	 * opens, renames or deletes it while its file is cloned. */
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		g = guest_find(s, from);
+		g_to = guest_find(s, to);
+		if (!guest_unsettled(g) && !guest_unsettled(g_to))
+			break;
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	}
+	if (g_to) {
+		pthread_mutex_unlock(&s->lock);
+		return -EEXIST; /* open, so its file exists */
+	}
+	g_to = guest_add(s, to, GUEST_RESERVED);
+	if (g_to && !g) {
+		g_from = guest_add(s, from, GUEST_RESERVED);
+		if (!g_from) {
+			guest_forget(s, g_to);
+			g_to = NULL;
+		}
+	}
+	if (!g_to) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	attr_forget(s, to);
+	if (g) {
+		g->refs++;
+		open_src = g->c;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!ret && open_src)
+		ret = container_commit(open_src);
+	if (!ret && !open_src)
+		ret = guestfile_open(s->ns, from, O_RDONLY, &src_io);
+	if (!ret)
+		ret = guestfile_clone(
+			s->ns, open_src ? container_file_io(open_src) : src_io,
+			to, &copts, clone_prepare, (void *)opts);
+	io_close(src_io);
+	if (open_src)
+		store_guest_put(s, open_src);
+	pthread_mutex_lock(&s->lock);
+	if (g_from)
+		guest_forget(s, g_from);
+	guest_forget(s, g_to);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }

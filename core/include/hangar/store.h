@@ -230,6 +230,42 @@ int store_guest_create(struct store *s, const char *name,
 		       const struct guest_create_options *opts);
 
 /*
+ * store_guest_clone_shared - create guest `to` from guest `from`'s
+ * container file without copying its data: the file is cloned with
+ * FICLONE (its extents shared by both files, copy-on-write in the host
+ * filesystem: XFS with reflink, btrfs) under `to`'s temporary name, opened,
+ * rolled back to snapshot `opts->snapshot` when given, stripped of every
+ * snapshot, of the objects `opts->drop` names and of every image seal, and
+ * given a fresh uuid (container_make_clone, core/container_open.h); only
+ * then is it renamed into place and the directory synced, so `to` appears
+ * complete or not at all (the create protocol, FORMAT.md section 11).  The
+ * cost does not grow with the data: a few commits, and the deletion of the
+ * snapshots (what only they hold).
+ *
+ * Consistency: the copy is taken from `from`'s file at one instant while
+ * nobody else may change it: the store lock is ours (a read-write store),
+ * and a source this store has open is committed first and cloned through
+ * its own descriptor; otherwise the file is opened with the shared
+ * container lock (-EBUSY while another process has it open read-write).
+ *
+ * -EOPNOTSUPP: an encrypted store (a copy would keep the source's uuid,
+ * hence its keys, and continue from its nonce counter: FORMAT.md 9.4), or
+ * a filesystem that cannot share extents; -EXDEV: not on one filesystem.
+ * For both the caller copies through core instead.  -EEXIST, -ENOENT (no
+ * guest `from`, or no such snapshot), -EINVAL (bad names, from == to),
+ * -EROFS, or the errors of the open and commits.  On failure no guest `to`
+ * exists.
+ */
+struct store_clone_options {
+	const char *snapshot; /* NULL: the source's committed state */
+	/* objects the clone does not get (a memory image); may be NULL */
+	bool (*drop)(void *arg, const char *name);
+	void *drop_arg;
+};
+int store_guest_clone_shared(struct store *s, const char *from, const char *to,
+			     const struct store_clone_options *opts);
+
+/*
  * store_guest_get - the open container of guest `name`, opening it on first
  * use.  -ENOENT if no such guest, -EINVAL (bad name), or the container's
  * open error (-EUCLEAN, -EBADMSG, ...) for a corrupt guest; other guests are
