@@ -1235,6 +1235,9 @@ int container_close(struct container *c)
 	if (!c)
 		return 0;
 	if (!c->read_only && !c->poisoned) {
+		/* staged clusters leave compressed, as whole-cluster writes
+		 * would have stored them; a failure leaves them RAW */
+		(void)container_compact(c, 0, NULL);
 		container_wrlock(c);
 		ret = container_commit_locked(c);
 		if (!ret)

@@ -100,4 +100,10 @@ int container_close(struct container *c);
 int container_peek_dir(struct io *io, const struct container_options *opts,
 		       struct object_attr *out_attr);
 
+/* container_compact - compress again up to `max` (0: all) clusters that
+ * partial writes staged RAW on compressed disks (data.c, "Staged
+ * clusters"); takes the write lock.  *out_left (may be NULL): how many stay
+ * staged.  A read-only or poisoned container does nothing. */
+int container_compact(struct container *c, size_t max, size_t *out_left);
+
 #endif /* HANGAR_CONTAINER_OPEN_H */

@@ -268,6 +268,11 @@ struct object {
 	bool pend_valid;
 	uint64_t pend_vc;
 	uint8_t *pend_buf;
+	/* a compressed disk's clusters that a partial write stored RAW
+	 * (staged), to be compressed again by container_compact; write lock
+	 * (data.c, "Staged clusters") */
+	uint64_t *staged;
+	size_t staged_num, staged_cap;
 	pthread_mutex_t attr_lock;
 };
 
@@ -552,6 +557,11 @@ int object_fingerprint_locked(struct container *c, struct object *o,
 /* object_fp_drop - forget the per-cluster crcs kept for the fingerprint
  * (the next fingerprint reads the object back). */
 void object_fp_drop(struct object *o);
+
+/* object_stage_raw - put every RAW cluster of a compressed disk on its
+ * staged list (write lock held): a rollback brings back clusters a
+ * snapshot took while they were staged (data.c, "Staged clusters"). */
+void object_stage_raw(struct container *c, struct object *o);
 
 /* data.c, for share.c (write lock held): write_begin plus the pending
  * compressed cluster stored; the contents of virtual cluster `vc` ignoring
