@@ -105,5 +105,9 @@ int container_peek_dir(struct io *io, const struct container_options *opts,
  * clusters"); takes the write lock.  *out_left (may be NULL): how many stay
  * staged.  A read-only or poisoned container does nothing. */
 int container_compact(struct container *c, size_t max, size_t *out_left);
+/* container_compact_idle - container_compact for the background: does
+ * nothing (*out_left = 0) while the guest writes, unless many clusters are
+ * staged. */
+int container_compact_idle(struct container *c, size_t max, size_t *out_left);
 
 #endif /* HANGAR_CONTAINER_OPEN_H */

@@ -985,6 +985,7 @@ static int object_write_untainted(struct container *c, uint64_t id,
 int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 		 uint64_t offset)
 {
+	atomic_fetch_add_explicit(&c->write_calls, 1, memory_order_relaxed);
 	int ret = object_write_untainted(c, id, buf, len, offset);
 	if (ret && ret != -ENOENT)
 		save_taint_if_image(c, id);
@@ -1386,6 +1387,34 @@ out_free:
 	if (out_left)
 		*out_left = left;
 	return ret;
+}
+
+/* Staged clusters past which the background compacts even while the guest
+ * writes: what staging may cost in space, 1 GiB at 64 KiB clusters. */
+#define STAGED_PRESSURE (1u << 14)
+
+int container_compact_idle(struct container *c, size_t max, size_t *out_left)
+{
+	/* a guest at work may stage the same clusters again soon:
+	 * compressing them now costs CPU twice and leaves dead extents in
+	 * the pack clusters, so wait until it pauses (or too much is
+	 * staged); the close compacts the rest */
+	uint64_t writes =
+		atomic_load_explicit(&c->write_calls, memory_order_relaxed);
+	size_t staged = 0;
+	pthread_rwlock_rdlock(&c->lock);
+	for (size_t i = 0; i < c->object_num; i++)
+		staged += c->objects[i]->staged_num;
+	bool busy = writes != c->compact_seen_writes;
+	pthread_rwlock_unlock(&c->lock);
+	if (busy && staged < STAGED_PRESSURE) {
+		container_wrlock(c);
+		c->compact_seen_writes = writes;
+		pthread_rwlock_unlock(&c->lock);
+		*out_left = 0;
+		return 0;
+	}
+	return container_compact(c, max, out_left);
 }
 
 /* ---- for share.c (write lock held) -------------------------------------- */

@@ -426,8 +426,13 @@ struct container {
 	bool view_lazy;
 	bool txn_dirty;		/* some metadata changed */
 	atomic_bool data_dirty; /* in-place writes need an fdatasync */
-	uint64_t pack_cluster;	/* current compressed-extent cluster, 0 none */
-	uint32_t pack_used;	/* bytes used in it */
+	/* object_write calls so far (no lock), and the count the last
+	 * background compaction saw (write lock): a guest that wrote since is
+	 * at work, and its staged clusters wait (data.c, "Staged clusters") */
+	atomic_uint_fast64_t write_calls;
+	uint64_t compact_seen_writes;
+	uint64_t pack_cluster; /* current compressed-extent cluster, 0 none */
+	uint32_t pack_used;    /* bytes used in it */
 	struct alloc alloc;
 
 	/* group commit */

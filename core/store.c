@@ -1366,8 +1366,8 @@ static void store_close_idle(struct store *s)
 
 /* Compress staged clusters of the open guests again (data.c, "Staged
  * clusters"), in batches that hold a guest's write lock briefly, for at
- * most STORE_COMPACT_BUDGET_MS a tick: guests writing all the time still
- * get their RAW clusters compressed, at a bounded share of the time. */
+ * most STORE_COMPACT_BUDGET_MS a tick, once the guest paused its writes
+ * (or staged a lot): a bounded share of the time. */
 #define STORE_COMPACT_BATCH	32
 #define STORE_COMPACT_BUDGET_MS 200
 
@@ -1389,8 +1389,8 @@ static void store_compact_some(struct store *s)
 	for (size_t i = 0; i < num; i++) {
 		size_t left = 1;
 		while (left && now_ms() < until &&
-		       container_compact(list[i], STORE_COMPACT_BATCH, &left) ==
-			       0)
+		       container_compact_idle(list[i], STORE_COMPACT_BATCH,
+					      &left) == 0)
 			;
 		store_guest_put(s, list[i]);
 	}
