@@ -1235,8 +1235,16 @@ int container_close(struct container *c)
 	if (!c)
 		return 0;
 	if (!c->read_only && !c->poisoned) {
+		/* staged clusters leave compressed, as whole-cluster writes
+		 * would have stored them; a failure leaves them RAW */
+		(void)container_compact(c, 0, NULL);
 		container_wrlock(c);
 		ret = container_commit_locked(c);
+		/* raw data that commit freed (compaction's staged clusters,
+		 * above all) is held by the older slot: retire it, so the host
+		 * gets its blocks back now and not at some later open */
+		if (!ret && c->alloc.held_num > 0)
+			ret = container_commit_locked(c);
 		if (!ret)
 			alloc_recycle_flush(&c->alloc, punch_freed, c);
 		pthread_rwlock_unlock(&c->lock);

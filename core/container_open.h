@@ -127,4 +127,14 @@ int container_make_clone(struct container *c,
 			 bool (*drop)(void *arg, const char *name),
 			 void *drop_arg);
 
+/* container_compact - compress again up to `max` (0: all) clusters that
+ * partial writes staged RAW on compressed disks (data.c, "Staged
+ * clusters"); takes the write lock.  *out_left (may be NULL): how many stay
+ * staged.  A read-only or poisoned container does nothing. */
+int container_compact(struct container *c, size_t max, size_t *out_left);
+/* container_compact_idle - container_compact for the background: does
+ * nothing (*out_left = 0) while the guest writes, unless many clusters are
+ * staged. */
+int container_compact_idle(struct container *c, size_t max, size_t *out_left);
+
 #endif /* HANGAR_CONTAINER_OPEN_H */

@@ -23,6 +23,21 @@
  *     would not shrink by at least one sector is stored RAW.  All-zero
  *     clusters are stored as holes.  A compressed cluster is never rewritten
  *     in place: its new version goes to a new extent (copy-on-write).
+ *   - Staged clusters.  A write of part of a cluster of a compressed DISK
+ *     (not memory.save) that is not the pending cluster does not
+ *     recompress it: the cluster is read (decompressed), merged and stored
+ *     RAW (write_staged), and its number goes on the object's `staged`
+ *     list.  Later partial writes to it go in place like any RAW cluster's,
+ *     under the read lock.  container_compact compresses staged clusters
+ *     again, a batch at a time under the write lock (the store's committer
+ *     does some every tick; container_close does all), so the stored size
+ *     comes back to what compressing whole clusters gives.  A random 4 KiB
+ *     write thus costs one decompression and one cluster write the first
+ *     time a cluster is touched, instead of a decompression and a
+ *     compression every time.  The list lives in memory only: a cluster
+ *     staged when the daemon crashed stays RAW (correct, just larger) until
+ *     it is written again.  Encrypted containers do not stage (no in-place
+ *     path there).
  *   - Whole clusters do their heavy part outside the lock: a compressed
  *     object's are compressed first, by two threads when a request holds
  *     two or more (write_squeezed_clusters), then packed under the write
@@ -521,6 +536,68 @@ int object_flush_pending(struct container *c, struct object *o)
 	return 0;
 }
 
+/* Staged RAW clusters a compressed object may hold at once; past it,
+ * partial writes go through the pending cluster as before. */
+#define STAGED_MAX (1u << 20)
+
+/* May `o`'s partial writes be staged RAW (see "Staged clusters")? */
+static bool stage_ok(const struct container *c, const struct object *o)
+{
+	return !c->encrypted && o->name &&
+	       object_role_of_name(o->name) == OBJECT_ROLE_DISK;
+}
+
+static void staged_note(struct object *o, uint64_t vc)
+{
+	if (o->staged_num == o->staged_cap) {
+		size_t cap = o->staged_cap ? o->staged_cap * 2 : 64;
+		uint64_t *n = realloc(o->staged, cap * sizeof(*n));
+		if (!n)
+			return; /* it stays RAW: larger, never wrong */
+		o->staged = n;
+		o->staged_cap = cap;
+	}
+	o->staged[o->staged_num++] = vc;
+}
+
+/* Part of cluster `vc` of a compressed disk, staged RAW (write lock held).
+ * Returns -EAGAIN, having changed nothing, when the pending path must
+ * take it (too many staged, or no room for a RAW cluster). */
+static int write_staged(struct container *c, struct object *o, uint64_t vc,
+			uint32_t in, const uint8_t *data, size_t chunk)
+{
+	struct map_entry e;
+	int ret;
+
+	map_lookup(c, o, vc, &e);
+	if (e.kind == MAP_KIND_RAW &&
+	    raw_in_place(c, cluster_of(c, e.offset))) {
+		atomic_store(&c->data_dirty, true);
+		return io_pwrite(c->io, data, chunk, e.offset + in);
+	}
+	if ((e.kind == MAP_KIND_HOLE || e.kind == MAP_KIND_ZERO) &&
+	    buf_is_zero(data, chunk))
+		return 0;
+	if (o->staged_num >= STAGED_MAX)
+		return -EAGAIN;
+	uint8_t *buf = malloc(c->cluster_size);
+	if (!buf)
+		return -ENOMEM;
+	ret = read_cluster(c, o, vc, buf);
+	if (!ret) {
+		memcpy(buf + in, data, chunk);
+		ret = store_raw_new(c, o, vc, buf);
+	}
+	free(buf);
+	if (ret == -ENOSPC)
+		return -EAGAIN; /* compressed, it may still fit */
+	/* a RAW cluster copied (a snapshot shares it) was RAW before: staged
+	 * already, or incompressible */
+	if (!ret && e.kind != MAP_KIND_RAW)
+		staged_note(o, vc);
+	return ret;
+}
+
 /* Write part of one virtual cluster (write lock held). */
 static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 		       uint32_t in, const uint8_t *data, size_t chunk)
@@ -530,6 +607,12 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 	int ret;
 
 	if (object_is_compressed(c, o)) {
+		if (chunk < c->cluster_size && stage_ok(c, o) &&
+		    !(o->pend_valid && o->pend_vc == vc)) {
+			ret = write_staged(c, o, vc, in, data, chunk);
+			if (ret != -EAGAIN)
+				return ret;
+		}
 		if (!o->pend_buf) {
 			o->pend_buf = malloc(c->cluster_size);
 			if (!o->pend_buf)
@@ -902,6 +985,7 @@ static int object_write_untainted(struct container *c, uint64_t id,
 int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 		 uint64_t offset)
 {
+	atomic_fetch_add_explicit(&c->write_calls, 1, memory_order_relaxed);
 	int ret = object_write_untainted(c, id, buf, len, offset);
 	if (ret && ret != -ENOENT)
 		save_taint_if_image(c, id);
@@ -942,7 +1026,10 @@ static int object_write_untainted(struct container *c, uint64_t id,
 		pthread_rwlock_unlock(&c->lock);
 		return write_by_cluster(c, id, src, len, offset, true);
 	}
-	if (!compressed && !save_needs_transition(c, o) &&
+	/* a compressed disk's staged (RAW) clusters go in place too, but
+	 * never its pending one: that one's newest bytes are in pend_buf */
+	const bool staged = compressed && stage_ok(c, o);
+	if ((!compressed || staged) && !save_needs_transition(c, o) &&
 	    offset + len <= o->size) {
 		while (done < len) {
 			uint64_t pos = offset + done;
@@ -951,7 +1038,8 @@ static int object_write_untainted(struct container *c, uint64_t id,
 			struct map_entry e;
 			map_lookup(c, o, vc, &e);
 			if (e.kind != MAP_KIND_RAW ||
-			    !raw_in_place(c, cluster_of(c, e.offset)))
+			    !raw_in_place(c, cluster_of(c, e.offset)) ||
+			    (staged && o->pend_valid && o->pend_vc == vc))
 				break;
 			size_t run = c->cluster_size - in;
 			if (run > len - done)
@@ -964,7 +1052,10 @@ static int object_write_untainted(struct container *c, uint64_t id,
 					   &n);
 				if (n.kind != MAP_KIND_RAW ||
 				    n.offset != next_off ||
-				    !raw_in_place(c, cluster_of(c, n.offset)))
+				    !raw_in_place(c, cluster_of(c, n.offset)) ||
+				    (staged && o->pend_valid &&
+				     o->pend_vc ==
+					     vc + (in + run) / c->cluster_size))
 					break;
 				size_t more = c->cluster_size;
 				if (more > len - done - run)
@@ -1218,6 +1309,112 @@ int object_seek(struct container *c, uint64_t id, uint64_t offset, int whence,
 out_unlock:
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
+}
+
+/* ---- staged clusters compressed again ----------------------------------- */
+
+/* Compress staged cluster `vc` of `o` again, if it is still a RAW cluster
+ * and not the pending one (write lock held).  One a snapshot or another
+ * file shares gets a compressed copy of its own, like any write to it;
+ * the RAW one stays with the others.  `data` and `tmp` are cluster-sized. */
+static int compact_one(struct container *c, struct object *o, uint64_t vc,
+		       uint8_t *data, uint8_t *tmp)
+{
+	struct map_entry e;
+	enum squeezed kind;
+	size_t len = 0;
+	int ret;
+
+	if (o->pend_valid && o->pend_vc == vc)
+		return 0; /* compressed when the writer moves on */
+	map_lookup(c, o, vc, &e);
+	if (e.kind != MAP_KIND_RAW)
+		return 0; /* rewritten whole or truncated since */
+	ret = io_pread(c->io, data, c->cluster_size, e.offset);
+	if (!ret)
+		ret = squeeze_cluster(c, data, tmp, &len, &kind);
+	if (ret || kind == SQUEEZED_RAW)
+		return ret; /* incompressible: RAW is its place */
+	return store_squeezed(c, o, vc, data, tmp, len, kind);
+}
+
+void object_stage_raw(struct container *c, struct object *o)
+{
+	if (!object_is_compressed(c, o) || !stage_ok(c, o))
+		return;
+	uint64_t vc = 0, found;
+	while (o->staged_num < STAGED_MAX &&
+	       map_find(c, o, vc, true, &found) == 0) {
+		struct map_entry e;
+		map_lookup(c, o, found, &e);
+		if (e.kind == MAP_KIND_RAW)
+			staged_note(o, found);
+		vc = found + 1;
+	}
+}
+
+int container_compact(struct container *c, size_t max, size_t *out_left)
+{
+	uint8_t *data = malloc(c->cluster_size), *tmp = malloc(c->cluster_size);
+	size_t done = 0, left = 0;
+	int ret = 0;
+
+	if (!data || !tmp) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	container_wrlock(c);
+	if (c->read_only || c->poisoned)
+		goto out_unlock;
+	for (size_t i = 0; i < c->object_num && !ret; i++) {
+		struct object *o = c->objects[i];
+		while (o->staged_num && (!max || done < max)) {
+			uint64_t vc = o->staged[o->staged_num - 1];
+			ret = compact_one(c, o, vc, data, tmp);
+			if (ret)
+				break; /* kept on the list for a later try */
+			o->staged_num--;
+			done++;
+		}
+	}
+	for (size_t i = 0; i < c->object_num; i++)
+		left += c->objects[i]->staged_num;
+out_unlock:
+	pthread_rwlock_unlock(&c->lock);
+out_free:
+	free(data);
+	free(tmp);
+	if (out_left)
+		*out_left = left;
+	return ret;
+}
+
+/* Staged clusters past which the background compacts even while the guest
+ * writes: what staging may cost in space, 1 GiB at 64 KiB clusters. */
+#define STAGED_PRESSURE (1u << 14)
+
+int container_compact_idle(struct container *c, size_t max, size_t *out_left)
+{
+	/* a guest at work may stage the same clusters again soon:
+	 * compressing them now costs CPU twice and leaves dead extents in
+	 * the pack clusters, so wait until it pauses (or too much is
+	 * staged); the close compacts the rest */
+	uint64_t writes =
+		atomic_load_explicit(&c->write_calls, memory_order_relaxed);
+	size_t staged = 0;
+	pthread_rwlock_rdlock(&c->lock);
+	for (size_t i = 0; i < c->object_num; i++)
+		staged += c->objects[i]->staged_num;
+	bool busy = writes != c->compact_seen_writes;
+	pthread_rwlock_unlock(&c->lock);
+	if (busy && staged < STAGED_PRESSURE) {
+		container_wrlock(c);
+		c->compact_seen_writes = writes;
+		pthread_rwlock_unlock(&c->lock);
+		*out_left = 0;
+		return 0;
+	}
+	return container_compact(c, max, out_left);
 }
 
 /* ---- for share.c (write lock held) -------------------------------------- */

@@ -268,6 +268,11 @@ struct object {
 	bool pend_valid;
 	uint64_t pend_vc;
 	uint8_t *pend_buf;
+	/* a compressed disk's clusters that a partial write stored RAW
+	 * (staged), to be compressed again by container_compact; write lock
+	 * (data.c, "Staged clusters") */
+	uint64_t *staged;
+	size_t staged_num, staged_cap;
 	pthread_mutex_t attr_lock;
 };
 
@@ -421,8 +426,13 @@ struct container {
 	bool view_lazy;
 	bool txn_dirty;		/* some metadata changed */
 	atomic_bool data_dirty; /* in-place writes need an fdatasync */
-	uint64_t pack_cluster;	/* current compressed-extent cluster, 0 none */
-	uint32_t pack_used;	/* bytes used in it */
+	/* object_write calls so far (no lock), and the count the last
+	 * background compaction saw (write lock): a guest that wrote since is
+	 * at work, and its staged clusters wait (data.c, "Staged clusters") */
+	atomic_uint_fast64_t write_calls;
+	uint64_t compact_seen_writes;
+	uint64_t pack_cluster; /* current compressed-extent cluster, 0 none */
+	uint32_t pack_used;    /* bytes used in it */
 	struct alloc alloc;
 
 	/* group commit */
@@ -552,6 +562,11 @@ int object_fingerprint_locked(struct container *c, struct object *o,
 /* object_fp_drop - forget the per-cluster crcs kept for the fingerprint
  * (the next fingerprint reads the object back). */
 void object_fp_drop(struct object *o);
+
+/* object_stage_raw - put every RAW cluster of a compressed disk on its
+ * staged list (write lock held): a rollback brings back clusters a
+ * snapshot took while they were staged (data.c, "Staged clusters"). */
+void object_stage_raw(struct container *c, struct object *o);
 
 /* data.c, for share.c (write lock held): write_begin plus the pending
  * compressed cluster stored; the contents of virtual cluster `vc` ignoring

@@ -126,6 +126,7 @@ void object_destroy(struct container *c, struct object *o)
 		return;
 	free(o->name);
 	free(o->pend_buf);
+	free(o->staged);
 	save_seal_free(o->seal);
 	object_fp_drop(o);
 	pthread_mutex_destroy(&o->attr_lock);

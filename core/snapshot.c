@@ -921,6 +921,7 @@ int container_snapshot_rollback(struct container *c, const char *name)
 			continue;
 		}
 		o->dirty = true;
+		object_stage_raw(c, o);
 	}
 	v->object_num = 0;
 	view_free(v);

@@ -1517,6 +1517,39 @@ static void store_close_idle(struct store *s)
 	}
 }
 
+/* Compress staged clusters of the open guests again (data.c, "Staged
+ * clusters"), in batches that hold a guest's write lock briefly, for at
+ * most STORE_COMPACT_BUDGET_MS a tick, once the guest paused its writes
+ * (or staged a lot): a bounded share of the time. */
+#define STORE_COMPACT_BATCH	32
+#define STORE_COMPACT_BUDGET_MS 200
+
+static void store_compact_some(struct store *s)
+{
+	struct container **list = NULL;
+	size_t num = 0;
+	const uint64_t until = now_ms() + STORE_COMPACT_BUDGET_MS;
+
+	pthread_mutex_lock(&s->lock);
+	list = calloc(s->guest_num ? s->guest_num : 1, sizeof(*list));
+	for (size_t i = 0; list && i < s->guest_num; i++) {
+		if (s->guests[i]->state != GUEST_OPEN)
+			continue;
+		s->guests[i]->refs++;
+		list[num++] = s->guests[i]->c;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < num; i++) {
+		size_t left = 1;
+		while (left && now_ms() < until &&
+		       container_compact_idle(list[i], STORE_COMPACT_BATCH,
+					      &left) == 0)
+			;
+		store_guest_put(s, list[i]);
+	}
+	free(list);
+}
+
 static void *committer_main(void *arg)
 {
 	struct store *s = arg;
@@ -1534,6 +1567,7 @@ static void *committer_main(void *arg)
 		if (s->stopping)
 			break;
 		pthread_mutex_unlock(&s->lock);
+		store_compact_some(s);
 		(void)store_commit_all(s);
 		store_close_idle(s);
 		pthread_mutex_lock(&s->lock);

@@ -255,10 +255,16 @@ static void test_model(int variant)
 			expect_view(c, names[order[j]], &snap[order[j]]);
 	}
 	/* no snapshot left: the feature bit is gone, every cluster of the
-	 * snapshots is free again, and in-place writes are back */
+	 * snapshots is free again, and in-place writes are back (clusters a
+	 * compressed disk staged RAW compressed again first, as at close) */
+	CHECK_OK(container_compact(c, 0, NULL));
 	CHECK_OK(container_commit(c));
 	uint64_t used = used_of(c);
-	CHECK(used <= base_used + 2);
+	/* (compressed: partial writes are staged RAW and compressed again
+	 * later, so extents land in other pack clusters than the base's, and
+	 * a pack cluster stays while any extent in it lives; leaks are ruled
+	 * out by the check of every cycle) */
+	CHECK(used <= base_used + (variant == 1 ? 4 : 2));
 	write_both(c, &live, 0, 0, DSIZE, 21);
 	CHECK_OK(container_commit(c));
 	CHECK(used_of(c) <= used);
