@@ -24,11 +24,8 @@ HOST_B=$WORK/host-b
 ceph_mount hosta "$HOST_A"
 ceph_mount hostb "$HOST_B"
 
-# a local guest copied in: no guest create on CephFS yet (smoke.sh)
-t "$HANGAR" init "$WORK/local" >/dev/null || fail "hangar init (local)"
-t "$HANGAR" create "$WORK/local" g1 --disk 64M >/dev/null || fail "create"
 t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
-cp "$WORK/local/g1.hangar" "$HOST_A/store/" || fail "cp g1.hangar"
+t "$HANGAR" create "$HOST_A/store" g1 --disk 64M >/dev/null || fail "create"
 
 HFS_LOG=$WORK/hangarfs-a.log
 # no background committer: the guest's fsync is the only commit

@@ -13,8 +13,9 @@
 #     ceph-fuse takes it at the MDS, so B's hangarfs refuses the guest
 #     (EBUSY, "container lock") -- without naming the holder, which is on
 #     another client, not in this kernel's /proc/locks;
-#   - guest create fails on CephFS (renameat2 RENAME_NOREPLACE: EINVAL), so
-#     the guest is made on a local store and copied in;
+#   - guest create and rename work on CephFS, which fails renameat2's
+#     RENAME_NOREPLACE (EINVAL): core links and unlinks instead, and still
+#     never replaces a name (both refuse an existing guest);
 #   - host A crashes (SIGKILL of its hangarfs and its ceph-fuse), A's client
 #     is evicted (and so blocklisted), and B's hangarfs then serves the
 #     guest read-write with every byte A fsynced; the time from the crash
@@ -35,13 +36,20 @@ ceph_mount hostb "$HOST_B"
 log "cluster and two clients up in $((SECONDS - START)) s"
 HFS_LOG=$WORK/hangarfs-a.log
 
-# [today] a guest cannot be created on CephFS: no RENAME_NOREPLACE there
+# a guest is created on CephFS (no RENAME_NOREPLACE there: link + unlink)
 t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
-expect_fail "Invalid argument" "$HANGAR" create "$HOST_A/store" g1
-t "$HANGAR" init "$WORK/local" >/dev/null || fail "hangar init (local)"
-t "$HANGAR" create "$WORK/local" g1 --disk 64M >/dev/null ||
-	fail "hangar create (local)"
-cp "$WORK/local/g1.hangar" "$HOST_A/store/" || fail "cp g1.hangar to CephFS"
+t "$HANGAR" create "$HOST_A/store" g0 --disk 64M >/dev/null ||
+	fail "hangar create on CephFS"
+t "$HANGAR" rename "$HOST_A/store" g0 g1 >/dev/null ||
+	fail "hangar rename on CephFS"
+t "$HANGAR" create "$HOST_A/store" g2 --disk 64M >/dev/null ||
+	fail "hangar create g2 on CephFS"
+expect_fail "exists" "$HANGAR" rename "$HOST_A/store" g2 g1
+expect_fail "exists" "$HANGAR" create "$HOST_A/store" g1 --disk 64M
+[ "$(stat -c %h "$HOST_A/store/g1.hangar")" = 1 ] ||
+	fail "g1.hangar has $(stat -c %h "$HOST_A/store/g1.hangar") names"
+ls -A "$HOST_A/store" | grep -q '\.tmp$' && fail "a temporary file is left"
+t "$HANGAR" rm "$HOST_A/store" g2 >/dev/null || fail "hangar rm g2"
 
 log "host A serves the store; a guest disk written and fsynced through A"
 fs_mount_other "$HOST_A/store" "$WORK/mnt-a" "$HFS_LOG" \
