@@ -194,6 +194,16 @@ static void status_text(const struct cli_store *cs,
 	printf("container    %s/%s%s: %s (%s allocated)", cs->dir, g->name,
 	       STORE_GUEST_SUFFIX, format_size(a, g->file_size, exact),
 	       format_size(b, g->file_allocated, exact));
+	if (g->holder.pid > 0) {
+		printf("\nholder       host %s, PID %ld", g->holder.host,
+		       g->holder.pid);
+		if (g->holder.since > 0)
+			printf(", since %s",
+			       format_time(when,
+					   (struct timespec){
+						   .tv_sec = (time_t)g->holder
+								     .since}));
+	}
 	if (g->open_error) {
 		printf("\nerror        %s\n", guest_open_error_text(g));
 		return;
@@ -260,6 +270,7 @@ int cmd_status(int argc, char **argv)
 		cli_error("%s: no guest named %s", cs.dir, guest);
 		goto out_cleanup;
 	}
+	guest_holder_load(cs.store, guest, &g);
 	/* A guest we could not read is reported, and is a failure. */
 	exit_code = g.open_error ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 	if (!json)

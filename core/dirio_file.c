@@ -16,6 +16,9 @@
  * writer is recycling.  A read-write open of a file with more than one
  * name (st_nlink > 1: a hard link, possibly into another store) is refused
  * with -EMLINK: its other name is outside this store's control.
+ * A read-write open then sets the holder record (lockinfo.h) on the file,
+ * before anything is written to it: on a network filesystem the lock lives
+ * at the server and the record is how another host names the holder.
  * DIRIO_FILE_READ_BESIDE_WRITER lets a read-only open proceed without its
  * shared lock when a writer holds the file (dirio.h says for whom).
  *
@@ -31,6 +34,7 @@
  * THREAD MODEL: the descriptor never changes; sync_error is atomic.
  */
 #include "dirio.h"
+#include "lockinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,6 +91,9 @@ static int dirio_file_open_file(struct dirio *d, const char *name, int flags,
 			ret = -EMLINK;
 			goto out_close;
 		}
+		/* who holds it, for hosts that cannot read our lock table;
+		 * information only (lockinfo.h), so a failure is no refusal */
+		(void)lockinfo_record_set(fd);
 	}
 	*out_io = io;
 	return 0;

@@ -599,6 +599,25 @@ int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
 	return lockinfo_flock_holder(&st, out_pid, out_exclusive);
 }
 
+int store_guest_holder_record(struct store *s, const char *name,
+			      struct store_holder_record *out)
+{
+	char file[GUESTFILE_NAME_MAX];
+
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	guestfile_name(name, file);
+	const int fd = openat(s->dir_fd, file,
+			      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno_neg();
+	memset(out, 0, sizeof(*out));
+	const int ret = lockinfo_record_get(fd, out->host, sizeof(out->host),
+					    &out->pid, &out->since);
+	close(fd);
+	return ret;
+}
+
 static int str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -11,8 +11,10 @@
 #     kernel, so B's hangarfs mounts the same store beside A's;
 #   - the container lock (an flock on GUEST.hangar, a regular file) does:
 #     ceph-fuse takes it at the MDS, so B's hangarfs refuses the guest
-#     (EBUSY, "container lock") -- without naming the holder, which is on
-#     another client, not in this kernel's /proc/locks;
+#     (EBUSY) and names the holder -- A's hangarfs PID -- from the holder
+#     record (user.hangar.holder on the container file), since the lock is
+#     not in this kernel's /proc/locks; B's `hangar status` (and --json) and
+#     the guest directory's user.hangar.holder name it too;
 #   - guest create and rename work on CephFS, which fails renameat2's
 #     RENAME_NOREPLACE (EINVAL): core links and unlinks instead, and still
 #     never replaces a name (both refuse an existing guest);
@@ -25,7 +27,7 @@
 . "$(dirname "$0")/ceph.bash"
 need_fuse
 need_hangar
-need python3 dd cmp
+need python3 dd cmp getfattr
 work_setup
 START=$SECONDS
 ceph_start
@@ -80,11 +82,25 @@ HFS_B=$OTHER_PID
 got=$(errno_of "os.listdir('$WORK/mnt-b/g1')")
 [ "$got" = EBUSY ] || fail "host B opened g1 beside host A: $got"
 expect_log "container lock"
-# [today] nobody is named: a lock taken through ceph-fuse lives at the MDS,
-# not in this kernel's /proc/locks, even for A's mount on this machine
+# nobody in /proc/locks (a lock taken through ceph-fuse lives at the MDS,
+# not in this kernel's table, even for A's mount on this machine), so the
+# holder is named from the record A's open set: A's hangarfs, by PID
 holder=$(flock_holder "$HOST_A/store/g1.hangar")
 [ -z "$holder" ] || fail "/proc/locks names $holder: update docs/multihost.md"
-grep -q "PID" "$HFS_LOG" && fail "host B's refusal names a PID now: update the test"
+expect_log "on host $(hostname) by PID $HFS_A since"
+rec=$(getfattr --absolute-names --only-values -n user.hangar.holder "$WORK/mnt-b/g1" 2>&1)
+case "$rec" in
+"host=$(hostname) pid=$HFS_A since="*) ;;
+*) fail "user.hangar.holder of g1 on host B: $rec" ;;
+esac
+t "$HANGAR" status "$HOST_B/store" g1 >"$WORK/status.out" 2>&1 ||
+	{ cat "$WORK/status.out"; fail "hangar status on host B"; }
+grep -qE "^holder +host $(hostname), PID $HFS_A, since " "$WORK/status.out" ||
+	{ cat "$WORK/status.out"; fail "host B's status does not name A"; }
+t "$HANGAR" status --json "$HOST_B/store" g1 >"$WORK/status.json" ||
+	fail "hangar status --json on host B"
+[ "$(json_get "$WORK/status.json" 'j["holder"]["pid"]')" = "$HFS_A" ] ||
+	{ cat "$WORK/status.json"; fail "status --json holder"; }
 fs_umount_other "$WORK/mnt-b" "$HFS_B"
 
 log "host A crashes; its client is evicted; host B takes the guest"

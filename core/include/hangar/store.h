@@ -195,6 +195,28 @@ int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
 		       bool *out_exclusive);
 
 /*
+ * The holder record of a guest: who opened it read-write last, as that
+ * opener wrote it on the container file (the extended attribute
+ * user.hangar.holder, "host=H pid=N since=UNIX-SECONDS"), right after its
+ * container lock was granted.  It names a holder the kernel's lock table
+ * cannot (the lock taken on another host, through a network filesystem)
+ * and is never authority: show it beside a refusal by the lock, as "held
+ * by", not as proof that anybody holds the guest now (a dead holder's
+ * record stays until the next holder's open replaces it).
+ */
+struct store_holder_record {
+	char host[256];
+	long pid;
+	long long since; /* unix seconds, the holder's clock */
+};
+
+/* store_guest_holder_record - read guest `name`'s record.  -ENODATA when
+ * there is none (or the filesystem keeps no user xattrs), -ENOENT, -errno.
+ * Opens the file read-only without a lock and reads nothing else. */
+int store_guest_holder_record(struct store *s, const char *name,
+			      struct store_holder_record *out);
+
+/*
  * store_guest_open_io - open guest `name`'s container file read-only, as
  * the store does (no links, regular files only, a shared container lock
  * held until io_close: -EBUSY while another process has it open
