@@ -11,6 +11,7 @@
  * break a lock.
  */
 #include "lockinfo.h"
+#include "netfs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -98,13 +99,7 @@ int lockinfo_flock_holder(const struct stat *st, pid_t *out_pid,
 int lockinfo_record_set(int fd)
 {
 	char host[256], record[512];
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	/* the record is parsed by spaces: a host name has none, but be sure */
-	for (char *p = host; *p; p++)
-		if (*p == ' ' || *p == '=')
-			*p = '_';
+	netfs_host_name(host, sizeof(host)); /* no spaces: it parses */
 	const int n =
 		snprintf(record, sizeof(record), "host=%s pid=%ld since=%lld",
 			 host, (long)getpid(), (long long)time(NULL));

@@ -409,10 +409,13 @@ static struct control *start_control(struct hfs *fs,
 		return NULL;
 	err = control_start(fs->store, mount, &ctl);
 	if (err) {
+		char name[CONTROL_SOCKET_NAME_MAX];
+
+		control_socket_name(fs->store_path, name, sizeof(name));
 		log_msg(LOG_WARNING,
 			"control socket %s/%s not started: %s; 'hangar' "
 			"cannot change this store while it is mounted",
-			fs->store_path, CONTROL_SOCKET_NAME, hfs_strerror(err));
+			fs->store_path, name, hfs_strerror(err));
 		return NULL;
 	}
 	return ctl;

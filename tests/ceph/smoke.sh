@@ -14,7 +14,11 @@
 #     (EBUSY) and names the holder -- A's hangarfs PID -- from the holder
 #     record (user.hangar.holder on the container file), since the lock is
 #     not in this kernel's /proc/locks; B's `hangar status` (and --json) and
-#     the guest directory's user.hangar.holder name it too;
+#     the guest directory's user.hangar.holder name it too (each host's
+#     programs run in their own UTS namespace, so the hosts differ by name);
+#   - each host's daemon binds its own control socket in the shared
+#     directory (.hangar-control.HOST), and `hangar create` on each host
+#     goes through its own host's daemon;
 #   - guest create and rename work on CephFS, which fails renameat2's
 #     RENAME_NOREPLACE (EINVAL): core links and unlinks instead, and still
 #     never replaces a name (both refuse an existing guest);
@@ -54,7 +58,9 @@ ls -A "$HOST_A/store" | grep -q '\.tmp$' && fail "a temporary file is left"
 t "$HANGAR" rm "$HOST_A/store" g2 >/dev/null || fail "hangar rm g2"
 
 log "host A serves the store; a guest disk written and fsynced through A"
-fs_mount_other "$HOST_A/store" "$WORK/mnt-a" "$HFS_LOG" \
+BIN_A=$(ceph_host_bin hosta) # hangarfs, hangar with host name hosta
+BIN_B=$(ceph_host_bin hostb)
+HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" "$HFS_LOG" \
 	-o commit_interval=1 || fail "hangarfs on host A"
 HFS_A=$OTHER_PID
 dd if=/dev/urandom of="$WORK/pattern" bs=1M count=8 status=none
@@ -74,7 +80,7 @@ grep -qE 'disk\.raw +64M virtual, 8(\.0)?M used' "$WORK/status.out" ||
 
 log "host B starts its own hangarfs on the same store"
 # [today] mounted: the store lock is local to one kernel's FUSE mount.
-fs_mount_other "$HOST_B/store" "$WORK/mnt-b" "$HFS_LOG" \
+HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b" "$HFS_LOG" \
 	-o commit_interval=1 ||
 	{ cat "$HFS_LOG"; fail "host B's hangarfs (expected to mount today)"; }
 HFS_B=$OTHER_PID
@@ -87,20 +93,31 @@ expect_log "container lock"
 # holder is named from the record A's open set: A's hangarfs, by PID
 holder=$(flock_holder "$HOST_A/store/g1.hangar")
 [ -z "$holder" ] || fail "/proc/locks names $holder: update docs/multihost.md"
-expect_log "on host $(hostname) by PID $HFS_A since"
+expect_log "on host hosta by PID $HFS_A since"
 rec=$(getfattr --absolute-names --only-values -n user.hangar.holder "$WORK/mnt-b/g1" 2>&1)
 case "$rec" in
-"host=$(hostname) pid=$HFS_A since="*) ;;
+"host=hosta pid=$HFS_A since="*) ;;
 *) fail "user.hangar.holder of g1 on host B: $rec" ;;
 esac
-t "$HANGAR" status "$HOST_B/store" g1 >"$WORK/status.out" 2>&1 ||
+t "$BIN_B/hangar" status "$HOST_B/store" g1 >"$WORK/status.out" 2>&1 ||
 	{ cat "$WORK/status.out"; fail "hangar status on host B"; }
-grep -qE "^holder +host $(hostname), PID $HFS_A, since " "$WORK/status.out" ||
+grep -qE "^holder +host hosta, PID $HFS_A, since " "$WORK/status.out" ||
 	{ cat "$WORK/status.out"; fail "host B's status does not name A"; }
-t "$HANGAR" status --json "$HOST_B/store" g1 >"$WORK/status.json" ||
+t "$BIN_B/hangar" status --json "$HOST_B/store" g1 >"$WORK/status.json" ||
 	fail "hangar status --json on host B"
 [ "$(json_get "$WORK/status.json" 'j["holder"]["pid"]')" = "$HFS_A" ] ||
 	{ cat "$WORK/status.json"; fail "status --json holder"; }
+# one control socket per host in the shared directory, each reaching its
+# own host's daemon: a create through each
+for h in hosta hostb; do
+	[ -S "$HOST_A/store/.hangar-control.$h" ] || fail "no socket of $h"
+done
+[ ! -e "$HOST_A/store/.hangar-control" ] || fail "a host-less socket name"
+t "$BIN_A/hangar" create "$HOST_A/store" ga --disk 16M >"$WORK/ca.out" 2>&1 ||
+	{ cat "$WORK/ca.out"; fail "hangar create through host A's daemon"; }
+t "$BIN_B/hangar" create "$HOST_B/store" gb --disk 16M >"$WORK/cb.out" 2>&1 ||
+	{ cat "$WORK/cb.out"; fail "hangar create through host B's daemon"; }
+grep -q "hangarfs" "$WORK/cb.out" || { cat "$WORK/cb.out"; fail "not through B's daemon"; }
 fs_umount_other "$WORK/mnt-b" "$HFS_B"
 
 log "host A crashes; its client is evicted; host B takes the guest"
@@ -112,7 +129,7 @@ wait "$HFS_A" 2>/dev/null
 timeout 10 fusermount3 -u "$WORK/mnt-a" || fail "fusermount3 -u mnt-a"
 ceph_kill hosta
 ceph_evict hosta
-fs_mount_other "$HOST_B/store" "$WORK/mnt-b2" "$HFS_LOG" \
+HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b2" "$HFS_LOG" \
 	-o commit_interval=1 || fail "host B's hangarfs after the crash"
 got=$(errno_of "os.close(os.open('$WORK/mnt-b2/g1/disk.raw', os.O_RDWR))")
 [ "$got" = OK ] || fail "host B cannot open g1 read-write after eviction: $got"
