@@ -102,6 +102,9 @@ void dirio_close(struct dirio *d);
  * RENAME_NOREPLACE (it is used there by itself): for the tests of that
  * path on a filesystem that has it */
 #define DIRIO_FILE_RENAME_BY_LINK 2u
+/* every file opened read-write gets io_file_set_lease_check (io.h): its
+ * syncs prove the container lock still holds (store.h, lease_check) */
+#define DIRIO_FILE_LEASE_CHECK 4u
 int dirio_file_open(int dir_fd, unsigned flags, struct dirio **out);
 
 #endif /* HANGAR_DIRIO_H */

@@ -34,6 +34,7 @@
  * THREAD MODEL: the descriptor never changes; sync_error is atomic.
  */
 #include "dirio.h"
+#include "io.h"
 #include "lockinfo.h"
 
 #include <errno.h>
@@ -94,6 +95,8 @@ static int dirio_file_open_file(struct dirio *d, const char *name, int flags,
 		/* who holds it, for hosts that cannot read our lock table;
 		 * information only (lockinfo.h), so a failure is no refusal */
 		(void)lockinfo_record_set(fd);
+		if (f->flags & DIRIO_FILE_LEASE_CHECK)
+			io_file_set_lease_check(io);
 	}
 	*out_io = io;
 	return 0;

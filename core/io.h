@@ -94,6 +94,13 @@ int io_file_open(const char *path, int flags, struct io **out_io);
  * (AT_FDCWD: the working directory). */
 int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io);
 
+/* io_file_set_lease_check - from now on, every fdatasync of this file io
+ * proves that the process still holds the exclusive flock on it before it
+ * returns 0, and fails -ENOLCK when it does not (io_file.c, invariant 6).
+ * For a read-write container on a shared filesystem; call before the io is
+ * used by other threads.  Ignored for other ios. */
+void io_file_set_lease_check(struct io *io);
+
 /* io_file_fd - the descriptor behind a file io (for the store's own flock);
  * -1 if `io` is not a file io. */
 int io_file_fd(const struct io *io);

@@ -28,6 +28,16 @@
  *      descriptor, which was opened O_NONBLOCK so a FIFO cannot hang us).
  *      A container file is cut back and written: following a link planted
  *      in a store would do that to someone else's file.
+ *   6. The lease check (io_file_set_lease_check: a read-write container
+ *      on a filesystem several hosts share, docs/multihost.md section 4):
+ *      after every fdatasync that returned 0, the exclusive flock the
+ *      store holds on the descriptor is taken again, and only if that
+ *      succeeds does the sync return 0.  A client the cluster evicted may
+ *      return 0 from a sync of data it then drops (measured on ceph-fuse);
+ *      the re-lock is a request to the lock's server that such a client
+ *      cannot make.  If it fails, the sync fails -ENOLCK (latched, as
+ *      invariant 4), and so does a failed sync whose lock no longer holds,
+ *      so the container says why.
  *
  * THREAD MODEL: the descriptor never changes after io_file_open; every call
  * is positional, so any number of threads may use one io at once.  The only
@@ -43,6 +53,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +61,7 @@ struct io_file {
 	struct io io;		/* first: a struct io * is a struct io_file * */
 	int fd;			/* owned; immutable after open */
 	_Atomic int sync_error; /* 0 or the first fdatasync -errno (inv. 4) */
+	bool lease_check;	/* invariant 6; set before the io is shared */
 };
 
 static const struct io_ops io_file_ops;
@@ -117,6 +129,22 @@ static int io_file_pwrite(struct io *io, const void *buf, size_t len,
 	return 0;
 }
 
+/*
+ * Invariant 6: whether this process still holds the exclusive flock the
+ * store took on the descriptor.  Taking a lock already held is a no-op for
+ * the lock; on a network filesystem it is a request to the lock's server,
+ * which refuses a client the cluster evicted (ceph-fuse: EIO).  -ENOLCK
+ * when it does not hold.
+ */
+static int io_file_lease_holds(const struct io_file *f)
+{
+	while (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EINTR)
+			return -ENOLCK;
+	}
+	return 0;
+}
+
 static int io_file_fdatasync(struct io *io)
 {
 	struct io_file *f = io_file_from_io(io);
@@ -127,11 +155,19 @@ static int io_file_fdatasync(struct io *io)
 	if (err != 0)
 		return err;
 	for (;;) {
-		if (fdatasync(f->fd) == 0)
+		if (fdatasync(f->fd) == 0) {
+			err = f->lease_check ? io_file_lease_holds(f) : 0;
 			break;
+		}
 		if (errno == EINTR)
 			continue;
 		err = -errno;
+		/* a failed sync on a lost lease: say so (the lease) */
+		if (f->lease_check && io_file_lease_holds(f) != 0)
+			err = -ENOLCK;
+		break;
+	}
+	if (err) {
 		/* Keep the first error if two threads fail at once. */
 		if (!atomic_compare_exchange_strong(&f->sync_error, &expected,
 						    err))
@@ -140,6 +176,12 @@ static int io_file_fdatasync(struct io *io)
 	}
 	/* A concurrent failure may have latched while we synced. */
 	return atomic_load(&f->sync_error);
+}
+
+void io_file_set_lease_check(struct io *io)
+{
+	if (io->ops == &io_file_ops)
+		io_file_from_io(io)->lease_check = true;
 }
 
 static int io_file_ftruncate(struct io *io, uint64_t size)

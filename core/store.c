@@ -97,6 +97,7 @@
 #include "keyslot.h"
 #include "io.h"
 #include "lockinfo.h"
+#include "netfs.h"
 #include "hangar/names.h"
 #include "hangar/savelock.h"
 #include "hangar/store.h"
@@ -405,11 +406,15 @@ int store_open(const char *dir, const struct store_options *opts,
 		ret = errno_neg();
 		goto out_free;
 	}
-	ret = dirio_file_open(s->dir_fd,
-			      s->read_only && opts && opts->read_beside_writer
-				      ? DIRIO_FILE_READ_BESIDE_WRITER
-				      : 0,
-			      &s->ns);
+	const enum store_lease_check lease =
+		opts ? opts->lease_check : STORE_LEASE_CHECK_AUTO;
+	unsigned dflags = s->read_only && opts && opts->read_beside_writer
+				  ? DIRIO_FILE_READ_BESIDE_WRITER
+				  : 0;
+	if (lease == STORE_LEASE_CHECK_ON ||
+	    (lease == STORE_LEASE_CHECK_AUTO && netfs_shared(s->dir_fd)))
+		dflags |= DIRIO_FILE_LEASE_CHECK;
+	ret = dirio_file_open(s->dir_fd, dflags, &s->ns);
 	if (ret)
 		goto out_close_dir;
 	ret = config_read(s->dir_fd, &s->cluster_shift, &s->encrypted);

@@ -120,8 +120,23 @@ struct store_init_options {
 	const struct crypto_scrypt_params *kdf; /* NULL: the defaults */
 };
 
+/* The lease check (docs/multihost.md section 4): after a sync, a read-write
+ * container proves its container lock still holds before the sync counts
+ * (the lock re-taken on its descriptor: a request to the lock's server on a
+ * network filesystem, which a client the cluster evicted cannot make); when
+ * it does not, the container is poisoned (-ENOLCK, reported as lost lease)
+ * and the commit is never acknowledged.  AUTO: on where the store's
+ * filesystem may be shared by hosts (CephFS, NFS, SMB, FUSE by statfs's
+ * f_type), off elsewhere (a local lock cannot be lost; it costs nothing). */
+enum store_lease_check {
+	STORE_LEASE_CHECK_AUTO = 0,
+	STORE_LEASE_CHECK_ON = 1,
+	STORE_LEASE_CHECK_OFF = 2,
+};
+
 struct store_options {
 	bool read_only;
+	enum store_lease_check lease_check;
 	/* read_only only: open guests another process has open read-write
 	 * too, unlocked, for metadata only (see "Readers beside a writer"
 	 * above); without it such guests fail with -EBUSY. */
