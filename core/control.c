@@ -90,8 +90,10 @@ static const char *const op_names[] = {
 	[CONTROL_OP_SNAPSHOT_DELETE] = "snapshot-delete",
 	[CONTROL_OP_ROLLBACK] = "rollback",
 	[CONTROL_OP_SNAPSHOT_LIST] = "snapshot-list",
+	[CONTROL_OP_ACQUIRE] = "acquire",
+	[CONTROL_OP_RELEASE] = "release",
 };
-#define OP_LAST CONTROL_OP_SNAPSHOT_LIST
+#define OP_LAST CONTROL_OP_RELEASE
 
 static const char *control_op_name(enum control_op op)
 {
@@ -104,7 +106,8 @@ static const char *control_op_name(enum control_op op)
 static bool op_changes_guest(enum control_op op)
 {
 	return op != CONTROL_OP_COMMIT && op != CONTROL_OP_MOUNT &&
-	       op != CONTROL_OP_SNAPSHOT_LIST;
+	       op != CONTROL_OP_SNAPSHOT_LIST && op != CONTROL_OP_ACQUIRE &&
+	       op != CONTROL_OP_RELEASE;
 }
 
 /* Whether `op` names a snapshot (the request's fourth word). */
@@ -455,6 +458,28 @@ static int execute_snapshot(struct container *c, enum control_op op,
 	return ret;
 }
 
+/* Why guest `guest` could not be acquired (-EBUSY): who holds it, from the
+ * lock table on this host or the holder record from another. */
+static void holder_reply(struct store *s, const char *guest,
+			 struct control_reply *reply)
+{
+	struct store_holder_record rec;
+	bool exclusive = false;
+	pid_t pid = 0;
+
+	if (store_guest_holder(s, guest, &pid, &exclusive) == 0 && pid > 0)
+		reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+			  "%s is open %s by PID %ld on this host", guest,
+			  exclusive ? "read-write" : "read-only", (long)pid);
+	else if (store_guest_holder_record(s, guest, &rec) == 0)
+		reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+			  "%s is held by host %s, PID %ld", guest, rec.host,
+			  rec.pid);
+	else
+		reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+			  "%s is open by another process", guest);
+}
+
 /* Carry out request `op` for `guest`; the reason (if any) into `reply`. */
 static int execute(struct control *ctl, enum control_op op, const char *guest,
 		   const char *name, unsigned flags,
@@ -505,6 +530,20 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 		else if (open_refused(ret))
 			reply_set(reply, CONTROL_REASON_UNREADABLE, "%s",
 				  strerror(-ret));
+		break;
+	case CONTROL_OP_ACQUIRE:
+		ret = store_guest_acquire(s, guest);
+		if (ret == -EBUSY)
+			holder_reply(s, guest, reply);
+		else if (open_refused(ret))
+			reply_set(reply, CONTROL_REASON_UNREADABLE, "%s",
+				  strerror(-ret));
+		break;
+	case CONTROL_OP_RELEASE:
+		ret = store_guest_release(s, guest);
+		if (ret == -EBUSY)
+			reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+				  "%s has files open on the mount", guest);
 		break;
 	case CONTROL_OP_RESUME:
 	case CONTROL_OP_DISCARD:

@@ -128,7 +128,8 @@ struct guest_entry {
 	struct container *c; /* OPEN, CLOSING: the container; else NULL */
 	unsigned refs;	     /* OPEN: store_guest_get references */
 	enum guest_state state;
-	bool ns_busy;	       /* OPEN: a delete or rename of it is running */
+	bool ns_busy;  /* OPEN: a delete or rename of it is running */
+	bool acquired; /* OPEN: store_guest_acquire holds one of the refs */
 	uint64_t last_used_ms; /* CLOCK_MONOTONIC of the last put */
 };
 
@@ -1097,6 +1098,57 @@ static int guest_peek_dir(struct store *s, const char *name,
 		return ret;
 	ret = container_peek_dir(io, &copts, out_attr);
 	io_close(io);
+	return ret;
+}
+
+int store_guest_acquire(struct store *s, const char *name)
+{
+	struct container *c = NULL;
+
+	if (s->read_only)
+		return -EROFS;
+	int ret = store_guest_get(s, name, &c);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&s->lock);
+	struct guest_entry *g = guest_find_container(s, c);
+	const bool keep = g && !g->acquired;
+	if (keep)
+		g->acquired = true; /* the reference of this get stays */
+	pthread_mutex_unlock(&s->lock);
+	if (!keep)
+		store_guest_put(s, c);
+	return 0;
+}
+
+int store_guest_release(struct store *s, const char *name)
+{
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	struct guest_entry *g;
+	while (guest_unsettled(g = guest_find(s, name)))
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	if (!g || g->state != GUEST_OPEN) {
+		pthread_mutex_unlock(&s->lock);
+		return 0; /* not open here: nothing held */
+	}
+	if (g->ns_busy || g->refs > (g->acquired ? 1u : 0u)) {
+		pthread_mutex_unlock(&s->lock);
+		return -EBUSY; /* files of it are open (or a request runs) */
+	}
+	if (g->acquired) {
+		g->acquired = false;
+		g->refs--;
+	}
+	g->state = GUEST_CLOSING;
+	pthread_mutex_unlock(&s->lock);
+	guest_evict(s, g);
+	/* a failed commit keeps it open (guest_evict): say so */
+	pthread_mutex_lock(&s->lock);
+	g = guest_find(s, name);
+	const int ret = g && g->state == GUEST_OPEN ? -EIO : 0;
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 

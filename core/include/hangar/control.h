@@ -82,6 +82,8 @@ enum control_op {
 	/* container_snapshot_list (no NAME): TEXT is the list, read it with
 	 * control_snapshot_list_parse */
 	CONTROL_OP_SNAPSHOT_LIST = 10,
+	CONTROL_OP_ACQUIRE = 11, /* store_guest_acquire */
+	CONTROL_OP_RELEASE = 12, /* store_guest_release */
 };
 
 /*

@@ -228,6 +228,28 @@ struct store_holder_record {
 /* store_guest_holder_record - read guest `name`'s record.  -ENODATA when
  * there is none (or the filesystem keeps no user xattrs), -ENOENT, -errno.
  * Opens the file read-only without a lock and reads nothing else. */
+/*
+ * The lease of a guest (docs/multihost.md).  On a store several hosts
+ * share, whoever holds a guest's container open read-write holds its
+ * container lock, and so the guest, against every other host.  The store
+ * closes a container nobody uses after a while (the committer) or to make
+ * room: store_guest_acquire keeps it open until store_guest_release.
+ *
+ * store_guest_acquire - open guest `name` read-write (as store_guest_get)
+ * and keep it open: a reference the store holds until store_guest_release
+ * or store_close.  0 also when it is already acquired.  -EBUSY when
+ * another process (on any host) holds it; -EROFS on a read-only store.
+ *
+ * store_guest_release - drop what store_guest_acquire kept, commit and
+ * close the container now (its container lock goes with it), so another
+ * host may take the guest.  -EBUSY while anything else uses it (a file of
+ * it open through hangarfs), -EIO when the commit failed (the container
+ * stays open, its error reported as always).  0 when the guest was not
+ * open here at all.
+ */
+int store_guest_acquire(struct store *s, const char *name);
+int store_guest_release(struct store *s, const char *name);
+
 int store_guest_holder_record(struct store *s, const char *name,
 			      struct store_holder_record *out);
 
