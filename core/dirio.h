@@ -105,6 +105,9 @@ void dirio_close(struct dirio *d);
 /* every file opened read-write gets io_file_set_lease_check (io.h): its
  * syncs prove the container lock still holds (store.h, lease_check) */
 #define DIRIO_FILE_LEASE_CHECK 4u
+/* every file opened read-write gets the holder record (lockinfo.h): for a
+ * filesystem hosts share, whose locks /proc/locks does not show */
+#define DIRIO_FILE_HOLDER_RECORD 8u
 int dirio_file_open(int dir_fd, unsigned flags, struct dirio **out);
 
 #endif /* HANGAR_DIRIO_H */

@@ -16,9 +16,12 @@
  * writer is recycling.  A read-write open of a file with more than one
  * name (st_nlink > 1: a hard link, possibly into another store) is refused
  * with -EMLINK: its other name is outside this store's control.
- * A read-write open then sets the holder record (lockinfo.h) on the file,
- * before anything is written to it: on a network filesystem the lock lives
- * at the server and the record is how another host names the holder.
+ * With DIRIO_FILE_HOLDER_RECORD (the store sets it on a filesystem hosts
+ * may share), a read-write open then sets the holder record (lockinfo.h)
+ * on the file, before anything is written to it: there the lock lives at
+ * the server and the record is how another host names the holder.  Not on
+ * a local filesystem, where /proc/locks names the holder and the record's
+ * ctime change would only void the store's cached attributes.
  * DIRIO_FILE_READ_BESIDE_WRITER lets a read-only open proceed without its
  * shared lock when a writer holds the file (dirio.h says for whom).
  *
@@ -94,7 +97,8 @@ static int dirio_file_open_file(struct dirio *d, const char *name, int flags,
 		}
 		/* who holds it, for hosts that cannot read our lock table;
 		 * information only (lockinfo.h), so a failure is no refusal */
-		(void)lockinfo_record_set(fd);
+		if (f->flags & DIRIO_FILE_HOLDER_RECORD)
+			(void)lockinfo_record_set(fd);
 		if (f->flags & DIRIO_FILE_LEASE_CHECK)
 			io_file_set_lease_check(io);
 	}

@@ -412,8 +412,11 @@ int store_open(const char *dir, const struct store_options *opts,
 	unsigned dflags = s->read_only && opts && opts->read_beside_writer
 				  ? DIRIO_FILE_READ_BESIDE_WRITER
 				  : 0;
+	const bool shared = netfs_shared(s->dir_fd);
+	if (shared)
+		dflags |= DIRIO_FILE_HOLDER_RECORD;
 	if (lease == STORE_LEASE_CHECK_ON ||
-	    (lease == STORE_LEASE_CHECK_AUTO && netfs_shared(s->dir_fd)))
+	    (lease == STORE_LEASE_CHECK_AUTO && shared))
 		dflags |= DIRIO_FILE_LEASE_CHECK;
 	ret = dirio_file_open(s->dir_fd, dflags, &s->ns);
 	if (ret)

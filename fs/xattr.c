@@ -18,7 +18,8 @@
  *                        opening the container, so it names a holder on
  *                        another host whose lock refuses this one.
  *                        Information, not authority: it stays after its
- *                        holder closed.  Not listed by listxattr.
+ *                        holder closed.  Not listed by listxattr.  Set
+ *                        only on a filesystem hosts may share (store.h).
  *   user.hangar.resume   write-only: `setfattr -n user.hangar.resume -v 1 DIR`
  *                        runs save_lock_resume; a refusal is ESTALE (logged
  *                        with core's reason), nothing saved is ENODATA.

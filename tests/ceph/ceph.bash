@@ -20,6 +20,7 @@
 #   ceph_stop             unmount every client, stop every daemon we started,
 #                         by PID; run by the EXIT trap, so also on failure
 #   ceph_cmd ARGS...      the `ceph` command as client.admin of this cluster
+#   ceph_wait_unlocked P  wait until P (on a hangarfs mount) opens read-write
 #   ceph_host_bin NAME    a directory of wrappers (hangarfs, hangar) that run
 #                         the programs with host name NAME (their own UTS
 #                         namespace): two "hosts" on one machine then differ
@@ -357,6 +358,20 @@ work_cleanup_ceph() {
 	done
 	ceph_stop
 	rm -rf --one-file-system "$work"
+}
+
+# ceph_wait_unlocked PATH : wait (up to 10 s) until PATH, a file on a
+# mount of a hangarfs, opens read-write: ceph-fuse drops the container lock
+# of a `hangar` command that just exited at the MDS a moment later, and
+# until then the open is EBUSY.
+ceph_wait_unlocked() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(errno_of "os.close(os.open('$1', os.O_RDWR))")" = EBUSY ] ||
+			return 0
+		sleep 0.1
+	done
+	fail "$1 stayed EBUSY for 10 s"
 }
 
 # ceph_host_bin NAME : print a directory holding `hangarfs` and `hangar`

@@ -64,6 +64,7 @@ HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" "$HFS_LOG"
 	-o commit_interval=1 || fail "hangarfs on host A"
 HFS_A=$OTHER_PID
 dd if=/dev/urandom of="$WORK/pattern" bs=1M count=8 status=none
+ceph_wait_unlocked "$WORK/mnt-a/g1/disk.raw"
 t dd if="$WORK/pattern" of="$WORK/mnt-a/g1/disk.raw" bs=1M conv=notrunc,fsync \
 	status=none || fail "dd through host A"
 

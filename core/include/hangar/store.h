@@ -213,7 +213,8 @@ int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
  * The holder record of a guest: who opened it read-write last, as that
  * opener wrote it on the container file (the extended attribute
  * user.hangar.holder, "host=H pid=N since=UNIX-SECONDS"), right after its
- * container lock was granted.  It names a holder the kernel's lock table
+ * container lock was granted -- on a filesystem hosts may share only
+ * (CephFS, NFS, SMB, FUSE); a local one has /proc/locks.  It names a holder the kernel's lock table
  * cannot (the lock taken on another host, through a network filesystem)
  * and is never authority: show it beside a refusal by the lock, as "held
  * by", not as proof that anybody holds the guest now (a dead holder's
