@@ -8,7 +8,8 @@
  * EIO (the daemon logs the real cause), and so do the other reasons a
  * container cannot be opened (EPROTONOSUPPORT: written by a newer hangar;
  * ENOKEY/EKEYREJECTED: a guest the store's key does not open; ENOLCK: a
- * container that lost its lease, docs/multihost.md).  Lesson from squashfuse: never
+ * container that lost its lease, and ESHUTDOWN, what an evicted ceph-fuse
+ * client answers: docs/multihost.md).  Lesson from squashfuse: never
  * collapse everything else to EIO.
  */
 #include <errno.h>
@@ -32,6 +33,7 @@ int hfs_errno(int err)
 	case EMEDIUMTYPE:  /* ... or not a regular file */
 	case EMLINK:	   /* ... or hard-linked: never opened to write */
 	case ENOLCK:	   /* lost the lease (io_file.c): a sync not proven */
+	case ESHUTDOWN:	   /* a CephFS client evicted from its cluster */
 		return EIO;
 	default:
 		return e;
