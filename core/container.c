@@ -572,7 +572,8 @@ static int commit_run(struct container *c)
 	 * must catch it; tests/CMakeLists.txt builds it). */
 	ret = 0;
 #else
-	ret = io_fdatasync(c->io);
+	/* step 5's sync follows: the lease proof (io_file.c) is its */
+	ret = io_fdatasync_not_last(c->io);
 #endif
 	bool sb_written = false;
 	if (!ret) {

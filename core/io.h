@@ -42,6 +42,11 @@ struct io_ops {
 			 uint64_t len);
 	int (*size)(struct io *io, uint64_t *out_size);
 	void (*close)(struct io *io); /* frees the io; NULL-safe callers */
+	/* Optional (NULL: fdatasync): a sync that a later sync of the same
+	 * commit follows (FORMAT.md section 5, step 4 before step 5), so a
+	 * check that only the last sync needs may be left out here: the
+	 * file io's lease check (io_file.c, invariant 6). */
+	int (*fdatasync_not_last)(struct io *io);
 };
 
 struct io {
@@ -62,6 +67,12 @@ static inline int io_pwrite(struct io *io, const void *buf, size_t len,
 static inline int io_fdatasync(struct io *io)
 {
 	return io->ops->fdatasync(io);
+}
+
+static inline int io_fdatasync_not_last(struct io *io)
+{
+	return io->ops->fdatasync_not_last ? io->ops->fdatasync_not_last(io)
+					   : io->ops->fdatasync(io);
 }
 
 static inline int io_ftruncate(struct io *io, uint64_t size)

@@ -30,9 +30,11 @@
  *      in a store would do that to someone else's file.
  *   6. The lease check (io_file_set_lease_check: a read-write container
  *      on a filesystem several hosts share, docs/multihost.md section 4):
- *      after every fdatasync that returned 0, the exclusive flock the
- *      store holds on the descriptor is taken again, and only if that
- *      succeeds does the sync return 0.  A client the cluster evicted may
+ *      after every fdatasync that returned 0 (except one that a later sync
+ *      of the same commit follows: io_fdatasync_not_last, FORMAT.md
+ *      section 5 step 4, whose proof the last sync's covers), the
+ *      exclusive flock the store holds on the descriptor is taken again,
+ *      and only if that succeeds does the sync return 0.  A client the cluster evicted may
  *      return 0 from a sync of data it then drops (measured on ceph-fuse);
  *      the re-lock is a request to the lock's server that such a client
  *      cannot make.  If it fails, the sync fails -ENOLCK (latched, as
@@ -145,7 +147,8 @@ static int io_file_lease_holds(const struct io_file *f)
 	return 0;
 }
 
-static int io_file_fdatasync(struct io *io)
+/* fdatasync; with the lease check and `prove`, then the proof. */
+static int io_file_sync(struct io *io, bool prove)
 {
 	struct io_file *f = io_file_from_io(io);
 	int expected = 0;
@@ -156,7 +159,8 @@ static int io_file_fdatasync(struct io *io)
 		return err;
 	for (;;) {
 		if (fdatasync(f->fd) == 0) {
-			err = f->lease_check ? io_file_lease_holds(f) : 0;
+			err = f->lease_check && prove ? io_file_lease_holds(f)
+						      : 0;
 			break;
 		}
 		if (errno == EINTR)
@@ -176,6 +180,17 @@ static int io_file_fdatasync(struct io *io)
 	}
 	/* A concurrent failure may have latched while we synced. */
 	return atomic_load(&f->sync_error);
+}
+
+static int io_file_fdatasync(struct io *io)
+{
+	return io_file_sync(io, true);
+}
+
+/* A sync a later one of the same commit follows: that one proves. */
+static int io_file_fdatasync_not_last(struct io *io)
+{
+	return io_file_sync(io, false);
 }
 
 void io_file_set_lease_check(struct io *io)
@@ -238,6 +253,7 @@ static const struct io_ops io_file_ops = {
 	.pread = io_file_pread,
 	.pwrite = io_file_pwrite,
 	.fdatasync = io_file_fdatasync,
+	.fdatasync_not_last = io_file_fdatasync_not_last,
 	.ftruncate = io_file_ftruncate,
 	.fallocate = io_file_fallocate,
 	.size = io_file_size,

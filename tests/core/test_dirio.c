@@ -12,13 +12,18 @@
  *     guest file and the temporary name on one inode) is repaired by the
  *     first read-write open of the guest, which would otherwise be refused
  *     -EMLINK.
+ * And the lease check (DIRIO_FILE_LEASE_CHECK, io_file.c invariant 6),
+ * forced on: a sync that ends a commit fails -ENOLCK, latched, once the
+ * container lock no longer holds, and the container is poisoned.
  */
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "dirio.h"
 #include "guestfile.h"
+#include "hangar/container.h"
 #include "harness.h"
 #include "io.h"
 
@@ -94,6 +99,71 @@ static void test_guest_by_link(int dir_fd)
 	dirio_close(d);
 }
 
+/*
+ * The lease check (io_file.c invariant 6), forced on a local filesystem:
+ * a sync counts only while the container lock still holds.  "Lost" here
+ * by unlocking the io's descriptor and letting another descriptor take the
+ * lock, which is what an eviction does to a CephFS client's lock.
+ */
+static void test_lease_check(int dir_fd)
+{
+	struct container_options copts = {0};
+	struct dirio *d = NULL;
+	struct container *c = NULL;
+	struct io *io = NULL;
+
+	CHECK_OK(dirio_file_open(dir_fd, DIRIO_FILE_LEASE_CHECK, &d));
+	CHECK_OK(guestfile_create(d, "lease", &copts));
+	CHECK_OK(guestfile_open(d, "lease", O_RDWR, &io));
+	const int fd = io_file_fd(io);
+	CHECK_OK(io_pwrite(io, "x", 1, 1 << 20));
+	CHECK_OK(io_fdatasync(io));
+	CHECK_OK(io_fdatasync_not_last(io));
+
+	/* the lease goes elsewhere */
+	CHECK_OK(flock(fd, LOCK_UN));
+	int other = openat(dir_fd, "lease.hangar", O_RDONLY);
+	CHECK(other >= 0);
+	CHECK_OK(flock(other, LOCK_EX | LOCK_NB));
+	/* a sync another one follows is not proven by itself... */
+	CHECK_OK(io_fdatasync_not_last(io));
+	/* ...the last one is, and it fails, latched */
+	CHECK_ERR(io_fdatasync(io), -ENOLCK);
+	CHECK_OK(close(other)); /* even with the lock free again */
+	CHECK_ERR(io_fdatasync(io), -ENOLCK);
+	io_close(io);
+
+	/* a container on such a file: its commit is never acknowledged */
+	CHECK_OK(guestfile_open(d, "lease", O_RDWR, &io));
+	CHECK_OK(container_open(io, &copts, &c));
+	CHECK_OK(container_commit(c));
+	CHECK_OK(flock(io_file_fd(io), LOCK_UN));
+	other = openat(dir_fd, "lease.hangar", O_RDONLY);
+	CHECK(other >= 0);
+	CHECK_OK(flock(other, LOCK_EX | LOCK_NB));
+	/* a snapshot is one commit: refused, never acknowledged */
+	CHECK_ERR(container_snapshot_create(c, "s1"), -EIO);
+	CHECK_ERR(container_commit(c), -EIO);
+	struct container_info info;
+	container_info(c, &info);
+	CHECK(info.poisoned);
+	(void)container_close(c);
+	CHECK_OK(close(other));
+
+	/* without the check, the same loss goes unnoticed (why it exists) */
+	dirio_close(d);
+	CHECK_OK(dirio_file_open(dir_fd, 0, &d));
+	CHECK_OK(guestfile_open(d, "lease", O_RDWR, &io));
+	CHECK_OK(flock(io_file_fd(io), LOCK_UN));
+	other = openat(dir_fd, "lease.hangar", O_RDONLY);
+	CHECK(other >= 0);
+	CHECK_OK(flock(other, LOCK_EX | LOCK_NB));
+	CHECK_OK(io_fdatasync(io));
+	CHECK_OK(close(other));
+	io_close(io);
+	dirio_close(d);
+}
+
 int main(void)
 {
 	char *dir = test_tmpdir_new();
@@ -101,6 +171,7 @@ int main(void)
 	CHECK(dir_fd >= 0);
 	test_rename_by_link(dir_fd);
 	test_guest_by_link(dir_fd);
+	test_lease_check(dir_fd);
 	close(dir_fd);
 	test_tmpdir_remove(dir);
 	printf("test_dirio: ok\n");
