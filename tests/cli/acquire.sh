@@ -3,7 +3,8 @@
 # (the lease of docs/multihost.md; tests/ceph/move.sh runs them across two):
 #   - acquire needs the store mounted (only a daemon can hold a guest);
 #   - after acquire, hangarfs holds the guest's container lock read-write
-#     with no file of it open, and a second acquire is fine;
+#     with no file of it open (`hangar status` names it on its holder
+#     line), and a second acquire is fine;
 #   - release is refused (EBUSY, "files open") while a file of the guest is
 #     open on the mount, then commits and closes: the lock is gone;
 #   - a write made on the mount before the release is in the container the
@@ -37,6 +38,9 @@ expect_out "^acquired g1 \(through hangarfs PID $HFS\)" "acquire's words"
 	fail "hangarfs does not hold g1's container lock after acquire"
 h acquire store g1
 expect_rc 0 "a second acquire"
+h status store g1
+expect_rc 0 "status of an acquired guest"
+expect_out "^holder +host .+, PID $HFS\$" "status names the holder"
 h acquire store nosuch
 expect_rc 1 "acquire of a guest that does not exist"
 expect_err 'no guest named nosuch' "acquire nosuch"
