@@ -36,8 +36,9 @@
  *      exclusive flock the store holds on the descriptor is taken again,
  *      and only if that succeeds does the sync return 0.  A client the cluster evicted may
  *      return 0 from a sync of data it then drops (measured on ceph-fuse);
- *      the re-lock is a request to the lock's server that such a client
- *      cannot make.  If it fails, the sync fails -ENOLCK (latched, as
+ *      it does so once it has processed its eviction, and then its re-lock
+ *      fails (EIO); before that, the OSDs refuse its data and the sync
+ *      itself fails (docs/multihost.md section 4).  If the re-lock fails, the sync fails -ENOLCK (latched, as
  *      invariant 4), and so does a failed sync whose lock no longer holds,
  *      so the container says why.
  *
@@ -134,9 +135,8 @@ static int io_file_pwrite(struct io *io, const void *buf, size_t len,
 /*
  * Invariant 6: whether this process still holds the exclusive flock the
  * store took on the descriptor.  Taking a lock already held is a no-op for
- * the lock; on a network filesystem it is a request to the lock's server,
- * which refuses a client the cluster evicted (ceph-fuse: EIO).  -ENOLCK
- * when it does not hold.
+ * the lock; on CephFS it fails once the client has processed an eviction
+ * (ceph-fuse: EIO).  -ENOLCK when it does not hold.
  */
 static int io_file_lease_holds(const struct io_file *f)
 {

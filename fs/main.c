@@ -19,7 +19,7 @@
  *                         (0..INT_MAX)
  *                         (neither: asked on the terminal with -f)
  *   log_file=PATH         append every log line to PATH too (log.c)
- *   lease_check=on|off|auto  prove the container lock after every sync
+ *   lease_check=on|off|auto  prove the container lock after each commit's sync
  *                         before a commit counts (store.h; auto: on a
  *                         filesystem hosts may share, the default)
  * and every libfuse option passes through (fsname, max_threads, clone_fd..).
@@ -294,7 +294,7 @@ static void usage(const char *prog)
 	       "                             (neither, with -f on a terminal: "
 	       "asked)\n"
 	       "    -o lease_check=on|off|auto  prove the container lock "
-	       "after every sync\n"
+	       "after each commit\n"
 	       "                             (auto, the default: where "
 	       "hosts may share the store)\n"
 	       "    -o log_file=PATH         also append every log line to "

@@ -122,8 +122,9 @@ struct store_init_options {
 
 /* The lease check (docs/multihost.md section 4): after a sync, a read-write
  * container proves its container lock still holds before the sync counts
- * (the lock re-taken on its descriptor: a request to the lock's server on a
- * network filesystem, which a client the cluster evicted cannot make); when
+ * (the lock re-taken on its descriptor, which a CephFS client that has
+ * processed its eviction refuses -- ceph-fuse may answer it from its own
+ * lock state until then, when the OSDs already refuse its syncs); when
  * it does not, the container is poisoned (-ENOLCK, reported as lost lease)
  * and the commit is never acknowledged.  AUTO: on where the store's
  * filesystem may be shared by hosts (CephFS, NFS, SMB, FUSE by statfs's
