@@ -158,6 +158,8 @@ int cmd_export(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_acquire(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 int cmd_discard(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
@@ -179,6 +181,8 @@ void usage_export(FILE *f);
 void usage_ls(FILE *f);
 void usage_status(FILE *f);
 void usage_resume(FILE *f);
+void usage_acquire(FILE *f);
+void usage_release(FILE *f);
 void usage_discard(FILE *f);
 void usage_check(FILE *f);
 void usage_rm(FILE *f);
@@ -755,8 +759,11 @@ int cli_guest_list(const struct cli_store *cs, char ***out_names,
 /* Everything `ls` and `status` show about one guest. */
 struct guest_summary {
 	char name[72];
-	int open_error;	       /* store_guest_get's error; then nothing
+	int open_error; /* store_guest_get's error; then nothing
 				      below is filled except file_* */
+	/* who holds the guest read-write (guest_holder_load; status only):
+	 * holder.pid 0 when nobody does or it cannot be told */
+	struct store_holder_record holder;
 	char open_reason[160]; /* a sentence for open_error when
 				  cli_strerror's is not enough, or "" */
 	struct container_info info;
@@ -802,6 +809,18 @@ const char *guest_open_error_text(const struct guest_summary *g);
  * lock another process holds (an open that failed with -EBUSY).
  */
 void guest_busy_text(struct store *s, const char *name, char *buf, size_t len);
+
+/*
+ * guest_holder_load - who holds guest `name` read-write, into out->holder:
+ * from the kernel's lock table when the holder is on this host, else (the
+ * container lock is held, a shared lock is refused, and /proc/locks names
+ * nobody: another host of a network filesystem) from the guest's holder
+ * record.  out->holder.pid stays 0 when nobody holds it or the holder
+ * cannot be named.  Takes a shared container lock for an instant, as a
+ * peek does.
+ */
+void guest_holder_load(struct store *s, const char *name,
+		       struct guest_summary *out);
 
 /* guest_state_text - "stopped", "saved", ..., or "unreadable". */
 const char *guest_state_text(const struct guest_summary *g);

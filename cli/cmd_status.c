@@ -168,6 +168,22 @@ static void status_save_lock(const struct cli_store *cs,
 	}
 }
 
+/* "holder       host H, PID N, since T" when somebody holds the guest. */
+static void status_holder(const struct guest_summary *g)
+{
+	char when[FORMAT_TIME_LEN];
+
+	if (g->holder.pid <= 0)
+		return;
+	printf("holder       host %s, PID %ld", g->holder.host, g->holder.pid);
+	if (g->holder.since > 0)
+		printf(", since %s",
+		       format_time(when,
+				   (struct timespec){
+					   .tv_sec = (time_t)g->holder.since}));
+	printf("\n");
+}
+
 static void status_text(const struct cli_store *cs,
 			const struct guest_summary *g, bool exact)
 {
@@ -196,6 +212,7 @@ static void status_text(const struct cli_store *cs,
 	       format_size(b, g->file_allocated, exact));
 	if (g->open_error) {
 		printf("\nerror        %s\n", guest_open_error_text(g));
+		status_holder(g);
 		return;
 	}
 	printf(", generation %" PRIu64
@@ -204,6 +221,7 @@ static void status_text(const struct cli_store *cs,
 	       g->info.compress_disks ? "on" : "off",
 	       g->info.encrypted ? ", encrypted (aes-256-gcm)" : "",
 	       g->info.poisoned ? ", POISONED" : "");
+	status_holder(g);
 	if (store_is_encrypted(cs->store))
 		printf("store        %s: %s\n", cs->dir,
 		       cli_store_encrypted_text(cs->store));
@@ -260,6 +278,7 @@ int cmd_status(int argc, char **argv)
 		cli_error("%s: no guest named %s", cs.dir, guest);
 		goto out_cleanup;
 	}
+	guest_holder_load(cs.store, guest, &g);
 	/* A guest we could not read is reported, and is a failure. */
 	exit_code = g.open_error ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 	if (!json)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hangar/io.h"
 #include "hangar/names.h"
 
 int cli_guest_list(const struct cli_store *cs, char ***out_names,
@@ -89,7 +90,14 @@ void guest_busy_text(struct store *s, const char *name, char *buf, size_t len)
 	FILE *f;
 
 	if (store_guest_holder(s, name, &pid, &exclusive) != 0) {
-		snprintf(buf, len, "open read-write by another process");
+		struct store_holder_record rec;
+		if (store_guest_holder_record(s, name, &rec) == 0)
+			snprintf(buf, len,
+				 "open read-write on host %s by PID %ld",
+				 rec.host, rec.pid);
+		else
+			snprintf(buf, len,
+				 "open read-write by another process");
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
@@ -106,6 +114,41 @@ void guest_busy_text(struct store *s, const char *name, char *buf, size_t len)
 	else
 		snprintf(buf, len, "open %s by another process",
 			 exclusive ? "read-write" : "read-only");
+}
+
+void guest_holder_load(struct store *s, const char *name,
+		       struct guest_summary *out)
+{
+	struct store_holder_record rec;
+	bool exclusive = false;
+	struct io *io = NULL;
+	pid_t pid = 0;
+
+	memset(&out->holder, 0, sizeof(out->holder));
+	if (store_guest_holder(s, name, &pid, &exclusive) == 0) {
+		if (!exclusive || pid <= 0)
+			return;
+		/* on this host: the lock table is the truth, the record
+		 * adds the time when it is the same holder's */
+		if (store_guest_holder_record(s, name, &rec) != 0 ||
+		    rec.pid != (long)pid) {
+			memset(&rec, 0, sizeof(rec));
+			if (gethostname(rec.host, sizeof(rec.host) - 1) != 0)
+				snprintf(rec.host, sizeof(rec.host), "?");
+			rec.pid = (long)pid;
+		}
+		out->holder = rec;
+		return;
+	}
+	/* Nobody in our lock table: held on another host if a shared lock
+	 * is refused. */
+	int rc = store_guest_open_io(s, name, &io);
+	if (rc == 0) {
+		io_close(io);
+		return;
+	}
+	if (rc == -EBUSY && store_guest_holder_record(s, name, &rec) == 0)
+		out->holder = rec;
 }
 
 const char *guest_open_error_text(const struct guest_summary *g)

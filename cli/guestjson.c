@@ -142,6 +142,27 @@ static struct json_object *json_container(const struct guest_summary *g)
 	return obj;
 }
 
+/* {"host", "pid", "since"} of who holds the guest read-write, or null */
+static struct json_object *json_holder(const struct guest_summary *g)
+{
+	if (g->holder.pid <= 0)
+		return NULL;
+	struct json_object *obj = json_object_new_object();
+	if (!obj)
+		return NULL;
+	json_object_object_add(obj, "host",
+			       json_object_new_string(g->holder.host));
+	json_object_object_add(obj, "pid",
+			       json_object_new_int64(g->holder.pid));
+	json_object_object_add(
+		obj, "since",
+		g->holder.since > 0
+			? cli_json_time((struct timespec){
+				  .tv_sec = (time_t)g->holder.since})
+			: NULL);
+	return obj;
+}
+
 struct json_object *guest_json(const struct guest_summary *g, bool full)
 {
 	struct json_object *obj = json_object_new_object();
@@ -158,6 +179,8 @@ struct json_object *guest_json(const struct guest_summary *g, bool full)
 	json_object_object_add(obj, "last_change",
 			       cli_json_time(g->last_change));
 	json_object_object_add(obj, "container", json_container(g));
+	if (full)
+		json_object_object_add(obj, "holder", json_holder(g));
 	if (g->open_error)
 		return obj;
 	json_object_object_add(obj, "disks",

@@ -563,18 +563,19 @@ int cli_control_name(const struct cli_store *cs, enum control_op op,
 int cli_control_unreachable(const struct cli_store *cs, int rc,
 			    const char *what)
 {
-	char holder[4400];
+	char holder[4400], sock[CONTROL_SOCKET_NAME_MAX];
 
 	cli_store_holder_text(cs, holder, sizeof(holder));
+	control_socket_name(cs->dir, sock, sizeof(sock));
 	if (rc == -EACCES || rc == -EPERM)
 		cli_error("%s: store is %s; its control socket %s/%s refused "
 			  "%s: only the user hangarfs runs as, or root, may "
 			  "change a mounted store",
-			  cs->dir, holder, cs->dir, CONTROL_SOCKET_NAME, what);
+			  cs->dir, holder, cs->dir, sock, what);
 	else
 		cli_error("%s: store is %s; cannot ask it to %s through %s/%s: "
 			  "%s",
-			  cs->dir, holder, what, cs->dir, CONTROL_SOCKET_NAME,
+			  cs->dir, holder, what, cs->dir, sock,
 			  cli_strerror(rc));
 	return CLI_EXIT_FAIL;
 }

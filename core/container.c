@@ -75,11 +75,19 @@ void container_emit(struct container *c, enum container_event_type type,
 static int container_poison(struct container *c, int err)
 {
 	if (!c->poisoned) {
-		c->poisoned = err == -ENOSPC ? -EIO : err;
-		container_emit(c, CONTAINER_EVENT_IO_ERROR, NULL,
-			       "backing sync failed; container poisoned until "
-			       "reopened",
-			       err);
+		/* -ENOLCK: io_file.c's lease check (docs/multihost.md) */
+		c->poisoned = err == -ENOSPC || err == -ENOLCK ? -EIO : err;
+		container_emit(
+			c, CONTAINER_EVENT_IO_ERROR, NULL,
+			err == -ENOLCK
+				? "lost the lease: the container lock no "
+				  "longer holds after a sync (evicted from "
+				  "the cluster?); nothing of this commit "
+				  "is acknowledged, container poisoned "
+				  "until reopened"
+				: "backing sync failed; container "
+				  "poisoned until reopened",
+			err);
 	}
 	return c->poisoned;
 }
@@ -564,7 +572,8 @@ static int commit_run(struct container *c)
 	 * must catch it; tests/CMakeLists.txt builds it). */
 	ret = 0;
 #else
-	ret = io_fdatasync(c->io);
+	/* step 5's sync follows: the lease proof (io_file.c) is its */
+	ret = io_fdatasync_not_last(c->io);
 #endif
 	bool sb_written = false;
 	if (!ret) {

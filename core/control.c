@@ -1,7 +1,11 @@
 /*
  * control.c -- the control socket (protocol and rules in control.h).
  *
- * Design notes.  The socket lives in the store directory.  sun_path holds
+ * Design notes.  The socket lives in the store directory, named
+ * CONTROL_SOCKET_NAME -- or, on a filesystem several hosts share (netfs.h),
+ * CONTROL_SOCKET_NAME.<host>: a socket is an object of one kernel, so
+ * every host's daemon binds its own name, and `hangar` on a host connects
+ * to its own host's daemon.  sun_path holds
  * 107 bytes, so when "<store>/.hangar-control" is longer, both sides reach it
  * through the store directory's descriptor (/proc/self/fd/N/.hangar-control),
  * which Linux resolves for bind and connect alike.  The accepting thread
@@ -41,6 +45,7 @@
 #include "hangar/names.h"
 #include "hangar/savelock.h"
 #include "hangar/store.h"
+#include "netfs.h"
 
 #define CONTROL_LINE_MAX 512
 /* Longest snapshot name (container.h) */
@@ -53,6 +58,7 @@
 struct control {
 	struct store *store;
 	int dir_fd;
+	char sock_name[CONTROL_SOCKET_NAME_MAX]; /* socket_name */
 	int listen_fd;
 	int stop_pipe[2];
 	pthread_t thread;
@@ -86,8 +92,10 @@ static const char *const op_names[] = {
 	[CONTROL_OP_SNAPSHOT_LIST] = "snapshot-list",
 	[CONTROL_OP_PIN] = "pin",
 	[CONTROL_OP_UNPIN] = "unpin",
+	[CONTROL_OP_ACQUIRE] = "acquire",
+	[CONTROL_OP_RELEASE] = "release",
 };
-#define OP_LAST CONTROL_OP_UNPIN
+#define OP_LAST CONTROL_OP_RELEASE
 
 static const char *control_op_name(enum control_op op)
 {
@@ -100,7 +108,8 @@ static const char *control_op_name(enum control_op op)
 static bool op_changes_guest(enum control_op op)
 {
 	return op != CONTROL_OP_COMMIT && op != CONTROL_OP_MOUNT &&
-	       op != CONTROL_OP_SNAPSHOT_LIST;
+	       op != CONTROL_OP_SNAPSHOT_LIST && op != CONTROL_OP_ACQUIRE &&
+	       op != CONTROL_OP_RELEASE;
 }
 
 /* Whether `op` names a snapshot (the request's fourth word). */
@@ -175,17 +184,47 @@ static int op_parse(const char *name, enum control_op *out)
 	return -EINVAL;
 }
 
-/* Fill `addr` with the socket path for a store directory open as dir_fd. */
-static int socket_addr(const char *dir, int dir_fd, struct sockaddr_un *addr)
+/* The socket's name in the store directory open as dir_fd (control.h:
+ * per host on a shared filesystem), into out[CONTROL_SOCKET_NAME_MAX]. */
+static void socket_name(int dir_fd, char *out)
+{
+	char host[CONTROL_SOCKET_NAME_MAX - sizeof(CONTROL_SOCKET_NAME) - 1];
+
+	if (!netfs_shared(dir_fd)) {
+		snprintf(out, CONTROL_SOCKET_NAME_MAX, "%s",
+			 CONTROL_SOCKET_NAME);
+		return;
+	}
+	netfs_host_name(host, sizeof(host));
+	snprintf(out, CONTROL_SOCKET_NAME_MAX, "%s.%s", CONTROL_SOCKET_NAME,
+		 host);
+}
+
+void control_socket_name(const char *store_dir, char *out, size_t len)
+{
+	char name[CONTROL_SOCKET_NAME_MAX] = CONTROL_SOCKET_NAME;
+	int dir_fd = open(store_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (dir_fd >= 0) {
+		socket_name(dir_fd, name);
+		close(dir_fd);
+	}
+	snprintf(out, len, "%s", name);
+}
+
+/* Fill `addr` with the path of socket `name` in the store directory open
+ * as dir_fd. */
+static int socket_addr(const char *dir, int dir_fd, const char *name,
+		       struct sockaddr_un *addr)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
 	int n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s", dir,
-			 CONTROL_SOCKET_NAME);
+			 name);
 	if (n > 0 && (size_t)n < sizeof(addr->sun_path))
 		return 0;
 	n = snprintf(addr->sun_path, sizeof(addr->sun_path),
-		     "/proc/self/fd/%d/%s", dir_fd, CONTROL_SOCKET_NAME);
+		     "/proc/self/fd/%d/%s", dir_fd, name);
 	if (n < 0 || (size_t)n >= sizeof(addr->sun_path))
 		return -ENAMETOOLONG;
 	return 0;
@@ -463,6 +502,28 @@ static int execute_snapshot(struct container *c, enum control_op op,
 	return ret;
 }
 
+/* Why guest `guest` could not be acquired (-EBUSY): who holds it, from the
+ * lock table on this host or the holder record from another. */
+static void holder_reply(struct store *s, const char *guest,
+			 struct control_reply *reply)
+{
+	struct store_holder_record rec;
+	bool exclusive = false;
+	pid_t pid = 0;
+
+	if (store_guest_holder(s, guest, &pid, &exclusive) == 0 && pid > 0)
+		reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+			  "%s is open %s by PID %ld on this host", guest,
+			  exclusive ? "read-write" : "read-only", (long)pid);
+	else if (store_guest_holder_record(s, guest, &rec) == 0)
+		reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+			  "%s is held by host %s, PID %ld", guest, rec.host,
+			  rec.pid);
+	else
+		reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+			  "%s is open by another process", guest);
+}
+
 /* Carry out request `op` for `guest`; the reason (if any) into `reply`. */
 static int execute(struct control *ctl, enum control_op op, const char *guest,
 		   const char *name, unsigned flags, pid_t peer,
@@ -513,6 +574,20 @@ static int execute(struct control *ctl, enum control_op op, const char *guest,
 		else if (open_refused(ret))
 			reply_set(reply, CONTROL_REASON_UNREADABLE, "%s",
 				  strerror(-ret));
+		break;
+	case CONTROL_OP_ACQUIRE:
+		ret = store_guest_acquire(s, guest);
+		if (ret == -EBUSY)
+			holder_reply(s, guest, reply);
+		else if (open_refused(ret))
+			reply_set(reply, CONTROL_REASON_UNREADABLE, "%s",
+				  strerror(-ret));
+		break;
+	case CONTROL_OP_RELEASE:
+		ret = store_guest_release(s, guest);
+		if (ret == -EBUSY)
+			reply_set(reply, CONTROL_REASON_GUEST_BUSY,
+				  "%s has files open on the mount", guest);
 		break;
 	case CONTROL_OP_RESUME:
 	case CONTROL_OP_DISCARD:
@@ -757,7 +832,8 @@ int control_start(struct store *s, const struct control_mount *mount,
 		ret = -errno;
 		goto out_free;
 	}
-	ret = socket_addr(store_dir(s), ctl->dir_fd, &addr);
+	socket_name(ctl->dir_fd, ctl->sock_name);
+	ret = socket_addr(store_dir(s), ctl->dir_fd, ctl->sock_name, &addr);
 	if (ret)
 		goto out_close;
 	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -767,15 +843,15 @@ int control_start(struct store *s, const struct control_mount *mount,
 	}
 	/* We hold the store's write lock: a socket left behind by a killed
 	 * daemon is stale and ours to replace. */
-	(void)unlinkat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0);
+	(void)unlinkat(ctl->dir_fd, ctl->sock_name, 0);
 	/* Owner-only.  Until the chmod the socket has the umask's mode, but
 	 * nobody can connect before listen(), and the peer check stands
 	 * behind it anyway.  AT_SYMLINK_NOFOLLOW: someone who can write the
 	 * store directory could swap the socket for a link between bind and
 	 * chmod and have us chmod the link's target; with it, that fails. */
 	if (bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    fchmodat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0600,
-		     AT_SYMLINK_NOFOLLOW) != 0 ||
+	    fchmodat(ctl->dir_fd, ctl->sock_name, 0600, AT_SYMLINK_NOFOLLOW) !=
+		    0 ||
 	    listen(ctl->listen_fd, 64) != 0 ||
 	    pipe2(ctl->stop_pipe, O_CLOEXEC) != 0) {
 		ret = -errno;
@@ -789,7 +865,7 @@ int control_start(struct store *s, const struct control_mount *mount,
 out_close:
 	if (ctl->listen_fd >= 0) {
 		close(ctl->listen_fd);
-		(void)unlinkat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0);
+		(void)unlinkat(ctl->dir_fd, ctl->sock_name, 0);
 	}
 	for (int i = 0; i < 2; i++)
 		if (ctl->stop_pipe[i] >= 0)
@@ -818,7 +894,7 @@ void control_stop(struct control *ctl)
 		pthread_cond_wait(&ctl->idle, &ctl->lock);
 	pthread_mutex_unlock(&ctl->lock);
 	close(ctl->listen_fd);
-	(void)unlinkat(ctl->dir_fd, CONTROL_SOCKET_NAME, 0);
+	(void)unlinkat(ctl->dir_fd, ctl->sock_name, 0);
 	close(ctl->stop_pipe[0]);
 	close(ctl->stop_pipe[1]);
 	close(ctl->dir_fd);
@@ -834,7 +910,7 @@ void control_stop(struct control *ctl)
  * when not.
  */
 static int server_check(int fd, const char *store_dir, int dir_fd,
-			struct control_reply *reply)
+			const char *sock_name, struct control_reply *reply)
 {
 	struct ucred cred;
 	socklen_t cred_len = sizeof(cred);
@@ -852,7 +928,7 @@ static int server_check(int fd, const char *store_dir, int dir_fd,
 			  "%s/%s is served by PID %ld as uid %u, neither root "
 			  "nor the store's owner (uid %u); refusing to talk "
 			  "to it",
-			  store_dir, CONTROL_SOCKET_NAME, (long)cred.pid,
+			  store_dir, sock_name, (long)cred.pid,
 			  (unsigned)cred.uid, (unsigned)st.st_uid);
 		return -ESRCH;
 	}
@@ -865,7 +941,7 @@ static int server_check(int fd, const char *store_dir, int dir_fd,
 		reply_set(reply, CONTROL_REASON_IMPOSTOR,
 			  "%s/%s is served by PID %ld, but %s; refusing to "
 			  "talk to it",
-			  store_dir, CONTROL_SOCKET_NAME, (long)cred.pid, who);
+			  store_dir, sock_name, (long)cred.pid, who);
 		return -ESRCH;
 	}
 	return 0;
@@ -920,6 +996,7 @@ int control_request_name(const char *store_dir, enum control_op op,
 			 struct control_reply *reply)
 {
 	struct sockaddr_un addr;
+	char sock_name[CONTROL_SOCKET_NAME_MAX];
 	char *line = NULL;
 	/* room for the longest reply (its text and the code before it) */
 	const size_t line_size =
@@ -954,7 +1031,8 @@ int control_request_name(const char *store_dir, enum control_op op,
 		free(scratch);
 		return ret;
 	}
-	ret = socket_addr(store_dir, dir_fd, &addr);
+	socket_name(dir_fd, sock_name);
+	ret = socket_addr(store_dir, dir_fd, sock_name, &addr);
 	if (ret)
 		goto out_close;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -971,7 +1049,7 @@ int control_request_name(const char *store_dir, enum control_op op,
 								: -errno;
 		goto out_close;
 	}
-	ret = server_check(fd, store_dir, dir_fd, reply);
+	ret = server_check(fd, store_dir, dir_fd, sock_name, reply);
 	if (ret)
 		goto out_close;
 	int n = snprintf(line, line_size, "%s %s %u%s%s\n", control_op_name(op),

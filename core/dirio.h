@@ -14,9 +14,12 @@
  * Names are single path components, already validated by the caller
  * (names.h); a dirio never resolves `/` or `..`.
  *
- * Contract of every operation: 0 or a negative errno.  rename is
- * RENAME_NOREPLACE (-EEXIST if `to` exists) and atomic: after a crash the
- * file is under exactly one of the two names.  A namespace change is durable
+ * Contract of every operation: 0 or a negative errno.  rename never
+ * replaces (-EEXIST if `to` exists) and is atomic: after a crash the file
+ * is under exactly one of the two names -- except on a filesystem without
+ * RENAME_NOREPLACE (CephFS through ceph-fuse), where the file rename links
+ * the new name and then unlinks the old one, and a crash in between leaves
+ * both (guestfile.h, invariant 3).  A namespace change is durable
  * only once a later sync of the directory returned 0; until then a crash may
  * keep any prefix of the changes made since the last sync (journalled
  * filesystems commit directory changes in order).
@@ -95,6 +98,16 @@ void dirio_close(struct dirio *d);
  * treat a checksum failure as "changed under me" (store.h).
  */
 #define DIRIO_FILE_READ_BESIDE_WRITER 1u
+/* rename by linkat + unlinkat always, as where the filesystem has no
+ * RENAME_NOREPLACE (it is used there by itself): for the tests of that
+ * path on a filesystem that has it */
+#define DIRIO_FILE_RENAME_BY_LINK 2u
+/* every file opened read-write gets io_file_set_lease_check (io.h): its
+ * syncs prove the container lock still holds (store.h, lease_check) */
+#define DIRIO_FILE_LEASE_CHECK 4u
+/* every file opened read-write gets the holder record (lockinfo.h): for a
+ * filesystem hosts share, whose locks /proc/locks does not show */
+#define DIRIO_FILE_HOLDER_RECORD 8u
 int dirio_file_open(int dir_fd, unsigned flags, struct dirio **out);
 
 #endif /* HANGAR_DIRIO_H */

@@ -2,7 +2,7 @@
  * dirio_file.c -- the real-directory implementation of struct dirio.
  *
  * Every call is relative to the borrowed directory descriptor
- * (openat/faccessat/renameat2/unlinkat), so a store never resolves a path
+ * (openat/faccessat/renameat2 or linkat/unlinkat), so a store never resolves a path
  * outside its directory, and the directory sync is fsync(2) of that
  * descriptor.  Files are opened by io_file_openat: never through a symbolic
  * link, only regular files.
@@ -16,14 +16,29 @@
  * writer is recycling.  A read-write open of a file with more than one
  * name (st_nlink > 1: a hard link, possibly into another store) is refused
  * with -EMLINK: its other name is outside this store's control.
+ * With DIRIO_FILE_HOLDER_RECORD (the store sets it on a filesystem hosts
+ * may share), a read-write open then sets the holder record (lockinfo.h)
+ * on the file, before anything is written to it: there the lock lives at
+ * the server and the record is how another host names the holder.  Not on
+ * a local filesystem, where /proc/locks names the holder and the record's
+ * ctime change would only void the store's cached attributes.
  * DIRIO_FILE_READ_BESIDE_WRITER lets a read-only open proceed without its
- * shared lock when a writer holds the file (dirio.h says for whom).  Like io_file.c's fdatasync, a failed directory fsync latches:
+ * shared lock when a writer holds the file (dirio.h says for whom).
+ *
+ * Rename: renameat2(RENAME_NOREPLACE) where the filesystem has it; where it
+ * fails EINVAL or ENOSYS (ceph-fuse implements no rename flags), linkat(2)
+ * then unlinkat(2), which refuses an existing target just as atomically
+ * (DIRIO_FILE_RENAME_BY_LINK forces that path, for its tests).
+ *
+ * Like io_file.c's fdatasync, a failed directory fsync latches:
  * Linux may clear the error after reporting it once, and a later "success"
  * would claim namespace changes that were lost.
  *
  * THREAD MODEL: the descriptor never changes; sync_error is atomic.
  */
 #include "dirio.h"
+#include "io.h"
+#include "lockinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +95,12 @@ static int dirio_file_open_file(struct dirio *d, const char *name, int flags,
 			ret = -EMLINK;
 			goto out_close;
 		}
+		/* who holds it, for hosts that cannot read our lock table;
+		 * information only (lockinfo.h), so a failure is no refusal */
+		if (f->flags & DIRIO_FILE_HOLDER_RECORD)
+			(void)lockinfo_record_set(fd);
+		if (f->flags & DIRIO_FILE_LEASE_CHECK)
+			io_file_set_lease_check(io);
 	}
 	*out_io = io;
 	return 0;
@@ -96,12 +117,36 @@ static int dirio_file_exists(struct dirio *d, const char *name)
 	return errno_or_eio();
 }
 
+/*
+ * A rename that never replaces, by link and unlink: linkat(2) fails
+ * EEXIST atomically when `to` exists, so nothing is ever replaced; a crash
+ * between the two calls leaves the file under both names (guestfile.h says
+ * what happens to such a pair).  If `from` cannot be unlinked, `to` goes
+ * again, so a failed call changes nothing.
+ */
+static int rename_by_link(int fd, const char *from, const char *to)
+{
+	if (linkat(fd, from, fd, to, 0) != 0)
+		return errno_or_eio();
+	if (unlinkat(fd, from, 0) != 0) {
+		const int ret = errno_or_eio();
+		(void)unlinkat(fd, to, 0);
+		return ret;
+	}
+	return 0;
+}
+
 static int dirio_file_rename(struct dirio *d, const char *from, const char *to)
 {
-	const int fd = dirio_file_from(d)->dir_fd;
-	if (renameat2(fd, from, fd, to, RENAME_NOREPLACE) != 0)
-		return errno_or_eio();
-	return 0;
+	const struct dirio_file *f = dirio_file_from(d);
+	if (f->flags & DIRIO_FILE_RENAME_BY_LINK)
+		return rename_by_link(f->dir_fd, from, to);
+	if (renameat2(f->dir_fd, from, f->dir_fd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* No rename flags here (ceph-fuse: EINVAL; old kernels: ENOSYS). */
+	if (errno == EINVAL || errno == ENOSYS)
+		return rename_by_link(f->dir_fd, from, to);
+	return errno_or_eio();
 }
 
 static int dirio_file_unlink(struct dirio *d, const char *name)

@@ -141,8 +141,17 @@ out_unlink:
 int guestfile_open(struct dirio *d, const char *guest, int flags,
 		   struct io **out_io)
 {
-	char file[GUESTFILE_NAME_MAX];
+	char file[GUESTFILE_NAME_MAX], tmp[GUESTFILE_NAME_MAX];
 	guestfile_name(guest, file);
+	int ret = dirio_open(d, file, flags, out_io);
+	if (ret != -EMLINK)
+		return ret;
+	/* Invariant 3: a create renamed by link that crashed before it
+	 * unlinked the temporary name.  That name is ours; without it the
+	 * file has one name again. */
+	guestfile_temp_name(guest, tmp);
+	if (dirio_unlink(d, tmp) != 0)
+		return -EMLINK;
 	return dirio_open(d, file, flags, out_io);
 }
 

@@ -21,7 +21,14 @@
  *      sync, so a created guest exists, a deleted one is gone and a renamed
  *      one has its new name after any later crash.
  *   3. Rename never replaces (RENAME_NOREPLACE): a guest file is never lost
- *      to a rename onto it.
+ *      to a rename onto it.  Where the filesystem has no RENAME_NOREPLACE
+ *      (CephFS through ceph-fuse), dirio renames by link then unlink, which
+ *      refuses an existing name as atomically; a crash between the two
+ *      leaves the file under both names.  After a create that is the
+ *      temporary name too: guestfile_open removes it when the read-write
+ *      open finds the guest file with two names (-EMLINK).  After a guest
+ *      rename it is two guest names: both are refused read-write (-EMLINK)
+ *      until a person removes one (FORMAT.md section 11).
  *
  * THREAD MODEL: none of its own; the store never runs two of these on the
  * same guest name at once (store.c reserves names in its guest cache).

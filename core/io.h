@@ -42,6 +42,11 @@ struct io_ops {
 			 uint64_t len);
 	int (*size)(struct io *io, uint64_t *out_size);
 	void (*close)(struct io *io); /* frees the io; NULL-safe callers */
+	/* Optional (NULL: fdatasync): a sync that a later sync of the same
+	 * commit follows (FORMAT.md section 5, step 4 before step 5), so a
+	 * check that only the last sync needs may be left out here: the
+	 * file io's lease check (io_file.c, invariant 6). */
+	int (*fdatasync_not_last)(struct io *io);
 };
 
 struct io {
@@ -62,6 +67,12 @@ static inline int io_pwrite(struct io *io, const void *buf, size_t len,
 static inline int io_fdatasync(struct io *io)
 {
 	return io->ops->fdatasync(io);
+}
+
+static inline int io_fdatasync_not_last(struct io *io)
+{
+	return io->ops->fdatasync_not_last ? io->ops->fdatasync_not_last(io)
+					   : io->ops->fdatasync(io);
 }
 
 static inline int io_ftruncate(struct io *io, uint64_t size)
@@ -93,6 +104,13 @@ int io_file_open(const char *path, int flags, struct io **out_io);
 /* io_file_openat - as io_file_open, `path` relative to directory `dir_fd`
  * (AT_FDCWD: the working directory). */
 int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io);
+
+/* io_file_set_lease_check - from now on, every fdatasync of this file io
+ * proves that the process still holds the exclusive flock on it before it
+ * returns 0, and fails -ENOLCK when it does not (io_file.c, invariant 6).
+ * For a read-write container on a shared filesystem; call before the io is
+ * used by other threads.  Ignored for other ios. */
+void io_file_set_lease_check(struct io *io);
 
 /* io_file_fd - the descriptor behind a file io (for the store's own flock);
  * -1 if `io` is not a file io. */

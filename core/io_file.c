@@ -28,6 +28,19 @@
  *      descriptor, which was opened O_NONBLOCK so a FIFO cannot hang us).
  *      A container file is cut back and written: following a link planted
  *      in a store would do that to someone else's file.
+ *   6. The lease check (io_file_set_lease_check: a read-write container
+ *      on a filesystem several hosts share, docs/multihost.md section 4):
+ *      after every fdatasync that returned 0 (except one that a later sync
+ *      of the same commit follows: io_fdatasync_not_last, FORMAT.md
+ *      section 5 step 4, whose proof the last sync's covers), the
+ *      exclusive flock the store holds on the descriptor is taken again,
+ *      and only if that succeeds does the sync return 0.  A client the cluster evicted may
+ *      return 0 from a sync of data it then drops (measured on ceph-fuse);
+ *      it does so once it has processed its eviction, and then its re-lock
+ *      fails (EIO); before that, the OSDs refuse its data and the sync
+ *      itself fails (docs/multihost.md section 4).  If the re-lock fails, the sync fails -ENOLCK (latched, as
+ *      invariant 4), and so does a failed sync whose lock no longer holds,
+ *      so the container says why.
  *
  * THREAD MODEL: the descriptor never changes after io_file_open; every call
  * is positional, so any number of threads may use one io at once.  The only
@@ -43,6 +56,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +64,7 @@ struct io_file {
 	struct io io;		/* first: a struct io * is a struct io_file * */
 	int fd;			/* owned; immutable after open */
 	_Atomic int sync_error; /* 0 or the first fdatasync -errno (inv. 4) */
+	bool lease_check;	/* invariant 6; set before the io is shared */
 };
 
 static const struct io_ops io_file_ops;
@@ -117,7 +132,23 @@ static int io_file_pwrite(struct io *io, const void *buf, size_t len,
 	return 0;
 }
 
-static int io_file_fdatasync(struct io *io)
+/*
+ * Invariant 6: whether this process still holds the exclusive flock the
+ * store took on the descriptor.  Taking a lock already held is a no-op for
+ * the lock; on CephFS it fails once the client has processed an eviction
+ * (ceph-fuse: EIO).  -ENOLCK when it does not hold.
+ */
+static int io_file_lease_holds(const struct io_file *f)
+{
+	while (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EINTR)
+			return -ENOLCK;
+	}
+	return 0;
+}
+
+/* fdatasync; with the lease check and `prove`, then the proof. */
+static int io_file_sync(struct io *io, bool prove)
 {
 	struct io_file *f = io_file_from_io(io);
 	int expected = 0;
@@ -127,11 +158,20 @@ static int io_file_fdatasync(struct io *io)
 	if (err != 0)
 		return err;
 	for (;;) {
-		if (fdatasync(f->fd) == 0)
+		if (fdatasync(f->fd) == 0) {
+			err = f->lease_check && prove ? io_file_lease_holds(f)
+						      : 0;
 			break;
+		}
 		if (errno == EINTR)
 			continue;
 		err = -errno;
+		/* a failed sync on a lost lease: say so (the lease) */
+		if (f->lease_check && io_file_lease_holds(f) != 0)
+			err = -ENOLCK;
+		break;
+	}
+	if (err) {
 		/* Keep the first error if two threads fail at once. */
 		if (!atomic_compare_exchange_strong(&f->sync_error, &expected,
 						    err))
@@ -140,6 +180,23 @@ static int io_file_fdatasync(struct io *io)
 	}
 	/* A concurrent failure may have latched while we synced. */
 	return atomic_load(&f->sync_error);
+}
+
+static int io_file_fdatasync(struct io *io)
+{
+	return io_file_sync(io, true);
+}
+
+/* A sync a later one of the same commit follows: that one proves. */
+static int io_file_fdatasync_not_last(struct io *io)
+{
+	return io_file_sync(io, false);
+}
+
+void io_file_set_lease_check(struct io *io)
+{
+	if (io->ops == &io_file_ops)
+		io_file_from_io(io)->lease_check = true;
 }
 
 static int io_file_ftruncate(struct io *io, uint64_t size)
@@ -196,6 +253,7 @@ static const struct io_ops io_file_ops = {
 	.pread = io_file_pread,
 	.pwrite = io_file_pwrite,
 	.fdatasync = io_file_fdatasync,
+	.fdatasync_not_last = io_file_fdatasync_not_last,
 	.ftruncate = io_file_ftruncate,
 	.fallocate = io_file_fallocate,
 	.size = io_file_size,

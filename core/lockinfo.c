@@ -11,12 +11,16 @@
  * break a lock.
  */
 #include "lockinfo.h"
+#include "netfs.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
 
 struct lock_match {
 	bool found_write, found_read;
@@ -90,4 +94,37 @@ int lockinfo_flock_holder(const struct stat *st, pid_t *out_pid,
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int lockinfo_record_set(int fd)
+{
+	char host[256], record[512];
+	netfs_host_name(host, sizeof(host)); /* no spaces: it parses */
+	const int n =
+		snprintf(record, sizeof(record), "host=%s pid=%ld since=%lld",
+			 host, (long)getpid(), (long long)time(NULL));
+	if (fsetxattr(fd, LOCKINFO_HOLDER_XATTR, record, (size_t)n, 0) != 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int lockinfo_record_get(int fd, char *host, size_t host_len, long *out_pid,
+			long long *out_since)
+{
+	char record[512], name[256];
+	long pid;
+	long long since;
+	const ssize_t n = fgetxattr(fd, LOCKINFO_HOLDER_XATTR, record,
+				    sizeof(record) - 1);
+	if (n < 0)
+		return errno == ENOTSUP ? -ENODATA : errno ? -errno : -EIO;
+	record[n] = '\0';
+	if (sscanf(record, "host=%255s pid=%ld since=%lld", name, &pid,
+		   &since) != 3 ||
+	    pid <= 0)
+		return -EINVAL;
+	snprintf(host, host_len, "%s", name);
+	*out_pid = pid;
+	*out_since = since;
+	return 0;
 }

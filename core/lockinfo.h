@@ -1,5 +1,6 @@
 /*
- * lockinfo.h -- who holds an flock(2) on a file: the PID for a message.
+ * lockinfo.h -- who holds an flock(2) on a file: the PID for a message,
+ * from the kernel's lock table or, across hosts, from a holder record.
  *
  * The store's locks are flocks (store.h: the store directory, each open
  * container file).  A lock says nothing about its owner, so a person who
@@ -14,6 +15,7 @@
 #define HANGAR_LOCKINFO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -28,5 +30,30 @@
  */
 int lockinfo_flock_holder(const struct stat *st, pid_t *out_pid,
 			  bool *out_exclusive);
+
+/*
+ * The holder record: who holds a container lock where /proc/locks cannot
+ * say (a lock taken through a network filesystem's client lives at its
+ * server, not in this kernel's table: CephFS, docs/multihost.md).  The
+ * read-write opener sets the extended attribute LOCKINFO_HOLDER_XATTR on
+ * the locked file right after its lock is granted and before it writes
+ * anything: "host=<hostname> pid=<pid> since=<unix seconds>".  It is
+ * information, never authority: the lock decides; a stale record (its
+ * holder died) is overwritten by the next holder and, until then, names
+ * somebody who no longer holds the lock -- so it is shown only beside a
+ * refusal by the lock itself.
+ */
+#define LOCKINFO_HOLDER_XATTR "user.hangar.holder"
+
+/* lockinfo_record_set - write this process's record on `fd` (locked by the
+ * caller).  0, or -errno (a filesystem without user xattrs: -ENOTSUP);
+ * callers ignore a failure, the record only names. */
+int lockinfo_record_set(int fd);
+
+/* lockinfo_record_get - read and parse the record of the file `fd`: host
+ * into host[host_len], pid and since.  -ENODATA when there is none,
+ * -EINVAL when it does not parse, -errno. */
+int lockinfo_record_get(int fd, char *host, size_t host_len, long *out_pid,
+			long long *out_since);
 
 #endif /* HANGAR_LOCKINFO_H */

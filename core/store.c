@@ -103,6 +103,7 @@
 #include "keyslot.h"
 #include "io.h"
 #include "lockinfo.h"
+#include "netfs.h"
 #include "hangar/names.h"
 #include "hangar/savelock.h"
 #include "hangar/store.h"
@@ -133,7 +134,8 @@ struct guest_entry {
 	struct container *c; /* OPEN, CLOSING: the container; else NULL */
 	unsigned refs;	     /* OPEN: store_guest_get references */
 	enum guest_state state;
-	bool ns_busy;	       /* OPEN: a delete or rename of it is running */
+	bool ns_busy;  /* OPEN: a delete or rename of it is running */
+	bool acquired; /* OPEN: store_guest_acquire holds one of the refs */
 	uint64_t last_used_ms; /* CLOCK_MONOTONIC of the last put */
 };
 
@@ -411,11 +413,18 @@ int store_open(const char *dir, const struct store_options *opts,
 		ret = errno_neg();
 		goto out_free;
 	}
-	ret = dirio_file_open(s->dir_fd,
-			      s->read_only && opts && opts->read_beside_writer
-				      ? DIRIO_FILE_READ_BESIDE_WRITER
-				      : 0,
-			      &s->ns);
+	const enum store_lease_check lease =
+		opts ? opts->lease_check : STORE_LEASE_CHECK_AUTO;
+	unsigned dflags = s->read_only && opts && opts->read_beside_writer
+				  ? DIRIO_FILE_READ_BESIDE_WRITER
+				  : 0;
+	const bool shared = netfs_shared(s->dir_fd);
+	if (shared)
+		dflags |= DIRIO_FILE_HOLDER_RECORD;
+	if (lease == STORE_LEASE_CHECK_ON ||
+	    (lease == STORE_LEASE_CHECK_AUTO && shared))
+		dflags |= DIRIO_FILE_LEASE_CHECK;
+	ret = dirio_file_open(s->dir_fd, dflags, &s->ns);
 	if (ret)
 		goto out_close_dir;
 	ret = config_read(s->dir_fd, &s->cluster_shift, &s->encrypted);
@@ -603,6 +612,25 @@ int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
 	if (fstatat(s->dir_fd, file, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return errno_neg();
 	return lockinfo_flock_holder(&st, out_pid, out_exclusive);
+}
+
+int store_guest_holder_record(struct store *s, const char *name,
+			      struct store_holder_record *out)
+{
+	char file[GUESTFILE_NAME_MAX];
+
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	guestfile_name(name, file);
+	const int fd = openat(s->dir_fd, file,
+			      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno_neg();
+	memset(out, 0, sizeof(*out));
+	const int ret = lockinfo_record_get(fd, out->host, sizeof(out->host),
+					    &out->pid, &out->since);
+	close(fd);
+	return ret;
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -1226,6 +1254,57 @@ static int guest_peek_dir(struct store *s, const char *name,
 		return ret;
 	ret = container_peek_dir(io, &copts, out_attr);
 	io_close(io);
+	return ret;
+}
+
+int store_guest_acquire(struct store *s, const char *name)
+{
+	struct container *c = NULL;
+
+	if (s->read_only)
+		return -EROFS;
+	int ret = store_guest_get(s, name, &c);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&s->lock);
+	struct guest_entry *g = guest_find_container(s, c);
+	const bool keep = g && !g->acquired;
+	if (keep)
+		g->acquired = true; /* the reference of this get stays */
+	pthread_mutex_unlock(&s->lock);
+	if (!keep)
+		store_guest_put(s, c);
+	return 0;
+}
+
+int store_guest_release(struct store *s, const char *name)
+{
+	if (!name_guest_valid(name))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	struct guest_entry *g;
+	while (guest_unsettled(g = guest_find(s, name)))
+		pthread_cond_wait(&s->guest_cond, &s->lock);
+	if (!g || g->state != GUEST_OPEN) {
+		pthread_mutex_unlock(&s->lock);
+		return 0; /* not open here: nothing held */
+	}
+	if (g->ns_busy || g->refs > (g->acquired ? 1u : 0u)) {
+		pthread_mutex_unlock(&s->lock);
+		return -EBUSY; /* files of it are open (or a request runs) */
+	}
+	if (g->acquired) {
+		g->acquired = false;
+		g->refs--;
+	}
+	g->state = GUEST_CLOSING;
+	pthread_mutex_unlock(&s->lock);
+	guest_evict(s, g);
+	/* a failed commit keeps it open (guest_evict): say so */
+	pthread_mutex_lock(&s->lock);
+	g = guest_find(s, name);
+	const int ret = g && g->state == GUEST_OPEN ? -EIO : 0;
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 

@@ -7,7 +7,9 @@
  * knows what to do with EIO, not with EUCLEAN or EBADMSG, so those become
  * EIO (the daemon logs the real cause), and so do the other reasons a
  * container cannot be opened (EPROTONOSUPPORT: written by a newer hangar;
- * ENOKEY/EKEYREJECTED: a guest the store's key does not open).  Lesson from squashfuse: never
+ * ENOKEY/EKEYREJECTED: a guest the store's key does not open; ENOLCK: a
+ * container that lost its lease, and ESHUTDOWN, what an evicted ceph-fuse
+ * client answers: docs/multihost.md).  Lesson from squashfuse: never
  * collapse everything else to EIO.
  */
 #include <errno.h>
@@ -30,6 +32,8 @@ int hfs_errno(int err)
 	case ELOOP:	   /* a guest file that is a symbolic link */
 	case EMEDIUMTYPE:  /* ... or not a regular file */
 	case EMLINK:	   /* ... or hard-linked: never opened to write */
+	case ENOLCK:	   /* lost the lease (io_file.c): a sync not proven */
+	case ESHUTDOWN:	   /* a CephFS client evicted from its cluster */
 		return EIO;
 	default:
 		return e;

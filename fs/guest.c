@@ -23,9 +23,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "hangarfs.h"
 #include "hangar/names.h"
+
+/* Into buf: the holder named by the guest's holder record, for a lock
+ * /proc/locks does not show (taken on another host).  -ENODATA when there
+ * is no record. */
+static int guest_holder_record_text(struct store *s, const char *name,
+				    char *buf, size_t len)
+{
+	struct store_holder_record rec;
+	char when[64];
+	struct tm tm;
+	time_t t;
+
+	int err = store_guest_holder_record(s, name, &rec);
+	if (err)
+		return err;
+	t = (time_t)rec.since;
+	if (!gmtime_r(&t, &tm) ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(when, sizeof(when), "@%lld", rec.since);
+	snprintf(buf, len,
+		 "guest is open read-write on host %s by PID %ld since %s "
+		 "(its container lock is held there; from its holder "
+		 "record)",
+		 rec.host, rec.pid, when);
+	return 0;
+}
 
 /* The one line for a guest whose container cannot be opened: the guest,
  * the file, the errno and core's reason, completed by ours by its code. */
@@ -57,7 +84,8 @@ static void guest_log_refused(struct hfs *fs, const char *name, int err,
 				 (long)pid,
 				 exclusive ? "read it through its mount"
 					   : "try again once it is closed");
-		else
+		else if (guest_holder_record_text(fs->store, name, why,
+						  sizeof(why)) != 0)
 			snprintf(why, sizeof(why),
 				 "guest is open by another process (container "
 				 "lock)");

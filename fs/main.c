@@ -19,6 +19,9 @@
  *                         (0..INT_MAX)
  *                         (neither: asked on the terminal with -f)
  *   log_file=PATH         append every log line to PATH too (log.c)
+ *   lease_check=on|off|auto  prove the container lock after each commit's sync
+ *                         before a commit counts (store.h; auto: on a
+ *                         filesystem hosts may share, the default)
  * and every libfuse option passes through (fsname, max_threads, clone_fd..).
  * Numeric values are read as text and range-checked (numeric_options),
  * so "-1" is refused, not wrapped.  `--version` prints the version CMake
@@ -84,6 +87,7 @@ struct config {
 	int keyfile_insecure;
 	int passphrase_fd;
 	char *log_file;
+	char *lease_check; /* -o lease_check=on|off|auto */
 };
 
 enum {
@@ -102,6 +106,7 @@ static const struct fuse_opt config_opts[] = {
 	FUSE_OPT_KEY("passphrase_fd=", KEY_PASSPHRASE_FD),
 	{"keyfile_insecure", offsetof(struct config, keyfile_insecure), 1},
 	{"log_file=%s", offsetof(struct config, log_file), 0},
+	{"lease_check=%s", offsetof(struct config, lease_check), 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -209,6 +214,20 @@ static int numeric_option_parse(const char *name, const char *text,
 	return -EINVAL;
 }
 
+#define LEASE_CHECK_INVALID ((enum store_lease_check) - 1)
+
+/* -o lease_check=: on, off, auto (NULL: auto); LEASE_CHECK_INVALID else. */
+static enum store_lease_check lease_check_parse(const char *text)
+{
+	if (!text || strcmp(text, "auto") == 0)
+		return STORE_LEASE_CHECK_AUTO;
+	if (strcmp(text, "on") == 0)
+		return STORE_LEASE_CHECK_ON;
+	if (strcmp(text, "off") == 0)
+		return STORE_LEASE_CHECK_OFF;
+	return LEASE_CHECK_INVALID;
+}
+
 /* Check the numeric options given as text into their fields. */
 static int config_check(struct config *cfg)
 {
@@ -219,6 +238,14 @@ static int config_check(struct config *cfg)
 					 cfg->commit_interval_text, &value))
 			return -EINVAL;
 		cfg->commit_interval = (unsigned)value;
+	}
+	if (cfg->lease_check &&
+	    lease_check_parse(cfg->lease_check) == LEASE_CHECK_INVALID) {
+		fprintf(stderr,
+			"hangarfs: -o lease_check=%s: expected on, off or "
+			"auto\n",
+			cfg->lease_check);
+		return -EINVAL;
 	}
 	if (cfg->passphrase_fd_text) {
 		if (numeric_option_parse("passphrase_fd",
@@ -266,6 +293,10 @@ static void usage(const char *prog)
 	       "descriptor N\n"
 	       "                             (neither, with -f on a terminal: "
 	       "asked)\n"
+	       "    -o lease_check=on|off|auto  prove the container lock "
+	       "after each commit\n"
+	       "                             (auto, the default: where "
+	       "hosts may share the store)\n"
 	       "    -o log_file=PATH         also append every log line to "
 	       "PATH (the journal,\n"
 	       "                             syslog or stderr get them as "
@@ -301,6 +332,7 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 	enum keyslot_kind kind = KEYSLOT_KIND_PASSPHRASE;
 	struct store_options so = {
 		.read_only = cfg->read_only,
+		.lease_check = lease_check_parse(cfg->lease_check),
 		.commit_interval_ms = cfg->commit_interval * 1000u,
 		.event = log_container_event,
 		.event_arg = fs,
@@ -409,10 +441,13 @@ static struct control *start_control(struct hfs *fs,
 		return NULL;
 	err = control_start(fs->store, mount, &ctl);
 	if (err) {
+		char name[CONTROL_SOCKET_NAME_MAX];
+
+		control_socket_name(fs->store_path, name, sizeof(name));
 		log_msg(LOG_WARNING,
 			"control socket %s/%s not started: %s; 'hangar' "
 			"cannot change this store while it is mounted",
-			fs->store_path, CONTROL_SOCKET_NAME, hfs_strerror(err));
+			fs->store_path, name, hfs_strerror(err));
 		return NULL;
 	}
 	return ctl;
@@ -641,6 +676,7 @@ out_free_args:
 	free(cfg.keyfile);
 	free(cfg.log_file);
 	free(cfg.commit_interval_text);
+	free(cfg.lease_check);
 	free(cfg.passphrase_fd_text);
 	return ret;
 }

@@ -11,6 +11,15 @@
  *                        config=unchanged|changed|none[; invalidated=TIME
  *                        by DISK]" (none: the guest had no `config` at the
  *                        save and has none now)
+ *   user.hangar.holder   the guest's holder record, read from its container
+ *                        file: "host=H pid=N since=UNIX-SECONDS" of the
+ *                        last read-write open, on whichever host
+ *                        (store.h); ENODATA when none.  Answered without
+ *                        opening the container, so it names a holder on
+ *                        another host whose lock refuses this one.
+ *                        Information, not authority: it stays after its
+ *                        holder closed.  Not listed by listxattr.  Set
+ *                        only on a filesystem hosts may share (store.h).
  *   user.hangar.resume   write-only: `setfattr -n user.hangar.resume -v 1 DIR`
  *                        runs save_lock_resume; a refusal is ESTALE (logged
  *                        with core's reason), nothing saved is ENODATA.
@@ -36,6 +45,7 @@
 #define XATTR_STATE  "user.hangar.state"
 #define XATTR_SAVED  "user.hangar.saved"
 #define XATTR_RESUME "user.hangar.resume"
+#define XATTR_HOLDER "user.hangar.holder"
 #define XATTR_PREFIX "user.hangar."
 
 static void format_utc(const struct timespec *ts, char *out, size_t out_len)
@@ -153,8 +163,19 @@ void hfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	else
 		err = hfs_req_need(&r,
 				   HFS_REQ_GUEST | HFS_REQ_OTHER_KIND(ENODATA));
-	if (!err)
+	if (!err && strcmp(name, XATTR_HOLDER) == 0) {
+		struct store_holder_record rec;
+		char guest[HFS_GUEST_NAME_MAX];
+
+		nodes_guest_name(r.node, guest);
+		err = store_guest_holder_record(r.fs->store, guest, &rec);
+		if (!err)
+			snprintf(value, sizeof(value),
+				 "host=%s pid=%ld since=%lld", rec.host,
+				 rec.pid, rec.since);
+	} else if (!err) {
 		err = guest_xattr(&r, name, value, sizeof(value));
+	}
 	if (hfs_req_end(&r, err))
 		reply_value(req, value, strlen(value), size);
 }

@@ -20,6 +20,12 @@
 #   ceph_stop             unmount every client, stop every daemon we started,
 #                         by PID; run by the EXIT trap, so also on failure
 #   ceph_cmd ARGS...      the `ceph` command as client.admin of this cluster
+#   ceph_wait_unlocked P  wait until P (on a hangarfs mount) opens read-write
+#   ceph_host_bin NAME    a directory of wrappers (hangarfs, hangar) that run
+#                         the programs with host name NAME (their own UTS
+#                         namespace): two "hosts" on one machine then differ
+#                         by name too, as the holder record and the per-host
+#                         control socket need
 #
 # Call it after work_setup (or fs_setup): ceph_start replaces the EXIT trap
 # with work_cleanup_ceph, which undoes lib.bash's mounts and daemons first
@@ -352,4 +358,37 @@ work_cleanup_ceph() {
 	done
 	ceph_stop
 	rm -rf --one-file-system "$work"
+}
+
+# ceph_wait_unlocked PATH : wait (up to 10 s) until PATH, a file on a
+# mount of a hangarfs, opens read-write: ceph-fuse drops the container lock
+# of a `hangar` command that just exited at the MDS a moment later, and
+# until then the open is EBUSY.
+ceph_wait_unlocked() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(errno_of "os.close(os.open('$1', os.O_RDWR))")" = EBUSY ] ||
+			return 0
+		sleep 0.1
+	done
+	fail "$1 stayed EBUSY for 10 s"
+}
+
+# ceph_host_bin NAME : print a directory holding `hangarfs` and `hangar`
+# wrappers that exec the built programs in a new UTS namespace whose host
+# name is NAME (unshare execs without forking: the PID is the program's).
+ceph_host_bin() {
+	local dir=$WORK/bin-$1 prog real
+	if [ ! -d "$dir" ]; then
+		mkdir -p "$dir"
+		for prog in hangarfs hangar; do
+			real=$HANGARFS
+			[ "$prog" = hangar ] && real=$HANGAR
+			printf '#!/bin/sh\nexec unshare --uts -- /bin/sh -c %s %s %s "$@"\n' \
+				"'hostname \"\$0\" && exec \"\$@\"'" "$1" "$real" \
+				>"$dir/$prog"
+			chmod +x "$dir/$prog"
+		done
+	fi
+	echo "$dir"
 }

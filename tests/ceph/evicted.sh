@@ -24,11 +24,8 @@ HOST_B=$WORK/host-b
 ceph_mount hosta "$HOST_A"
 ceph_mount hostb "$HOST_B"
 
-# a local guest copied in: no guest create on CephFS yet (smoke.sh)
-t "$HANGAR" init "$WORK/local" >/dev/null || fail "hangar init (local)"
-t "$HANGAR" create "$WORK/local" g1 --disk 64M >/dev/null || fail "create"
 t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
-cp "$WORK/local/g1.hangar" "$HOST_A/store/" || fail "cp g1.hangar"
+t "$HANGAR" create "$HOST_A/store" g1 --disk 64M >/dev/null || fail "create"
 
 HFS_LOG=$WORK/hangarfs-a.log
 # no background committer: the guest's fsync is the only commit
@@ -40,7 +37,16 @@ log "A writes and fsyncs 1 MiB, writes a second one, is evicted, fsyncs"
 timeout "$T" python3 - "$WORK" <<'PY' &
 import errno, os, sys, time
 w = sys.argv[1]
-fd = os.open(f"{w}/mnt-a/g1/disk.raw", os.O_RDWR)
+# ceph-fuse releases the container lock of the `hangar create` that just
+# exited at the MDS a moment later: until then the open is EBUSY
+for attempt in range(100):
+    try:
+        fd = os.open(f"{w}/mnt-a/g1/disk.raw", os.O_RDWR)
+        break
+    except OSError as e:
+        if e.errno != errno.EBUSY or attempt == 99:
+            raise
+        time.sleep(0.1)
 os.pwrite(fd, b"A" * 2**20, 0)
 os.fsync(fd)
 os.pwrite(fd, b"B" * 2**20, 2**20)

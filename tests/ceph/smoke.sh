@@ -11,10 +11,17 @@
 #     kernel, so B's hangarfs mounts the same store beside A's;
 #   - the container lock (an flock on GUEST.hangar, a regular file) does:
 #     ceph-fuse takes it at the MDS, so B's hangarfs refuses the guest
-#     (EBUSY, "container lock") -- without naming the holder, which is on
-#     another client, not in this kernel's /proc/locks;
-#   - guest create fails on CephFS (renameat2 RENAME_NOREPLACE: EINVAL), so
-#     the guest is made on a local store and copied in;
+#     (EBUSY) and names the holder -- A's hangarfs PID -- from the holder
+#     record (user.hangar.holder on the container file), since the lock is
+#     not in this kernel's /proc/locks; B's `hangar status` (and --json) and
+#     the guest directory's user.hangar.holder name it too (each host's
+#     programs run in their own UTS namespace, so the hosts differ by name);
+#   - each host's daemon binds its own control socket in the shared
+#     directory (.hangar-control.HOST), and `hangar create` on each host
+#     goes through its own host's daemon;
+#   - guest create and rename work on CephFS, which fails renameat2's
+#     RENAME_NOREPLACE (EINVAL): core links and unlinks instead, and still
+#     never replaces a name (both refuse an existing guest);
 #   - host A crashes (SIGKILL of its hangarfs and its ceph-fuse), A's client
 #     is evicted (and so blocklisted), and B's hangarfs then serves the
 #     guest read-write with every byte A fsynced; the time from the crash
@@ -24,7 +31,7 @@
 . "$(dirname "$0")/ceph.bash"
 need_fuse
 need_hangar
-need python3 dd cmp
+need python3 dd cmp getfattr
 work_setup
 START=$SECONDS
 ceph_start
@@ -35,19 +42,29 @@ ceph_mount hostb "$HOST_B"
 log "cluster and two clients up in $((SECONDS - START)) s"
 HFS_LOG=$WORK/hangarfs-a.log
 
-# [today] a guest cannot be created on CephFS: no RENAME_NOREPLACE there
+# a guest is created on CephFS (no RENAME_NOREPLACE there: link + unlink)
 t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
-expect_fail "Invalid argument" "$HANGAR" create "$HOST_A/store" g1
-t "$HANGAR" init "$WORK/local" >/dev/null || fail "hangar init (local)"
-t "$HANGAR" create "$WORK/local" g1 --disk 64M >/dev/null ||
-	fail "hangar create (local)"
-cp "$WORK/local/g1.hangar" "$HOST_A/store/" || fail "cp g1.hangar to CephFS"
+t "$HANGAR" create "$HOST_A/store" g0 --disk 64M >/dev/null ||
+	fail "hangar create on CephFS"
+t "$HANGAR" rename "$HOST_A/store" g0 g1 >/dev/null ||
+	fail "hangar rename on CephFS"
+t "$HANGAR" create "$HOST_A/store" g2 --disk 64M >/dev/null ||
+	fail "hangar create g2 on CephFS"
+expect_fail "exists" "$HANGAR" rename "$HOST_A/store" g2 g1
+expect_fail "exists" "$HANGAR" create "$HOST_A/store" g1 --disk 64M
+[ "$(stat -c %h "$HOST_A/store/g1.hangar")" = 1 ] ||
+	fail "g1.hangar has $(stat -c %h "$HOST_A/store/g1.hangar") names"
+ls -A "$HOST_A/store" | grep -q '\.tmp$' && fail "a temporary file is left"
+t "$HANGAR" rm "$HOST_A/store" g2 >/dev/null || fail "hangar rm g2"
 
 log "host A serves the store; a guest disk written and fsynced through A"
-fs_mount_other "$HOST_A/store" "$WORK/mnt-a" "$HFS_LOG" \
+BIN_A=$(ceph_host_bin hosta) # hangarfs, hangar with host name hosta
+BIN_B=$(ceph_host_bin hostb)
+HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" "$HFS_LOG" \
 	-o commit_interval=1 || fail "hangarfs on host A"
 HFS_A=$OTHER_PID
 dd if=/dev/urandom of="$WORK/pattern" bs=1M count=8 status=none
+ceph_wait_unlocked "$WORK/mnt-a/g1/disk.raw"
 t dd if="$WORK/pattern" of="$WORK/mnt-a/g1/disk.raw" bs=1M conv=notrunc,fsync \
 	status=none || fail "dd through host A"
 
@@ -64,7 +81,7 @@ grep -qE 'disk\.raw +64M virtual, 8(\.0)?M used' "$WORK/status.out" ||
 
 log "host B starts its own hangarfs on the same store"
 # [today] mounted: the store lock is local to one kernel's FUSE mount.
-fs_mount_other "$HOST_B/store" "$WORK/mnt-b" "$HFS_LOG" \
+HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b" "$HFS_LOG" \
 	-o commit_interval=1 ||
 	{ cat "$HFS_LOG"; fail "host B's hangarfs (expected to mount today)"; }
 HFS_B=$OTHER_PID
@@ -72,11 +89,36 @@ HFS_B=$OTHER_PID
 got=$(errno_of "os.listdir('$WORK/mnt-b/g1')")
 [ "$got" = EBUSY ] || fail "host B opened g1 beside host A: $got"
 expect_log "container lock"
-# [today] nobody is named: a lock taken through ceph-fuse lives at the MDS,
-# not in this kernel's /proc/locks, even for A's mount on this machine
+# nobody in /proc/locks (a lock taken through ceph-fuse lives at the MDS,
+# not in this kernel's table, even for A's mount on this machine), so the
+# holder is named from the record A's open set: A's hangarfs, by PID
 holder=$(flock_holder "$HOST_A/store/g1.hangar")
 [ -z "$holder" ] || fail "/proc/locks names $holder: update docs/multihost.md"
-grep -q "PID" "$HFS_LOG" && fail "host B's refusal names a PID now: update the test"
+expect_log "on host hosta by PID $HFS_A since"
+rec=$(getfattr --absolute-names --only-values -n user.hangar.holder "$WORK/mnt-b/g1" 2>&1)
+case "$rec" in
+"host=hosta pid=$HFS_A since="*) ;;
+*) fail "user.hangar.holder of g1 on host B: $rec" ;;
+esac
+t "$BIN_B/hangar" status "$HOST_B/store" g1 >"$WORK/status.out" 2>&1 ||
+	{ cat "$WORK/status.out"; fail "hangar status on host B"; }
+grep -qE "^holder +host hosta, PID $HFS_A, since " "$WORK/status.out" ||
+	{ cat "$WORK/status.out"; fail "host B's status does not name A"; }
+t "$BIN_B/hangar" status --json "$HOST_B/store" g1 >"$WORK/status.json" ||
+	fail "hangar status --json on host B"
+[ "$(json_get "$WORK/status.json" 'j["holder"]["pid"]')" = "$HFS_A" ] ||
+	{ cat "$WORK/status.json"; fail "status --json holder"; }
+# one control socket per host in the shared directory, each reaching its
+# own host's daemon: a create through each
+for h in hosta hostb; do
+	[ -S "$HOST_A/store/.hangar-control.$h" ] || fail "no socket of $h"
+done
+[ ! -e "$HOST_A/store/.hangar-control" ] || fail "a host-less socket name"
+t "$BIN_A/hangar" create "$HOST_A/store" ga --disk 16M >"$WORK/ca.out" 2>&1 ||
+	{ cat "$WORK/ca.out"; fail "hangar create through host A's daemon"; }
+t "$BIN_B/hangar" create "$HOST_B/store" gb --disk 16M >"$WORK/cb.out" 2>&1 ||
+	{ cat "$WORK/cb.out"; fail "hangar create through host B's daemon"; }
+grep -q "hangarfs" "$WORK/cb.out" || { cat "$WORK/cb.out"; fail "not through B's daemon"; }
 fs_umount_other "$WORK/mnt-b" "$HFS_B"
 
 log "host A crashes; its client is evicted; host B takes the guest"
@@ -88,7 +130,7 @@ wait "$HFS_A" 2>/dev/null
 timeout 10 fusermount3 -u "$WORK/mnt-a" || fail "fusermount3 -u mnt-a"
 ceph_kill hosta
 ceph_evict hosta
-fs_mount_other "$HOST_B/store" "$WORK/mnt-b2" "$HFS_LOG" \
+HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b2" "$HFS_LOG" \
 	-o commit_interval=1 || fail "host B's hangarfs after the crash"
 got=$(errno_of "os.close(os.open('$WORK/mnt-b2/g1/disk.raw', os.O_RDWR))")
 [ "$got" = OK ] || fail "host B cannot open g1 read-write after eviction: $got"

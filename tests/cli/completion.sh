@@ -106,7 +106,7 @@ mkdir store
 touch store/web01.hangar store/web02.hangar store/db01.hangar store/.hangar-store store/notes.txt
 
 expect_completion "status" hangar st
-expect_completion "rename resize resume rm rollback" hangar r
+expect_completion "release rename resize resume rm rollback" hangar r
 expect_completion "check clone create" hangar c
 expect_completion "--help --version --wait -V" hangar -
 # after the global --wait[=SECONDS], as without it

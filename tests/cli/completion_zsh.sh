@@ -88,7 +88,7 @@ done
 for f in -f -d -s -o --help --version; do offers $f hangarfs ${f[1,2]}; done
 
 expect "status" hangar st
-expect "rename resize resume rm rollback" hangar r
+expect "release rename resize resume rm rollback" hangar r
 expect "--help --version --wait -V" hangar -
 # after the global --wait[=SECONDS], as without it
 expect "status" hangar --wait st

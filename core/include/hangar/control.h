@@ -55,7 +55,16 @@
 struct store;
 struct control;
 
-#define CONTROL_SOCKET_NAME ".hangar-control"
+/* The socket in the store directory: CONTROL_SOCKET_NAME on a local
+ * filesystem; CONTROL_SOCKET_NAME "." HOSTNAME on one that several hosts
+ * share (CephFS, NFS, SMB, FUSE), so each host's daemon has its own and
+ * `hangar` reaches the one of its host (docs/multihost.md). */
+#define CONTROL_SOCKET_NAME	".hangar-control"
+#define CONTROL_SOCKET_NAME_MAX 96
+
+/* control_socket_name - the socket's name for store `store_dir` on this
+ * host (for messages; both ends compute it the same way). */
+void control_socket_name(const char *store_dir, char *out, size_t len);
 
 enum control_op {
 	CONTROL_OP_RESUME = 1,	/* save_lock_resume */
@@ -80,6 +89,8 @@ enum control_op {
 	 * own commit is durable before the answer. */
 	CONTROL_OP_PIN = 11,
 	CONTROL_OP_UNPIN = 12,
+	CONTROL_OP_ACQUIRE = 13, /* store_guest_acquire */
+	CONTROL_OP_RELEASE = 14, /* store_guest_release */
 };
 
 /*

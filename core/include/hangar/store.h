@@ -121,8 +121,24 @@ struct store_init_options {
 	const struct crypto_scrypt_params *kdf; /* NULL: the defaults */
 };
 
+/* The lease check (docs/multihost.md section 4): after a sync, a read-write
+ * container proves its container lock still holds before the sync counts
+ * (the lock re-taken on its descriptor, which a CephFS client that has
+ * processed its eviction refuses -- ceph-fuse may answer it from its own
+ * lock state until then, when the OSDs already refuse its syncs); when
+ * it does not, the container is poisoned (-ENOLCK, reported as lost lease)
+ * and the commit is never acknowledged.  AUTO: on where the store's
+ * filesystem may be shared by hosts (CephFS, NFS, SMB, FUSE by statfs's
+ * f_type), off elsewhere (a local lock cannot be lost; it costs nothing). */
+enum store_lease_check {
+	STORE_LEASE_CHECK_AUTO = 0,
+	STORE_LEASE_CHECK_ON = 1,
+	STORE_LEASE_CHECK_OFF = 2,
+};
+
 struct store_options {
 	bool read_only;
+	enum store_lease_check lease_check;
 	/* read_only only: open guests another process has open read-write
 	 * too, unlocked, for metadata only (see "Readers beside a writer"
 	 * above); without it such guests fail with -EBUSY. */
@@ -194,6 +210,51 @@ int store_lock_holder(const char *dir, pid_t *out_pid);
  */
 int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
 		       bool *out_exclusive);
+
+/*
+ * The holder record of a guest: who opened it read-write last, as that
+ * opener wrote it on the container file (the extended attribute
+ * user.hangar.holder, "host=H pid=N since=UNIX-SECONDS"), right after its
+ * container lock was granted -- on a filesystem hosts may share only
+ * (CephFS, NFS, SMB, FUSE); a local one has /proc/locks.  It names a holder the kernel's lock table
+ * cannot (the lock taken on another host, through a network filesystem)
+ * and is never authority: show it beside a refusal by the lock, as "held
+ * by", not as proof that anybody holds the guest now (a dead holder's
+ * record stays until the next holder's open replaces it).
+ */
+struct store_holder_record {
+	char host[256];
+	long pid;
+	long long since; /* unix seconds, the holder's clock */
+};
+
+/* store_guest_holder_record - read guest `name`'s record.  -ENODATA when
+ * there is none (or the filesystem keeps no user xattrs), -ENOENT, -errno.
+ * Opens the file read-only without a lock and reads nothing else. */
+/*
+ * The lease of a guest (docs/multihost.md).  On a store several hosts
+ * share, whoever holds a guest's container open read-write holds its
+ * container lock, and so the guest, against every other host.  The store
+ * closes a container nobody uses after a while (the committer) or to make
+ * room: store_guest_acquire keeps it open until store_guest_release.
+ *
+ * store_guest_acquire - open guest `name` read-write (as store_guest_get)
+ * and keep it open: a reference the store holds until store_guest_release
+ * or store_close.  0 also when it is already acquired.  -EBUSY when
+ * another process (on any host) holds it; -EROFS on a read-only store.
+ *
+ * store_guest_release - drop what store_guest_acquire kept, commit and
+ * close the container now (its container lock goes with it), so another
+ * host may take the guest.  -EBUSY while anything else uses it (a file of
+ * it open through hangarfs), -EIO when the commit failed (the container
+ * stays open, its error reported as always).  0 when the guest was not
+ * open here at all.
+ */
+int store_guest_acquire(struct store *s, const char *name);
+int store_guest_release(struct store *s, const char *name);
+
+int store_guest_holder_record(struct store *s, const char *name,
+			      struct store_holder_record *out);
 
 /*
  * store_guest_open_io - open guest `name`'s container file read-only, as

@@ -1,0 +1,79 @@
+#!/bin/bash
+# tests/ceph/move.sh -- a planned move of a guest between two hosts of one
+# CephFS store (docs/multihost.md, section 6), with the lease commands:
+#   - host A's `hangar acquire` makes A's hangarfs hold the guest (no file
+#     of it open); host B's read-write open is then refused EBUSY, and B's
+#     `hangar acquire` fails naming host A and A's hangarfs PID;
+#   - A writes the guest's disk and `hangar release`s it: committed, closed,
+#     the container lock gone at the MDS;
+#   - B acquires the guest and reads every byte A wrote.
+# Each host's programs run under their own host name (ceph_host_bin).
+. "$(dirname "$0")/../lib.bash"
+. "$(dirname "$0")/ceph.bash"
+need_fuse
+need_hangar
+need python3 cmp
+work_setup
+ceph_start
+HOST_A=$WORK/host-a
+HOST_B=$WORK/host-b
+ceph_mount hosta "$HOST_A"
+ceph_mount hostb "$HOST_B"
+BIN_A=$(ceph_host_bin hosta)
+BIN_B=$(ceph_host_bin hostb)
+t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
+t "$HANGAR" create "$HOST_A/store" g1 --disk 64M >/dev/null || fail "create"
+
+HFS_LOG=$WORK/hangarfs-a.log
+HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" \
+	"$HFS_LOG" -o commit_interval=1 || fail "hangarfs on host A"
+HFS_A=$OTHER_PID
+HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b" \
+	"$WORK/hangarfs-b.log" -o commit_interval=1 || fail "hangarfs on host B"
+HFS_B=$OTHER_PID
+
+log "host A acquires g1"
+# ceph-fuse drops the lock of the `hangar create` that just exited at the
+# MDS a moment later: retry while it is EBUSY
+for ((i = 0; i < 50; i++)); do
+	t "$BIN_A/hangar" acquire "$HOST_A/store" g1 >"$WORK/acq.out" 2>&1 &&
+		break
+	sleep 0.2
+done
+grep -q "^acquired g1 (through hangarfs PID $HFS_A)" "$WORK/acq.out" ||
+	{ cat "$WORK/acq.out"; fail "hangar acquire on host A"; }
+
+log "host B is refused, with host A named"
+got=$(errno_of "os.close(os.open('$WORK/mnt-b/g1/disk.raw', os.O_RDWR))")
+[ "$got" = EBUSY ] || fail "host B opened g1 that host A acquired: $got"
+if t "$BIN_B/hangar" acquire "$HOST_B/store" g1 >"$WORK/acq-b.out" 2>&1; then
+	fail "host B acquired g1 that host A holds"
+fi
+grep -q "held by host hosta, PID $HFS_A" "$WORK/acq-b.out" ||
+	{ cat "$WORK/acq-b.out"; fail "host B's refusal does not name host A"; }
+
+log "host A writes g1 and releases it"
+dd if=/dev/urandom of="$WORK/pattern" bs=1M count=4 status=none
+t dd if="$WORK/pattern" of="$WORK/mnt-a/g1/disk.raw" bs=1M conv=notrunc \
+	status=none || fail "dd through host A"
+for ((i = 0; i < 50; i++)); do
+	t "$BIN_A/hangar" release "$HOST_A/store" g1 >"$WORK/rel.out" 2>&1 &&
+		break
+	sleep 0.2 # the kernel's release of dd's file reaches hangarfs late
+done
+grep -q "^released g1" "$WORK/rel.out" ||
+	{ cat "$WORK/rel.out"; fail "hangar release on host A"; }
+
+log "host B takes g1 and reads what A wrote"
+for ((i = 0; i < 50; i++)); do
+	t "$BIN_B/hangar" acquire "$HOST_B/store" g1 >"$WORK/acq-b.out" 2>&1 &&
+		break
+	sleep 0.2 # the MDS learns of A's unlock asynchronously
+done
+grep -q "^acquired g1 (through hangarfs PID $HFS_B)" "$WORK/acq-b.out" ||
+	{ cat "$WORK/acq-b.out"; fail "hangar acquire on host B after the release"; }
+t cmp -n 4194304 "$WORK/pattern" "$WORK/mnt-b/g1/disk.raw" ||
+	fail "host B reads other bytes than host A wrote before its release"
+t "$BIN_B/hangar" release "$HOST_B/store" g1 >/dev/null ||
+	fail "hangar release on host B"
+echo PASS
