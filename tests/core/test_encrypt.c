@@ -54,7 +54,8 @@ struct oracle {
 
 static struct container_options opts_key(const struct crypto_key *k)
 {
-	struct container_options o = {.cluster_shift = 12, .master = k};
+	struct container_options o = {TEST_MAP_CACHE, .cluster_shift = 12,
+				      .master = k};
 	return o;
 }
 
@@ -186,11 +187,11 @@ static void test_roundtrip_and_scan(void)
 
 	/* keys at open */
 	struct container *c;
-	CHECK_ERR(container_open(&m->io, NULL, &c), -ENOKEY);
+	CHECK_ERR(container_open(&m->io, TEST_OPTS, &c), -ENOKEY);
 	struct container_options o = opts_key(other);
 	CHECK_ERR(container_open(&m->io, &o, &c), -EKEYREJECTED);
 	struct memio *p = memio_new();
-	struct container_options plain = {.cluster_shift = 12};
+	struct container_options plain = {TEST_MAP_CACHE, .cluster_shift = 12};
 	CHECK_OK(container_create(&p->io, &plain, &c));
 	CHECK_OK(container_close(c));
 	o = opts_key(master);
@@ -627,7 +628,8 @@ static void test_store(void)
 					.key_secret = "correct horse",
 					.key_secret_len = 13,
 					.kdf = &fast};
-	struct store_options so = {.key_kind = KEYSLOT_KIND_PASSPHRASE};
+	struct store_options so = {TEST_MAP_CACHE,
+				   .key_kind = KEYSLOT_KIND_PASSPHRASE};
 	struct store *s;
 	struct container *c;
 	uint64_t id;
