@@ -469,6 +469,15 @@ struct container {
 	pthread_mutex_t map_lock;
 	struct map_node *map_lru_head, *map_lru_tail;
 	uint64_t map_dirty_bytes; /* loaded dirty leaves (write lock too) */
+	/* a leaf that could not be read back was freed: its entries'
+	 * references are lost until the next open (the container is
+	 * poisoned; write lock) */
+	bool map_refs_lost;
+	/* one leaf read without caching it, for releases of whole unloaded
+	 * leaves (write lock): allocated with the first tree, so freeing a
+	 * tree never needs memory (map_scratch_ensure) */
+	uint8_t *map_scratch_buf;
+	struct map_entry *map_scratch_entries;
 	struct map_budget *map_budget; /* the store's, or &map_budget_own */
 	struct map_budget map_budget_own;
 
@@ -684,6 +693,9 @@ void map_cache_trim(struct container *c);
  * allows (write lock held): the caller should commit, which makes them
  * clean and so evictable. */
 bool map_cache_dirty_over(struct container *c);
+/* map_scratch_ensure - the scratch leaf of `c` exists (write lock held;
+ * before a change that frees trees: snapshot rollback). */
+int map_scratch_ensure(struct container *c);
 /* map_unload_tree - evict every clean loaded leaf of `o` (before the tree
  * moves to another container: snapshot rollback). */
 void map_unload_tree(struct container *c, struct object *o);

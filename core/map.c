@@ -189,6 +189,8 @@ void map_cache_init(struct container *c, struct map_budget *budget,
 void map_cache_cleanup(struct container *c)
 {
 	assert(!c->map_lru_head);
+	free(c->map_scratch_buf);
+	free(c->map_scratch_entries);
 	pthread_mutex_destroy(&c->map_lock);
 }
 
@@ -248,21 +250,44 @@ static int node_read(struct container *c, uint64_t owner, uint64_t phys,
 		     struct map_entry *entries, struct map_seal *seals,
 		     const char **why);
 
-static int leaf_read(struct container *c, const struct map_node *n,
-		     struct map_entry *entries, struct map_seal *seals)
+static int leaf_read_buf(struct container *c, const struct map_node *n,
+			 uint8_t *buf, struct map_entry *entries,
+			 struct map_seal *seals)
 {
 	uint64_t file_size;
 	const char *why;
 	int ret = io_size(c->io, &file_size);
 	if (ret)
 		return ret;
+	return node_read(c, n->owner, n->phys, n->crc, &n->seal, 0, n->index,
+			 file_size, buf, entries, seals, &why);
+}
+
+static int leaf_read(struct container *c, const struct map_node *n,
+		     struct map_entry *entries, struct map_seal *seals)
+{
 	uint8_t *buf = malloc(c->cluster_size);
 	if (!buf)
 		return -ENOMEM;
-	ret = node_read(c, n->owner, n->phys, n->crc, &n->seal, 0, n->index,
-			file_size, buf, entries, seals, &why);
+	int ret = leaf_read_buf(c, n, buf, entries, seals);
 	free(buf);
 	return ret;
+}
+
+int map_scratch_ensure(struct container *c)
+{
+	if (c->map_scratch_buf)
+		return 0;
+	uint8_t *buf = malloc(c->cluster_size);
+	struct map_entry *e = malloc(c->fanout * sizeof(*e));
+	if (!buf || !e) {
+		free(buf);
+		free(e);
+		return -ENOMEM;
+	}
+	c->map_scratch_buf = buf;
+	c->map_scratch_entries = e;
+	return 0;
 }
 
 /*
@@ -406,6 +431,9 @@ int map_lookup_seal(struct container *c, struct object *o, uint64_t vc,
 
 static int map_grow(struct container *c, struct object *o, uint64_t vc)
 {
+	int ret = map_scratch_ensure(c);
+	if (ret)
+		return ret;
 	if (!o->root) {
 		o->height = 1;
 		while (vc >= map_capacity(c, o->height))
@@ -514,11 +542,20 @@ static int subtree_free(struct container *c, struct object *o,
 	if (!n)
 		return 0;
 	if (n->level == 0) {
-		if (unref)
-			ret = leaf_load(c, n);
-		if (unref && !ret)
+		/* an unloaded leaf is read into the scratch leaf, which
+		 * exists since the tree does: only I/O can fail here */
+		const struct map_entry *ents = n->entries;
+		if (unref && !ents) {
+			ret = map_scratch_ensure(c);
+			if (!ret)
+				ret = leaf_read_buf(c, n, c->map_scratch_buf,
+						    c->map_scratch_entries,
+						    NULL);
+			ents = ret ? NULL : c->map_scratch_entries;
+		}
+		if (unref && ents)
 			for (uint32_t i = 0; i < c->fanout; i++)
-				map_entry_release(c, o, &n->entries[i]);
+				map_entry_release(c, o, &ents[i]);
 		pthread_mutex_lock(&c->map_lock);
 		lru_unlink(c, n);
 		if (n->entries)
@@ -552,8 +589,11 @@ void map_free_tree(struct container *c, struct object *o, bool unref)
 	}
 	/* references a leaf that could not be read still holds: this
 	 * transaction's accounting is off, so it must never commit */
-	if (ret && !c->poisoned)
-		c->poisoned = ret;
+	if (ret) {
+		c->map_refs_lost = true;
+		if (!c->poisoned)
+			c->poisoned = ret;
+	}
 }
 
 void map_unload_tree(struct container *c, struct object *o)
@@ -619,13 +659,26 @@ int map_truncate(struct container *c, struct object *o, uint64_t vclusters)
 	}
 	if (vclusters >= map_capacity(c, o->height))
 		return 0;
+	/* the one leaf cut in two is loaded before anything changes */
+	struct map_node *n = o->root;
+	while (n && n->level > 0)
+		n = n->children[(vclusters - n->index) /
+				map_capacity(c, n->level)];
+	if (n && vclusters > n->index) {
+		int ret = leaf_load(c, n);
+		if (ret)
+			return ret;
+	}
 	int err = 0;
 	node_truncate(c, o, o->root, vclusters, &err);
 	o->dirty = true;
 	/* a leaf that could not be read is left as it was; a freed subtree
 	 * with one may leak references: never commit that */
-	if (err && !c->poisoned)
-		c->poisoned = err;
+	if (err) {
+		c->map_refs_lost = true;
+		if (!c->poisoned)
+			c->poisoned = err;
+	}
 	return err;
 }
 
@@ -1025,6 +1078,9 @@ int map_load(struct container *c, struct object *o, uint64_t root,
 	}
 	if (height == 0 || height > FORMAT_MAX_HEIGHT)
 		return load_fail(&l, -EUCLEAN, "bad map height", root);
+	ret = map_scratch_ensure(c);
+	if (ret)
+		return ret;
 	ret = io_size(c->io, &l.file_size);
 	if (ret)
 		return ret;

@@ -775,7 +775,9 @@ int container_snapshot_rollback(struct container *c, const char *name)
 			ret = -EBUSY;
 			goto out_unlock;
 		}
-	/* the pending compressed clusters belong to what is replaced */
+	/* the pending compressed clusters belong to what is replaced; the
+	 * trees that come in are freed later without memory (map.c) */
+	ret = map_scratch_ensure(c);
 	for (size_t i = 0; !ret && i < c->object_num; i++)
 		ret = object_flush_pending(c, c->objects[i]);
 	if (!ret)
