@@ -69,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "crc32c.h"
 #include "internal.h"
@@ -107,6 +108,45 @@ static uint64_t leaf_bytes(const struct container *c)
 		(c->encrypted ? sizeof(struct map_seal) : 0));
 }
 
+/*
+ * A leaf's arrays, zeroed.  Past LEAF_MMAP_MIN bytes (64 KiB clusters: 48 KB
+ * of entries) they are mapped pages of their own, not heap: leaves are
+ * loaded and evicted by whichever request thread needs them, and heap
+ * chunks freed into one thread's malloc arena are not reused by another,
+ * so the heap kept far more than the budget (122 MiB RSS for a 64 MiB
+ * budget while writing); unmapped pages go back at once.
+ */
+#define LEAF_MMAP_MIN (32u << 10)
+
+static void *leaf_array_new(size_t bytes)
+{
+	if (bytes < LEAF_MMAP_MIN)
+		return calloc(1, bytes);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void leaf_array_free(void *p, size_t bytes)
+{
+	if (!p)
+		return;
+	if (bytes < LEAF_MMAP_MIN)
+		free(p);
+	else
+		munmap(p, bytes);
+}
+
+static size_t entries_bytes(const struct container *c)
+{
+	return (size_t)c->fanout * sizeof(struct map_entry);
+}
+
+static size_t seals_bytes(const struct container *c)
+{
+	return (size_t)c->fanout * sizeof(struct map_seal);
+}
+
 /* ---- cache (map_lock held by every function of this block) ------------ */
 
 static void lru_unlink(struct container *c, struct map_node *n)
@@ -142,8 +182,8 @@ static void leaf_evict(struct container *c, struct map_node *n)
 {
 	assert(n->level == 0 && !n->dirty && n->phys && n->entries);
 	lru_unlink(c, n);
-	free(n->entries);
-	free(n->seals);
+	leaf_array_free(n->entries, entries_bytes(c));
+	leaf_array_free(n->seals, seals_bytes(c));
 	n->entries = NULL;
 	n->seals = NULL;
 	atomic_fetch_sub(&c->map_budget->used, leaf_bytes(c));
@@ -223,16 +263,17 @@ static struct map_node *node_new(struct container *c, uint64_t owner,
 	n->owner = owner;
 	n->dirty = true;
 	if (level == 0)
-		n->entries = calloc(c->fanout, sizeof(*n->entries));
+		n->entries = leaf_array_new(entries_bytes(c));
 	else
 		n->children = calloc(c->fanout, sizeof(*n->children));
 	if (level == 0 && c->encrypted)
-		n->seals = calloc(c->fanout, sizeof(*n->seals));
+		n->seals = leaf_array_new(seals_bytes(c));
 	if ((!n->entries && !n->children) ||
 	    (level == 0 && c->encrypted && !n->seals)) {
-		free(n->entries);
+		if (level == 0)
+			leaf_array_free(n->entries, entries_bytes(c));
 		free(n->children);
-		free(n->seals);
+		leaf_array_free(n->seals, seals_bytes(c));
 		free(n);
 		return NULL;
 	}
@@ -306,21 +347,21 @@ static int leaf_acquire(struct container *c, struct map_node *n)
 		return 0;
 	pthread_mutex_unlock(&c->map_lock);
 	assert(!n->dirty && n->phys);
-	struct map_entry *entries = malloc(c->fanout * sizeof(*entries));
+	struct map_entry *entries = leaf_array_new(entries_bytes(c));
 	struct map_seal *seals =
-		c->encrypted ? malloc(c->fanout * sizeof(*seals)) : NULL;
+		c->encrypted ? leaf_array_new(seals_bytes(c)) : NULL;
 	int ret = -ENOMEM;
 	if (entries && (seals || !c->encrypted))
 		ret = leaf_read(c, n, entries, seals);
 	if (ret) {
-		free(entries);
-		free(seals);
+		leaf_array_free(entries, entries_bytes(c));
+		leaf_array_free(seals, seals_bytes(c));
 		return ret;
 	}
 	pthread_mutex_lock(&c->map_lock);
 	if (n->entries) {
-		free(entries);
-		free(seals);
+		leaf_array_free(entries, entries_bytes(c));
+		leaf_array_free(seals, seals_bytes(c));
 		return 0;
 	}
 	n->entries = entries;
@@ -563,8 +604,8 @@ static int subtree_free(struct container *c, struct object *o,
 		pthread_mutex_unlock(&c->map_lock);
 		if (n->dirty)
 			c->map_dirty_bytes -= leaf_bytes(c);
-		free(n->entries);
-		free(n->seals);
+		leaf_array_free(n->entries, entries_bytes(c));
+		leaf_array_free(n->seals, seals_bytes(c));
 	} else {
 		for (uint32_t i = 0; i < c->fanout; i++) {
 			int r = subtree_free(c, o, n->children[i], unref);
