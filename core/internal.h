@@ -477,6 +477,10 @@ struct container {
 	 * leaves (write lock): allocated with the first tree, so freeing a
 	 * tree never needs memory (map_scratch_ensure) */
 	uint8_t *map_scratch_buf;
+	/* the arrays of the last leaf evicted, kept for the next load
+	 * (map_lock): a cache that thrashes maps no new pages per load */
+	struct map_entry *map_spare_entries;
+	struct map_seal *map_spare_seals;
 	struct map_entry *map_scratch_entries;
 	struct map_budget *map_budget; /* the store's, or &map_budget_own */
 	struct map_budget map_budget_own;

@@ -182,8 +182,13 @@ static void leaf_evict(struct container *c, struct map_node *n)
 {
 	assert(n->level == 0 && !n->dirty && n->phys && n->entries);
 	lru_unlink(c, n);
-	leaf_array_free(n->entries, entries_bytes(c));
-	leaf_array_free(n->seals, seals_bytes(c));
+	if (!c->map_spare_entries) {
+		c->map_spare_entries = n->entries;
+		c->map_spare_seals = n->seals;
+	} else {
+		leaf_array_free(n->entries, entries_bytes(c));
+		leaf_array_free(n->seals, seals_bytes(c));
+	}
 	n->entries = NULL;
 	n->seals = NULL;
 	atomic_fetch_sub(&c->map_budget->used, leaf_bytes(c));
@@ -231,6 +236,8 @@ void map_cache_cleanup(struct container *c)
 	assert(!c->map_lru_head);
 	free(c->map_scratch_buf);
 	free(c->map_scratch_entries);
+	leaf_array_free(c->map_spare_entries, entries_bytes(c));
+	leaf_array_free(c->map_spare_seals, seals_bytes(c));
 	pthread_mutex_destroy(&c->map_lock);
 }
 
@@ -345,11 +352,18 @@ static int leaf_acquire(struct container *c, struct map_node *n)
 	pthread_mutex_lock(&c->map_lock);
 	if (n->entries)
 		return 0;
-	pthread_mutex_unlock(&c->map_lock);
 	assert(!n->dirty && n->phys);
-	struct map_entry *entries = leaf_array_new(entries_bytes(c));
-	struct map_seal *seals =
-		c->encrypted ? leaf_array_new(seals_bytes(c)) : NULL;
+	/* the last evicted leaf's arrays if any (every entry is decoded
+	 * again into them), else new ones */
+	struct map_entry *entries = c->map_spare_entries;
+	struct map_seal *seals = c->map_spare_seals;
+	c->map_spare_entries = NULL;
+	c->map_spare_seals = NULL;
+	pthread_mutex_unlock(&c->map_lock);
+	if (!entries) {
+		entries = leaf_array_new(entries_bytes(c));
+		seals = c->encrypted ? leaf_array_new(seals_bytes(c)) : NULL;
+	}
 	int ret = -ENOMEM;
 	if (entries && (seals || !c->encrypted))
 		ret = leaf_read(c, n, entries, seals);
