@@ -11,7 +11,9 @@
  *   struct container owns its io, its objects, their map trees, the
  *   allocator, the compressor pool and (encrypted) its derived keys.
  *   A struct object owns its name, its map tree and its pending-compression
- *   buffer.  A map node owns its entry array and its children.
+ *   buffer.  A map node owns its entry array (NULL for an unloaded leaf,
+ *   map.c "Cache") and its children.  A container's map_budget is the
+ *   store's (borrowed; a view borrows its parent's) or its own.
  *
  * Locking (THREAD MODEL of every core file that touches these structs):
  *   c->lock (rwlock)      writer-preferring (a waiting writer holds off new
