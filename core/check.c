@@ -76,6 +76,10 @@ struct walk {
 	struct check_report *r;
 	struct compressor *cz;
 	uint8_t *in, *out;
+	/* one leaf's entries and seals (fanout each): leaves are copied out
+	 * of the map cache, or read from disk (map_leaf_copy) */
+	struct map_entry *ents;
+	struct map_seal *seals;
 	const struct object *o;
 	check_progress_fn progress;
 	void *progress_arg;
@@ -101,14 +105,29 @@ static void walk_node(struct walk *w, const struct map_node *n)
 	struct container *c = w->c;
 	w->r->map_nodes++;
 	walk_count(w);
+	if (n->level == 0) {
+		int ret = map_leaf_copy(c, n, w->ents, w->seals);
+		if (ret) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+				 "%s: map leaf at offset %llu: %s",
+				 w->o->name ? w->o->name : "(orphan)",
+				 (unsigned long long)n->phys,
+				 ret == -ENOMEM ? "no memory to read it"
+						: "unreadable or invalid");
+			report(w->r, msg);
+			return;
+		}
+	}
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		if (n->level > 0) {
 			if (n->children[i])
 				walk_node(w, n->children[i]);
 			continue;
 		}
-		const struct map_entry *e = &n->entries[i];
-		const struct map_seal *seal = n->seals ? &n->seals[i] : NULL;
+		const struct map_entry *e = &w->ents[i];
+		const struct map_seal *seal =
+			c->encrypted ? &w->seals[i] : NULL;
 		char msg[160];
 		int ret;
 		if (e->kind == MAP_KIND_RAW) {
@@ -220,8 +239,10 @@ int check_container_progress(struct io *io, const struct crypto_key *master,
 	w.progress_arg = fn_arg;
 	w.in = malloc(c->cluster_size);
 	w.out = malloc(c->cluster_size);
+	w.ents = malloc(c->fanout * sizeof(*w.ents));
+	w.seals = malloc(c->fanout * sizeof(*w.seals));
 	ret = compressor_new(1, &w.cz);
-	if (!w.in || !w.out || ret) {
+	if (!w.in || !w.out || !w.ents || !w.seals || ret) {
 		ret = ret ? ret : -ENOMEM;
 		goto out_free;
 	}
@@ -240,6 +261,8 @@ out_free:
 	compressor_free(w.cz);
 	free(w.in);
 	free(w.out);
+	free(w.ents);
+	free(w.seals);
 	/* The io is the caller's: detach it before freeing the container. */
 	container_close_detached(c);
 	return ret;

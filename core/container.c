@@ -183,6 +183,8 @@ static struct container *container_alloc(const struct container_options *opts)
 				    ? opts->compress_level
 				    : CONTAINER_COMPRESS_LEVEL;
 	c->entry_size = MAP_ENTRY_SIZE;
+	map_cache_init(c, opts ? opts->map_budget : NULL,
+		       opts ? opts->map_cache_bytes : 0);
 	return c;
 }
 
@@ -208,6 +210,7 @@ struct container *container_view_new(struct container *parent)
 	v->entry_size = parent->entry_size;
 	memcpy(v->key_id, parent->key_id, sizeof(v->key_id));
 	v->crypt = parent->crypt; /* borrowed: cleared before the free */
+	v->map_budget = parent->map_budget; /* the parent outlives its views */
 	return v;
 }
 
@@ -237,12 +240,14 @@ static void container_free(struct container *c)
 	pthread_cond_destroy(&c->sync_cond);
 	pthread_cond_destroy(&c->commit_cond);
 	pthread_mutex_destroy(&c->cz_lock);
+	map_cache_cleanup(c);
 	free(c);
 }
 
 #ifdef HANGAR_HEAVY_CHECKS
-static void invariants_node(const struct container *c, const struct map_node *n,
-			    uint32_t *refs, uint64_t count, bool *ok)
+static void invariants_node(struct container *c, const struct map_node *n,
+			    uint32_t *refs, uint64_t count, bool *ok,
+			    bool *unchecked)
 {
 	if (!n)
 		return;
@@ -253,12 +258,25 @@ static void invariants_node(const struct container *c, const struct map_node *n,
 		else
 			*ok = false;
 	}
+	struct map_entry *entries = NULL;
+	if (n->level == 0) {
+		/* a stub is read back (and verified) from its block */
+		entries = malloc(c->fanout * sizeof(*entries));
+		if (!entries || map_leaf_copy(c, n, entries, NULL) != 0) {
+			/* no memory or an I/O error (fault injection):
+			 * this leaf cannot be checked, so nothing can */
+			*unchecked = true;
+			free(entries);
+			return;
+		}
+	}
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		if (n->level > 0) {
-			invariants_node(c, n->children[i], refs, count, ok);
+			invariants_node(c, n->children[i], refs, count, ok,
+					unchecked);
 			continue;
 		}
-		const struct map_entry *e = &n->entries[i];
+		const struct map_entry *e = &entries[i];
 		if (e->kind != MAP_KIND_RAW && e->kind != MAP_KIND_COMPRESSED)
 			continue;
 		uint64_t cl = cluster_of(c, e->offset);
@@ -267,6 +285,7 @@ static void invariants_node(const struct container *c, const struct map_node *n,
 		else
 			*ok = false;
 	}
+	free(entries);
 }
 
 /*
@@ -277,15 +296,21 @@ static void invariants_node(const struct container *c, const struct map_node *n,
  * load, in HEAVY_ASSERT() only: development and test builds, not what is
  * shipped (CMakeLists.txt, HANGAR_HEAVY_CHECKS).
  */
-static bool container_invariants(const struct container *c)
+static bool container_invariants(struct container *c)
 {
 	const struct alloc *a = &c->alloc;
 	bool ok = alloc_invariants(a);
 	uint32_t *refs = calloc(a->count ? a->count : 1, sizeof(*refs));
 	if (!refs)
 		return true; /* cannot check without memory */
+	bool unchecked = false;
 	for (size_t i = 0; i < c->object_num; i++)
-		invariants_node(c, c->objects[i]->root, refs, a->count, &ok);
+		invariants_node(c, c->objects[i]->root, refs, a->count, &ok,
+				&unchecked);
+	if (unchecked || c->map_refs_lost) {
+		free(refs);
+		return true; /* a leaf could not be read back */
+	}
 	for (size_t i = 0; i < c->table_block_num && c->table_blocks; i++) {
 		uint64_t cl = cluster_of(c, c->table_blocks[i]);
 		if (cl < a->count)
@@ -626,6 +651,8 @@ static int commit_run(struct container *c)
 	 * cluster changes hands, so `used` stays */
 	if (snapshot_commit_done(c))
 		container_poison(c, -ENOMEM);
+	/* the leaves this commit wrote are clean now: evictable */
+	map_cache_trim(c);
 	free(meta_new);
 	generation_bound_check(c);
 	/* Raw data this commit freed is still mapped by the older slot's

@@ -19,6 +19,7 @@
 
 struct io;
 struct crypto_key;
+struct map_budget;
 
 /* zstd level 2: as fast as level 1 per 64 KiB frame and about 3 % smaller,
  * which puts per-cluster frames at or under one `zstd -1` stream of the same
@@ -39,7 +40,25 @@ struct container_options {
 	 * another store's key), and when given, a plain container is refused
 	 * (-EUCLEAN): an encrypted store never trusts unauthenticated bytes. */
 	const struct crypto_key *master;
+	/* The map cache (core/map.c, "Cache"): the budget this container's
+	 * loaded map leaves count against, shared with other containers and
+	 * borrowed for the container's whole life (a store passes one for
+	 * all its guests); NULL: the container's own, of map_cache_bytes
+	 * (0 = MAP_CACHE_DEFAULT_BYTES, 64 MiB; 1 keeps about one leaf
+	 * loaded, for tests). */
+	struct map_budget *map_budget;
+	uint64_t map_cache_bytes;
 };
+
+/*
+ * map_budget_new - a map cache budget of `bytes` (0 = the default,
+ * 64 MiB) for containers to share (container_options.map_budget): the
+ * bytes of map leaves they keep loaded together.  NULL without memory.
+ * map_budget_free - free it (NULL is fine), after every container using
+ * it is closed.
+ */
+struct map_budget *map_budget_new(uint64_t bytes);
+void map_budget_free(struct map_budget *budget);
 
 /*
  * container_create - create a new, empty container on `io` (which must be an

@@ -147,7 +147,9 @@ static int read_cluster(struct container *c, struct object *o, uint64_t vc,
 {
 	struct map_entry e;
 	struct map_seal seal;
-	map_lookup_seal(c, o, vc, &e, &seal);
+	int ret = map_lookup_seal(c, o, vc, &e, &seal);
+	if (ret)
+		return ret; /* a map leaf that cannot be read back */
 	switch (e.kind) {
 	case MAP_KIND_RAW:
 		if (c->encrypted)
@@ -184,9 +186,10 @@ int object_fingerprint_locked(struct container *c, struct object *o,
 		struct map_entry e;
 		if (o->pend_valid && o->pend_vc == vc) {
 			crc = crc32c(0, o->pend_buf, c->cluster_size);
-		} else if (map_lookup(c, o, vc, &e),
-			   e.kind != MAP_KIND_RAW &&
-				   e.kind != MAP_KIND_COMPRESSED) {
+		} else if ((ret = map_lookup(c, o, vc, &e)) != 0) {
+			break;
+		} else if (e.kind != MAP_KIND_RAW &&
+			   e.kind != MAP_KIND_COMPRESSED) {
 			crc = zero_crc;
 		} else if (vc < o->fp_cap && o->fp_known[vc]) {
 			crc = o->fp_crc[vc]; /* noted when it was stored */
@@ -243,7 +246,9 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 		}
 		struct map_entry e;
 		struct map_seal seal;
-		map_lookup_seal(c, o, vc, &e, &seal);
+		ret = map_lookup_seal(c, o, vc, &e, &seal);
+		if (ret)
+			goto out_unlock;
 		if (e.kind == MAP_KIND_RAW && !c->encrypted) {
 			/* coalesce physically contiguous RAW clusters */
 			size_t run = chunk;
@@ -254,8 +259,8 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 					vc + (in + run) / c->cluster_size;
 				if (o->pend_valid && o->pend_vc == nvc)
 					break;
-				map_lookup(c, o, nvc, &n);
-				if (n.kind != MAP_KIND_RAW ||
+				if (map_lookup(c, o, nvc, &n) != 0 ||
+				    n.kind != MAP_KIND_RAW ||
 				    n.offset != next_off)
 					break;
 				size_t more = c->cluster_size;
@@ -450,7 +455,9 @@ static int store_squeezed_map(struct container *c, struct object *o,
 	struct map_seal seal = {0};
 	int ret;
 
-	map_lookup(c, o, vc, &old);
+	ret = map_lookup(c, o, vc, &old);
+	if (ret)
+		return ret;
 	if (kind == SQUEEZED_ZERO) {
 		ret = map_set(c, o, vc, &e, &old);
 		if (!ret)
@@ -569,7 +576,9 @@ static int write_staged(struct container *c, struct object *o, uint64_t vc,
 	struct map_entry e;
 	int ret;
 
-	map_lookup(c, o, vc, &e);
+	ret = map_lookup(c, o, vc, &e);
+	if (ret)
+		return ret;
 	if (e.kind == MAP_KIND_RAW &&
 	    raw_in_place(c, cluster_of(c, e.offset))) {
 		atomic_store(&c->data_dirty, true);
@@ -640,7 +649,9 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 		return 0;
 	}
 
-	map_lookup(c, o, vc, &e);
+	ret = map_lookup(c, o, vc, &e);
+	if (ret)
+		return ret;
 	/* in place only where no snapshot shares the cluster; else the
 	 * cluster is copied below, old bytes and new */
 	if (e.kind == MAP_KIND_RAW && !c->encrypted &&
@@ -735,6 +746,20 @@ static int modify_begin(struct container *c, uint64_t id,
 	return ret ? ret : object_flush_pending(c, *out_obj);
 }
 
+/*
+ * The end of a change under the write lock: the map cache back within its
+ * budget, and dirty map leaves past it committed (a commit makes them clean,
+ * so evictable; core/map.c, "Cache").  The change itself is done either
+ * way: a failed commit leaves it in the open transaction for the next one
+ * (and a failed sync poisons the container, which reports it).
+ */
+static void map_cache_settle(struct container *c)
+{
+	map_cache_trim(c);
+	if (map_cache_dirty_over(c) && !c->in_commit && !c->poisoned)
+		(void)container_commit_locked(c);
+}
+
 /* Any write, under the write lock. */
 static int write_slow(struct container *c, uint64_t id, const uint8_t *src,
 		      size_t len, uint64_t offset)
@@ -746,6 +771,7 @@ static int write_slow(struct container *c, uint64_t id, const uint8_t *src,
 	ret = write_begin(c, id, &o);
 	if (!ret)
 		ret = write_chunks(c, o, src, len, offset);
+	map_cache_settle(c);
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
@@ -831,6 +857,7 @@ static int write_sealed_clusters(struct container *c, uint64_t id,
 	c->inflight_clusters -= taken;
 	if (mapped > 0)
 		write_done(c, o, (vc0 + mapped) << c->cluster_shift);
+	map_cache_settle(c);
 	pthread_rwlock_unlock(&c->lock);
 out_free:
 	free(buf);
@@ -930,6 +957,7 @@ static int write_squeezed_clusters(struct container *c, uint64_t id,
 	}
 	if (done > 0)
 		write_done(c, o, (vc0 + done) << c->cluster_shift);
+	map_cache_settle(c);
 	pthread_rwlock_unlock(&c->lock);
 out_free:
 	free(b.kind);
@@ -1142,6 +1170,7 @@ int object_truncate(struct container *c, uint64_t id, uint64_t size)
 	}
 	container_touch(o, true);
 out_unlock:
+	map_cache_settle(c);
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
@@ -1168,8 +1197,13 @@ static int unmap_range(struct container *c, struct object *o, uint64_t offset,
 		uint64_t vc = offset >> c->cluster_shift;
 		if (kind == MAP_KIND_HOLE || vc >= old_end) {
 			uint64_t next;
-			if (map_find(c, o, vc, true, &next) == -ENXIO)
+			int found = map_find(c, o, vc, true, &next);
+			if (found == -ENXIO)
 				next = UINT64_MAX >> c->cluster_shift;
+			else if (found) {
+				ret = found;
+				break;
+			}
 			if (next > vc) {
 				/* [vc, next) holds no data */
 				if (next > (end - 1) >> c->cluster_shift)
@@ -1182,16 +1216,16 @@ static int unmap_range(struct container *c, struct object *o, uint64_t offset,
 		uint64_t stop = end < cend ? end : cend;
 		if ((offset & (cs - 1)) == 0 && stop == cend) {
 			struct map_entry old, e = {.kind = kind};
-			map_lookup(c, o, vc, &old);
-			if (old.kind != kind) {
+			ret = map_lookup(c, o, vc, &old);
+			if (!ret && old.kind != kind) {
 				ret = map_set(c, o, vc, &e, &old);
 				if (!ret)
 					map_entry_release(c, o, &old);
 			}
 		} else {
 			struct map_entry cur;
-			map_lookup(c, o, vc, &cur);
-			if (cur.kind != MAP_KIND_HOLE &&
+			ret = map_lookup(c, o, vc, &cur);
+			if (!ret && cur.kind != MAP_KIND_HOLE &&
 			    cur.kind != MAP_KIND_ZERO)
 				ret = object_write_zeros_locked(c, o, offset,
 								stop - offset);
@@ -1222,6 +1256,7 @@ int object_punch(struct container *c, uint64_t id, uint64_t offset,
 		container_touch(o, true);
 	}
 out_unlock:
+	map_cache_settle(c);
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
@@ -1255,6 +1290,7 @@ int object_zero(struct container *c, uint64_t id, uint64_t offset, uint64_t len,
 	c->txn_dirty = true;
 	container_touch(o, true);
 out_unlock:
+	map_cache_settle(c);
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
@@ -1327,7 +1363,9 @@ static int compact_one(struct container *c, struct object *o, uint64_t vc,
 
 	if (o->pend_valid && o->pend_vc == vc)
 		return 0; /* compressed when the writer moves on */
-	map_lookup(c, o, vc, &e);
+	ret = map_lookup(c, o, vc, &e);
+	if (ret)
+		return ret;
 	if (e.kind != MAP_KIND_RAW)
 		return 0; /* rewritten whole or truncated since */
 	ret = io_pread(c->io, data, c->cluster_size, e.offset);
@@ -1346,7 +1384,8 @@ void object_stage_raw(struct container *c, struct object *o)
 	while (o->staged_num < STAGED_MAX &&
 	       map_find(c, o, vc, true, &found) == 0) {
 		struct map_entry e;
-		map_lookup(c, o, found, &e);
+		if (map_lookup(c, o, found, &e) != 0)
+			break; /* best effort: it stays RAW */
 		if (e.kind == MAP_KIND_RAW)
 			staged_note(o, found);
 		vc = found + 1;
@@ -1379,6 +1418,7 @@ int container_compact(struct container *c, size_t max, size_t *out_left)
 	}
 	for (size_t i = 0; i < c->object_num; i++)
 		left += c->objects[i]->staged_num;
+	map_cache_settle(c);
 out_unlock:
 	pthread_rwlock_unlock(&c->lock);
 out_free:
@@ -1422,6 +1462,11 @@ int container_compact_idle(struct container *c, size_t max, size_t *out_left)
 int data_modify_begin(struct container *c, uint64_t id, struct object **out_obj)
 {
 	return modify_begin(c, id, out_obj);
+}
+
+void data_settle_locked(struct container *c)
+{
+	map_cache_settle(c);
 }
 
 int data_read_cluster(struct container *c, struct object *o, uint64_t vc,

@@ -11,7 +11,9 @@
  *   struct container owns its io, its objects, their map trees, the
  *   allocator, the compressor pool and (encrypted) its derived keys.
  *   A struct object owns its name, its map tree and its pending-compression
- *   buffer.  A map node owns its entry array and its children.
+ *   buffer.  A map node owns its entry array (NULL for an unloaded leaf,
+ *   map.c "Cache") and its children.  A container's map_budget is the
+ *   store's (borrowed; a view borrows its parent's) or its own.
  *
  * Locking (THREAD MODEL of every core file that touches these structs):
  *   c->lock (rwlock)      writer-preferring (a waiting writer holds off new
@@ -48,9 +50,15 @@
  *   c->commit_mutex       protects the group-commit counters and the
  *                         `committing` flag; c->commit_cond signals progress.
  *   c->cz_lock            protects the compressor pool.
+ *   c->map_lock           protects the map cache: the LRU list of loaded
+ *                         leaves and every leaf's entries/seals pointers
+ *                         (map.c, THREAD MODEL: readers load and evict
+ *                         leaves under it; the write lock's holder may use
+ *                         a leaf it loaded without it).
  * Lock order: commit_mutex is never held while waiting for c->lock's write
  * side by anyone but the commit leader; c->lock before obj->attr_lock before
- * cz_lock; sync_mutex is a leaf (never held while taking another lock).
+ * cz_lock; sync_mutex and map_lock are leaves (never held while taking
+ * another lock).
  */
 #ifndef HANGAR_INTERNAL_H
 #define HANGAR_INTERNAL_H
@@ -215,6 +223,24 @@ struct map_seal {
 	uint8_t tag[16];
 };
 
+/*
+ * The budget of the map cache: the bytes of decoded leaf entries (and
+ * seals) that every container sharing it may hold together.  Owned by the
+ * store (one for all its guests) or by a container opened on its own
+ * (container_options.map_cache_bytes); a snapshot view shares its
+ * parent's.  `limit` is fixed at creation; `used` is atomic (containers
+ * add and subtract under their own map_lock only).  Clean leaves past the
+ * limit are evicted; dirty ones are bounded by a forced commit (map.c,
+ * "Cache").
+ */
+struct map_budget {
+	uint64_t limit;
+	atomic_uint_least64_t used;
+};
+
+/* The default budget of a store, or of a container opened without one. */
+#define MAP_CACHE_DEFAULT_BYTES (64ull << 20)
+
 struct map_node {
 	uint64_t phys;	   /* committed location, 0 = never written */
 	uint32_t crc;	   /* crc32c of the committed block (ENCRYPTED: of
@@ -225,8 +251,15 @@ struct map_node {
 	uint16_t level;			/* 0 = leaf */
 	bool dirty;			/* differs from the block at `phys` */
 	uint64_t index;			/* first vcluster covered */
-	struct map_entry *entries;	/* leaf: fanout entries */
+	uint64_t owner;			/* the object's id (block header) */
+	/* leaf: fanout entries, or NULL for a clean leaf that is not loaded
+	 * (a stub: phys, crc and seal say where its verified block is);
+	 * written only under c->map_lock (map.c, THREAD MODEL) */
+	struct map_entry *entries;
 	struct map_seal *seals; /* ENCRYPTED leaf: fanout seals, else NULL */
+	/* loaded clean leaf: its place in c->map_lru (c->map_lock) */
+	struct map_node *lru_prev, *lru_next;
+	bool in_lru;
 	struct map_node *
 		*children; /* interior: fanout children (NULL = hole) */
 };
@@ -446,6 +479,28 @@ struct container {
 	pthread_cond_t sync_cond;
 	bool commit_syncing; /* a commit syncs under the read lock */
 
+	/* map cache (map.c, "Cache"): loaded clean leaves, most recently
+	 * used first; map_lock protects the list, every leaf's entries and
+	 * seals pointers and map_dirty_bytes */
+	pthread_mutex_t map_lock;
+	struct map_node *map_lru_head, *map_lru_tail;
+	uint64_t map_dirty_bytes; /* loaded dirty leaves (write lock too) */
+	/* a leaf that could not be read back was freed: its entries'
+	 * references are lost until the next open (the container is
+	 * poisoned; write lock) */
+	bool map_refs_lost;
+	/* one leaf read without caching it, for releases of whole unloaded
+	 * leaves (write lock): allocated with the first tree, so freeing a
+	 * tree never needs memory (map_scratch_ensure) */
+	uint8_t *map_scratch_buf;
+	/* the arrays of the last leaf evicted, kept for the next load
+	 * (map_lock): a cache that thrashes maps no new pages per load */
+	struct map_entry *map_spare_entries;
+	struct map_seal *map_spare_seals;
+	struct map_entry *map_scratch_entries;
+	struct map_budget *map_budget; /* the store's, or &map_budget_own */
+	struct map_budget map_budget_own;
+
 	/* compressors */
 	pthread_mutex_t cz_lock;
 	struct compressor *cz_pool[COMPRESSOR_POOL];
@@ -569,10 +624,11 @@ void object_fp_drop(struct object *o);
 void object_stage_raw(struct container *c, struct object *o);
 
 /* data.c, for share.c (write lock held): write_begin plus the pending
- * compressed cluster stored; the contents of virtual cluster `vc` ignoring
+ * compressed cluster stored; the map cache settled at the end of a change; the contents of virtual cluster `vc` ignoring
  * pend_buf; a write of `len` bytes at `offset` (save transition made). */
 int data_modify_begin(struct container *c, uint64_t id,
 		      struct object **out_obj);
+void data_settle_locked(struct container *c);
 int data_read_cluster(struct container *c, struct object *o, uint64_t vc,
 		      uint8_t *out);
 int data_write_locked(struct container *c, struct object *o, const uint8_t *src,
@@ -650,6 +706,35 @@ int map_node_read(struct container *c, uint64_t owner, uint64_t phys,
 		  uint32_t crc, const struct map_seal *seal, uint16_t level,
 		  uint64_t index, uint8_t *buf, struct map_entry *entries,
 		  struct map_seal *seals);
+/* map_leaf_copy - a copy of leaf `n`'s entries (and seals, when `seals`
+ * is not NULL and the container is encrypted) into the caller's arrays of
+ * fanout each, from the cache or read and verified from disk (without
+ * caching it).  For walks over whole trees (check, snapshots, invariants):
+ * safe under the container lock in either mode, holds no pointer into the
+ * cache.  `c` is the container whose tree holds `n`. */
+int map_leaf_copy(struct container *c, const struct map_node *n,
+		  struct map_entry *entries, struct map_seal *seals);
+/* map_cache_init - the container's cache on `budget` (NULL: its own, of
+ * `limit` bytes, 0 = MAP_CACHE_DEFAULT_BYTES).  map_cache_cleanup after
+ * every tree is freed. */
+void map_cache_init(struct container *c, struct map_budget *budget,
+		    uint64_t limit);
+void map_cache_cleanup(struct container *c);
+/* map_cache_trim - evict clean loaded leaves, least recently used first,
+ * until the budget holds (or none is left).  Write lock held, or the read
+ * lock from a path that holds no pointer into a leaf (map.c, THREAD
+ * MODEL). */
+void map_cache_trim(struct container *c);
+/* map_cache_dirty_over - the dirty leaves of `c` exceed what the budget
+ * allows (write lock held): the caller should commit, which makes them
+ * clean and so evictable. */
+bool map_cache_dirty_over(struct container *c);
+/* map_scratch_ensure - the scratch leaf of `c` exists (write lock held;
+ * before a change that frees trees: snapshot rollback). */
+int map_scratch_ensure(struct container *c);
+/* map_unload_tree - evict every clean loaded leaf of `o` (before the tree
+ * moves to another container: snapshot rollback). */
+void map_unload_tree(struct container *c, struct object *o);
 int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
 		    size_t *meta_new_num, size_t *meta_new_cap);
 void map_commit_done(struct container *c, struct object *o);

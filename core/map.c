@@ -12,29 +12,64 @@
  * Invariants:
  *   1. A node is `dirty` iff its in-memory contents differ from the block at
  *      `phys`; every ancestor of a dirty node is dirty (node_make_dirty is
- *      always applied along the whole path).
- *   2. A clean node holds one allocator reference on `phys`; the reference is
- *      dropped when the node first turns dirty (the cluster stays
- *      COMMITTED, so it is not reused before the commit that replaces it).
- *      A dirty node holds no reference until map_write_dirty gives it a new
- *      cluster.  Hence, after map_write_dirty, the allocator's `used` count is
- *      exactly the clusters the new tree references (plus the old table).
- *   3. Each RAW or COMPRESSED leaf entry holds one reference on its cluster,
- *      and its bytes are counted in the object's stored_bytes.
+ *      always applied along the whole path).  A dirty leaf is always loaded.
+ *   2. A clean node -- loaded or a stub -- holds one allocator reference on
+ *      `phys`; the reference is dropped when the node first turns dirty (the
+ *      cluster stays COMMITTED, so it is not reused before the commit that
+ *      replaces it).  A dirty node holds no reference until map_write_dirty
+ *      gives it a new cluster.  Hence, after map_write_dirty, the
+ *      allocator's `used` count is exactly the clusters the new tree
+ *      references (plus the old table).
+ *   3. Each RAW or COMPRESSED entry of a leaf holds one reference on its
+ *      cluster, and its bytes are counted in the object's stored_bytes,
+ *      whether or not the leaf is loaded: map_load takes the references of
+ *      every leaf it reads (and then may drop the decoded entries), and
+ *      they stay held by the committed leaf; loading a stub again takes
+ *      none, evicting a clean leaf drops none.  Only changing an entry
+ *      (map_set, map_truncate, map_free_tree) moves references, and it
+ *      loads the leaf first.
+ *
+ * Cache.  map_load still reads and verifies every node and counts every
+ * reference (the open is as strict as ever), but keeps a leaf's decoded
+ * entries only while the container's budget (struct map_budget, shared by
+ * a store's guests) has room; other leaves become stubs -- phys, crc,
+ * seal, index, level, owner -- read again on first use with the same
+ * checks (node_read against the parent's crc and seal).  Interior nodes
+ * stay resident (one per `fanout` leaves).  Loaded clean leaves are on the
+ * container's LRU list; past the budget the least recently used ones are
+ * evicted (map_cache_trim: at every lookup, after every change made under
+ * the write lock, after every commit).  Dirty leaves cannot be evicted:
+ * data.c commits when they pass the budget (map_cache_dirty_over), which
+ * makes them clean.  A container keeps the leaf it used last, so a budget
+ * of 1 byte means about one loaded leaf per container.
  *
  * Transitions: map_set / map_truncate (dirty the path, move references),
  * map_write_dirty (dirty -> written at new_phys), map_commit_done (new_phys
  * becomes phys, dirty cleared, on success only), map_load (clean tree from
  * disk, verified), map_free_tree.
  *
- * THREAD MODEL: no locks of its own.  Lookups need the container lock in
- * either mode; everything that changes a tree needs it in write mode.
+ * THREAD MODEL: lookups (map_lookup*, map_find, map_leaf_copy) need the
+ * container lock in either mode; everything that changes a tree needs it in
+ * write mode.  c->map_lock, a mutex, protects the LRU list and every leaf's
+ * `entries`/`seals` pointers: loading a stub (several readers may race to
+ * load the same leaf: the block is read outside the mutex, the first to
+ * install wins) and evicting a leaf both happen under it.  A reader holding
+ * only the read lock touches a leaf's entries only inside map_lock and
+ * keeps no pointer into them afterwards, so it may trim (evict other
+ * leaves) too.  A holder of the write lock may use a leaf's entries without
+ * map_lock between leaf_load and the end of its operation: no other thread
+ * holds the container lock, and this file trims only at the end of a
+ * lookup, never between leaf_load and the use of the entries.  The walks
+ * outside this file copy leaves out (map_leaf_copy).  Lock order: c->lock
+ * before map_lock; map_lock is a leaf (no I/O and no other lock under it).
+ * Budgets are shared across containers through an atomic counter only.
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "crc32c.h"
 #include "internal.h"
@@ -65,30 +100,327 @@ static uint64_t map_capacity(const struct container *c, unsigned height)
 	return cap;
 }
 
-static struct map_node *node_new(const struct container *c, uint16_t level,
-				 uint64_t index)
+/* The bytes a loaded leaf's arrays take (what the budget counts). */
+static uint64_t leaf_bytes(const struct container *c)
+{
+	return (uint64_t)c->fanout *
+	       (sizeof(struct map_entry) +
+		(c->encrypted ? sizeof(struct map_seal) : 0));
+}
+
+/*
+ * A leaf's arrays, zeroed.  Past LEAF_MMAP_MIN bytes (64 KiB clusters: 48 KB
+ * of entries) they are mapped pages of their own, not heap: leaves are
+ * loaded and evicted by whichever request thread needs them, and heap
+ * chunks freed into one thread's malloc arena are not reused by another,
+ * so the heap kept far more than the budget (122 MiB RSS for a 64 MiB
+ * budget while writing); unmapped pages go back at once.
+ */
+#define LEAF_MMAP_MIN (32u << 10)
+
+static void *leaf_array_new(size_t bytes)
+{
+	if (bytes < LEAF_MMAP_MIN)
+		return calloc(1, bytes);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void leaf_array_free(void *p, size_t bytes)
+{
+	if (!p)
+		return;
+	if (bytes < LEAF_MMAP_MIN)
+		free(p);
+	else
+		munmap(p, bytes);
+}
+
+static size_t entries_bytes(const struct container *c)
+{
+	return (size_t)c->fanout * sizeof(struct map_entry);
+}
+
+static size_t seals_bytes(const struct container *c)
+{
+	return (size_t)c->fanout * sizeof(struct map_seal);
+}
+
+/* ---- cache (map_lock held by every function of this block) ------------ */
+
+static void lru_unlink(struct container *c, struct map_node *n)
+{
+	if (!n->in_lru)
+		return;
+	if (n->lru_prev)
+		n->lru_prev->lru_next = n->lru_next;
+	else
+		c->map_lru_head = n->lru_next;
+	if (n->lru_next)
+		n->lru_next->lru_prev = n->lru_prev;
+	else
+		c->map_lru_tail = n->lru_prev;
+	n->lru_prev = n->lru_next = NULL;
+	n->in_lru = false;
+}
+
+static void lru_push_head(struct container *c, struct map_node *n)
+{
+	lru_unlink(c, n);
+	n->lru_next = c->map_lru_head;
+	if (c->map_lru_head)
+		c->map_lru_head->lru_prev = n;
+	c->map_lru_head = n;
+	if (!c->map_lru_tail)
+		c->map_lru_tail = n;
+	n->in_lru = true;
+}
+
+/* Drop a clean leaf's arrays: it becomes a stub again. */
+static void leaf_evict(struct container *c, struct map_node *n)
+{
+	assert(n->level == 0 && !n->dirty && n->phys && n->entries);
+	lru_unlink(c, n);
+	if (!c->map_spare_entries) {
+		c->map_spare_entries = n->entries;
+		c->map_spare_seals = n->seals;
+	} else {
+		leaf_array_free(n->entries, entries_bytes(c));
+		leaf_array_free(n->seals, seals_bytes(c));
+	}
+	n->entries = NULL;
+	n->seals = NULL;
+	atomic_fetch_sub(&c->map_budget->used, leaf_bytes(c));
+}
+
+/* Evict from the cold end until the budget holds, sparing `keep`. */
+static void cache_trim_locked(struct container *c, const struct map_node *keep)
+{
+	struct map_node *n = c->map_lru_tail;
+	while (n && atomic_load(&c->map_budget->used) > c->map_budget->limit) {
+		struct map_node *prev = n->lru_prev;
+		if (n != keep)
+			leaf_evict(c, n);
+		n = prev;
+	}
+}
+
+struct map_budget *map_budget_new(uint64_t bytes)
+{
+	struct map_budget *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->limit = bytes ? bytes : MAP_CACHE_DEFAULT_BYTES;
+	atomic_init(&b->used, 0);
+	return b;
+}
+
+void map_budget_free(struct map_budget *budget)
+{
+	assert(!budget || atomic_load(&budget->used) == 0);
+	free(budget);
+}
+
+void map_cache_init(struct container *c, struct map_budget *budget,
+		    uint64_t limit)
+{
+	pthread_mutex_init(&c->map_lock, NULL);
+	c->map_budget_own.limit = limit ? limit : MAP_CACHE_DEFAULT_BYTES;
+	atomic_init(&c->map_budget_own.used, 0);
+	c->map_budget = budget ? budget : &c->map_budget_own;
+}
+
+void map_cache_cleanup(struct container *c)
+{
+	assert(!c->map_lru_head);
+	free(c->map_scratch_buf);
+	free(c->map_scratch_entries);
+	leaf_array_free(c->map_spare_entries, entries_bytes(c));
+	leaf_array_free(c->map_spare_seals, seals_bytes(c));
+	pthread_mutex_destroy(&c->map_lock);
+}
+
+void map_cache_trim(struct container *c)
+{
+	pthread_mutex_lock(&c->map_lock);
+	cache_trim_locked(c, NULL);
+	pthread_mutex_unlock(&c->map_lock);
+}
+
+bool map_cache_dirty_over(struct container *c)
+{
+	/* a floor of a few leaves: a tiny budget (tests) must not turn
+	 * every write into a commit */
+	uint64_t floor = 8 * leaf_bytes(c);
+	uint64_t limit = c->map_budget->limit;
+	return c->map_dirty_bytes > (limit > floor ? limit : floor);
+}
+
+/* ---- nodes --------------------------------------------------------------- */
+
+static struct map_node *node_new(struct container *c, uint64_t owner,
+				 uint16_t level, uint64_t index)
 {
 	struct map_node *n = calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;
 	n->level = level;
 	n->index = index;
+	n->owner = owner;
 	n->dirty = true;
 	if (level == 0)
-		n->entries = calloc(c->fanout, sizeof(*n->entries));
+		n->entries = leaf_array_new(entries_bytes(c));
 	else
 		n->children = calloc(c->fanout, sizeof(*n->children));
 	if (level == 0 && c->encrypted)
-		n->seals = calloc(c->fanout, sizeof(*n->seals));
+		n->seals = leaf_array_new(seals_bytes(c));
 	if ((!n->entries && !n->children) ||
 	    (level == 0 && c->encrypted && !n->seals)) {
-		free(n->entries);
+		if (level == 0)
+			leaf_array_free(n->entries, entries_bytes(c));
 		free(n->children);
-		free(n->seals);
+		leaf_array_free(n->seals, seals_bytes(c));
 		free(n);
 		return NULL;
 	}
+	if (level == 0) {
+		atomic_fetch_add(&c->map_budget->used, leaf_bytes(c));
+		c->map_dirty_bytes += leaf_bytes(c);
+	}
 	return n;
+}
+
+/* Read, verify and decode the stub `n`'s block into fresh arrays. */
+static int node_read(struct container *c, uint64_t owner, uint64_t phys,
+		     uint32_t crc, const struct map_seal *seal, uint16_t level,
+		     uint64_t index, uint64_t file_size, uint8_t *buf,
+		     struct map_entry *entries, struct map_seal *seals,
+		     const char **why);
+
+static int leaf_read_buf(struct container *c, const struct map_node *n,
+			 uint8_t *buf, struct map_entry *entries,
+			 struct map_seal *seals)
+{
+	uint64_t file_size;
+	const char *why;
+	int ret = io_size(c->io, &file_size);
+	if (ret)
+		return ret;
+	return node_read(c, n->owner, n->phys, n->crc, &n->seal, 0, n->index,
+			 file_size, buf, entries, seals, &why);
+}
+
+static int leaf_read(struct container *c, const struct map_node *n,
+		     struct map_entry *entries, struct map_seal *seals)
+{
+	uint8_t *buf = malloc(c->cluster_size);
+	if (!buf)
+		return -ENOMEM;
+	int ret = leaf_read_buf(c, n, buf, entries, seals);
+	free(buf);
+	return ret;
+}
+
+int map_scratch_ensure(struct container *c)
+{
+	if (c->map_scratch_buf)
+		return 0;
+	uint8_t *buf = malloc(c->cluster_size);
+	struct map_entry *e = malloc(c->fanout * sizeof(*e));
+	if (!buf || !e) {
+		free(buf);
+		free(e);
+		return -ENOMEM;
+	}
+	c->map_scratch_buf = buf;
+	c->map_scratch_entries = e;
+	return 0;
+}
+
+/*
+ * Make leaf `n`'s entries resident and return with c->map_lock held (on
+ * success only).  The block is read outside the lock: a stub's phys, crc
+ * and seal change only under the write lock, so a racing loader of the
+ * same leaf reads the same bytes, and the first to install wins.  No
+ * allocator reference is taken: the committed leaf has held them since
+ * the open (invariant 3).
+ */
+static int leaf_acquire(struct container *c, struct map_node *n)
+{
+	assert(n->level == 0);
+	pthread_mutex_lock(&c->map_lock);
+	if (n->entries)
+		return 0;
+	assert(!n->dirty && n->phys);
+	/* the last evicted leaf's arrays if any (every entry is decoded
+	 * again into them), else new ones */
+	struct map_entry *entries = c->map_spare_entries;
+	struct map_seal *seals = c->map_spare_seals;
+	c->map_spare_entries = NULL;
+	c->map_spare_seals = NULL;
+	pthread_mutex_unlock(&c->map_lock);
+	if (!entries) {
+		entries = leaf_array_new(entries_bytes(c));
+		seals = c->encrypted ? leaf_array_new(seals_bytes(c)) : NULL;
+	}
+	int ret = -ENOMEM;
+	if (entries && (seals || !c->encrypted))
+		ret = leaf_read(c, n, entries, seals);
+	if (ret) {
+		leaf_array_free(entries, entries_bytes(c));
+		leaf_array_free(seals, seals_bytes(c));
+		return ret;
+	}
+	pthread_mutex_lock(&c->map_lock);
+	if (n->entries) {
+		leaf_array_free(entries, entries_bytes(c));
+		leaf_array_free(seals, seals_bytes(c));
+		return 0;
+	}
+	n->entries = entries;
+	n->seals = seals;
+	atomic_fetch_add(&c->map_budget->used, leaf_bytes(c));
+	lru_push_head(c, n);
+	return 0;
+}
+
+/* The end of a use of leaf `n` begun by leaf_acquire: it becomes the most
+ * recently used; with `trim` (the caller keeps no pointer into any leaf),
+ * the cache is trimmed to the budget. */
+static void leaf_release(struct container *c, struct map_node *n, bool trim)
+{
+	if (n->in_lru)
+		lru_push_head(c, n);
+	if (trim)
+		cache_trim_locked(c, n);
+	pthread_mutex_unlock(&c->map_lock);
+}
+
+/* Write lock held: make leaf `n` resident for a change or a release of
+ * its entries (nothing evicts it until the write lock is dropped). */
+static int leaf_load(struct container *c, struct map_node *n)
+{
+	int ret = leaf_acquire(c, n);
+	if (!ret)
+		leaf_release(c, n, false);
+	return ret;
+}
+
+int map_leaf_copy(struct container *c, const struct map_node *n,
+		  struct map_entry *entries, struct map_seal *seals)
+{
+	assert(n->level == 0);
+	pthread_mutex_lock(&c->map_lock);
+	if (n->entries) {
+		memcpy(entries, n->entries, c->fanout * sizeof(*entries));
+		if (seals && c->encrypted)
+			memcpy(seals, n->seals, c->fanout * sizeof(*seals));
+		pthread_mutex_unlock(&c->map_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&c->map_lock);
+	return leaf_read(c, n, entries, c->encrypted ? seals : NULL);
 }
 
 static void node_make_dirty(struct container *c, struct map_node *n)
@@ -97,6 +429,14 @@ static void node_make_dirty(struct container *c, struct map_node *n)
 		return;
 	if (n->phys)
 		alloc_unref(&c->alloc, cluster_of(c, n->phys));
+	if (n->level == 0) {
+		/* loaded first by every caller (leaf_load) */
+		assert(n->entries);
+		pthread_mutex_lock(&c->map_lock);
+		lru_unlink(c, n);
+		pthread_mutex_unlock(&c->map_lock);
+		c->map_dirty_bytes += leaf_bytes(c);
+	}
 	n->dirty = true;
 	c->txn_dirty = true;
 }
@@ -130,9 +470,13 @@ int map_lookup_seal(struct container *c, struct object *o, uint64_t vc,
 		uint64_t i = (vc - n->index) / span;
 		assert(i < c->fanout);
 		if (n->level == 0) {
+			int ret = leaf_acquire(c, n);
+			if (ret)
+				return ret;
 			*out_entry = n->entries[i];
 			if (out_seal && n->seals)
 				*out_seal = n->seals[i];
+			leaf_release(c, n, true);
 			return 0;
 		}
 		n = n->children[i];
@@ -142,11 +486,14 @@ int map_lookup_seal(struct container *c, struct object *o, uint64_t vc,
 
 static int map_grow(struct container *c, struct object *o, uint64_t vc)
 {
+	int ret = map_scratch_ensure(c);
+	if (ret)
+		return ret;
 	if (!o->root) {
 		o->height = 1;
 		while (vc >= map_capacity(c, o->height))
 			o->height++;
-		o->root = node_new(c, (uint16_t)(o->height - 1), 0);
+		o->root = node_new(c, o->id, (uint16_t)(o->height - 1), 0);
 		if (!o->root)
 			return -ENOMEM;
 		o->dirty = true;
@@ -156,7 +503,7 @@ static int map_grow(struct container *c, struct object *o, uint64_t vc)
 	while (vc >= map_capacity(c, o->height)) {
 		if (o->height >= FORMAT_MAX_HEIGHT)
 			return -EFBIG;
-		struct map_node *r = node_new(c, (uint16_t)o->height, 0);
+		struct map_node *r = node_new(c, o->id, (uint16_t)o->height, 0);
 		if (!r)
 			return -ENOMEM;
 		r->children[0] = o->root;
@@ -195,7 +542,17 @@ int map_set_sealed(struct container *c, struct object *o, uint64_t vc,
 	ret = map_grow(c, o, vc);
 	if (ret)
 		return ret;
+	/* the leaf is loaded before anything is dirtied: a leaf that cannot
+	 * be read changes nothing */
 	struct map_node *n = o->root;
+	while (n && n->level > 0)
+		n = n->children[(vc - n->index) / map_capacity(c, n->level)];
+	if (n) {
+		ret = leaf_load(c, n);
+		if (ret)
+			return ret;
+	}
+	n = o->root;
 	for (;;) {
 		node_make_dirty(c, n);
 		uint64_t span = map_capacity(c, n->level);
@@ -218,8 +575,9 @@ int map_set_sealed(struct container *c, struct object *o, uint64_t vc,
 			return 0;
 		}
 		if (!n->children[i]) {
-			n->children[i] = node_new(c, (uint16_t)(n->level - 1),
-						  n->index + i * span);
+			n->children[i] =
+				node_new(c, o->id, (uint16_t)(n->level - 1),
+					 n->index + i * span);
 			if (!n->children[i])
 				return -ENOMEM;
 		}
@@ -227,50 +585,104 @@ int map_set_sealed(struct container *c, struct object *o, uint64_t vc,
 	}
 }
 
-/* Release a whole subtree: every entry's storage and every node. */
-static void subtree_free(struct container *c, struct object *o,
-			 struct map_node *n, bool unref)
+/* Release a whole subtree: every entry's storage (with `unref`: a stub is
+ * read to know what its entries hold) and every node.  A leaf that cannot
+ * be read keeps its entries' references (leaked until the next open, never
+ * handed out twice) and its error is returned. */
+static int subtree_free(struct container *c, struct object *o,
+			struct map_node *n, bool unref)
 {
+	int ret = 0;
+
 	if (!n)
-		return;
+		return 0;
 	if (n->level == 0) {
-		if (unref)
+		/* an unloaded leaf is read into the scratch leaf, which
+		 * exists since the tree does: only I/O can fail here */
+		const struct map_entry *ents = n->entries;
+		if (unref && !ents) {
+			ret = map_scratch_ensure(c);
+			if (!ret)
+				ret = leaf_read_buf(c, n, c->map_scratch_buf,
+						    c->map_scratch_entries,
+						    NULL);
+			ents = ret ? NULL : c->map_scratch_entries;
+		}
+		if (unref && ents)
 			for (uint32_t i = 0; i < c->fanout; i++)
-				map_entry_release(c, o, &n->entries[i]);
-		free(n->entries);
-		free(n->seals);
+				map_entry_release(c, o, &ents[i]);
+		pthread_mutex_lock(&c->map_lock);
+		lru_unlink(c, n);
+		if (n->entries)
+			atomic_fetch_sub(&c->map_budget->used, leaf_bytes(c));
+		pthread_mutex_unlock(&c->map_lock);
+		if (n->dirty)
+			c->map_dirty_bytes -= leaf_bytes(c);
+		leaf_array_free(n->entries, entries_bytes(c));
+		leaf_array_free(n->seals, seals_bytes(c));
 	} else {
-		for (uint32_t i = 0; i < c->fanout; i++)
-			subtree_free(c, o, n->children[i], unref);
+		for (uint32_t i = 0; i < c->fanout; i++) {
+			int r = subtree_free(c, o, n->children[i], unref);
+			ret = ret ? ret : r;
+		}
 		free(n->children);
 	}
 	if (unref && !n->dirty && n->phys)
 		alloc_unref(&c->alloc, cluster_of(c, n->phys));
 	free(n);
+	return ret;
 }
 
 void map_free_tree(struct container *c, struct object *o, bool unref)
 {
-	subtree_free(c, o, o->root, unref);
+	int ret = subtree_free(c, o, o->root, unref);
 	o->root = NULL;
 	o->height = 0;
 	if (unref) {
 		o->dirty = true;
 		c->txn_dirty = true;
 	}
+	/* references a leaf that could not be read still holds: this
+	 * transaction's accounting is off, so it must never commit */
+	if (ret) {
+		c->map_refs_lost = true;
+		if (!c->poisoned)
+			c->poisoned = ret;
+	}
+}
+
+void map_unload_tree(struct container *c, struct object *o)
+{
+	pthread_mutex_lock(&c->map_lock);
+	struct map_node *n = c->map_lru_head;
+	while (n) {
+		struct map_node *next = n->lru_next;
+		if (n->owner == o->id)
+			leaf_evict(c, n);
+		n = next;
+	}
+	pthread_mutex_unlock(&c->map_lock);
 }
 
 /* Unmap everything at or past `limit` under `n`; true if `n` is now gone. */
 static bool node_truncate(struct container *c, struct object *o,
-			  struct map_node *n, uint64_t limit)
+			  struct map_node *n, uint64_t limit, int *err)
 {
 	if (n->index >= limit) {
-		subtree_free(c, o, n, true);
+		int ret = subtree_free(c, o, n, true);
+		*err = *err ? *err : ret;
 		return true;
 	}
 	uint64_t span = map_capacity(c, n->level);
 	if (n->index + span * c->fanout <= limit)
 		return false;
+	if (n->level == 0) {
+		int ret = leaf_load(c, n);
+		if (ret) {
+			*err = *err ? *err : ret;
+			return false;
+		}
+	}
 	node_make_dirty(c, n);
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		uint64_t start = n->index + i * span;
@@ -285,7 +697,7 @@ static bool node_truncate(struct container *c, struct object *o,
 					       sizeof(n->seals[i]));
 			}
 		} else if (n->children[i] && start + span > limit) {
-			if (node_truncate(c, o, n->children[i], limit))
+			if (node_truncate(c, o, n->children[i], limit, err))
 				n->children[i] = NULL;
 		}
 	}
@@ -302,9 +714,27 @@ int map_truncate(struct container *c, struct object *o, uint64_t vclusters)
 	}
 	if (vclusters >= map_capacity(c, o->height))
 		return 0;
-	node_truncate(c, o, o->root, vclusters);
+	/* the one leaf cut in two is loaded before anything changes */
+	struct map_node *n = o->root;
+	while (n && n->level > 0)
+		n = n->children[(vclusters - n->index) /
+				map_capacity(c, n->level)];
+	if (n && vclusters > n->index) {
+		int ret = leaf_load(c, n);
+		if (ret)
+			return ret;
+	}
+	int err = 0;
+	node_truncate(c, o, o->root, vclusters, &err);
 	o->dirty = true;
-	return 0;
+	/* a leaf that could not be read is left as it was; a freed subtree
+	 * with one may leak references: never commit that */
+	if (err) {
+		c->map_refs_lost = true;
+		if (!c->poisoned)
+			c->poisoned = err;
+	}
+	return err;
 }
 
 static bool entry_is_data(const struct map_entry *e)
@@ -312,29 +742,41 @@ static bool entry_is_data(const struct map_entry *e)
 	return e->kind == MAP_KIND_RAW || e->kind == MAP_KIND_COMPRESSED;
 }
 
-static bool node_find(const struct container *c, const struct map_node *n,
-		      uint64_t vc, bool data, uint64_t *out_vc)
+/* 1 found, 0 not under `n`, or a negative errno (a leaf unreadable). */
+static int node_find(struct container *c, struct map_node *n, uint64_t vc,
+		     bool data, uint64_t *out_vc)
 {
 	uint64_t span = map_capacity(c, n->level);
 	uint64_t i = vc > n->index ? (vc - n->index) / span : 0;
+	if (n->level == 0) {
+		int ret = leaf_acquire(c, n);
+		if (ret)
+			return ret;
+		for (; i < c->fanout; i++)
+			if (entry_is_data(&n->entries[i]) == data)
+				break;
+		leaf_release(c, n, true);
+		if (i == c->fanout)
+			return 0;
+		uint64_t start = n->index + i;
+		*out_vc = vc > start ? vc : start;
+		return 1;
+	}
 	for (; i < c->fanout; i++) {
 		uint64_t start = n->index + i * span;
 		uint64_t from = vc > start ? vc : start;
-		if (n->level == 0) {
-			if (entry_is_data(&n->entries[i]) == data) {
-				*out_vc = from;
-				return true;
-			}
-		} else if (!n->children[i]) {
+		if (!n->children[i]) {
 			if (!data) {
 				*out_vc = from;
-				return true;
+				return 1;
 			}
-		} else if (node_find(c, n->children[i], from, data, out_vc)) {
-			return true;
+			continue;
 		}
+		int ret = node_find(c, n->children[i], from, data, out_vc);
+		if (ret)
+			return ret;
 	}
-	return false;
+	return 0;
 }
 
 int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
@@ -347,7 +789,10 @@ int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
 		*out_vc = vc;
 		return 0;
 	}
-	if (node_find(c, o->root, vc, data, out_vc))
+	int ret = node_find(c, o->root, vc, data, out_vc);
+	if (ret < 0)
+		return ret;
+	if (ret)
 		return 0;
 	if (data)
 		return -ENXIO;
@@ -612,10 +1057,25 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 		ret = load_fail(l, ret, why, phys);
 		goto out_free;
 	}
-	struct map_node *n = node_new(c, level, index);
+	/* A leaf stays loaded only while the budget has room: otherwise it
+	 * is a stub, read again (and verified again) when first used. */
+	const bool stub = level == 0 &&
+			  atomic_load(&c->map_budget->used) + leaf_bytes(c) >
+				  c->map_budget->limit;
+	struct map_node *n = stub ? calloc(1, sizeof(*n))
+				  : node_new(c, l->o->id, level, index);
 	if (!n) {
 		ret = -ENOMEM;
 		goto out_free;
+	}
+	n->level = level;
+	n->index = index;
+	n->owner = l->o->id;
+	if (level == 0 && !stub) {
+		c->map_dirty_bytes -= leaf_bytes(c); /* node_new's */
+		pthread_mutex_lock(&c->map_lock);
+		lru_push_head(c, n);
+		pthread_mutex_unlock(&c->map_lock);
 	}
 	n->dirty = false;
 	n->phys = phys;
@@ -627,7 +1087,8 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 	for (uint32_t i = 0; i < c->fanout; i++) {
 		const struct map_entry *e = &tmp[i];
 		if (level == 0) {
-			n->entries[i] = *e;
+			if (n->entries)
+				n->entries[i] = *e;
 			if (n->seals)
 				n->seals[i] = tseal[i];
 			if (e->kind == MAP_KIND_RAW ||
@@ -680,6 +1141,9 @@ int map_load(struct container *c, struct object *o, uint64_t root,
 	}
 	if (height == 0 || height > FORMAT_MAX_HEIGHT)
 		return load_fail(&l, -EUCLEAN, "bad map height", root);
+	ret = map_scratch_ensure(c);
+	if (ret)
+		return ret;
 	ret = io_size(c->io, &l.file_size);
 	if (ret)
 		return ret;
@@ -780,20 +1244,27 @@ int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
 	return ret;
 }
 
-static void node_commit_done(struct map_node *n, uint32_t fanout)
+static void node_commit_done(struct container *c, struct map_node *n)
 {
 	if (!n || !n->dirty)
 		return;
 	if (n->level > 0)
-		for (uint32_t i = 0; i < fanout; i++)
-			node_commit_done(n->children[i], fanout);
+		for (uint32_t i = 0; i < c->fanout; i++)
+			node_commit_done(c, n->children[i]);
 	n->phys = n->new_phys;
 	n->crc = n->new_crc;
 	n->seal = n->new_seal;
 	n->dirty = false;
+	if (n->level == 0) {
+		/* clean now: evictable, and read back from new_phys */
+		c->map_dirty_bytes -= leaf_bytes(c);
+		pthread_mutex_lock(&c->map_lock);
+		lru_push_head(c, n);
+		pthread_mutex_unlock(&c->map_lock);
+	}
 }
 
 void map_commit_done(struct container *c, struct object *o)
 {
-	node_commit_done(o->root, c->fanout);
+	node_commit_done(c, o->root);
 }

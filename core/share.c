@@ -65,7 +65,9 @@ static int share_cluster(struct container *c, struct container *sc,
 
 	if (src == dst && vs == vd)
 		return 0;
-	map_lookup(sc, src, vs, &e);
+	ret = map_lookup(sc, src, vs, &e);
+	if (ret)
+		return ret; /* a leaf that cannot be read back: never a hole */
 	const bool data =
 		e.kind == MAP_KIND_RAW || e.kind == MAP_KIND_COMPRESSED;
 	if (data) {
@@ -190,6 +192,7 @@ int object_copy_range(struct container *c, struct container *src_c,
 		object_fp_drop(dst);
 	}
 	*out_len = done;
+	data_settle_locked(c);
 out_unlock:
 	if (from_view)
 		pthread_rwlock_unlock(&sc->lock);

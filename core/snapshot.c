@@ -229,6 +229,21 @@ static bool entry_has_data(const struct map_entry *e)
 	return e->kind == MAP_KIND_RAW || e->kind == MAP_KIND_COMPRESSED;
 }
 
+/* A copy of leaf `n`'s entries (malloc'd, fanout of them) from `c`'s map
+ * cache or from the leaf's block: a live leaf may not be loaded (map.c,
+ * "Cache"), and no pointer into the cache is kept across a walk. */
+static struct map_entry *leaf_entries(struct container *c,
+				      const struct map_node *n, int *err)
+{
+	struct map_entry *e = malloc(c->fanout * sizeof(*e));
+	*err = e ? map_leaf_copy(c, n, e, NULL) : -ENOMEM;
+	if (*err) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
 /* One more snapshot-side parent of the clean in-memory node `n` (its
  * contents are the block at n->phys). */
 static int sref_enter_mem(struct container *c, const struct map_node *n)
@@ -242,15 +257,17 @@ static int sref_enter_mem(struct container *c, const struct map_node *n)
 	ret = alloc_ref(a, cl);
 	if (ret)
 		return ret;
+	if (n->level == 0) {
+		struct map_entry *ents = leaf_entries(c, n, &ret);
+		for (uint32_t i = 0; ents && !ret && i < c->fanout; i++)
+			if (entry_has_data(&ents[i]))
+				ret = alloc_ref(a,
+						cluster_of(c, ents[i].offset));
+		free(ents);
+		return ret;
+	}
 	for (uint32_t i = 0; i < c->fanout; i++) {
-		if (n->level == 0) {
-			if (entry_has_data(&n->entries[i])) {
-				ret = alloc_ref(
-					a, cluster_of(c, n->entries[i].offset));
-				if (ret)
-					return ret;
-			}
-		} else if (n->children[i]) {
+		if (n->children[i]) {
 			ret = sref_enter_mem(c, n->children[i]);
 			if (ret)
 				return ret;
@@ -857,16 +874,18 @@ void container_snapshot_close(struct container *c, struct container *view)
 static int live_ref_tree(struct container *c, const struct map_node *n)
 {
 	int ret = alloc_ref(&c->alloc, cluster_of(c, n->phys));
-	for (uint32_t i = 0; !ret && i < c->fanout; i++) {
-		if (n->level == 0) {
-			if (entry_has_data(&n->entries[i]))
-				ret = alloc_ref(
-					&c->alloc,
-					cluster_of(c, n->entries[i].offset));
-		} else if (n->children[i]) {
-			ret = live_ref_tree(c, n->children[i]);
-		}
+	if (!ret && n->level == 0) {
+		struct map_entry *ents = leaf_entries(c, n, &ret);
+		for (uint32_t i = 0; ents && !ret && i < c->fanout; i++)
+			if (entry_has_data(&ents[i]))
+				ret = alloc_ref(&c->alloc,
+						cluster_of(c, ents[i].offset));
+		free(ents);
+		return ret;
 	}
+	for (uint32_t i = 0; !ret && i < c->fanout; i++)
+		if (n->children[i])
+			ret = live_ref_tree(c, n->children[i]);
 	return ret;
 }
 
@@ -889,7 +908,9 @@ int container_snapshot_rollback(struct container *c, const char *name)
 			ret = -EBUSY;
 			goto out_unlock;
 		}
-	/* the pending compressed clusters belong to what is replaced */
+	/* the pending compressed clusters belong to what is replaced; the
+	 * trees that come in are freed later without memory (map.c) */
+	ret = map_scratch_ensure(c);
 	for (size_t i = 0; !ret && i < c->object_num; i++)
 		ret = object_flush_pending(c, c->objects[i]);
 	if (!ret)
@@ -908,6 +929,8 @@ int container_snapshot_rollback(struct container *c, const char *name)
 	c->object_num = 0;
 	for (size_t i = 0; i < v->object_num; i++) {
 		struct object *o = v->objects[i];
+		/* its leaves leave the view's cache: the tree becomes c's */
+		map_unload_tree(v, o);
 		if (!ret && o->root)
 			ret = live_ref_tree(c, o->root);
 		if (!ret)
@@ -1009,42 +1032,52 @@ static bool same_entry(const struct map_entry *a, const struct map_entry *b)
 	       a->length == b->length;
 }
 
-/* Does the subtree hold any data (it is compared against nothing)? */
+/* Does the subtree of `c`'s tree hold any data (it is compared against
+ * nothing)? */
 static void diff_against_nothing(struct container *c, struct diff_run *r,
 				 const struct map_node *n)
 {
 	if (!n)
 		return;
-	for (uint32_t i = 0; i < c->fanout && !r->ret; i++) {
-		if (n->level == 0) {
-			if (entry_has_data(&n->entries[i]))
+	if (n->level == 0) {
+		struct map_entry *ents = leaf_entries(c, n, &r->ret);
+		for (uint32_t i = 0; ents && i < c->fanout && !r->ret; i++)
+			if (entry_has_data(&ents[i]))
 				diff_mark(r, n->index + i, 1);
-		} else if (n->children[i]) {
-			diff_against_nothing(c, r, n->children[i]);
-		}
+		free(ents);
+		return;
 	}
+	for (uint32_t i = 0; i < c->fanout && !r->ret; i++)
+		if (n->children[i])
+			diff_against_nothing(c, r, n->children[i]);
 }
 
-/* Two nodes at the same level and index (either may be NULL). */
-static void diff_nodes(struct container *c, struct diff_run *r,
-		       const struct map_node *a, const struct map_node *b)
+/* Two nodes at the same level and index (either may be NULL): `a` of
+ * ca's tree, `b` of cb's. */
+static void diff_nodes(struct container *ca, struct container *cb,
+		       struct diff_run *r, const struct map_node *a,
+		       const struct map_node *b)
 {
 	if (r->ret || (!a && !b))
 		return;
 	if (a && b && !a->dirty && !b->dirty && a->phys && a->phys == b->phys)
 		return; /* one committed node: the same subtree */
 	if (!a || !b) {
-		diff_against_nothing(c, r, a ? a : b);
+		diff_against_nothing(a ? ca : cb, r, a ? a : b);
 		return;
 	}
-	for (uint32_t i = 0; i < c->fanout && !r->ret; i++) {
-		if (a->level == 0) {
-			if (!same_entry(&a->entries[i], &b->entries[i]))
+	if (a->level == 0) {
+		struct map_entry *ea = leaf_entries(ca, a, &r->ret);
+		struct map_entry *eb = ea ? leaf_entries(cb, b, &r->ret) : NULL;
+		for (uint32_t i = 0; eb && i < ca->fanout && !r->ret; i++)
+			if (!same_entry(&ea[i], &eb[i]))
 				diff_mark(r, a->index + i, 1);
-		} else {
-			diff_nodes(c, r, a->children[i], b->children[i]);
-		}
+		free(ea);
+		free(eb);
+		return;
 	}
+	for (uint32_t i = 0; i < ca->fanout && !r->ret; i++)
+		diff_nodes(ca, cb, r, a->children[i], b->children[i]);
 }
 
 /* The node of `o`'s tree at `level` covering cluster 0 (NULL if none). */
@@ -1057,10 +1090,22 @@ static const struct map_node *node_at_level(const struct object *o,
 	return n && n->level == level ? n : NULL;
 }
 
-/* Compare one file's two versions (same object).  c: for geometry. */
-static void diff_object(struct container *c, struct diff_run *r,
-			const struct object *a, const struct object *b)
+/* The container whose tree is the taller of a's and b's (diff_object). */
+static struct container *tall_container(struct container *ca,
+					struct container *cb,
+					const struct object *a,
+					const struct object *b)
 {
+	unsigned ha = a->root ? a->height : 0, hb = b->root ? b->height : 0;
+	return ha >= hb ? ca : cb;
+}
+
+/* Compare one file's two versions (same object): `a` of ca, `b` of cb. */
+static void diff_object(struct container *ca, struct container *cb,
+			struct diff_run *r, const struct object *a,
+			const struct object *b)
+{
+	struct container *c = tall_container(ca, cb, a, b);
 	unsigned ha = a->root ? a->height : 0, hb = b->root ? b->height : 0;
 	unsigned h = ha < hb ? ha : hb;
 	const struct object *tall = ha >= hb ? a : b;
@@ -1072,7 +1117,7 @@ static void diff_object(struct container *c, struct diff_run *r,
 	if (h == 0) {
 		diff_against_nothing(c, r, tall->root);
 	} else {
-		diff_nodes(c, r, node_at_level(a, (uint16_t)(h - 1)),
+		diff_nodes(ca, cb, r, node_at_level(a, (uint16_t)(h - 1)),
 			   node_at_level(b, (uint16_t)(h - 1)));
 		/* what only the taller tree covers: the other children of
 		 * each node above the compared level on the path to cluster
@@ -1121,7 +1166,7 @@ static int diff_containers(struct container *c, struct container *from,
 			continue;
 		}
 		r.size = a->size > b->size ? a->size : b->size;
-		diff_object(c, &r, a, b);
+		diff_object(from, to, &r, a, b);
 		ret = r.ret;
 	}
 	return ret;
@@ -1155,23 +1200,31 @@ out:
 
 /* ---- space ---------------------------------------------------------------- */
 
-static void mark_live(const struct container *c, const struct map_node *n,
-		      uint8_t *live, uint64_t count)
+static int mark_live(struct container *c, const struct map_node *n,
+		     uint8_t *live, uint64_t count)
 {
+	int ret = 0;
+
 	if (!n)
-		return;
+		return 0;
 	if (!n->dirty && n->phys && cluster_of(c, n->phys) < count)
 		live[cluster_of(c, n->phys) >> 3] |=
 			(uint8_t)(1u << (cluster_of(c, n->phys) & 7));
-	for (uint32_t i = 0; i < c->fanout; i++) {
-		if (n->level > 0) {
-			mark_live(c, n->children[i], live, count);
-		} else if (entry_has_data(&n->entries[i])) {
-			uint64_t cl = cluster_of(c, n->entries[i].offset);
+	if (n->level > 0) {
+		for (uint32_t i = 0; !ret && i < c->fanout; i++)
+			ret = mark_live(c, n->children[i], live, count);
+		return ret;
+	}
+	struct map_entry *ents = leaf_entries(c, n, &ret);
+	for (uint32_t i = 0; ents && i < c->fanout; i++) {
+		if (entry_has_data(&ents[i])) {
+			uint64_t cl = cluster_of(c, ents[i].offset);
 			if (cl < count)
 				live[cl >> 3] |= (uint8_t)(1u << (cl & 7));
 		}
 	}
+	free(ents);
+	return ret;
 }
 
 int container_snapshot_space(struct container *c, uint64_t *out_bytes)
@@ -1188,8 +1241,14 @@ int container_snapshot_space(struct container *c, uint64_t *out_bytes)
 		pthread_rwlock_unlock(&c->lock);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < c->object_num; i++)
-		mark_live(c, c->objects[i]->root, live, a->count);
+	int ret = 0;
+	for (size_t i = 0; !ret && i < c->object_num; i++)
+		ret = mark_live(c, c->objects[i]->root, live, a->count);
+	if (ret) {
+		free(live);
+		pthread_rwlock_unlock(&c->lock);
+		return ret;
+	}
 	for (size_t i = 0; i < c->table_block_num && c->table_blocks; i++) {
 		uint64_t cl = cluster_of(c, c->table_blocks[i]);
 		if (cl < a->count)

@@ -179,6 +179,9 @@ struct store {
 	size_t guest_num, guest_cap;
 	struct guest_attr **attrs; /* STORE_ATTR_BUCKETS chains */
 	size_t attr_num;
+	/* the map cache budget every guest's container shares (map.c,
+	 * "Cache"); freed after the last container is closed */
+	struct map_budget *map_budget;
 };
 
 static int errno_neg(void)
@@ -393,6 +396,7 @@ int store_open(const char *dir, const struct store_options *opts,
 	s->commit_interval_ms = opts ? opts->commit_interval_ms : 0;
 	s->event = opts ? opts->event : NULL;
 	s->event_arg = opts ? opts->event_arg : NULL;
+	s->map_budget = map_budget_new(opts ? opts->map_cache_bytes : 0);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->name_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
@@ -404,7 +408,7 @@ int store_open(const char *dir, const struct store_options *opts,
 	pthread_condattr_destroy(&cattr);
 	s->dir = strdup(dir);
 	s->attrs = calloc(STORE_ATTR_BUCKETS, sizeof(*s->attrs));
-	if (!s->dir || !s->attrs) {
+	if (!s->dir || !s->attrs || !s->map_budget) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -485,6 +489,7 @@ out_free:
 	crypto_key_free(s->master);
 	free(s->attrs);
 	free(s->dir);
+	map_budget_free(s->map_budget);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->name_lock);
 	pthread_cond_destroy(&s->cond);
@@ -523,6 +528,7 @@ int store_close(struct store *s)
 	close(s->dir_fd);	    /* releases the store lock */
 	crypto_key_free(s->master); /* wiped */
 	free(s->dir);
+	map_budget_free(s->map_budget);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->name_lock);
 	pthread_cond_destroy(&s->cond);
@@ -962,6 +968,7 @@ int store_guest_create(struct store *s, const char *name,
 		.cluster_shift = s->cluster_shift,
 		.compress_disks = opts && opts->compress_disks,
 		.master = s->master,
+		.map_budget = s->map_budget,
 	};
 	struct guest_entry *g;
 	int ret;
@@ -1148,7 +1155,8 @@ int store_guest_get_why(struct store *s, const char *name,
 		struct container_options copts = {.read_only = s->read_only,
 						  .event = guest_event,
 						  .event_arg = g,
-						  .master = s->master};
+						  .master = s->master,
+						  .map_budget = s->map_budget};
 		ret = container_open_why(io, &copts, &c, why);
 		if (ret)
 			io_close(io);

@@ -11,6 +11,8 @@
  *   commit_interval=SEC   background commit period (default 5, 0 = only on
  *                         fsync/close of the store; 0..86400)
  *   ro                    the whole store read-only (no lock is taken)
+ *   cache_size=SIZE       the map cache of all guests together (default
+ *                         64M; 0 = about one map leaf per open guest)
  *   keyfile=FILE          encrypted store: the key slot opened by FILE
  *                         (owned by the caller or root, mode 0600 or
  *                         stricter: refused otherwise)
@@ -77,6 +79,8 @@ struct config {
 	char *store;		    /* first non-option argument */
 	char *commit_interval_text; /* -o commit_interval=, as typed */
 	char *passphrase_fd_text;   /* -o passphrase_fd=, as typed */
+	char *cache_size_text;	    /* -o cache_size=, as typed */
+	uint64_t cache_bytes;	    /* once checked: 0 = the default */
 	unsigned commit_interval;   /* seconds, once checked */
 	int read_only;
 	int allow_other;
@@ -98,12 +102,14 @@ enum {
 	KEY_LIST_OPTIONS,
 	KEY_COMMIT_INTERVAL,
 	KEY_PASSPHRASE_FD,
+	KEY_CACHE_SIZE,
 };
 
 static const struct fuse_opt config_opts[] = {
 	FUSE_OPT_KEY("commit_interval=", KEY_COMMIT_INTERVAL),
 	{"keyfile=%s", offsetof(struct config, keyfile), 0},
 	FUSE_OPT_KEY("passphrase_fd=", KEY_PASSPHRASE_FD),
+	FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
 	{"keyfile_insecure", offsetof(struct config, keyfile_insecure), 1},
 	{"log_file=%s", offsetof(struct config, log_file), 0},
 	{"lease_check=%s", offsetof(struct config, lease_check), 0},
@@ -173,6 +179,8 @@ static int config_proc(void *data, const char *arg, int key,
 		return config_keep_value(&cfg->commit_interval_text, arg);
 	case KEY_PASSPHRASE_FD:
 		return config_keep_value(&cfg->passphrase_fd_text, arg);
+	case KEY_CACHE_SIZE:
+		return config_keep_value(&cfg->cache_size_text, arg);
 	default:
 		return 1;
 	}
@@ -253,6 +261,17 @@ static int config_check(struct config *cfg)
 			return -EINVAL;
 		cfg->passphrase_fd = (int)value;
 	}
+	if (cfg->cache_size_text) {
+		const char *why;
+		if (units_parse_size(cfg->cache_size_text, &value, &why)) {
+			fprintf(stderr, "hangarfs: -o cache_size=%s: %s\n",
+				cfg->cache_size_text, why);
+			return -EINVAL;
+		}
+		/* the store's 0 is its default; ours is "as small as it
+		 * gets", which a budget of one byte is */
+		cfg->cache_bytes = value ? value : 1;
+	}
 	return 0;
 }
 
@@ -284,6 +303,10 @@ static void usage(const char *prog)
 	       "                             at most %d)\n"
 	       "    -o ro                    mount the whole store "
 	       "read-only\n"
+	       "    -o cache_size=SIZE       map cache of all guests together "
+	       "(default 64M;\n"
+	       "                             0 = about one map leaf per open "
+	       "guest)\n"
 	       "    -o keyfile=FILE          encrypted store: open it with "
 	       "FILE's bytes\n"
 	       "    -o keyfile_insecure      accept a key file others can read "
@@ -334,6 +357,7 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 		.read_only = cfg->read_only,
 		.lease_check = lease_check_parse(cfg->lease_check),
 		.commit_interval_ms = cfg->commit_interval * 1000u,
+		.map_cache_bytes = cfg->cache_bytes,
 		.event = log_container_event,
 		.event_arg = fs,
 	};
@@ -678,5 +702,6 @@ out_free_args:
 	free(cfg.commit_interval_text);
 	free(cfg.lease_check);
 	free(cfg.passphrase_fd_text);
+	free(cfg.cache_size_text);
 	return ret;
 }

@@ -88,6 +88,23 @@
 		}                                                              \
 	} while (0)
 
+/* test_map_cache_bytes - the map cache budget the tests open containers
+ * and stores with (container_options / store_options.map_cache_bytes):
+ * $HANGAR_MAP_CACHE_BYTES, else 0 (the default).  tests/CMakeLists.txt runs
+ * the core tests a second time with 1, a cache of about one leaf: leaves
+ * are evicted and read back all the time. */
+static inline uint64_t test_map_cache_bytes(void)
+{
+	const char *v = getenv("HANGAR_MAP_CACHE_BYTES");
+	return v && *v ? strtoull(v, NULL, 0) : 0;
+}
+
+/* Designated initializer for container_options and store_options. */
+#define TEST_MAP_CACHE .map_cache_bytes = test_map_cache_bytes()
+/* Options for a call that would pass NULL. */
+#define TEST_OPTS	(&(struct container_options){TEST_MAP_CACHE})
+#define TEST_STORE_OPTS (&(struct store_options){TEST_MAP_CACHE})
+
 /* test_tmpdir_new - a fresh directory under $TMPDIR; malloc'd path, exits on
  * failure. */
 static inline char *test_tmpdir_new(void)

@@ -337,7 +337,7 @@ void crafted_map_entries(const struct memio *base)
 		uint64_t id;
 		uint8_t a[CS], b[CS];
 		size_t got;
-		CHECK_OK(container_open(&m->io, NULL, &c));
+		CHECK_OK(container_open(&m->io, TEST_OPTS, &c));
 		CHECK_OK(object_lookup(c, SAVE_IMAGE_NAME, &id));
 		CHECK_OK(object_read(c, id, a, CS, (uint64_t)i * CS, &got));
 		CHECK_OK(object_read(c, id, b, CS, (uint64_t)j * CS, &got));
@@ -399,7 +399,9 @@ void crafted_data(const struct memio *base)
 		uint8_t buf[CS];
 		size_t got;
 		CHECK_OK(container_open(
-			&m->io, &(struct container_options){.read_only = true},
+			&m->io,
+			&(struct container_options){TEST_MAP_CACHE,
+						    .read_only = true},
 			&c));
 		CHECK_OK(object_lookup(c, SAVE_IMAGE_NAME, &id));
 		CHECK_ERR(object_read(c, id, buf, CS, (uint64_t)i * CS, &got),
@@ -422,7 +424,9 @@ void crafted_data(const struct memio *base)
 		uint8_t buf[CS];
 		size_t got;
 		CHECK_OK(container_open(
-			&m->io, &(struct container_options){.read_only = true},
+			&m->io,
+			&(struct container_options){TEST_MAP_CACHE,
+						    .read_only = true},
 			&c));
 		CHECK_OK(object_lookup(c, SAVE_IMAGE_NAME, &id));
 		int ret = object_read(c, id, buf, CS, (uint64_t)i * CS, &got);
@@ -454,7 +458,7 @@ static uint64_t fallback_reuse_one(const struct memio *base, unsigned n)
 	uint64_t id, rng = 77, foreign = 0;
 	uint8_t *buf = malloc(16 * CS);
 	CHECK(buf);
-	CHECK_OK(container_open(&w->io, NULL, &c));
+	CHECK_OK(container_open(&w->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "newfile", S_IFREG | 0600, 0, 0, &id));
 	fill_random(buf, n * CS, &rng);
 	CHECK_OK(object_write(c, id, buf, n * CS, 0));
@@ -468,7 +472,7 @@ static uint64_t fallback_reuse_one(const struct memio *base, unsigned n)
 	set_case("crafted: older slot after %u freed clusters were reused", n);
 	probe(m, EXPECT_EITHER, VERIFY_LIGHT, false);
 	crafted_cases++;
-	struct container_options ro = {.read_only = true};
+	struct container_options ro = {TEST_MAP_CACHE, .read_only = true};
 	c = NULL;
 	if (container_open(&m->io, &ro, &c) == 0) {
 		struct container_info info;

@@ -474,7 +474,7 @@ void crafted_recovery(const struct memio *base)
 	probe(m, EXPECT_OPEN, VERIFY_LIGHT, true);
 	{
 		struct container *c = NULL;
-		CHECK_OK(container_open(&m->io, NULL, &c));
+		CHECK_OK(container_open(&m->io, TEST_OPTS, &c));
 		struct container_info info;
 		container_info(c, &info);
 		CHECK_EQ(info.object_count, snaps[snap_num - 1].num - 1);
@@ -491,7 +491,7 @@ void crafted_recovery(const struct memio *base)
 	probe(m, EXPECT_EITHER, VERIFY_LIGHT, true);
 	{
 		struct container *c = NULL;
-		int ret = container_open(&m->io, NULL, &c);
+		int ret = container_open(&m->io, TEST_OPTS, &c);
 		if (!ret) {
 			uint64_t id;
 			CHECK(object_lookup(c, SAVE_IMAGE_NAME, &id) ==

@@ -97,8 +97,8 @@ struct memio *build_container(uint64_t seed)
 {
 	struct memio *m = memio_new();
 	struct container *c = NULL;
-	struct container_options opts = {.cluster_shift = CSHIFT,
-					 .master = hostile_key};
+	struct container_options opts = {
+		TEST_MAP_CACHE, .cluster_shift = CSHIFT, .master = hostile_key};
 	uint64_t rng = seed | 1;
 	uint8_t *buf = malloc(64 * CS);
 	CHECK(buf);

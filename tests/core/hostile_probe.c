@@ -147,8 +147,10 @@ static void rw_cycle(const struct memio *m, int ro_ret)
 {
 	struct memio *w = memio_clone(m);
 	struct container *c = NULL;
-	int ret = container_open(
-		&w->io, &(struct container_options){.master = hostile_key}, &c);
+	int ret = container_open(&w->io,
+				 &(struct container_options){
+					 TEST_MAP_CACHE, .master = hostile_key},
+				 &c);
 	if (ret) {
 		/* -EROFS: an unknown ro_compat feature; anything else must be
 		 * what the read-only open said too */
@@ -176,7 +178,8 @@ static void rw_cycle(const struct memio *m, int ro_ret)
 	check_must_be_clean(w, "after a read-write cycle");
 	c = NULL;
 	ret = container_open(&w->io,
-			     &(struct container_options){.read_only = true,
+			     &(struct container_options){TEST_MAP_CACHE,
+							 .read_only = true,
 							 .master = hostile_key},
 			     &c);
 	if (ret)
@@ -198,7 +201,7 @@ static void rw_cycle(const struct memio *m, int ro_ret)
  * result. */
 int probe(struct memio *m, enum expect expect, enum verify_mode mode, bool rw)
 {
-	struct container_options ro = {.read_only = true,
+	struct container_options ro = {TEST_MAP_CACHE, .read_only = true,
 				       .master = hostile_key};
 	struct container *c = NULL;
 	struct check_report r;

@@ -35,7 +35,7 @@ static struct memio *make_guest(void)
 	uint64_t disk, image;
 
 	CHECK(buf != NULL);
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0644, 0, 0, &disk));
 	for (unsigned i = 0; i < DISK_CLUSTERS; i++) {
 		fill(buf, CLUSTER, i + 1);
@@ -112,7 +112,7 @@ static void test_leaked(int64_t leaked)
 
 	/* open refuses it: a read-write container never trusts accounting
 	 * that disagrees with its tree */
-	CHECK_ERR(container_open(&m->io, NULL, &c), -EUCLEAN);
+	CHECK_ERR(container_open(&m->io, TEST_OPTS, &c), -EUCLEAN);
 
 	CHECK_OK(check_container(&m->io, &r));
 	print_messages(&r);
@@ -191,7 +191,7 @@ static void note_progress(void *arg, uint64_t done, uint64_t total)
 static void test_progress(void)
 {
 	struct memio *m = memio_new();
-	struct container_options opts = {.cluster_shift = 12};
+	struct container_options opts = {TEST_MAP_CACHE, .cluster_shift = 12};
 	struct container *c = NULL;
 	struct check_report r;
 	struct seen seen = {0};

@@ -39,7 +39,8 @@
 #define CS  4096u
 #define OBJ 0100600u
 
-static const struct container_options plain4k = {.cluster_shift = 12};
+#define plain4k                                                                \
+	((struct container_options){TEST_MAP_CACHE, .cluster_shift = 12})
 
 /* ---- events -------------------------------------------------------------- */
 
@@ -394,7 +395,8 @@ static void test_slot_fallback(void)
 	struct crypto_key *master;
 	CHECK_OK(crypto_key_generate(&master));
 	m = memio_new();
-	struct container_options e = {.cluster_shift = 12, .master = master};
+	struct container_options e = {TEST_MAP_CACHE, .cluster_shift = 12,
+				      .master = master};
 	CHECK_OK(container_create(&m->io, &e, &c));
 	CHECK_OK(object_create(c, "f", OBJ, 0, 0, &id));
 	CHECK_OK(object_write(c, id, a, CS, 0));

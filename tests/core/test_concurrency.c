@@ -188,7 +188,7 @@ static int run(const struct crypto_key *master)
 	uint64_t seed = test_seed();
 	pthread_t th[OWNERS + 4];
 	struct worker w[OWNERS + 4];
-	struct container_options opts = {.master = master,
+	struct container_options opts = {TEST_MAP_CACHE, .master = master,
 					 .cluster_shift = master ? 12 : 0};
 
 	memset(&s, 0, sizeof(s));
@@ -276,7 +276,7 @@ static void slow_sync(void *arg)
 static bool in_committed_state(struct group *g, uint32_t tag)
 {
 	struct memio *snap = memio_new();
-	struct container_options ro = {.read_only = true};
+	struct container_options ro = {TEST_MAP_CACHE, .read_only = true};
 	struct container *c = NULL;
 	uint8_t want[BLOCK], got[BLOCK];
 	size_t len = 0;
@@ -333,7 +333,7 @@ static void test_group_commit(void)
 
 	memset(&g, 0, sizeof(g));
 	g.m = m;
-	CHECK_OK(container_create(&m->io, NULL, &g.c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &g.c));
 	CHECK_OK(object_create(g.c, "disk.raw", 0600, 0, 0, &g.disk));
 	CHECK_OK(container_commit(g.c));
 	container_info(g.c, &before);
@@ -361,7 +361,7 @@ static void test_group_commit(void)
 	struct container *c = NULL;
 	uint8_t want[BLOCK], got[BLOCK];
 	size_t len = 0;
-	CHECK_OK(container_open(&m->io, NULL, &c));
+	CHECK_OK(container_open(&m->io, TEST_OPTS, &c));
 	for (uint32_t tag = 0; tag < flushes; tag++) {
 		pattern(want, tag);
 		CHECK_OK(object_read(c, g.disk, got, BLOCK,

@@ -21,7 +21,7 @@
 static struct container *open_ok(struct memio *m)
 {
 	struct container *c = NULL;
-	CHECK_OK(container_open(&m->io, NULL, &c));
+	CHECK_OK(container_open(&m->io, TEST_OPTS, &c));
 	return c;
 }
 
@@ -69,7 +69,8 @@ static void read_exact(struct container *c, uint64_t id, void *buf, size_t len,
 static void test_basic_roundtrip(unsigned shift)
 {
 	struct memio *m = memio_new();
-	struct container_options opts = {.cluster_shift = shift};
+	struct container_options opts = {TEST_MAP_CACHE,
+					 .cluster_shift = shift};
 	struct container *c = NULL;
 	uint64_t id;
 	const size_t len = 300000;
@@ -135,7 +136,7 @@ static void test_punch_truncate_seek(void)
 	const uint64_t cs = 65536;
 	uint8_t *buf = malloc(cs * 8);
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
 	CHECK_OK(object_truncate(c, id, cs * 100));
 	/* a fresh sparse object is one hole */
@@ -233,7 +234,7 @@ static void test_compressed_image(void)
 		else if (kind == 2)
 			fill(a + i, 4096, i);
 	}
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "memory.save", 0600, 0, 0, &id));
 	/* sequential writes of odd sizes, like a migration stream */
 	for (size_t off = 0; off < len;) {
@@ -281,7 +282,7 @@ static void test_corruption_detected(void)
 	uint8_t buf[4096];
 	memset(buf, 0x5a, sizeof(buf));
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
 	CHECK_OK(object_write(c, id, buf, sizeof(buf), 0));
 	CHECK_OK(container_close(c));
@@ -297,7 +298,7 @@ static void test_corruption_detected(void)
 	m2->data[FORMAT_SUPERBLOCK_A_OFFSET + 100] ^= 1;
 	m2->data[FORMAT_SUPERBLOCK_B_OFFSET + 100] ^= 1;
 	struct container *c2 = NULL;
-	int r = container_open(&m2->io, NULL, &c2);
+	int r = container_open(&m2->io, TEST_OPTS, &c2);
 	CHECK(r == -EBADMSG || r == -EUCLEAN);
 	struct check_report rep;
 	CHECK_OK(check_container(&m2->io, &rep));
@@ -316,7 +317,7 @@ static void test_corruption_detected(void)
 		}
 		m3->data[off + 200] ^= 0x40;
 		struct container *c3 = NULL;
-		r = container_open(&m3->io, NULL, &c3);
+		r = container_open(&m3->io, TEST_OPTS, &c3);
 		if (r == 0) {
 			/* the flipped block was not part of the live tree */
 			uint8_t got[4096];
@@ -338,7 +339,7 @@ static void test_corruption_detected(void)
 		le32_put(sb + SB_OFF_CRC, crc32c(0, sb, SB_OFF_CRC));
 	}
 	struct refusal why = {0};
-	struct container_options tell = {.event = note_refusal,
+	struct container_options tell = {TEST_MAP_CACHE, .event = note_refusal,
 					 .event_arg = &why};
 	CHECK_ERR(container_open(&m4->io, &tell, &c2), -EPROTONOSUPPORT);
 	/* ...and the reason in words, whole, for the log */
@@ -351,11 +352,11 @@ static void test_corruption_detected(void)
 
 	/* empty and truncated files */
 	struct memio *m5 = memio_new();
-	CHECK_ERR(container_open(&m5->io, NULL, &c2), -EUCLEAN);
+	CHECK_ERR(container_open(&m5->io, TEST_OPTS, &c2), -EUCLEAN);
 	memio_free(m5);
 	struct memio *m6 = memio_clone(m);
 	m6->size = m6->size / 2;
-	r = container_open(&m6->io, NULL, &c2);
+	r = container_open(&m6->io, TEST_OPTS, &c2);
 	if (r == 0)
 		container_close(c2);
 	else
@@ -372,7 +373,7 @@ static void test_enospc(void)
 	uint8_t *buf = malloc(1 << 20);
 	memset(buf, 0x11, 1 << 20);
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
 	CHECK_OK(object_write(c, id, buf, 1 << 20, 0));
 	CHECK_OK(container_commit(c));
@@ -403,7 +404,7 @@ static void test_sparse_beyond_map(void)
 		uint64_t id;
 		char buf[4096];
 		memset(buf, 0x5a, sizeof(buf));
-		CHECK_OK(container_create(&m->io, NULL, &c));
+		CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 		CHECK_OK(object_create(c, "d.raw", 0644, 0, 0, &id));
 		CHECK_OK(object_truncate(c, id, clusters << 16));
 		CHECK_OK(object_write(c, id, buf, sizeof(buf), 0));
@@ -433,7 +434,7 @@ static void test_sparse_beyond_map(void)
 static void test_huge_sparse_ranges(void)
 {
 	struct memio *m = memio_new();
-	struct container_options opts = {.cluster_shift = 12};
+	struct container_options opts = {TEST_MAP_CACHE, .cluster_shift = 12};
 	struct container *c = NULL;
 	uint64_t id;
 	const uint64_t far = 1ull << 44, huge = 1ull << 48;
@@ -503,7 +504,8 @@ static size_t punches(struct memio *m)
 static void test_recycle_before_punch(void)
 {
 	struct memio *m = memio_new();
-	struct container_options opts = {.compress_disks = true};
+	struct container_options opts = {TEST_MAP_CACHE,
+					 .compress_disks = true};
 	struct container *c = NULL;
 	uint64_t id, size0, size1;
 	enum { N = 32 };
@@ -624,7 +626,7 @@ static void test_io_during_commit_sync(void)
 	pthread_t th;
 
 	memset(a, 0xA1, sizeof(a));
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0644, 0, 0, &o.id));
 	CHECK_OK(object_write(c, o.id, a, sizeof(a), 0));
 	CHECK_OK(container_commit(c));
@@ -660,7 +662,7 @@ static void test_dir_attrs(void)
 	struct object_attr a, def = {.mode = 0750, .uid = 5, .gid = 6};
 	uint64_t id;
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_ERR(container_dir_getattr(c, &a), -ENODATA);
 	a.mode = 0711;
 	a.mtime = (struct timespec){.tv_sec = 1234567890, .tv_nsec = 987654321};

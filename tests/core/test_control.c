@@ -67,7 +67,7 @@ static void legacy_server(const char *sdir, const char *sock,
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		struct store_options so = {0};
+		struct store_options so = {TEST_MAP_CACHE};
 		struct store *s = NULL;
 		struct sockaddr_un addr = {.sun_family = AF_UNIX};
 		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock);
@@ -221,7 +221,7 @@ static void pins(const char *sdir, struct store *s)
 static void run(const char *sdir)
 {
 	struct store *s = NULL;
-	struct store_options so = {0};
+	struct store_options so = {TEST_MAP_CACHE};
 	struct control *ctl = NULL;
 	struct container *c = NULL;
 	struct control_reply reply;

@@ -104,7 +104,7 @@ int main(void)
 
 	snprintf(path, sizeof(path), "%s/g.hangar", dir);
 	CHECK_OK(io_file_open(path, O_RDWR | O_CREAT | O_EXCL, &io));
-	CHECK_OK(container_create(io, NULL, &f.c));
+	CHECK_OK(container_create(io, TEST_OPTS, &f.c));
 	CHECK_OK(object_create(f.c, "disk.raw", 0100600, 0, 0, &f.disk));
 	CHECK_OK(object_create(f.c, "scratch", 0100600, 0, 0, &f.scratch));
 	uint8_t *buf = malloc(DISK_SIZE);

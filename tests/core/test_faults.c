@@ -109,16 +109,15 @@ static bool sb_fault(const struct memio *m)
 static struct crypto_key *key;
 static long runs, injected;
 
-#define OPTS (&(struct container_options){.master = key})
+#define OPTS (&(struct container_options){TEST_MAP_CACHE, .master = key})
 
 /* The base guest every run starts from, committed. */
 static struct memio *make_base(enum op op)
 {
 	struct memio *m = memio_new();
-	struct container_options o = {.cluster_shift = 12,
-				      .compress_disks =
-					      op == OP_COMPRESSED_WRITE,
-				      .master = key};
+	struct container_options o = {
+		TEST_MAP_CACHE, .cluster_shift = 12,
+		.compress_disks = op == OP_COMPRESSED_WRITE, .master = key};
 	struct container *c = NULL;
 	uint64_t disk, img, cfg;
 	uint8_t *buf = malloc(DISK_SIZE);
@@ -210,8 +209,8 @@ static void run_one(enum op op, const struct fault *f)
 		 * unsealed image; after it, memory.save.incomplete */
 		guest_state_free(&before);
 		struct memio *ro = memio_clone(base);
-		struct container_options rdo = {.read_only = true,
-						.master = key};
+		struct container_options rdo = {
+			TEST_MAP_CACHE, .read_only = true, .master = key};
 		CHECK_OK(container_open(&ro->io, &rdo, &c));
 		CHECK_OK(guest_state_read(c, &before));
 		container_close(c);

@@ -78,7 +78,7 @@ static void check_clean(struct memio *m)
 static void run(uint64_t seed, unsigned shift, bool compress, long ops)
 {
 	struct memio *m = memio_new();
-	struct container_options opts = {.cluster_shift = shift,
+	struct container_options opts = {TEST_MAP_CACHE, .cluster_shift = shift,
 					 .compress_disks = compress};
 	struct container *c = NULL;
 	struct model md;
@@ -150,7 +150,7 @@ static void run(uint64_t seed, unsigned shift, bool compress, long ops)
 		} else if (op < 89) {
 			CHECK_OK(container_close(c));
 			check_clean(m);
-			CHECK_OK(container_open(&m->io, NULL, &c));
+			CHECK_OK(container_open(&m->io, TEST_OPTS, &c));
 			compare_all(c, &md, buf);
 			reopens++;
 		} else {
@@ -176,7 +176,7 @@ static void run(uint64_t seed, unsigned shift, bool compress, long ops)
 	compare_all(c, &md, buf);
 	CHECK_OK(container_close(c));
 	check_clean(m);
-	CHECK_OK(container_open(&m->io, NULL, &c));
+	CHECK_OK(container_open(&m->io, TEST_OPTS, &c));
 	compare_all(c, &md, buf);
 	CHECK_OK(container_close(c));
 	printf("model: shift %u compress %d: %ld ops, %ld commits, %ld "

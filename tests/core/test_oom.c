@@ -202,7 +202,7 @@ static bool is_data_op(enum op op)
 static struct memio *make_base(enum op op)
 {
 	struct memio *m = memio_new();
-	struct container_options o = {.cluster_shift = 12,
+	struct container_options o = {TEST_MAP_CACHE, .cluster_shift = 12,
 				      .compress_disks =
 					      op == OP_COMPRESSED_WRITE};
 	struct container *c = NULL;
@@ -320,7 +320,7 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 
 	if (op == OP_RECOVERY) {
 		oom_arm(n, sticky);
-		ret = container_open(&m->io, NULL, &c);
+		ret = container_open(&m->io, TEST_OPTS, &c);
 		if (ret == 0) {
 			ret = container_commit(c);
 			committed = ret == 0;
@@ -330,7 +330,7 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 			/* nothing opened: nothing to close */
 		}
 	} else {
-		CHECK_OK(container_open(&m->io, NULL, &c));
+		CHECK_OK(container_open(&m->io, TEST_OPTS, &c));
 		prepare(c, op);
 		uint64_t disk = guest_object_id(c, "disk.raw");
 		oom_arm(n, sticky);
@@ -377,7 +377,7 @@ static bool run_n(enum op op, bool sticky, long n, const struct memio *base,
 			fprintf(stderr, "  check: %s\n", rep.messages[i]);
 		fail(op, sticky, n, "check not clean", (int)rep.errors);
 	}
-	int r = container_open(&m->io, NULL, &c);
+	int r = container_open(&m->io, TEST_OPTS, &c);
 	if (r) {
 		fail(op, sticky, n, "reopen failed", r);
 	} else {
@@ -424,31 +424,32 @@ static void run_op(enum op op, bool sticky)
 	 * without failures */
 	struct memio *ref = memio_clone(base);
 	if (op == OP_RECOVERY) {
-		struct container_options rdo = {.read_only = true};
+		struct container_options rdo = {TEST_MAP_CACHE,
+						.read_only = true};
 		CHECK_OK(container_open(&ref->io, &rdo, &c));
 		CHECK_OK(guest_state_read(c, &before_live));
 		CHECK_OK(guest_state_read(c, &before));
 		container_close(c);
-		CHECK_OK(container_open(&ref->io, NULL, &c));
+		CHECK_OK(container_open(&ref->io, TEST_OPTS, &c));
 	} else {
 		struct memio *b = memio_clone(base);
 		struct container *bc = NULL;
-		CHECK_OK(container_open(&b->io, NULL, &bc));
+		CHECK_OK(container_open(&b->io, TEST_OPTS, &bc));
 		if (op != OP_COMMIT) /* its changes are not durable yet */
 			prepare(bc, op);
 		CHECK_OK(container_close(bc));
-		CHECK_OK(container_open(&b->io, NULL, &bc));
+		CHECK_OK(container_open(&b->io, TEST_OPTS, &bc));
 		CHECK_OK(guest_state_read(bc, &before));
 		CHECK_OK(container_close(bc));
 		memio_free(b);
-		CHECK_OK(container_open(&ref->io, NULL, &c));
+		CHECK_OK(container_open(&ref->io, TEST_OPTS, &c));
 		prepare(c, op);
 		CHECK_OK(guest_state_read(c, &before_live));
 		CHECK_OK(apply(c, op, guest_object_id(c, "disk.raw")));
 	}
 	CHECK_OK(container_commit(c));
 	CHECK_OK(container_close(c));
-	CHECK_OK(container_open(&ref->io, NULL, &c));
+	CHECK_OK(container_open(&ref->io, TEST_OPTS, &c));
 	CHECK_OK(guest_state_read(c, &after));
 	CHECK_OK(container_close(c));
 	memio_free(ref);

@@ -19,7 +19,7 @@ static struct container *reopen(struct memio *m, struct container *c)
 	CHECK_OK(check_container(&m->io, &r));
 	CHECK_EQ(r.errors, 0);
 	c = NULL;
-	CHECK_OK(container_open(&m->io, NULL, &c));
+	CHECK_OK(container_open(&m->io, TEST_OPTS, &c));
 	return c;
 }
 
@@ -53,7 +53,7 @@ static void test_save_resume_retire(void)
 	uint8_t buf[4096];
 	memset(buf, 7, sizeof(buf));
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &disk));
 	CHECK_OK(object_create(c, "data.raw", 0600, 0, 0, &data));
 	CHECK_OK(object_create(c, "config", 0600, 0, 0, &cfg));
@@ -141,7 +141,7 @@ static void test_resume_refuses_changed_disk(void)
 	uint8_t buf[4096];
 	memset(buf, 9, sizeof(buf));
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &disk));
 	CHECK_OK(object_write(c, disk, buf, sizeof(buf), 0));
 	/* the checkpoint case: the disk is open for writing when the save
@@ -217,7 +217,7 @@ static void test_resave_unseals(void)
 	uint8_t buf[4096];
 	memset(buf, 3, sizeof(buf));
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &disk));
 	write_image(c, &img);
 	CHECK_OK(save_lock_seal(c));
@@ -263,7 +263,7 @@ static void test_seal_rules(void)
 	char reason[512];
 	memset(buf, 9, sizeof(buf));
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	write_bytes(c, "disk.raw", 1, 65536, &disk);
 	write_bytes(c, "nvram.fd", 2, 8192, &nv);
 	write_bytes(c, "config", 3, 100, &id);
@@ -383,7 +383,7 @@ static void test_seal_too_many_files(void)
 {
 	struct memio *m = memio_new();
 	struct container *c = NULL;
-	struct container_options o = {.cluster_shift = 12};
+	struct container_options o = {TEST_MAP_CACHE, .cluster_shift = 12};
 	char name[64], reason[512];
 	uint64_t id, img;
 
@@ -417,7 +417,7 @@ static void test_adoption_bugs(void)
 	char reason[512];
 	memset(buf, 4, sizeof(buf));
 
-	CHECK_OK(container_create(&m->io, NULL, &c));
+	CHECK_OK(container_create(&m->io, TEST_OPTS, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &disk));
 	CHECK_OK(object_write(c, disk, buf, sizeof(buf), 0));
 	write_image(c, &img);

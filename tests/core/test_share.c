@@ -55,7 +55,7 @@ static uint64_t rnd(uint64_t n)
 
 static struct container_options opts_of(int variant)
 {
-	struct container_options o = {.cluster_shift = 12};
+	struct container_options o = {TEST_MAP_CACHE, .cluster_shift = 12};
 	if (variant == 1)
 		o.compress_disks = true;
 	if (variant == 2)

@@ -53,7 +53,7 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 
 static struct container_options opts(bool encrypted)
 {
-	struct container_options o = {.cluster_shift = SHIFT,
+	struct container_options o = {TEST_MAP_CACHE, .cluster_shift = SHIFT,
 				      .compress_disks = true};
 	if (encrypted)
 		o.master = master;

@@ -46,7 +46,7 @@ static void test_namespace(void)
 	char *dir = test_tmpdir_new();
 	char *sdir = test_path(dir, "store");
 	struct store *s = NULL, *s2 = NULL;
-	struct store_options so = {0};
+	struct store_options so = {TEST_MAP_CACHE};
 	char **names;
 	size_t num;
 	struct container *c;
@@ -62,7 +62,7 @@ static void test_namespace(void)
 	pid_t pid = 0;
 	CHECK_OK(store_lock_holder(sdir, &pid));
 	CHECK_EQ(pid, getpid());
-	struct store_options ro = {.read_only = true};
+	struct store_options ro = {TEST_MAP_CACHE, .read_only = true};
 	CHECK_OK(store_open(sdir, &ro, &s2));
 
 	/* names: nothing reaches outside the directory */
@@ -163,7 +163,8 @@ static void test_background_commit(void)
 	if (child == 0) {
 		struct store *s = NULL;
 		struct container *c = NULL;
-		struct store_options so = {.commit_interval_ms = 100};
+		struct store_options so = {TEST_MAP_CACHE,
+					   .commit_interval_ms = 100};
 		uint64_t id;
 		if (store_open(sdir, &so, &s) ||
 		    store_guest_create(s, "g", NULL) ||
@@ -183,7 +184,7 @@ static void test_background_commit(void)
 	check_guest_clean(sdir, "g");
 	struct store *s = NULL;
 	struct container *c = NULL;
-	struct store_options so = {0};
+	struct store_options so = {TEST_MAP_CACHE};
 	uint64_t id;
 	char buf[8] = {0};
 	size_t got = 0;
@@ -212,7 +213,7 @@ static void test_enospc_tmpfs(void)
 	char *sdir = test_path(dir, "store");
 	struct store *s = NULL;
 	struct container *c = NULL;
-	struct store_options so = {0};
+	struct store_options so = {TEST_MAP_CACHE};
 	uint64_t id;
 	uint8_t *buf = malloc(1 << 20);
 	memset(buf, 0x77, 1 << 20);
@@ -267,9 +268,9 @@ static void test_entries_and_locks(void)
 	char *sdir = test_path(dir, "store");
 	char *other = test_path(dir, "other");
 	char path[4096], path2[4096];
-	struct store_options so = {0};
-	struct store_options ro = {.read_only = true};
-	struct store_options beside = {.read_only = true,
+	struct store_options so = {TEST_MAP_CACHE};
+	struct store_options ro = {TEST_MAP_CACHE, .read_only = true};
+	struct store_options beside = {TEST_MAP_CACHE, .read_only = true,
 				       .read_beside_writer = true};
 	struct store *s = NULL, *s2 = NULL;
 	struct container *c = NULL, *c2 = NULL;
@@ -377,7 +378,7 @@ static void test_probe_stat_refusals(void)
 	char *sdir = test_path(dir, "store");
 	char *edir = test_path(dir, "enc");
 	char path[4096], path2[4096];
-	struct store_options so = {0};
+	struct store_options so = {TEST_MAP_CACHE};
 	struct store_probe probe;
 	struct container_refusal why;
 	struct store *s = NULL, *s2 = NULL;
@@ -432,7 +433,7 @@ static void test_probe_stat_refusals(void)
 	CHECK_EQ(why.code, CONTAINER_REFUSAL_NONE);
 	CHECK_OK(store_guest_get_why(s, "g", &c, &why));
 	CHECK_EQ(why.code, CONTAINER_REFUSAL_NONE);
-	struct store_options ro = {.read_only = true};
+	struct store_options ro = {TEST_MAP_CACHE, .read_only = true};
 	CHECK_OK(store_open(sdir, &ro, &s2));
 	CHECK_ERR(store_guest_get_why(s2, "g", &c, &why), -EBUSY);
 	CHECK_EQ(why.code, CONTAINER_REFUSAL_LOCKED);

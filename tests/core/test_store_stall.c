@@ -119,7 +119,7 @@ static double slow_open_end(struct opener *o, pthread_t t)
 static void stall(const char *sdir)
 {
 	struct store *s = NULL;
-	struct store_options so = {0};
+	struct store_options so = {TEST_MAP_CACHE};
 	struct container *c = NULL;
 	struct object_attr oa;
 	struct opener o;
@@ -199,7 +199,7 @@ static unsigned fd_count(void)
 static void many(const char *sdir)
 {
 	struct store *s = NULL;
-	struct store_options so = {0};
+	struct store_options so = {TEST_MAP_CACHE};
 	struct container *held = NULL, *c = NULL;
 	struct rlimit old, low;
 	char name[32];
@@ -273,7 +273,7 @@ static unsigned list_all(struct store *s, unsigned guests)
 static void listing(const char *sdir)
 {
 	struct store *s = NULL;
-	struct store_options so = {0};
+	struct store_options so = {TEST_MAP_CACHE};
 	struct container *c = NULL;
 	struct object_attr oa = {.mode = S_IFDIR | 0711, .uid = 1234};
 	struct rlimit old, low;
@@ -372,9 +372,9 @@ static void listing_encrypted(const char *edir)
 					      .key_secret = "pw",
 					      .key_secret_len = 2,
 					      .kdf = &weak};
-	const struct store_options so = {.key_kind = KEYSLOT_KIND_PASSPHRASE,
-					 .key_secret = "pw",
-					 .key_secret_len = 2};
+	const struct store_options so = {
+		TEST_MAP_CACHE, .key_kind = KEYSLOT_KIND_PASSPHRASE,
+		.key_secret = "pw", .key_secret_len = 2};
 	struct object_attr oa = {.mode = S_IFDIR | 0701, .gid = 77};
 	struct container *c = NULL;
 	struct store *s = NULL;

@@ -198,7 +198,8 @@ static void verify_state(struct window *w, struct stats *st,
 	m->cap = im.cap;
 	st->states++;
 
-	struct container_options ropts = {.master = r->opts.master};
+	struct container_options ropts = {TEST_MAP_CACHE,
+					  .master = r->opts.master};
 	if (!check_clean(m, r->opts.master, "of the crash image", why,
 			 sizeof(why)))
 		goto out;

@@ -1181,6 +1181,7 @@ static void faults(long *out_runs, long *out_faults)
 
 int main(void)
 {
+	g_copts.map_cache_bytes = test_map_cache_bytes();
 	const unsigned seed =
 		getenv("HANGAR_TEST_SEED")
 			? (unsigned)strtoul(getenv("HANGAR_TEST_SEED"), NULL, 0)

@@ -151,6 +151,11 @@ struct store_options {
 	enum keyslot_kind key_kind;
 	const void *key_secret;
 	size_t key_secret_len;
+	/* The map cache of all the store's open guests together: the bytes
+	 * of map leaves they keep loaded (clean ones are evicted least
+	 * recently used first, dirty ones force a commit).  0 = 64 MiB;
+	 * 1 keeps about one leaf per guest loaded. */
+	uint64_t map_cache_bytes;
 };
 
 struct guest_create_options {
