@@ -29,6 +29,10 @@
  *      A container file is cut back and written: following a link planted
  *      in a store would do that to someone else's file.
  *
+ * Counting: the pwrite/fdatasync counters of struct io (io.h) are kept by
+ * io.h's wrappers for every implementation, not here; io_file_openat's
+ * calloc starts them at zero.
+ *
  * THREAD MODEL: the descriptor never changes after io_file_open; every call
  * is positional, so any number of threads may use one io at once.  The only
  * mutable field, sync_error, is atomic.
