@@ -416,6 +416,9 @@ static int superblock_commit(struct container *c, uint64_t gen, uint64_t used,
 	ret = superblock_encode(c, sb, gen, used, now_ns, limit);
 	if (ret)
 		return ret;
+	atomic_fetch_add_explicit(&c->stat_meta_bytes, sizeof(sb),
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->stat_commits, 1, memory_order_relaxed);
 	ret = io_pwrite(c->io, sb, sizeof(sb),
 			slot ? FORMAT_SUPERBLOCK_B_OFFSET
 			     : FORMAT_SUPERBLOCK_A_OFFSET);
@@ -556,6 +559,12 @@ static int commit_run(struct container *c)
 					  &meta_cap, &blocks, &block_num,
 					  &first, &crc, &table_seal);
 		c->alloc.meta_from_reserve = false;
+		/* every cluster in meta_new was written (or its write
+		 * failed), one whole cluster each: container_io_stats */
+		atomic_fetch_add_explicit(&c->stat_meta_bytes,
+					  (uint64_t)meta_num
+						  << c->cluster_shift,
+					  memory_order_relaxed);
 		if (ret != -ENOSPC || attempt > 0)
 			break;
 		for (size_t i = 0; i < meta_num; i++)
@@ -696,6 +705,7 @@ int container_commit(struct container *c)
 {
 	int ret = 0;
 
+	atomic_fetch_add_explicit(&c->stat_flushes, 1, memory_order_relaxed);
 	pthread_mutex_lock(&c->commit_mutex);
 	const uint64_t target = c->commits_started + 1;
 	while (c->commits_done < target) {
@@ -1385,4 +1395,24 @@ void container_info(struct container *c, struct container_info *out_info)
 	memcpy(out_info->uuid, c->uuid, 16);
 	out_info->encrypted = c->encrypted;
 	pthread_rwlock_unlock(&c->lock);
+}
+
+void container_io_stats(struct container *c, struct container_io_stats *out)
+{
+	const struct io_counters *io = &c->io->counters;
+
+	memset(out, 0, sizeof(*out));
+	out->writes = atomic_load_explicit(&io->writes, memory_order_relaxed);
+	out->write_bytes =
+		atomic_load_explicit(&io->write_bytes, memory_order_relaxed);
+	out->syncs = atomic_load_explicit(&io->syncs, memory_order_relaxed);
+	out->meta_bytes =
+		atomic_load_explicit(&c->stat_meta_bytes, memory_order_relaxed);
+	out->commits =
+		atomic_load_explicit(&c->stat_commits, memory_order_relaxed);
+	out->flushes =
+		atomic_load_explicit(&c->stat_flushes, memory_order_relaxed);
+	out->data_bytes = out->write_bytes > out->meta_bytes
+				  ? out->write_bytes - out->meta_bytes
+				  : 0;
 }

@@ -47,6 +47,8 @@
  *                         reader under the read lock may load it alone.
  *   c->data_dirty         atomic: some in-place write happened since the
  *                         last commit.
+ *   c->stat_*             atomic, relaxed: I/O accounting, read without a
+ *                         lock (container_io_stats).
  *   c->commit_mutex       protects the group-commit counters and the
  *                         `committing` flag; c->commit_cond signals progress.
  *   c->cz_lock            protects the compressor pool.
@@ -500,6 +502,10 @@ struct container {
 	struct map_entry *map_scratch_entries;
 	struct map_budget *map_budget; /* the store's, or &map_budget_own */
 	struct map_budget map_budget_own;
+	/* I/O accounting (container_io_stats): relaxed atomics, no lock */
+	_Atomic uint64_t stat_meta_bytes; /* metadata the commits wrote */
+	_Atomic uint64_t stat_commits;	  /* superblocks written */
+	_Atomic uint64_t stat_flushes;	  /* container_commit calls */
 
 	/* compressors */
 	pthread_mutex_t cz_lock;

@@ -17,14 +17,26 @@
  * leave a file shorter than a committed offset only if the disk lied, and that
  * must read as zeros rather than crash).
  *
+ * Counters: the io_* wrappers below count every pwrite (calls and bytes)
+ * and every fdatasync on the io they are called on (struct io_counters),
+ * whatever the implementation, so a test on an in-memory io and hangarfs on
+ * a file see the same figures.  They count calls, successful or not (a
+ * failed write or sync poisons the container anyway), and cost one relaxed
+ * atomic add each beside a system call.  An io belongs to one open
+ * container, so these are that container's since its open; the commit adds
+ * which of those bytes were metadata (container_io_stats, hangar/container.h).
+ *
  * Ownership: the io belongs to whoever opened it; a container borrows it for
  * its lifetime and never closes it.  THREAD MODEL: the file implementation is
  * safe to call from any number of threads at once (positional I/O only);
- * wrappers used by tests must be too, or be used single-threaded.
+ * wrappers used by tests must be too, or be used single-threaded.  The
+ * counters are atomic: any thread may read them at any time (a reader sees
+ * each counter exact, not the three as one snapshot).
  */
 #ifndef HANGAR_CORE_IO_H
 #define HANGAR_CORE_IO_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,8 +61,17 @@ struct io_ops {
 	int (*fdatasync_not_last)(struct io *io);
 };
 
+/* What went through an io since it was opened (zero-initialised with the
+ * io: every implementation callocs or zero-initialises its struct). */
+struct io_counters {
+	_Atomic uint64_t writes;      /* io_pwrite calls */
+	_Atomic uint64_t write_bytes; /* bytes they were asked to write */
+	_Atomic uint64_t syncs;	      /* io_fdatasync calls */
+};
+
 struct io {
 	const struct io_ops *ops;
+	struct io_counters counters;
 };
 
 static inline int io_pread(struct io *io, void *buf, size_t len, uint64_t off)
@@ -61,11 +82,16 @@ static inline int io_pread(struct io *io, void *buf, size_t len, uint64_t off)
 static inline int io_pwrite(struct io *io, const void *buf, size_t len,
 			    uint64_t off)
 {
+	atomic_fetch_add_explicit(&io->counters.writes, 1,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&io->counters.write_bytes, len,
+				  memory_order_relaxed);
 	return io->ops->pwrite(io, buf, len, off);
 }
 
 static inline int io_fdatasync(struct io *io)
 {
+	atomic_fetch_add_explicit(&io->counters.syncs, 1, memory_order_relaxed);
 	return io->ops->fdatasync(io);
 }
 

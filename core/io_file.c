@@ -42,6 +42,10 @@
  *      invariant 4), and so does a failed sync whose lock no longer holds,
  *      so the container says why.
  *
+ * Counting: the pwrite/fdatasync counters of struct io (io.h) are kept by
+ * io.h's wrappers for every implementation, not here; io_file_openat's
+ * calloc starts them at zero.
+ *
  * THREAD MODEL: the descriptor never changes after io_file_open; every call
  * is positional, so any number of threads may use one io at once.  The only
  * mutable field, sync_error, is atomic.

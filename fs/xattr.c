@@ -23,6 +23,14 @@
  *   user.hangar.resume   write-only: `setfattr -n user.hangar.resume -v 1 DIR`
  *                        runs save_lock_resume; a refusal is ESTALE (logged
  *                        with core's reason), nothing saved is ENODATA.
+ *   user.hangar.io       read-only, what this mount's open of the guest's
+ *                        container wrote (container_io_stats, since the
+ *                        open): "writes=N; write_bytes=N; data_bytes=N;
+ *                        meta_bytes=N; syncs=N; commits=N; flushes=N".
+ *                        Not in listxattr: a measurement, not state, so
+ *                        `cp -a` / `rsync -X` do not copy it; reading it
+ *                        opens the container if it was not open (and so
+ *                        counts that open's commit).
  *
  * No other extended attributes are stored: getxattr, setxattr and
  * removexattr of any name outside user.hangar.* are ENOTSUP (cp -a then
@@ -46,6 +54,7 @@
 #define XATTR_SAVED  "user.hangar.saved"
 #define XATTR_RESUME "user.hangar.resume"
 #define XATTR_HOLDER "user.hangar.holder"
+#define XATTR_IO     "user.hangar.io"
 #define XATTR_PREFIX "user.hangar."
 
 static void format_utc(const struct timespec *ts, char *out, size_t out_len)
@@ -99,6 +108,28 @@ static int format_saved(const struct save_status *st, bool has_config,
 	return 0;
 }
 
+/* The value of user.hangar.io on request `r`'s guest node. */
+static int guest_io_stats(struct hfs_req *r, char *out, size_t out_len)
+{
+	struct container_io_stats io;
+	int err;
+
+	err = hfs_req_need(r, HFS_REQ_CONTAINER);
+	if (err)
+		return err;
+	container_io_stats(r->c, &io);
+	snprintf(out, out_len,
+		 "writes=%llu; write_bytes=%llu; data_bytes=%llu; "
+		 "meta_bytes=%llu; syncs=%llu; commits=%llu; flushes=%llu",
+		 (unsigned long long)io.writes,
+		 (unsigned long long)io.write_bytes,
+		 (unsigned long long)io.data_bytes,
+		 (unsigned long long)io.meta_bytes,
+		 (unsigned long long)io.syncs, (unsigned long long)io.commits,
+		 (unsigned long long)io.flushes);
+	return 0;
+}
+
 /* Compute the value of `name` on request `r`'s guest node into out
  * (NUL-ended). */
 static int guest_xattr(struct hfs_req *r, const char *name, char *out,
@@ -109,6 +140,8 @@ static int guest_xattr(struct hfs_req *r, const char *name, char *out,
 	bool incomplete;
 	int err;
 
+	if (strcmp(name, XATTR_IO) == 0)
+		return guest_io_stats(r, out, out_len);
 	if (strcmp(name, XATTR_STATE) != 0 && strcmp(name, XATTR_SAVED) != 0)
 		return -ENODATA;
 	st = malloc(sizeof(*st));

@@ -2,15 +2,21 @@
 """report.py OUTDIR -- turn contrib/bench/run's results.tsv into markdown.
 
 Medians with [min-max] over the interleaved repetitions, CPU steal % (median
-over the cell's repetitions, and the max), and the ratios the targets are set on."""
+over the cell's repetitions, and the max), and the ratios the targets are set on.
+With gnuplot on PATH (Debian: gnuplot-nox) it also draws every backend's
+ratio to fuse-passthrough per job as OUTDIR/ratios.png (ratios.dat and
+ratios.gp beside it)."""
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 from collections import defaultdict
 
 out = sys.argv[1]
 rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(out, "results.tsv")) if l.strip()]
-BACK = ["raw-host", "fuse-passthrough", "qsd-raw", "qsd-qcow2", "hangar", "hangar-z", "hangar-enc"]
+BACK = ["raw-host", "fuse-passthrough", "qsd-raw", "qsd-qcow2", "qsd-qcow2-luks", "hangar", "hangar-z",
+        "hangar-enc"]
 JOBS = [("randwrite", "4k randwrite QD16", "IOPS"),
         ("randread", "4k randread QD16", "IOPS"),
         ("seqwrite", "1M seq write QD16", "MB/s"),
@@ -87,9 +93,13 @@ if fio:
               f" | {ratio(m.get('hangar'), m.get('qsd-qcow2'))} | {ratio(m.get('hangar-z'), m.get('fuse-passthrough'))}"
               f" | {ratio(m.get('hangar-z'), m.get('qsd-qcow2'))} |")
     if any(k[1] == "hangar-enc" for k in fio):
-        print("\nEncryption at rest, hangar-enc/hangar in the same run (medians; target: 1M sequential > 0.7): " + ", ".join(
+        print("\nEncryption at rest, hangar-enc/hangar in the same run (medians; targets: >= 0.6 on 4k random write, >= 0.8 on 4k random read): " + ", ".join(
             f"{name} {ratio(med(fio[job, 'hangar-enc']), med(fio[job, 'hangar']))}"
             for job, name, unit in JOBS if fio.get((job, "hangar-enc"))))
+    if any(k[1] == "qsd-qcow2-luks" for k in fio):
+        print("\nhangar-enc/qsd-qcow2-luks in the same run (medians; target: >= 1.0 on every job): " + ", ".join(
+            f"{name} {ratio(med(fio[job, 'hangar-enc']), med(fio[job, 'qsd-qcow2-luks']))}"
+            for job, name, unit in JOBS if fio.get((job, "qsd-qcow2-luks"))))
     if any(k[0] == "randwrite_nj4" for k in fio):
         print("\nScaling, 4k randwrite numjobs=4 / numjobs=1 (medians): " + ", ".join(
             f"{b} {ratio(med(fio['randwrite_nj4', b]), med(fio['randwrite', b]))}" for b in backs))
@@ -114,6 +124,66 @@ if fio:
             for i, p in ((0, "p50"), (1, "p99")):
                 print(f"| {what} {p} | " + " | ".join(
                     fmt(med([x[i] for x in rlat[job, b]])) for b in backs) + " |")
+
+io = defaultdict(list)  # (job, backend) -> [(fio fsyncs, writes, wbytes, data, meta, syncs, commits, flushes)]
+for r in rows:
+    if r[0] == "io":
+        io[r[1], r[2]].append(tuple(num(x) for x in r[4:12]))
+if io:
+    print("\nWhat a flush costs hangar (user.hangar.io deltas over each job, ramp included; a flush is a guest fsync "
+          "or a committer tick; median over repetitions):\n")
+    print("| job | backend | flushes | fio fsyncs (no ramp) | meta bytes / flush | fdatasyncs / flush | commits / flush | data bytes / flush |")
+    print("|---" * 8 + "|")
+    for job, name, unit in JOBS:
+        for b in BACK:
+            v = io.get((job, b))
+            if not v:
+                continue
+            per = lambda i: med([x[i] / x[7] for x in v if x[i] is not None and x[7]])
+            print(f"| {name} | {b} | {fmt(med([x[7] for x in v]))} | {fmt(med([x[0] for x in v]))}"
+                  f" | {fmt(per(4))} | {fmt(per(5))} | {fmt(per(6))} | {fmt(per(3))} |")
+
+if fio and "fuse-passthrough" in backs:
+    others = [b for b in backs if b != "fuse-passthrough"]
+    jobs = [(job, name) for job, name, unit in JOBS if any(k[0] == job for k in fio)]
+    pt = {job: med(fio[job, "fuse-passthrough"]) for job, name in jobs}
+    rt = {(job, b): (med(fio[job, b]) / pt[job] if med(fio[job, b]) and pt[job] else None)
+          for job, name in jobs for b in others}
+    print("\nEvery backend / fuse-passthrough (medians; the chart ratios.png draws this table):\n")
+    print("| job | " + " | ".join(others) + " |")
+    print("|---" * (len(others) + 1) + "|")
+    for job, name in jobs:
+        print(f"| {name} | " + " | ".join(f"{rt[job, b]:.2f}" if rt[job, b] else "–" for b in others) + " |")
+    if shutil.which("gnuplot"):
+        with open(os.path.join(out, "ratios.dat"), "w") as f:
+            f.write("job\t" + "\t".join(others) + "\n")
+            for job, name in jobs:
+                f.write(f'"{name}"\t' + "\t".join(f"{rt[job, b]:.4f}" if rt[job, b] else "NaN" for b in others) + "\n")
+        gp = os.path.join(out, "ratios.gp")
+        with open(gp, "w") as f:
+            f.write(f"""set terminal pngcairo size 1400,640 noenhanced font ",10"
+set output "{os.path.join(out, 'ratios.png')}"
+set title "Ratio to fuse-passthrough per fio job (median over repetitions; log scale; 1 = the FUSE ceiling)"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y 2
+set yrange [0.005:8]
+set ytics (0.005, 0.01, 0.03, 0.1, 0.25, 0.5, 1, 2, 4, 8)
+set grid ytics
+set key outside right top vertical
+set xtics rotate by -20 left
+set datafile missing "NaN"
+set datafile separator "\\t"
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 lc rgb "black"
+plot for [i=2:{len(others) + 1}] "{os.path.join(out, 'ratios.dat')}" using i:xtic(1) title columnheader(i)
+""")
+        r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+        if r.returncode == 0:
+            print("\n![every backend's ratio to fuse-passthrough](ratios.png)")
+        else:
+            print(f"\n(gnuplot failed: {r.stderr.strip()[:300]})")
 
 cp = defaultdict(list)
 cpst = defaultdict(list)

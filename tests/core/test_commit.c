@@ -20,6 +20,11 @@
  *      read exactly what it committed.
  *   6. a reopen on a full filesystem keeps a metadata reserve (the
  *      clusters an earlier open fallocated), so a punch still commits.
+ *   7. one flush, one commit: at most two fdatasyncs per flush.
+ *   8. the I/O counters (container_io_stats): a 4 KiB write + commit is
+ *      one data cluster, one map leaf, one table block and one superblock;
+ *      N flushes are N superblocks; every counter equals what the recorded
+ *      writes hold.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -529,17 +534,11 @@ static void test_older_slot_after_reopen(void)
 
 /* ---- 7. one flush, one commit ---------------------------------------------- */
 
-static int syncs;
-static void count_sync(void *arg)
-{
-	(void)arg;
-	syncs++;
-}
-
 /* A flush after punches (which free raw data, held one commit) or after
  * overwrites is one commit: at most two fdatasyncs (the tree and data, the
  * superblock), never a second commit; the space comes back at the next
- * commit, or at the superblock-only commit an idle container makes. */
+ * commit, or at the superblock-only commit an idle container makes.
+ * Counted by the I/O layer (container_io_stats). */
 static void test_one_commit_per_flush(void)
 {
 	enum { N = 16 };
@@ -548,14 +547,14 @@ static void test_one_commit_per_flush(void)
 	uint8_t buf[N * CS];
 	uint64_t id;
 	struct container_info info;
+	struct container_io_stats a, b;
 
 	fill(buf, sizeof(buf), 9);
 	CHECK_OK(container_create(&m->io, &plain4k, &c));
 	CHECK_OK(object_create(c, "disk.raw", OBJ, 0, 0, &id));
 	CHECK_OK(object_write(c, id, buf, sizeof(buf), 0));
 	CHECK_OK(container_commit(c));
-	m->sync_hook = count_sync;
-	syncs = 0;
+	container_io_stats(c, &a);
 	for (int i = 0; i < 10; i++) {
 		/* a punch frees raw data; a write fills it again */
 		CHECK_OK(object_punch(c, id, (uint64_t)(i % N) * CS, CS));
@@ -563,22 +562,133 @@ static void test_one_commit_per_flush(void)
 		CHECK_OK(object_write(c, id, buf, CS, (uint64_t)(i % N) * CS));
 		CHECK_OK(container_commit(c));
 	}
-	printf("one commit per flush: 20 flushes, %d fdatasyncs\n", syncs);
-	CHECK(syncs <= 40);
+	container_io_stats(c, &b);
+	printf("one commit per flush: %llu flushes, %llu commits, %llu "
+	       "fdatasyncs\n",
+	       (unsigned long long)(b.flushes - a.flushes),
+	       (unsigned long long)(b.commits - a.commits),
+	       (unsigned long long)(b.syncs - a.syncs));
+	CHECK_EQ(b.flushes - a.flushes, 20);
+	CHECK(b.commits - a.commits <= 20);
+	CHECK(b.syncs - a.syncs <= 40);
 	/* idle: the last punch's cluster is retired by one superblock */
 	container_info(c, &info);
 	const uint64_t g = info.generation;
-	syncs = 0;
+	a = b;
 	CHECK_OK(container_commit(c));
 	CHECK_OK(container_commit(c));
 	container_info(c, &info);
+	container_io_stats(c, &b);
 	CHECK(info.generation <= g + 1);
-	CHECK(syncs <= 1);
-	m->sync_hook = NULL;
+	CHECK(b.commits - a.commits <= 1);
+	CHECK(b.syncs - a.syncs <= 1);
 	CHECK_OK(container_close(c));
 	struct check_report r;
 	CHECK_OK(check_container(&m->io, &r));
 	CHECK_EQ(r.errors, 0);
+	memio_free(m);
+}
+
+/* ---- 8. I/O counters: what a commit writes ------------------------------- */
+
+/* Bytes of the recorded writes that are metadata by what they hold: a
+ * superblock slot (512 bytes at 0 or 4096) or a whole cluster starting with
+ * a map node's or table block's magic (a plain container: nothing sealed). */
+static void classify_writes(const struct memio *m, uint64_t *out_meta,
+			    uint64_t *out_all, uint64_t *out_sbs,
+			    uint64_t *out_syncs)
+{
+	*out_meta = *out_all = *out_sbs = *out_syncs = 0;
+	for (size_t i = 0; i < m->log_num; i++) {
+		const struct memio_op *op = &m->log[i];
+		if (op->kind == MEMIO_OP_SYNC)
+			(*out_syncs)++;
+		if (op->kind != MEMIO_OP_PWRITE)
+			continue;
+		*out_all += op->len;
+		if (op->len == FORMAT_SECTOR_SIZE &&
+		    (op->offset == FORMAT_SUPERBLOCK_A_OFFSET ||
+		     op->offset == FORMAT_SUPERBLOCK_B_OFFSET)) {
+			*out_meta += op->len;
+			(*out_sbs)++;
+		} else if (op->len == CS &&
+			   (le32_get(op->data) == BLOCK_MAGIC_MAP_NODE ||
+			    le32_get(op->data) == BLOCK_MAGIC_TABLE)) {
+			*out_meta += op->len;
+		}
+	}
+}
+
+/* The counters of container_io_stats against the format and against the
+ * recorded writes: one 4 KiB write + commit on a fresh container writes one
+ * data cluster, one map leaf, one table block and one superblock with two
+ * fdatasyncs; N flushes of a rewrite are N superblocks; every figure equals
+ * what the recording classifies. */
+static void test_io_stats(void)
+{
+	enum { N = 8 };
+	struct memio *m = memio_new();
+	struct container *c;
+	struct container_io_stats a, b;
+	uint8_t buf[CS];
+	uint64_t id, meta, all, sbs, nsync;
+
+	fill(buf, sizeof(buf), 11);
+	CHECK_OK(container_create(&m->io, &plain4k, &c));
+	CHECK_OK(object_create(c, "disk.raw", OBJ, 0, 0, &id));
+	CHECK_OK(container_commit(c));
+	container_io_stats(c, &a);
+	m->recording = true;
+	CHECK_OK(object_write(c, id, buf, CS, 0));
+	CHECK_OK(container_commit(c));
+	container_io_stats(c, &b);
+	classify_writes(m, &meta, &all, &sbs, &nsync);
+	printf("io stats, one 4 KiB write + commit: %llu data, %llu meta "
+	       "bytes, %llu syncs, %llu commits\n",
+	       (unsigned long long)(b.data_bytes - a.data_bytes),
+	       (unsigned long long)(b.meta_bytes - a.meta_bytes),
+	       (unsigned long long)(b.syncs - a.syncs),
+	       (unsigned long long)(b.commits - a.commits));
+	/* the format: a one-level map (the leaf is the root), a one-block
+	 * table, a superblock; tree and superblock each synced once */
+	CHECK_EQ(b.data_bytes - a.data_bytes, CS);
+	CHECK_EQ(b.meta_bytes - a.meta_bytes, 2 * CS + FORMAT_SECTOR_SIZE);
+	CHECK_EQ(b.write_bytes - a.write_bytes, 3 * CS + FORMAT_SECTOR_SIZE);
+	CHECK_EQ(b.writes - a.writes, 4);
+	CHECK_EQ(b.syncs - a.syncs, 2);
+	CHECK_EQ(b.commits - a.commits, 1);
+	CHECK_EQ(b.flushes - a.flushes, 1);
+	CHECK_EQ(b.meta_bytes - a.meta_bytes, meta);
+	CHECK_EQ(b.write_bytes - a.write_bytes, all);
+	CHECK_EQ(b.syncs - a.syncs, nsync);
+
+	/* N rewrites, each flushed: N commits, N superblocks, and the
+	 * counters agree with the recording whatever the map did */
+	memio_log_clear(m);
+	a = b;
+	for (int i = 0; i < N; i++) {
+		buf[0] = (uint8_t)i;
+		CHECK_OK(object_write(c, id, buf, CS, 0));
+		CHECK_OK(container_commit(c));
+	}
+	container_io_stats(c, &b);
+	classify_writes(m, &meta, &all, &sbs, &nsync);
+	printf("io stats, %d rewrites + flushes: %llu meta bytes (%llu a "
+	       "flush), %llu syncs, %llu commits\n",
+	       N, (unsigned long long)(b.meta_bytes - a.meta_bytes),
+	       (unsigned long long)((b.meta_bytes - a.meta_bytes) / N),
+	       (unsigned long long)(b.syncs - a.syncs),
+	       (unsigned long long)(b.commits - a.commits));
+	CHECK_EQ(b.commits - a.commits, N);
+	CHECK_EQ(sbs, N);
+	CHECK_EQ(b.flushes - a.flushes, N);
+	CHECK_EQ(b.meta_bytes - a.meta_bytes, meta);
+	CHECK_EQ(b.write_bytes - a.write_bytes, all);
+	CHECK_EQ(b.syncs - a.syncs, nsync);
+	CHECK(b.syncs - a.syncs <= 2 * N);
+	m->recording = false;
+	memio_log_clear(m);
+	CHECK_OK(container_close(c));
 	memio_free(m);
 }
 
@@ -621,7 +731,7 @@ static void test_reserve_after_reopen(void)
 }
 
 /* `test_commit [NAME]` runs one case (gen, close, group, slot, older,
- * reserve). */
+ * reserve, flush, iostats). */
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -635,6 +745,7 @@ int main(int argc, char **argv)
 		{"older", test_older_slot_after_reopen},
 		{"reserve", test_reserve_after_reopen},
 		{"flush", test_one_commit_per_flush},
+		{"iostats", test_io_stats},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (argc < 2 || strcmp(argv[1], cases[i].name) == 0)

@@ -148,6 +148,34 @@ int container_commit(struct container *c);
 /* container_info - a snapshot of the container's counters. */
 void container_info(struct container *c, struct container_info *out_info);
 
+/*
+ * What this open of the container wrote to its file, counted since the open
+ * (the figures restart when the store closes and reopens the guest):
+ *   writes, write_bytes  every pwrite (calls, bytes), whatever it carried
+ *   meta_bytes           of those, the metadata the commits wrote: map
+ *                        nodes, object-table blocks (snapshot chains
+ *                        included), one cluster each, and 512 bytes per
+ *                        superblock (core/FORMAT.md sections 3 and 5)
+ *   data_bytes           write_bytes - meta_bytes: data clusters,
+ *                        compressed extents, the header at creation
+ *   syncs                fdatasync calls
+ *   commits              superblocks written: one per generation,
+ *                        superblock-only commits (nonce reservation,
+ *                        retiring held clusters) included
+ *   flushes              container_commit calls (a guest's fsync, the
+ *                        committer's tick, a close), grouped or not
+ * Each counter is exact on its own; read while writes run, the set is not
+ * one snapshot (meta_bytes may briefly lead write_bytes: data_bytes is
+ * clamped at 0).
+ */
+struct container_io_stats {
+	uint64_t writes, write_bytes, data_bytes, meta_bytes;
+	uint64_t syncs, commits, flushes;
+};
+
+/* container_io_stats - the counters above; takes no lock. */
+void container_io_stats(struct container *c, struct container_io_stats *out);
+
 /* ---- the guest as a directory --------------------------------------------- */
 
 struct object_attr;
