@@ -66,7 +66,7 @@ struct io_ops {
 struct io_counters {
 	_Atomic uint64_t writes;      /* io_pwrite calls */
 	_Atomic uint64_t write_bytes; /* bytes they were asked to write */
-	_Atomic uint64_t syncs;	      /* io_fdatasync calls */
+	_Atomic uint64_t syncs;	      /* io_fdatasync(_not_last) calls */
 };
 
 struct io {
@@ -97,6 +97,7 @@ static inline int io_fdatasync(struct io *io)
 
 static inline int io_fdatasync_not_last(struct io *io)
 {
+	atomic_fetch_add_explicit(&io->counters.syncs, 1, memory_order_relaxed);
 	return io->ops->fdatasync_not_last ? io->ops->fdatasync_not_last(io)
 					   : io->ops->fdatasync(io);
 }
