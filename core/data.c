@@ -1357,7 +1357,7 @@ static int compact_one(struct container *c, struct object *o, uint64_t vc,
 		       uint8_t *data, uint8_t *tmp)
 {
 	struct map_entry e;
-	enum squeezed kind;
+	enum squeezed kind = SQUEEZED_RAW;
 	size_t len = 0;
 	int ret;
 
