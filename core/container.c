@@ -701,6 +701,50 @@ int container_commit_locked(struct container *c)
 	return ret;
 }
 
+/* Must container_sync_data commit?  Anything but data rewritten in place
+ * and the times and generations that come with it (read lock held): a
+ * changed map or table, a pending compressed cluster, clusters held for
+ * retirement, or a saved image whose save lock the commit maintains
+ * (adoptions and pins: savelock.h) -- all of it as container_commit. */
+static bool sync_needs_commit(struct container *c)
+{
+	if (c->txn_dirty || c->alloc.held_num > 0)
+		return true;
+	for (size_t i = 0; i < c->object_num; i++) {
+		const struct object *o = c->objects[i];
+		if (o->dirty || o->pend_valid ||
+		    (o->seal && o->seal->state == SAVE_STATE_SAVED))
+			return true;
+	}
+	return false;
+}
+
+int container_sync_data(struct container *c)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&c->lock);
+	ret = c->read_only ? 0 : c->poisoned;
+	const bool commit = !ret && !c->read_only && sync_needs_commit(c);
+	if (!ret && !commit && !c->read_only) {
+		atomic_fetch_add_explicit(&c->stat_flushes, 1,
+					  memory_order_relaxed);
+		if (atomic_exchange(&c->data_dirty, false))
+			ret = io_fdatasync(c->io);
+	}
+	pthread_rwlock_unlock(&c->lock);
+	if (commit)
+		return container_commit(c);
+	if (ret && !c->read_only) {
+		/* as a commit's failed sync: the data may be gone, and a
+		 * later sync could report success for it */
+		container_wrlock(c);
+		ret = container_poison(c, ret);
+		pthread_rwlock_unlock(&c->lock);
+	}
+	return ret;
+}
+
 int container_commit(struct container *c)
 {
 	int ret = 0;

@@ -452,9 +452,15 @@ void hfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int err;
 
 	(void)ino;
-	(void)datasync; /* a commit makes data and metadata durable at once */
-	/* a snapshot is durable since the commit that took it */
-	err = h->view ? 0 : container_commit(h->c);
+	/* a snapshot is durable since the commit that took it; fdatasync
+	 * after overwrites in place is one sync, no commit
+	 * (container_sync_data); everything else is a commit */
+	if (h->view)
+		err = 0;
+	else if (datasync)
+		err = container_sync_data(h->c);
+	else
+		err = container_commit(h->c);
 	if (err)
 		handle_log_error(h, "fsync", 0, err);
 	hfs_req_end_status(&r, err);

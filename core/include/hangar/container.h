@@ -145,6 +145,17 @@ struct container_info {
  */
 int container_commit(struct container *c);
 
+/*
+ * container_sync_data - fdatasync(2) for the container: make every
+ * completed write's DATA durable.  When nothing but data rewritten in place
+ * changed since the last commit (the running guest's overwrites: no
+ * allocation, no size change, no saved image), that is one fdatasync of
+ * the file and no commit: the times and generations that came with the
+ * writes reach the disk at the next commit, as fdatasync allows.
+ * Otherwise it is container_commit.  A failed sync poisons the container.
+ */
+int container_sync_data(struct container *c);
+
 /* container_info - a snapshot of the container's counters. */
 void container_info(struct container *c, struct container_info *out_info);
 
