@@ -27,6 +27,10 @@
  *                           as SOP_NAME; add "sealed", "compressed")
  *   HANGAR_CRASH_SEQ_ONLY=1 skip the random workloads
  *   HANGAR_CRASH_SEQ_TRACE=1  one line per systematic sequence
+ *   HANGAR_CRASH_SNAP_ONLY=1, HANGAR_CRASH_SNAP_BUDGET=S, ..._SNAP_SEQ3=N
+ *                           the snapshot family (crash_seq.c)
+ *   HANGAR_CRASH_DAEMON_ONLY=1, HANGAR_CRASH_DAEMON_BUDGET=S (default 30)
+ *                           the daemon and clone families (crash_daemon.c)
  *   HANGAR_SANITIZED=1      smaller default budget under ASan/UBSan
  *   HANGAR_CRASH_NO_REPLAY=1  check the oracle op by op, no crash states
  *   HANGAR_CRASH_TEETH_VERBOSE=1  print what the teeth runs catch
