@@ -351,11 +351,11 @@ static void setup_run(struct run *r, uint64_t seed, unsigned widx)
 	r->snapshots = widx % 8 == 0 || widx % 8 == 3 || widx % 8 == 4 ||
 		       widx % 8 == 6;
 	/* half of those also act as a daemon does (handles open around a
-	 * snapshot, views held: crash_daemon.c); one in eight workloads
-	 * keeps up to MAX_MSNAP snapshots (4 and 12 mod 16: one of them a
-	 * daemon's, every fifth encrypted) */
+	 * snapshot, views held: crash_daemon.c); one in sixteen, a daemon
+	 * workload, keeps up to MAX_MSNAP snapshots (each crash state reads
+	 * every one back: the budget allows no more) */
 	r->daemon = r->snapshots && (widx / 8) % 2 == 0;
-	if (widx % 8 == 4)
+	if (widx % 16 == 4)
 		r->max_snaps = MAX_MSNAP;
 }
 
@@ -376,7 +376,7 @@ int random_nops(uint64_t seed, unsigned w, bool long_mode, bool sanitized)
 	if (w % LONG_RANDOM_EVERY == LONG_RANDOM_EVERY - 1)
 		return 200;
 	if (probe.max_snaps > MSNAP_USUAL) /* long enough to reach 12 */
-		return 24 + (int)rnd(&probe, 16);
+		return 20 + (int)rnd(&probe, 12);
 	return 6 + (int)rnd(&probe, 22);
 }
 
