@@ -384,8 +384,8 @@ struct daemon_stats {
 	uint64_t run, states, clone_run, clone_states;
 	bool out_of_time;
 };
-void run_daemon_family(uint64_t seed, double deadline, struct stats *st,
-		       struct daemon_stats *ds);
+void run_daemon_family(uint64_t seed, unsigned share, double deadline,
+		       struct stats *st, struct daemon_stats *ds);
 void run_clone_family(uint64_t seed, unsigned n, double deadline,
 		      struct stats *st, struct daemon_stats *ds);
 /*

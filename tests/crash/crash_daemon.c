@@ -452,11 +452,15 @@ static void daemon_script(uint64_t seed, unsigned widx, unsigned key,
 	run_free(&r);
 }
 
-void run_daemon_family(uint64_t seed, double deadline, struct stats *st,
-		       struct daemon_stats *ds)
+/* `share`: run one combination in that many (seeded, so each run takes
+ * another share; 1 = all). */
+void run_daemon_family(uint64_t seed, unsigned share, double deadline,
+		       struct stats *st, struct daemon_stats *ds)
 {
 	const unsigned n = 2 * 2 * 2 * END_NUM;
 	for (unsigned key = 0; key < n; key++) {
+		if (share > 1 && mix64(seed ^ 0xFA11ull ^ key) % share)
+			continue;
 		if (now_s() > deadline) {
 			ds->out_of_time = true;
 			break;
