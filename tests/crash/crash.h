@@ -22,6 +22,12 @@
  *                    operations with a flush at each position, and the
  *                    snapshot family (sequences with a snapshot create,
  *                    delete or rollback, on a base holding a snapshot);
+ *   crash_daemon.c   what a daemon does around snapshots: a file open for
+ *                    writing with unflushed writes when one is taken
+ *                    (do_daemon_burst), snapshot views held open across
+ *                    operations, up to 12 snapshots alive, and clones
+ *                    (one container's files copied into another); the
+ *                    scripted daemon family and the clone family;
  *   crash_replay.c   the crash images built from a run's log and replayed
  *                    (crash_workload): every crash state reopened, checked
  *                    and compared with the model it must show.
@@ -107,6 +113,15 @@ enum cover {
 	COV_ROLLED_BACK,	/* rollbacks */
 	COV_ROLLBACK_SET_ASIDE, /* rollbacks to a snapshot that caught
 				 * memory.save being written (set aside) */
+	COV_SNAP_WRITER,	/* snapshots taken while a file was open for
+				 * writing with writes not flushed */
+	COV_ROLLBACK_BUSY,	/* rollbacks refused -EBUSY (a file open) */
+	COV_RELEASE_SETTLED,	/* last write closes that committed (a file
+				 * that may become an image) */
+	COV_VIEW_CHECKS,	/* held views read back after an operation */
+	COV_VIEW_BUSY,		/* deletes refused -EBUSY (a view held) */
+	COV_SNAP_MAX,		/* most snapshots alive at once */
+	COV_CLONED,		/* files cloned into another container */
 	COV_NUM
 };
 
@@ -153,6 +168,8 @@ struct mobj {
 			   * not written since: core leaves changed_at 0) */
 	char name[64];
 	uint64_t cid; /* core object id */
+	int writers;  /* open write handles (object_open for_write): a
+		       * SAVED seal does not adopt a file being written */
 	uint8_t *data;
 	size_t size, cap;
 	struct mseal *seal; /* NULL unless sealed once */
@@ -160,9 +177,14 @@ struct mobj {
 
 #define MAX_SPENT FORMAT_MAX_SPENT
 /* snapshots a workload keeps at once (core allows 256; a few cover the
- * sharing, and each one is read back in every crash state) */
-#define MAX_MSNAP  4
-#define MSNAP_NAME 16
+ * sharing, and each one is read back in every crash state): most
+ * workloads keep up to MSNAP_USUAL, the many-snapshot ones up to
+ * MAX_MSNAP, created and deleted out of order */
+#define MAX_MSNAP   12
+#define MSNAP_USUAL 4
+#define MSNAP_NAME  16
+/* snapshot views a workload holds open at once */
+#define MAX_VIEWS 4
 
 struct msnap;
 
@@ -222,6 +244,9 @@ int model_recover(struct model *m);
 bool model_equal(const struct model *a, const struct model *b);
 int model_snap_find(const struct model *m, const char *name);
 bool model_snap_perturb(struct model *m);
+struct msnap *msnap_ref(struct msnap *s);
+void msnap_unref(struct msnap *s);
+bool model_view_perturb(struct msnap **s);
 void model_snap_delete(struct model *m, int k);
 int model_rollback(struct model *m, int k);
 uint64_t container_generation(struct container *c);
@@ -240,6 +265,13 @@ struct snap { /* a committed state and where its commit became durable */
 	long sync_idx; /* log index of the fdatasync that completed it */
 	long sb_idx;   /* log index of its superblock pwrite, -1 if none */
 	size_t mut_seq;
+};
+
+/* a snapshot view held open (container_snapshot_open) and the frozen
+ * model it must keep reading */
+struct hview {
+	struct container *v;
+	struct msnap *s;
 };
 
 struct run {
@@ -267,6 +299,11 @@ struct run {
 	bool snapshots; /* the workload takes, deletes and rolls back to
 			 * snapshots */
 	int snap_ops;	/* snapshot operations it made */
+	int max_snaps;	/* snapshots it keeps at once (<= MAX_MSNAP) */
+	bool daemon;	/* it also writes through open handles around
+			 * snapshots and holds views (crash_daemon.c) */
+	int nviews;
+	struct hview views[MAX_VIEWS];
 	int nops;
 };
 
@@ -279,6 +316,7 @@ struct stats {
 	bool quiet;
 	bool perturb; /* oracle teeth: expect one byte the core never wrote */
 	bool perturb_snap; /* ... in a snapshot */
+	bool perturb_view; /* ... in a held view, after each operation */
 };
 
 /* fail_msg - count a failure in `st` and print it (at most MAX_REPORTS,
@@ -292,6 +330,20 @@ void push_snap(struct run *r, const struct model *m, long sync_idx,
 	       long sb_idx);
 void op_data_write_buf(struct run *r, struct stats *st, int i, uint64_t off,
 		       uint64_t len, const uint8_t *buf, const char *what);
+enum commit_kind {
+	CK_NONE,   /* the op must not commit */
+	CK_TRANS,  /* commits `trans` first (save transition), then data */
+	CK_FINAL,  /* commits the final model `expect` times */
+	CK_COMMIT, /* container_commit / close: 0 or 1 commit, or a data sync */
+};
+/* note_commits - find the commits the call that started at log[l0]
+ * performed and pair them with the model (crash_ops.c); check_ret - its
+ * return code against the oracle's.  Both mark divergence on
+ * disagreement. */
+bool note_commits(struct run *r, struct stats *st, const char *what, size_t l0,
+		  enum commit_kind kind, struct model *trans, int expect);
+bool check_ret(struct run *r, struct stats *st, const char *what, int got,
+	       int want);
 /* The operations: each do_* makes one public-API call, predicts its return
  * code and the commits it must make, and updates r->m; op_after then
  * compares the live container with it.  The random and the systematic
@@ -317,6 +369,25 @@ void do_snap_create(struct run *r, struct stats *st, const char *name,
 void do_snap_delete(struct run *r, struct stats *st, int k, const char *what);
 void do_rollback(struct run *r, struct stats *st, int k, const char *what);
 void op_after(struct run *r, struct stats *st, const char *what);
+/* crash_daemon.c: handles, views (each checks the oracle like the do_*
+ * above) */
+void do_open(struct run *r, struct stats *st, int i, const char *what);
+void do_release(struct run *r, struct stats *st, int i, const char *what);
+void do_view_open(struct run *r, struct stats *st, int k, const char *what);
+void do_view_close(struct run *r, struct stats *st, int j);
+void views_close_all(struct run *r);
+int views_of(const struct run *r, const char *name);
+bool views_check(struct run *r, struct stats *st, const char *what);
+void do_daemon_burst(struct run *r, struct stats *st, char *what, size_t wl);
+void daemon_op(struct run *r, struct stats *st, char *what, size_t wl);
+struct daemon_stats {
+	uint64_t run, states, clone_run, clone_states;
+	bool out_of_time;
+};
+void run_daemon_family(uint64_t seed, unsigned share, double deadline,
+		       struct stats *st, struct daemon_stats *ds);
+void run_clone_family(uint64_t seed, unsigned n, double deadline,
+		      struct stats *st, struct daemon_stats *ds);
 /*
  * A run's life: run_init (seeded from the seed and the workload's index;
  * the caller then sets shift, opts and max_size), run_start (create and
@@ -384,6 +455,10 @@ struct allow { /* what unsynced writes may have left in committed bytes */
  * left?  false with a sentence in `why`. */
 bool verify_live(struct container *c, const struct model *e,
 		 const struct allow *a, char *why, size_t wl);
+/* verify_view - does view `v` (of snapshot `name`) hold exactly the frozen
+ * model `sm`: its objects, generations and bytes? */
+bool verify_view(struct container *v, const struct model *sm, const char *name,
+		 char *why, size_t wl);
 bool sector_teeth(void);
 
 /* ---- the replay (crash_replay.c) ----------------------------------------- */

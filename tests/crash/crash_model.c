@@ -458,8 +458,9 @@ static void model_snap_take(struct model *m);
  * pins, a SAVED one adopts the files that arrived since: only files
  * created after the seal (adopt_from), never one that was already there
  * (an image renamed away and rewritten is an ordinary file again, but no
- * arrival).  The workloads hold no open handles, so no file is skipped
- * for a writer.  Then the snapshot the commit takes, if any. */
+ * arrival), and never one that is open for writing (mobj.writers: the
+ * daemon workloads hold such handles).  Then the snapshot the commit
+ * takes, if any. */
 void model_commit(struct model *m)
 {
 	m->gen++;
@@ -485,7 +486,9 @@ static void model_take_pins(struct model *m)
 		bool pinned = false;
 		for (int k = 0; k < s->npins && !pinned; k++)
 			pinned = s->pin[k] == f;
-		if (!pinned && (s->pins_pending || f >= s->adopt_from)) {
+		/* adoption: never of a file someone is still writing */
+		if (!pinned && (s->pins_pending ||
+				(f >= s->adopt_from && m->o[f].writers == 0))) {
 			seal_add_pin(s, f, m->o[f].gen, m->o[f].name,
 				     blob_new(m->o[f].data, m->o[f].size));
 			g_cover[COV_ADOPTED] += !s->pins_pending;
@@ -518,7 +521,42 @@ static void model_snap_take(struct model *m)
 	for (int k = 0; k < s->m.nsnap; k++)
 		msnap_put(s->m.snap[k]);
 	s->m.nsnap = 0;
+	for (int i = 0; i < s->m.n; i++)
+		s->m.o[i].writers = 0; /* a frozen table has no handles */
 	m->snap[m->nsnap++] = s;
+	if ((uint64_t)m->nsnap > g_cover[COV_SNAP_MAX])
+		g_cover[COV_SNAP_MAX] = (uint64_t)m->nsnap;
+}
+
+struct msnap *msnap_ref(struct msnap *s)
+{
+	s->refs++;
+	return s;
+}
+
+void msnap_unref(struct msnap *s)
+{
+	msnap_put(s);
+}
+
+/* Teeth: *s replaced by a copy expecting one byte the core never wrote
+ * (a held view's expectation).  false: nothing to change. */
+bool model_view_perturb(struct msnap **s)
+{
+	struct msnap *old = *s;
+	for (int i = 0; i < old->m.n; i++) {
+		if (!old->m.o[i].live || old->m.o[i].size == 0)
+			continue;
+		struct msnap *d = xmalloc(sizeof(*d));
+		d->refs = 1;
+		memcpy(d->name, old->name, sizeof(d->name));
+		model_copy(&d->m, &old->m);
+		d->m.o[i].data[d->m.o[i].size / 2] ^= 0x5a;
+		*s = d;
+		msnap_put(old);
+		return true;
+	}
+	return false;
 }
 
 /* Teeth: snapshot 0 expected with one byte the core never wrote (a copy:

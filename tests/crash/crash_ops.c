@@ -73,19 +73,13 @@ static void push_mut(struct run *r, int obj, uint64_t off, uint64_t len,
 /* ---- the workload runner --------------------------------------------------
  */
 
-enum commit_kind {
-	CK_NONE,   /* the op must not commit */
-	CK_TRANS,  /* commits `trans` first (save transition), then data */
-	CK_FINAL,  /* commits the final model `expect` times */
-	CK_COMMIT, /* container_commit / close: 0 or 1 commit, or a data sync */
-};
+/* enum commit_kind: crash.h */
 
 /* Find the commits op `what` performed in log[l0..] and pair them with the
  * model: each one is applied to it (model_commit: generations, pins) and
  * snapshotted.  Returns false (and marks divergence) on disagreement. */
-static bool note_commits(struct run *r, struct stats *st, const char *what,
-			 size_t l0, enum commit_kind kind, struct model *trans,
-			 int expect)
+bool note_commits(struct run *r, struct stats *st, const char *what, size_t l0,
+		  enum commit_kind kind, struct model *trans, int expect)
 {
 	const struct memio *mio = r->mio;
 	long sbs[8], syncs[8];
@@ -171,8 +165,8 @@ static bool note_commits(struct run *r, struct stats *st, const char *what,
 	return true;
 }
 
-static bool check_ret(struct run *r, struct stats *st, const char *what,
-		      int got, int want)
+bool check_ret(struct run *r, struct stats *st, const char *what, int got,
+	       int want)
 {
 	if (got == want)
 		return true;
@@ -429,12 +423,15 @@ void do_seal(struct run *r, struct stats *st)
 }
 
 /* Files a SAVED seal would adopt at the next commit (save_take_pins):
- * eligible, not pinned, created after the seal. */
-static int adoptable(const struct model *m, const struct mseal *s)
+ * eligible, not pinned, created after the seal -- and, unless
+ * `being_written`, not open for writing (a file being written waits). */
+static int adoptable(const struct model *m, const struct mseal *s,
+		     bool being_written)
 {
 	int n = 0;
 	for (int f = s->adopt_from; f < m->n; f++) {
-		if (!pin_eligible(m, f))
+		if (!pin_eligible(m, f) ||
+		    (!being_written && m->o[f].writers > 0))
 			continue;
 		bool pinned = false;
 		for (int k = 0; k < s->npins && !pinned; k++)
@@ -489,7 +486,7 @@ void do_resume(struct run *r, struct stats *st)
 	 * checks. */
 	const struct mseal *s = m->o[img].seal;
 	const int had_pins = s->npins;
-	const bool first_commits = adoptable(m, s) > 0 ||
+	const bool first_commits = adoptable(m, s, false) > 0 ||
 				   !model_equal(&r->snaps[r->nsnaps - 1].m, m);
 	struct model sim;
 	model_copy(&sim, m);
@@ -497,8 +494,8 @@ void do_resume(struct run *r, struct stats *st)
 		model_commit(&sim);
 	const struct mseal *ss = model_live_seal(&sim);
 	enum save_why why;
-	if (adoptable(&sim, ss) > 0)
-		want = -EBUSY; /* cannot happen here: no open writers */
+	if (adoptable(&sim, ss, true) > 0)
+		want = -EBUSY; /* a file that arrived is still being written */
 	else if (!pins_hold(&sim, ss, &why))
 		want = -ESTALE;
 	const bool resumes = want == 0;
@@ -603,28 +600,39 @@ void do_snap_create(struct run *r, struct stats *st, const char *name,
 	g_cover[COV_SNAP_CREATED] += ret == 0;
 }
 
+/* A snapshot with a view held open is not deleted: -EBUSY, no commit. */
 void do_snap_delete(struct run *r, struct stats *st, int k, const char *what)
 {
 	char name[MSNAP_NAME];
 	snprintf(name, sizeof(name), "%s", r->m.snap[k]->name);
-	model_snap_delete(&r->m, k);
+	const int want = views_of(r, name) ? -EBUSY : 0;
+	if (!want)
+		model_snap_delete(&r->m, k);
 	size_t l0 = r->mio->log_num;
 	int ret = container_snapshot_delete(r->c, name);
 	r->snap_ops++;
-	if (check_ret(r, st, what, ret, 0))
-		note_commits(r, st, what, l0, CK_FINAL, NULL, 1);
+	if (check_ret(r, st, what, ret, want))
+		note_commits(r, st, what, l0, CK_FINAL, NULL, want ? 0 : 1);
 	g_cover[COV_SNAP_DELETED] += ret == 0;
+	g_cover[COV_VIEW_BUSY] += ret == -EBUSY && want == -EBUSY;
 }
 
+/* While a file is open (a daemon's handle), rollback is refused -EBUSY
+ * and changes nothing. */
 void do_rollback(struct run *r, struct stats *st, int k, const char *what)
 {
 	char name[MSNAP_NAME];
 	snprintf(name, sizeof(name), "%s", r->m.snap[k]->name);
-	int commits = model_rollback(&r->m, k);
+	bool open = false;
+	for (int i = 0; i < r->m.n; i++)
+		open |= r->m.o[i].live && r->m.o[i].writers > 0;
+	int want = open ? -EBUSY : 0;
+	int commits = open ? 0 : model_rollback(&r->m, k);
 	size_t l0 = r->mio->log_num;
 	int ret = container_snapshot_rollback(r->c, name);
 	r->snap_ops++;
-	if (check_ret(r, st, what, ret, 0))
+	g_cover[COV_ROLLBACK_BUSY] += open && ret == -EBUSY;
+	if (check_ret(r, st, what, ret, want))
 		note_commits(r, st, what, l0, CK_FINAL, NULL, commits);
 	g_cover[COV_ROLLED_BACK] += ret == 0;
 	g_cover[COV_ROLLBACK_SET_ASIDE] += ret == 0 && commits > 1;
@@ -633,6 +641,7 @@ void do_rollback(struct run *r, struct stats *st, int k, const char *what)
 /* close and reopen (recovery at open is recorded too) */
 void do_reopen(struct run *r, struct stats *st)
 {
+	views_close_all(r); /* every view is closed before its container */
 	size_t l0 = r->mio->log_num;
 	int ret = container_close(r->c);
 	r->c = NULL;
@@ -702,6 +711,8 @@ void op_after(struct run *r, struct stats *st, const char *what)
 			r->diverged = true;
 		}
 	}
+	if (!r->diverged && r->c)
+		views_check(r, st, what);
 	if (r->verbose) {
 		const struct mseal *s = model_live_seal(m);
 		fprintf(stderr, "  op %d: %s -> log %zu, %s, %d pins\n",
@@ -716,6 +727,7 @@ void run_init(struct run *r, uint64_t seed, unsigned widx)
 	r->widx = widx;
 	r->rng = mix64(seed ^ mix64(widx + 1));
 	r->opts.master = g_enc ? g_master : NULL;
+	r->max_snaps = MSNAP_USUAL;
 }
 
 /* Forget the snapshots and mutations recorded so far. */
@@ -767,6 +779,7 @@ void run_replay(struct run *r, struct stats *st, bool broken)
 
 void run_free(struct run *r)
 {
+	views_close_all(r);
 	if (r->c)
 		container_close(r->c);
 	memio_free(r->mio);

@@ -122,9 +122,19 @@ static void op_one(struct run *r, struct stats *st)
 	/* Snapshot workloads (half of them): a snapshot taken, deleted or
 	 * rolled back to now and then, so that every other operation also
 	 * meets shared clusters, and rollback meets every save state. */
-	if (r->snapshots && rnd(r, 7) == 0) {
+	/* Daemon workloads: a burst of writes through an open handle around
+	 * a snapshot, or a view opened, closed or its snapshot's delete
+	 * tried (crash_daemon.c). */
+	if (r->daemon && rnd(r, 6) == 0) {
+		daemon_op(r, st, what, sizeof(what));
+		goto done;
+	}
+	/* many-snapshot workloads take them more often, and grow further */
+	const bool many = r->max_snaps > MSNAP_USUAL;
+	if (r->snapshots && rnd(r, many ? 3 : 7) == 0) {
 		unsigned how = (unsigned)rnd(r, 4);
-		if (m->nsnap == 0 || (m->nsnap < MAX_MSNAP && how < 2)) {
+		if (m->nsnap == 0 ||
+		    (m->nsnap < r->max_snaps && how < (many ? 3u : 2u))) {
 			char name[MSNAP_NAME];
 			if (m->nsnap && rnd(r, 8) == 0) /* -EEXIST */
 				snprintf(name, sizeof(name), "%s",
@@ -340,6 +350,15 @@ static void setup_run(struct run *r, uint64_t seed, unsigned widx)
 	 * and every one run again encrypted (0, 4: ENC_EVERY is 20) */
 	r->snapshots = widx % 8 == 0 || widx % 8 == 3 || widx % 8 == 4 ||
 		       widx % 8 == 6;
+	/* one in eight workloads (0 and 4 mod 16: 4 KiB clusters, one in
+	 * five of them encrypted) also acts as a daemon does (handles open
+	 * around a snapshot, views held: crash_daemon.c); one in 32 of them
+	 * keeps up to MAX_MSNAP snapshots.  Each crash state reads every
+	 * snapshot back, so these cost the most: the budget allows no more
+	 * (the scripted daemon family has 12 alive in half its workloads) */
+	r->daemon = widx % 16 == 0 || widx % 16 == 4;
+	if (widx % 32 == 4)
+		r->max_snaps = MAX_MSNAP;
 }
 
 /* The length of random workload `w` (the same for its plain and encrypted
@@ -358,6 +377,8 @@ int random_nops(uint64_t seed, unsigned w, bool long_mode, bool sanitized)
 		return 3 + (int)rnd(&probe, 10);
 	if (w % LONG_RANDOM_EVERY == LONG_RANDOM_EVERY - 1)
 		return 200;
+	if (probe.max_snaps > MSNAP_USUAL) /* long enough to reach 12 */
+		return 20 + (int)rnd(&probe, 12);
 	return 6 + (int)rnd(&probe, 22);
 }
 

@@ -289,7 +289,7 @@ static bool seq_op(struct run *r, struct stats *st, enum sop op, int k)
 		break;
 	}
 	case S_SNAP_CREATE: {
-		if (m->nsnap == MAX_MSNAP)
+		if (m->nsnap == r->max_snaps)
 			return false;
 		char name[MSNAP_NAME];
 		snprintf(name, sizeof(name), "s%d", k + 1);

@@ -247,6 +247,51 @@ static bool verify_save(struct container *c, const struct model *e, char *why,
 	return true;
 }
 
+/* View `v` of snapshot `name` against its frozen model `sm`: the same
+ * objects, each at its generation and with exactly its bytes. */
+bool verify_view(struct container *v, const struct model *sm, const char *name,
+		 char *why, size_t wl)
+{
+	struct object_name *names = NULL;
+	size_t nn = 0;
+	int live = 0;
+	bool sok = object_list(v, &names, &nn) == 0;
+	for (int i = 0; i < sm->n; i++)
+		live += sm->o[i].live;
+	if (!sok || nn != (size_t)live) {
+		snprintf(why, wl, "snapshot %s: %zu objects, oracle %d", name,
+			 nn, live);
+		sok = false;
+	}
+	for (size_t j = 0; sok && j < nn; j++) {
+		int i = model_find(sm, names[j].name);
+		struct object_attr at;
+		sok = false;
+		if (i < 0) {
+			snprintf(why, wl, "snapshot %s: %s not in oracle", name,
+				 names[j].name);
+		} else if (object_getattr(v, names[j].id, &at) != 0 ||
+			   at.generation != sm->o[i].gen) {
+			snprintf(why, wl,
+				 "snapshot %s: %s: generation %llu, oracle "
+				 "%llu",
+				 name, names[j].name,
+				 (unsigned long long)at.generation,
+				 (unsigned long long)sm->o[i].gen);
+		} else {
+			sok = reads_bytes(v, names[j].id, sm->o[i].data,
+					  sm->o[i].size);
+			if (!sok)
+				snprintf(why, wl,
+					 "snapshot %s: %s does not read back "
+					 "as it was when taken (%zu bytes)",
+					 name, names[j].name, sm->o[i].size);
+		}
+	}
+	free(names);
+	return sok;
+}
+
 /* Every snapshot of `c` against `e`'s: the same names in the same order
  * (oldest first), each at the generation that took it, and each read
  * through its view (container_snapshot_open) holding exactly the frozen
@@ -286,54 +331,14 @@ static bool verify_snapshots(struct container *c, const struct model *e,
 		}
 	}
 	for (size_t k = 0; k < num; k++) {
-		const struct model *sm = &e->snap[k]->m;
 		struct container *v = NULL;
-		struct object_name *names = NULL;
-		size_t nn = 0;
-		int live = 0;
 		if (container_snapshot_open(c, list[k].name, &v) != 0) {
 			snprintf(why, wl, "snapshot %s: open failed",
 				 list[k].name);
 			goto out;
 		}
-		bool sok = object_list(v, &names, &nn) == 0;
-		for (int i = 0; i < sm->n; i++)
-			live += sm->o[i].live;
-		if (!sok || nn != (size_t)live) {
-			snprintf(why, wl, "snapshot %s: %zu objects, oracle %d",
-				 list[k].name, nn, live);
-			sok = false;
-		}
-		for (size_t j = 0; sok && j < nn; j++) {
-			int i = model_find(sm, names[j].name);
-			struct object_attr at;
-			sok = false;
-			if (i < 0) {
-				snprintf(why, wl,
-					 "snapshot %s: %s not in oracle",
-					 list[k].name, names[j].name);
-			} else if (object_getattr(v, names[j].id, &at) != 0 ||
-				   at.generation != sm->o[i].gen) {
-				snprintf(why, wl,
-					 "snapshot %s: %s: generation %llu, "
-					 "oracle %llu",
-					 list[k].name, names[j].name,
-					 (unsigned long long)at.generation,
-					 (unsigned long long)sm->o[i].gen);
-			} else {
-				sok = reads_bytes(v, names[j].id, sm->o[i].data,
-						  sm->o[i].size);
-				if (!sok)
-					snprintf(
-						why, wl,
-						"snapshot %s: %s does not read "
-						"back as it was when taken "
-						"(%zu bytes)",
-						list[k].name, names[j].name,
-						sm->o[i].size);
-			}
-		}
-		free(names);
+		bool sok =
+			verify_view(v, &e->snap[k]->m, list[k].name, why, wl);
 		container_snapshot_close(c, v);
 		if (!sok)
 			goto out;

@@ -27,6 +27,10 @@
  *                           as SOP_NAME; add "sealed", "compressed")
  *   HANGAR_CRASH_SEQ_ONLY=1 skip the random workloads
  *   HANGAR_CRASH_SEQ_TRACE=1  one line per systematic sequence
+ *   HANGAR_CRASH_SNAP_ONLY=1, HANGAR_CRASH_SNAP_BUDGET=S, ..._SNAP_SEQ3=N
+ *                           the snapshot family (crash_seq.c)
+ *   HANGAR_CRASH_DAEMON_ONLY=1, HANGAR_CRASH_DAEMON_BUDGET=S (default 30)
+ *                           the daemon and clone families (crash_daemon.c)
  *   HANGAR_SANITIZED=1      smaller default budget under ASan/UBSan
  *   HANGAR_CRASH_NO_REPLAY=1  check the oracle op by op, no crash states
  *   HANGAR_CRASH_TEETH_VERBOSE=1  print what the teeth runs catch
@@ -178,6 +182,20 @@ int main(void)
 		(unsigned long long)snteeth.failures,
 		(unsigned long long)snteeth.states);
 
+	/* ... also when the byte is in a held view, checked after every
+	 * operation (proves the held views are read back) */
+	struct stats vteeth = {.quiet = teeth.quiet, .perturb_view = true};
+	for (unsigned w = 0; w < 64 && vteeth.failures == 0; w++)
+		if ((2000000 + w) % 16 == 0 || (2000000 + w) % 16 == 4 ||
+		    (2000000 + w) % 16 == 6)
+			one_workload(seed, 2000000 + w, 24, false, false,
+				     &vteeth);
+	fprintf(stderr,
+		"crash teeth: an oracle off by one byte in a held snapshot "
+		"view gave %llu failures in %llu states (must be > 0)\n",
+		(unsigned long long)vteeth.failures,
+		(unsigned long long)vteeth.states);
+
 	/* ... and both on encrypted containers */
 	struct stats eteeth = {.quiet = teeth.quiet};
 	struct stats eoteeth = {.quiet = teeth.quiet, .perturb = true};
@@ -207,7 +225,8 @@ int main(void)
 	g_snap_random_workloads = g_snap_random_states = 0;
 	unsigned w = 0;
 	bool out_of_time = false;
-	const bool snap_only = env_on("HANGAR_CRASH_SNAP_ONLY");
+	const bool daemon_only = env_on("HANGAR_CRASH_DAEMON_ONLY");
+	const bool snap_only = env_on("HANGAR_CRASH_SNAP_ONLY") || daemon_only;
 	const bool seq_only = env_on("HANGAR_CRASH_SEQ_ONLY") || snap_only;
 	while (!seq_only &&
 	       (st.states < want_states || st.workloads < want_workloads)) {
@@ -287,8 +306,9 @@ int main(void)
 	if (sb && sb[0])
 		snap_budget = strtod(sb, NULL);
 	const double t_snap0 = now_s();
-	run_systematic_snap(seed, snap3, long_mode, enc_every,
-			    t_snap0 + snap_budget, &sn, &sns);
+	if (!daemon_only)
+		run_systematic_snap(seed, snap3, long_mode, enc_every,
+				    t_snap0 + snap_budget, &sn, &sns);
 	const double dt_snap = now_s() - t_snap0;
 	fprintf(stderr,
 		"crash snapshots: systematic: %llu (sequence, flush position) "
@@ -312,9 +332,44 @@ int main(void)
 		(unsigned long long)g_cover[COV_SNAP_DELETED],
 		(unsigned long long)g_cover[COV_ROLLED_BACK],
 		(unsigned long long)g_cover[COV_ROLLBACK_SET_ASIDE]);
+	/* What a daemon does around snapshots (crash_daemon.c): the
+	 * scripted family (a file open with unflushed writes when a
+	 * snapshot is taken, views held, 12 snapshots; a seeded half of
+	 * its 24 combinations, long mode all) and clones (2; long mode
+	 * 64), within their own budget (HANGAR_CRASH_DAEMON_BUDGET,
+	 * default 30 s). */
+	struct stats dn = {0};
+	struct daemon_stats ds = {0};
+	double daemon_budget = long_mode ? 3600 : 30;
+	const char *db = getenv("HANGAR_CRASH_DAEMON_BUDGET");
+	if (db && db[0])
+		daemon_budget = strtod(db, NULL);
+	const double t_daemon0 = now_s();
+	run_daemon_family(seed, long_mode ? 1 : 2, t_daemon0 + daemon_budget,
+			  &dn, &ds);
+	run_clone_family(seed, long_mode ? 64 : 2, t_daemon0 + daemon_budget,
+			 &dn, &ds);
+	fprintf(stderr,
+		"crash daemon: scripted: %llu workloads, %llu states; clones: "
+		"%llu workloads, %llu states; %.1f s%s; all workloads: %llu "
+		"snapshots taken with a file open and writes not flushed, %llu "
+		"rollbacks refused busy, %llu last closes that committed, "
+		"%llu held-view read-backs, %llu deletes of a viewed snapshot "
+		"refused busy, up to %llu snapshots alive, %llu files cloned\n",
+		(unsigned long long)ds.run, (unsigned long long)ds.states,
+		(unsigned long long)ds.clone_run,
+		(unsigned long long)ds.clone_states, now_s() - t_daemon0,
+		ds.out_of_time ? " (budget reached: the rest skipped)" : "",
+		(unsigned long long)g_cover[COV_SNAP_WRITER],
+		(unsigned long long)g_cover[COV_ROLLBACK_BUSY],
+		(unsigned long long)g_cover[COV_RELEASE_SETTLED],
+		(unsigned long long)g_cover[COV_VIEW_CHECKS],
+		(unsigned long long)g_cover[COV_VIEW_BUSY],
+		(unsigned long long)g_cover[COV_SNAP_MAX],
+		(unsigned long long)g_cover[COV_CLONED]);
 	const double dt_all = now_s() - t0;
-	for (int f = 0; f < 2; f++) {
-		const struct stats *x = f ? &sn : &sq;
+	for (int f = 0; f < 3; f++) {
+		const struct stats *x = f == 2 ? &dn : f ? &sn : &sq;
 		st.states += x->states;
 		st.workloads += x->workloads;
 		st.failures += x->failures;
@@ -392,14 +447,17 @@ int main(void)
 	printf("crash: %llu states from %llu workloads (%llu random, %llu "
 	       "systematic: sequences of 1-3 ops x flush positions, %llu of "
 	       "length 1-2 + %llu of length 3%s; %llu snapshot sequences, "
-	       "%llu states), %llu states on encrypted "
+	       "%llu states; %llu daemon and clone workloads, %llu states), "
+	       "%llu states on encrypted "
 	       "containers (%llu random + %llu systematic workloads, one in "
 	       "%u run again encrypted), %llu failures, %.1f s\n",
 	       (unsigned long long)st.states, (unsigned long long)st.workloads,
-	       (unsigned long long)(st.workloads - sq.workloads - sn.workloads),
+	       (unsigned long long)(st.workloads - sq.workloads - sn.workloads -
+				    dn.workloads),
 	       (unsigned long long)sq.workloads, (unsigned long long)ss.run12,
 	       (unsigned long long)ss.run3, s3note,
 	       (unsigned long long)sn.workloads, (unsigned long long)sn.states,
+	       (unsigned long long)dn.workloads, (unsigned long long)dn.states,
 	       (unsigned long long)(enc_rand_states + ss.enc_states +
 				    sns.enc_states),
 	       (unsigned long long)enc_rand,
@@ -411,6 +469,7 @@ int main(void)
 	CHECK(oteeth.failures > 0);
 	CHECK(steeth.failures > 0);
 	CHECK(snteeth.failures > 0);
+	CHECK(vteeth.failures > 0);
 	CHECK(sector_ok);
 	if (enc_every) {
 		CHECK(eteeth.failures > 0);
