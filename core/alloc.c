@@ -399,6 +399,12 @@ void alloc_unref(struct alloc *a, uint64_t n)
 	 * make room defensively; on -ENOMEM the cluster simply stays
 	 * committed (a missed reuse, never a corruption) until reopen. */
 	(void)alloc_touch(a, n);
+	/* one of several references to RAW data goes: the committed state
+	 * may still hold the other, so no in-place write before the next
+	 * commit (CLUSTER_UNSHARED) */
+	if (a->refs[n] >= 2 && (a->bits[n] & CLUSTER_DATA) &&
+	    !(a->bits[n] & CLUSTER_PACKED))
+		a->bits[n] |= CLUSTER_UNSHARED;
 	if (--a->refs[n] == 0) {
 		a->used--;
 		alloc_index(a, n);
@@ -548,7 +554,7 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 	/* 2. this commit's changes */
 	for (size_t i = 0; i < a->touched_num; i++) {
 		uint64_t n = a->touched[i];
-		a->bits[n] &= (uint8_t)~CLUSTER_TOUCHED;
+		a->bits[n] &= (uint8_t) ~(CLUSTER_TOUCHED | CLUSTER_UNSHARED);
 		if (a->refs[n] > 0) {
 			/* in use: out of the index before and after */
 			a->bits[n] |= CLUSTER_COMMITTED;

@@ -91,6 +91,12 @@ struct io;
 #define CLUSTER_HELD                                                           \
 	0x20 /* raw data freed by the last commit: the
 				  older superblock's tree still maps it */
+/* RAW data that another entry still mapped in the last committed state
+ * (shared extents, a snapshot): the open transaction dropped that other
+ * reference, but until the next commit a crash brings it back, so its
+ * bytes must not change in place (alloc_unref sets it, alloc_commit
+ * clears it; snapshot_raw_owned) */
+#define CLUSTER_UNSHARED 0x40
 
 /*
  * A set of cluster numbers that finds its first member at or after any n in
@@ -572,10 +578,12 @@ bool snapshot_name_valid(const char *name);
 void snapshot_free(struct snapshot *s);
 /* snapshot_decode - a snapshot record of the live table (table.c). */
 int snapshot_decode(struct container *c, const uint8_t *p, uint32_t len);
-/* snapshot_raw_owned - the live tree alone maps RAW cluster `n` (read lock). */
+/* snapshot_raw_owned - RAW cluster `n` may be rewritten in place: one entry
+ * of the live tree alone maps it, and did in the last committed state too
+ * (CLUSTER_UNSHARED) (read lock). */
 static inline bool snapshot_raw_owned(const struct container *c, uint64_t n)
 {
-	return c->alloc.refs[n] == 1;
+	return c->alloc.refs[n] == 1 && !(c->alloc.bits[n] & CLUSTER_UNSHARED);
 }
 
 /* container.c */

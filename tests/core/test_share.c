@@ -237,6 +237,31 @@ static void test_space(void)
 	c = cycle(c, io, 0);
 	expect_model(c, &m);
 
+	/* a crash after one copy lost its reference, before that was
+	 * committed: the committed state still has both copies mapping the
+	 * cluster, so the other copy's write must not go in place (it would
+	 * change the first copy as the disk holds it) */
+	{
+		static struct model crashed;
+		crashed = m;
+		uint64_t did;
+		CHECK_OK(object_lookup(c, file_names[1], &did));
+		CHECK_OK(container_commit(c));
+		copy_both(c, &m, 0, 9 * CS, 1, 9 * CS, CS); /* share again */
+		CHECK_OK(container_commit(c));
+		crashed = m;
+		CHECK_OK(object_punch(c, did, 9 * CS, CS)); /* base lets go */
+		write_both(c, &m, 0, 9 * CS + 1, 10, 9); /* disk.raw writes */
+		memset(m.bytes[1] + 9 * CS, 0, CS);
+		struct memio *lost = memio_clone(io); /* crash: no commit */
+		struct container *d = open_checked(lost, 0);
+		expect_model(d, &crashed);
+		CHECK_OK(container_close(d));
+		memio_free(lost);
+		expect_model(c, &m);
+		CHECK_OK(container_commit(c));
+	}
+
 	/* owned again: the next write is in place */
 	uint64_t used2 = used_of(c);
 	write_both(c, &m, 1, 3 * CS, 50, 4);

@@ -359,6 +359,9 @@ void do_unlink(struct run *r, struct stats *st, int i, const char *what);
 void do_rename(struct run *r, struct stats *st, int i, const char *to,
 	       const char *what);
 void do_commit(struct run *r, struct stats *st);
+void do_sync_data(struct run *r, struct stats *st);
+void op_data_copy(struct run *r, struct stats *st, int src, int dst,
+		  uint64_t len, const uint8_t *buf, const char *what);
 bool seal_changes(const struct model *m);
 void do_seal(struct run *r, struct stats *st);
 void do_resume(struct run *r, struct stats *st);

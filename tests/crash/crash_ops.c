@@ -247,6 +247,37 @@ void op_data_write_buf(struct run *r, struct stats *st, int i, uint64_t off,
 	}
 }
 
+/* `len` bytes of object `src` at 0 copied to `dst` at 0 by
+ * object_copy_range (whole clusters shared, core/share.c), looping on
+ * short counts as copy_file_range's callers do; `buf` holds those bytes
+ * as the model has them. */
+void op_data_copy(struct run *r, struct stats *st, int src, int dst,
+		  uint64_t len, const uint8_t *buf, const char *what)
+{
+	struct change ch;
+	uint64_t done = 0;
+	int ret = 0;
+
+	change_begin(r, dst, &ch);
+	while (done < len) {
+		uint64_t got = 0;
+		ret = object_copy_range(r->c, NULL, r->m.o[src].cid, done,
+					r->m.o[dst].cid, done, len - done,
+					&got);
+		if (ret)
+			break;
+		if (got == 0) {
+			ret = -EIO; /* short before the source's end */
+			break;
+		}
+		done += got;
+	}
+	if (change_made(r, st, &ch, what, ret)) {
+		model_write(&r->m.o[dst], 0, len, buf);
+		push_mut(r, dst, 0, len, buf, ch.l0);
+	}
+}
+
 static bool check_create_mode(struct run *r, struct stats *st, const char *name,
 			      uint64_t id)
 {
@@ -389,6 +420,17 @@ void do_commit(struct run *r, struct stats *st)
 	int ret = container_commit(r->c);
 	if (check_ret(r, st, "commit", ret, 0))
 		note_commits(r, st, "commit", l0, CK_COMMIT, NULL, 0);
+}
+
+/* fdatasync (container_sync_data): a data-only sync when nothing but data
+ * in place changed, else a commit -- the same outcomes the oracle allows a
+ * flush. */
+void do_sync_data(struct run *r, struct stats *st)
+{
+	size_t l0 = r->mio->log_num;
+	int ret = container_sync_data(r->c);
+	if (check_ret(r, st, "sync_data", ret, 0))
+		note_commits(r, st, "sync_data", l0, CK_COMMIT, NULL, 0);
 }
 
 /* Would save_lock_seal judge memory.save (else it returns 0, -EIO or

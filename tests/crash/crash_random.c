@@ -91,7 +91,11 @@ static void do_copy(struct run *r, struct stats *st, char *what, size_t wl)
 		do_truncate(r, st, t, 0, what);
 	else
 		t = ensure_object(r, st, to);
-	if (t >= 0 && !r->diverged && size)
+	/* half of the copies share clusters (copy_file_range inside a
+	 * guest: core/share.c), half write the bytes */
+	if (t >= 0 && !r->diverged && size && rnd(r, 2))
+		op_data_copy(r, st, src, t, size, buf, what);
+	else if (t >= 0 && !r->diverged && size)
 		op_data_write_buf(r, st, t, 0, size, buf, what);
 	free(buf);
 }
@@ -309,9 +313,14 @@ static void op_one(struct run *r, struct stats *st)
 		do_rename(r, st, i, to, what);
 	} else if (w < 72) { /* cp of an image (or a file) to another name */
 		do_copy(r, st, what, sizeof(what));
-	} else if (w < 80) { /* flush */
-		snprintf(what, sizeof(what), "commit");
-		do_commit(r, st);
+	} else if (w < 80) { /* flush: fsync, or fdatasync */
+		if (rnd(r, 2)) {
+			snprintf(what, sizeof(what), "commit");
+			do_commit(r, st);
+		} else {
+			snprintf(what, sizeof(what), "sync_data");
+			do_sync_data(r, st);
+		}
 	} else if (w < 87) { /* seal */
 		snprintf(what, sizeof(what), "seal");
 		do_seal(r, st);
