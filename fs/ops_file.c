@@ -24,7 +24,9 @@
  *    "wrote" test: an image is not sealed before its first byte.
  *  - Durability: fsync and fdatasync commit the container (never ENOSYS:
  *    the kernel would then fake success for every later fsync).  Handles
- *    opened with O_SYNC or O_DSYNC commit before replying to each write.
+ *    opened with O_SYNC commit before replying to each write; O_DSYNC
+ *    ones sync the data (container_sync_data: one fdatasync and no commit
+ *    when only data in place changed), as fdatasync does.
  *    Everything else is committed by core's background committer or at
  *    unmount.
  *  - No writeback cache: every write reaches us before write(2) returns,
@@ -69,7 +71,8 @@ struct handle {
 	uint64_t id;
 	char guest[HFS_GUEST_NAME_MAX]; /* guest name at open, for logs */
 	bool for_write;
-	bool sync;	   /* O_SYNC/O_DSYNC: commit each write */
+	bool sync;	   /* O_SYNC/O_DSYNC: sync each write (handle_sync) */
+	bool sync_data;	   /* O_DSYNC without O_SYNC: data only */
 	bool disk;	   /* counted in the guest's disk writers */
 	atomic_bool wrote; /* data changed since the last seal */
 };
@@ -246,6 +249,8 @@ static int file_open_object(struct hfs_req *r, struct node *obj,
 	h->id = obj->object_id;
 	h->for_write = for_write;
 	h->sync = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
+	/* O_SYNC includes O_DSYNC's bit on Linux */
+	h->sync_data = (fi->flags & O_SYNC) != O_SYNC;
 	atomic_init(&h->wrote, false);
 	err = hfs_req_need(r, HFS_REQ_CONTAINER | HFS_REQ_FRESH |
 				      (for_write ? HFS_REQ_WRITE : 0));
@@ -365,7 +370,16 @@ void hfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
-/* Write `len` bytes at `off` through `h`, committing for O_SYNC handles. */
+/* What an O_SYNC (commit) or O_DSYNC (container_sync_data: data rewritten
+ * in place needs one fdatasync and no commit; QEMU's cache=writethrough
+ * opens disks so) handle does after each change. */
+static int handle_sync(const struct handle *h)
+{
+	return h->sync_data ? container_sync_data(h->c)
+			    : container_commit(h->c);
+}
+
+/* Write `len` bytes at `off` through `h`, synced for O_SYNC/O_DSYNC. */
 static int handle_write(struct handle *h, const void *data, size_t len,
 			uint64_t off)
 {
@@ -374,7 +388,7 @@ static int handle_write(struct handle *h, const void *data, size_t len,
 	atomic_store(&h->wrote, true);
 	err = object_write(h->c, h->id, data, len, off);
 	if (!err && h->sync)
-		err = container_commit(h->c);
+		err = handle_sync(h);
 	if (err)
 		handle_log_error(h, "write", off, err);
 	return err;
@@ -497,7 +511,7 @@ static int handle_fallocate(struct handle *h, int mode, uint64_t offset,
 			err = object_truncate(h->c, h->id, offset + length);
 	}
 	if (!err && h->sync)
-		err = container_commit(h->c);
+		err = handle_sync(h);
 	if (err)
 		handle_log_error(h, "fallocate", offset, err);
 	return err;
@@ -604,7 +618,7 @@ void hfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 out_synced:
 	/* ...but what was copied must be durable for an O_SYNC target. */
 	if (done && out->sync)
-		err = container_commit(out->c);
+		err = handle_sync(out);
 out_reply:
 	if (hfs_req_end(&r, err))
 		fuse_reply_write(req, done);
