@@ -4,8 +4,8 @@
  *
  * Design notes.
  *   - Fast path: a write that lies inside the object's size, onto RAW
- *     clusters, of an uncompressed object that no save-lock transition
- *     concerns, is a pwrite in place under the container READ lock, onto
+ *     clusters, of an uncompressed object (or a compressed disk's staged
+ *     clusters, below) that no save-lock transition concerns, is a pwrite in place under the container READ lock, onto
  *     RAW clusters that no snapshot shares (snapshot_raw_owned;
  *     docs/design.md, invariant 3's one exception); a shared one is
  *     copied first, like a write into a hole.
@@ -543,6 +543,25 @@ int object_flush_pending(struct container *c, struct object *o)
 	return 0;
 }
 
+/* Cluster `vc` of `o` as it reads with `chunk` bytes of `data` at `in`,
+ * stored RAW in a new cluster (write lock held). */
+static int store_raw_merged(struct container *c, struct object *o, uint64_t vc,
+			    uint32_t in, const uint8_t *data, size_t chunk)
+{
+	uint8_t *buf = malloc(c->cluster_size);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = read_cluster(c, o, vc, buf);
+	if (!ret) {
+		memcpy(buf + in, data, chunk);
+		ret = store_raw_new(c, o, vc, buf);
+	}
+	free(buf);
+	return ret;
+}
+
 /* Staged RAW clusters a compressed object may hold at once; past it,
  * partial writes go through the pending cluster as before. */
 #define STAGED_MAX (1u << 20)
@@ -589,15 +608,7 @@ static int write_staged(struct container *c, struct object *o, uint64_t vc,
 		return 0;
 	if (o->staged_num >= STAGED_MAX)
 		return -EAGAIN;
-	uint8_t *buf = malloc(c->cluster_size);
-	if (!buf)
-		return -ENOMEM;
-	ret = read_cluster(c, o, vc, buf);
-	if (!ret) {
-		memcpy(buf + in, data, chunk);
-		ret = store_raw_new(c, o, vc, buf);
-	}
-	free(buf);
+	ret = store_raw_merged(c, o, vc, in, data, chunk);
 	if (ret == -ENOSPC)
 		return -EAGAIN; /* compressed, it may still fit */
 	/* a RAW cluster copied (a snapshot shares it) was RAW before: staged
@@ -612,7 +623,6 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 		       uint32_t in, const uint8_t *data, size_t chunk)
 {
 	struct map_entry e;
-	uint8_t *buf = NULL;
 	int ret;
 
 	if (object_is_compressed(c, o)) {
@@ -664,16 +674,7 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 		return 0;
 	if (chunk == c->cluster_size)
 		return store_raw_new(c, o, vc, data);
-	buf = malloc(c->cluster_size);
-	if (!buf)
-		return -ENOMEM;
-	ret = read_cluster(c, o, vc, buf);
-	if (!ret) {
-		memcpy(buf + in, data, chunk);
-		ret = store_raw_new(c, o, vc, buf);
-	}
-	free(buf);
-	return ret;
+	return store_raw_merged(c, o, vc, in, data, chunk);
 }
 
 /* After `o` was written up to byte `end` (write lock held): the size, the

@@ -27,12 +27,12 @@ void guestfile_temp_name(const char *guest, char *out)
 	snprintf(out, GUESTFILE_NAME_MAX, ".%s%s.tmp", guest, GUESTFILE_SUFFIX);
 }
 
-int guestfile_create(struct dirio *d, const char *guest,
-		     const struct container_options *copts)
+/* The first steps of a new guest file: its name and temporary name, the
+ * name still free, a crashed attempt's temporary file gone, the temporary
+ * file created empty (*out_io). */
+static int temp_begin(struct dirio *d, const char *guest, char *file, char *tmp,
+		      struct io **out_io)
 {
-	char file[GUESTFILE_NAME_MAX], tmp[GUESTFILE_NAME_MAX];
-	struct io *io = NULL;
-	struct container *c = NULL;
 	int ret;
 
 	guestfile_name(guest, file);
@@ -45,7 +45,18 @@ int guestfile_create(struct dirio *d, const char *guest,
 	ret = dirio_unlink(d, tmp); /* a crashed create's leftover */
 	if (ret && ret != -ENOENT)
 		return ret;
-	ret = dirio_open(d, tmp, O_RDWR | O_CREAT | O_EXCL, &io);
+	return dirio_open(d, tmp, O_RDWR | O_CREAT | O_EXCL, out_io);
+}
+
+int guestfile_create(struct dirio *d, const char *guest,
+		     const struct container_options *copts)
+{
+	char file[GUESTFILE_NAME_MAX], tmp[GUESTFILE_NAME_MAX];
+	struct io *io = NULL;
+	struct container *c = NULL;
+	int ret;
+
+	ret = temp_begin(d, guest, file, tmp, &io);
 	if (ret)
 		return ret;
 #ifdef HANGAR_TEETH_GUEST_RENAME_FIRST
@@ -103,17 +114,7 @@ int guestfile_clone(struct dirio *d, struct io *src, const char *guest,
 	struct container *c = NULL;
 	int ret;
 
-	guestfile_name(guest, file);
-	guestfile_temp_name(guest, tmp);
-	ret = dirio_exists(d, file);
-	if (ret == 0)
-		return -EEXIST;
-	if (ret != -ENOENT)
-		return ret;
-	ret = dirio_unlink(d, tmp); /* a crashed create's leftover */
-	if (ret && ret != -ENOENT)
-		return ret;
-	ret = dirio_open(d, tmp, O_RDWR | O_CREAT | O_EXCL, &io);
+	ret = temp_begin(d, guest, file, tmp, &io);
 	if (ret)
 		return ret;
 	ret = share_extents(io, src);
