@@ -23,21 +23,58 @@
  *      window buffer, so a frame's declared window size cannot make us
  *      allocate memory.
  *
+ * Incompressible data (compress_promising).  zstd gives up on random bytes
+ * quickly, yet a whole 64 KiB attempt still costs ~50 us of CPU per
+ * cluster, all of it in vain when the cluster is then stored raw; on a
+ * guest that writes already-compressed or encrypted data that was most of
+ * a compressed disk's write cost.  So a cluster is first judged by a
+ * sample: COMPRESS_SAMPLE_SLICES slices of COMPRESS_SAMPLE_SLICE bytes,
+ * spread evenly over it (not only its first bytes: a cluster may hold
+ * random bytes and then zeros, or repeat one block, whose redundancy only
+ * shows across the cluster) and compressed together at zstd's level 1.  A
+ * sample that saves less than 1/COMPRESS_SAMPLE_MIN_SAVING of its size says
+ * "store it raw without trying".  The guess may be wrong both ways; wrong
+ * is only ever a cluster stored raw that could have shrunk a little (never
+ * wrong bytes), and the full attempt still decides for every cluster the
+ * sample lets through.
+ * The sample costs 5-10 % of a full try on compressible data (measured:
+ * contrib/bench/RESULTS.md), so a compressor samples only while it is
+ * `suspicious`: from its creation, and after a full try that did not fit,
+ * until a full try fits again.  A compressible stream thus pays nothing,
+ * an incompressible one one full try per compressor and then samples.
+ *
  * THREAD MODEL: a struct compressor is used by one thread at a time; it owns
- * one ZSTD_CCtx and one ZSTD_DCtx and nothing else.  Distinct compressors
- * share nothing.
+ * two ZSTD_CCtx (clusters, samples), one ZSTD_DCtx and one sample buffer.
+ * Distinct compressors share nothing.
  */
 #include "compress.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <zstd.h>
 #include <zstd_errors.h>
 
+/* The sample compress_promising compresses: 4 slices of 1 KiB. */
+#define COMPRESS_SAMPLE_SLICES 4u
+#define COMPRESS_SAMPLE_SLICE  1024u
+#define COMPRESS_SAMPLE	       (COMPRESS_SAMPLE_SLICES * COMPRESS_SAMPLE_SLICE)
+/* A sample must save at least 1/64 (64 of 4 KiB) to be worth a full try;
+ * a cluster must save one sector of 512 bytes in 64 KiB (1/128) to be
+ * stored compressed, and a small sample compresses a little worse than
+ * its cluster (its own Huffman table, no matches from far away). */
+#define COMPRESS_SAMPLE_MIN_SAVING 64u
+#define COMPRESS_SAMPLE_LEVEL	   1
+
 struct compressor {
-	ZSTD_CCtx *cctx; /* owned; level and checksum set at creation */
-	ZSTD_DCtx *dctx; /* owned */
+	ZSTD_CCtx *cctx;  /* owned; level and checksum set at creation */
+	ZSTD_CCtx *probe; /* owned; COMPRESS_SAMPLE_LEVEL, no checksum */
+	ZSTD_DCtx *dctx;  /* owned */
+	uint8_t sample[COMPRESS_SAMPLE];
+	uint8_t sample_out[COMPRESS_SAMPLE]; /* no room: it did not shrink */
+	bool suspicious; /* sample first: the last full try did not fit */
 };
 
 #define COMPRESS_LEVEL_MIN 1
@@ -56,8 +93,9 @@ int compressor_new(int level, struct compressor **out_compressor)
 	if (cz == NULL)
 		return -ENOMEM;
 	cz->cctx = ZSTD_createCCtx();
+	cz->probe = ZSTD_createCCtx();
 	cz->dctx = ZSTD_createDCtx();
-	if (cz->cctx == NULL || cz->dctx == NULL) {
+	if (cz->cctx == NULL || cz->probe == NULL || cz->dctx == NULL) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -66,10 +104,14 @@ int compressor_new(int level, struct compressor **out_compressor)
 	    ZSTD_isError(
 		    ZSTD_CCtx_setParameter(cz->cctx, ZSTD_c_checksumFlag, 1)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(cz->cctx,
-						ZSTD_c_contentSizeFlag, 1))) {
+						ZSTD_c_contentSizeFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(cz->probe,
+						ZSTD_c_compressionLevel,
+						COMPRESS_SAMPLE_LEVEL))) {
 		ret = -EINVAL;
 		goto out_free;
 	}
+	cz->suspicious = true;
 	*out_compressor = cz;
 	return 0;
 
@@ -83,6 +125,7 @@ void compressor_free(struct compressor *cz)
 	if (cz == NULL)
 		return;
 	ZSTD_freeCCtx(cz->cctx);
+	ZSTD_freeCCtx(cz->probe);
 	ZSTD_freeDCtx(cz->dctx);
 	free(cz);
 }
@@ -100,6 +143,7 @@ int compress_cluster(struct compressor *cz, void *out, size_t out_capacity,
 		ZSTD_CCtx_reset(cz->cctx, ZSTD_reset_session_only);
 		switch (ZSTD_getErrorCode(r)) {
 		case ZSTD_error_dstSize_tooSmall:
+			cz->suspicious = true;
 			return -ENOSPC;
 		case ZSTD_error_memory_allocation:
 			return -ENOMEM;
@@ -109,8 +153,34 @@ int compress_cluster(struct compressor *cz, void *out, size_t out_capacity,
 	}
 	if (r > out_capacity) /* zstd's contract; cheap to be sure */
 		return -ENOSPC;
+	cz->suspicious = false;
 	*out_len = r;
 	return 0;
+}
+
+bool compress_promising(struct compressor *cz, const void *in, size_t in_len)
+{
+	const uint8_t *src = in;
+	const size_t step = in_len / COMPRESS_SAMPLE_SLICES;
+	size_t r;
+
+	if (!cz->suspicious || in_len < 2 * COMPRESS_SAMPLE)
+		return true; /* the sample would cost half a full try */
+	for (size_t i = 0; i < COMPRESS_SAMPLE_SLICES; i++)
+		memcpy(cz->sample + i * COMPRESS_SAMPLE_SLICE, src + i * step,
+		       COMPRESS_SAMPLE_SLICE);
+	/* room for just under what must be saved: a sample that does not
+	 * shrink enough fails with dstSize_tooSmall, which zstd reports
+	 * early for incompressible blocks */
+	r = ZSTD_compress2(cz->probe, cz->sample_out,
+			   COMPRESS_SAMPLE -
+				   COMPRESS_SAMPLE / COMPRESS_SAMPLE_MIN_SAVING,
+			   cz->sample, COMPRESS_SAMPLE);
+	if (!ZSTD_isError(r))
+		return true;
+	ZSTD_CCtx_reset(cz->probe, ZSTD_reset_session_only);
+	/* out of memory is no verdict on the data: let the full try decide */
+	return ZSTD_getErrorCode(r) != ZSTD_error_dstSize_tooSmall;
 }
 
 int decompress_cluster(struct compressor *cz, void *out, size_t expected_len,

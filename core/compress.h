@@ -17,6 +17,7 @@
 #ifndef HANGAR_COMPRESS_H
 #define HANGAR_COMPRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct compressor;
@@ -33,6 +34,16 @@ void compressor_free(struct compressor *cz);
  */
 int compress_cluster(struct compressor *cz, void *out, size_t out_capacity,
 		     const void *in, size_t in_len, size_t *out_len);
+
+/*
+ * compress_promising - a quick guess, from a sample of about 4 KiB spread
+ * over `in`, whether compress_cluster could shrink it: false means "store
+ * it raw without trying" (compress.c, "Incompressible data").  Costs a
+ * small fraction of a full try, and nothing (always true) while this
+ * compressor's last compress_cluster fitted; always true for inputs under
+ * 8 KiB.
+ */
+bool compress_promising(struct compressor *cz, const void *in, size_t in_len);
 
 /*
  * decompress_cluster - decompress one frame of `in_len` bytes; it must

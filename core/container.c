@@ -1456,6 +1456,10 @@ void container_io_stats(struct container *c, struct container_io_stats *out)
 		atomic_load_explicit(&c->stat_commits, memory_order_relaxed);
 	out->flushes =
 		atomic_load_explicit(&c->stat_flushes, memory_order_relaxed);
+	out->compressions = atomic_load_explicit(&c->stat_compressions,
+						 memory_order_relaxed);
+	out->compress_skips = atomic_load_explicit(&c->stat_compress_skips,
+						   memory_order_relaxed);
 	out->data_bytes = out->write_bytes > out->meta_bytes
 				  ? out->write_bytes - out->meta_bytes
 				  : 0;

@@ -376,6 +376,16 @@ static int squeeze_cluster(struct container *c, const uint8_t *data,
 	ret = compressor_take(c, &cz);
 	if (ret)
 		return ret;
+	if (!compress_promising(cz, data, c->cluster_size)) {
+		/* random-looking bytes: RAW without a full try */
+		compressor_give(c, cz);
+		atomic_fetch_add_explicit(&c->stat_compress_skips, 1,
+					  memory_order_relaxed);
+		*kind = SQUEEZED_RAW;
+		return 0;
+	}
+	atomic_fetch_add_explicit(&c->stat_compressions, 1,
+				  memory_order_relaxed);
 	ret = compress_cluster(cz, out, c->cluster_size - FORMAT_SECTOR_SIZE,
 			       data, c->cluster_size, out_len);
 	compressor_give(c, cz);

@@ -509,9 +509,11 @@ struct container {
 	struct map_budget *map_budget; /* the store's, or &map_budget_own */
 	struct map_budget map_budget_own;
 	/* I/O accounting (container_io_stats): relaxed atomics, no lock */
-	_Atomic uint64_t stat_meta_bytes; /* metadata the commits wrote */
-	_Atomic uint64_t stat_commits;	  /* superblocks written */
-	_Atomic uint64_t stat_flushes;	  /* container_commit calls */
+	_Atomic uint64_t stat_meta_bytes;     /* metadata the commits wrote */
+	_Atomic uint64_t stat_commits;	      /* superblocks written */
+	_Atomic uint64_t stat_flushes;	      /* container_commit calls */
+	_Atomic uint64_t stat_compressions;   /* full cluster compressions */
+	_Atomic uint64_t stat_compress_skips; /* RAW without trying (sample) */
 
 	/* compressors */
 	pthread_mutex_t cz_lock;

@@ -142,6 +142,42 @@ static void test_round_trips(struct compressor *cz)
 	free(out);
 }
 
+/* compress_promising: random says no, anything zstd shrinks says yes, and
+ * it never says no for inputs too small to sample, nor while the
+ * compressor's last full try fitted (it only samples once suspicious). */
+static void test_promising(struct compressor *cz)
+{
+	unsigned char *in = malloc(CLUSTER);
+	unsigned char *out = malloc(CLUSTER);
+	size_t out_len;
+
+	CHECK(in != NULL && out != NULL);
+	fill(in, CLUSTER, FILL_TEXT);
+	CHECK_OK(compress_cluster(cz, out, CLUSTER, in, CLUSTER, &out_len));
+	fill(in, CLUSTER, FILL_RANDOM);
+	CHECK(compress_promising(cz, in, CLUSTER)); /* not suspicious */
+	CHECK_ERR(
+		compress_cluster(cz, out, CLUSTER - 512, in, CLUSTER, &out_len),
+		-ENOSPC);
+	CHECK(!compress_promising(cz, in, CLUSTER)); /* now it samples */
+	CHECK(compress_promising(cz, in, 8191));     /* too small to sample */
+	for (int how = FILL_ZERO; how < FILL_RANDOM; how++) {
+		fill(in, CLUSTER, (enum fill)how);
+		CHECK(compress_promising(cz, in, CLUSTER));
+	}
+	/* random, except the last quarter: a sample of the first bytes
+	 * alone would say no */
+	fill(in, CLUSTER, FILL_RANDOM);
+	memset(in + CLUSTER / 4 * 3, 0, CLUSTER / 4);
+	CHECK(compress_promising(cz, in, CLUSTER));
+	/* the same random 4 KiB over and over */
+	for (size_t i = 4096; i + 4096 <= CLUSTER; i += 4096)
+		memcpy(in + i, in, 4096);
+	CHECK(compress_promising(cz, in, CLUSTER));
+	free(in);
+	free(out);
+}
+
 static void test_enospc(struct compressor *cz)
 {
 	unsigned char *in = malloc(CLUSTER);
@@ -367,6 +403,7 @@ int main(void)
 	test_levels();
 	CHECK_OK(compressor_new(3, &cz));
 	test_round_trips(cz);
+	test_promising(cz);
 	test_enospc(cz);
 	test_hostile(cz);
 	compressor_free(cz);

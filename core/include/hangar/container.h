@@ -175,6 +175,12 @@ void container_info(struct container *c, struct container_info *out_info);
  *                        retiring held clusters) included
  *   flushes              container_commit calls (a guest's fsync, the
  *                        committer's tick, a close), grouped or not
+ *   compressions         whole clusters of compressed objects handed to
+ *                        zstd (each one full compression attempt, whether
+ *                        the result was stored compressed or RAW)
+ *   compress_skips       whole clusters stored RAW without that attempt,
+ *                        because a small sample of them did not compress
+ *                        (data.c squeeze_cluster, compress_promising)
  * Each counter is exact on its own; read while writes run, the set is not
  * one snapshot (meta_bytes may briefly lead write_bytes: data_bytes is
  * clamped at 0).
@@ -182,6 +188,7 @@ void container_info(struct container *c, struct container_info *out_info);
 struct container_io_stats {
 	uint64_t writes, write_bytes, data_bytes, meta_bytes;
 	uint64_t syncs, commits, flushes;
+	uint64_t compressions, compress_skips;
 };
 
 /* container_io_stats - the counters above; takes no lock. */
