@@ -41,9 +41,11 @@
  *   - Whole clusters do their heavy part outside the lock: a compressed
  *     object's are compressed first, by two threads when a request holds
  *     two or more (write_squeezed_clusters), then packed under the write
- *     lock; an encrypted object's are sealed and written between two short
- *     write-lock sections (write_sealed_clusters).  Partial clusters go
- *     through the write lock as above.
+ *     lock, except those that stay RAW over a RAW cluster of a disk's
+ *     own: those are written in place under the read lock
+ *     (squeezed_in_place).  An encrypted object's are sealed and written
+ *     between two short write-lock sections (write_sealed_clusters).
+ *     Partial clusters go through the write lock as above.
  *   - Before a modification that the save lock cares about, save_before_modify
  *     commits the transition (invalidate, retire, unseal) so the disk can
  *     never change on disk while a committed state still calls the image
@@ -361,7 +363,12 @@ out_free:
  * an incompressible one (store it raw), or `len` bytes in the caller's
  * buffer.  Needs no container lock (the compressor pool has its own).
  */
-enum squeezed { SQUEEZED_ZERO, SQUEEZED_RAW, SQUEEZED_BYTES };
+enum squeezed {
+	SQUEEZED_ZERO,
+	SQUEEZED_RAW,
+	SQUEEZED_BYTES,
+	SQUEEZED_WRITTEN /* RAW, already written in place (squeezed_in_place) */
+};
 
 static int squeeze_cluster(struct container *c, const uint8_t *data,
 			   uint8_t *out, size_t *out_len, enum squeezed *kind)
@@ -906,6 +913,58 @@ static void *squeeze_part_main(void *arg)
 }
 
 /*
+ * The clusters of batch `b` that stay RAW (incompressible) and replace a
+ * RAW cluster of a compressed disk's own, written in place under the read
+ * lock, as the fast path of object_write writes a staged cluster: a guest
+ * rewriting already-compressed or encrypted data then neither waits for
+ * the write lock nor for a commit's syncs.  Those are marked
+ * SQUEEZED_WRITTEN; the rest is left to the write lock.  Returns 1 when
+ * every cluster was written, else 0 or a negative errno.
+ */
+static int squeezed_in_place(struct container *c, uint64_t id,
+			     const uint8_t *src, uint64_t vc0,
+			     struct squeeze_batch *b)
+{
+	const size_t cs = c->cluster_size;
+	size_t written = 0, i;
+	int ret = 0;
+
+	for (i = 0; i < b->count && b->kind[i] != SQUEEZED_RAW; i++)
+		;
+	if (i == b->count)
+		return 0; /* nothing RAW: spare the lookups */
+	pthread_rwlock_rdlock(&c->lock);
+	struct object *o = object_find(c, id);
+	if (!o || c->read_only || c->poisoned || !stage_ok(c, o) ||
+	    save_needs_transition(c, o) ||
+	    ((vc0 + b->count) << c->cluster_shift) > o->size)
+		goto out_unlock; /* the write lock sorts it out */
+	for (; i < b->count && !ret; i++) {
+		struct map_entry e;
+		if (b->kind[i] != SQUEEZED_RAW ||
+		    (o->pend_valid && o->pend_vc == vc0 + i) ||
+		    map_lookup(c, o, vc0 + i, &e) != 0 ||
+		    e.kind != MAP_KIND_RAW ||
+		    !raw_in_place(c, cluster_of(c, e.offset)))
+			continue;
+		ret = io_pwrite(c->io, src + i * cs, cs, e.offset);
+		if (!ret) {
+			b->kind[i] = SQUEEZED_WRITTEN;
+			written++;
+		}
+	}
+	if (written > 0) {
+		atomic_store(&c->data_dirty, true);
+		container_touch(o, true);
+	}
+out_unlock:
+	pthread_rwlock_unlock(&c->lock);
+	if (ret)
+		return ret;
+	return written == b->count;
+}
+
+/*
  * Whole clusters of a compressed object (memory.save; disks of a
  * --compress-disks guest), compressed outside the container lock, by two
  * threads when there are at least SQUEEZE_SPLIT of them.  Compression is
@@ -949,6 +1008,13 @@ static int write_squeezed_clusters(struct container *c, uint64_t id,
 	ret = mine.ret ? mine.ret : other.ret;
 	if (ret)
 		goto out_free;
+	ret = squeezed_in_place(c, id, src, vc0, &b);
+	if (ret == 1) {
+		ret = 0;
+		goto out_free; /* all of it written in place */
+	}
+	if (ret)
+		goto out_free;
 
 	container_wrlock(c);
 	ret = write_begin(c, id, &o);
@@ -960,9 +1026,10 @@ static int write_squeezed_clusters(struct container *c, uint64_t id,
 		ret = object_flush_pending(c, o);
 	size_t done = 0;
 	while (!ret && done < count) {
-		ret = store_squeezed(c, o, vc0 + done, src + done * cs,
-				     b.out + done * cs, b.len[done],
-				     b.kind[done]);
+		if (b.kind[done] != SQUEEZED_WRITTEN)
+			ret = store_squeezed(c, o, vc0 + done, src + done * cs,
+					     b.out + done * cs, b.len[done],
+					     b.kind[done]);
 		if (!ret)
 			done++;
 	}

@@ -9,6 +9,8 @@
  *      request, two threads): every one skipped -- a new compressor
  *      samples, and random bytes never make it stop -- stored RAW, read
  *      back byte-exact.
+ *      Rewritten with random bytes again (one cluster compressible):
+ *      the random ones in place over their RAW clusters, byte-exact.
  *   2. compressible clusters mixed with random ones in one request: every
  *      compressible one compressed (a full attempt each), including the
  *      kinds a sample of the first bytes alone would misjudge: random bytes
@@ -130,6 +132,42 @@ int main(void)
 	CHECK_EQ(s1.compressions - s0.compressions, 0);
 	for (unsigned i = 0; i < NCL / 2; i++)
 		CHECK_EQ(kind_of(c, "disk.raw", i), MAP_KIND_RAW);
+	expect_bytes(c, "disk.raw", disk, DSIZE / 2);
+
+	/* 1b: the same clusters rewritten with new random bytes, and one of
+	 * them with compressible ones, in one request: the random ones go in
+	 * place over their RAW clusters (data.c squeezed_in_place, under the
+	 * read lock), the compressible one is compressed under the write
+	 * lock; every byte as written */
+	uint64_t raw_at[NCL / 2];
+	for (unsigned i = 0; i < NCL / 2; i++) {
+		struct map_entry e;
+		CHECK_OK(map_lookup(c, object_find_name(c, "disk.raw"), i, &e));
+		raw_at[i] = e.offset;
+		fill_cluster(disk + (uint64_t)i * CS,
+			     i == 3 ? TEXTLIKE : RANDOM);
+	}
+	s0 = stats_of(c);
+	CHECK_OK(object_write(c, id, disk, DSIZE / 2, 0));
+	s1 = stats_of(c);
+	/* the random cluster after the compressible one on the same thread
+	 * gets a full try (its compressor is not suspicious yet) */
+	CHECK(s1.compress_skips - s0.compress_skips >= NCL / 2 - 2);
+	CHECK_EQ(s1.compressions - s0.compressions +
+			 (s1.compress_skips - s0.compress_skips),
+		 NCL / 2);
+	for (unsigned i = 0; i < NCL / 2; i++) {
+		struct map_entry e;
+		CHECK_OK(map_lookup(c, object_find_name(c, "disk.raw"), i, &e));
+		CHECK_EQ(e.kind, i == 3 ? MAP_KIND_COMPRESSED : MAP_KIND_RAW);
+		if (i != 3)
+			CHECK_EQ(e.offset, raw_at[i]);
+	}
+	expect_bytes(c, "disk.raw", disk, DSIZE / 2);
+	/* and back to random over the compressed one: a new RAW cluster */
+	fill_cluster(disk + 3 * CS, RANDOM);
+	CHECK_OK(object_write(c, id, disk + 2 * CS, 2 * CS, 2 * CS));
+	CHECK_EQ(kind_of(c, "disk.raw", 3), MAP_KIND_RAW);
 	expect_bytes(c, "disk.raw", disk, DSIZE / 2);
 
 	/* 2: compressible kinds, then one random among them */
