@@ -29,9 +29,10 @@
  * guest that writes already-compressed or encrypted data that was most of
  * a compressed disk's write cost.  So a cluster is first judged by a
  * sample: COMPRESS_SAMPLE_SLICES slices of COMPRESS_SAMPLE_SLICE bytes,
- * spread evenly over it (not only its first bytes: a cluster may hold
- * random bytes and then zeros, or repeat one block, whose redundancy only
- * shows across the cluster) and compressed together at zstd's level 1.  A
+ * spread over it and over the phases of a 4 KiB page (not only its first
+ * bytes: a cluster may hold random bytes and then zeros, every page may,
+ * or it may repeat one block, whose redundancy only shows across the
+ * cluster) and compressed together at zstd's level 1.  A
  * sample that saves less than 1/COMPRESS_SAMPLE_MIN_SAVING of its size says
  * "store it raw without trying".  The guess may be wrong both ways; wrong
  * is only ever a cluster stored raw that could have shrunk a little (never
@@ -57,9 +58,13 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-/* The sample compress_promising compresses: 4 slices of 1 KiB. */
-#define COMPRESS_SAMPLE_SLICES 4u
-#define COMPRESS_SAMPLE_SLICE  1024u
+/* The sample compress_promising compresses: 8 slices of 512 bytes, one
+ * per eighth of the cluster, at 4 phases within a 4 KiB page (see
+ * compress_promising). */
+#define COMPRESS_SAMPLE_SLICES 8u
+#define COMPRESS_SAMPLE_SLICE  512u
+#define COMPRESS_SAMPLE_PHASES 4u
+#define COMPRESS_SAMPLE_PAGE   4096u
 #define COMPRESS_SAMPLE	       (COMPRESS_SAMPLE_SLICES * COMPRESS_SAMPLE_SLICE)
 /* A sample must save at least 1/64 (64 of 4 KiB) to be worth a full try;
  * a cluster must save one sector of 512 bytes in 64 KiB (1/128) to be
@@ -162,12 +167,25 @@ bool compress_promising(struct compressor *cz, const void *in, size_t in_len)
 {
 	const uint8_t *src = in;
 	const size_t step = in_len / COMPRESS_SAMPLE_SLICES;
+	size_t phase = COMPRESS_SAMPLE_PAGE / COMPRESS_SAMPLE_PHASES;
 	size_t r;
 
 	if (!cz->suspicious || in_len < 2 * COMPRESS_SAMPLE)
 		return true; /* the sample would cost half a full try */
+	/* Slice i starts at phase (i % 4) of a 4 KiB page of its eighth:
+	 * slices at one phase only would misjudge data laid out in pages
+	 * (random bytes then zeros in every page: a sample of page starts
+	 * sees only the random bytes), and slices i and i + 4 share their
+	 * phase modulo every power of two up to half the cluster, so a
+	 * repeated block shows as a repeated slice.  Small clusters get
+	 * closer phases, so the last slice still ends inside `in`. */
+	if (phase >
+	    (step - COMPRESS_SAMPLE_SLICE) / (COMPRESS_SAMPLE_PHASES - 1))
+		phase = (step - COMPRESS_SAMPLE_SLICE) /
+			(COMPRESS_SAMPLE_PHASES - 1);
 	for (size_t i = 0; i < COMPRESS_SAMPLE_SLICES; i++)
-		memcpy(cz->sample + i * COMPRESS_SAMPLE_SLICE, src + i * step,
+		memcpy(cz->sample + i * COMPRESS_SAMPLE_SLICE,
+		       src + i * step + (i % COMPRESS_SAMPLE_PHASES) * phase,
 		       COMPRESS_SAMPLE_SLICE);
 	/* room for just under what must be saved: a sample that does not
 	 * shrink enough fails with dstSize_tooSmall, which zstd reports

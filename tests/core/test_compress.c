@@ -170,6 +170,17 @@ static void test_promising(struct compressor *cz)
 	fill(in, CLUSTER, FILL_RANDOM);
 	memset(in + CLUSTER / 4 * 3, 0, CLUSTER / 4);
 	CHECK(compress_promising(cz, in, CLUSTER));
+	/* every 4 KiB page: 2 KiB random, then 2 KiB zeros (a sample of
+	 * page starts alone would see only random bytes) */
+	fill(in, CLUSTER, FILL_RANDOM);
+	for (size_t i = 0; i < CLUSTER; i += 4096)
+		memset(in + i + 2048, 0, 2048);
+	CHECK(compress_promising(cz, in, CLUSTER));
+	/* and an 8 KiB cluster (the smallest sampled): the same, in range */
+	CHECK(compress_promising(cz, in, 8192));
+	fill(in, 8192, FILL_RANDOM);
+	CHECK(!compress_promising(cz, in, 8192));
+	fill(in, CLUSTER, FILL_RANDOM);
 	/* the same random 4 KiB over and over */
 	for (size_t i = 4096; i + 4096 <= CLUSTER; i += 4096)
 		memcpy(in + i, in, 4096);
