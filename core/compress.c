@@ -45,7 +45,7 @@
  * an incompressible one one full try per compressor and then samples.
  *
  * THREAD MODEL: a struct compressor is used by one thread at a time; it owns
- * two ZSTD_CCtx (clusters, samples), one ZSTD_DCtx and one sample buffer.
+ * one ZSTD_CCtx (clusters and samples), one ZSTD_DCtx and a sample buffer.
  * Distinct compressors share nothing.
  */
 #include "compress.h"
@@ -74,9 +74,9 @@
 #define COMPRESS_SAMPLE_LEVEL	   1
 
 struct compressor {
-	ZSTD_CCtx *cctx;  /* owned; level and checksum set at creation */
-	ZSTD_CCtx *probe; /* owned; COMPRESS_SAMPLE_LEVEL, no checksum */
-	ZSTD_DCtx *dctx;  /* owned */
+	ZSTD_CCtx *cctx; /* owned; level and checksum set at creation */
+	ZSTD_DCtx *dctx; /* owned */
+	int level;	 /* cctx's, restored after a sample */
 	uint8_t sample[COMPRESS_SAMPLE];
 	uint8_t sample_out[COMPRESS_SAMPLE]; /* no room: it did not shrink */
 	bool suspicious; /* sample first: the last full try did not fit */
@@ -98,9 +98,8 @@ int compressor_new(int level, struct compressor **out_compressor)
 	if (cz == NULL)
 		return -ENOMEM;
 	cz->cctx = ZSTD_createCCtx();
-	cz->probe = ZSTD_createCCtx();
 	cz->dctx = ZSTD_createDCtx();
-	if (cz->cctx == NULL || cz->probe == NULL || cz->dctx == NULL) {
+	if (cz->cctx == NULL || cz->dctx == NULL) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -109,13 +108,11 @@ int compressor_new(int level, struct compressor **out_compressor)
 	    ZSTD_isError(
 		    ZSTD_CCtx_setParameter(cz->cctx, ZSTD_c_checksumFlag, 1)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(cz->cctx,
-						ZSTD_c_contentSizeFlag, 1)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(cz->probe,
-						ZSTD_c_compressionLevel,
-						COMPRESS_SAMPLE_LEVEL))) {
+						ZSTD_c_contentSizeFlag, 1))) {
 		ret = -EINVAL;
 		goto out_free;
 	}
+	cz->level = level;
 	cz->suspicious = true;
 	*out_compressor = cz;
 	return 0;
@@ -130,7 +127,6 @@ void compressor_free(struct compressor *cz)
 	if (cz == NULL)
 		return;
 	ZSTD_freeCCtx(cz->cctx);
-	ZSTD_freeCCtx(cz->probe);
 	ZSTD_freeDCtx(cz->dctx);
 	free(cz);
 }
@@ -190,13 +186,23 @@ bool compress_promising(struct compressor *cz, const void *in, size_t in_len)
 	/* room for just under what must be saved: a sample that does not
 	 * shrink enough fails with dstSize_tooSmall, which zstd reports
 	 * early for incompressible blocks */
-	r = ZSTD_compress2(cz->probe, cz->sample_out,
+	/* the cluster context at the sample's level, then back: a second
+	 * context would cost its own workspace per compressor, and the
+	 * level-1 tables of a 4 KiB input fit in the cluster's */
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(
+		    cz->cctx, ZSTD_c_compressionLevel, COMPRESS_SAMPLE_LEVEL)))
+		return true;
+	r = ZSTD_compress2(cz->cctx, cz->sample_out,
 			   COMPRESS_SAMPLE -
 				   COMPRESS_SAMPLE / COMPRESS_SAMPLE_MIN_SAVING,
 			   cz->sample, COMPRESS_SAMPLE);
+	if (ZSTD_isError(r))
+		ZSTD_CCtx_reset(cz->cctx, ZSTD_reset_session_only);
+	/* between frames: setting the level back cannot fail */
+	(void)ZSTD_CCtx_setParameter(cz->cctx, ZSTD_c_compressionLevel,
+				     cz->level);
 	if (!ZSTD_isError(r))
 		return true;
-	ZSTD_CCtx_reset(cz->probe, ZSTD_reset_session_only);
 	/* out of memory is no verdict on the data: let the full try decide */
 	return ZSTD_getErrorCode(r) != ZSTD_error_dstSize_tooSmall;
 }
