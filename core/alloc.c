@@ -78,7 +78,10 @@
  * broken core that reuses a cluster the committed tree still maps, which
  * the crash-replay harness must catch (tests/CMakeLists.txt builds it). */
 #ifdef HANGAR_TEETH_REUSE_COMMITTED
-#define ALLOC_NOT_FREE CLUSTER_HELD
+/* (a metadata cluster keeps its slots' bookkeeping until the commit drops
+ * its slab: handing it out as data would break the slot accounting in
+ * memory, which the invariant pass catches before the replay could) */
+#define ALLOC_NOT_FREE (CLUSTER_HELD | CLUSTER_META)
 #else
 #define ALLOC_NOT_FREE (CLUSTER_COMMITTED | CLUSTER_HELD)
 #endif
@@ -250,6 +253,12 @@ static void alloc_index(struct alloc *a, uint64_t n)
 		alloc_set_add(in, n);
 	else if (!is_free && alloc_set_has(in, n))
 		alloc_set_remove(in, n);
+}
+
+void alloc_reindex(struct alloc *a, uint64_t n)
+{
+	if (n < a->capacity)
+		alloc_index(a, n);
 }
 
 static void alloc_index_range(struct alloc *a, uint64_t from, uint64_t to)

@@ -160,7 +160,7 @@ struct alloc {
 	unsigned slot_shift;
 	struct alloc_slab ***slab_pages;
 	uint64_t slab_page_num;
-	uint64_t slab_num; /* metadata clusters */
+	uint64_t slab_num;	/* metadata clusters */
 	uint64_t *slot_touched; /* slots with SLOT_TOUCHED */
 	size_t slot_touched_num, slot_touched_cap;
 	/* metadata clusters with a free slot (the lowest is filled first) */
@@ -187,10 +187,10 @@ struct alloc {
 #define SLOT_TOUCHED   0x08 /* in slot_touched */
 
 struct alloc_slab {
-	uint8_t *slot;	  /* 1 << slot_shift: SLOT_* */
-	uint32_t *srefs;  /* snapshot-side parents per slot, NULL when none */
-	uint32_t free;	  /* slots free to hand out */
-	uint32_t hint;	  /* first slot that may be free */
+	uint8_t *slot;	 /* 1 << slot_shift: SLOT_* */
+	uint32_t *srefs; /* snapshot-side parents per slot, NULL when none */
+	uint32_t free;	 /* slots free to hand out */
+	uint32_t hint;	 /* first slot that may be free */
 };
 
 /* A sparse map from cluster number to its slab: 4096 clusters a page. */
@@ -236,8 +236,8 @@ int alloc_node_sref_add(struct alloc *a, uint64_t slot, int delta);
 /* alloc_nodes_free_clusters - how many clusters would become unreferenced
  * if the open state dropped one reference to each of `slots` (distinct
  * slots, one reference each): the commit's count of the old table. */
-uint64_t alloc_nodes_free_clusters(const struct alloc *a,
-				   const uint64_t *slots, size_t num);
+uint64_t alloc_nodes_free_clusters(const struct alloc *a, const uint64_t *slots,
+				   size_t num);
 /* Between alloc.c and alloc_slab.c only: the set's members, the slots'
  * part of alloc_commit, a metadata cluster that became free, cleanup and
  * the heavy check. */
@@ -280,6 +280,10 @@ void alloc_set_backed(struct alloc *a, uint64_t n, bool backed);
 /* alloc_set_end - the file now ends at cluster `end` (>= every referenced
  * cluster + 1), and clusters [end - backed, end) own host blocks. */
 int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed);
+/* alloc_reindex - cluster n's free/not-free standing may have changed
+ * (alloc_slab.c made or dropped its slab): put it in the index its state
+ * says (invariant 7). */
+void alloc_reindex(struct alloc *a, uint64_t n);
 /* alloc_last_used - one past the highest referenced cluster (>= first). */
 uint64_t alloc_last_used(const struct alloc *a);
 /* alloc_invariants - O(count): the counters, the lists and the free-cluster
