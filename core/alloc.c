@@ -50,6 +50,16 @@
  *      cursor (a scan from the lowest hole to the end of a file of n
  *      clusters, for every allocation past the last hole: quadratic over a
  *      random-write run).  It hands out exactly the cluster the scan did.
+ *      free_empty holds the free clusters that are CLUSTER_EMPTY and not
+ *      BACKED, by the same rule.
+ *   8. CLUSTER_EMPTY (reads as zeros on the host) is set only by
+ *      alloc_set_empty, on a free cluster the caller has just punched, and
+ *      cleared by alloc_ref: a cluster written since its punch never has
+ *      it.  Clusters at or past `count` read as zeros too, because the
+ *      container never lets the file grow past its last tracked cluster
+ *      (container.c cuts it to `count` at open; every later write is into
+ *      a cluster alloc_ref tracked first): ALLOC_DATA_SPARSE takes the
+ *      lowest free_empty cluster, else cluster `count`.
  *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
@@ -243,6 +253,13 @@ static void alloc_index(struct alloc *a, uint64_t n)
 		set_add(in, n);
 	else if (!is_free && alloc_set_has(in, n))
 		set_remove(in, n);
+	bool empty = is_free && !backed && (a->bits[n] & CLUSTER_EMPTY);
+	if (empty != alloc_set_has(&a->free_empty, n)) {
+		if (empty)
+			set_add(&a->free_empty, n);
+		else
+			set_remove(&a->free_empty, n);
+	}
 }
 
 static void alloc_index_range(struct alloc *a, uint64_t from, uint64_t to)
@@ -270,7 +287,8 @@ int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
 	a->refs = calloc(a->capacity, sizeof(*a->refs));
 	a->bits = calloc(a->capacity, sizeof(*a->bits));
 	if (!a->refs || !a->bits || set_resize(&a->free_backed, a->capacity) ||
-	    set_resize(&a->free_unbacked, a->capacity)) {
+	    set_resize(&a->free_unbacked, a->capacity) ||
+	    set_resize(&a->free_empty, a->capacity)) {
 		alloc_cleanup(a);
 		return -ENOMEM;
 	}
@@ -290,6 +308,7 @@ void alloc_cleanup(struct alloc *a)
 	free(a->srefs);
 	set_free(&a->free_backed);
 	set_free(&a->free_unbacked);
+	set_free(&a->free_empty);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -309,7 +328,8 @@ static int alloc_grow(struct alloc *a, uint64_t need)
 		return -ENOMEM;
 	a->bits = bits;
 	if (set_resize(&a->free_backed, cap) ||
-	    set_resize(&a->free_unbacked, cap))
+	    set_resize(&a->free_unbacked, cap) ||
+	    set_resize(&a->free_empty, cap))
 		return -ENOMEM;
 	if (a->srefs) {
 		uint32_t *srefs = realloc(a->srefs, cap * sizeof(*srefs));
@@ -366,6 +386,7 @@ int alloc_ref(struct alloc *a, uint64_t n)
 			a->bits[n] &= (uint8_t)~CLUSTER_BACKED;
 			a->backed_free--;
 		}
+		a->bits[n] &= (uint8_t)~CLUSTER_EMPTY; /* invariant 8 */
 		alloc_index(a, n);
 	}
 	return 0;
@@ -428,6 +449,25 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 	 * metadata), so a punch can commit on a full filesystem.  Otherwise
 	 * everything is first-fit from the lowest free cluster, which keeps
 	 * the file compact. */
+	if (kind == ALLOC_DATA_SPARSE) {
+		/* a cluster that reads as zeros (invariant 8): a punched one,
+		 * else the next past the end of the file.
+		 * HANGAR_TEETH_SPARSE_UNBACKED is for tests/crash only: a
+		 * deliberately broken core that takes "not BACKED" for "reads
+		 * as zeros", which the crash replay must catch
+		 * (tests/CMakeLists.txt builds it). */
+#ifdef HANGAR_TEETH_SPARSE_UNBACKED
+		n = alloc_set_next(&a->free_unbacked, a->first);
+#else
+		n = alloc_set_next(&a->free_empty, a->first);
+#endif
+		if (n != ALLOC_SET_NONE)
+			goto found;
+		n = a->count;
+		if (n >= FORMAT_MAX_VCLUSTERS)
+			return -EFBIG;
+		goto found;
+	}
 	if (kind == ALLOC_META && a->meta_from_reserve && a->backed_free > 0) {
 		/* (the COMMITTED test skips nothing but in the teeth build,
 		 * whose index also holds free committed clusters) */
@@ -456,7 +496,7 @@ found:
 	ret = alloc_ref(a, n);
 	if (ret)
 		return ret;
-	if (kind == ALLOC_DATA)
+	if (kind != ALLOC_META)
 		a->bits[n] |= CLUSTER_DATA;
 	else
 		a->bits[n] &= (uint8_t)~CLUSTER_DATA;
@@ -596,6 +636,14 @@ void alloc_set_backed(struct alloc *a, uint64_t n, bool backed)
 	alloc_index(a, n);
 }
 
+void alloc_set_empty(struct alloc *a, uint64_t n)
+{
+	if (n >= a->count || a->refs[n] != 0)
+		return;
+	a->bits[n] |= CLUSTER_EMPTY;
+	alloc_index(a, n);
+}
+
 uint64_t alloc_last_used(const struct alloc *a)
 {
 	uint64_t n = a->count;
@@ -658,8 +706,17 @@ bool alloc_invariants(const struct alloc *a)
 		    (is_free && !is_backed))
 			return false;
 	}
+	for (uint64_t n = 0; n < a->free_empty.words[0] * 64; n++) {
+		bool is_empty =
+			n < a->capacity && alloc_is_free(a, n) &&
+			(a->bits[n] & (CLUSTER_EMPTY | CLUSTER_BACKED)) ==
+				CLUSTER_EMPTY;
+		if (alloc_set_has(&a->free_empty, n) != is_empty)
+			return false;
+	}
 	if (!set_consistent(&a->free_backed) ||
-	    !set_consistent(&a->free_unbacked))
+	    !set_consistent(&a->free_unbacked) ||
+	    !set_consistent(&a->free_empty))
 		return false;
 
 	for (uint64_t n = 0; n < a->count; n++) {
@@ -672,6 +729,8 @@ bool alloc_invariants(const struct alloc *a)
 		}
 		if (a->bits[n] & CLUSTER_TOUCHED)
 			touched++;
+		if ((a->bits[n] & CLUSTER_EMPTY) && a->refs[n])
+			return false;
 		if (a->bits[n] & CLUSTER_HELD) {
 			held++;
 			if (a->bits[n] & CLUSTER_BACKED)

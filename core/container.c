@@ -342,9 +342,12 @@ static void punch_freed(void *arg, uint64_t n)
 {
 	struct container *c = arg;
 	/* Returning the space is best effort: a filesystem without punch
-	 * support keeps the blocks, and the cluster is reused later anyway. */
-	(void)io_fallocate(c->io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			   n << c->cluster_shift, c->cluster_size);
+	 * support keeps the blocks, and the cluster is reused later anyway.
+	 * Punched, it reads as zeros: a partial write may fill only its own
+	 * pages of it (alloc.c invariant 8, data.c store_raw_sparse). */
+	if (io_fallocate(c->io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 n << c->cluster_shift, c->cluster_size) == 0)
+		alloc_set_empty(&c->alloc, n);
 }
 
 void container_wrlock(struct container *c)

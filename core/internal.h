@@ -97,6 +97,14 @@ struct io;
  * bytes must not change in place (alloc_unref sets it, alloc_commit
  * clears it; snapshot_raw_owned) */
 #define CLUSTER_UNSHARED 0x40
+/* Free, and reads as zeros throughout on the host: this process punched
+ * it (alloc_set_empty, after the punch returned 0) and nothing wrote it
+ * since (alloc_ref clears it).  NOT the same as !CLUSTER_BACKED, which
+ * also covers clusters whose host blocks nobody knows about (free at open,
+ * freed inside the transaction that wrote them).  A partial write into a
+ * hole may write only its own pages into such a cluster (data.c,
+ * store_raw_sparse; FORMAT.md section 7). */
+#define CLUSTER_EMPTY 0x80
 
 /*
  * A set of cluster numbers that finds its first member at or after any n in
@@ -155,9 +163,15 @@ struct alloc {
 	 * which the index ignores, and sets COMMITTED only on a cluster it
 	 * has just referenced, which is in neither set either way.) */
 	struct alloc_set free_backed, free_unbacked;
+	/* The free clusters with CLUSTER_EMPTY and not CLUSTER_BACKED (a
+	 * subset of free_unbacked), kept by the same rule. */
+	struct alloc_set free_empty;
 };
 
-enum alloc_kind { ALLOC_DATA, ALLOC_META };
+/* ALLOC_DATA_SPARSE: a data cluster that reads as zeros on the host (the
+ * lowest free CLUSTER_EMPTY one, else one past the end of the file), for a
+ * write of part of a cluster that writes only its own pages. */
+enum alloc_kind { ALLOC_DATA, ALLOC_META, ALLOC_DATA_SPARSE };
 
 /* Metadata reserve: free, host-backed clusters that data never takes, so a
  * punch can still commit on a full backing filesystem.  16 clusters, but no
@@ -179,8 +193,9 @@ int alloc_srefs_enable(struct alloc *a);
 /* alloc_get - a cluster free in the committed state and in the open
  * transaction, with refs = 1: the lowest such cluster at or after the
  * cursor (a backed one for metadata retried after -ENOSPC), found in
- * O(log n) through the free-cluster index.  Never fails except -ENOMEM /
- * -EFBIG. */
+ * O(log n) through the free-cluster index; ALLOC_DATA_SPARSE: the lowest
+ * free CLUSTER_EMPTY cluster, else the one at the end of the file.  Never
+ * fails except -ENOMEM / -EFBIG. */
 int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
 /* alloc_commit - the commit is durable: clusters held by the previous
  * commit become free; committed := refs > 0 for every touched cluster; raw
@@ -204,6 +219,9 @@ void alloc_recycle_flush(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			 void *arg);
 /* alloc_mark_backed - a free cluster now owns host blocks (or not). */
 void alloc_set_backed(struct alloc *a, uint64_t n, bool backed);
+/* alloc_set_empty - free cluster `n` was just punched (the punch returned
+ * 0): it reads as zeros until it is allocated again (CLUSTER_EMPTY). */
+void alloc_set_empty(struct alloc *a, uint64_t n);
 /* alloc_set_end - the file now ends at cluster `end` (>= every referenced
  * cluster + 1), and clusters [end - backed, end) own host blocks. */
 int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed);
