@@ -50,16 +50,17 @@
  *      cursor (a scan from the lowest hole to the end of a file of n
  *      clusters, for every allocation past the last hole: quadratic over a
  *      random-write run).  It hands out exactly the cluster the scan did.
- *      free_empty holds the free clusters that are CLUSTER_EMPTY and not
- *      BACKED, by the same rule.
- *   8. CLUSTER_EMPTY (reads as zeros on the host) is set only by
- *      alloc_set_empty, on a free cluster the caller has just punched, and
- *      cleared by alloc_ref: a cluster written since its punch never has
- *      it.  Clusters at or past `count` read as zeros too, because the
- *      container never lets the file grow past its last tracked cluster
- *      (container.c cuts it to `count` at open; every later write is into
- *      a cluster alloc_ref tracked first): ALLOC_DATA_SPARSE takes the
- *      lowest free_empty cluster, else cluster `count`.
+ *   8. free_empty holds free, not BACKED clusters that read as zeros on
+ *      the host: alloc_set_empty adds one the caller has just punched (the
+ *      punch returned 0), and nothing else adds to it; alloc_index drops
+ *      any that stops being free or becomes BACKED, so a cluster taken
+ *      (alloc_ref) or written since its punch is never in it.  Membership
+ *      is the whole state (no CLUSTER_* bit).  Clusters at or past `count`
+ *      read as zeros too, because the container never lets the file grow
+ *      past its last tracked cluster (container.c cuts it to `count` at
+ *      open; every later write is into a cluster alloc_ref tracked
+ *      first): ALLOC_DATA_SPARSE takes the lowest free_empty cluster, else
+ *      cluster `count`.
  *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
@@ -128,7 +129,7 @@ uint64_t alloc_set_next(const struct alloc_set *s, uint64_t from)
 	return i;
 }
 
-static void set_add(struct alloc_set *s, uint64_t n)
+void alloc_set_add(struct alloc_set *s, uint64_t n)
 {
 	for (unsigned l = 0; l < s->levels; l++, n >>= 6) {
 		uint64_t *w = &s->level[l][n >> 6];
@@ -139,7 +140,7 @@ static void set_add(struct alloc_set *s, uint64_t n)
 	}
 }
 
-static void set_remove(struct alloc_set *s, uint64_t n)
+void alloc_set_remove(struct alloc_set *s, uint64_t n)
 {
 	for (unsigned l = 0; l < s->levels; l++, n >>= 6) {
 		uint64_t *w = &s->level[l][n >> 6];
@@ -248,18 +249,14 @@ static void alloc_index(struct alloc *a, uint64_t n)
 	struct alloc_set *out = backed ? &a->free_unbacked : &a->free_backed;
 
 	if (alloc_set_has(out, n))
-		set_remove(out, n);
+		alloc_set_remove(out, n);
 	if (is_free && !alloc_set_has(in, n))
-		set_add(in, n);
+		alloc_set_add(in, n);
 	else if (!is_free && alloc_set_has(in, n))
-		set_remove(in, n);
-	bool empty = is_free && !backed && (a->bits[n] & CLUSTER_EMPTY);
-	if (empty != alloc_set_has(&a->free_empty, n)) {
-		if (empty)
-			set_add(&a->free_empty, n);
-		else
-			set_remove(&a->free_empty, n);
-	}
+		alloc_set_remove(in, n);
+	/* invariant 8: only alloc_set_empty adds to free_empty */
+	if ((!is_free || backed) && alloc_set_has(&a->free_empty, n))
+		alloc_set_remove(&a->free_empty, n);
 }
 
 static void alloc_index_range(struct alloc *a, uint64_t from, uint64_t to)
@@ -288,6 +285,7 @@ int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
 	a->bits = calloc(a->capacity, sizeof(*a->bits));
 	if (!a->refs || !a->bits || set_resize(&a->free_backed, a->capacity) ||
 	    set_resize(&a->free_unbacked, a->capacity) ||
+	    set_resize(&a->slabs_open, a->capacity) ||
 	    set_resize(&a->free_empty, a->capacity)) {
 		alloc_cleanup(a);
 		return -ENOMEM;
@@ -305,9 +303,10 @@ void alloc_cleanup(struct alloc *a)
 	free(a->touched);
 	free(a->held);
 	free(a->recycle);
-	free(a->srefs);
+	alloc_slabs_cleanup(a);
 	set_free(&a->free_backed);
 	set_free(&a->free_unbacked);
+	set_free(&a->slabs_open);
 	set_free(&a->free_empty);
 	memset(a, 0, sizeof(*a));
 }
@@ -329,16 +328,8 @@ static int alloc_grow(struct alloc *a, uint64_t need)
 	a->bits = bits;
 	if (set_resize(&a->free_backed, cap) ||
 	    set_resize(&a->free_unbacked, cap) ||
-	    set_resize(&a->free_empty, cap))
+	    set_resize(&a->slabs_open, cap) || set_resize(&a->free_empty, cap))
 		return -ENOMEM;
-	if (a->srefs) {
-		uint32_t *srefs = realloc(a->srefs, cap * sizeof(*srefs));
-		if (!srefs)
-			return -ENOMEM;
-		a->srefs = srefs;
-		memset(a->srefs + a->capacity, 0,
-		       (cap - a->capacity) * sizeof(*a->srefs));
-	}
 	memset(a->refs + a->capacity, 0,
 	       (cap - a->capacity) * sizeof(*a->refs));
 	memset(a->bits + a->capacity, 0,
@@ -386,7 +377,6 @@ int alloc_ref(struct alloc *a, uint64_t n)
 			a->bits[n] &= (uint8_t)~CLUSTER_BACKED;
 			a->backed_free--;
 		}
-		a->bits[n] &= (uint8_t)~CLUSTER_EMPTY; /* invariant 8 */
 		alloc_index(a, n);
 	}
 	return 0;
@@ -402,14 +392,6 @@ int alloc_reach(struct alloc *a, uint64_t n)
 	if (n >= a->count)
 		alloc_track(a, n + 1);
 	return 0;
-}
-
-int alloc_srefs_enable(struct alloc *a)
-{
-	if (a->srefs)
-		return 0;
-	a->srefs = calloc(a->capacity, sizeof(*a->srefs));
-	return a->srefs ? 0 : -ENOMEM;
 }
 
 void alloc_unref(struct alloc *a, uint64_t n)
@@ -450,11 +432,11 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 	 * everything is first-fit from the lowest free cluster, which keeps
 	 * the file compact. */
 	if (kind == ALLOC_DATA_SPARSE) {
-		/* a cluster that reads as zeros (invariant 8): a punched one,
-		 * else the next past the end of the file.
-		 * HANGAR_TEETH_SPARSE_UNBACKED is for tests/crash only: a
-		 * deliberately broken core that takes "not BACKED" for "reads
-		 * as zeros", which the crash replay must catch
+		/* a cluster that reads as zeros (invariant 8): a punched one
+		 * first; else what first-fit gives, if that is the end of
+		 * the file.  HANGAR_TEETH_SPARSE_UNBACKED is for tests/crash
+		 * only: a deliberately broken core that takes "not BACKED"
+		 * for "reads as zeros", which the crash replay must catch
 		 * (tests/CMakeLists.txt builds it). */
 #ifdef HANGAR_TEETH_SPARSE_UNBACKED
 		n = alloc_set_next(&a->free_unbacked, a->first);
@@ -463,10 +445,6 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 #endif
 		if (n != ALLOC_SET_NONE)
 			goto found;
-		n = a->count;
-		if (n >= FORMAT_MAX_VCLUSTERS)
-			return -EFBIG;
-		goto found;
 	}
 	if (kind == ALLOC_META && a->meta_from_reserve && a->backed_free > 0) {
 		/* (the COMMITTED test skips nothing but in the teeth build,
@@ -486,6 +464,11 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 			n = backed;
 	}
 	if (n != ALLOC_SET_NONE) {
+		/* a free cluster inside the file may own stale blocks: the
+		 * caller writes it whole (ALLOC_DATA), which keeps the file
+		 * compact rather than growing it past free space */
+		if (kind == ALLOC_DATA_SPARSE)
+			return -EAGAIN;
 		a->cursor = n + 1;
 		goto found;
 	}
@@ -504,8 +487,9 @@ found:
 	 * again inside one transaction never passed alloc_commit, which
 	 * clears the bit: clear it here, so a RAW cluster is never exempt
 	 * from being held (invariant 5).  A new pack cluster sets it again
-	 * (data.c). */
-	a->bits[n] &= (uint8_t)~CLUSTER_PACKED;
+	 * (data.c).  A metadata cluster freed the same way lost its last
+	 * slot (alloc_slab.c dropped its slab). */
+	a->bits[n] &= (uint8_t) ~(CLUSTER_PACKED | CLUSTER_META);
 	*out_n = n;
 	return 0;
 }
@@ -591,7 +575,9 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 	alloc_recycle_flush(a, punch, arg);
 	/* 1. what the previous commit held is unmapped by both slots now */
 	alloc_release_held(a, punch, arg);
-	/* 2. this commit's changes */
+	/* 2. this commit's changes: the slots of metadata clusters, then
+	 * every cluster */
+	alloc_slots_commit(a);
 	for (size_t i = 0; i < a->touched_num; i++) {
 		uint64_t n = a->touched[i];
 		a->bits[n] &= (uint8_t) ~(CLUSTER_TOUCHED | CLUSTER_UNSHARED);
@@ -600,6 +586,9 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			a->bits[n] |= CLUSTER_COMMITTED;
 			continue;
 		}
+		/* no slot referenced or committed any more */
+		if (a->bits[n] & CLUSTER_META)
+			alloc_slab_drop(a, n);
 		bool raw_data = (a->bits[n] & CLUSTER_DATA) &&
 				!(a->bits[n] & CLUSTER_PACKED);
 		bool was = a->bits[n] & CLUSTER_COMMITTED;
@@ -638,10 +627,9 @@ void alloc_set_backed(struct alloc *a, uint64_t n, bool backed)
 
 void alloc_set_empty(struct alloc *a, uint64_t n)
 {
-	if (n >= a->count || a->refs[n] != 0)
-		return;
-	a->bits[n] |= CLUSTER_EMPTY;
-	alloc_index(a, n);
+	if (alloc_is_free(a, n) && !(a->bits[n] & CLUSTER_BACKED) &&
+	    !alloc_set_has(&a->free_empty, n))
+		alloc_set_add(&a->free_empty, n);
 }
 
 uint64_t alloc_last_used(const struct alloc *a)
@@ -707,11 +695,9 @@ bool alloc_invariants(const struct alloc *a)
 			return false;
 	}
 	for (uint64_t n = 0; n < a->free_empty.words[0] * 64; n++) {
-		bool is_empty =
-			n < a->capacity && alloc_is_free(a, n) &&
-			(a->bits[n] & (CLUSTER_EMPTY | CLUSTER_BACKED)) ==
-				CLUSTER_EMPTY;
-		if (alloc_set_has(&a->free_empty, n) != is_empty)
+		/* invariant 8: a subset of free_unbacked */
+		if (alloc_set_has(&a->free_empty, n) &&
+		    !alloc_set_has(&a->free_unbacked, n))
 			return false;
 	}
 	if (!set_consistent(&a->free_backed) ||
@@ -729,8 +715,6 @@ bool alloc_invariants(const struct alloc *a)
 		}
 		if (a->bits[n] & CLUSTER_TOUCHED)
 			touched++;
-		if ((a->bits[n] & CLUSTER_EMPTY) && a->refs[n])
-			return false;
 		if (a->bits[n] & CLUSTER_HELD) {
 			held++;
 			if (a->bits[n] & CLUSTER_BACKED)
@@ -740,5 +724,6 @@ bool alloc_invariants(const struct alloc *a)
 			return false;
 	}
 	return used == a->used && backed == a->backed_free &&
-	       touched == a->touched_num && held == a->held_num;
+	       touched == a->touched_num && held == a->held_num &&
+	       alloc_slabs_invariants(a);
 }

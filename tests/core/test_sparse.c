@@ -263,9 +263,9 @@ static void test_punched_reused(void)
 	 * releases it and, the container being idle, punches it at once
 	 * (alloc.c invariants 5 and 6) */
 	CHECK_OK(container_commit(c));
-	CHECK(!(c->alloc.bits[freed >> SHIFT] & CLUSTER_EMPTY));
+	CHECK(!alloc_set_has(&c->alloc.free_empty, freed >> SHIFT));
 	CHECK_OK(container_commit(c));
-	CHECK(c->alloc.bits[freed >> SHIFT] & CLUSTER_EMPTY);
+	CHECK(alloc_set_has(&c->alloc.free_empty, freed >> SHIFT));
 	struct stat st;
 	CHECK_EQ(stat(path, &st), 0);
 	const uint64_t size = (uint64_t)st.st_size;
