@@ -10,7 +10,8 @@
 # Environment: HANGAR_BUILD_DIR (default ./build of this repository; built
 # with cmake when hangarfs or hangar is missing), BENCH_DIR (scratch
 # directory, default a new one under /var/tmp; removed at the end),
-# BENCH_KEEP=1 keeps it, BENCH_NO_QCOW2=1 leaves qcow2 out.
+# BENCH_KEEP=1 keeps it, BENCH_NO_QCOW2=1 leaves qcow2 out, BENCH_LABEL
+# names the hangar row (default: the build directory's name).
 #
 # Prints, for each format: the data written, the file's apparent size
 # (stat %s) and what the host allocated for it (stat %b x 512, as du -B1
@@ -96,7 +97,7 @@ secs=$(echo "($(date +%s%N) - $start) / 1000000000" | bc -l)
 timeout 300 fusermount3 -u "$MNT" || die "umount"
 wait "$PID"
 PID=
-report "hangar ($(basename "$BUILD"))" "$STORE/vm.hangar" "$secs"
+report "hangar (${BENCH_LABEL:-$(basename "$BUILD")})" "$STORE/vm.hangar" "$secs"
 
 if [ "${BENCH_NO_QCOW2:-}" != 1 ] && command -v qemu-img >/dev/null &&
 	command -v qemu-io >/dev/null; then
