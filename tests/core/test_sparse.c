@@ -225,10 +225,20 @@ static void test_stale(void)
 	CHECK_OK(object_punch(c, id, 30ull * CS, 4ull * CS));
 	CHECK_OK(container_close(c));
 	c = open_file(path, &io, false, &o);
+	struct stat st;
+	CHECK_EQ(stat(path, &st), 0);
+	const off_t size_open = st.st_size;
 	for (unsigned i = 0; i < 8; i++) {
 		fill(data, PAGE, 20 + i);
 		CHECK_OK(object_write(c, id, data, PAGE, (70ull + i) * CS));
 		check_cluster(c, id, 70 + i, 0, data, PAGE);
+		if (i == 0) {
+			/* ... but taken whole: a free cluster inside the
+			 * file comes before growing it (alloc.c, -EAGAIN) */
+			CHECK_EQ(stat(path, &st), 0);
+			CHECK_EQ(st.st_size, size_open);
+			CHECK(phys_of(c, id, 70) + CS <= (uint64_t)size_open);
+		}
 	}
 	CHECK_OK(container_commit(c));
 	for (unsigned i = 0; i < 8; i++) {
