@@ -62,6 +62,13 @@
  *      first): ALLOC_DATA_SPARSE takes the lowest free_empty cluster, else
  *      cluster `count`.
  *
+ *   8. Map nodes and table blocks are not clusters of their own when the
+ *      container has small nodes: they live in slots of metadata clusters
+ *      (CLUSTER_META), a second level kept by alloc_slab.c with the same
+ *      rules one level down (free in the committed state and the open
+ *      transaction before reuse); a metadata cluster holds one reference
+ *      per referenced slot, so invariants 1-4 hold for it unchanged.
+ *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
  * clusters handed to the punch callback so discard returns host space).
