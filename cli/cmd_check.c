@@ -238,6 +238,16 @@ static void check_one(struct store *s, const struct crypto_key *master,
 	rc = store_guest_open_io(s, r->name, &io);
 	if (rc == -EBUSY && check_pinned(s, r) == 0)
 		return; /* checked as a pin */
+	if (rc == -EBUSY) {
+		/* A daemon on its way out (just unmounted) refuses the pin
+		 * and lets go a moment later: the file may be free now. */
+		int again = store_guest_open_io(s, r->name, &io);
+
+		if (again != -EBUSY) {
+			rc = again;
+			r->reason[0] = r->pin[0] = '\0';
+		}
+	}
 	if (rc) {
 		r->error = rc;
 		if (rc == -EBUSY && r->reason[0]) {

@@ -118,7 +118,7 @@ uint64_t alloc_set_next(const struct alloc_set *s, uint64_t from)
 	return i;
 }
 
-static void set_add(struct alloc_set *s, uint64_t n)
+void alloc_set_add(struct alloc_set *s, uint64_t n)
 {
 	for (unsigned l = 0; l < s->levels; l++, n >>= 6) {
 		uint64_t *w = &s->level[l][n >> 6];
@@ -129,7 +129,7 @@ static void set_add(struct alloc_set *s, uint64_t n)
 	}
 }
 
-static void set_remove(struct alloc_set *s, uint64_t n)
+void alloc_set_remove(struct alloc_set *s, uint64_t n)
 {
 	for (unsigned l = 0; l < s->levels; l++, n >>= 6) {
 		uint64_t *w = &s->level[l][n >> 6];
@@ -238,11 +238,11 @@ static void alloc_index(struct alloc *a, uint64_t n)
 	struct alloc_set *out = backed ? &a->free_unbacked : &a->free_backed;
 
 	if (alloc_set_has(out, n))
-		set_remove(out, n);
+		alloc_set_remove(out, n);
 	if (is_free && !alloc_set_has(in, n))
-		set_add(in, n);
+		alloc_set_add(in, n);
 	else if (!is_free && alloc_set_has(in, n))
-		set_remove(in, n);
+		alloc_set_remove(in, n);
 }
 
 static void alloc_index_range(struct alloc *a, uint64_t from, uint64_t to)
@@ -270,7 +270,8 @@ int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
 	a->refs = calloc(a->capacity, sizeof(*a->refs));
 	a->bits = calloc(a->capacity, sizeof(*a->bits));
 	if (!a->refs || !a->bits || set_resize(&a->free_backed, a->capacity) ||
-	    set_resize(&a->free_unbacked, a->capacity)) {
+	    set_resize(&a->free_unbacked, a->capacity) ||
+	    set_resize(&a->slabs_open, a->capacity)) {
 		alloc_cleanup(a);
 		return -ENOMEM;
 	}
@@ -287,9 +288,10 @@ void alloc_cleanup(struct alloc *a)
 	free(a->touched);
 	free(a->held);
 	free(a->recycle);
-	free(a->srefs);
+	alloc_slabs_cleanup(a);
 	set_free(&a->free_backed);
 	set_free(&a->free_unbacked);
+	set_free(&a->slabs_open);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -309,16 +311,9 @@ static int alloc_grow(struct alloc *a, uint64_t need)
 		return -ENOMEM;
 	a->bits = bits;
 	if (set_resize(&a->free_backed, cap) ||
-	    set_resize(&a->free_unbacked, cap))
+	    set_resize(&a->free_unbacked, cap) ||
+	    set_resize(&a->slabs_open, cap))
 		return -ENOMEM;
-	if (a->srefs) {
-		uint32_t *srefs = realloc(a->srefs, cap * sizeof(*srefs));
-		if (!srefs)
-			return -ENOMEM;
-		a->srefs = srefs;
-		memset(a->srefs + a->capacity, 0,
-		       (cap - a->capacity) * sizeof(*a->srefs));
-	}
 	memset(a->refs + a->capacity, 0,
 	       (cap - a->capacity) * sizeof(*a->refs));
 	memset(a->bits + a->capacity, 0,
@@ -381,14 +376,6 @@ int alloc_reach(struct alloc *a, uint64_t n)
 	if (n >= a->count)
 		alloc_track(a, n + 1);
 	return 0;
-}
-
-int alloc_srefs_enable(struct alloc *a)
-{
-	if (a->srefs)
-		return 0;
-	a->srefs = calloc(a->capacity, sizeof(*a->srefs));
-	return a->srefs ? 0 : -ENOMEM;
 }
 
 void alloc_unref(struct alloc *a, uint64_t n)
@@ -464,8 +451,9 @@ found:
 	 * again inside one transaction never passed alloc_commit, which
 	 * clears the bit: clear it here, so a RAW cluster is never exempt
 	 * from being held (invariant 5).  A new pack cluster sets it again
-	 * (data.c). */
-	a->bits[n] &= (uint8_t)~CLUSTER_PACKED;
+	 * (data.c).  A metadata cluster freed the same way lost its last
+	 * slot (alloc_slab.c dropped its slab). */
+	a->bits[n] &= (uint8_t) ~(CLUSTER_PACKED | CLUSTER_META);
 	*out_n = n;
 	return 0;
 }
@@ -551,7 +539,9 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 	alloc_recycle_flush(a, punch, arg);
 	/* 1. what the previous commit held is unmapped by both slots now */
 	alloc_release_held(a, punch, arg);
-	/* 2. this commit's changes */
+	/* 2. this commit's changes: the slots of metadata clusters, then
+	 * every cluster */
+	alloc_slots_commit(a);
 	for (size_t i = 0; i < a->touched_num; i++) {
 		uint64_t n = a->touched[i];
 		a->bits[n] &= (uint8_t) ~(CLUSTER_TOUCHED | CLUSTER_UNSHARED);
@@ -560,6 +550,9 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			a->bits[n] |= CLUSTER_COMMITTED;
 			continue;
 		}
+		/* no slot referenced or committed any more */
+		if (a->bits[n] & CLUSTER_META)
+			alloc_slab_drop(a, n);
 		bool raw_data = (a->bits[n] & CLUSTER_DATA) &&
 				!(a->bits[n] & CLUSTER_PACKED);
 		bool was = a->bits[n] & CLUSTER_COMMITTED;
@@ -681,5 +674,6 @@ bool alloc_invariants(const struct alloc *a)
 			return false;
 	}
 	return used == a->used && backed == a->backed_free &&
-	       touched == a->touched_num && held == a->held_num;
+	       touched == a->touched_num && held == a->held_num &&
+	       alloc_slabs_invariants(a);
 }

@@ -199,6 +199,8 @@ struct container *container_view_new(struct container *parent)
 	v->compress_level = parent->compress_level;
 	v->cluster_shift = parent->cluster_shift;
 	v->cluster_size = parent->cluster_size;
+	v->node_shift = parent->node_shift;
+	v->node_size = parent->node_size;
 	v->fanout = parent->fanout;
 	v->first_cluster = parent->first_cluster;
 	v->generation = parent->generation;
@@ -326,7 +328,12 @@ static bool container_invariants(struct container *c)
 	 * is checked where it is rebuilt from disk: at every load, against
 	 * the superblock's used_clusters. */
 	for (uint64_t n = 0; ok && n < a->count; n++) {
-		uint32_t snap = a->srefs && a->srefs[n] ? 1 : 0;
+		uint32_t snap = 0;
+		for (uint64_t j = 0; c->snap_num > 0 &&
+				     (a->bits[n] & CLUSTER_META) &&
+				     j < (1ull << a->slot_shift);
+		     j++)
+			snap += alloc_node_sref(a, (n << a->slot_shift) | j) > 0;
 		if (c->snap_num == 0 && refs[n] != a->refs[n])
 			ok = false;
 		if (c->snap_num > 0 && refs[n] + snap > a->refs[n])
@@ -345,6 +352,23 @@ static void punch_freed(void *arg, uint64_t n)
 	 * support keeps the blocks, and the cluster is reused later anyway. */
 	(void)io_fallocate(c->io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			   n << c->cluster_shift, c->cluster_size);
+}
+
+/* The commit's used_clusters: `*used` less the clusters that only the
+ * committed table's `old_num` blocks hold (they leave with this commit). */
+static int old_table_clusters(struct container *c, size_t old_num,
+			      uint64_t *used)
+{
+	if (old_num == 0 || !c->table_blocks)
+		return 0;
+	uint64_t *slots = malloc(old_num * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < old_num; i++)
+		slots[i] = slot_of(c, c->table_blocks[i]);
+	*used -= alloc_nodes_free_clusters(&c->alloc, slots, old_num);
+	free(slots);
+	return 0;
 }
 
 void container_wrlock(struct container *c)
@@ -559,16 +583,15 @@ static int commit_run(struct container *c)
 					  &meta_cap, &blocks, &block_num,
 					  &first, &crc, &table_seal);
 		c->alloc.meta_from_reserve = false;
-		/* every cluster in meta_new was written (or its write
-		 * failed), one whole cluster each: container_io_stats */
+		/* every slot in meta_new was written (or its write
+		 * failed), one whole block each: container_io_stats */
 		atomic_fetch_add_explicit(&c->stat_meta_bytes,
-					  (uint64_t)meta_num
-						  << c->cluster_shift,
+					  (uint64_t)meta_num << c->node_shift,
 					  memory_order_relaxed);
 		if (ret != -ENOSPC || attempt > 0)
 			break;
 		for (size_t i = 0; i < meta_num; i++)
-			alloc_unref(&c->alloc, meta_new[i]);
+			alloc_node_unref(&c->alloc, meta_new[i]);
 		meta_num = 0;
 		/* raw data the last commit freed becomes usable once the
 		 * older slot is retired */
@@ -591,8 +614,17 @@ static int commit_run(struct container *c)
 	c->table_block_num = block_num;
 	c->table_seal = table_seal;
 	/* clusters of writers sealing outside the lock are not in this
-	 * tree yet (data.c write_sealed_clusters) */
-	uint64_t used = c->alloc.used - old_num - c->inflight_clusters;
+	 * tree yet (data.c write_sealed_clusters); the old table's blocks
+	 * leave it, and with them the clusters that hold nothing else */
+	uint64_t used = c->alloc.used - c->inflight_clusters;
+	ret = old_table_clusters(c, old_num, &used);
+	if (ret) {
+		c->table_offset = old_offset;
+		c->table_crc = old_crc;
+		c->table_block_num = old_num;
+		c->table_seal = old_seal;
+		goto out_release;
+	}
 	const uint64_t now_ns = ts_to_ns(clock_now());
 	int slot = 1 - c->active_slot;
 
@@ -634,7 +666,7 @@ static int commit_run(struct container *c)
 		/* Nothing is ever committed from this instance again; give
 		 * the clusters back so the accounting stays exact. */
 		for (size_t i = 0; i < meta_num; i++)
-			alloc_unref(&c->alloc, meta_new[i]);
+			alloc_node_unref(&c->alloc, meta_new[i]);
 		free(meta_new);
 		free(blocks);
 		return c->poisoned;
@@ -646,7 +678,7 @@ static int commit_run(struct container *c)
 		c->objects[i]->dirty = false;
 	}
 	for (size_t i = 0; i < old_num; i++)
-		alloc_unref(&c->alloc, cluster_of(c, c->table_blocks[i]));
+		alloc_node_unref(&c->alloc, slot_of(c, c->table_blocks[i]));
 	free(c->table_blocks);
 	c->table_blocks = blocks;
 	c->generation = gen;
@@ -672,7 +704,7 @@ static int commit_run(struct container *c)
 
 out_release:
 	for (size_t i = 0; i < meta_num; i++)
-		alloc_unref(&c->alloc, meta_new[i]);
+		alloc_node_unref(&c->alloc, meta_new[i]);
 	free(meta_new);
 	free(blocks);
 	return ret;
@@ -794,8 +826,14 @@ int container_create(struct io *io, const struct container_options *opts,
 	unsigned shift = opts && opts->cluster_shift
 				 ? opts->cluster_shift
 				 : FORMAT_CLUSTER_SHIFT_DEFAULT;
+	unsigned node_shift = opts && opts->node_shift
+				      ? opts->node_shift
+				      : FORMAT_NODE_SHIFT_DEFAULT;
+	if (node_shift > shift)
+		node_shift = shift;
 	if (shift < FORMAT_CLUSTER_SHIFT_MIN ||
-	    shift > FORMAT_CLUSTER_SHIFT_MAX || (opts && opts->read_only))
+	    shift > FORMAT_CLUSTER_SHIFT_MAX ||
+	    node_shift < FORMAT_NODE_SHIFT_MIN || (opts && opts->read_only))
 		return -EINVAL;
 	ret = io_size(io, &size);
 	if (ret)
@@ -808,6 +846,8 @@ int container_create(struct io *io, const struct container_options *opts,
 	c->io = io;
 	c->cluster_shift = shift;
 	c->cluster_size = 1u << shift;
+	c->node_shift = node_shift;
+	c->node_size = 1u << node_shift;
 	c->first_cluster = (FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
 	c->next_object_id = 1;
 	c->active_slot = 1; /* so generation 1 lands in slot A */
@@ -832,8 +872,10 @@ int container_create(struct io *io, const struct container_options *opts,
 			goto out_free;
 		crypto_nonce_reserved(&c->crypt->nonce, CRYPTO_NONCE_RESERVE);
 	}
-	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / c->entry_size;
+	c->fanout = (c->node_size - BLOCK_HEADER_SIZE) / c->entry_size;
 	ret = alloc_init(&c->alloc, c->first_cluster, c->first_cluster);
+	if (!ret)
+		ret = alloc_slot_shift(&c->alloc, shift - node_shift);
 	if (ret)
 		goto out_free;
 	/* Write the header area whole, so both slots exist (B zeroed). */
@@ -1156,6 +1198,9 @@ int container_load(struct io *io, const struct container_options *opts,
 	recorded_used = c->alloc.used;
 	c->used_committed = recorded_used;
 	ret = alloc_init(&c->alloc, c->first_cluster, size >> c->cluster_shift);
+	if (!ret)
+		ret = alloc_slot_shift(&c->alloc,
+				       c->cluster_shift - c->node_shift);
 	if (ret)
 		goto out_free;
 	ret = table_read(c, diag, size);
@@ -1229,6 +1274,9 @@ int container_peek_dir(struct io *io, const struct container_options *opts,
 	if (!ret)
 		ret = alloc_init(&c->alloc, c->first_cluster,
 				 size >> c->cluster_shift);
+	if (!ret)
+		ret = alloc_slot_shift(&c->alloc,
+				       c->cluster_shift - c->node_shift);
 	if (!ret)
 		ret = table_read(c, NULL, size);
 	if (!ret)

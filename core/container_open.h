@@ -30,6 +30,11 @@ struct container_options {
 	bool read_only;		/* open without ever writing */
 	bool compress_disks;	/* create: *.raw clusters are zstd-compressed */
 	unsigned cluster_shift; /* create: 12..21, 0 = default (16) */
+	/* create: metadata blocks of 1 << node_shift bytes, 12..cluster_shift
+	 * (0 = FORMAT_NODE_SHIFT_DEFAULT, 4 KiB, or the cluster if smaller);
+	 * below cluster_shift the container has FEATURE_INCOMPAT_SMALL_NODES,
+	 * which hangar before it cannot open */
+	unsigned node_shift;
 	int compress_level;	/* zstd level, 0 = CONTAINER_COMPRESS_LEVEL */
 	container_event_fn event; /* may be NULL */
 	void *event_arg;

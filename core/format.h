@@ -85,6 +85,10 @@ static inline void le64_put(uint8_t *p, uint64_t v)
 #define FORMAT_CLUSTER_SHIFT_MIN     12u   /* 4 KiB */
 #define FORMAT_CLUSTER_SHIFT_MAX     21u   /* 2 MiB */
 #define FORMAT_CLUSTER_SHIFT_DEFAULT 16u   /* 64 KiB */
+/* metadata blocks (map nodes, table blocks) of a new container: 4 KiB, or
+ * the cluster when that is smaller (FEATURE_INCOMPAT_SMALL_NODES) */
+#define FORMAT_NODE_SHIFT_MIN	  12u
+#define FORMAT_NODE_SHIFT_DEFAULT 12u
 #define FORMAT_NAME_MAX		     255u /* object name bytes, no NUL on disk */
 #define FORMAT_GUEST_NAME_MAX	     64u
 #define FORMAT_MAX_HEIGHT	     8u /* map radix tree levels, bounded on read */
@@ -124,9 +128,15 @@ static inline void le64_put(uint8_t *p, uint64_t v)
  * it would take such a tree for corruption ("cluster referenced twice").
  * Set by the first commit after a RAW cluster was shared; never cleared. */
 #define FEATURE_INCOMPAT_SHARED_EXTENTS (1ull << 3)
+/* Small nodes: map nodes and table blocks are 1 << node_shift bytes
+ * (superblock offset 252), smaller than a cluster; a metadata cluster holds
+ * several (FORMAT.md section 3).  Set at creation, never changes; without
+ * it every metadata block is one cluster. */
+#define FEATURE_INCOMPAT_SMALL_NODES (1ull << 4)
 #define FEATURE_INCOMPAT_KNOWN                                                 \
 	(FEATURE_INCOMPAT_ENCRYPTED | FEATURE_INCOMPAT_IMAGE_SEALS |           \
-	 FEATURE_INCOMPAT_SNAPSHOTS | FEATURE_INCOMPAT_SHARED_EXTENTS)
+	 FEATURE_INCOMPAT_SNAPSHOTS | FEATURE_INCOMPAT_SHARED_EXTENTS |        \
+	 FEATURE_INCOMPAT_SMALL_NODES)
 #define FEATURE_RO_COMPAT_KNOWN 0ull
 #define FEATURE_COMPAT_KNOWN	0ull
 
@@ -150,7 +160,8 @@ struct superblock_layout {
 	uint8_t flags[4];	   /* 112 CONTAINER_FLAG_* */
 	uint8_t encryption[128];   /* 116 ENCRYPTED: see below; else zero */
 	uint8_t snapshot_root[8];  /* 244 zero (snapshots live in the table) */
-	uint8_t reserved[256];	   /* 252 zero */
+	uint8_t node_shift[4];	   /* 252 SMALL_NODES: 12..shift-1, else 0 */
+	uint8_t reserved[252];	   /* 256 zero */
 	uint8_t crc[4];		   /* 508 crc32c of bytes 0..507 */
 };
 _Static_assert(sizeof(struct superblock_layout) == 512, "superblock size");
@@ -172,6 +183,7 @@ _Static_assert(sizeof(struct superblock_layout) == 512, "superblock size");
 #define SB_OFF_COMMIT_TIME    88
 #define SB_OFF_UUID	      96
 #define SB_OFF_FLAGS	      112
+#define SB_OFF_NODE_SHIFT     252
 #define SB_OFF_CRC	      508
 
 /* The `encryption` area (bytes 116..243) of an ENCRYPTED container.  The
@@ -513,6 +525,7 @@ FORMAT_FIELD_AT(superblock_layout, uuid, SB_OFF_UUID);
 FORMAT_FIELD_AT(superblock_layout, flags, SB_OFF_FLAGS);
 FORMAT_FIELD_AT(superblock_layout, encryption, SB_OFF_ENC_CIPHER);
 FORMAT_FIELD_AT(superblock_layout, snapshot_root, SB_ENC_END);
+FORMAT_FIELD_AT(superblock_layout, node_shift, SB_OFF_NODE_SHIFT);
 FORMAT_FIELD_AT(superblock_layout, crc, SB_OFF_CRC);
 FORMAT_FIELD_AT(snapshot_record_layout, id, SN_OFF_ID);
 FORMAT_FIELD_AT(snapshot_record_layout, generation, SN_OFF_GENERATION);

@@ -97,6 +97,9 @@ struct io;
  * bytes must not change in place (alloc_unref sets it, alloc_commit
  * clears it; snapshot_raw_owned) */
 #define CLUSTER_UNSHARED 0x40
+/* holds metadata blocks (map nodes, table blocks) in node-sized slots: a
+ * metadata cluster (alloc_slab.c); never data */
+#define CLUSTER_META 0x80
 
 /*
  * A set of cluster numbers that finds its first member at or after any n in
@@ -136,14 +139,11 @@ struct alloc {
 	uint64_t cursor;      /* next-fit search start */
 	uint64_t backed_free; /* clusters with CLUSTER_BACKED */
 	uint64_t reserve;     /* backed clusters data allocation leaves alone */
-	/* Snapshots (snapshot.c): for a map node cluster, how many parents
-	 * in the snapshots' trees point at it (a snapshot's object record,
-	 * or a node that snapshots hold); NULL until a container has
-	 * snapshots.  A node with srefs > 0 holds ONE reference in `refs`
-	 * for all snapshots together, and each entry of such a leaf holds
-	 * one on its data cluster: so refs == 1 on a RAW cluster means the
-	 * live tree alone maps it. */
-	uint32_t *srefs;
+	/* Snapshots (snapshot.c) count, per map node, the parents in the
+	 * snapshots' trees that point at it (alloc_node_sref).  A node with
+	 * such parents holds ONE reference for all snapshots together, and
+	 * each entry of such a leaf holds one on its data cluster: so refs ==
+	 * 1 on a RAW cluster means the live tree alone maps it. */
 	bool meta_from_reserve; /* metadata only from backed clusters */
 	/* The free-cluster index that alloc_get searches instead of scanning:
 	 * every cluster in [first, count) that is free now (refs == 0 and
@@ -155,7 +155,46 @@ struct alloc {
 	 * which the index ignores, and sets COMMITTED only on a cluster it
 	 * has just referenced, which is in neither set either way.) */
 	struct alloc_set free_backed, free_unbacked;
+	/* metadata slots (alloc_slab.c): slab_pages[cl >> PAGE_SHIFT][cl &
+	 * (page - 1)] is cluster cl's slab, NULL unless CLUSTER_META */
+	unsigned slot_shift;
+	struct alloc_slab ***slab_pages;
+	uint64_t slab_page_num;
+	uint64_t slab_num; /* metadata clusters */
+	uint64_t *slot_touched; /* slots with SLOT_TOUCHED */
+	size_t slot_touched_num, slot_touched_cap;
+	/* metadata clusters with a free slot (the lowest is filled first) */
+	struct alloc_set slabs_open;
 };
+
+/*
+ * Metadata slots (alloc_slab.c).  Map nodes and table blocks are
+ * node-sized (1 << node_shift bytes, at most a cluster): a metadata
+ * cluster (CLUSTER_META) holds 1 << slot_shift of them, its slots.  A slot
+ * is named by its global number, byte offset >> node_shift.  Per slot: how
+ * many references the open state holds (the live tree or live table: one;
+ * snapshots together: one more), whether the last committed state
+ * referenced it, and (snapshots) how many snapshot-side parents point at
+ * it.  A slot is free exactly when it has no reference and is not
+ * committed -- invariant 1 of alloc.c, one level down.  The cluster's
+ * `refs` is the sum of its slots' references, so the cluster-level rules
+ * (committed, touched, free) hold unchanged above the slots.  With
+ * slot_shift 0 (nodes as big as clusters, the layout before
+ * FEATURE_INCOMPAT_SMALL_NODES) each metadata cluster is one slot.
+ */
+#define SLOT_REFS      0x03 /* references in the open state, 0..2 */
+#define SLOT_COMMITTED 0x04 /* referenced by the last committed state */
+#define SLOT_TOUCHED   0x08 /* in slot_touched */
+
+struct alloc_slab {
+	uint8_t *slot;	  /* 1 << slot_shift: SLOT_* */
+	uint32_t *srefs;  /* snapshot-side parents per slot, NULL when none */
+	uint32_t free;	  /* slots free to hand out */
+	uint32_t hint;	  /* first slot that may be free */
+};
+
+/* A sparse map from cluster number to its slab: 4096 clusters a page. */
+#define ALLOC_SLAB_PAGE_SHIFT 12u
 
 enum alloc_kind { ALLOC_DATA, ALLOC_META };
 
@@ -172,10 +211,44 @@ int alloc_ref(struct alloc *a, uint64_t n);
 /* alloc_unref - drop a reference; the cluster becomes allocatable at once if
  * it was never committed, else only after alloc_commit. */
 void alloc_unref(struct alloc *a, uint64_t n);
+/* alloc_slot_shift - nodes are 1 << shift to a cluster (before any
+ * reference; alloc_init leaves it 0). */
+int alloc_slot_shift(struct alloc *a, unsigned shift);
+/* alloc_node_get - a slot free in the committed state and in the open
+ * transaction, with one reference: the lowest free slot of the lowest
+ * metadata cluster that has one, else the first slot of a new metadata
+ * cluster (alloc_get, ALLOC_META).  -ENOMEM / -EFBIG. */
+int alloc_node_get(struct alloc *a, uint64_t *out_slot);
+/* alloc_node_ref - one more reference to the node in `slot` (`load`: found
+ * in the committed state at open, so also committed).  -EUCLEAN when its
+ * cluster holds data or the slot would pass two references. */
+int alloc_node_ref(struct alloc *a, uint64_t slot, bool load);
+/* alloc_node_unref - drop a reference; the slot is free at once if it was
+ * never committed, else only after alloc_commit. */
+void alloc_node_unref(struct alloc *a, uint64_t slot);
+/* alloc_node_refs - references the open state holds on `slot`. */
+unsigned alloc_node_refs(const struct alloc *a, uint64_t slot);
+/* alloc_node_sref - snapshot-side parents of the node in `slot` (0 when
+ * none); alloc_node_sref_add changes it by +1 or -1 (+1 makes `slot`'s
+ * cluster a metadata cluster: -EUCLEAN when it holds data; -EOVERFLOW). */
+uint32_t alloc_node_sref(const struct alloc *a, uint64_t slot);
+int alloc_node_sref_add(struct alloc *a, uint64_t slot, int delta);
+/* alloc_nodes_free_clusters - how many clusters would become unreferenced
+ * if the open state dropped one reference to each of `slots` (distinct
+ * slots, one reference each): the commit's count of the old table. */
+uint64_t alloc_nodes_free_clusters(const struct alloc *a,
+				   const uint64_t *slots, size_t num);
+/* Between alloc.c and alloc_slab.c only: the set's members, the slots'
+ * part of alloc_commit, a metadata cluster that became free, cleanup and
+ * the heavy check. */
+void alloc_set_add(struct alloc_set *s, uint64_t n);
+void alloc_set_remove(struct alloc_set *s, uint64_t n);
+void alloc_slots_commit(struct alloc *a);
+void alloc_slab_drop(struct alloc *a, uint64_t n);
+void alloc_slabs_cleanup(struct alloc *a);
+bool alloc_slabs_invariants(const struct alloc *a);
 /* alloc_reach - track clusters up to `n` (grows the arrays). */
 int alloc_reach(struct alloc *a, uint64_t n);
-/* alloc_srefs_enable - make room for snapshot node counts (a->srefs). */
-int alloc_srefs_enable(struct alloc *a);
 /* alloc_get - a cluster free in the committed state and in the open
  * transaction, with refs = 1: the lowest such cluster at or after the
  * cursor (a backed one for metadata retried after -ENOSPC), found in
@@ -411,7 +484,11 @@ struct container {
 	/* geometry */
 	unsigned cluster_shift;
 	uint32_t cluster_size;
-	uint32_t fanout;
+	/* metadata blocks (map nodes, table blocks): node_size bytes, at most
+	 * a cluster; smaller only with FEATURE_INCOMPAT_SMALL_NODES */
+	unsigned node_shift;
+	uint32_t node_size;
+	uint32_t fanout; /* entries per map node */
 	uint64_t first_cluster;
 
 	/* committed state */
@@ -788,6 +865,22 @@ void block_header_finish(uint8_t *block, uint32_t size);
 static inline uint64_t cluster_of(const struct container *c, uint64_t off)
 {
 	return off >> c->cluster_shift;
+}
+
+/* The metadata slot of the block at byte offset `off` (alloc_slab.c). */
+static inline uint64_t slot_of(const struct container *c, uint64_t off)
+{
+	return off >> c->node_shift;
+}
+
+/* Whether `off` can hold a metadata block of a file of `file_size` bytes:
+ * node-aligned, past the header area, inside the file. */
+static inline bool node_in_bounds(const struct container *c, uint64_t off,
+				  uint64_t file_size)
+{
+	return !(off & (c->node_size - 1)) &&
+	       cluster_of(c, off) >= c->first_cluster &&
+	       off + c->node_size > off && off + c->node_size <= file_size;
 }
 
 static inline uint64_t ts_to_ns(struct timespec t)

@@ -314,7 +314,7 @@ static int leaf_read_buf(struct container *c, const struct map_node *n,
 static int leaf_read(struct container *c, const struct map_node *n,
 		     struct map_entry *entries, struct map_seal *seals)
 {
-	uint8_t *buf = malloc(c->cluster_size);
+	uint8_t *buf = malloc(c->node_size);
 	if (!buf)
 		return -ENOMEM;
 	int ret = leaf_read_buf(c, n, buf, entries, seals);
@@ -326,7 +326,7 @@ int map_scratch_ensure(struct container *c)
 {
 	if (c->map_scratch_buf)
 		return 0;
-	uint8_t *buf = malloc(c->cluster_size);
+	uint8_t *buf = malloc(c->node_size);
 	struct map_entry *e = malloc(c->fanout * sizeof(*e));
 	if (!buf || !e) {
 		free(buf);
@@ -428,7 +428,7 @@ static void node_make_dirty(struct container *c, struct map_node *n)
 	if (n->dirty)
 		return;
 	if (n->phys)
-		alloc_unref(&c->alloc, cluster_of(c, n->phys));
+		alloc_node_unref(&c->alloc, slot_of(c, n->phys));
 	if (n->level == 0) {
 		/* loaded first by every caller (leaf_load) */
 		assert(n->entries);
@@ -628,7 +628,7 @@ static int subtree_free(struct container *c, struct object *o,
 		free(n->children);
 	}
 	if (unref && !n->dirty && n->phys)
-		alloc_unref(&c->alloc, cluster_of(c, n->phys));
+		alloc_node_unref(&c->alloc, slot_of(c, n->phys));
 	free(n);
 	return ret;
 }
@@ -848,11 +848,15 @@ static int map_entry_decode(const struct container *c, const uint8_t *p,
 			return -EUCLEAN;
 		return 0;
 	case MAP_KIND_RAW:
-	case MAP_KIND_NODE:
 		if (out->length != c->cluster_size ||
-		    (out->offset & (c->cluster_size - 1)))
+		    (out->offset & (c->cluster_size - 1)) || out->crc)
 			return -EUCLEAN;
-		if (out->kind == MAP_KIND_RAW && out->crc)
+		if (c->encrypted && out_seal->birth == 0)
+			return -EUCLEAN;
+		break;
+	case MAP_KIND_NODE:
+		if (out->length != c->node_size ||
+		    (out->offset & (c->node_size - 1)))
 			return -EUCLEAN;
 		if (c->encrypted && out_seal->birth == 0)
 			return -EUCLEAN;
@@ -889,7 +893,7 @@ static int map_block_verify(const struct container *c, const uint8_t *block,
 	uint32_t crc = crc32c(0, block, BH_OFF_CRC);
 	crc = crc32c(crc, zero, 4);
 	crc = crc32c(crc, block + BH_OFF_CRC + 4,
-		     c->cluster_size - BH_OFF_CRC - 4);
+		     c->node_size - BH_OFF_CRC - 4);
 	if (crc != stored)
 		return -EBADMSG;
 	if (le32_get(block + BH_OFF_MAGIC) != BLOCK_MAGIC_MAP_NODE ||
@@ -927,21 +931,22 @@ static int load_fail(struct load_ctx *l, int err, const char *what,
 	return err;
 }
 
-/* Reference a cluster found in the tree (`node`: as a map node, else as
- * data, `packed` if compressed).  Shared use only between compressed
- * extents, and between RAW entries when the container has
- * FEATURE_INCOMPAT_SHARED_EXTENTS; anything else referenced twice -- a
- * node, a node that is also data, RAW that is also packed -- is
- * corruption. */
-static int load_ref(struct load_ctx *l, uint64_t n, bool node, bool packed)
+/* Reference a data cluster found in the tree (`packed` if compressed).
+ * Shared use only between compressed extents, and between RAW entries when
+ * the container has FEATURE_INCOMPAT_SHARED_EXTENTS; anything else
+ * referenced twice -- data in a metadata cluster, RAW that is also packed --
+ * is corruption.  (Nodes: alloc_node_ref.) */
+static int load_ref(struct load_ctx *l, uint64_t n, bool packed)
 {
 	struct alloc *a = &l->c->alloc;
+	if (n < a->capacity && (a->bits[n] & CLUSTER_META))
+		return -EUCLEAN; /* metadata is never data */
 	if (n < a->capacity && a->refs[n] > 0) {
 		bool is_packed = a->bits[n] & CLUSTER_PACKED;
 		bool is_data = a->bits[n] & CLUSTER_DATA;
 		bool shared_raw = l->c->shared_extents && !packed &&
 				  !is_packed && is_data;
-		if (node || !((packed && is_packed) || shared_raw))
+		if (!((packed && is_packed) || shared_raw))
 			return -EUCLEAN;
 	}
 	int ret = alloc_ref(a, n);
@@ -963,12 +968,10 @@ static int node_read(struct container *c, uint64_t owner, uint64_t phys,
 	int ret;
 
 	*why = "map node out of bounds";
-	if ((phys & (c->cluster_size - 1)) ||
-	    cluster_of(c, phys) < c->first_cluster ||
-	    phys + c->cluster_size > file_size)
+	if (!node_in_bounds(c, phys, file_size))
 		return -EUCLEAN;
 	*why = "cannot read map node";
-	ret = io_pread(c->io, buf, c->cluster_size, phys);
+	ret = io_pread(c->io, buf, c->node_size, phys);
 	if (ret)
 		return ret;
 	uint32_t expect = crc;
@@ -976,9 +979,9 @@ static int node_read(struct container *c, uint64_t owner, uint64_t phys,
 		/* The parent holds the ciphertext's crc and the seal; once
 		 * opened, the node checks its own crc and header. */
 		*why = "map node authentication failed";
-		if (crc32c(0, buf, c->cluster_size) != crc ||
+		if (crc32c(0, buf, c->node_size) != crc ||
 		    crypt_open(c, CRYPTO_AAD_MAP_NODE, level, owner, index,
-			       seal, buf, c->cluster_size) != 0)
+			       seal, buf, c->node_size) != 0)
 			return -EBADMSG;
 		expect = le32_get(buf + BH_OFF_CRC);
 		*why = "map node generation mismatch";
@@ -1033,16 +1036,19 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 	const char *why;
 	int ret;
 
-	if ((phys & (c->cluster_size - 1)) ||
-	    cluster_of(c, phys) < c->first_cluster ||
-	    phys + c->cluster_size > l->file_size)
+	if (!node_in_bounds(c, phys, l->file_size))
 		return load_fail(l, -EUCLEAN, "map node out of bounds", phys);
 	if (refs) {
-		ret = load_ref(l, cluster_of(c, phys), true, false);
+		/* a node of the live trees has one parent: met twice is a
+		 * cycle or a shared subtree, and a node in a data cluster
+		 * is corruption too (alloc_node_ref) */
+		ret = alloc_node_refs(&c->alloc, slot_of(c, phys)) > 0
+			      ? -EUCLEAN
+			      : alloc_node_ref(&c->alloc, slot_of(c, phys),
+					       true);
 		if (ret)
 			return load_fail(l, ret, "map node referenced twice",
 					 phys);
-		c->alloc.bits[cluster_of(c, phys)] &= (uint8_t)~CLUSTER_DATA;
 	}
 	/* Decode all entries first: the buffer is reused by the children. */
 	struct map_entry *tmp = malloc(c->fanout * sizeof(*tmp));
@@ -1093,12 +1099,10 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 				n->seals[i] = tseal[i];
 			if (e->kind == MAP_KIND_RAW ||
 			    e->kind == MAP_KIND_COMPRESSED) {
-				ret = refs ? load_ref(
-						     l,
-						     cluster_of(c, e->offset),
-						     false,
-						     e->kind ==
-							     MAP_KIND_COMPRESSED)
+				ret = refs ? load_ref(l,
+						      cluster_of(c, e->offset),
+						      e->kind ==
+							      MAP_KIND_COMPRESSED)
 					   : 0;
 				if (ret) {
 					ret = load_fail(l, ret,
@@ -1147,7 +1151,7 @@ int map_load(struct container *c, struct object *o, uint64_t root,
 	ret = io_size(c->io, &l.file_size);
 	if (ret)
 		return ret;
-	l.buf = malloc(c->cluster_size);
+	l.buf = malloc(c->node_size);
 	if (!l.buf)
 		return -ENOMEM;
 	o->height = height;
@@ -1180,16 +1184,16 @@ static int node_write(struct container *c, struct object *o, struct map_node *n,
 				if (ret)
 					return ret;
 			}
-	uint64_t cl;
-	ret = alloc_get(&c->alloc, ALLOC_META, &cl);
+	uint64_t slot;
+	ret = alloc_node_get(&c->alloc, &slot);
 	if (ret)
 		return ret;
-	ret = u64_push(meta_new, num, cap, cl);
+	ret = u64_push(meta_new, num, cap, slot);
 	if (ret) {
-		alloc_unref(&c->alloc, cl);
+		alloc_node_unref(&c->alloc, slot);
 		return ret;
 	}
-	memset(buf, 0, c->cluster_size);
+	memset(buf, 0, c->node_size);
 	le32_put(buf + BH_OFF_MAGIC, BLOCK_MAGIC_MAP_NODE);
 	le64_put(buf + BH_OFF_GENERATION, generation);
 	le64_put(buf + BH_OFF_OWNER, o->id);
@@ -1206,7 +1210,7 @@ static int node_write(struct container *c, struct object *o, struct map_node *n,
 		} else if (n->children[i]) {
 			struct map_node *ch = n->children[i];
 			e.kind = MAP_KIND_NODE;
-			e.length = c->cluster_size;
+			e.length = c->node_size;
 			e.offset = ch->dirty ? ch->new_phys : ch->phys;
 			e.crc = ch->dirty ? ch->new_crc : ch->crc;
 			seal = ch->dirty ? &ch->new_seal : &ch->seal;
@@ -1216,18 +1220,18 @@ static int node_write(struct container *c, struct object *o, struct map_node *n,
 		map_entry_encode(c, p, &e, seal);
 	}
 	le32_put(buf + BH_OFF_USED, used);
-	block_header_finish(buf, c->cluster_size);
-	n->new_phys = cl << c->cluster_shift;
+	block_header_finish(buf, c->node_size);
+	n->new_phys = slot << c->node_shift;
 	n->new_crc = le32_get(buf + BH_OFF_CRC);
 	if (c->encrypted) {
 		ret = crypt_seal(c, CRYPTO_AAD_MAP_NODE, n->level, o->id,
-				 n->index, generation, buf, c->cluster_size,
+				 n->index, generation, buf, c->node_size,
 				 &n->new_seal);
 		if (ret)
 			return ret;
-		n->new_crc = crc32c(0, buf, c->cluster_size);
+		n->new_crc = crc32c(0, buf, c->node_size);
 	}
-	return io_pwrite(c->io, buf, c->cluster_size, n->new_phys);
+	return io_pwrite(c->io, buf, c->node_size, n->new_phys);
 }
 
 int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
@@ -1235,7 +1239,7 @@ int map_write_dirty(struct container *c, struct object *o, uint64_t **meta_new,
 {
 	if (!o->root || !o->root->dirty)
 		return 0;
-	uint8_t *buf = malloc(c->cluster_size);
+	uint8_t *buf = malloc(c->node_size);
 	if (!buf)
 		return -ENOMEM;
 	int ret = node_write(c, o, o->root, buf, c->generation + 1, meta_new,

@@ -250,7 +250,7 @@ static bool seal_fits(const struct container *c, const struct image_seal *s,
 		len += SEAL_PIN_FIXED + strlen(s->pins[i].name);
 	len += extra * SEAL_PIN_FIXED + extra_names;
 	size_t payload =
-		c->cluster_size -
+		c->node_size -
 		(c->encrypted ? TABLE_PAYLOAD_OFF_CRYPT : BLOCK_HEADER_SIZE);
 	size_t pins = (s ? s->pin_count : 0) + extra;
 	return len <= payload && len <= UINT16_MAX &&
@@ -413,7 +413,7 @@ static int seal_judge(struct container *c, struct object *o, bool check_age,
 		    "the guest has %zu files to pin; one save image can pin "
 		    "at most %u (and their names must fit one %u-byte "
 		    "metadata block): the image is not resumable",
-		    files, FORMAT_MAX_SEAL_PINS, c->cluster_size);
+		    files, FORMAT_MAX_SEAL_PINS, c->node_size);
 		*out_refusal = -E2BIG;
 		return 0;
 	}

@@ -249,12 +249,12 @@ static struct map_entry *leaf_entries(struct container *c,
 static int sref_enter_mem(struct container *c, const struct map_node *n)
 {
 	struct alloc *a = &c->alloc;
-	uint64_t cl = cluster_of(c, n->phys);
-	int ret;
-
-	if (a->srefs[cl]++ > 0)
-		return 0;
-	ret = alloc_ref(a, cl);
+	const uint64_t slot = slot_of(c, n->phys);
+	const uint32_t before = alloc_node_sref(a, slot);
+	int ret = alloc_node_sref_add(a, slot, +1);
+	if (ret || before > 0)
+		return ret;
+	ret = alloc_node_ref(a, slot, false);
 	if (ret)
 		return ret;
 	if (n->level == 0) {
@@ -301,7 +301,7 @@ static int disk_node_read(struct walk *w, uint64_t phys, uint32_t crc,
 			  uint64_t index, struct disk_node *out)
 {
 	struct container *c = w->c;
-	uint8_t *buf = malloc(c->cluster_size);
+	uint8_t *buf = malloc(c->node_size);
 	int ret = -ENOMEM;
 
 	out->entries = malloc(c->fanout * sizeof(*out->entries));
@@ -326,10 +326,11 @@ static int sref_data(struct container *c, const struct map_entry *e)
 	struct alloc *a = &c->alloc;
 	uint64_t cl = cluster_of(c, e->offset);
 	bool packed = e->kind == MAP_KIND_COMPRESSED;
+	if (cl < a->capacity && (a->bits[cl] & CLUSTER_META))
+		return -EUCLEAN; /* metadata is never data */
 	if (cl < a->capacity && a->refs[cl] > 0) {
 		if (!(a->bits[cl] & CLUSTER_DATA) ||
-		    packed != !!(a->bits[cl] & CLUSTER_PACKED) ||
-		    (a->srefs[cl] > 0))
+		    packed != !!(a->bits[cl] & CLUSTER_PACKED))
 			return -EUCLEAN;
 	}
 	int ret = alloc_ref(a, cl);
@@ -348,28 +349,22 @@ static int sref_enter_disk(struct walk *w, uint64_t phys, uint32_t crc,
 {
 	struct container *c = w->c;
 	struct alloc *a = &c->alloc;
-	uint64_t cl = cluster_of(c, phys);
+	const uint64_t slot = slot_of(c, phys);
 	int ret;
 
-	if ((phys & (c->cluster_size - 1)) || cl < c->first_cluster ||
-	    phys + c->cluster_size > w->file_size)
+	if (!node_in_bounds(c, phys, w->file_size))
 		return -EUCLEAN;
-	ret = alloc_reach(a, cl);
+	/* a node of the live tree is shared; a node in a data cluster is
+	 * corruption (alloc_node_sref_add, alloc_node_ref) */
+	const uint32_t before = alloc_node_sref(a, slot);
+	if (before == UINT32_MAX)
+		return -EUCLEAN;
+	ret = alloc_node_sref_add(a, slot, +1);
+	if (ret || before > 0)
+		return ret;
+	ret = alloc_node_ref(a, slot, true);
 	if (ret)
 		return ret;
-	if (a->srefs[cl] == UINT32_MAX)
-		return -EUCLEAN;
-	if (a->srefs[cl]++ > 0)
-		return 0;
-	/* a node of the live tree is shared; anything else referenced
-	 * already is corruption */
-	if (a->refs[cl] > 0 && (a->bits[cl] & CLUSTER_DATA))
-		return -EUCLEAN;
-	ret = alloc_ref(a, cl);
-	if (ret)
-		return ret;
-	a->bits[cl] |= CLUSTER_COMMITTED;
-	a->bits[cl] &= (uint8_t)~CLUSTER_DATA;
 	struct disk_node dn;
 	ret = disk_node_read(w, phys, crc, seal, level, index, &dn);
 	if (ret)
@@ -394,14 +389,12 @@ static int chain_ref(struct container *c, const struct snapshot *s)
 {
 	struct alloc *a = &c->alloc;
 	for (size_t i = 0; i < s->block_num; i++) {
-		uint64_t cl = cluster_of(c, s->blocks[i]);
-		if (cl < a->capacity && a->refs[cl])
+		const uint64_t slot = slot_of(c, s->blocks[i]);
+		if (alloc_node_refs(a, slot) > 0)
 			return -EUCLEAN;
-		int ret = alloc_ref(a, cl);
+		int ret = alloc_node_ref(a, slot, true);
 		if (ret)
 			return ret;
-		a->bits[cl] |= CLUSTER_COMMITTED;
-		a->bits[cl] &= (uint8_t)~CLUSTER_DATA;
 	}
 	return 0;
 }
@@ -413,9 +406,6 @@ int snapshot_load_refs(struct container *c, struct load_diag *diag,
 
 	if (c->snap_num == 0)
 		return 0;
-	ret = alloc_srefs_enable(&c->alloc);
-	if (ret)
-		return ret;
 	for (size_t i = 0; i < c->snap_num; i++) {
 		struct snapshot *s = c->snaps[i];
 		struct container *v = NULL;
@@ -452,13 +442,15 @@ int snapshot_load_refs(struct container *c, struct load_diag *diag,
 
 /*
  * What deleting a snapshot changes, gathered before anything changes:
- * `dec` the nodes whose srefs drop by one, `unref` the clusters that lose
- * the snapshots' reference (the nodes that leave the set and the data of
- * their leaf entries).
+ * `dec` the nodes (slots) whose snapshot-side parents drop by one,
+ * `unref_nodes` the nodes that leave the set (losing the snapshots'
+ * reference), `unref` the data clusters of their leaf entries.
  */
 struct leave_plan {
 	uint64_t *dec;
 	size_t dec_num, dec_cap;
+	uint64_t *unref_nodes;
+	size_t unref_nodes_num, unref_nodes_cap;
 	uint64_t *unref;
 	size_t unref_num, unref_cap;
 };
@@ -468,17 +460,19 @@ static int plan_leave(struct walk *w, struct leave_plan *p, uint64_t phys,
 		      uint64_t index)
 {
 	struct container *c = w->c;
-	uint64_t cl = cluster_of(c, phys);
-	int ret = u64_push(&p->dec, &p->dec_num, &p->dec_cap, cl);
+	const uint64_t slot = slot_of(c, phys);
+	int ret = u64_push(&p->dec, &p->dec_num, &p->dec_cap, slot);
 	if (ret)
 		return ret;
 	/* Inside one snapshot every node has one parent, so the node leaves
 	 * exactly when this is the last snapshot-side parent. */
-	if (cl >= c->alloc.capacity || c->alloc.srefs[cl] == 0)
+	const uint32_t srefs = alloc_node_sref(&c->alloc, slot);
+	if (srefs == 0)
 		return -EUCLEAN;
-	if (c->alloc.srefs[cl] > 1)
+	if (srefs > 1)
 		return 0;
-	ret = u64_push(&p->unref, &p->unref_num, &p->unref_cap, cl);
+	ret = u64_push(&p->unref_nodes, &p->unref_nodes_num,
+		       &p->unref_nodes_cap, slot);
 	if (ret)
 		return ret;
 	struct disk_node dn;
@@ -572,9 +566,6 @@ static int snapshot_create_named(struct container *c, const char *name)
 		ret = -EMLINK;
 		goto out_unlock;
 	}
-	ret = alloc_srefs_enable(&c->alloc);
-	if (ret)
-		goto out_unlock;
 	struct snapshot *s = calloc(1, sizeof(*s));
 	if (!s || !(s->name = strdup(name))) {
 		free(s);
@@ -650,11 +641,13 @@ static int snapshot_delete_named(struct container *c, const char *name)
 		goto out_unlock;
 	/* every read succeeded: now change the counts */
 	for (size_t i = 0; i < plan.dec_num; i++)
-		c->alloc.srefs[plan.dec[i]]--;
+		(void)alloc_node_sref_add(&c->alloc, plan.dec[i], -1);
+	for (size_t i = 0; i < plan.unref_nodes_num; i++)
+		alloc_node_unref(&c->alloc, plan.unref_nodes[i]);
 	for (size_t i = 0; i < plan.unref_num; i++)
 		alloc_unref(&c->alloc, plan.unref[i]);
 	for (size_t i = 0; i < s->block_num; i++)
-		alloc_unref(&c->alloc, cluster_of(c, s->blocks[i]));
+		alloc_node_unref(&c->alloc, slot_of(c, s->blocks[i]));
 	snapshot_remove(c, index);
 	snapshot_free(s);
 	c->txn_dirty = true;
@@ -662,6 +655,7 @@ static int snapshot_delete_named(struct container *c, const char *name)
 out_unlock:
 	pthread_rwlock_unlock(&c->lock);
 	free(plan.dec);
+	free(plan.unref_nodes);
 	free(plan.unref);
 	return ret;
 }
@@ -873,7 +867,7 @@ void container_snapshot_close(struct container *c, struct container *view)
 /* The live references of a tree that becomes live (rollback). */
 static int live_ref_tree(struct container *c, const struct map_node *n)
 {
-	int ret = alloc_ref(&c->alloc, cluster_of(c, n->phys));
+	int ret = alloc_node_ref(&c->alloc, slot_of(c, n->phys), false);
 	if (!ret && n->level == 0) {
 		struct map_entry *ents = leaf_entries(c, n, &ret);
 		for (uint32_t i = 0; ents && !ret && i < c->fanout; i++)

@@ -42,7 +42,10 @@ int superblock_encode(struct container *c, uint8_t *sb, uint64_t generation,
 			 (c->table_seals ? FEATURE_INCOMPAT_IMAGE_SEALS : 0) |
 			 (c->snap_num ? FEATURE_INCOMPAT_SNAPSHOTS : 0) |
 			 (c->shared_extents ? FEATURE_INCOMPAT_SHARED_EXTENTS
-					    : 0));
+					    : 0) |
+			 (c->node_shift < c->cluster_shift
+				  ? FEATURE_INCOMPAT_SMALL_NODES
+				  : 0));
 	le64_put(sb + SB_OFF_RO_COMPAT, 0);
 	le64_put(sb + SB_OFF_COMPAT, 0);
 	le32_put(sb + SB_OFF_CLUSTER_SHIFT, c->cluster_shift);
@@ -56,6 +59,8 @@ int superblock_encode(struct container *c, uint8_t *sb, uint64_t generation,
 	le64_put(sb + SB_OFF_COMMIT_TIME, now_ns);
 	memcpy(sb + SB_OFF_UUID, c->uuid, 16);
 	le32_put(sb + SB_OFF_FLAGS, c->flags);
+	if (c->node_shift < c->cluster_shift)
+		le32_put(sb + SB_OFF_NODE_SHIFT, c->node_shift);
 	if (c->encrypted) {
 		le32_put(sb + SB_OFF_ENC_CIPHER, SB_ENC_CIPHER_AES_256_GCM);
 		le32_put(sb + SB_OFF_ENC_KEY_SOURCE, SB_ENC_KEY_SOURCE_STORE);
@@ -157,9 +162,21 @@ int superblock_decode(const uint8_t *sb, struct container *c,
 		memcpy(c->table_seal.tag, sb + SB_OFF_ENC_TABLE_TAG, 16);
 		c->table_seal.birth = le64_get(sb + SB_OFF_ENC_TABLE_BIRTH);
 	}
+	/* nodes: a cluster each, or (SMALL_NODES) 4 KiB up to half one */
+	const uint32_t node_field = le32_get(sb + SB_OFF_NODE_SHIFT);
+	unsigned node_shift = shift;
+	if (incompat & FEATURE_INCOMPAT_SMALL_NODES) {
+		if (node_field < FORMAT_NODE_SHIFT_MIN || node_field >= shift)
+			goto out_geometry;
+		node_shift = node_field;
+	} else if (node_field != 0) {
+		goto out_geometry;
+	}
 	c->cluster_shift = shift;
 	c->cluster_size = 1u << shift;
-	c->fanout = (c->cluster_size - BLOCK_HEADER_SIZE) / entry_size;
+	c->node_shift = node_shift;
+	c->node_size = 1u << node_shift;
+	c->fanout = (c->node_size - BLOCK_HEADER_SIZE) / entry_size;
 	c->first_cluster = (FORMAT_HEADER_AREA + c->cluster_size - 1) >> shift;
 	c->generation = le64_get(sb + SB_OFF_GENERATION);
 	c->table_offset = le64_get(sb + SB_OFF_TABLE_OFFSET);
@@ -184,7 +201,7 @@ struct table_builder {
 	uint32_t used; /* payload bytes in the last block */
 	uint32_t payload;
 	uint32_t payload_off; /* BLOCK_HEADER_SIZE, or 80 when encrypted */
-	uint32_t cluster_size;
+	uint32_t block_size;  /* the container's node size */
 };
 
 static uint8_t *builder_room(struct table_builder *b, uint32_t len)
@@ -198,7 +215,7 @@ static uint8_t *builder_room(struct table_builder *b, uint32_t len)
 			b->blocks = n;
 			b->cap = cap;
 		}
-		uint8_t *blk = calloc(1, b->cluster_size);
+		uint8_t *blk = calloc(1, b->block_size);
 		if (!blk)
 			return NULL;
 		b->blocks[b->num++] = blk;
@@ -394,9 +411,9 @@ static int table_write_chain(struct container *c, uint64_t generation,
 {
 	const uint32_t payload_off =
 		c->encrypted ? TABLE_PAYLOAD_OFF_CRYPT : BLOCK_HEADER_SIZE;
-	struct table_builder b = {.payload = c->cluster_size - payload_off,
+	struct table_builder b = {.payload = c->node_size - payload_off,
 				  .payload_off = payload_off,
-				  .cluster_size = c->cluster_size};
+				  .block_size = c->node_size};
 	struct map_seal next_seal = {0};
 	uint64_t *offs = NULL;
 	int ret;
@@ -412,16 +429,16 @@ static int table_write_chain(struct container *c, uint64_t generation,
 		goto out_free;
 	}
 	for (size_t i = 0; i < b.num; i++) {
-		uint64_t cl;
-		ret = alloc_get(&c->alloc, ALLOC_META, &cl);
+		uint64_t slot;
+		ret = alloc_node_get(&c->alloc, &slot);
 		if (ret)
 			goto out_free;
-		ret = u64_push(meta_new, meta_new_num, meta_new_cap, cl);
+		ret = u64_push(meta_new, meta_new_num, meta_new_cap, slot);
 		if (ret) {
-			alloc_unref(&c->alloc, cl);
+			alloc_node_unref(&c->alloc, slot);
 			goto out_free;
 		}
-		offs[i] = cl << c->cluster_shift;
+		offs[i] = slot << c->node_shift;
 	}
 	uint32_t next_crc = 0;
 	for (size_t i = b.num; i-- > 0;) {
@@ -436,19 +453,19 @@ static int table_write_chain(struct container *c, uint64_t generation,
 			memcpy(blk + BH_OFF_NEXT_NONCE, next_seal.nonce, 12);
 			memcpy(blk + TABLE_OFF_NEXT_TAG, next_seal.tag, 16);
 		}
-		block_header_finish(blk, c->cluster_size);
+		block_header_finish(blk, c->node_size);
 		next_crc = le32_get(blk + BH_OFF_CRC);
 		if (c->encrypted) {
 			/* Sealed whole; the parent keeps the ciphertext's
 			 * crc, the nonce and the tag. */
 			ret = crypt_seal(c, CRYPTO_AAD_TABLE_BLOCK, 0, owner, i,
-					 generation, blk, c->cluster_size,
+					 generation, blk, c->node_size,
 					 &next_seal);
 			if (ret)
 				goto out_free;
-			next_crc = crc32c(0, blk, c->cluster_size);
+			next_crc = crc32c(0, blk, c->node_size);
 		}
-		ret = io_pwrite(c->io, blk, c->cluster_size, offs[i]);
+		ret = io_pwrite(c->io, blk, c->node_size, offs[i]);
 		if (ret)
 			goto out_free;
 	}
@@ -719,7 +736,7 @@ int table_read(struct container *c, struct load_diag *diag, uint64_t file_size)
 	c->table_blocks = NULL;
 	/* bound the count by the file before allocating for it */
 	if (c->table_block_num == 0 ||
-	    c->table_block_num > (file_size >> c->cluster_shift))
+	    c->table_block_num > (file_size >> c->node_shift))
 		return table_fail(diag, -EUCLEAN, "bad table length",
 				  c->table_offset);
 	c->table_blocks = calloc(c->table_block_num, sizeof(uint64_t));
@@ -735,7 +752,7 @@ int table_read_chain(struct container *c, struct load_diag *diag,
 		     uint32_t crc, const struct map_seal *chain_seal,
 		     size_t block_num, uint64_t *out_blocks)
 {
-	uint8_t *blk = malloc(c->cluster_size);
+	uint8_t *blk = malloc(c->node_size);
 	uint64_t off = offset;
 	struct map_seal seal = *chain_seal;
 	const uint32_t payload_off =
@@ -747,7 +764,7 @@ int table_read_chain(struct container *c, struct load_diag *diag,
 
 	if (!blk)
 		return -ENOMEM;
-	if (block_num == 0 || block_num > (file_size >> c->cluster_shift)) {
+	if (block_num == 0 || block_num > (file_size >> c->node_shift)) {
 		ret = table_fail(diag, -EUCLEAN, "bad table length", off);
 		goto out;
 	}
@@ -756,26 +773,24 @@ int table_read_chain(struct container *c, struct load_diag *diag,
 			ret = table_fail(diag, -EUCLEAN, "chain too long", off);
 			goto out;
 		}
-		if ((off & (c->cluster_size - 1)) ||
-		    cluster_of(c, off) < c->first_cluster ||
-		    off + c->cluster_size > file_size) {
+		if (!node_in_bounds(c, off, file_size)) {
 			ret = table_fail(diag, -EUCLEAN, "block out of bounds",
 					 off);
 			goto out;
 		}
-		uint64_t cl = cluster_of(c, off);
 		if (!c->view_parent) {
-			if (cl < c->alloc.capacity && c->alloc.refs[cl]) {
-				ret = table_fail(diag, -EUCLEAN,
-						 "block referenced twice", off);
+			const uint64_t slot = slot_of(c, off);
+			ret = alloc_node_refs(&c->alloc, slot) > 0
+				      ? -EUCLEAN
+				      : alloc_node_ref(&c->alloc, slot, true);
+			if (ret) {
+				table_fail(diag, ret, "block referenced twice",
+					   off);
 				goto out;
 			}
-			ret = alloc_ref(&c->alloc, cl);
-			if (ret)
-				goto out;
 		}
 		out_blocks[n] = off;
-		ret = io_pread(c->io, blk, c->cluster_size, off);
+		ret = io_pread(c->io, blk, c->node_size, off);
 		if (ret) {
 			table_fail(diag, ret, "cannot read block", off);
 			goto out;
@@ -783,9 +798,9 @@ int table_read_chain(struct container *c, struct load_diag *diag,
 		if (c->encrypted) {
 			/* The parent holds the ciphertext's crc and the
 			 * seal; once opened, the block checks its own crc. */
-			if (crc32c(0, blk, c->cluster_size) != crc ||
+			if (crc32c(0, blk, c->node_size) != crc ||
 			    crypt_open(c, CRYPTO_AAD_TABLE_BLOCK, 0, owner, n,
-				       &seal, blk, c->cluster_size) != 0) {
+				       &seal, blk, c->node_size) != 0) {
 				ret = table_fail(diag, -EBADMSG,
 						 "authentication failed", off);
 				goto out;
@@ -795,7 +810,7 @@ int table_read_chain(struct container *c, struct load_diag *diag,
 		uint32_t stored = le32_get(blk + BH_OFF_CRC);
 		le32_put(blk + BH_OFF_CRC, 0);
 		if (stored != crc ||
-		    crc32c(0, blk, c->cluster_size) != stored) {
+		    crc32c(0, blk, c->node_size) != stored) {
 			ret = table_fail(diag, -EBADMSG, "checksum mismatch",
 					 off);
 			goto out;
@@ -805,7 +820,7 @@ int table_read_chain(struct container *c, struct load_diag *diag,
 		    le64_get(blk + BH_OFF_INDEX) != n ||
 		    le64_get(blk + BH_OFF_OWNER) != owner ||
 		    le64_get(blk + BH_OFF_GENERATION) > c->generation ||
-		    used > c->cluster_size - payload_off ||
+		    used > c->node_size - payload_off ||
 		    (c->encrypted &&
 		     le64_get(blk + BH_OFF_GENERATION) != seal.birth)) {
 			ret = table_fail(diag, -EUCLEAN, "bad block header",

@@ -43,7 +43,9 @@ HANGAR_NO_INSTALL=1 timeout 600 repo/contrib/demo >demo3.out 2>demo3.err ||
 grep -q 'reusing the store' demo3.err || fail "third run did not reuse the store"
 grep -q 'reusing the guest web01' demo3.err || fail "third run did not reuse the guest"
 findmnt -rn --mountpoint "$WORK/demo-vms" >/dev/null || fail "not mounted after the third run"
-fusermount3 -u "$WORK/demo-vms"
+# hangar umount returns once the daemon has committed and let go of the
+# store (fusermount3 -u returns before that).
+"$WORK/repo/build/cli/hangar" umount "$WORK/demo-vms" || fail "hangar umount failed"
 "$WORK/repo/build/cli/hangar" check demo-store >/dev/null || fail "the demo store does not check clean"
 
 echo "PASS"

@@ -13,7 +13,8 @@ void crafted_superblock(const struct memio *base)
 	for (unsigned bit = 0; bit < 64; bit++) {
 		if ((1ull << bit) == FEATURE_INCOMPAT_IMAGE_SEALS ||
 		    (1ull << bit) == FEATURE_INCOMPAT_SNAPSHOTS ||
-		    (1ull << bit) == FEATURE_INCOMPAT_SHARED_EXTENTS)
+		    (1ull << bit) == FEATURE_INCOMPAT_SHARED_EXTENTS ||
+		    (1ull << bit) == FEATURE_INCOMPAT_SMALL_NODES)
 			continue; /* known, and tested below */
 		m = crafted_fresh(base, &l);
 		uint8_t *sb = m->data + l.sb_off;
@@ -57,6 +58,38 @@ void crafted_superblock(const struct memio *base)
 	sb_reseal(m->data, l.sb_off);
 	set_case("crafted: shared-extents feature without sharing");
 	crafted_done(m, EXPECT_OPEN, VERIFY_ORACLE, true);
+
+	/* small nodes: the bit and the node_shift field go together, and
+	 * the node is at least 4 KiB and smaller than a cluster (this
+	 * container's clusters are 4 KiB, so no node size is valid) */
+	static const struct {
+		const char *what;
+		bool bit;
+		uint32_t node_shift;
+	} nodes[] = {
+		{"small-nodes bit, node_shift 0", true, 0},
+		{"small-nodes bit, node_shift 11", true, 11},
+		{"small-nodes bit, node_shift = cluster_shift", true, CSHIFT},
+		{"small-nodes bit, node_shift 2^32-1", true, 0xffffffffu},
+		{"node_shift 12 without the small-nodes bit", false, 12},
+		{"node_shift 9 without the small-nodes bit", false, 9},
+	};
+	for (size_t k = 0; k < sizeof(nodes) / sizeof(nodes[0]); k++) {
+		m = crafted_fresh(base, &l);
+		uint8_t *sb = m->data + l.sb_off;
+		if (nodes[k].bit)
+			le64_put(sb + SB_OFF_INCOMPAT,
+				 le64_get(sb + SB_OFF_INCOMPAT) |
+					 FEATURE_INCOMPAT_SMALL_NODES);
+		le32_put(sb + SB_OFF_NODE_SHIFT, nodes[k].node_shift);
+		sb_reseal(m->data, l.sb_off);
+		set_case("crafted: %s", nodes[k].what);
+		int ret = probe(m, EXPECT_FAIL, VERIFY_LIGHT, false);
+		if (ret != -EUCLEAN)
+			FAIL("got %d, want -EUCLEAN", ret);
+		crafted_cases++;
+		memio_free(m);
+	}
 
 	/* the older slot with an unknown feature: the newer one still wins */
 	m = crafted_fresh(base, &l);

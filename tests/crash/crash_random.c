@@ -349,12 +349,19 @@ static void run_workload(struct run *r, struct stats *st, int nops)
 static void setup_run(struct run *r, uint64_t seed, unsigned widx)
 {
 	run_init(r, seed, widx);
-	/* 4 KiB clusters mostly; every 8th workload 64 KiB; two in eight
-	 * with compressed disks. */
-	r->shift = widx % 8 == 3 ? 16 : 12;
+	/* 4 KiB clusters (one node a cluster) in five of eight workloads;
+	 * 64 KiB (3), 16 KiB (1) and 8 KiB (7) clusters with 4 KiB nodes, so
+	 * that several map nodes and table blocks share a metadata cluster
+	 * (core/alloc_slab.c); two in eight with compressed disks. */
+	r->shift = widx % 8 == 3   ? 16
+		   : widx % 8 == 1 ? 14
+		   : widx % 8 == 7 ? 13
+				   : 12;
 	r->opts.cluster_shift = r->shift;
 	r->opts.compress_disks = widx % 8 == 5 || widx % 8 == 6;
-	r->max_size = r->shift == 12 ? 12 * 4096 : 3 * 65536;
+	r->max_size = r->shift == 12   ? 12 * 4096
+		      : r->shift == 16 ? 3 * 65536
+				       : 6ull << r->shift;
 	/* snapshot workloads: 64 KiB clusters (3), compressed disks (6),
 	 * and every one run again encrypted (0, 4: ENC_EVERY is 20) */
 	r->snapshots = widx % 8 == 0 || widx % 8 == 3 || widx % 8 == 4 ||
