@@ -224,8 +224,10 @@ int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
  * (CephFS, NFS, SMB, FUSE); a local one has /proc/locks.  It names a holder the kernel's lock table
  * cannot (the lock taken on another host, through a network filesystem)
  * and is never authority: show it beside a refusal by the lock, as "held
- * by", not as proof that anybody holds the guest now (a dead holder's
- * record stays until the next holder's open replaces it).
+ * by", not as proof that anybody holds the guest now.  An orderly close
+ * (a release, an idle close, unmount, a command's own close) removes it
+ * while the lock still holds; a holder that crashed or lost its lease
+ * leaves its record until the next holder's open replaces it.
  */
 struct store_holder_record {
 	char host[256];
