@@ -15,6 +15,7 @@
 #   - an old store (no uuid in `.hangar-store`) gets one at its first
 #     read-write open, kept by every later one, and is guarded the same way;
 #   - the lock file goes when its daemon unmounts.
+# shellcheck disable=SC2034 # read by ceph.bash: host A mounts the CephFS twice
 CEPH_HOSTS="hosta hosta2 hostb"
 . "$(dirname "$0")/../lib.bash"
 . "$(dirname "$0")/ceph.bash"

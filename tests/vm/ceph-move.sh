@@ -48,6 +48,7 @@ HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" \
 	"$HFS_LOG" -o commit_interval=1 || fail "hangarfs on host A"
 HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b" \
 	"$WORK/hangarfs-b.log" -o commit_interval=1 || fail "hangarfs on host B"
+# shellcheck disable=SC2034 # vm.bash reads it: the writer starts at block 0
 BASE=0
 state() { getfattr --absolute-names --only-values -n user.hangar.state "$G"; }
 
