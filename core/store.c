@@ -439,10 +439,14 @@ static int host_lock_take(const char *lock_dir, const char *path, int *out_fd)
 					       errno == EROFS || errno == ENOENT
 				       ? 0
 				       : errno_neg();
-		if (fstat(fd, &held) != 0 || !S_ISREG(held.st_mode)) {
+		if (fstat(fd, &held) != 0) {
 			const int ret = errno_neg();
 			close(fd);
-			return S_ISREG(held.st_mode) ? ret : -EMEDIUMTYPE;
+			return ret;
+		}
+		if (!S_ISREG(held.st_mode)) { /* O_NONBLOCK: a FIFO opened */
+			close(fd);
+			return -EMEDIUMTYPE;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 			const int ret = errno == EWOULDBLOCK ? -EWOULDBLOCK
