@@ -355,7 +355,9 @@ static int config_write(int dir_fd, const char *buf, size_t len)
  * itself, which hosts sharing the store share too (a regular file), and
  * re-read under it: of two writers only the first writes, the second finds
  * its uuid.  The file is replaced by rename, so a lock may be on a file no
- * longer named so: then it is opened again (as keys_edit_begin).
+ * longer named so: then it is opened again (as keys_edit_begin).  A
+ * settings file of 256 bytes or more (more than config_read reads) is not
+ * rewritten: *uuid stays "" and the store goes without the per-host lock.
  */
 static int config_add_uuid(int dir_fd, char *uuid)
 {
@@ -385,7 +387,9 @@ static int config_add_uuid(int dir_fd, char *uuid)
 		ret = config_read_fd(fd, buf, 256);
 		if (!ret)
 			ret = config_parse(buf, &shift, &encrypted, uuid);
-		if (!ret && !uuid[0]) {
+		/* more than is read cannot be rewritten whole: left as it
+		 * is, without a uuid (and so without the per-host lock) */
+		if (!ret && !uuid[0] && held.st_size < 256) {
 			size_t len = strlen(buf);
 			if (len > 0 && buf[len - 1] != '\n')
 				buf[len++] = '\n';
@@ -693,8 +697,10 @@ int store_open(const char *dir, const struct store_options *opts,
 			goto out_close_dir;
 		char path[PATH_MAX];
 		const char *lock_dir = opts ? opts->host_lock_dir : NULL;
-		ret = host_lock_path(lock_dir, uuid, path, sizeof(path));
-		if (!ret)
+		if (uuid[0]) /* else a settings file too long to add one to */
+			ret = host_lock_path(lock_dir, uuid, path,
+					     sizeof(path));
+		if (uuid[0] && !ret)
 			ret = host_lock_take(lock_dir, path, &s->host_lock_fd);
 		if (ret)
 			goto out_close_dir;

@@ -18,7 +18,8 @@
  * directory flocks do not meet) have one writer, named by
  * store_lock_holder_at; the lock file goes at close; a store without a
  * uuid (or with a damaged one) gets one at its first read-write open and
- * keeps it; an unusable lock directory leaves the directory flock alone.
+ * keeps it (unless its settings file is too long to rewrite whole); an
+ * unusable lock directory leaves the directory flock alone.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -547,6 +548,18 @@ static void test_host_lock(void)
 		read_uuid(twin, uuid);
 		CHECK(strcmp(twin_uuid, uuid) == 0);
 	}
+
+	/* settings too long to rewrite whole: left alone, no per-host lock */
+	char big[400];
+	snprintf(big, sizeof(big),
+		 "hangar-store 1\ncluster_shift 16\n# %0300d\n", 0);
+	write_settings(twin, big);
+	CHECK_OK(store_open(twin, &so, &s2));
+	read_uuid(twin, twin_uuid);
+	CHECK_EQ(strlen(twin_uuid), 0);
+	CHECK_OK(store_close(s2));
+	snprintf(lock, sizeof(lock), "%s/.lock", locks);
+	CHECK_ERR(stat(lock, &st) == 0 ? 0 : -errno, -ENOENT);
 
 	/* a lock directory that cannot be made: the directory flock alone */
 	char *file = test_path(dir, "file");
