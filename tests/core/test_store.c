@@ -164,6 +164,9 @@ static void test_background_commit(void)
 {
 	char *dir = test_tmpdir_new();
 	char *sdir = test_path(dir, "store");
+	/* the killed child leaves its per-host lock file: here, not in
+	 * /run/hangar */
+	char *locks = test_path(dir, "run");
 	CHECK_OK(store_init(sdir, NULL));
 	pid_t child = fork();
 	CHECK(child >= 0);
@@ -171,7 +174,8 @@ static void test_background_commit(void)
 		struct store *s = NULL;
 		struct container *c = NULL;
 		struct store_options so = {TEST_MAP_CACHE,
-					   .commit_interval_ms = 100};
+					   .commit_interval_ms = 100,
+					   .host_lock_dir = locks};
 		uint64_t id;
 		if (store_open(sdir, &so, &s) ||
 		    store_guest_create(s, "g", NULL) ||
@@ -191,10 +195,13 @@ static void test_background_commit(void)
 	check_guest_clean(sdir, "g");
 	struct store *s = NULL;
 	struct container *c = NULL;
-	struct store_options so = {TEST_MAP_CACHE};
+	/* the dead child's lock file is there, unlocked: the next writer
+	 * takes it as it is */
+	struct store_options so = {TEST_MAP_CACHE, .host_lock_dir = locks};
 	uint64_t id;
 	char buf[8] = {0};
 	size_t got = 0;
+	CHECK(rmdir(locks) != 0 && errno == ENOTEMPTY);
 	CHECK_OK(store_open(sdir, &so, &s));
 	CHECK_OK(store_guest_get(s, "g", &c));
 	CHECK_OK(object_lookup(c, "disk.raw", &id));
@@ -203,6 +210,8 @@ static void test_background_commit(void)
 	CHECK(memcmp(buf, "durable", 7) == 0);
 	store_guest_put(s, c);
 	CHECK_OK(store_close(s));
+	CHECK_OK(rmdir(locks) == 0 ? 0 : -errno); /* removed at close */
+	free(locks);
 	free(sdir);
 	test_tmpdir_remove(dir);
 }
