@@ -92,6 +92,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -408,12 +409,16 @@ static int config_add_uuid(int dir_fd, char *uuid)
 	}
 }
 
-/* The per-host lock's path for `uuid` into out[len]. */
-static int host_lock_path(const char *lock_dir, const char *uuid, char *out,
-			  size_t len)
+/* The per-host lock's path for the store `uuid` whose directory is inode
+ * `dir_ino` into out[len].  The inode tells a copy of the store directory
+ * (same uuid, a new directory) apart from the store itself; two mounts of
+ * one CephFS show a directory under one inode number (Ceph's own). */
+static int host_lock_path(const char *lock_dir, const char *uuid,
+			  uint64_t dir_ino, char *out, size_t len)
 {
-	const int n = snprintf(out, len, "%s/%s.lock",
-			       lock_dir ? lock_dir : STORE_HOST_LOCK_DIR, uuid);
+	const int n = snprintf(out, len, "%s/%s-%" PRIx64 ".lock",
+			       lock_dir ? lock_dir : STORE_HOST_LOCK_DIR, uuid,
+			       dir_ino);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -697,8 +702,14 @@ int store_open(const char *dir, const struct store_options *opts,
 			goto out_close_dir;
 		char path[PATH_MAX];
 		const char *lock_dir = opts ? opts->host_lock_dir : NULL;
+		struct stat dir_st;
+		if (fstat(s->dir_fd, &dir_st) != 0) {
+			ret = errno_neg();
+			goto out_close_dir;
+		}
 		if (uuid[0]) /* else a settings file too long to add one to */
-			ret = host_lock_path(lock_dir, uuid, path,
+			ret = host_lock_path(lock_dir, uuid,
+					     (uint64_t)dir_st.st_ino, path,
 					     sizeof(path));
 		if (uuid[0] && !ret)
 			ret = host_lock_take(lock_dir, path, &s->host_lock_fd);
@@ -793,7 +804,9 @@ static int host_lock_holder(int dir_fd, const char *lock_dir, pid_t *out_pid,
 	bool encrypted;
 	struct stat st;
 	if (config_read(dir_fd, &shift, &encrypted, uuid) != 0 || !uuid[0] ||
-	    host_lock_path(lock_dir, uuid, path, sizeof(path)) != 0 ||
+	    fstat(dir_fd, &st) != 0 ||
+	    host_lock_path(lock_dir, uuid, (uint64_t)st.st_ino, path,
+			   sizeof(path)) != 0 ||
 	    stat(path, &st) != 0)
 		return -ENOENT;
 	return lockinfo_flock_holder(&st, out_pid, out_exclusive);

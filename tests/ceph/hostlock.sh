@@ -5,7 +5,7 @@
 #     host name and the same per-host lock directory, /run/hangar on a real
 #     host: HANGAR_LOCK_DIR here, ceph_host_bin);
 #   - `hangar init` writes a uuid into `.hangar-store`; host A's hangarfs on
-#     the first mount holds `<lock dir>/<uuid>.lock`;
+#     the first mount holds `<lock dir>/<uuid>-<directory inode>.lock`;
 #   - a second hangarfs of the same host on the second mount's store is
 #     refused, naming the first one's PID (the directory flocks of two
 #     ceph-fuse mounts do not conflict: without the per-host lock it
@@ -41,14 +41,21 @@ t "$BIN_A/hangar" create "$WORK/a1/store" g1 --disk 16M >/dev/null ||
 # mount), a second one of host A on STORE2 (the same store through the
 # second mount) is refused naming the first; host B's mounts beside it.
 two_daemons() {
-	local uuid=$3
+	# the lock file is named by the uuid and the store directory's inode,
+	# which both ceph-fuse mounts show alike (Ceph's inode number)
+	local ino1 ino2 lock
+	ino1=$(stat -c %i "$1") && ino2=$(stat -c %i "$2") ||
+		fail "stat of the store through both mounts"
+	[ "$ino1" = "$ino2" ] ||
+		fail "the store directory's inode differs between the mounts: $ino1, $ino2"
+	lock=$(printf '%s-%x.lock' "$3" "$ino1")
 	HFS_LOG=$WORK/hangarfs-a1.log
 	HANGARFS=$BIN_A/hangarfs fs_mount_other "$1" "$WORK/mnt-a1" "$HFS_LOG" \
 		-o commit_interval=1 || fail "hangarfs on host A's first mount"
 	HFS_A1=$OTHER_PID
-	[ -f "$LOCKS_A/$uuid.lock" ] || fail "no $LOCKS_A/$uuid.lock"
-	[ "$(flock_holder "$LOCKS_A/$uuid.lock")" = "$HFS_A1" ] ||
-		fail "hangarfs $HFS_A1 does not hold $uuid.lock"
+	[ -f "$LOCKS_A/$lock" ] || fail "no $LOCKS_A/$lock"
+	[ "$(flock_holder "$LOCKS_A/$lock")" = "$HFS_A1" ] ||
+		fail "hangarfs $HFS_A1 does not hold $lock"
 	log "a second hangarfs of host A, through its second mount"
 	HFS_LOG=$WORK/hangarfs-a2.log
 	if HANGARFS=$BIN_A/hangarfs fs_mount_other "$2" "$WORK/mnt-a2" \
@@ -68,7 +75,7 @@ two_daemons() {
 		fail "host B's hangarfs beside host A's"
 	fs_umount_other "$WORK/mnt-b" "$OTHER_PID"
 	fs_umount_other "$WORK/mnt-a1" "$HFS_A1"
-	[ ! -e "$LOCKS_A/$uuid.lock" ] || fail "$uuid.lock outlives its daemon"
+	[ ! -e "$LOCKS_A/$lock" ] || fail "$lock outlives its daemon"
 }
 two_daemons "$WORK/a1/store" "$WORK/a2/store" "$uuid"
 

@@ -25,7 +25,7 @@
  *     (Stores made by older versions have a `.hangar-lock` file: it is no
  *     longer opened and may be removed.)
  *   - The per-host store lock (docs/multihost.md section 3): a writer also
- *     holds an exclusive flock on `<host lock dir>/<store uuid>.lock`, a
+ *     holds an exclusive flock on `<host lock dir>/<uuid>-<ino>.lock`, a
  *     file local to this host (STORE_HOST_LOCK_DIR, /run/hangar, unless
  *     store_options.host_lock_dir says otherwise), so two writers of one
  *     host are refused even where the directory flock is kept per mount
@@ -39,9 +39,11 @@
  *     holder may have removed it meanwhile).  A holder that dies leaves
  *     the empty file, unlocked: the next writer locks it as it is.  Where the directory cannot
  *     be used (not root: it is root's; no /run) the writer goes without
- *     it, and the directory flock is the only store lock, as before.  A
- *     copy of a store keeps its uuid: two copies are one store to this
- *     lock.
+ *     it, and the directory flock is the only store lock, as before.  The
+ *     name carries the store directory's inode number (hex) beside the
+ *     uuid: a copy of the store directory keeps the uuid but is another
+ *     directory, so it is another store to this lock, while two mounts of
+ *     one CephFS show the directory under its one Ceph inode number.
  *   - The container lock is on each guest file while it is open: exclusive
  *     while open read-write, shared while open read-only (dirio_file.c).
  *     It locks the inode, so no second writer, from any store or path
