@@ -17,7 +17,8 @@
  *   guestinfo.c  the guests of a store, and everything `ls` and `status`
  *                show about one
  *   guestjson.c  the same as JSON
- *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf)
+ *   defaults.c   the default store (HANGAR_STORE, /etc/hangar.conf), the
+ *                per-host lock directory (HANGAR_LOCK_DIR)
  *   convert.c    qcow2/vmdk/vhdx/vdi disks to raw through qemu-img
  *   openers.c    who has a guest's files open on a mount (as fuser)
  *   snapview.c   reading a snapshot, also beside the daemon (and proving
@@ -207,6 +208,14 @@ void usage_clone(FILE *f);
  * unreadable or malformed file.
  */
 int cli_default_store(char *buf, size_t len);
+
+/*
+ * cli_host_lock_dir - the directory of the per-host store lock (store.h,
+ * LOCKS): the HANGAR_LOCK_DIR environment variable when set (a test that
+ * runs two "hosts" on one machine gives each its own), else NULL, which
+ * the store reads as STORE_HOST_LOCK_DIR.
+ */
+const char *cli_host_lock_dir(void);
 
 void usage_snapshot(FILE *f);
 void usage_rollback(FILE *f);

@@ -187,7 +187,9 @@ static int mount_store_free(const char *store, struct cli_wait *wait)
 				  mounted_at);
 			return CLI_EXIT_FAIL;
 		}
-		if (store_lock_holder(store, &holder) != 0 || holder <= 0)
+		if (store_lock_holder_at(store, cli_host_lock_dir(), &holder) !=
+			    0 ||
+		    holder <= 0)
 			return CLI_EXIT_OK;
 		if (!wait->enabled) {
 			cli_error("%s: store is in use by PID %ld; unmount it "
@@ -412,7 +414,7 @@ static int umount_wait_release(const char *mnt, const char *store)
 	for (unsigned i = 0; i < UMOUNT_WAIT_SECONDS * steps_per_second; i++) {
 		pid_t pid = 0;
 
-		if (store_lock_holder(store, &pid) != 0)
+		if (store_lock_holder_at(store, cli_host_lock_dir(), &pid) != 0)
 			return CLI_EXIT_OK;
 		if (!told && i == 2 * steps_per_second) {
 			cli_note("%s: waiting for hangarfs to commit and "

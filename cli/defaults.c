@@ -128,6 +128,13 @@ int cli_default_store(char *buf, size_t len)
 	return conf_read_store(conf && *conf ? conf : CLI_CONF_PATH, buf, len);
 }
 
+const char *cli_host_lock_dir(void)
+{
+	const char *env = getenv("HANGAR_LOCK_DIR");
+
+	return env && *env ? env : NULL;
+}
+
 const char *cli_store_operand_optional(int argc, char **argv, int min_after,
 				       int max_after, char *buf, size_t len)
 {

@@ -207,7 +207,8 @@ static void store_fill_holder(const char *dir, struct cli_store *cs)
 	cs->holder = 0;
 	cs->holder_comm[0] = '\0';
 	cs->mountpoint[0] = '\0';
-	if (store_lock_holder(dir, &pid) == 0 && pid > 0) {
+	if (store_lock_holder_at(dir, cli_host_lock_dir(), &pid) == 0 &&
+	    pid > 0) {
 		cs->holder = pid;
 		holder_comm(pid, cs->holder_comm, sizeof(cs->holder_comm));
 	}
@@ -250,6 +251,7 @@ static int store_open_once(const char *dir, bool read_only, bool beside_writer,
 					    : KEYSLOT_KIND_PASSPHRASE,
 		.key_secret = key_cache.secret.buf,
 		.key_secret_len = key_cache.secret.len,
+		.host_lock_dir = cli_host_lock_dir(),
 	};
 
 	return store_open(dir, &opts, out);

@@ -50,6 +50,24 @@
  *      cursor (a scan from the lowest hole to the end of a file of n
  *      clusters, for every allocation past the last hole: quadratic over a
  *      random-write run).  It hands out exactly the cluster the scan did.
+ *   8. free_empty holds free, not BACKED clusters that read as zeros on
+ *      the host: alloc_set_empty adds one the caller has just punched (the
+ *      punch returned 0), and nothing else adds to it; alloc_index drops
+ *      any that stops being free or becomes BACKED, so a cluster taken
+ *      (alloc_ref) or written since its punch is never in it.  Membership
+ *      is the whole state (no CLUSTER_* bit).  Clusters at or past `count`
+ *      read as zeros too, because the container never lets the file grow
+ *      past its last tracked cluster (container.c cuts it to `count` at
+ *      open; every later write is into a cluster alloc_ref tracked
+ *      first): ALLOC_DATA_SPARSE takes the lowest free_empty cluster, else
+ *      cluster `count`.
+ *
+ *   8. Map nodes and table blocks are not clusters of their own when the
+ *      container has small nodes: they live in slots of metadata clusters
+ *      (CLUSTER_META), a second level kept by alloc_slab.c with the same
+ *      rules one level down (free in the committed state and the open
+ *      transaction before reuse); a metadata cluster holds one reference
+ *      per referenced slot, so invariants 1-4 hold for it unchanged.
  *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
@@ -71,7 +89,10 @@
  * broken core that reuses a cluster the committed tree still maps, which
  * the crash-replay harness must catch (tests/CMakeLists.txt builds it). */
 #ifdef HANGAR_TEETH_REUSE_COMMITTED
-#define ALLOC_NOT_FREE CLUSTER_HELD
+/* (a metadata cluster keeps its slots' bookkeeping until the commit drops
+ * its slab: handing it out as data would break the slot accounting in
+ * memory, which the invariant pass catches before the replay could) */
+#define ALLOC_NOT_FREE (CLUSTER_HELD | CLUSTER_META)
 #else
 #define ALLOC_NOT_FREE (CLUSTER_COMMITTED | CLUSTER_HELD)
 #endif
@@ -243,6 +264,15 @@ static void alloc_index(struct alloc *a, uint64_t n)
 		alloc_set_add(in, n);
 	else if (!is_free && alloc_set_has(in, n))
 		alloc_set_remove(in, n);
+	/* invariant 8: only alloc_set_empty adds to free_empty */
+	if ((!is_free || backed) && alloc_set_has(&a->free_empty, n))
+		alloc_set_remove(&a->free_empty, n);
+}
+
+void alloc_reindex(struct alloc *a, uint64_t n)
+{
+	if (n < a->capacity)
+		alloc_index(a, n);
 }
 
 static void alloc_index_range(struct alloc *a, uint64_t from, uint64_t to)
@@ -271,7 +301,8 @@ int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
 	a->bits = calloc(a->capacity, sizeof(*a->bits));
 	if (!a->refs || !a->bits || set_resize(&a->free_backed, a->capacity) ||
 	    set_resize(&a->free_unbacked, a->capacity) ||
-	    set_resize(&a->slabs_open, a->capacity)) {
+	    set_resize(&a->slabs_open, a->capacity) ||
+	    set_resize(&a->free_empty, a->capacity)) {
 		alloc_cleanup(a);
 		return -ENOMEM;
 	}
@@ -292,6 +323,7 @@ void alloc_cleanup(struct alloc *a)
 	set_free(&a->free_backed);
 	set_free(&a->free_unbacked);
 	set_free(&a->slabs_open);
+	set_free(&a->free_empty);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -312,7 +344,7 @@ static int alloc_grow(struct alloc *a, uint64_t need)
 	a->bits = bits;
 	if (set_resize(&a->free_backed, cap) ||
 	    set_resize(&a->free_unbacked, cap) ||
-	    set_resize(&a->slabs_open, cap))
+	    set_resize(&a->slabs_open, cap) || set_resize(&a->free_empty, cap))
 		return -ENOMEM;
 	memset(a->refs + a->capacity, 0,
 	       (cap - a->capacity) * sizeof(*a->refs));
@@ -415,6 +447,21 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 	 * metadata), so a punch can commit on a full filesystem.  Otherwise
 	 * everything is first-fit from the lowest free cluster, which keeps
 	 * the file compact. */
+	if (kind == ALLOC_DATA_SPARSE) {
+		/* a cluster that reads as zeros (invariant 8): a punched one
+		 * first; else what first-fit gives, if that is the end of
+		 * the file.  HANGAR_TEETH_SPARSE_UNBACKED is for tests/crash
+		 * only: a deliberately broken core that takes "not BACKED"
+		 * for "reads as zeros", which the crash replay must catch
+		 * (tests/CMakeLists.txt builds it). */
+#ifdef HANGAR_TEETH_SPARSE_UNBACKED
+		n = alloc_set_next(&a->free_unbacked, a->first);
+#else
+		n = alloc_set_next(&a->free_empty, a->first);
+#endif
+		if (n != ALLOC_SET_NONE)
+			goto found;
+	}
 	if (kind == ALLOC_META && a->meta_from_reserve && a->backed_free > 0) {
 		/* (the COMMITTED test skips nothing but in the teeth build,
 		 * whose index also holds free committed clusters) */
@@ -433,6 +480,11 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 			n = backed;
 	}
 	if (n != ALLOC_SET_NONE) {
+		/* a free cluster inside the file may own stale blocks: the
+		 * caller writes it whole (ALLOC_DATA), which keeps the file
+		 * compact rather than growing it past free space */
+		if (kind == ALLOC_DATA_SPARSE)
+			return -EAGAIN;
 		a->cursor = n + 1;
 		goto found;
 	}
@@ -443,7 +495,7 @@ found:
 	ret = alloc_ref(a, n);
 	if (ret)
 		return ret;
-	if (kind == ALLOC_DATA)
+	if (kind != ALLOC_META)
 		a->bits[n] |= CLUSTER_DATA;
 	else
 		a->bits[n] &= (uint8_t)~CLUSTER_DATA;
@@ -589,6 +641,13 @@ void alloc_set_backed(struct alloc *a, uint64_t n, bool backed)
 	alloc_index(a, n);
 }
 
+void alloc_set_empty(struct alloc *a, uint64_t n)
+{
+	if (alloc_is_free(a, n) && !(a->bits[n] & CLUSTER_BACKED) &&
+	    !alloc_set_has(&a->free_empty, n))
+		alloc_set_add(&a->free_empty, n);
+}
+
 uint64_t alloc_last_used(const struct alloc *a)
 {
 	uint64_t n = a->count;
@@ -651,8 +710,15 @@ bool alloc_invariants(const struct alloc *a)
 		    (is_free && !is_backed))
 			return false;
 	}
+	for (uint64_t n = 0; n < a->free_empty.words[0] * 64; n++) {
+		/* invariant 8: a subset of free_unbacked */
+		if (alloc_set_has(&a->free_empty, n) &&
+		    !alloc_set_has(&a->free_unbacked, n))
+			return false;
+	}
 	if (!set_consistent(&a->free_backed) ||
-	    !set_consistent(&a->free_unbacked))
+	    !set_consistent(&a->free_unbacked) ||
+	    !set_consistent(&a->free_empty))
 		return false;
 
 	for (uint64_t n = 0; n < a->count; n++) {

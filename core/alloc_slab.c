@@ -104,7 +104,8 @@ static int slab_make(struct alloc *a, uint64_t cl, struct alloc_slab **out)
 		a->slab_page_num = num;
 	}
 	if (!a->slab_pages[page]) {
-		a->slab_pages[page] = calloc(SLAB_PAGE, sizeof(**a->slab_pages));
+		a->slab_pages[page] =
+			calloc(SLAB_PAGE, sizeof(**a->slab_pages));
 		if (!a->slab_pages[page])
 			return -ENOMEM;
 	}
@@ -119,6 +120,7 @@ static int slab_make(struct alloc *a, uint64_t cl, struct alloc_slab **out)
 	a->slab_pages[page][cl & (SLAB_PAGE - 1)] = s;
 	a->slab_num++;
 	a->bits[cl] |= CLUSTER_META;
+	alloc_reindex(a, cl);
 	a->bits[cl] &= (uint8_t) ~(CLUSTER_DATA | CLUSTER_PACKED);
 	alloc_set_add(&a->slabs_open, cl);
 	*out = s;
@@ -138,6 +140,7 @@ void alloc_slab_drop(struct alloc *a, uint64_t n)
 	if (alloc_set_has(&a->slabs_open, n))
 		alloc_set_remove(&a->slabs_open, n);
 	a->bits[n] &= (uint8_t)~CLUSTER_META;
+	alloc_reindex(a, n); /* META is part of "free" in a teeth build */
 }
 
 void alloc_slabs_cleanup(struct alloc *a)
@@ -201,7 +204,8 @@ static int slot_touch(struct alloc *a, struct alloc_slab *s, uint32_t i,
 	if (s->slot[i] & SLOT_TOUCHED)
 		return 0;
 	if (a->slot_touched_num == a->slot_touched_cap) {
-		size_t cap = a->slot_touched_cap ? a->slot_touched_cap * 2 : 256;
+		size_t cap =
+			a->slot_touched_cap ? a->slot_touched_cap * 2 : 256;
 		uint64_t *t = realloc(a->slot_touched, cap * sizeof(*t));
 		if (!t)
 			return -ENOMEM;
@@ -311,8 +315,7 @@ unsigned alloc_node_refs(const struct alloc *a, uint64_t slot)
 uint32_t alloc_node_sref(const struct alloc *a, uint64_t slot)
 {
 	const struct alloc_slab *s = slab_of(a, slot >> a->slot_shift);
-	return s && s->srefs ? s->srefs[slot & (slots_per_cluster(a) - 1)]
-			     : 0;
+	return s && s->srefs ? s->srefs[slot & (slots_per_cluster(a) - 1)] : 0;
 }
 
 int alloc_node_sref_add(struct alloc *a, uint64_t slot, int delta)
@@ -340,8 +343,8 @@ int alloc_node_sref_add(struct alloc *a, uint64_t slot, int delta)
 	return 0;
 }
 
-uint64_t alloc_nodes_free_clusters(const struct alloc *a,
-				   const uint64_t *slots, size_t num)
+uint64_t alloc_nodes_free_clusters(const struct alloc *a, const uint64_t *slots,
+				   size_t num)
 {
 	uint64_t n = 0;
 	for (size_t i = 0; i < num; i++) {
@@ -373,7 +376,7 @@ void alloc_slots_commit(struct alloc *a)
 			continue; /* dropped since: never committed */
 		uint8_t bits = s->slot[i];
 		bool was_free = slot_is_free(bits);
-		bits &= (uint8_t)~(SLOT_TOUCHED | SLOT_COMMITTED);
+		bits &= (uint8_t) ~(SLOT_TOUCHED | SLOT_COMMITTED);
 		if (bits & SLOT_REFS)
 			bits |= SLOT_COMMITTED;
 		s->slot[i] = bits;

@@ -329,11 +329,12 @@ static bool container_invariants(struct container *c)
 	 * the superblock's used_clusters. */
 	for (uint64_t n = 0; ok && n < a->count; n++) {
 		uint32_t snap = 0;
-		for (uint64_t j = 0; c->snap_num > 0 &&
-				     (a->bits[n] & CLUSTER_META) &&
-				     j < (1ull << a->slot_shift);
+		for (uint64_t j = 0;
+		     c->snap_num > 0 && (a->bits[n] & CLUSTER_META) &&
+		     j < (1ull << a->slot_shift);
 		     j++)
-			snap += alloc_node_sref(a, (n << a->slot_shift) | j) > 0;
+			snap += alloc_node_sref(a, (n << a->slot_shift) | j) >
+				0;
 		if (c->snap_num == 0 && refs[n] != a->refs[n])
 			ok = false;
 		if (c->snap_num > 0 && refs[n] + snap > a->refs[n])
@@ -349,9 +350,12 @@ static void punch_freed(void *arg, uint64_t n)
 {
 	struct container *c = arg;
 	/* Returning the space is best effort: a filesystem without punch
-	 * support keeps the blocks, and the cluster is reused later anyway. */
-	(void)io_fallocate(c->io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			   n << c->cluster_shift, c->cluster_size);
+	 * support keeps the blocks, and the cluster is reused later anyway.
+	 * Punched, it reads as zeros: a partial write may fill only its own
+	 * pages of it (alloc.c invariant 8, data.c store_raw_sparse). */
+	if (io_fallocate(c->io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 n << c->cluster_shift, c->cluster_size) == 0)
+		alloc_set_empty(&c->alloc, n);
 }
 
 /* The commit's used_clusters: `*used` less the clusters that only the

@@ -560,6 +560,76 @@ int object_flush_pending(struct container *c, struct object *o)
 	return 0;
 }
 
+/* The unit a sparse write rounds to: the host filesystem's block (4 KiB on
+ * ext4 and XFS as made by default).  A larger block only costs space; the
+ * contents are right whatever it is. */
+#define SPARSE_PAGE 4096u
+
+/*
+ * Part of a HOLE or ZERO cluster of an uncompressed, unencrypted object:
+ * the write goes into a cluster that reads as zeros on the host (punched by
+ * this process and not written since, or past the end of the file: alloc.c
+ * invariant 8), and only the SPARSE_PAGE pages it touches are written; the
+ * rest of the cluster stays a hole in the host file and reads as zeros, as
+ * the hole it replaces did.  So a 4 KiB write into a hole of a 64 KiB
+ * cluster costs 4 KiB of host space, not 64 (issue 18).  The crash
+ * argument (FORMAT.md section 7): the punch or the truncate that made the
+ * cluster read as zeros was issued before this write, and the fdatasync of
+ * the commit that maps the cluster (step 4) comes after both.
+ * Returns -EAGAIN, having changed nothing, when no such cluster can be had
+ * (the caller writes a whole cluster instead).  Write lock held.
+ */
+static int store_raw_sparse(struct container *c, struct object *o, uint64_t vc,
+			    uint32_t in, const uint8_t *data, size_t chunk)
+{
+	const uint32_t lo = in & ~(SPARSE_PAGE - 1);
+	uint32_t hi = (uint32_t)((in + chunk + SPARSE_PAGE - 1) &
+				 ~(uint64_t)(SPARSE_PAGE - 1));
+	struct map_entry old,
+		e = {.kind = MAP_KIND_RAW, .length = c->cluster_size};
+	const uint64_t end_before = c->alloc.count;
+	uint64_t n, file_size;
+	int ret;
+
+	if (hi > c->cluster_size)
+		hi = c->cluster_size;
+	uint8_t *buf = calloc(1, hi - lo);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf + (in - lo), data, chunk);
+	ret = alloc_get(&c->alloc, ALLOC_DATA_SPARSE, &n);
+	if (ret) {
+		free(buf);
+		return ret == -EFBIG ? -EAGAIN : ret;
+	}
+	e.offset = n << c->cluster_shift;
+	/* A cluster past the old end must be past the file's end too
+	 * (invariant 8); if the file ever reached into it, its bytes are
+	 * unknown: write it whole instead.  The file is extended to cover
+	 * the whole cluster (a hole: no host blocks), because open refuses a
+	 * map entry that ends past the end of the file. */
+	ret = io_size(c->io, &file_size);
+	if (!ret && n >= end_before && file_size > e.offset)
+		ret = -EAGAIN;
+	if (!ret && file_size < e.offset + c->cluster_size)
+		ret = io_ftruncate(c->io, e.offset + c->cluster_size);
+	if (!ret)
+		ret = io_pwrite(c->io, buf, hi - lo, e.offset + lo);
+	if (!ret)
+		ret = map_set(c, o, vc, &e, &old);
+	if (ret) {
+		alloc_unref(&c->alloc, n);
+		/* a full filesystem: the whole-cluster path knows what to
+		 * do about it (held clusters) */
+		if (ret == -ENOSPC)
+			ret = -EAGAIN;
+	} else {
+		map_entry_release(c, o, &old);
+	}
+	free(buf);
+	return ret;
+}
+
 /* Cluster `vc` of `o` as it reads with `chunk` bytes of `data` at `in`,
  * stored RAW in a new cluster (write lock held). */
 static int store_raw_merged(struct container *c, struct object *o, uint64_t vc,
@@ -691,6 +761,14 @@ static int write_chunk(struct container *c, struct object *o, uint64_t vc,
 		return 0;
 	if (chunk == c->cluster_size)
 		return store_raw_new(c, o, vc, data);
+	/* part of a hole: only its own pages, when a cluster that reads as
+	 * zeros can be had (encrypted clusters are sealed whole) */
+	if ((e.kind == MAP_KIND_HOLE || e.kind == MAP_KIND_ZERO) &&
+	    !c->encrypted && c->cluster_size > SPARSE_PAGE) {
+		ret = store_raw_sparse(c, o, vc, in, data, chunk);
+		if (ret != -EAGAIN)
+			return ret;
+	}
 	return store_raw_merged(c, o, vc, in, data, chunk);
 }
 

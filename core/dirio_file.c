@@ -19,7 +19,8 @@
  * With DIRIO_FILE_HOLDER_RECORD (the store sets it on a filesystem hosts
  * may share), a read-write open then sets the holder record (lockinfo.h)
  * on the file, before anything is written to it: there the lock lives at
- * the server and the record is how another host names the holder.  Not on
+ * the server and the record is how another host names the holder.  The
+ * io's orderly close removes it again (io.h, io_file_set_holder_record).  Not on
  * a local filesystem, where /proc/locks names the holder and the record's
  * ctime change would only void the store's cached attributes.
  * DIRIO_FILE_READ_BESIDE_WRITER lets a read-only open proceed without its
@@ -97,8 +98,9 @@ static int dirio_file_open_file(struct dirio *d, const char *name, int flags,
 		}
 		/* who holds it, for hosts that cannot read our lock table;
 		 * information only (lockinfo.h), so a failure is no refusal */
-		if (f->flags & DIRIO_FILE_HOLDER_RECORD)
-			(void)lockinfo_record_set(fd);
+		if ((f->flags & DIRIO_FILE_HOLDER_RECORD) &&
+		    lockinfo_record_set(fd) == 0)
+			io_file_set_holder_record(io); /* removed at close */
 		if (f->flags & DIRIO_FILE_LEASE_CHECK)
 			io_file_set_lease_check(io);
 	}

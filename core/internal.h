@@ -160,11 +160,19 @@ struct alloc {
 	unsigned slot_shift;
 	struct alloc_slab ***slab_pages;
 	uint64_t slab_page_num;
-	uint64_t slab_num; /* metadata clusters */
+	uint64_t slab_num;	/* metadata clusters */
 	uint64_t *slot_touched; /* slots with SLOT_TOUCHED */
 	size_t slot_touched_num, slot_touched_cap;
 	/* metadata clusters with a free slot (the lowest is filled first) */
 	struct alloc_set slabs_open;
+	/* Free, not BACKED clusters that read as zeros on the host: this
+	 * process punched them (alloc_set_empty, after the punch returned 0)
+	 * and nothing took them since (alloc.c invariant 8).  NOT the same as
+	 * !CLUSTER_BACKED, which also covers clusters whose host blocks
+	 * nobody knows about (free at open, freed inside the transaction that
+	 * wrote them).  A partial write into a hole may write only its own
+	 * pages into one (data.c, store_raw_sparse; FORMAT.md section 7). */
+	struct alloc_set free_empty;
 };
 
 /*
@@ -187,16 +195,20 @@ struct alloc {
 #define SLOT_TOUCHED   0x08 /* in slot_touched */
 
 struct alloc_slab {
-	uint8_t *slot;	  /* 1 << slot_shift: SLOT_* */
-	uint32_t *srefs;  /* snapshot-side parents per slot, NULL when none */
-	uint32_t free;	  /* slots free to hand out */
-	uint32_t hint;	  /* first slot that may be free */
+	uint8_t *slot;	 /* 1 << slot_shift: SLOT_* */
+	uint32_t *srefs; /* snapshot-side parents per slot, NULL when none */
+	uint32_t free;	 /* slots free to hand out */
+	uint32_t hint;	 /* first slot that may be free */
 };
 
 /* A sparse map from cluster number to its slab: 4096 clusters a page. */
 #define ALLOC_SLAB_PAGE_SHIFT 12u
 
-enum alloc_kind { ALLOC_DATA, ALLOC_META };
+/* ALLOC_DATA_SPARSE: a data cluster that reads as zeros on the host (the
+ * lowest free_empty one, else the one at the end of the file when no free
+ * cluster is left inside it), for a write of part of a cluster that
+ * writes only its own pages. */
+enum alloc_kind { ALLOC_DATA, ALLOC_META, ALLOC_DATA_SPARSE };
 
 /* Metadata reserve: free, host-backed clusters that data never takes, so a
  * punch can still commit on a full backing filesystem.  16 clusters, but no
@@ -236,8 +248,8 @@ int alloc_node_sref_add(struct alloc *a, uint64_t slot, int delta);
 /* alloc_nodes_free_clusters - how many clusters would become unreferenced
  * if the open state dropped one reference to each of `slots` (distinct
  * slots, one reference each): the commit's count of the old table. */
-uint64_t alloc_nodes_free_clusters(const struct alloc *a,
-				   const uint64_t *slots, size_t num);
+uint64_t alloc_nodes_free_clusters(const struct alloc *a, const uint64_t *slots,
+				   size_t num);
 /* Between alloc.c and alloc_slab.c only: the set's members, the slots'
  * part of alloc_commit, a metadata cluster that became free, cleanup and
  * the heavy check. */
@@ -252,7 +264,10 @@ int alloc_reach(struct alloc *a, uint64_t n);
 /* alloc_get - a cluster free in the committed state and in the open
  * transaction, with refs = 1: the lowest such cluster at or after the
  * cursor (a backed one for metadata retried after -ENOSPC), found in
- * O(log n) through the free-cluster index.  Never fails except -ENOMEM /
+ * O(log n) through the free-cluster index; ALLOC_DATA_SPARSE: the lowest
+ * free_empty cluster, else the one at the end of the file, or -EAGAIN
+ * (nothing taken) when first-fit would give a free cluster inside the file
+ * whose host bytes are unknown.  Never fails otherwise except -ENOMEM /
  * -EFBIG. */
 int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n);
 /* alloc_commit - the commit is durable: clusters held by the previous
@@ -277,9 +292,16 @@ void alloc_recycle_flush(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			 void *arg);
 /* alloc_mark_backed - a free cluster now owns host blocks (or not). */
 void alloc_set_backed(struct alloc *a, uint64_t n, bool backed);
+/* alloc_set_empty - free cluster `n` was just punched (the punch returned
+ * 0): it reads as zeros until it is allocated again (free_empty). */
+void alloc_set_empty(struct alloc *a, uint64_t n);
 /* alloc_set_end - the file now ends at cluster `end` (>= every referenced
  * cluster + 1), and clusters [end - backed, end) own host blocks. */
 int alloc_set_end(struct alloc *a, uint64_t end, uint64_t backed);
+/* alloc_reindex - cluster n's free/not-free standing may have changed
+ * (alloc_slab.c made or dropped its slab): put it in the index its state
+ * says (invariant 7). */
+void alloc_reindex(struct alloc *a, uint64_t n);
 /* alloc_last_used - one past the highest referenced cluster (>= first). */
 uint64_t alloc_last_used(const struct alloc *a);
 /* alloc_invariants - O(count): the counters, the lists and the free-cluster

@@ -139,6 +139,13 @@ int io_file_openat(int dir_fd, const char *path, int flags, struct io **out_io);
  * used by other threads.  Ignored for other ios. */
 void io_file_set_lease_check(struct io *io);
 
+/* io_file_set_holder_record - this file io carries the holder record
+ * (lockinfo.h, set by its opener under the exclusive flock): closing it
+ * removes the record first, while the lock still holds, unless a sync
+ * failed (a container that lost its lease, or whose data may be lost,
+ * keeps the record naming its last holder).  Ignored for other ios. */
+void io_file_set_holder_record(struct io *io);
+
 /* io_file_fd - the descriptor behind a file io (for the store's own flock);
  * -1 if `io` is not a file io. */
 int io_file_fd(const struct io *io);

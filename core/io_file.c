@@ -41,6 +41,12 @@
  *      itself fails (docs/multihost.md section 4).  If the re-lock fails, the sync fails -ENOLCK (latched, as
  *      invariant 4), and so does a failed sync whose lock no longer holds,
  *      so the container says why.
+ *   7. The holder record (io_file_set_holder_record, lockinfo.h): the
+ *      close of an io that carries one removes it before close(2) drops
+ *      the flock, so no record outlives an orderly release to name a host
+ *      that no longer holds the file.  Not after a failed sync (latched,
+ *      invariant 4): that includes a lost lease (-ENOLCK), where the lock
+ *      may already be another host's and so may the record.
  *
  * Counting: the pwrite/fdatasync counters of struct io (io.h) are kept by
  * io.h's wrappers for every implementation, not here; io_file_openat's
@@ -51,6 +57,7 @@
  * mutable field, sync_error, is atomic.
  */
 #include "io.h"
+#include "lockinfo.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -69,6 +76,7 @@ struct io_file {
 	int fd;			/* owned; immutable after open */
 	_Atomic int sync_error; /* 0 or the first fdatasync -errno (inv. 4) */
 	bool lease_check;	/* invariant 6; set before the io is shared */
+	bool holder_record;	/* invariant 7; set before the io is shared */
 };
 
 static const struct io_ops io_file_ops;
@@ -203,6 +211,12 @@ void io_file_set_lease_check(struct io *io)
 		io_file_from_io(io)->lease_check = true;
 }
 
+void io_file_set_holder_record(struct io *io)
+{
+	if (io->ops == &io_file_ops)
+		io_file_from_io(io)->holder_record = true;
+}
+
 static int io_file_ftruncate(struct io *io, uint64_t size)
 {
 	const struct io_file *f = io_file_from_io(io);
@@ -247,6 +261,10 @@ static void io_file_close(struct io *io)
 {
 	struct io_file *f = io_file_from_io(io);
 
+	/* invariant 7: the lock still holds until close(2); a failure only
+	 * leaves a stale record, which names and never decides */
+	if (f->holder_record && atomic_load(&f->sync_error) == 0)
+		(void)lockinfo_record_clear(f->fd);
 	/* close(2) errors are not actionable here: durability comes from
 	 * fdatasync, and Linux releases the descriptor even on error. */
 	close(f->fd);

@@ -108,6 +108,13 @@ int lockinfo_record_set(int fd)
 	return 0;
 }
 
+int lockinfo_record_clear(int fd)
+{
+	if (fremovexattr(fd, LOCKINFO_HOLDER_XATTR) == 0 || errno == ENODATA)
+		return 0;
+	return errno ? -errno : -EIO;
+}
+
 int lockinfo_record_get(int fd, char *host, size_t host_len, long *out_pid,
 			long long *out_since)
 {

@@ -41,7 +41,9 @@ int lockinfo_flock_holder(const struct stat *st, pid_t *out_pid,
  * information, never authority: the lock decides; a stale record (its
  * holder died) is overwritten by the next holder and, until then, names
  * somebody who no longer holds the lock -- so it is shown only beside a
- * refusal by the lock itself.
+ * refusal by the lock itself.  An orderly close removes it while the lock
+ * is still held (lockinfo_record_clear, io.h's io_file_set_holder_record),
+ * so only a holder that crashed or lost its lease leaves one behind.
  */
 #define LOCKINFO_HOLDER_XATTR "user.hangar.holder"
 
@@ -49,6 +51,12 @@ int lockinfo_flock_holder(const struct stat *st, pid_t *out_pid,
  * caller).  0, or -errno (a filesystem without user xattrs: -ENOTSUP);
  * callers ignore a failure, the record only names. */
 int lockinfo_record_set(int fd);
+
+/* lockinfo_record_clear - remove the record from `fd`, whose lock the
+ * caller still holds (so the record is its own: nobody else can have set
+ * one meanwhile).  0 also when there is none; else -errno, which callers
+ * ignore as they ignore lockinfo_record_set's. */
+int lockinfo_record_clear(int fd);
 
 /* lockinfo_record_get - read and parse the record of the file `fd`: host
  * into host[host_len], pid and since.  -ENODATA when there is none,

@@ -2,8 +2,10 @@
  * map.c -- an object's copy-on-write radix tree from virtual clusters to
  * stored clusters.
  *
- * Design notes.  Every node is one cluster: a 64-byte block header and
- * `fanout` = (C - 64) / 32 entries.  Height h covers fanout^h virtual
+ * Design notes.  Every node is one metadata node of c->node_size bytes (a
+ * 4 KiB slot of a metadata cluster with small nodes, else one cluster): a
+ * 64-byte block header and `fanout` = (node_size - 64) / entry_size
+ * entries.  Height h covers fanout^h virtual
  * clusters; the tree grows at the top when an object does.  A leaf entry maps
  * one virtual cluster (HOLE, RAW, COMPRESSED or ZERO); an interior entry is a
  * NODE pointer carrying the child's offset and crc32c, so a stale or
@@ -17,7 +19,7 @@
  *      `phys`; the reference is dropped when the node first turns dirty (the
  *      cluster stays COMMITTED, so it is not reused before the commit that
  *      replaces it).  A dirty node holds no reference until map_write_dirty
- *      gives it a new cluster.  Hence, after map_write_dirty, the
+ *      gives it a new node slot.  Hence, after map_write_dirty, the
  *      allocator's `used` count is exactly the clusters the new tree
  *      references (plus the old table).
  *   3. Each RAW or COMPRESSED entry of a leaf holds one reference on its

@@ -17,10 +17,10 @@
  *     the live tree alone maps it (snapshot_raw_owned: refs == 1), so the
  *     first write after a snapshot copies the cluster, and later writes go
  *     in place again.
- *   - Accounting (alloc.h's refs and srefs).  Snapshots together hold ONE
- *     reference on each map node reachable from any of them, plus one on the
- *     data cluster of every entry of each such leaf, plus their frozen
- *     chains.  srefs[node] counts the parents that point at it from the
+ *   - Accounting (the node slots' refs and srefs, alloc_slab.c).  Snapshots
+ *     together hold ONE reference on each map node reachable from any of
+ *     them, plus one on the data cluster of every entry of each such leaf,
+ *     plus their frozen chains.  srefs[node] (alloc_node_sref) counts the parents that point at it from the
  *     snapshots' side (a snapshot's object record, or a node held by
  *     snapshots): a node enters that set when its count goes 0 -> 1 (its
  *     children are then counted once more) and leaves at 1 -> 0 (its

@@ -19,7 +19,13 @@
  *     only: an encrypted container's uuid salts its keys (FORMAT.md 9.4).
  *   - One writer: an exclusive flock on the store directory itself (a
  *     descriptor opened O_RDONLY | O_DIRECTORY), held from store_open to
- *     store_close; readers hold a shared one when they can.  A directory
+ *     store_close; readers hold a shared one when they can.  A writer also
+ *     holds the per-host store lock, `<host lock dir>/<uuid>.lock`
+ *     (store.h, LOCKS), because a network filesystem's client may keep
+ *     directory flocks per mount (ceph-fuse does): that file is local, so
+ *     two mounts of one host meet there.  It is taken after the directory
+ *     flock, so a local second writer is still refused by the directory
+ *     first (and named from it), and removed before it is unlocked.  A directory
  *     cannot be deleted or replaced under its holder the way a lock file
  *     could, and nothing is written to take it.  Who holds it is read from
  *     the kernel's lock table (store_lock_holder, lockinfo.h).  Each open
@@ -86,12 +92,14 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -116,6 +124,8 @@
  * 200 bytes each; past it, guests are peeked at every stat). */
 #define STORE_ATTR_BUCKETS 4096u
 #define STORE_ATTR_MAX	   262144u
+/* A store uuid, as `.hangar-store` writes it: 8-4-4-4-12 lowercase hex. */
+#define STORE_UUID_LEN 36
 
 enum guest_state {
 	GUEST_OPENING,	/* its container is being opened outside s->lock */
@@ -163,6 +173,9 @@ struct store {
 	void *event_arg;
 	bool encrypted;
 	struct crypto_key *master; /* immutable while open; NULL when plain */
+	/* the per-host store lock (a writer's; -1/NULL: none), immutable */
+	int host_lock_fd;
+	char *host_lock_path;
 
 	pthread_mutex_t lock;
 	/* a leaf lock: a guest's name is rewritten by a rename (under `lock`
@@ -234,17 +247,46 @@ static int small_file_create(int dir_fd, const char *name)
 	return fd < 0 ? errno_neg() : fd;
 }
 
-static int config_read(int dir_fd, unsigned *out_shift, bool *out_encrypted)
+/* Whether `u` starts with a store uuid (STORE_UUID_LEN characters): only
+ * that may become part of the per-host lock's path, whatever a person
+ * wrote into `.hangar-store`. */
+static bool uuid_valid(const char *u)
 {
-	char buf[256];
-	int fd = small_file_open(dir_fd, STORE_CONFIG_NAME);
-	if (fd < 0)
-		return fd == -ENOENT ? -ENOENT : fd == -ELOOP ? -EINVAL : fd;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
+	for (int i = 0; i < STORE_UUID_LEN; i++) {
+		const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		const char ch = u[i];
+		if (dash ? ch != '-'
+			 : !((ch >= '0' && ch <= '9') ||
+			     (ch >= 'a' && ch <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* A random (version 4) uuid into out[STORE_UUID_LEN + 1]. */
+static int uuid_generate(char *out)
+{
+	uint8_t b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		return errno_neg();
-	buf[n] = '\0';
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, STORE_UUID_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+/* The settings in `buf` (NUL-terminated): cluster shift, encryption, and
+ * the uuid into out_uuid[STORE_UUID_LEN + 1] ("" when there is none or it
+ * does not parse: such a store gets one at its next read-write open).  The
+ * last `uuid` line counts, so a damaged one is replaced by the line
+ * config_add_uuid appends, not re-appended at every open. */
+static int config_parse(const char *buf, unsigned *out_shift,
+			bool *out_encrypted, char *out_uuid)
+{
 	unsigned version = 0, shift = 0;
 	if (sscanf(buf, "hangar-store %u\ncluster_shift %u", &version,
 		   &shift) != 2 ||
@@ -253,7 +295,193 @@ static int config_read(int dir_fd, unsigned *out_shift, bool *out_encrypted)
 		return -EINVAL;
 	*out_shift = shift;
 	*out_encrypted = strstr(buf, "\nencryption aes-256-gcm\n") != NULL;
+	const char *u = NULL;
+	for (const char *p = strstr(buf, "\nuuid "); p;
+	     p = strstr(p + 1, "\nuuid "))
+		u = p;
+	out_uuid[0] = '\0';
+	if (u && uuid_valid(u + 6) &&
+	    (u[6 + STORE_UUID_LEN] == '\n' || u[6 + STORE_UUID_LEN] == '\0'))
+		snprintf(out_uuid, STORE_UUID_LEN + 1, "%.36s", u + 6);
 	return 0;
+}
+
+/* Read the settings file from `fd` into buf[len] (NUL-terminated). */
+static int config_read_fd(int fd, char *buf, size_t len)
+{
+	const ssize_t n = pread(fd, buf, len - 1, 0);
+	if (n < 0)
+		return errno_neg();
+	buf[n] = '\0';
+	return 0;
+}
+
+static int config_read(int dir_fd, unsigned *out_shift, bool *out_encrypted,
+		       char *out_uuid)
+{
+	char buf[256];
+	int fd = small_file_open(dir_fd, STORE_CONFIG_NAME);
+	if (fd < 0)
+		return fd == -ENOENT ? -ENOENT : fd == -ELOOP ? -EINVAL : fd;
+	int ret = config_read_fd(fd, buf, sizeof(buf));
+	close(fd);
+	return ret ? ret
+		   : config_parse(buf, out_shift, out_encrypted, out_uuid);
+}
+
+/* Write `len` bytes of settings as `.hangar-store`: temporary file,
+ * fsync, rename over, directory fsync (a crash leaves the old or new). */
+static int config_write(int dir_fd, const char *buf, size_t len)
+{
+	static const char tmp[] = STORE_CONFIG_NAME ".tmp";
+	int ret = 0;
+	int fd = small_file_create(dir_fd, tmp);
+	if (fd < 0)
+		return fd;
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0)
+		ret = errno_neg();
+	close(fd);
+	if (!ret && renameat(dir_fd, tmp, dir_fd, STORE_CONFIG_NAME) != 0)
+		ret = errno_neg();
+	if (ret)
+		(void)unlinkat(dir_fd, tmp, 0);
+	else
+		ret = dir_sync(dir_fd);
+	return ret;
+}
+
+/*
+ * A store made before the uuid: give it one (store.h, LOCKS), into
+ * uuid[STORE_UUID_LEN + 1].  Under an exclusive flock on `.hangar-store`
+ * itself, which hosts sharing the store share too (a regular file), and
+ * re-read under it: of two writers only the first writes, the second finds
+ * its uuid.  The file is replaced by rename, so a lock may be on a file no
+ * longer named so: then it is opened again (as keys_edit_begin).  A
+ * settings file of 256 bytes or more (more than config_read reads) is not
+ * rewritten: *uuid stays "" and the store goes without the per-host lock.
+ */
+static int config_add_uuid(int dir_fd, char *uuid)
+{
+	char buf[256 + sizeof("uuid \n") + STORE_UUID_LEN];
+	unsigned shift;
+	bool encrypted;
+	for (;;) {
+		struct stat held, now;
+		int ret = 0;
+		int fd = small_file_open(dir_fd, STORE_CONFIG_NAME);
+		if (fd < 0)
+			return fd;
+		while (!ret && flock(fd, LOCK_EX) != 0)
+			ret = errno == EINTR ? 0 : errno_neg();
+		if (!ret && fstat(fd, &held) != 0)
+			ret = errno_neg();
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+		if (fstatat(dir_fd, STORE_CONFIG_NAME, &now,
+			    AT_SYMLINK_NOFOLLOW) != 0 ||
+		    now.st_dev != held.st_dev || now.st_ino != held.st_ino) {
+			close(fd); /* replaced meanwhile: lock the new one */
+			continue;
+		}
+		ret = config_read_fd(fd, buf, 256);
+		if (!ret)
+			ret = config_parse(buf, &shift, &encrypted, uuid);
+		/* more than is read cannot be rewritten whole: left as it
+		 * is, without a uuid (and so without the per-host lock) */
+		if (!ret && !uuid[0] && held.st_size < 256) {
+			size_t len = strlen(buf);
+			if (len > 0 && buf[len - 1] != '\n')
+				buf[len++] = '\n';
+			ret = uuid_generate(uuid);
+			if (!ret) {
+				len += (size_t)snprintf(buf + len,
+							sizeof(buf) - len,
+							"uuid %s\n", uuid);
+				ret = config_write(dir_fd, buf, len);
+			}
+			if (ret)
+				uuid[0] = '\0';
+		}
+		close(fd); /* unlocks */
+		return ret;
+	}
+}
+
+/* The per-host lock's path for the store `uuid` whose directory is inode
+ * `dir_ino` into out[len].  The inode tells a copy of the store directory
+ * (same uuid, a new directory) apart from the store itself; two mounts of
+ * one CephFS show a directory under one inode number (Ceph's own). */
+static int host_lock_path(const char *lock_dir, const char *uuid,
+			  uint64_t dir_ino, char *out, size_t len)
+{
+	const int n = snprintf(out, len, "%s/%s-%" PRIx64 ".lock",
+			       lock_dir ? lock_dir : STORE_HOST_LOCK_DIR, uuid,
+			       dir_ino);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Take the per-host store lock (store.h, LOCKS) at `path`: *out_fd is the
+ * locked descriptor, or -1 when this host's lock directory cannot be used
+ * by us (not there and not creatable, not ours): then the directory flock
+ * is the only store lock.  -EWOULDBLOCK when another process holds it.
+ * The file is created 0600 (another user could otherwise open it and hold
+ * the lock against us) and never written; after locking it must still be
+ * the file of that name, since a holder removes it before unlocking.
+ */
+static int host_lock_take(const char *lock_dir, const char *path, int *out_fd)
+{
+	*out_fd = -1;
+	if (mkdir(lock_dir ? lock_dir : STORE_HOST_LOCK_DIR, 0755) != 0 &&
+	    errno != EEXIST)
+		return 0; /* no /run, or not ours to make */
+	for (;;) {
+		struct stat held, now;
+		int fd = open(path,
+			      O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+				      O_CLOEXEC,
+			      0600);
+		if (fd < 0)
+			return errno == EACCES || errno == EPERM ||
+					       errno == EROFS || errno == ENOENT
+				       ? 0
+				       : errno_neg();
+		if (fstat(fd, &held) != 0) {
+			const int ret = errno_neg();
+			close(fd);
+			return ret;
+		}
+		if (!S_ISREG(held.st_mode)) { /* O_NONBLOCK: a FIFO opened */
+			close(fd);
+			return -EMEDIUMTYPE;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			const int ret = errno == EWOULDBLOCK ? -EWOULDBLOCK
+							     : errno_neg();
+			close(fd);
+			return ret;
+		}
+		if (stat(path, &now) == 0 && now.st_dev == held.st_dev &&
+		    now.st_ino == held.st_ino) {
+			*out_fd = fd;
+			return 0;
+		}
+		close(fd); /* its holder removed it: take the new one */
+	}
+}
+
+/* Drop the per-host store lock: the file goes first, while still locked
+ * (host_lock_take's check makes that safe), then the lock with the
+ * descriptor. */
+static void host_lock_drop(struct store *s)
+{
+	if (s->host_lock_fd < 0)
+		return;
+	(void)unlink(s->host_lock_path);
+	close(s->host_lock_fd);
+	s->host_lock_fd = -1;
 }
 
 /* Open the key-slot area for reading (small_file_open); a missing or
@@ -317,11 +545,11 @@ int store_init(const char *dir, const struct store_init_options *opts)
 	unsigned shift = opts && opts->cluster_shift
 				 ? opts->cluster_shift
 				 : FORMAT_CLUSTER_SHIFT_DEFAULT;
-	char buf[128];
+	char buf[160], uuid[STORE_UUID_LEN + 1];
 	uint8_t area[KEYSLOT_AREA_SIZE];
 	struct crypto_key *master = NULL;
 	const bool encrypt = opts && opts->encrypt;
-	int dir_fd, fd, ret = 0;
+	int dir_fd, ret = 0;
 
 	if (shift < FORMAT_CLUSTER_SHIFT_MIN ||
 	    shift > FORMAT_CLUSTER_SHIFT_MAX)
@@ -350,22 +578,14 @@ int store_init(const char *dir, const struct store_init_options *opts)
 		if (ret)
 			goto out_close;
 	}
-	int len = snprintf(buf, sizeof(buf),
-			   "hangar-store 1\ncluster_shift %u\n%s", shift,
-			   encrypt ? "encryption aes-256-gcm\n" : "");
-	fd = small_file_create(dir_fd, ".hangar-store.tmp");
-	if (fd < 0) {
-		ret = fd;
+	ret = uuid_generate(uuid);
+	if (ret)
 		goto out_close;
-	}
-	if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0)
-		ret = errno_neg();
-	close(fd);
-	if (!ret && renameat(dir_fd, ".hangar-store.tmp", dir_fd,
-			     STORE_CONFIG_NAME) != 0)
-		ret = errno_neg();
-	if (!ret)
-		ret = dir_sync(dir_fd);
+	int len =
+		snprintf(buf, sizeof(buf),
+			 "hangar-store 1\ncluster_shift %u\n%suuid %s\n", shift,
+			 encrypt ? "encryption aes-256-gcm\n" : "", uuid);
+	ret = config_write(dir_fd, buf, (size_t)len);
 out_close:
 	close(dir_fd);
 	return ret;
@@ -376,8 +596,10 @@ int store_probe(const char *dir, struct store_probe *out)
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0)
 		return errno_neg();
+	char uuid[STORE_UUID_LEN + 1];
 	memset(out, 0, sizeof(*out));
-	int ret = config_read(dir_fd, &out->cluster_shift, &out->encrypted);
+	int ret =
+		config_read(dir_fd, &out->cluster_shift, &out->encrypted, uuid);
 	close(dir_fd);
 	return ret;
 }
@@ -388,10 +610,12 @@ int store_open(const char *dir, const struct store_options *opts,
 	       struct store **out_store)
 {
 	struct store *s = calloc(1, sizeof(*s));
+	char uuid[STORE_UUID_LEN + 1];
 	int ret;
 
 	if (!s)
 		return -ENOMEM;
+	s->host_lock_fd = -1;
 	s->read_only = opts && opts->read_only;
 	s->commit_interval_ms = opts ? opts->commit_interval_ms : 0;
 	s->event = opts ? opts->event : NULL;
@@ -431,7 +655,7 @@ int store_open(const char *dir, const struct store_options *opts,
 	ret = dirio_file_open(s->dir_fd, dflags, &s->ns);
 	if (ret)
 		goto out_close_dir;
-	ret = config_read(s->dir_fd, &s->cluster_shift, &s->encrypted);
+	ret = config_read(s->dir_fd, &s->cluster_shift, &s->encrypted, uuid);
 	if (ret)
 		goto out_close_dir;
 	if (s->encrypted) {
@@ -472,6 +696,32 @@ int store_open(const char *dir, const struct store_options *opts,
 			ret = errno == EWOULDBLOCK ? -EWOULDBLOCK : errno_neg();
 			goto out_close_dir;
 		}
+		if (!uuid[0])
+			ret = config_add_uuid(s->dir_fd, uuid);
+		if (ret)
+			goto out_close_dir;
+		char path[PATH_MAX];
+		const char *lock_dir = opts ? opts->host_lock_dir : NULL;
+		struct stat dir_st;
+		if (fstat(s->dir_fd, &dir_st) != 0) {
+			ret = errno_neg();
+			goto out_close_dir;
+		}
+		if (uuid[0]) /* else a settings file too long to add one to */
+			ret = host_lock_path(lock_dir, uuid,
+					     (uint64_t)dir_st.st_ino, path,
+					     sizeof(path));
+		if (uuid[0] && !ret)
+			ret = host_lock_take(lock_dir, path, &s->host_lock_fd);
+		if (ret)
+			goto out_close_dir;
+		if (s->host_lock_fd >= 0) {
+			s->host_lock_path = strdup(path);
+			if (!s->host_lock_path) {
+				ret = -ENOMEM;
+				goto out_close_dir;
+			}
+		}
 		if (s->commit_interval_ms) {
 			ret = -pthread_create(&s->committer, NULL,
 					      committer_main, s);
@@ -483,9 +733,14 @@ int store_open(const char *dir, const struct store_options *opts,
 	*out_store = s;
 	return 0;
 out_close_dir:
+	if (s->host_lock_path)
+		host_lock_drop(s);
+	else if (s->host_lock_fd >= 0)
+		close(s->host_lock_fd); /* not ours to remove: no path kept */
 	dirio_close(s->ns);
 	close(s->dir_fd);
 out_free:
+	free(s->host_lock_path);
 	crypto_key_free(s->master);
 	free(s->attrs);
 	free(s->dir);
@@ -525,6 +780,8 @@ int store_close(struct store *s)
 	}
 	free(s->attrs);
 	dirio_close(s->ns);
+	host_lock_drop(s);
+	free(s->host_lock_path);
 	close(s->dir_fd);	    /* releases the store lock */
 	crypto_key_free(s->master); /* wiped */
 	free(s->dir);
@@ -537,7 +794,31 @@ int store_close(struct store *s)
 	return first;
 }
 
+/* The holder of the per-host store lock of the store at `dir_fd`, as
+ * lockinfo_flock_holder; -ENOENT when there is none (or no uuid). */
+static int host_lock_holder(int dir_fd, const char *lock_dir, pid_t *out_pid,
+			    bool *out_exclusive)
+{
+	char uuid[STORE_UUID_LEN + 1], path[PATH_MAX];
+	unsigned shift;
+	bool encrypted;
+	struct stat st;
+	if (config_read(dir_fd, &shift, &encrypted, uuid) != 0 || !uuid[0] ||
+	    fstat(dir_fd, &st) != 0 ||
+	    host_lock_path(lock_dir, uuid, (uint64_t)st.st_ino, path,
+			   sizeof(path)) != 0 ||
+	    stat(path, &st) != 0)
+		return -ENOENT;
+	return lockinfo_flock_holder(&st, out_pid, out_exclusive);
+}
+
 int store_lock_holder(const char *dir, pid_t *out_pid)
+{
+	return store_lock_holder_at(dir, NULL, out_pid);
+}
+
+int store_lock_holder_at(const char *dir, const char *host_lock_dir,
+			 pid_t *out_pid)
 {
 	struct stat st;
 	bool exclusive = false;
@@ -558,6 +839,10 @@ int store_lock_holder(const char *dir, pid_t *out_pid)
 			exclusive = false;
 		}
 	}
+	/* nobody through this mount: a writer through another mount of the
+	 * same store on this host holds the per-host lock */
+	if (ret == -ENOENT)
+		ret = host_lock_holder(fd, host_lock_dir, &pid, &exclusive);
 	close(fd);
 	if (ret)
 		return -ENOENT;

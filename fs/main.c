@@ -349,6 +349,16 @@ static int add_identity(struct fuse_args *args, const char *store)
 	return err;
 }
 
+/* The per-host store lock's directory (store.h, LOCKS): HANGAR_LOCK_DIR
+ * when set (tests that run two "hosts" on one machine give each its own),
+ * else NULL: the store's STORE_HOST_LOCK_DIR. */
+static const char *host_lock_dir(void)
+{
+	const char *env = getenv("HANGAR_LOCK_DIR");
+
+	return env && *env ? env : NULL;
+}
+
 static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 {
 	struct secret sec;
@@ -360,6 +370,7 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 		.map_cache_bytes = cfg->cache_bytes,
 		.event = log_container_event,
 		.event_arg = fs,
+		.host_lock_dir = host_lock_dir(),
 	};
 	pid_t holder = 0;
 	int err;
@@ -400,7 +411,8 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 		return err;
 	}
 	if (err == -EWOULDBLOCK) {
-		if (store_lock_holder(fs->store_path, &holder) == 0 &&
+		if (store_lock_holder_at(fs->store_path, host_lock_dir(),
+					 &holder) == 0 &&
 		    holder > 0)
 			fprintf(stderr,
 				"hangarfs: %s is already in use by PID %ld "

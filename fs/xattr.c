@@ -17,8 +17,9 @@
  *                        (store.h); ENODATA when none.  Answered without
  *                        opening the container, so it names a holder on
  *                        another host whose lock refuses this one.
- *                        Information, not authority: it stays after its
- *                        holder closed.  Not listed by listxattr.  Set
+ *                        Information, not authority: removed at an
+ *                        orderly close, it stays after a holder that
+ *                        crashed.  Not listed by listxattr.  Set
  *                        only on a filesystem hosts may share (store.h).
  *   user.hangar.resume   write-only: `setfattr -n user.hangar.resume -v 1 DIR`
  *                        runs save_lock_resume; a refusal is ESTALE (logged

@@ -23,9 +23,11 @@
 #   ceph_wait_unlocked P  wait until P (on a hangarfs mount) opens read-write
 #   ceph_host_bin NAME    a directory of wrappers (hangarfs, hangar) that run
 #                         the programs with host name NAME (their own UTS
-#                         namespace): two "hosts" on one machine then differ
-#                         by name too, as the holder record and the per-host
-#                         control socket need
+#                         namespace) and the per-host lock directory
+#                         WORK/run-NAME (HANGAR_LOCK_DIR): two "hosts" on one
+#                         machine then differ by name and by /run/hangar
+#                         too, as the holder record, the per-host control
+#                         socket and the per-host store lock need
 #
 # Call it after work_setup (or fs_setup): ceph_start replaces the EXIT trap
 # with work_cleanup_ceph, which undoes lib.bash's mounts and daemons first
@@ -376,7 +378,9 @@ ceph_wait_unlocked() {
 
 # ceph_host_bin NAME : print a directory holding `hangarfs` and `hangar`
 # wrappers that exec the built programs in a new UTS namespace whose host
-# name is NAME (unshare execs without forking: the PID is the program's).
+# name is NAME (unshare execs without forking: the PID is the program's),
+# with HANGAR_LOCK_DIR=WORK/run-NAME: the per-host store lock's directory
+# (/run/hangar on a real host), which one machine's "hosts" must not share.
 ceph_host_bin() {
 	local dir=$WORK/bin-$1 prog real
 	if [ ! -d "$dir" ]; then
@@ -384,7 +388,8 @@ ceph_host_bin() {
 		for prog in hangarfs hangar; do
 			real=$HANGARFS
 			[ "$prog" = hangar ] && real=$HANGAR
-			printf '#!/bin/sh\nexec unshare --uts -- /bin/sh -c %s %s %s "$@"\n' \
+			printf '#!/bin/sh\nexport HANGAR_LOCK_DIR=%s\nexec unshare --uts -- /bin/sh -c %s %s %s "$@"\n' \
+				"$WORK/run-$1" \
 				"'hostname \"\$0\" && exec \"\$@\"'" "$1" "$real" \
 				>"$dir/$prog"
 			chmod +x "$dir/$prog"

@@ -27,9 +27,13 @@ ceph_mount hostb "$HOST_B"
 t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
 t "$HANGAR" create "$HOST_A/store" g1 --disk 64M >/dev/null || fail "create"
 
+# each host's programs under its own host name and per-host lock directory
+# (ceph_host_bin): one machine's two "hosts" must not share /run/hangar
+BIN_A=$(ceph_host_bin hosta)
+BIN_B=$(ceph_host_bin hostb)
 HFS_LOG=$WORK/hangarfs-a.log
 # no background committer: the guest's fsync is the only commit
-fs_mount_other "$HOST_A/store" "$WORK/mnt-a" "$HFS_LOG" \
+HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" "$HFS_LOG" \
 	-o commit_interval=0 || fail "hangarfs on host A"
 HFS_A=$OTHER_PID
 
@@ -83,7 +87,7 @@ expect_log "fsync at offset 0 failed"
 log "B takes the guest while A's daemon still runs"
 kill -0 "$HFS_A" 2>/dev/null || fail "A's hangarfs exited"
 HFS_LOG=$WORK/hangarfs-b.log
-fs_mount_other "$HOST_B/store" "$WORK/mnt-b" "$HFS_LOG" \
+HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b" "$HFS_LOG" \
 	-o commit_interval=1 || fail "hangarfs on host B"
 got=$(errno_of "os.close(os.open('$WORK/mnt-b/g1/disk.raw', os.O_RDWR))")
 [ "$got" = OK ] || fail "B cannot open g1 read-write beside fenced A: $got"

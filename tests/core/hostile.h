@@ -66,6 +66,10 @@ extern size_t snap_num;
 /* NULL: the plain part; else the master key of the encrypted part, given
  * at every create, open and check. */
 extern struct crypto_key *hostile_key;
+/* The cluster shift of the container build_container makes: CSHIFT (whole
+ * 4 KiB clusters as nodes) for the plain and encrypted parts; larger for
+ * the small-nodes part, whose 4 KiB nodes share metadata clusters. */
+extern unsigned hostile_cluster_shift;
 
 /* The container every case starts from (with hostile_key when set), its
  * generations recorded in snaps[]. */
@@ -188,5 +192,10 @@ void crafted_table(const struct memio *base);
 void crafted_recovery(const struct memio *base);
 void sweep_plain(struct memio *m, uint64_t *rng);
 void sweep_encrypted(struct memio *m, uint64_t *rng);
+void sweep_small_nodes(struct memio *m, uint64_t *rng);
+/* `count` random bytes anywhere in the file (bit flips or new values),
+ * each probed against the contract; `label` names the cases. */
+void sweep_random_bytes(struct memio *m, const char *label, long count,
+			uint64_t *rng);
 
 #endif /* HANGAR_TESTS_HOSTILE_H */

@@ -27,8 +27,14 @@ void sweep_encrypted(struct memio *m, uint64_t *rng)
 		sweep_range(m, what, tables[k], CS, 509);
 	}
 	const char *env = getenv("HANGAR_HOSTILE_ENC_RANDOM");
-	long random_cases = env ? strtol(env, NULL, 0) : 2000;
-	for (long i = 0; i < random_cases; i++) {
+	sweep_random_bytes(m, "encrypted random",
+			   env ? strtol(env, NULL, 0) : 2000, rng);
+}
+
+void sweep_random_bytes(struct memio *m, const char *label, long count,
+			uint64_t *rng)
+{
+	for (long i = 0; i < count; i++) {
 		uint64_t r = test_rand(rng);
 		uint64_t off = r % m->size;
 		uint8_t v = (r >> 40) & 1 ? (uint8_t)(m->data[off] ^
@@ -36,8 +42,8 @@ void sweep_encrypted(struct memio *m, uint64_t *rng)
 					  : (uint8_t)(r >> 48);
 		if (v == m->data[off])
 			v ^= 0x80;
-		set_case("encrypted random %ld: offset %" PRIu64 " = 0x%02x", i,
-			 off, v);
+		set_case("%s %ld: offset %" PRIu64 " = 0x%02x", label, i, off,
+			 v);
 		damage_and_probe(m, off, v, i % 97 == 0);
 	}
 }

@@ -89,6 +89,7 @@ static uint64_t create_obj(struct container *c, const char *name)
 }
 
 struct crypto_key *hostile_key;
+unsigned hostile_cluster_shift = CSHIFT;
 
 /* The container every case starts from.  Generations: create (1), first
  * contents (2), sealed image (3), last changes (4), the retire of 3 (5,
@@ -97,8 +98,9 @@ struct memio *build_container(uint64_t seed)
 {
 	struct memio *m = memio_new();
 	struct container *c = NULL;
-	struct container_options opts = {
-		TEST_MAP_CACHE, .cluster_shift = CSHIFT, .master = hostile_key};
+	struct container_options opts = {TEST_MAP_CACHE,
+					 .cluster_shift = hostile_cluster_shift,
+					 .master = hostile_key};
 	uint64_t rng = seed | 1;
 	uint8_t *buf = malloc(64 * CS);
 	CHECK(buf);
@@ -119,6 +121,13 @@ struct memio *build_container(uint64_t seed)
 	CHECK_OK(object_write(c, disk, buf, 5 * CS, 127 * (uint64_t)CS));
 	fill_random(buf, CS, &rng);
 	CHECK_OK(object_write(c, disk, buf, CS, 400 * (uint64_t)CS));
+	if (hostile_cluster_shift > CSHIFT) {
+		/* larger clusters: one more write far out keeps disk.raw's
+		 * tree two levels high (126 entries per 4 KiB node) */
+		fill_random(buf, CS, &rng);
+		CHECK_OK(object_write(c, disk, buf, CS,
+				      (uint64_t)300 << hostile_cluster_shift));
+	}
 	fill_random(buf, 3 * CS + 100, &rng);
 	CHECK_OK(object_write(c, data, buf, 3 * CS + 100, 0));
 	CHECK_OK(object_write(c, cfg, "memory=512\nvcpus=2\n", 19, 0));

@@ -13,8 +13,17 @@
  * key), store_guest_stat, the typed refusals of store_guest_get_why, and a
  * delete that waits out another thread's transient reference instead of
  * failing with -EBUSY.
+ * test_host_lock: the per-host store lock (store.h, LOCKS): init writes a
+ * uuid; two directories with one uuid (one store through two mounts whose
+ * directory flocks do not meet) have one writer, named by
+ * store_lock_holder_at; the lock file goes at close; a store without a
+ * uuid (or with a damaged one) gets one at its first read-write open and
+ * keeps it (unless its settings file is too long to rewrite whole); an
+ * unusable lock directory leaves the directory flock alone.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -157,6 +166,9 @@ static void test_background_commit(void)
 {
 	char *dir = test_tmpdir_new();
 	char *sdir = test_path(dir, "store");
+	/* the killed child leaves its per-host lock file: here, not in
+	 * /run/hangar */
+	char *locks = test_path(dir, "run");
 	CHECK_OK(store_init(sdir, NULL));
 	pid_t child = fork();
 	CHECK(child >= 0);
@@ -164,7 +176,8 @@ static void test_background_commit(void)
 		struct store *s = NULL;
 		struct container *c = NULL;
 		struct store_options so = {TEST_MAP_CACHE,
-					   .commit_interval_ms = 100};
+					   .commit_interval_ms = 100,
+					   .host_lock_dir = locks};
 		uint64_t id;
 		if (store_open(sdir, &so, &s) ||
 		    store_guest_create(s, "g", NULL) ||
@@ -184,10 +197,13 @@ static void test_background_commit(void)
 	check_guest_clean(sdir, "g");
 	struct store *s = NULL;
 	struct container *c = NULL;
-	struct store_options so = {TEST_MAP_CACHE};
+	/* the dead child's lock file is there, unlocked: the next writer
+	 * takes it as it is */
+	struct store_options so = {TEST_MAP_CACHE, .host_lock_dir = locks};
 	uint64_t id;
 	char buf[8] = {0};
 	size_t got = 0;
+	CHECK(rmdir(locks) != 0 && errno == ENOTEMPTY);
 	CHECK_OK(store_open(sdir, &so, &s));
 	CHECK_OK(store_guest_get(s, "g", &c));
 	CHECK_OK(object_lookup(c, "disk.raw", &id));
@@ -196,6 +212,8 @@ static void test_background_commit(void)
 	CHECK(memcmp(buf, "durable", 7) == 0);
 	store_guest_put(s, c);
 	CHECK_OK(store_close(s));
+	CHECK_OK(rmdir(locks) == 0 ? 0 : -errno); /* removed at close */
+	free(locks);
 	free(sdir);
 	test_tmpdir_remove(dir);
 }
@@ -458,11 +476,155 @@ static void test_probe_stat_refusals(void)
 	test_tmpdir_remove(dir);
 }
 
+/* The uuid line of `sdir`'s settings into out[37]; "" when none. */
+static void read_uuid(const char *sdir, char *out)
+{
+	char path[4096], line[128];
+	snprintf(path, sizeof(path), "%s/.hangar-store", sdir);
+	FILE *f = fopen(path, "r");
+	CHECK(f != NULL);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "uuid ", 5) == 0)
+			snprintf(out, 37, "%.36s", line + 5);
+	fclose(f);
+}
+
+static void write_settings(const char *sdir, const char *text)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/.hangar-store", sdir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	CHECK(fputs(text, f) >= 0);
+	CHECK_OK(fclose(f));
+}
+
+/* The per-host lock file of the store at `sdir` with `uuid`, into lock[len]:
+ * named by the uuid and the store directory's inode (store.h, LOCKS). */
+static void host_lock_name(const char *locks, const char *sdir,
+			   const char *uuid, char *lock, size_t len)
+{
+	struct stat st;
+	CHECK_OK(stat(sdir, &st));
+	snprintf(lock, len, "%s/%s-%" PRIx64 ".lock", locks, uuid,
+		 (uint64_t)st.st_ino);
+}
+
+/* Entries of directory `path` (. and .. left out). */
+static int dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	int n = 0;
+	CHECK(d != NULL);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += strcmp(e->d_name, ".") != 0 &&
+		     strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+static void test_host_lock(void)
+{
+	char *dir = test_tmpdir_new();
+	char *sdir = test_path(dir, "store");
+	/* a copy of the store directory (cp -a): same uuid, another
+	 * directory.  (The same store through a second mount of a network
+	 * filesystem, same uuid and same inode, is tests/ceph/hostlock.sh:
+	 * one host's directory cannot show two flocks for one inode.) */
+	char *twin = test_path(dir, "twin");
+	char *locks = test_path(dir, "run");
+	char uuid[37], twin_uuid[37], lock[4200], text[256];
+	struct store_options so = {TEST_MAP_CACHE, .host_lock_dir = locks};
+	struct store *s = NULL, *s2 = NULL;
+	struct stat st;
+	pid_t pid = 0;
+
+	CHECK_OK(store_init(sdir, NULL));
+	read_uuid(sdir, uuid);
+	CHECK_EQ(strlen(uuid), 36);
+	CHECK_OK(mkdir(twin, 0700));
+	snprintf(text, sizeof(text),
+		 "hangar-store 1\ncluster_shift 16\nuuid %s\n", uuid);
+	write_settings(twin, text);
+	host_lock_name(locks, sdir, uuid, lock, sizeof(lock));
+
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_OK(stat(lock, &st));
+	CHECK_EQ(st.st_mode & 07777, 0600);
+	CHECK_OK(store_lock_holder_at(sdir, locks, &pid));
+	CHECK_EQ(pid, getpid());
+	/* the copy is another store: it opens beside, with its own file */
+	CHECK_ERR(store_lock_holder_at(twin, locks, &pid), -ENOENT);
+	CHECK_OK(store_open(twin, &so, &s2));
+	CHECK_EQ(dir_entries(locks), 2);
+	CHECK_OK(store_close(s2));
+	CHECK_OK(store_close(s));
+	CHECK_ERR(stat(lock, &st) == 0 ? 0 : -errno, -ENOENT);
+	CHECK_EQ(dir_entries(locks), 0);
+	CHECK_ERR(store_lock_holder_at(sdir, locks, &pid), -ENOENT);
+
+	/* an old store: a reader adds nothing, a writer adds a uuid that
+	 * every later open keeps; a damaged uuid line is replaced once */
+	const char *olds[] = {
+		"hangar-store 1\ncluster_shift 16\n",
+		"hangar-store 1\ncluster_shift 16\nuuid ../../etc/passwd\n"};
+	for (size_t i = 0; i < 2; i++) {
+		struct store_options ro = {TEST_MAP_CACHE, .read_only = true,
+					   .host_lock_dir = locks};
+		write_settings(twin, olds[i]);
+		CHECK_OK(store_open(twin, &ro, &s2));
+		CHECK_OK(store_close(s2));
+		read_uuid(twin, twin_uuid);
+		CHECK_EQ(strlen(twin_uuid), i ? 17 : 0);
+		CHECK_OK(store_open(twin, &so, &s2));
+		read_uuid(twin, twin_uuid);
+		CHECK_EQ(strlen(twin_uuid), 36);
+		CHECK(strcmp(twin_uuid, uuid) != 0);
+		host_lock_name(locks, twin, twin_uuid, lock, sizeof(lock));
+		CHECK_OK(stat(lock, &st));
+		CHECK_OK(store_close(s2));
+		CHECK_OK(store_open(twin, &so, &s2));
+		CHECK_OK(store_close(s2));
+		read_uuid(twin, uuid);
+		CHECK(strcmp(twin_uuid, uuid) == 0);
+	}
+
+	/* settings too long to rewrite whole: left alone, no per-host lock */
+	char big[400];
+	snprintf(big, sizeof(big),
+		 "hangar-store 1\ncluster_shift 16\n# %0300d\n", 0);
+	write_settings(twin, big);
+	CHECK_OK(store_open(twin, &so, &s2));
+	read_uuid(twin, twin_uuid);
+	CHECK_EQ(strlen(twin_uuid), 0);
+	CHECK_EQ(dir_entries(locks), 0);
+	CHECK_OK(store_close(s2));
+
+	/* a lock directory that cannot be made: the directory flock alone */
+	char *file = test_path(dir, "file");
+	FILE *f = fopen(file, "w");
+	CHECK(f != NULL);
+	fclose(f);
+	char *sub_dir = test_path(file, "run"); /* under a regular file */
+	so.host_lock_dir = sub_dir;
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_ERR(store_open(sdir, &so, &s2), -EWOULDBLOCK);
+	CHECK_OK(store_close(s));
+	free(sub_dir);
+	free(file);
+	free(locks);
+	free(twin);
+	free(sdir);
+	test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	test_namespace();
 	test_entries_and_locks();
 	test_probe_stat_refusals();
+	test_host_lock();
 	test_background_commit();
 	test_enospc_tmpfs();
 	printf("test_store: ok\n");

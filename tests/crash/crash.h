@@ -442,6 +442,9 @@ void run_systematic_snap(uint64_t seed, unsigned sample3, bool both,
 int run_one_sequence(uint64_t seed, const char *spec, struct stats *st);
 void seq_teeth_on(uint64_t seed, bool broken, struct stats *st);
 void seq_teeth(uint64_t seed, struct stats *st);
+/* punch_reuse_workload - a partial write into a cluster this process
+ * punched, replayed; returns its failures (crash_seq.c). */
+uint64_t punch_reuse_workload(uint64_t seed, struct stats *st);
 
 /* ---- a container against the model (crash_verify.c) ---------------------- */
 
@@ -468,6 +471,12 @@ bool sector_teeth(void);
 
 /* extending writes applied as "size landed, data (partly) not" */
 extern uint64_t g_extended;
+/* Teeth: a disk that acknowledges an fdatasync but never lands a punch
+ * (FALLOC_FL_PUNCH_HOLE): a punched cluster keeps its old bytes in every
+ * crash image.  Core relies on a punch being durable once a later fdatasync
+ * returned (a partial write into a punched cluster writes only its own
+ * pages: FORMAT.md section 7), so the replay must fail on such a disk. */
+extern bool g_lose_punches;
 /* crash_workload - every crash state of the recorded run `r`, each
  * rebuilt, checked, reopened and compared with the model it must show;
  * `broken`: on a disk that ignores the fdatasync before each superblock

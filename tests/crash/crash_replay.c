@@ -34,6 +34,7 @@ enum action { A_DROP, A_APPLY, A_TORN, A_GARBAGE };
 
 /* extending writes applied as "size landed, data (partly) not" */
 uint64_t g_extended;
+bool g_lose_punches;
 
 static bool sector_pick(uint64_t seed, uint64_t s)
 {
@@ -100,6 +101,8 @@ static void img_apply(struct img *im, const struct memio_op *op, enum action a,
 		break;
 	case MEMIO_OP_FALLOCATE:
 		if (a != A_APPLY && !sector_pick(seed, 1))
+			break;
+		if (g_lose_punches && (op->mode & FALLOC_FL_PUNCH_HOLE))
 			break;
 		if (op->mode & FALLOC_FL_PUNCH_HOLE) {
 			uint64_t e = op->offset + op->len;

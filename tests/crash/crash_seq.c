@@ -607,3 +607,55 @@ void seq_teeth(uint64_t seed, struct stats *st)
 {
 	seq_teeth_on(seed, true, st);
 }
+
+/*
+ * A partial write into a punched cluster (test_crash.c's lost-punch
+ * teeth): 64 KiB clusters; cluster 0 of disk.raw written whole and
+ * committed, then discarded (punch) and committed -- its cluster is held
+ * by that commit; the next (idle, superblock only) releases and punches it
+ * -- then a 4 KiB write into a hole, which takes the punched cluster
+ * (alloc.c invariant 8) and writes only its own page, and a commit.  On an
+ * honest disk every crash state holds; on one that never lands a punch
+ * (g_lose_punches) the cluster's old bytes show around that page once the
+ * last commit is durable.  Returns the workload's failures.
+ */
+uint64_t punch_reuse_workload(uint64_t seed, struct stats *st)
+{
+	const uint64_t f0 = st->failures;
+	struct run r;
+	run_init(&r, seed, 4000000);
+	r.shift = 16;
+	r.opts.cluster_shift = r.shift;
+	r.max_size = 3 * 65536;
+	const uint64_t cs = 1ull << r.shift;
+	uint8_t *buf = xmalloc(cs);
+	for (uint64_t i = 0; i < cs; i++)
+		buf[i] = (uint8_t)(mix64(seed + i) | 1);
+	run_start(&r);
+	int d = ensure_object(&r, st, "disk.raw");
+	if (d >= 0 && !r.diverged) {
+		op_data_write_buf(&r, st, d, 0, cs, buf, "write cluster 0");
+		op_after(&r, st, "write cluster 0");
+	}
+	if (!r.diverged)
+		do_commit(&r, st);
+	if (!r.diverged) {
+		do_punch(&r, st, d, 0, cs, "punch cluster 0");
+		op_after(&r, st, "punch cluster 0");
+	}
+	for (int k = 0; k < 2 && !r.diverged; k++)
+		do_commit(&r, st);
+	if (!r.diverged) {
+		op_data_write_buf(&r, st, d, 2 * cs + 8192, 4096, buf + 8192,
+				  "4 KiB into a hole");
+		op_after(&r, st, "4 KiB into a hole");
+	}
+	if (!r.diverged)
+		do_commit(&r, st);
+	r.mio->recording = false;
+	if (!r.diverged)
+		run_replay(&r, st, false);
+	run_free(&r);
+	free(buf);
+	return st->failures - f0;
+}

@@ -160,6 +160,27 @@ int main(void)
 		(unsigned long long)steeth.failures,
 		(unsigned long long)steeth.states);
 
+	/* ... and a disk that never lands a punch: a partial write into a
+	 * hole that reuses a cluster this process punched writes only its
+	 * own page, so the cluster's old bytes come back in the crash images
+	 * (proves the replay sees a lost punch; the live container reads the
+	 * memio, which did punch).  The same workload on an honest disk must
+	 * hold in every state, so what fails is the lost punch alone. */
+	struct stats pteeth = {.quiet = teeth.quiet};
+	struct stats phonest = {0};
+	const uint64_t punch_honest = punch_reuse_workload(seed, &phonest);
+	g_lose_punches = true;
+	punch_reuse_workload(seed, &pteeth);
+	g_lose_punches = false;
+	fprintf(stderr,
+		"crash teeth: a partial write into a punched cluster gave %llu "
+		"failures in %llu states on an honest disk (must be 0), %llu "
+		"in %llu on a disk that loses punches (must be > 0)\n",
+		(unsigned long long)punch_honest,
+		(unsigned long long)phonest.states,
+		(unsigned long long)pteeth.failures,
+		(unsigned long long)pteeth.states);
+
 	/* ... and so must an oracle that expects one byte the core never
 	 * wrote (proves the content comparison is live). */
 	struct stats oteeth = {.quiet = teeth.quiet, .perturb = true};
@@ -466,6 +487,8 @@ int main(void)
 	fflush(stdout);
 	crypto_key_free(g_master);
 	CHECK(teeth.failures > 0);
+	CHECK(pteeth.failures > 0);
+	CHECK_EQ(punch_honest, 0);
 	CHECK(oteeth.failures > 0);
 	CHECK(steeth.failures > 0);
 	CHECK(snteeth.failures > 0);

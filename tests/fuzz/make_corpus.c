@@ -196,6 +196,22 @@ int main(int argc, char **argv)
 	save(dir, "snapshots.hangar", m);
 	memio_free(m);
 
+	/* 7. small metadata nodes: 16 KiB clusters, 4 KiB nodes sharing
+	 * metadata clusters; a two-level map and a snapshot */
+	m = memio_new();
+	opts.cluster_shift = 14;
+	CHECK_OK(container_create(&m->io, &opts, &c));
+	CHECK_OK(object_create(c, "disk.raw", S_IFREG | 0600, 0, 0, &disk));
+	fill(buf, 2 * CS, 10, true);
+	CHECK_OK(object_write(c, disk, buf, 2 * CS, 0));
+	CHECK_OK(object_write(c, disk, buf, CS, (uint64_t)130 << 14));
+	CHECK_OK(container_snapshot_create(c, "first"));
+	CHECK_OK(object_write(c, disk, buf + CS, CS, CS));
+	CHECK_OK(container_close(c));
+	save(dir, "small-nodes.hangar", m);
+	memio_free(m);
+	opts.cluster_shift = 12;
+
 	/* decompress seeds: [size selector][mode] frame */
 	{
 		struct compressor *cz;

@@ -2,7 +2,7 @@
 # tests/security/lockfile.sh -- the store lock and the files the store
 # writes cannot be turned against anyone.
 #
-# Attacks (6): (1) `.hangar-lock` is a symbolic link to a root-owned file
+# Attacks (7): (1) `.hangar-lock` is a symbolic link to a root-owned file
 # (a member of a group-writable store plants it): mounting and writing
 # commands must not truncate or write it; (2) the same with
 # `.hangar-keys.tmp` on an encrypted store (`hangar key add`); (3) the same
@@ -11,7 +11,8 @@
 # first one's PID; (5) a second daemon through another path to the same
 # store (a symbolic link to the directory); (6) `hangar ls` while mounted
 # reports the daemon's PID as the holder (store_lock_holder from the
-# kernel's lock table).
+# kernel's lock table); (7) a copy of the store (`cp -a`, same uuid)
+# mounts beside it, and is itself still one daemon's only.
 . "$(dirname "$0")/../lib.bash"
 fs_setup sha256sum
 
@@ -47,6 +48,23 @@ case "$out" in *"\"holder_pid\": $HFS_PID,"*) ;; *) fail "holder_pid is not $HFS
 [ "$(flock_holder "$STORE" WRITE)" = "$HFS_PID" ] || fail "the daemon holds no flock on the store directory"
 fs_umount
 
+log "attack 7 (careless admin): a copy of the store (cp -a) mounted beside it"
+# The copy keeps the store's uuid; the per-host lock (as root,
+# /run/hangar) is named by the uuid and the directory's inode, so the copy
+# is another store to it, not a second daemon of this one.
+cp -a "$STORE" "$WORK/storecopy" || fail "cp -a of the store"
+fs_mount
+HFS_LOG=$WORK/hangarfs-copy.log fs_mount_other "$WORK/storecopy" "$WORK/mnt2" \
+	"$WORK/hangarfs-copy.log" -o commit_interval=1 ||
+	{ cat "$WORK/hangarfs-copy.log"; fail "the copy of a mounted store is refused"; }
+copy_pid=$OTHER_PID
+[ "$(cat "$WORK/mnt2/g/config")" = hi ] || fail "the copy does not serve its guest"
+echo copy >"$WORK/mnt2/g/config" || fail "write through the copy's mount"
+[ "$(cat "$MNT/g/config")" = hi ] || fail "a write to the copy reached the store"
+expect_fail "already in use by PID $copy_pid" "$HANGARFS" "$WORK/storecopy" "$WORK/mnt3" -f
+fs_umount_other "$WORK/mnt2" "$copy_pid"
+fs_umount
+
 log "attack 2: .hangar-keys.tmp is a link (key add on an encrypted store)"
 E=$WORK/enc
 head -c 32 /dev/urandom >"$WORK/k1"
@@ -65,4 +83,4 @@ ln -s "$victim" "$WORK/fresh/.hangar-store.tmp"
 t "$HANGAR" init "$WORK/fresh" >/dev/null || fail "init with a planted .hangar-store.tmp"
 intact "hangar init"
 t "$HANGAR" ls "$WORK/fresh" >/dev/null || fail "the new store does not open"
-echo "PASS: 6 attacks"
+echo "PASS: 7 attacks"

@@ -165,7 +165,9 @@ void container_info(struct container *c, struct container_info *out_info);
  *   writes, write_bytes  every pwrite (calls, bytes), whatever it carried
  *   meta_bytes           of those, the metadata the commits wrote: map
  *                        nodes, object-table blocks (snapshot chains
- *                        included), one cluster each, and 512 bytes per
+ *                        included), one node each (4 KiB, or a
+ *                        cluster in a container made before small
+ *                        nodes), and 512 bytes per
  *                        superblock (core/FORMAT.md sections 3 and 5)
  *   data_bytes           write_bytes - meta_bytes: data clusters,
  *                        compressed extents, the header at creation

@@ -24,6 +24,26 @@
  *     under it) and proceeds without one when a writer holds the store.
  *     (Stores made by older versions have a `.hangar-lock` file: it is no
  *     longer opened and may be removed.)
+ *   - The per-host store lock (docs/multihost.md section 3): a writer also
+ *     holds an exclusive flock on `<host lock dir>/<uuid>-<ino>.lock`, a
+ *     file local to this host (STORE_HOST_LOCK_DIR, /run/hangar, unless
+ *     store_options.host_lock_dir says otherwise), so two writers of one
+ *     host are refused even where the directory flock is kept per mount
+ *     (two ceph-fuse mounts of one CephFS) and two hosts never refuse
+ *     each other by it.  The uuid is the `uuid` line of `.hangar-store`,
+ *     written at init; a store without one (made by an older version) gets
+ *     one at its first read-write open (rewritten under an flock on
+ *     `.hangar-store`, which CephFS shares, by temporary file and rename).
+ *     The lock file is created 0600 and removed by its holder at close; it
+ *     is checked after locking to still be the file of that name (a
+ *     holder may have removed it meanwhile).  A holder that dies leaves
+ *     the empty file, unlocked: the next writer locks it as it is.  Where the directory cannot
+ *     be used (not root: it is root's; no /run) the writer goes without
+ *     it, and the directory flock is the only store lock, as before.  The
+ *     name carries the store directory's inode number (hex) beside the
+ *     uuid: a copy of the store directory keeps the uuid but is another
+ *     directory, so it is another store to this lock, while two mounts of
+ *     one CephFS show the directory under its one Ceph inode number.
  *   - The container lock is on each guest file while it is open: exclusive
  *     while open read-write, shared while open read-only (dirio_file.c).
  *     It locks the inode, so no second writer, from any store or path
@@ -103,6 +123,8 @@ struct io;
 #define STORE_CONFIG_NAME  ".hangar-store"
 #define STORE_KEYS_NAME	   ".hangar-keys"
 #define STORE_GUEST_SUFFIX ".hangar" /* guest `g` is the file g.hangar */
+/* where the per-host store locks live (LOCKS above) */
+#define STORE_HOST_LOCK_DIR "/run/hangar"
 
 /*
  * Encryption at rest (FORMAT.md section 9).  An encrypted store
@@ -156,6 +178,9 @@ struct store_options {
 	 * recently used first, dirty ones force a commit).  0 = 64 MiB;
 	 * 1 keeps about one leaf per guest loaded. */
 	uint64_t map_cache_bytes;
+	/* The per-host store lock's directory (LOCKS above); NULL:
+	 * STORE_HOST_LOCK_DIR.  Borrowed for the call. */
+	const char *host_lock_dir;
 };
 
 struct guest_create_options {
@@ -204,8 +229,16 @@ int store_close(struct store *s);
 /* store_lock_holder - the PID of the process holding the store lock of
  * `dir` for writing (from the kernel's lock table, /proc/locks); *out_pid
  * is 0 when only readers hold it (or the holder cannot be named).
- * -ENOENT if nobody holds it.  Takes no lock itself. */
+ * -ENOENT if nobody holds it.  Takes no lock itself.  Looks at the
+ * per-host store lock in STORE_HOST_LOCK_DIR too (store_lock_holder_at). */
 int store_lock_holder(const char *dir, pid_t *out_pid);
+
+/* store_lock_holder_at - as store_lock_holder; when nobody holds the
+ * directory's flock (a writer through another mount of a shared
+ * filesystem), the holder of the per-host store lock in `host_lock_dir`
+ * (NULL: STORE_HOST_LOCK_DIR), from /proc/locks too. */
+int store_lock_holder_at(const char *dir, const char *host_lock_dir,
+			 pid_t *out_pid);
 
 /*
  * store_guest_holder - who holds the container lock of guest `name`:
@@ -224,8 +257,10 @@ int store_guest_holder(struct store *s, const char *name, pid_t *out_pid,
  * (CephFS, NFS, SMB, FUSE); a local one has /proc/locks.  It names a holder the kernel's lock table
  * cannot (the lock taken on another host, through a network filesystem)
  * and is never authority: show it beside a refusal by the lock, as "held
- * by", not as proof that anybody holds the guest now (a dead holder's
- * record stays until the next holder's open replaces it).
+ * by", not as proof that anybody holds the guest now.  An orderly close
+ * (a release, an idle close, unmount, a command's own close) removes it
+ * while the lock still holds; a holder that crashed or lost its lease
+ * leaves its record until the next holder's open replaces it.
  */
 struct store_holder_record {
 	char host[256];
