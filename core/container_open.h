@@ -35,7 +35,7 @@ struct container_options {
 	 * below cluster_shift the container has FEATURE_INCOMPAT_SMALL_NODES,
 	 * which hangar before it cannot open */
 	unsigned node_shift;
-	int compress_level;	/* zstd level, 0 = CONTAINER_COMPRESS_LEVEL */
+	int compress_level;	  /* zstd level, 0 = CONTAINER_COMPRESS_LEVEL */
 	container_event_fn event; /* may be NULL */
 	void *event_arg;
 	/* The store's master key (crypto.h), borrowed for the call only: the

@@ -89,10 +89,10 @@ static inline void le64_put(uint8_t *p, uint64_t v)
  * the cluster when that is smaller (FEATURE_INCOMPAT_SMALL_NODES) */
 #define FORMAT_NODE_SHIFT_MIN	  12u
 #define FORMAT_NODE_SHIFT_DEFAULT 12u
-#define FORMAT_NAME_MAX		     255u /* object name bytes, no NUL on disk */
-#define FORMAT_GUEST_NAME_MAX	     64u
-#define FORMAT_MAX_HEIGHT	     8u /* map radix tree levels, bounded on read */
-#define FORMAT_MAX_PINS		     64u /* legacy save record (type 2) */
+#define FORMAT_NAME_MAX		  255u /* object name bytes, no NUL on disk */
+#define FORMAT_GUEST_NAME_MAX	  64u
+#define FORMAT_MAX_HEIGHT	  8u /* map radix tree levels, bounded on read */
+#define FORMAT_MAX_PINS		  64u /* legacy save record (type 2) */
 /* Files one image seal may pin (record type 4); a seal must also fit in one
  * table block, which the writer checks (savelock.c). */
 #define FORMAT_MAX_SEAL_PINS 4096u

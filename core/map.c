@@ -1101,10 +1101,11 @@ static int load_node(struct load_ctx *l, uint64_t phys, uint32_t crc,
 				n->seals[i] = tseal[i];
 			if (e->kind == MAP_KIND_RAW ||
 			    e->kind == MAP_KIND_COMPRESSED) {
-				ret = refs ? load_ref(l,
-						      cluster_of(c, e->offset),
-						      e->kind ==
-							      MAP_KIND_COMPRESSED)
+				ret = refs ? load_ref(
+						     l,
+						     cluster_of(c, e->offset),
+						     e->kind ==
+							     MAP_KIND_COMPRESSED)
 					   : 0;
 				if (ret) {
 					ret = load_fail(l, ret,

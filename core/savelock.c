@@ -249,9 +249,8 @@ static bool seal_fits(const struct container *c, const struct image_seal *s,
 	for (size_t i = 0; s && i < s->pin_count; i++)
 		len += SEAL_PIN_FIXED + strlen(s->pins[i].name);
 	len += extra * SEAL_PIN_FIXED + extra_names;
-	size_t payload =
-		c->node_size -
-		(c->encrypted ? TABLE_PAYLOAD_OFF_CRYPT : BLOCK_HEADER_SIZE);
+	size_t payload = c->node_size - (c->encrypted ? TABLE_PAYLOAD_OFF_CRYPT
+						      : BLOCK_HEADER_SIZE);
 	size_t pins = (s ? s->pin_count : 0) + extra;
 	return len <= payload && len <= UINT16_MAX &&
 	       pins <= FORMAT_MAX_SEAL_PINS;

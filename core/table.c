@@ -809,8 +809,7 @@ int table_read_chain(struct container *c, struct load_diag *diag,
 		}
 		uint32_t stored = le32_get(blk + BH_OFF_CRC);
 		le32_put(blk + BH_OFF_CRC, 0);
-		if (stored != crc ||
-		    crc32c(0, blk, c->node_size) != stored) {
+		if (stored != crc || crc32c(0, blk, c->node_size) != stored) {
 			ret = table_fail(diag, -EBADMSG, "checksum mismatch",
 					 off);
 			goto out;

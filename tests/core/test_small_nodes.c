@@ -44,14 +44,13 @@ static const uint8_t *newest_sb(const struct memio *m)
 		return a;
 	if (!va)
 		return b;
-	return le64_get(a + SB_OFF_GENERATION) >
-			       le64_get(b + SB_OFF_GENERATION)
+	return le64_get(a + SB_OFF_GENERATION) > le64_get(b + SB_OFF_GENERATION)
 		       ? a
 		       : b;
 }
 
 static struct container_options opts(unsigned shift, unsigned node_shift,
-				      bool encrypted)
+				     bool encrypted)
 {
 	struct container_options o = {TEST_MAP_CACHE, .cluster_shift = shift,
 				      .node_shift = node_shift};
@@ -80,11 +79,11 @@ static void test_layout(void)
 		bool bit;
 		uint32_t field;
 	} cases[] = {
-		{16, 0, true, 12},   /* the default: 4 KiB nodes */
-		{16, 14, true, 14},  /* 16 KiB nodes */
-		{16, 16, false, 0},  /* nodes of a cluster: the old layout */
-		{12, 0, false, 0},   /* 4 KiB clusters: nodes are clusters */
-		{21, 0, true, 12},   /* 2 MiB clusters */
+		{16, 0, true, 12},  /* the default: 4 KiB nodes */
+		{16, 14, true, 14}, /* 16 KiB nodes */
+		{16, 16, false, 0}, /* nodes of a cluster: the old layout */
+		{12, 0, false, 0},  /* 4 KiB clusters: nodes are clusters */
+		{21, 0, true, 12},  /* 2 MiB clusters */
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct memio *m = memio_new();
@@ -241,10 +240,9 @@ static void run_random(bool encrypted, bool snapshots, int steps)
 					   : test_rand(&r->rng) % r->num;
 			if (i == r->num - 1 && r->place[i].off == 0 &&
 			    r->place[i].byte == 0)
-				r->place[i].off =
-					(test_rand(&r->rng) % (16 * TIB / 4096 -
-							       1)) *
-					4096;
+				r->place[i].off = (test_rand(&r->rng) %
+						   (16 * TIB / 4096 - 1)) *
+						  4096;
 			r->place[i].byte =
 				(uint8_t)(1 + test_rand(&r->rng) % 255);
 			memset(buf, r->place[i].byte, sizeof(buf));
@@ -273,8 +271,8 @@ static void run_random(bool encrypted, bool snapshots, int steps)
 						continue;
 					uint8_t b = 0;
 					size_t got = 0;
-					CHECK_OK(object_read(r->c, r->id, &b,
-							     1, o, &got));
+					CHECK_OK(object_read(r->c, r->id, &b, 1,
+							     o, &got));
 					r->place[k].byte = b;
 				}
 			}
@@ -284,8 +282,8 @@ static void run_random(bool encrypted, bool snapshots, int steps)
 			if (have_snap && test_rand(&r->rng) % 2) {
 				struct container *v;
 				uint64_t vid;
-				CHECK_OK(container_snapshot_open(r->c, "s",
-								 &v));
+				CHECK_OK(
+					container_snapshot_open(r->c, "s", &v));
 				CHECK_OK(object_lookup(v, "disk.raw", &vid));
 				run_verify(r, v, vid, snap_place, snap_num);
 				container_snapshot_close(r->c, v);
@@ -319,8 +317,8 @@ static void run_random(bool encrypted, bool snapshots, int steps)
 	struct container_info info;
 	container_info(r->c, &info);
 	uint64_t file = r->m->size;
-	uint64_t bound = (uint64_t)r->num * (64 * KIB + 3 * 4 * KIB) +
-			 (16u << 20);
+	uint64_t bound =
+		(uint64_t)r->num * (64 * KIB + 3 * 4 * KIB) + (16u << 20);
 	printf("%s%s: %zu places, %llu KiB of container file (bound %llu "
 	       "KiB)\n",
 	       encrypted ? "encrypted" : "plain",
