@@ -61,8 +61,7 @@
  *      open; every later write is into a cluster alloc_ref tracked
  *      first): ALLOC_DATA_SPARSE takes the lowest free_empty cluster, else
  *      cluster `count`.
- *
- *   8. Map nodes and table blocks are not clusters of their own when the
+ *   9. Map nodes and table blocks are not clusters of their own when the
  *      container has small nodes: they live in slots of metadata clusters
  *      (CLUSTER_META), a second level kept by alloc_slab.c with the same
  *      rules one level down (free in the committed state and the open

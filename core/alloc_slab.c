@@ -120,8 +120,8 @@ static int slab_make(struct alloc *a, uint64_t cl, struct alloc_slab **out)
 	a->slab_pages[page][cl & (SLAB_PAGE - 1)] = s;
 	a->slab_num++;
 	a->bits[cl] |= CLUSTER_META;
-	alloc_reindex(a, cl);
 	a->bits[cl] &= (uint8_t) ~(CLUSTER_DATA | CLUSTER_PACKED);
+	alloc_reindex(a, cl); /* META is part of "free" in a teeth build */
 	alloc_set_add(&a->slabs_open, cl);
 	*out = s;
 	return 0;

@@ -329,12 +329,11 @@ static bool container_invariants(struct container *c)
 	 * the superblock's used_clusters. */
 	for (uint64_t n = 0; ok && n < a->count; n++) {
 		uint32_t snap = 0;
-		for (uint64_t j = 0;
-		     c->snap_num > 0 && (a->bits[n] & CLUSTER_META) &&
-		     j < (1ull << a->slot_shift);
-		     j++)
-			snap += alloc_node_sref(a, (n << a->slot_shift) | j) >
-				0;
+		const bool slots =
+			c->snap_num > 0 && (a->bits[n] & CLUSTER_META);
+		for (uint64_t j = 0; slots && j < (1ull << a->slot_shift); j++)
+			if (alloc_node_sref(a, (n << a->slot_shift) | j) > 0)
+				snap++;
 		if (c->snap_num == 0 && refs[n] != a->refs[n])
 			ok = false;
 		if (c->snap_num > 0 && refs[n] + snap > a->refs[n])

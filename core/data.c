@@ -660,6 +660,20 @@ static bool stage_ok(const struct container *c, const struct object *o)
 	       object_role_of_name(o->name) == OBJECT_ROLE_DISK;
 }
 
+/*
+ * May cluster `vc` of `o` be rewritten in place (the fast path)?  It must
+ * be RAW and owned by the live tree alone (raw_in_place), and, of a
+ * compressed disk (`staged`), not the pending cluster, whose newest bytes
+ * are in pend_buf.  *e is its entry.  Read or write lock held.
+ */
+static bool in_place_entry(struct container *c, struct object *o, uint64_t vc,
+			   bool staged, struct map_entry *e)
+{
+	return map_lookup(c, o, vc, e) == 0 && e->kind == MAP_KIND_RAW &&
+	       raw_in_place(c, cluster_of(c, e->offset)) &&
+	       !(staged && o->pend_valid && o->pend_vc == vc);
+}
+
 static void staged_note(struct object *o, uint64_t vc)
 {
 	if (o->staged_num == o->staged_cap) {
@@ -1020,10 +1034,7 @@ static int squeezed_in_place(struct container *c, uint64_t id,
 	for (; i < b->count && !ret; i++) {
 		struct map_entry e;
 		if (b->kind[i] != SQUEEZED_RAW ||
-		    (o->pend_valid && o->pend_vc == vc0 + i) ||
-		    map_lookup(c, o, vc0 + i, &e) != 0 ||
-		    e.kind != MAP_KIND_RAW ||
-		    !raw_in_place(c, cluster_of(c, e.offset)))
+		    !in_place_entry(c, o, vc0 + i, true, &e))
 			continue;
 		ret = io_pwrite(c->io, src + i * cs, cs, e.offset);
 		if (!ret) {
@@ -1220,10 +1231,7 @@ static int object_write_untainted(struct container *c, uint64_t id,
 			uint64_t vc = pos >> c->cluster_shift;
 			uint32_t in = (uint32_t)(pos & (c->cluster_size - 1));
 			struct map_entry e;
-			map_lookup(c, o, vc, &e);
-			if (e.kind != MAP_KIND_RAW ||
-			    !raw_in_place(c, cluster_of(c, e.offset)) ||
-			    (staged && o->pend_valid && o->pend_vc == vc))
+			if (!in_place_entry(c, o, vc, staged, &e))
 				break;
 			size_t run = c->cluster_size - in;
 			if (run > len - done)
@@ -1231,15 +1239,11 @@ static int object_write_untainted(struct container *c, uint64_t id,
 			uint64_t next_off = e.offset + c->cluster_size;
 			while (done + run < len) {
 				struct map_entry n;
-				map_lookup(c, o,
-					   vc + (in + run) / c->cluster_size,
-					   &n);
-				if (n.kind != MAP_KIND_RAW ||
-				    n.offset != next_off ||
-				    !raw_in_place(c, cluster_of(c, n.offset)) ||
-				    (staged && o->pend_valid &&
-				     o->pend_vc ==
-					     vc + (in + run) / c->cluster_size))
+				if (!in_place_entry(
+					    c, o,
+					    vc + (in + run) / c->cluster_size,
+					    staged, &n) ||
+				    n.offset != next_off)
 					break;
 				size_t more = c->cluster_size;
 				if (more > len - done - run)

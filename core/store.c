@@ -329,25 +329,36 @@ static int config_read(int dir_fd, unsigned *out_shift, bool *out_encrypted,
 		   : config_parse(buf, out_shift, out_encrypted, out_uuid);
 }
 
-/* Write `len` bytes of settings as `.hangar-store`: temporary file,
- * fsync, rename over, directory fsync (a crash leaves the old or new). */
-static int config_write(int dir_fd, const char *buf, size_t len)
+/* Replace the store's small file `name` by `len` bytes of `buf`:
+ * `name.tmp` (small_file_create), fsync, rename over, directory fsync, so
+ * a crash leaves the old file or the new one.  `.hangar-store` and the
+ * key-slot area are both written so. */
+static int small_file_replace(int dir_fd, const char *name, const void *buf,
+			      size_t len)
 {
-	static const char tmp[] = STORE_CONFIG_NAME ".tmp";
+	char tmp[64];
 	int ret = 0;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
 	int fd = small_file_create(dir_fd, tmp);
 	if (fd < 0)
 		return fd;
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0)
+	if (pwrite(fd, buf, len, 0) != (ssize_t)len || fsync(fd) != 0)
 		ret = errno_neg();
 	close(fd);
-	if (!ret && renameat(dir_fd, tmp, dir_fd, STORE_CONFIG_NAME) != 0)
+	if (!ret && renameat(dir_fd, tmp, dir_fd, name) != 0)
 		ret = errno_neg();
 	if (ret)
 		(void)unlinkat(dir_fd, tmp, 0);
 	else
 		ret = dir_sync(dir_fd);
 	return ret;
+}
+
+/* Write `len` bytes of settings as `.hangar-store`. */
+static int config_write(int dir_fd, const char *buf, size_t len)
+{
+	return small_file_replace(dir_fd, STORE_CONFIG_NAME, buf, len);
 }
 
 /*
@@ -522,22 +533,8 @@ static int keys_read(int dir_fd, uint8_t *area)
 /* Replace the key-slot area atomically (see the design notes). */
 static int keys_write(int dir_fd, const uint8_t *area)
 {
-	static const char tmp[] = STORE_KEYS_NAME ".tmp";
-	int ret = 0;
-	int fd = small_file_create(dir_fd, tmp);
-	if (fd < 0)
-		return fd;
-	if (pwrite(fd, area, KEYSLOT_AREA_SIZE, 0) != KEYSLOT_AREA_SIZE ||
-	    fsync(fd) != 0)
-		ret = errno_neg();
-	close(fd);
-	if (!ret && renameat(dir_fd, tmp, dir_fd, STORE_KEYS_NAME) != 0)
-		ret = errno_neg();
-	if (ret)
-		(void)unlinkat(dir_fd, tmp, 0);
-	else
-		ret = dir_sync(dir_fd);
-	return ret;
+	return small_file_replace(dir_fd, STORE_KEYS_NAME, area,
+				  KEYSLOT_AREA_SIZE);
 }
 
 int store_init(const char *dir, const struct store_init_options *opts)
