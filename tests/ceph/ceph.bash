@@ -397,3 +397,27 @@ ceph_host_bin() {
 	fi
 	echo "$dir"
 }
+
+# ceph_two_hosts DISK : after ceph_start, the scene most Ceph tests start
+# from: host A's and host B's ceph-fuse mounts at HOST_A and HOST_B (their
+# wrapped binaries in BIN_A and BIN_B, ceph_host_bin), a store on CephFS
+# with one guest g1 whose disk is DISK (e.g. 64M), and each host's
+# hangarfs serving it at $WORK/mnt-a (PID HFS_A, log HFS_LOG) and
+# $WORK/mnt-b (PID HFS_B, log $WORK/hangarfs-b.log).
+ceph_two_hosts() {
+	HOST_A=$WORK/host-a
+	HOST_B=$WORK/host-b
+	ceph_mount hosta "$HOST_A"
+	ceph_mount hostb "$HOST_B"
+	BIN_A=$(ceph_host_bin hosta)
+	BIN_B=$(ceph_host_bin hostb)
+	t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
+	t "$HANGAR" create "$HOST_A/store" g1 --disk "$1" >/dev/null || fail "create"
+	HFS_LOG=$WORK/hangarfs-a.log
+	HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" \
+		"$HFS_LOG" -o commit_interval=1 || fail "hangarfs on host A"
+	HFS_A=$OTHER_PID
+	HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b" \
+		"$WORK/hangarfs-b.log" -o commit_interval=1 || fail "hangarfs on host B"
+	HFS_B=$OTHER_PID
+}

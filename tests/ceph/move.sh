@@ -20,22 +20,7 @@ need_hangar
 need python3 cmp getfattr
 work_setup
 ceph_start
-HOST_A=$WORK/host-a
-HOST_B=$WORK/host-b
-ceph_mount hosta "$HOST_A"
-ceph_mount hostb "$HOST_B"
-BIN_A=$(ceph_host_bin hosta)
-BIN_B=$(ceph_host_bin hostb)
-t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
-t "$HANGAR" create "$HOST_A/store" g1 --disk 64M >/dev/null || fail "create"
-
-HFS_LOG=$WORK/hangarfs-a.log
-HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" \
-	"$HFS_LOG" -o commit_interval=1 || fail "hangarfs on host A"
-HFS_A=$OTHER_PID
-HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b" \
-	"$WORK/hangarfs-b.log" -o commit_interval=1 || fail "hangarfs on host B"
-HFS_B=$OTHER_PID
+ceph_two_hosts 64M
 
 log "host A acquires g1"
 # ceph-fuse drops the lock of the `hangar create` that just exited at the

@@ -35,19 +35,7 @@ vm_build_guest
 ceph_start
 at_exit qemu_kill
 START=$(date +%s.%N)
-HOST_A=$WORK/host-a
-HOST_B=$WORK/host-b
-ceph_mount hosta "$HOST_A"
-ceph_mount hostb "$HOST_B"
-BIN_A=$(ceph_host_bin hosta)
-BIN_B=$(ceph_host_bin hostb)
-t "$HANGAR" init "$HOST_A/store" >/dev/null || fail "hangar init on CephFS"
-t "$HANGAR" create "$HOST_A/store" g1 --disk 32M >/dev/null || fail "create"
-HFS_LOG=$WORK/hangarfs-a.log
-HANGARFS=$BIN_A/hangarfs fs_mount_other "$HOST_A/store" "$WORK/mnt-a" \
-	"$HFS_LOG" -o commit_interval=1 || fail "hangarfs on host A"
-HANGARFS=$BIN_B/hangarfs fs_mount_other "$HOST_B/store" "$WORK/mnt-b" \
-	"$WORK/hangarfs-b.log" -o commit_interval=1 || fail "hangarfs on host B"
+ceph_two_hosts 32M
 # shellcheck disable=SC2034 # vm.bash reads it: the writer starts at block 0
 BASE=0
 state() { getfattr --absolute-names --only-values -n user.hangar.state "$G"; }
