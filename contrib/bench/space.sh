@@ -19,39 +19,10 @@
 set -uo pipefail
 
 WRITES=${1:-22100}
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${HANGAR_BUILD_DIR:-$REPO/build}
 
-die() {
-	echo "space: $*" >&2
-	exit 1
-}
-
-for tool in fusermount3 mountpoint python3; do
-	command -v "$tool" >/dev/null || die "$tool is missing"
-done
-if [ ! -x "$BUILD/fs/hangarfs" ] || [ ! -x "$BUILD/cli/hangar" ]; then
-	cmake -S "$REPO" -B "$BUILD" >&2 || die "cmake"
-	cmake --build "$BUILD" -j2 --target hangarfs hangar >&2 || die "build"
-fi
-HANGARFS=$BUILD/fs/hangarfs
-HANGAR=$BUILD/cli/hangar
-
-WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/hangar-space.XXXXXX)}
-mkdir -p "$WORK"
-STORE=$WORK/store
-MNT=$WORK/mnt
-mkdir -p "$MNT"
-PID=
-
-cleanup() {
-	if mountpoint -q "$MNT"; then
-		timeout 60 fusermount3 -u "$MNT" || timeout 30 fusermount3 -u -z "$MNT"
-	fi
-	[ -n "$PID" ] && kill -0 "$PID" 2>/dev/null && kill "$PID"
-	[ "${BENCH_KEEP:-}" = 1 ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench.bash
+. "$(dirname "$0")/bench.bash"
+bench_init space hangar-space fusermount3 mountpoint python3
 
 # the offsets: WRITES random 4 KiB blocks of 16 TiB, sorted, distinct
 python3 - "$WRITES" "$WORK/offsets" <<'EOF' || die "offsets"
