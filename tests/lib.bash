@@ -362,3 +362,23 @@ except OSError as e:
     print(errno.errorcode.get(e.errno, str(e.errno)))
 PY
 }
+
+# sb_field FIELD FILE : the incompat word or the node_shift of the
+# container FILE's newer valid superblock slot (core/FORMAT.md section 2).
+sb_field() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+d = open(sys.argv[2], 'rb').read(8192)
+best = None
+for off in (0, 4096):
+    s = d[off:off + 512]
+    if s[:8] != b'HANGARC1':
+        continue
+    gen = struct.unpack_from('<Q', s, 48)[0]
+    v = struct.unpack_from('<Q', s, 16)[0] if sys.argv[1] == 'incompat' \
+        else struct.unpack_from('<I', s, 252)[0]
+    if best is None or gen > best[1]:
+        best = (v, gen)
+print(best[0])
+PY
+}

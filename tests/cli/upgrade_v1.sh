@@ -12,22 +12,7 @@ rm -rf "$STORE"
 cp -a "$HANGAR_SOURCE_DIR/tests/data/v1-store" "$STORE" || fail "copy the v1 store"
 chmod 700 "$STORE"
 t "$HANGAR" check "$STORE" >"$WORK/check1" || { cat "$WORK/check1"; fail "check of the v1 store"; }
-incompat() { # the incompat word of the newer superblock slot of $1
-	python3 - "$1" <<'PY'
-import struct, sys
-d = open(sys.argv[1], 'rb').read(8192)
-best = None
-for off in (0, 4096):
-    s = d[off:off + 512]
-    if s[:8] != b'HANGARC1':
-        continue
-    inc, gen = struct.unpack_from('<Q', s, 16)[0], struct.unpack_from('<Q', s, 48)[0]
-    if best is None or gen > best[1]:
-        best = (inc, gen)
-print(best[0])
-PY
-}
-[ "$(incompat "$STORE/saved.hangar")" = 0 ] || fail "the v1 store is not v1"
+[ "$(sb_field incompat "$STORE/saved.hangar")" = 0 ] || fail "the v1 store is not v1"
 
 fs_mount
 st() { getfattr --absolute-names --only-values -n user.hangar.state "$MNT/$1"; }
@@ -44,7 +29,7 @@ t dd if=/dev/zero of="$MNT/resuming/disk.raw" bs=4k count=1 conv=notrunc status=
 [ ! -e "$MNT/resuming/memory.save" ] || fail "v1 resuming image did not retire"
 echo more >>"$MNT/plain/config"
 fs_umount
-[ "$(incompat "$STORE/saved.hangar")" = 4 ] || fail "saved.hangar not upgraded: $(incompat "$STORE/saved.hangar")"
-[ "$(incompat "$STORE/plain.hangar")" = 0 ] || fail "plain.hangar needs no new feature"
+[ "$(sb_field incompat "$STORE/saved.hangar")" = 4 ] || fail "saved.hangar not upgraded: $(sb_field incompat "$STORE/saved.hangar")"
+[ "$(sb_field incompat "$STORE/plain.hangar")" = 0 ] || fail "plain.hangar needs no new feature"
 t "$HANGAR" check "$STORE" >"$WORK/check2" || { cat "$WORK/check2"; fail "check after the upgrade"; }
 echo PASS

@@ -12,26 +12,9 @@ rm -rf "$STORE"
 cp -a "$HANGAR_SOURCE_DIR/tests/data/v2-store" "$STORE" || fail "copy the v2 store"
 chmod 700 "$STORE"
 t "$HANGAR" check "$STORE" >"$WORK/check1" || { cat "$WORK/check1"; fail "check of the v2 store"; }
-sbfield() { # FIELD FILE: incompat or node_shift of the newer slot
-	python3 - "$1" "$2" <<'PY'
-import struct, sys
-d = open(sys.argv[2], 'rb').read(8192)
-best = None
-for off in (0, 4096):
-    s = d[off:off + 512]
-    if s[:8] != b'HANGARC1':
-        continue
-    gen = struct.unpack_from('<Q', s, 48)[0]
-    v = struct.unpack_from('<Q', s, 16)[0] if sys.argv[1] == 'incompat' \
-        else struct.unpack_from('<I', s, 252)[0]
-    if best is None or gen > best[1]:
-        best = (v, gen)
-print(best[0])
-PY
-}
 SMALL_NODES=16
 for g in plain saved snap; do
-	[ $(($(sbfield incompat "$STORE/$g.hangar") & SMALL_NODES)) = 0 ] ||
+	[ $(($(sb_field incompat "$STORE/$g.hangar") & SMALL_NODES)) = 0 ] ||
 		fail "$g.hangar of the v2 store has small nodes"
 done
 
@@ -62,13 +45,13 @@ t "$HANGAR" create "$STORE" newguest --disk 64M >/dev/null || fail "create a gue
 sync "$MNT/plain/disk.raw" "$MNT/snap/disk.raw"
 fs_umount
 for g in plain saved snap; do
-	[ $(($(sbfield incompat "$STORE/$g.hangar") & SMALL_NODES)) = 0 ] ||
+	[ $(($(sb_field incompat "$STORE/$g.hangar") & SMALL_NODES)) = 0 ] ||
 		fail "$g.hangar changed layout on a write"
-	[ "$(sbfield node_shift "$STORE/$g.hangar")" = 0 ] || fail "$g.hangar node_shift set"
+	[ "$(sb_field node_shift "$STORE/$g.hangar")" = 0 ] || fail "$g.hangar node_shift set"
 done
-[ $(($(sbfield incompat "$STORE/newguest.hangar") & SMALL_NODES)) = $SMALL_NODES ] ||
+[ $(($(sb_field incompat "$STORE/newguest.hangar") & SMALL_NODES)) = $SMALL_NODES ] ||
 	fail "a new guest of the v2 store has no small nodes"
-[ "$(sbfield node_shift "$STORE/newguest.hangar")" = 12 ] || fail "new guest node_shift"
+[ "$(sb_field node_shift "$STORE/newguest.hangar")" = 12 ] || fail "new guest node_shift"
 t "$HANGAR" check "$STORE" >"$WORK/check2" || { cat "$WORK/check2"; fail "check after the writes"; }
 fs_mount
 [ "$(t dd if="$MNT/plain/disk.raw" bs=1M skip=40 count=1 status=none | head -c 12)" = v2-far-write ] ||

@@ -9,14 +9,18 @@
  *                          (every block, where its parent keeps its crc) and
  *                          reseal(), which recomputes checksums bottom-up;
  *   hostile_probe.c        the contract for one damaged image: probe(), and
- *                          damage_and_probe() / sweep_range() for sweeps;
+ *                          damage_and_probe(), sweep_range(),
+ *                          sweep_superblocks_and_table() and
+ *                          sweep_random_bytes() for sweeps;
  *   hostile_crafted.c      crafted map entries, truncated files, compressed
  *                          data, the older slot after reuse;
  *   hostile_crafted_meta.c crafted superblocks, object tables and records,
  *                          recovery at open;
  *   hostile_random.c       the plain sweep: every byte of the superblocks,
  *                          tables and map roots, then random metadata bytes;
- *   hostile_encrypted.c    the sweep of the same guest encrypted.
+ *   hostile_encrypted.c    the sweep of the same guest encrypted;
+ *   hostile_nodes.c        the sweep of the same guest with small metadata
+ *                          nodes (16 KiB clusters, 4 KiB nodes).
  *
  * The test's state is the globals below (one thread; main sets them up):
  * the oracle, the encrypted part's key, the counters, the current case's
@@ -193,9 +197,16 @@ void crafted_recovery(const struct memio *base);
 void sweep_plain(struct memio *m, uint64_t *rng);
 void sweep_encrypted(struct memio *m, uint64_t *rng);
 void sweep_small_nodes(struct memio *m, uint64_t *rng);
-/* `count` random bytes anywhere in the file (bit flips or new values),
- * each probed against the contract; `label` names the cases. */
+/* Every byte of both superblocks, and every `stride`-th byte of table
+ * block 0 of each slot (found from the superblocks; 4 KiB), damaged and
+ * probed; `label` names the cases. */
+void sweep_superblocks_and_table(struct memio *m, const char *label,
+				 unsigned stride);
+/* `count` random bytes (bit flips or new values) in the regions
+ * [starts[i], starts[i] + span), each probed against the contract;
+ * `label` names the cases. */
 void sweep_random_bytes(struct memio *m, const char *label, long count,
+			const uint64_t *starts, size_t num, uint64_t span,
 			uint64_t *rng);
 
 #endif /* HANGAR_TESTS_HOSTILE_H */

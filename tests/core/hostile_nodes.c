@@ -14,35 +14,22 @@
  * metadata clusters: nodes and their neighbour slots. */
 void sweep_small_nodes(struct memio *m, uint64_t *rng)
 {
-	const uint64_t sbs[2] = {FORMAT_SUPERBLOCK_A_OFFSET,
-				 FORMAT_SUPERBLOCK_B_OFFSET};
-	uint64_t tables[2];
+	const uint64_t cs = 1ull << hostile_cluster_shift;
 
-	CHECK(le64_get(m->data + sbs[0] + SB_OFF_INCOMPAT) &
+	CHECK(le64_get(m->data + SB_OFF_INCOMPAT) &
 	      FEATURE_INCOMPAT_SMALL_NODES);
 	for (int k = 0; k < 2; k++)
-		tables[k] = le64_get(m->data + sbs[k] + SB_OFF_TABLE_OFFSET);
-	sweep_range(m, "small-nodes superblock A", sbs[0], FORMAT_SECTOR_SIZE,
-		    7);
-	sweep_range(m, "small-nodes superblock B", sbs[1], FORMAT_SECTOR_SIZE,
-		    7);
-	for (int k = 0; k < 2; k++) {
-		CHECK(tables[k] >= FORMAT_HEADER_AREA &&
-		      tables[k] + CS <= m->size);
-		CHECK(tables[k] % CS == 0);
-		if (k == 1 && tables[1] == tables[0])
-			break;
-		char what[80];
-		snprintf(what, sizeof(what),
-			 "small-nodes table block 0 of slot %c at %" PRIu64,
-			 'A' + k, tables[k]);
-		sweep_range(m, what, tables[k], CS, 211);
-	}
+		CHECK(le64_get(m->data +
+			       (k ? FORMAT_SUPERBLOCK_B_OFFSET
+				  : FORMAT_SUPERBLOCK_A_OFFSET) +
+			       SB_OFF_TABLE_OFFSET) %
+			      CS ==
+		      0);
+	sweep_superblocks_and_table(m, "small-nodes", 211);
 	/* Random bytes of the metadata clusters: every cluster with a node
 	 * (by its magic) at any 4 KiB slot, its free and stale slots
 	 * included.  Not data clusters: RAW data carries no checksum by
 	 * design (FORMAT.md section 7), so damage there is not detectable. */
-	const uint64_t cs = 1ull << hostile_cluster_shift;
 	static uint64_t meta[4096];
 	size_t meta_num = 0;
 	for (uint64_t cl = FORMAT_HEADER_AREA / cs + 1;
@@ -58,17 +45,7 @@ void sweep_small_nodes(struct memio *m, uint64_t *rng)
 		}
 	CHECK(meta_num >= 2);
 	const char *env = getenv("HANGAR_HOSTILE_NODES_RANDOM");
-	long random_cases = env ? strtol(env, NULL, 0) : 2000;
-	for (long i = 0; i < random_cases; i++) {
-		uint64_t r = test_rand(rng);
-		uint64_t off = meta[r % meta_num] + (r >> 20) % cs;
-		uint8_t v = (r >> 40) & 1 ? (uint8_t)(m->data[off] ^
-						      (1u << ((r >> 41) & 7)))
-					  : (uint8_t)(r >> 48);
-		if (v == m->data[off])
-			v ^= 0x80;
-		set_case("small-nodes random %ld: offset %" PRIu64 " = 0x%02x",
-			 i, off, v);
-		damage_and_probe(m, off, v, i % 97 == 0);
-	}
+	sweep_random_bytes(m, "small-nodes random",
+			   env ? strtol(env, NULL, 0) : 2000, meta, meta_num,
+			   cs, rng);
 }

@@ -291,3 +291,47 @@ void sweep_range(struct memio *m, const char *what, uint64_t start,
 		damage_and_probe(m, off, 0xff, false);
 	}
 }
+
+void sweep_superblocks_and_table(struct memio *m, const char *label,
+				 unsigned stride)
+{
+	const uint64_t sbs[2] = {FORMAT_SUPERBLOCK_A_OFFSET,
+				 FORMAT_SUPERBLOCK_B_OFFSET};
+	uint64_t tables[2];
+	char what[96];
+	for (int k = 0; k < 2; k++)
+		tables[k] = le64_get(m->data + sbs[k] + SB_OFF_TABLE_OFFSET);
+	for (int k = 0; k < 2; k++) {
+		snprintf(what, sizeof(what), "%s superblock %c", label,
+			 'A' + k);
+		sweep_range(m, what, sbs[k], FORMAT_SECTOR_SIZE, 7);
+	}
+	for (int k = 0; k < 2; k++) {
+		CHECK(tables[k] >= FORMAT_HEADER_AREA &&
+		      tables[k] + CS <= m->size);
+		if (k == 1 && tables[1] == tables[0])
+			break;
+		snprintf(what, sizeof(what),
+			 "%s table block 0 of slot %c at %" PRIu64, label,
+			 'A' + k, tables[k]);
+		sweep_range(m, what, tables[k], CS, stride);
+	}
+}
+
+void sweep_random_bytes(struct memio *m, const char *label, long count,
+			const uint64_t *starts, size_t num, uint64_t span,
+			uint64_t *rng)
+{
+	for (long i = 0; i < count; i++) {
+		uint64_t r = test_rand(rng);
+		uint64_t off = starts[(r >> 20) % num] + r % span;
+		uint8_t v = (r >> 40) & 1 ? (uint8_t)(m->data[off] ^
+						      (1u << ((r >> 41) & 7)))
+					  : (uint8_t)(r >> 48);
+		if (v == m->data[off])
+			v ^= 0x80;
+		set_case("%s %ld: offset %" PRIu64 " = 0x%02x", label, i, off,
+			 v);
+		damage_and_probe(m, off, v, i % 97 == 0);
+	}
+}
