@@ -68,6 +68,11 @@
  *      transaction before reuse); a metadata cluster holds one reference
  *      per referenced slot, so invariants 1-4 hold for it unchanged.
  *
+ *  10. Nothing is handed out (alloc_get, alloc_node_get: -EAGAIN) while
+ *      `walked` is false: a lazily opened container (container.c, "Lazy
+ *      open") has counted only its table's blocks until its trees are
+ *      walked, so every other cluster and slot would look free.
+ *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
  * clusters handed to the punch callback so discard returns host space).
@@ -295,6 +300,7 @@ int alloc_init(struct alloc *a, uint64_t first, uint64_t count)
 	a->first = first;
 	a->count = count < first ? first : count;
 	a->cursor = first;
+	a->walked = true;
 	a->capacity = a->count + 64;
 	a->refs = calloc(a->capacity, sizeof(*a->refs));
 	a->bits = calloc(a->capacity, sizeof(*a->bits));
@@ -441,6 +447,8 @@ int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
 	uint64_t n;
 	int ret;
 
+	if (!a->walked)
+		return -EAGAIN; /* invariant 10 */
 	/* A commit retried after -ENOSPC takes its metadata only from
 	 * clusters that still own host blocks (the reserve and freed
 	 * metadata), so a punch can commit on a full filesystem.  Otherwise

@@ -277,6 +277,8 @@ int alloc_node_get(struct alloc *a, uint64_t *out_slot)
 	uint64_t cl = alloc_set_next(&a->slabs_open, a->first);
 	int ret;
 
+	if (!a->walked)
+		return -EAGAIN; /* alloc.c invariant 10 */
 	/* a commit retried after -ENOSPC writes only where host blocks are
 	 * known: a fresh cluster from the reserve (alloc_get) */
 	if (cl != ALLOC_SET_NONE && !a->meta_from_reserve) {

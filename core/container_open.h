@@ -53,6 +53,13 @@ struct container_options {
 	 * loaded, for tests). */
 	struct map_budget *map_budget;
 	uint64_t map_cache_bytes;
+	/* open: read the superblock and the table only, and walk the trees
+	 * (reference counts, free space, the full verification) when the
+	 * first writer or tree walker needs them; lookups meanwhile read
+	 * each cluster's path from disk, verified (container.c, "Lazy
+	 * open").  A tree the walk finds damaged fails that call and poisons
+	 * a read-write container instead of failing the open. */
+	bool lazy_maps;
 };
 
 /*

@@ -1025,7 +1025,9 @@ static int squeezed_in_place(struct container *c, uint64_t id,
 		;
 	if (i == b->count)
 		return 0; /* nothing RAW: spare the lookups */
-	pthread_rwlock_rdlock(&c->lock);
+	ret = container_rdlock_maps(c); /* in_place_entry reads refs */
+	if (ret)
+		return ret;
 	struct object *o = object_find(c, id);
 	if (!o || c->read_only || c->poisoned || !stage_ok(c, o) ||
 	    save_needs_transition(c, o) ||
@@ -1201,8 +1203,10 @@ static int object_write_untainted(struct container *c, uint64_t id,
 	if (c->encrypted)
 		return write_by_cluster(c, id, src, len, offset, false);
 
-	/* Fast path under the read lock. */
-	pthread_rwlock_rdlock(&c->lock);
+	/* Fast path under the read lock (in_place_entry reads refs). */
+	ret = container_rdlock_maps(c);
+	if (ret)
+		return ret;
 	struct object *o = object_find(c, id);
 	if (!o) {
 		pthread_rwlock_unlock(&c->lock);
@@ -1458,8 +1462,9 @@ out_unlock:
 int object_seek(struct container *c, uint64_t id, uint64_t offset, int whence,
 		uint64_t *out_offset)
 {
-	int ret = 0;
-	pthread_rwlock_rdlock(&c->lock);
+	int ret = container_rdlock_maps(c); /* map_find walks the tree */
+	if (ret)
+		return ret;
 	struct object *o = object_find(c, id);
 	if (!o) {
 		ret = -ENOENT;
@@ -1607,6 +1612,11 @@ int container_compact_idle(struct container *c, size_t max, size_t *out_left)
 		staged += c->objects[i]->staged_num;
 	bool busy = writes != c->compact_seen_writes;
 	pthread_rwlock_unlock(&c->lock);
+	if (staged == 0) {
+		/* nothing to do, and an idle guest opened lazily stays so */
+		*out_left = 0;
+		return 0;
+	}
 	if (busy && staged < STAGED_PRESSURE) {
 		container_wrlock(c);
 		c->compact_seen_writes = writes;

@@ -36,6 +36,12 @@
  *                         between a commit's write and its bookkeeping).
  *   c->sync_mutex         protects c->commit_syncing; c->sync_cond signals
  *                         its end.
+ *   c->load_mutex         makes one thread the loader of a lazily opened
+ *                         container (container_maps_ensure), which holds it
+ *                         while it takes c->lock (read side for the walk,
+ *                         write side to publish): so it comes before
+ *                         c->lock, and no thread waits for it while
+ *                         holding c->lock of the same container.
  *   No container lock:    compressing and sealing whole clusters of a write
  *                         (data.c write_squeezed_clusters,
  *                         write_sealed_clusters); the clusters they write
@@ -145,6 +151,12 @@ struct alloc {
 	 * each entry of such a leaf holds one on its data cluster: so refs ==
 	 * 1 on a RAW cluster means the live tree alone maps it. */
 	bool meta_from_reserve; /* metadata only from backed clusters */
+	/* false between a lazy open and the end of its tree walk
+	 * (container.c, "Lazy open"): until every committed tree was
+	 * counted, nothing is handed out (alloc_get and alloc_node_get
+	 * return -EAGAIN), so no allocation can land on a cluster or slot
+	 * the walk has not reached yet */
+	bool walked;
 	/* The free-cluster index that alloc_get searches instead of scanning:
 	 * every cluster in [first, count) that is free now (refs == 0 and
 	 * neither COMMITTED nor HELD: alloc.c, alloc_is_free), in exactly one
@@ -394,11 +406,15 @@ struct object {
 	bool dirty; /* record changed since commit */
 	unsigned height;
 	struct map_node *root;
-	/* a snapshot view's object before its map is loaded (the record's
-	 * root; snapshot.c) */
+	/* the record's root while the map is not loaded: a snapshot view's
+	 * object (snapshot.c), or any object of a lazily opened container
+	 * until container_maps_ensure (frozen_height: the record's height,
+	 * which lookups read meanwhile; the loader sets `height` and `root`
+	 * and clears these under the write lock) */
 	uint64_t frozen_root;
 	uint32_t frozen_crc;
 	struct map_seal frozen_seal;
+	unsigned frozen_height;
 	unsigned open_count, write_count;
 	/* pending compressed cluster (compressed objects only) */
 	bool pend_valid;
@@ -564,6 +580,17 @@ struct container {
 	 * holds no allocator references); view_lazy: maps not loaded */
 	struct container *view_parent;
 	bool view_lazy;
+	/* Lazy open (container.c): maps_loaded is false from a lazy open
+	 * until container_maps_ensure has walked every tree (the objects
+	 * keep their roots in frozen_* meanwhile, and map_lookup reads
+	 * straight from the committed blocks); set under the write lock,
+	 * read under either side or, for the fast path, alone.  load_mutex
+	 * makes one thread the loader; load_error is its failure (sticky:
+	 * the container stays unloaded, read-write ones poisoned). */
+	atomic_bool maps_loaded;
+	bool maps_deferred; /* table_read: keep roots, load no map */
+	pthread_mutex_t load_mutex;
+	int load_error;
 	bool txn_dirty;		/* some metadata changed */
 	atomic_bool data_dirty; /* in-place writes need an fdatasync */
 	/* object_write calls so far (no lock), and the count the last
@@ -698,8 +725,19 @@ int container_commit_locked(struct container *c);
  * commit that met ENOSPC while space was held.  Failure poisons. */
 int container_retire_held(struct container *c);
 /* container_wrlock - take c->lock for writing, once no commit is syncing
- * under the read lock (see Locking above).  Unlock as usual. */
+ * under the read lock (see Locking above), and once the maps of a lazily
+ * opened container are loaded (container_maps_ensure; a failed load has
+ * poisoned a read-write container, which every writer checks).  Unlock as
+ * usual. */
 void container_wrlock(struct container *c);
+/* container_maps_ensure - no container lock held: walk every tree of a
+ * lazily opened container now if no one has (container.c, "Lazy open").
+ * 0, or the load's error (also for every later call). */
+int container_maps_ensure(struct container *c);
+/* container_rdlock_maps - container_maps_ensure, then c->lock for
+ * reading (held only on success): for readers that walk trees or read the
+ * allocator, which the lazy lookup does not serve. */
+int container_rdlock_maps(struct container *c);
 /* container_view_new - an empty read-only container sharing `parent`'s
  * io, geometry and keys (a snapshot view). */
 struct container *container_view_new(struct container *parent);

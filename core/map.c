@@ -458,12 +458,70 @@ int map_lookup(struct container *c, struct object *o, uint64_t vc,
 	return map_lookup_seal(c, o, vc, out_entry, NULL);
 }
 
+/*
+ * A lookup in a lazily opened container whose trees are not walked yet
+ * (container.c, "Lazy open"): down from the record's root straight through
+ * the committed blocks, each read and verified against its parent's crc
+ * and seal exactly as a stub leaf is (node_read), none kept.  Runs under
+ * the read lock beside the loader, so it touches nothing the loader
+ * writes: only the frozen_* fields, which change under the write lock.
+ */
+static int cold_lookup(struct container *c, const struct object *o,
+		       uint64_t vc, struct map_entry *out_entry,
+		       struct map_seal *out_seal)
+{
+	uint64_t phys = o->frozen_root, index = 0, file_size;
+	uint32_t crc = o->frozen_crc;
+	struct map_seal seal = o->frozen_seal;
+	const char *why;
+	int ret;
+
+	if (!phys || vc >= map_capacity(c, o->frozen_height))
+		return 0;
+	ret = io_size(c->io, &file_size);
+	if (ret)
+		return ret;
+	uint8_t *buf = malloc(c->node_size);
+	struct map_entry *entries = malloc(c->fanout * sizeof(*entries));
+	struct map_seal *seals =
+		c->encrypted ? malloc(c->fanout * sizeof(*seals)) : NULL;
+	ret = -ENOMEM;
+	if (!buf || !entries || (c->encrypted && !seals))
+		goto out;
+	for (uint16_t level = (uint16_t)(o->frozen_height - 1);; level--) {
+		const uint64_t span = map_capacity(c, level);
+		const uint64_t i = (vc - index) / span;
+		ret = node_read(c, o->id, phys, crc, &seal, level, index,
+				file_size, buf, entries, seals, &why);
+		if (ret || entries[i].kind == MAP_KIND_HOLE)
+			break;
+		if (level == 0) {
+			*out_entry = entries[i];
+			if (out_seal && seals)
+				*out_seal = seals[i];
+			break;
+		}
+		phys = entries[i].offset;
+		crc = entries[i].crc;
+		if (seals)
+			seal = seals[i];
+		index += i * span;
+	}
+out:
+	free(buf);
+	free(entries);
+	free(seals);
+	return ret;
+}
+
 int map_lookup_seal(struct container *c, struct object *o, uint64_t vc,
 		    struct map_entry *out_entry, struct map_seal *out_seal)
 {
 	memset(out_entry, 0, sizeof(*out_entry));
 	if (out_seal)
 		memset(out_seal, 0, sizeof(*out_seal));
+	if (!atomic_load_explicit(&c->maps_loaded, memory_order_relaxed))
+		return cold_lookup(c, o, vc, out_entry, out_seal);
 	struct map_node *n = o->root;
 	if (!n || vc >= map_capacity(c, o->height))
 		return 0;
@@ -784,6 +842,7 @@ static int node_find(struct container *c, struct map_node *n, uint64_t vc,
 int map_find(struct container *c, struct object *o, uint64_t vc, bool data,
 	     uint64_t *out_vc)
 {
+	assert(atomic_load(&c->maps_loaded)); /* container_rdlock_maps */
 	uint64_t cap = map_capacity(c, o->height);
 	if (!o->root || vc >= cap) {
 		if (data)

@@ -1188,7 +1188,9 @@ int container_snapshot_diff(struct container *c, const char *from,
 	} else {
 		/* the live state: its in-memory trees, under the read lock
 		 * (the callback must not call back into the container) */
-		pthread_rwlock_rdlock(&c->lock);
+		ret = container_rdlock_maps(c);
+		if (ret)
+			goto out;
 		ret = diff_containers(c, va, c, fn, arg);
 		pthread_rwlock_unlock(&c->lock);
 	}
@@ -1231,7 +1233,9 @@ static int mark_live(struct container *c, const struct map_node *n,
 int container_snapshot_space(struct container *c, uint64_t *out_bytes)
 {
 	*out_bytes = 0;
-	pthread_rwlock_rdlock(&c->lock);
+	int ret = container_rdlock_maps(c);
+	if (ret)
+		return ret;
 	const struct alloc *a = &c->alloc;
 	if (c->snap_num == 0 || c->view_parent) {
 		pthread_rwlock_unlock(&c->lock);
@@ -1242,7 +1246,7 @@ int container_snapshot_space(struct container *c, uint64_t *out_bytes)
 		pthread_rwlock_unlock(&c->lock);
 		return -ENOMEM;
 	}
-	int ret = 0;
+	ret = 0;
 	for (size_t i = 0; !ret && i < c->object_num; i++)
 		ret = mark_live(c, c->objects[i]->root, live, a->count);
 	if (ret) {

@@ -1434,11 +1434,15 @@ int store_guest_get_why(struct store *s, const char *name,
 	ret = guestfile_open(s->ns, name, s->read_only ? O_RDONLY : O_RDWR,
 			     &io);
 	if (!ret) {
+		/* lazy: the trees are walked when the guest first writes
+		 * (container.c, "Lazy open"), so opening a guest costs its
+		 * table, not its disks' metadata */
 		struct container_options copts = {.read_only = s->read_only,
 						  .event = guest_event,
 						  .event_arg = g,
 						  .master = s->master,
-						  .map_budget = s->map_budget};
+						  .map_budget = s->map_budget,
+						  .lazy_maps = true};
 		ret = container_open_why(io, &copts, &c, why);
 		if (ret)
 			io_close(io);

@@ -707,16 +707,21 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 		object_destroy(c, o);
 		return ret;
 	}
-	if (c->view_lazy) {
+	if (c->view_lazy || c->maps_deferred) {
 		/* a snapshot's accounting walks the tree itself, once per
-		 * node however many snapshots share it (snapshot.c) */
+		 * node however many snapshots share it (snapshot.c); a lazily
+		 * opened container walks it later (container.c) */
 		o->frozen_root = le64_get(p + OR_OFF_MAP_ROOT);
 		o->frozen_crc = le32_get(p + OR_OFF_MAP_ROOT_CRC);
 		o->frozen_seal = root_seal;
 		o->height = le16_get(p + OR_OFF_MAP_HEIGHT);
+		o->frozen_height = o->height;
 		if (o->height > FORMAT_MAX_HEIGHT ||
 		    (o->frozen_root == 0) != (o->height == 0))
 			return -EUCLEAN;
+		if (!o->frozen_root && (o->stored_bytes != 0 ||
+					!map_seal_is_zero(&root_seal)))
+			return -EUCLEAN; /* as map_load */
 		o->dirty = false;
 		return 0;
 	}
