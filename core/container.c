@@ -382,6 +382,11 @@ void container_wrlock(struct container *c)
 	/* a failure poisons a read-write container (container_maps_ensure),
 	 * and every writer checks that under the lock */
 	(void)container_maps_ensure(c);
+	container_wrlock_unwalked(c);
+}
+
+void container_wrlock_unwalked(struct container *c)
+{
 	for (;;) {
 		pthread_rwlock_wrlock(&c->lock);
 		pthread_mutex_lock(&c->sync_mutex);

@@ -730,6 +730,11 @@ int container_retire_held(struct container *c);
  * poisoned a read-write container, which every writer checks).  Unlock as
  * usual. */
 void container_wrlock(struct container *c);
+/* container_wrlock_unwalked - container_wrlock without the walk: for
+ * changes of memory-only state that can neither allocate nor commit
+ * unless something walked already (a file's open counts: a commit at its
+ * release needs a write before it, an orphan an unlink). */
+void container_wrlock_unwalked(struct container *c);
 /* container_maps_ensure - no container lock held: walk every tree of a
  * lazily opened container now if no one has (container.c, "Lazy open").
  * 0, or the load's error (also for every later call). */

@@ -547,7 +547,8 @@ int object_list(struct container *c, struct object_name **out_names,
 int object_open(struct container *c, uint64_t id, bool for_write)
 {
 	int ret = 0;
-	container_wrlock(c);
+	/* opening a file of a guest opened lazily does not walk its trees */
+	container_wrlock_unwalked(c);
 	struct object *o = object_find(c, id);
 	if (!o) {
 		ret = -ENOENT;
@@ -565,7 +566,9 @@ int object_open(struct container *c, uint64_t id, bool for_write)
 void object_release(struct container *c, uint64_t id, bool for_write)
 {
 	bool settle = false;
-	container_wrlock(c);
+	/* the commit below needs a write since the open (content_dirty),
+	 * the removal an unlink: both walked already */
+	container_wrlock_unwalked(c);
 	struct object *o = object_find(c, id);
 	if (o && o->open_count > 0) {
 		o->open_count--;
