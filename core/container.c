@@ -1240,8 +1240,7 @@ static int maps_walk(struct container *c, struct load_diag *diag)
 		struct object *o = c->objects[i];
 		if (o->frozen_root)
 			ret = map_load(c, o, o->frozen_root, o->frozen_crc,
-				       &o->frozen_seal, o->frozen_height,
-				       diag);
+				       &o->frozen_seal, o->frozen_height, diag);
 	}
 	if (!ret)
 		ret = snapshot_load_refs(c, diag, size);
@@ -1249,8 +1248,8 @@ static int maps_walk(struct container *c, struct load_diag *diag)
 		return ret;
 	alloc_commit(&c->alloc, NULL, NULL);
 	const uint64_t recorded = c->used_committed;
-	if (c->alloc.used != recorded && diag &&
-	    diag->tolerate_used_mismatch && c->read_only) {
+	if (c->alloc.used != recorded && diag && diag->tolerate_used_mismatch &&
+	    c->read_only) {
 		diag->used_mismatch = true;
 		diag->used_recorded = recorded;
 		diag->used_referenced = c->alloc.used;

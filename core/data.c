@@ -1024,7 +1024,7 @@ static int squeezed_in_place(struct container *c, uint64_t id,
 	for (i = 0; i < b->count && b->kind[i] != SQUEEZED_RAW; i++)
 		;
 	if (i == b->count)
-		return 0; /* nothing RAW: spare the lookups */
+		return 0;		/* nothing RAW: spare the lookups */
 	ret = container_rdlock_maps(c); /* in_place_entry reads refs */
 	if (ret)
 		return ret;

@@ -466,9 +466,8 @@ int map_lookup(struct container *c, struct object *o, uint64_t vc,
  * the read lock beside the loader, so it touches nothing the loader
  * writes: only the frozen_* fields, which change under the write lock.
  */
-static int cold_lookup(struct container *c, const struct object *o,
-		       uint64_t vc, struct map_entry *out_entry,
-		       struct map_seal *out_seal)
+static int cold_lookup(struct container *c, const struct object *o, uint64_t vc,
+		       struct map_entry *out_entry, struct map_seal *out_seal)
 {
 	uint64_t phys = o->frozen_root, index = 0, file_size;
 	uint32_t crc = o->frozen_crc;

@@ -719,8 +719,8 @@ static int decode_object(struct container *c, const uint8_t *p, uint32_t len,
 		if (o->height > FORMAT_MAX_HEIGHT ||
 		    (o->frozen_root == 0) != (o->height == 0))
 			return -EUCLEAN;
-		if (!o->frozen_root && (o->stored_bytes != 0 ||
-					!map_seal_is_zero(&root_seal)))
+		if (!o->frozen_root &&
+		    (o->stored_bytes != 0 || !map_seal_is_zero(&root_seal)))
 			return -EUCLEAN; /* as map_load */
 		o->dirty = false;
 		return 0;

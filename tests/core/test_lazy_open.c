@@ -67,11 +67,9 @@ static struct container *open_lazy(struct memio *m,
 				   container_event_fn event, void *arg)
 {
 	struct container *c = NULL;
-	struct container_options o = {TEST_MAP_CACHE,
-				       .master = master,
-				       .lazy_maps = true,
-				       .event = event,
-				       .event_arg = arg};
+	struct container_options o = {TEST_MAP_CACHE, .master = master,
+				      .lazy_maps = true, .event = event,
+				      .event_arg = arg};
 	CHECK_OK(container_open(&m->io, &o, &c));
 	return c;
 }
@@ -124,8 +122,8 @@ static void build(struct memio *m, const struct crypto_key *master,
 	CHECK_OK(object_truncate(c, *out_id, DISK));
 	for (size_t i = 0; i < WRITES; i++) {
 		fill(block, vcs[i], 1);
-		CHECK_OK(object_write(c, *out_id, block, BLOCK,
-				      vcs[i] * BLOCK));
+		CHECK_OK(
+			object_write(c, *out_id, block, BLOCK, vcs[i] * BLOCK));
 		if (i == WRITES / 2)
 			CHECK_OK(container_snapshot_create(c, "half"));
 	}
@@ -158,7 +156,7 @@ static void test_open_and_read(struct memio *m, uint64_t id,
 	CHECK_OK(object_getattr(c, id, &attr));
 	CHECK_EQ(attr.size, DISK);
 	read_all(c, id, vcs, 1);
-	CHECK(!loaded(c)); /* reads never walk */
+	CHECK(!loaded(c));	      /* reads never walk */
 	CHECK_OK(container_close(c)); /* nothing to commit, nothing walked */
 	check_clean(m, NULL);
 }
@@ -284,8 +282,7 @@ static void some_leaf(struct memio *m, uint64_t id, uint64_t *out_phys,
 }
 
 /* 3. a damaged leaf: found late, and nothing is lost */
-static void test_damaged_leaf(struct memio *m, uint64_t id,
-			      const uint64_t *vcs)
+static void test_damaged_leaf(struct memio *m, uint64_t id, const uint64_t *vcs)
 {
 	uint64_t phys, index;
 	some_leaf(m, id, &phys, &index);
@@ -342,7 +339,7 @@ static void test_read_only(struct memio *m, uint64_t id)
 {
 	struct container *c = NULL;
 	struct container_options o = {TEST_MAP_CACHE, .read_only = true,
-				       .lazy_maps = true};
+				      .lazy_maps = true};
 	uint8_t block[BLOCK] = {0};
 	size_t n;
 	CHECK_OK(container_open(&m->io, &o, &c));

@@ -205,9 +205,8 @@ static void verify_state(struct window *w, struct stats *st,
 	 * the committed blocks (map.c cold_lookup), and the commit below
 	 * walks the trees and finishes the recovery late */
 	const bool lazy = st->states & 1;
-	struct container_options ropts = {TEST_MAP_CACHE,
-					  .master = r->opts.master,
-					  .lazy_maps = lazy};
+	struct container_options ropts = {
+		TEST_MAP_CACHE, .master = r->opts.master, .lazy_maps = lazy};
 	if (!check_clean(m, r->opts.master, "of the crash image", why,
 			 sizeof(why)))
 		goto out;
