@@ -1204,9 +1204,12 @@ static int container_recover(struct container *c)
  *     (container_recover) under the write lock.
  * So the allocator a writer sees is the eager open's, built from the
  * same committed state (no commit can happen before it), and the crash
- * argument of the allocator is unchanged.  The walk runs under the read
- * lock: readers go on meanwhile, and it writes only what they do not
- * read (the trees, the allocator).  A damaged tree found by the walk
+ * argument of the allocator is unchanged.  The walk holds no container
+ * lock (container_maps_ensure says why that is safe): readers and file
+ * opens go on meanwhile, and it writes only what they do not read (the
+ * trees, the allocator).  A store walks each guest it opened read-write
+ * at once on its committer thread (store.c, store_walk_opened), so the
+ * first write usually finds the walk done.  A damaged tree found by the walk
  * fails what the walk was for (the write, the seek) and poisons a
  * read-write container; readers keep reading through the verified path.
  * An open that has something to finish (an orphan, an image never sealed,
@@ -1294,11 +1297,17 @@ int container_maps_ensure(struct container *c)
 	int ret = c->load_error;
 	if (ret || atomic_load(&c->maps_loaded))
 		goto out;
+	/* The walk holds no container lock.  It writes the trees, the
+	 * allocator and the snapshots' block lists; every thread that could
+	 * read or change those before the publish waits for load_mutex first
+	 * (container_wrlock, container_rdlock_maps), readers meanwhile use
+	 * the frozen roots only, and container_wrlock_unwalked's holders
+	 * touch open counts.  So a file opened meanwhile does not wait for
+	 * the walk, which a read lock held throughout would make it do (a
+	 * waiting writer). */
 	struct load_diag diag;
 	memset(&diag, 0, sizeof(diag));
-	pthread_rwlock_rdlock(&c->lock);
 	ret = maps_walk(c, &diag);
-	pthread_rwlock_unlock(&c->lock);
 	pthread_rwlock_wrlock(&c->lock);
 	if (!ret) {
 		maps_publish(c);
@@ -1331,6 +1340,16 @@ int container_maps_ensure(struct container *c)
 out:
 	pthread_mutex_unlock(&c->load_mutex);
 	return ret;
+}
+
+int container_walk(struct container *c)
+{
+	return container_maps_ensure(c);
+}
+
+bool container_walked(struct container *c)
+{
+	return atomic_load(&c->maps_loaded);
 }
 
 int container_rdlock_maps(struct container *c)

@@ -168,4 +168,13 @@ int container_compact(struct container *c, size_t max, size_t *out_left);
  * staged. */
 int container_compact_idle(struct container *c, size_t max, size_t *out_left);
 
+/* container_walk - walk the trees of a container opened with lazy_maps now,
+ * if no one has (container.c, "Lazy open"): what its first write would
+ * otherwise wait for.  No container lock held.  0 (also when walked
+ * already), or the walk's error, which has poisoned a read-write
+ * container.  container_walked - whether that is done (or was never
+ * deferred). */
+int container_walk(struct container *c);
+bool container_walked(struct container *c);
+
 #endif /* HANGAR_CONTAINER_OPEN_H */

@@ -37,10 +37,10 @@
  *   c->sync_mutex         protects c->commit_syncing; c->sync_cond signals
  *                         its end.
  *   c->load_mutex         makes one thread the loader of a lazily opened
- *                         container (container_maps_ensure), which holds it
- *                         while it takes c->lock (read side for the walk,
- *                         write side to publish): so it comes before
- *                         c->lock, and no thread waits for it while
+ *                         container (container_maps_ensure), which walks
+ *                         holding it and no container lock, then takes
+ *                         c->lock's write side to publish: so it comes
+ *                         before c->lock, and no thread waits for it while
  *                         holding c->lock of the same container.
  *   No container lock:    compressing and sealing whole clusters of a write
  *                         (data.c write_squeezed_clusters,

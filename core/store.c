@@ -186,6 +186,9 @@ struct store {
 	pthread_cond_t guest_cond; /* an entry changed state or went away */
 	size_t open_num;	   /* entries holding a container */
 	bool stopping;
+	/* a read-write guest was opened lazily: the committer walks it now
+	 * rather than at its next tick (store_walk_opened) */
+	bool walk_wanted;
 	bool committer_running;
 	pthread_t committer;
 	struct guest_entry **guests;
@@ -1461,6 +1464,10 @@ int store_guest_get_why(struct store *s, const char *name,
 		g->refs = 1;
 		g->state = GUEST_OPEN;
 		s->open_num++;
+		if (!s->read_only && !container_walked(c)) {
+			s->walk_wanted = true;
+			pthread_cond_broadcast(&s->cond);
+		}
 		attr_forget(s, name); /* the container answers, and may change
 					 them */
 		*out_container = c;
@@ -1923,26 +1930,80 @@ static void store_compact_some(struct store *s)
 	free(list);
 }
 
+/* Walk the trees of the guests opened lazily read-write (container.c,
+ * "Lazy open") on this thread, right after their open, so a guest's first
+ * write finds them walked instead of walking them itself: the open stays
+ * the table's cost, and the walk overlaps the guest's first reads (it
+ * holds the guest's read lock).  Other guests are not held up: their
+ * requests never wait for this thread. */
+static void store_walk_opened(struct store *s)
+{
+	struct container **list = NULL;
+	size_t num = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->walk_wanted = false;
+	list = calloc(s->guest_num ? s->guest_num : 1, sizeof(*list));
+	for (size_t i = 0; list && i < s->guest_num; i++) {
+		if (s->guests[i]->state != GUEST_OPEN ||
+		    container_walked(s->guests[i]->c))
+			continue;
+		s->guests[i]->refs++;
+		list[num++] = s->guests[i]->c;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < num; i++) {
+		(void)container_walk(list[i]); /* a failure is reported */
+		store_guest_put(s, list[i]);
+	}
+	free(list);
+}
+
+/* `t` plus the commit interval, and whether the time `t` has come. */
+static struct timespec commit_tick_after(const struct store *s,
+					 struct timespec t)
+{
+	t.tv_sec += s->commit_interval_ms / 1000;
+	t.tv_nsec += (long)(s->commit_interval_ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+static bool time_reached(struct timespec t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec > t.tv_sec ||
+	       (now.tv_sec == t.tv_sec && now.tv_nsec >= t.tv_nsec);
+}
+
 static void *committer_main(void *arg)
 {
 	struct store *s = arg;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until = commit_tick_after(s, until);
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += s->commit_interval_ms / 1000;
-		until.tv_nsec += (long)(s->commit_interval_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&s->cond, &s->lock, &until);
+		if (!s->walk_wanted && !time_reached(until))
+			pthread_cond_timedwait(&s->cond, &s->lock, &until);
 		if (s->stopping)
 			break;
+		const bool walk = s->walk_wanted;
 		pthread_mutex_unlock(&s->lock);
-		store_compact_some(s);
-		(void)store_commit_all(s);
-		store_close_idle(s);
+		if (walk)
+			store_walk_opened(s);
+		/* a wake for a walk leaves the tick to its time */
+		if (!walk || time_reached(until)) {
+			store_compact_some(s);
+			(void)store_commit_all(s);
+			store_close_idle(s);
+			clock_gettime(CLOCK_REALTIME, &until);
+			until = commit_tick_after(s, until);
+		}
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);

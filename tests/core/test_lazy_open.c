@@ -9,13 +9,16 @@
  * A leaf damaged on disk does not stop the lazy open: reads under it fail
  * (-EBADMSG), reads elsewhere succeed, the first write fails, SEEK_DATA
  * fails, the close reports it, and not one byte of the file changes.
- * Encrypted containers read the same way before their walk.
+ * Encrypted containers read the same way before their walk.  A store
+ * with a committer walks a guest it opened read-write at once, with no
+ * write to ask for it; one without leaves it unwalked.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "container_open.h"
 #include "hangar/check.h"
+#include "hangar/store.h"
 #include "harness.h"
 #include "internal.h"
 #include "memio.h"
@@ -375,6 +378,63 @@ static void test_encrypted(uint64_t seed)
 	free(vcs);
 }
 
+/* 6. the store's committer walks a guest right after its open */
+static void test_store_walks(const uint64_t *vcs)
+{
+	char *dir = test_tmpdir_new();
+	char *sdir = test_path(dir, "store");
+	struct store *s = NULL;
+	struct container *c = NULL;
+	uint8_t block[BLOCK];
+	uint64_t id;
+	CHECK_OK(store_init(sdir, NULL));
+	struct store_options plain = {TEST_MAP_CACHE, .host_lock_dir = dir};
+	CHECK_OK(store_open(sdir, &plain, &s));
+	CHECK_OK(store_guest_create(s, "g", NULL));
+	CHECK_OK(store_guest_get(s, "g", &c));
+	CHECK_OK(object_create(c, "disk.raw", 0644, 0, 0, &id));
+	CHECK_OK(object_truncate(c, id, DISK));
+	for (size_t i = 0; i < WRITES; i++) {
+		fill(block, vcs[i], 1);
+		CHECK_OK(object_write(c, id, block, BLOCK, vcs[i] * BLOCK));
+	}
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+
+	/* no committer: the guest stays unwalked until something asks */
+	CHECK_OK(store_open(sdir, &plain, &s));
+	CHECK_OK(store_guest_get(s, "g", &c));
+	usleep(300 * 1000);
+	CHECK(!container_walked(c));
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+
+	/* a committer whose tick is far away walks it at once */
+	struct store_options ticking = {TEST_MAP_CACHE,
+					.host_lock_dir = dir,
+					.commit_interval_ms = 600000};
+	CHECK_OK(store_open(sdir, &ticking, &s));
+	CHECK_OK(store_guest_get(s, "g", &c));
+	int waited_ms = 0;
+	while (!container_walked(c) && waited_ms < 20000) {
+		usleep(10 * 1000);
+		waited_ms += 10;
+	}
+	CHECK(container_walked(c));
+	printf("store: guest walked in the background within %d ms of its "
+	       "open\n",
+	       waited_ms);
+	size_t n;
+	uint8_t got[BLOCK];
+	fill(block, vcs[1], 1);
+	CHECK_OK(object_read(c, id, got, BLOCK, vcs[1] * BLOCK, &n));
+	CHECK_MEM_EQ(got, block, BLOCK);
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+	free(sdir);
+	test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const uint64_t seed = test_seed();
@@ -389,6 +449,7 @@ int main(void)
 	test_damaged_leaf(m, id, vcs);
 	test_read_only(m, id);
 	test_encrypted(seed);
+	test_store_walks(vcs);
 	memio_free(m);
 	free(vcs);
 	printf("test_lazy_open: ok\n");
