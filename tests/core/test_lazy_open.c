@@ -410,8 +410,7 @@ static void test_store_walks(const uint64_t *vcs)
 	CHECK_OK(store_close(s));
 
 	/* a committer whose tick is far away walks it at once */
-	struct store_options ticking = {TEST_MAP_CACHE,
-					.host_lock_dir = dir,
+	struct store_options ticking = {TEST_MAP_CACHE, .host_lock_dir = dir,
 					.commit_interval_ms = 600000};
 	CHECK_OK(store_open(sdir, &ticking, &s));
 	CHECK_OK(store_guest_get(s, "g", &c));
