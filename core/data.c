@@ -215,6 +215,10 @@ int object_fingerprint_locked(struct container *c, struct object *o,
 	return ret;
 }
 
+/* object_read calls a lazily opened container serves before the reader
+ * walks its trees itself (the lookups before read the tree from disk). */
+#define COLD_READS_MAX 4096u
+
 int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 		uint64_t offset, size_t *out_len)
 {
@@ -223,6 +227,14 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 	int ret = 0;
 
 	*out_len = 0;
+	/* Before a lazy open's walk, lookups read the tree from disk
+	 * (container.c, "Lazy open"): right for the first requests, not for
+	 * a whole disk's worth when no store walks it (the CLI), so past
+	 * COLD_READS_MAX reads the reader walks. */
+	if (!container_walked(c) &&
+	    atomic_fetch_add_explicit(&c->cold_reads, 1,
+				      memory_order_relaxed) >= COLD_READS_MAX)
+		(void)container_maps_ensure(c); /* failure: reads stay cold */
 	pthread_rwlock_rdlock(&c->lock);
 	struct object *o = object_find(c, id);
 	if (!o) {

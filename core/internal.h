@@ -588,6 +588,9 @@ struct container {
 	 * makes one thread the loader; load_error is its failure (sticky:
 	 * the container stays unloaded, read-write ones poisoned). */
 	atomic_bool maps_loaded;
+	/* object_read calls before the walk (no lock): past COLD_READS_MAX
+	 * the reader walks (data.c) */
+	atomic_uint_fast64_t cold_reads;
 	bool maps_deferred; /* table_read: keep roots, load no map */
 	pthread_mutex_t load_mutex;
 	int load_error;

@@ -186,8 +186,8 @@ struct store {
 	pthread_cond_t guest_cond; /* an entry changed state or went away */
 	size_t open_num;	   /* entries holding a container */
 	bool stopping;
-	/* a read-write guest was opened lazily: the committer walks it now
-	 * rather than at its next tick (store_walk_opened) */
+	/* a guest was opened lazily: the committer walks it now rather than
+	 * at its next tick (store_walk_opened) */
 	bool walk_wanted;
 	bool committer_running;
 	pthread_t committer;
@@ -1464,7 +1464,7 @@ int store_guest_get_why(struct store *s, const char *name,
 		g->refs = 1;
 		g->state = GUEST_OPEN;
 		s->open_num++;
-		if (!s->read_only && !container_walked(c)) {
+		if (!container_walked(c)) {
 			s->walk_wanted = true;
 			pthread_cond_broadcast(&s->cond);
 		}
@@ -1930,12 +1930,13 @@ static void store_compact_some(struct store *s)
 	free(list);
 }
 
-/* Walk the trees of the guests opened lazily read-write (container.c,
- * "Lazy open") on this thread, right after their open, so a guest's first
- * write finds them walked instead of walking them itself: the open stays
- * the table's cost, and the walk overlaps the guest's first reads (it
- * holds the guest's read lock).  Other guests are not held up: their
- * requests never wait for this thread. */
+/* Walk the trees of the guests opened lazily (container.c, "Lazy open")
+ * on this thread, right after their open, so a guest's first write finds
+ * them walked instead of walking them itself, and its reads move from the
+ * lookups through the disk to the map cache: the open stays the table's
+ * cost, and the walk overlaps the guest's first reads (it holds no lock
+ * of the guest).  Other guests are not held up: their requests never wait
+ * for this thread. */
 static void store_walk_opened(struct store *s)
 {
 	struct container **list = NULL;
