@@ -1207,9 +1207,10 @@ static int container_recover(struct container *c)
  * argument of the allocator is unchanged.  The walk holds no container
  * lock (container_maps_ensure says why that is safe): readers and file
  * opens go on meanwhile, and it writes only what they do not read (the
- * trees, the allocator).  A store walks each guest it opened read-write
- * at once on its committer thread (store.c, store_walk_opened), so the
- * first write usually finds the walk done.  A damaged tree found by the walk
+ * trees, the allocator).  A store walks each guest it opens at once on
+ * its committer thread (store.c, store_walk_opened), so the first write
+ * usually finds the walk done; without one, a reader walks after
+ * COLD_READS_MAX reads (data.c).  A damaged tree found by the walk
  * fails what the walk was for (the write, the seek) and poisons a
  * read-write container; readers keep reading through the verified path.
  * An open that has something to finish (an orphan, an image never sealed,
