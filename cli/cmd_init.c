@@ -32,7 +32,8 @@ void usage_init(FILE *f)
 		   "file per guest.\n\n"
 		   "  -c, --cluster-size SIZE  allocation unit of new guests, "
 		   "a power of two\n"
-		   "                           from 4K to 2M (default 64K)\n"
+		   "                           from 4K to 2M (default 64K, "
+		   "16K encrypted)\n"
 		   "  -e, --encrypt            encrypt every guest "
 		   "(AES-256-GCM)\n"
 		   "  -k, --keyfile FILE       the key slot is opened by "
@@ -201,7 +202,10 @@ int cmd_init(int argc, char **argv)
 	       opts.encrypt ? "encrypted (aes-256-gcm) " : "", dir,
 	       format_size(
 		       size_text,
-		       1ull << (opts.cluster_shift ? opts.cluster_shift : 16),
+		       1ull << (opts.cluster_shift
+					? opts.cluster_shift
+					: store_default_cluster_shift(
+						  opts.encrypt)),
 		       false));
 	return CLI_EXIT_OK;
 }

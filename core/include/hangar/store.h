@@ -135,7 +135,9 @@ struct io;
  * container under it.  The secret itself is only read, never kept.
  */
 struct store_init_options {
-	unsigned cluster_shift;	    /* 12..21, 0 = default 16 (64 KiB) */
+	/* 12..21, 0 = store_default_cluster_shift: 16 (64 KiB), 14 (16 KiB)
+	 * for an encrypted store */
+	unsigned cluster_shift;
 	bool encrypt;		    /* an encrypted store: the fields below */
 	enum keyslot_kind key_kind; /* PASSPHRASE or KEYFILE */
 	const void *key_secret;	    /* borrowed: 1..CRYPTO_SCRYPT_SECRET_MAX */
@@ -313,6 +315,9 @@ int store_guest_open_io(struct store *s, const char *name, struct io **out_io);
  */
 int store_guest_stat(struct store *s, const char *name, struct stat *out_st);
 
+/* store_default_cluster_shift - the cluster size store_init gives a store
+ * when none is asked for, as a shift. */
+unsigned store_default_cluster_shift(bool encrypt);
 /* store_cluster_shift - the store's cluster size, as a shift. */
 unsigned store_cluster_shift(const struct store *s);
 
