@@ -200,12 +200,11 @@ int cmd_init(int argc, char **argv)
 	}
 	printf("initialized %sstore %s (cluster size %s)\n",
 	       opts.encrypt ? "encrypted (aes-256-gcm) " : "", dir,
-	       format_size(
-		       size_text,
-		       1ull << (opts.cluster_shift
-					? opts.cluster_shift
-					: store_default_cluster_shift(
-						  opts.encrypt)),
-		       false));
+	       format_size(size_text,
+			   1ull << (opts.cluster_shift
+					    ? opts.cluster_shift
+					    : store_default_cluster_shift(
+						      opts.encrypt)),
+			   false));
 	return CLI_EXIT_OK;
 }

@@ -558,9 +558,10 @@ unsigned store_default_cluster_shift(bool encrypt)
 
 int store_init(const char *dir, const struct store_init_options *opts)
 {
-	unsigned shift = opts && opts->cluster_shift
-				 ? opts->cluster_shift
-				 : store_default_cluster_shift(opts && opts->encrypt);
+	unsigned shift =
+		opts && opts->cluster_shift
+			? opts->cluster_shift
+			: store_default_cluster_shift(opts && opts->encrypt);
 	char buf[160], uuid[STORE_UUID_LEN + 1];
 	uint8_t area[KEYSLOT_AREA_SIZE];
 	struct crypto_key *master = NULL;
