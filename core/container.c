@@ -1233,8 +1233,9 @@ static bool lazy_possible(const struct container *c)
 	return true;
 }
 
-/* Walk every tree from the roots table_read kept (read lock or alone):
- * references, free space, the recorded `used`. */
+/* Walk every tree from the roots table_read kept (at open, or holding
+ * load_mutex and no container lock: container_maps_ensure): references,
+ * free space, the recorded `used`. */
 static int maps_walk(struct container *c, struct load_diag *diag)
 {
 	uint64_t size;
