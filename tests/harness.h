@@ -188,4 +188,21 @@ static inline uint64_t test_rand(uint64_t *state)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
+/* test_pick_distinct - `n` distinct values below `bound` (n <= bound), from
+ * test_rand seeded with `seed`: the blocks a test scatters over a disk. */
+static inline void test_pick_distinct(uint64_t seed, size_t n, uint64_t bound,
+				      uint64_t *out)
+{
+	uint64_t s = seed;
+	for (size_t i = 0; i < n; i++) {
+		bool dup;
+		do {
+			out[i] = test_rand(&s) % bound;
+			dup = false;
+			for (size_t j = 0; j < i && !dup; j++)
+				dup = out[j] == out[i];
+		} while (dup);
+	}
+}
+
 #endif /* HANGAR_TESTS_HARNESS_H */

@@ -37,28 +37,9 @@ static void fill(uint8_t *b, uint64_t vc, uint8_t gen)
 	}
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static void pick_clusters(uint64_t seed, uint64_t *vcs)
 {
-	uint64_t s = seed | 1;
-	for (size_t i = 0; i < WRITES; i++) {
-		uint64_t vc;
-		bool dup;
-		do {
-			vc = rng_next(&s) % (DISK / BLOCK);
-			dup = false;
-			for (size_t j = 0; j < i && !dup; j++)
-				dup = vcs[j] == vc;
-		} while (dup);
-		vcs[i] = vc;
-	}
+	test_pick_distinct(seed, WRITES, DISK / BLOCK, vcs);
 }
 
 static bool loaded(struct container *c)
@@ -183,7 +164,7 @@ static void *reader_main(void *arg)
 	uint64_t s = r->seed | 1;
 	size_t n;
 	while (!atomic_load(r->stop) || r->reads < 50) {
-		const size_t i = (rng_next(&s) % (WRITES / 2)) * 2 + 1;
+		const size_t i = (test_rand(&s) % (WRITES / 2)) * 2 + 1;
 		fill(want, r->vcs[i], 1);
 		if (object_read(r->c, r->id, got, BLOCK, r->vcs[i] * BLOCK,
 				&n) ||

@@ -38,29 +38,9 @@ static void fill(uint8_t *b, uint64_t vc)
 		memcpy(b + i, &vc, 8);
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-/* WRITES distinct clusters spread over the disk (sorted is not needed). */
 static void pick_clusters(uint64_t seed, uint64_t *vcs)
 {
-	uint64_t s = seed | 1;
-	for (size_t i = 0; i < WRITES; i++) {
-		uint64_t vc;
-		bool dup;
-		do {
-			vc = rng_next(&s) % (DISK / BLOCK);
-			dup = false;
-			for (size_t j = 0; j < i && !dup; j++)
-				dup = vcs[j] == vc;
-		} while (dup);
-		vcs[i] = vc;
-	}
+	test_pick_distinct(seed, WRITES, DISK / BLOCK, vcs);
 }
 
 static struct container *open_tiny(struct memio *m, uint64_t budget)
@@ -126,7 +106,7 @@ static void *reader_main(void *arg)
 	uint64_t s = r->seed | 1;
 	size_t n;
 	while (!atomic_load(r->stop)) {
-		uint64_t vc = r->vcs[rng_next(&s) % WRITES];
+		uint64_t vc = r->vcs[test_rand(&s) % WRITES];
 		fill(want, vc);
 		if (object_read(r->c, r->id, got, BLOCK, vc * BLOCK, &n) ||
 		    n != BLOCK || memcmp(got, want, BLOCK) != 0)
