@@ -78,7 +78,8 @@
  * clusters handed to the punch callback so discard returns host space).
  *
  * THREAD MODEL: none of its own; every call is made under the container's
- * write lock (internal.h).
+ * write lock (internal.h), or by a lazy open's walk, which holds
+ * load_mutex while no writer can run (container.c, "Lazy open").
  */
 #include <assert.h>
 #include <errno.h>

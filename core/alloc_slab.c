@@ -32,7 +32,8 @@
  * meets (alloc_node_ref, load), which rebuilds the slots as it rebuilds the
  * clusters (core/FORMAT.md section 6).
  *
- * THREAD MODEL: as alloc.c, every call under the container's write lock.
+ * THREAD MODEL: as alloc.c, every call under the container's write lock
+ * (or by a lazy open's walk, under load_mutex).
  */
 #include <assert.h>
 #include <errno.h>

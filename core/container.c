@@ -379,9 +379,9 @@ static int old_table_clusters(struct container *c, size_t old_num,
 
 void container_wrlock(struct container *c)
 {
-	/* a failure poisons a read-write container (container_maps_ensure),
+	/* a failure poisons a read-write container (container_walk),
 	 * and every writer checks that under the lock */
-	(void)container_maps_ensure(c);
+	(void)container_walk(c);
 	container_wrlock_unwalked(c);
 }
 
@@ -1198,14 +1198,14 @@ static int container_recover(struct container *c)
  *     (map.c cold_lookup), every block verified as it is read;
  *   - nothing is allocated (alloc.c invariant 10) and nothing commits
  *     (container_commit_locked): every writer, and every reader of trees
- *     or of the allocator, first calls container_maps_ensure, which walks
+ *     or of the allocator, first calls container_walk, which walks
  *     exactly as an eager open does -- the same map_load, the same
  *     reference and `used` checks -- and then finishes the open
  *     (container_recover) under the write lock.
  * So the allocator a writer sees is the eager open's, built from the
  * same committed state (no commit can happen before it), and the crash
  * argument of the allocator is unchanged.  The walk holds no container
- * lock (container_maps_ensure says why that is safe): readers and file
+ * lock (container_walk says why that is safe): readers and file
  * opens go on meanwhile, and it writes only what they do not read (the
  * trees, the allocator).  A store walks each guest it opens at once on
  * its committer thread (store.c, store_walk_opened), so the first write
@@ -1234,7 +1234,7 @@ static bool lazy_possible(const struct container *c)
 }
 
 /* Walk every tree from the roots table_read kept (at open, or holding
- * load_mutex and no container lock: container_maps_ensure): references,
+ * load_mutex and no container lock: container_walk): references,
  * free space, the recorded `used`. */
 static int maps_walk(struct container *c, struct load_diag *diag)
 {
@@ -1291,7 +1291,7 @@ static void maps_publish(struct container *c)
 	atomic_store(&c->maps_loaded, true);
 }
 
-int container_maps_ensure(struct container *c)
+int container_walk(struct container *c)
 {
 	if (atomic_load(&c->maps_loaded))
 		return 0;
@@ -1344,11 +1344,6 @@ out:
 	return ret;
 }
 
-int container_walk(struct container *c)
-{
-	return container_maps_ensure(c);
-}
-
 bool container_walked(struct container *c)
 {
 	return atomic_load(&c->maps_loaded);
@@ -1356,7 +1351,7 @@ bool container_walked(struct container *c)
 
 int container_rdlock_maps(struct container *c)
 {
-	int ret = container_maps_ensure(c);
+	int ret = container_walk(c);
 	if (!ret)
 		pthread_rwlock_rdlock(&c->lock);
 	return ret;

@@ -234,7 +234,7 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 	if (!container_walked(c) &&
 	    atomic_fetch_add_explicit(&c->cold_reads, 1,
 				      memory_order_relaxed) >= COLD_READS_MAX)
-		(void)container_maps_ensure(c); /* failure: reads stay cold */
+		(void)container_walk(c); /* failure: reads stay cold */
 	pthread_rwlock_rdlock(&c->lock);
 	struct object *o = object_find(c, id);
 	if (!o) {

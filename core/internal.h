@@ -23,7 +23,10 @@
  *                         size, flags, map tree and pending buffer, its
  *                         image seal and fingerprint crcs, the spent list,
  *                         the allocator and every "dirty" flag except
- *                         the two atomics below.  Read lock: lookups, reads,
+ *                         the two atomics below -- except that until a
+ *                         lazy open's walk is published (maps_loaded), the
+ *                         trees and the allocator belong to that walk,
+ *                         under load_mutex (below).  Read lock: lookups, reads,
  *                         in-place writes of RAW clusters inside the size.
  *                         Write lock: everything else, and the commit --
  *                         except its syncs: container_commit() (flushes and
@@ -37,7 +40,7 @@
  *   c->sync_mutex         protects c->commit_syncing; c->sync_cond signals
  *                         its end.
  *   c->load_mutex         makes one thread the loader of a lazily opened
- *                         container (container_maps_ensure), which walks
+ *                         container (container_walk), which walks
  *                         holding it and no container lock, then takes
  *                         c->lock's write side to publish: so it comes
  *                         before c->lock, and no thread waits for it while
@@ -408,9 +411,10 @@ struct object {
 	struct map_node *root;
 	/* the record's root while the map is not loaded: a snapshot view's
 	 * object (snapshot.c), or any object of a lazily opened container
-	 * until container_maps_ensure (frozen_height: the record's height,
-	 * which lookups read meanwhile; the loader sets `height` and `root`
-	 * and clears these under the write lock) */
+	 * until container_walk (frozen_height: the record's height, which
+	 * lookups read meanwhile; the walk sets `height` and `root` holding
+	 * load_mutex and no container lock, and clears these under the write
+	 * lock when it publishes) */
 	uint64_t frozen_root;
 	uint32_t frozen_crc;
 	struct map_seal frozen_seal;
@@ -581,7 +585,7 @@ struct container {
 	struct container *view_parent;
 	bool view_lazy;
 	/* Lazy open (container.c): maps_loaded is false from a lazy open
-	 * until container_maps_ensure has walked every tree (the objects
+	 * until container_walk has walked every tree (the objects
 	 * keep their roots in frozen_* meanwhile, and map_lookup reads
 	 * straight from the committed blocks); set under the write lock,
 	 * read under either side or, for the fast path, alone.  load_mutex
@@ -729,7 +733,7 @@ int container_commit_locked(struct container *c);
 int container_retire_held(struct container *c);
 /* container_wrlock - take c->lock for writing, once no commit is syncing
  * under the read lock (see Locking above), and once the maps of a lazily
- * opened container are loaded (container_maps_ensure; a failed load has
+ * opened container are loaded (container_walk; a failed load has
  * poisoned a read-write container, which every writer checks).  Unlock as
  * usual. */
 void container_wrlock(struct container *c);
@@ -738,11 +742,7 @@ void container_wrlock(struct container *c);
  * unless something walked already (a file's open counts: a commit at its
  * release needs a write before it, an orphan an unlink). */
 void container_wrlock_unwalked(struct container *c);
-/* container_maps_ensure - no container lock held: walk every tree of a
- * lazily opened container now if no one has (container.c, "Lazy open").
- * 0, or the load's error (also for every later call). */
-int container_maps_ensure(struct container *c);
-/* container_rdlock_maps - container_maps_ensure, then c->lock for
+/* container_rdlock_maps - container_walk, then c->lock for
  * reading (held only on success): for readers that walk trees or read the
  * allocator, which the lazy lookup does not serve. */
 int container_rdlock_maps(struct container *c);

@@ -52,7 +52,9 @@
  *
  * THREAD MODEL: lookups (map_lookup*, map_find, map_leaf_copy) need the
  * container lock in either mode; everything that changes a tree needs it in
- * write mode.  c->map_lock, a mutex, protects the LRU list and every leaf's
+ * write mode, except map_load by a lazy open's walk (container.c, "Lazy
+ * open"), which holds load_mutex instead while lookups take cold_lookup,
+ * which reads no tree in memory.  c->map_lock, a mutex, protects the LRU list and every leaf's
  * `entries`/`seals` pointers: loading a stub (several readers may race to
  * load the same leaf: the block is read outside the mutex, the first to
  * install wins) and evicting a leaf both happen under it.  A reader holding

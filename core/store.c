@@ -60,7 +60,9 @@
  *     one more first closes the least recently used container nobody holds,
  *     after committing it; one whose commit fails stays open (a poisoned
  *     container must keep failing until the store is reopened).  The
- *     committer also closes containers idle for STORE_GUEST_IDLE_MS.
+ *     committer also closes containers idle for STORE_GUEST_IDLE_MS, and
+ *     walks the trees of each container it opened lazily right after the
+ *     open (store_walk_opened: the open reads the table only).
  *   - Listing is not using: a guest directory's attributes (`ls -l` of the
  *     mount stats every guest) come from the open container when there is
  *     one, else from the attribute cache, else from a peek at the committed
@@ -85,7 +87,8 @@
  * (opens, commits, closes) and guest-file changes are made outside it: an
  * entry's state keeps others away (OPENING, CLOSING, RESERVED, ns_busy),
  * and a cache reference keeps an OPEN container from being closed
- * underneath its holder.  `s->cond` wakes the committer for shutdown;
+ * underneath its holder.  `s->cond` wakes the committer for shutdown and
+ * for a walk (`walk_wanted`, under `s->lock`);
  * `s->guest_cond` wakes waiters for an entry in flight.  `s->name_lock` (a
  * leaf) also guards each entry's name, for guest_event, which runs under a
  * container's lock and so may not take `s->lock`.

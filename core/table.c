@@ -14,8 +14,9 @@
  * must lie inside its block, names are validated, the chain length is bounded
  * by the superblock's count and by the file size.
  *
- * THREAD MODEL: called only from container_load (single-threaded) and from
- * the commit (container write lock held).
+ * THREAD MODEL: called only from container_load (single-threaded; a lazy
+ * open keeps the roots and loads no map here) and from the commit
+ * (container write lock held).
  */
 #include <errno.h>
 #include <stdio.h>
