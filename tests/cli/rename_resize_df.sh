@@ -151,14 +151,18 @@ h create store vm01 --disk 16M
 expect_rc 0 "create through the daemon"
 
 # A file of the guest open on the mount (a running VM): rename refused.
+# The command runs with 5 and 6 closed so that only this shell holds the
+# file (timeout(1), which runs hangar, would inherit them and might be the
+# opener named first: /proc lists PIDs in numeric order, and they wrap).
 exec 5<"$mnt/vm01/disk.raw"
-h rename store vm01 vm02
+at_exit 'exec 5<&- 6>&-' # a failed check must not leave the mount busy
+h rename store vm01 vm02 5<&-
 expect_rc 1 "rename of a guest with a file open on the mount"
 expect_err "cannot rename vm01: its files are open on the mount by .*PID $$" "mounted rename refusal names the PID"
 [ -d "$mnt/vm01" ] || fail "a refused rename moved the guest on the mount"
 # ... and a disk open for writing: resize refused.
 exec 6>>"$mnt/vm01/disk.raw"
-h resize store vm01 disk.raw 32M
+h resize store vm01 disk.raw 32M 5<&- 6>&-
 expect_rc 1 "resize of a disk open for writing"
 expect_err "resize refused: open for writing by .*PID $$" "open-for-writing refusal"
 exec 6>&-
