@@ -988,6 +988,147 @@ out_free:
 	return ret;
 }
 
+/* Whether cluster `vc`'s mapping is still the one a partial write read
+ * (same place, same seal).  A nonce is never used twice, so an equal nonce
+ * means the very same sealed bytes, even where a freed cluster came back. */
+static bool mapping_unchanged(const struct map_entry *a,
+			      const struct map_seal *sa,
+			      const struct map_entry *b,
+			      const struct map_seal *sb)
+{
+	return a->kind == b->kind && a->offset == b->offset &&
+	       a->length == b->length && sa->birth == sb->birth &&
+	       memcmp(sa->nonce, sb->nonce, sizeof(sa->nonce)) == 0 &&
+	       memcmp(sa->tag, sb->tag, sizeof(sa->tag)) == 0;
+}
+
+/* Times a partial encrypted write starts over when another write changed
+ * its cluster meanwhile, before it takes the write lock for all of it. */
+#define SEALED_PARTIAL_TRIES 4
+
+/*
+ * Part of one cluster of an encrypted, uncompressed object, with the heavy
+ * part outside the container lock, like write_sealed_clusters.  Under the
+ * write lock, briefly: (A) the cluster's mapping, a nonce and a fresh
+ * cluster.  No lock (B): the old cluster read and opened, the new bytes
+ * merged in, the result sealed and written to the fresh cluster.  Write
+ * lock (C): if the mapping is still the one read in A, the fresh cluster
+ * replaces it; if another write changed it meanwhile, its bytes would be
+ * lost, so the fresh cluster is given back and the write starts over.
+ * The old cluster may be freed and even reused while B reads it: then its
+ * bytes fail to open, and C, seeing the mapping changed, starts over; a
+ * failure to open a mapping that did not change is the cluster's own
+ * (-EBADMSG, as the locked path reports it).  Returns -EAGAIN, having
+ * changed nothing, when the locked path must take it (a compressed
+ * object, a write into a hole that is all zeros, a cluster that kept
+ * changing).
+ */
+static int write_sealed_partial(struct container *c, uint64_t id,
+				const uint8_t *src, size_t len, uint64_t offset)
+{
+	const size_t cs = c->cluster_size;
+	const uint64_t vc = offset >> c->cluster_shift;
+	const uint32_t in = (uint32_t)(offset & (cs - 1));
+	uint8_t *plain = malloc(cs), *sealed = malloc(cs);
+	int ret = -EAGAIN;
+
+	if (!plain || !sealed) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (int attempt = 0; attempt < SEALED_PARTIAL_TRIES; attempt++) {
+		struct map_entry seen, now;
+		struct map_seal seen_seal, now_seal, seal = {0};
+		struct object *o;
+		uint64_t n = 0;
+		int opened;
+		bool taken = false, mapped = false, changed = false;
+
+		/* A. the mapping, a nonce, a cluster */
+		container_wrlock(c);
+		ret = write_begin(c, id, &o);
+		if (!ret && object_is_compressed(c, o))
+			ret = -EAGAIN;
+		if (!ret)
+			ret = map_lookup_seal(c, o, vc, &seen, &seen_seal);
+		if (!ret && seen.kind != MAP_KIND_RAW &&
+		    (seen.kind == MAP_KIND_COMPRESSED || buf_is_zero(src, len)))
+			ret = -EAGAIN;
+		if (!ret) {
+			seal.birth = c->generation + 1;
+			ret = crypt_nonce(c, seal.nonce);
+		}
+		if (!ret)
+			ret = alloc_get(&c->alloc, ALLOC_DATA, &n);
+		if (!ret) {
+			taken = true;
+			c->inflight_clusters++;
+		}
+		pthread_rwlock_unlock(&c->lock);
+		if (ret)
+			break;
+
+		/* B. read, open, merge, seal, write: no lock */
+		opened = 0;
+		if (seen.kind == MAP_KIND_RAW) {
+			opened = io_pread(c->io, plain, cs, seen.offset);
+			if (!opened)
+				opened = crypt_open(c, CRYPTO_AAD_DATA_RAW, 0,
+						    id, vc, &seen_seal, plain,
+						    cs);
+		} else {
+			memset(plain, 0, cs);
+		}
+		if (!opened) {
+			memcpy(plain + in, src, len);
+			ret = crypt_seal_to(c, CRYPTO_AAD_DATA_RAW, 0, id, vc,
+					    &seal, sealed, plain, cs);
+			if (!ret)
+				ret = io_pwrite(c->io, sealed, cs,
+						n << c->cluster_shift);
+		}
+
+		/* C. map it if nothing changed in between */
+		container_wrlock(c);
+		int begun = write_begin(c, id, &o);
+		if (!begun)
+			begun = map_lookup_seal(c, o, vc, &now, &now_seal);
+		if (begun) {
+			ret = begun;
+		} else if (!mapping_unchanged(&seen, &seen_seal, &now,
+					      &now_seal)) {
+			changed = true;
+		} else if (opened) {
+			ret = opened;
+		} else if (!ret) {
+			struct map_entry old,
+				e = {.kind = MAP_KIND_RAW,
+				     .length = (uint32_t)cs,
+				     .offset = n << c->cluster_shift};
+			ret = map_set_sealed(c, o, vc, &e, &seal, &old);
+			if (!ret) {
+				map_entry_release(c, o, &old);
+				mapped = true;
+				write_done(c, o, offset + len);
+			}
+		}
+		if (taken) {
+			if (!mapped)
+				alloc_unref(&c->alloc, n);
+			c->inflight_clusters--;
+		}
+		map_cache_settle(c);
+		pthread_rwlock_unlock(&c->lock);
+		if (!changed)
+			break;
+		ret = -EAGAIN; /* lost the race every time: the locked path */
+	}
+out_free:
+	free(sealed);
+	free(plain);
+	return ret;
+}
+
 /* Compressing one request's whole clusters, shared by two threads. */
 struct squeeze_batch {
 	struct container *c;
@@ -1148,15 +1289,12 @@ out_free:
 }
 
 /*
- * A write split at cluster boundaries: the partial clusters at either end
- * through the write lock, the whole ones in between through
- * write_squeezed_clusters (compressed objects) or write_sealed_clusters
- * (encrypted ones: every write takes a new nonce, there is no in-place
- * path), which do their heavy part outside the lock.
+ * A write to a compressed object split at cluster boundaries: the partial
+ * clusters at either end through the write lock, the whole ones in between
+ * through write_squeezed_clusters, which compresses them outside the lock.
  */
 static int write_by_cluster(struct container *c, uint64_t id,
-			    const uint8_t *src, size_t len, uint64_t offset,
-			    bool compressed)
+			    const uint8_t *src, size_t len, uint64_t offset)
 {
 	const uint64_t mask = c->cluster_size - 1;
 	const uint64_t first = (offset + mask) & ~mask;
@@ -1168,21 +1306,61 @@ static int write_by_cluster(struct container *c, uint64_t id,
 	if (first > offset)
 		ret = write_slow(c, id, src, first - offset, offset);
 	if (!ret) {
-		const uint8_t *mid = src + (first - offset);
-		uint64_t vc0 = first >> c->cluster_shift;
-		size_t count = (size_t)((last - first) >> c->cluster_shift);
-		if (!compressed) {
-			ret = write_sealed_clusters(c, id, mid, vc0, count);
-			compressed = ret == -EAGAIN;
-		}
-		if (compressed)
-			ret = write_squeezed_clusters(c, id, mid, vc0, count);
+		ret = write_squeezed_clusters(c, id, src + (first - offset),
+					      first >> c->cluster_shift,
+					      (size_t)((last - first) >>
+						       c->cluster_shift));
 		if (ret == -EAGAIN)
-			ret = write_slow(c, id, mid, last - first, first);
+			ret = write_slow(c, id, src + (first - offset),
+					 last - first, first);
 	}
 	if (!ret && offset + len > last)
 		ret = write_slow(c, id, src + (last - offset),
 				 offset + len - last, last);
+	return ret;
+}
+
+/* Part of one cluster of an encrypted object: sealed outside the lock when
+ * it can be (write_sealed_partial), else under it. */
+static int write_sealed_part(struct container *c, uint64_t id,
+			     const uint8_t *src, size_t len, uint64_t offset)
+{
+	int ret = write_sealed_partial(c, id, src, len, offset);
+	return ret == -EAGAIN ? write_slow(c, id, src, len, offset) : ret;
+}
+
+/*
+ * A write to an encrypted object (every write takes a new nonce, there is
+ * no in-place path), split at cluster boundaries: the partial clusters at
+ * either end through write_sealed_part, the whole ones in between through
+ * write_sealed_clusters (write_squeezed_clusters when the object is
+ * compressed).  Each does its heavy part outside the lock.
+ */
+static int write_sealed_by_cluster(struct container *c, uint64_t id,
+				   const uint8_t *src, size_t len,
+				   uint64_t offset)
+{
+	const uint64_t mask = c->cluster_size - 1, end = offset + len;
+	const uint64_t first = (offset + mask) & ~mask, last = end & ~mask;
+	const uint64_t head_end = first < end ? first : end;
+	const uint64_t tail = last > head_end ? last : head_end;
+	int ret = 0;
+
+	if (head_end > offset)
+		ret = write_sealed_part(c, id, src, head_end - offset, offset);
+	if (!ret && last > first) {
+		const uint8_t *mid = src + (first - offset);
+		uint64_t vc0 = first >> c->cluster_shift;
+		size_t count = (size_t)((last - first) >> c->cluster_shift);
+		ret = write_sealed_clusters(c, id, mid, vc0, count);
+		if (ret == -EAGAIN)
+			ret = write_squeezed_clusters(c, id, mid, vc0, count);
+		if (ret == -EAGAIN)
+			ret = write_slow(c, id, mid, last - first, first);
+	}
+	if (!ret && end > tail)
+		ret = write_sealed_part(c, id, src + (tail - offset),
+					end - tail, tail);
 	return ret;
 }
 
@@ -1213,7 +1391,7 @@ static int object_write_untainted(struct container *c, uint64_t id,
 		return ret;
 
 	if (c->encrypted)
-		return write_by_cluster(c, id, src, len, offset, false);
+		return write_sealed_by_cluster(c, id, src, len, offset);
 
 	/* Fast path under the read lock (in_place_entry reads refs). */
 	ret = container_rdlock_maps(c);
@@ -1235,7 +1413,7 @@ static int object_write_untainted(struct container *c, uint64_t id,
 			    offset + c->cluster_size) {
 		/* at least one whole cluster: compressed outside the lock */
 		pthread_rwlock_unlock(&c->lock);
-		return write_by_cluster(c, id, src, len, offset, true);
+		return write_by_cluster(c, id, src, len, offset);
 	}
 	/* a compressed disk's staged (RAW) clusters go in place too, but
 	 * never its pending one: that one's newest bytes are in pend_buf */

@@ -7,6 +7,8 @@
  * some thread wrote, the check is clean, and the same holds after reopen.
  * Runs twice: plain, then encrypted with 4 KiB clusters (every block write
  * a whole cluster, sealed outside the container lock by concurrent writers).
+ * Then encrypted 4 KiB writes into 16 KiB clusters whose neighbouring
+ * blocks other threads write at the same time (no write may be lost).
  * Then group commit: threads that each write and flush, on a disk whose
  * sync is slow, share commits (fewer generations than flushes), and no
  * flush returns before two syncs began after its write completed.
@@ -241,6 +243,139 @@ static int run(const struct crypto_key *master)
 	return n + 1;
 }
 
+/* ---- encrypted partial writes: neighbours in one cluster --------------- */
+
+/*
+ * 16 KiB clusters, 4 KiB blocks: every block write is part of a cluster,
+ * read, opened, merged and sealed outside the container lock
+ * (data.c write_sealed_partial).  Thread t owns block t of every cluster,
+ * so the four blocks of a cluster are written by four threads at once; a
+ * write that mapped its new cluster over a neighbour's newer one would lose
+ * that neighbour's block.  A committer and a reader run beside them.
+ * Afterwards (and after reopen) every block holds its owner's last write.
+ */
+#define NEIGHBOURS	  4
+#define NEIGHBOUR_SPAN	  (64u * 16384u) /* 64 clusters */
+#define NEIGHBOUR_WRITES  2000
+
+struct neighbours {
+	struct container *c;
+	uint64_t disk;
+	uint8_t *expect; /* NEIGHBOUR_SPAN bytes */
+	atomic_int stop;
+};
+
+struct neighbour {
+	struct neighbours *n;
+	uint32_t index;
+	uint64_t seed;
+};
+
+static void *neighbour_main(void *arg)
+{
+	struct neighbour *w = arg;
+	struct neighbours *n = w->n;
+	uint8_t block[BLOCK];
+
+	for (uint32_t i = 0; i < NEIGHBOUR_WRITES; i++) {
+		uint64_t cluster = test_rand(&w->seed) % (NEIGHBOUR_SPAN / 16384);
+		uint64_t off = cluster * 16384 + (uint64_t)w->index * BLOCK;
+		pattern(block, w->index << 24 | i);
+		CHECK_OK(object_write(n->c, n->disk, block, BLOCK, off));
+		memcpy(n->expect + off, block, BLOCK); /* this thread's block */
+	}
+	return NULL;
+}
+
+static void *neighbour_churn_main(void *arg)
+{
+	struct neighbour *w = arg;
+	struct neighbours *n = w->n;
+	uint8_t *buf = malloc(16384);
+
+	while (!atomic_load(&n->stop)) {
+		size_t got = 0;
+		uint64_t off = (test_rand(&w->seed) % (NEIGHBOUR_SPAN / 16384)) *
+			       16384;
+		if (w->index == 0)
+			CHECK_OK(container_commit(n->c));
+		else
+			CHECK_OK(object_read(n->c, n->disk, buf, 16384, off,
+					     &got));
+	}
+	free(buf);
+	return NULL;
+}
+
+static void neighbours_verify(struct neighbours *n)
+{
+	uint8_t *buf = malloc(NEIGHBOUR_SPAN);
+	size_t got = 0;
+
+	CHECK_OK(object_read(n->c, n->disk, buf, NEIGHBOUR_SPAN, 0, &got));
+	CHECK_EQ(got, NEIGHBOUR_SPAN);
+	CHECK_MEM_EQ(buf, n->expect, NEIGHBOUR_SPAN);
+	free(buf);
+}
+
+static void test_sealed_neighbours(const struct crypto_key *master)
+{
+	char *dir = test_tmpdir_new();
+	char *path = test_path(dir, "guest.hangar");
+	struct container_options opts = {TEST_MAP_CACHE, .master = master,
+					 .cluster_shift = 14};
+	struct neighbours n = {0};
+	struct neighbour w[NEIGHBOURS + 2];
+	pthread_t th[NEIGHBOURS + 2];
+	struct io *io = NULL;
+	uint64_t seed = test_seed();
+	struct container_info before, after;
+
+	n.expect = calloc(1, NEIGHBOUR_SPAN);
+	CHECK_OK(io_file_open(path, O_RDWR | O_CREAT | O_EXCL, &io));
+	CHECK_OK(container_create(io, &opts, &n.c));
+	CHECK_OK(object_create(n.c, "disk.raw", 0600, 0, 0, &n.disk));
+	CHECK_OK(object_truncate(n.c, n.disk, NEIGHBOUR_SPAN));
+	container_info(n.c, &before);
+	for (uint32_t i = 0; i < NEIGHBOURS + 2; i++) {
+		w[i] = (struct neighbour){&n, i < NEIGHBOURS ? i : i - NEIGHBOURS,
+					  seed + i};
+		CHECK_EQ(pthread_create(&th[i], NULL,
+					i < NEIGHBOURS ? neighbour_main
+						       : neighbour_churn_main,
+					&w[i]),
+			 0);
+	}
+	for (int i = 0; i < NEIGHBOURS; i++)
+		pthread_join(th[i], NULL);
+	atomic_store(&n.stop, 1);
+	for (int i = NEIGHBOURS; i < NEIGHBOURS + 2; i++)
+		pthread_join(th[i], NULL);
+	container_info(n.c, &after);
+	printf("test_concurrency: encrypted 4 KiB writes into shared 16 KiB "
+	       "clusters: %d threads, %llu commits meanwhile\n",
+	       NEIGHBOURS,
+	       (unsigned long long)(after.generation - before.generation));
+	neighbours_verify(&n);
+	CHECK_OK(container_close(n.c));
+
+	struct io *cio = NULL;
+	struct check_report r;
+	CHECK_OK(io_file_open(path, O_RDONLY, &cio));
+	CHECK_OK(check_container_key(cio, master, &r));
+	for (size_t i = 0; i < r.message_count; i++)
+		fprintf(stderr, "check: %s\n", r.messages[i]);
+	CHECK_EQ(r.errors, 0);
+	io_close(cio);
+	CHECK_OK(io_file_open(path, O_RDWR, &io));
+	CHECK_OK(container_open(io, &opts, &n.c));
+	neighbours_verify(&n);
+	CHECK_OK(container_close(n.c));
+	free(n.expect);
+	free(path);
+	test_tmpdir_remove(dir);
+}
+
 /* ---- group commit ------------------------------------------------------ */
 
 #define FLUSHERS 6
@@ -379,6 +514,7 @@ int main(void)
 	int n = run(NULL);
 	CHECK_OK(crypto_key_generate(&master));
 	run(master);
+	test_sealed_neighbours(master);
 	crypto_key_free(master);
 	test_group_commit();
 	printf("test_concurrency: %d threads, plain and encrypted, ok\n", n);
