@@ -45,7 +45,13 @@
  *     own: those are written in place under the read lock
  *     (squeezed_in_place).  An encrypted object's are sealed and written
  *     between two short write-lock sections (write_sealed_clusters).
- *     Partial clusters go through the write lock as above.
+ *   - Part of a cluster of an encrypted object (a 4 KiB guest write into a
+ *     16 KiB cluster) is read, opened, merged, sealed and written to a
+ *     fresh cluster between two short write-lock sections too
+ *     (write_sealed_partial); the second maps it only if the cluster's
+ *     mapping is still the one the first saw, else starts over, so a
+ *     neighbouring write of the same cluster is never lost.  Other partial
+ *     clusters go through the write lock as above.
  *   - Before a modification that the save lock cares about, save_before_modify
  *     commits the transition (invalidate, retire, unseal) so the disk can
  *     never change on disk while a committed state still calls the image
@@ -54,7 +60,8 @@
  * THREAD MODEL: see internal.h.  Reads and fast-path writes hold the
  * container read lock (pend_buf is only changed under the write lock);
  * everything else holds the write lock, except compression and sealing of
- * whole clusters, which hold no container lock (the compressor pool and the
+ * whole clusters and the sealing of partial encrypted ones, which hold no
+ * container lock (the compressor pool and the
  * AEAD pool have their own; write_squeezed_clusters may start one helper
  * thread per request and joins it before taking the lock).
  */

@@ -47,7 +47,9 @@
  *                         holding c->lock of the same container.
  *   No container lock:    compressing and sealing whole clusters of a write
  *                         (data.c write_squeezed_clusters,
- *                         write_sealed_clusters); the clusters they write
+ *                         write_sealed_clusters), and opening, merging and
+ *                         sealing part of an encrypted cluster
+ *                         (write_sealed_partial); the clusters they write
  *                         are taken and mapped under the write lock, and
  *                         counted in c->inflight_clusters in between.
  *   obj->attr_lock        protects obj->mtime/ctime and obj->content_dirty
