@@ -1313,10 +1313,10 @@ static int write_by_cluster(struct container *c, uint64_t id,
 	if (first > offset)
 		ret = write_slow(c, id, src, first - offset, offset);
 	if (!ret) {
-		ret = write_squeezed_clusters(c, id, src + (first - offset),
-					      first >> c->cluster_shift,
-					      (size_t)((last - first) >>
-						       c->cluster_shift));
+		ret = write_squeezed_clusters(
+			c, id, src + (first - offset),
+			first >> c->cluster_shift,
+			(size_t)((last - first) >> c->cluster_shift));
 		if (ret == -EAGAIN)
 			ret = write_slow(c, id, src + (first - offset),
 					 last - first, first);

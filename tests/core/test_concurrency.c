@@ -254,9 +254,9 @@ static int run(const struct crypto_key *master)
  * that neighbour's block.  A committer and a reader run beside them.
  * Afterwards (and after reopen) every block holds its owner's last write.
  */
-#define NEIGHBOURS	  4
-#define NEIGHBOUR_SPAN	  (64u * 16384u) /* 64 clusters */
-#define NEIGHBOUR_WRITES  2000
+#define NEIGHBOURS	 4
+#define NEIGHBOUR_SPAN	 (64u * 16384u) /* 64 clusters */
+#define NEIGHBOUR_WRITES 2000
 
 struct neighbours {
 	struct container *c;
@@ -278,7 +278,8 @@ static void *neighbour_main(void *arg)
 	uint8_t block[BLOCK];
 
 	for (uint32_t i = 0; i < NEIGHBOUR_WRITES; i++) {
-		uint64_t cluster = test_rand(&w->seed) % (NEIGHBOUR_SPAN / 16384);
+		uint64_t cluster =
+			test_rand(&w->seed) % (NEIGHBOUR_SPAN / 16384);
 		uint64_t off = cluster * 16384 + (uint64_t)w->index * BLOCK;
 		pattern(block, w->index << 24 | i);
 		CHECK_OK(object_write(n->c, n->disk, block, BLOCK, off));
@@ -295,8 +296,9 @@ static void *neighbour_churn_main(void *arg)
 
 	while (!atomic_load(&n->stop)) {
 		size_t got = 0;
-		uint64_t off = (test_rand(&w->seed) % (NEIGHBOUR_SPAN / 16384)) *
-			       16384;
+		uint64_t off =
+			(test_rand(&w->seed) % (NEIGHBOUR_SPAN / 16384)) *
+			16384;
 		if (w->index == 0)
 			CHECK_OK(container_commit(n->c));
 		else
@@ -338,8 +340,8 @@ static void test_sealed_neighbours(const struct crypto_key *master)
 	CHECK_OK(object_truncate(n.c, n.disk, NEIGHBOUR_SPAN));
 	container_info(n.c, &before);
 	for (uint32_t i = 0; i < NEIGHBOURS + 2; i++) {
-		w[i] = (struct neighbour){&n, i < NEIGHBOURS ? i : i - NEIGHBOURS,
-					  seed + i};
+		w[i] = (struct neighbour){
+			&n, i < NEIGHBOURS ? i : i - NEIGHBOURS, seed + i};
 		CHECK_EQ(pthread_create(&th[i], NULL,
 					i < NEIGHBOURS ? neighbour_main
 						       : neighbour_churn_main,
