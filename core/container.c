@@ -810,6 +810,13 @@ int container_commit(struct container *c)
 		c->committing = true;
 		const uint64_t mine = ++c->commits_started;
 		pthread_mutex_unlock(&c->commit_mutex);
+		/* Most of the data this commit must sync is written back
+		 * first, with no lock: writers that need the write lock (every
+		 * copy-on-write one) go on meanwhile, and the syncs made under
+		 * the lock below find little left.  Not a durability point (a
+		 * failure is latched by the io for the sync below). */
+		if (!c->read_only)
+			(void)io_writeback(c->io);
 		container_wrlock(c);
 		c->commit_relax = true;
 		int r = container_commit_locked(c);

@@ -4,7 +4,7 @@
  *
  * Every byte the store library reads from or writes to a container goes
  * through a `struct io`: pread, pwrite, fdatasync, ftruncate, fallocate and
- * size.  Nothing in core calls the corresponding system calls on a container
+ * size (and writeback, a hint that starts the work of a coming fdatasync).  Nothing in core calls the corresponding system calls on a container
  * directly.  That is what lets tests record every write and sync, fail the
  * Nth call, shorten a write, or stop the world before a sync and replay the
  * crash states (tests/crash/).
@@ -59,6 +59,14 @@ struct io_ops {
 	 * check that only the last sync needs may be left out here: the
 	 * file io's lease check (io_file.c, invariant 6). */
 	int (*fdatasync_not_last)(struct io *io);
+	/* Optional (NULL: nothing to do): write the file's dirty pages out
+	 * and wait for them, without making anything durable (no device
+	 * flush, no metadata): not a sync, and not counted as one.  A commit
+	 * calls it with no container lock held, so that the fdatasync it
+	 * makes under the lock finds little left to write.  An error is a
+	 * sync error (the kernel reports a writeback error once): the file
+	 * io latches it for the next fdatasync (io_file.c, invariant 4). */
+	int (*writeback)(struct io *io);
 };
 
 /* What went through an io since it was opened (zero-initialised with the
@@ -100,6 +108,11 @@ static inline int io_fdatasync_not_last(struct io *io)
 	atomic_fetch_add_explicit(&io->counters.syncs, 1, memory_order_relaxed);
 	return io->ops->fdatasync_not_last ? io->ops->fdatasync_not_last(io)
 					   : io->ops->fdatasync(io);
+}
+
+static inline int io_writeback(struct io *io)
+{
+	return io->ops->writeback ? io->ops->writeback(io) : 0;
 }
 
 static inline int io_ftruncate(struct io *io, uint64_t size)

@@ -205,6 +205,41 @@ static int io_file_fdatasync_not_last(struct io *io)
 	return io_file_sync(io, false);
 }
 
+/*
+ * Write back every dirty page of the file and wait for it (no device
+ * flush, no metadata: not a sync).  The kernel reports a writeback error
+ * to one caller only, so a failure here is latched like a failed
+ * fdatasync's (invariant 4): the commit's sync that follows fails with
+ * it.  A filesystem without sync_file_range(2) just leaves all the work
+ * to fdatasync.
+ */
+static int io_file_writeback(struct io *io)
+{
+	struct io_file *f = io_file_from_io(io);
+	int expected = 0;
+	int err;
+
+	for (;;) {
+		if (sync_file_range(f->fd, 0, 0,
+				    SYNC_FILE_RANGE_WAIT_BEFORE |
+					    SYNC_FILE_RANGE_WRITE |
+					    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+			return atomic_load(&f->sync_error);
+		if (errno != EINTR)
+			break;
+	}
+	err = -errno;
+	if (err == -EINVAL || err == -ENOSYS || err == -EOPNOTSUPP ||
+	    err == -ESPIPE)
+		return 0;
+	/* as a failed sync: on a lost lease, say so (invariant 6) */
+	if (f->lease_check && io_file_lease_holds(f) != 0)
+		err = -ENOLCK;
+	if (!atomic_compare_exchange_strong(&f->sync_error, &expected, err))
+		err = expected;
+	return err;
+}
+
 void io_file_set_lease_check(struct io *io)
 {
 	if (io->ops == &io_file_ops)
@@ -276,6 +311,7 @@ static const struct io_ops io_file_ops = {
 	.pwrite = io_file_pwrite,
 	.fdatasync = io_file_fdatasync,
 	.fdatasync_not_last = io_file_fdatasync_not_last,
+	.writeback = io_file_writeback,
 	.ftruncate = io_file_ftruncate,
 	.fallocate = io_file_fallocate,
 	.size = io_file_size,

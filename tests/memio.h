@@ -62,6 +62,10 @@ struct memio {
 	 * stands in for a slow disk with it) */
 	void (*sync_hook)(void *arg);
 	void *sync_arg;
+	/* io_writeback: counted, then the hook (no durability effect) */
+	_Atomic uint64_t writebacks;
+	void (*writeback_hook)(void *arg);
+	void *writeback_arg;
 	/* recording */
 	bool recording;
 	struct memio_op *log;
@@ -250,10 +254,21 @@ static inline void memio_close(struct io *io)
 	(void)io; /* the test owns the memio */
 }
 
+/* Not a sync: nothing becomes durable, nothing is recorded. */
+static inline int memio_writeback(struct io *io)
+{
+	struct memio *m = (struct memio *)io;
+	atomic_fetch_add(&m->writebacks, 1);
+	if (m->writeback_hook)
+		m->writeback_hook(m->writeback_arg);
+	return 0;
+}
+
 static const struct io_ops memio_ops = {
 	.pread = memio_pread,
 	.pwrite = memio_pwrite,
 	.fdatasync = memio_sync,
+	.writeback = memio_writeback,
 	.ftruncate = memio_truncate,
 	.fallocate = memio_fallocate,
 	.size = memio_size,

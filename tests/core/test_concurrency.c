@@ -9,7 +9,8 @@
  * a whole cluster, sealed outside the container lock by concurrent writers).
  * Then encrypted 4 KiB writes into 16 KiB clusters whose neighbouring
  * blocks other threads write at the same time (no write may be lost).
- * Then group commit: threads that each write and flush, on a disk whose
+ * Then an encrypted write completes while a commit writes the file back
+ * (no lock held there).  Then group commit: threads that each write and flush, on a disk whose
  * sync is slow, share commits (fewer generations than flushes), and no
  * flush returns before two syncs began after its write completed.
  * Meant to be run under TSan too (contrib/test --tsan).
@@ -378,6 +379,133 @@ static void test_sealed_neighbours(const struct crypto_key *master)
 	test_tmpdir_remove(dir);
 }
 
+/* ---- the commit's writeback holds no lock ------------------------------ */
+
+/*
+ * A commit first writes the file's dirty pages back with no container lock
+ * (io_writeback), so a copy-on-write writer -- every encrypted write needs
+ * the write lock -- is not held up for that part of the sync.  The memio's
+ * writeback hook stops the commit there; an encrypted 4 KiB write must
+ * complete meanwhile.  Then the commit finishes, and both blocks are in the
+ * state a reopen sees.
+ */
+struct writeback_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool entered, open;
+};
+
+static void writeback_stop(void *arg)
+{
+	struct writeback_gate *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	g->entered = true;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+struct writeback_job {
+	struct container *c;
+	uint64_t disk;
+	int ret;
+	atomic_int done;
+};
+
+static void *writeback_commit_main(void *arg)
+{
+	struct writeback_job *j = arg;
+	j->ret = container_commit(j->c);
+	atomic_store(&j->done, 1);
+	return NULL;
+}
+
+static void *writeback_write_main(void *arg)
+{
+	struct writeback_job *j = arg;
+	uint8_t b[BLOCK];
+	pattern(b, 0xB2);
+	j->ret = object_write(j->c, j->disk, b, BLOCK, 16384 + BLOCK);
+	atomic_store(&j->done, 1);
+	return NULL;
+}
+
+static void test_commit_writeback_unlocked(const struct crypto_key *master)
+{
+	struct memio *m = memio_new();
+	struct container_options opts = {TEST_MAP_CACHE, .master = master,
+					 .cluster_shift = 14};
+	struct writeback_gate gate = {PTHREAD_MUTEX_INITIALIZER,
+				      PTHREAD_COND_INITIALIZER, false, false};
+	struct writeback_job commit = {0}, write = {0};
+	struct container *c = NULL;
+	pthread_t commit_th, write_th;
+	uint8_t b[BLOCK], got[BLOCK];
+	uint64_t disk;
+	size_t len = 0;
+	int waited_ms = 0;
+
+	CHECK_OK(container_create(&m->io, &opts, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &disk));
+	pattern(b, 0xA1);
+	CHECK_OK(object_write(c, disk, b, BLOCK, 0));
+	CHECK_OK(container_commit(c));
+	pattern(b, 0xA2);
+	CHECK_OK(object_write(c, disk, b, BLOCK, BLOCK));
+	const uint64_t writebacks = atomic_load(&m->writebacks);
+
+	m->writeback_arg = &gate;
+	m->writeback_hook = writeback_stop;
+	commit = (struct writeback_job){.c = c, .disk = disk};
+	write = (struct writeback_job){.c = c, .disk = disk};
+	CHECK_EQ(pthread_create(&commit_th, NULL, writeback_commit_main,
+				&commit),
+		 0);
+	pthread_mutex_lock(&gate.mu);
+	while (!gate.entered)
+		pthread_cond_wait(&gate.cv, &gate.mu);
+	pthread_mutex_unlock(&gate.mu);
+	CHECK_EQ(pthread_create(&write_th, NULL, writeback_write_main, &write),
+		 0);
+	while (!atomic_load(&write.done) && waited_ms < 20000) {
+		usleep(10000);
+		waited_ms += 10;
+	}
+	const bool wrote_meanwhile = atomic_load(&write.done) != 0;
+	const bool commit_waited = !atomic_load(&commit.done);
+	pthread_mutex_lock(&gate.mu);
+	gate.open = true;
+	pthread_cond_broadcast(&gate.cv);
+	pthread_mutex_unlock(&gate.mu);
+	pthread_join(write_th, NULL);
+	pthread_join(commit_th, NULL);
+	m->writeback_hook = NULL;
+	CHECK(wrote_meanwhile);
+	CHECK(commit_waited);
+	CHECK_OK(write.ret);
+	CHECK_OK(commit.ret);
+	CHECK(atomic_load(&m->writebacks) > writebacks);
+	CHECK_OK(container_commit(c));
+	CHECK_OK(container_close(c));
+
+	CHECK_OK(container_open(&m->io, &opts, &c));
+	const uint32_t tags[3] = {0xA1, 0xA2, 0xB2};
+	const uint64_t offs[3] = {0, BLOCK, 16384 + BLOCK};
+	for (int i = 0; i < 3; i++) {
+		pattern(b, tags[i]);
+		CHECK_OK(object_read(c, disk, got, BLOCK, offs[i], &len));
+		CHECK_EQ(len, BLOCK);
+		CHECK_MEM_EQ(b, got, BLOCK);
+	}
+	CHECK_OK(container_close(c));
+	memio_free(m);
+	printf("test_concurrency: an encrypted write completed while a "
+	       "commit wrote back (%d ms)\n",
+	       waited_ms);
+}
+
 /* ---- group commit ------------------------------------------------------ */
 
 #define FLUSHERS 6
@@ -517,6 +645,7 @@ int main(void)
 	CHECK_OK(crypto_key_generate(&master));
 	run(master);
 	test_sealed_neighbours(master);
+	test_commit_writeback_unlocked(master);
 	crypto_key_free(master);
 	test_group_commit();
 	printf("test_concurrency: %d threads, plain and encrypted, ok\n", n);

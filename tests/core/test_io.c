@@ -119,7 +119,15 @@ static void test_read_write(const char *dir)
 	CHECK_OK(io_pwrite(io, "hangar", 6, 5000));
 	CHECK_OK(io_pread(io, back, 6, 5000));
 	CHECK_MEM_EQ(back, "hangar", 6);
+	/* writeback (sync_file_range) is not a sync: not counted as one */
+	const uint64_t syncs = atomic_load(&io->counters.syncs);
+	CHECK_OK(io_pwrite(io, data + 65536, 65536, 4093 + 65536));
+	CHECK_OK(io_writeback(io));
+	CHECK_EQ(atomic_load(&io->counters.syncs), syncs);
+	CHECK_OK(io_pread(io, back, 65536, 4093 + 65536));
+	CHECK_MEM_EQ(back, data + 65536, 65536);
 	CHECK_OK(io_fdatasync(io));
+	CHECK_EQ(atomic_load(&io->counters.syncs), syncs + 1);
 
 	/* Zero-length transfers are no-ops. */
 	CHECK_OK(io_pwrite(io, data, 0, 1 << 20));
