@@ -1028,7 +1028,7 @@ static bool mapping_unchanged(const struct map_entry *a,
  * (-EBADMSG, as the locked path reports it).  Returns -EAGAIN, having
  * changed nothing, when the locked path must take it (a compressed
  * object, a write into a hole that is all zeros, a cluster that kept
- * changing).
+ * changing, a full filesystem).
  */
 static int write_sealed_partial(struct container *c, uint64_t id,
 				const uint8_t *src, size_t len, uint64_t offset)
@@ -1126,6 +1126,10 @@ static int write_sealed_partial(struct container *c, uint64_t id,
 		}
 		map_cache_settle(c);
 		pthread_rwlock_unlock(&c->lock);
+		/* a full filesystem: the locked path knows how to make room
+		 * (store_raw_new retires the held slot and writes again) */
+		if (ret == -ENOSPC && !mapped)
+			ret = -EAGAIN;
 		if (!changed)
 			break;
 		ret = -EAGAIN; /* lost the race every time: the locked path */
