@@ -138,15 +138,16 @@ out_free:
 	return ret;
 }
 
-/* An encrypted RAW cluster: read, authenticate, decrypt (C bytes). */
-static int read_raw_sealed(struct container *c, const struct object *o,
-			   uint64_t vc, const struct map_entry *e,
+/* An encrypted RAW cluster of object `id`: read, authenticate, decrypt
+ * (C bytes).  Needs no container lock of its own (write_sealed_partial). */
+static int read_raw_sealed(struct container *c, uint64_t id, uint64_t vc,
+			   const struct map_entry *e,
 			   const struct map_seal *seal, uint8_t *out)
 {
 	int ret = io_pread(c->io, out, c->cluster_size, e->offset);
 	if (ret)
 		return ret;
-	return crypt_open(c, CRYPTO_AAD_DATA_RAW, 0, o->id, vc, seal, out,
+	return crypt_open(c, CRYPTO_AAD_DATA_RAW, 0, id, vc, seal, out,
 			  c->cluster_size);
 }
 
@@ -162,7 +163,7 @@ static int read_cluster(struct container *c, struct object *o, uint64_t vc,
 	switch (e.kind) {
 	case MAP_KIND_RAW:
 		if (c->encrypted)
-			return read_raw_sealed(c, o, vc, &e, &seal, out);
+			return read_raw_sealed(c, o->id, vc, &e, &seal, out);
 		return io_pread(c->io, out, c->cluster_size, e.offset);
 	case MAP_KIND_COMPRESSED:
 		return read_compressed(c, o, vc, &e, &seal, out);
@@ -305,7 +306,8 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 				}
 			}
 			if (e.kind == MAP_KIND_RAW)
-				ret = read_raw_sealed(c, o, vc, &e, &seal, tmp);
+				ret = read_raw_sealed(c, o->id, vc, &e, &seal,
+						      tmp);
 			else
 				ret = read_compressed(c, o, vc, &e, &seal, tmp);
 			if (ret)
@@ -1077,15 +1079,11 @@ static int write_sealed_partial(struct container *c, uint64_t id,
 
 		/* B. read, open, merge, seal, write: no lock */
 		opened = 0;
-		if (seen.kind == MAP_KIND_RAW) {
-			opened = io_pread(c->io, plain, cs, seen.offset);
-			if (!opened)
-				opened = crypt_open(c, CRYPTO_AAD_DATA_RAW, 0,
-						    id, vc, &seen_seal, plain,
-						    cs);
-		} else {
+		if (seen.kind == MAP_KIND_RAW)
+			opened = read_raw_sealed(c, id, vc, &seen, &seen_seal,
+						 plain);
+		else
 			memset(plain, 0, cs);
-		}
 		if (!opened) {
 			memcpy(plain + in, src, len);
 			ret = crypt_seal_to(c, CRYPTO_AAD_DATA_RAW, 0, id, vc,

@@ -3,9 +3,10 @@
  * Private: outside core an io is opaque (hangar/io.h: struct io, io_close).
  *
  * Every byte the store library reads from or writes to a container goes
- * through a `struct io`: pread, pwrite, fdatasync, ftruncate, fallocate and
- * size (and writeback, a hint that starts the work of a coming fdatasync).  Nothing in core calls the corresponding system calls on a container
- * directly.  That is what lets tests record every write and sync, fail the
+ * through a `struct io`: pread, pwrite, fdatasync, ftruncate, fallocate,
+ * size, and writeback (the work of a coming fdatasync done early, with no
+ * durability of its own).  Nothing in core calls the corresponding system
+ * calls on a container directly.  That is what lets tests record every write and sync, fail the
  * Nth call, shorten a write, or stop the world before a sync and replay the
  * crash states (tests/crash/).
  *

@@ -3,7 +3,8 @@
  *
  * What: a container file reached only through positional system calls:
  * pread/pwrite (looped until the whole length moved, EINTR retried),
- * fdatasync, ftruncate, fallocate(2) and fstat for the size.  Every function
+ * fdatasync, sync_file_range(2) for writeback, ftruncate, fallocate(2) and
+ * fstat for the size.  Every function
  * returns 0 or -errno.
  *
  * Why a separate file: io.h is the seam that lets tests interpose on every
@@ -18,8 +19,8 @@
  *   3. Offsets are checked against off_t before any call: an offset or
  *      offset + len beyond INT64_MAX is -EINVAL (-EFBIG for sizes), never a
  *      wrapped negative off_t.
- *   4. A failed fdatasync latches: every later fdatasync on this io returns
- *      the first error.  Linux may drop dirty pages and clear the error
+ *   4. A failed fdatasync (or writeback) latches: every later fdatasync on
+ *      this io returns the first error.  Linux may drop dirty pages and clear the error
  *      after reporting it once, so a later "successful" sync would lie.
  *      The only way out is to close and reopen.
  *   5. Only a regular file is ever opened, and never through a symbolic

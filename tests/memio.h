@@ -14,7 +14,9 @@
  * Recording: when `log` is enabled every mutating call and every sync is
  * appended to the log with its data, which the crash harness replays.
  *
- * THREAD MODEL: every op takes `lock`, so a memio may be shared by threads.
+ * THREAD MODEL: every op takes `lock`, so a memio may be shared by threads;
+ * writeback only counts (atomically) and calls its hook, which may block,
+ * so it takes no lock.
  */
 #ifndef HANGAR_TESTS_MEMIO_H
 #define HANGAR_TESTS_MEMIO_H

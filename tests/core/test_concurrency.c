@@ -180,6 +180,27 @@ static void verify(struct shared *s)
 	free(buf);
 }
 
+/* The closed container at `path` checks clean (with opts->master when
+ * encrypted); then it is opened again with `opts` on a new *io. */
+static struct container *check_and_reopen(const char *path,
+					  const struct container_options *opts,
+					  struct io **io)
+{
+	struct container *c = NULL;
+	struct io *cio = NULL;
+	struct check_report r;
+
+	CHECK_OK(io_file_open(path, O_RDONLY, &cio));
+	CHECK_OK(check_container_key(cio, opts->master, &r));
+	for (size_t i = 0; i < r.message_count; i++)
+		fprintf(stderr, "check: %s\n", r.messages[i]);
+	CHECK_EQ(r.errors, 0);
+	io_close(cio);
+	CHECK_OK(io_file_open(path, O_RDWR, io));
+	CHECK_OK(container_open(*io, opts, &c));
+	return c;
+}
+
 /* One run; encrypted with `master` (4 KiB clusters, so every block write is
  * a whole cluster sealed outside the lock) or plain when NULL. */
 static int run(const struct crypto_key *master)
@@ -225,16 +246,7 @@ static int run(const struct crypto_key *master)
 
 	verify(&s);
 	CHECK_OK(container_close(s.c));
-	struct io *cio = NULL;
-	struct check_report r;
-	CHECK_OK(io_file_open(path, O_RDONLY, &cio));
-	CHECK_OK(check_container_key(cio, master, &r));
-	for (size_t i = 0; i < r.message_count; i++)
-		fprintf(stderr, "check: %s\n", r.messages[i]);
-	CHECK_EQ(r.errors, 0);
-	io_close(cio);
-	CHECK_OK(io_file_open(path, O_RDWR, &io));
-	CHECK_OK(container_open(io, &opts, &s.c));
+	s.c = check_and_reopen(path, &opts, &io);
 	verify(&s);
 	CHECK_OK(container_close(s.c));
 	for (int i = 0; i < OWNERS; i++)
@@ -361,17 +373,7 @@ static void test_sealed_neighbours(const struct crypto_key *master)
 	       (unsigned long long)(after.generation - before.generation));
 	neighbours_verify(&n);
 	CHECK_OK(container_close(n.c));
-
-	struct io *cio = NULL;
-	struct check_report r;
-	CHECK_OK(io_file_open(path, O_RDONLY, &cio));
-	CHECK_OK(check_container_key(cio, master, &r));
-	for (size_t i = 0; i < r.message_count; i++)
-		fprintf(stderr, "check: %s\n", r.messages[i]);
-	CHECK_EQ(r.errors, 0);
-	io_close(cio);
-	CHECK_OK(io_file_open(path, O_RDWR, &io));
-	CHECK_OK(container_open(io, &opts, &n.c));
+	n.c = check_and_reopen(path, &opts, &io);
 	neighbours_verify(&n);
 	CHECK_OK(container_close(n.c));
 	free(n.expect);
