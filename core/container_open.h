@@ -85,8 +85,9 @@ int container_create(struct io *io, const struct container_options *opts,
  * container_open - open an existing container: pick the newest superblock
  * whose checksum holds, verify and load the object table and every map, and
  * derive the free space (with opts->lazy_maps the maps and the free space
- * wait for container_walk).  A read-write open also sets aside an image that was
- * never sealed (renamed to memory.save.incomplete) in its first commit.
+ * wait for container_walk).  A read-write open also sets aside an image
+ * that was never sealed (renamed to memory.save.incomplete) in its first
+ * commit.
  * Ownership of `io` moves to the container only on success.  A refusal
  * (anything but -ENOMEM) is also reported through opts->event as
  * CONTAINER_EVENT_OPEN_REFUSED, with the reason in words: at every failed
@@ -174,8 +175,8 @@ int container_compact_idle(struct container *c, size_t max, size_t *out_left);
  * otherwise wait for; every writer, and every reader of trees or of the
  * allocator, calls it first.  No lock of the container held.  0 (also
  * when walked already), or the walk's error -- also for every later call
- * -- which has poisoned a read-write container.  container_walked - whether that is done (or was never
- * deferred). */
+ * -- which has poisoned a read-write container.  container_walked -
+ * whether that is done (or was never deferred). */
 int container_walk(struct container *c);
 bool container_walked(struct container *c);
 
