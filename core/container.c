@@ -795,6 +795,16 @@ int container_sync_data(struct container *c)
 	return ret;
 }
 
+/* Slack (alloc.c invariant 11): a writer whose rewrites stranded more
+ * than the limit of freed space commits, so the file stops growing; with
+ * no lock held (the commit writes the data back before it locks). */
+void container_slack_settle(struct container *c)
+{
+	if (atomic_load_explicit(&c->alloc.slack_over, memory_order_relaxed) &&
+	    atomic_exchange(&c->alloc.slack_over, false))
+		(void)container_commit(c);
+}
+
 int container_commit(struct container *c)
 {
 	int ret = 0;
@@ -901,6 +911,7 @@ int container_create(struct io *io, const struct container_options *opts,
 	ret = alloc_init(&c->alloc, c->first_cluster, c->first_cluster);
 	if (!ret)
 		ret = alloc_slot_shift(&c->alloc, shift - node_shift);
+	alloc_set_slack(&c->alloc, shift);
 	if (ret)
 		goto out_free;
 	/* Write the header area whole, so both slots exist (B zeroed). */
@@ -1395,6 +1406,7 @@ int container_load(struct io *io, const struct container_options *opts,
 	if (!ret)
 		ret = alloc_slot_shift(&c->alloc,
 				       c->cluster_shift - c->node_shift);
+	alloc_set_slack(&c->alloc, c->cluster_shift);
 	if (ret)
 		goto out_free;
 	/* the table's blocks now, the trees below (maps_walk) or later */

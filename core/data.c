@@ -1385,6 +1385,7 @@ int object_write(struct container *c, uint64_t id, const void *buf, size_t len,
 	int ret = object_write_untainted(c, id, buf, len, offset);
 	if (ret && ret != -ENOENT)
 		save_taint_if_image(c, id);
+	container_slack_settle(c);
 	return ret;
 }
 
@@ -1621,6 +1622,7 @@ int object_punch(struct container *c, uint64_t id, uint64_t offset,
 out_unlock:
 	map_cache_settle(c);
 	pthread_rwlock_unlock(&c->lock);
+	container_slack_settle(c);
 	return ret;
 }
 
@@ -1655,6 +1657,7 @@ int object_zero(struct container *c, uint64_t id, uint64_t offset, uint64_t len,
 out_unlock:
 	map_cache_settle(c);
 	pthread_rwlock_unlock(&c->lock);
+	container_slack_settle(c);
 	return ret;
 }
 

@@ -190,6 +190,16 @@ struct alloc {
 	 * wrote them).  A partial write into a hole may write only its own
 	 * pages into one (data.c, store_raw_sparse; FORMAT.md section 7). */
 	struct alloc_set free_empty;
+	/* Space that waits for a commit (alloc.c invariant 11): clusters
+	 * freed in the open transaction that the committed tree still maps
+	 * (`stranded`: refs fell to 0 on a COMMITTED cluster since the last
+	 * alloc_commit).  Past `slack_limit` clusters (set at each commit
+	 * from `used`, between slack_min and slack_max; 0: no limit) the
+	 * allocator raises `slack_over`, which writers read with no lock and
+	 * answer with a commit (container_slack_settle). */
+	uint64_t stranded;
+	uint64_t slack_min, slack_max, slack_limit;
+	atomic_bool slack_over;
 };
 
 /*
@@ -240,6 +250,14 @@ int alloc_ref(struct alloc *a, uint64_t n);
 /* alloc_unref - drop a reference; the cluster becomes allocatable at once if
  * it was never committed, else only after alloc_commit. */
 void alloc_unref(struct alloc *a, uint64_t n);
+/* Space freed but not reusable before a commit, that a container lets
+ * pile up (alloc.c invariant 11): an eighth of what is in use, at least
+ * ALLOC_SLACK_MIN_BYTES, at most ALLOC_SLACK_MAX_BYTES. */
+#define ALLOC_SLACK_MIN_BYTES (64ull << 20)
+#define ALLOC_SLACK_MAX_BYTES (1ull << 30)
+/* alloc_set_slack - turn the slack limit on for clusters of 1 << shift
+ * bytes (alloc_init leaves it off). */
+void alloc_set_slack(struct alloc *a, unsigned cluster_shift);
 /* alloc_slot_shift - nodes are 1 << shift to a cluster (before any
  * reference; alloc_init leaves it 0). */
 int alloc_slot_shift(struct alloc *a, unsigned shift);
@@ -728,6 +746,9 @@ int container_reserve_nonces(struct container *c);
 int container_load(struct io *io, const struct container_options *opts,
 		   struct load_diag *diag, struct container **out_container);
 int container_commit_locked(struct container *c);
+/* container_slack_settle - commit if the allocator's slack is over (alloc.c
+ * invariant 11); called by writers with no container lock held. */
+void container_slack_settle(struct container *c);
 /* container_retire_held - write lock held: a superblock-only commit of the
  * committed tree into the other slot, after which the raw data the last
  * commit freed (held) is free; for an idle container, and for a write or

@@ -204,5 +204,6 @@ out_free:
 	 * object_write says */
 	if (ret && ret != -ENOENT && ret != -EINVAL)
 		save_taint_if_image(c, dst_id);
+	container_slack_settle(c);
 	return done ? 0 : ret;
 }

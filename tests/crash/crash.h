@@ -242,6 +242,7 @@ bool model_relevant(const struct model *m, int i, const char *name);
 bool model_rename_locked(struct model *m, int i, const char *to);
 int model_recover(struct model *m);
 bool model_equal(const struct model *a, const struct model *b);
+bool model_equal_contents(const struct model *a, const struct model *b);
 int model_snap_find(const struct model *m, const char *name);
 bool model_snap_perturb(struct model *m);
 struct msnap *msnap_ref(struct msnap *s);

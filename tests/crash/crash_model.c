@@ -741,7 +741,9 @@ int model_recover(struct model *m)
 	return model_rename_locked(m, img, SAVE_IMAGE_INCOMPLETE_NAME) ? 2 : 1;
 }
 
-bool model_equal(const struct model *a, const struct model *b)
+/* Equal, the objects' dirty flags too unless `dirty_too` is false. */
+static bool model_equal_impl(const struct model *a, const struct model *b,
+			     bool dirty_too)
 {
 	if (a->n != b->n || model_state(a) != model_state(b) ||
 	    a->nsnap != b->nsnap || strcmp(a->snap_pending, b->snap_pending))
@@ -756,7 +758,7 @@ bool model_equal(const struct model *a, const struct model *b)
 		if (!x->live)
 			continue;
 		if (strcmp(x->name, y->name) || x->size != y->size ||
-		    x->dirty != y->dirty || x->gen != y->gen ||
+		    (dirty_too && x->dirty != y->dirty) || x->gen != y->gen ||
 		    x->unsealed != y->unsealed || x->tainted != y->tainted ||
 		    !x->seal != !y->seal ||
 		    (x->seal && (x->seal->state != y->seal->state ||
@@ -765,6 +767,20 @@ bool model_equal(const struct model *a, const struct model *b)
 			return false;
 	}
 	return true;
+}
+
+bool model_equal(const struct model *a, const struct model *b)
+{
+	return model_equal_impl(a, b, true);
+}
+
+/* Equal but for the dirty flags: a change that left every byte and size
+ * as it was (a truncate to the same size) marks its object changed, and
+ * a flush then has nothing to make durable -- core commits the new
+ * generation with the next commit that has work to do. */
+bool model_equal_contents(const struct model *a, const struct model *b)
+{
+	return model_equal_impl(a, b, false);
 }
 
 uint64_t container_generation(struct container *c)
