@@ -2,8 +2,9 @@
 # tests/fs/encrypted.sh -- an encrypted store through hangarfs: mount with
 # -o keyfile=, a known pattern written through the mount is nowhere in the
 # container file, it reads back after a remount (also with passphrase_fd=),
-# a wrong key or no key is refused at once and mounts nothing, and the save
-# lock works the same on an encrypted guest.
+# a wrong key or no key is refused at once and mounts nothing, a disk
+# rewritten fast grows its container by a bounded slack, not by copies of
+# itself, and the save lock works the same on an encrypted guest.
 . "$(dirname "$0")/../lib.bash"
 fs_setup python3 grep
 
@@ -83,6 +84,30 @@ for ((i = 0; i < 100; i++)); do
 done
 mountpoint -q "$MNT" || fail "not mounted with passphrase_fd"
 mkdir "$MNT/p1" || fail "mkdir in passphrase store"
+fs_umount
+
+log "a disk rewritten fast, no background commit: the container grows by the slack limit, not by copies of the disk"
+# Every encrypted write is copy-on-write; the old clusters can be reused
+# only after a commit (core/alloc.c invariant 11), and a RAW one after
+# the commit after that.  192 MiB written, then rewritten twice, an fsync
+# after each pass: without the limit the file holds three copies (576
+# MiB); with it, the disk and about two limits of 64 MiB.
+fs_mount -o keyfile="$KEY" -o commit_interval=0
+mkdir "$MNT/web02" || fail "mkdir web02"
+D=$MNT/web02/disk.raw
+t python3 -c "
+import os
+blk = os.urandom(1 << 20)
+with open('$D', 'wb') as f:
+    for p in range(3):
+        f.seek(0)
+        for i in range(192):
+            f.write(blk[p:] + blk[:p])
+        f.flush(); os.fsync(f.fileno())" || fail "rewrite web02's disk"
+size=$(stat -c %s "$STORE/web02.hangar")
+log "container after 576 MiB written to a 192 MiB disk: $((size >> 20)) MiB"
+[ "$size" -le $(((192 + 2 * 64 + 32) << 20)) ] ||
+	fail "container grew to $((size >> 20)) MiB"
 fs_umount
 
 log "the save lock works the same on an encrypted guest"
