@@ -76,19 +76,19 @@
  *  11. Copy-on-write leaves the old cluster of every rewritten one
  *      COMMITTED until the next commit (invariant 2) and then HELD until
  *      the one after (invariant 5): a stream of rewrites (every write to
- *      an encrypted or compressed disk) grows the file by what it writes
- *      in two commit intervals, gigabytes for a small disk written fast.
- *      So the allocator counts the clusters freed in the open transaction
- *      that the committed tree maps (`stranded`, 0 after alloc_commit),
- *      and raises `slack_over` when they pass `slack_limit` (an eighth of
- *      `used`, clamped to [ALLOC_SLACK_MIN_BYTES, ALLOC_SLACK_MAX_BYTES]
- *      in clusters, reset at every commit); the writer that sees it
- *      commits (container_slack_settle).  What waits for a commit is then
- *      at most about two limits: the stranded ones and, held, those of
- *      the commit before.  Off (slack_limit 0) until alloc_set_slack.
- *      Only a trigger: what it counts decides no allocation, and it may
- *      count a cluster re-referenced in the same transaction (an earlier
- *      commit, never a wrong one).
+ *      an encrypted or compressed disk) grows the file by what it rewrites
+ *      in two commit intervals -- up to two more copies of the disk when
+ *      commits are rare.  So the allocator counts the clusters freed in
+ *      the open transaction that the committed tree maps (`stranded`, 0
+ *      after alloc_commit) and raises `slack_over` as they pass
+ *      `slack_limit` (once per crossing: one commit per limit, not one
+ *      per writer that sees it over); a writer that sees it asks for a
+ *      commit (container_slack_settle).  What waits for a commit is then
+ *      about two limits: the stranded clusters and, held, those of the
+ *      commit before.  Off (slack_limit 0) until alloc_set_slack.  Only a
+ *      trigger: what it counts decides no allocation, and it may count a
+ *      cluster re-referenced in the same transaction (an earlier commit,
+ *      never a wrong one).
  *
  * Transitions: alloc_ref / alloc_get (refs++), alloc_unref (refs--),
  * alloc_commit (COMMITTED := refs > 0 for touched clusters, freed data
@@ -394,17 +394,6 @@ static int alloc_touch(struct alloc *a, uint64_t n)
 	return 0;
 }
 
-/* Invariant 11: the limit follows what is in use, set once a commit. */
-static void alloc_slack_limit(struct alloc *a)
-{
-	uint64_t limit = a->used / 8;
-	if (limit < a->slack_min)
-		limit = a->slack_min;
-	if (limit > a->slack_max)
-		limit = a->slack_max;
-	a->slack_limit = limit;
-}
-
 int alloc_ref(struct alloc *a, uint64_t n)
 {
 	int ret;
@@ -468,20 +457,18 @@ void alloc_unref(struct alloc *a, uint64_t n)
 		if (n < a->cursor &&
 		    !(a->bits[n] & (CLUSTER_COMMITTED | CLUSTER_HELD)))
 			a->cursor = n;
+		/* raised once, as the count crosses the limit: one commit
+		 * per limit, not one per writer that sees it over */
 		if ((a->bits[n] & CLUSTER_COMMITTED) &&
-		    ++a->stranded > a->slack_limit && a->slack_limit)
+		    ++a->stranded == a->slack_limit + 1 && a->slack_limit)
 			atomic_store_explicit(&a->slack_over, true,
 					      memory_order_relaxed);
 	}
 }
 
-void alloc_set_slack(struct alloc *a, unsigned cluster_shift)
+void alloc_set_slack(struct alloc *a, uint64_t clusters)
 {
-	a->slack_min = ALLOC_SLACK_MIN_BYTES >> cluster_shift;
-	a->slack_max = ALLOC_SLACK_MAX_BYTES >> cluster_shift;
-	if (a->slack_min == 0)
-		a->slack_min = 1;
-	alloc_slack_limit(a);
+	a->slack_limit = clusters;
 }
 
 int alloc_get(struct alloc *a, enum alloc_kind kind, uint64_t *out_n)
@@ -675,8 +662,6 @@ void alloc_commit(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 	a->touched_num = 0;
 	/* 3. nothing stranded in the new transaction yet */
 	a->stranded = 0;
-	if (a->slack_max)
-		alloc_slack_limit(a);
 	atomic_store_explicit(&a->slack_over, false, memory_order_relaxed);
 }
 

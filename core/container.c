@@ -181,6 +181,10 @@ static struct container *container_alloc(const struct container_options *opts)
 	c->read_only = opts && opts->read_only;
 	c->event = opts ? opts->event : NULL;
 	c->event_arg = opts ? opts->event_arg : NULL;
+	c->commit_wanted = opts ? opts->commit_wanted : NULL;
+	c->slack_bytes = opts && opts->slack_bytes
+				 ? opts->slack_bytes
+				 : CONTAINER_SLACK_DEFAULT_BYTES;
 	c->compress_level = opts && opts->compress_level
 				    ? opts->compress_level
 				    : CONTAINER_COMPRESS_LEVEL;
@@ -795,13 +799,29 @@ int container_sync_data(struct container *c)
 	return ret;
 }
 
-/* Slack (alloc.c invariant 11): a writer whose rewrites stranded more
- * than the limit of freed space commits, so the file stops growing; with
- * no lock held (the commit writes the data back before it locks). */
+/* The slack limit in clusters of 1 << shift bytes (0: none). */
+static uint64_t slack_clusters(const struct container *c, unsigned shift)
+{
+	if (c->slack_bytes == UINT64_MAX)
+		return 0;
+	const uint64_t n = c->slack_bytes >> shift;
+	return n ? n : 1;
+}
+
+/* Slack (alloc.c invariant 11): rewrites stranded more than the limit of
+ * freed space, so a commit is due, or the file goes on growing.  The
+ * writer that crossed the limit asks the owner's thread for it
+ * (container_options.commit_wanted: the store's committer) and goes on;
+ * with no such thread it commits itself, holding no lock (the commit
+ * writes the data back before it locks). */
 void container_slack_settle(struct container *c)
 {
-	if (atomic_load_explicit(&c->alloc.slack_over, memory_order_relaxed) &&
-	    atomic_exchange(&c->alloc.slack_over, false))
+	if (!atomic_load_explicit(&c->alloc.slack_over, memory_order_relaxed) ||
+	    !atomic_exchange(&c->alloc.slack_over, false))
+		return;
+	if (c->commit_wanted)
+		c->commit_wanted(c->event_arg);
+	else
 		(void)container_commit(c);
 }
 
@@ -911,7 +931,7 @@ int container_create(struct io *io, const struct container_options *opts,
 	ret = alloc_init(&c->alloc, c->first_cluster, c->first_cluster);
 	if (!ret)
 		ret = alloc_slot_shift(&c->alloc, shift - node_shift);
-	alloc_set_slack(&c->alloc, shift);
+	alloc_set_slack(&c->alloc, slack_clusters(c, shift));
 	if (ret)
 		goto out_free;
 	/* Write the header area whole, so both slots exist (B zeroed). */
@@ -1406,7 +1426,7 @@ int container_load(struct io *io, const struct container_options *opts,
 	if (!ret)
 		ret = alloc_slot_shift(&c->alloc,
 				       c->cluster_shift - c->node_shift);
-	alloc_set_slack(&c->alloc, c->cluster_shift);
+	alloc_set_slack(&c->alloc, slack_clusters(c, c->cluster_shift));
 	if (ret)
 		goto out_free;
 	/* the table's blocks now, the trees below (maps_walk) or later */

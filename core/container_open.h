@@ -26,6 +26,10 @@ struct map_budget;
  * bytes (FORMAT.md, "Level"). */
 #define CONTAINER_COMPRESS_LEVEL 2
 
+/* container_options.slack_bytes' default: 1 GiB (measured in
+ * contrib/bench/RESULTS.md, "Copy-on-write slack"). */
+#define CONTAINER_SLACK_DEFAULT_BYTES (1ull << 30)
+
 struct container_options {
 	bool read_only;		/* open without ever writing */
 	bool compress_disks;	/* create: *.raw clusters are zstd-compressed */
@@ -60,6 +64,18 @@ struct container_options {
 	 * open").  A tree the walk finds damaged fails that call and poisons
 	 * a read-write container instead of failing the open. */
 	bool lazy_maps;
+	/* Copy-on-write slack (core/alloc.c invariant 11): each time rewrites
+	 * freed this many more bytes that the committed tree still maps, a
+	 * commit is wanted, so a guest's file exceeds its data by about
+	 * twice this at most.  0 = CONTAINER_SLACK_DEFAULT_BYTES (1 GiB);
+	 * UINT64_MAX = no limit (commits come only when asked for). */
+	uint64_t slack_bytes;
+	/* Writes that stranded more freed space than the slack limit
+	 * (core/alloc.c invariant 11) want a commit: with this set, the
+	 * writer calls it (with event_arg, holding no container lock) and
+	 * goes on, and the caller commits soon on a thread of its own (the
+	 * store wakes its committer); NULL: the writer commits itself. */
+	void (*commit_wanted)(void *arg);
 };
 
 /*

@@ -193,12 +193,11 @@ struct alloc {
 	/* Space that waits for a commit (alloc.c invariant 11): clusters
 	 * freed in the open transaction that the committed tree still maps
 	 * (`stranded`: refs fell to 0 on a COMMITTED cluster since the last
-	 * alloc_commit).  Past `slack_limit` clusters (set at each commit
-	 * from `used`, between slack_min and slack_max; 0: no limit) the
-	 * allocator raises `slack_over`, which writers read with no lock and
-	 * answer with a commit (container_slack_settle). */
+	 * alloc_commit).  As it passes `slack_limit` clusters (0: no limit)
+	 * the allocator raises `slack_over`, which writers read with no lock
+	 * and answer with a commit (container_slack_settle). */
 	uint64_t stranded;
-	uint64_t slack_min, slack_max, slack_limit;
+	uint64_t slack_limit;
 	atomic_bool slack_over;
 };
 
@@ -250,14 +249,10 @@ int alloc_ref(struct alloc *a, uint64_t n);
 /* alloc_unref - drop a reference; the cluster becomes allocatable at once if
  * it was never committed, else only after alloc_commit. */
 void alloc_unref(struct alloc *a, uint64_t n);
-/* Space freed but not reusable before a commit, that a container lets
- * pile up (alloc.c invariant 11): an eighth of what is in use, at least
- * ALLOC_SLACK_MIN_BYTES, at most ALLOC_SLACK_MAX_BYTES. */
-#define ALLOC_SLACK_MIN_BYTES (64ull << 20)
-#define ALLOC_SLACK_MAX_BYTES (1ull << 30)
-/* alloc_set_slack - turn the slack limit on for clusters of 1 << shift
- * bytes (alloc_init leaves it off). */
-void alloc_set_slack(struct alloc *a, unsigned cluster_shift);
+/* alloc_set_slack - a commit is wanted each time `clusters` more were
+ * freed that the committed tree maps (alloc.c invariant 11); 0 = never
+ * (alloc_init's). */
+void alloc_set_slack(struct alloc *a, uint64_t clusters);
 /* alloc_slot_shift - nodes are 1 << shift to a cluster (before any
  * reference; alloc_init leaves it 0). */
 int alloc_slot_shift(struct alloc *a, unsigned shift);
@@ -541,6 +536,8 @@ struct container {
 	int poisoned; /* 0 or negative errno */
 	container_event_fn event;
 	void *event_arg;
+	void (*commit_wanted)(void *arg); /* container_options' */
+	uint64_t slack_bytes;		  /* container_options', resolved */
 	int compress_level;
 
 	/* geometry */

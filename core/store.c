@@ -62,7 +62,10 @@
  *     container must keep failing until the store is reopened).  The
  *     committer also closes containers idle for STORE_GUEST_IDLE_MS, and
  *     walks the trees of each container it opened lazily right after the
- *     open (store_walk_opened: the open reads the table only).
+ *     open (store_walk_opened: the open reads the table only), and
+ *     commits at once a guest whose rewrites freed more than its
+ *     copy-on-write slack (store_commit_wanted; core/alloc.c invariant
+ *     11), woken by the writer that crossed it.
  *   - Listing is not using: a guest directory's attributes (`ls -l` of the
  *     mount stats every guest) come from the open container when there is
  *     one, else from the attribute cache, else from a peek at the committed
@@ -87,8 +90,9 @@
  * (opens, commits, closes) and guest-file changes are made outside it: an
  * entry's state keeps others away (OPENING, CLOSING, RESERVED, ns_busy),
  * and a cache reference keeps an OPEN container from being closed
- * underneath its holder.  `s->cond` wakes the committer for shutdown and
- * for a walk (`walk_wanted`, under `s->lock`);
+ * underneath its holder.  `s->cond` wakes the committer for shutdown, for
+ * a walk (`walk_wanted`) and for a wanted commit (`commit_wanted`, and
+ * the entry's), all under `s->lock`;
  * `s->guest_cond` wakes waiters for an entry in flight.  `s->name_lock` (a
  * leaf) also guards each entry's name, for guest_event, which runs under a
  * container's lock and so may not take `s->lock`.
@@ -150,6 +154,7 @@ struct guest_entry {
 	bool ns_busy;  /* OPEN: a delete or rename of it is running */
 	bool acquired; /* OPEN: store_guest_acquire holds one of the refs */
 	uint64_t last_used_ms; /* CLOCK_MONOTONIC of the last put */
+	bool commit_wanted;    /* its slack is over: commit it now */
 };
 
 /* A guest directory's attributes as the committed table of its file
@@ -172,6 +177,7 @@ struct store {
 	bool read_only;
 	unsigned cluster_shift;
 	unsigned commit_interval_ms;
+	uint64_t cow_slack_bytes; /* store_options' */
 	container_event_fn event;
 	void *event_arg;
 	bool encrypted;
@@ -192,6 +198,10 @@ struct store {
 	/* a guest was opened lazily: the committer walks it now rather than
 	 * at its next tick (store_walk_opened) */
 	bool walk_wanted;
+	/* a guest's writes stranded more freed space than its slack limit
+	 * (core/alloc.c invariant 11): the committer commits the guests
+	 * flagged commit_wanted now (store_commit_wanted) */
+	bool commit_wanted;
 	bool committer_running;
 	pthread_t committer;
 	struct guest_entry **guests;
@@ -638,6 +648,7 @@ int store_open(const char *dir, const struct store_options *opts,
 	s->host_lock_fd = -1;
 	s->read_only = opts && opts->read_only;
 	s->commit_interval_ms = opts ? opts->commit_interval_ms : 0;
+	s->cow_slack_bytes = opts ? opts->cow_slack_bytes : 0;
 	s->event = opts ? opts->event : NULL;
 	s->event_arg = opts ? opts->event_arg : NULL;
 	s->map_budget = map_budget_new(opts ? opts->map_cache_bytes : 0);
@@ -1031,6 +1042,21 @@ static void guest_event(void *arg, const struct container_event *ev)
 	copy.guest = name;
 	if (g->store->event)
 		g->store->event(g->store->event_arg, &copy);
+}
+
+/* A guest's writer crossed its slack limit (container_options
+ * .commit_wanted): wake the committer for it.  The writer holds no
+ * container lock, so taking s->lock is in order; the entry is OPEN (its
+ * container is writing). */
+static void guest_commit_wanted(void *arg)
+{
+	struct guest_entry *g = arg;
+	struct store *s = g->store;
+	pthread_mutex_lock(&s->lock);
+	g->commit_wanted = true;
+	s->commit_wanted = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static uint64_t now_ms(void)
@@ -1465,7 +1491,11 @@ int store_guest_get_why(struct store *s, const char *name,
 						  .event_arg = g,
 						  .master = s->master,
 						  .map_budget = s->map_budget,
+						  .slack_bytes =
+							  s->cow_slack_bytes,
 						  .lazy_maps = true};
+		if (s->committer_running)
+			copts.commit_wanted = guest_commit_wanted;
 		ret = container_open_why(io, &copts, &c, why);
 		if (ret)
 			io_close(io);
@@ -1898,6 +1928,34 @@ int store_commit_all(struct store *s)
 	return first;
 }
 
+/* Commit the guests whose slack is over (guest_commit_wanted), and only
+ * them: the others wait for the tick. */
+static void store_commit_wanted(struct store *s)
+{
+	struct container **list = NULL;
+	size_t num = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->commit_wanted = false;
+	list = calloc(s->guest_num ? s->guest_num : 1, sizeof(*list));
+	for (size_t i = 0; list && i < s->guest_num; i++) {
+		struct guest_entry *g = s->guests[i];
+		if (!g->commit_wanted)
+			continue;
+		g->commit_wanted = false;
+		if (g->state != GUEST_OPEN)
+			continue; /* closing: the close commits it */
+		g->refs++;
+		list[num++] = g->c;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < num; i++) {
+		(void)container_commit(list[i]); /* a failure is reported */
+		store_guest_put(s, list[i]);
+	}
+	free(list);
+}
+
 /* Close every container nobody has used for STORE_GUEST_IDLE_MS. */
 static void store_close_idle(struct store *s)
 {
@@ -2009,16 +2067,20 @@ static void *committer_main(void *arg)
 	until = commit_tick_after(s, until);
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		if (!s->walk_wanted && !time_reached(until))
+		if (!s->walk_wanted && !s->commit_wanted && !time_reached(until))
 			pthread_cond_timedwait(&s->cond, &s->lock, &until);
 		if (s->stopping)
 			break;
 		const bool walk = s->walk_wanted;
+		const bool wanted = s->commit_wanted;
 		pthread_mutex_unlock(&s->lock);
 		if (walk)
 			store_walk_opened(s);
-		/* a wake for a walk leaves the tick to its time */
-		if (!walk || time_reached(until)) {
+		if (wanted)
+			store_commit_wanted(s);
+		/* a wake for a walk or a wanted commit leaves the tick to its
+		 * time */
+		if ((!walk && !wanted) || time_reached(until)) {
 			store_compact_some(s);
 			(void)store_commit_all(s);
 			store_close_idle(s);

@@ -11,6 +11,9 @@
  *   commit_interval=SEC   background commit period (default 5, 0 = only on
  *                         fsync/close of the store; 0..86400)
  *   ro                    the whole store read-only (no lock is taken)
+ *   cow_slack=SIZE        copy-on-write space a guest's rewrites may free
+ *                         before a commit gives it back (default 1G, 0 =
+ *                         no limit; core/alloc.c invariant 11)
  *   cache_size=SIZE       the map cache of all guests together (default
  *                         64M; 0 = about one map leaf per open guest)
  *   keyfile=FILE          encrypted store: the key slot opened by FILE
@@ -81,6 +84,8 @@ struct config {
 	char *passphrase_fd_text;   /* -o passphrase_fd=, as typed */
 	char *cache_size_text;	    /* -o cache_size=, as typed */
 	uint64_t cache_bytes;	    /* once checked: 0 = the default */
+	char *cow_slack_text;	    /* -o cow_slack=, as typed */
+	uint64_t cow_slack_bytes;   /* once checked: 0 = the default */
 	unsigned commit_interval;   /* seconds, once checked */
 	int read_only;
 	int allow_other;
@@ -103,6 +108,7 @@ enum {
 	KEY_COMMIT_INTERVAL,
 	KEY_PASSPHRASE_FD,
 	KEY_CACHE_SIZE,
+	KEY_COW_SLACK,
 };
 
 static const struct fuse_opt config_opts[] = {
@@ -110,6 +116,7 @@ static const struct fuse_opt config_opts[] = {
 	{"keyfile=%s", offsetof(struct config, keyfile), 0},
 	FUSE_OPT_KEY("passphrase_fd=", KEY_PASSPHRASE_FD),
 	FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
+	FUSE_OPT_KEY("cow_slack=", KEY_COW_SLACK),
 	{"keyfile_insecure", offsetof(struct config, keyfile_insecure), 1},
 	{"log_file=%s", offsetof(struct config, log_file), 0},
 	{"lease_check=%s", offsetof(struct config, lease_check), 0},
@@ -181,6 +188,8 @@ static int config_proc(void *data, const char *arg, int key,
 		return config_keep_value(&cfg->passphrase_fd_text, arg);
 	case KEY_CACHE_SIZE:
 		return config_keep_value(&cfg->cache_size_text, arg);
+	case KEY_COW_SLACK:
+		return config_keep_value(&cfg->cow_slack_text, arg);
 	default:
 		return 1;
 	}
@@ -272,6 +281,16 @@ static int config_check(struct config *cfg)
 		 * gets", which a budget of one byte is */
 		cfg->cache_bytes = value ? value : 1;
 	}
+	if (cfg->cow_slack_text) {
+		const char *why;
+		if (units_parse_size(cfg->cow_slack_text, &value, &why)) {
+			fprintf(stderr, "hangarfs: -o cow_slack=%s: %s\n",
+				cfg->cow_slack_text, why);
+			return -EINVAL;
+		}
+		/* the store's 0 is its default; ours is "no limit" */
+		cfg->cow_slack_bytes = value ? value : UINT64_MAX;
+	}
 	return 0;
 }
 
@@ -307,6 +326,10 @@ static void usage(const char *prog)
 	       "(default 64M;\n"
 	       "                             0 = about one map leaf per open "
 	       "guest)\n"
+	       "    -o cow_slack=SIZE        space a guest's rewrites may free "
+	       "before a\n"
+	       "                             commit returns it (default 1G; "
+	       "0 = no limit)\n"
 	       "    -o keyfile=FILE          encrypted store: open it with "
 	       "FILE's bytes\n"
 	       "    -o keyfile_insecure      accept a key file others can read "
@@ -368,6 +391,7 @@ static int open_store(struct hfs *fs, const struct config *cfg, bool may_prompt)
 		.lease_check = lease_check_parse(cfg->lease_check),
 		.commit_interval_ms = cfg->commit_interval * 1000u,
 		.map_cache_bytes = cfg->cache_bytes,
+		.cow_slack_bytes = cfg->cow_slack_bytes,
 		.event = log_container_event,
 		.event_arg = fs,
 		.host_lock_dir = host_lock_dir(),
@@ -715,5 +739,6 @@ out_free_args:
 	free(cfg.lease_check);
 	free(cfg.passphrase_fd_text);
 	free(cfg.cache_size_text);
+	free(cfg.cow_slack_text);
 	return ret;
 }

@@ -4,13 +4,12 @@
  *
  *   - an encrypted disk (every write is copy-on-write) rewritten three
  *     times over, a commit after each pass as the committer's tick would:
- *     the container file stays within the disk plus about two slack
- *     limits (without the limit it holds the disk three times: live, the
- *     pass's old copies, and the pass before's, held), commits ran by
- *     themselves, every byte reads back, check is clean, a reopen reads
- *     the same;
- *   - a plain disk rewritten in place strands nothing: no commit runs
- *     that nobody asked for.
+ *     with a 64 MiB slack the container file stays within the disk plus
+ *     about two slacks, commits ran by themselves, every byte reads back,
+ *     check is clean, a reopen reads the same.  With no limit it grows to three copies and no commit comes by
+ *     itself, so the limit is what bounds it;
+ *   - a plain disk rewritten in place (default slack) strands nothing: no
+ *     commit runs that nobody asked for.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -26,7 +25,7 @@
 #define DISK_LEN  (256ull << 20)
 #define CHUNK	  (1u << 20)
 #define PASSES	  3
-#define SLACK_MIN ALLOC_SLACK_MIN_BYTES
+#define SLACK	  (64ull << 20)
 
 /* Bytes that differ at every offset and in every pass, incompressible. */
 static uint64_t scramble(uint64_t x)
@@ -101,7 +100,9 @@ static uint64_t file_size(const char *path)
 	return (uint64_t)st.st_size;
 }
 
-static void encrypted_rewrites(void)
+/* One run with container_options.slack_bytes = `slack`; returns the
+ * container file's size after the rewrites. */
+static uint64_t encrypted_rewrites(uint64_t slack)
 {
 	char *dir = test_tmpdir_new();
 	char *path = test_path(dir, "guest.hangar");
@@ -113,21 +114,29 @@ static void encrypted_rewrites(void)
 
 	CHECK_OK(crypto_key_generate(&master));
 	struct container_options opts = {TEST_MAP_CACHE, .master = master,
-					 .cluster_shift = 14};
+					 .cluster_shift = 14,
+					 .slack_bytes = slack};
 	CHECK_OK(io_file_open(path, O_RDWR | O_CREAT | O_EXCL, &io));
 	CHECK_OK(container_create(io, &opts, &c));
 	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
 	const uint64_t made = rewrite(c, id, PASSES);
 	const uint64_t size = file_size(path);
-	printf("slack: encrypted, %llu MiB rewritten %u times: %llu commits "
-	       "made by the slack limit, container file %llu MiB\n",
+	printf("slack: encrypted, %llu MiB rewritten %u times, slack %s: "
+	       "%llu commits made by the limit, container file %llu MiB\n",
 	       (unsigned long long)(DISK_LEN >> 20), PASSES,
+	       slack == UINT64_MAX ? "none" : "64 MiB",
 	       (unsigned long long)made, (unsigned long long)(size >> 20));
-	/* each limit's worth freed is committed */
-	CHECK(made >= PASSES * (DISK_LEN / SLACK_MIN - 1));
-	/* the disk, what the open transaction stranded and what the commit
-	 * before holds, a little metadata */
-	CHECK(size <= DISK_LEN + 2 * SLACK_MIN + (16u << 20));
+	if (slack == UINT64_MAX) {
+		/* no limit: live, the pass's old copies, the pass before's
+		 * (held) */
+		CHECK_EQ(made, 0);
+	} else {
+		/* each limit's worth freed is committed */
+		CHECK(made >= PASSES * (DISK_LEN / SLACK - 1));
+		/* the disk, what the open transaction stranded and what the
+		 * commit before holds, a little metadata */
+		CHECK(size <= DISK_LEN + 2 * SLACK + (16u << 20));
+	}
 	verify(c, id, PASSES);
 	CHECK_OK(container_close(c));
 
@@ -144,6 +153,7 @@ static void encrypted_rewrites(void)
 	crypto_key_free(master);
 	free(path);
 	test_tmpdir_remove(dir);
+	return size;
 }
 
 static void plain_in_place(void)
@@ -168,7 +178,10 @@ static void plain_in_place(void)
 
 int main(void)
 {
-	encrypted_rewrites();
+	const uint64_t bounded = encrypted_rewrites(SLACK);
+	const uint64_t unbounded = encrypted_rewrites(UINT64_MAX);
+	CHECK(unbounded >= 3 * DISK_LEN);
+	CHECK(bounded + DISK_LEN <= unbounded);
 	plain_in_place();
 	printf("test_slack: ok\n");
 	return 0;

@@ -4,8 +4,9 @@
 # (0..2147483647).  A value out of range or not a whole number ("-1" used
 # to be read as 4294967295: "commit every 4294967295s") fails before
 # anything is mounted, names the option, the value and the range; the
-# ends of each range are accepted.  `--list-options` (for the completion)
-# names each of them.
+# ends of each range are accepted.  The size options (cache_size,
+# cow_slack) refuse what is not a size, naming it.  `--list-options` (for
+# the completion) names each of them.
 source "$(dirname "$0")/../lib.bash"
 fs_setup
 
@@ -41,8 +42,16 @@ for v in 0 86400; do
 	fs_umount
 done
 
+# The size options: a value that is not a size is refused, naming it.
+for o in cow_slack=12Q cow_slack= cache_size=1.5.5G; do
+	rc=0
+	out=$(timeout 5 "$HANGARFS" "$STORE" "$MNT" -f -o "$o" 2>&1) || rc=$?
+	[ "$rc" != 124 ] && [ "$rc" != 0 ] || fail "-o $o was accepted: $out"
+	grep -qF -- "-o $o: " <<<"$out" || fail "-o $o: refusal does not name it: $out"
+done
+
 opts=$("$HANGARFS" --list-options) || fail "hangarfs --list-options"
-for o in commit_interval= passphrase_fd= keyfile= keyfile_insecure ro allow_other; do
+for o in commit_interval= passphrase_fd= keyfile= keyfile_insecure ro allow_other cache_size= cow_slack=; do
 	grep -qxF -- "$o" <<<"$opts" || fail "--list-options lacks $o"
 done
 echo "PASS"

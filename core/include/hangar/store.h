@@ -180,6 +180,11 @@ struct store_options {
 	 * recently used first, dirty ones force a commit).  0 = 64 MiB;
 	 * 1 keeps about one leaf per guest loaded. */
 	uint64_t map_cache_bytes;
+	/* Copy-on-write slack of each guest (container_options.slack_bytes,
+	 * core/alloc.c invariant 11): a commit is due each time a guest's
+	 * rewrites freed this much that its committed tree still maps.  0 =
+	 * 1 GiB; UINT64_MAX = no limit. */
+	uint64_t cow_slack_bytes;
 	/* The per-host store lock's directory (LOCKS above); NULL:
 	 * STORE_HOST_LOCK_DIR.  Borrowed for the call. */
 	const char *host_lock_dir;
