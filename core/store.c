@@ -2067,7 +2067,8 @@ static void *committer_main(void *arg)
 	until = commit_tick_after(s, until);
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		if (!s->walk_wanted && !s->commit_wanted && !time_reached(until))
+		if (!s->walk_wanted && !s->commit_wanted &&
+		    !time_reached(until))
 			pthread_cond_timedwait(&s->cond, &s->lock, &until);
 		if (s->stopping)
 			break;

@@ -22,10 +22,10 @@
 #include "internal.h"
 #include "io.h"
 
-#define DISK_LEN  (256ull << 20)
-#define CHUNK	  (1u << 20)
-#define PASSES	  3
-#define SLACK	  (64ull << 20)
+#define DISK_LEN (256ull << 20)
+#define CHUNK	 (1u << 20)
+#define PASSES	 3
+#define SLACK	 (64ull << 20)
 
 /* Bytes that differ at every offset and in every pass, incompressible. */
 static uint64_t scramble(uint64_t x)
