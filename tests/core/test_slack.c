@@ -8,6 +8,9 @@
  *     about two slacks, commits ran by themselves, every byte reads back,
  *     check is clean, a reopen reads the same.  With no limit it grows to three copies and no commit comes by
  *     itself, so the limit is what bounds it;
+ *   - a store: the writer that crosses the slack wakes the store's
+ *     committer (the tick an hour away), which commits the guest while
+ *     the writer goes on; every byte reads back;
  *   - a plain disk rewritten in place (default slack) strands nothing: no
  *     commit runs that nobody asked for.
  */
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "hangar/check.h"
+#include "hangar/store.h"
 #include "container_open.h"
 #include "crypto.h"
 #include "harness.h"
@@ -156,6 +160,78 @@ static uint64_t encrypted_rewrites(uint64_t slack)
 	return size;
 }
 
+/* The store's path: container_options.commit_wanted wakes its committer. */
+static void store_committer(void)
+{
+	char *dir = test_tmpdir_new();
+	char *sdir = test_path(dir, "store");
+	char *locks = test_path(dir, "run");
+	static const char secret[] = "test_slack keyfile bytes";
+	const struct store_init_options init = {
+		.encrypt = true,
+		.key_kind = KEYSLOT_KIND_KEYFILE,
+		.key_secret = secret,
+		.key_secret_len = sizeof(secret) - 1};
+	const struct store_options so = {TEST_MAP_CACHE,
+					 .commit_interval_ms = 3600 * 1000,
+					 .cow_slack_bytes = 4u << 20,
+					 .key_kind = KEYSLOT_KIND_KEYFILE,
+					 .key_secret = secret,
+					 .key_secret_len = sizeof(secret) - 1,
+					 .host_lock_dir = locks};
+	const uint64_t len = 32u << 20;
+	struct store *s = NULL;
+	struct container *c = NULL;
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t id;
+
+	CHECK(buf != NULL);
+	CHECK_OK(store_init(sdir, &init));
+	CHECK_OK(store_open(sdir, &so, &s));
+	CHECK_OK(store_guest_create(s, "g", NULL));
+	CHECK_OK(store_guest_get(s, "g", &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
+	for (uint64_t off = 0; off < len; off += CHUNK) {
+		fill(buf, CHUNK, off, 0);
+		CHECK_OK(object_write(c, id, buf, CHUNK, off));
+	}
+	CHECK_OK(container_commit(c));
+	const uint64_t before = commits_of(c);
+	for (unsigned pass = 1; pass <= 2; pass++)
+		for (uint64_t off = 0; off < len; off += CHUNK) {
+			fill(buf, CHUNK, off, pass);
+			CHECK_OK(object_write(c, id, buf, CHUNK, off));
+		}
+	/* 32 MiB freed, a commit wanted at every 4 MiB: the committer makes
+	 * them as it can, the last ones after the writes */
+	uint64_t made = 0;
+	for (int i = 0; i < 500 && made < 2; i++) {
+		made = commits_of(c) - before;
+		if (made < 2)
+			usleep(10 * 1000);
+	}
+	printf("slack: store, %llu MiB rewritten twice with a 4 MiB slack: "
+	       "%llu commits by the committer\n",
+	       (unsigned long long)(len >> 20), (unsigned long long)made);
+	CHECK(made >= 2);
+	for (uint64_t off = 0; off < len; off += CHUNK) {
+		size_t n = 0;
+		uint8_t *want = malloc(CHUNK);
+		CHECK(want != NULL);
+		fill(want, CHUNK, off, 2);
+		CHECK_OK(object_read(c, id, buf, CHUNK, off, &n));
+		CHECK_EQ(n, CHUNK);
+		CHECK(memcmp(want, buf, CHUNK) == 0);
+		free(want);
+	}
+	store_guest_put(s, c);
+	CHECK_OK(store_close(s));
+	free(buf);
+	free(locks);
+	free(sdir);
+	test_tmpdir_remove(dir);
+}
+
 static void plain_in_place(void)
 {
 	char *dir = test_tmpdir_new();
@@ -182,6 +258,7 @@ int main(void)
 	const uint64_t unbounded = encrypted_rewrites(UINT64_MAX);
 	CHECK(unbounded >= 3 * DISK_LEN);
 	CHECK(bounded + DISK_LEN <= unbounded);
+	store_committer();
 	plain_in_place();
 	printf("test_slack: ok\n");
 	return 0;
