@@ -566,6 +566,12 @@ static int snapshot_create_named(struct container *c, const char *name)
 		ret = -EMLINK;
 		goto out_unlock;
 	}
+	/* a snapshot takes an object id, and ids are never reused: the
+	 * last one would wrap the counter to 0, an id no table may hold */
+	if (c->next_object_id == UINT64_MAX) {
+		ret = -EOVERFLOW;
+		goto out_unlock;
+	}
 	struct snapshot *s = calloc(1, sizeof(*s));
 	if (!s || !(s->name = strdup(name))) {
 		free(s);

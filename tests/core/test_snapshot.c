@@ -345,6 +345,38 @@ static void test_names(void)
 	memio_free(io);
 }
 
+/* The last object id: a snapshot takes one as a file does, and neither may
+ * wrap the counter to 0 (an id no table may hold: the guest would never
+ * open again).  Found by fuzz_open (regression next-object-id-wrap). */
+static void test_ids_exhausted(void)
+{
+	struct memio *io = memio_new();
+	struct container_options o = opts_of(0);
+	struct container *c;
+	struct check_report r;
+	uint64_t id;
+
+	CHECK_OK(container_create(&io->io, &o, &c));
+	CHECK_OK(object_create(c, "disk.raw", 0600, 0, 0, &id));
+	c->next_object_id = UINT64_MAX - 1;
+	CHECK_OK(container_snapshot_create(c, "last"));
+	CHECK_EQ(c->next_object_id, UINT64_MAX);
+	CHECK_ERR(container_snapshot_create(c, "wraps"), -EOVERFLOW);
+	CHECK_ERR(object_create(c, "new.raw", 0600, 0, 0, &id), -EOVERFLOW);
+	CHECK_OK(container_close(c));
+	CHECK_OK(check_container(&io->io, &r));
+	CHECK_EQ(r.errors, 0);
+	CHECK_OK(container_open(&io->io, &o, &c));
+	struct snapshot_info *list;
+	size_t num;
+	CHECK_OK(container_snapshot_list(c, &list, &num));
+	CHECK_EQ(num, 1);
+	CHECK(strcmp(list[0].name, "last") == 0);
+	free(list);
+	CHECK_OK(container_close(c));
+	memio_free(io);
+}
+
 /* ---- pins ------------------------------------------------------------------ */
 
 /* How many snapshots of `c` are named `name`. */
@@ -618,6 +650,7 @@ int main(void)
 {
 	CHECK_OK(crypto_key_generate(&master));
 	test_names();
+	test_ids_exhausted();
 	test_pins();
 	test_cow_then_in_place();
 	test_diff();

@@ -382,7 +382,8 @@ struct snapshot_info {
  * completed write and metadata change) and keep it as snapshot `name`, in
  * that one commit.  -EINVAL bad name (a reserved one too:
  * container_snapshot_name_reserved), -EEXIST, -EMLINK too many, -EROFS,
- * -ENOSPC/-EIO (then no snapshot exists).
+ * -EOVERFLOW when the container's object ids are used up (a snapshot
+ * takes one, as a new file does), -ENOSPC/-EIO (then no snapshot exists).
  */
 int container_snapshot_create(struct container *c, const char *name);
 
