@@ -231,6 +231,22 @@ static int numeric_option_parse(const char *name, const char *text,
 	return -EINVAL;
 }
 
+/* -o NAME=`text`, a size (suffixes K, M, G, T): 0 with *out (`zero_means`
+ * for a 0), or -EINVAL after saying why. */
+static int size_option_parse(const char *name, const char *text,
+			     uint64_t zero_means, uint64_t *out)
+{
+	const char *why;
+	uint64_t value;
+
+	if (units_parse_size(text, &value, &why)) {
+		fprintf(stderr, "hangarfs: -o %s=%s: %s\n", name, text, why);
+		return -EINVAL;
+	}
+	*out = value ? value : zero_means;
+	return 0;
+}
+
 #define LEASE_CHECK_INVALID ((enum store_lease_check) - 1)
 
 /* -o lease_check=: on, off, auto (NULL: auto); LEASE_CHECK_INVALID else. */
@@ -270,27 +286,16 @@ static int config_check(struct config *cfg)
 			return -EINVAL;
 		cfg->passphrase_fd = (int)value;
 	}
-	if (cfg->cache_size_text) {
-		const char *why;
-		if (units_parse_size(cfg->cache_size_text, &value, &why)) {
-			fprintf(stderr, "hangarfs: -o cache_size=%s: %s\n",
-				cfg->cache_size_text, why);
-			return -EINVAL;
-		}
-		/* the store's 0 is its default; ours is "as small as it
-		 * gets", which a budget of one byte is */
-		cfg->cache_bytes = value ? value : 1;
-	}
-	if (cfg->cow_slack_text) {
-		const char *why;
-		if (units_parse_size(cfg->cow_slack_text, &value, &why)) {
-			fprintf(stderr, "hangarfs: -o cow_slack=%s: %s\n",
-				cfg->cow_slack_text, why);
-			return -EINVAL;
-		}
-		/* the store's 0 is its default; ours is "no limit" */
-		cfg->cow_slack_bytes = value ? value : UINT64_MAX;
-	}
+	/* the store's 0 is its default; our cache_size=0 is "as small as it
+	 * gets" (a budget of one byte), our cow_slack=0 "no limit" */
+	if (cfg->cache_size_text &&
+	    size_option_parse("cache_size", cfg->cache_size_text, 1,
+			      &cfg->cache_bytes))
+		return -EINVAL;
+	if (cfg->cow_slack_text &&
+	    size_option_parse("cow_slack", cfg->cow_slack_text, UINT64_MAX,
+			      &cfg->cow_slack_bytes))
+		return -EINVAL;
 	return 0;
 }
 
