@@ -352,16 +352,66 @@ static bool container_invariants(struct container *c)
 
 #endif /* HANGAR_HEAVY_CHECKS */
 
-static void punch_freed(void *arg, uint64_t n)
+/* Freed data clusters go back to the host in runs: punch_freed gathers
+ * consecutive cluster numbers (the allocator hands them over in ascending
+ * order, so a sequential rewrite frees one long run), and punch_run_flush
+ * gives each run back with one fallocate instead of one per cluster (4 KiB
+ * clusters: 256 calls per MiB rewritten).  Write lock held. */
+struct punch_run {
+	struct container *c;
+	uint64_t first, count;
+};
+
+static void punch_run_flush(struct punch_run *r)
 {
-	struct container *c = arg;
+	struct container *c = r->c;
+	if (r->count == 0)
+		return;
 	/* Returning the space is best effort: a filesystem without punch
 	 * support keeps the blocks, and the cluster is reused later anyway.
 	 * Punched, it reads as zeros: a partial write may fill only its own
 	 * pages of it (alloc.c invariant 8, data.c store_raw_sparse). */
 	if (io_fallocate(c->io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			 n << c->cluster_shift, c->cluster_size) == 0)
-		alloc_set_empty(&c->alloc, n);
+			 r->first << c->cluster_shift,
+			 r->count << c->cluster_shift) == 0)
+		for (uint64_t i = 0; i < r->count; i++)
+			alloc_set_empty(&c->alloc, r->first + i);
+	r->count = 0;
+}
+
+static void punch_freed(void *arg, uint64_t n)
+{
+	struct punch_run *r = arg;
+	if (r->count > 0 && n == r->first + r->count) {
+		r->count++;
+		return;
+	}
+	punch_run_flush(r);
+	r->first = n;
+	r->count = 1;
+}
+
+/* alloc_recycle_flush, alloc_release_held and alloc_commit with runs
+ * punched whole. */
+static void recycle_flush(struct container *c)
+{
+	struct punch_run r = {.c = c};
+	alloc_recycle_flush(&c->alloc, punch_freed, &r);
+	punch_run_flush(&r);
+}
+
+static void release_held(struct container *c)
+{
+	struct punch_run r = {.c = c};
+	alloc_release_held(&c->alloc, punch_freed, &r);
+	punch_run_flush(&r);
+}
+
+static void commit_alloc(struct container *c)
+{
+	struct punch_run r = {.c = c};
+	alloc_commit(&c->alloc, punch_freed, &r);
+	punch_run_flush(&r);
 }
 
 /* The commit's used_clusters: `*used` less the clusters that only the
@@ -513,7 +563,7 @@ int container_retire_held(struct container *c)
 	 * encrypted, it also is) */
 	int ret = container_reserve_nonces(c);
 	if (!ret)
-		alloc_release_held(&c->alloc, punch_freed, c);
+		release_held(c);
 	return ret;
 }
 
@@ -561,7 +611,7 @@ static int commit_run(struct container *c)
 	if (!c->txn_dirty) {
 		/* idle since the last commit: what it freed goes back to
 		 * the host now (alloc.c invariant 6) */
-		alloc_recycle_flush(&c->alloc, punch_freed, c);
+		recycle_flush(c);
 		const bool data = atomic_exchange(&c->data_dirty, false);
 		/* raw data the last commit freed waits for the older slot to
 		 * be retired: one superblock, whose sync covers the data */
@@ -570,7 +620,7 @@ static int commit_run(struct container *c)
 			 * now too (no commit follows soon to reuse it) */
 			ret = container_retire_held(c);
 			if (!ret)
-				alloc_recycle_flush(&c->alloc, punch_freed, c);
+				recycle_flush(c);
 			return ret;
 		}
 		if (!data)
@@ -704,7 +754,7 @@ static int commit_run(struct container *c)
 	c->active_slot = slot;
 	c->used_committed = used;
 	c->txn_dirty = false;
-	alloc_commit(&c->alloc, punch_freed, c);
+	commit_alloc(c);
 	assert(c->alloc.used == used + c->inflight_clusters);
 	/* the live tree's nodes are now (also) the new snapshot's; no
 	 * cluster changes hands, so `used` stays */
@@ -1597,7 +1647,7 @@ int container_close(struct container *c)
 		if (!ret && c->alloc.held_num > 0)
 			ret = container_commit_locked(c);
 		if (!ret)
-			alloc_recycle_flush(&c->alloc, punch_freed, c);
+			recycle_flush(c);
 		pthread_rwlock_unlock(&c->lock);
 	}
 	/* A poisoned container's last changes were never committed: the

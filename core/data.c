@@ -151,6 +151,65 @@ static int read_raw_sealed(struct container *c, uint64_t id, uint64_t vc,
 			  c->cluster_size);
 }
 
+/* How many whole encrypted clusters one pwrite or pread may carry
+ * (SEALED_BATCH_BYTES, at least one, at most `count`).  Small clusters
+ * (4 KiB: one seal per 4 KiB) would otherwise cost a system call each. */
+#define SEALED_BATCH_BYTES ((size_t)1 << 20)
+static size_t sealed_batch_clusters(const struct container *c, size_t count)
+{
+	size_t batch = SEALED_BATCH_BYTES >> c->cluster_shift;
+	if (batch == 0)
+		batch = 1;
+	return batch < count ? batch : count;
+}
+
+/* Seals one sealed run may look up: a batch of the smallest clusters (on
+ * the stack: 256 * 40 bytes). */
+#define SEALED_RUN_MAX (SEALED_BATCH_BYTES >> FORMAT_CLUSTER_SHIFT_MIN)
+
+/*
+ * Whole encrypted RAW clusters of `o` from `vc` on (the first mapped by `e`
+ * and `seal`) whose places follow each other, as a sequential write lays
+ * them out: one pread straight into `dst`, then each cluster opened in
+ * place there.  At most `max` clusters; *out_count says how many were
+ * done.  On failure `dst` holds nothing of the plaintext that was not
+ * authenticated (crypt_open wipes what fails).  Container lock held (read).
+ */
+static int read_sealed_run(struct container *c, struct object *o, uint64_t vc,
+			   const struct map_entry *e,
+			   const struct map_seal *seal, uint8_t *dst,
+			   size_t max, size_t *out_count)
+{
+	struct map_seal seals[SEALED_RUN_MAX];
+	size_t n = 1;
+	int ret;
+
+	if (max > SEALED_RUN_MAX)
+		max = SEALED_RUN_MAX;
+	seals[0] = *seal;
+	while (n < max) {
+		struct map_entry next;
+		if (o->pend_valid && o->pend_vc == vc + n)
+			break;
+		/* a lookup that fails ends the run; the caller's own
+		 * lookup of that cluster reports it */
+		if (map_lookup_seal(c, o, vc + n, &next, &seals[n]) != 0 ||
+		    next.kind != MAP_KIND_RAW ||
+		    next.offset != e->offset + (n << c->cluster_shift))
+			break;
+		n++;
+	}
+	*out_count = 0;
+	ret = io_pread(c->io, dst, n << c->cluster_shift, e->offset);
+	for (size_t i = 0; !ret && i < n; i++)
+		ret = crypt_open(c, CRYPTO_AAD_DATA_RAW, 0, o->id, vc + i,
+				 &seals[i], dst + (i << c->cluster_shift),
+				 c->cluster_size);
+	if (!ret)
+		*out_count = n;
+	return ret;
+}
+
 /* Current contents of virtual cluster `vc` (C bytes), ignoring pend_buf. */
 static int read_cluster(struct container *c, struct object *o, uint64_t vc,
 			uint8_t *out)
@@ -295,6 +354,21 @@ int object_read(struct container *c, uint64_t id, void *buf, size_t len,
 			if (ret)
 				goto out_unlock;
 			done += run;
+			continue;
+		}
+		if (e.kind == MAP_KIND_RAW && in == 0 &&
+		    chunk == c->cluster_size) {
+			/* whole sealed clusters: opened in the caller's
+			 * buffer, contiguous ones read with one pread */
+			size_t count;
+			ret = read_sealed_run(
+				c, o, vc, &e, &seal, dst + done,
+				sealed_batch_clusters(
+					c, (len - done) >> c->cluster_shift),
+				&count);
+			if (ret)
+				goto out_unlock;
+			done += count << c->cluster_shift;
 			continue;
 		}
 		if (e.kind == MAP_KIND_COMPRESSED || e.kind == MAP_KIND_RAW) {
@@ -925,9 +999,10 @@ static int write_sealed_clusters(struct container *c, uint64_t id,
 				 const uint8_t *src, uint64_t vc0, size_t count)
 {
 	const size_t cs = c->cluster_size;
+	const size_t batch = sealed_batch_clusters(c, count);
 	struct map_seal *seals = calloc(count, sizeof(*seals));
 	uint64_t *clusters = calloc(count, sizeof(*clusters));
-	uint8_t *buf = malloc(cs);
+	uint8_t *buf = malloc(batch * cs);
 	size_t taken = 0, mapped = 0;
 	struct object *o;
 	int ret = 0;
@@ -954,17 +1029,26 @@ static int write_sealed_clusters(struct container *c, uint64_t id,
 	c->inflight_clusters += taken;
 	pthread_rwlock_unlock(&c->lock);
 
-	/* B. seal and write, no lock */
+	/* B. seal and write, no lock: clusters whose places follow each
+	 * other (first-fit hands a long write consecutive ones) are sealed
+	 * into one buffer and written with one pwrite */
 	size_t written = 0;
 	while (!ret && written < taken) {
-		ret = crypt_seal_to(c, CRYPTO_AAD_DATA_RAW, 0, id,
-				    vc0 + written, &seals[written], buf,
-				    src + written * cs, cs);
+		size_t n = 0;
+		while (!ret && n < batch && written + n < taken &&
+		       clusters[written + n] == clusters[written] + n) {
+			ret = crypt_seal_to(c, CRYPTO_AAD_DATA_RAW, 0, id,
+					    vc0 + written + n,
+					    &seals[written + n], buf + n * cs,
+					    src + (written + n) * cs, cs);
+			if (!ret)
+				n++;
+		}
 		if (!ret)
-			ret = io_pwrite(c->io, buf, cs,
+			ret = io_pwrite(c->io, buf, n * cs,
 					clusters[written] << c->cluster_shift);
 		if (!ret)
-			written++;
+			written += n;
 	}
 
 	/* C. map what was written; give back the rest */

@@ -1,5 +1,6 @@
 # contrib/bench/bench.bash -- what the shell benchmarks that mount one
-# store share (map_cache.sh, space.sh): sourced, not run.
+# store share (map_cache.sh, space.sh, cow_slack.sh, enc_save.sh): sourced,
+# not run.
 #
 # bench_init NAME PREFIX TOOL... : die() prefixes its messages with NAME;
 # every TOOL must be installed; hangarfs and hangar come from
@@ -8,6 +9,10 @@
 # /var/tmp/PREFIX.XXXXXX, with STORE and MNT under it; an EXIT trap
 # unmounts MNT, ends the daemon PID (set by the caller) and removes WORK
 # unless BENCH_KEEP=1.
+#
+# bench_mount STORE [HANGARFS-ARGS...] : hangarfs STORE on MNT in the
+# foreground (log in WORK/hangarfs.log), PID set, back once MNT is a mount
+# point (dies after 10 s); bench_umount unmounts it and waits for the daemon.
 
 die() {
 	echo "$BENCH_NAME: $*" >&2
@@ -44,4 +49,22 @@ bench_init() {
 	mkdir -p "$MNT"
 	PID=
 	trap bench_cleanup EXIT
+}
+
+bench_mount() {
+	local store=$1
+	shift
+	"$HANGARFS" "$store" "$MNT" -f "$@" >>"$WORK/hangarfs.log" 2>&1 &
+	PID=$!
+	for _ in $(seq 100); do
+		mountpoint -q "$MNT" && return 0
+		sleep 0.1
+	done
+	die "mount did not appear"
+}
+
+bench_umount() {
+	timeout 300 fusermount3 -u "$MNT" || die "umount"
+	wait "$PID"
+	PID=
 }

@@ -36,14 +36,7 @@ run_one() { # SLACK -> sets IOPS, SIZE_MIB, ALLOC_MIB
 	rm -rf "$STORE" && mkdir -p "$MNT" || die "scratch"
 	"$HANGAR" init "$STORE" --encrypt --keyfile "$WORK/key" >/dev/null ||
 		die "init"
-	"$HANGARFS" "$STORE" "$MNT" -f -o keyfile="$WORK/key" \
-		-o cow_slack="$1" >>"$WORK/hangarfs.log" 2>&1 &
-	PID=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$MNT" && break
-		sleep 0.1
-	done
-	mountpoint -q "$MNT" || die "mount did not appear"
+	bench_mount "$STORE" -o keyfile="$WORK/key" -o cow_slack="$1"
 	mkdir "$MNT/g" || die "mkdir"
 	fio --name=fill --filename="$MNT/g/disk.raw" --size="$DISK" \
 		--rw=write --bs=1M --ioengine=psync --end_fsync=1 \
@@ -55,9 +48,7 @@ run_one() { # SLACK -> sets IOPS, SIZE_MIB, ALLOC_MIB
 	SIZE_MIB=$(($(stat -c %s "$STORE/g.hangar") >> 20))
 	ALLOC_MIB=$(($(du -B1 "$STORE/g.hangar" | cut -f1) >> 20))
 	IOPS=$(awk -F';' '{print int($49)}' "$WORK/fio.out")
-	timeout 120 fusermount3 -u "$MNT" || die "umount"
-	wait "$PID"
-	PID=
+	bench_umount
 }
 
 echo "cow_slack: encrypted ${DISK} disk, 4 KiB random writes for ${FIO_S} s, load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -33,24 +33,10 @@ FIO_S=${BENCH_FIO_SECONDS:-20}
 . "$(dirname "$0")/bench.bash"
 bench_init map_cache hangar-mapcache fusermount3 mountpoint python3 fio
 
-mount_store() {
-	"$HANGARFS" "$STORE" "$MNT" -f "$@" >>"$WORK/hangarfs.log" 2>&1 &
-	PID=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$MNT" && return 0
-		sleep 0.1
-	done
-	die "mount did not appear"
-}
-umount_store() {
-	timeout 120 fusermount3 -u "$MNT" || die "umount"
-	wait "$PID"
-	PID=
-}
 status_of() { awk -v k="$1:" '$1 == k {print int($2 / 1024)}' /proc/"$PID"/status; }
 
 "$HANGAR" init "$STORE" >/dev/null || die "init"
-mount_store
+bench_mount "$STORE"
 mkdir "$MNT/vm" && truncate -s 16T "$MNT/vm/disk.raw" || die "disk"
 start=$(date +%s%N)
 python3 - "$MNT/vm/disk.raw" "$WRITES" "$WORK/offsets" <<'EOF' || die "writes"
@@ -67,12 +53,12 @@ os.close(fd)
 open(listing, "w").write("\n".join(map(str, offs)))
 EOF
 echo "write: $WRITES random 4 KiB writes on 16 TiB in $((($(date +%s%N) - start) / 1000000)) ms, hangarfs RSS $(status_of VmRSS) MiB (peak $(status_of VmHWM) MiB, default cache)"
-umount_store
+bench_umount
 echo "container file: $(($(stat -c %s "$STORE"/vm.hangar) / 1048576)) MiB"
 
 # The lazy open (core/container.c): opening the disk and reading a block
 # cost the table only; the first write walks the trees (FORMAT.md 6)
-mount_store
+bench_mount "$STORE"
 python3 - "$MNT/vm/disk.raw" "$WORK/offsets" <<'EOF' || die "open timing"
 import mmap, os, sys, time
 offs = [int(x) for x in open(sys.argv[2]).read().split()]
@@ -96,9 +82,9 @@ print("lazy open: open %.1f ms, first 4 KiB read %.1f ms, first write+fsync "
       "%.1f ms (the walk), next write+fsync %.1f ms"
       % ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3))
 EOF
-umount_store
+bench_umount
 
-mount_store -o "cache_size=$CACHE"
+bench_mount "$STORE" -o "cache_size=$CACHE"
 start=$(date +%s%N)
 python3 - "$MNT/vm/disk.raw" "$WORK/offsets" <<'EOF' || die "read back"
 import os, sys
@@ -129,9 +115,9 @@ fio_iops() {
 		--output-format=terse --terse-version=3 2>/dev/null |
 		awk -F';' '{print $8}'
 }
-umount_store
+bench_umount
 for size in 2G "$CACHE" 0; do
-	mount_store -o "cache_size=$size"
+	bench_mount "$STORE" -o "cache_size=$size"
 	echo "fio 4k random reads of the written blocks, cache_size=$size: $(fio_iops) IOPS, hangarfs RSS $(status_of VmRSS) MiB (peak $(status_of VmHWM) MiB)"
-	umount_store
+	bench_umount
 done

@@ -46,13 +46,7 @@ report() { # NAME FILE SECONDS
 }
 
 "$HANGAR" init "$STORE" >/dev/null || die "init"
-"$HANGARFS" "$STORE" "$MNT" -f >>"$WORK/hangarfs.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do
-	mountpoint -q "$MNT" && break
-	sleep 0.1
-done
-mountpoint -q "$MNT" || die "mount did not appear"
+bench_mount "$STORE"
 mkdir "$MNT/vm" && truncate -s 16T "$MNT/vm/disk.raw" || die "disk"
 start=$(date +%s%N)
 python3 - "$MNT/vm/disk.raw" "$WORK/offsets" <<'EOF' || die "writes"
@@ -65,9 +59,7 @@ os.fsync(fd)
 os.close(fd)
 EOF
 secs=$(echo "($(date +%s%N) - $start) / 1000000000" | bc -l)
-timeout 300 fusermount3 -u "$MNT" || die "umount"
-wait "$PID"
-PID=
+bench_umount
 report "hangar (${BENCH_LABEL:-$(basename "$BUILD")})" "$STORE/vm.hangar" "$secs"
 
 if [ "${BENCH_NO_QCOW2:-}" != 1 ] && command -v qemu-img >/dev/null &&
