@@ -36,11 +36,14 @@
  *      `recycle` with CLUSTER_BACKED, so the next allocations reuse its host
  *      blocks and the host's cached pages.  The next alloc_commit (or
  *      alloc_recycle_flush, when the container goes idle or closes) punches
- *      the ones still free.  Why: a copy-on-write stream (encrypted and
- *      compressed disks rewrite every cluster elsewhere) otherwise punches a
- *      cluster and allocates a fresh one per write, so every write pays for
- *      new host blocks and new page-cache pages; now the space cycles
- *      through warm clusters and goes back to the host one commit later.
+ *      the ones still free (container.c may stop punching after a time
+ *      budget and hand the rest back with alloc_recycle_keep: they wait,
+ *      BACKED and reusable, for the next call).  Why: a copy-on-write
+ *      stream (encrypted and compressed disks rewrite every cluster
+ *      elsewhere) otherwise punches a cluster and allocates a fresh one per
+ *      write, so every write pays for new host blocks and new page-cache
+ *      pages; now the space cycles through warm clusters and goes back to
+ *      the host one commit later (or a few, see above).
  *   7. The free-cluster index (free_backed, free_unbacked) holds exactly
  *      the clusters alloc_is_free says, split by CLUSTER_BACKED.  Every
  *      function here that changes what it depends on (refs, COMMITTED,
@@ -605,6 +608,19 @@ void alloc_recycle_flush(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			punch(arg, n);
 	}
 	a->recycle_num = 0;
+}
+
+bool alloc_recycle_keep(struct alloc *a, uint64_t n)
+{
+	if (n >= a->count || !alloc_is_free(a, n) ||
+	    (a->bits[n] & (CLUSTER_BACKED | CLUSTER_DATA)) != CLUSTER_DATA)
+		return true; /* reused, or not a punchable cluster: nothing */
+	if (list_push(&a->recycle, &a->recycle_num, &a->recycle_cap, n) != 0)
+		return false;
+	a->bits[n] |= CLUSTER_BACKED;
+	a->backed_free++;
+	alloc_index(a, n);
+	return true;
 }
 
 void alloc_release_held(struct alloc *a, void (*punch)(void *arg, uint64_t n),

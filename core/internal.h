@@ -320,6 +320,12 @@ void alloc_release_held(struct alloc *a, void (*punch)(void *arg, uint64_t n),
  * or closes, so freed space goes back within one commit interval. */
 void alloc_recycle_flush(struct alloc *a, void (*punch)(void *arg, uint64_t n),
 			 void *arg);
+/* alloc_recycle_keep - free data cluster `n`, handed to punch by
+ * alloc_recycle_flush or alloc_commit, was not punched after all (the
+ * commit left it for later): it owns its host blocks and joins `recycle`
+ * again, for the next alloc_commit or alloc_recycle_flush.  False, having
+ * changed nothing, without memory for the list (the caller punches it). */
+bool alloc_recycle_keep(struct alloc *a, uint64_t n);
 /* alloc_mark_backed - a free cluster now owns host blocks (or not). */
 void alloc_set_backed(struct alloc *a, uint64_t n, bool backed);
 /* alloc_set_empty - free cluster `n` was just punched (the punch returned
@@ -572,6 +578,10 @@ struct container {
 	struct container_crypt *crypt; /* keys: NULL until unlocked */
 	bool in_commit;		       /* container_commit_locked is running */
 	bool commit_relax; /* this commit may sync under the read lock */
+	/* how long one relaxed commit call punches freed clusters before it
+	 * leaves the rest for the next call (0 = PUNCH_BUDGET_NS; tests set
+	 * it small); container.c punch_apply */
+	uint64_t punch_budget_ns;
 	/* clusters allocated by encrypted writers sealing outside the lock
 	 * (data.c write_sealed_clusters), not yet in any map: a commit
 	 * leaves them out of used_clusters */

@@ -16,6 +16,7 @@
 #include "crc32c.h"
 #include "format.h"
 #include "harness.h"
+#include "internal.h"
 #include "memio.h"
 
 static struct container *open_ok(struct memio *m)
@@ -560,6 +561,81 @@ static void test_recycle_before_punch(void)
 }
 
 /*
+ * A commit punches for a limited time, then leaves the rest for the next
+ * commit call (container.c punch_apply): on a filesystem mounted with
+ * `discard` each punch is a synchronous discard, and a burst of
+ * copy-on-write rewrites frees a cluster per write.  With the budget at
+ * 1 ns every call punches one run; what it leaves stays reusable (BACKED,
+ * in the recycle list) and goes back over the following calls, and close
+ * punches the rest at once.
+ */
+static void test_punch_budget(void)
+{
+	struct memio *m = memio_new();
+	struct container_options opts = {TEST_MAP_CACHE,
+					 .compress_disks = true};
+	struct container *c = NULL;
+	enum { N = 32 };
+	uint8_t *a = malloc(N << 16), *b = malloc(N << 16);
+	uint64_t id, old_at[N / 2];
+	struct map_entry e;
+
+	CHECK_OK(container_create(&m->io, &opts, &c));
+	c->punch_budget_ns = 1;
+	CHECK_OK(object_create(c, "d.raw", 0644, 0, 0, &id));
+	fill(a, N << 16, 3);
+	half_zero(a, N << 16); /* compressed: every rewrite moves */
+	CHECK_OK(object_write(c, id, a, N << 16, 0));
+	CHECK_OK(container_commit(c));
+	/* rewrite every other cluster: the freed ones are not adjacent,
+	 * so each is a run of its own */
+	struct object *ob = object_find(c, id);
+	for (unsigned i = 0; i < N / 2; i++) {
+		CHECK_OK(map_lookup(c, ob, 2 * i, &e));
+		CHECK(e.kind == MAP_KIND_COMPRESSED || e.kind == MAP_KIND_RAW);
+		old_at[i] = e.offset & ~(uint64_t)0xffff;
+		fill(a + ((size_t)2 * i << 16), 1 << 16, 100 + i);
+		half_zero(a + ((size_t)2 * i << 16), 1 << 16);
+		CHECK_OK(object_write(c, id, a + ((size_t)2 * i << 16), 1 << 16,
+				      (uint64_t)2 * i << 16));
+	}
+	m->recording = true;
+	unsigned calls = 0;
+	for (; calls < 4 * N; calls++) {
+		const size_t before = punches(m);
+		CHECK_OK(container_commit(c));
+		/* never more than one run per call */
+		CHECK(punches(m) - before <= 1);
+		unsigned zero = 0;
+		for (unsigned i = 0; i < N / 2; i++) {
+			static const uint8_t z[1 << 16];
+			zero += memcmp(m->data + old_at[i], z, 1 << 16) == 0;
+		}
+		if (zero == N / 2)
+			break;
+		/* what is left waits in the recycle list, reusable */
+		CHECK(c->alloc.recycle_num + c->alloc.held_num > 0);
+	}
+	fprintf(stderr,
+		"punch budget: %u freed clusters given back over %u "
+		"commit calls\n",
+		N / 2, calls + 1);
+	CHECK(calls + 1 >= N / 4); /* one run per call, not all at once */
+	CHECK(calls < 4 * N);	   /* and all of them, in the end */
+	read_exact(c, id, b, N << 16, 0);
+	CHECK(!memcmp(a, b, N << 16));
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	c = open_ok(m);
+	read_exact(c, id, b, N << 16, 0);
+	CHECK(!memcmp(a, b, N << 16));
+	CHECK_OK(container_close(c));
+	memio_free(m);
+	free(a);
+	free(b);
+}
+
+/*
  * A flush's syncs do not hold up reads and in-place writes (container.c,
  * commit_relax_begin): while the disk "syncs" (the memio hook blocks), a
  * second thread reads and rewrites a RAW cluster in place.  Before, the
@@ -694,6 +770,7 @@ int main(void)
 	test_sparse_beyond_map();
 	test_huge_sparse_ranges();
 	test_recycle_before_punch();
+	test_punch_budget();
 	test_io_during_commit_sync();
 	test_basic_roundtrip(12);
 	test_basic_roundtrip(16);
