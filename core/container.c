@@ -437,12 +437,13 @@ static void commit_relax_end(struct container *c)
  * then punches them -- under the read lock with other writers held off
  * (commit_relax_begin) when called from container_commit, for at most
  * PUNCH_BUDGET_NS per call, since a commit after a burst of random writes
- * gives back a cluster per write.  That is safe: the clusters are free, and free clusters are
- * only handed out under the write lock, which nobody gets until
- * commit_relax_end; readers and in-place writers touch mapped clusters
- * only.  The allocator learns which punches succeeded (alloc_set_empty)
- * under the write lock again.  Without memory for the list, a run is
- * punched at once, under the lock, as before.
+ * gives back a cluster per write.  That is safe: the clusters are free,
+ * and free clusters are only handed out under the write lock, which
+ * nobody gets until commit_relax_end; readers and in-place writers touch
+ * mapped clusters only.  The allocator learns which punches succeeded
+ * (alloc_set_empty) under the write lock again; what the budget left goes
+ * back to its recycle list (alloc_recycle_keep).  Without memory for the
+ * list, a run is punched at once, under the lock.
  */
 struct punch_extent {
 	uint64_t first, count;
