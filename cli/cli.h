@@ -241,6 +241,11 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_stop_hold(void);
 bool cli_stop_requested(void);
 void cli_stop_release(void);
+/* cli_stop_forget - the work is complete and kept: a held signal that came
+ * after its last cli_stop_requested() check is dropped, so the command
+ * exits as done instead of dying of a signal with its work in place
+ * ("died of SIGINT" always means "undone"). */
+void cli_stop_forget(void);
 
 /* cli_note - "hangar: MESSAGE\n" on stderr, for advice that follows an
  * error or a warning (same prefix, so scripts can grep one pattern). */

@@ -17,9 +17,12 @@
  *      never sealed (the rename seals it and pins the disks just imported,
  *      exactly as an rsync restore would);
  *   3. SIGINT, SIGTERM and SIGHUP are held during the copy (stop.c): the
- *      import stops, deletes the guest, then dies of the signal.  SIGKILL
- *      or a crash leaves the guest marked incomplete (`hangar ls` says so;
- *      `hangar rm` removes it).
+ *      import stops, deletes the guest, then dies of the signal -- also
+ *      when the signal came after the last byte but before the guest was
+ *      marked complete; one that comes later still is dropped and the
+ *      import exits 0 (cli_stop_forget).  SIGKILL or a crash leaves the
+ *      guest marked incomplete (`hangar ls` says so; `hangar rm` removes
+ *      it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -145,6 +148,8 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 	progress_finish(&progress);
 	if (!rc && memory->path)
 		rc = import_seal_mounted(gdir);
+	if (!rc && cli_stop_requested()) /* as import_all */
+		rc = -EINTR;
 	if (!rc)
 		rc = import_finish_mounted(gdir);
 	if (rc) {
@@ -171,6 +176,7 @@ static int import_mounted(struct cli_store *cs, const char *guest,
 		printf("%s is saved: its disks are pinned to the imported "
 		       "state.\nBefore restoring it run: hangar resume %s %s\n",
 		       guest, cs->dir, guest);
+	cli_stop_forget();
 	return CLI_EXIT_OK;
 }
 
@@ -383,6 +389,10 @@ static int import_all(struct container *c, struct import_source *disks,
 			rc = -ESTALE;
 		free(st);
 	}
+	/* a stop asked for while the copy ran is honoured up to the last
+	 * step, even when the copy itself finished first */
+	if (!rc && cli_stop_requested())
+		rc = -EINTR;
 	if (!rc)
 		rc = object_unlink(c, GUEST_INCOMPLETE_MARKER);
 	return rc ? rc : container_commit(c);
@@ -569,6 +579,7 @@ int cmd_import(int argc, char **argv)
 		printf("%s is saved: its disks are pinned to the imported "
 		       "state.\nBefore restoring it run: hangar resume %s %s\n",
 		       guest, dir, guest);
+	cli_stop_forget();
 	exit_code = CLI_EXIT_OK;
 out_close_store:
 	if (cli_store_close(&cs) != 0)

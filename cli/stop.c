@@ -10,6 +10,7 @@
  */
 #include <signal.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -47,4 +48,13 @@ void cli_stop_release(void)
 	/* a signal that came in meanwhile is delivered now, with its
 	 * default action: the command dies of it, after its cleanup */
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void cli_stop_forget(void)
+{
+	const struct timespec now = {0, 0};
+	sigset_t set;
+	stop_signals(&set);
+	while (sigtimedwait(&set, NULL, &now) > 0)
+		;
 }

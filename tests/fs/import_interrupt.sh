@@ -22,8 +22,17 @@ EOF
 truncate -s 1M "$WORK/small.raw"
 printf 'boot' | dd of="$WORK/small.raw" conv=notrunc status=none
 
+# copying GUEST : whether an import has started copying data (its guest is
+# marked incomplete by then): through the mount a data file exists, without
+# it the container has grown past its first MiBs
+copying() {
+	[ -e "$MNT/$1/disk.raw" ] || [ -e "$MNT/$1/.memory.save.import" ] ||
+		[ "$(stat -c %s "$STORE/$1.hangar" 2>/dev/null || echo 0)" -gt $((4 << 20)) ]
+}
 # start_import GUEST ARGS... : run an import in the background; wait until
-# it has started copying (its guest exists), set IMP_PID
+# it has started copying, stop it there (SIGSTOP: on a fast machine the
+# whole copy takes well under a second, and a signal sent after it
+# finished has nothing left to interrupt), set IMP_PID
 start_import() {
 	local g=$1 i
 	shift
@@ -33,21 +42,22 @@ start_import() {
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execv(sys.argv[1], sys.argv[1:])' "$HANGAR" import "$STORE" "$g" "$@" >"$WORK/imp.out" 2>&1 &
 	IMP_PID=$!
-	for ((i = 0; i < 200; i++)); do
-		if [ -e "$STORE/$g.hangar" ] || [ -d "$MNT/$g" ]; then
-			sleep 0.2
-			kill -0 "$IMP_PID" 2>/dev/null ||
+	for ((i = 0; i < 1000; i++)); do
+		if copying "$g"; then
+			kill -STOP "$IMP_PID" 2>/dev/null ||
 				fail "import of $g finished before it could be interrupted"
 			return 0
 		fi
-		sleep 0.02
+		sleep 0.01
 	done
 	fail "import of $g did not start"
 }
-# stop_import SIGNAL : send it, wait, check the exit status says so
+# stop_import SIGNAL : send it, let the import go on (SIGCONT), wait, check
+# the exit status says so
 stop_import() {
 	local sig=$1 rc
 	kill -"$sig" "$IMP_PID"
+	kill -CONT "$IMP_PID" 2>/dev/null
 	wait "$IMP_PID"
 	rc=$?
 	[ "$rc" -ge 128 ] || fail "import after SIG$sig exited $rc: $(cat "$WORK/imp.out")"
