@@ -43,7 +43,7 @@
  *      elsewhere) otherwise punches a cluster and allocates a fresh one per
  *      write, so every write pays for new host blocks and new page-cache
  *      pages; now the space cycles through warm clusters and goes back to
- *      the host one commit later (or a few, see above).
+ *      the host one commit later (after a burst, a few commit calls later).
  *   7. The free-cluster index (free_backed, free_unbacked) holds exactly
  *      the clusters alloc_is_free says, split by CLUSTER_BACKED.  Every
  *      function here that changes what it depends on (refs, COMMITTED,
