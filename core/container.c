@@ -30,8 +30,10 @@
  * that commit started.
  *
  * THREAD MODEL: see internal.h.  The commit runs under the container write
- * lock, except that container_commit() syncs under the read lock (steps
- * 4-5, commit_relax_begin); the group-commit counters under commit_mutex.
+ * lock, except that container_commit() syncs (steps 4-5) and punches the
+ * data clusters it freed (punch_apply, at most PUNCH_BUDGET_NS per call)
+ * under the read lock, other writers held off (commit_relax_begin); the
+ * group-commit counters under commit_mutex.
  */
 #include <assert.h>
 #include <errno.h>
@@ -520,7 +522,7 @@ static uint64_t monotonic_ns(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+	return ts_to_ns(t);
 }
 
 /* A run left for later: back to the recycle list, cluster by cluster

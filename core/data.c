@@ -44,7 +44,9 @@
  *     lock, except those that stay RAW over a RAW cluster of a disk's
  *     own: those are written in place under the read lock
  *     (squeezed_in_place).  An encrypted object's are sealed and written
- *     between two short write-lock sections (write_sealed_clusters).
+ *     between two short write-lock sections (write_sealed_clusters), those
+ *     placed one after another with one pwrite; whole sealed clusters are
+ *     read back the same way, one pread per such run (read_sealed_run).
  *   - Part of a cluster of an encrypted object (a 4 KiB guest write into a
  *     16 KiB cluster) is read, opened, merged, sealed and written to a
  *     fresh cluster between two short write-lock sections too

@@ -31,8 +31,10 @@
  *                         Write lock: everything else, and the commit --
  *                         except its syncs: container_commit() (flushes and
  *                         the committer) drops to the read lock for the
- *                         fdatasyncs of steps 4-5, so reads and in-place
- *                         writes go on while the disk syncs, and sets
+ *                         fdatasyncs of steps 4-5 and for punching the
+ *                         data clusters it freed (container.c punch_apply,
+ *                         free clusters only), so reads and in-place
+ *                         writes go on meanwhile, and sets
  *                         c->commit_syncing meanwhile; every other writer
  *                         takes the lock through container_wrlock(), which
  *                         waits that phase out (the tree must not change
@@ -577,7 +579,8 @@ struct container {
 	struct map_seal table_seal;    /* of table block 0, committed */
 	struct container_crypt *crypt; /* keys: NULL until unlocked */
 	bool in_commit;		       /* container_commit_locked is running */
-	bool commit_relax; /* this commit may sync under the read lock */
+	bool commit_relax; /* this commit may sync and punch under the read
+			      lock */
 	/* how long one relaxed commit call punches freed clusters before it
 	 * leaves the rest for the next call (0 = PUNCH_BUDGET_NS; tests set
 	 * it small); container.c punch_apply */
@@ -645,7 +648,7 @@ struct container {
 	uint64_t last_ok_commit; /* number of the last commit that succeeded */
 	pthread_mutex_t sync_mutex;
 	pthread_cond_t sync_cond;
-	bool commit_syncing; /* a commit syncs under the read lock */
+	bool commit_syncing; /* a commit syncs or punches under the read lock */
 
 	/* map cache (map.c, "Cache"): loaded clean leaves, most recently
 	 * used first; map_lock protects the list, every leaf's entries and

@@ -498,6 +498,24 @@ static size_t punches(struct memio *m)
 	return n;
 }
 
+/* Object `id` of open container `c` reads back `want` (len bytes), before
+ * and after a close, a check and a reopen; closes the container. */
+static void close_and_verify(struct memio *m, struct container *c, uint64_t id,
+			     const uint8_t *want, size_t len)
+{
+	uint8_t *got = malloc(len);
+	CHECK(got != NULL);
+	read_exact(c, id, got, len, 0);
+	CHECK(!memcmp(want, got, len));
+	CHECK_OK(container_close(c));
+	check_clean(m);
+	c = open_ok(m);
+	read_exact(c, id, got, len, 0);
+	CHECK(!memcmp(want, got, len));
+	CHECK_OK(container_close(c));
+	free(got);
+}
+
 /*
  * Freed data clusters are reused before they are given back to the host
  * (alloc.c invariant 6): a rewrite cycle does not grow the file or punch,
@@ -511,7 +529,7 @@ static void test_recycle_before_punch(void)
 	struct container *c = NULL;
 	uint64_t id, size0, size1;
 	enum { N = 32 };
-	uint8_t *a = malloc(N << 16), *b = malloc(N << 16);
+	uint8_t *a = malloc(N << 16);
 
 	CHECK_OK(container_create(&m->io, &opts, &c));
 	CHECK_OK(object_create(c, "d.raw", 0644, 0, 0, &id));
@@ -547,17 +565,9 @@ static void test_recycle_before_punch(void)
 	fprintf(stderr, "recycle: %zu clusters punched idle\n",
 		punches(m) - busy);
 	CHECK(punches(m) >= busy + N / 4);
-	read_exact(c, id, b, N << 16, 0);
-	CHECK(!memcmp(a, b, N << 16));
-	CHECK_OK(container_close(c));
-	check_clean(m);
-	c = open_ok(m);
-	read_exact(c, id, b, N << 16, 0);
-	CHECK(!memcmp(a, b, N << 16));
-	CHECK_OK(container_close(c));
+	close_and_verify(m, c, id, a, N << 16);
 	memio_free(m);
 	free(a);
-	free(b);
 }
 
 /*
@@ -576,7 +586,7 @@ static void test_punch_budget(void)
 					 .compress_disks = true};
 	struct container *c = NULL;
 	enum { N = 32 };
-	uint8_t *a = malloc(N << 16), *b = malloc(N << 16);
+	uint8_t *a = malloc(N << 16);
 	uint64_t id, old_at[N / 2];
 	struct map_entry e;
 
@@ -622,17 +632,9 @@ static void test_punch_budget(void)
 		N / 2, calls + 1);
 	CHECK(calls + 1 >= N / 4); /* one run per call, not all at once */
 	CHECK(calls < 4 * N);	   /* and all of them, in the end */
-	read_exact(c, id, b, N << 16, 0);
-	CHECK(!memcmp(a, b, N << 16));
-	CHECK_OK(container_close(c));
-	check_clean(m);
-	c = open_ok(m);
-	read_exact(c, id, b, N << 16, 0);
-	CHECK(!memcmp(a, b, N << 16));
-	CHECK_OK(container_close(c));
+	close_and_verify(m, c, id, a, N << 16);
 	memio_free(m);
 	free(a);
-	free(b);
 }
 
 /*
